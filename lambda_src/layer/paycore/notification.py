@@ -1,0 +1,183 @@
+"""Vendor notifications: the two message shapes on the notifications queue and what goes to SNS.
+
+Queue messages (SQS standard queue ``notifications-{env}``):
+
+* status change - the full EventBridge event the completed-payment rule delivers
+  (``source = payments.ledger``, ``detail-type = TransactionStatusChanged``, ``detail`` per
+  paycore.events); de-duplicated per (transaction_id, new_status) with a ledger marker row;
+* manual re-notification - put by ``POST /transactions/{id}/notify``:
+  ``{"kind": "manual_notification", "v": 1, "transaction_id", "email", "template",
+  "requested_at", "request_id", "vendor_id", "status", "amount", "currency"}``;
+  never de-duplicated (asking twice sends twice).
+
+SNS (vendor topic): ``Message`` is the JSON of :func:`sns_message`; message attributes
+``vendor_id`` (String; subscription filter policies match on it so a vendor sees only its own
+sales), ``notification_kind`` (``status_change`` | ``manual``) and ``status``.
+A missing vendor id is published as ``vendor_id = "unknown"`` (no vendor subscription matches).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE
+from paycore.query import ID_PATTERN, QueryError
+
+MANUAL_KIND = "manual_notification"
+TEMPLATES = ("receipt", "refund", "reminder")
+UNKNOWN_VENDOR = "unknown"
+MARKER_PREFIX = "MARKER#notify#"
+MARKER_TTL_SECONDS = 7 * 24 * 3600  # >= 7 days, longer than any provider retry
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+class InvalidMessage(ValueError):
+    """A queue message that is not one of the two shapes (permanent: goes to the DLQ)."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    kind: str  # "status_change" | "manual"
+    transaction_id: str
+    vendor_id: str
+    status: str
+    amount: int | None = None
+    currency: str = ""
+    occurred_at: str = ""
+    customer_id: str = ""
+    template: str = ""
+    email: str = field(default="", repr=False)
+    request_id: str = ""
+
+    @property
+    def dedup(self) -> bool:
+        return self.kind == "status_change"
+
+    @property
+    def marker_sk(self) -> str:
+        return f"{MARKER_PREFIX}{self.status}"
+
+
+def validate_notify_body(body: Any) -> dict[str, str]:
+    """Body of ``POST /transactions/{id}/notify``; :class:`QueryError` 400 when invalid."""
+    if not isinstance(body, Mapping):
+        raise QueryError(400, "invalid_body", 'body must be a JSON object {"email", "template"}')
+    unknown = sorted(set(body) - {"email", "template"})
+    if unknown:
+        raise QueryError(400, "invalid_body", f"unknown field(s): {', '.join(unknown)}")
+    email, template = body.get("email"), body.get("template")
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
+        raise QueryError(400, "invalid_email", "email must be a valid e-mail address")
+    if template not in TEMPLATES:
+        raise QueryError(400, "invalid_template", f"template must be one of {', '.join(TEMPLATES)}")
+    return {"email": email, "template": template}
+
+
+def manual_message(
+    state: Mapping[str, Any], *, email: str, template: str, requested_at: str, request_id: str
+) -> dict[str, Any]:
+    return {
+        "kind": MANUAL_KIND,
+        "v": 1,
+        "transaction_id": state["transaction_id"],
+        "email": email,
+        "template": template,
+        "requested_at": requested_at,
+        "request_id": request_id,
+        "vendor_id": state.get("vendor_id") or "",
+        "status": state.get("status") or "",
+        "amount": state.get("amount"),
+        "currency": state.get("currency") or "",
+    }
+
+
+def _amount(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value))
+    except ValueError as exc:
+        raise InvalidMessage("amount is not an integer of minor units") from exc
+
+
+def parse_queue_message(body: str) -> Notification:
+    try:
+        message = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessage("body is not JSON") from exc
+    if not isinstance(message, dict):
+        raise InvalidMessage("body is not a JSON object")
+    if message.get("kind") == MANUAL_KIND:
+        fields = message
+        kind = "manual"
+        status = str(fields.get("status") or "")
+        if fields.get("template") not in TEMPLATES or not _EMAIL.match(str(fields.get("email") or "")):
+            raise InvalidMessage("manual notification has an invalid template or e-mail")
+    elif message.get("detail-type") == DOMAIN_EVENT_DETAIL_TYPE and message.get("source") == DOMAIN_EVENT_SOURCE:
+        fields = message.get("detail")
+        if not isinstance(fields, dict):
+            raise InvalidMessage("event has no detail object")
+        kind = "status_change"
+        status = str(fields.get("new_status") or "")
+        if not status:
+            raise InvalidMessage("event has no new_status")
+    else:
+        raise InvalidMessage("neither a TransactionStatusChanged event nor a manual notification")
+    transaction_id = str(fields.get("transaction_id") or "")
+    if not ID_PATTERN.match(transaction_id):
+        raise InvalidMessage("transaction_id is missing or invalid")
+    return Notification(
+        kind=kind,
+        transaction_id=transaction_id,
+        vendor_id=str(fields.get("vendor_id") or ""),
+        status=status,
+        amount=_amount(fields.get("amount")),
+        currency=str(fields.get("currency") or ""),
+        occurred_at=str(fields.get("occurred_at") or ""),
+        customer_id=str(fields.get("customer_id") or ""),
+        template=str(fields.get("template") or ""),
+        email=str(fields.get("email") or ""),
+        request_id=str(fields.get("request_id") or ""),
+    )
+
+
+def vendor_attribute(notification: Notification, known_vendors: frozenset[str] | None) -> tuple[str, bool]:
+    """(value of the ``vendor_id`` attribute, whether the vendor is known).
+
+    Unknown = no vendor id on the transaction, or (when ``KNOWN_VENDORS`` is configured) an id
+    not in that list. Either way the message is still published - nothing subscribed matches it,
+    but the topic's delivery logs and the ``UnknownVendorNotifications`` metric show it.
+    """
+    vendor = notification.vendor_id
+    if not vendor or not ID_PATTERN.match(vendor):
+        return UNKNOWN_VENDOR, False
+    return vendor, known_vendors is None or vendor in known_vendors
+
+
+def sns_message(notification: Notification, vendor_attr: str) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "payment.manual_notification" if notification.kind == "manual" else "payment.status_changed",
+        "transaction_id": notification.transaction_id,
+        "vendor_id": vendor_attr,
+        "status": notification.status,
+        "amount": notification.amount,
+        "currency": notification.currency,
+        "occurred_at": notification.occurred_at,
+    }
+    if notification.kind == "manual":
+        message.update({"template": notification.template, "email": notification.email})
+    subject = f"Payment {notification.status or 'update'}: {notification.transaction_id}"[:100]
+    return {
+        "Message": json.dumps(message, sort_keys=True, separators=(",", ":")),
+        "Subject": subject,
+        "MessageAttributes": {
+            "vendor_id": {"DataType": "String", "StringValue": vendor_attr},
+            "notification_kind": {"DataType": "String", "StringValue": notification.kind},
+            "status": {"DataType": "String", "StringValue": notification.status or "unknown"},
+        },
+    }

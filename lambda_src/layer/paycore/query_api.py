@@ -1,0 +1,55 @@
+"""API Gateway (REST, proxy integration) plumbing shared by the reader, status and notify handlers.
+
+One resolver factory, one error shape: ``{"error": {"code": "...", "message": "..."}}`` with
+400/404/500; CORS ``*`` (requirement F1); the request id echoed in ``X-Request-Id``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+
+from paycore.cursor import InvalidCursor
+from paycore.query import QueryError
+
+
+def json_response(status: int, body: Any, app: APIGatewayRestResolver | None = None) -> Response:
+    headers = {}
+    request_id = app.current_event.request_context.request_id if app is not None else None
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"code": code, "message": message}},
+    )
+
+
+def make_app(logger: Logger) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=300))
+
+    @app.exception_handler(QueryError)
+    def _client_error(exc: QueryError) -> Response:
+        logger.info("request rejected", extra={"code": exc.code, "status": exc.status})
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(InvalidCursor)
+    def _bad_cursor(exc: InvalidCursor) -> Response:
+        logger.warning("invalid pagination cursor rejected", extra={"reason": str(exc)})
+        return error_response(400, "invalid_cursor", "cursor is invalid or belongs to another query")
+
+    @app.not_found
+    def _no_route(_exc: Exception) -> Response:
+        return error_response(404, "not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def _internal(exc: Exception) -> Response:
+        logger.exception("unhandled error", extra={"error": type(exc).__name__})
+        return error_response(500, "internal_error", "internal error")
+
+    return app
