@@ -1,0 +1,603 @@
+"""Typed settings of the payment webhook platform, one instance per environment.
+
+`load_settings("dev" | "prod" | "local")` returns a frozen `Settings` built from the defaults of
+that environment, then `overrides` (a nested dict, the same shape as the dataclasses), then the
+state-backend and region environment variables. Every value is checked; all problems are raised
+together in one `SettingsError` naming the value given and the fix.
+
+Environment variables read (all optional):
+  PAYMENTS_REGION              AWS region of the dev/prod stacks (default us-east-1)
+  PAYMENTS_STATE_BUCKET        S3 bucket holding the Terraform state (dev/prod)
+  PAYMENTS_STATE_KEY_PREFIX    key prefix; the key is {prefix}/{environment}/terraform.tfstate
+  PAYMENTS_STATE_REGION        region of the state bucket (default: the stack's region)
+  PAYMENTS_STATE_KMS_KEY_ID    KMS key for the state object (default: the bucket's key)
+  PAYMENTS_LOCAL_ENDPOINT      the local emulator's URL (local only, default http://127.0.0.1:4566)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+ENVIRONMENTS = ("dev", "prod", "local")
+KNOWN_PROVIDERS = ("stripe", "paypal")
+FUNCTION_NAMES = (
+    "authorizer", "validator", "processor", "archiver", "notifier", "reader", "status", "notify",
+)
+INTERFACE_ENDPOINT_SERVICES = (
+    "sqs", "sns", "secretsmanager", "ssm", "kms", "events", "xray", "lambda", "logs",
+)
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+# Features the local emulator cannot run are switched off by name, each with its reason.
+FEATURES = (
+    "waf", "custom_domain", "vpc", "nat_instances", "interface_endpoints", "flow_logs",
+    "provisioned_concurrency", "autoscaling", "xray_sampling_rule", "api_logging_account",
+    "email_subscriptions", "dashboard", "alarms", "pipes", "event_source_mappings",
+)
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+ENV_SUFFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](-?[a-z0-9])*\.)+[a-z]{2,}$")
+ACM_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+VENDOR_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$")
+
+
+class SettingsError(ValueError):
+    """Raised with every problem found in a settings object, one per line."""
+
+    def __init__(self, environment: str, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"invalid settings for environment '{environment}':\n{lines}")
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """Sizing of one Lambda function.
+
+    memory_mb: 512..10240 (P9/F2 ask >= 512). timeout_seconds: 1..900.
+    reserved_concurrency: None (unreserved) or >= 1.
+    """
+
+    memory_mb: int = 512
+    timeout_seconds: int = 30
+    reserved_concurrency: int | None = 10
+
+
+@dataclass(frozen=True)
+class ProcessorScaling:
+    """Processor alias: provisioned concurrency and its Application Auto Scaling range.
+
+    provisioned_concurrency: baseline kept warm (0 disables it). min/max_capacity: the scaling
+    range (min <= provisioned <= max <= the function's reserved concurrency).
+    target_utilization: 0.1..0.9 of provisioned concurrency. backlog_per_instance: queue messages
+    per concurrent execution before scaling out. event_source_max_concurrency: 2..1000, caps the
+    SQS event source so it cannot exceed reserved concurrency.
+    """
+
+    provisioned_concurrency: int = 2
+    min_capacity: int = 2
+    max_capacity: int = 10
+    target_utilization: float = 0.7
+    backlog_per_instance: int = 100
+    event_source_max_concurrency: int = 10
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """API Gateway stage. throttle_rate_limit (rps) default 10,000 (F1); burst >= 1.
+    cors_allow_origin: '*' (F1) or an https origin. waf_rate_limit: requests per 5 minutes per IP
+    (100..2,000,000,000). stage_variables: extra stage variables (F1 asks for them on prod)."""
+
+    throttle_rate_limit: int = 10_000
+    throttle_burst_limit: int = 5_000
+    cors_allow_origin: str = "*"
+    waf_rate_limit: int = 100_000
+    max_webhook_body_bytes: int = 262_144
+    stage_variables: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomDomain:
+    """Optional custom domain (M1): a regional ACM certificate in the stack's region."""
+
+    domain_name: str
+    certificate_arn: str
+    base_path: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """VPC: az_count 1..6 (3 by default, C13); nat_mode 'per_az' or 'single' NAT instances;
+    nat_instance_type an arm64 (Graviton) type such as t4g.nano; interface_endpoints a subset of
+    INTERFACE_ENDPOINT_SERVICES."""
+
+    cidr: str = "10.40.0.0/16"
+    az_count: int = 3
+    nat_mode: str = "single"
+    nat_instance_type: str = "t4g.nano"
+    interface_endpoints: tuple[str, ...] = INTERFACE_ENDPOINT_SERVICES
+    flow_log_retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class VendorSubscription:
+    """One vendor's notification endpoint; the SNS filter policy admits only its vendor_id."""
+
+    vendor_id: str
+    protocol: str  # 'email' or 'https'
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """Archive bucket lifecycle: to an archive tier after transition_days, expired after
+    expiration_days (> transition_days; PCI DSS 10.5.1 wants >= 365 days of audit history)."""
+
+    transition_days: int = 90
+    storage_class: str = "GLACIER_IR"
+    expiration_days: int = 2557
+    noncurrent_expiration_days: int = 30
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """Terraform state. kind 's3' (encrypted, S3-native locking) or 'local' (path)."""
+
+    kind: str = "s3"
+    bucket: str = ""
+    key: str = ""
+    region: str = ""
+    kms_key_id: str = ""
+    use_lockfile: bool = True
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class LocalEmulator:
+    """Where the local environment's provider sends its calls (loopback only)."""
+
+    endpoint_url: str = "http://127.0.0.1:4566"
+    max_retries: int = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    region: str = "us-east-1"
+    project: str = "payment-processing"
+    cost_center: str = "engineering"
+    extra_tags: tuple[tuple[str, str], ...] = ()
+    log_retention_days: int = 30
+    functions: Mapping[str, FunctionSettings] = field(default_factory=dict)
+    processor_scaling: ProcessorScaling = ProcessorScaling()
+    api: ApiSettings = ApiSettings()
+    custom_domain: CustomDomain | None = None
+    network: NetworkSettings = NetworkSettings()
+    providers: tuple[str, ...] = KNOWN_PROVIDERS
+    alert_email: str = "admin@example.com"
+    vendor_subscriptions: tuple[VendorSubscription, ...] = ()
+    archive: ArchiveSettings = ArchiveSettings()
+    backend: BackendSettings = BackendSettings()
+    local: LocalEmulator | None = None
+    xray_sampling_rate: float = 0.1
+    disabled_features: Mapping[str, str] = field(default_factory=dict)
+    production: bool = False
+
+    # ----- derived values -------------------------------------------------------------------
+    @property
+    def suffix(self) -> str:
+        """The environment suffix used in every physical name: `{resource}-{suffix}`."""
+        return self.environment
+
+    def name(self, resource: str) -> str:
+        return f"{resource}-{self.suffix}"
+
+    def function(self, name: str) -> FunctionSettings:
+        return self.functions[name]
+
+    def enabled(self, feature: str) -> bool:
+        if feature not in FEATURES:
+            raise KeyError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
+        return feature not in self.disabled_features
+
+    @property
+    def tags(self) -> dict[str, str]:
+        tags = {
+            "Environment": self.suffix,
+            "Project": self.project,
+            "CostCenter": self.cost_center,
+            "ManagedBy": "cdktf",
+        }
+        tags.update(dict(self.extra_tags))
+        return tags
+
+    # ----- validation ------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Every problem with these settings, each naming the value given and the fix."""
+        p: list[str] = []
+        if self.environment not in ENVIRONMENTS:
+            p.append(f"environment must be one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}")
+        if not ENV_SUFFIX_PATTERN.match(self.suffix):
+            p.append(f"environment suffix must match {ENV_SUFFIX_PATTERN.pattern}, got {self.suffix!r}")
+        if not REGION_PATTERN.match(self.region):
+            p.append(f"region must be an AWS region such as us-east-1, got {self.region!r}")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            p.append(
+                f"log_retention_days must be one CloudWatch Logs accepts ({', '.join(map(str, LOG_RETENTION_DAYS))}), "
+                f"got {self.log_retention_days}"
+            )
+        missing = [n for n in FUNCTION_NAMES if n not in self.functions]
+        if missing:
+            p.append(f"functions must size every function; missing {', '.join(missing)}")
+        unknown = sorted(set(self.functions) - set(FUNCTION_NAMES))
+        if unknown:
+            p.append(f"functions has unknown names {', '.join(unknown)}; known: {', '.join(FUNCTION_NAMES)}")
+        for name, fn in sorted(self.functions.items()):
+            if not 512 <= fn.memory_mb <= 10_240:
+                p.append(f"functions.{name}.memory_mb must be 512..10240 MB, got {fn.memory_mb}")
+            if not 1 <= fn.timeout_seconds <= 900:
+                p.append(f"functions.{name}.timeout_seconds must be 1..900 s, got {fn.timeout_seconds}")
+            if fn.reserved_concurrency is not None and fn.reserved_concurrency < 1:
+                p.append(
+                    f"functions.{name}.reserved_concurrency must be >= 1 or None (unreserved), "
+                    f"got {fn.reserved_concurrency}"
+                )
+        if "processor" in self.functions:
+            p.extend(self._processor_problems(self.functions["processor"]))
+        p.extend(self._api_problems())
+        p.extend(self._network_problems())
+        if not self.providers:
+            p.append(f"providers must enable at least one of {', '.join(KNOWN_PROVIDERS)}, got none")
+        for provider in self.providers:
+            if provider not in KNOWN_PROVIDERS:
+                p.append(f"providers: unknown provider {provider!r}; known: {', '.join(KNOWN_PROVIDERS)}")
+        if len(set(self.providers)) != len(self.providers):
+            p.append(f"providers must not repeat a provider, got {list(self.providers)}")
+        if not EMAIL_PATTERN.match(self.alert_email):
+            p.append(f"alert_email must be an e-mail address, got {self.alert_email!r}")
+        for sub in self.vendor_subscriptions:
+            if not VENDOR_ID_PATTERN.match(sub.vendor_id):
+                p.append(f"vendor_subscriptions: vendor_id must match {VENDOR_ID_PATTERN.pattern}, got {sub.vendor_id!r}")
+            if sub.protocol == "email":
+                if not EMAIL_PATTERN.match(sub.endpoint):
+                    p.append(f"vendor_subscriptions[{sub.vendor_id}]: e-mail endpoint is not an address, got {sub.endpoint!r}")
+            elif sub.protocol == "https":
+                if not sub.endpoint.startswith("https://"):
+                    p.append(f"vendor_subscriptions[{sub.vendor_id}]: https endpoint must start with https://, got {sub.endpoint!r}")
+            else:
+                p.append(f"vendor_subscriptions[{sub.vendor_id}]: protocol must be 'email' or 'https', got {sub.protocol!r}")
+        p.extend(self._archive_problems())
+        p.extend(self._domain_problems())
+        p.extend(self._backend_problems())
+        if not 0.0 <= self.xray_sampling_rate <= 1.0:
+            p.append(f"xray_sampling_rate must be within 0..1, got {self.xray_sampling_rate}")
+        for feature in sorted(self.disabled_features):
+            if feature not in FEATURES:
+                p.append(f"disabled_features: unknown feature {feature!r}; known: {', '.join(FEATURES)}")
+            elif not str(self.disabled_features[feature]).strip():
+                p.append(f"disabled_features.{feature} needs a reason, got an empty one")
+        if self.production and self.disabled_features:
+            p.append(f"prod must not disable features, got {', '.join(sorted(self.disabled_features))}")
+        if self.environment == "local":
+            if self.local is None:
+                p.append("local needs a local emulator endpoint (local.endpoint_url)")
+            elif not re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$", self.local.endpoint_url):
+                p.append(
+                    "local.endpoint_url must be a loopback URL such as http://127.0.0.1:4566, "
+                    f"got {self.local.endpoint_url!r}"
+                )
+        elif self.local is not None:
+            p.append(f"only the local environment may point at an emulator; {self.environment} has {self.local.endpoint_url!r}")
+        return p
+
+    def _processor_problems(self, fn: FunctionSettings) -> list[str]:
+        p: list[str] = []
+        s = self.processor_scaling
+        if self.production and fn.memory_mb < 3008:
+            p.append(f"functions.processor.memory_mb must be >= 3008 MB in prod (M5: 3 GB), got {fn.memory_mb}")
+        if s.provisioned_concurrency < 0:
+            p.append(f"processor_scaling.provisioned_concurrency must be >= 0, got {s.provisioned_concurrency}")
+        if not 1 <= s.min_capacity <= s.max_capacity:
+            p.append(
+                f"processor_scaling needs 1 <= min_capacity <= max_capacity, got {s.min_capacity}..{s.max_capacity}"
+            )
+        if s.provisioned_concurrency and not s.min_capacity <= s.provisioned_concurrency <= s.max_capacity:
+            p.append(
+                f"processor_scaling.provisioned_concurrency must lie within min..max capacity "
+                f"({s.min_capacity}..{s.max_capacity}), got {s.provisioned_concurrency}"
+            )
+        if fn.reserved_concurrency is not None and s.max_capacity > fn.reserved_concurrency:
+            p.append(
+                f"processor_scaling.max_capacity must be <= the processor's reserved concurrency "
+                f"({fn.reserved_concurrency}), got {s.max_capacity}"
+            )
+        if not 0.1 <= s.target_utilization <= 0.9:
+            p.append(f"processor_scaling.target_utilization must be 0.1..0.9, got {s.target_utilization}")
+        if s.backlog_per_instance < 1:
+            p.append(f"processor_scaling.backlog_per_instance must be >= 1, got {s.backlog_per_instance}")
+        if not 2 <= s.event_source_max_concurrency <= 1000:
+            p.append(
+                f"processor_scaling.event_source_max_concurrency must be 2..1000 (SQS event source limit), "
+                f"got {s.event_source_max_concurrency}"
+            )
+        elif fn.reserved_concurrency is not None and s.event_source_max_concurrency > fn.reserved_concurrency:
+            p.append(
+                f"processor_scaling.event_source_max_concurrency must be <= the processor's reserved concurrency "
+                f"({fn.reserved_concurrency}) or messages are throttled back to the queue, got {s.event_source_max_concurrency}"
+            )
+        return p
+
+    def _api_problems(self) -> list[str]:
+        p: list[str] = []
+        a = self.api
+        if not 1 <= a.throttle_rate_limit <= 100_000:
+            p.append(f"api.throttle_rate_limit must be 1..100000 rps, got {a.throttle_rate_limit}")
+        if not 1 <= a.throttle_burst_limit <= 100_000:
+            p.append(f"api.throttle_burst_limit must be 1..100000, got {a.throttle_burst_limit}")
+        if not 100 <= a.waf_rate_limit <= 2_000_000_000:
+            p.append(f"api.waf_rate_limit must be 100..2000000000 requests per 5 min, got {a.waf_rate_limit}")
+        if a.cors_allow_origin != "*" and not a.cors_allow_origin.startswith("https://"):
+            p.append(f"api.cors_allow_origin must be '*' or an https:// origin, got {a.cors_allow_origin!r}")
+        if not 1_024 <= a.max_webhook_body_bytes <= 262_144:
+            p.append(
+                "api.max_webhook_body_bytes must be 1024..262144 (the envelope must fit one SQS message), "
+                f"got {a.max_webhook_body_bytes}"
+            )
+        for key, _ in a.stage_variables:
+            if not re.match(r"^[A-Za-z0-9_]{1,64}$", key):
+                p.append(f"api.stage_variables: name must match [A-Za-z0-9_]{{1,64}}, got {key!r}")
+        return p
+
+    def _network_problems(self) -> list[str]:
+        p: list[str] = []
+        n = self.network
+        try:
+            net = ipaddress.ip_network(n.cidr)
+            if net.prefixlen > 20:
+                p.append(f"network.cidr must be /20 or larger to hold 2 subnets per AZ, got {n.cidr}")
+        except ValueError:
+            p.append(f"network.cidr must be an IPv4 CIDR such as 10.40.0.0/16, got {n.cidr!r}")
+        if not 1 <= n.az_count <= 6:
+            p.append(f"network.az_count must be 1..6, got {n.az_count}")
+        if n.nat_mode not in ("single", "per_az"):
+            p.append(f"network.nat_mode must be 'single' or 'per_az', got {n.nat_mode!r}")
+        if not INSTANCE_TYPE_PATTERN.match(n.nat_instance_type) or not re.match(r"^[a-z]+\d+g", n.nat_instance_type):
+            p.append(
+                f"network.nat_instance_type must be an arm64 (Graviton, e.g. t4g.nano) type for the arm64 image, "
+                f"got {n.nat_instance_type!r}"
+            )
+        for service in n.interface_endpoints:
+            if service not in INTERFACE_ENDPOINT_SERVICES:
+                p.append(
+                    f"network.interface_endpoints: unknown service {service!r}; known: {', '.join(INTERFACE_ENDPOINT_SERVICES)}"
+                )
+        if n.flow_log_retention_days not in LOG_RETENTION_DAYS:
+            p.append(f"network.flow_log_retention_days must be a CloudWatch Logs retention, got {n.flow_log_retention_days}")
+        return p
+
+    def _archive_problems(self) -> list[str]:
+        p: list[str] = []
+        a = self.archive
+        if a.storage_class not in ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "STANDARD_IA", "INTELLIGENT_TIERING"):
+            p.append(f"archive.storage_class must be an S3 transition class such as GLACIER_IR, got {a.storage_class!r}")
+        if a.transition_days < 30 and a.storage_class == "STANDARD_IA":
+            p.append(f"archive.transition_days must be >= 30 for STANDARD_IA, got {a.transition_days}")
+        if a.transition_days < 1:
+            p.append(f"archive.transition_days must be >= 1, got {a.transition_days}")
+        if a.expiration_days <= a.transition_days:
+            p.append(
+                f"archive.expiration_days must be greater than transition_days ({a.transition_days}), got {a.expiration_days}"
+            )
+        if self.production and a.expiration_days < 365:
+            p.append(f"archive.expiration_days must be >= 365 in prod (PCI DSS 10.5.1), got {a.expiration_days}")
+        if a.noncurrent_expiration_days < 1:
+            p.append(f"archive.noncurrent_expiration_days must be >= 1, got {a.noncurrent_expiration_days}")
+        return p
+
+    def _domain_problems(self) -> list[str]:
+        d = self.custom_domain
+        if d is None:
+            return []
+        p: list[str] = []
+        if not DOMAIN_PATTERN.match(d.domain_name):
+            p.append(f"custom_domain.domain_name must be a DNS name such as pay.example.com, got {d.domain_name!r}")
+        if not ACM_ARN_PATTERN.match(d.certificate_arn):
+            p.append(f"custom_domain.certificate_arn must be an ACM certificate ARN, got {d.certificate_arn!r}")
+        elif f":acm:{self.region}:" not in d.certificate_arn:
+            p.append(
+                f"custom_domain.certificate_arn must be in the stack's region {self.region} "
+                f"(regional endpoint), got {d.certificate_arn!r}"
+            )
+        if d.base_path and not re.match(r"^[A-Za-z0-9._-]+$", d.base_path):
+            p.append(f"custom_domain.base_path must be empty or one path segment, got {d.base_path!r}")
+        return p
+
+    def _backend_problems(self) -> list[str]:
+        b = self.backend
+        p: list[str] = []
+        if b.kind == "s3":
+            if not BUCKET_PATTERN.match(b.bucket):
+                p.append(
+                    f"backend.bucket must be an S3 bucket name (set PAYMENTS_STATE_BUCKET), got {b.bucket!r}"
+                )
+            if not b.key.endswith(".tfstate"):
+                p.append(f"backend.key must end with .tfstate, got {b.key!r}")
+            if not REGION_PATTERN.match(b.region):
+                p.append(f"backend.region must be an AWS region (set PAYMENTS_STATE_REGION), got {b.region!r}")
+            if self.environment == "local":
+                p.append("the local environment must use the local backend (its state never leaves the machine)")
+        elif b.kind == "local":
+            if self.environment != "local":
+                p.append(f"{self.environment} must keep its state in S3 (backend.kind 's3'), got 'local'")
+            if not b.path:
+                p.append("backend.path must name the local state file")
+        else:
+            p.append(f"backend.kind must be 's3' or 'local', got {b.kind!r}")
+        return p
+
+    def validate(self) -> "Settings":
+        problems = self.problems()
+        if problems:
+            raise SettingsError(self.environment, problems)
+        return self
+
+
+# ----- environment defaults ---------------------------------------------------------------------
+
+def _functions(**overrides: FunctionSettings) -> dict[str, FunctionSettings]:
+    base = {name: FunctionSettings() for name in FUNCTION_NAMES}
+    base.update(overrides)
+    return base
+
+
+def _defaults(environment: str) -> dict[str, Any]:
+    if environment == "dev":
+        return dict(
+            environment="dev",
+            functions=_functions(
+                processor=FunctionSettings(memory_mb=1024, timeout_seconds=30, reserved_concurrency=10),
+                authorizer=FunctionSettings(memory_mb=512, timeout_seconds=5, reserved_concurrency=10),
+                reader=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=5),
+                status=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=5),
+                notify=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=5),
+            ),
+            processor_scaling=ProcessorScaling(
+                provisioned_concurrency=1, min_capacity=1, max_capacity=10, event_source_max_concurrency=10,
+            ),
+            network=NetworkSettings(nat_mode="single"),
+            alert_email="admin@example.com",
+            vendor_subscriptions=(
+                VendorSubscription("vendor-demo", "email", "vendor-demo@example.com"),
+            ),
+            archive=ArchiveSettings(transition_days=30, expiration_days=365),
+            backend=BackendSettings(kind="s3", key="payment-platform/dev/terraform.tfstate"),
+        )
+    if environment == "prod":
+        return dict(
+            environment="prod",
+            production=True,
+            log_retention_days=365,
+            functions=_functions(
+                processor=FunctionSettings(memory_mb=3008, timeout_seconds=30, reserved_concurrency=400),
+                authorizer=FunctionSettings(memory_mb=512, timeout_seconds=5, reserved_concurrency=200),
+                validator=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=100),
+                archiver=FunctionSettings(memory_mb=512, timeout_seconds=60, reserved_concurrency=50),
+                notifier=FunctionSettings(memory_mb=512, timeout_seconds=30, reserved_concurrency=50),
+                reader=FunctionSettings(memory_mb=1024, timeout_seconds=10, reserved_concurrency=50),
+                status=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=50),
+                notify=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=20),
+            ),
+            processor_scaling=ProcessorScaling(
+                provisioned_concurrency=20, min_capacity=20, max_capacity=300,
+                target_utilization=0.7, backlog_per_instance=100, event_source_max_concurrency=300,
+            ),
+            api=ApiSettings(
+                throttle_rate_limit=10_000, throttle_burst_limit=5_000, waf_rate_limit=200_000,
+                stage_variables=(("environment", "prod"), ("ledgerTable", "payment-transactions-prod")),
+            ),
+            custom_domain=CustomDomain(
+                domain_name="payments.example.com",
+                certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0f3c1d6e-8b1a-4c55-9a3e-2b7d4c9e6f10",
+            ),
+            network=NetworkSettings(nat_mode="per_az", nat_instance_type="t4g.small"),
+            alert_email="payments-oncall@example.com",
+            vendor_subscriptions=(
+                VendorSubscription("vendor-acme", "https", "https://hooks.acme.example.com/sales"),
+                VendorSubscription("vendor-globex", "email", "sales@globex.example.com"),
+            ),
+            archive=ArchiveSettings(transition_days=90, expiration_days=2557),
+            backend=BackendSettings(kind="s3", key="payment-platform/prod/terraform.tfstate"),
+        )
+    if environment == "local":
+        return dict(
+            environment="local",
+            log_retention_days=7,
+            functions=_functions(
+                processor=FunctionSettings(memory_mb=1024, timeout_seconds=30, reserved_concurrency=None),
+                **{n: FunctionSettings(reserved_concurrency=None) for n in FUNCTION_NAMES if n != "processor"},
+            ),
+            processor_scaling=ProcessorScaling(
+                provisioned_concurrency=0, min_capacity=1, max_capacity=2, event_source_max_concurrency=2,
+            ),
+            network=NetworkSettings(az_count=2, nat_mode="single", interface_endpoints=()),
+            vendor_subscriptions=(
+                VendorSubscription("vendor-a", "https", "https://vendor-a.example.com/hook"),
+                VendorSubscription("vendor-b", "https", "https://vendor-b.example.com/hook"),
+            ),
+            backend=BackendSettings(kind="local", path="terraform.local.tfstate"),
+            local=LocalEmulator(),
+            disabled_features={
+                "waf": "moto does not implement WAFv2 web ACL associations with API Gateway stages",
+                "custom_domain": "needs a real ACM certificate and DNS",
+                "autoscaling": "moto 5.2 lacks Application Auto Scaling ListTagsForResource",
+                "provisioned_concurrency": "no Lambda runtime in the emulator (needs Docker)",
+            },
+        )
+    raise SettingsError(environment, [f"environment must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"])
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Apply a nested dict of overrides onto a dataclass (or mapping) value."""
+    if dataclasses.is_dataclass(base) and isinstance(override, Mapping):
+        changes = {}
+        names = {f.name for f in dataclasses.fields(base)}
+        for key, value in override.items():
+            if key not in names:
+                raise SettingsError(
+                    getattr(base, "environment", "?"),
+                    [f"unknown setting {key!r} in {type(base).__name__}; known: {', '.join(sorted(names))}"],
+                )
+            changes[key] = _merge(getattr(base, key), value)
+        return dataclasses.replace(base, **changes)
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+def load_settings(
+    environment: str,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build and validate the settings of one environment."""
+    environ = os.environ if environ is None else environ
+    settings = Settings(**_defaults(environment))
+    if environment != "local":
+        region = environ.get("PAYMENTS_REGION", settings.region)
+        settings = dataclasses.replace(settings, region=region)
+        key_prefix = environ.get("PAYMENTS_STATE_KEY_PREFIX", "payment-platform")
+        settings = dataclasses.replace(
+            settings,
+            backend=dataclasses.replace(
+                settings.backend,
+                bucket=environ.get("PAYMENTS_STATE_BUCKET", f"payment-platform-tfstate-{environment}"),
+                key=f"{key_prefix}/{environment}/terraform.tfstate",
+                region=environ.get("PAYMENTS_STATE_REGION", region),
+                kms_key_id=environ.get("PAYMENTS_STATE_KMS_KEY_ID", ""),
+            ),
+        )
+        if settings.custom_domain is not None and region != "us-east-1":
+            # the example certificate lives in us-east-1; another region needs its own certificate
+            arn = settings.custom_domain.certificate_arn.replace(":us-east-1:", f":{region}:")
+            settings = dataclasses.replace(
+                settings, custom_domain=dataclasses.replace(settings.custom_domain, certificate_arn=arn)
+            )
+    elif "PAYMENTS_LOCAL_ENDPOINT" in environ:
+        settings = dataclasses.replace(settings, local=LocalEmulator(endpoint_url=environ["PAYMENTS_LOCAL_ENDPOINT"]))
+    if overrides:
+        settings = _merge(settings, overrides)
+    return settings.validate()

@@ -1,0 +1,59 @@
+"""The one stack module (C14): configures the provider and the state backend once, then builds the
+platform's constructs and does the cross-construct wiring. Constructs receive settings explicitly
+and never configure providers, regions or credentials themselves."""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, S3Backend, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from constructs import Construct
+
+from constructs.settings import Settings
+
+# Every service the stack or its Lambdas call; in `local` each points at the emulator.
+LOCAL_ENDPOINT_SERVICES = (
+    "acm", "apigateway", "applicationautoscaling", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2",
+    "events", "iam", "kms", "lambda_", "pipes", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
+    "wafv2", "xray",
+)
+
+
+class PaymentPlatformStack(TerraformStack):
+    """One environment of the platform. `settings` must already be validated."""
+
+    def __init__(self, scope: Construct, id_: str, *, settings: Settings):
+        super().__init__(scope, id_)
+        self.settings = settings
+        self._configure_backend()
+        self.provider = self._configure_provider()
+
+    def _configure_backend(self) -> None:
+        s = self.settings
+        if s.backend.kind == "local":
+            LocalBackend(self, path=s.backend.path)
+            return
+        options = dict(bucket=s.backend.bucket, key=s.backend.key, region=s.backend.region, encrypt=True)
+        if s.backend.kms_key_id:
+            options["kms_key_id"] = s.backend.kms_key_id
+        S3Backend(self, **options)
+        if s.backend.use_lockfile:
+            # S3-native state locking (Terraform >= 1.10); the binding predates the option.
+            self.add_override("terraform.backend.s3.use_lockfile", True)
+
+    def _configure_provider(self) -> AwsProvider:
+        s = self.settings
+        options = dict(region=s.region, default_tags=[AwsProviderDefaultTags(tags=s.tags)])
+        if s.local is not None:
+            url = s.local.endpoint_url
+            options.update(
+                access_key="test",
+                secret_key="test",
+                skip_credentials_validation=True,
+                skip_requesting_account_id=True,
+                skip_metadata_api_check="true",
+                skip_region_validation=True,
+                s3_use_path_style=True,
+                max_retries=s.local.max_retries,
+                endpoints=[AwsProviderEndpoints(**{service: url for service in LOCAL_ENDPOINT_SERVICES})],
+            )
+        return AwsProvider(self, "aws", **options)

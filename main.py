@@ -1,0 +1,50 @@
+#!/usr/bin/env python
+"""App entry: reads the settings of each environment, builds one stack per environment
+(`dev`, `prod`, `local`) and synthesizes them into cdktf.out/.
+
+    python main.py                  # all stacks
+    PAYMENTS_STACKS=dev python main.py   # only some (comma list)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+_NODE = ROOT / "node_modules" / ".bin" / "node"
+
+
+def prepare_runtime() -> None:
+    """Run jsii on the project's own supported Node.js (the machine's may be end-of-life) and load
+    only the provider submodules the stack uses (see constructs/provider_import.py)."""
+    if "JSII_NODE" not in os.environ and _NODE.exists():
+        os.environ["JSII_NODE"] = str(_NODE)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from constructs import provider_import
+
+    provider_import.install()
+
+
+def build_app(environments: list[str] | None = None, outdir: str | None = None):
+    prepare_runtime()
+    from cdktf import App
+
+    from constructs.settings import ENVIRONMENTS, load_settings
+    from constructs.stack import PaymentPlatformStack
+
+    app = App(outdir=outdir) if outdir else App()
+    for environment in environments or list(ENVIRONMENTS):
+        PaymentPlatformStack(app, environment, settings=load_settings(environment))
+    return app
+
+
+def main() -> None:
+    selected = [e for e in os.environ.get("PAYMENTS_STACKS", "").split(",") if e]
+    build_app(selected or None).synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+# Sourced by the project's scripts: the project's own toolchain first on PATH.
+# shellcheck shell=bash
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+export PATH="$ROOT/node_modules/.bin:$ROOT/.venv/bin:$PATH"
+# jsii (cdktf's bridge to Node.js) runs on the project's Node.js 22, not the machine's.
+export JSII_NODE="$ROOT/node_modules/.bin/node"
+# no telemetry or version checks: the network reaches package registries only
+export CHECKPOINT_DISABLE=1
+export CDKTF_DISABLE_PLUGIN_CACHE_ENV=1
+export PIPENV_VENV_IN_PROJECT=1
+export PIPENV_VERBOSITY=-1
+# providers from the machine's filesystem mirror (no registry access here)
+if [ -d /opt/tf-plugins ]; then
+  export TF_CLI_CONFIG_FILE="$ROOT/terraform.rc"
+fi

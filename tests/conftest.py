@@ -1,0 +1,60 @@
+"""Suite-wide setup: the repository on sys.path (so `constructs/` merges into the constructs
+library), jsii on the project's Node.js, the lazily loading provider bindings, and Terraform on the
+provider mirror. Shared fixtures synthesize each stack once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MIRROR = Path("/opt/tf-plugins/registry.terraform.io/hashicorp/aws/5.100.0")
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+_node = ROOT / "node_modules" / ".bin" / "node"
+if _node.exists():
+    os.environ.setdefault("JSII_NODE", str(_node))
+os.environ["CHECKPOINT_DISABLE"] = "1"
+if MIRROR.parent.parent.parent.parent.exists():
+    os.environ["TF_CLI_CONFIG_FILE"] = str(ROOT / "terraform.rc")
+
+import main  # noqa: E402  (after the environment above)
+
+main.prepare_runtime()
+
+
+def terraform_bin() -> str:
+    path = shutil.which("terraform")
+    if path is None:
+        raise RuntimeError("terraform is not on PATH: Terraform 1.11.4 is part of the machine image")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory) -> Path:
+    """All stacks synthesized once into a temporary cdktf.out."""
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    main.build_app(outdir=str(outdir)).synth()
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def stack_json(synth_dir):
+    def load(environment: str) -> dict:
+        return json.loads((synth_dir / "stacks" / environment / "cdk.tf.json").read_text())
+
+    return load
+
+
+def run_terraform(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
+    return subprocess.run(
+        [terraform_bin(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
