@@ -26,6 +26,18 @@ class PaymentPlatformStack(TerraformStack):
         self.settings = settings
         self._configure_backend()
         self.provider = self._configure_provider()
+        # Build order follows the dependencies; each step exposes its resources as attributes
+        # (see each construct's docstring) and the wiring between them happens here.
+        self.network = self._build_network()              # VPC, subnets, NAT instances, endpoints
+        self.security = self._build_security()            # KMS keys per data class
+        self.storage = self._build_storage()              # ledger table, archive bucket
+        self.queueing = self._build_queueing()            # ingest FIFO + DLQ, notifications + DLQ
+        self.configuration = self._build_configuration()  # SSM parameters, Secrets Manager secrets
+        self.compute = self._build_compute()              # layer, functions, roles, event sources
+        self.ingress = self._build_ingress()              # REST API, authorizer, WAF, domain
+        self.fanout = self._build_fanout()                # pipes, bus, rule, vendor topic
+        self.observability = self._build_observability()  # alarms, dashboard, sampling rule
+        self._build_outputs()
 
     def _configure_backend(self) -> None:
         s = self.settings
@@ -57,3 +69,35 @@ class PaymentPlatformStack(TerraformStack):
                 endpoints=[AwsProviderEndpoints(**{service: url for service in LOCAL_ENDPOINT_SERVICES})],
             )
         return AwsProvider(self, "aws", **options)
+
+    # ----- infrastructure I (security, storage, queueing, configuration, ingress) -----------------
+    def _build_security(self):
+        return None
+
+    def _build_storage(self):
+        return None
+
+    def _build_queueing(self):
+        return None
+
+    def _build_configuration(self):
+        return None
+
+    def _build_ingress(self):
+        return None
+
+    # ----- infrastructure II (network, compute, fan-out, observability, outputs) -----------------
+    def _build_network(self):
+        return None
+
+    def _build_compute(self):
+        return None
+
+    def _build_fanout(self):
+        return None
+
+    def _build_observability(self):
+        return None
+
+    def _build_outputs(self) -> None:
+        return None
