@@ -1,0 +1,152 @@
+"""Notifier: notifications queue (SQS standard) -> vendor SNS topic.
+
+* Status-change events (EventBridge events delivered by the completed-payment rule) are published
+  at most once per (transaction_id, new_status): a ledger marker row
+  ``{transaction_id, timestamp: "MARKER#notify#<status>", row_type: "marker", expires_at}`` is
+  claimed with a conditional put *before* publishing (state ``in_progress`` with a short lease)
+  and marked ``done`` after; a publish failure releases the claim, so the retry publishes.
+  A crash between publish and ``done`` republishes after the lease: at-least-once, never lost.
+* Manual re-notifications (``kind = manual_notification``, from the notify API) bypass the marker.
+* Unknown vendor (no vendor id, or not in the optional ``KNOWN_VENDORS`` list): published anyway
+  with ``vendor_id = "unknown"``/the id (no vendor subscription matches) and counted as
+  ``UnknownVendorNotifications``.
+* Partial batch failures (Powertools BatchProcessor): only failed messages return to the queue;
+  a message that is not one of the two shapes fails every time and ends in the DLQ.
+"""
+from __future__ import annotations
+
+import os
+import time
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+
+from paycore.notification import (
+    MARKER_TTL_SECONDS,
+    Notification,
+    parse_queue_message,
+    sns_message,
+    vendor_attribute,
+)
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+# An all-failed batch is answered with every id in batchItemFailures (same retry effect as an
+# error) instead of an invocation error; persistent failures surface as DLQ depth.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+LEASE_SECONDS = 120
+
+
+class NotificationInProgress(RuntimeError):
+    """Another invocation holds the claim: retry this message later."""
+
+
+@lru_cache(maxsize=1)
+def table():
+    return boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+
+
+@lru_cache(maxsize=1)
+def sns_client():
+    return boto3.client("sns")
+
+
+def _known_vendors() -> frozenset[str] | None:
+    raw = os.environ.get("KNOWN_VENDORS", "").strip()
+    return frozenset(v.strip() for v in raw.split(",") if v.strip()) if raw else None
+
+
+def _marker_key(notification: Notification) -> dict[str, str]:
+    return {"transaction_id": notification.transaction_id, "timestamp": notification.marker_sk}
+
+
+def claim(notification: Notification, now: int) -> bool:
+    """True when this invocation must publish; False when it was already published."""
+    try:
+        table().put_item(
+            Item={
+                **_marker_key(notification),
+                "row_type": "marker",
+                "marker_kind": "notification",
+                "marker_state": "in_progress",
+                "lease_until": now + LEASE_SECONDS,
+                "expires_at": now + MARKER_TTL_SECONDS,
+            },
+            ConditionExpression="attribute_not_exists(transaction_id) OR (#s = :busy AND lease_until < :now)",
+            ExpressionAttributeNames={"#s": "marker_state"},
+            ExpressionAttributeValues={":busy": "in_progress", ":now": now},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    existing = table().get_item(Key=_marker_key(notification), ConsistentRead=True).get("Item") or {}
+    if existing.get("marker_state") == "done":
+        return False
+    raise NotificationInProgress(f"notification {notification.status} of a transaction is in progress")
+
+
+def _complete(notification: Notification, message_id: str) -> None:
+    table().update_item(
+        Key=_marker_key(notification),
+        UpdateExpression="SET #s = :done, sns_message_id = :mid REMOVE lease_until",
+        ExpressionAttributeNames={"#s": "marker_state"},
+        ExpressionAttributeValues={":done": "done", ":mid": message_id},
+    )
+
+
+def _release(notification: Notification) -> None:
+    try:
+        table().delete_item(
+            Key=_marker_key(notification),
+            ConditionExpression="#s = :busy",
+            ExpressionAttributeNames={"#s": "marker_state"},
+            ExpressionAttributeValues={":busy": "in_progress"},
+        )
+    except ClientError:  # the lease expires anyway
+        logger.warning("could not release notification claim")
+
+
+def notify(notification: Notification, *, topic_arn: str, now: int) -> str:
+    """Publish one notification; returns "published" or "duplicate"."""
+    if notification.dedup and not claim(notification, now):
+        metrics.add_metric("NotificationDuplicates", MetricUnit.Count, 1)
+        logger.info("duplicate status notification skipped", extra={"transaction_id": notification.transaction_id})
+        return "duplicate"
+    vendor, known = vendor_attribute(notification, _known_vendors())
+    if not known:
+        metrics.add_metric("UnknownVendorNotifications", MetricUnit.Count, 1)
+        logger.warning("notification for an unknown vendor", extra={"transaction_id": notification.transaction_id})
+    try:
+        response = sns_client().publish(TopicArn=topic_arn, **sns_message(notification, vendor))
+    except Exception:
+        if notification.dedup:
+            _release(notification)
+        raise
+    if notification.dedup:
+        _complete(notification, response.get("MessageId", ""))
+    metrics.add_metric("NotificationsPublished", MetricUnit.Count, 1)
+    logger.info(
+        "notification published",
+        extra={"transaction_id": notification.transaction_id, "kind": notification.kind, "status": notification.status},
+    )
+    return "published"
+
+
+def record_handler(record: SQSRecord) -> str:
+    notification = parse_queue_message(record.body)
+    return notify(notification, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()))
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

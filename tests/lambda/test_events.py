@@ -1,0 +1,106 @@
+"""Domain events: the Pipe B template, the pipe filters and the completed-payment rule pattern."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from downstream_fixtures import event_item, state_item, stream_record
+
+from paycore import events
+
+
+def test_template_applied_to_a_state_update_gives_the_documented_detail():
+    record = stream_record(state_item("pi_123", status="succeeded", previous_status="processing"), "MODIFY")
+
+    detail = events.status_changed_detail(record)
+
+    assert detail == {
+        "transaction_id": "pi_123",
+        "vendor_id": "vendor-1",
+        "customer_id": "cus-1",
+        "old_status": "processing",
+        "new_status": "succeeded",
+        "amount": "1999",
+        "currency": "usd",
+        "occurred_at": "2024-11-22T01:00:05Z",
+    }
+    assert list(detail) == list(events.DETAIL_FIELDS)
+
+
+def test_first_state_row_has_an_empty_old_status_and_missing_values_stay_valid_json():
+    record = stream_record(state_item("pi_9", status="processing", previous_status=None, vendor_id=None), "INSERT")
+    detail = events.status_changed_detail(record)
+    assert detail["old_status"] == ""
+    assert detail["vendor_id"] == ""
+    assert detail["new_status"] == "processing"
+
+
+def test_amount_is_an_exact_decimal_string_of_minor_units():
+    record = stream_record(state_item(amount=123456789012345), "MODIFY")
+    assert events.status_changed_detail(record)["amount"] == "123456789012345"
+
+
+def test_template_uses_only_quoted_dot_paths_into_the_new_image():
+    placeholders = events._PLACEHOLDER.findall(events.PIPE_B_INPUT_TEMPLATE)
+    assert len(placeholders) == len(events.DETAIL_FIELDS)
+    for open_quote, path, close_quote in placeholders:
+        assert open_quote == close_quote == '"'
+        assert path.startswith("$.dynamodb.NewImage.") and path.endswith((".S", ".N"))
+
+
+def test_values_needing_escaping_still_render_valid_json():
+    record = stream_record(state_item(customer_id='cu"s\\1'), "MODIFY")
+    assert events.status_changed_detail(record)["customer_id"] == 'cu"s\\1'
+
+
+def test_put_events_entry_carries_source_and_detail_type():
+    entry = events.put_events_entry(stream_record(state_item(), "MODIFY"), "payments-test")
+    assert entry["Source"] == "payments.ledger"
+    assert entry["DetailType"] == "TransactionStatusChanged"
+    assert entry["EventBusName"] == "payments-test"
+    assert json.loads(entry["Detail"])["new_status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("record", "pipe_a", "pipe_b"),
+    [
+        (stream_record(event_item(), "INSERT"), True, False),
+        (stream_record(event_item(), "MODIFY"), False, False),
+        (stream_record(state_item(), "INSERT"), False, True),
+        (stream_record(state_item(), "MODIFY"), False, True),
+        (stream_record({"transaction_id": "t", "timestamp": "MARKER#notify#succeeded", "row_type": "marker"}), False, False),
+        ({"eventName": "REMOVE", "dynamodb": {"Keys": {}}}, False, False),
+    ],
+)
+def test_pipe_filters_select_event_inserts_and_state_changes(record, pipe_a, pipe_b):
+    assert events.matches_pattern(events.PIPE_A_FILTER_PATTERN, record) is pipe_a
+    assert events.matches_pattern(events.PIPE_B_FILTER_PATTERN, record) is pipe_b
+
+
+@pytest.mark.parametrize(("status", "matched"), [("succeeded", True), ("processing", False), ("failed", False)])
+def test_completed_payment_rule_matches_only_succeeded(status, matched):
+    record = stream_record(state_item(status=status), "MODIFY")
+    event = events.eventbridge_event(events.status_changed_detail(record))
+    assert events.matches_pattern(events.COMPLETED_PAYMENT_RULE_PATTERN, event) is matched
+
+
+def test_rule_does_not_match_other_sources():
+    event = events.eventbridge_event({"new_status": "succeeded"})
+    event["source"] = "someone.else"
+    assert not events.matches_pattern(events.COMPLETED_PAYMENT_RULE_PATTERN, event)
+
+
+def test_filter_criteria_is_the_pipes_api_shape():
+    criteria = events.filter_criteria(events.PIPE_A_FILTER_PATTERN)
+    assert json.loads(criteria["Filters"][0]["Pattern"]) == events.PIPE_A_FILTER_PATTERN
+
+
+def test_pattern_matcher_supports_exists_prefix_and_anything_but():
+    doc = {"a": "stripe-1", "b": ["x", "y"]}
+    assert events.matches_pattern({"a": [{"prefix": "stripe"}]}, doc)
+    assert not events.matches_pattern({"a": [{"prefix": "paypal"}]}, doc)
+    assert events.matches_pattern({"c": [{"exists": False}]}, doc)
+    assert not events.matches_pattern({"a": [{"exists": False}]}, doc)
+    assert events.matches_pattern({"b": ["y"]}, doc)
+    assert not events.matches_pattern({"a": [{"anything-but": ["stripe-1"]}]}, doc)

@@ -1,0 +1,175 @@
+"""Notifier: per-vendor SNS delivery, de-duplication marker, manual bypass, partial failures."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from downstream_fixtures import (  # noqa: F401  (fixtures)
+    REGION,
+    FakeContext,
+    aws_env,
+    fresh,
+    ledger,
+    state_item,
+    stream_record,
+)
+
+from paycore import events
+
+EMAIL = "support-target@example.com"
+
+
+@pytest.fixture
+def topic(aws_env, monkeypatch):
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    arn = sns.create_topic(Name="vendors-test")["TopicArn"]
+    monkeypatch.setenv("VENDOR_TOPIC_ARN", arn)
+    inboxes = {}
+    for vendor in ("vendor-1", "vendor-2"):
+        url = sqs.create_queue(QueueName=f"inbox-{vendor}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn,
+                      Attributes={"FilterPolicy": json.dumps({"vendor_id": [vendor]}), "RawMessageDelivery": "true"})
+        inboxes[vendor] = url
+    return arn, inboxes
+
+
+@pytest.fixture
+def notifier(ledger, topic):
+    return fresh("notifier_handler")
+
+
+@pytest.fixture
+def logs(notifier):
+    lines: list[str] = []
+    formatter = notifier.logger.registered_formatter
+
+    class Capture(logging.Handler):
+        def emit(self, record):
+            lines.append(formatter.format(record))
+
+    handler = Capture()
+    notifier.logger._logger.addHandler(handler)
+    yield lines
+    notifier.logger._logger.removeHandler(handler)
+
+
+def status_event(transaction_id="pi_1", status="succeeded", vendor_id="vendor-1") -> str:
+    record = stream_record(state_item(transaction_id, status=status, vendor_id=vendor_id), "MODIFY")
+    return json.dumps(events.eventbridge_event(events.status_changed_detail(record)))
+
+
+def manual(transaction_id="pi_1", vendor_id="vendor-1") -> str:
+    return json.dumps({"kind": "manual_notification", "v": 1, "transaction_id": transaction_id, "email": EMAIL,
+                       "template": "receipt", "requested_at": "2024-11-22T02:00:00Z", "request_id": "r1",
+                       "vendor_id": vendor_id, "status": "succeeded", "amount": 1999, "currency": "usd"})
+
+
+def sqs_event(*bodies: str) -> dict:
+    return {"Records": [
+        {"messageId": f"m{i}", "receiptHandle": f"rh{i}", "body": body,
+         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1732237200000"},
+         "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
+         "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:notifications-test", "awsRegion": REGION}
+        for i, body in enumerate(bodies)]}
+
+
+def inbox(url) -> list[dict]:
+    got = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                                  MessageAttributeNames=["All"])
+    return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+
+def test_status_change_reaches_only_the_vendor_of_the_sale(notifier, topic):
+    _, inboxes = topic
+    response = notifier.handler(sqs_event(status_event(vendor_id="vendor-1")), FakeContext())
+    assert response == {"batchItemFailures": []}
+    [message] = inbox(inboxes["vendor-1"])
+    assert message["transaction_id"] == "pi_1" and message["status"] == "succeeded"
+    assert message["amount"] == 1999
+    assert inbox(inboxes["vendor-2"]) == []
+
+
+def test_same_status_change_twice_is_published_once_and_leaves_a_ttl_marker(notifier, topic, ledger):
+    _, inboxes = topic
+    notifier.handler(sqs_event(status_event()), FakeContext())
+    notifier.handler(sqs_event(status_event(), status_event()), FakeContext())
+    assert len(inbox(inboxes["vendor-1"])) == 1
+    marker = ledger.get_item(Key={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded"})["Item"]
+    assert marker["row_type"] == "marker" and marker["marker_state"] == "done"
+    assert marker["expires_at"] >= int(time.time()) + 7 * 24 * 3600 - 60
+
+
+def test_manual_notifications_bypass_the_marker(notifier, topic):
+    _, inboxes = topic
+    notifier.handler(sqs_event(status_event()), FakeContext())
+    notifier.handler(sqs_event(manual(), manual()), FakeContext())
+    messages = inbox(inboxes["vendor-1"])
+    assert sorted(m["type"] for m in messages) == [
+        "payment.manual_notification", "payment.manual_notification", "payment.status_changed"]
+
+
+def test_unknown_vendor_is_published_and_counted(notifier, topic, capsys, monkeypatch):
+    _, inboxes = topic
+    response = notifier.handler(sqs_event(status_event("pi_2", vendor_id=None)), FakeContext())
+    assert response == {"batchItemFailures": []}
+    monkeypatch.setenv("KNOWN_VENDORS", "vendor-1")
+    notifier.handler(sqs_event(status_event("pi_3", vendor_id="vendor-9")), FakeContext())
+    out = capsys.readouterr().out
+    emf = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    assert sum(m.get("UnknownVendorNotifications", [0])[0] for m in emf) == 2
+    assert sum(m.get("NotificationsPublished", [0])[0] for m in emf) == 2
+    assert inbox(inboxes["vendor-1"]) == [] and inbox(inboxes["vendor-2"]) == []
+
+
+def test_only_the_bad_message_of_a_batch_is_reported(notifier, topic):
+    response = notifier.handler(sqs_event(status_event(), "not json", json.dumps({"hello": 1})), FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+
+
+def test_publish_failure_releases_the_claim_so_the_retry_publishes(notifier, topic, ledger, monkeypatch):
+    _, inboxes = topic
+    real = notifier.sns_client()
+
+    class Down:
+        def publish(self, **kwargs):
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "x"}}, "Publish")
+
+    monkeypatch.setattr(notifier, "sns_client", lambda: Down())
+    response = notifier.handler(sqs_event(status_event(), manual()), FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
+    assert "Item" not in ledger.get_item(Key={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded"})
+
+    monkeypatch.setattr(notifier, "sns_client", lambda: real)
+    assert notifier.handler(sqs_event(status_event()), FakeContext()) == {"batchItemFailures": []}
+    assert len(inbox(inboxes["vendor-1"])) == 1
+
+
+def test_a_claim_held_by_another_invocation_is_retried_later(notifier, topic, ledger):
+    ledger.put_item(Item={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded", "row_type": "marker",
+                          "marker_state": "in_progress", "lease_until": int(time.time()) + 100,
+                          "expires_at": int(time.time()) + 1000})
+    response = notifier.handler(sqs_event(status_event(), status_event("pi_2")), FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+
+def test_an_expired_claim_is_taken_over(notifier, topic, ledger):
+    _, inboxes = topic
+    ledger.put_item(Item={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded", "row_type": "marker",
+                          "marker_state": "in_progress", "lease_until": int(time.time()) - 1,
+                          "expires_at": int(time.time()) + 1000})
+    assert notifier.handler(sqs_event(status_event()), FakeContext()) == {"batchItemFailures": []}
+    assert len(inbox(inboxes["vendor-1"])) == 1
+
+
+def test_logs_never_contain_the_email_or_message_bodies(notifier, topic, logs, capsys):
+    notifier.handler(sqs_event(manual(), manual(vendor_id="")), FakeContext())
+    text = "\n".join(logs) + capsys.readouterr().out
+    assert logs
+    assert EMAIL not in text and "support-target" not in text

@@ -1,0 +1,200 @@
+"""Reader and status APIs: lookups, pagination edges, forged cursors, invalid ids, no leaks."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from downstream_fixtures import (  # noqa: F401  (fixtures)
+    FakeContext,
+    apigw_event,
+    aws_env,
+    event_item,
+    fresh,
+    ledger,
+    state_item,
+)
+
+from paycore import cursor as cursor_mod
+
+INTERNAL = ("raw_gzip", "raw_sha256", "vendor_key", "customer_key", "idempotency_token", "status_rank",
+            "row_type", "MARKER", "signature_headers", "expires_at")
+
+
+@pytest.fixture
+def reader(ledger):
+    return fresh("reader_handler")
+
+
+@pytest.fixture
+def status(ledger):
+    return fresh("status_handler")
+
+
+def get(module, path, resource, *, path_params=None, query=None):
+    response = module.handler(apigw_event("GET", path, resource, path_params=path_params, query=query), FakeContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def list_page(reader, **query):
+    return get(reader, "/transactions", "/transactions", query={k: str(v) for k, v in query.items()})
+
+
+def seed_vendor(ledger, count: int, vendor="vendor-1"):
+    for i in range(count):
+        ledger.put_item(Item=state_item(f"pi_{vendor}_{i:03d}", vendor_id=vendor, created_at=f"2024-11-{10 + i % 20:02d}T00:00:{i % 60:02d}Z"))
+
+
+def test_get_transaction_returns_state_and_history_without_internal_fields(reader, ledger):
+    ledger.put_item(Item=state_item("pi_1"))
+    ledger.put_item(Item=event_item("pi_1", "evt_b", status="succeeded", occurred_at="2024-11-22T01:00:05Z"))
+    ledger.put_item(Item=event_item("pi_1", "evt_a", status="processing", occurred_at="2024-11-22T01:00:00Z"))
+    ledger.put_item(Item={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded", "row_type": "marker",
+                          "expires_at": 1})
+
+    code, body = get(reader, "/transactions/pi_1", "/transactions/{id}", path_params={"id": "pi_1"})
+
+    assert code == 200
+    assert body["transaction"]["status"] == "succeeded"
+    assert body["transaction"]["amount"] == 1999
+    assert [e["event_id"] for e in body["events"]] == ["evt_a", "evt_b"]
+    text = json.dumps(body)
+    for name in INTERNAL:
+        assert name not in text
+
+
+def test_unknown_transaction_is_404_with_a_json_error(reader):
+    code, body = get(reader, "/transactions/pi_nope", "/transactions/{id}", path_params={"id": "pi_nope"})
+    assert code == 404
+    assert body == {"error": {"code": "not_found", "message": "transaction not found"}}
+
+
+@pytest.mark.parametrize("bad_id", ["a b", "x" * 129, "semi;colon", "%00", "pi_1'--"])
+def test_invalid_ids_are_rejected_with_400(reader, status, bad_id):
+    code, body = get(reader, f"/transactions/{bad_id}", "/transactions/{id}", path_params={"id": bad_id})
+    assert code == 400 and body["error"]["code"] == "invalid_id"
+    code, body = get(status, f"/status/{bad_id}", "/status/{id}", path_params={"id": bad_id})
+    assert code == 400 and body["error"]["code"] == "invalid_id"
+
+
+def test_status_returns_only_the_status(status, ledger):
+    ledger.put_item(Item=state_item("pi_1"))
+    code, body = get(status, "/status/pi_1", "/status/{id}", path_params={"id": "pi_1"})
+    assert code == 200
+    assert body == {"transaction_id": "pi_1", "status": "succeeded", "updated_at": "2024-11-22T01:00:05Z"}
+
+
+def test_status_of_unknown_transaction_is_404(status):
+    code, body = get(status, "/status/pi_x", "/status/{id}", path_params={"id": "pi_x"})
+    assert code == 404 and body["error"]["code"] == "not_found"
+
+
+def test_listing_pages_through_every_item_once_newest_first(reader, ledger):
+    seed_vendor(ledger, 7)
+    seed_vendor(ledger, 3, vendor="vendor-2")
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"vendor_id": "vendor-1", "limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        code, body = list_page(reader, **params)
+        assert code == 200
+        pages += 1
+        seen.extend(item["created_at"] for item in body["items"])
+        for item in body["items"]:
+            assert item["vendor_id"] == "vendor-1"
+            assert "vendor_key" not in item and "idempotency_token" not in item
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert len(seen) == 7 and seen == sorted(seen, reverse=True)
+
+
+def test_last_page_exactly_full_has_no_cursor(reader, ledger):
+    seed_vendor(ledger, 4)
+    code, first = list_page(reader, vendor_id="vendor-1", limit=2)
+    code, last = list_page(reader, vendor_id="vendor-1", limit=2, cursor=first["next_cursor"])
+    assert code == 200 and len(last["items"]) == 2
+    assert last["next_cursor"] is None
+
+
+def test_empty_listing_is_an_empty_page(reader):
+    code, body = list_page(reader, customer_id="nobody")
+    assert code == 200
+    assert body == {"items": [], "next_cursor": None}
+
+
+def test_time_bounds_filter_on_created_at(reader, ledger):
+    ledger.put_item(Item=state_item("pi_old", created_at="2024-11-01T10:00:00Z"))
+    ledger.put_item(Item=state_item("pi_mid", created_at="2024-11-15T10:00:00Z"))
+    ledger.put_item(Item=state_item("pi_new", created_at="2024-11-30T10:00:00Z"))
+    code, body = list_page(reader, customer_id="cus-1", **{"from": "2024-11-10", "to": "2024-11-15"})
+    assert code == 200
+    assert [i["transaction_id"] for i in body["items"]] == ["pi_mid"]
+    code, body = list_page(reader, customer_id="cus-1", **{"from": "2024-11-15T10:00:01Z"})
+    assert [i["transaction_id"] for i in body["items"]] == ["pi_new"]
+
+
+def test_forged_cursor_is_rejected_with_400(reader, ledger):
+    seed_vendor(ledger, 3)
+    _, first = list_page(reader, vendor_id="vendor-1", limit=1)
+    raw = base64.urlsafe_b64decode(first["next_cursor"] + "==")
+    payload = json.loads(raw[32:])
+    payload["transaction_id"] = "pi_999"
+    forged = base64.urlsafe_b64encode(raw[:32] + json.dumps(payload).encode()).rstrip(b"=").decode()
+
+    for bad in (forged, "not-a-cursor", "A" * 3000, first["next_cursor"][:-2]):
+        code, body = list_page(reader, vendor_id="vendor-1", limit=1, cursor=bad)
+        assert code == 400, bad
+        assert body["error"]["code"] == "invalid_cursor"
+
+
+def test_cursor_of_one_vendor_is_rejected_for_another(reader, ledger):
+    seed_vendor(ledger, 3)
+    _, first = list_page(reader, vendor_id="vendor-1", limit=1)
+    code, body = list_page(reader, vendor_id="vendor-2", limit=1, cursor=first["next_cursor"])
+    assert code == 400 and body["error"]["code"] == "invalid_cursor"
+
+
+def test_cursor_signed_with_another_secret_is_rejected(reader, ledger, monkeypatch):
+    seed_vendor(ledger, 3)
+    monkeypatch.setenv("CURSOR_SECRET", "one-secret")
+    _, first = list_page(reader, vendor_id="vendor-1", limit=1)
+    monkeypatch.setenv("CURSOR_SECRET", "another-secret")
+    code, _ = list_page(reader, vendor_id="vendor-1", limit=1, cursor=first["next_cursor"])
+    assert code == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"vendor_id": "v", "customer_id": "c"},
+        {"vendor_id": "bad id"},
+        {"vendor_id": "v", "limit": "0"},
+        {"vendor_id": "v", "limit": "101"},
+        {"vendor_id": "v", "limit": "ten"},
+        {"vendor_id": "v", "from": "yesterday"},
+        {"vendor_id": "v", "from": "2024-11-20", "to": "2024-11-01"},
+        {"vendor_id": "v", "sort": "asc"},
+    ],
+)
+def test_bad_listing_parameters_are_400(reader, query):
+    code, body = list_page(reader, **query)
+    assert code == 400
+    assert set(body["error"]) == {"code", "message"}
+
+
+def test_unknown_route_is_a_json_404(reader):
+    code, body = get(reader, "/nope", "/nope")
+    assert code == 404 and body["error"]["code"] == "not_found"
+
+
+def test_cursor_round_trip_and_tamper_detection():
+    secret = b"k"
+    token = cursor_mod.encode_cursor({"a": "1"}, secret=secret, context="ctx")
+    assert cursor_mod.decode_cursor(token, secret=secret, context="ctx") == {"a": "1"}
+    with pytest.raises(cursor_mod.InvalidCursor):
+        cursor_mod.decode_cursor(token, secret=secret, context="other")
