@@ -16,7 +16,7 @@ from boto3.dynamodb.conditions import Key
 
 from paycore.cursor import InvalidCursor, decode_cursor, encode_cursor
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
+from paycore.model import SAFE_ID as ID_PATTERN  # one id definition for the ledger and the API
 STATE_SK = "STATE"
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100

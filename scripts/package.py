@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Build the Lambda zips: one per function (``lambda_src/<fn>/``) and one layer zip.
+
+Deterministic: sorted entries, fixed timestamps (1980-01-01), fixed permissions (0644 files,
+no directory entries), no ``__pycache__``/``.pyc``, no ``*.dist-info/RECORD``; the same checkout
+builds byte-identical zips, so a clean checkout plans no change.
+
+Layer: ``python/paycore/`` from ``lambda_src/layer/paycore`` plus the third-party runtime deps of
+``lambda_src/layer/requirements.txt`` (default: :data:`DEFAULT_REQUIREMENTS`), resolved as
+manylinux2014 aarch64 / CPython 3.11 wheels with ``pip download --only-binary=:all:``
+into ``.cache/wheels/<hash>/`` and unpacked. Transitive versions are constrained by the
+``default`` section of Pipfile.lock (the versions the tests run against), so resolution does not
+drift. Packages the Lambda Python runtime already ships (boto3, botocore, ...) are left out.
+
+Cached: each artifact is keyed by a hash of its inputs (sources, requirements, constraints,
+platform, this script's format version); when the manifest in the output directory already has
+that key and the zip is intact, nothing is rebuilt (synth calls this on every run).
+
+Output: ``build/lambda/{name}-{sha256[:16]}.zip`` and ``build/lambda/manifest.json``::
+
+    {"archiver": {"kind": "function", "file": "archiver-0123456789abcdef.zip",
+                  "path": "/abs/build/lambda/archiver-0123456789abcdef.zip",
+                  "sha256": "<hex>", "source_code_hash": "<base64 sha256>",
+                  "inputs_sha256": "<hex>", "handler": "archiver_handler.handler"},
+     "layer": {"kind": "layer", ...}}
+
+Python API: ``build_all(out_dir) -> dict`` (the manifest). CLI: ``python scripts/package.py``.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Iterable
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_SRC = ROOT / "lambda_src"
+LAYER_SRC = LAMBDA_SRC / "layer"
+DEFAULT_OUT = ROOT / "build" / "lambda"
+WHEEL_CACHE = ROOT / ".cache" / "wheels"
+LOCK_FILE = ROOT / "Pipfile.lock"
+
+FORMAT_VERSION = "1"  # bump when the zip layout or the build rules change
+DEFAULT_REQUIREMENTS = "aws-lambda-powertools[tracer]==3.37.0\ncryptography==46.0.3\n"
+PLATFORM = ("manylinux2014_aarch64", "3.11", "cp")
+#: Shipped by the Lambda Python 3.11 runtime: kept out of the layer (botocore alone is ~80 MB).
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python_dateutil", "six"})
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644 << 16
+_SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _walk(base: Path) -> list[Path]:
+    """Files under ``base``, sorted by their POSIX relative path, build junk excluded."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in filenames:
+            if name.endswith(_SKIP_SUFFIXES) or name == ".DS_Store":
+                continue
+            found.append(Path(dirpath) / name)
+    return sorted(found, key=lambda p: p.relative_to(base).as_posix())
+
+
+def deterministic_zip(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    """Zip ``(arcname, data)`` pairs: sorted, fixed dates and modes, DEFLATE level 9."""
+    buffer = io.BytesIO()
+    seen: set[str] = set()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for arcname, data in sorted(entries, key=lambda e: e[0]):
+            if arcname in seen:
+                raise ValueError(f"duplicate zip entry {arcname}")
+            seen.add(arcname)
+            info = zipfile.ZipInfo(arcname, date_time=FIXED_DATE)
+            info.external_attr = FILE_MODE
+            info.create_system = 3
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=9)
+    return buffer.getvalue()
+
+
+def _tree_entries(base: Path, prefix: str = "") -> list[tuple[str, bytes]]:
+    return [(prefix + p.relative_to(base).as_posix(), p.read_bytes()) for p in _walk(base)]
+
+
+def _inputs_hash(parts: Iterable[tuple[str, bytes]]) -> str:
+    digest = hashlib.sha256(f"format={FORMAT_VERSION}\n".encode())
+    for name, data in sorted(parts, key=lambda p: p[0]):
+        digest.update(f"{name}\0{_sha256(data)}\n".encode())
+    return digest.hexdigest()
+
+
+def functions() -> list[str]:
+    """Function folders: ``lambda_src/<fn>/<fn>_handler.py``."""
+    return sorted(
+        d.name for d in LAMBDA_SRC.iterdir() if d.is_dir() and (d / f"{d.name}_handler.py").is_file()
+    )
+
+
+# --------------------------------------------------------------------------- layer deps
+
+def requirements_text() -> str:
+    path = LAYER_SRC / "requirements.txt"
+    return path.read_text() if path.is_file() else DEFAULT_REQUIREMENTS
+
+
+def constraints_text() -> str:
+    """Exact pins for transitive deps from Pipfile.lock's default section (empty without a lock)."""
+    if not LOCK_FILE.is_file():
+        return ""
+    default = json.loads(LOCK_FILE.read_text()).get("default", {})
+    lines = [f"{name}{spec['version']}" for name, spec in sorted(default.items()) if spec.get("version")]
+    return "\n".join(lines) + "\n"
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def fetch_wheels(requirements: str, constraints: str, cache_root: Path = WHEEL_CACHE) -> list[Path]:
+    """Download (once) the wheels for the layer; returns the wheel paths, sorted."""
+    key = _sha256(f"{requirements}\0{constraints}\0{PLATFORM}".encode())[:24]
+    target = cache_root / key
+    complete = target / ".complete"
+    if not complete.is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            req, con = Path(tmp, "requirements.txt"), Path(tmp, "constraints.txt")
+            req.write_text(requirements)
+            con.write_text(constraints)
+            platform, python_version, implementation = PLATFORM
+            command = [
+                sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                "--only-binary=:all:", "--platform", platform, "--python-version", python_version,
+                "--implementation", implementation, "-r", str(req), "-d", str(target),
+            ]
+            if constraints:
+                command += ["-c", str(con)]
+            subprocess.run(command, check=True)
+        complete.write_text("ok\n")
+    return sorted(target.glob("*.whl"))
+
+
+def _wheel_entries(wheel: Path) -> list[tuple[str, bytes]]:
+    """A wheel's files as they land under ``python/`` (as pip would install them)."""
+    entries = []
+    with zipfile.ZipFile(wheel) as archive:
+        for original in sorted(archive.namelist()):
+            if original.endswith("/") or "__pycache__/" in original or original.endswith(_SKIP_SUFFIXES):
+                continue
+            parts = original.split("/")
+            if parts[0].endswith(".dist-info") and parts[-1] in {"RECORD", "INSTALLER", "REQUESTED"}:
+                continue
+            arcname = original
+            if parts[0].endswith(".data"):
+                if len(parts) > 2 and parts[1] in {"purelib", "platlib"}:
+                    arcname = "/".join(parts[2:])
+                else:
+                    continue  # scripts/headers/data: not importable, not needed at runtime
+            entries.append(("python/" + arcname, archive.read(original)))
+    return entries
+
+
+def _wheel_project(wheel: Path) -> str:
+    return _normalized(wheel.name.split("-")[0])
+
+
+# --------------------------------------------------------------------------- artifacts
+
+def _function_artifact(name: str) -> tuple[str, callable]:
+    base = LAMBDA_SRC / name
+    entries = _tree_entries(base)
+    return _inputs_hash([("kind", b"function"), ("name", name.encode())] + entries), lambda: entries
+
+
+def _layer_artifact(include_deps: bool) -> tuple[str, callable]:
+    source = _tree_entries(LAYER_SRC / "paycore", "python/paycore/")
+    requirements, constraints = (requirements_text(), constraints_text()) if include_deps else ("", "")
+    inputs = [("kind", b"layer"), ("requirements", requirements.encode()), ("constraints", constraints.encode()),
+              ("platform", repr(PLATFORM).encode()), ("excluded", repr(sorted(RUNTIME_PROVIDED)).encode())]
+
+    def entries() -> list[tuple[str, bytes]]:
+        collected = list(source)
+        if include_deps:
+            for wheel in fetch_wheels(requirements, constraints):
+                if _wheel_project(wheel) not in RUNTIME_PROVIDED:
+                    collected.extend(_wheel_entries(wheel))
+        return collected
+
+    return _inputs_hash(inputs + source), entries
+
+
+def _load_manifest(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _intact(entry: dict, out_dir: Path) -> bool:
+    zip_path = out_dir / entry.get("file", "")
+    return zip_path.is_file() and _sha256(zip_path.read_bytes()) == entry.get("sha256")
+
+
+def build_all(out_dir: str | os.PathLike = DEFAULT_OUT, *, include_layer_deps: bool = True,
+              force: bool = False) -> dict[str, dict]:
+    """Build (or reuse) every function zip and the layer zip; write and return the manifest."""
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / "manifest.json"
+    previous = _load_manifest(manifest_path)
+    manifest: dict[str, dict] = {}
+    plan = [(name, "function", *_function_artifact(name)) for name in functions()]
+    plan.append(("layer", "layer", *_layer_artifact(include_layer_deps)))
+    for name, kind, inputs_sha, entries in plan:
+        cached = previous.get(name)
+        if not force and cached and cached.get("inputs_sha256") == inputs_sha and _intact(cached, out):
+            manifest[name] = {**cached, "path": str(out / cached["file"])}
+            continue
+        data = deterministic_zip(entries())
+        digest = hashlib.sha256(data)
+        file_name = f"{name}-{digest.hexdigest()[:16]}.zip"
+        (out / file_name).write_bytes(data)
+        for stale in out.glob(f"{name}-*.zip"):
+            if stale.name != file_name and re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{16}}\.zip", stale.name):
+                stale.unlink()
+        manifest[name] = {
+            "kind": kind,
+            "file": file_name,
+            "path": str(out / file_name),
+            "sha256": digest.hexdigest(),
+            "source_code_hash": base64.b64encode(digest.digest()).decode("ascii"),
+            "inputs_sha256": inputs_sha,
+            "size_bytes": len(data),
+        }
+        if kind == "function":
+            manifest[name]["handler"] = f"{name}_handler.handler"
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output directory (default build/lambda)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    parser.add_argument("--no-layer-deps", action="store_true", help="layer with paycore only (offline)")
+    args = parser.parse_args(argv)
+    manifest = build_all(args.out, include_layer_deps=not args.no_layer_deps, force=args.force)
+    for name, entry in sorted(manifest.items()):
+        print(f"{name:12s} {entry['size_bytes']:>10d}  {entry['file']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
