@@ -5,6 +5,7 @@ import base64
 import hashlib
 import importlib.util
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -25,9 +26,15 @@ package = _load_package_module()
 
 @pytest.fixture(scope="module")
 def two_builds(tmp_path_factory):
-    """Two independent builds of this checkout (the layer deps come from the wheel cache)."""
+    """Two independent builds of one snapshot of this checkout's lambda_src (a snapshot, so an
+    edit made while the suite runs cannot make the builds differ); layer deps from the wheel cache."""
+    snapshot = tmp_path_factory.mktemp("checkout") / "lambda_src"
+    shutil.copytree(ROOT / "lambda_src", snapshot, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     first, second = tmp_path_factory.mktemp("build1"), tmp_path_factory.mktemp("build2")
-    return (first, package.build_all(first)), (second, package.build_all(second))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(package, "LAMBDA_SRC", snapshot)
+        patch.setattr(package, "LAYER_SRC", snapshot / "layer")
+        yield (first, package.build_all(first)), (second, package.build_all(second))
 
 
 def test_same_checkout_builds_byte_identical_zips(two_builds):
