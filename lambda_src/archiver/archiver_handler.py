@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from paycore import obs
+from paycore.obs import logger, metrics, tracer
 from paycore.archive import (
     ArchiveObject,
     InvalidRecord,
@@ -32,14 +32,11 @@ from paycore.archive import (
     is_ledger_event_insert,
 )
 
-logger = Logger()
-metrics = Metrics()
-tracer = Tracer()
 
 
 @lru_cache(maxsize=1)
 def s3_client():
-    return boto3.client("s3")
+    return obs.client("s3")
 
 
 @dataclass

@@ -21,12 +21,13 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
+from paycore import obs
+from paycore.obs import logger, metrics, tracer
 from paycore.notification import (
     MARKER_TTL_SECONDS,
     Notification,
@@ -35,9 +36,6 @@ from paycore.notification import (
     vendor_attribute,
 )
 
-logger = Logger()
-metrics = Metrics()
-tracer = Tracer()
 # An all-failed batch is answered with every id in batchItemFailures (same retry effect as an
 # error) instead of an invocation error; persistent failures surface as DLQ depth.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -50,12 +48,12 @@ class NotificationInProgress(RuntimeError):
 
 @lru_cache(maxsize=1)
 def table():
-    return boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+    return boto3.resource("dynamodb", config=obs.BOTO_CONFIG).Table(os.environ["TABLE_NAME"])
 
 
 @lru_cache(maxsize=1)
 def sns_client():
-    return boto3.client("sns")
+    return obs.client("sns")
 
 
 def _known_vendors() -> frozenset[str] | None:
@@ -74,7 +72,7 @@ def claim(notification: Notification, now: int) -> bool:
             Item={
                 **_marker_key(notification),
                 "row_type": "marker",
-                "marker_kind": "notification",
+                "kind": "notification",
                 "marker_state": "in_progress",
                 "lease_until": now + LEASE_SECONDS,
                 "expires_at": now + MARKER_TTL_SECONDS,

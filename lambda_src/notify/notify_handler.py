@@ -14,29 +14,27 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
+from paycore import obs
+from paycore.obs import logger, metrics, tracer
 from paycore.notification import manual_message, validate_notify_body
 from paycore.query import QueryError, transaction_exists, validate_id
 from paycore.query_api import json_response, make_app
 
-logger = Logger()
-metrics = Metrics()
-tracer = Tracer()
 app = make_app(logger)
 MAX_BODY_BYTES = 4096
 
 
 @lru_cache(maxsize=1)
 def table():
-    return boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+    return boto3.resource("dynamodb", config=obs.BOTO_CONFIG).Table(os.environ["TABLE_NAME"])
 
 
 @lru_cache(maxsize=1)
 def sqs_client():
-    return boto3.client("sqs")
+    return obs.client("sqs")
 
 
 def _json_body() -> Any:

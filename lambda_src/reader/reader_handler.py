@@ -10,21 +10,20 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import Response
 
+from paycore import obs
+from paycore.obs import logger, tracer
 from paycore.cursor import cursor_secret
 from paycore.query import QueryError, get_transaction, list_transactions, parse_list_request, validate_id
 from paycore.query_api import json_response, make_app
 
-logger = Logger()
-tracer = Tracer()
 app = make_app(logger)
 
 
 @lru_cache(maxsize=1)
 def table():
-    return boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+    return boto3.resource("dynamodb", config=obs.BOTO_CONFIG).Table(os.environ["TABLE_NAME"])
 
 
 @app.get("/transactions/<transaction_id>")

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from paycore.ledger import MARKER_TTL_SECONDS  # noqa: F401  (re-exported: one TTL for all markers)
 from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE
 from paycore.query import ID_PATTERN, QueryError
 
@@ -29,7 +30,6 @@ MANUAL_KIND = "manual_notification"
 TEMPLATES = ("receipt", "refund", "reminder")
 UNKNOWN_VENDOR = "unknown"
 MARKER_PREFIX = "MARKER#notify#"
-MARKER_TTL_SECONDS = 7 * 24 * 3600  # >= 7 days, longer than any provider retry
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
