@@ -42,6 +42,9 @@ FEATURES = (
     "provisioned_concurrency", "autoscaling", "xray_sampling_rule", "api_logging_account",
     "email_subscriptions", "dashboard", "alarms", "pipes", "event_source_mappings",
 )
+# moto's default account and the vendors of the local end-to-end run
+LOCAL_ACCOUNT_ID = "123456789012"
+LOCAL_VENDORS = ("vendor-a", "vendor-b", "vendor-c")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 ENV_SUFFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
@@ -132,10 +135,12 @@ class NetworkSettings:
 
 @dataclass(frozen=True)
 class VendorSubscription:
-    """One vendor's notification endpoint; the SNS filter policy admits only its vendor_id."""
+    """One vendor's notification endpoint; the SNS filter policy admits only its vendor_id.
+    protocol: 'email', 'https', or 'sqs' (endpoint = the vendor's queue ARN; the local environment
+    uses capture queues this way, so no delivery ever leaves the machine)."""
 
     vendor_id: str
-    protocol: str  # 'email' or 'https'
+    protocol: str  # 'email', 'https' or 'sqs'
     endpoint: str
 
 
@@ -275,8 +280,13 @@ class Settings:
             elif sub.protocol == "https":
                 if not sub.endpoint.startswith("https://"):
                     p.append(f"vendor_subscriptions[{sub.vendor_id}]: https endpoint must start with https://, got {sub.endpoint!r}")
+            elif sub.protocol == "sqs":
+                if not re.match(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$", sub.endpoint):
+                    p.append(f"vendor_subscriptions[{sub.vendor_id}]: sqs endpoint must be a queue ARN, got {sub.endpoint!r}")
             else:
-                p.append(f"vendor_subscriptions[{sub.vendor_id}]: protocol must be 'email' or 'https', got {sub.protocol!r}")
+                p.append(
+                    f"vendor_subscriptions[{sub.vendor_id}]: protocol must be 'email', 'https' or 'sqs', got {sub.protocol!r}"
+                )
         p.extend(self._archive_problems())
         p.extend(self._domain_problems())
         p.extend(self._backend_problems())
@@ -531,9 +541,11 @@ def _defaults(environment: str) -> dict[str, Any]:
                 provisioned_concurrency=0, min_capacity=1, max_capacity=2, event_source_max_concurrency=2,
             ),
             network=NetworkSettings(az_count=2, nat_mode="single", interface_endpoints=()),
-            vendor_subscriptions=(
-                VendorSubscription("vendor-a", "https", "https://vendor-a.example.com/hook"),
-                VendorSubscription("vendor-b", "https", "https://vendor-b.example.com/hook"),
+            # the runner's capture queues stand in for the vendors' endpoints (moto would POST to
+            # an https endpoint; nothing may leave the machine)
+            vendor_subscriptions=tuple(
+                VendorSubscription(v, "sqs", f"arn:aws:sqs:us-east-1:{LOCAL_ACCOUNT_ID}:vendor-capture-{v}-local")
+                for v in LOCAL_VENDORS
             ),
             backend=BackendSettings(kind="local", path="terraform.local.tfstate"),
             local=LocalEmulator(),

@@ -187,9 +187,20 @@ def test_fails_when_vendor_subscription_is_invalid():
     from constructs.settings import VendorSubscription as V
     message = fails("dev", {"vendor_subscriptions": (V("bad id!", "email", "a@b.co"), V("v1", "https", "http://x.example.com"),
                                                      V("v2", "sms", "+1555"), V("v3", "email", "nope"))},
-                    "vendor_id must match", "'bad id!'", "must start with https://", "protocol must be 'email' or 'https'",
+                    "vendor_id must match", "'bad id!'", "must start with https://", "protocol must be 'email', 'https' or 'sqs'",
                     "e-mail endpoint is not an address")
     assert message.count("\n  - ") == 4
+
+
+def test_fails_when_sqs_subscription_endpoint_is_not_a_queue_arn():
+    from constructs.settings import VendorSubscription as V
+    fails("dev", {"vendor_subscriptions": (V("v1", "sqs", "https://sqs.example.com/q"),)},
+          "sqs endpoint must be a queue ARN", "'https://sqs.example.com/q'")
+
+
+def test_local_vendor_subscriptions_stay_on_the_machine():
+    s = load_settings("local", environ=NO_ENV)
+    assert s.vendor_subscriptions and all(sub.protocol == "sqs" for sub in s.vendor_subscriptions)
 
 
 def test_fails_when_archive_expires_before_transition():
