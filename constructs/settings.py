@@ -196,6 +196,10 @@ class Settings:
     backend: BackendSettings = BackendSettings()
     local: LocalEmulator | None = None
     xray_sampling_rate: float = 0.1
+    # KMS keys wait this long (7..30 days) between "delete" and deletion; prod keeps the maximum.
+    kms_deletion_window_days: int = 7
+    # Lambda asynchronous invocations: retries before the on-failure destination (0..2, AWS limit).
+    lambda_async_max_retry_attempts: int = 2
     disabled_features: Mapping[str, str] = field(default_factory=dict)
     production: bool = False
 
@@ -290,6 +294,18 @@ class Settings:
         p.extend(self._archive_problems())
         p.extend(self._domain_problems())
         p.extend(self._backend_problems())
+        if not 7 <= self.kms_deletion_window_days <= 30:
+            p.append(f"kms_deletion_window_days must be 7..30 (KMS limit), got {self.kms_deletion_window_days}")
+        elif self.production and self.kms_deletion_window_days < 30:
+            p.append(
+                f"kms_deletion_window_days must be 30 in prod (time to notice a mistaken key deletion), "
+                f"got {self.kms_deletion_window_days}"
+            )
+        if not 0 <= self.lambda_async_max_retry_attempts <= 2:
+            p.append(
+                "lambda_async_max_retry_attempts must be 0..2 (Lambda async limit; the '3 tries' live in the "
+                f"SQS redrive maxReceiveCount), got {self.lambda_async_max_retry_attempts}"
+            )
         if not 0.0 <= self.xray_sampling_rate <= 1.0:
             p.append(f"xray_sampling_rate must be within 0..1, got {self.xray_sampling_rate}")
         for feature in sorted(self.disabled_features):
@@ -498,6 +514,7 @@ def _defaults(environment: str) -> dict[str, Any]:
             environment="prod",
             production=True,
             log_retention_days=365,
+            kms_deletion_window_days=30,
             functions=_functions(
                 processor=FunctionSettings(memory_mb=3008, timeout_seconds=30, reserved_concurrency=400),
                 authorizer=FunctionSettings(memory_mb=512, timeout_seconds=5, reserved_concurrency=200),
@@ -554,6 +571,10 @@ def _defaults(environment: str) -> dict[str, Any]:
                 "custom_domain": "needs a real ACM certificate and DNS",
                 "autoscaling": "moto 5.2 lacks Application Auto Scaling ListTagsForResource",
                 "provisioned_concurrency": "no Lambda runtime in the emulator (needs Docker)",
+                "event_source_mappings": (
+                    "moto invokes the mapped function on every SendMessage, which needs Docker; the local "
+                    "runner polls the queues and calls the handlers in-process"
+                ),
             },
         )
     raise SettingsError(environment, [f"environment must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"])

@@ -320,3 +320,26 @@ def test_unknown_feature_lookup_is_an_error():
     assert s.enabled("dashboard") and not s.enabled("waf")
     with pytest.raises(KeyError):
         s.enabled("teleport")
+
+
+def test_kms_deletion_window_is_7_days_outside_prod_and_30_in_prod():
+    assert load_settings("dev", environ=NO_ENV).kms_deletion_window_days == 7
+    assert load_settings("prod", environ=NO_ENV).kms_deletion_window_days == 30
+
+
+def test_fails_when_kms_deletion_window_is_outside_7_30():
+    fails("dev", {"kms_deletion_window_days": 3}, "kms_deletion_window_days must be 7..30", "got 3")
+
+
+def test_fails_when_prod_kms_deletion_window_is_below_30():
+    fails("prod", {"kms_deletion_window_days": 7}, "kms_deletion_window_days must be 30 in prod", "got 7")
+
+
+def test_fails_when_lambda_async_retries_exceed_2():
+    fails("dev", {"lambda_async_max_retry_attempts": 3}, "lambda_async_max_retry_attempts must be 0..2", "got 3")
+
+
+def test_local_disables_event_source_mappings_because_moto_would_invoke_lambda():
+    s = load_settings("local", environ=NO_ENV)
+    assert not s.enabled("event_source_mappings") and "Docker" in s.disabled_features["event_source_mappings"]
+    assert load_settings("dev", environ=NO_ENV).enabled("event_source_mappings")
