@@ -1,0 +1,282 @@
+"""The ledger table (``payment-transactions-{env}``): idempotent event rows + monotonic state row.
+
+Row layout (lambda_src/README.md, "The ledger"); pk ``transaction_id``, sk ``timestamp``:
+
+* event row, immutable, one per provider event: ``timestamp = "{occurred_at}#{event_id}"``,
+  ``row_type = "event"``; written with ``attribute_not_exists(transaction_id)``, so a redelivery
+  of the same provider event - minutes or weeks later - is acknowledged as a duplicate and never
+  written twice (no TTL: the row is the ledger). Carries ``raw_gzip`` (gzip, mtime 0, of the raw
+  body), ``raw_sha256``, ``signature_headers`` and ``request_id`` for the archiver and replays.
+* state row, ``timestamp = "STATE"``, ``row_type = "state"``: updated only when the new status
+  rank is strictly higher (``status_rank < :rank``), recording ``previous_status``; created on the
+  first event of a transaction (no ``previous_status`` then). ``updated_at`` is the ``occurred_at``
+  of the event that set the status. ``amount``, ``currency``, ``vendor_id``, ``customer_id``,
+  ``created_at`` and the sparse GSI keys ``vendor_key`` / ``customer_key`` are set once
+  (``if_not_exists``), from the first event that carries them.
+* marker rows, ``row_type = "marker"``, TTL ``expires_at``: ``put_marker`` (idempotency of ignored
+  events, notifications...), kept >= 7 days.
+
+Order of writes for one event: event row, then state row. The state update runs for a duplicate
+event row too (it is idempotent), so a crash between the two writes heals on redelivery.
+
+Errors other than a failed condition propagate (throttling is retried by botocore first, then
+the record fails and the queue redelivers it).
+
+Public API (used by the processor and the downstream handlers)::
+
+    ledger = Ledger(dynamodb_client, table_name)
+    ledger.record(txn, raw) -> RecordResult
+    ledger.record_ignored(ignored) -> bool          # False: already recorded
+    ledger.put_marker(pk, sk, kind=..., ttl_seconds=..., attributes=...) -> bool
+    ledger.get_state(transaction_id) -> dict | None
+    ledger.get_events(transaction_id) -> list[dict]  # oldest first
+    event_item(txn, raw, ...) / state_key(...) / event_sort_key(...)  # pure helpers
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from paycore.model import Ignored, Transaction
+
+STATE_SK = "STATE"
+MARKER_SK = "MARKER"
+EVENT_ROW, STATE_ROW, MARKER_ROW = "event", "state", "marker"
+VENDOR_INDEX, CUSTOMER_INDEX = "by-vendor", "by-customer"
+MARKER_TTL_SECONDS = 8 * 24 * 3600  # > 7 days: longer than Stripe's and PayPal's 3-day retries
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB JSON -> plain values (numbers as int when integral, binary as bytes)."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        plain = _deserializer.deserialize(value)
+        if hasattr(plain, "value"):  # boto3 Binary
+            plain = bytes(plain.value)
+        elif type(plain).__name__ == "Decimal" and plain == plain.to_integral_value():
+            plain = int(plain)
+        out[key] = plain
+    return out
+
+
+def event_sort_key(occurred_at: str, event_id: str) -> str:
+    return f"{occurred_at}#{event_id}"
+
+
+def gzip_raw(raw: bytes) -> bytes:
+    """Deterministic gzip (mtime 0): the same body gives the same bytes."""
+    return gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+def event_item(
+    txn: Transaction, raw: bytes, *, request_id: str = "", signature_headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The immutable event row for ``txn`` (plain values)."""
+    return {
+        "transaction_id": txn.transaction_id,
+        "timestamp": event_sort_key(txn.occurred_at, txn.event_id),
+        "row_type": EVENT_ROW,
+        "provider": txn.provider,
+        "event_id": txn.event_id,
+        "event_type": txn.event_type,
+        "status": txn.status,
+        "status_rank": txn.status_rank,
+        "amount": txn.amount,
+        "currency": txn.currency,
+        "vendor_id": txn.vendor_id,
+        "customer_id": txn.customer_id,
+        "occurred_at": txn.occurred_at,
+        "received_at": txn.received_at,
+        "request_id": request_id or None,
+        "signature_headers": dict(signature_headers) if signature_headers else None,
+        "raw_gzip": gzip_raw(raw),
+        "raw_sha256": hashlib.sha256(raw).hexdigest(),
+    }
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    event_written: bool  # False: this provider event was already in the ledger (duplicate)
+    state_changed: bool  # True: the state row moved to txn.status (or was created)
+    previous_status: str | None  # state before this event (None: no state row yet)
+
+    @property
+    def duplicate(self) -> bool:
+        return not self.event_written
+
+
+class Ledger:
+    def __init__(self, client: Any, table_name: str):
+        self.client = client
+        self.table_name = table_name
+
+    # ------------------------------------------------------------------ writes
+
+    def record(
+        self,
+        txn: Transaction,
+        raw: bytes,
+        *,
+        request_id: str = "",
+        signature_headers: Mapping[str, str] | None = None,
+    ) -> RecordResult:
+        """Write the event row (once) and move the state row forward if the rank is higher."""
+        written = self._put_if_absent(event_item(txn, raw, request_id=request_id, signature_headers=signature_headers))
+        changed, previous = self._advance_state(txn)
+        return RecordResult(event_written=written, state_changed=changed, previous_status=previous)
+
+    def record_ignored(self, ignored: Ignored, *, now: float | None = None) -> bool:
+        """Marker for an event type we do not track; False when it was already recorded."""
+        return self.put_marker(
+            f"ignored#{ignored.provider}#{ignored.event_id}",
+            MARKER_SK,
+            kind="ignored_event",
+            attributes={
+                "provider": ignored.provider,
+                "event_id": ignored.event_id,
+                "event_type": ignored.event_type,
+                "received_at": ignored.received_at,
+            },
+            now=now,
+        )
+
+    def put_marker(
+        self,
+        pk: str,
+        sk: str = MARKER_SK,
+        *,
+        kind: str,
+        ttl_seconds: int = MARKER_TTL_SECONDS,
+        attributes: Mapping[str, Any] | None = None,
+        now: float | None = None,
+    ) -> bool:
+        """Conditional put of a marker row (TTL ``expires_at``); True if new, False if present."""
+        now = time.time() if now is None else now
+        item = {
+            **(attributes or {}),
+            "transaction_id": pk,
+            "timestamp": sk,
+            "row_type": MARKER_ROW,
+            "kind": kind,
+            "expires_at": int(now) + int(ttl_seconds),
+        }
+        return self._put_if_absent(item)
+
+    def _put_if_absent(self, item: Mapping[str, Any]) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=serialize(item),
+                ConditionExpression="attribute_not_exists(transaction_id)",
+            )
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def _advance_state(self, txn: Transaction) -> tuple[bool, str | None]:
+        key = serialize({"transaction_id": txn.transaction_id, "timestamp": STATE_SK})
+        sets = [
+            "previous_status = #status",
+            "#status = :status",
+            "status_rank = :rank",
+            "updated_at = :occurred_at",
+            "last_event_id = :event_id",
+            "last_event_type = :event_type",
+        ]
+        values: dict[str, Any] = {
+            ":status": txn.status,
+            ":rank": txn.status_rank,
+            ":occurred_at": txn.occurred_at,
+            ":event_id": txn.event_id,
+            ":event_type": txn.event_type,
+        }
+        for attr, value in self._set_once(txn).items():
+            sets.append(f"{attr} = if_not_exists({attr}, :{attr})")
+            values[f":{attr}"] = value
+        try:
+            old = self.client.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="status_rank < :rank",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize(values),
+                ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            previous = deserialize(old.get("Attributes", {})).get("status")
+            return True, previous
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            current = exc.response.get("Item")
+            if current:  # a state row at the same or a higher rank: stays as it is
+                return False, deserialize(current).get("status")
+        # No state row yet: create it (no previous_status on the first state).
+        item = {
+            "transaction_id": txn.transaction_id,
+            "timestamp": STATE_SK,
+            "row_type": STATE_ROW,
+            "status": txn.status,
+            "status_rank": txn.status_rank,
+            "updated_at": txn.occurred_at,
+            "last_event_id": txn.event_id,
+            "last_event_type": txn.event_type,
+            **self._set_once(txn),
+        }
+        if self._put_if_absent(item):
+            return True, None
+        return self._advance_state(txn)  # lost a race with a concurrent create: go again
+
+    @staticmethod
+    def _set_once(txn: Transaction) -> dict[str, Any]:
+        values = {
+            "row_type": STATE_ROW,
+            "provider": txn.provider,
+            "amount": txn.amount,
+            "currency": txn.currency,
+            "created_at": txn.occurred_at,
+            "vendor_id": txn.vendor_id,
+            "customer_id": txn.customer_id,
+            "vendor_key": txn.vendor_id,
+            "customer_key": txn.customer_id,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    # ------------------------------------------------------------------ reads
+
+    def get_state(self, transaction_id: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=serialize({"transaction_id": transaction_id, "timestamp": STATE_SK}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
+    def get_events(self, transaction_id: str) -> list[dict[str, Any]]:
+        """Event rows of a transaction, oldest first (sort key order)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "transaction_id = :id",
+            "FilterExpression": "row_type = :event",
+            "ExpressionAttributeValues": serialize({":id": transaction_id, ":event": EVENT_ROW}),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            items.extend(deserialize(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

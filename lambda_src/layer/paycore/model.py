@@ -1,0 +1,170 @@
+"""The one Transaction model every provider normalizes into, and the vocabulary around it.
+
+Pure data and pure functions (no AWS, no I/O): statuses and their ranks (the monotonic
+projection), ISO 4217 currencies with their minor-unit exponents, decimal -> minor units,
+timestamps, and the two non-transaction outcomes of processing a webhook:
+
+* :class:`Ignored` - a well-formed, authentic event of a type we do not track (recorded, not an error);
+* :class:`Rejected` - a message that must not reach the ledger (bad signature, stale timestamp,
+  malformed body...). Its ``reason`` is a short code, used as the ``reason`` metric dimension; it
+  never carries payload, signature or secret text, so it is safe to log.
+
+Timestamps: ``occurred_at`` is ISO-8601 UTC with milliseconds and a ``Z`` (sorts as text);
+``received_at`` is epoch milliseconds (API Gateway ``$context.requestTimeEpoch``), exactly as the
+envelope and the ledger event row carry it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+#: Status -> rank. The current-state row only moves to a strictly higher rank, so a late
+#: ``processing`` never overwrites ``succeeded``, and events may arrive in any order.
+STATUS_RANK: dict[str, int] = {
+    "pending": 10,
+    "requires_action": 20,
+    "requires_capture": 25,
+    "processing": 30,
+    "failed": 40,
+    "canceled": 50,
+    "succeeded": 60,
+    "refunded": 70,
+    "reversed": 80,
+}
+STATUSES = frozenset(STATUS_RANK)
+
+# ISO 4217 active codes by minor-unit exponent (2 unless listed). Funds codes included
+# (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW); metals and test codes (XAU, XTS, XXX...) are not.
+_EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_EXPONENT_3 = "BHD IQD JOD KWD LYD OMR TND"
+_EXPONENT_4 = "CLF UYW"
+_EXPONENT_2 = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP "
+    "BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
+    "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD "
+    "KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD "
+    "NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP "
+    "SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED "
+    "VES WST XCD XCG YER ZAR ZMW ZWG"
+)
+CURRENCY_EXPONENT: dict[str, int] = {
+    **{code: 2 for code in _EXPONENT_2.split()},
+    **{code: 0 for code in _EXPONENT_0.split()},
+    **{code: 3 for code in _EXPONENT_3.split()},
+    **{code: 4 for code in _EXPONENT_4.split()},
+}
+CURRENCIES = frozenset(CURRENCY_EXPONENT)
+
+#: Ids we accept from outside (vendor, customer, transaction, event): no spaces, no control
+#: characters, nothing that needs escaping in a key, a URL path or a log line.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+
+
+class Rejected(Exception):
+    """The message is refused for good: quarantined, counted, acknowledged (never retried).
+
+    ``reason`` is one of a small fixed set of codes (the ``reason`` metric dimension). The
+    exception text is the reason only, never message content.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One provider event about one payment, normalized. Amounts are integer minor units."""
+
+    transaction_id: str
+    provider: str
+    event_id: str
+    event_type: str
+    status: str
+    amount: int
+    currency: str
+    vendor_id: str | None
+    customer_id: str | None
+    occurred_at: str  # ISO-8601 UTC, ms, "Z"
+    received_at: int  # epoch ms (API Gateway requestTimeEpoch)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.status not in STATUS_RANK:
+            problems.append("status")
+        if self.currency not in CURRENCIES:
+            problems.append("currency")
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool) or self.amount < 0:
+            problems.append("amount")
+        for name in ("transaction_id", "event_id"):
+            if not SAFE_ID.match(getattr(self, name) or ""):
+                problems.append(name)
+        for name in ("vendor_id", "customer_id"):
+            value = getattr(self, name)
+            if value is not None and not SAFE_ID.match(value):
+                problems.append(name)
+        if problems:
+            # Field names only: the values came from outside.
+            raise Rejected("malformed_event") from ValueError(", ".join(problems))
+
+    @property
+    def status_rank(self) -> int:
+        return STATUS_RANK[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """An authentic event of a type the platform does not track (recorded as ignored)."""
+
+    provider: str
+    event_id: str
+    event_type: str
+    received_at: int
+
+
+def to_minor_units(value: str, currency: str) -> int:
+    """Decimal string -> integer minor units by the currency's ISO 4217 exponent.
+
+    ``to_minor_units("10.50", "USD") == 1050``, ``("1000", "JPY") == 1000``,
+    ``("1.234", "KWD") == 1234``. More decimals than the currency has, a negative amount, or
+    anything that is not a plain decimal string raises ``Rejected("malformed_event")``.
+    """
+    exponent = CURRENCY_EXPONENT.get(currency)
+    if exponent is None or not isinstance(value, str) or not re.fullmatch(r"\d{1,15}(\.\d{1,4})?", value):
+        raise Rejected("malformed_event")
+    try:
+        scaled = Decimal(value).scaleb(exponent)
+    except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
+        raise Rejected("malformed_event") from exc
+    if scaled != scaled.to_integral_value():
+        raise Rejected("malformed_event")
+    return int(scaled)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def iso_from_epoch_ms(epoch_ms: int) -> str:
+    """1732240000123 -> "2024-11-22T01:46:40.123Z"."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def iso_from_text(value: Any) -> str:
+    """A provider's ISO-8601 timestamp (``2024-11-22T01:46:40Z``, with or without fraction or
+    offset) -> the canonical ``...T01:46:40.000Z`` form. Anything else: ``Rejected``."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise Rejected("malformed_event")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise Rejected("malformed_event") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return iso_from_epoch_ms((moment - _EPOCH) // timedelta(milliseconds=1))

@@ -1,0 +1,63 @@
+"""Powertools setup shared by every handler: one Logger, one Metrics, one Tracer, one boto config.
+
+* Logger: JSON lines, service ``POWERTOOLS_SERVICE_NAME`` (``payment-webhooks``); handlers set a
+  correlation id (API Gateway request id). Events are never logged (``log_event`` stays off) and
+  no line carries a payload, signature, key or secret - tests/lambda/test_logs_hygiene.py checks.
+* Metrics: EMF, namespace ``PaymentWebhooks``, default dimension ``service``:
+  ``SuccessfulTransactions`` (a state row moved to ``succeeded``), ``DuplicateWebhook``,
+  ``WebhookIgnored`` and ``WebhookRejected`` with dimensions ``service`` + ``reason`` (a separate
+  EMF blob per reason, :func:`count_rejected`).
+* Tracer: patches botocore only (``patch_modules=("boto3",)``), not ``patch_all`` (requests,
+  httplib, sqlite3...): measured by scripts/bench_cold_init.py. Off outside Lambda.
+* boto3 clients: standard retry mode, 4 attempts (throttling is retried with backoff before a
+  record fails), short connect/read timeouts. ``AWS_ENDPOINT_URL`` (local emulator) is honoured
+  by boto3 itself.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.config import Config
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "payment-webhooks"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "PaymentWebhooks"
+
+SUCCESSFUL_TRANSACTIONS = "SuccessfulTransactions"
+WEBHOOK_REJECTED = "WebhookRejected"
+DUPLICATE_WEBHOOK = "DuplicateWebhook"
+WEBHOOK_IGNORED = "WebhookIgnored"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=("boto3",))
+
+BOTO_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=5,
+)
+
+
+def client(service_name: str, **kwargs: Any):
+    """A boto3 client with the platform's retry/timeout settings (create at module level)."""
+    return boto3.client(service_name, config=BOTO_CONFIG, **kwargs)
+
+
+def count(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def count_rejected(reason: str) -> None:
+    """``WebhookRejected`` with a ``reason`` dimension (own EMF blob, flushed immediately)."""
+    with single_metric(
+        name=WEBHOOK_REJECTED,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="reason", value=reason)

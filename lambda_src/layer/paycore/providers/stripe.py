@@ -1,0 +1,178 @@
+"""Stripe: ``Stripe-Signature`` verification (written here, no stripe-python) and normalization.
+
+Verification, as Stripe documents it ("Verify webhook signatures manually"):
+
+* header ``Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...][,v0=<hex>]``;
+* signed payload = ``"{t}." + raw body bytes``; expected = hex HMAC-SHA256 with the endpoint secret
+  (the whole ``whsec_...`` string, UTF-8) as key;
+* any ``v1`` matching passes (Stripe sends several during a secret roll); each is checked against
+  the current and the previous secret (our own rotation); ``v0`` (test-mode legacy) is ignored;
+* comparisons are constant time (``hmac.compare_digest``);
+* tolerance 300 s between ``t`` and the time API Gateway received the request (``received_at``),
+  not the time the queue delivered it; ``t`` more than the tolerance in the future is rejected too.
+  The signature is checked first, so a stale but authentic message reads ``stale_timestamp``.
+
+Normalization covers ``payment_intent.*``: vendor from ``metadata.vendor_id``, customer from
+``customer`` (else ``metadata.customer_id``). Stripe amounts are already in Stripe's smallest
+currency unit and are kept as sent.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any, Mapping, Sequence
+
+from paycore.envelope import Envelope
+from paycore.model import Ignored, Rejected, Transaction, iso_from_epoch_ms
+
+TOLERANCE_SECONDS = 300
+HEADER = "stripe-signature"
+
+#: Stripe event type -> our status. Other ``payment_intent.*`` and all other types are Ignored.
+EVENT_STATUS = {
+    "payment_intent.created": "pending",
+    "payment_intent.requires_action": "requires_action",
+    "payment_intent.amount_capturable_updated": "requires_capture",
+    "payment_intent.processing": "processing",
+    "payment_intent.payment_failed": "failed",
+    "payment_intent.canceled": "canceled",
+    "payment_intent.succeeded": "succeeded",
+}
+
+
+def compute_signature(secret: str, timestamp: int, raw: bytes) -> str:
+    """Hex HMAC-SHA256 of ``"{timestamp}." + raw`` with ``secret``: Stripe's ``v1``."""
+    return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + raw, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, timestamp: int, raw: bytes) -> str:
+    """A ``Stripe-Signature`` header value, as Stripe would send it (local runner, tests)."""
+    return f"t={timestamp},v1={compute_signature(secret, timestamp, raw)}"
+
+
+def parse_header(value: str | None) -> tuple[int, list[str]]:
+    """``(t, [v1, ...])``; ``Rejected`` with ``missing_signature``, ``malformed_signature`` or
+    ``no_v1_signature`` (a header with only ``v0``)."""
+    if not value:
+        raise Rejected("missing_signature")
+    timestamp: int | None = None
+    v1: list[str] = []
+    for item in value.split(","):
+        key, sep, val = item.strip().partition("=")
+        if not sep:
+            raise Rejected("malformed_signature")
+        if key == "t":
+            if not val.isdigit() or len(val) > 12 or timestamp is not None:
+                raise Rejected("malformed_signature")
+            timestamp = int(val)
+        elif key == "v1":
+            v1.append(val)
+    if timestamp is None:
+        raise Rejected("malformed_signature")
+    if not v1:
+        raise Rejected("no_v1_signature")
+    return timestamp, v1
+
+
+def verify_signature(
+    raw: bytes,
+    header: str | None,
+    secrets: Sequence[str],
+    *,
+    received_at_ms: int,
+    tolerance_seconds: int = TOLERANCE_SECONDS,
+) -> int:
+    """Raise ``Rejected`` unless ``header`` signs ``raw`` with one of ``secrets`` within the
+    tolerance around ``received_at_ms``; returns the signature timestamp."""
+    timestamp, candidates = parse_header(header)
+    if not secrets:
+        raise Rejected("signature_mismatch")
+    matched = False
+    for secret in secrets:
+        expected = compute_signature(secret, timestamp, raw).encode("ascii")
+        for candidate in candidates:
+            # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
+            matched |= hmac.compare_digest(expected, candidate.encode("utf-8", "replace"))
+    if not matched:
+        raise Rejected("signature_mismatch")
+    age = received_at_ms / 1000 - timestamp
+    if age > tolerance_seconds:
+        raise Rejected("stale_timestamp")
+    if -age > tolerance_seconds:
+        raise Rejected("future_timestamp")
+    return timestamp
+
+
+def secrets_from(secret: Mapping[str, Any] | None) -> list[str]:
+    """``{"current": ..., "previous": ...}`` -> the non-empty secrets, current first."""
+    if not secret:
+        return []
+    return [s for s in (secret.get("current"), secret.get("previous")) if isinstance(s, str) and s]
+
+
+class StripeProvider:
+    name = "stripe"
+    signature_headers: tuple[str, ...] = (HEADER,)
+    event_id_path = "$.id"
+    group_id_path = "$.data.object.id"
+    secret_required = True
+
+    def verify(self, envelope: Envelope, secret: Mapping[str, Any] | None) -> None:
+        verify_signature(
+            envelope.raw,
+            envelope.headers.get(HEADER),
+            secrets_from(secret),
+            received_at_ms=envelope.received_at,
+        )
+
+    def normalize(self, envelope: Envelope, payload: Mapping[str, Any]) -> Transaction | Ignored:
+        event_id = payload.get("id")
+        if not isinstance(event_id, str) or not event_id:
+            raise Rejected("missing_event_id")
+        event_type = payload.get("type")
+        if not isinstance(event_type, str):
+            raise Rejected("malformed_event")
+        status = EVENT_STATUS.get(event_type)
+        if status is None:
+            return Ignored(self.name, event_id, event_type[:100], envelope.received_at)
+        obj = _dig(payload, "data", "object")
+        created = payload.get("created")
+        if not isinstance(obj, Mapping) or type(created) is not int or not 0 < created < 10**11:
+            raise Rejected("malformed_event")
+        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+        customer = obj.get("customer")
+        if isinstance(customer, Mapping):  # expanded customer object
+            customer = customer.get("id")
+        currency = obj.get("currency")
+        return Transaction(
+            transaction_id=_text(obj.get("id")),
+            provider=self.name,
+            event_id=event_id,
+            event_type=event_type,
+            status=status,
+            amount=obj.get("amount"),
+            currency=currency.upper() if isinstance(currency, str) else "",
+            vendor_id=_optional(metadata.get("vendor_id")),
+            customer_id=_optional(customer) or _optional(metadata.get("customer_id")),
+            occurred_at=iso_from_epoch_ms(created * 1000),
+            received_at=envelope.received_at,
+        )
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _optional(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+PROVIDER = StripeProvider()

@@ -1,0 +1,94 @@
+"""Quarantine for rejected messages: S3, in the archive bucket, never in a log.
+
+Layout: ``s3://{ARCHIVE_BUCKET}/quarantine/{provider}/{yyyy}/{mm}/{dd}/{request_id}.json``
+(date = UTC day of ``received_at``). One JSON document per rejected message::
+
+    {"v": 1, "reason": "signature_mismatch", "provider": "stripe", "request_id": "...",
+     "received_at": 1732240000123, "quarantined_at": 1732240000456,
+     "sqs_message_id": "...", "message_body": "<the SQS message body, unchanged>"}
+
+``message_body`` is the envelope text exactly as it arrived (raw body still base64 inside), so an
+operator can inspect it or re-enqueue it after fixing the cause (a rotated secret, say). When the
+envelope itself is unreadable, ``provider`` is ``unknown`` and ``request_id`` the SQS message id.
+Path segments are restricted to ``[A-Za-z0-9_.-]`` (anything else is replaced by its SHA-256), so
+a hostile request id cannot escape the prefix. The same key for the same message: a redelivered
+rejection overwrites the same object. Encryption is the bucket default (KMS key, bucket key).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+PREFIX = "quarantine/"
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def _segment(value: str) -> str:
+    if _SEGMENT.match(value or "") and value not in (".", ".."):
+        return value
+    return hashlib.sha256((value or "").encode("utf-8", "replace")).hexdigest()
+
+
+def quarantine_key(provider: str, received_at_ms: int, request_id: str) -> str:
+    day = datetime.fromtimestamp(received_at_ms / 1000, tz=timezone.utc)
+    return f"{PREFIX}{_segment(provider)}/{day:%Y/%m/%d}/{_segment(request_id)}.json"
+
+
+def quarantine_document(
+    *,
+    reason: str,
+    provider: str,
+    request_id: str,
+    received_at: int,
+    sqs_message_id: str,
+    message_body: str,
+    now_ms: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "reason": reason,
+        "provider": provider,
+        "request_id": request_id,
+        "received_at": received_at,
+        "quarantined_at": int(time.time() * 1000) if now_ms is None else now_ms,
+        "sqs_message_id": sqs_message_id,
+        "message_body": message_body,
+    }
+
+
+class Quarantine:
+    def __init__(self, s3_client: Any, bucket: str):
+        self.s3 = s3_client
+        self.bucket = bucket
+
+    def put(
+        self,
+        *,
+        reason: str,
+        provider: str,
+        request_id: str,
+        received_at: int,
+        sqs_message_id: str,
+        message_body: str,
+    ) -> str:
+        """Store one rejected message; returns its key."""
+        key = quarantine_key(provider, received_at, request_id)
+        document = quarantine_document(
+            reason=reason,
+            provider=provider,
+            request_id=request_id,
+            received_at=received_at,
+            sqs_message_id=sqs_message_id,
+            message_body=message_body,
+        )
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(document, separators=(",", ":")).encode("utf-8"),
+            ContentType="application/json",
+        )
+        return key

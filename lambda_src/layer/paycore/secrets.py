@@ -1,0 +1,49 @@
+"""Secrets Manager reads with an in-memory TTL cache (Powertools ``SecretsProvider``).
+
+Names (lambda_src/README.md, "Secrets"): ``{SECRET_PREFIX}{provider}/signing`` and
+``{SECRET_PREFIX}{provider}/gate-key``, JSON ``{"current": "...", "previous": "..."}`` (PayPal's
+signing secret: ``{"webhook_id": "...", "previous_webhook_id": "..."}``). Values are cached for
+``max_age`` seconds (default 300) per execution environment, so a rotation is picked up within
+that time while the previous value keeps working.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+DEFAULT_MAX_AGE_SECONDS = 300
+
+_stores: "weakref.WeakSet[SecretStore]" = weakref.WeakSet()
+
+
+class SecretStore:
+    def __init__(self, client: Any, *, prefix: str, max_age: int = DEFAULT_MAX_AGE_SECONDS):
+        self.prefix = prefix
+        self.max_age = max_age
+        self._provider = SecretsProvider(boto3_client=client)
+        _stores.add(self)
+
+    def get_json(self, name: str) -> dict[str, Any]:
+        value = self._provider.get(name, transform="json", max_age=self.max_age)
+        if not isinstance(value, dict):
+            raise ValueError(f"secret {name} is not a JSON object")
+        return value
+
+    def signing(self, provider: str) -> dict[str, Any]:
+        return self.get_json(f"{self.prefix}{provider}/signing")
+
+    def gate_keys(self, provider: str) -> list[str]:
+        """Current and previous gate keys of ``provider`` (non-empty strings only)."""
+        value = self.get_json(f"{self.prefix}{provider}/gate-key")
+        return [v for v in (value.get("current"), value.get("previous")) if isinstance(v, str) and v]
+
+    def clear(self) -> None:
+        self._provider.clear_cache()
+
+
+def clear_all_caches() -> None:
+    """Forget every cached secret of every store (tests; a forced rotation)."""
+    for store in list(_stores):
+        store.clear()

@@ -1,0 +1,207 @@
+"""Processor: SQS FIFO batch -> verify -> normalize -> ledger (handler ``processor_handler.handler``).
+
+Per record (:func:`process_message`, plain data in, :class:`Outcome` out):
+
+1. parse the envelope; 2. look up the provider (enabled ones + ``direct``); 3. verify the
+signature on the raw bytes (tolerance from ``received_at``); 4. parse the JSON body;
+5. normalize to a Transaction (or Ignored); 6. write the ledger (idempotent event row, monotonic
+state row) or the ignored-event marker.
+
+* Rejected (bad signature, stale timestamp, malformed envelope/body, unknown provider...): the
+  message is stored in the quarantine (S3, never logged), ``WebhookRejected{reason}`` is counted
+  and the record is acknowledged - it is never retried forever and never lost silently.
+* Any other error (DynamoDB throttling after botocore's retries, Secrets Manager or S3 down, the
+  PayPal certificate download failing) fails the record: Powertools' ``SqsFifoPartialProcessor``
+  stops at the first failure and reports it and every later record of the batch in
+  ``batchItemFailures``; SQS redelivers them in order (redrive to the DLQ after maxReceiveCount).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from paycore import obs, providers
+from paycore.envelope import Envelope, parse_envelope
+from paycore.ledger import Ledger
+from paycore.model import Ignored, Rejected, Transaction
+from paycore.quarantine import Quarantine
+from paycore.secrets import SecretStore
+
+logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
+
+ENABLED_PROVIDERS = frozenset(p.strip() for p in os.environ.get("ENABLED_PROVIDERS", "stripe,paypal").split(",") if p.strip())
+ALWAYS_ACCEPTED = frozenset({"direct"})  # from the validator, not a webhook route
+
+ledger = Ledger(obs.client("dynamodb"), os.environ.get("TABLE_NAME", ""))
+quarantine = Quarantine(obs.client("s3"), os.environ.get("ARCHIVE_BUCKET", ""))
+secrets = SecretStore(obs.client("secretsmanager"), prefix=os.environ.get("SECRET_PREFIX", ""))
+batch = SqsFifoPartialProcessor(logger=logger)  # failed records: one warning with the exception type
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # "recorded" | "duplicate" | "ignored" | "rejected"
+    reason: str = ""
+    provider: str = ""
+    transaction_id: str = ""
+    event_id: str = ""
+    status: str = ""
+    state_changed: bool = False
+    quarantine_key: str = ""
+    request_id: str = ""
+
+
+@dataclass
+class Deps:
+    """Everything :func:`process_message` touches; tests and the benchmark pass stand-ins."""
+
+    ledger: Any
+    quarantine: Any
+    signing_secret: Callable[[str], Mapping[str, Any] | None]
+    enabled: frozenset[str]
+
+
+def default_deps() -> Deps:
+    return Deps(ledger=ledger, quarantine=quarantine, signing_secret=secrets.signing, enabled=ENABLED_PROVIDERS)
+
+
+def authenticate(envelope: Envelope, deps: Deps) -> Transaction | Ignored:
+    """Steps 2-5 (no writes): what an envelope means, or ``Rejected``."""
+    if envelope.provider not in deps.enabled | ALWAYS_ACCEPTED:
+        raise Rejected("unknown_provider")
+    try:
+        provider = providers.get(envelope.provider)
+    except providers.UnknownProvider as exc:
+        raise Rejected("unknown_provider") from exc
+    secret = deps.signing_secret(provider.name) if provider.secret_required else None
+    provider.verify(envelope, secret)
+    try:
+        payload = json.loads(envelope.raw)
+    except ValueError as exc:  # includes UnicodeDecodeError
+        raise Rejected("malformed_body") from exc
+    if not isinstance(payload, dict):
+        raise Rejected("malformed_body")
+    return provider.normalize(envelope, payload)
+
+
+def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps) -> Outcome:
+    """One SQS message body -> Outcome. Raises only for transient failures (retry)."""
+    envelope: Envelope | None = None
+    try:
+        envelope = parse_envelope(body)
+        meaning = authenticate(envelope, deps)
+    except Rejected as rejected:
+        provider = envelope.provider if envelope else _peek_provider(body)
+        request_id = envelope.request_id if envelope else _peek(body, "request_id") or message_id
+        received_at = envelope.received_at if envelope else _peek_int(body, "received_at") or sent_at_ms
+        key = deps.quarantine.put(
+            reason=rejected.reason,
+            provider=provider,
+            request_id=request_id,
+            received_at=received_at,
+            sqs_message_id=message_id,
+            message_body=body,
+        )
+        return Outcome("rejected", reason=rejected.reason, provider=provider, quarantine_key=key, request_id=request_id)
+
+    if isinstance(meaning, Ignored):
+        new = deps.ledger.record_ignored(meaning)
+        return Outcome(
+            "ignored" if new else "duplicate",
+            provider=meaning.provider,
+            event_id=meaning.event_id,
+            request_id=envelope.request_id,
+        )
+
+    txn = meaning
+    if txn.provider == "direct" and deps.ledger.get_state(txn.transaction_id):
+        # One event per direct payment: a client retry after the queue's 5-minute dedup window
+        # carries a new received_at (another sort key), so the state row is the idempotency check.
+        return Outcome(
+            "duplicate",
+            provider=txn.provider,
+            transaction_id=txn.transaction_id,
+            event_id=txn.event_id,
+            request_id=envelope.request_id,
+        )
+    result = deps.ledger.record(txn, envelope.raw, request_id=envelope.request_id, signature_headers=envelope.headers)
+    return Outcome(
+        "recorded" if result.event_written else "duplicate",
+        provider=txn.provider,
+        transaction_id=txn.transaction_id,
+        event_id=txn.event_id,
+        status=txn.status,
+        state_changed=result.state_changed,
+        request_id=envelope.request_id,
+    )
+
+
+def _peek(body: str, name: str) -> str:
+    """A field of an envelope that failed validation, only if it is a short plain string."""
+    try:
+        value = json.loads(body).get(name)
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) and 0 < len(value) <= 128 else ""
+
+
+def _peek_int(body: str, name: str) -> int:
+    try:
+        value = json.loads(body).get(name)
+    except (ValueError, AttributeError):
+        return 0
+    return value if type(value) is int and 0 < value < 10**14 else 0
+
+
+def _peek_provider(body: str) -> str:
+    value = _peek(body, "provider")
+    return value if value in providers.names() else "unknown"
+
+
+@tracer.capture_method(capture_response=False)
+def record_handler(record: SQSRecord) -> Outcome:
+    logger.remove_keys(["provider", "transaction_id", "event_id"])
+    outcome = process_message(
+        record.body,
+        message_id=record.message_id,
+        sent_at_ms=int(record.attributes.sent_timestamp or 0),
+        deps=default_deps(),
+    )
+    _observe(outcome, record.message_id)
+    return outcome
+
+
+def _observe(outcome: Outcome, message_id: str) -> None:
+    """Metrics and one log line per record: ids, kind, reason - no content."""
+    logger.set_correlation_id(outcome.request_id or message_id)
+    fields = {"provider": outcome.provider, "sqs_message_id": message_id}
+    if outcome.kind == "rejected":
+        obs.count_rejected(outcome.reason)
+        logger.warning("webhook rejected", extra={**fields, "reason": outcome.reason, "quarantine_key": outcome.quarantine_key})
+        return
+    fields.update(transaction_id=outcome.transaction_id, event_id=outcome.event_id)
+    if outcome.kind == "duplicate":
+        obs.count(obs.DUPLICATE_WEBHOOK)
+        logger.info("duplicate webhook acknowledged", extra=fields)
+    elif outcome.kind == "ignored":
+        obs.count(obs.WEBHOOK_IGNORED)
+        logger.info("webhook ignored (event type not tracked)", extra=fields)
+    else:
+        if outcome.state_changed and outcome.status == "succeeded":
+            obs.count(obs.SUCCESSFUL_TRANSACTIONS)
+        logger.info(
+            "transaction event recorded",
+            extra={**fields, "status": outcome.status, "state_changed": outcome.state_changed},
+        )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict, context: Any) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=batch, context=context)

@@ -1,0 +1,430 @@
+"""Shared fixtures for the Lambda handler tests (tests/lambda/).
+
+Import-time setup (before any test module imports a handler, whose boto3 clients are created at
+module level):
+
+* ``lambda_src/layer`` and every ``lambda_src/<function>`` folder on ``sys.path``;
+* fake AWS credentials, region ``us-east-1`` and the handler environment variables
+  (:data:`ENV`, via ``setdefault``: a value already set wins), tracing off;
+* ``moto`` imported first, so clients created before ``mock_aws`` starts are still intercepted.
+
+Fixtures:
+
+* ``aws`` - ``mock_aws`` with the contract's resources: the ledger table (pk/sk, GSIs
+  ``by-vendor``/``by-customer``, stream NEW_IMAGE, TTL ``expires_at``), the ingest FIFO queue
+  (``MaximumMessageSize`` 262,144, the value the code assumes), the notifications queue, the
+  archive bucket, the vendor topic, and the signing + gate-key secrets of stripe and paypal
+  (:data:`SECRETS`). Yields an :class:`Aws` namespace (names + clients).
+* ``lambda_context`` - a minimal Lambda context for Powertools' ``inject_lambda_context``.
+* ``paypal_keys`` - an RSA key and a self-signed certificate (session), with the certificate
+  fetcher of ``paycore.providers.paypal`` stubbed to serve it (no network).
+* builders: ``stripe_event``, ``paypal_event``, ``stripe_envelope``, ``paypal_envelope``,
+  ``sqs_event`` (see each docstring).
+* autouse: every cached secret and certificate is forgotten between tests.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_SRC = ROOT / "lambda_src"
+for _path in [LAMBDA_SRC / "layer", *sorted(p for p in LAMBDA_SRC.iterdir() if p.is_dir() and p.name != "layer")]:
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ENV_NAME = "test"
+TABLE = f"payment-transactions-{ENV_NAME}"
+INGEST_QUEUE = f"webhooks-{ENV_NAME}.fifo"
+NOTIFICATIONS_QUEUE = f"notifications-{ENV_NAME}"
+BUCKET = f"archive-{ENV_NAME}"
+TOPIC = f"vendor-notifications-{ENV_NAME}"
+SECRET_PREFIX = f"payment-webhooks/{ENV_NAME}/"
+INGEST_MAX_MESSAGE_BYTES = 262_144
+
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "TABLE_NAME": TABLE,
+    "INGEST_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{INGEST_QUEUE}",
+    "NOTIFICATIONS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{NOTIFICATIONS_QUEUE}",
+    "ARCHIVE_BUCKET": BUCKET,
+    "VENDOR_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}",
+    "SECRET_PREFIX": SECRET_PREFIX,
+    "ENABLED_PROVIDERS": "stripe,paypal",
+    "POWERTOOLS_SERVICE_NAME": "payment-webhooks",
+    "POWERTOOLS_METRICS_NAMESPACE": "PaymentWebhooks",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+for _name, _value in ENV.items():
+    os.environ.setdefault(_name, _value)
+
+import moto  # noqa: E402,F401  (before any boto3 client exists: registers the interception hook)
+from moto import mock_aws  # noqa: E402
+
+#: Secret values. Distinctive strings so the log-hygiene tests can search for them.
+STRIPE_SECRET = "whsec_TESTcurrentSIGNINGsecret0001"
+STRIPE_PREVIOUS_SECRET = "whsec_TESTpreviousSIGNINGsecret02"
+PAYPAL_WEBHOOK_ID = "WH-TESTWEBHOOKID-0001"
+GATE_KEY = "gk_TESTcurrentGATEkey_00000001"
+GATE_KEY_PREVIOUS = "gk_TESTpreviousGATEkey_0000002"
+SECRETS = {
+    f"{SECRET_PREFIX}stripe/signing": {"current": STRIPE_SECRET, "previous": STRIPE_PREVIOUS_SECRET},
+    f"{SECRET_PREFIX}paypal/signing": {"webhook_id": PAYPAL_WEBHOOK_ID},
+    f"{SECRET_PREFIX}stripe/gate-key": {"current": GATE_KEY, "previous": GATE_KEY_PREVIOUS},
+    f"{SECRET_PREFIX}paypal/gate-key": {"current": GATE_KEY, "previous": ""},
+}
+
+#: "Now" for the builders: API Gateway's requestTimeEpoch of the sample requests.
+NOW_MS = 1_732_240_000_123
+NOW_S = NOW_MS // 1000
+
+
+@dataclass
+class Aws:
+    table: str
+    queue_url: str
+    notifications_queue_url: str
+    bucket: str
+    topic_arn: str
+    dynamodb: Any
+    sqs: Any
+    s3: Any
+    secretsmanager: Any
+    extra: dict = field(default_factory=dict)
+
+
+def create_ledger_table(client: Any, name: str = TABLE) -> None:
+    """The ledger table exactly as lambda_src/README.md describes it."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"}
+            for n in ("transaction_id", "timestamp", "vendor_key", "customer_key", "created_at")
+        ],
+        KeySchema=[
+            {"AttributeName": "transaction_id", "KeyType": "HASH"},
+            {"AttributeName": "timestamp", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": key, "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, key in (("by-vendor", "vendor_key"), ("by-customer", "customer_key"))
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto with the platform's resources; the handler env vars point at them."""
+    import boto3
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        s3 = boto3.client("s3", region_name=REGION)
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        create_ledger_table(ddb)
+        queue_url = sqs.create_queue(
+            QueueName=INGEST_QUEUE,
+            Attributes={
+                "FifoQueue": "true",
+                "ContentBasedDeduplication": "false",
+                "MaximumMessageSize": str(INGEST_MAX_MESSAGE_BYTES),
+                "VisibilityTimeout": "180",
+            },
+        )["QueueUrl"]
+        notifications_url = sqs.create_queue(QueueName=NOTIFICATIONS_QUEUE)["QueueUrl"]
+        s3.create_bucket(Bucket=BUCKET)
+        topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
+        for secret_name, value in SECRETS.items():
+            sm.create_secret(Name=secret_name, SecretString=json.dumps(value))
+        yield Aws(TABLE, queue_url, notifications_url, BUCKET, topic_arn, ddb, sqs, s3, sm)
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_secrets():
+    """No secret or certificate survives from one test to the next."""
+    yield
+    if "paycore.secrets" in sys.modules:
+        sys.modules["paycore.secrets"].clear_all_caches()
+    if "paycore.providers.paypal" in sys.modules:
+        sys.modules["paycore.providers.paypal"].clear_certificate_cache()
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "payment-processor-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:payment-processor-test"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000001"
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+# --------------------------------------------------------------------------- builders
+
+
+@pytest.fixture
+def stripe_event() -> Callable[..., dict]:
+    """``stripe_event(event_id="evt_1", type="payment_intent.succeeded", pi="pi_1", amount=1999,
+    currency="eur", created=NOW_S - 2, vendor_id="vendor_1", customer="cus_1")`` -> event dict."""
+
+    def build(
+        event_id: str = "evt_1",
+        type: str = "payment_intent.succeeded",  # noqa: A002 - Stripe's field name
+        pi: str = "pi_1",
+        amount: int = 1999,
+        currency: str = "eur",
+        created: int = NOW_S - 2,
+        vendor_id: str | None = "vendor_1",
+        customer: str | None = "cus_1",
+    ) -> dict:
+        return {
+            "id": event_id,
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": created,
+            "livemode": False,
+            "type": type,
+            "data": {
+                "object": {
+                    "id": pi,
+                    "object": "payment_intent",
+                    "amount": amount,
+                    "currency": currency,
+                    "customer": customer,
+                    "metadata": {"vendor_id": vendor_id} if vendor_id else {},
+                    "status": type.rsplit(".", 1)[-1],
+                }
+            },
+        }
+
+    return build
+
+
+@pytest.fixture
+def stripe_envelope() -> Callable[..., str]:
+    """``stripe_envelope(event_or_raw, secret=STRIPE_SECRET, timestamp=NOW_S, received_at=NOW_MS,
+    header=None, request_id=None)`` -> the SQS message body (JSON text) API Gateway would enqueue.
+    ``header`` overrides the computed Stripe-Signature (``""``: no header)."""
+    from paycore.envelope import build_envelope
+    from paycore.providers import stripe
+
+    def build(
+        event: dict | bytes,
+        *,
+        secret: str = STRIPE_SECRET,
+        timestamp: int = NOW_S,
+        received_at: int = NOW_MS,
+        header: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        raw = event if isinstance(event, bytes) else json.dumps(event, indent=2).encode()
+        signature = stripe.sign(secret, timestamp, raw) if header is None else header
+        return build_envelope(
+            provider="stripe",
+            received_at=received_at,
+            request_id=request_id or str(uuid.uuid4()),
+            source_ip="54.187.174.169",
+            headers={"stripe-signature": signature} if signature else {},
+            raw=raw,
+        ).to_json()
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def paypal_keys():
+    """(private_key, cert_pem, cert_url): a locally generated RSA key and self-signed certificate.
+    The paypal module's fetcher is replaced for the session by one that serves ``cert_pem`` for
+    ``cert_url`` only (and fails loudly for any other URL: no network in tests)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from paycore.providers import paypal
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.paypal.com")])
+    start = datetime.fromtimestamp(NOW_S, tz=timezone.utc) - timedelta(days=30)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    url = "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-test"
+    fetched: list[str] = []
+
+    def fetch(requested: str) -> bytes:
+        fetched.append(requested)
+        if requested != url:
+            raise paypal.CertificateUnavailable("unknown test URL")
+        return pem
+
+    paypal.set_certificate_fetcher(fetch)
+    yield key, pem, url, fetched
+    paypal.set_certificate_fetcher(paypal.download_certificate)
+
+
+@pytest.fixture
+def paypal_event() -> Callable[..., dict]:
+    """``paypal_event(event_id="WH-1", event_type="PAYMENT.CAPTURE.COMPLETED", capture_id="CAP1",
+    value="10.50", currency="USD", custom_id="vendor_1")`` -> event dict."""
+
+    def build(
+        event_id: str = "WH-1",
+        event_type: str = "PAYMENT.CAPTURE.COMPLETED",
+        capture_id: str = "CAP1",
+        value: str = "10.50",
+        currency: str = "USD",
+        custom_id: str | None = "vendor_1",
+    ) -> dict:
+        resource: dict[str, Any] = {
+            "id": capture_id,
+            "status": event_type.rsplit(".", 1)[-1],
+            "amount": {"currency_code": currency, "value": value},
+            "final_capture": True,
+            "create_time": "2024-11-22T01:46:30Z",
+            "payee": {"merchant_id": "MERCHANT7", "email_address": "shop@example.com"},
+            "links": [{"href": f"https://api.paypal.com/v2/payments/captures/{capture_id}", "rel": "self", "method": "GET"}],
+        }
+        if custom_id:
+            resource["custom_id"] = custom_id
+        return {
+            "id": event_id,
+            "event_version": "1.0",
+            "create_time": "2024-11-22T01:46:35.123Z",
+            "resource_type": "capture",
+            "event_type": event_type,
+            "summary": "Payment completed",
+            "resource": resource,
+        }
+
+    return build
+
+
+@pytest.fixture
+def paypal_envelope(paypal_keys) -> Callable[..., str]:
+    """``paypal_envelope(event_or_raw, webhook_id=PAYPAL_WEBHOOK_ID, cert_url=<test url>,
+    headers_override={...})`` -> SQS message body, signed with the test key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from paycore.envelope import build_envelope
+    from paycore.providers import paypal
+
+    key, _pem, url, _fetched = paypal_keys
+
+    def build(
+        event: dict | bytes,
+        *,
+        webhook_id: str = PAYPAL_WEBHOOK_ID,
+        cert_url: str = url,
+        received_at: int = NOW_MS,
+        headers_override: dict | None = None,
+    ) -> str:
+        raw = event if isinstance(event, bytes) else json.dumps(event).encode()
+        transmission_id = str(uuid.uuid4())
+        transmission_time = "2024-11-22T01:46:39Z"
+        signature = key.sign(
+            paypal.signed_message(transmission_id, transmission_time, webhook_id, raw),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+        headers = {
+            "paypal-transmission-id": transmission_id,
+            "paypal-transmission-time": transmission_time,
+            "paypal-transmission-sig": base64.b64encode(signature).decode(),
+            "paypal-cert-url": cert_url,
+            "paypal-auth-algo": "SHA256withRSA",
+            **(headers_override or {}),
+        }
+        return build_envelope(
+            provider="paypal",
+            received_at=received_at,
+            request_id=str(uuid.uuid4()),
+            source_ip="173.0.82.126",
+            headers={k: v for k, v in headers.items() if v is not None},
+            raw=raw,
+        ).to_json()
+
+    return build
+
+
+@pytest.fixture
+def sqs_event() -> Callable[..., dict]:
+    """``sqs_event([body, ...], group_ids=None)`` -> an SQS FIFO event as Lambda receives it
+    (message ids ``m1``, ``m2``...; group id from ``group_ids`` or ``g``)."""
+
+    def build(bodies: list[str], group_ids: list[str] | None = None, start: int = 1) -> dict:
+        records = []
+        for index, body in enumerate(bodies, start=start):
+            group = group_ids[index - start] if group_ids else "g"
+            records.append(
+                {
+                    "messageId": f"m{index}",
+                    "receiptHandle": f"rh-{index}",
+                    "body": body,
+                    "attributes": {
+                        "ApproximateReceiveCount": "1",
+                        "SentTimestamp": str(NOW_MS + index),
+                        "SequenceNumber": str(10**19 + index),
+                        "MessageGroupId": group,
+                        "SenderId": "AROAEXAMPLE",
+                        "MessageDeduplicationId": hashlib.sha256(body.encode()).hexdigest(),
+                        "ApproximateFirstReceiveTimestamp": str(NOW_MS + 50),
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS field
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{INGEST_QUEUE}",
+                    "awsRegion": REGION,
+                }
+            )
+        return {"Records": records}
+
+    return build
