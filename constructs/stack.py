@@ -88,7 +88,18 @@ class PaymentPlatformStack(TerraformStack):
 
     # ----- infrastructure II (network, compute, fan-out, observability, outputs) -----------------
     def _build_network(self):
-        return None
+        s = self.settings
+        if not s.enabled("vpc"):
+            return None
+        from constructs.network import Network
+
+        endpoints = s.network.interface_endpoints if s.enabled("interface_endpoints") else ()
+        return Network(
+            self, "network", name=s.name("payments"), region=s.region, cidr=s.network.cidr,
+            az_count=s.network.az_count, nat_mode=s.network.nat_mode,
+            nat_instance_type=s.network.nat_instance_type, interface_endpoints=endpoints,
+            nat_instances=s.enabled("nat_instances"),
+        )
 
     def _build_compute(self):
         return None
