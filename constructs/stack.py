@@ -72,13 +72,88 @@ class PaymentPlatformStack(TerraformStack):
 
     # ----- infrastructure I (security, storage, queueing, configuration, ingress) -----------------
     def _build_security(self):
-        return None
+        from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+        from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+        from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
+
+        from constructs.security import Security
+
+        s = self.settings
+        # Account and partition are looked up at plan time (STS answers in `local` too: the
+        # emulator's endpoint), so no account id is hard-coded anywhere.
+        self.account_id = DataAwsCallerIdentity(self, "caller").account_id
+        self.partition = DataAwsPartition(self, "partition").partition
+        self.region_name = DataAwsRegion(self, "region").name
+        return Security(
+            self, "security", environment=s.suffix, account_id=self.account_id, partition=self.partition,
+            region=self.region_name, deletion_window_in_days=s.kms_deletion_window_days,
+        )
 
     def _build_storage(self):
-        return None
+        from types import SimpleNamespace
+
+        from constructs.storage import ArchiveBucket, LedgerTable
+
+        s = self.settings
+        keys = self.security.keys
+        ledger = LedgerTable(
+            self, "ledger", table_name=s.name("payment-transactions"), kms_key_arn=keys["dynamodb"].arn,
+            deletion_protection_enabled=s.production,
+        )
+        # Bucket names are global: account and region make the name unique and still deterministic
+        # (the same name on every plan), and a second region of the same environment can coexist.
+        archive = ArchiveBucket(
+            self, "archive", bucket_name=f"payment-archive-{s.suffix}-{self.account_id}-{self.region_name}",
+            kms_key_arn=keys["s3"].arn, account_id=self.account_id,
+            transition_days=s.archive.transition_days, storage_class=s.archive.storage_class,
+            expiration_days=s.archive.expiration_days,
+            noncurrent_expiration_days=s.archive.noncurrent_expiration_days,
+            force_destroy=not s.production,
+        )
+        return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket)
 
     def _build_queueing(self):
-        return None
+        from types import SimpleNamespace
+
+        from constructs.queueing import FailureQueue, WebhookQueue
+
+        s = self.settings
+        key = self.security.keys["sqs"].arn
+        ingest = WebhookQueue(
+            self, "ingest", name=f"{s.name('webhooks')}.fifo", fifo=True, kms_key_arn=key,
+            consumer_timeout_seconds=s.function("processor").timeout_seconds,
+        )
+        # The completed-payment rule (built later by the fan-out) delivers here; its ARN is fixed
+        # by its name, so the queue policy can name it now.
+        notifications = WebhookQueue(
+            self, "notifications", name=s.name("payment-notifications"), kms_key_arn=key,
+            consumer_timeout_seconds=s.function("notifier").timeout_seconds,
+            service_senders={"events.amazonaws.com": self.completed_rule_arn},
+        )
+        failures = FailureQueue(self, "lambda-failures", name=s.name("payment-lambda-failures"), kms_key_arn=key)
+        return SimpleNamespace(ingest=ingest, notifications=notifications, lambda_failures=failures)
+
+    # Names the fan-out creates later; fixed here so earlier constructs can reference their ARNs.
+    @property
+    def event_bus_name(self) -> str:
+        return self.settings.name("payments")
+
+    @property
+    def completed_rule_name(self) -> str:
+        return self.settings.name("payment-completed")
+
+    @property
+    def vendor_topic_name(self) -> str:
+        return self.settings.name("payment-vendor-notifications")
+
+    @property
+    def completed_rule_arn(self) -> str:
+        return (f"arn:{self.partition}:events:{self.region_name}:{self.account_id}:rule/"
+                f"{self.event_bus_name}/{self.completed_rule_name}")
+
+    @property
+    def vendor_topic_arn(self) -> str:
+        return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.vendor_topic_name}"
 
     def _build_configuration(self):
         return None

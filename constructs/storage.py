@@ -1,0 +1,275 @@
+"""The ledger table (P10, F3, C7, M8) and the archive bucket (M9, M10), with their secure defaults."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cdktf import Token
+from cdktf_cdktf_provider_aws.dynamodb_table import (
+    DynamodbTable,
+    DynamodbTableAttribute,
+    DynamodbTableGlobalSecondaryIndex,
+    DynamodbTablePointInTimeRecovery,
+    DynamodbTableServerSideEncryption,
+    DynamodbTableTtl,
+)
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+    S3BucketLifecycleConfigurationRuleTransition,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
+from constructs import Construct
+
+from constructs.policy import deny_insecure_transport, document
+
+# The ledger's global secondary indexes (lambda_src/README.md): name -> (hash key, range key).
+# Sparse: only state rows carry vendor_key / customer_key.
+LEDGER_GSIS = {"by-vendor": ("vendor_key", "created_at"), "by-customer": ("customer_key", "created_at")}
+TTL_ATTRIBUTE = "expires_at"
+TRANSITION_CLASSES = ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "STANDARD_IA", "INTELLIGENT_TIERING")
+ABORT_INCOMPLETE_UPLOADS_DAYS = 7
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class LedgerTable(Construct):
+    """The payment ledger: `self.table` (DynamodbTable).
+
+    pk `transaction_id` (S), sk `timestamp` (S); on demand; point-in-time recovery; SSE with the
+    given customer-managed key; stream NEW_IMAGE (the pipes read it); TTL on `expires_at` (marker
+    rows); GSIs `by-vendor` and `by-customer` (range key `created_at`).
+
+    GSI projection ALL: the indexes are sparse (only the one state row per transaction carries
+    `vendor_key`/`customer_key`), so ALL costs little, and the query API returns whole state rows
+    without a second read; INCLUDE would tie the table to a list of handler attributes.
+
+    Args:
+      table_name: 3..255 characters of [A-Za-z0-9_.-]; required.
+      kms_key_arn: the dynamodb data-class key; required.
+      deletion_protection_enabled: default False (everything destroyable outside prod); True in prod.
+      point_in_time_recovery_enabled: default True; keep it on (audit ledger).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        table_name: str,
+        kms_key_arn: str,
+        deletion_protection_enabled: bool = False,
+        point_in_time_recovery_enabled: bool = True,
+    ):
+        super().__init__(scope, id_)
+        problems = []
+        if not Token.is_unresolved(table_name) and not _TABLE_NAME.match(table_name):
+            problems.append(f"table_name must be 3..255 characters of [A-Za-z0-9_.-], got {table_name!r}")
+        if not Token.is_unresolved(kms_key_arn) and not str(kms_key_arn).startswith("arn:"):
+            problems.append(f"kms_key_arn must be a KMS key ARN (the dynamodb key), got {kms_key_arn!r}")
+        if problems:
+            raise ValueError("LedgerTable: " + "; ".join(problems))
+
+        key_attributes = {"transaction_id", "timestamp"} | {k for pair in LEDGER_GSIS.values() for k in pair}
+        self.table = DynamodbTable(
+            self,
+            "table",
+            name=table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="transaction_id",
+            range_key="timestamp",
+            attribute=[DynamodbTableAttribute(name=name, type="S") for name in sorted(key_attributes)],
+            global_secondary_index=[
+                DynamodbTableGlobalSecondaryIndex(name=name, hash_key=hash_key, range_key=range_key,
+                                                  projection_type="ALL")
+                for name, (hash_key, range_key) in LEDGER_GSIS.items()
+            ],
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=point_in_time_recovery_enabled),
+            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms_key_arn),
+            stream_enabled=True,
+            stream_view_type="NEW_IMAGE",
+            ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
+            deletion_protection_enabled=deletion_protection_enabled,
+        )
+
+
+class ArchiveBucket(Construct):
+    """The raw-payload archive: `self.bucket`, plus `self.log_bucket` (server access logs).
+
+    Archive bucket: SSE-KMS with the given key and an S3 bucket key (fewer KMS calls), versioning,
+    all public access blocked, BucketOwnerEnforced (no ACLs), a policy denying non-TLS requests and
+    puts that ask for another encryption or another key, lifecycle (transition, expiry,
+    non-current expiry, abort incomplete uploads), access logs to the log bucket.
+    Log bucket: the same, except SSE-S3 (S3 server access logging cannot deliver to SSE-KMS
+    buckets) and its own logs are not logged again (that would loop).
+
+    Args:
+      bucket_name: the archive bucket's name, 3..63 characters; required. The log bucket is
+        named `{bucket_name}-logs` when that fits in 63 characters (else give log_bucket_name).
+      log_bucket_name: default `{bucket_name}-logs`.
+      kms_key_arn: the s3 data-class key; required.
+      account_id: the owning account (only S3 log delivery for this account may write logs); required.
+      transition_days: >= 1 (>= 30 for STANDARD_IA); default 90.
+      storage_class: one of TRANSITION_CLASSES; default GLACIER_IR.
+      expiration_days: > transition_days; default 2557 (7 years).
+      noncurrent_expiration_days: >= 1; default 30.
+      log_expiration_days: >= 1; default 365 (access logs are audit evidence too).
+      force_destroy: default False; True outside prod so the stack is destroyable.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        bucket_name: str,
+        kms_key_arn: str,
+        account_id: str,
+        log_bucket_name: str | None = None,
+        transition_days: int = 90,
+        storage_class: str = "GLACIER_IR",
+        expiration_days: int = 2557,
+        noncurrent_expiration_days: int = 30,
+        log_expiration_days: int = 365,
+        force_destroy: bool = False,
+    ):
+        super().__init__(scope, id_)
+        log_bucket_name = log_bucket_name or f"{bucket_name}-logs"
+        problems = []
+        for label, name in (("bucket_name", bucket_name), ("log_bucket_name", log_bucket_name)):
+            if not Token.is_unresolved(name) and not _BUCKET_NAME.match(name):
+                problems.append(f"{label} must be an S3 bucket name (3..63 of [a-z0-9.-]), got {name!r}")
+        if storage_class not in TRANSITION_CLASSES:
+            problems.append(f"storage_class must be one of {', '.join(TRANSITION_CLASSES)}, got {storage_class!r}")
+        if transition_days < 1 or (storage_class == "STANDARD_IA" and transition_days < 30):
+            problems.append(f"transition_days must be >= 1 (>= 30 for STANDARD_IA), got {transition_days}")
+        if expiration_days <= transition_days:
+            problems.append(f"expiration_days must be > transition_days ({transition_days}), got {expiration_days}")
+        if noncurrent_expiration_days < 1:
+            problems.append(f"noncurrent_expiration_days must be >= 1, got {noncurrent_expiration_days}")
+        if log_expiration_days < 1:
+            problems.append(f"log_expiration_days must be >= 1, got {log_expiration_days}")
+        if problems:
+            raise ValueError("ArchiveBucket: " + "; ".join(problems))
+
+        self._account_id = account_id
+        self.bucket = S3Bucket(self, "bucket", bucket=bucket_name, force_destroy=force_destroy)
+        self.log_bucket = S3Bucket(self, "log-bucket", bucket=log_bucket_name, force_destroy=force_destroy)
+        self._secure(self.log_bucket, "log", kms_key_arn=None)
+        self._lifecycle(self.log_bucket, "log", transition=None, expiration_days=log_expiration_days,
+                        noncurrent_expiration_days=noncurrent_expiration_days)
+        self._secure(self.bucket, "archive", kms_key_arn=kms_key_arn)
+        self._lifecycle(self.bucket, "archive", transition=(transition_days, storage_class),
+                        expiration_days=expiration_days, noncurrent_expiration_days=noncurrent_expiration_days)
+        self.logging = S3BucketLoggingA(
+            self, "archive-logging", bucket=self.bucket.id, target_bucket=self.log_bucket.id,
+            target_prefix="archive/",
+        )
+
+    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None) -> None:
+        S3BucketPublicAccessBlock(
+            self, f"{prefix}-public-access-block", bucket=bucket.id, block_public_acls=True,
+            block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+        )
+        S3BucketOwnershipControls(
+            self, f"{prefix}-ownership", bucket=bucket.id,
+            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+        )
+        S3BucketVersioningA(
+            self, f"{prefix}-versioning", bucket=bucket.id,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+        )
+        by_default: dict[str, Any] = (
+            dict(sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn) if kms_key_arn else dict(sse_algorithm="AES256")
+        )
+        S3BucketServerSideEncryptionConfigurationA(
+            self, f"{prefix}-encryption", bucket=bucket.id,
+            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=(
+                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(**by_default)
+                ),
+                bucket_key_enabled=bool(kms_key_arn),
+            )],
+        )
+        objects = f"{bucket.arn}/*"
+        statements = [deny_insecure_transport([bucket.arn, objects], ["s3:*"])]
+        if kms_key_arn:
+            # A put without encryption headers gets the bucket default (this key); a put that asks
+            # for another algorithm or another key is refused. (...IfExists: the headers are optional.)
+            statements += [
+                {
+                    "sid": "DenyOtherEncryption",
+                    "effect": "Deny",
+                    "principals": {"*": ["*"]},
+                    "actions": ["s3:PutObject"],
+                    "resources": [objects],
+                    "conditions": [("StringNotEqualsIfExists", "s3:x-amz-server-side-encryption", ["aws:kms"])],
+                },
+                {
+                    "sid": "DenyOtherKmsKey",
+                    "effect": "Deny",
+                    "principals": {"*": ["*"]},
+                    "actions": ["s3:PutObject"],
+                    "resources": [objects],
+                    "conditions": [("StringNotEqualsIfExists", "s3:x-amz-server-side-encryption-aws-kms-key-id",
+                                    [kms_key_arn])],
+                },
+            ]
+        else:
+            statements.append({
+                # S3 server access logs arrive through the logging service principal.
+                "sid": "S3ServerAccessLogsDelivery",
+                "effect": "Allow",
+                "principals": {"Service": ["logging.s3.amazonaws.com"]},
+                "actions": ["s3:PutObject"],
+                "resources": [objects],
+                "conditions": [
+                    ("StringEquals", "aws:SourceAccount", [self._account_id]),
+                    ("ArnLike", "aws:SourceArn", [self.bucket.arn]),
+                ],
+            })
+        policy = document(self, f"{prefix}-policy-document", statements)
+        S3BucketPolicy(self, f"{prefix}-policy", bucket=bucket.id, policy=policy.json)
+
+    def _lifecycle(self, bucket: S3Bucket, prefix: str, *, transition: tuple[int, str] | None,
+                   expiration_days: int, noncurrent_expiration_days: int) -> None:
+        rule = dict(
+            id=f"{prefix}-retention",
+            status="Enabled",
+            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+            expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=expiration_days)],
+            noncurrent_version_expiration=[
+                S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_expiration_days)
+            ],
+            abort_incomplete_multipart_upload=[
+                S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    days_after_initiation=ABORT_INCOMPLETE_UPLOADS_DAYS)
+            ],
+        )
+        if transition is not None:
+            days, storage_class = transition
+            rule["transition"] = [S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=storage_class)]
+        S3BucketLifecycleConfiguration(
+            self, f"{prefix}-lifecycle", bucket=bucket.id, rule=[S3BucketLifecycleConfigurationRule(**rule)],
+        )
