@@ -1,0 +1,140 @@
+"""API Gateway mapping templates, rendered locally with `airspeed` (a Velocity engine).
+
+API Gateway renders request templates with Velocity plus its own variables: `$input`, `$util`,
+`$context`, `$stageVariables`. This module provides Python stand-ins for the parts the project's
+templates use, with API Gateway's documented behaviour:
+
+- `$input.body` the raw payload as a string; `$input.params()` a map with `header`, `querystring`
+  and `path` maps; `$input.path(x)` / `$input.json(x)` evaluate a JSONPath on the body (a body
+  that is not JSON yields an empty value here: the template then falls back to the request id);
+- `$util.escapeJavaScript` (Java StringEscapeUtils: `"` `'` `\\` `/` and control characters),
+  `$util.base64Encode`, `$util.urlEncode` (Java URLEncoder: spaces become `+`), `$util.parseJson`;
+- `$context.requestId`, `$context.requestTimeEpoch`, `$context.identity.sourceIp`.
+
+Used by the local runner (scripts/local_runner.py) to render the *deployed* template for each
+request, and by tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from typing import Any, Mapping
+
+import airspeed
+
+
+class JavaString(str):
+    """A string with the Java methods Velocity templates call on header names."""
+
+    def toLowerCase(self) -> "JavaString":  # noqa: N802 - Java name
+        return JavaString(self.lower())
+
+    def toUpperCase(self) -> "JavaString":  # noqa: N802
+        return JavaString(self.upper())
+
+    def length(self) -> int:
+        return len(self)
+
+    def equals(self, other: Any) -> bool:
+        return str(self) == str(other)
+
+
+def _java_map(values: Mapping[str, str]) -> dict:
+    return {JavaString(k): JavaString(v) for k, v in values.items()}
+
+
+def _json_path(document: Any, path: str) -> Any:
+    if path in ("$", ""):
+        return document
+    node = document
+    for part in path.lstrip("$").lstrip(".").replace("[", ".").replace("]", "").split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+class VtlInput:
+    def __init__(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str], path: Mapping[str, str]):
+        self.body = JavaString(body.decode("utf-8", "replace"))
+        self._params = {"header": _java_map(headers), "querystring": _java_map(query), "path": _java_map(path)}
+        try:
+            self._document = json.loads(self.body)
+        except ValueError:
+            self._document = None
+
+    def params(self, name: str | None = None) -> Any:
+        if name is None:
+            return self._params
+        for group in ("path", "querystring", "header"):
+            if name in self._params[group]:
+                return self._params[group][name]
+        return ""
+
+    def path(self, expression: str) -> Any:
+        value = _json_path(self._document, expression)
+        if isinstance(value, str):
+            return JavaString(value)
+        return value
+
+    def json(self, expression: str) -> str:
+        return json.dumps(_json_path(self._document, expression))
+
+
+class VtlUtil:
+    @staticmethod
+    def escapeJavaScript(text: Any) -> str:  # noqa: N802 - API Gateway name
+        out = []
+        for char in str(text):
+            if char in "\"'\\/":
+                out.append("\\" + char)
+            elif char == "\n":
+                out.append("\\n")
+            elif char == "\r":
+                out.append("\\r")
+            elif char == "\t":
+                out.append("\\t")
+            elif ord(char) < 0x20:
+                out.append(f"\\u{ord(char):04X}")
+            else:
+                out.append(char)
+        return "".join(out)
+
+    @staticmethod
+    def base64Encode(text: Any) -> str:  # noqa: N802
+        return base64.b64encode(str(text).encode("utf-8")).decode("ascii")
+
+    @staticmethod
+    def base64Decode(text: Any) -> str:  # noqa: N802
+        return base64.b64decode(str(text)).decode("utf-8", "replace")
+
+    @staticmethod
+    def urlEncode(text: Any) -> str:  # noqa: N802
+        return urllib.parse.quote_plus(str(text), safe="*")
+
+    @staticmethod
+    def urlDecode(text: Any) -> str:  # noqa: N802
+        return urllib.parse.unquote_plus(str(text))
+
+    @staticmethod
+    def parseJson(text: Any) -> Any:  # noqa: N802
+        return json.loads(str(text))
+
+
+def render(template: str, *, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None,
+           path: Mapping[str, str] | None = None, request_id: str, request_time_ms: int, source_ip: str,
+           stage_variables: Mapping[str, str] | None = None) -> str:
+    """Render one API Gateway request template for one request."""
+    namespace = {
+        "input": VtlInput(body, headers, query or {}, path or {}),
+        "util": VtlUtil(),
+        "context": {"requestId": request_id, "requestTimeEpoch": request_time_ms,
+                    "identity": {"sourceIp": source_ip}},
+        "stageVariables": dict(stage_variables or {}),
+    }
+    return airspeed.Template(template).merge(namespace)

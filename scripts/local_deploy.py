@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""Deploy the `local` stack to a local AWS emulator (moto server on loopback), offline.
+
+    .venv/bin/python scripts/local_deploy.py up      [--port 4566]   # start moto, synth, apply, plan
+    .venv/bin/python scripts/local_deploy.py destroy [--port 4566]
+
+As a library (the end-to-end run and the tests use it):
+
+    with LocalEmulator() as emulator:                 # ThreadedMotoServer on 127.0.0.1, stopped on exit
+        deployment = deploy(emulator.endpoint_url, workdir)
+        deployment.plan_changes()                      # [] after a clean apply: no perpetual diff
+        deployment.destroy()
+
+The stack is synthesized by main.py with PAYMENTS_LOCAL_ENDPOINT pointing the provider at the
+emulator, then `terraform init` (provider from the filesystem mirror, local backend) and
+`terraform apply` run on the synthesized JSON. Deployed values (queue URLs, templates, filters,
+rules) are read back from `terraform show -json`: the runner's wiring comes from what was deployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalEmulator:
+    """moto's standalone server on loopback, in this process (so tests can inject faults)."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._server = None
+
+    def __enter__(self) -> "LocalEmulator":
+        from moto.server import ThreadedMotoServer
+
+        os.environ.update(FAKE_CREDENTIALS)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto server did not start on {self.endpoint_url}")
+
+    def __exit__(self, *exc) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def _terraform_env() -> dict[str, str]:
+    env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1", **FAKE_CREDENTIALS)
+    if Path("/opt/tf-plugins").is_dir():
+        env["TF_CLI_CONFIG_FILE"] = str(ROOT / "terraform.rc")
+    return env
+
+
+def terraform(args: list[str], cwd: Path, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
+    terraform_bin = shutil.which("terraform")
+    if terraform_bin is None:
+        raise RuntimeError("terraform is not on PATH (Terraform 1.11.4 is part of the machine image)")
+    run = subprocess.run([terraform_bin, *args, "-no-color"], cwd=cwd, env=_terraform_env(),
+                         capture_output=True, text=True, timeout=timeout)
+    if check and run.returncode != 0:
+        raise RuntimeError(f"terraform {' '.join(args)} failed in {cwd}:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
+    return run
+
+
+def synth_local(endpoint_url: str, outdir: Path) -> Path:
+    """Synthesize only the local stack, pointed at `endpoint_url`; returns its directory."""
+    env = dict(os.environ, PAYMENTS_STACKS="local", PAYMENTS_LOCAL_ENDPOINT=endpoint_url, CDKTF_OUTDIR=str(outdir))
+    env.setdefault("JSII_NODE", str(ROOT / "node_modules" / ".bin" / "node"))
+    run = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
+    if run.returncode != 0:
+        raise RuntimeError(f"synth of the local stack failed:\n{run.stderr[-4000:]}")
+    return outdir / "stacks" / "local"
+
+
+@dataclass
+class Deployment:
+    workdir: Path
+    endpoint_url: str
+    apply_seconds: float = 0.0
+    state: dict = field(default_factory=dict)
+
+    def refresh_state(self) -> dict:
+        self.state = json.loads(terraform(["show", "-json"], self.workdir).stdout or "{}")
+        return self.state
+
+    def resources(self) -> list[dict]:
+        """Managed resources in the state (data sources excluded)."""
+        root = self.state.get("values", {}).get("root_module", {})
+        return [r for r in root.get("resources", []) if r.get("mode") == "managed"]
+
+    def by_type(self, resource_type: str) -> list[dict]:
+        return [r for r in self.resources() if r["type"] == resource_type]
+
+    def plan_changes(self) -> list[str]:
+        """Addresses with planned changes after the apply (the goal is none)."""
+        terraform(["plan", "-out=check.tfplan", "-input=false", "-lock=false"], self.workdir)
+        plan = json.loads(terraform(["show", "-json", "check.tfplan"], self.workdir).stdout)
+        return sorted(
+            change["address"]
+            for change in plan.get("resource_changes", [])
+            if change["change"]["actions"] not in (["no-op"], ["read"])
+        )
+
+    def plan_diff(self, addresses: list[str]) -> str:
+        """Human-readable plan for some addresses (for assertion messages)."""
+        targets = [f"-target={a}" for a in addresses[:10]]
+        return terraform(["plan", "-input=false", "-lock=false", *targets], self.workdir, check=False).stdout[-6000:]
+
+    def destroy(self) -> None:
+        terraform(["destroy", "-auto-approve", "-input=false", "-lock=false"], self.workdir)
+
+
+def deploy(endpoint_url: str, outdir: Path) -> Deployment:
+    """Synthesize and apply the local stack against the emulator at `endpoint_url`."""
+    workdir = synth_local(endpoint_url, outdir)
+    terraform(["init", "-input=false"], workdir)
+    started = time.perf_counter()
+    terraform(["apply", "-auto-approve", "-input=false", "-lock=false", "-parallelism=20"], workdir)
+    deployment = Deployment(workdir=workdir, endpoint_url=endpoint_url,
+                            apply_seconds=time.perf_counter() - started)
+    deployment.refresh_state()
+    return deployment
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up"], help="deploy, check the plan is empty, destroy, stop")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--outdir", type=Path, default=ROOT / "cdktf.out" / "local-deploy")
+    options = parser.parse_args()
+    with LocalEmulator(options.port) as emulator:
+        deployment = deploy(emulator.endpoint_url, options.outdir)
+        print(f"applied {len(deployment.resources())} resources in {deployment.apply_seconds:.1f} s")
+        changes = deployment.plan_changes()
+        print(f"plan after apply: {'no changes' if not changes else ', '.join(changes)}")
+        deployment.destroy()
+        print("destroyed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+#!/usr/bin/env python
+"""The platform, end to end, on this machine: start a local AWS emulator (moto server, loopback),
+deploy the `local` stack with Terraform, set the provider secrets, send signed Stripe and PayPal
+webhooks (with duplicates, reordered pairs, bad signatures, malformed and oversized bodies)
+through the deployed wiring with the real handlers (scripts/local_runner.py), print a summary,
+check that a new plan shows no changes, destroy, and check nothing is left.
+
+    .venv/bin/python scripts/local_e2e.py [--count 240] [--port 4566] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "lambda_src" / "layer"), str(ROOT)]
+
+import boto3  # noqa: E402
+
+import local_deploy  # noqa: E402
+import sample_webhooks  # noqa: E402
+from local_runner import LocalPlatform  # noqa: E402
+
+STRIPE_SECRET = "whsec_local_e2e_0123456789abcdef"
+GATE_KEYS = {"stripe": "local-stripe-gate-key-9f8e7d", "paypal": "local-paypal-gate-key-1a2b3c"}
+
+
+def vendor_ids() -> list[str]:
+    from constructs.settings import LOCAL_VENDORS
+
+    return list(LOCAL_VENDORS)
+
+
+def create_capture_queues(endpoint_url: str) -> dict[str, str]:
+    """The vendors' side: one queue per vendor, which the deployed SNS subscriptions deliver to."""
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name="us-east-1")
+    return {v: sqs.create_queue(QueueName=f"vendor-capture-{v}-local")["QueueUrl"] for v in vendor_ids()}
+
+
+def set_secrets(endpoint_url: str, wiring, signer: sample_webhooks.PayPalSigner) -> None:
+    import set_secrets as tool
+
+    sm = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name="us-east-1")
+    prefix = wiring.functions["processor"]["environment"].get("SECRET_PREFIX", "payment-webhooks/local/")
+    tool.set_provider_secrets(sm, prefix=prefix, provider="stripe", signing=STRIPE_SECRET, gate_key=GATE_KEYS["stripe"])
+    tool.set_provider_secrets(sm, prefix=prefix, provider="paypal", signing=signer.webhook_id, gate_key=GATE_KEYS["paypal"])
+
+
+def drain_queue(sqs, url: str) -> list[dict]:
+    messages = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            return messages
+        for m in batch:
+            messages.append(m)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def ledger_rows(endpoint_url: str, table: str) -> list[dict]:
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name="us-east-1")
+    rows, kwargs = [], {"TableName": table}
+    while True:
+        page = ddb.scan(**kwargs)
+        rows.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return rows
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def archived_event_ids(endpoint_url: str, bucket: str) -> list[str]:
+    from paycore import archive
+
+    s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name="us-east-1")
+    ids = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="raw/"):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            ids.extend(event.event_id for event in archive.read_object(body))
+    return ids
+
+
+def count_prefix(endpoint_url: str, bucket: str, prefix: str) -> int:
+    s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name="us-east-1")
+    return sum(len(p.get("Contents", [])) for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
+
+
+def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str]) -> dict:
+    """Send every request, drain the platform, and account for every request."""
+    started = time.perf_counter()
+    statuses = collections.Counter()
+    outcome = collections.defaultdict(list)
+    for request in requests:
+        result = platform.http("POST", request.path, headers=request.headers, query=request.query, body=request.body,
+                               received_at_ms=request.received_at_ms)
+        statuses[result.status] += 1
+        outcome[result.status].append(request)
+    platform.drain()
+    elapsed = time.perf_counter() - started
+    w = platform.wiring
+    sqs = boto3.client("sqs", endpoint_url=platform.endpoint_url, region_name="us-east-1")
+    rows = ledger_rows(platform.endpoint_url, w.table_name)
+    events = [r for r in rows if r.get("row_type", {}).get("S") == "event"]
+    states = {r["transaction_id"]["S"]: r for r in rows if r.get("row_type", {}).get("S") == "state"}
+    event_ids = [r["event_id"]["S"] for r in events]
+    archived = archived_event_ids(platform.endpoint_url, w.bucket) if w.bucket else []
+    notifications = {}
+    for vendor, url in capture_urls.items():
+        notifications[vendor] = [json.loads(m["Body"]) for m in drain_queue(sqs, url)]
+    expected_valid = {r.expect.event_id: r for r in requests if r.expect.kind == "valid"}
+    dlqs = {name: platform.queue_depth(name) for name in w.queues if "dlq" in name or "dead" in name}
+    lost = sorted(set(expected_valid) - set(event_ids))
+    return {
+        "sent": len(requests),
+        "http_status": dict(sorted(statuses.items())),
+        "accepted": statuses.get(200, 0),
+        "rejected_by_reason": {k.split("=", 1)[1].rstrip("]"): v for k, v in platform.metrics.items()
+                               if k.startswith("WebhookRejected[")},
+        "duplicates": sum(v for k, v in platform.metrics.items() if k.startswith("DuplicateWebhook")),
+        "successful_transactions": sum(v for k, v in platform.metrics.items() if k.startswith("SuccessfulTransactions")),
+        "ledger_event_rows": len(events),
+        "ledger_state_rows": len(states),
+        "doubled": len(event_ids) - len(set(event_ids)),
+        "archived_payloads": len(archived),
+        "quarantined": count_prefix(platform.endpoint_url, w.bucket, "quarantine/") if w.bucket else 0,
+        "notifications": {v: len(n) for v, n in notifications.items()},
+        "dlq_depths": dlqs,
+        "lost": len(lost),
+        "lost_event_ids": lost[:10],
+        "seconds": round(elapsed, 2),
+        "webhooks_per_second": round(len(requests) / elapsed, 1) if elapsed else 0.0,
+        "_states": states,
+        "_notifications": notifications,
+        "_archived": archived,
+        "_event_ids": event_ids,
+        "_outcome": outcome,
+    }
+
+
+def api_calls_per_webhook(platform: LocalPlatform, webhooks: int) -> dict:
+    per = lambda counts: {k: round(v / webhooks, 2) for k, v in counts.items()}  # noqa: E731
+    return {"handlers": per(platform.handler_calls.by_service()), "platform": per(platform.platform_calls.by_service())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=240)
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--keep", action="store_true", help="leave the stack deployed and the emulator running")
+    options = parser.parse_args()
+    with local_deploy.LocalEmulator(options.port) as emulator, tempfile.TemporaryDirectory() as work:
+        capture_urls = create_capture_queues(emulator.endpoint_url)
+        deployment = local_deploy.deploy(emulator.endpoint_url, Path(work))
+        print(f"deployed {len(deployment.resources())} resources to {emulator.endpoint_url} "
+              f"in {deployment.apply_seconds:.1f} s")
+        signer = sample_webhooks.PayPalSigner()
+        platform = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch)
+        set_secrets(emulator.endpoint_url, platform.wiring, signer)
+        requests = sample_webhooks.scenario(count=options.count, stripe_secret=STRIPE_SECRET, paypal=signer,
+                                            gate_keys=GATE_KEYS, vendors=vendor_ids())
+        summary = run_scenario(platform, requests, capture_urls)
+        public = {k: v for k, v in summary.items() if not k.startswith("_")}
+        print(json.dumps(public, indent=2))
+        print("AWS API calls per webhook:", json.dumps(api_calls_per_webhook(platform, len(requests)), indent=2))
+        changes = deployment.plan_changes()
+        print(f"plan after deploy: {'no changes' if not changes else changes}")
+        if options.keep:
+            print(f"kept: emulator at {emulator.endpoint_url}; Ctrl-C to stop")
+            while True:
+                time.sleep(3600)
+        deployment.destroy()
+        print("destroyed")
+        if summary["lost"] or summary["doubled"]:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""End to end on this machine: the `local` stack applied to a moto server with Terraform, then
+signed webhooks driven through what was deployed with the real handler code
+(scripts/local_runner.py). Nothing is mocked but the emulator itself."""
+
+from __future__ import annotations
+
+import collections
+import json
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest import ROOT
+
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "lambda_src" / "layer")]
+
+import local_deploy  # noqa: E402
+import local_e2e  # noqa: E402
+import sample_webhooks  # noqa: E402
+from local_runner import LocalPlatform  # noqa: E402
+
+pytestmark = pytest.mark.slow
+COUNT = 240
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with local_deploy.LocalEmulator() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def deployment(emulator, tmp_path_factory):
+    capture = local_e2e.create_capture_queues(emulator.endpoint_url)
+    deployed = local_deploy.deploy(emulator.endpoint_url, tmp_path_factory.mktemp("local-stack"))
+    deployed.capture_urls = capture
+    yield deployed
+
+
+@pytest.fixture(scope="module")
+def signer():
+    return sample_webhooks.PayPalSigner()
+
+
+@pytest.fixture(scope="module")
+def platform(deployment, emulator, signer):
+    running = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch)
+    local_e2e.set_secrets(emulator.endpoint_url, running.wiring, signer)
+    return running
+
+
+@pytest.fixture(scope="module")
+def requests(signer):
+    return sample_webhooks.scenario(count=COUNT, stripe_secret=local_e2e.STRIPE_SECRET, paypal=signer,
+                                    gate_keys=local_e2e.GATE_KEYS, vendors=local_e2e.vendor_ids())
+
+
+@pytest.fixture(scope="module")
+def summary(platform, requests, deployment):
+    result = local_e2e.run_scenario(platform, requests, deployment.capture_urls)
+    print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, indent=2))
+    return result
+
+
+def kinds(requests) -> collections.Counter:
+    return collections.Counter(r.expect.kind for r in requests)
+
+
+def test_scenario_has_the_required_mix(requests):
+    counted = kinds(requests)
+    assert len(requests) >= 200
+    assert counted["duplicate"] >= 0.1 * COUNT - 1
+    assert counted["bad_signature"] >= 0.05 * COUNT - 1
+    assert counted["malformed"] >= 2 and counted["oversized"] >= 1
+    reordered = [r for r in requests if r.expect.kind == "valid" and r.expect.status in ("succeeded", "failed")]
+    assert reordered, "lifecycles with a completion"
+
+
+def test_every_resource_of_the_stack_is_applied(deployment):
+    planned = json.loads((deployment.workdir / "cdk.tf.json").read_text())["resource"]
+    count = sum(len(v) for v in planned.values())
+    assert len(deployment.resources()) == count
+
+
+def test_nothing_lost_nothing_doubled(summary, requests):
+    assert summary["lost"] == 0, summary["lost_event_ids"]
+    assert summary["doubled"] == 0
+    valid = {r.expect.event_id for r in requests if r.expect.kind == "valid"}
+    assert set(summary["_event_ids"]) == valid
+
+
+def test_every_rejection_is_accounted_for(summary, requests):
+    counted = kinds(requests)
+    rejected = summary["rejected_by_reason"]
+    assert sum(v for k, v in rejected.items() if k in ("bad_signature", "signature_mismatch", "invalid_signature")) \
+        == counted["bad_signature"], rejected
+    assert sum(rejected.values()) == counted["bad_signature"] + counted["malformed"], rejected
+    assert summary["quarantined"] == counted["bad_signature"] + counted["malformed"]
+    oversized = [r for status, rs in summary["_outcome"].items() for r in rs if r.expect.kind == "oversized"]
+    assert oversized and all(status >= 400 for status, rs in summary["_outcome"].items()
+                             for r in rs if r.expect.kind == "oversized")
+    assert all(v == 0 for v in summary["dlq_depths"].values()), summary["dlq_depths"]
+
+
+def test_duplicates_are_acknowledged_without_a_second_row(summary, requests):
+    duplicates = kinds(requests)["duplicate"]
+    assert 0 < duplicates
+    # a duplicate inside the 5-minute FIFO window is absorbed by the queue, later ones by the ledger
+    assert summary["duplicates"] <= duplicates
+    assert summary["ledger_event_rows"] == len({r.expect.event_id for r in requests if r.expect.kind == "valid"})
+
+
+def test_reordered_events_leave_the_final_status(summary, requests):
+    final = {}
+    for r in requests:
+        if r.expect.kind == "valid" and r.expect.status in ("succeeded", "failed"):
+            final[r.expect.transaction_id] = r.expect.status
+    states = summary["_states"]
+    assert {tx: states[tx]["status"]["S"] for tx in final} == final
+
+
+def test_archive_holds_every_ledger_event(summary):
+    assert sorted(summary["_archived"]) == sorted(summary["_event_ids"])
+
+
+def test_notifications_only_for_completed_payments_and_only_to_their_vendor(summary, requests):
+    succeeded = collections.defaultdict(set)
+    for r in requests:
+        if r.expect.kind == "valid" and r.expect.status == "succeeded":
+            succeeded[r.expect.vendor_id].add(r.expect.transaction_id)
+    assert succeeded
+    for vendor, messages in summary["_notifications"].items():
+        notified = set()
+        for message in messages:
+            attributes = message.get("MessageAttributes", {})
+            assert attributes.get("vendor_id", {}).get("Value") == vendor
+            body = json.loads(message["Message"])
+            notified.add(body["transaction_id"])
+        assert notified == succeeded[vendor], vendor
+
+
+def test_gate_rejects_a_wrong_key_before_the_queue(platform, requests):
+    request = next(r for r in requests if r.provider == "stripe" and r.expect.kind == "valid")
+    result = platform.http("POST", request.path, headers=request.headers, query={"key": "wrong"}, body=request.body)
+    assert result.status in (401, 403)
+    other = next(r for r in requests if r.provider == "paypal" and r.expect.kind == "valid")
+    # the stripe key does not open the paypal route
+    result = platform.http("POST", other.path, headers={**other.headers, "X-Webhook-Key": local_e2e.GATE_KEYS["stripe"]},
+                           query={}, body=other.body)
+    assert result.status in (401, 403)
+
+
+def test_fault_injection_recovers_with_nothing_lost(platform, signer, summary, monkeypatch):
+    """The emulator fails DynamoDB writes for a while; retries and redelivery recover them."""
+    from moto.dynamodb.exceptions import ProvisionedThroughputExceeded
+    from moto.dynamodb.models import DynamoDBBackend
+
+    fresh = sample_webhooks.scenario(count=30, stripe_secret=local_e2e.STRIPE_SECRET, paypal=signer,
+                                     gate_keys=local_e2e.GATE_KEYS, vendors=local_e2e.vendor_ids(), seed=99,
+                                     duplicate_ratio=0, bad_signature_ratio=0, malformed=0, oversized=0,
+                                     reordered_pairs=0, id_prefix="flt")
+    failures = {"left": 12}
+    original_put = DynamoDBBackend.put_item
+
+    def flaky_put(self, *args, **kwargs):
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise ProvisionedThroughputExceeded()
+        return original_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", flaky_put)
+    for r in fresh:
+        assert platform.http("POST", r.path, headers=r.headers, query=r.query, body=r.body,
+                             received_at_ms=r.received_at_ms).status == 200
+    platform.drain()
+    assert failures["left"] == 0, "the fault was exercised"
+    monkeypatch.setattr(DynamoDBBackend, "put_item", original_put)
+    rows = local_e2e.ledger_rows(platform.endpoint_url, platform.wiring.table_name)
+    stored = {r["event_id"]["S"] for r in rows if r.get("row_type", {}).get("S") == "event"}
+    assert {r.expect.event_id for r in fresh} <= stored
+
+
+def test_plan_after_deploy_shows_no_changes(deployment, summary):
+    changes = deployment.plan_changes()
+    assert changes == [], deployment.plan_diff(changes)
+
+
+def test_destroy_leaves_nothing_behind(deployment, emulator, summary):
+    deployment.destroy()
+    url = emulator.endpoint_url
+    client = lambda service: boto3.client(service, endpoint_url=url, region_name="us-east-1")  # noqa: E731
+    assert client("dynamodb").list_tables()["TableNames"] == []
+    queues = client("sqs").list_queues().get("QueueUrls", [])
+    assert [q for q in queues if "vendor-capture-" not in q] == []
+    assert client("s3").list_buckets()["Buckets"] == []
+    assert client("lambda").list_functions()["Functions"] == []
+    assert client("sns").list_topics()["Topics"] == []
+    assert client("apigateway").get_rest_apis()["items"] == []
+    assert [b for b in client("events").list_event_buses()["EventBuses"] if b["Name"] != "default"] == []
+    assert client("secretsmanager").list_secrets()["SecretList"] == []
+    keys = [k for k in client("kms").list_keys()["Keys"]
+            if client("kms").describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"]
+    assert keys == []
