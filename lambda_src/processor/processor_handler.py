@@ -14,6 +14,8 @@ state row) or the ignored-event marker.
   PayPal certificate download failing) fails the record: Powertools' ``SqsFifoPartialProcessor``
   stops at the first failure and reports it and every later record of the batch in
   ``batchItemFailures``; SQS redelivers them in order (redrive to the DLQ after maxReceiveCount).
+  When every record of a batch fails, Powertools raises ``BatchProcessingError`` instead (its
+  default): an invocation error, so the Lambda Errors alarm fires; SQS redelivers all of them.
 """
 from __future__ import annotations
 

@@ -1,0 +1,325 @@
+"""The processor against moto: verify -> normalize -> ledger, quarantine, FIFO partial failures."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import types
+
+import botocore.endpoint
+import pytest
+from conftest import NOW_MS, NOW_S
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+from moto.dynamodb.models import DynamoDBBackend
+
+import processor_handler
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from paycore.envelope import build_envelope
+from paycore.providers import direct
+from paycore.ledger import Ledger
+from paycore.model import iso_from_epoch_ms
+
+
+def run(event, lambda_context):
+    return processor_handler.handler(event, lambda_context)
+
+
+def failed_ids(response) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def ledger(aws) -> Ledger:
+    return Ledger(aws.dynamodb, aws.table)
+
+
+def emf_blobs(text: str) -> list[dict]:
+    blobs = []
+    for line in text.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            blobs.append(json.loads(line))
+    return blobs
+
+
+def metric_total(text: str, name: str, **dims) -> float:
+    total = 0.0
+    for blob in emf_blobs(text):
+        names = [m["Name"] for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+        if name in names and all(blob.get(k) == v for k, v in dims.items()):
+            value = blob[name]
+            total += sum(value) if isinstance(value, list) else value
+    return total
+
+
+def quarantined(aws) -> dict[str, dict]:
+    listing = aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="quarantine/")
+    return {
+        o["Key"]: json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=o["Key"])["Body"].read())
+        for o in listing.get("Contents", [])
+    }
+
+
+# ---------------------------------------------------------------- happy path
+
+
+def test_signed_stripe_event_is_recorded_with_event_and_state_rows(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys):
+    body = stripe_envelope(stripe_event())
+    response = run(sqs_event([body]), lambda_context)
+    assert response == {"batchItemFailures": []}
+
+    events = ledger(aws).get_events("pi_1")
+    assert len(events) == 1
+    row = events[0]
+    assert row["timestamp"] == f"{iso_from_epoch_ms((NOW_S - 2) * 1000)}#evt_1"
+    assert (row["row_type"], row["status"], row["amount"], row["currency"], row["received_at"]) == ("event", "succeeded", 1999, "EUR", NOW_MS)
+    raw = gzip.decompress(row["raw_gzip"])
+    assert hashlib.sha256(raw).hexdigest() == row["raw_sha256"]
+    assert json.loads(raw)["id"] == "evt_1"
+    assert row["signature_headers"]["stripe-signature"].startswith(f"t={NOW_S},v1=")
+    assert "expires_at" not in row  # the ledger keeps every event: redelivery is a duplicate at any age
+
+    state = ledger(aws).get_state("pi_1")
+    assert (state["status"], state["vendor_key"], state["customer_key"], state["amount"]) == ("succeeded", "vendor_1", "cus_1", 1999)
+    assert "previous_status" not in state  # first state of the transaction
+    assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 1
+
+
+def test_paypal_event_is_recorded(aws, lambda_context, paypal_event, paypal_envelope, sqs_event):
+    response = run(sqs_event([paypal_envelope(paypal_event(value="10.50"))]), lambda_context)
+    assert response == {"batchItemFailures": []}
+    state = ledger(aws).get_state("CAP1")
+    assert (state["status"], state["amount"], state["currency"]) == ("succeeded", 1050, "USD")
+
+
+def test_vendor_gsi_finds_the_state_row_only(aws, lambda_context, stripe_event, stripe_envelope, sqs_event):
+    run(sqs_event([stripe_envelope(stripe_event())]), lambda_context)
+    items = aws.dynamodb.query(
+        TableName=aws.table,
+        IndexName="by-vendor",
+        KeyConditionExpression="vendor_key = :v",
+        ExpressionAttributeValues={":v": {"S": "vendor_1"}},
+    )["Items"]
+    assert [i["timestamp"]["S"] for i in items] == ["STATE"]
+
+
+# ---------------------------------------------------------------- duplicates, order
+
+
+def test_duplicate_delivery_within_one_batch_writes_one_ledger_row(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys):
+    body = stripe_envelope(stripe_event())
+    response = run(sqs_event([body, body]), lambda_context)
+    assert response == {"batchItemFailures": []}
+    assert len(ledger(aws).get_events("pi_1")) == 1
+    out = capsys.readouterr().out
+    assert metric_total(out, "DuplicateWebhook") == 1
+    assert metric_total(out, "SuccessfulTransactions") == 1
+
+
+def test_duplicate_delivery_across_batches_is_acknowledged_not_rewritten(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys):
+    first = stripe_envelope(stripe_event())
+    # Stripe's retry days later: same event, new signature timestamp, new API Gateway request.
+    retry = stripe_envelope(stripe_event(), timestamp=NOW_S + 3 * 86400, received_at=NOW_MS + 3 * 86_400_000)
+    assert run(sqs_event([first]), lambda_context) == {"batchItemFailures": []}
+    before = ledger(aws).get_events("pi_1")
+    capsys.readouterr()
+    assert run(sqs_event([retry], start=2), lambda_context) == {"batchItemFailures": []}
+    assert ledger(aws).get_events("pi_1") == before
+    out = capsys.readouterr().out
+    assert metric_total(out, "DuplicateWebhook") == 1
+    assert metric_total(out, "SuccessfulTransactions") == 0
+
+
+def test_reordered_events_never_move_the_state_backwards(aws, lambda_context, stripe_event, stripe_envelope, sqs_event):
+    succeeded = stripe_envelope(stripe_event(event_id="evt_s", type="payment_intent.succeeded", created=NOW_S - 1))
+    processing = stripe_envelope(stripe_event(event_id="evt_p", type="payment_intent.processing", created=NOW_S - 5))
+    assert run(sqs_event([succeeded, processing]), lambda_context) == {"batchItemFailures": []}
+    assert ledger(aws).get_state("pi_1")["status"] == "succeeded"
+    assert [e["status"] for e in ledger(aws).get_events("pi_1")] == ["processing", "succeeded"]  # both kept, by time
+
+
+def test_state_moves_forward_and_records_previous_status(aws, lambda_context, stripe_event, stripe_envelope, sqs_event):
+    bodies = [
+        stripe_envelope(stripe_event(event_id="evt_c", type="payment_intent.created", created=NOW_S - 9)),
+        stripe_envelope(stripe_event(event_id="evt_p", type="payment_intent.processing", created=NOW_S - 5)),
+        stripe_envelope(stripe_event(event_id="evt_s", type="payment_intent.succeeded", created=NOW_S - 1)),
+    ]
+    assert run(sqs_event(bodies), lambda_context) == {"batchItemFailures": []}
+    state = ledger(aws).get_state("pi_1")
+    assert (state["status"], state["previous_status"], state["last_event_id"]) == ("succeeded", "processing", "evt_s")
+    assert state["created_at"] == iso_from_epoch_ms((NOW_S - 9) * 1000)
+    assert state["updated_at"] == iso_from_epoch_ms((NOW_S - 1) * 1000)
+
+
+def test_unknown_event_type_is_recorded_as_ignored_once(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys):
+    body = stripe_envelope(stripe_event(type="charge.dispute.created"))
+    assert run(sqs_event([body, body]), lambda_context) == {"batchItemFailures": []}
+    marker = aws.dynamodb.get_item(TableName=aws.table, Key={"transaction_id": {"S": "ignored#stripe#evt_1"}, "timestamp": {"S": "MARKER"}})["Item"]
+    assert marker["event_type"]["S"] == "charge.dispute.created" and int(marker["expires_at"]["N"]) > NOW_S + 7 * 86400
+    assert ledger(aws).get_state("pi_1") is None
+    out = capsys.readouterr().out
+    assert metric_total(out, "WebhookIgnored") == 1 and metric_total(out, "DuplicateWebhook") == 1
+
+
+# ---------------------------------------------------------------- rejections
+
+
+@pytest.mark.parametrize(
+    "make_body,reason",
+    [
+        (lambda env, ev: env(ev(), header=""), "missing_signature"),
+        (lambda env, ev: env(ev(), header="t=oops"), "malformed_signature"),
+        (lambda env, ev: env(ev(), header=f"t={NOW_S},v0={'0' * 64}"), "no_v1_signature"),
+        (lambda env, ev: env(ev(), secret="whsec_wrong"), "signature_mismatch"),
+        (lambda env, ev: env(ev(), timestamp=NOW_S - 3600), "stale_timestamp"),
+        (lambda env, ev: env(ev(), timestamp=NOW_S + 3600), "future_timestamp"),
+        (lambda env, ev: env(b"<html>not json</html>"), "malformed_body"),
+        (lambda env, ev: env({k: v for k, v in ev().items() if k != "id"}), "missing_event_id"),
+    ],
+)
+def test_rejected_message_is_quarantined_counted_and_acknowledged(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys, make_body, reason):
+    body = make_body(stripe_envelope, stripe_event)
+    response = run(sqs_event([body]), lambda_context)
+    assert response == {"batchItemFailures": []}  # acknowledged: never retried forever
+    assert ledger(aws).get_events("pi_1") == []
+    docs = quarantined(aws)
+    assert len(docs) == 1
+    (key, doc), = docs.items()
+    request_id = json.loads(body)["request_id"]
+    assert key == f"quarantine/stripe/2024/11/22/{request_id}.json"
+    assert doc["reason"] == reason and doc["message_body"] == body  # kept exactly: not lost
+    assert metric_total(capsys.readouterr().out, "WebhookRejected", reason=reason) == 1
+
+
+def test_unreadable_envelope_is_quarantined_under_unknown(aws, lambda_context, sqs_event, capsys):
+    response = run(sqs_event(["this is not an envelope"]), lambda_context)
+    assert response == {"batchItemFailures": []}
+    (key, doc), = quarantined(aws).items()
+    assert key.startswith("quarantine/unknown/2024/11/22/m1") and doc["reason"] == "malformed_envelope"
+    assert metric_total(capsys.readouterr().out, "WebhookRejected", reason="malformed_envelope") == 1
+
+
+def test_envelope_of_a_disabled_provider_is_rejected(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    monkeypatch.setattr(processor_handler, "ENABLED_PROVIDERS", frozenset({"paypal"}))
+    run(sqs_event([stripe_envelope(stripe_event())]), lambda_context)
+    assert [d["reason"] for d in quarantined(aws).values()] == ["unknown_provider"]
+
+
+def test_hostile_request_id_cannot_escape_the_quarantine_prefix(aws, lambda_context, stripe_event, stripe_envelope, sqs_event):
+    run(sqs_event([stripe_envelope(stripe_event(), header="", request_id="../../raw/x")]), lambda_context)
+    (key,) = quarantined(aws)
+    assert key.startswith("quarantine/stripe/2024/11/22/") and ".." not in key
+
+
+# ---------------------------------------------------------------- failures and retries
+
+
+def test_record_3_of_10_failing_fails_3_to_10_and_keeps_1_and_2(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=f"pi_{i}")) for i in range(1, 11)]
+    real_record = processor_handler.ledger.record
+
+    def record(txn, raw, **kwargs):
+        if txn.event_id == "evt_3":
+            raise RuntimeError("simulated outage")
+        return real_record(txn, raw, **kwargs)
+
+    monkeypatch.setattr(processor_handler.ledger, "record", record)
+    response = run(sqs_event(bodies, group_ids=[f"pi_{i}" for i in range(1, 11)]), lambda_context)
+    assert failed_ids(response) == [f"m{i}" for i in range(3, 11)]
+    recorded = [i for i in range(1, 11) if ledger(aws).get_state(f"pi_{i}")]
+    assert recorded == [1, 2]
+
+
+class _Throttled(DynamodbException):
+    """What DynamoDB answers when a partition is over its throughput (HTTP 400)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ERROR_TYPE_PREFIX + "ProvisionedThroughputExceededException",
+            message="The level of configured provisioned throughput for the table was exceeded.",
+        )
+
+
+@pytest.fixture
+def dynamodb_throttle(monkeypatch):
+    """``throttle(times)``: the next ``times`` PutItem calls that reach (moto's) DynamoDB answer
+    ProvisionedThroughputExceededException; botocore's retry sleeps are recorded, not slept."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=sleeps.append))
+    state = {"left": 0, "calls": 0}
+    real_put_item = DynamoDBBackend.put_item
+
+    def put_item(self, *args, **kwargs):
+        state["calls"] += 1
+        if state["left"] > 0:
+            state["left"] -= 1
+            raise _Throttled()
+        return real_put_item(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", put_item)
+
+    def throttle(times: int):
+        state["left"] = times
+        return state
+
+    return throttle, sleeps
+
+
+def test_one_throttled_write_is_retried_by_botocore_and_nothing_is_lost(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, dynamodb_throttle):
+    throttle, sleeps = dynamodb_throttle
+    state = throttle(1)
+    response = run(sqs_event([stripe_envelope(stripe_event())]), lambda_context)
+    assert response == {"batchItemFailures": []}
+    assert len(ledger(aws).get_events("pi_1")) == 1
+    assert ledger(aws).get_state("pi_1")["status"] == "succeeded"
+    assert state["left"] == 0 and len(sleeps) == 1  # throttled once, retried once after a backoff
+
+
+def test_throttling_beyond_retries_fails_the_record_and_redelivery_records_it(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, dynamodb_throttle):
+    throttle, sleeps = dynamodb_throttle
+    bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=f"pi_{i}")) for i in range(1, 4)]
+    event = sqs_event(bodies, group_ids=["pi_1", "pi_2", "pi_3"])
+    throttle(5)  # every attempt for the first record: 1 + 4 retries (BOTO_CONFIG max_attempts=4)
+    # Record 1 fails, FIFO fails 2 and 3 with it: the whole batch failed, which Powertools turns
+    # into an invocation error (the Lambda Errors alarm fires); SQS makes all three visible again.
+    with pytest.raises(BatchProcessingError):
+        run(event, lambda_context)
+    assert len(sleeps) == 4 and all(ledger(aws).get_state(f"pi_{i}") is None for i in range(1, 4))
+    # Redelivery (same bodies) once the table has capacity again: nothing lost.
+    assert run(event, lambda_context) == {"batchItemFailures": []}
+    assert all(ledger(aws).get_state(f"pi_{i}")["status"] == "succeeded" for i in range(1, 4))
+
+
+def test_secret_store_failure_fails_the_record_instead_of_rejecting(aws, lambda_context, stripe_event, stripe_envelope, sqs_event):
+    aws.secretsmanager.delete_secret(SecretId="payment-webhooks/test/stripe/signing", ForceDeleteWithoutRecovery=True)
+    good_direct = _direct_envelope("order-0000001", NOW_MS)
+    response = run(sqs_event([good_direct, stripe_envelope(stripe_event())]), lambda_context)
+    assert failed_ids(response) == ["m2"]  # retried (then DLQ), not quarantined as a bad signature
+    assert quarantined(aws) == {}
+
+
+def test_crash_between_event_row_and_state_row_heals_on_redelivery(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    body = stripe_envelope(stripe_event())
+    real = Ledger._advance_state
+    monkeypatch.setattr(Ledger, "_advance_state", lambda self, txn: (_ for _ in ()).throw(RuntimeError("crash")))
+    with pytest.raises(BatchProcessingError):
+        run(sqs_event([body]), lambda_context)
+    assert len(ledger(aws).get_events("pi_1")) == 1 and ledger(aws).get_state("pi_1") is None
+    monkeypatch.setattr(Ledger, "_advance_state", real)
+    assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
+    assert ledger(aws).get_state("pi_1")["status"] == "succeeded"
+
+
+def _direct_envelope(key: str, received_at: int) -> str:
+    raw = direct.canonical_body({"amount": 700, "currency": "EUR", "vendor_id": "v1", "customer_id": "c1"}, key)
+    return build_envelope(
+        provider="direct", received_at=received_at, request_id=f"r{received_at}", source_ip="10.0.0.1",
+        headers={"idempotency-key": key}, raw=raw,
+    ).to_json()
+
+
+def test_direct_payment_retried_after_the_dedup_window_is_recorded_once(aws, lambda_context, sqs_event):
+    first, retry = _direct_envelope("order-0000042", NOW_MS), _direct_envelope("order-0000042", NOW_MS + 600_000)
+    assert run(sqs_event([first]), lambda_context) == {"batchItemFailures": []}
+    assert run(sqs_event([retry], start=2), lambda_context) == {"batchItemFailures": []}
+    txn_id = direct.transaction_id_for("order-0000042")
+    assert len(ledger(aws).get_events(txn_id)) == 1
+    assert ledger(aws).get_state(txn_id)["status"] == "succeeded"
