@@ -106,7 +106,8 @@ class ApiSettings:
     throttle_burst_limit: int = 5_000
     cors_allow_origin: str = "*"
     waf_rate_limit: int = 100_000
-    max_webhook_body_bytes: int = 262_144
+    # WAF inspects at most 64 KB of an API Gateway body; the base64 envelope of 64 KB fits one SQS message.
+    max_webhook_body_bytes: int = 65_536
     stage_variables: tuple[tuple[str, str], ...] = ()
 
 
@@ -375,10 +376,10 @@ class Settings:
             p.append(f"api.waf_rate_limit must be 100..2000000000 requests per 5 min, got {a.waf_rate_limit}")
         if a.cors_allow_origin != "*" and not a.cors_allow_origin.startswith("https://"):
             p.append(f"api.cors_allow_origin must be '*' or an https:// origin, got {a.cors_allow_origin!r}")
-        if not 1_024 <= a.max_webhook_body_bytes <= 262_144:
+        if not 1_024 <= a.max_webhook_body_bytes <= 65_536:
             p.append(
-                "api.max_webhook_body_bytes must be 1024..262144 (the envelope must fit one SQS message), "
-                f"got {a.max_webhook_body_bytes}"
+                "api.max_webhook_body_bytes must be 1024..65536 (WAF inspects at most 64 KB of an API Gateway "
+                f"body, and the base64 envelope must fit one SQS message), got {a.max_webhook_body_bytes}"
             )
         for key, _ in a.stage_variables:
             if not re.match(r"^[A-Za-z0-9_]{1,64}$", key):

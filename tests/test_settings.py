@@ -131,8 +131,8 @@ def test_fails_when_cors_origin_is_plain_http():
     fails("dev", {"api": {"cors_allow_origin": "http://shop.example.com"}}, "cors_allow_origin", "'http://shop.example.com'")
 
 
-def test_fails_when_webhook_body_limit_exceeds_one_sqs_message():
-    fails("dev", {"api": {"max_webhook_body_bytes": 300_000}}, "max_webhook_body_bytes must be 1024..262144", "got 300000")
+def test_fails_when_webhook_body_limit_exceeds_what_waf_can_inspect():
+    fails("dev", {"api": {"max_webhook_body_bytes": 70_000}}, "max_webhook_body_bytes must be 1024..65536", "got 70000")
 
 
 def test_fails_when_stage_variable_name_is_invalid():

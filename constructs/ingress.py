@@ -1,0 +1,583 @@
+"""Ingress (M1-M4, P1-P5, P14, F1, C5): the REST API in front of the platform.
+
+Routes
+  POST /webhooks/{stripe|paypal}   one resource per enabled provider; REQUEST authorizer (per-provider
+                                   key), AWS service integration straight to the ingest FIFO queue
+                                   (no Lambda in the hot path); the request template is
+                                   `paycore.envelope.render_request_template(provider)`, the one
+                                   definition the handlers parse.
+  POST /payments                   validator (AWS_PROXY, AWS_IAM), body model + Idempotency-Key header
+  GET  /transactions[/{id}]        reader   (AWS_PROXY, AWS_IAM)
+  GET  /status/{id}                status   (AWS_PROXY, AWS_IAM)
+  POST /transactions/{id}/notify   notify   (AWS_PROXY, AWS_IAM), body model
+
+Decisions
+  * Authorizer identity source: `context.resourcePath` (always present), result TTL 0. The gate key
+    may come in a header OR the query string (Stripe and PayPal cannot send custom headers), and a
+    REQUEST authorizer answers 401 without calling the Lambda when any identity source is missing,
+    so neither can be an identity source; a cache keyed without the key would hand one caller's
+    Allow to the next. No cache, then: the authorizer keeps the secrets in memory instead.
+  * SQS answers -> provider retries: a 4xx from SQS (our misconfiguration) -> 500 and a 5xx -> 503,
+    so Stripe/PayPal retry; success -> 200 {"received": true}. SQS errors carry no more than a
+    status code to select on, so an oversized body is answered 413 by WAF (below), not here.
+  * WAF body size: AWSManagedRulesCommonRuleSet's SizeRestrictions_BODY (blocks > 8 KB) is set to
+    COUNT, and our rule blocks bodies > `max_webhook_body_bytes` with 413. WAF sees at most the
+    first 16/32/48/64 KB of an API Gateway body (web ACL association_config), so the inspection
+    limit is raised to the smallest step >= the maximum and the rule uses oversize_handling MATCH:
+    a body beyond what WAF can see is beyond the maximum too, so it is blocked, exactly.
+  * The deployment's `triggers` are a SHA-256 of the API definition computed at synth from literal
+    values (plus the integration URIs, so a replaced function redeploys): the same code plans no
+    change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from cdktf import Fn, Token
+from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
+from cdktf_cdktf_provider_aws.api_gateway_authorizer import ApiGatewayAuthorizer
+from cdktf_cdktf_provider_aws.api_gateway_base_path_mapping import ApiGatewayBasePathMapping
+from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
+from cdktf_cdktf_provider_aws.api_gateway_domain_name import (
+    ApiGatewayDomainName,
+    ApiGatewayDomainNameEndpointConfiguration,
+)
+from cdktf_cdktf_provider_aws.api_gateway_gateway_response import ApiGatewayGatewayResponse
+from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
+from cdktf_cdktf_provider_aws.api_gateway_integration_response import ApiGatewayIntegrationResponse
+from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
+from cdktf_cdktf_provider_aws.api_gateway_method_response import ApiGatewayMethodResponse
+from cdktf_cdktf_provider_aws.api_gateway_method_settings import (
+    ApiGatewayMethodSettings,
+    ApiGatewayMethodSettingsSettings,
+)
+from cdktf_cdktf_provider_aws.api_gateway_model import ApiGatewayModel
+from cdktf_cdktf_provider_aws.api_gateway_request_validator import ApiGatewayRequestValidator
+from cdktf_cdktf_provider_aws.api_gateway_resource import ApiGatewayResource
+from cdktf_cdktf_provider_aws.api_gateway_rest_api import ApiGatewayRestApi, ApiGatewayRestApiEndpointConfiguration
+from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage, ApiGatewayStageAccessLogSettings
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
+from cdktf_cdktf_provider_aws.wafv2_web_acl import (
+    Wafv2WebAcl,
+    Wafv2WebAclAssociationConfig,
+    Wafv2WebAclAssociationConfigRequestBody,
+    Wafv2WebAclAssociationConfigRequestBodyApiGateway,
+)
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
+    Wafv2WebAclLoggingConfiguration,
+    Wafv2WebAclLoggingConfigurationRedactedFields,
+)
+from constructs import Construct
+
+from constructs.settings import KNOWN_PROVIDERS, LOG_RETENTION_DAYS
+
+_LAYER = Path(__file__).resolve().parent.parent / "lambda_src" / "layer"
+if str(_LAYER) not in sys.path:
+    sys.path.insert(0, str(_LAYER))
+
+from paycore import notification as _notification  # noqa: E402  (one definition with the handlers)
+from paycore.envelope import render_request_template  # noqa: E402
+from paycore.model import CURRENCIES, SAFE_ID  # noqa: E402
+from paycore.providers import direct as _direct  # noqa: E402
+
+STAGE_NAME = "v1"
+#: WAF can inspect this much of an API Gateway request body (association_config steps).
+WAF_BODY_INSPECTION_STEPS_KB = (16, 32, 48, 64)
+WEBHOOK_ACCEPTED = json.dumps({"received": True})
+CORS_ALLOW_HEADERS = "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,Idempotency-Key"
+#: Stage access log line (JSON). No path with query string: the gate key may be in it.
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integrationLatency",
+    "responseLatency": "$context.responseLatency",
+    "authorizerError": "$context.authorizer.error",
+    "wafStatus": "$context.waf.status",
+    "errorMessage": "$context.error.message",
+    "xrayTraceId": "$context.xrayTraceId",
+}, sort_keys=True)
+
+#: JSON schemas (draft 4) of the request bodies, built from the handlers' own definitions (P14).
+PAYMENT_REQUEST_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "PaymentRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(_direct.REQUIRED_FIELDS),
+    "properties": {
+        "amount": {"type": "integer", "minimum": 1, "maximum": _direct.MAX_AMOUNT},
+        "currency": {"type": "string", "enum": sorted(CURRENCIES)},
+        "vendor_id": {"type": "string", "pattern": SAFE_ID.pattern},
+        "customer_id": {"type": "string", "pattern": SAFE_ID.pattern},
+        "status": {"type": "string", "enum": list(_direct.REQUEST_STATUSES)},
+    },
+}
+NOTIFY_REQUEST_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "NotifyRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["email", "template"],
+    "properties": {
+        "email": {"type": "string", "format": "email", "maxLength": 254, "pattern": _notification._EMAIL.pattern},
+        "template": {"type": "string", "enum": list(_notification.TEMPLATES)},
+    },
+}
+
+
+def terraform_literal(text: str) -> str:
+    """`text` as a literal Terraform JSON string: `${` and `%{` start template sequences in
+    Terraform, so they are doubled (VTL uses `${name}`). Terraform reads the value back as `text`."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+@dataclass(frozen=True)
+class LambdaTarget:
+    """A function behind the API: its name (for the invoke permission) and invoke ARN."""
+
+    function_name: str
+    invoke_arn: str
+
+
+def waf_inspection_limit_kb(max_body_bytes: int) -> int:
+    """Smallest WAF body inspection step (KB) that covers `max_body_bytes`."""
+    for step in WAF_BODY_INSPECTION_STEPS_KB:
+        if max_body_bytes <= step * 1024:
+            return step
+    raise ValueError(f"max_webhook_body_bytes must be <= {WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024}, got {max_body_bytes}")
+
+
+def waf_rules(*, rate_limit: int, max_body_bytes: int, metric_prefix: str) -> list[dict[str, Any]]:
+    """The web ACL's rules, in the provider's schema (Terraform JSON block names)."""
+
+    def visibility(name: str) -> list[dict[str, Any]]:
+        return [{"cloudwatch_metrics_enabled": True, "metric_name": f"{metric_prefix}-{name}",
+                 "sampled_requests_enabled": True}]
+
+    def managed(name: str, priority: int, overrides: Sequence[str] = ()) -> dict[str, Any]:
+        statement: dict[str, Any] = {"name": name, "vendor_name": "AWS"}
+        if overrides:
+            statement["rule_action_override"] = [
+                {"name": rule, "action_to_use": [{"count": [{}]}]} for rule in overrides
+            ]
+        return {"name": name, "priority": priority, "override_action": [{"none": [{}]}],
+                "statement": [{"managed_rule_group_statement": [statement]}], "visibility_config": visibility(name)}
+
+    return [
+        {"name": "RateLimitPerIp", "priority": 0, "action": [{"block": [{}]}],
+         "statement": [{"rate_based_statement": [{"limit": rate_limit, "aggregate_key_type": "IP",
+                                                  "evaluation_window_sec": 300}]}],
+         "visibility_config": visibility("RateLimitPerIp")},
+        managed("AWSManagedRulesAmazonIpReputationList", 10),
+        # Webhook bodies are often > 8 KB: count, do not block (the rule below enforces our maximum).
+        managed("AWSManagedRulesCommonRuleSet", 20, overrides=("SizeRestrictions_BODY",)),
+        managed("AWSManagedRulesKnownBadInputsRuleSet", 30),
+        {"name": "BodyTooLarge", "priority": 40,
+         "action": [{"block": [{"custom_response": [{"response_code": 413}]}]}],
+         "statement": [{"size_constraint_statement": [{
+             "comparison_operator": "GT", "size": max_body_bytes,
+             "field_to_match": [{"body": [{"oversize_handling": "MATCH"}]}],
+             "text_transformation": [{"priority": 0, "type": "NONE"}],
+         }]}],
+         "visibility_config": visibility("BodyTooLarge")},
+    ]
+
+
+class WebhookApi(Construct):
+    """The REST API (REGIONAL), its stage, authorizer, WAF and optional custom domain.
+
+    Keyword arguments:
+      name: the API's name and prefix of its other names, e.g. "payments-api-dev" (required).
+      region: the stack's region (service integration URI) (required).
+      providers: webhook providers, a non-empty subset of KNOWN_PROVIDERS without repeats.
+      ingest_queue_arn: the ingest FIFO queue (its name and account are taken from the ARN).
+      sqs_kms_key_arn: the queue's KMS key (the API role needs GenerateDataKey/Decrypt on it).
+      authorizer: the REQUEST authorizer function (required when providers are given).
+      validator, reader, status, notify: functions behind the IAM routes; None leaves a route out.
+      logs_kms_key_arn, log_retention_days: the access/execution/WAF log groups (a CloudWatch
+        Logs retention; default 30).
+      throttle_rate_limit (rps, 1..100000, default 10000), throttle_burst_limit (1..100000, 5000).
+      cors_allow_origin: "*" or an https:// origin (default "*").
+      stage_variables: stage variables (default none).
+      waf: attach a WAFv2 web ACL (default True); waf_rate_limit: requests per 5 min per IP
+        (100..2e9, default 100000); max_webhook_body_bytes: 1024..65536 (default 65536, the most
+        WAF can inspect); waf_log_group_name: must start with "aws-waf-logs-".
+      custom_domain_name / certificate_arn / base_path: optional regional custom domain (TLS 1.2).
+      api_logging_account: set the account-level CloudWatch role API Gateway logs through (one per
+        account and region; default True).
+
+    Attributes: rest_api, stage, deployment, authorizer, webhook_resources (provider -> resource),
+      methods (route -> method), api_role (the SQS integration's role), access_log_group,
+      web_acl / waf_log_group (None without WAF), domain_name (None without one), invoke_url,
+      webhook_urls (provider -> URL), definition_sha256.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        region: str,
+        providers: Sequence[str],
+        ingest_queue_arn: str,
+        sqs_kms_key_arn: str,
+        logs_kms_key_arn: str,
+        authorizer: LambdaTarget | None = None,
+        validator: LambdaTarget | None = None,
+        reader: LambdaTarget | None = None,
+        status: LambdaTarget | None = None,
+        notify: LambdaTarget | None = None,
+        log_retention_days: int = 30,
+        throttle_rate_limit: int = 10_000,
+        throttle_burst_limit: int = 5_000,
+        cors_allow_origin: str = "*",
+        stage_variables: Mapping[str, str] | None = None,
+        waf: bool = True,
+        waf_rate_limit: int = 100_000,
+        max_webhook_body_bytes: int = 65_536,
+        waf_log_group_name: str = "",
+        custom_domain_name: str | None = None,
+        certificate_arn: str | None = None,
+        base_path: str = "",
+        api_logging_account: bool = True,
+    ):
+        super().__init__(scope, id_)
+        self._validate(
+            providers=providers, authorizer=authorizer, log_retention_days=log_retention_days,
+            throttle_rate_limit=throttle_rate_limit, throttle_burst_limit=throttle_burst_limit,
+            cors_allow_origin=cors_allow_origin, waf=waf, waf_rate_limit=waf_rate_limit,
+            max_webhook_body_bytes=max_webhook_body_bytes, waf_log_group_name=waf_log_group_name,
+            custom_domain_name=custom_domain_name, certificate_arn=certificate_arn,
+        )
+        self._cors_origin = cors_allow_origin
+        self._definition: list[Any] = []   # literal description of every route, for the deployment sha
+        self._integrations: list[ApiGatewayIntegration] = []
+        self._depends: list[Any] = []
+        self.methods: dict[str, ApiGatewayMethod] = {}
+
+        self.rest_api = ApiGatewayRestApi(
+            self, "api", name=name, description="Payment webhooks and payments API",
+            endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+        )
+        api_id = self.rest_api.id
+        self._body_validator = ApiGatewayRequestValidator(
+            self, "validate-body", rest_api_id=api_id, name="body-and-parameters",
+            validate_request_body=True, validate_request_parameters=True)
+        self._params_validator = ApiGatewayRequestValidator(
+            self, "validate-params", rest_api_id=api_id, name="parameters",
+            validate_request_body=False, validate_request_parameters=True)
+        self._models = {
+            title: ApiGatewayModel(self, f"model-{title}", rest_api_id=api_id, name=title,
+                                   content_type="application/json", schema=json.dumps(schema, sort_keys=True))
+            for title, schema in (("PaymentRequest", PAYMENT_REQUEST_SCHEMA), ("NotifyRequest", NOTIFY_REQUEST_SCHEMA))
+        }
+        self._resources: dict[str, ApiGatewayResource] = {}
+
+        self.authorizer = None
+        self.webhook_resources: dict[str, ApiGatewayResource] = {}
+        self.api_role = None
+        if providers:
+            self._build_webhooks(name, region, providers, ingest_queue_arn, sqs_kms_key_arn, authorizer)
+        lambda_routes = (
+            ("POST", "/payments", validator, "PaymentRequest", {"method.request.header.Idempotency-Key": True}),
+            ("GET", "/transactions", reader, None, {}),
+            ("GET", "/transactions/{id}", reader, None, {"method.request.path.id": True}),
+            ("GET", "/status/{id}", status, None, {"method.request.path.id": True}),
+            ("POST", "/transactions/{id}/notify", notify, "NotifyRequest", {"method.request.path.id": True}),
+        )
+        permitted: set[str] = set()
+        for verb, path, target, model, params in lambda_routes:
+            if target is None:
+                continue
+            self._lambda_route(verb, path, target, model, params)
+            if target.function_name not in permitted:
+                permitted.add(target.function_name)
+                LambdaPermission(
+                    self, f"invoke-{len(permitted)}", action="lambda:InvokeFunction",
+                    function_name=target.function_name, principal="apigateway.amazonaws.com",
+                    source_arn=f"{self.rest_api.execution_arn}/*/*/*",
+                )
+        self._gateway_responses()
+
+        self.definition_sha256 = hashlib.sha256(
+            json.dumps(self._definition, sort_keys=True).encode("utf-8")).hexdigest()
+        self.deployment = ApiGatewayDeployment(
+            self, "deployment", rest_api_id=api_id, description="payments API",
+            triggers={"definition": self.definition_sha256,
+                      "integrations": Fn.sha1(Fn.jsonencode([i.uri for i in self._integrations]))},
+            lifecycle={"create_before_destroy": True}, depends_on=self._depends,
+        )
+        self._build_stage(name, logs_kms_key_arn, log_retention_days, throttle_rate_limit, throttle_burst_limit,
+                          dict(stage_variables or {}), api_logging_account)
+        self.invoke_url = self.stage.invoke_url
+        self.webhook_urls = {p: f"{self.stage.invoke_url}/webhooks/{p}" for p in providers}
+
+        self.web_acl = self.waf_log_group = None
+        if waf:
+            self._build_waf(name, logs_kms_key_arn, log_retention_days, waf_rate_limit, max_webhook_body_bytes,
+                            waf_log_group_name)
+        self.domain_name = None
+        if custom_domain_name:
+            self.domain_name = ApiGatewayDomainName(
+                self, "domain", domain_name=custom_domain_name, regional_certificate_arn=certificate_arn,
+                security_policy="TLS_1_2",
+                endpoint_configuration=ApiGatewayDomainNameEndpointConfiguration(types=["REGIONAL"]),
+            )
+            ApiGatewayBasePathMapping(self, "base-path", api_id=api_id, stage_name=self.stage.stage_name,
+                                      domain_name=self.domain_name.domain_name, base_path=base_path or None)
+
+    # ----- validation ---------------------------------------------------------------------------
+    @staticmethod
+    def _validate(*, providers, authorizer, log_retention_days, throttle_rate_limit, throttle_burst_limit,
+                  cors_allow_origin, waf, waf_rate_limit, max_webhook_body_bytes, waf_log_group_name,
+                  custom_domain_name, certificate_arn) -> None:
+        def literal(value: Any) -> bool:
+            return not (isinstance(value, (str, int, float)) and Token.is_unresolved(value))
+
+        p: list[str] = []
+        unknown = [x for x in providers if x not in KNOWN_PROVIDERS]
+        if unknown:
+            p.append(f"providers has unknown providers {unknown}; known: {', '.join(KNOWN_PROVIDERS)}")
+        if len(set(providers)) != len(providers):
+            p.append(f"providers must not repeat a provider, got {list(providers)}")
+        if providers and authorizer is None:
+            p.append("authorizer is required for webhook routes (the per-provider key gate), got None")
+        if literal(log_retention_days) and log_retention_days not in LOG_RETENTION_DAYS:
+            p.append(f"log_retention_days must be a CloudWatch Logs retention such as 30, got {log_retention_days}")
+        for label, value in (("throttle_rate_limit", throttle_rate_limit), ("throttle_burst_limit", throttle_burst_limit)):
+            if literal(value) and not 1 <= value <= 100_000:
+                p.append(f"{label} must be 1..100000, got {value}")
+        if cors_allow_origin != "*" and not str(cors_allow_origin).startswith("https://"):
+            p.append(f"cors_allow_origin must be '*' or an https:// origin, got {cors_allow_origin!r}")
+        if waf:
+            if literal(waf_rate_limit) and not 100 <= waf_rate_limit <= 2_000_000_000:
+                p.append(f"waf_rate_limit must be 100..2000000000 requests per 5 minutes, got {waf_rate_limit}")
+            if not str(waf_log_group_name).startswith("aws-waf-logs-"):
+                p.append(f"waf_log_group_name must start with 'aws-waf-logs-' (WAF requires it), got {waf_log_group_name!r}")
+        limit = WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024
+        if literal(max_webhook_body_bytes) and not 1024 <= max_webhook_body_bytes <= limit:
+            p.append(
+                f"max_webhook_body_bytes must be 1024..{limit} (WAF inspects at most {limit // 1024} KB of an "
+                f"API Gateway body), got {max_webhook_body_bytes}"
+            )
+        if custom_domain_name and not certificate_arn:
+            p.append(f"certificate_arn is required with custom_domain_name {custom_domain_name!r}, got none")
+        if p:
+            raise ValueError("WebhookApi: " + "; ".join(p))
+
+    # ----- resources and methods ----------------------------------------------------------------
+    def _resource(self, path: str) -> str:
+        """Id of the API resource for `path` ("/" is the root), created with its parents."""
+        if path == "/":
+            return self.rest_api.root_resource_id
+        if path not in self._resources:
+            parent, _, part = path.rpartition("/")
+            slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
+            self._resources[path] = ApiGatewayResource(
+                self, f"res-{slug}", rest_api_id=self.rest_api.id, parent_id=self._resource(parent or "/"),
+                path_part=part)
+            self._cors(path)
+        return self._resources[path].id
+
+    def _method(self, verb: str, path: str, **options: Any) -> ApiGatewayMethod:
+        slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
+        method = ApiGatewayMethod(self, f"{verb.lower()}-{slug}", rest_api_id=self.rest_api.id,
+                                  resource_id=self._resource(path), http_method=verb, **options)
+        self.methods[f"{verb} {path}"] = method
+        self._depends.append(method)
+        return method
+
+    def _build_webhooks(self, name: str, region: str, providers: Sequence[str], queue_arn: str,
+                        sqs_key_arn: str, authorizer: LambdaTarget) -> None:
+        api = self.rest_api
+        self.authorizer = ApiGatewayAuthorizer(
+            self, "authorizer", name=f"{name}-webhook-key", rest_api_id=api.id, type="REQUEST",
+            authorizer_uri=authorizer.invoke_arn, identity_source="context.resourcePath",
+            authorizer_result_ttl_in_seconds=0,
+        )
+        LambdaPermission(self, "invoke-authorizer", action="lambda:InvokeFunction",
+                         function_name=authorizer.function_name, principal="apigateway.amazonaws.com",
+                         source_arn=f"{api.execution_arn}/authorizers/{self.authorizer.id}")
+        self.api_role = IamRole(self, "sqs-role", name=f"{name}-sqs-send", assume_role_policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}],
+        }))
+        IamRolePolicy(self, "sqs-send", role=self.api_role.id, name="send-to-ingest-queue", policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "SendToIngestQueue", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
+                {"Sid": "EncryptForQueue", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                 "Resource": sqs_key_arn},
+            ],
+        }))
+        parts = Fn.split(":", queue_arn)
+        queue_uri = f"arn:aws:apigateway:{region}:sqs:path/{Fn.element(parts, 4)}/{Fn.element(parts, 5)}"
+        for provider in providers:
+            path = f"/webhooks/{provider}"
+            template = render_request_template(provider)
+            method = self._method(
+                "POST", path, authorization="CUSTOM", authorizer_id=self.authorizer.id,
+                request_parameters={"method.request.header.X-Webhook-Key": False,
+                                    "method.request.querystring.key": False},
+            )
+            self.webhook_resources[provider] = self._resources[path]
+            integration = ApiGatewayIntegration(
+                self, f"sqs-{provider}", rest_api_id=api.id, resource_id=method.resource_id,
+                http_method="POST", type="AWS", integration_http_method="POST", uri=queue_uri,
+                credentials=self.api_role.arn, passthrough_behavior="NEVER",
+                request_parameters={"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
+                request_templates={"application/json": terraform_literal(template)},
+            )
+            self._integrations.append(integration)
+            self._depends.append(integration)
+            for code, pattern, body in (
+                ("200", None, WEBHOOK_ACCEPTED),
+                ("500", r"4\d{2}", json.dumps({"received": False, "error": "queue_rejected"})),
+                ("503", r"5\d{2}", json.dumps({"received": False, "error": "queue_unavailable"})),
+            ):
+                response = ApiGatewayMethodResponse(
+                    self, f"sqs-{provider}-{code}", rest_api_id=api.id, resource_id=method.resource_id,
+                    http_method="POST", status_code=code, response_models={"application/json": "Empty"})
+                self._depends.append(ApiGatewayIntegrationResponse(
+                    self, f"sqs-{provider}-{code}-integration", rest_api_id=api.id, resource_id=method.resource_id,
+                    http_method="POST", status_code=code, selection_pattern=pattern,
+                    response_templates={"application/json": body}, depends_on=[integration, response]))
+            self._definition.append(["POST", path, "CUSTOM", "AWS:sqs:SendMessage", template])
+
+    def _lambda_route(self, verb: str, path: str, target: LambdaTarget, model: str | None,
+                      params: Mapping[str, bool]) -> None:
+        options: dict[str, Any] = dict(authorization="AWS_IAM", request_parameters=dict(params) or None)
+        if model:
+            options.update(request_models={"application/json": self._models[model].name},
+                           request_validator_id=self._body_validator.id)
+        elif params:
+            options.update(request_validator_id=self._params_validator.id)
+        method = self._method(verb, path, **options)
+        integration = ApiGatewayIntegration(
+            self, f"lambda-{verb.lower()}-{path.strip('/').replace('/', '-').replace('{', '').replace('}', '')}",
+            rest_api_id=self.rest_api.id, resource_id=method.resource_id, http_method=verb, type="AWS_PROXY",
+            integration_http_method="POST", uri=target.invoke_arn,
+        )
+        self._integrations.append(integration)
+        self._depends.append(integration)
+        self._definition.append([verb, path, "AWS_IAM", "AWS_PROXY", model, sorted(params)])
+
+    def _cors(self, path: str) -> None:
+        """OPTIONS (MOCK) on every non-webhook resource; providers call server to server."""
+        if path.startswith("/webhooks"):
+            return
+        slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
+        resource_id = self._resources[path].id
+        method = ApiGatewayMethod(self, f"options-{slug}", rest_api_id=self.rest_api.id, resource_id=resource_id,
+                                  http_method="OPTIONS", authorization="NONE")
+        integration = ApiGatewayIntegration(
+            self, f"options-{slug}-integration", rest_api_id=self.rest_api.id, resource_id=resource_id,
+            http_method="OPTIONS", type="MOCK", request_templates={"application/json": '{"statusCode": 200}'},
+            depends_on=[method])
+        headers = {
+            "method.response.header.Access-Control-Allow-Origin": f"'{self._cors_origin}'",
+            "method.response.header.Access-Control-Allow-Headers": f"'{CORS_ALLOW_HEADERS}'",
+            "method.response.header.Access-Control-Allow-Methods": "'GET,POST,OPTIONS'",
+        }
+        response = ApiGatewayMethodResponse(
+            self, f"options-{slug}-200", rest_api_id=self.rest_api.id, resource_id=resource_id,
+            http_method="OPTIONS", status_code="200", response_parameters={k: True for k in headers},
+            depends_on=[method])
+        self._depends += [method, integration, ApiGatewayIntegrationResponse(
+            self, f"options-{slug}-200-integration", rest_api_id=self.rest_api.id, resource_id=resource_id,
+            http_method="OPTIONS", status_code="200", response_parameters=headers,
+            depends_on=[integration, response])]
+        self._definition.append(["OPTIONS", path, self._cors_origin, CORS_ALLOW_HEADERS])
+
+    def _gateway_responses(self) -> None:
+        """API Gateway's own 4xx/5xx answers carry the CORS origin too."""
+        for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+            self._depends.append(ApiGatewayGatewayResponse(
+                self, f"gateway-{kind.lower()}", rest_api_id=self.rest_api.id, response_type=kind,
+                response_parameters={"gatewayresponse.header.Access-Control-Allow-Origin": f"'{self._cors_origin}'"}))
+        self._definition.append(["gateway-responses", self._cors_origin])
+
+    # ----- stage, logging -----------------------------------------------------------------------
+    def _build_stage(self, name: str, logs_key: str, retention: int, rate: int, burst: int,
+                     variables: dict[str, str], api_logging_account: bool) -> None:
+        self.access_log_group = CloudwatchLogGroup(
+            self, "access-logs", name=f"/aws/apigateway/{name}/access", retention_in_days=retention,
+            kms_key_id=logs_key)
+        # API Gateway writes execution logs here; created first so they are encrypted and retained.
+        execution_logs = CloudwatchLogGroup(
+            self, "execution-logs", name=f"API-Gateway-Execution-Logs_{self.rest_api.id}/{STAGE_NAME}",
+            retention_in_days=retention, kms_key_id=logs_key)
+        depends: list[Any] = [execution_logs]
+        if api_logging_account:
+            role = IamRole(self, "cloudwatch-role", name=f"{name}-cloudwatch", assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}],
+            }))
+            IamRolePolicyAttachment(
+                self, "cloudwatch-role-logs", role=role.name,
+                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+            depends.append(ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn))
+        self.stage = ApiGatewayStage(
+            self, "stage", rest_api_id=self.rest_api.id, deployment_id=self.deployment.id, stage_name=STAGE_NAME,
+            xray_tracing_enabled=True, cache_cluster_enabled=False, variables=variables or None,
+            access_log_settings=ApiGatewayStageAccessLogSettings(
+                destination_arn=self.access_log_group.arn, format=ACCESS_LOG_FORMAT),
+            depends_on=depends,
+        )
+        ApiGatewayMethodSettings(
+            self, "method-settings", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name, method_path="*/*",
+            settings=ApiGatewayMethodSettingsSettings(
+                metrics_enabled=True, logging_level="ERROR", data_trace_enabled=False,
+                throttling_rate_limit=rate, throttling_burst_limit=burst,
+                caching_enabled=False, cache_data_encrypted=True,
+            ),
+        )
+
+    # ----- WAF ----------------------------------------------------------------------------------
+    def _build_waf(self, name: str, logs_key: str, retention: int, rate_limit: int, max_body: int,
+                   log_group_name: str) -> None:
+        limit_kb = waf_inspection_limit_kb(max_body)
+        self.web_acl = Wafv2WebAcl(
+            self, "web-acl", name=name, scope="REGIONAL", description="Payments API: managed rules, rate, body size",
+            default_action={"allow": {}},
+            visibility_config={"cloudwatch_metrics_enabled": True, "metric_name": name, "sampled_requests_enabled": True},
+            association_config=Wafv2WebAclAssociationConfig(request_body=[Wafv2WebAclAssociationConfigRequestBody(
+                api_gateway=Wafv2WebAclAssociationConfigRequestBodyApiGateway(
+                    default_size_inspection_limit=f"KB_{limit_kb}"))]),
+        )
+        # The rule tree is written in the provider's own block names (one JSON value, checked by
+        # terraform validate): the generated binding classes are ten levels of nested names.
+        self.web_acl.add_override("rule", waf_rules(rate_limit=rate_limit, max_body_bytes=max_body, metric_prefix=name))
+        self.waf_log_group = CloudwatchLogGroup(self, "waf-logs", name=log_group_name, retention_in_days=retention,
+                                                kms_key_id=logs_key)
+        Wafv2WebAclLoggingConfiguration(
+            self, "waf-logging", resource_arn=self.web_acl.arn, log_destination_configs=[self.waf_log_group.arn],
+            # the gate key may travel in the query string or X-Webhook-Key: never in a log
+            redacted_fields=[
+                Wafv2WebAclLoggingConfigurationRedactedFields(query_string={}),
+                Wafv2WebAclLoggingConfigurationRedactedFields(single_header={"name": "x-webhook-key"}),
+            ],
+        )
+        Wafv2WebAclAssociation(self, "waf-association", resource_arn=self.stage.arn, web_acl_arn=self.web_acl.arn)
