@@ -4,6 +4,9 @@ and never configure providers, regions or credentials themselves."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 from cdktf import LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
@@ -16,6 +19,19 @@ LOCAL_ENDPOINT_SERVICES = (
     "events", "iam", "kms", "lambda_", "pipes", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
     "wafv2", "xray",
 )
+
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_BUILD_DIR = ROOT / "build" / "lambda"
+
+
+def lambda_artifacts() -> dict[str, dict]:
+    """Build (or reuse, it caches) the deterministic Lambda zips with scripts/package.py and return
+    its manifest {name: {path, sha256, source_code_hash, ...}} for the 8 functions and "layer"."""
+    spec = importlib.util.spec_from_file_location("payments_package", ROOT / "scripts" / "package.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_all(LAMBDA_BUILD_DIR)
 
 
 class PaymentPlatformStack(TerraformStack):
@@ -156,10 +172,58 @@ class PaymentPlatformStack(TerraformStack):
         return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.vendor_topic_name}"
 
     def _build_configuration(self):
-        return None
+        from constructs.configuration import Configuration
+
+        s = self.settings
+        q = self.queueing
+        values = {
+            "TABLE_NAME": self.storage.table.name,
+            "TABLE_ARN": self.storage.table.arn,
+            "INGEST_QUEUE_URL": q.ingest.queue.url,
+            "INGEST_QUEUE_ARN": q.ingest.queue.arn,
+            "NOTIFICATIONS_QUEUE_URL": q.notifications.queue.url,
+            "NOTIFICATIONS_QUEUE_ARN": q.notifications.queue.arn,
+            "ARCHIVE_BUCKET": self.storage.bucket.bucket,
+            "VENDOR_TOPIC_ARN": self.vendor_topic_arn,
+            "EVENT_BUS_NAME": self.event_bus_name,
+        }
+        return Configuration(
+            self, "configuration", environment=s.suffix, values=values, providers=s.providers,
+            secrets_kms_key_arn=self.security.keys["secrets"].arn,
+            recovery_window_in_days=30 if s.production else 0,
+            endpoint_url=s.local.endpoint_url if s.local is not None else None,
+        )
 
     def _build_ingress(self):
-        return None
+        s = self.settings
+        if self.queueing is None or self.security is None or self.compute is None:
+            return None  # every route needs a function (the authorizer gates the webhooks)
+        from constructs.ingress import LambdaTarget, WebhookApi
+
+        functions = self.compute.functions
+
+        def target(name: str):
+            fn = functions.get(name)
+            return None if fn is None else LambdaTarget(fn.function.function_name, fn.function.invoke_arn)
+
+        domain = s.custom_domain if s.enabled("custom_domain") else None
+        keys = self.security.keys
+        return WebhookApi(
+            self, "ingress", name=s.name("payments-api"), region=s.region,
+            providers=s.providers if "authorizer" in functions else (),
+            ingest_queue_arn=self.queueing.ingest.queue.arn, sqs_kms_key_arn=keys["sqs"].arn,
+            logs_kms_key_arn=keys["logs"].arn, log_retention_days=s.log_retention_days,
+            authorizer=target("authorizer"), validator=target("validator"), reader=target("reader"),
+            status=target("status"), notify=target("notify"),
+            throttle_rate_limit=s.api.throttle_rate_limit, throttle_burst_limit=s.api.throttle_burst_limit,
+            cors_allow_origin=s.api.cors_allow_origin, stage_variables=dict(s.api.stage_variables),
+            waf=s.enabled("waf"), waf_rate_limit=s.api.waf_rate_limit,
+            max_webhook_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=f"aws-waf-logs-{s.name('payments')}",
+            custom_domain_name=domain.domain_name if domain else None,
+            certificate_arn=domain.certificate_arn if domain else None,
+            base_path=domain.base_path if domain else "",
+            api_logging_account=s.enabled("api_logging_account"),
+        )
 
     # ----- infrastructure II (network, compute, fan-out, observability, outputs) -----------------
     def _build_network(self):
@@ -177,7 +241,90 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     def _build_compute(self):
-        return None
+        from constructs.compute import Compute
+        from constructs.queueing import MAX_MESSAGE_SIZE_BYTES
+
+        s = self.settings
+        keys = self.security.keys
+        q = self.queueing
+        environment = dict(self.configuration.lambda_environment)
+        environment.update(
+            ARCHIVE_KMS_KEY_ARN=keys["s3"].arn,
+            INGEST_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_SIZE_BYTES),
+        )
+        vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
+        if vendors:
+            environment["KNOWN_VENDORS"] = vendors
+        network = self.network
+        vpc = {}
+        if network is not None and getattr(network, "private_subnet_ids", None) is not None:
+            vpc = dict(subnet_ids=network.private_subnet_ids,
+                       security_group_ids=[network.lambda_security_group_id])
+        consume = s.enabled("event_source_mappings")
+        compute = Compute(
+            self, "compute", name_suffix=s.suffix, functions=s.functions, artifacts=lambda_artifacts(),
+            environment=environment, lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
+            queue_kms_key_arn=keys["sqs"].arn, account_id=self.account_id, partition=self.partition,
+            region=self.region_name, log_retention_in_days=s.log_retention_days,
+            async_failure_queue_arn=q.lambda_failures.queue.arn,
+            async_max_retry_attempts=s.lambda_async_max_retry_attempts,
+            event_sources={"processor": q.ingest.queue, "notifier": q.notifications.queue} if consume else {},
+            processor_backlog_queue=q.ingest.queue,
+            processor_scaling=s.processor_scaling,
+            provisioned_concurrency_enabled=s.enabled("provisioned_concurrency"),
+            autoscaling_enabled=s.enabled("autoscaling"),
+            **vpc,
+        )
+        self._grant_functions(compute)
+        return compute
+
+    def _grant_functions(self, compute) -> None:
+        """Least privilege per function (F6, C10): each grant names the exact actions and ARNs."""
+        keys = {name: key.arn for name, key in self.security.keys.items()}
+        table = self.storage.table.arn
+        bucket = self.storage.bucket.arn
+        q = self.queueing
+        secrets = self.configuration
+        fn = compute.functions
+        read_secrets = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+        produce = ["kms:GenerateDataKey", "kms:Decrypt"]
+        fn["processor"].grant("ledger-and-quarantine", [
+            {"sid": "LedgerWrites", "actions": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem",
+                                                "dynamodb:Query"], "resources": [table]},
+            {"sid": "SigningSecrets", "actions": read_secrets, "resources": secrets.secret_arns("signing")},
+            {"sid": "Quarantine", "actions": ["s3:PutObject"], "resources": [f"{bucket}/quarantine/*"]},
+            {"sid": "DataKeys", "actions": produce, "resources": [keys["dynamodb"], keys["s3"]]},
+            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]]},
+        ])
+        fn["validator"].grant("enqueue", [
+            {"sid": "SendToIngest", "actions": ["sqs:SendMessage"], "resources": [q.ingest.queue.arn]},
+            {"sid": "QueueKey", "actions": produce, "resources": [keys["sqs"]]},
+        ])
+        fn["authorizer"].grant("gate-keys", [
+            {"sid": "GateKeySecrets", "actions": read_secrets, "resources": secrets.secret_arns("gate_key")},
+            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]]},
+        ])
+        fn["archiver"].grant("archive", [
+            {"sid": "WriteRaw", "actions": ["s3:PutObject"], "resources": [f"{bucket}/raw/*"]},
+            {"sid": "ArchiveKey", "actions": produce, "resources": [keys["s3"]]},
+        ])
+        fn["notifier"].grant("publish-and-markers", [
+            {"sid": "PublishToVendors", "actions": ["sns:Publish"], "resources": [self.vendor_topic_arn]},
+            {"sid": "NotificationMarkers", "actions": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
+                                                       "dynamodb:DeleteItem"], "resources": [table]},
+            {"sid": "DataKeys", "actions": produce, "resources": [keys["sns"], keys["dynamodb"]]},
+        ])
+        for name in ("reader", "status"):
+            fn[name].grant("read-ledger", [
+                {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"],
+                 "resources": [table, f"{table}/index/*"]},
+                {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
+            ])
+        fn["notify"].grant("renotify", [
+            {"sid": "ReadState", "actions": ["dynamodb:GetItem"], "resources": [table]},
+            {"sid": "SendToNotifications", "actions": ["sqs:SendMessage"], "resources": [q.notifications.queue.arn]},
+            {"sid": "DataKeys", "actions": produce, "resources": [keys["sqs"], keys["dynamodb"]]},
+        ])
 
     def _build_fanout(self):
         return None
