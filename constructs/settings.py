@@ -178,6 +178,31 @@ class LocalEmulator:
 
 
 @dataclass(frozen=True)
+class PipeSettings:
+    """EventBridge Pipes reading the ledger stream (Pipe A archive, Pipe B status events).
+    batch_size 1..10000 (Pipes DynamoDB stream source); maximum_retry_attempts -1 (forever) or
+    0..10000; maximum_record_age_seconds -1 (forever) or 60..604800. A record past either limit
+    goes to the fan-out dead-letter queue."""
+
+    batch_size: int = 10
+    maximum_retry_attempts: int = 3
+    maximum_record_age_seconds: int = 86_400
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """Alarm thresholds. api_latency_p99_ms: 1..29000 (P7: 500 ms); ingest_oldest_message_seconds:
+    >= 60, the ingest queue's lag (a capacity signal: signatures are checked against received_at,
+    so lag does not fail them); authorizer_denies_per_5min: >= 1, a spike of rejected gate keys;
+    period_seconds: 60 or a multiple of 60."""
+
+    api_latency_p99_ms: int = 500
+    ingest_oldest_message_seconds: int = 300
+    authorizer_denies_per_5min: int = 50
+    period_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str
     region: str = "us-east-1"
@@ -197,6 +222,8 @@ class Settings:
     backend: BackendSettings = BackendSettings()
     local: LocalEmulator | None = None
     xray_sampling_rate: float = 0.1
+    pipes: PipeSettings = PipeSettings()
+    alarms: AlarmSettings = AlarmSettings()
     # KMS keys wait this long (7..30 days) between "delete" and deletion; prod keeps the maximum.
     kms_deletion_window_days: int = 7
     # Lambda asynchronous invocations: retries before the on-failure destination (0..2, AWS limit).
@@ -307,6 +334,7 @@ class Settings:
                 "lambda_async_max_retry_attempts must be 0..2 (Lambda async limit; the '3 tries' live in the "
                 f"SQS redrive maxReceiveCount), got {self.lambda_async_max_retry_attempts}"
             )
+        p.extend(self._fanout_and_alarm_problems())
         if not 0.0 <= self.xray_sampling_rate <= 1.0:
             p.append(f"xray_sampling_rate must be within 0..1, got {self.xray_sampling_rate}")
         for feature in sorted(self.disabled_features):
@@ -411,6 +439,27 @@ class Settings:
                 )
         if n.flow_log_retention_days not in LOG_RETENTION_DAYS:
             p.append(f"network.flow_log_retention_days must be a CloudWatch Logs retention, got {n.flow_log_retention_days}")
+        return p
+
+    def _fanout_and_alarm_problems(self) -> list[str]:
+        p: list[str] = []
+        pipes, alarms = self.pipes, self.alarms
+        if not 1 <= pipes.batch_size <= 10_000:
+            p.append(f"pipes.batch_size must be 1..10000 (Pipes DynamoDB stream source), got {pipes.batch_size}")
+        if not (pipes.maximum_retry_attempts == -1 or 0 <= pipes.maximum_retry_attempts <= 10_000):
+            p.append(f"pipes.maximum_retry_attempts must be -1 or 0..10000, got {pipes.maximum_retry_attempts}")
+        if not (pipes.maximum_record_age_seconds == -1 or 60 <= pipes.maximum_record_age_seconds <= 604_800):
+            p.append(
+                f"pipes.maximum_record_age_seconds must be -1 or 60..604800, got {pipes.maximum_record_age_seconds}"
+            )
+        if not 1 <= alarms.api_latency_p99_ms <= 29_000:
+            p.append(f"alarms.api_latency_p99_ms must be 1..29000 (API Gateway timeout), got {alarms.api_latency_p99_ms}")
+        if alarms.ingest_oldest_message_seconds < 60:
+            p.append(f"alarms.ingest_oldest_message_seconds must be >= 60, got {alarms.ingest_oldest_message_seconds}")
+        if alarms.authorizer_denies_per_5min < 1:
+            p.append(f"alarms.authorizer_denies_per_5min must be >= 1, got {alarms.authorizer_denies_per_5min}")
+        if alarms.period_seconds < 60 or alarms.period_seconds % 60:
+            p.append(f"alarms.period_seconds must be 60 or a multiple of 60, got {alarms.period_seconds}")
         return p
 
     def _archive_problems(self) -> list[str]:

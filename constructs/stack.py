@@ -327,7 +327,28 @@ class PaymentPlatformStack(TerraformStack):
         ])
 
     def _build_fanout(self):
-        return None
+        s = self.settings
+        if self.security is None or self.queueing is None:
+            return None
+        from constructs.fanout import EventFanout
+
+        keys = self.security.keys
+        archiver = self.compute.functions.get("archiver") if self.compute is not None else None
+        return EventFanout(
+            self, "fanout", bus_name=self.event_bus_name, rule_name=self.completed_rule_name,
+            vendor_topic_name=self.vendor_topic_name, archive_pipe_name=s.name("payments-archive"),
+            status_pipe_name=s.name("payments-status"), dlq_name=s.name("payments-fanout-dlq"),
+            account_id=self.account_id, events_kms_key_arn=keys["events"].arn, sqs_kms_key_arn=keys["sqs"].arn,
+            sns_kms_key_arn=keys["sns"].arn, dynamodb_kms_key_arn=keys["dynamodb"].arn,
+            notifications_queue_arn=self.queueing.notifications.queue.arn,
+            table_stream_arn=self.storage.table.stream_arn if self.storage is not None else None,
+            archiver_function_arn=archiver.function.arn if archiver is not None else None,
+            pipes=s.enabled("pipes"), batch_size=s.pipes.batch_size,
+            maximum_retry_attempts=s.pipes.maximum_retry_attempts,
+            maximum_record_age_seconds=s.pipes.maximum_record_age_seconds,
+            alert_email=s.alert_email, vendor_subscriptions=s.vendor_subscriptions,
+            email_subscriptions=s.enabled("email_subscriptions"),
+        )
 
     def _build_observability(self):
         return None

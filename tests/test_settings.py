@@ -343,3 +343,31 @@ def test_local_disables_event_source_mappings_because_moto_would_invoke_lambda()
     s = load_settings("local", environ=NO_ENV)
     assert not s.enabled("event_source_mappings") and "Docker" in s.disabled_features["event_source_mappings"]
     assert load_settings("dev", environ=NO_ENV).enabled("event_source_mappings")
+
+
+def test_fails_when_pipe_batch_size_is_out_of_range():
+    fails("dev", {"pipes": {"batch_size": 0}}, "pipes.batch_size must be 1..10000", "got 0")
+
+
+def test_fails_when_pipe_retry_attempts_are_out_of_range():
+    fails("dev", {"pipes": {"maximum_retry_attempts": -2}}, "pipes.maximum_retry_attempts must be -1 or 0..10000", "got -2")
+
+
+def test_fails_when_pipe_record_age_is_out_of_range():
+    fails("dev", {"pipes": {"maximum_record_age_seconds": 30}}, "pipes.maximum_record_age_seconds must be -1 or 60..604800", "got 30")
+
+
+def test_fails_when_api_latency_alarm_exceeds_the_api_timeout():
+    fails("dev", {"alarms": {"api_latency_p99_ms": 30_000}}, "alarms.api_latency_p99_ms must be 1..29000", "got 30000")
+
+
+def test_fails_when_oldest_message_alarm_is_below_a_minute():
+    fails("dev", {"alarms": {"ingest_oldest_message_seconds": 10}}, "alarms.ingest_oldest_message_seconds must be >= 60", "got 10")
+
+
+def test_fails_when_authorizer_deny_threshold_is_zero():
+    fails("dev", {"alarms": {"authorizer_denies_per_5min": 0}}, "alarms.authorizer_denies_per_5min must be >= 1", "got 0")
+
+
+def test_fails_when_alarm_period_is_not_whole_minutes():
+    fails("dev", {"alarms": {"period_seconds": 90}}, "alarms.period_seconds must be 60 or a multiple of 60", "got 90")
