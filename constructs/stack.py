@@ -351,7 +351,52 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     def _build_observability(self):
-        return None
+        s = self.settings
+        if self.security is None:
+            return None
+        from constructs.observability import Observability, WatchedFunction
+
+        keys = self.security.keys
+        if self.network is not None and s.enabled("flow_logs"):
+            # here, not in _build_network: the flow log group needs the logs key, built after the VPC
+            self.network.add_flow_logs(logs_kms_key_arn=keys["logs"].arn,
+                                       retention_in_days=s.network.flow_log_retention_days)
+        functions = {}
+        if self.compute is not None:
+            functions = {name: WatchedFunction(fn.function.function_name, fn.log_group.name)
+                         for name, fn in self.compute.functions.items()}
+        dlqs = {}
+        if self.queueing is not None:
+            q = self.queueing
+            dlqs = {"ingest-dlq": q.ingest.dead_letter_queue.name,
+                    "notifications-dlq": q.notifications.dead_letter_queue.name}
+            failures = getattr(q, "lambda_failures", None)
+            if failures is not None:
+                dlqs["lambda-failures"] = failures.queue.name
+        pipes, bus, rule = [], None, None
+        if self.fanout is not None:
+            dlqs["fanout-dlq"] = self.fanout.dead_letter_queue.name
+            # literal names: they key the alarms' construct ids
+            pipes = [name for name, pipe in ((s.name("payments-archive"), self.fanout.archive_pipe),
+                                             (s.name("payments-status"), self.fanout.status_pipe)) if pipe is not None]
+            bus, rule = self.fanout.bus.name, self.fanout.rule.name
+        a = s.alarms
+        return Observability(
+            self, "observability", alerts_topic_name=s.name("payment-alerts"), dashboard_name=s.name("payments"),
+            name_prefix=s.name("payments"), region=s.region, sns_kms_key_arn=keys["sns"].arn,
+            alert_email=s.alert_email, email_subscriptions=s.enabled("email_subscriptions"),
+            functions=functions,
+            ingest_queue_name=self.queueing.ingest.queue.name if self.queueing is not None else None,
+            dead_letter_queue_names=dlqs,
+            api_name=self.ingress.rest_api.name if self.ingress is not None else None,
+            api_stage_name=self.ingress.stage.stage_name if self.ingress is not None else None,
+            table_name=self.storage.table.name if self.storage is not None else None,
+            pipe_names=pipes, event_bus_name=bus, rule_name=rule,
+            api_latency_p99_ms=a.api_latency_p99_ms, ingest_oldest_message_seconds=a.ingest_oldest_message_seconds,
+            authorizer_denies_per_5min=a.authorizer_denies_per_5min, period_seconds=a.period_seconds,
+            alarms=s.enabled("alarms"), dashboard=s.enabled("dashboard"),
+            xray_sampling_rule=s.enabled("xray_sampling_rule"), xray_sampling_rate=s.xray_sampling_rate,
+        )
 
     def _build_outputs(self) -> None:
         return None
