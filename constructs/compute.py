@@ -176,7 +176,7 @@ class PaymentFunction(Construct):
         if problems:
             raise ValueError(f"PaymentFunction {function_name}: " + "; ".join(problems))
 
-        self._id_prefix = id_
+        self.function_name = function_name  # the plain name, for names and metric dimensions
         self.policies: list[IamRolePolicy] = []
         self.log_group = CloudwatchLogGroup(
             self, "log-group", name=f"/aws/lambda/{function_name}", retention_in_days=log_retention_in_days,
@@ -380,6 +380,7 @@ class Compute(Construct):
     def _processor_alias(self, scaling: ProcessorScaling, provisioned_enabled: bool, autoscaling_enabled: bool,
                          queue: SqsQueue | None) -> None:
         processor = self.functions["processor"].function
+        name = self.functions["processor"].function_name
         self.processor_alias = LambdaAlias(
             self, "processor-alias", name=ALIAS, function_name=processor.function_name,
             function_version=processor.version, description="what the ingest queue invokes",
@@ -396,7 +397,7 @@ class Compute(Construct):
         )
         if not autoscaling_enabled:
             return
-        resource_id = f"function:{processor.function_name}:{ALIAS}"
+        resource_id = f"function:{name}:{ALIAS}"
         self.scaling_target = AppautoscalingTarget(
             self, "processor-scaling-target", service_namespace="lambda", resource_id=resource_id,
             scalable_dimension="lambda:function:ProvisionedConcurrency",
@@ -405,7 +406,7 @@ class Compute(Construct):
         )
         target = self.scaling_target
         self.scaling_policies.append(AppautoscalingPolicy(
-            self, "processor-utilization-policy", name=f"{processor.function_name}-utilization",
+            self, "processor-utilization-policy", name=f"{name}-utilization",
             policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
             resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
             target_tracking_scaling_policy_configuration=TargetTracking(
@@ -419,7 +420,7 @@ class Compute(Construct):
         # Backlog per running instance: visible messages / (concurrent executions of the alias + 1);
         # the +1 keeps the ratio defined when nothing runs yet.
         self.scaling_policies.append(AppautoscalingPolicy(
-            self, "processor-backlog-policy", name=f"{processor.function_name}-queue-backlog",
+            self, "processor-backlog-policy", name=f"{name}-queue-backlog",
             policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
             resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
             target_tracking_scaling_policy_configuration=TargetTracking(
@@ -430,8 +431,8 @@ class Compute(Construct):
                         dimensions=[Dimension(name="QueueName", value=queue.name)]))),
                     Metric(id="running", return_data=False, metric_stat=Stat(stat="Maximum", metric=StatMetric(
                         namespace="AWS/Lambda", metric_name="ConcurrentExecutions",
-                        dimensions=[Dimension(name="FunctionName", value=processor.function_name),
-                                    Dimension(name="Resource", value=f"{processor.function_name}:{ALIAS}")]))),
+                        dimensions=[Dimension(name="FunctionName", value=name),
+                                    Dimension(name="Resource", value=f"{name}:{ALIAS}")]))),
                     Metric(id="backlog_per_instance", expression="visible / (running + 1)",
                            label="queue messages per running processor", return_data=True),
                 ]),
