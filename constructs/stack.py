@@ -399,4 +399,40 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     def _build_outputs(self) -> None:
-        return None
+        """Stack outputs (C17): endpoints, names and ARNs an operator or a script needs."""
+        from cdktf import Fn, TerraformOutput
+
+        out: dict[str, tuple[object, str]] = {}
+        if self.ingress is not None:
+            out["api_url"] = (self.ingress.invoke_url, "REST API stage URL")
+            for provider, url in sorted(self.ingress.webhook_urls.items()):
+                out[f"webhook_url_{provider}"] = (url, f"{provider} webhook endpoint (append ?key=<gate key>)")
+            if self.ingress.domain_name is not None:
+                out["custom_domain_target"] = (self.ingress.domain_name.regional_domain_name,
+                                               "DNS target (CNAME/alias) of the custom domain")
+        if self.storage is not None:
+            out["table_name"] = (self.storage.table.name, "ledger table")
+            out["archive_bucket"] = (self.storage.bucket.bucket, "archive bucket")
+        if self.queueing is not None:
+            out["ingest_queue_url"] = (self.queueing.ingest.queue.url, "ingest FIFO queue")
+            out["ingest_dlq_url"] = (self.queueing.ingest.dead_letter_queue.url, "ingest dead-letter queue")
+            out["notifications_queue_url"] = (self.queueing.notifications.queue.url, "notifications queue")
+            out["notifications_dlq_url"] = (self.queueing.notifications.dead_letter_queue.url,
+                                            "notifications dead-letter queue")
+        if self.fanout is not None:
+            out["vendor_topic_arn"] = (self.fanout.vendor_topic.arn, "vendor notifications topic")
+            out["event_bus_name"] = (self.fanout.bus.name, "domain event bus")
+            out["fanout_dlq_url"] = (self.fanout.dead_letter_queue.url, "pipes/rule dead-letter queue")
+        if self.observability is not None:
+            out["alerts_topic_arn"] = (self.observability.alerts_topic.arn, "alarms topic")
+        if self.compute is not None:
+            for name, fn in sorted(self.compute.functions.items()):
+                out[f"function_arn_{name}"] = (fn.function.arn, f"{name} function")
+        if self.network is not None:
+            out["vpc_id"] = (self.network.vpc.id, "VPC")
+            out["private_subnet_ids"] = (self.network.private_subnet_ids, "private subnets (Lambdas)")
+            out["public_subnet_ids"] = (self.network.public_subnet_ids, "public subnets (NAT instances)")
+        for key, (value, description) in out.items():
+            if isinstance(value, list):
+                value = Fn.tolist(value)
+            TerraformOutput(self, key, value=value, description=description)
