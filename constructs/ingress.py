@@ -20,6 +20,8 @@ Decisions
   * SQS answers -> provider retries: a 4xx from SQS (our misconfiguration) -> 500 and a 5xx -> 503,
     so Stripe/PayPal retry; success -> 200 {"received": true}. SQS errors carry no more than a
     status code to select on, so an oversized body is answered 413 by WAF (below), not here.
+  * WAF rules: per-IP rate limit, AWS IP reputation, anonymous IPs (its HostingProviderIPList
+    counted: providers send from cloud ranges), the common rule set and known bad inputs (Log4j).
   * WAF body size: AWSManagedRulesCommonRuleSet's SizeRestrictions_BODY (blocks > 8 KB) is set to
     COUNT, and our rule blocks bodies > `max_webhook_body_bytes` with 413. WAF sees at most the
     first 16/32/48/64 KB of an API Gateway body (web ACL association_config), so the inspection
@@ -188,6 +190,8 @@ def waf_rules(*, rate_limit: int, max_body_bytes: int, metric_prefix: str) -> li
                                                   "evaluation_window_sec": 300}]}],
          "visibility_config": visibility("RateLimitPerIp")},
         managed("AWSManagedRulesAmazonIpReputationList", 10),
+        # VPNs, Tor and proxies are blocked; Stripe and PayPal send from cloud hosting ranges: count those.
+        managed("AWSManagedRulesAnonymousIpList", 15, overrides=("HostingProviderIPList",)),
         # Webhook bodies are often > 8 KB: count, do not block (the rule below enforces our maximum).
         managed("AWSManagedRulesCommonRuleSet", 20, overrides=("SizeRestrictions_BODY",)),
         managed("AWSManagedRulesKnownBadInputsRuleSet", 30),
@@ -278,6 +282,7 @@ class WebhookApi(Construct):
         self.rest_api = ApiGatewayRestApi(
             self, "api", name=name, description="Payment webhooks and payments API",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            lifecycle={"create_before_destroy": True},
         )
         api_id = self.rest_api.id
         self._body_validator = ApiGatewayRequestValidator(
@@ -400,6 +405,7 @@ class WebhookApi(Construct):
         return self._resources[path].id
 
     def _method(self, verb: str, path: str, **options: Any) -> ApiGatewayMethod:
+        options.setdefault("request_validator_id", self._params_validator.id)
         slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
         method = ApiGatewayMethod(self, f"{verb.lower()}-{slug}", rest_api_id=self.rest_api.id,
                                   resource_id=self._resource(path), http_method=verb, **options)
@@ -490,7 +496,8 @@ class WebhookApi(Construct):
         slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
         resource_id = self._resources[path].id
         method = ApiGatewayMethod(self, f"options-{slug}", rest_api_id=self.rest_api.id, resource_id=resource_id,
-                                  http_method="OPTIONS", authorization="NONE")
+                                  http_method="OPTIONS", authorization="NONE",
+                                  request_validator_id=self._params_validator.id)
         integration = ApiGatewayIntegration(
             self, f"options-{slug}-integration", rest_api_id=self.rest_api.id, resource_id=resource_id,
             http_method="OPTIONS", type="MOCK", request_templates={"application/json": '{"statusCode": 200}'},

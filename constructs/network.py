@@ -1,7 +1,9 @@
 """Network (C13, F2, F8): the VPC the Lambdas run in.
 
-Layout, for `az_count` availability zones (AZ names from `DataAwsAvailabilityZones`, state
-"available": works against AWS, under `terraform validate` and against moto):
+Layout, for `az_count` availability zones, named literally: `availability_zones` when given, else
+`{region}a`, `{region}b`, ... A literal list keeps the plan deterministic (an index into the
+`aws_availability_zones` data source shifts, and replaces subnets, when AWS adds a zone) and works
+the same against moto; regions whose zone letters skip (ap-northeast-1 has no `b`) set the names.
 
 * the VPC CIDR is cut into 16 equal blocks: private subnet i = block i, public subnet i = block 8+i;
 * one public route table (default route to the internet gateway) shared by the public subnets;
@@ -27,11 +29,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from typing import Sequence
 
-from cdktf import Fn, Token
+from cdktf import Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -89,6 +91,7 @@ class Network(Construct):
       region: the stack's region, for endpoint service names (required).
       cidr: IPv4 VPC CIDR, /16../20 (default "10.40.0.0/16").
       az_count: availability zones, 1..6 (default 3).
+      availability_zones: their names, `az_count` of them in `region` (default `{region}a`, `b`, ...).
       nat_mode: "single" (one NAT instance) or "per_az" (default "single").
       nat_instance_type: arm64 (Graviton) instance type (default "t4g.nano").
       interface_endpoints: services from INTERFACE_ENDPOINT_SERVICES (default none).
@@ -117,6 +120,7 @@ class Network(Construct):
         nat_instance_type: str = "t4g.nano",
         interface_endpoints: Sequence[str] = (),
         nat_instances: bool = True,
+        availability_zones: Sequence[str] = (),
     ):
         super().__init__(scope, id_)
         problems: list[str] = []
@@ -132,6 +136,12 @@ class Network(Construct):
             problems.append(f"cidr must be an IPv4 CIDR such as 10.40.0.0/16, got {cidr!r}")
         if not 1 <= az_count <= 6:
             problems.append(f"az_count must be 1..6, got {az_count}")
+        if availability_zones:
+            if len(availability_zones) != az_count or len(set(availability_zones)) != az_count:
+                problems.append(f"availability_zones must name az_count ({az_count}) distinct zones, got {list(availability_zones)}")
+            wrong = [z for z in availability_zones if not re.match(rf"^{re.escape(region)}[a-z]$", z)]
+            if wrong and not _is_token(region):
+                problems.append(f"availability_zones must be zones of {region} such as {region}a, got {wrong}")
         if nat_mode not in NAT_MODES:
             problems.append(f"nat_mode must be 'single' or 'per_az', got {nat_mode!r}")
         unknown = [s for s in interface_endpoints if s not in INTERFACE_ENDPOINT_SERVICES]
@@ -143,7 +153,7 @@ class Network(Construct):
             raise ValueError("Network: " + "; ".join(problems))
 
         blocks = list(network.subnets(new_prefix=network.prefixlen + _SUBNET_NEWBITS))
-        azs = DataAwsAvailabilityZones(self, "azs", state="available")
+        zones = list(availability_zones) or [f"{region}{letter}" for letter in "abcdef"[:az_count]]
         self.vpc = Vpc(self, "vpc", cidr_block=cidr, enable_dns_hostnames=True, enable_dns_support=True,
                        tags={"Name": name})
         vpc_id = self.vpc.id
@@ -155,7 +165,7 @@ class Network(Construct):
               destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
         public, private, self.private_route_tables = [], [], []
         for i in range(az_count):
-            az = Fn.element(azs.names, i)
+            az = zones[i]
             pub = Subnet(self, f"public-{i}", vpc_id=vpc_id, availability_zone=az,
                          cidr_block=str(blocks[_PUBLIC_BLOCK_OFFSET + i]), map_public_ip_on_launch=False,
                          tags={"Name": f"{name}-public-{i}", "Tier": "public"})

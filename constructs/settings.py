@@ -132,6 +132,8 @@ class NetworkSettings:
     nat_instance_type: str = "t4g.nano"
     interface_endpoints: tuple[str, ...] = INTERFACE_ENDPOINT_SERVICES
     flow_log_retention_days: int = 30
+    # zone names, az_count of them; empty = {region}a, b, c... (set it where letters skip)
+    availability_zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -425,6 +427,13 @@ class Settings:
             p.append(f"network.cidr must be an IPv4 CIDR such as 10.40.0.0/16, got {n.cidr!r}")
         if not 1 <= n.az_count <= 6:
             p.append(f"network.az_count must be 1..6, got {n.az_count}")
+        if n.availability_zones and (
+                len(set(n.availability_zones)) != n.az_count
+                or not all(re.match(rf"^{re.escape(self.region)}[a-z]$", z) for z in n.availability_zones)):
+            p.append(
+                f"network.availability_zones must name az_count ({n.az_count}) distinct zones of {self.region} "
+                f"such as {self.region}a, got {list(n.availability_zones)}"
+            )
         if n.nat_mode not in ("single", "per_az"):
             p.append(f"network.nat_mode must be 'single' or 'per_az', got {n.nat_mode!r}")
         if not INSTANCE_TYPE_PATTERN.match(n.nat_instance_type) or not re.match(r"^[a-z]+\d+g", n.nat_instance_type):

@@ -237,7 +237,7 @@ class PaymentPlatformStack(TerraformStack):
             self, "network", name=s.name("payments"), region=s.region, cidr=s.network.cidr,
             az_count=s.network.az_count, nat_mode=s.network.nat_mode,
             nat_instance_type=s.network.nat_instance_type, interface_endpoints=endpoints,
-            nat_instances=s.enabled("nat_instances"),
+            nat_instances=s.enabled("nat_instances"), availability_zones=s.network.availability_zones,
         )
 
     def _build_compute(self):

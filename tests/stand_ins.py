@@ -1,25 +1,15 @@
-"""Small stacks for construct tests: a provider and stand-in resources for what a construct
-depends on (keys, queues, functions), so one construct synthesizes and validates on its own."""
+"""Stand-in resources for one construct under test (keys, queues, functions, a stream table), in a
+small stack from infra_synth.small_stack: the construct synthesizes and validates on its own."""
 
 from __future__ import annotations
 
-import json
-from types import SimpleNamespace
-
-from cdktf import App, TerraformStack, Testing
+from cdktf import TerraformStack
+from cdktf_cdktf_provider_aws.dynamodb_table import DynamodbTable
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
-from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/stand-in"
-
-
-def stack(name: str = "test") -> TerraformStack:
-    app = Testing.app()
-    st = TerraformStack(app, name)
-    AwsProvider(st, "aws", region="us-east-1")
-    return st
 
 
 def key(st: TerraformStack, name: str) -> KmsKey:
@@ -35,9 +25,8 @@ def function(st: TerraformStack, name: str) -> LambdaFunction:
                           runtime="python3.11", handler=f"{name}_handler.handler", filename="stand-in.zip")
 
 
-def synth(st: TerraformStack) -> str:
-    return Testing.synth(st)
-
-
-def resources(synthesized: str, resource_type: str) -> dict:
-    return json.loads(synthesized).get("resource", {}).get(resource_type, {})
+def stream_table(st: TerraformStack) -> DynamodbTable:
+    return DynamodbTable(st, "table", name="payment-transactions-test", hash_key="transaction_id",
+                         range_key="timestamp", billing_mode="PAY_PER_REQUEST", stream_enabled=True,
+                         stream_view_type="NEW_IMAGE",
+                         attribute=[{"name": "transaction_id", "type": "S"}, {"name": "timestamp", "type": "S"}])

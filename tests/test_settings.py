@@ -371,3 +371,8 @@ def test_fails_when_authorizer_deny_threshold_is_zero():
 
 def test_fails_when_alarm_period_is_not_whole_minutes():
     fails("dev", {"alarms": {"period_seconds": 90}}, "alarms.period_seconds must be 60 or a multiple of 60", "got 90")
+
+
+def test_fails_when_availability_zones_are_not_of_the_region():
+    fails("dev", {"network": {"availability_zones": ("eu-west-1a", "eu-west-1b", "eu-west-1c")}},
+          "network.availability_zones must name az_count (3) distinct zones of us-east-1", "eu-west-1a")
