@@ -1,0 +1,229 @@
+"""Ingress: webhook routes go straight to the ingest FIFO queue with the shared envelope template,
+the rest is IAM-authenticated Lambda; WAF counts the 8 KB body rule and enforces our own maximum."""
+
+import json
+
+import pytest
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.api_gateway_authorizer import ApiGatewayAuthorizer
+from cdktf_cdktf_provider_aws.api_gateway_domain_name import ApiGatewayDomainName
+from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
+from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
+from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage
+from cdktf_cdktf_provider_aws.wafv2_web_acl import Wafv2WebAcl
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+
+import stand_ins
+from constructs.ingress import (
+    NOTIFY_REQUEST_SCHEMA,
+    PAYMENT_REQUEST_SCHEMA,
+    LambdaTarget,
+    WebhookApi,
+    render_request_template,
+    terraform_literal,
+    waf_inspection_limit_kb,
+)
+from infra_synth import resources, small_stack, synth
+
+
+def _acl_rules(synthesized: str) -> list[dict]:
+    acl = next(iter(resources(synthesized, Wafv2WebAcl.TF_RESOURCE_TYPE).values()))
+    return acl["rule"]
+
+
+def _sqs_integrations(synthesized: str) -> list[dict]:
+    return [i for i in resources(synthesized, ApiGatewayIntegration.TF_RESOURCE_TYPE).values() if i["type"] == "AWS"]
+
+
+@pytest.mark.parametrize("provider", ["stripe", "paypal"])
+def test_webhook_method_uses_the_shared_request_template(provider):
+    dev = synth("dev")
+    template = terraform_literal(render_request_template(provider))
+    assert Testing.to_have_resource_with_properties(dev, ApiGatewayIntegration.TF_RESOURCE_TYPE, {
+        "type": "AWS",
+        "passthrough_behavior": "NEVER",
+        "integration_http_method": "POST",
+        "request_parameters": {"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
+        "request_templates": {"application/json": template},
+    })
+    # Terraform reads `$${` back as `${`: the deployed template is the rendered one, byte for byte
+    assert template.replace("$${", "${") == render_request_template(provider)
+
+
+def test_webhooks_go_to_the_ingest_queue_through_the_sqs_service_path():
+    integrations = _sqs_integrations(synth("dev"))
+    assert len(integrations) == 2
+    for integration in integrations:
+        assert integration["uri"].startswith("arn:aws:apigateway:us-east-1:sqs:path/${element(split(\":\", ")
+        assert integration["credentials"].startswith("${aws_iam_role.ingress_sqs-role")
+    role_policy = next(p for p in resources(synth("dev"), "aws_iam_role_policy").values()
+                       if p["name"] == "send-to-ingest-queue")
+    document = json.loads(role_policy["policy"])
+    assert {tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],)
+            for s in document["Statement"]} == {("sqs:SendMessage",), ("kms:GenerateDataKey", "kms:Decrypt")}
+
+
+def test_queue_errors_map_to_5xx_so_providers_retry():
+    responses = [r for r in resources(synth("dev"), "aws_api_gateway_integration_response").values()
+                 if r.get("selection_pattern")]
+    patterns = {(r["selection_pattern"], r["status_code"]) for r in responses}
+    assert patterns == {(r"4\d{2}", "500"), (r"5\d{2}", "503")}
+    assert Testing.to_have_resource_with_properties(synth("dev"), "aws_api_gateway_integration_response", {
+        "status_code": "200", "response_templates": {"application/json": '{"received": true}'}})
+
+
+def test_webhook_authorizer_is_a_request_authorizer_without_cache():
+    dev = synth("dev")
+    assert Testing.to_have_resource_with_properties(dev, ApiGatewayAuthorizer.TF_RESOURCE_TYPE, {
+        "type": "REQUEST", "identity_source": "context.resourcePath", "authorizer_result_ttl_in_seconds": 0})
+    assert not Testing.to_have_resource_with_properties(dev, ApiGatewayAuthorizer.TF_RESOURCE_TYPE, {
+        "identity_source": "method.request.header.X-Webhook-Key"})
+    permission = next(p for p in resources(dev, "aws_lambda_permission").values()
+                      if "/authorizers/" in p.get("source_arn", ""))
+    assert permission["principal"] == "apigateway.amazonaws.com"
+
+
+def test_every_non_webhook_route_requires_iam():
+    methods = resources(synth("dev"), ApiGatewayMethod.TF_RESOURCE_TYPE).values()
+    auth = {m["http_method"]: set() for m in methods}
+    for m in methods:
+        auth[m["http_method"]].add(m["authorization"])
+    assert auth["GET"] == {"AWS_IAM"} and auth["OPTIONS"] == {"NONE"}
+    assert auth["POST"] == {"AWS_IAM", "CUSTOM"}
+    assert sum(1 for m in methods if m["authorization"] == "CUSTOM") == 2
+    assert all("request_validator_id" in m for m in methods)
+
+
+def test_request_models_enforce_p14():
+    assert PAYMENT_REQUEST_SCHEMA["properties"]["amount"]["minimum"] == 1
+    assert "EUR" in PAYMENT_REQUEST_SCHEMA["properties"]["currency"]["enum"]
+    assert NOTIFY_REQUEST_SCHEMA["properties"]["template"]["enum"] == ["receipt", "refund", "reminder"]
+    models = {m["name"]: json.loads(m["schema"]) for m in resources(synth("dev"), "aws_api_gateway_model").values()}
+    assert models["PaymentRequest"]["additionalProperties"] is False
+    assert models["NotifyRequest"]["properties"]["email"]["format"] == "email"
+
+
+def test_stage_has_tracing_json_access_logs_and_throttling():
+    dev = synth("dev")
+    assert Testing.to_have_resource_with_properties(dev, ApiGatewayStage.TF_RESOURCE_TYPE, {
+        "stage_name": "v1", "xray_tracing_enabled": True, "cache_cluster_enabled": False})
+    stage = next(iter(resources(dev, ApiGatewayStage.TF_RESOURCE_TYPE).values()))
+    assert json.loads(stage["access_log_settings"]["format"])["requestId"] == "$context.requestId"
+    assert Testing.to_have_resource_with_properties(dev, "aws_api_gateway_method_settings", {
+        "method_path": "*/*", "settings": {"throttling_rate_limit": 10000, "caching_enabled": False}})
+    prod_stage = next(iter(resources(synth("prod"), ApiGatewayStage.TF_RESOURCE_TYPE).values()))
+    assert prod_stage["variables"]["environment"] == "prod"
+
+
+def test_deployment_trigger_is_stable_across_synths():
+    first = next(iter(resources(synth("dev"), "aws_api_gateway_deployment").values()))
+    again = next(iter(resources(synth("dev", api={"waf_rate_limit": 100_001}), "aws_api_gateway_deployment").values()))
+    assert first["triggers"]["definition"] == again["triggers"]["definition"]
+    assert first["lifecycle"]["create_before_destroy"] is True
+
+
+def test_waf_counts_the_8kb_body_rule_and_blocks_only_above_our_maximum():
+    rules = {r["name"]: r for r in _acl_rules(synth("dev"))}
+    common = rules["AWSManagedRulesCommonRuleSet"]["statement"][0]["managed_rule_group_statement"][0]
+    assert common["rule_action_override"] == [{"name": "SizeRestrictions_BODY", "action_to_use": [{"count": [{}]}]}]
+    body = rules["BodyTooLarge"]["statement"][0]["size_constraint_statement"][0]
+    assert body["size"] == 65_536 > 8 * 1024  # a 8 KB+ webhook is not blocked
+    assert body["field_to_match"] == [{"body": [{"oversize_handling": "MATCH"}]}]
+    assert rules["BodyTooLarge"]["action"] == [{"block": [{"custom_response": [{"response_code": 413}]}]}]
+    assert {"AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAmazonIpReputationList",
+            "RateLimitPerIp"} <= set(rules)
+    rate = rules["RateLimitPerIp"]["statement"][0]["rate_based_statement"][0]
+    assert rate["limit"] == 100_000 and rate["aggregate_key_type"] == "IP"
+    assert Testing.to_have_resource_with_properties(synth("dev"), Wafv2WebAcl.TF_RESOURCE_TYPE, {
+        "association_config": {"request_body": [{"api_gateway": {"default_size_inspection_limit": "KB_64"}}]}})
+
+
+def test_waf_inspection_limit_covers_the_maximum():
+    assert waf_inspection_limit_kb(8_192) == 16 and waf_inspection_limit_kb(16_385) == 32
+    assert waf_inspection_limit_kb(65_536) == 64
+
+
+def test_waf_logs_redact_the_gate_key_and_use_the_required_group_name():
+    dev = synth("dev")
+    assert Testing.to_have_resource_with_properties(dev, "aws_cloudwatch_log_group", {
+        "name": "aws-waf-logs-payments-dev"})
+    logging = next(iter(resources(dev, "aws_wafv2_web_acl_logging_configuration").values()))
+    assert {"single_header": {"name": "x-webhook-key"}} in logging["redacted_fields"]
+    assert Testing.to_have_resource(dev, Wafv2WebAclAssociation.TF_RESOURCE_TYPE)
+    assert not Testing.to_have_resource(synth("local"), Wafv2WebAcl.TF_RESOURCE_TYPE)
+
+
+def test_custom_domain_is_regional_tls_1_2_on_prod_only():
+    assert Testing.to_have_resource_with_properties(synth("prod"), ApiGatewayDomainName.TF_RESOURCE_TYPE, {
+        "domain_name": "payments.example.com", "security_policy": "TLS_1_2",
+        "endpoint_configuration": {"types": ["REGIONAL"]}})
+    assert not Testing.to_have_resource(synth("dev"), ApiGatewayDomainName.TF_RESOURCE_TYPE)
+
+
+def _api(**overrides):
+    st = small_stack()
+    fn = stand_ins.function(st, "authorizer")
+    options = dict(name="payments-api-test", region="us-east-1", providers=("stripe",),
+                   ingest_queue_arn=stand_ins.queue(st, "webhooks", fifo=True).arn,
+                   sqs_kms_key_arn=stand_ins.key(st, "sqs").arn, logs_kms_key_arn=stand_ins.key(st, "logs").arn,
+                   authorizer=LambdaTarget(fn.function_name, fn.invoke_arn), waf_log_group_name="aws-waf-logs-test")
+    options.update(overrides)
+    return st, WebhookApi(st, "api", **options)
+
+
+def test_a_small_api_synthesizes_with_stand_ins():
+    st, api = _api()
+    out = Testing.synth(st)
+    assert Testing.to_have_resource_with_properties(out, "aws_api_gateway_resource", {"path_part": "stripe"})
+    assert not Testing.to_have_resource_with_properties(out, "aws_api_gateway_resource", {"path_part": "paypal"})
+    assert set(api.webhook_urls) == {"stripe"}
+
+
+def test_fails_when_a_provider_is_unknown():
+    with pytest.raises(ValueError, match=r"providers has unknown providers \['adyen'\]"):
+        _api(providers=("stripe", "adyen"))
+
+
+def test_fails_when_a_provider_repeats():
+    with pytest.raises(ValueError, match="providers must not repeat a provider"):
+        _api(providers=("stripe", "stripe"))
+
+
+def test_fails_when_webhooks_have_no_authorizer():
+    with pytest.raises(ValueError, match="authorizer is required for webhook routes"):
+        _api(authorizer=None)
+
+
+def test_fails_when_the_body_limit_exceeds_what_waf_can_inspect():
+    with pytest.raises(ValueError, match="max_webhook_body_bytes must be 1024..65536 .* got 262144"):
+        _api(max_webhook_body_bytes=262_144)
+
+
+def test_fails_when_the_waf_log_group_lacks_the_required_prefix():
+    with pytest.raises(ValueError, match="waf_log_group_name must start with 'aws-waf-logs-'"):
+        _api(waf_log_group_name="payments-waf")
+
+
+def test_fails_when_throttling_is_out_of_range():
+    with pytest.raises(ValueError, match="throttle_rate_limit must be 1..100000, got 0"):
+        _api(throttle_rate_limit=0)
+
+
+def test_fails_when_waf_rate_limit_is_out_of_range():
+    with pytest.raises(ValueError, match="waf_rate_limit must be 100..2000000000 requests per 5 minutes, got 10"):
+        _api(waf_rate_limit=10)
+
+
+def test_fails_when_cors_origin_is_not_https():
+    with pytest.raises(ValueError, match="cors_allow_origin must be '\\*' or an https:// origin, got 'http://x'"):
+        _api(cors_allow_origin="http://x")
+
+
+def test_fails_when_log_retention_is_not_a_cloudwatch_value():
+    with pytest.raises(ValueError, match="log_retention_days must be a CloudWatch Logs retention such as 30, got 31"):
+        _api(log_retention_days=31)
+
+
+def test_fails_when_a_custom_domain_has_no_certificate():
+    with pytest.raises(ValueError, match="certificate_arn is required with custom_domain_name 'pay.example.com'"):
+        _api(custom_domain_name="pay.example.com")
