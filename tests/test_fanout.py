@@ -1,0 +1,149 @@
+"""Fan-out: the pipes read the ledger stream with the shared filters and template, the rule sends
+completed payments to the notifications queue, and vendors see only their own sales."""
+
+import json
+
+import pytest
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.cloudwatch_event_bus import CloudwatchEventBus
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.pipes_pipe import PipesPipe
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
+
+import stand_ins
+from constructs.fanout import EventFanout, domain_events, pipe_filter
+from constructs.settings import VendorSubscription
+from infra_synth import resources, small_stack, synth
+
+
+def _pipes(synthesized: str) -> dict[str, dict]:
+    return {p["name"]: p for p in resources(synthesized, PipesPipe.TF_RESOURCE_TYPE).values()}
+
+
+def test_archive_pipe_filters_event_inserts_to_the_archiver():
+    pipe = _pipes(synth("dev"))["payments-archive-dev"]
+    stream = pipe["source_parameters"]["dynamodb_stream_parameters"]
+    assert stream["starting_position"] == "LATEST"
+    assert stream["on_partial_batch_item_failure"] == "AUTOMATIC_BISECT"
+    assert (stream["batch_size"], stream["maximum_retry_attempts"], stream["maximum_record_age_in_seconds"]) == (
+        10, 3, 86_400)
+    assert stream["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.fanout_dlq")
+    assert pipe["source_parameters"]["filter_criteria"]["filter"] == [
+        {"pattern": pipe_filter(domain_events.PIPE_A_FILTER_PATTERN)}]
+    assert pipe["target"].startswith("${aws_lambda_function.") and "archiver" in pipe["target"]
+
+
+def test_status_pipe_puts_domain_events_on_the_bus_with_the_shared_template():
+    pipe = _pipes(synth("dev"))["payments-status-dev"]
+    assert pipe["source_parameters"]["filter_criteria"]["filter"] == [
+        {"pattern": pipe_filter(domain_events.PIPE_B_FILTER_PATTERN)}]
+    target = pipe["target_parameters"]
+    assert target["input_template"] == domain_events.PIPE_B_INPUT_TEMPLATE
+    assert target["eventbridge_event_bus_parameters"] == {"detail_type": "TransactionStatusChanged",
+                                                          "source": "payments.ledger"}
+    assert pipe["target"].startswith("${aws_cloudwatch_event_bus.")
+
+
+def test_pipe_roles_are_least_privilege():
+    policies = {p["name"]: p for p in resources(synth("dev"), "aws_iam_role_policy").values() if p["name"] == "pipe"}
+    assert policies  # both pipes have one
+    documents = [d for k, d in resources(synth("dev"), "aws_iam_role").items() if k.startswith("fanout_")]
+    assert len(documents) == 2
+    for role in documents:
+        trust = json.loads(role["assume_role_policy"])
+        assert trust["Statement"][0]["Principal"] == {"Service": "pipes.amazonaws.com"}
+        assert "aws:SourceAccount" in trust["Statement"][0]["Condition"]["StringEquals"]
+    statements = [s for d in json.loads(synth("dev"))["data"]["aws_iam_policy_document"].items()
+                  if d[0].startswith("fanout_") and "policy-document" in d[0] for s in d[1]["statement"]]
+    assert all("*" not in s["resources"] for s in statements)
+    assert {a for s in statements for a in s["actions"]} >= {"lambda:InvokeFunction", "events:PutEvents",
+                                                              "dynamodb:GetRecords", "sqs:SendMessage"}
+
+
+def test_bus_is_encrypted_and_the_rule_sends_completed_payments_to_the_queue():
+    dev = synth("dev")
+    assert Testing.to_have_resource_with_properties(dev, CloudwatchEventBus.TF_RESOURCE_TYPE, {"name": "payments-dev"})
+    bus = next(iter(resources(dev, CloudwatchEventBus.TF_RESOURCE_TYPE).values()))
+    assert bus["kms_key_identifier"].startswith("${aws_kms_key.")
+    assert Testing.to_have_resource_with_properties(dev, CloudwatchEventRule.TF_RESOURCE_TYPE, {
+        "name": "payment-completed-dev",
+        "event_pattern": json.dumps(domain_events.COMPLETED_PAYMENT_RULE_PATTERN, sort_keys=True)})
+    target = next(iter(resources(dev, "aws_cloudwatch_event_target").values()))
+    assert "notifications" in target["arn"] and target["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.fanout")
+
+
+def test_vendor_subscriptions_filter_on_their_own_vendor_id():
+    dev = synth("dev")
+    assert Testing.to_have_resource_with_properties(dev, SnsTopicSubscription.TF_RESOURCE_TYPE, {
+        "protocol": "email", "endpoint": "vendor-demo@example.com",
+        "filter_policy": json.dumps({"vendor_id": ["vendor-demo"]}), "filter_policy_scope": "MessageAttributes"})
+    alert = [s for s in resources(dev, SnsTopicSubscription.TF_RESOURCE_TYPE).values()
+             if s["endpoint"] == "admin@example.com"]
+    assert alert and all("filter_policy" not in s for s in alert)
+    assert Testing.to_have_resource_with_properties(dev, "aws_sns_topic", {
+        "name": "payment-vendor-notifications-dev"})
+
+
+def test_disabled_pipes_and_email_subscriptions_are_left_out():
+    off = synth("dev", disabled_features={"pipes": "test", "email_subscriptions": "test"})
+    assert not Testing.to_have_resource(off, PipesPipe.TF_RESOURCE_TYPE)
+    assert not Testing.to_have_resource_with_properties(off, SnsTopicSubscription.TF_RESOURCE_TYPE, {"protocol": "email"})
+
+
+def _fanout(**overrides):
+    st = small_stack()
+    table = stand_ins.stream_table(st)
+    options = dict(bus_name="payments-test", rule_name="payment-completed-test",
+                   vendor_topic_name="payment-vendor-notifications-test", archive_pipe_name="payments-archive-test",
+                   status_pipe_name="payments-status-test", dlq_name="payments-fanout-dlq-test",
+                   account_id="123456789012", events_kms_key_arn=stand_ins.key(st, "events").arn,
+                   sqs_kms_key_arn=stand_ins.key(st, "sqs").arn, sns_kms_key_arn=stand_ins.key(st, "sns").arn,
+                   dynamodb_kms_key_arn=stand_ins.key(st, "dynamodb").arn,
+                   notifications_queue_arn=stand_ins.queue(st, "notifications").arn,
+                   table_stream_arn=table.stream_arn, archiver_function_arn=stand_ins.function(st, "archiver").arn)
+    options.update(overrides)
+    return st, EventFanout(st, "fanout", **options)
+
+
+def test_a_small_fanout_synthesizes_with_stand_ins():
+    st, fanout = _fanout()
+    out = Testing.synth(st)
+    assert len(_pipes(out)) == 2 and fanout.archive_pipe is not None
+    _, no_archiver = _fanout(archiver_function_arn=None)
+    assert no_archiver.archive_pipe is None and no_archiver.status_pipe is not None
+
+
+def test_fails_when_batch_size_is_out_of_range():
+    with pytest.raises(ValueError, match="batch_size must be 1..10000, got 0"):
+        _fanout(batch_size=0)
+
+
+def test_fails_when_retry_attempts_are_out_of_range():
+    with pytest.raises(ValueError, match="maximum_retry_attempts must be -1 or 0..10000, got -5"):
+        _fanout(maximum_retry_attempts=-5)
+
+
+def test_fails_when_record_age_is_out_of_range():
+    with pytest.raises(ValueError, match="maximum_record_age_seconds must be -1 or 60..604800, got 10"):
+        _fanout(maximum_record_age_seconds=10)
+
+
+def test_fails_when_the_stream_key_is_missing():
+    with pytest.raises(ValueError, match="dynamodb_kms_key_arn is required to read the encrypted ledger stream"):
+        _fanout(dynamodb_kms_key_arn=None)
+
+
+def test_fails_when_the_stream_arn_is_not_a_stream():
+    with pytest.raises(ValueError, match="table_stream_arn must be a DynamoDB stream ARN"):
+        _fanout(table_stream_arn="arn:aws:sqs:us-east-1:123456789012:q")
+
+
+def test_fails_when_a_vendor_protocol_is_unknown():
+    with pytest.raises(ValueError, match="protocol must be 'email', 'https' or 'sqs', got 'sms'"):
+        _fanout(vendor_subscriptions=(VendorSubscription("v1", "sms", "+100"),))
+
+
+def test_fails_when_a_vendor_subscription_repeats():
+    sub = VendorSubscription("v1", "https", "https://v1.example.com/hook")
+    with pytest.raises(ValueError, match="vendor_subscriptions repeat a vendor and endpoint"):
+        _fanout(vendor_subscriptions=(sub, sub))
