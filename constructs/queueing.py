@@ -30,7 +30,7 @@ VISIBILITY_FACTOR = 6  # visibility timeout >= 6 x the consumer's timeout (AWS g
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}(\.fifo)?$")
 
 # Secure defaults for every queue, in one place.
-QUEUE_DEFAULTS = dict(sqs_managed_sse_enabled=False, delay_seconds=0)
+QUEUE_DEFAULTS = dict(delay_seconds=0)  # no sqs_managed_sse_enabled: it conflicts with kms_master_key_id
 
 
 def _encrypted_queue(scope: Construct, id_: str, *, name: str, fifo: bool, kms_key_arn: str,
@@ -79,6 +79,8 @@ class WebhookQueue(Construct):
       dlq_message_retention_seconds: 60..1209600; default 14 days.
       service_senders: service principal -> the source ARN allowed to SendMessage (e.g.
         {"events.amazonaws.com": rule ARN}); default none (IAM principals only).
+      dlq_redrive_allow_policy: only this queue may use the DLQ (byQueue); default True (the local
+        emulator cannot store it).
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class WebhookQueue(Construct):
         dlq_max_receive_count: int = 3,
         dlq_message_retention_seconds: int = FOURTEEN_DAYS,
         service_senders: Mapping[str, str] | None = None,
+        dlq_redrive_allow_policy: bool = True,
     ):
         super().__init__(scope, id_)
         if visibility_timeout_seconds is None:
@@ -141,7 +144,7 @@ class WebhookQueue(Construct):
         self.redrive_allow_policy = SqsQueueRedriveAllowPolicy(
             self, "redrive-allow-policy", queue_url=self.dead_letter_queue.url,
             redrive_allow_policy=Fn.jsonencode({"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}),
-        )
+        ) if dlq_redrive_allow_policy else None
         self.policy = _queue_policy(self, "policy", self.queue, service_senders or {})
         self.dead_letter_policy = _queue_policy(self, "dead-letter-policy", self.dead_letter_queue, {})
 

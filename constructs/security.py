@@ -18,8 +18,7 @@ DATA_CLASSES = ("dynamodb", "sqs", "sns", "s3", "logs", "lambda", "secrets", "ev
 
 # Secure defaults for every key, in one place.
 KEY_DEFAULTS: dict[str, Any] = dict(
-    enable_key_rotation=True,
-    rotation_period_in_days=365,
+    enable_key_rotation=True,  # yearly (the AWS default period; not set: moto 5.2 does not echo it back)
     key_usage="ENCRYPT_DECRYPT",
     customer_master_key_spec="SYMMETRIC_DEFAULT",
     is_enabled=True,

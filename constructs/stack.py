@@ -135,16 +135,17 @@ class PaymentPlatformStack(TerraformStack):
 
         s = self.settings
         key = self.security.keys["sqs"].arn
+        allow = s.enabled("sqs_redrive_allow_policy")
         ingest = WebhookQueue(
             self, "ingest", name=f"{s.name('webhooks')}.fifo", fifo=True, kms_key_arn=key,
-            consumer_timeout_seconds=s.function("processor").timeout_seconds,
+            consumer_timeout_seconds=s.function("processor").timeout_seconds, dlq_redrive_allow_policy=allow,
         )
         # The completed-payment rule (built later by the fan-out) delivers here; its ARN is fixed
         # by its name, so the queue policy can name it now.
         notifications = WebhookQueue(
             self, "notifications", name=s.name("payment-notifications"), kms_key_arn=key,
             consumer_timeout_seconds=s.function("notifier").timeout_seconds,
-            service_senders={"events.amazonaws.com": self.completed_rule_arn},
+            service_senders={"events.amazonaws.com": self.completed_rule_arn}, dlq_redrive_allow_policy=allow,
         )
         failures = FailureQueue(self, "lambda-failures", name=s.name("payment-lambda-failures"), kms_key_arn=key)
         return SimpleNamespace(ingest=ingest, notifications=notifications, lambda_failures=failures)

@@ -20,11 +20,13 @@ def test_ingest_queue_is_high_throughput_fifo_without_content_dedup():
         "deduplication_scope": "messageGroup", "fifo_throughput_limit": "perMessageGroupId",
         "message_retention_seconds": 1_209_600, "max_message_size": 262_144,
         "visibility_timeout_seconds": 180,  # 6 x the processor's 30 s
-        "kms_data_key_reuse_period_seconds": 3600, "sqs_managed_sse_enabled": False,
+        "kms_data_key_reuse_period_seconds": 3600,
     })
     assert "security_sqs-key" in by(out, SqsQueue.TF_RESOURCE_TYPE, name="webhooks-dev.fifo")["kms_master_key_id"]
     assert not Testing.to_have_resource_with_properties(out, SqsQueue.TF_RESOURCE_TYPE, {
         "name": "webhooks-dev.fifo", "content_based_deduplication": True})
+    # SQS-managed SSE conflicts with a customer-managed key: it must not be set at all
+    assert not any("sqs_managed_sse_enabled" in q for q in resources(out, SqsQueue.TF_RESOURCE_TYPE).values())
 
 
 def test_ingest_dlq_is_fifo_and_redrive_after_3_receives_by_queue():
@@ -121,3 +123,9 @@ def test_fails_when_retention_wait_reuse_and_receive_count_are_out_of_range_all_
 def test_fails_when_failure_queue_name_is_invalid():
     with pytest.raises(ValueError, match=r"name must be 1\.\.80 characters"):
         FailureQueue(small_stack(), "failures", name="failures queue", kms_key_arn=KEY)
+
+
+def test_local_leaves_out_the_redrive_allow_policy_the_emulator_cannot_store():
+    assert len(resources(synth("dev"), SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE)) == 2
+    assert not resources(synth("local"), SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE)
+    assert len(resources(synth("local"), SqsQueueRedrivePolicy.TF_RESOURCE_TYPE)) == 2  # the redrive itself stays

@@ -376,3 +376,8 @@ def test_fails_when_alarm_period_is_not_whole_minutes():
 def test_fails_when_availability_zones_are_not_of_the_region():
     fails("dev", {"network": {"availability_zones": ("eu-west-1a", "eu-west-1b", "eu-west-1c")}},
           "network.availability_zones must name az_count (3) distinct zones of us-east-1", "eu-west-1a")
+
+
+def test_local_disables_the_sqs_redrive_allow_policy_moto_drops():
+    assert not load_settings("local", environ=NO_ENV).enabled("sqs_redrive_allow_policy")
+    assert load_settings("prod", environ=NO_ENV).enabled("sqs_redrive_allow_policy")
