@@ -147,7 +147,7 @@ class EventFanout(Construct):
                                       description="Payment domain events (TransactionStatusChanged)")
         self.dead_letter_queue = SqsQueue(
             self, "dlq", name=dlq_name, kms_master_key_id=sqs_kms_key_arn, kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=DLQ_RETENTION_SECONDS, sqs_managed_sse_enabled=False)
+            message_retention_seconds=DLQ_RETENTION_SECONDS)
         self.rule = CloudwatchEventRule(
             self, "completed-rule", name=rule_name, event_bus_name=self.bus.name,
             description="Completed payments -> notifications queue",

@@ -34,6 +34,7 @@ Decisions
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import sys
@@ -88,8 +89,7 @@ _LAYER = Path(__file__).resolve().parent.parent / "lambda_src" / "layer"
 if str(_LAYER) not in sys.path:
     sys.path.insert(0, str(_LAYER))
 
-from paycore import notification as _notification  # noqa: E402  (one definition with the handlers)
-from paycore.envelope import render_request_template  # noqa: E402
+from paycore.envelope import render_request_template  # noqa: E402  (one definition with the handlers)
 from paycore.model import CURRENCIES, SAFE_ID  # noqa: E402
 from paycore.providers import direct as _direct  # noqa: E402
 
@@ -118,6 +118,31 @@ ACCESS_LOG_FORMAT = json.dumps({
     "xrayTraceId": "$context.xrayTraceId",
 }, sort_keys=True)
 
+
+
+def _module_constants(module: str, names: Sequence[str]) -> dict[str, Any]:
+    """Literal constants of a layer module, read from its source without importing it.
+
+    `paycore.notification` imports boto3 (through the ledger); importing it would add boto3 to
+    every synth. Its notify-body constants are literals (`re.compile("...")` for the pattern), so
+    they are read from the one definition instead."""
+    tree = ast.parse((_LAYER / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value = node.targets[0].id, node.value
+            if name in names:
+                if isinstance(value, ast.Call) and getattr(value.func, "attr", "") == "compile":
+                    value = value.args[0]
+                found[name] = ast.literal_eval(value)
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise RuntimeError(f"{module} no longer defines {missing} as literals; update constructs/ingress.py")
+    return found
+
+
+_NOTIFY = _module_constants("paycore.notification", ("TEMPLATES", "_EMAIL"))
+
 #: JSON schemas (draft 4) of the request bodies, built from the handlers' own definitions (P14).
 PAYMENT_REQUEST_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-04/schema#",
@@ -140,8 +165,8 @@ NOTIFY_REQUEST_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["email", "template"],
     "properties": {
-        "email": {"type": "string", "format": "email", "maxLength": 254, "pattern": _notification._EMAIL.pattern},
-        "template": {"type": "string", "enum": list(_notification.TEMPLATES)},
+        "email": {"type": "string", "format": "email", "maxLength": 254, "pattern": _NOTIFY["_EMAIL"]},
+        "template": {"type": "string", "enum": list(_NOTIFY["TEMPLATES"])},
     },
 }
 

@@ -227,3 +227,13 @@ def test_fails_when_log_retention_is_not_a_cloudwatch_value():
 def test_fails_when_a_custom_domain_has_no_certificate():
     with pytest.raises(ValueError, match="certificate_arn is required with custom_domain_name 'pay.example.com'"):
         _api(custom_domain_name="pay.example.com")
+
+
+def test_notify_schema_is_the_handlers_definition():
+    import sys
+    from paycore import notification  # the layer is on sys.path (constructs.ingress put it there)
+
+    email = NOTIFY_REQUEST_SCHEMA["properties"]["email"]
+    assert email["pattern"] == notification._EMAIL.pattern
+    assert NOTIFY_REQUEST_SCHEMA["properties"]["template"]["enum"] == list(notification.TEMPLATES)
+    assert "paycore.notification" in sys.modules  # imported here by the test, not by synth
