@@ -42,7 +42,7 @@ def test_stripe_payment_intent_succeeded(stripe_event):
         occurred_at=iso_from_text("2024-11-22T01:46:38Z"),
         received_at=NOW_MS,
     )
-    assert txn.occurred_at == "2024-11-22T01:46:38.000Z" and NOW_S - 2 == 1732240000 - 2
+    assert txn.occurred_at == "2024-11-22T01:46:38.000Z"
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Powertools setup shared by every handler: one Logger, one Metrics, one Tracer, one boto config.
 
-* Logger: JSON lines, service ``POWERTOOLS_SERVICE_NAME`` (``payment-webhooks``); handlers set a
+* Logger: JSON lines (botocore/urllib3 wire logging capped at INFO), service ``POWERTOOLS_SERVICE_NAME`` (``payment-webhooks``); handlers set a
   correlation id (API Gateway request id). Events are never logged (``log_event`` stays off) and
   no line carries a payload, signature, key or secret - tests/lambda/test_logs_hygiene.py checks.
 * Metrics: EMF, namespace ``PaymentWebhooks``, default dimension ``service``:
@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -32,6 +33,11 @@ DUPLICATE_WEBHOOK = "DuplicateWebhook"
 WEBHOOK_IGNORED = "WebhookIgnored"
 
 logger = Logger(service=SERVICE)
+
+# botocore logs whole request and response bodies (secret values included) at DEBUG: never let
+# them through, whatever the root logger's level (tests/lambda/test_logs_hygiene.py runs at DEBUG).
+for _wire_logger in ("botocore", "boto3", "urllib3", "s3transfer"):
+    logging.getLogger(_wire_logger).setLevel(logging.INFO)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("boto3",))
 

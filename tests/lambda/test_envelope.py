@@ -1,0 +1,184 @@
+"""The ingest envelope: one definition, rendered as the API Gateway request template (run here
+with the airspeed VTL engine and small Python stand-ins for $util / $input / $context) and parsed
+by the processor."""
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from dataclasses import fields
+
+import airspeed
+import pytest
+from conftest import NOW_MS, NOW_S, STRIPE_SECRET, INGEST_MAX_MESSAGE_BYTES
+
+import processor_handler
+from paycore.envelope import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    FIELD_NAMES,
+    Envelope,
+    build_envelope,
+    message_size,
+    parse_envelope,
+    render_request_template,
+)
+from paycore.ledger import Ledger
+from paycore.model import Rejected
+from paycore.providers import stripe
+
+
+class JavaString(str):
+    """What VTL sees for a header name: a java.lang.String."""
+
+    def toLowerCase(self):  # noqa: N802 - Java method name
+        return JavaString(self.lower())
+
+
+class Util:
+    """$util of API Gateway (Java semantics of the three functions used)."""
+
+    @staticmethod
+    def escapeJavaScript(value):  # noqa: N802 - commons-lang StringEscapeUtils.escapeJavaScript
+        out = []
+        for ch in value:
+            code = ord(ch)
+            if ch in "'\"\\/":
+                out.append("\\" + ch)
+            elif ch in "\b\n\t\f\r":
+                out.append({"\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f", "\r": "\\r"}[ch])
+            elif code < 32 or code > 0x7F:
+                out.append(f"\\u{code:04X}")
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    @staticmethod
+    def base64Encode(value):  # noqa: N802
+        return base64.b64encode(value.encode("utf-8")).decode("ascii")
+
+    @staticmethod
+    def urlEncode(value):  # noqa: N802 - java.net.URLEncoder.encode(value, "UTF-8")
+        return urllib.parse.quote_plus(str(value), safe="*").replace("~", "%7E")
+
+
+class Input:
+    def __init__(self, body: str, headers: dict[str, str]):
+        self.body = body
+        self._headers = {JavaString(k): v for k, v in headers.items()}
+
+    def params(self):
+        return {"header": self._headers, "querystring": {}, "path": {"provider": "stripe"}}
+
+    def path(self, expression: str):
+        """$input.path for the simple '$.a.b' expressions the template uses."""
+        node = json.loads(self.body)
+        for part in expression[2:].split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+
+def render(provider: str, body: str, headers: dict[str, str], request_id: str = "req-vtl-1") -> dict[str, str]:
+    output = airspeed.Template(render_request_template(provider)).merge(
+        {
+            "input": Input(body, headers),
+            "util": Util(),
+            "context": {"requestTimeEpoch": NOW_MS, "requestId": request_id, "identity": {"sourceIp": "54.187.174.169"}},
+        }
+    )
+    assert "\n" not in output and " " not in output  # one form-encoded line, nothing stray
+    form = urllib.parse.parse_qs(output, keep_blank_values=True, strict_parsing=True)
+    return {k: v[0] for k, v in form.items()}
+
+
+def test_template_and_parser_use_the_one_definition():
+    assert FIELD_NAMES == ("v", "provider", "received_at", "request_id", "source_ip", "headers", "body_b64")
+    assert {f.name for f in fields(Envelope)} == set(FIELD_NAMES)
+    template = render_request_template("stripe")
+    for name in FIELD_NAMES:
+        assert f'"{name}":' in template
+
+
+def test_rendered_stripe_request_is_an_envelope_the_processor_accepts(aws, lambda_context, stripe_event, sqs_event):
+    raw = json.dumps(stripe_event(), indent=2)
+    form = render("stripe", raw, {"Stripe-Signature": stripe.sign(STRIPE_SECRET, NOW_S, raw.encode()), "User-Agent": "Stripe/1.0"})
+    assert form["Action"] == "SendMessage"
+    assert form["MessageDeduplicationId"] == "evt_1"
+    assert form["MessageGroupId"] == "pi_1"
+    envelope = parse_envelope(form["MessageBody"])
+    assert envelope.raw == raw.encode()  # exact bytes survive
+    assert (envelope.provider, envelope.received_at, envelope.request_id, envelope.source_ip) == ("stripe", NOW_MS, "req-vtl-1", "54.187.174.169")
+    assert list(envelope.headers) == ["stripe-signature"]  # only the signature header is kept
+
+    response = processor_handler.handler(sqs_event([form["MessageBody"]]), lambda_context)
+    assert response == {"batchItemFailures": []}
+    assert Ledger(aws.dynamodb, aws.table).get_state("pi_1")["status"] == "succeeded"
+
+
+def test_rendered_paypal_request_keeps_all_transmission_headers(paypal_event):
+    raw = json.dumps(paypal_event())
+    headers = {
+        "PAYPAL-TRANSMISSION-ID": "69cd13f0-d67a-11e5-baa3-778b53f4ae55",
+        "PAYPAL-TRANSMISSION-TIME": "2024-11-22T01:46:39Z",
+        "PAYPAL-TRANSMISSION-SIG": "bG9uZyBzaWduYXR1cmU=",
+        "PAYPAL-CERT-URL": "https://api.paypal.com/v1/notifications/certs/CERT-360caa42",
+        "PAYPAL-AUTH-ALGO": "SHA256withRSA",
+        "Content-Type": "application/json",
+    }
+    form = render("paypal", raw, headers)
+    envelope = parse_envelope(form["MessageBody"])
+    assert envelope.headers == {k.lower(): v for k, v in headers.items() if k.startswith("PAYPAL")}
+    assert (form["MessageDeduplicationId"], form["MessageGroupId"]) == ("WH-1", "CAP1")
+
+
+def test_body_without_ids_falls_back_to_the_request_id(stripe_event):
+    form = render("stripe", '{"hello": "world"}', {}, request_id="req-no-ids")
+    assert form["MessageDeduplicationId"] == "req-no-ids" and form["MessageGroupId"] == "req-no-ids"
+    assert parse_envelope(form["MessageBody"]).headers == {}  # absent header dropped
+
+
+def test_header_value_with_quotes_and_unicode_stays_valid_json():
+    form = render("stripe", '{"id": "evt_q"}', {"stripe-signature": 't=1,v1="x"\\/é'})
+    assert parse_envelope(form["MessageBody"]).headers["stripe-signature"] == 't=1,v1="x"\\/é'
+
+
+def test_header_value_with_a_single_quote_is_a_malformed_envelope():
+    # escapeJavaScript turns ' into \' (not JSON); Stripe and PayPal never send one: quarantined.
+    form = render("stripe", '{"id": "evt_q"}', {"stripe-signature": "t=1,v1='x'"})
+    with pytest.raises(Rejected) as caught:
+        parse_envelope(form["MessageBody"])
+    assert caught.value.reason == "malformed_envelope"
+
+
+def test_direct_payments_have_no_webhook_template():
+    with pytest.raises(ValueError):
+        render_request_template("direct")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "[]", "{}", '{"v": 2}', json.dumps({"v": 1, "provider": "stripe", "received_at": "1", "request_id": "r", "source_ip": "", "headers": {}, "body_b64": ""}),
+     json.dumps({"v": 1, "provider": "stripe", "received_at": 1, "request_id": "r", "source_ip": "", "headers": {}, "body_b64": "***"})],
+)
+def test_malformed_envelopes_are_rejected(text):
+    with pytest.raises(Rejected) as caught:
+        parse_envelope(text)
+    assert caught.value.reason == "malformed_envelope"
+
+
+def test_envelope_round_trips():
+    envelope = build_envelope(provider="stripe", received_at=NOW_MS, request_id="r", source_ip="1.1.1.1", headers={"Stripe-Signature": "t=1"}, raw=b"\x00\xffbytes")
+    assert parse_envelope(envelope.to_json()) == envelope
+
+
+def test_envelope_bigger_than_the_queue_accepts_is_refused_by_sqs(aws):
+    """The code assumes 262,144 bytes per message (DEFAULT_MAX_MESSAGE_BYTES); base64 makes the
+    body 4/3 bigger, so a raw webhook body over ~196 KB cannot be enqueued: SQS answers 400
+    InvalidParameterValue (see lambda_src/README.md for what the API then answers)."""
+    assert DEFAULT_MAX_MESSAGE_BYTES == INGEST_MAX_MESSAGE_BYTES == 262_144
+    fits = build_envelope(provider="stripe", received_at=NOW_MS, request_id="r", source_ip="", headers={}, raw=b"x" * 196_000)
+    too_big = build_envelope(provider="stripe", received_at=NOW_MS, request_id="r", source_ip="", headers={}, raw=b"x" * 197_000)
+    assert message_size(fits) <= DEFAULT_MAX_MESSAGE_BYTES < message_size(too_big)
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=fits.to_json(), MessageGroupId="g", MessageDeduplicationId="a")
+    with pytest.raises(aws.sqs.exceptions.ClientError) as caught:
+        aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=too_big.to_json(), MessageGroupId="g", MessageDeduplicationId="b")
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"

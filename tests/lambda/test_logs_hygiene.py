@@ -1,0 +1,111 @@
+"""No payload, signature, key or secret in any log line: run the bad-input paths of every handler
+and search everything they wrote (the Powertools JSON handler, stdout/stderr, the logging tree)."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pytest
+from conftest import GATE_KEY, NOW_S, PAYPAL_WEBHOOK_ID, STRIPE_PREVIOUS_SECRET, STRIPE_SECRET
+
+import authorizer_handler
+import processor_handler
+import validator_handler
+from paycore import obs
+from paycore.providers import stripe
+
+BODY_MARKER = "CARDHOLDER-Jane-Q-Public-4242"
+
+
+@pytest.fixture
+def captured(capsys, caplog):
+    """Everything logged while the test runs, as one string."""
+    handler = obs.logger.registered_handler
+    buffer = io.StringIO()
+    original = handler.setStream(buffer)
+    caplog.set_level("DEBUG")
+
+    def text() -> str:
+        out = capsys.readouterr()
+        return buffer.getvalue() + out.out + out.err + caplog.text
+
+    yield text
+    handler.setStream(original)
+
+
+def forbidden(*extra: str) -> list[str]:
+    return [STRIPE_SECRET, STRIPE_PREVIOUS_SECRET, PAYPAL_WEBHOOK_ID, GATE_KEY, BODY_MARKER, *extra]
+
+
+def assert_clean(logs: str, *extra: str) -> None:
+    assert logs.strip(), "nothing was logged: the test would prove nothing"
+    for value in forbidden(*extra):
+        assert value not in logs
+
+
+def event_with_marker(stripe_event) -> dict:
+    event = stripe_event()
+    event["data"]["object"]["description"] = BODY_MARKER
+    return event
+
+
+def test_processor_rejections_log_no_content(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, captured):
+    event = event_with_marker(stripe_event)
+    raw = json.dumps(event, indent=2).encode()
+    wrong = stripe.sign("whsec_attacker_guess_000", NOW_S, raw)
+    good_sig = stripe.sign(STRIPE_SECRET, NOW_S, raw).split("v1=")[1]
+    bodies = [
+        stripe_envelope(event, header=wrong),  # wrong secret
+        stripe_envelope(event, header=f"t={NOW_S},v0={good_sig}"),  # v0 only
+        stripe_envelope(event, timestamp=NOW_S - 4000),  # expired
+        stripe_envelope(f"not json {BODY_MARKER}".encode()),  # non-JSON body
+        f"garbage envelope {BODY_MARKER}",  # unreadable envelope
+    ]
+    response = processor_handler.handler(sqs_event(bodies, group_ids=["a", "b", "c", "d", "e"]), lambda_context)
+    assert response == {"batchItemFailures": []}
+    logs = captured()
+    assert logs.count("webhook rejected") >= 5
+    b64_body = base64.b64encode(raw).decode()
+    assert_clean(logs, wrong.split("v1=")[1], good_sig, b64_body[:40])
+
+
+def test_processor_failure_traceback_logs_no_content(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, captured):
+    aws.secretsmanager.delete_secret(SecretId="payment-webhooks/test/stripe/signing", ForceDeleteWithoutRecovery=True)
+    body = stripe_envelope(event_with_marker(stripe_event))
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError):
+        processor_handler.handler(sqs_event([body]), lambda_context)
+    assert_clean(captured(), json.loads(body)["headers"]["stripe-signature"])
+
+
+def test_authorizer_logs_no_key(aws, lambda_context, captured):
+    base = {
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/webhooks/stripe",
+        "pathParameters": {"provider": "stripe"},
+        "requestContext": {"requestId": "r-1"},
+    }
+    attempts = [
+        {**base, "headers": {"X-Webhook-Key": "gk_WRONG_attacker_key_123"}},
+        {**base, "queryStringParameters": {"key": GATE_KEY}},
+        {**base, "headers": {}},
+    ]
+    for event in attempts:
+        try:
+            authorizer_handler.handler(event, lambda_context)
+        except Exception:  # noqa: BLE001 - the 401 path
+            pass
+    logs = captured()
+    assert "webhook gate" in logs
+    assert_clean(logs, "gk_WRONG_attacker_key_123")
+
+
+def test_validator_logs_no_payload(aws, lambda_context, captured):
+    for body in ({"amount": -1, "currency": BODY_MARKER}, {"amount": 5, "currency": "EUR", "vendor_id": "v", "customer_id": "c", "note": BODY_MARKER}):
+        event = {"headers": {"Idempotency-Key": "key-12345678"}, "body": json.dumps(body), "requestContext": {"requestId": "r-2"}}
+        assert validator_handler.handler(event, lambda_context)["statusCode"] == 400
+    logs = captured()
+    assert "payment request rejected" in logs
+    assert_clean(logs, "key-12345678")

@@ -1,0 +1,119 @@
+"""POST /payments: validation, enqueue on the FIFO queue, and the processor accepting the result."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import NOW_MS
+
+import processor_handler
+import validator_handler
+from paycore.ledger import Ledger
+from paycore.providers import direct
+
+KEY = "order-2024-000001"
+
+
+def api_event(body, *, key=KEY, base64_body=False):
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    text = body if isinstance(body, str) else json.dumps(body)
+    return {
+        "resource": "/payments",
+        "path": "/payments",
+        "httpMethod": "POST",
+        "headers": headers,
+        "body": text,
+        "isBase64Encoded": base64_body,
+        "requestContext": {
+            "requestId": "req-pay-1",
+            "requestTimeEpoch": NOW_MS,
+            "identity": {"sourceIp": "10.1.2.3", "userArn": "arn:aws:iam::123456789012:user/shop"},
+        },
+    }
+
+
+GOOD = {"amount": 1999, "currency": "EUR", "vendor_id": "vendor_1", "customer_id": "cust_9"}
+
+
+def receive(aws):
+    return aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+
+
+def test_valid_payment_is_queued_and_answered_202(aws, lambda_context):
+    result = validator_handler.handler(api_event(GOOD), lambda_context)
+    assert result["statusCode"] == 202
+    body = json.loads(result["body"])
+    assert body == {"transaction_id": direct.transaction_id_for(KEY), "status": "accepted"}
+    (message,) = receive(aws)
+    assert message["Attributes"]["MessageDeduplicationId"] == f"direct:{KEY}"
+    assert message["Attributes"]["MessageGroupId"] == body["transaction_id"]
+    envelope = json.loads(message["Body"])
+    assert (envelope["provider"], envelope["received_at"], envelope["headers"]) == ("direct", NOW_MS, {"idempotency-key": KEY})
+
+
+def test_retry_with_the_same_key_gets_the_same_transaction_id(aws, lambda_context):
+    first = json.loads(validator_handler.handler(api_event(GOOD), lambda_context)["body"])
+    second = json.loads(validator_handler.handler(api_event(GOOD), lambda_context)["body"])
+    other = json.loads(validator_handler.handler(api_event(GOOD, key="order-2024-000002"), lambda_context)["body"])
+    assert first["transaction_id"] == second["transaction_id"] != other["transaction_id"]
+    assert len(receive(aws)) == 2  # the retry is deduplicated by the FIFO queue
+
+
+def test_every_problem_is_listed_in_one_400(aws, lambda_context):
+    bad = {"amount": -5, "currency": "eur", "vendor_id": "vendor 1; drop", "extra": 1}
+    result = validator_handler.handler(api_event(bad, key=None), lambda_context)
+    assert result["statusCode"] == 400
+    errors = json.loads(result["body"])["errors"]
+    assert len(errors) == 6, errors
+    joined = " | ".join(errors)
+    for word in ("Idempotency-Key", "unknown field(s): extra", "customer_id is required", "amount", "currency", "vendor_id"):
+        assert word in joined
+    assert "drop" not in joined  # values are not echoed
+    assert receive(aws) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"amount": 0}, {"amount": 10.5}, {"amount": True}, {"amount": "100"}, {"currency": "ABC"}, {"customer_id": ""}, {"status": "refunded"}],
+)
+def test_each_invalid_field_is_a_400(aws, lambda_context, change):
+    assert validator_handler.handler(api_event({**GOOD, **change}), lambda_context)["statusCode"] == 400
+
+
+@pytest.mark.parametrize("body", ["not json", "[1, 2]", ""])
+def test_non_object_body_is_a_400(aws, lambda_context, body):
+    result = validator_handler.handler(api_event(body), lambda_context)
+    assert result["statusCode"] == 400 and "body must be a JSON object" in result["body"]
+
+
+def test_bad_idempotency_key_is_a_400(aws, lambda_context):
+    assert validator_handler.handler(api_event(GOOD, key="short"), lambda_context)["statusCode"] == 400
+
+
+def test_base64_encoded_body_is_decoded(aws, lambda_context):
+    import base64
+
+    event = api_event(base64.b64encode(json.dumps(GOOD).encode()).decode(), base64_body=True)
+    assert validator_handler.handler(event, lambda_context)["statusCode"] == 202
+
+
+def test_envelope_bigger_than_the_queue_accepts_is_a_413_not_an_enqueue(aws):
+    sent = []
+    result = validator_handler.handle_payment_request(api_event(GOOD), send=lambda **kw: sent.append(kw), max_message_bytes=200)
+    assert result["statusCode"] == 413 and sent == []
+
+
+def test_queue_failure_is_a_503(aws, monkeypatch):
+    monkeypatch.setattr(validator_handler, "QUEUE_URL", aws.queue_url + "-missing")
+    result = validator_handler.handle_payment_request(api_event(GOOD), send=validator_handler.sqs.send_message)
+    assert result["statusCode"] == 503
+
+
+def test_processor_records_what_the_validator_queued(aws, lambda_context, sqs_event):
+    validator_handler.handler(api_event(GOOD), lambda_context)
+    (message,) = receive(aws)
+    assert processor_handler.handler(sqs_event([message["Body"]]), lambda_context) == {"batchItemFailures": []}
+    state = Ledger(aws.dynamodb, aws.table).get_state(direct.transaction_id_for(KEY))
+    assert (state["status"], state["amount"], state["currency"], state["vendor_key"], state["customer_key"]) == ("succeeded", 1999, "EUR", "vendor_1", "cust_9")
