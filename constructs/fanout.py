@@ -148,33 +148,36 @@ class EventFanout(Construct):
         self.dead_letter_queue = SqsQueue(
             self, "dlq", name=dlq_name, kms_master_key_id=sqs_kms_key_arn, kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=DLQ_RETENTION_SECONDS)
+        bus_ref, dlq_arn = self.bus.name, self.dead_letter_queue.arn  # read once (jsii round trips)
+        self._dlq_arn = dlq_arn
         self.rule = CloudwatchEventRule(
-            self, "completed-rule", name=rule_name, event_bus_name=self.bus.name,
+            self, "completed-rule", name=rule_name, event_bus_name=bus_ref,
             description="Completed payments -> notifications queue",
             event_pattern=json.dumps(domain_events.COMPLETED_PAYMENT_RULE_PATTERN, sort_keys=True))
         self.rule_target = CloudwatchEventTarget(
-            self, "completed-target", rule=self.rule.name, event_bus_name=self.bus.name, target_id="notifications",
-            arn=notifications_queue_arn, dead_letter_config={"arn": self.dead_letter_queue.arn},
+            self, "completed-target", rule=self.rule.name, event_bus_name=bus_ref, target_id="notifications",
+            arn=notifications_queue_arn, dead_letter_config={"arn": dlq_arn},
             retry_policy={"maximum_event_age_in_seconds": RULE_TARGET_MAX_EVENT_AGE_SECONDS,
                           "maximum_retry_attempts": RULE_TARGET_MAX_RETRIES})
         dlq_policy = document(self, "dlq-policy-document", [
-            deny_insecure_transport([self.dead_letter_queue.arn], ["sqs:*"]),
+            deny_insecure_transport([dlq_arn], ["sqs:*"]),
             {"sid": "AllowRuleDeadLetters", "principals": {"Service": ["events.amazonaws.com"]},
-             "actions": ["sqs:SendMessage"], "resources": [self.dead_letter_queue.arn],
+             "actions": ["sqs:SendMessage"], "resources": [dlq_arn],
              "conditions": [("ArnEquals", "aws:SourceArn", [self.rule.arn])]},
         ])
         SqsQueuePolicy(self, "dlq-policy", queue_url=self.dead_letter_queue.url, policy=dlq_policy.json)
 
         self.vendor_topic = SnsTopic(self, "vendor-topic", name=vendor_topic_name, kms_master_key_id=sns_kms_key_arn)
+        topic_arn = self.vendor_topic.arn
         self.subscriptions: dict[str, SnsTopicSubscription] = {}
         if alert_email and email_subscriptions:
             self.subscriptions["alert-email"] = SnsTopicSubscription(
-                self, "alert-email", topic_arn=self.vendor_topic.arn, protocol="email", endpoint=alert_email)
+                self, "alert-email", topic_arn=topic_arn, protocol="email", endpoint=alert_email)
         for index, sub in enumerate(vendor_subscriptions):
             if sub.protocol == "email" and not email_subscriptions:
                 continue
             self.subscriptions[f"{sub.vendor_id}-{index}"] = SnsTopicSubscription(
-                self, f"vendor-{sub.vendor_id}-{index}", topic_arn=self.vendor_topic.arn, protocol=sub.protocol,
+                self, f"vendor-{sub.vendor_id}-{index}", topic_arn=topic_arn, protocol=sub.protocol,
                 endpoint=sub.endpoint, filter_policy=json.dumps({"vendor_id": [sub.vendor_id]}),
                 filter_policy_scope="MessageAttributes")
 
@@ -187,7 +190,7 @@ class EventFanout(Construct):
                                                     "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
              "resources": [table_stream_arn]},
             {"sid": "DecryptLedgerStream", "actions": ["kms:Decrypt"], "resources": [dynamodb_kms_key_arn]},
-            {"sid": "DeadLetters", "actions": ["sqs:SendMessage"], "resources": [self.dead_letter_queue.arn]},
+            {"sid": "DeadLetters", "actions": ["sqs:SendMessage"], "resources": [dlq_arn]},
             {"sid": "EncryptDeadLetters", "actions": ["kms:GenerateDataKey", "kms:Decrypt"],
              "resources": [sqs_kms_key_arn]},
         ]
@@ -229,7 +232,7 @@ class EventFanout(Construct):
                 starting_position="LATEST", batch_size=batch_size, maximum_retry_attempts=maximum_retry_attempts,
                 maximum_record_age_in_seconds=maximum_record_age_seconds,
                 on_partial_batch_item_failure="AUTOMATIC_BISECT",
-                dead_letter_config={"arn": self.dead_letter_queue.arn},
+                dead_letter_config={"arn": self._dlq_arn},
             ),
             filter_criteria=PipesPipeSourceParametersFilterCriteria(
                 filter=[PipesPipeSourceParametersFilterCriteriaFilter(pattern=pipe_filter(pattern))]),

@@ -309,7 +309,9 @@ class WebhookApi(Construct):
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
             lifecycle={"create_before_destroy": True},
         )
-        api_id = self.rest_api.id
+        # Token strings are read once: every attribute read is a round trip to the jsii runtime.
+        self._api_id = api_id = self.rest_api.id
+        self._execution_arn = self.rest_api.execution_arn
         self._body_validator = ApiGatewayRequestValidator(
             self, "validate-body", rest_api_id=api_id, name="body-and-parameters",
             validate_request_body=True, validate_request_parameters=True)
@@ -321,7 +323,9 @@ class WebhookApi(Construct):
                                    content_type="application/json", schema=json.dumps(schema, sort_keys=True))
             for title, schema in (("PaymentRequest", PAYMENT_REQUEST_SCHEMA), ("NotifyRequest", NOTIFY_REQUEST_SCHEMA))
         }
+        self._body_validator_id, self._params_validator_id = self._body_validator.id, self._params_validator.id
         self._resources: dict[str, ApiGatewayResource] = {}
+        self._resource_ids: dict[str, str] = {"/": self.rest_api.root_resource_id}
 
         self.authorizer = None
         self.webhook_resources: dict[str, ApiGatewayResource] = {}
@@ -345,7 +349,7 @@ class WebhookApi(Construct):
                 LambdaPermission(
                     self, f"invoke-{len(permitted)}", action="lambda:InvokeFunction",
                     function_name=target.function_name, principal="apigateway.amazonaws.com",
-                    source_arn=f"{self.rest_api.execution_arn}/*/*/*",
+                    source_arn=f"{self._execution_arn}/*/*/*",
                 )
         self._gateway_responses()
 
@@ -418,21 +422,20 @@ class WebhookApi(Construct):
     # ----- resources and methods ----------------------------------------------------------------
     def _resource(self, path: str) -> str:
         """Id of the API resource for `path` ("/" is the root), created with its parents."""
-        if path == "/":
-            return self.rest_api.root_resource_id
-        if path not in self._resources:
+        if path not in self._resource_ids:
             parent, _, part = path.rpartition("/")
             slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
             self._resources[path] = ApiGatewayResource(
-                self, f"res-{slug}", rest_api_id=self.rest_api.id, parent_id=self._resource(parent or "/"),
+                self, f"res-{slug}", rest_api_id=self._api_id, parent_id=self._resource(parent or "/"),
                 path_part=part)
+            self._resource_ids[path] = self._resources[path].id
             self._cors(path)
-        return self._resources[path].id
+        return self._resource_ids[path]
 
     def _method(self, verb: str, path: str, **options: Any) -> ApiGatewayMethod:
-        options.setdefault("request_validator_id", self._params_validator.id)
+        options.setdefault("request_validator_id", self._params_validator_id)
         slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
-        method = ApiGatewayMethod(self, f"{verb.lower()}-{slug}", rest_api_id=self.rest_api.id,
+        method = ApiGatewayMethod(self, f"{verb.lower()}-{slug}", rest_api_id=self._api_id,
                                   resource_id=self._resource(path), http_method=verb, **options)
         self.methods[f"{verb} {path}"] = method
         self._depends.append(method)
@@ -440,15 +443,16 @@ class WebhookApi(Construct):
 
     def _build_webhooks(self, name: str, region: str, providers: Sequence[str], queue_arn: str,
                         sqs_key_arn: str, authorizer: LambdaTarget) -> None:
-        api = self.rest_api
+        api_id = self._api_id
         self.authorizer = ApiGatewayAuthorizer(
-            self, "authorizer", name=f"{name}-webhook-key", rest_api_id=api.id, type="REQUEST",
+            self, "authorizer", name=f"{name}-webhook-key", rest_api_id=api_id, type="REQUEST",
             authorizer_uri=authorizer.invoke_arn, identity_source="context.resourcePath",
             authorizer_result_ttl_in_seconds=0,
         )
+        authorizer_id = self.authorizer.id
         LambdaPermission(self, "invoke-authorizer", action="lambda:InvokeFunction",
                          function_name=authorizer.function_name, principal="apigateway.amazonaws.com",
-                         source_arn=f"{api.execution_arn}/authorizers/{self.authorizer.id}")
+                         source_arn=f"{self._execution_arn}/authorizers/{authorizer_id}")
         self.api_role = IamRole(self, "sqs-role", name=f"{name}-sqs-send", assume_role_policy=json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
@@ -462,23 +466,26 @@ class WebhookApi(Construct):
                  "Resource": sqs_key_arn},
             ],
         }))
+        role_arn = self.api_role.arn
         parts = Fn.split(":", queue_arn)
         queue_uri = f"arn:aws:apigateway:{region}:sqs:path/{Fn.element(parts, 4)}/{Fn.element(parts, 5)}"
         for provider in providers:
             path = f"/webhooks/{provider}"
             template = render_request_template(provider)
             method = self._method(
-                "POST", path, authorization="CUSTOM", authorizer_id=self.authorizer.id,
+                "POST", path, authorization="CUSTOM", authorizer_id=authorizer_id,
                 request_parameters={"method.request.header.X-Webhook-Key": False,
                                     "method.request.querystring.key": False},
             )
             self.webhook_resources[provider] = self._resources[path]
+            resource_id = self._resource_ids[path]
             integration = ApiGatewayIntegration(
-                self, f"sqs-{provider}", rest_api_id=api.id, resource_id=method.resource_id,
+                self, f"sqs-{provider}", rest_api_id=api_id, resource_id=resource_id,
                 http_method="POST", type="AWS", integration_http_method="POST", uri=queue_uri,
-                credentials=self.api_role.arn, passthrough_behavior="NEVER",
+                credentials=role_arn, passthrough_behavior="NEVER",
                 request_parameters={"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
                 request_templates={"application/json": terraform_literal(template)},
+                depends_on=[method],
             )
             self._integrations.append(integration)
             self._depends.append(integration)
@@ -488,10 +495,11 @@ class WebhookApi(Construct):
                 ("503", r"5\d{2}", json.dumps({"received": False, "error": "queue_unavailable"})),
             ):
                 response = ApiGatewayMethodResponse(
-                    self, f"sqs-{provider}-{code}", rest_api_id=api.id, resource_id=method.resource_id,
-                    http_method="POST", status_code=code, response_models={"application/json": "Empty"})
+                    self, f"sqs-{provider}-{code}", rest_api_id=api_id, resource_id=resource_id,
+                    http_method="POST", status_code=code, response_models={"application/json": "Empty"},
+                    depends_on=[method])
                 self._depends.append(ApiGatewayIntegrationResponse(
-                    self, f"sqs-{provider}-{code}-integration", rest_api_id=api.id, resource_id=method.resource_id,
+                    self, f"sqs-{provider}-{code}-integration", rest_api_id=api_id, resource_id=resource_id,
                     http_method="POST", status_code=code, selection_pattern=pattern,
                     response_templates={"application/json": body}, depends_on=[integration, response]))
             self._definition.append(["POST", path, "CUSTOM", "AWS:sqs:SendMessage", template])
@@ -501,14 +509,12 @@ class WebhookApi(Construct):
         options: dict[str, Any] = dict(authorization="AWS_IAM", request_parameters=dict(params) or None)
         if model:
             options.update(request_models={"application/json": self._models[model].name},
-                           request_validator_id=self._body_validator.id)
-        elif params:
-            options.update(request_validator_id=self._params_validator.id)
+                           request_validator_id=self._body_validator_id)
         method = self._method(verb, path, **options)
         integration = ApiGatewayIntegration(
             self, f"lambda-{verb.lower()}-{path.strip('/').replace('/', '-').replace('{', '').replace('}', '')}",
-            rest_api_id=self.rest_api.id, resource_id=method.resource_id, http_method=verb, type="AWS_PROXY",
-            integration_http_method="POST", uri=target.invoke_arn,
+            rest_api_id=self._api_id, resource_id=self._resource_ids[path], http_method=verb, type="AWS_PROXY",
+            integration_http_method="POST", uri=target.invoke_arn, depends_on=[method],
         )
         self._integrations.append(integration)
         self._depends.append(integration)
@@ -519,12 +525,12 @@ class WebhookApi(Construct):
         if path.startswith("/webhooks"):
             return
         slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
-        resource_id = self._resources[path].id
-        method = ApiGatewayMethod(self, f"options-{slug}", rest_api_id=self.rest_api.id, resource_id=resource_id,
+        resource_id = self._resource_ids[path]
+        method = ApiGatewayMethod(self, f"options-{slug}", rest_api_id=self._api_id, resource_id=resource_id,
                                   http_method="OPTIONS", authorization="NONE",
-                                  request_validator_id=self._params_validator.id)
+                                  request_validator_id=self._params_validator_id)
         integration = ApiGatewayIntegration(
-            self, f"options-{slug}-integration", rest_api_id=self.rest_api.id, resource_id=resource_id,
+            self, f"options-{slug}-integration", rest_api_id=self._api_id, resource_id=resource_id,
             http_method="OPTIONS", type="MOCK", request_templates={"application/json": '{"statusCode": 200}'},
             depends_on=[method])
         headers = {
@@ -533,11 +539,11 @@ class WebhookApi(Construct):
             "method.response.header.Access-Control-Allow-Methods": "'GET,POST,OPTIONS'",
         }
         response = ApiGatewayMethodResponse(
-            self, f"options-{slug}-200", rest_api_id=self.rest_api.id, resource_id=resource_id,
+            self, f"options-{slug}-200", rest_api_id=self._api_id, resource_id=resource_id,
             http_method="OPTIONS", status_code="200", response_parameters={k: True for k in headers},
             depends_on=[method])
         self._depends += [method, integration, ApiGatewayIntegrationResponse(
-            self, f"options-{slug}-200-integration", rest_api_id=self.rest_api.id, resource_id=resource_id,
+            self, f"options-{slug}-200-integration", rest_api_id=self._api_id, resource_id=resource_id,
             http_method="OPTIONS", status_code="200", response_parameters=headers,
             depends_on=[integration, response])]
         self._definition.append(["OPTIONS", path, self._cors_origin, CORS_ALLOW_HEADERS])
@@ -546,7 +552,7 @@ class WebhookApi(Construct):
         """API Gateway's own 4xx/5xx answers carry the CORS origin too."""
         for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
             self._depends.append(ApiGatewayGatewayResponse(
-                self, f"gateway-{kind.lower()}", rest_api_id=self.rest_api.id, response_type=kind,
+                self, f"gateway-{kind.lower()}", rest_api_id=self._api_id, response_type=kind,
                 response_parameters={"gatewayresponse.header.Access-Control-Allow-Origin": f"'{self._cors_origin}'"}))
         self._definition.append(["gateway-responses", self._cors_origin])
 
@@ -558,7 +564,7 @@ class WebhookApi(Construct):
             kms_key_id=logs_key)
         # API Gateway writes execution logs here; created first so they are encrypted and retained.
         execution_logs = CloudwatchLogGroup(
-            self, "execution-logs", name=f"API-Gateway-Execution-Logs_{self.rest_api.id}/{STAGE_NAME}",
+            self, "execution-logs", name=f"API-Gateway-Execution-Logs_{self._api_id}/{STAGE_NAME}",
             retention_in_days=retention, kms_key_id=logs_key)
         depends: list[Any] = [execution_logs]
         if api_logging_account:
@@ -572,14 +578,14 @@ class WebhookApi(Construct):
                 policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
             depends.append(ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn))
         self.stage = ApiGatewayStage(
-            self, "stage", rest_api_id=self.rest_api.id, deployment_id=self.deployment.id, stage_name=STAGE_NAME,
+            self, "stage", rest_api_id=self._api_id, deployment_id=self.deployment.id, stage_name=STAGE_NAME,
             xray_tracing_enabled=True, cache_cluster_enabled=False, variables=variables or None,
             access_log_settings=ApiGatewayStageAccessLogSettings(
                 destination_arn=self.access_log_group.arn, format=ACCESS_LOG_FORMAT),
             depends_on=depends,
         )
         ApiGatewayMethodSettings(
-            self, "method-settings", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name, method_path="*/*",
+            self, "method-settings", rest_api_id=self._api_id, stage_name=self.stage.stage_name, method_path="*/*",
             settings=ApiGatewayMethodSettingsSettings(
                 metrics_enabled=True, logging_level="ERROR", data_trace_enabled=False,
                 throttling_rate_limit=rate, throttling_burst_limit=burst,

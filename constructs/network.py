@@ -161,25 +161,27 @@ class Network(Construct):
         igw = InternetGateway(self, "igw", vpc_id=vpc_id, tags={"Name": name})
 
         self.public_route_table = RouteTable(self, "public-rt", vpc_id=vpc_id, tags={"Name": f"{name}-public"})
-        Route(self, "public-default", route_table_id=self.public_route_table.id,
+        public_rt_id = self.public_route_table.id  # token strings read once (each read is a jsii round trip)
+        Route(self, "public-default", route_table_id=public_rt_id,
               destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
-        public, private, self.private_route_tables = [], [], []
+        public, private, self.private_route_tables, private_rt_ids = [], [], [], []
         for i in range(az_count):
             az = zones[i]
             pub = Subnet(self, f"public-{i}", vpc_id=vpc_id, availability_zone=az,
                          cidr_block=str(blocks[_PUBLIC_BLOCK_OFFSET + i]), map_public_ip_on_launch=False,
                          tags={"Name": f"{name}-public-{i}", "Tier": "public"})
-            RouteTableAssociation(self, f"public-rta-{i}", subnet_id=pub.id, route_table_id=self.public_route_table.id)
+            RouteTableAssociation(self, f"public-rta-{i}", subnet_id=pub.id, route_table_id=public_rt_id)
             priv = Subnet(self, f"private-{i}", vpc_id=vpc_id, availability_zone=az, cidr_block=str(blocks[i]),
                           tags={"Name": f"{name}-private-{i}", "Tier": "private"})
             rt = RouteTable(self, f"private-rt-{i}", vpc_id=vpc_id, tags={"Name": f"{name}-private-{i}"})
-            RouteTableAssociation(self, f"private-rta-{i}", subnet_id=priv.id, route_table_id=rt.id)
+            rt_id = rt.id
+            RouteTableAssociation(self, f"private-rta-{i}", subnet_id=priv.id, route_table_id=rt_id)
             public.append(pub)
             private.append(priv)
             self.private_route_tables.append(rt)
+            private_rt_ids.append(rt_id)
         self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
-        private_rt_ids = [rt.id for rt in self.private_route_tables]
 
         # Gateway endpoints: on the private route tables, where the Lambdas are.
         self.gateway_endpoints = {
@@ -189,6 +191,7 @@ class Network(Construct):
             for service in ("dynamodb", "s3")
         }
 
+        self._private_rt_ids = private_rt_ids
         self.nat_instances: list[Instance] = []
         if nat_instances:
             self._build_nat_instances(name, cidr, nat_mode, nat_instance_type, public)
@@ -263,10 +266,10 @@ class Network(Construct):
                 lifecycle={"ignore_changes": ["ami"]},
                 tags={"Name": f"{name}-nat-{i}"},
             ))
-        for i, rt in enumerate(self.private_route_tables):
-            nat = self.nat_instances[i if nat_mode == "per_az" else 0]
-            Route(self, f"private-default-{i}", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0",
-                  network_interface_id=nat.primary_network_interface_id)
+        enis = [nat.primary_network_interface_id for nat in self.nat_instances]
+        for i, rt_id in enumerate(self._private_rt_ids):
+            Route(self, f"private-default-{i}", route_table_id=rt_id, destination_cidr_block="0.0.0.0/0",
+                  network_interface_id=enis[i if nat_mode == "per_az" else 0])
 
     def add_flow_logs(self, *, logs_kms_key_arn: str, retention_in_days: int = 30) -> FlowLog:
         """VPC flow logs (all traffic, 60 s aggregation) to a log group encrypted with

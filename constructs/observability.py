@@ -140,8 +140,9 @@ class Observability(Construct):
         dlqs = dict(dead_letter_queue_names or {})
         self._prefix, self._period = name_prefix, period_seconds
         self.alerts_topic = SnsTopic(self, "alerts", name=alerts_topic_name, kms_master_key_id=sns_kms_key_arn)
+        self._topic_arns = [self.alerts_topic.arn]  # read once: each read is a jsii round trip
         if alert_email and email_subscriptions:
-            SnsTopicSubscription(self, "alerts-email", topic_arn=self.alerts_topic.arn, protocol="email",
+            SnsTopicSubscription(self, "alerts-email", topic_arn=self._topic_arns[0], protocol="email",
                                  endpoint=alert_email)
 
         self.metric_filters: dict[str, CloudwatchLogMetricFilter] = {}
@@ -220,7 +221,7 @@ class Observability(Construct):
                description: str, statistic: str | None = "Sum", extended_statistic: str | None = None,
                comparison: str = "GreaterThanOrEqualToThreshold", period: int | None = None,
                evaluation_periods: int = 1, datapoints_to_alarm: int | None = None) -> CloudwatchMetricAlarm:
-        topic = [self.alerts_topic.arn]
+        topic = self._topic_arns
         self.alarms[key] = CloudwatchMetricAlarm(
             self, f"alarm-{key}", alarm_name=f"{self._prefix}-{key}", alarm_description=description,
             namespace=namespace, metric_name=metric, dimensions=dict(dimensions) or None,
