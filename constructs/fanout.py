@@ -119,7 +119,7 @@ class EventFanout(Construct):
         super().__init__(scope, id_)
 
         def literal(value: object) -> bool:
-            return not (isinstance(value, (str, int, float)) and Token.is_unresolved(value))
+            return not _is_token(value)
 
         problems: list[str] = []
         if literal(batch_size) and not 1 <= batch_size <= 10_000:
@@ -247,3 +247,13 @@ class EventFanout(Construct):
         IamRolePolicy(self, f"{id_}-policy", role=role.id, name="pipe",
                       policy=document(self, f"{id_}-policy-document", statements).json)
         return role
+
+
+def _is_token(value: object) -> bool:
+    """An unresolved token? Strings carry `${TfToken[...]}`; numeric tokens are floats; checked in
+    Python where possible (each Token.is_unresolved call is a jsii round trip)."""
+    if isinstance(value, str):
+        return "${" in value and Token.is_unresolved(value)
+    if isinstance(value, float):
+        return Token.is_unresolved(value)
+    return False

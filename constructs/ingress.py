@@ -301,8 +301,10 @@ class WebhookApi(Construct):
         self._cors_origin = cors_allow_origin
         self._definition: list[Any] = []   # literal description of every route, for the deployment sha
         self._integrations: list[ApiGatewayIntegration] = []
+        self._integration_uris: list[str] = []  # what each integration calls (a replaced function redeploys)
         self._depends: list[Any] = []
         self.methods: dict[str, ApiGatewayMethod] = {}
+        self._cors_paths: set[str] = set()
 
         self.rest_api = ApiGatewayRestApi(
             self, "api", name=name, description="Payment webhooks and payments API",
@@ -358,7 +360,7 @@ class WebhookApi(Construct):
         self.deployment = ApiGatewayDeployment(
             self, "deployment", rest_api_id=api_id, description="payments API",
             triggers={"definition": self.definition_sha256,
-                      "integrations": Fn.sha1(Fn.jsonencode([i.uri for i in self._integrations]))},
+                      "integrations": Fn.sha1(Fn.jsonencode(self._integration_uris))},
             lifecycle={"create_before_destroy": True}, depends_on=self._depends,
         )
         self._build_stage(name, logs_kms_key_arn, log_retention_days, throttle_rate_limit, throttle_burst_limit,
@@ -385,8 +387,8 @@ class WebhookApi(Construct):
     def _validate(*, providers, authorizer, log_retention_days, throttle_rate_limit, throttle_burst_limit,
                   cors_allow_origin, waf, waf_rate_limit, max_webhook_body_bytes, waf_log_group_name,
                   custom_domain_name, certificate_arn) -> None:
-        def literal(value: Any) -> bool:
-            return not (isinstance(value, (str, int, float)) and Token.is_unresolved(value))
+        def literal(value: object) -> bool:
+            return not _is_token(value)
 
         p: list[str] = []
         unknown = [x for x in providers if x not in KNOWN_PROVIDERS]
@@ -429,7 +431,6 @@ class WebhookApi(Construct):
                 self, f"res-{slug}", rest_api_id=self._api_id, parent_id=self._resource(parent or "/"),
                 path_part=part)
             self._resource_ids[path] = self._resources[path].id
-            self._cors(path)
         return self._resource_ids[path]
 
     def _method(self, verb: str, path: str, **options: Any) -> ApiGatewayMethod:
@@ -488,6 +489,7 @@ class WebhookApi(Construct):
                 depends_on=[method],
             )
             self._integrations.append(integration)
+            self._integration_uris.append(queue_uri)
             self._depends.append(integration)
             for code, pattern, body in (
                 ("200", None, WEBHOOK_ACCEPTED),
@@ -511,19 +513,22 @@ class WebhookApi(Construct):
             options.update(request_models={"application/json": self._models[model].name},
                            request_validator_id=self._body_validator_id)
         method = self._method(verb, path, **options)
+        if path not in self._cors_paths:
+            self._cors_paths.add(path)
+            self._cors(path)
         integration = ApiGatewayIntegration(
             self, f"lambda-{verb.lower()}-{path.strip('/').replace('/', '-').replace('{', '').replace('}', '')}",
             rest_api_id=self._api_id, resource_id=self._resource_ids[path], http_method=verb, type="AWS_PROXY",
             integration_http_method="POST", uri=target.invoke_arn, depends_on=[method],
         )
         self._integrations.append(integration)
+        self._integration_uris.append(target.invoke_arn)
         self._depends.append(integration)
         self._definition.append([verb, path, "AWS_IAM", "AWS_PROXY", model, sorted(params)])
 
     def _cors(self, path: str) -> None:
-        """OPTIONS (MOCK) on every non-webhook resource; providers call server to server."""
-        if path.startswith("/webhooks"):
-            return
+        """OPTIONS (MOCK) on every resource with a browser-callable route (not the webhooks:
+        providers call server to server)."""
         slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
         resource_id = self._resource_ids[path]
         method = ApiGatewayMethod(self, f"options-{slug}", rest_api_id=self._api_id, resource_id=resource_id,
@@ -619,3 +624,13 @@ class WebhookApi(Construct):
             ],
         )
         Wafv2WebAclAssociation(self, "waf-association", resource_arn=self.stage.arn, web_acl_arn=self.web_acl.arn)
+
+
+def _is_token(value: object) -> bool:
+    """An unresolved token? Strings carry `${TfToken[...]}`; numeric tokens are floats; checked in
+    Python where possible (each Token.is_unresolved call is a jsii round trip)."""
+    if isinstance(value, str):
+        return "${" in value and Token.is_unresolved(value)
+    if isinstance(value, float):
+        return Token.is_unresolved(value)
+    return False

@@ -309,4 +309,10 @@ class Network(Construct):
 
 
 def _is_token(value: object) -> bool:
-    return Token.is_unresolved(value) if isinstance(value, (str, int, float)) else False
+    """An unresolved token? Strings carry `${TfToken[...]}`; numeric tokens are floats; checked in
+    Python where possible (each Token.is_unresolved call is a jsii round trip)."""
+    if isinstance(value, str):
+        return "${" in value and Token.is_unresolved(value)
+    if isinstance(value, float):
+        return Token.is_unresolved(value)
+    return False

@@ -4,8 +4,9 @@ the X-Ray sampling rule.
 Every alarm notifies the alerts topic `payment-alerts-{env}` (alarm and OK), treats missing data as
 not breaching (no traffic is not an incident), and names what it watches:
 
-* per function: Lambda `Errors` >= 1 (absolute threshold, F7), `Throttles` >= 1, and the log
-  metric filter of ERROR-level JSON lines >= 1 (handled errors a function logged but survived);
+* per function: Lambda `Errors` >= 1 (absolute threshold, F7) and `Throttles` >= 1; one metric
+  filter per log group for ERROR-level JSON lines, all feeding one `ErrorLogs` metric with one
+  alarm (handled errors a function logged but survived; the log group names the function);
 * per dead-letter queue: `ApproximateNumberOfMessagesVisible` > 0;
 * the ingest queue: `ApproximateAgeOfOldestMessage` > the threshold (lag);
 * API: `5XXError` >= 1 and `Latency` p99 > 500 ms (P7) on the stage;
@@ -43,6 +44,7 @@ ERROR_LOG_PATTERN = '{ ($.level = "ERROR") || ($.level = "CRITICAL") }'
 #: The authorizer's decision lines (lambda_src/authorizer: extra field `decision`).
 AUTHORIZER_DENY_PATTERN = '{ ($.decision = "deny") || ($.decision = "unauthorized") }'
 XRAY_RULE_PRIORITY = 1000
+ERROR_LOGS_METRIC = "ErrorLogs"
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class Observability(Construct):
         super().__init__(scope, id_)
 
         def literal(value: object) -> bool:
-            return not (isinstance(value, (str, int, float)) and Token.is_unresolved(value))
+            return not _is_token(value)
 
         p: list[str] = []
         if literal(api_latency_p99_ms) and not 1 <= api_latency_p99_ms <= 29_000:
@@ -150,8 +152,8 @@ class Observability(Construct):
             self.metric_filters[f"{name}-errors"] = CloudwatchLogMetricFilter(
                 self, f"{name}-error-logs", name=f"{name_prefix}-{name}-error-logs", log_group_name=fn.log_group_name,
                 pattern=ERROR_LOG_PATTERN,
-                metric_transformation={"name": f"ErrorLogs-{name}", "namespace": LOG_METRICS_NAMESPACE, "value": "1",
-                                       "default_value": "0", "unit": "Count"})
+                metric_transformation={"name": ERROR_LOGS_METRIC, "namespace": LOG_METRICS_NAMESPACE, "value": "1",
+                                       "unit": "Count"})
         if authorizer in functions:
             self.metric_filters["authorizer-denies"] = CloudwatchLogMetricFilter(
                 self, "authorizer-denies", name=f"{name_prefix}-authorizer-denies",
@@ -167,8 +169,10 @@ class Observability(Construct):
                             description=f"{fn.function_name}: invocation errors (F7: absolute threshold 1)")
                 self._alarm(f"{name}-throttles", "AWS/Lambda", "Throttles", dims, threshold=1,
                             description=f"{fn.function_name}: throttled invocations (reserved concurrency reached)")
-                self._alarm(f"{name}-error-logs", LOG_METRICS_NAMESPACE, f"ErrorLogs-{name}", {}, threshold=1,
-                            description=f"{fn.function_name}: ERROR lines in its log")
+            if functions:
+                # every function's filter feeds one metric: one alarm; the Lambda Errors alarms name the function
+                self._alarm("error-logs", LOG_METRICS_NAMESPACE, ERROR_LOGS_METRIC, {}, threshold=1,
+                            description="ERROR lines in a payment function's log (see the per-function filters)")
             if authorizer in functions:
                 self._alarm("authorizer-deny-spike", BUSINESS_NAMESPACE, "AuthorizerDenies", {},
                             threshold=authorizer_denies_per_5min, period=300,
@@ -284,3 +288,13 @@ def dashboard_body(*, region: str, functions: Mapping[str, WatchedFunction], ing
         graph("Pipes failures", [["AWS/EventBridge/Pipes", m, "PipeName", p]
                                  for p in pipe_names for m in ("ExecutionFailed", "TargetStageFailed")])
     return {"widgets": widgets}
+
+
+def _is_token(value: object) -> bool:
+    """An unresolved token? Strings carry `${TfToken[...]}`; numeric tokens are floats; checked in
+    Python where possible (each Token.is_unresolved call is a jsii round trip)."""
+    if isinstance(value, str):
+        return "${" in value and Token.is_unresolved(value)
+    if isinstance(value, float):
+        return Token.is_unresolved(value)
+    return False
