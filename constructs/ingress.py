@@ -489,7 +489,7 @@ class WebhookApi(Construct):
                 depends_on=[method],
             )
             self._integrations.append(integration)
-            self._integration_uris.append(queue_uri)
+            self._integration_uris.append(queue_arn)  # a plain reference: jsonencode cannot take an interpolated string
             self._depends.append(integration)
             for code, pattern, body in (
                 ("200", None, WEBHOOK_ACCEPTED),

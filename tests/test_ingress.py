@@ -237,3 +237,10 @@ def test_notify_schema_is_the_handlers_definition():
     assert email["pattern"] == notification._EMAIL.pattern
     assert NOTIFY_REQUEST_SCHEMA["properties"]["template"]["enum"] == list(notification.TEMPLATES)
     assert "paycore.notification" in sys.modules  # imported here by the test, not by synth
+
+
+def test_deployment_redeploys_when_an_integration_target_changes():
+    deployment = next(iter(resources(synth("dev"), "aws_api_gateway_deployment").values()))
+    trigger = deployment["triggers"]["integrations"]
+    assert trigger.startswith("${sha1(jsonencode([aws_sqs_queue.") and trigger.count("${") == 1
+    assert trigger.count(".invoke_arn") == 5
