@@ -24,7 +24,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -298,6 +298,30 @@ def hour_prefixes(provider: str, start_ms: int, end_ms: int) -> list[str]:
     hour_ms = 3_600_000
     first = start_ms - start_ms % hour_ms
     return [hour_prefix(provider, t) for t in range(first, end_ms + 1, hour_ms)]
+
+
+def listing_prefixes(provider: str, start_ms: int, end_ms: int) -> list[str]:
+    """The fewest prefixes to LIST for [start_ms, end_ms]: hours for up to 3 days, else days
+    (up to 62), else months (up to 36), else years. Keys are filtered by range afterwards."""
+    if end_ms < start_ms:
+        raise ValueError("end must not be before start")
+    hours = (end_ms - start_ms) // 3_600_000 + 2
+    if hours <= 72:
+        return hour_prefixes(provider, start_ms, end_ms)
+    start = datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc)
+    end = datetime.fromtimestamp(end_ms / 1000, tz=timezone.utc)
+    base = f"{ARCHIVE_PREFIX}{provider}/"
+    if hours <= 62 * 24:
+        days = (end.date() - start.date()).days
+        return [f"{base}{(start + timedelta(days=i)):%Y/%m/%d}/" for i in range(days + 1)]
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if months <= 36:
+        out = []
+        for i in range(months + 1):
+            year, month = divmod(start.month - 1 + i, 12)
+            out.append(f"{base}{start.year + year:04d}/{month + 1:02d}/")
+        return out
+    return [f"{base}{year:04d}/" for year in range(start.year, end.year + 1)]
 
 
 def key_overlaps(key: str, start_ms: int, end_ms: int) -> bool:

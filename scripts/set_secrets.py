@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Set the provider signing secrets and gate keys in Secrets Manager (lambda_src/README.md, "Secrets").
+
+Names: ``{prefix}{provider}/signing`` and ``{prefix}{provider}/gate-key``, prefix
+``payment-webhooks/{env}/``. Values are JSON:
+
+* signing, stripe (and any HMAC provider): ``{"current": "whsec_...", "previous": "..."}``;
+* signing, paypal: ``{"webhook_id": "...", "previous_webhook_id": "..."}``;
+* gate-key: ``{"current": "...", "previous": "..."}``.
+
+``--rotate`` keeps the value being replaced as ``previous`` (both are accepted during a roll);
+without it ``previous`` is cleared. Values come from a file (``-`` = stdin, keeps them out of the
+shell history) or are generated (``--generate-gate-key``, and ``--generate-signing-secret`` for
+local/test use only). Values are never printed unless ``--show``.
+
+    python scripts/set_secrets.py --env dev --provider stripe --signing-secret-file - --generate-gate-key
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import secrets as random_secrets
+import sys
+from typing import Any
+
+import boto3
+
+
+def secret_name(prefix: str, provider: str, kind: str) -> str:
+    return f"{prefix}{provider}/{kind}"
+
+
+def _current(sm: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    except sm.exceptions.ResourceNotFoundException:
+        return None
+
+
+def put_json(sm: Any, name: str, value: dict[str, Any], kms_key_id: str | None = None) -> str:
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+    try:
+        sm.put_secret_value(SecretId=name, SecretString=text)
+        return "updated"
+    except sm.exceptions.ResourceNotFoundException:
+        params = {"Name": name, "SecretString": text}
+        if kms_key_id:
+            params["KmsKeyId"] = kms_key_id
+        sm.create_secret(**params)
+        return "created"
+
+
+def signing_value(provider: str, new: str, old: dict[str, Any] | None, rotate: bool) -> dict[str, Any]:
+    if provider == "paypal":
+        previous = (old or {}).get("webhook_id") if rotate else None
+        return {"webhook_id": new, **({"previous_webhook_id": previous} if previous else {})}
+    previous = (old or {}).get("current") if rotate else None
+    return {"current": new, **({"previous": previous} if previous else {})}
+
+
+def gate_value(new: str, old: dict[str, Any] | None, rotate: bool) -> dict[str, Any]:
+    previous = (old or {}).get("current") if rotate else None
+    return {"current": new, **({"previous": previous} if previous else {})}
+
+
+def set_provider_secrets(sm: Any, *, prefix: str, provider: str, signing: str | None, gate_key: str | None,
+                         rotate: bool = False, kms_key_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Write what is given; returns {secret name: {"action", "value"}} (values for --show only)."""
+    done: dict[str, dict[str, Any]] = {}
+    if signing is not None:
+        name = secret_name(prefix, provider, "signing")
+        value = signing_value(provider, signing, _current(sm, name), rotate)
+        done[name] = {"action": put_json(sm, name, value, kms_key_id), "value": value}
+    if gate_key is not None:
+        name = secret_name(prefix, provider, "gate-key")
+        value = gate_value(gate_key, _current(sm, name), rotate)
+        done[name] = {"action": put_json(sm, name, value, kms_key_id), "value": value}
+    return done
+
+
+def _read(path: str | None) -> str | None:
+    if path is None:
+        return None
+    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    value = text.strip()
+    if not value:
+        raise SystemExit(f"empty secret value from {path}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--provider", required=True, help="stripe, paypal, direct, ...")
+    parser.add_argument("--secret-prefix", help="default payment-webhooks/{env}/")
+    signing = parser.add_mutually_exclusive_group()
+    signing.add_argument("--signing-secret-file", help="file with the signing secret (paypal: webhook id); - = stdin")
+    signing.add_argument("--signing-secret", help="the value itself (lands in shell history: prefer the file)")
+    signing.add_argument("--generate-signing-secret", action="store_true", help="random whsec_ value (local/test)")
+    gate = parser.add_mutually_exclusive_group()
+    gate.add_argument("--gate-key-file", help="file with the gate key; - = stdin")
+    gate.add_argument("--gate-key", help="the value itself (lands in shell history: prefer the file)")
+    gate.add_argument("--generate-gate-key", action="store_true", help="random 256-bit URL-safe key")
+    parser.add_argument("--rotate", action="store_true", help="keep the replaced value as previous")
+    parser.add_argument("--kms-key-id", help="KMS key for secrets this creates")
+    parser.add_argument("--show", action="store_true", help="print the values written")
+    parser.add_argument("--endpoint-url", help="local emulator URL")
+    parser.add_argument("--region", default=None)
+    args = parser.parse_args(argv)
+
+    signing_secret = args.signing_secret or _read(args.signing_secret_file)
+    if args.generate_signing_secret:
+        signing_secret = "whsec_" + random_secrets.token_urlsafe(32)
+    gate_key = args.gate_key or _read(args.gate_key_file)
+    if args.generate_gate_key:
+        gate_key = random_secrets.token_urlsafe(32)
+    if signing_secret is None and gate_key is None:
+        parser.error("nothing to set: give a signing secret and/or a gate key")
+
+    sm = boto3.client("secretsmanager", endpoint_url=args.endpoint_url, region_name=args.region)
+    prefix = args.secret_prefix or f"payment-webhooks/{args.env}/"
+    done = set_provider_secrets(sm, prefix=prefix, provider=args.provider, signing=signing_secret,
+                                gate_key=gate_key, rotate=args.rotate, kms_key_id=args.kms_key_id)
+    for name, outcome in done.items():
+        shown = json.dumps(outcome["value"]) if args.show else "(value hidden; --show to print)"
+        print(f"{outcome['action']:8s} {name} {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
