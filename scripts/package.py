@@ -54,7 +54,7 @@ FORMAT_VERSION = "1"  # bump when the zip layout or the build rules change
 DEFAULT_REQUIREMENTS = "aws-lambda-powertools[tracer]==3.37.0\ncryptography==46.0.3\n"
 PLATFORM = ("manylinux2014_aarch64", "3.11", "cp")
 #: Shipped by the Lambda Python 3.11 runtime: kept out of the layer (botocore alone is ~80 MB).
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python_dateutil", "six"})
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "urllib3", "python_dateutil", "six"})
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644 << 16
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}

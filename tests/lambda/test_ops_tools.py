@@ -1,0 +1,128 @@
+"""Ops tools: DLQ redrive (FIFO-aware, dry run) and secrets (contract names, values never printed)."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from downstream_fixtures import REGION, aws_env  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+redrive_dlq = _script("redrive_dlq")
+set_secrets = _script("set_secrets")
+replay_archive = _script("replay_archive")
+
+
+@pytest.fixture
+def fifo_pair(aws_env):
+    sqs = boto3.client("sqs", region_name=REGION)
+    dlq = sqs.create_queue(QueueName="webhooks-dlq-test.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    source = sqs.create_queue(QueueName="webhooks-test.fifo", Attributes={
+        "FifoQueue": "true",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
+    })["QueueUrl"]
+    for i, group in enumerate(["pi_1", "pi_1", "pi_2"]):
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"n": i}), MessageGroupId=group,
+                         MessageDeduplicationId=f"evt_{i}",
+                         MessageAttributes={"replayed_from": {"DataType": "String", "StringValue": "x"}})
+    return sqs, dlq, source
+
+
+def receive_all(sqs, url):
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                              MessageAttributeNames=["All"]).get("Messages", [])
+    return got
+
+
+def test_dry_run_counts_and_moves_nothing(fifo_pair, capsys):
+    sqs, dlq, source = fifo_pair
+    assert redrive_dlq.main(["--env", "test", "--dlq", "webhooks-dlq-{env}.fifo", "--dry-run"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["waiting"] == 3 and result["moved"] == 0 and result["target"] == source
+    assert receive_all(sqs, source) == []
+
+
+def test_redrive_keeps_group_and_attributes_with_a_new_dedup_id(fifo_pair):
+    sqs, dlq, source = fifo_pair
+    result = redrive_dlq.redrive(sqs, dlq, redrive_dlq.source_of(sqs, dlq))
+    assert result["moved"] == 3
+    moved = receive_all(sqs, source)
+    assert sorted(json.loads(m["Body"])["n"] for m in moved) == [0, 1, 2]
+    groups = sorted(m["Attributes"]["MessageGroupId"] for m in moved)
+    assert groups == ["pi_1", "pi_1", "pi_2"]
+    for message in moved:
+        assert message["Attributes"]["MessageDeduplicationId"].startswith("redrive-")
+        assert message["MessageAttributes"]["replayed_from"]["StringValue"] == "x"
+    assert redrive_dlq.approximate_count(sqs, dlq) == 0
+
+
+def test_redrive_respects_max(fifo_pair):
+    sqs, dlq, source = fifo_pair
+    assert redrive_dlq.redrive(sqs, dlq, source, max_messages=1)["moved"] == 1
+
+
+def test_set_secrets_writes_contract_names_and_never_prints_values(aws_env, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("whsec_from_stdin_value\n"))
+    assert set_secrets.main(["--env", "test", "--provider", "stripe", "--signing-secret-file", "-",
+                             "--generate-gate-key"]) == 0
+    out = capsys.readouterr().out
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    signing = json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/stripe/signing")["SecretString"])
+    gate = json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/stripe/gate-key")["SecretString"])
+    assert signing == {"current": "whsec_from_stdin_value"}
+    assert len(gate["current"]) >= 40
+    assert "whsec_from_stdin_value" not in out and gate["current"] not in out
+    assert "payment-webhooks/test/stripe/signing" in out
+
+
+def test_rotation_keeps_the_previous_value_and_show_prints(aws_env, capsys):
+    set_secrets.main(["--env", "test", "--provider", "stripe", "--signing-secret", "whsec_one"])
+    set_secrets.main(["--env", "test", "--provider", "stripe", "--signing-secret", "whsec_two", "--rotate", "--show"])
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    value = json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/stripe/signing")["SecretString"])
+    assert value == {"current": "whsec_two", "previous": "whsec_one"}
+    assert "whsec_two" in capsys.readouterr().out
+
+
+def test_paypal_signing_secret_is_the_webhook_id(aws_env):
+    set_secrets.main(["--env", "test", "--provider", "paypal", "--signing-secret", "WH-1"])
+    set_secrets.main(["--env", "test", "--provider", "paypal", "--signing-secret", "WH-2", "--rotate"])
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    value = json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/paypal/signing")["SecretString"])
+    assert value == {"webhook_id": "WH-2", "previous_webhook_id": "WH-1"}
+
+
+def test_set_secrets_without_values_is_an_error(aws_env):
+    with pytest.raises(SystemExit):
+        set_secrets.main(["--env", "test", "--provider", "stripe"])
+
+
+def test_help_mentions_endpoint_and_env(capsys):
+    for module in (redrive_dlq, set_secrets, replay_archive):
+        with pytest.raises(SystemExit):
+            module.main(["--help"])
+        text = capsys.readouterr().out
+        assert "--endpoint-url" in text and "--env" in text
+
+
+def test_listing_prefixes_stay_few_for_wide_ranges():
+    from paycore import archive
+
+    assert len(archive.listing_prefixes("stripe", 0, 2**42)) < 200
+    assert archive.listing_prefixes("stripe", 1_732_237_200_000, 1_732_237_200_000) == ["raw/stripe/2024/11/22/01/"]
+    days = archive.listing_prefixes("stripe", 1_732_237_200_000, 1_732_237_200_000 + 10 * 86_400_000)
+    assert days[0] == "raw/stripe/2024/11/22/" and len(days) == 11
