@@ -267,7 +267,8 @@ class Compute(Construct):
     """The shared layer and every function.
 
     Attributes: `self.layer` (LambdaLayerVersion), `self.functions` (name -> PaymentFunction),
-    `self.event_source_mappings` (name -> LambdaEventSourceMapping), `self.processor_alias`
+    `self.event_source_mappings` (name -> LambdaEventSourceMapping; deployed disabled when
+    `event_sources_enabled` is False, e.g. locally where the runner plays the poller), `self.processor_alias`
     (LambdaAlias `live`), `self.provisioned_concurrency` (or None), `self.scaling_target` and
     `self.scaling_policies` (or None / []).
 
@@ -318,9 +319,11 @@ class Compute(Construct):
         processor_scaling: ProcessorScaling = ProcessorScaling(),
         provisioned_concurrency_enabled: bool = True,
         autoscaling_enabled: bool = True,
+        event_sources_enabled: bool = True,
     ):
         super().__init__(scope, id_)
         event_sources = dict(event_sources or {})
+        self._event_sources_enabled = event_sources_enabled
         problems = []
         missing = sorted(({*functions, "layer"}) - set(artifacts))
         if missing:
@@ -452,6 +455,7 @@ class Compute(Construct):
                 maximum_concurrency=scaling.event_source_max_concurrency)
         return LambdaEventSourceMapping(
             self, f"{name}-event-source", event_source_arn=queue.arn, function_name=target,
-            batch_size=SQS_BATCH_SIZE, function_response_types=["ReportBatchItemFailures"], enabled=True,
+            batch_size=SQS_BATCH_SIZE, function_response_types=["ReportBatchItemFailures"],
+            enabled=self._event_sources_enabled,
             depends_on=[consume], **options,
         )

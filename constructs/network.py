@@ -83,6 +83,10 @@ def nat_user_data(vpc_cidr: str) -> str:
     ])
 
 
+# AL2023 images need 2 GiB; 8 GiB is the image default, stated so the request is complete.
+NAT_ROOT_VOLUME_GIB = 8
+
+
 class Network(Construct):
     """VPC, subnets, NAT instances, endpoints, flow logs and the Lambda security group.
 
@@ -95,6 +99,7 @@ class Network(Construct):
       nat_mode: "single" (one NAT instance) or "per_az" (default "single").
       nat_instance_type: arm64 (Graviton) instance type (default "t4g.nano").
       interface_endpoints: services from INTERFACE_ENDPOINT_SERVICES (default none).
+      detailed_monitoring: 1-minute CloudWatch metrics on the NAT instances (default True).
       nat_instances: switch (default True); off, the private subnets have no default route
         (only the endpoints) and the Lambdas reach nothing outside AWS.
 
@@ -121,6 +126,7 @@ class Network(Construct):
         interface_endpoints: Sequence[str] = (),
         nat_instances: bool = True,
         availability_zones: Sequence[str] = (),
+        detailed_monitoring: bool = True,
     ):
         super().__init__(scope, id_)
         problems: list[str] = []
@@ -194,7 +200,7 @@ class Network(Construct):
         self._private_rt_ids = private_rt_ids
         self.nat_instances: list[Instance] = []
         if nat_instances:
-            self._build_nat_instances(name, cidr, nat_mode, nat_instance_type, public)
+            self._build_nat_instances(name, cidr, nat_mode, nat_instance_type, public, detailed_monitoring)
 
         self.endpoint_security_group = None
         self.interface_endpoint_resources: dict[str, VpcEndpoint] = {}
@@ -234,7 +240,7 @@ class Network(Construct):
         self.flow_log = self.flow_log_group = None
 
     def _build_nat_instances(self, name: str, cidr: str, nat_mode: str, instance_type: str,
-                             public: list[Subnet]) -> None:
+                             public: list[Subnet], detailed_monitoring: bool) -> None:
         ami = DataAwsSsmParameter(self, "nat-ami", name=AL2023_ARM64_AMI_PARAMETER)
         sg = SecurityGroup(
             self, "nat-sg", name=f"{name}-nat", vpc_id=self.vpc.id,
@@ -258,11 +264,12 @@ class Network(Construct):
             self.nat_instances.append(Instance(
                 self, f"nat-{i}", ami=ami.value, instance_type=instance_type, subnet_id=public[i].id,
                 vpc_security_group_ids=[sg.id], associate_public_ip_address=True, source_dest_check=False,
-                iam_instance_profile=profile.name, monitoring=True, ebs_optimized=True, user_data=user_data,
+                iam_instance_profile=profile.name, monitoring=detailed_monitoring, ebs_optimized=True, user_data=user_data,
                 user_data_replace_on_change=True,
                 metadata_options=InstanceMetadataOptions(http_endpoint="enabled", http_tokens="required",
                                                          http_put_response_hop_limit=1),
-                root_block_device=InstanceRootBlockDevice(encrypted=True, volume_type="gp3", delete_on_termination=True),
+                root_block_device=InstanceRootBlockDevice(encrypted=True, volume_type="gp3", volume_size=NAT_ROOT_VOLUME_GIB,
+                                                          delete_on_termination=True),
                 lifecycle={"ignore_changes": ["ami"]},
                 tags={"Name": f"{name}-nat-{i}"},
             ))

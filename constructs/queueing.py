@@ -11,7 +11,7 @@ cannot show up as a perpetual diff on the queue, and the queue/DLQ pair has no c
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 from cdktf import Fn, Token
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
@@ -41,7 +41,11 @@ def _encrypted_queue(scope: Construct, id_: str, *, name: str, fifo: bool, kms_k
                     kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds, **QUEUE_DEFAULTS, **options)
 
 
-def _queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str]) -> SqsQueuePolicy:
+def _queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str],
+                  after: Sequence[Any] = ()) -> SqsQueuePolicy:
+    """The queue's resource policy. `after`: the other SetQueueAttributes resources of the same
+    queue; the policy is written last, because an emulator that resets the Policy attribute on
+    every SetQueueAttributes (moto 5.2) would otherwise lose it (no harm on AWS)."""
     statements = [deny_insecure_transport([queue.arn], ["sqs:*"])]
     for principal, source_arn in sorted(service_senders.items()):
         statements.append({
@@ -52,7 +56,8 @@ def _queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: 
             "conditions": [("ArnEquals", "aws:SourceArn", [source_arn])],
         })
     policy = document(scope, f"{id_}-document", statements)
-    return SqsQueuePolicy(scope, id_, queue_url=queue.url, policy=policy.json)
+    return SqsQueuePolicy(scope, id_, queue_url=queue.url, policy=policy.json,
+                          depends_on=[resource for resource in after if resource is not None] or None)
 
 
 class WebhookQueue(Construct):
@@ -145,8 +150,9 @@ class WebhookQueue(Construct):
             self, "redrive-allow-policy", queue_url=self.dead_letter_queue.url,
             redrive_allow_policy=Fn.jsonencode({"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}),
         ) if dlq_redrive_allow_policy else None
-        self.policy = _queue_policy(self, "policy", self.queue, service_senders or {})
-        self.dead_letter_policy = _queue_policy(self, "dead-letter-policy", self.dead_letter_queue, {})
+        self.policy = _queue_policy(self, "policy", self.queue, service_senders or {}, after=[self.redrive_policy])
+        self.dead_letter_policy = _queue_policy(self, "dead-letter-policy", self.dead_letter_queue, {},
+                                                after=[self.redrive_allow_policy])
 
     @property
     def name(self) -> str:

@@ -239,6 +239,7 @@ class PaymentPlatformStack(TerraformStack):
             az_count=s.network.az_count, nat_mode=s.network.nat_mode,
             nat_instance_type=s.network.nat_instance_type, interface_endpoints=endpoints,
             nat_instances=s.enabled("nat_instances"), availability_zones=s.network.availability_zones,
+            detailed_monitoring=s.enabled("instance_monitoring"),
         )
 
     def _build_compute(self):
@@ -269,7 +270,8 @@ class PaymentPlatformStack(TerraformStack):
             region=self.region_name, log_retention_in_days=s.log_retention_days,
             async_failure_queue_arn=q.lambda_failures.queue.arn,
             async_max_retry_attempts=s.lambda_async_max_retry_attempts,
-            event_sources={"processor": q.ingest.queue, "notifier": q.notifications.queue} if consume else {},
+            event_sources={"processor": q.ingest.queue, "notifier": q.notifications.queue},
+            event_sources_enabled=consume,
             processor_backlog_queue=q.ingest.queue,
             processor_scaling=s.processor_scaling,
             provisioned_concurrency_enabled=s.enabled("provisioned_concurrency"),

@@ -176,7 +176,7 @@ class ArchiveBucket(Construct):
         self._account_id = account_id
         self.bucket = S3Bucket(self, "bucket", bucket=bucket_name, force_destroy=force_destroy)
         self.log_bucket = S3Bucket(self, "log-bucket", bucket=log_bucket_name, force_destroy=force_destroy)
-        self._secure(self.log_bucket, "log", kms_key_arn=None)
+        log_policy = self._secure(self.log_bucket, "log", kms_key_arn=None)
         self._lifecycle(self.log_bucket, "log", transition=None, expiration_days=log_expiration_days,
                         noncurrent_expiration_days=noncurrent_expiration_days)
         self._secure(self.bucket, "archive", kms_key_arn=kms_key_arn)
@@ -185,9 +185,10 @@ class ArchiveBucket(Construct):
         self.logging = S3BucketLoggingA(
             self, "archive-logging", bucket=self.bucket.id, target_bucket=self.log_bucket.id,
             target_prefix="archive/",
+            depends_on=[log_policy],  # the log bucket must admit the logging service first
         )
 
-    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None) -> None:
+    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None) -> S3BucketPolicy:
         S3BucketPublicAccessBlock(
             self, f"{prefix}-public-access-block", bucket=bucket.id, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
@@ -237,8 +238,9 @@ class ArchiveBucket(Construct):
                 },
             ]
         else:
-            statements.append({
-                # S3 server access logs arrive through the logging service principal.
+            # first: S3 server access logs arrive through the logging service principal (moto's
+            # PutBucketLogging check also reads the statements in order and stops at a "*" principal)
+            statements.insert(0, {
                 "sid": "S3ServerAccessLogsDelivery",
                 "effect": "Allow",
                 "principals": {"Service": ["logging.s3.amazonaws.com"]},
@@ -250,7 +252,7 @@ class ArchiveBucket(Construct):
                 ],
             })
         policy = document(self, f"{prefix}-policy-document", statements)
-        S3BucketPolicy(self, f"{prefix}-policy", bucket=bucket.id, policy=policy.json)
+        return S3BucketPolicy(self, f"{prefix}-policy", bucket=bucket.id, policy=policy.json)
 
     def _lifecycle(self, bucket: S3Bucket, prefix: str, *, transition: tuple[int, str] | None,
                    expiration_days: int, noncurrent_expiration_days: int) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import socket
@@ -57,6 +58,9 @@ class LocalEmulator:
         from moto.server import ThreadedMotoServer
 
         os.environ.update(FAKE_CREDENTIALS)
+        # AWS managed policies (e.g. AmazonSSMManagedInstanceCore) exist in the emulator only on request
+        os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         deadline = time.monotonic() + 20

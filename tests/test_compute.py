@@ -103,8 +103,11 @@ def test_processor_and_notifier_consume_their_queues_in_batches_of_10_with_parti
                   event_source_arn=f"${{aws_sqs_queue.{notifications}.arn}}")
     assert notifier["batch_size"] == 10 and notifier["function_response_types"] == ["ReportBatchItemFailures"]
     assert any(d.startswith("aws_iam_role_policy.compute_notifier_consume-queue") for d in notifier["depends_on"])
-    # local: moto would invoke the function on SendMessage (needs Docker), so no mappings there
-    assert not resources(synth("local"), LambdaEventSourceMapping.TF_RESOURCE_TYPE)
+    assert processor["enabled"] is True and notifier["enabled"] is True
+    # local: deployed disabled (moto would invoke the function on SendMessage, which needs Docker);
+    # the local runner polls the queues as these mappings say
+    local = resources(synth("local"), LambdaEventSourceMapping.TF_RESOURCE_TYPE)
+    assert len(local) == 2 and all(mapping["enabled"] is False for mapping in local.values())
 
 
 def test_processor_alias_has_provisioned_concurrency_scaled_on_utilization_and_backlog():
