@@ -16,16 +16,29 @@ ROOT = Path(__file__).resolve().parent
 _NODE = ROOT / "node_modules" / ".bin" / "node"
 
 
-def prepare_runtime() -> None:
+_NODE_PRELOAD = ROOT / "constructs" / "provider_import.js"
+
+
+def prepare_runtime(lazy: bool | None = None) -> None:
     """Run jsii on the project's own supported Node.js (the machine's may be end-of-life) and load
-    only the provider submodules the stack uses (see constructs/provider_import.py)."""
+    only the provider submodules the stack uses, on the Python and the Node.js side (see
+    constructs/provider_import.py). PAYMENTS_LAZY_PROVIDER=0 loads the provider the stock way.
+    Must run before anything imports `constructs` or `cdktf` (that starts the Node.js process)."""
+    if lazy is None:
+        lazy = os.environ.get("PAYMENTS_LAZY_PROVIDER", "1") != "0"
     if "JSII_NODE" not in os.environ and _NODE.exists():
         os.environ["JSII_NODE"] = str(_NODE)
+    if lazy:
+        preload = f'--require "{_NODE_PRELOAD}"'
+        options = os.environ.get("NODE_OPTIONS", "")
+        if preload not in options:
+            os.environ["NODE_OPTIONS"] = f"{options} {preload}".strip()
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from constructs import provider_import
+    if lazy:
+        from constructs import provider_import
 
-    provider_import.install()
+        provider_import.install()
 
 
 def build_app(environments: list[str] | None = None, outdir: str | None = None):

@@ -17,6 +17,14 @@ import (tests/test_provider_import.py compares them byte for byte).
 
 Call `install()` before anything imports the provider: main.py and tests/conftest.py do. It is
 idempotent, and does nothing if the stock package was already imported.
+
+The Node.js side has the same problem: jsii's `require("@cdktf/provider-aws")` runs an index.js
+that requires every resource module (1.9 s). `provider_import.js`, beside this file, is preloaded
+into the jsii Node.js process (`NODE_OPTIONS=--require ...`, set by main.prepare_runtime before
+the process starts) and turns those requires into getters that load a module on first use.
+
+Measured here (scripts/bench_synth.py): stock import ~12-15 s; `python main.py` for all three
+stacks ~4.8 s with the Python half alone, ~3 s with both halves.
 """
 
 from __future__ import annotations
