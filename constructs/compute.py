@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, Sequence
 
-from cdktf import AssetType, TerraformAsset, TerraformResourceLifecycle, Token
+from cdktf import AssetType, TerraformAsset, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicy,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration as TargetTracking,
@@ -51,6 +51,7 @@ from constructs import Construct
 
 from constructs.policy import Statement, document, wildcard_problems
 from constructs.settings import FunctionSettings, ProcessorScaling
+from constructs.tokens import is_literal
 
 RUNTIME = "python3.11"
 ARCHITECTURE = "arm64"
@@ -78,9 +79,6 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
 COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_ENDPOINT_URL")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-
-def _known(value) -> bool:
-    return value is not None and not Token.is_unresolved(value)
 
 
 class PaymentFunction(Construct):
@@ -148,30 +146,30 @@ class PaymentFunction(Construct):
     ):
         super().__init__(scope, id_)
         problems = []
-        if _known(function_name) and not _FUNCTION_NAME.match(function_name):
+        if is_literal(function_name) and not _FUNCTION_NAME.match(function_name):
             problems.append(f"function_name must be 1..64 of [A-Za-z0-9_-], got {function_name!r}")
         if not re.match(r"^[A-Za-z0-9_.]+\.[A-Za-z0-9_]+$", handler):
             problems.append(f"handler must be 'module.function', got {handler!r}")
-        if _known(memory_size_mb) and not 128 <= memory_size_mb <= 10_240:
+        if is_literal(memory_size_mb) and not 128 <= memory_size_mb <= 10_240:
             problems.append(f"memory_size_mb must be 128..10240, got {memory_size_mb}")
-        if _known(timeout_seconds) and not 1 <= timeout_seconds <= 900:
+        if is_literal(timeout_seconds) and not 1 <= timeout_seconds <= 900:
             problems.append(f"timeout_seconds must be 1..900, got {timeout_seconds}")
-        if _known(reserved_concurrent_executions) and reserved_concurrent_executions < 1:
+        if is_literal(reserved_concurrent_executions) and reserved_concurrent_executions < 1:
             problems.append(
                 f"reserved_concurrent_executions must be >= 1 or None (unreserved), got {reserved_concurrent_executions}"
             )
         if len(layer_arns) > 5:
             problems.append(f"layer_arns: a function takes at most 5 layers, got {len(layer_arns)}")
-        if _known(log_retention_in_days) and log_retention_in_days not in LOG_RETENTION_DAYS:
+        if is_literal(log_retention_in_days) and log_retention_in_days not in LOG_RETENTION_DAYS:
             problems.append(f"log_retention_in_days must be a CloudWatch Logs retention, got {log_retention_in_days}")
         if (subnet_ids is None) != (security_group_ids is None):
             problems.append("subnet_ids and security_group_ids go together (VPC placement), got only one")
-        if _known(async_max_retry_attempts) and not 0 <= async_max_retry_attempts <= 2:
+        if is_literal(async_max_retry_attempts) and not 0 <= async_max_retry_attempts <= 2:
             problems.append(
                 f"async_max_retry_attempts must be 0..2 (Lambda limit; put a 3rd try in an SQS redrive), "
                 f"got {async_max_retry_attempts}"
             )
-        if _known(async_max_event_age_seconds) and not 60 <= async_max_event_age_seconds <= 21_600:
+        if is_literal(async_max_event_age_seconds) and not 60 <= async_max_event_age_seconds <= 21_600:
             problems.append(f"async_max_event_age_seconds must be 60..21600, got {async_max_event_age_seconds}")
         if problems:
             raise ValueError(f"PaymentFunction {function_name}: " + "; ".join(problems))

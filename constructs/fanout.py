@@ -21,11 +21,9 @@ policy admits events.amazonaws.com (security construct) and Pipe B's role may us
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Sequence
 
-from cdktf import Token
+
 from cdktf_cdktf_provider_aws.cloudwatch_event_bus import CloudwatchEventBus
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
@@ -47,10 +45,7 @@ from constructs import Construct
 
 from constructs.policy import deny_insecure_transport, document
 from constructs.settings import VendorSubscription
-
-_LAYER = Path(__file__).resolve().parent.parent / "lambda_src" / "layer"
-if str(_LAYER) not in sys.path:
-    sys.path.insert(0, str(_LAYER))
+from constructs.tokens import is_literal
 
 from paycore import events as domain_events  # noqa: E402  (one definition with the local runner)
 
@@ -118,20 +113,18 @@ class EventFanout(Construct):
     ):
         super().__init__(scope, id_)
 
-        def literal(value: object) -> bool:
-            return not _is_token(value)
 
         problems: list[str] = []
-        if literal(batch_size) and not 1 <= batch_size <= 10_000:
+        if is_literal(batch_size) and not 1 <= batch_size <= 10_000:
             problems.append(f"batch_size must be 1..10000, got {batch_size}")
-        if literal(maximum_retry_attempts) and not (maximum_retry_attempts == -1 or 0 <= maximum_retry_attempts <= 10_000):
+        if is_literal(maximum_retry_attempts) and not (maximum_retry_attempts == -1 or 0 <= maximum_retry_attempts <= 10_000):
             problems.append(f"maximum_retry_attempts must be -1 or 0..10000, got {maximum_retry_attempts}")
-        if literal(maximum_record_age_seconds) and not (
+        if is_literal(maximum_record_age_seconds) and not (
                 maximum_record_age_seconds == -1 or 60 <= maximum_record_age_seconds <= 604_800):
             problems.append(f"maximum_record_age_seconds must be -1 or 60..604800, got {maximum_record_age_seconds}")
         if pipes and table_stream_arn and not dynamodb_kms_key_arn:
             problems.append("dynamodb_kms_key_arn is required to read the encrypted ledger stream, got none")
-        if pipes and table_stream_arn is not None and literal(table_stream_arn) and ":table/" not in table_stream_arn:
+        if pipes and table_stream_arn is not None and is_literal(table_stream_arn) and ":table/" not in table_stream_arn:
             problems.append(f"table_stream_arn must be a DynamoDB stream ARN (…:table/NAME/stream/…), got {table_stream_arn!r}")
         for sub in vendor_subscriptions:
             if sub.protocol not in ("email", "https", "sqs"):
@@ -248,12 +241,3 @@ class EventFanout(Construct):
                       policy=document(self, f"{id_}-policy-document", statements).json)
         return role
 
-
-def _is_token(value: object) -> bool:
-    """An unresolved token? Strings carry `${TfToken[...]}`; numeric tokens are floats; checked in
-    Python where possible (each Token.is_unresolved call is a jsii round trip)."""
-    if isinstance(value, str):
-        return "${" in value and Token.is_unresolved(value)
-    if isinstance(value, float):
-        return Token.is_unresolved(value)
-    return False

@@ -37,9 +37,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from cdktf import Fn, Token
@@ -84,10 +82,8 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 from constructs import Construct
 
 from constructs.settings import KNOWN_PROVIDERS, LOG_RETENTION_DAYS
+from constructs.tokens import PAYCORE_ROOT, is_literal
 
-_LAYER = Path(__file__).resolve().parent.parent / "lambda_src" / "layer"
-if str(_LAYER) not in sys.path:
-    sys.path.insert(0, str(_LAYER))
 
 from paycore.envelope import render_request_template  # noqa: E402  (one definition with the handlers)
 from paycore.model import CURRENCIES, SAFE_ID  # noqa: E402
@@ -126,7 +122,7 @@ def _module_constants(module: str, names: Sequence[str]) -> dict[str, Any]:
     `paycore.notification` imports boto3 (through the ledger); importing it would add boto3 to
     every synth. Its notify-body constants are literals (`re.compile("...")` for the pattern), so
     they are read from the one definition instead."""
-    tree = ast.parse((_LAYER / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+    tree = ast.parse((PAYCORE_ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
     found: dict[str, Any] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -387,8 +383,6 @@ class WebhookApi(Construct):
     def _validate(*, providers, authorizer, log_retention_days, throttle_rate_limit, throttle_burst_limit,
                   cors_allow_origin, waf, waf_rate_limit, max_webhook_body_bytes, waf_log_group_name,
                   custom_domain_name, certificate_arn) -> None:
-        def literal(value: object) -> bool:
-            return not _is_token(value)
 
         p: list[str] = []
         unknown = [x for x in providers if x not in KNOWN_PROVIDERS]
@@ -398,20 +392,20 @@ class WebhookApi(Construct):
             p.append(f"providers must not repeat a provider, got {list(providers)}")
         if providers and authorizer is None:
             p.append("authorizer is required for webhook routes (the per-provider key gate), got None")
-        if literal(log_retention_days) and log_retention_days not in LOG_RETENTION_DAYS:
+        if is_literal(log_retention_days) and log_retention_days not in LOG_RETENTION_DAYS:
             p.append(f"log_retention_days must be a CloudWatch Logs retention such as 30, got {log_retention_days}")
         for label, value in (("throttle_rate_limit", throttle_rate_limit), ("throttle_burst_limit", throttle_burst_limit)):
-            if literal(value) and not 1 <= value <= 100_000:
+            if is_literal(value) and not 1 <= value <= 100_000:
                 p.append(f"{label} must be 1..100000, got {value}")
         if cors_allow_origin != "*" and not str(cors_allow_origin).startswith("https://"):
             p.append(f"cors_allow_origin must be '*' or an https:// origin, got {cors_allow_origin!r}")
         if waf:
-            if literal(waf_rate_limit) and not 100 <= waf_rate_limit <= 2_000_000_000:
+            if is_literal(waf_rate_limit) and not 100 <= waf_rate_limit <= 2_000_000_000:
                 p.append(f"waf_rate_limit must be 100..2000000000 requests per 5 minutes, got {waf_rate_limit}")
             if not str(waf_log_group_name).startswith("aws-waf-logs-"):
                 p.append(f"waf_log_group_name must start with 'aws-waf-logs-' (WAF requires it), got {waf_log_group_name!r}")
         limit = WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024
-        if literal(max_webhook_body_bytes) and not 1024 <= max_webhook_body_bytes <= limit:
+        if is_literal(max_webhook_body_bytes) and not 1024 <= max_webhook_body_bytes <= limit:
             p.append(
                 f"max_webhook_body_bytes must be 1024..{limit} (WAF inspects at most {limit // 1024} KB of an "
                 f"API Gateway body), got {max_webhook_body_bytes}"
@@ -625,12 +619,3 @@ class WebhookApi(Construct):
         )
         Wafv2WebAclAssociation(self, "waf-association", resource_arn=self.stage.arn, web_acl_arn=self.web_acl.arn)
 
-
-def _is_token(value: object) -> bool:
-    """An unresolved token? Strings carry `${TfToken[...]}`; numeric tokens are floats; checked in
-    Python where possible (each Token.is_unresolved call is a jsii round trip)."""
-    if isinstance(value, str):
-        return "${" in value and Token.is_unresolved(value)
-    if isinstance(value, float):
-        return Token.is_unresolved(value)
-    return False

@@ -32,7 +32,7 @@ import json
 import re
 from typing import Sequence
 
-from cdktf import Token
+
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
@@ -53,6 +53,7 @@ from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
 from constructs.settings import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
+from constructs.tokens import is_token
 
 #: The AMI: the public SSM parameter AWS keeps pointing at the newest AL2023 arm64 image.
 AL2023_ARM64_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
@@ -131,7 +132,7 @@ class Network(Construct):
         super().__init__(scope, id_)
         problems: list[str] = []
         network = None
-        if _is_token(cidr):
+        if is_token(cidr):
             problems.append(f"cidr must be a literal CIDR (subnets are computed at synth), got a token {cidr}")
         try:
             network = ipaddress.ip_network(cidr)
@@ -146,7 +147,7 @@ class Network(Construct):
             if len(availability_zones) != az_count or len(set(availability_zones)) != az_count:
                 problems.append(f"availability_zones must name az_count ({az_count}) distinct zones, got {list(availability_zones)}")
             wrong = [z for z in availability_zones if not re.match(rf"^{re.escape(region)}[a-z]$", z)]
-            if wrong and not _is_token(region):
+            if wrong and not is_token(region):
                 problems.append(f"availability_zones must be zones of {region} such as {region}a, got {wrong}")
         if nat_mode not in NAT_MODES:
             problems.append(f"nat_mode must be 'single' or 'per_az', got {nat_mode!r}")
@@ -285,7 +286,7 @@ class Network(Construct):
         problems = []
         if not logs_kms_key_arn:
             problems.append("logs_kms_key_arn is required (the flow log group is KMS-encrypted), got none")
-        if not _is_token(retention_in_days) and retention_in_days not in LOG_RETENTION_DAYS:
+        if not is_token(retention_in_days) and retention_in_days not in LOG_RETENTION_DAYS:
             problems.append(f"retention_in_days must be a CloudWatch Logs retention such as 30, got {retention_in_days}")
         if self.flow_log is not None:
             problems.append("flow logs are already added; call add_flow_logs once")
@@ -314,12 +315,3 @@ class Network(Construct):
                                 iam_role_arn=role.arn, max_aggregation_interval=60)
         return self.flow_log
 
-
-def _is_token(value: object) -> bool:
-    """An unresolved token? Strings carry `${TfToken[...]}`; numeric tokens are floats; checked in
-    Python where possible (each Token.is_unresolved call is a jsii round trip)."""
-    if isinstance(value, str):
-        return "${" in value and Token.is_unresolved(value)
-    if isinstance(value, float):
-        return Token.is_unresolved(value)
-    return False

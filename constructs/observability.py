@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from cdktf import Token
+
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import CloudwatchLogMetricFilter
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
@@ -35,6 +35,7 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
+from constructs.tokens import is_literal
 
 BUSINESS_NAMESPACE = "PaymentWebhooks"
 LOG_METRICS_NAMESPACE = "PaymentWebhooks/Logs"
@@ -112,25 +113,23 @@ class Observability(Construct):
     ):
         super().__init__(scope, id_)
 
-        def literal(value: object) -> bool:
-            return not _is_token(value)
 
         p: list[str] = []
-        if literal(api_latency_p99_ms) and not 1 <= api_latency_p99_ms <= 29_000:
+        if is_literal(api_latency_p99_ms) and not 1 <= api_latency_p99_ms <= 29_000:
             p.append(f"api_latency_p99_ms must be 1..29000, got {api_latency_p99_ms}")
-        if literal(ingest_oldest_message_seconds) and ingest_oldest_message_seconds < 60:
+        if is_literal(ingest_oldest_message_seconds) and ingest_oldest_message_seconds < 60:
             p.append(f"ingest_oldest_message_seconds must be >= 60, got {ingest_oldest_message_seconds}")
-        if literal(authorizer_denies_per_5min) and authorizer_denies_per_5min < 1:
+        if is_literal(authorizer_denies_per_5min) and authorizer_denies_per_5min < 1:
             p.append(f"authorizer_denies_per_5min must be >= 1, got {authorizer_denies_per_5min}")
-        if literal(period_seconds) and (period_seconds < 60 or period_seconds % 60):
+        if is_literal(period_seconds) and (period_seconds < 60 or period_seconds % 60):
             p.append(f"period_seconds must be 60 or a multiple of 60, got {period_seconds}")
-        if literal(xray_sampling_rate) and not 0.0 <= xray_sampling_rate <= 1.0:
+        if is_literal(xray_sampling_rate) and not 0.0 <= xray_sampling_rate <= 1.0:
             p.append(f"xray_sampling_rate must be within 0..1, got {xray_sampling_rate}")
         if (api_name is None) != (api_stage_name is None):
             p.append(f"api_name and api_stage_name go together, got {api_name!r} and {api_stage_name!r}")
         if (event_bus_name is None) != (rule_name is None):
             p.append(f"event_bus_name and rule_name go together, got {event_bus_name!r} and {rule_name!r}")
-        unknown_pipes = [name for name in pipe_names if not literal(name)]
+        unknown_pipes = [name for name in pipe_names if not is_literal(name)]
         if unknown_pipes:
             p.append(f"pipe_names must be literal names (they key the alarms), got tokens {unknown_pipes}")
         if xray_sampling_rule and len(f"{name_prefix}") > 32:
@@ -289,12 +288,3 @@ def dashboard_body(*, region: str, functions: Mapping[str, WatchedFunction], ing
                                  for p in pipe_names for m in ("ExecutionFailed", "TargetStageFailed")])
     return {"widgets": widgets}
 
-
-def _is_token(value: object) -> bool:
-    """An unresolved token? Strings carry `${TfToken[...]}`; numeric tokens are floats; checked in
-    Python where possible (each Token.is_unresolved call is a jsii round trip)."""
-    if isinstance(value, str):
-        return "${" in value and Token.is_unresolved(value)
-    if isinstance(value, float):
-        return Token.is_unresolved(value)
-    return False

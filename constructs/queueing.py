@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from cdktf import Fn, Token
+from cdktf import Fn, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
@@ -37,8 +37,12 @@ def _encrypted_queue(scope: Construct, id_: str, *, name: str, fifo: bool, kms_k
                      kms_data_key_reuse_period_seconds: int, **options) -> SqsQueue:
     if fifo:
         options.setdefault("fifo_queue", True)
+    # The redrive policies are their own resources (aws_sqs_queue_redrive_policy / _allow_policy);
+    # the queue must not try to own the same attributes (the provider's documented pattern).
     return SqsQueue(scope, id_, name=name, kms_master_key_id=kms_key_arn,
-                    kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds, **QUEUE_DEFAULTS, **options)
+                    kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds,
+                    lifecycle=TerraformResourceLifecycle(ignore_changes=["redrive_policy", "redrive_allow_policy"]),
+                    **QUEUE_DEFAULTS, **options)
 
 
 def _queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str],

@@ -41,7 +41,7 @@ FEATURES = (
     "waf", "custom_domain", "vpc", "nat_instances", "interface_endpoints", "flow_logs",
     "provisioned_concurrency", "autoscaling", "xray_sampling_rule", "api_logging_account",
     "email_subscriptions", "dashboard", "alarms", "pipes", "event_source_mappings",
-    "sqs_redrive_allow_policy", "instance_monitoring",
+    "sqs_redrive_allow_policy", "instance_monitoring", "bucket_policy_denies",
 )
 # moto's default account and the vendors of the local end-to-end run
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -632,6 +632,10 @@ def _defaults(environment: str) -> dict[str, Any]:
                 "autoscaling": "moto 5.2 lacks Application Auto Scaling ListTagsForResource",
                 "xray_sampling_rule": "moto 5.2 answers 404 to X-Ray CreateSamplingRule",
                 "instance_monitoring": "moto 5.2 does not implement EC2 MonitorInstances (detailed monitoring)",
+                "bucket_policy_denies": (
+                    "moto 5.2 applies a bucket policy's Deny statements without evaluating their conditions "
+                    "(aws:SecureTransport, s3:x-amz-server-side-encryption), so it would refuse every put"
+                ),
                 "provisioned_concurrency": "no Lambda runtime in the emulator (needs Docker)",
                 "sqs_redrive_allow_policy": (
                     "moto 5.2 drops the RedriveAllowPolicy queue attribute, so the provider never sees it applied"

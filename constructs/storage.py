@@ -136,6 +136,9 @@ class ArchiveBucket(Construct):
       noncurrent_expiration_days: >= 1; default 30.
       log_expiration_days: >= 1; default 365 (access logs are audit evidence too).
       force_destroy: default False; True outside prod so the stack is destroyable.
+      deny_statements: default True: the bucket policies deny plain HTTP and puts that ask for
+        another encryption or key. False only for an emulator that cannot evaluate their
+        conditions (the `local` environment, feature `bucket_policy_denies`).
     """
 
     def __init__(
@@ -153,8 +156,10 @@ class ArchiveBucket(Construct):
         noncurrent_expiration_days: int = 30,
         log_expiration_days: int = 365,
         force_destroy: bool = False,
+        deny_statements: bool = True,
     ):
         super().__init__(scope, id_)
+        self._deny_statements = deny_statements
         log_bucket_name = log_bucket_name or f"{bucket_name}-logs"
         problems = []
         for label, name in (("bucket_name", bucket_name), ("log_bucket_name", log_bucket_name)):
@@ -188,7 +193,7 @@ class ArchiveBucket(Construct):
             depends_on=[log_policy],  # the log bucket must admit the logging service first
         )
 
-    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None) -> S3BucketPolicy:
+    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None) -> S3BucketPolicy | None:
         S3BucketPublicAccessBlock(
             self, f"{prefix}-public-access-block", bucket=bucket.id, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
@@ -214,18 +219,21 @@ class ArchiveBucket(Construct):
             )],
         )
         objects = f"{bucket.arn}/*"
-        statements = [deny_insecure_transport([bucket.arn, objects], ["s3:*"])]
+        statements = [deny_insecure_transport([bucket.arn, objects], ["s3:*"])] if self._deny_statements else []
         if kms_key_arn:
             # A put without encryption headers gets the bucket default (this key); a put that asks
-            # for another algorithm or another key is refused. (...IfExists: the headers are optional.)
-            statements += [
+            # for another algorithm or another key is refused. The Null test is what makes "asks"
+            # explicit: a bare StringNotEqualsIfExists is true when the header is absent, and
+            # would deny every put that relies on the bucket default.
+            statements += [] if not self._deny_statements else [
                 {
                     "sid": "DenyOtherEncryption",
                     "effect": "Deny",
                     "principals": {"*": ["*"]},
                     "actions": ["s3:PutObject"],
                     "resources": [objects],
-                    "conditions": [("StringNotEqualsIfExists", "s3:x-amz-server-side-encryption", ["aws:kms"])],
+                    "conditions": [("StringNotEquals", "s3:x-amz-server-side-encryption", ["aws:kms"]),
+                                   ("Null", "s3:x-amz-server-side-encryption", ["false"])],
                 },
                 {
                     "sid": "DenyOtherKmsKey",
@@ -233,8 +241,9 @@ class ArchiveBucket(Construct):
                     "principals": {"*": ["*"]},
                     "actions": ["s3:PutObject"],
                     "resources": [objects],
-                    "conditions": [("StringNotEqualsIfExists", "s3:x-amz-server-side-encryption-aws-kms-key-id",
-                                    [kms_key_arn])],
+                    "conditions": [("StringNotEquals", "s3:x-amz-server-side-encryption-aws-kms-key-id",
+                                    [kms_key_arn]),
+                                   ("Null", "s3:x-amz-server-side-encryption-aws-kms-key-id", ["false"])],
                 },
             ]
         else:
@@ -251,6 +260,8 @@ class ArchiveBucket(Construct):
                     ("ArnLike", "aws:SourceArn", [self.bucket.arn]),
                 ],
             })
+        if not statements:
+            return None
         policy = document(self, f"{prefix}-policy-document", statements)
         return S3BucketPolicy(self, f"{prefix}-policy", bucket=bucket.id, policy=policy.json)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime as dt
+import contextlib
 import json
 import os
 import sys
@@ -93,16 +93,34 @@ def count_prefix(endpoint_url: str, bucket: str, prefix: str) -> int:
     return sum(len(p.get("Contents", [])) for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
 
 
-def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str]) -> dict:
-    """Send every request, drain the platform, and account for every request."""
+@contextlib.contextmanager
+def fifo_dedup_window(seconds: int):
+    """Set the emulator's FIFO deduplication window (AWS: 5 minutes, fixed). With 0, every
+    duplicate reaches the processor, as a provider retry hours later would: the ledger's
+    idempotency, not the queue, must absorb it."""
+    from moto.sqs import models
+
+    saved = models.DEDUPLICATION_TIME_IN_SECONDS
+    models.DEDUPLICATION_TIME_IN_SECONDS = seconds
+    try:
+        yield
+    finally:
+        models.DEDUPLICATION_TIME_IN_SECONDS = saved
+
+
+def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str],
+                 late_duplicates: bool = True) -> dict:
+    """Send every request, drain the platform, and account for every request. With
+    `late_duplicates`, duplicates arrive after the FIFO deduplication window."""
     started = time.perf_counter()
     statuses = collections.Counter()
     outcome = collections.defaultdict(list)
-    for request in requests:
-        result = platform.http("POST", request.path, headers=request.headers, query=request.query, body=request.body,
-                               received_at_ms=request.received_at_ms)
-        statuses[result.status] += 1
-        outcome[result.status].append(request)
+    with fifo_dedup_window(0) if late_duplicates else contextlib.nullcontext():
+        for request in requests:
+            result = platform.http("POST", request.path, headers=request.headers, query=request.query,
+                                   body=request.body, received_at_ms=request.received_at_ms)
+            statuses[result.status] += 1
+            outcome[result.status].append(request)
     platform.drain()
     elapsed = time.perf_counter() - started
     w = platform.wiring

@@ -247,6 +247,7 @@ class LocalPlatform:
         self.streams = session.client("dynamodbstreams", endpoint_url=endpoint_url, config=config)
         self.events = session.client("events", endpoint_url=endpoint_url, config=config)
         self._iterators: dict[str, str] = {}
+        self._stdout = _FunctionOutput()
         self._modules: dict[str, Any] = {}
         self._paypal_fetch = paypal_fetch
 
@@ -270,8 +271,8 @@ class LocalPlatform:
             folder = str(ROOT / "lambda_src" / short)
             if folder not in sys.path:
                 sys.path.insert(0, folder)
-            with self._function_env(short):
-                module = importlib.import_module(module_name)
+            with self._function_env(short), contextlib.redirect_stdout(self._stdout):
+                module = importlib.import_module(module_name)  # loggers bind the proxy stream
             if short == "processor" and self._paypal_fetch is not None:
                 from paycore.providers import paypal
 
@@ -282,8 +283,8 @@ class LocalPlatform:
     def invoke(self, short: str, event: Any) -> Any:
         function = self.handler(short)
         self.invocations[short] += 1
-        out = io.StringIO()
-        with self._function_env(short), contextlib.redirect_stdout(out):
+        out = self._stdout.capture()
+        with self._function_env(short), contextlib.redirect_stdout(self._stdout):
             try:
                 return function(event, LambdaContext(self.wiring.functions[short]))
             finally:
@@ -479,6 +480,25 @@ class LocalPlatform:
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+class _FunctionOutput(io.TextIOBase):
+    """What a function writes to stdout is its CloudWatch log. Loggers keep the stream they were
+    created with, so the handlers are imported with this proxy as stdout, and each invocation
+    points it at a fresh buffer."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+
+    def capture(self) -> io.StringIO:
+        self._buffer = io.StringIO()
+        return self._buffer
+
+    def write(self, text: str) -> int:
+        return self._buffer.write(text)
+
+    def writable(self) -> bool:
+        return True
 
 
 def _arn_matches(resource: Any, arn: str) -> bool:

@@ -85,10 +85,21 @@ def test_archive_bucket_policy_denies_plain_http_and_other_keys():
     tls = statements["DenyInsecureTransport"]
     assert tls["effect"] == "Deny" and tls["condition"] == [
         {"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
-    assert statements["DenyOtherEncryption"]["condition"][0]["values"] == ["aws:kms"]
-    key_condition = statements["DenyOtherKmsKey"]["condition"][0]
-    assert key_condition["variable"] == "s3:x-amz-server-side-encryption-aws-kms-key-id"
-    assert "security_s3-key" in key_condition["values"][0]
+    # deny only a put that *asks* for another encryption or key (Null false = the header is there);
+    # a put without headers gets the bucket default, the s3 key
+    other = {c["test"]: c for c in statements["DenyOtherEncryption"]["condition"]}
+    assert other["StringNotEquals"]["values"] == ["aws:kms"] and other["Null"]["values"] == ["false"]
+    key = {c["test"]: c for c in statements["DenyOtherKmsKey"]["condition"]}
+    assert key["StringNotEquals"]["variable"] == key["Null"]["variable"] == "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    assert "security_s3-key" in key["StringNotEquals"]["values"][0]
+    assert not any(c["test"].endswith("IfExists") for s in statements.values() for c in s.get("condition", []))
+
+
+def test_local_archive_bucket_drops_the_denies_the_emulator_cannot_evaluate():
+    documents = data_sources(synth("local"), "aws_iam_policy_document")
+    assert not any(key.startswith("archive_archive-policy-document") for key in documents)
+    log = next(d for key, d in documents.items() if key.startswith("archive_log-policy-document"))
+    assert [s["sid"] for s in log["statement"]] == ["S3ServerAccessLogsDelivery"]
 
 
 def test_archive_lifecycle_follows_the_settings_and_access_logs_go_to_the_log_bucket():
