@@ -636,7 +636,7 @@ def _defaults(environment: str) -> dict[str, Any]:
                     "moto 5.2 applies a bucket policy's Deny statements without evaluating their conditions "
                     "(aws:SecureTransport, s3:x-amz-server-side-encryption), so it would refuse every put"
                 ),
-                "provisioned_concurrency": "no Lambda runtime in the emulator (needs Docker)",
+                "provisioned_concurrency": "moto 5.2 does not implement PutProvisionedConcurrencyConfig",
                 "sqs_redrive_allow_policy": (
                     "moto 5.2 drops the RedriveAllowPolicy queue attribute, so the provider never sees it applied"
                 ),

@@ -235,8 +235,10 @@ class LocalPlatform:
         self.platform_calls = CallCounter()
         self.http_status: collections.Counter[int] = collections.Counter()
         self.invocations: collections.Counter[str] = collections.Counter()
-        os.environ.update(AWS_ENDPOINT_URL=endpoint_url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-                          AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
+        # Handler modules keep module-level clients and settings: load them fresh, under this
+        # deployment's environment, even if this process imported them before (the test suite).
+        for name in [n for n in sys.modules if n == "paycore" or n.startswith("paycore.") or n.endswith("_handler")]:
+            del sys.modules[name]
         # the functions' SDK clients: boto3's default session, counted
         boto3.setup_default_session(region_name=REGION)
         boto3.DEFAULT_SESSION.events.register("before-call", self.handler_calls.hook)
@@ -256,7 +258,11 @@ class LocalPlatform:
     def _function_env(self, short: str):
         saved = dict(os.environ)
         os.environ.update(self.wiring.functions[short]["environment"])
-        os.environ.update(AWS_ENDPOINT_URL=self.endpoint_url, AWS_LAMBDA_FUNCTION_NAME=self.wiring.functions[short]["name"])
+        os.environ.update(AWS_ENDPOINT_URL=self.endpoint_url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                          AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
+                          AWS_LAMBDA_FUNCTION_NAME=self.wiring.functions[short]["name"],
+                          POWERTOOLS_TRACE_DISABLED="true")  # no X-Ray daemon here
+        os.environ.pop("AWS_SESSION_TOKEN", None)
         try:
             yield
         finally:

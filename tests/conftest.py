@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-MIRROR = Path("/opt/tf-plugins/registry.terraform.io/hashicorp/aws/5.100.0")
+from support import ROOT
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -22,19 +19,12 @@ _node = ROOT / "node_modules" / ".bin" / "node"
 if _node.exists():
     os.environ.setdefault("JSII_NODE", str(_node))
 os.environ["CHECKPOINT_DISABLE"] = "1"
-if MIRROR.parent.parent.parent.parent.exists():
+if Path("/opt/tf-plugins").is_dir():
     os.environ["TF_CLI_CONFIG_FILE"] = str(ROOT / "terraform.rc")
 
 import main  # noqa: E402  (after the environment above)
 
 main.prepare_runtime()
-
-
-def terraform_bin() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        raise RuntimeError("terraform is not on PATH: Terraform 1.11.4 is part of the machine image")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -51,10 +41,3 @@ def stack_json(synth_dir):
         return json.loads((synth_dir / "stacks" / environment / "cdk.tf.json").read_text())
 
     return load
-
-
-def run_terraform(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
-    return subprocess.run(
-        [terraform_bin(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )

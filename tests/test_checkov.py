@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from support import ROOT
 
 CHECKOV = Path(sys.executable).with_name("checkov")
 CONFIG = ROOT / ".checkov.yaml"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_terraform
+from support import ROOT, run_terraform
 
 ENVIRONMENTS = ["dev", "prod", "local"]
 

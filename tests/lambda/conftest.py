@@ -37,63 +37,32 @@ from typing import Any, Callable
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-LAMBDA_SRC = ROOT / "lambda_src"
-for _path in [LAMBDA_SRC / "layer", *sorted(p for p in LAMBDA_SRC.iterdir() if p.is_dir() and p.name != "layer")]:
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-ENV_NAME = "test"
-TABLE = f"payment-transactions-{ENV_NAME}"
-INGEST_QUEUE = f"webhooks-{ENV_NAME}.fifo"
-NOTIFICATIONS_QUEUE = f"notifications-{ENV_NAME}"
-BUCKET = f"archive-{ENV_NAME}"
-TOPIC = f"vendor-notifications-{ENV_NAME}"
-SECRET_PREFIX = f"payment-webhooks/{ENV_NAME}/"
-INGEST_MAX_MESSAGE_BYTES = 262_144
-
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "TABLE_NAME": TABLE,
-    "INGEST_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{INGEST_QUEUE}",
-    "NOTIFICATIONS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{NOTIFICATIONS_QUEUE}",
-    "ARCHIVE_BUCKET": BUCKET,
-    "VENDOR_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}",
-    "SECRET_PREFIX": SECRET_PREFIX,
-    "ENABLED_PROVIDERS": "stripe,paypal",
-    "POWERTOOLS_SERVICE_NAME": "payment-webhooks",
-    "POWERTOOLS_METRICS_NAMESPACE": "PaymentWebhooks",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-}
-for _name, _value in ENV.items():
-    os.environ.setdefault(_name, _value)
+from handler_constants import (  # noqa: E402,F401  (environment first: see its docstring)
+    ROOT,
+    LAMBDA_SRC,
+    REGION,
+    ACCOUNT,
+    ENV_NAME,
+    TABLE,
+    INGEST_QUEUE,
+    NOTIFICATIONS_QUEUE,
+    BUCKET,
+    TOPIC,
+    SECRET_PREFIX,
+    INGEST_MAX_MESSAGE_BYTES,
+    ENV,
+    STRIPE_SECRET,
+    STRIPE_PREVIOUS_SECRET,
+    PAYPAL_WEBHOOK_ID,
+    GATE_KEY,
+    GATE_KEY_PREVIOUS,
+    SECRETS,
+    NOW_MS,
+    NOW_S,
+)
 
 import moto  # noqa: E402,F401  (before any boto3 client exists: registers the interception hook)
 from moto import mock_aws  # noqa: E402
-
-#: Secret values. Distinctive strings so the log-hygiene tests can search for them.
-STRIPE_SECRET = "whsec_TESTcurrentSIGNINGsecret0001"
-STRIPE_PREVIOUS_SECRET = "whsec_TESTpreviousSIGNINGsecret02"
-PAYPAL_WEBHOOK_ID = "WH-TESTWEBHOOKID-0001"
-GATE_KEY = "gk_TESTcurrentGATEkey_00000001"
-GATE_KEY_PREVIOUS = "gk_TESTpreviousGATEkey_0000002"
-SECRETS = {
-    f"{SECRET_PREFIX}stripe/signing": {"current": STRIPE_SECRET, "previous": STRIPE_PREVIOUS_SECRET},
-    f"{SECRET_PREFIX}paypal/signing": {"webhook_id": PAYPAL_WEBHOOK_ID},
-    f"{SECRET_PREFIX}stripe/gate-key": {"current": GATE_KEY, "previous": GATE_KEY_PREVIOUS},
-    f"{SECRET_PREFIX}paypal/gate-key": {"current": GATE_KEY, "previous": ""},
-}
-
-#: "Now" for the builders: API Gateway's requestTimeEpoch of the sample requests.
-NOW_MS = 1_732_240_000_123
-NOW_S = NOW_MS // 1000
-
 
 @dataclass
 class Aws:

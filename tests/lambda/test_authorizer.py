@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import GATE_KEY, GATE_KEY_PREVIOUS
+from handler_constants import GATE_KEY, GATE_KEY_PREVIOUS
 
 import authorizer_handler
 

@@ -10,7 +10,7 @@ from dataclasses import fields
 
 import airspeed
 import pytest
-from conftest import NOW_MS, NOW_S, STRIPE_SECRET, INGEST_MAX_MESSAGE_BYTES
+from handler_constants import NOW_MS, NOW_S, STRIPE_SECRET, INGEST_MAX_MESSAGE_BYTES
 
 import processor_handler
 from paycore.envelope import (

@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from conftest import GATE_KEY, NOW_S, PAYPAL_WEBHOOK_ID, STRIPE_PREVIOUS_SECRET, STRIPE_SECRET
+from handler_constants import GATE_KEY, NOW_S, PAYPAL_WEBHOOK_ID, STRIPE_PREVIOUS_SECRET, STRIPE_SECRET
 
 import authorizer_handler
 import processor_handler

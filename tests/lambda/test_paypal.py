@@ -7,7 +7,7 @@ import json
 import zlib
 
 import pytest
-from conftest import NOW_MS, PAYPAL_WEBHOOK_ID
+from handler_constants import NOW_MS, PAYPAL_WEBHOOK_ID
 
 from paycore.envelope import parse_envelope
 from paycore.model import Rejected

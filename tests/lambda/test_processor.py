@@ -8,7 +8,7 @@ import types
 
 import botocore.endpoint
 import pytest
-from conftest import NOW_MS, NOW_S
+from handler_constants import NOW_MS, NOW_S
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 import pytest
-from conftest import NOW_MS, NOW_S, STRIPE_PREVIOUS_SECRET, STRIPE_SECRET
+from handler_constants import NOW_MS, NOW_S, STRIPE_PREVIOUS_SECRET, STRIPE_SECRET
 
 from paycore.model import Rejected
 from paycore.providers import stripe

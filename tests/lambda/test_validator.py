@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import NOW_MS
+from handler_constants import NOW_MS
 
 import processor_handler
 import validator_handler
