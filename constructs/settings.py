@@ -627,7 +627,6 @@ def _defaults(environment: str) -> dict[str, Any]:
             backend=BackendSettings(kind="local", path="terraform.local.tfstate"),
             local=LocalEmulator(),
             disabled_features={
-                "waf": "moto does not implement WAFv2 web ACL associations with API Gateway stages",
                 "custom_domain": "needs a real ACM certificate and DNS",
                 "autoscaling": "moto 5.2 lacks Application Auto Scaling ListTagsForResource",
                 "xray_sampling_rule": "moto 5.2 answers 404 to X-Ray CreateSamplingRule",

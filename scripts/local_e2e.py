@@ -142,6 +142,7 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
         "accepted": statuses.get(200, 0),
         "rejected_by_reason": {k.split("=", 1)[1].rstrip("]"): v for k, v in platform.metrics.items()
                                if k.startswith("WebhookRejected[")},
+        "waf_blocked": sum(v for k, v in platform.metrics.items() if k.startswith("WafBlocked")),
         "duplicates": sum(v for k, v in platform.metrics.items() if k.startswith("DuplicateWebhook")),
         "successful_transactions": sum(v for k, v in platform.metrics.items() if k.startswith("SuccessfulTransactions")),
         "ledger_event_rows": len(events),

@@ -4,6 +4,8 @@ integrations nor pipes.
 
 Everything it needs comes from what was deployed (`terraform show -json` of the local state):
 
+- WAF: the deployed web ACL's body size rule (the managed rule groups and the rate rule are AWS's
+  own and are not emulated).
 - HTTP: for `POST /webhooks/{provider}` it calls the deployed REQUEST authorizer's handler, then
   renders the deployed integration request template (scripts/apigw_vtl.py) and sends the
   resulting `SendMessage` to the queue named in the integration URI; an SQS error becomes the
@@ -92,6 +94,7 @@ class Wiring:
     subscriptions: list[dict]
     api_id: str
     stage: str
+    waf_body_rules: list[tuple[str, int, int]] = field(default_factory=list)  # (rule, max bytes, status)
 
     @classmethod
     def from_state(cls, state: dict) -> "Wiring":
@@ -165,6 +168,16 @@ class Wiring:
         buckets = [b["bucket"] for b in by_type["aws_s3_bucket"] if b["bucket"].startswith("payment-archive-")]
         topics = [t["arn"] for t in by_type["aws_sns_topic"] if "vendor" in t["name"]]
         buses = [b["name"] for b in by_type["aws_cloudwatch_event_bus"]]
+        waf_body_rules = []
+        if by_type["aws_wafv2_web_acl_association"]:
+            for acl in by_type["aws_wafv2_web_acl"]:
+                for rule in acl.get("rule", []):
+                    size = _first(_first(rule.get("statement")).get("size_constraint_statement"))
+                    block = _first(_first(rule.get("action")).get("block"))
+                    if size and block and size.get("comparison_operator") == "GT" and \
+                            _first(size.get("field_to_match")).get("body") is not None:
+                        status = _first(block.get("custom_response")).get("response_code") or 403
+                        waf_body_rules.append((rule["name"], int(size["size"]), int(status)))
         apis = by_type["aws_api_gateway_rest_api"]
         stages = by_type["aws_api_gateway_stage"]
         return cls(
@@ -173,6 +186,7 @@ class Wiring:
             bucket=buckets[0] if buckets else "", topic_arn=topics[0] if topics else "",
             bus_name=buses[0] if buses else "", subscriptions=by_type["aws_sns_topic_subscription"],
             api_id=apis[0]["id"] if apis else "local", stage=stages[0]["stage_name"] if stages else "v1",
+            waf_body_rules=waf_body_rules,
         )
 
     def queue_url_for_integration(self, uri: str) -> str:
@@ -322,6 +336,10 @@ class LocalPlatform:
         path_params = {}
         if path.startswith("/webhooks/"):
             path_params = {"provider": path.rsplit("/", 1)[-1]}
+        for rule, max_bytes, status in self.wiring.waf_body_rules:  # the web ACL sees the request first
+            if len(body) > max_bytes:
+                self.metrics[f"WafBlocked[rule={rule}]"] += 1
+                return self._answer(status, {"message": f"blocked by WAF rule {rule}"})
         route = self.wiring.routes.get((method, template_path))
         if route is None:
             return self._answer(404, {"message": "Missing Authentication Token"})

@@ -150,7 +150,9 @@ def test_waf_logs_redact_the_gate_key_and_use_the_required_group_name():
     logging = next(iter(resources(dev, "aws_wafv2_web_acl_logging_configuration").values()))
     assert {"single_header": {"name": "x-webhook-key"}} in logging["redacted_fields"]
     assert Testing.to_have_resource(dev, Wafv2WebAclAssociation.TF_RESOURCE_TYPE)
-    assert not Testing.to_have_resource(synth("local"), Wafv2WebAcl.TF_RESOURCE_TYPE)
+    assert Testing.to_have_resource(synth("local"), Wafv2WebAclAssociation.TF_RESOURCE_TYPE)  # moto applies it
+    switched_off = synth("dev", disabled_features={"waf": "switched off to test the switch"})
+    assert not Testing.to_have_resource(switched_off, Wafv2WebAcl.TF_RESOURCE_TYPE)
 
 
 def test_custom_domain_is_regional_tls_1_2_on_prod_only():

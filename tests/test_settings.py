@@ -317,7 +317,7 @@ def test_fails_when_an_override_names_an_unknown_setting():
 
 def test_unknown_feature_lookup_is_an_error():
     s = load_settings("local", environ=NO_ENV)
-    assert s.enabled("dashboard") and not s.enabled("waf")
+    assert s.enabled("dashboard") and s.enabled("waf") and not s.enabled("autoscaling")
     with pytest.raises(KeyError):
         s.enabled("teleport")
 

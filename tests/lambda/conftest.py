@@ -38,6 +38,7 @@ from typing import Any, Callable
 import pytest
 
 from handler_constants import (  # noqa: E402,F401  (environment first: see its docstring)
+    create_ledger_table,
     ROOT,
     LAMBDA_SRC,
     REGION,
@@ -76,37 +77,6 @@ class Aws:
     s3: Any
     secretsmanager: Any
     extra: dict = field(default_factory=dict)
-
-
-def create_ledger_table(client: Any, name: str = TABLE) -> None:
-    """The ledger table exactly as lambda_src/README.md describes it."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"}
-            for n in ("transaction_id", "timestamp", "vendor_key", "customer_key", "created_at")
-        ],
-        KeySchema=[
-            {"AttributeName": "transaction_id", "KeyType": "HASH"},
-            {"AttributeName": "timestamp", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": key, "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, key in (("by-vendor", "vendor_key"), ("by-customer", "customer_key"))
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import handler_constants
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
@@ -54,31 +55,7 @@ def aws_env(monkeypatch):
 
 
 def create_ledger_table(client=None) -> None:
-    client = client or boto3.client("dynamodb", region_name=REGION)
-    client.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"}
-            for n in ("transaction_id", "timestamp", "vendor_key", "customer_key", "created_at")
-        ],
-        KeySchema=[
-            {"AttributeName": "transaction_id", "KeyType": "HASH"},
-            {"AttributeName": "timestamp", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": key, "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, key in (("by-vendor", "vendor_key"), ("by-customer", "customer_key"))
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
+    handler_constants.create_ledger_table(client or boto3.client("dynamodb", region_name=REGION), TABLE)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
@@ -63,3 +64,34 @@ SECRETS = {
 #: "Now" for the builders: API Gateway's requestTimeEpoch of the sample requests.
 NOW_MS = 1_732_240_000_123
 NOW_S = NOW_MS // 1000
+
+
+def create_ledger_table(client: Any, name: str = TABLE) -> None:
+    """The ledger table exactly as lambda_src/README.md describes it."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"}
+            for n in ("transaction_id", "timestamp", "vendor_key", "customer_key", "created_at")
+        ],
+        KeySchema=[
+            {"AttributeName": "transaction_id", "KeyType": "HASH"},
+            {"AttributeName": "timestamp", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": key, "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, key in (("by-vendor", "vendor_key"), ("by-customer", "customer_key"))
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
