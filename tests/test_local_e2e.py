@@ -210,6 +210,7 @@ def test_plan_after_deploy_shows_no_changes(deployment, summary):
 
 
 def test_destroy_leaves_nothing_behind(deployment, emulator, summary):
+    our_keys = [r["values"]["key_id"] for r in deployment.by_type("aws_kms_key")]
     deployment.destroy()
     url = emulator.endpoint_url
     client = lambda service: boto3.client(service, endpoint_url=url, region_name="us-east-1")  # noqa: E731
@@ -222,7 +223,8 @@ def test_destroy_leaves_nothing_behind(deployment, emulator, summary):
     assert client("apigateway").get_rest_apis()["items"] == []
     assert [b for b in client("events").list_event_buses()["EventBuses"] if b["Name"] != "default"] == []
     assert client("secretsmanager").list_secrets()["SecretList"] == []
-    kms = client("kms")
-    ours = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
-    ours = [k for k in ours if k["KeyManager"] == "CUSTOMER"]  # not the AWS-managed keys the services made
-    assert ours and all(k["KeyState"] == "PendingDeletion" for k in ours)
+    assert client("ec2").describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])[
+        "Reservations"] == []
+    # KMS keys cannot be deleted at once: they wait out their deletion window
+    states = {key: client("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyState"] for key in our_keys}
+    assert our_keys and set(states.values()) == {"PendingDeletion"}, states

@@ -6,39 +6,28 @@ IAM-authorized REST routes (proxy integration). Only allow-listed fields leave t
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.event_handler import Response
 
-from paycore import obs
 from paycore.obs import logger, tracer
 from paycore.cursor import cursor_secret
-from paycore.query import QueryError, get_transaction, list_transactions, parse_list_request, validate_id
-from paycore.query_api import json_response, make_app
+from paycore.query import get_transaction, list_transactions, parse_list_request, validate_id
+from paycore.query_api import found_or_404, json_response, ledger_table, make_app
 
 app = make_app(logger)
-
-
-@lru_cache(maxsize=1)
-def table():
-    return boto3.resource("dynamodb", config=obs.BOTO_CONFIG).Table(os.environ["TABLE_NAME"])
 
 
 @app.get("/transactions/<transaction_id>")
 def get_one(transaction_id: str) -> Response:
     validate_id(transaction_id, "transaction id")
-    found = get_transaction(table(), transaction_id)
-    if found is None:
-        raise QueryError(404, "not_found", "transaction not found")
-    return json_response(200, found, app)
+    return found_or_404(get_transaction(ledger_table(), transaction_id), app)
 
 
 @app.get("/transactions")
 def list_many() -> Response:
     request = parse_list_request(app.current_event.query_string_parameters)
-    page = list_transactions(table(), request, secret=cursor_secret(os.environ["TABLE_NAME"]))
+    page = list_transactions(ledger_table(), request, secret=cursor_secret(os.environ["TABLE_NAME"]))
     return json_response(200, page, app)
 
 

@@ -5,13 +5,30 @@ One resolver factory, one error shape: ``{"error": {"code": "...", "message": ".
 """
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 
+from paycore import obs
 from paycore.cursor import InvalidCursor
 from paycore.query import QueryError
+
+
+@lru_cache(maxsize=1)
+def ledger_table():
+    """The ledger table (env TABLE_NAME), created on first use and kept for the container."""
+    return boto3.resource("dynamodb", config=obs.BOTO_CONFIG).Table(os.environ["TABLE_NAME"])
+
+
+def found_or_404(found: Any, app: APIGatewayRestResolver) -> Response:
+    """200 with the item, or the API's 404 error shape."""
+    if found is None:
+        raise QueryError(404, "not_found", "transaction not found")
+    return json_response(200, found, app)
 
 
 def json_response(status: int, body: Any, app: APIGatewayRestResolver | None = None) -> Response:
