@@ -7,7 +7,7 @@ templates use, with API Gateway's documented behaviour:
 - `$input.body` the raw payload as a string; `$input.params()` a map with `header`, `querystring`
   and `path` maps; `$input.path(x)` / `$input.json(x)` evaluate a JSONPath on the body (a body
   that is not JSON yields an empty value here: the template then falls back to the request id);
-- `$util.escapeJavaScript` (Java StringEscapeUtils: `"` `'` `\\` `/` and control characters),
+- `$util.escapeJavaScript` (Java StringEscapeUtils: `"` `'` `\\` `/`, control and non-ASCII characters),
   `$util.base64Encode`, `$util.urlEncode` (Java URLEncoder: spaces become `+`), `$util.parseJson`;
 - `$context.requestId`, `$context.requestTimeEpoch`, `$context.identity.sourceIp`.
 
@@ -19,10 +19,15 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import urllib.parse
+from pathlib import Path
 from typing import Any, Mapping
 
 import airspeed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_src" / "layer"))
+from paycore.events import TemplateError, resolve_path  # noqa: E402
 
 
 class JavaString(str):
@@ -46,17 +51,12 @@ def _java_map(values: Mapping[str, str]) -> dict:
 
 
 def _json_path(document: Any, path: str) -> Any:
-    if path in ("$", ""):
-        return document
-    node = document
-    for part in path.lstrip("$").lstrip(".").replace("[", ".").replace("]", "").split("."):
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
+    """API Gateway's `$input.path` for the dot-notation paths the templates use; the same
+    resolver the local runner applies to pipe input templates."""
+    try:
+        return resolve_path(document, path or "$")
+    except TemplateError:
+        return None
 
 
 class VtlInput:
@@ -88,19 +88,16 @@ class VtlInput:
 
 class VtlUtil:
     @staticmethod
-    def escapeJavaScript(text: Any) -> str:  # noqa: N802 - API Gateway name
+    def escapeJavaScript(text: Any) -> str:  # noqa: N802 - commons-lang StringEscapeUtils.escapeJavaScript
         out = []
         for char in str(text):
-            if char in "\"'\\/":
+            code = ord(char)
+            if char in "'\"\\/":
                 out.append("\\" + char)
-            elif char == "\n":
-                out.append("\\n")
-            elif char == "\r":
-                out.append("\\r")
-            elif char == "\t":
-                out.append("\\t")
-            elif ord(char) < 0x20:
-                out.append(f"\\u{ord(char):04X}")
+            elif char in "\b\n\t\f\r":
+                out.append({"\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f", "\r": "\\r"}[char])
+            elif code < 32 or code > 0x7F:
+                out.append(f"\\u{code:04X}")
             else:
                 out.append(char)
         return "".join(out)
@@ -114,8 +111,8 @@ class VtlUtil:
         return base64.b64decode(str(text)).decode("utf-8", "replace")
 
     @staticmethod
-    def urlEncode(text: Any) -> str:  # noqa: N802
-        return urllib.parse.quote_plus(str(text), safe="*")
+    def urlEncode(text: Any) -> str:  # noqa: N802 - java.net.URLEncoder.encode(text, "UTF-8")
+        return urllib.parse.quote_plus(str(text), safe="*").replace("~", "%7E")
 
     @staticmethod
     def urlDecode(text: Any) -> str:  # noqa: N802

@@ -1,16 +1,19 @@
 """The ingest envelope: one definition, rendered as the API Gateway request template (run here
-with the airspeed VTL engine and small Python stand-ins for $util / $input / $context) and parsed
+with the airspeed VTL engine and scripts/apigw_vtl.py's stand-ins for $util / $input / $context) and parsed
 by the processor."""
 from __future__ import annotations
 
 import base64
 import json
+import sys
 import urllib.parse
 from dataclasses import fields
 
-import airspeed
 import pytest
-from handler_constants import NOW_MS, NOW_S, STRIPE_SECRET, INGEST_MAX_MESSAGE_BYTES
+from handler_constants import NOW_MS, NOW_S, ROOT, STRIPE_SECRET, INGEST_MAX_MESSAGE_BYTES
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import apigw_vtl  # noqa: E402  (API Gateway's $input/$util/$context stand-ins, shared with the local runner)
 
 import processor_handler
 from paycore.envelope import (
@@ -27,64 +30,10 @@ from paycore.model import Rejected
 from paycore.providers import stripe
 
 
-class JavaString(str):
-    """What VTL sees for a header name: a java.lang.String."""
-
-    def toLowerCase(self):  # noqa: N802 - Java method name
-        return JavaString(self.lower())
-
-
-class Util:
-    """$util of API Gateway (Java semantics of the three functions used)."""
-
-    @staticmethod
-    def escapeJavaScript(value):  # noqa: N802 - commons-lang StringEscapeUtils.escapeJavaScript
-        out = []
-        for ch in value:
-            code = ord(ch)
-            if ch in "'\"\\/":
-                out.append("\\" + ch)
-            elif ch in "\b\n\t\f\r":
-                out.append({"\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f", "\r": "\\r"}[ch])
-            elif code < 32 or code > 0x7F:
-                out.append(f"\\u{code:04X}")
-            else:
-                out.append(ch)
-        return "".join(out)
-
-    @staticmethod
-    def base64Encode(value):  # noqa: N802
-        return base64.b64encode(value.encode("utf-8")).decode("ascii")
-
-    @staticmethod
-    def urlEncode(value):  # noqa: N802 - java.net.URLEncoder.encode(value, "UTF-8")
-        return urllib.parse.quote_plus(str(value), safe="*").replace("~", "%7E")
-
-
-class Input:
-    def __init__(self, body: str, headers: dict[str, str]):
-        self.body = body
-        self._headers = {JavaString(k): v for k, v in headers.items()}
-
-    def params(self):
-        return {"header": self._headers, "querystring": {}, "path": {"provider": "stripe"}}
-
-    def path(self, expression: str):
-        """$input.path for the simple '$.a.b' expressions the template uses."""
-        node = json.loads(self.body)
-        for part in expression[2:].split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        return node
-
-
 def render(provider: str, body: str, headers: dict[str, str], request_id: str = "req-vtl-1") -> dict[str, str]:
-    output = airspeed.Template(render_request_template(provider)).merge(
-        {
-            "input": Input(body, headers),
-            "util": Util(),
-            "context": {"requestTimeEpoch": NOW_MS, "requestId": request_id, "identity": {"sourceIp": "54.187.174.169"}},
-        }
-    )
+    output = apigw_vtl.render(render_request_template(provider), body=body.encode("utf-8"), headers=headers,
+                              path={"provider": provider}, request_id=request_id, request_time_ms=NOW_MS,
+                              source_ip="54.187.174.169")
     assert "\n" not in output and " " not in output  # one form-encoded line, nothing stray
     form = urllib.parse.parse_qs(output, keep_blank_values=True, strict_parsing=True)
     return {k: v[0] for k, v in form.items()}
