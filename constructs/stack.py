@@ -5,6 +5,7 @@ and never configure providers, regions or credentials themselves."""
 from __future__ import annotations
 
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
 
 from cdktf import LocalBackend, S3Backend, TerraformStack
@@ -25,9 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_BUILD_DIR = ROOT / "build" / "lambda"
 
 
+@lru_cache(maxsize=1)
 def lambda_artifacts() -> dict[str, dict]:
     """Build (or reuse, it caches) the deterministic Lambda zips with scripts/package.py and return
-    its manifest {name: {path, sha256, source_code_hash, ...}} for the 8 functions and "layer"."""
+    its manifest {name: {path, sha256, source_code_hash, ...}} for the 8 functions and "layer".
+    Once per process: every stack of one synth deploys the same zips."""
     spec = importlib.util.spec_from_file_location("payments_package", ROOT / "scripts" / "package.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
