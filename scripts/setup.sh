@@ -14,8 +14,13 @@ PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
   || fail "Python 3.11 is required (Lambda runtime python3.11), got $("$PYTHON" --version)"
 command -v terraform >/dev/null || fail "terraform not found on PATH (Terraform 1.11.4 expected)"
-terraform version | head -1 | grep -q 'v1\.1[1-9]\.' \
-  || fail "Terraform >= 1.11 expected, got: $(terraform version | head -1)"
+# Read the whole output first: `terraform version | head -1` under pipefail fails whenever
+# Terraform dies of SIGPIPE after head exits (seen 6 runs in 60).
+tf_version="$(terraform version -json 2>/dev/null | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["terraform_version"])' || true)"
+case "$tf_version" in
+  1.1[1-9].*) ;;
+  *) fail "Terraform >= 1.11 expected, got: '${tf_version:-no answer from terraform version -json}'" ;;
+esac
 if [ "${PAYMENTS_REQUIRE_MIRROR:-1}" = 1 ] && [ ! -d /opt/tf-plugins/registry.terraform.io/hashicorp/aws/5.100.0 ]; then
   fail "provider mirror /opt/tf-plugins (hashicorp/aws 5.100.0) is missing; set PAYMENTS_REQUIRE_MIRROR=0 to use the registry"
 fi
@@ -39,4 +44,4 @@ if [ ! -f node_modules/.lock-hash ] || [ "$(cat node_modules/.lock-hash)" != "$n
   echo "$npm_hash" > node_modules/.lock-hash
 fi
 "$JSII_NODE" --version >/dev/null || fail "the project's Node.js did not install (node_modules/.bin/node)"
-echo "setup: ready (python $("$ROOT/.venv/bin/python" --version 2>&1 | cut -d' ' -f2), node $("$JSII_NODE" --version), $(terraform version | head -1))"
+echo "setup: ready (python $("$ROOT/.venv/bin/python" --version 2>&1 | cut -d' ' -f2), node $("$JSII_NODE" --version), terraform $tf_version)"
