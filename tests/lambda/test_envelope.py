@@ -51,7 +51,7 @@ def test_rendered_stripe_request_is_an_envelope_the_processor_accepts(aws, lambd
     raw = json.dumps(stripe_event(), indent=2)
     form = render("stripe", raw, {"Stripe-Signature": stripe.sign(STRIPE_SECRET, NOW_S, raw.encode()), "User-Agent": "Stripe/1.0"})
     assert form["Action"] == "SendMessage"
-    assert form["MessageDeduplicationId"] == "evt_1"
+    assert form["MessageDeduplicationId"] == "req-vtl-1"  # the request id, never the body's $.id
     assert form["MessageGroupId"] == "pi_1"
     envelope = parse_envelope(form["MessageBody"])
     assert envelope.raw == raw.encode()  # exact bytes survive
@@ -76,7 +76,15 @@ def test_rendered_paypal_request_keeps_all_transmission_headers(paypal_event):
     form = render("paypal", raw, headers)
     envelope = parse_envelope(form["MessageBody"])
     assert envelope.headers == {k.lower(): v for k, v in headers.items() if k.startswith("PAYPAL")}
-    assert (form["MessageDeduplicationId"], form["MessageGroupId"]) == ("WH-1", "CAP1")
+    assert (form["MessageDeduplicationId"], form["MessageGroupId"]) == ("req-vtl-1", "CAP1")
+
+
+def test_a_forged_copy_cannot_claim_the_dedup_id_of_the_genuine_event(stripe_event):
+    raw = json.dumps(stripe_event())
+    forged = render("stripe", raw, {"Stripe-Signature": "t=1,v1=" + "0" * 64}, request_id="req-forged")
+    genuine = render("stripe", raw, {"Stripe-Signature": stripe.sign(STRIPE_SECRET, NOW_S, raw.encode())}, request_id="req-genuine")
+    assert forged["MessageDeduplicationId"] != genuine["MessageDeduplicationId"]
+    assert "evt_1" not in (forged["MessageDeduplicationId"], genuine["MessageDeduplicationId"])
 
 
 def test_body_without_ids_falls_back_to_the_request_id(stripe_event):

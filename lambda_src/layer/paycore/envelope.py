@@ -16,9 +16,10 @@ Header names are lower-case; only the provider's signature headers are kept (an 
 rendered as ``""`` by the template and dropped by the parser). The body is base64 so its exact
 bytes survive for signature verification and the archive.
 
-Queue message ids (FIFO): ``MessageDeduplicationId`` = the provider's event id (JSONPath of the
-provider, ``$.id``), else the API Gateway request id; ``MessageGroupId`` = the payment object's id
-(``$.data.object.id`` for Stripe, ``$.resource.id`` for PayPal), else the dedup id.
+Queue message ids (FIFO): ``MessageDeduplicationId`` = the API Gateway request id, never a body
+field (the body is not verified yet: a forgery must not claim a genuine event id for SQS's
+5-minute window); ``MessageGroupId`` = the payment object's id (``$.data.object.id`` for Stripe,
+``$.resource.id`` for PayPal), else the request id. Idempotency is the ledger's conditional write.
 """
 from __future__ import annotations
 
@@ -181,8 +182,10 @@ def render_request_template(provider: str) -> str:
     json_text = "".join(pieces)
     out.append(_vtl_concat("envelope", json_text))
 
-    out.append(f"#set($dedup = \"$!input.path('{spec.event_id_path}')\")")
-    out.append('#if($dedup == "")#set($dedup = $context.requestId)#end')
+    # The dedup id is never read from the (unverified) body: a forged copy carrying a genuine
+    # event id would otherwise claim that id for SQS's 5-minute window and the genuine delivery
+    # would be dropped. Idempotency is the ledger's conditional write.
+    out.append("#set($dedup = $context.requestId)")
     out.append(f"#set($group = \"$!input.path('{spec.group_id_path}')\")")
     out.append('#if($group == "")#set($group = $dedup)#end')
     out.append(
