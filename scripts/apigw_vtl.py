@@ -65,7 +65,7 @@ class VtlInput:
         self._params = {"header": _java_map(headers), "querystring": _java_map(query), "path": _java_map(path)}
         try:
             self._document = json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than a parser goes
             self._document = None
 
     def params(self, name: str | None = None) -> Any:

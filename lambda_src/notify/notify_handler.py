@@ -7,6 +7,7 @@ address is never logged.
 """
 from __future__ import annotations
 
+import binascii
 import json
 import os
 from datetime import datetime, timezone
@@ -38,13 +39,18 @@ def sqs_client():
 
 
 def _json_body() -> Any:
-    raw = app.current_event.decoded_body or ""
-    if len(raw.encode("utf-8")) > MAX_BODY_BYTES:
+    try:
+        raw = app.current_event.decoded_body or ""
+    except (ValueError, binascii.Error) as exc:  # base64 of bytes that are not UTF-8
+        raise QueryError(400, "invalid_body", "body must be UTF-8 JSON") from exc
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise QueryError(400, "invalid_body", f"body must be at most {MAX_BODY_BYTES} bytes")
     try:
         return json.loads(raw)
     except ValueError as exc:
         raise QueryError(400, "invalid_body", "body must be JSON") from exc
+    except RecursionError as exc:
+        raise QueryError(400, "invalid_body", "body is nested too deeply") from exc
 
 
 @app.post("/transactions/<transaction_id>/notify")

@@ -7,15 +7,20 @@ signature on the raw bytes (tolerance from ``received_at``); 4. parse the JSON b
 5. normalize to a Transaction (or Ignored); 6. write the ledger (idempotent event row, monotonic
 state row) or the ignored-event marker.
 
-* Rejected (bad signature, stale timestamp, malformed envelope/body, unknown provider...): the
+* Rejected - what cannot be verified or parsed (bad signature, stale timestamp, malformed or
+  too deeply nested envelope/body, an amount over the cap, unknown provider...): the whole
   message is stored in the quarantine (S3, never logged), ``WebhookRejected{reason}`` is counted
-  and the record is acknowledged - it is never retried forever and never lost silently.
-* Any other error (DynamoDB throttling after botocore's retries, Secrets Manager or S3 down, the
-  PayPal certificate download failing) fails the record: Powertools' ``SqsFifoPartialProcessor``
-  stops at the first failure and reports it and every later record of the batch in
-  ``batchItemFailures``; SQS redelivers them in order (redrive to the DLQ after maxReceiveCount).
-  When every record of a batch fails, Powertools raises ``BatchProcessingError`` instead (its
-  default): an invocation error, so the Lambda Errors alarm fires; SQS redelivers all of them.
+  and the record is acknowledged. ``scripts/replay_quarantine.py`` re-verifies quarantined
+  messages with the current secrets and re-enqueues those that now verify.
+* Once the signature verifies, the event IS recorded: an unusable vendor id, customer id or
+  currency is kept raw beside a safe value and counted as ``UnroutableEvent{reason}``
+  (``paycore.model.route_fields``); no vendor is notified of it.
+* Any other error (DynamoDB throttling after botocore's retries, Secrets Manager or S3 down, an
+  unusable signing secret of ours, the PayPal certificate download failing) fails the record:
+  ``SqsFifoPartialProcessor(skip_group_on_error=True)`` fails it and the later records of *its
+  message group* only; other groups of the batch are processed. SQS redelivers the failed ones in
+  order (redrive to the DLQ after maxReceiveCount). When every record of a batch fails,
+  Powertools raises ``BatchProcessingError`` (an invocation error: the Lambda Errors alarm fires).
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from paycore import obs, providers
 from paycore.envelope import Envelope, parse_envelope
 from paycore.ledger import Ledger
-from paycore.model import Ignored, Rejected, Transaction
+from paycore.model import Ignored, MisconfiguredSecret, Rejected, Transaction
 from paycore.quarantine import Quarantine
 from paycore.secrets import SecretStore
 
@@ -42,13 +47,15 @@ ALWAYS_ACCEPTED = frozenset({"direct"})  # from the validator, not a webhook rou
 ledger = Ledger(obs.client("dynamodb"), os.environ.get("TABLE_NAME", ""))
 quarantine = Quarantine(obs.client("s3"), os.environ.get("ARCHIVE_BUCKET", ""))
 secrets = SecretStore(obs.client("secretsmanager"), prefix=os.environ.get("SECRET_PREFIX", ""))
-batch = SqsFifoPartialProcessor(logger=logger)  # failed records: one warning with the exception type
+# A failing record stops only its own message group (one payment); other groups go on.
+batch = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 @dataclass(frozen=True)
 class Outcome:
     kind: str  # "recorded" | "duplicate" | "ignored" | "rejected"
     reason: str = ""
+    unroutable: tuple[str, ...] = ()
     provider: str = ""
     transaction_id: str = ""
     event_id: str = ""
@@ -80,11 +87,15 @@ def authenticate(envelope: Envelope, deps: Deps) -> Transaction | Ignored:
         provider = providers.get(envelope.provider)
     except providers.UnknownProvider as exc:
         raise Rejected("unknown_provider") from exc
-    secret = deps.signing_secret(provider.name) if provider.secret_required else None
+    secret = None
+    if provider.secret_required:
+        secret = deps.signing_secret(provider.name)
+        if not provider.usable_secrets(secret):
+            raise MisconfiguredSecret(f"the {provider.name} signing secret has no usable value")
     provider.verify(envelope, secret)
     try:
         payload = json.loads(envelope.raw)
-    except ValueError as exc:  # includes UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise Rejected("malformed_body") from exc
     if not isinstance(payload, dict):
         raise Rejected("malformed_body")
@@ -140,6 +151,7 @@ def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps) 
         status=txn.status,
         state_changed=result.state_changed,
         request_id=envelope.request_id,
+        unroutable=txn.unroutable if result.event_written else (),
     )
 
 
@@ -168,12 +180,21 @@ def _peek_provider(body: str) -> str:
 @tracer.capture_method(capture_response=False)
 def record_handler(record: SQSRecord) -> Outcome:
     logger.remove_keys(["provider", "transaction_id", "event_id"])
-    outcome = process_message(
-        record.body,
-        message_id=record.message_id,
-        sent_at_ms=int(record.attributes.sent_timestamp or 0),
-        deps=default_deps(),
-    )
+    try:
+        outcome = process_message(
+            record.body,
+            message_id=record.message_id,
+            sent_at_ms=int(record.attributes.sent_timestamp or 0),
+            deps=default_deps(),
+        )
+    except MisconfiguredSecret as problem:
+        # Ours to fix (set_secrets): retried, then dead-lettered; never "signature mismatch".
+        obs.count(obs.SIGNING_SECRET_UNUSABLE)
+        logger.error("signing secret unusable: record retried", extra={"problem": str(problem), "sqs_message_id": record.message_id})
+        raise
+    except Exception as error:
+        logger.warning("record failed: retried", extra={"error_type": type(error).__name__, "sqs_message_id": record.message_id})
+        raise
     _observe(outcome, record.message_id)
     return outcome
 
@@ -187,6 +208,12 @@ def _observe(outcome: Outcome, message_id: str) -> None:
         logger.warning("webhook rejected", extra={**fields, "reason": outcome.reason, "quarantine_key": outcome.quarantine_key})
         return
     fields.update(transaction_id=outcome.transaction_id, event_id=outcome.event_id)
+    # The write that moves a transaction's state to succeeded counts it: exactly once per
+    # transaction, also when a redelivery completes a state a crash left behind.
+    if outcome.state_changed and outcome.status == "succeeded":
+        obs.count(obs.SUCCESSFUL_TRANSACTIONS)
+    for reason in outcome.unroutable:
+        obs.count_with_reason(obs.UNROUTABLE_EVENT, reason)
     if outcome.kind == "duplicate":
         obs.count(obs.DUPLICATE_WEBHOOK)
         logger.info("duplicate webhook acknowledged", extra=fields)
@@ -194,8 +221,9 @@ def _observe(outcome: Outcome, message_id: str) -> None:
         obs.count(obs.WEBHOOK_IGNORED)
         logger.info("webhook ignored (event type not tracked)", extra=fields)
     else:
-        if outcome.state_changed and outcome.status == "succeeded":
-            obs.count(obs.SUCCESSFUL_TRANSACTIONS)
+        if outcome.unroutable:
+            logger.warning("transaction event recorded, routed to no vendor",
+                           extra={**fields, "unroutable": list(outcome.unroutable)})
         logger.info(
             "transaction event recorded",
             extra={**fields, "status": outcome.status, "state_changed": outcome.state_changed},

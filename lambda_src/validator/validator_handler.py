@@ -61,7 +61,7 @@ def parse_body(event: Mapping[str, Any]) -> Any:
         if event.get("isBase64Encoded"):
             raw = base64.b64decode(raw, validate=True)
         return json.loads(raw)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # not JSON, not UTF-8, nested too deep
         return None
 
 

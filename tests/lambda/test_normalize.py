@@ -85,7 +85,7 @@ def test_json_without_an_id_is_rejected(stripe_event):
 @pytest.mark.parametrize("mutate", [
     lambda e: e["data"]["object"].update(amount="1999"),
     lambda e: e["data"]["object"].update(amount=-1),
-    lambda e: e["data"]["object"].update(currency="zzz"),
+    lambda e: e["data"]["object"].update(amount=10**40),  # over the cap: never retried
     lambda e: e["data"]["object"].update(id="pi 1; drop"),
     lambda e: e.update(created="yesterday"),
     lambda e: e.update(data=None),
@@ -106,7 +106,7 @@ def test_decimal_amounts_become_minor_units_by_currency_exponent(value, currency
     assert to_minor_units(value, currency) == minor
 
 
-@pytest.mark.parametrize("value,currency", [("10.5", "JPY"), ("1.001", "USD"), ("-1.00", "USD"), ("1e3", "USD"), ("10.00", "XXX"), (10, "USD")])
+@pytest.mark.parametrize("value,currency", [("10.5", "JPY"), ("1.001", "USD"), ("-1.00", "USD"), ("1e3", "USD"), ("10.00", "ABC"), (10, "USD")])
 def test_impossible_amounts_are_rejected(value, currency):
     with pytest.raises(Rejected):
         to_minor_units(value, currency)
@@ -155,3 +155,48 @@ def test_direct_payment_with_a_foreign_transaction_id_is_rejected():
     body["transaction_id"] = "pi_someone_elses"
     with pytest.raises(Rejected):
         direct.PROVIDER.normalize(envelope("direct", headers={"idempotency-key": "key-00000001"}), body)
+
+
+# ---------------------------------------------------------------- verified events are recorded
+
+
+def test_safe_id_refuses_a_trailing_newline():
+    from paycore.model import SAFE_ID
+
+    assert SAFE_ID.match("vendor_1") and not SAFE_ID.match("vendor_1\n")
+
+
+def test_paypal_custom_id_with_a_space_is_kept_raw_and_routed_to_no_vendor(paypal_event):
+    txn = paypal.PROVIDER.normalize(envelope("paypal"), paypal_event(custom_id="order 123"))
+    assert (txn.vendor_id, txn.vendor_id_raw, txn.unroutable) == ("unknown", "order 123", ("unsafe_vendor_id",))
+    assert (txn.amount, txn.currency) == (1050, "USD")  # everything else as usual
+
+
+def test_stripe_vendor_id_with_a_trailing_newline_is_unsafe(stripe_event):
+    event = stripe_event(vendor_id="vendor_1\n")
+    txn = stripe.PROVIDER.normalize(envelope("stripe"), event)
+    assert (txn.vendor_id, txn.vendor_id_raw) == ("unknown", "vendor_1\n")
+
+
+def test_unknown_currency_is_recorded_as_xxx_with_the_raw_code(stripe_event, paypal_event):
+    txn = stripe.PROVIDER.normalize(envelope("stripe"), stripe_event(currency="zzz"))
+    assert (txn.currency, txn.currency_raw, txn.amount, txn.unroutable) == ("XXX", "ZZZ", 1999, ("unknown_currency",))
+    txn = paypal.PROVIDER.normalize(envelope("paypal"), paypal_event(currency="BTC", value="0.0125"))
+    assert (txn.currency, txn.currency_raw, txn.amount, txn.amount_raw) == ("XXX", "BTC", 125, "0.0125")
+
+
+def test_unsafe_customer_id_is_dropped_from_the_index_and_kept_raw(stripe_event):
+    txn = stripe.PROVIDER.normalize(envelope("stripe"), stripe_event(customer="cus 1/../x"))
+    assert (txn.customer_id, txn.customer_id_raw, txn.unroutable) == (None, "cus 1/../x", ("unsafe_customer_id",))
+
+
+def test_raw_values_are_truncated(paypal_event):
+    txn = paypal.PROVIDER.normalize(envelope("paypal"), paypal_event(custom_id="x " * 400))
+    assert txn.vendor_id == "unknown" and len(txn.vendor_id_raw) == 256
+
+
+@pytest.mark.parametrize("value", ["1000000000000.01", "999999999999999.9999"])
+def test_paypal_amounts_over_the_cap_are_rejected(paypal_event, value):
+    with pytest.raises(Rejected) as caught:
+        paypal.PROVIDER.normalize(envelope("paypal"), paypal_event(value=value))
+    assert caught.value.reason == "malformed_event"

@@ -212,7 +212,9 @@ def test_hostile_request_id_cannot_escape_the_quarantine_prefix(aws, lambda_cont
 # ---------------------------------------------------------------- failures and retries
 
 
-def test_record_3_of_10_failing_fails_3_to_10_and_keeps_1_and_2(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+def test_a_failing_record_fails_only_its_own_message_group(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    # Ten payments, one group each: record 3 fails; the nine others are recorded, so after
+    # maxReceiveCount only record 3 reaches the DLQ (no innocent message with it).
     bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=f"pi_{i}")) for i in range(1, 11)]
     real_record = processor_handler.ledger.record
 
@@ -223,9 +225,26 @@ def test_record_3_of_10_failing_fails_3_to_10_and_keeps_1_and_2(aws, lambda_cont
 
     monkeypatch.setattr(processor_handler.ledger, "record", record)
     response = run(sqs_event(bodies, group_ids=[f"pi_{i}" for i in range(1, 11)]), lambda_context)
-    assert failed_ids(response) == [f"m{i}" for i in range(3, 11)]
+    assert failed_ids(response) == ["m3"]
     recorded = [i for i in range(1, 11) if ledger(aws).get_state(f"pi_{i}")]
-    assert recorded == [1, 2]
+    assert recorded == [1, 2, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_records_after_a_failure_in_the_same_group_wait_for_it(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    # Order within one payment is kept: the group's later records fail with it; other groups go on.
+    bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=pi)) for i, pi in enumerate(["pi_a", "pi_a", "pi_b", "pi_a"], 1)]
+    real_record = processor_handler.ledger.record
+
+    def record(txn, raw, **kwargs):
+        if txn.event_id == "evt_2":
+            raise RuntimeError("simulated outage")
+        return real_record(txn, raw, **kwargs)
+
+    monkeypatch.setattr(processor_handler.ledger, "record", record)
+    response = run(sqs_event(bodies, group_ids=["pi_a", "pi_a", "pi_b", "pi_a"]), lambda_context)
+    assert failed_ids(response) == ["m2", "m4"]
+    assert [e["event_id"] for e in ledger(aws).get_events("pi_a")] == ["evt_1"]
+    assert [e["event_id"] for e in ledger(aws).get_events("pi_b")] == ["evt_3"]
 
 
 class _Throttled(DynamodbException):
@@ -278,12 +297,11 @@ def test_throttling_beyond_retries_fails_the_record_and_redelivery_records_it(aw
     bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=f"pi_{i}")) for i in range(1, 4)]
     event = sqs_event(bodies, group_ids=["pi_1", "pi_2", "pi_3"])
     throttle(5)  # every attempt for the first record: 1 + 4 retries (BOTO_CONFIG max_attempts=4)
-    # Record 1 fails, FIFO fails 2 and 3 with it: the whole batch failed, which Powertools turns
-    # into an invocation error (the Lambda Errors alarm fires); SQS makes all three visible again.
-    with pytest.raises(BatchProcessingError):
-        run(event, lambda_context)
-    assert len(sleeps) == 4 and all(ledger(aws).get_state(f"pi_{i}") is None for i in range(1, 4))
-    # Redelivery (same bodies) once the table has capacity again: nothing lost.
+    # Record 1 fails; records 2 and 3 are other payments (other groups) and are recorded.
+    assert failed_ids(run(event, lambda_context)) == ["m1"]
+    assert len(sleeps) == 4 and ledger(aws).get_state("pi_1") is None
+    assert all(ledger(aws).get_state(f"pi_{i}") for i in (2, 3))
+    # Redelivery (SQS redelivers the whole batch here) once the table has capacity: nothing lost.
     assert run(event, lambda_context) == {"batchItemFailures": []}
     assert all(ledger(aws).get_state(f"pi_{i}")["status"] == "succeeded" for i in range(1, 4))
 
@@ -323,3 +341,134 @@ def test_direct_payment_retried_after_the_dedup_window_is_recorded_once(aws, lam
     txn_id = direct.transaction_id_for("order-0000042")
     assert len(ledger(aws).get_events(txn_id)) == 1
     assert ledger(aws).get_state(txn_id)["status"] == "succeeded"
+
+
+# ---------------------------------------------------------------- zero loss after a 200
+
+
+def test_verified_event_with_an_unsafe_vendor_id_is_recorded_not_quarantined(aws, lambda_context, paypal_event, paypal_envelope, sqs_event, capsys):
+    body = paypal_envelope(paypal_event(custom_id="order 123"))
+    assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
+    state = ledger(aws).get_state("CAP1")
+    assert (state["status"], state["vendor_id"], state["vendor_id_raw"]) == ("succeeded", "unknown", "order 123")
+    event = ledger(aws).get_events("CAP1")[0]
+    assert (event["vendor_id"], event["vendor_id_raw"], event["unroutable"]) == ("unknown", "order 123", ["unsafe_vendor_id"])
+    assert quarantined(aws) == {}
+    out = capsys.readouterr().out
+    assert metric_total(out, "UnroutableEvent", reason="unsafe_vendor_id") == 1
+    assert metric_total(out, "WebhookRejected") == 0
+
+
+def test_verified_event_with_an_unknown_currency_is_recorded_and_counted(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys):
+    assert run(sqs_event([stripe_envelope(stripe_event(currency="zzz"))]), lambda_context) == {"batchItemFailures": []}
+    state = ledger(aws).get_state("pi_1")
+    assert (state["currency"], state["currency_raw"], state["amount"]) == ("XXX", "ZZZ", 1999)
+    assert metric_total(capsys.readouterr().out, "UnroutableEvent", reason="unknown_currency") == 1
+    # a redelivery is a duplicate and is not counted again
+    assert run(sqs_event([stripe_envelope(stripe_event(currency="zzz"))]), lambda_context) == {"batchItemFailures": []}
+    assert metric_total(capsys.readouterr().out, "UnroutableEvent") == 0
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_deeply_nested_signed_body_is_quarantined_not_retried(aws, lambda_context, stripe_envelope, sqs_event, depth):
+    raw = (b"[" * depth) + (b"]" * depth)
+    assert run(sqs_event([stripe_envelope(raw)]), lambda_context) == {"batchItemFailures": []}
+    assert [d["reason"] for d in quarantined(aws).values()] == ["malformed_body"]
+
+
+def test_stripe_amount_over_the_cap_is_quarantined_not_retried(aws, lambda_context, stripe_event, stripe_envelope, sqs_event):
+    assert run(sqs_event([stripe_envelope(stripe_event(amount=10**40))]), lambda_context) == {"batchItemFailures": []}
+    assert [d["reason"] for d in quarantined(aws).values()] == ["malformed_event"]
+    assert ledger(aws).get_state("pi_1") is None
+
+
+@pytest.mark.parametrize("provider,value", [
+    ("stripe", {}),
+    ("stripe", {"current": "", "previous": ""}),
+    ("stripe", {"secret": "whsec_wrong_key_name"}),
+    ("paypal", {"webhook_id": ""}),
+    ("paypal", {"current": "WH-under-the-wrong-key"}),
+])
+def test_unusable_signing_secret_is_retried_never_a_signature_mismatch(aws, lambda_context, stripe_event, stripe_envelope, paypal_event, paypal_envelope, sqs_event, capsys, provider, value):
+    aws.secretsmanager.put_secret_value(SecretId=f"payment-webhooks/test/{provider}/signing", SecretString=json.dumps(value))
+    body = stripe_envelope(stripe_event()) if provider == "stripe" else paypal_envelope(paypal_event())
+    assert failed_ids(run(sqs_event([body, _direct_envelope("order-0000002", NOW_MS)], group_ids=["a", "b"]), lambda_context)) == ["m1"]
+    assert quarantined(aws) == {}
+    out = capsys.readouterr().out
+    assert metric_total(out, "SigningSecretUnusable") == 1 and metric_total(out, "WebhookRejected") == 0
+
+
+@pytest.mark.parametrize("text", ["whsec_pasted_without_json", '["whsec_in_a_list"]'])
+def test_signing_secret_that_is_not_a_json_object_is_retried(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys, text):
+    aws.secretsmanager.put_secret_value(SecretId="payment-webhooks/test/stripe/signing", SecretString=text)
+    body = stripe_envelope(stripe_event())
+    assert failed_ids(run(sqs_event([body, _direct_envelope("order-0000003", NOW_MS)], group_ids=["a", "b"]), lambda_context)) == ["m1"]
+    assert quarantined(aws) == {}
+    out = capsys.readouterr().out
+    assert metric_total(out, "SigningSecretUnusable") == 1
+    assert "whsec_" not in out  # the value is never logged
+
+
+def test_stripe_event_signed_with_the_current_or_the_previous_secret_is_recorded(aws, lambda_context, stripe_event, stripe_envelope, sqs_event):
+    from handler_constants import STRIPE_PREVIOUS_SECRET, STRIPE_SECRET
+
+    bodies = [stripe_envelope(stripe_event(event_id="evt_cur", pi="pi_cur"), secret=STRIPE_SECRET),
+              stripe_envelope(stripe_event(event_id="evt_prev", pi="pi_prev"), secret=STRIPE_PREVIOUS_SECRET),
+              stripe_envelope(stripe_event(event_id="evt_old", pi="pi_old"), secret="whsec_retired_long_ago")]
+    assert run(sqs_event(bodies, group_ids=["a", "b", "c"]), lambda_context) == {"batchItemFailures": []}
+    assert ledger(aws).get_state("pi_cur") and ledger(aws).get_state("pi_prev")
+    assert [d["reason"] for d in quarantined(aws).values()] == ["signature_mismatch"]
+
+
+def test_paypal_event_signed_for_the_current_or_the_previous_webhook_id_is_recorded(aws, lambda_context, paypal_event, paypal_envelope, sqs_event):
+    from handler_constants import PAYPAL_WEBHOOK_ID
+
+    aws.secretsmanager.put_secret_value(SecretId="payment-webhooks/test/paypal/signing", SecretString=json.dumps(
+        {"webhook_id": "WH-NEW-REGISTRATION", "previous_webhook_id": PAYPAL_WEBHOOK_ID}))
+    bodies = [paypal_envelope(paypal_event(event_id="WH-cur", capture_id="CAPCUR"), webhook_id="WH-NEW-REGISTRATION"),
+              paypal_envelope(paypal_event(event_id="WH-prev", capture_id="CAPPREV"), webhook_id=PAYPAL_WEBHOOK_ID),
+              paypal_envelope(paypal_event(event_id="WH-other", capture_id="CAPOTHER"), webhook_id="WH-SOMEONE-ELSE")]
+    assert run(sqs_event(bodies, group_ids=["a", "b", "c"]), lambda_context) == {"batchItemFailures": []}
+    assert ledger(aws).get_state("CAPCUR") and ledger(aws).get_state("CAPPREV")
+    assert [d["reason"] for d in quarantined(aws).values()] == ["signature_mismatch"]
+
+
+def test_idempotency_is_the_provider_event_id_alone(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys):
+    first = stripe_envelope(stripe_event(created=NOW_S - 2))
+    again = stripe_envelope(stripe_event(created=NOW_S - 100))  # same event id, another `created`
+    assert run(sqs_event([first]), lambda_context) == {"batchItemFailures": []}
+    assert run(sqs_event([again]), lambda_context) == {"batchItemFailures": []}
+    assert [e["event_id"] for e in ledger(aws).get_events("pi_1")] == ["evt_1"]
+    assert metric_total(capsys.readouterr().out, "DuplicateWebhook") == 1
+
+
+def test_crash_between_the_idempotency_claim_and_the_event_row_heals(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    body = stripe_envelope(stripe_event())
+    real = Ledger._claim_event
+
+    def claim_then_crash(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        raise RuntimeError("crash")
+
+    monkeypatch.setattr(Ledger, "_claim_event", claim_then_crash)
+    with pytest.raises(BatchProcessingError):
+        run(sqs_event([body]), lambda_context)
+    assert ledger(aws).get_events("pi_1") == []
+    monkeypatch.setattr(Ledger, "_claim_event", real)
+    assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
+    assert [e["event_id"] for e in ledger(aws).get_events("pi_1")] == ["evt_1"]
+    assert ledger(aws).get_state("pi_1")["status"] == "succeeded"
+
+
+def test_success_is_counted_once_when_a_redelivery_completes_the_state(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch, capsys):
+    body = stripe_envelope(stripe_event())
+    real = Ledger._advance_state
+    monkeypatch.setattr(Ledger, "_advance_state", lambda self, txn: (_ for _ in ()).throw(RuntimeError("crash")))
+    with pytest.raises(BatchProcessingError):
+        run(sqs_event([body]), lambda_context)
+    monkeypatch.setattr(Ledger, "_advance_state", real)
+    capsys.readouterr()
+    assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}  # event row exists: a duplicate
+    assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 1
+    assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
+    assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 0

@@ -14,7 +14,9 @@ Row layout (lambda_src/README.md, "The ledger"); pk ``transaction_id``, sk ``tim
   ``created_at`` and the sparse GSI keys ``vendor_key`` / ``customer_key`` are set once
   (``if_not_exists``), from the first event that carries them.
 * marker rows, ``row_type = "marker"``, TTL ``expires_at``: ``put_marker`` (idempotency of ignored
-  events, notifications...), kept >= 7 days.
+  events, notifications...) and the event idempotency marker ``event#{provider}#{event_id}``
+  (claimed before the event row, see :meth:`Ledger.record`), kept >= 7 days; after that the event
+  row's own conditional write still refuses a resend with the same key.
 
 Order of writes for one event: event row, then state row. The state update runs for a duplicate
 event row too (it is idempotent), so a crash between the two writes heals on redelivery.
@@ -103,7 +105,24 @@ def event_item(
         "signature_headers": dict(signature_headers) if signature_headers else None,
         "raw_gzip": gzip_raw(raw),
         "raw_sha256": hashlib.sha256(raw).hexdigest(),
+        **_route_attributes(txn),
     }
+
+
+def _route_attributes(txn: Transaction) -> dict[str, Any]:
+    """The raw business values a verified event carried where they were unusable (absent otherwise)."""
+    return {
+        "vendor_id_raw": txn.vendor_id_raw,
+        "customer_id_raw": txn.customer_id_raw,
+        "currency_raw": txn.currency_raw,
+        "amount_raw": txn.amount_raw,
+        "unroutable": list(txn.unroutable) or None,
+    }
+
+
+def event_marker_key(provider: str, event_id: str) -> str:
+    """Partition key of the idempotency marker of one provider event (the event id alone)."""
+    return f"event#{provider}#{event_id}"
 
 
 @dataclass(frozen=True)
@@ -132,8 +151,22 @@ class Ledger:
         request_id: str = "",
         signature_headers: Mapping[str, str] | None = None,
     ) -> RecordResult:
-        """Write the event row (once) and move the state row forward if the rank is higher."""
-        written = self._put_if_absent(event_item(txn, raw, request_id=request_id, signature_headers=signature_headers))
+        """Write the event row (once per provider event id) and move the state row forward if the
+        rank is higher.
+
+        Idempotency is keyed on the provider's event id alone: a marker row
+        ``event#{provider}#{event_id}`` is claimed first (conditional put) and names the event
+        row's key. When the marker exists, the event row is put (conditionally) at the key the
+        marker names: normally it is there (a duplicate, nothing written); after a crash between
+        the two writes it is not, and this delivery writes it (healed)."""
+        item = event_item(txn, raw, request_id=request_id, signature_headers=signature_headers)
+        claimed, first_key = self._claim_event(txn, item["timestamp"])
+        if claimed:
+            written = self._put_if_absent(item)
+        elif first_key == (txn.transaction_id, item["timestamp"]):
+            written = self._put_if_absent(item)
+        else:  # the same event id came first with another key: that row is the record
+            written = False
         changed, previous = self._advance_state(txn)
         return RecordResult(event_written=written, state_changed=changed, previous_status=previous)
 
@@ -173,6 +206,30 @@ class Ledger:
             "expires_at": int(now) + int(ttl_seconds),
         }
         return self._put_if_absent(item)
+
+    def _claim_event(self, txn: Transaction, sort_key: str, *, now: float | None = None) -> tuple[bool, tuple[str, str]]:
+        """Claim ``txn.event_id``: (True, its key) when new, else (False, the key the first claim named)."""
+        now = time.time() if now is None else now
+        item = {
+            "transaction_id": event_marker_key(txn.provider, txn.event_id),
+            "timestamp": MARKER_SK,
+            "row_type": MARKER_ROW,
+            "kind": "event",
+            "event_transaction_id": txn.transaction_id,
+            "event_timestamp": sort_key,
+            "expires_at": int(now) + MARKER_TTL_SECONDS,
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=serialize(item),
+                ConditionExpression="attribute_not_exists(transaction_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True, (txn.transaction_id, sort_key)
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            old = deserialize(exc.response.get("Item") or {})
+            return False, (str(old.get("event_transaction_id", "")), str(old.get("event_timestamp", "")))
 
     def _put_if_absent(self, item: Mapping[str, Any]) -> bool:
         try:
@@ -250,6 +307,7 @@ class Ledger:
             "customer_id": txn.customer_id,
             "vendor_key": txn.vendor_id,
             "customer_key": txn.customer_id,
+            **_route_attributes(txn),
         }
         return {k: v for k, v in values.items() if v is not None}
 

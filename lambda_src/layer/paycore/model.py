@@ -60,7 +60,30 @@ CURRENCIES = frozenset(CURRENCY_EXPONENT)
 
 #: Ids we accept from outside (vendor, customer, transaction, event): no spaces, no control
 #: characters, nothing that needs escaping in a key, a URL path or a log line.
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+#: ``\Z``, not ``$``: ``$`` would also accept one trailing newline.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}\Z")
+
+#: The largest amount any provider's event may carry, in minor units: far above any real payment,
+#: well inside DynamoDB's 38-digit numbers (a Stripe amount of 10**40 is refused, not retried).
+MAX_AMOUNT = 10**12
+
+#: The normalized vendor id of a verified event whose vendor cannot be identified safely; such an
+#: event is recorded (raw value kept) but routed to no vendor. Never a valid configured vendor id.
+UNKNOWN_VENDOR = "unknown"
+#: The currency recorded for a verified event whose currency is not an ISO 4217 code we know:
+#: ISO 4217's own "no currency" code; the provider's text is kept in ``currency_raw``.
+UNKNOWN_CURRENCY = "XXX"
+#: Longest raw business value kept beside its normalized form (PayPal ``custom_id``: 1-127 chars).
+RAW_VALUE_MAX_CHARS = 256
+
+
+class MisconfiguredSecret(Exception):
+    """A signing secret we hold is unusable (empty, not JSON, no current/previous value).
+
+    Our own misconfiguration, never the sender's fault: the record is retried (and dead-lettered
+    after the queue's maxReceiveCount), never rejected as a signature mismatch. The text names the
+    provider and the problem, never the value.
+    """
 
 
 class Rejected(Exception):
@@ -90,14 +113,21 @@ class Transaction:
     customer_id: str | None
     occurred_at: str  # ISO-8601 UTC, ms, "Z"
     received_at: int  # epoch ms (API Gateway requestTimeEpoch)
+    # A verified event is recorded even when a business field is unusable: the provider's text is
+    # kept here (see :func:`route_fields`) and ``unroutable`` names why (``UnroutableEvent`` reasons).
+    vendor_id_raw: str | None = None
+    customer_id_raw: str | None = None
+    currency_raw: str | None = None
+    amount_raw: str | None = None
+    unroutable: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
         if self.status not in STATUS_RANK:
             problems.append("status")
-        if self.currency not in CURRENCIES:
+        if self.currency not in CURRENCIES and self.currency != UNKNOWN_CURRENCY:
             problems.append("currency")
-        if not isinstance(self.amount, int) or isinstance(self.amount, bool) or self.amount < 0:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool) or not 0 <= self.amount <= MAX_AMOUNT:
             problems.append("amount")
         for name in ("transaction_id", "event_id"):
             if not SAFE_ID.match(getattr(self, name) or ""):
@@ -118,6 +148,63 @@ class Transaction:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class RouteFields:
+    """Safe business fields of a verified event, with the raw values they replace."""
+
+    vendor_id: str | None
+    customer_id: str | None
+    currency: str
+    vendor_id_raw: str | None = None
+    customer_id_raw: str | None = None
+    currency_raw: str | None = None
+    unroutable: tuple[str, ...] = ()
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {
+            "vendor_id": self.vendor_id,
+            "customer_id": self.customer_id,
+            "currency": self.currency,
+            "vendor_id_raw": self.vendor_id_raw,
+            "customer_id_raw": self.customer_id_raw,
+            "currency_raw": self.currency_raw,
+            "unroutable": self.unroutable,
+        }
+
+
+def _raw(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text[:RAW_VALUE_MAX_CHARS]
+
+
+def route_fields(*, vendor_id: Any, customer_id: Any, currency: Any) -> RouteFields:
+    """Normalize the business fields of an event whose signature verified: never reject them.
+
+    * vendor id outside :data:`SAFE_ID` (PayPal allows any 1-127 characters in ``custom_id``):
+      ``vendor_id = "unknown"`` (:data:`UNKNOWN_VENDOR`), raw text in ``vendor_id_raw``, reason
+      ``unsafe_vendor_id``; the event is recorded and routed to no vendor.
+    * customer id outside :data:`SAFE_ID`: no customer id (kept out of the customer index), raw
+      text in ``customer_id_raw``, reason ``unsafe_customer_id``.
+    * currency not a known ISO 4217 code: ``"XXX"``, raw text in ``currency_raw``, reason
+      ``unknown_currency``.
+    ``None`` / empty ids stay ``None`` (not an error: many payments carry no vendor metadata).
+    """
+    reasons = []
+    vendor, vendor_raw = (vendor_id or None), None
+    if vendor is not None and not (isinstance(vendor, str) and SAFE_ID.match(vendor)):
+        vendor, vendor_raw = UNKNOWN_VENDOR, _raw(vendor_id)
+        reasons.append("unsafe_vendor_id")
+    customer, customer_raw = (customer_id or None), None
+    if customer is not None and not (isinstance(customer, str) and SAFE_ID.match(customer)):
+        customer, customer_raw = None, _raw(customer_id)
+        reasons.append("unsafe_customer_id")
+    code, currency_raw = currency, None
+    if not (isinstance(currency, str) and currency in CURRENCIES):
+        code, currency_raw = UNKNOWN_CURRENCY, _raw(currency)
+        reasons.append("unknown_currency")
+    return RouteFields(vendor, customer, code, vendor_raw, customer_raw, currency_raw, tuple(reasons))
+
+
 @dataclass(frozen=True, slots=True)
 class Ignored:
     """An authentic event of a type the platform does not track (recorded as ignored)."""
@@ -136,6 +223,9 @@ def to_minor_units(value: str, currency: str) -> int:
     anything that is not a plain decimal string raises ``Rejected("malformed_event")``.
     """
     exponent = CURRENCY_EXPONENT.get(currency)
+    if exponent is None and currency == UNKNOWN_CURRENCY and isinstance(value, str):
+        # Unknown exponent: the value's own decimals (the text is kept in ``amount_raw``).
+        exponent = len(value.partition(".")[2])
     if exponent is None or not isinstance(value, str) or not re.fullmatch(r"\d{1,15}(\.\d{1,4})?", value):
         raise Rejected("malformed_event")
     try:

@@ -108,7 +108,7 @@ def _amount(value: Any) -> int | None:
 def parse_queue_message(body: str) -> Notification:
     try:
         message = json.loads(body)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidMessage("body is not JSON") from exc
     if not isinstance(message, dict):
         raise InvalidMessage("body is not a JSON object")

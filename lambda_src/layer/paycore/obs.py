@@ -5,8 +5,8 @@
   no line carries a payload, signature, key or secret - tests/lambda/test_logs_hygiene.py checks.
 * Metrics: EMF, namespace ``PaymentWebhooks``, default dimension ``service``:
   ``SuccessfulTransactions`` (a state row moved to ``succeeded``), ``DuplicateWebhook``,
-  ``WebhookIgnored`` and ``WebhookRejected`` with dimensions ``service`` + ``reason`` (a separate
-  EMF blob per reason, :func:`count_rejected`).
+  ``WebhookIgnored``, ``SigningSecretUnusable``; ``WebhookRejected`` and ``UnroutableEvent``
+  with dimensions ``service`` + ``reason`` (a separate EMF blob per reason, :func:`count_with_reason`).
 * Tracer: patches botocore only (``patch_modules=("boto3",)``), not ``patch_all`` (requests,
   httplib, sqlite3...): measured by scripts/bench_cold_init.py. Off outside Lambda.
 * boto3 clients: standard retry mode, 4 attempts (throttling is retried with backoff before a
@@ -31,6 +31,8 @@ SUCCESSFUL_TRANSACTIONS = "SuccessfulTransactions"
 WEBHOOK_REJECTED = "WebhookRejected"
 DUPLICATE_WEBHOOK = "DuplicateWebhook"
 WEBHOOK_IGNORED = "WebhookIgnored"
+UNROUTABLE_EVENT = "UnroutableEvent"
+SIGNING_SECRET_UNUSABLE = "SigningSecretUnusable"
 
 logger = Logger(service=SERVICE)
 
@@ -59,8 +61,13 @@ def count(name: str, value: float = 1) -> None:
 
 def count_rejected(reason: str) -> None:
     """``WebhookRejected`` with a ``reason`` dimension (own EMF blob, flushed immediately)."""
+    count_with_reason(WEBHOOK_REJECTED, reason)
+
+
+def count_with_reason(name: str, reason: str) -> None:
+    """``name`` with dimensions ``service`` + ``reason`` (own EMF blob, flushed immediately)."""
     with single_metric(
-        name=WEBHOOK_REJECTED,
+        name=name,
         unit=MetricUnit.Count,
         value=1,
         namespace=NAMESPACE,

@@ -12,6 +12,9 @@ import weakref
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
+
+from paycore.model import MisconfiguredSecret
 
 DEFAULT_MAX_AGE_SECONDS = 300
 
@@ -26,9 +29,14 @@ class SecretStore:
         _stores.add(self)
 
     def get_json(self, name: str) -> dict[str, Any]:
-        value = self._provider.get(name, transform="json", max_age=self.max_age)
+        """The secret's JSON object. A value that is not a JSON object is our misconfiguration
+        (:class:`MisconfiguredSecret`, retried); Secrets Manager being unreachable is transient too."""
+        try:
+            value = self._provider.get(name, transform="json", max_age=self.max_age)
+        except TransformParameterError as exc:
+            raise MisconfiguredSecret(f"secret {name} is not JSON") from exc
         if not isinstance(value, dict):
-            raise ValueError(f"secret {name} is not a JSON object")
+            raise MisconfiguredSecret(f"secret {name} is not a JSON object")
         return value
 
     def signing(self, provider: str) -> dict[str, Any]:

@@ -8,6 +8,8 @@ Each module in :data:`PROVIDER_MODULES` defines ``PROVIDER``, an object with:
   the body, used by the API Gateway template for the FIFO message ids (``None``: not a webhook
   provider, no template);
 * ``secret_required`` - whether ``verify`` needs the ``{SECRET_PREFIX}{name}/signing`` secret;
+* ``usable_secrets(secret) -> list`` - the usable values in that secret (only when
+  ``secret_required``); none is our misconfiguration (retried), not the sender's fault;
 * ``verify(envelope, secret) -> None`` - raises :class:`paycore.model.Rejected` when the message
   is not authentic; ``secret`` is the parsed secret JSON (or ``None``);
 * ``normalize(envelope, payload) -> Transaction | Ignored`` - ``payload`` is the parsed JSON body;
@@ -36,6 +38,8 @@ class Provider(Protocol):
     event_id_path: str | None
     group_id_path: str | None
     secret_required: bool
+
+    def usable_secrets(self, secret: Mapping[str, Any] | None) -> list[str]: ...
 
     def verify(self, envelope: "Envelope", secret: Mapping[str, Any] | None) -> None: ...
 

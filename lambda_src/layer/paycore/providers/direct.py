@@ -20,13 +20,12 @@ import re
 from typing import Any, Mapping
 
 from paycore.envelope import Envelope
-from paycore.model import CURRENCIES, SAFE_ID, Ignored, Rejected, Transaction, iso_from_epoch_ms
+from paycore.model import MAX_AMOUNT, CURRENCIES, SAFE_ID, Ignored, Rejected, Transaction, iso_from_epoch_ms
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
 EVENT_TYPE = "payment.submitted"
 REQUEST_STATUSES = ("succeeded", "pending", "failed")
-MAX_AMOUNT = 10**12  # minor units; far above any real payment, well inside DynamoDB numbers
 REQUIRED_FIELDS = ("amount", "currency", "vendor_id", "customer_id")
 OPTIONAL_FIELDS = ("status",)
 

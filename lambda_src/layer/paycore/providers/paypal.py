@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from paycore.envelope import Envelope
-from paycore.model import Ignored, Rejected, Transaction, iso_from_text, to_minor_units
+from paycore.model import Ignored, Rejected, Transaction, iso_from_text, route_fields, to_minor_units
 
 ALLOWED_CERT_HOSTS = frozenset(
     {"api.paypal.com", "api-m.paypal.com", "api.sandbox.paypal.com", "api-m.sandbox.paypal.com"}
@@ -210,6 +210,7 @@ def webhook_ids_from(secret: Mapping[str, Any] | None) -> list[str]:
 
 class PayPalProvider:
     name = "paypal"
+    usable_secrets = staticmethod(webhook_ids_from)
     signature_headers: tuple[str, ...] = HEADERS
     event_id_path = "$.id"
     group_id_path = "$.resource.id"
@@ -234,22 +235,25 @@ class PayPalProvider:
         if not isinstance(resource, Mapping):
             raise Rejected("malformed_event")
         amount = resource.get("amount") if isinstance(resource.get("amount"), Mapping) else {}
-        currency = amount.get("currency_code")
-        currency = currency if isinstance(currency, str) else ""
         payee = resource.get("payee") if isinstance(resource.get("payee"), Mapping) else {}
         payer = resource.get("payer") if isinstance(resource.get("payer"), Mapping) else {}
+        fields = route_fields(
+            vendor_id=resource.get("custom_id") or payee.get("merchant_id"),
+            customer_id=payer.get("payer_id"),
+            currency=amount.get("currency_code"),
+        )
+        value = amount.get("value")
         return Transaction(
             transaction_id=capture_id(resource, refund=status in ("refunded", "reversed")),
             provider=self.name,
             event_id=event_id,
             event_type=event_type,
             status=status,
-            amount=to_minor_units(amount.get("value"), currency),
-            currency=currency,
-            vendor_id=_optional(resource.get("custom_id")) or _optional(payee.get("merchant_id")),
-            customer_id=_optional(payer.get("payer_id")),
+            amount=to_minor_units(value, fields.currency),
+            amount_raw=value if fields.currency_raw is not None and isinstance(value, str) else None,
             occurred_at=iso_from_text(payload.get("create_time") or resource.get("create_time")),
             received_at=envelope.received_at,
+            **fields.as_kwargs(),
         )
 
 
@@ -264,10 +268,6 @@ def capture_id(resource: Mapping[str, Any], *, refund: bool) -> str:
                     return path.rsplit("/", 1)[-1]
     value = resource.get("id")
     return value if isinstance(value, str) else ""
-
-
-def _optional(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 PROVIDER = PayPalProvider()

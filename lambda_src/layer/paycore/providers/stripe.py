@@ -23,7 +23,7 @@ import hmac
 from typing import Any, Mapping, Sequence
 
 from paycore.envelope import Envelope
-from paycore.model import Ignored, Rejected, Transaction, iso_from_epoch_ms
+from paycore.model import Ignored, Rejected, Transaction, iso_from_epoch_ms, route_fields
 
 TOLERANCE_SECONDS = 300
 HEADER = "stripe-signature"
@@ -112,6 +112,7 @@ def secrets_from(secret: Mapping[str, Any] | None) -> list[str]:
 
 class StripeProvider:
     name = "stripe"
+    usable_secrets = staticmethod(secrets_from)
     signature_headers: tuple[str, ...] = (HEADER,)
     event_id_path = "$.id"
     group_id_path = "$.data.object.id"
@@ -144,18 +145,21 @@ class StripeProvider:
         if isinstance(customer, Mapping):  # expanded customer object
             customer = customer.get("id")
         currency = obj.get("currency")
+        fields = route_fields(
+            vendor_id=metadata.get("vendor_id"),
+            customer_id=customer or metadata.get("customer_id"),
+            currency=currency.upper() if isinstance(currency, str) else currency,
+        )
         return Transaction(
             transaction_id=_text(obj.get("id")),
             provider=self.name,
             event_id=event_id,
             event_type=event_type,
             status=status,
-            amount=obj.get("amount"),
-            currency=currency.upper() if isinstance(currency, str) else "",
-            vendor_id=_optional(metadata.get("vendor_id")),
-            customer_id=_optional(customer) or _optional(metadata.get("customer_id")),
+            amount=obj.get("amount"),  # Stripe's smallest currency unit, whatever the currency
             occurred_at=iso_from_epoch_ms(created * 1000),
             received_at=envelope.received_at,
+            **fields.as_kwargs(),
         )
 
 
@@ -169,10 +173,6 @@ def _dig(data: Any, *keys: str) -> Any:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _optional(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 PROVIDER = StripeProvider()
