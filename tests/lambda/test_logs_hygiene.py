@@ -109,3 +109,31 @@ def test_validator_logs_no_payload(aws, lambda_context, captured):
     logs = captured()
     assert "payment request rejected" in logs
     assert_clean(logs, "key-12345678")
+
+
+def test_processor_unroutable_and_misconfigured_paths_log_no_content(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, captured):
+    """A recorded event with unsafe business fields names the reasons, never the raw values; an
+    unusable signing secret is named by its problem, never its value."""
+    unsafe_vendor, unsafe_customer = f"vendor {BODY_MARKER}", f"customer/{BODY_MARKER}"
+    event = event_with_marker(stripe_event)
+    event["data"]["object"].update(currency="zzq", customer=unsafe_customer, metadata={"vendor_id": unsafe_vendor})
+    assert processor_handler.handler(sqs_event([stripe_envelope(event)]), lambda_context) == {"batchItemFailures": []}
+    aws.secretsmanager.put_secret_value(SecretId="payment-webhooks/test/stripe/signing",
+                                        SecretString=json.dumps({"curent": STRIPE_SECRET}))  # misspelled key
+    from paycore.secrets import clear_all_caches
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    clear_all_caches()
+    with pytest.raises(BatchProcessingError):
+        processor_handler.handler(sqs_event([stripe_envelope(stripe_event(event_id="evt_2"))]), lambda_context)
+    logs = captured()
+    assert "routed to no vendor" in logs and "signing secret unusable" in logs
+    assert_clean(logs, unsafe_vendor, unsafe_customer, "zzq", "ZZQ")
+
+
+def test_validator_and_processor_survive_nested_bodies_without_logging_them(aws, lambda_context, stripe_envelope, sqs_event, captured):
+    nested = "[" * 5_000 + f'"{BODY_MARKER}"' + "]" * 5_000
+    event = {"headers": {"Idempotency-Key": "key-12345678"}, "body": nested, "requestContext": {"requestId": "r-3"}}
+    assert validator_handler.handler(event, lambda_context)["statusCode"] == 400
+    assert processor_handler.handler(sqs_event([stripe_envelope(nested.encode())]), lambda_context) == {"batchItemFailures": []}
+    assert_clean(captured())

@@ -107,3 +107,25 @@ def test_invalid_notify_bodies_are_400(notify, ledger, queue_url, body, code, lo
 def test_invalid_transaction_id_is_400(notify, queue_url):
     status, answer = post(notify, "bad id!", {"email": EMAIL, "template": "receipt"})
     assert status == 400 and answer["error"]["code"] == "invalid_id"
+
+
+def test_deeply_nested_notify_body_is_400_not_500(notify, ledger, queue_url):
+    ledger.put_item(Item=state_item("pi_1"))
+    status, answer = post(notify, "pi_1", "[" * 1500 + "]" * 1500)  # under 4 KB, deeper than a parser goes
+    assert (status, answer["error"]["code"]) == (400, "invalid_body")
+    assert "nested" in answer["error"]["message"]
+    assert queued(queue_url) == []
+
+
+def test_notify_body_that_is_not_utf8_is_400_not_500(notify, ledger, queue_url):
+    import base64
+
+    ledger.put_item(Item=state_item("pi_1"))
+    event = apigw_event("POST", "/transactions/pi_1/notify", "/transactions/{id}/notify", path_params={"id": "pi_1"},
+                        body=base64.b64encode(b'{"email": "\xff\xfe", "template": "receipt"}').decode())
+    event["isBase64Encoded"] = True
+    response = notify.handler(event, FakeContext())
+    answer = json.loads(response["body"])
+    assert (response["statusCode"], answer["error"]["code"]) == (400, "invalid_body")
+    assert "UTF-8" in answer["error"]["message"]
+    assert queued(queue_url) == []

@@ -117,3 +117,20 @@ def test_processor_records_what_the_validator_queued(aws, lambda_context, sqs_ev
     assert processor_handler.handler(sqs_event([message["Body"]]), lambda_context) == {"batchItemFailures": []}
     state = Ledger(aws.dynamodb, aws.table).get_state(direct.transaction_id_for(KEY))
     assert (state["status"], state["amount"], state["currency"], state["vendor_key"], state["customer_key"]) == ("succeeded", 1999, "EUR", "vendor_1", "cust_9")
+
+
+@pytest.mark.parametrize("text", ["[" * 5_000 + "]" * 5_000, "{\"a\":" * 100_000 + "1" + "}" * 100_000])
+def test_deeply_nested_body_is_400_not_a_crash(aws, lambda_context, text):
+    result = validator_handler.handler(api_event(text), lambda_context)
+    assert result["statusCode"] == 400
+    assert "JSON object" in json.dumps(json.loads(result["body"])["errors"])
+    assert receive(aws) == []
+
+
+def test_body_that_is_not_utf8_is_400(aws, lambda_context):
+    import base64
+
+    text = base64.b64encode(b'{"amount": 1999, "currency": "\xff\xfe"}').decode()
+    result = validator_handler.handler(api_event(text, base64_body=True), lambda_context)
+    assert result["statusCode"] == 400
+    assert receive(aws) == []
