@@ -5,10 +5,19 @@ The source is found from the DLQ itself (``ListDeadLetterSourceQueues``) unless 
 FIFO-aware: a FIFO message keeps its ``MessageGroupId`` (ordering within the payment) and gets a new
 ``MessageDeduplicationId`` derived from the DLQ message id - the original id would be swallowed by
 the 5-minute dedup window, and a deterministic new one makes a re-run after a crash between send
-and delete harmless. Message attributes and body are copied as they are. Each message is deleted
-from the DLQ only after the send succeeded. ``--dry-run`` prints the count and moves nothing.
+and delete harmless. Message attributes and body are copied as they are, plus ``redrive_count``.
+Each message is deleted from the DLQ only after the send succeeded. ``--dry-run`` prints the
+count and moves nothing.
 
-    python scripts/redrive_dlq.py --env dev --dlq 'webhooks-dlq-{env}.fifo' [--to URL] [--dry-run]
+Parking: a message that comes back to the DLQ after ``--park-after`` redrives (default 1) failed
+again - a poison message, which would otherwise keep failing beside the healthy ones. With
+``--park-bucket`` it is parked instead: written whole (body, group id, attributes) to
+``s3://{bucket}/parked/{queue}/{yyyy}/{mm}/{dd}/{message id}.json`` in the quarantine document
+format and deleted from the DLQ, so every other message is recovered. Parked messages are listed
+in the report; after the cause is fixed ``replay_quarantine.py --parked`` re-enqueues them.
+
+    python scripts/redrive_dlq.py --env dev --dlq 'webhooks-dlq-{env}.fifo' [--to URL] \
+        [--park-bucket ARCHIVE] [--dry-run]
 """
 from __future__ import annotations
 
@@ -16,6 +25,8 @@ import argparse
 import hashlib
 import json
 import sys
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 import boto3
@@ -38,15 +49,51 @@ def approximate_count(sqs: Any, url: str) -> int:
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def redrive(sqs: Any, dlq_url: str, target_url: str, *, dry_run: bool = False, max_messages: int | None = None) -> dict:
-    """Move up to ``max_messages`` (all when None); returns counts."""
+REDRIVE_COUNT = "redrive_count"
+PARKED_PREFIX = "parked/"
+
+
+def redrive_count(message: dict) -> int:
+    value = message.get("MessageAttributes", {}).get(REDRIVE_COUNT, {}).get("StringValue", "0")
+    return int(value) if value.isdigit() else 0
+
+
+def park(s3: Any, bucket: str, dlq_url: str, message: dict, now_ms: int) -> str:
+    """Write one DLQ message whole to ``parked/``, in the quarantine document format."""
+    day = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    queue = dlq_url.rstrip("/").rsplit("/", 1)[-1]
+    key = f"{PARKED_PREFIX}{queue}/{day:%Y/%m/%d}/{hashlib.sha256(message['MessageId'].encode()).hexdigest()[:32]}.json"
+    attributes = message.get("Attributes", {})
+    body = message["Body"]
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        envelope = {}
+    document = {
+        "v": 1, "reason": "failed_after_redrive", "provider": envelope.get("provider", "unknown") if isinstance(envelope, dict) else "unknown",
+        "request_id": envelope.get("request_id", message["MessageId"]) if isinstance(envelope, dict) else message["MessageId"],
+        "received_at": envelope.get("received_at", int(attributes.get("SentTimestamp", now_ms))) if isinstance(envelope, dict) else now_ms,
+        "quarantined_at": now_ms, "sqs_message_id": message["MessageId"], "message_body": body,
+        "message_group_id": attributes.get("MessageGroupId"), "redrive_count": redrive_count(message),
+        "message_attributes": message.get("MessageAttributes", {}),
+    }
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document, separators=(",", ":")).encode(),
+                  ContentType="application/json")
+    return key
+
+
+def redrive(sqs: Any, dlq_url: str, target_url: str, *, dry_run: bool = False, max_messages: int | None = None,
+            s3: Any = None, park_bucket: str | None = None, park_after: int = 1, now_ms: int | None = None) -> dict:
+    """Move up to ``max_messages`` (all when None) back, parking repeat failures; returns counts."""
     waiting = approximate_count(sqs, dlq_url)
+    report = {"dlq": dlq_url, "target": target_url, "waiting": waiting, "moved": 0, "parked": 0, "parked_keys": [],
+              "dry_run": dry_run}
     if dry_run:
-        return {"dlq": dlq_url, "target": target_url, "waiting": waiting, "moved": 0, "dry_run": True}
+        return report
     fifo = target_url.endswith(".fifo")
-    moved = 0
-    while max_messages is None or moved < max_messages:
-        batch = min(10, max_messages - moved) if max_messages is not None else 10
+    handled = 0
+    while max_messages is None or handled < max_messages:
+        batch = min(10, max_messages - handled) if max_messages is not None else 10
         received = sqs.receive_message(
             QueueUrl=dlq_url, MaxNumberOfMessages=batch, WaitTimeSeconds=1, VisibilityTimeout=60,
             AttributeNames=["All"], MessageAttributeNames=["All"],
@@ -54,9 +101,17 @@ def redrive(sqs: Any, dlq_url: str, target_url: str, *, dry_run: bool = False, m
         if not received:
             break
         for message in received:
+            handled += 1
+            count = redrive_count(message)
+            if park_bucket and count >= park_after:
+                key = park(s3, park_bucket, dlq_url, message, now_ms if now_ms is not None else int(time.time() * 1000))
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                report["parked"] += 1
+                report["parked_keys"].append(key)
+                continue
             params: dict[str, Any] = {"QueueUrl": target_url, "MessageBody": message["Body"]}
-            if message.get("MessageAttributes"):
-                params["MessageAttributes"] = message["MessageAttributes"]
+            params["MessageAttributes"] = {**message.get("MessageAttributes", {}),
+                                           REDRIVE_COUNT: {"DataType": "Number", "StringValue": str(count + 1)}}
             if fifo:
                 group = message.get("Attributes", {}).get("MessageGroupId")
                 if not group:
@@ -65,8 +120,8 @@ def redrive(sqs: Any, dlq_url: str, target_url: str, *, dry_run: bool = False, m
                 params["MessageDeduplicationId"] = "redrive-" + hashlib.sha256(message["MessageId"].encode()).hexdigest()[:48]
             sqs.send_message(**params)
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
-    return {"dlq": dlq_url, "target": target_url, "waiting": waiting, "moved": moved, "dry_run": False}
+            report["moved"] += 1
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,13 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", help="target queue name or URL (default: the DLQ's source queue)")
     parser.add_argument("--max", type=int, default=None, help="move at most this many messages")
     parser.add_argument("--dry-run", action="store_true", help="print the count, move nothing")
+    parser.add_argument("--park-bucket", help="park repeat failures in s3://BUCKET/parked/ (the archive bucket)")
+    parser.add_argument("--park-after", type=int, default=1, help="park a message redriven this many times (default 1)")
     parser.add_argument("--endpoint-url", help="local emulator URL (e.g. http://127.0.0.1:5000)")
     parser.add_argument("--region", default=None)
     args = parser.parse_args(argv)
     sqs = boto3.client("sqs", endpoint_url=args.endpoint_url, region_name=args.region)
     dlq = queue_url(sqs, args.dlq, args.env)
     target = queue_url(sqs, args.to, args.env) if args.to else source_of(sqs, dlq)
-    print(json.dumps(redrive(sqs, dlq, target, dry_run=args.dry_run, max_messages=args.max)))
+    s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=args.region) if args.park_bucket else None
+    print(json.dumps(redrive(sqs, dlq, target, dry_run=args.dry_run, max_messages=args.max, s3=s3,
+                             park_bucket=args.park_bucket, park_after=args.park_after)))
     return 0
 
 

@@ -126,3 +126,39 @@ def test_listing_prefixes_stay_few_for_wide_ranges():
     assert archive.listing_prefixes("stripe", 1_732_237_200_000, 1_732_237_200_000) == ["raw/stripe/2024/11/22/01/"]
     days = archive.listing_prefixes("stripe", 1_732_237_200_000, 1_732_237_200_000 + 10 * 86_400_000)
     assert days[0] == "raw/stripe/2024/11/22/" and len(days) == 11
+
+
+def test_redrive_parks_a_message_that_failed_again_and_moves_the_rest(fifo_pair):
+    sqs, dlq, source = fifo_pair
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="archive-test")
+    first = redrive_dlq.redrive(sqs, dlq, source, s3=s3, park_bucket="archive-test")
+    assert (first["moved"], first["parked"]) == (3, 0)
+    # the processor fails {"n": 2} again: the queue dead-letters it with its redrive_count
+    for message in receive_all(sqs, source):
+        sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+        if json.loads(message["Body"])["n"] == 2:
+            assert message["MessageAttributes"]["redrive_count"]["StringValue"] == "1"
+            sqs.send_message(QueueUrl=dlq, MessageBody=message["Body"], MessageGroupId="pi_2",
+                             MessageDeduplicationId="again", MessageAttributes=message["MessageAttributes"])
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"n": 3}), MessageGroupId="pi_3", MessageDeduplicationId="new")
+    second = redrive_dlq.redrive(sqs, dlq, source, s3=s3, park_bucket="archive-test")
+    assert (second["moved"], second["parked"]) == (1, 1)
+    (key,) = second["parked_keys"]
+    assert key.startswith("parked/webhooks-dlq-test.fifo/")
+    document = json.loads(s3.get_object(Bucket="archive-test", Key=key)["Body"].read())
+    assert json.loads(document["message_body"]) == {"n": 2} and document["message_group_id"] == "pi_2"
+    assert [json.loads(m["Body"])["n"] for m in receive_all(sqs, source)] == [3]
+    assert redrive_dlq.approximate_count(sqs, dlq) == 0
+
+
+def test_redrive_without_a_park_bucket_moves_everything(fifo_pair):
+    sqs, dlq, source = fifo_pair
+    for message in receive_all(sqs, dlq):  # pretend each was redriven before
+        sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+        sqs.send_message(QueueUrl=dlq, MessageBody=message["Body"], MessageGroupId=message["Attributes"]["MessageGroupId"],
+                         MessageDeduplicationId=message["MessageId"] + "x",
+                         MessageAttributes={"redrive_count": {"DataType": "Number", "StringValue": "4"}})
+    result = redrive_dlq.redrive(sqs, dlq, source)
+    assert (result["moved"], result["parked"]) == (3, 0)
+    assert {m["MessageAttributes"]["redrive_count"]["StringValue"] for m in receive_all(sqs, source)} == {"5"}

@@ -79,11 +79,21 @@ PIPE_B_FILTER_PATTERN: dict[str, Any] = {
     "dynamodb": {"NewImage": {"row_type": {"S": ["state"]}}},
 }
 
-#: The completed-payment rule on the bus (-> notifications queue).
+#: Values the processor records for a verified event whose vendor or currency could not be
+#: used (paycore.model.UNKNOWN_VENDOR / UNKNOWN_CURRENCY): recorded, never notified.
+UNROUTABLE_VENDOR_ID = "unknown"
+UNROUTABLE_CURRENCY = "XXX"
+
+#: The completed-payment rule on the bus (-> notifications queue). Unroutable events stay on
+#: the bus (audit, other rules) but notify no vendor.
 COMPLETED_PAYMENT_RULE_PATTERN: dict[str, Any] = {
     "source": [DOMAIN_EVENT_SOURCE],
     "detail-type": [DOMAIN_EVENT_DETAIL_TYPE],
-    "detail": {"new_status": [COMPLETED_STATUS]},
+    "detail": {
+        "new_status": [COMPLETED_STATUS],
+        "vendor_id": [{"anything-but": [UNROUTABLE_VENDOR_ID]}],
+        "currency": [{"anything-but": [UNROUTABLE_CURRENCY]}],
+    },
 }
 
 
