@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import json
 import os
 import sys
@@ -45,13 +44,33 @@ def create_capture_queues(endpoint_url: str) -> dict[str, str]:
     return {v: sqs.create_queue(QueueName=f"vendor-capture-{v}-local")["QueueUrl"] for v in vendor_ids()}
 
 
-def set_secrets(endpoint_url: str, wiring, signer: sample_webhooks.PayPalSigner) -> None:
+def set_secrets(endpoint_url: str, wiring, signer: sample_webhooks.PayPalSigner,
+                signing: dict[str, str] | None = None) -> None:
+    """The providers' signing secrets (default: the ones the samples are signed with) and gate keys."""
     import set_secrets as tool
 
+    signing = signing or {"stripe": STRIPE_SECRET, "paypal": signer.webhook_id}
     sm = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name="us-east-1")
     prefix = wiring.functions["processor"]["environment"].get("SECRET_PREFIX", "payment-webhooks/local/")
-    tool.set_provider_secrets(sm, prefix=prefix, provider="stripe", signing=STRIPE_SECRET, gate_key=GATE_KEYS["stripe"])
-    tool.set_provider_secrets(sm, prefix=prefix, provider="paypal", signing=signer.webhook_id, gate_key=GATE_KEYS["paypal"])
+    for provider in ("stripe", "paypal"):
+        tool.set_provider_secrets(sm, prefix=prefix, provider=provider, signing=signing[provider],
+                                  gate_key=GATE_KEYS[provider])
+
+
+def zero_loss(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner) -> dict:
+    """The zero-loss scenarios (scripts/local_scenarios.py) after the main run."""
+    import local_scenarios
+
+    scenarios = local_scenarios.Scenarios(
+        platform, stripe_secret=STRIPE_SECRET, paypal=signer, gate_keys=GATE_KEYS, vendors=vendor_ids(),
+        set_secrets=lambda signing: set_secrets(platform.endpoint_url, platform.wiring, signer, signing))
+    return local_scenarios.run_all(scenarios, correct_secrets={"stripe": STRIPE_SECRET, "paypal": signer.webhook_id})
+
+
+def headline(summary: dict, zero: dict) -> dict:
+    """The four figures of the zero-loss promise, for the whole run."""
+    return {"lost": summary["lost"] + zero["lost"], "doubled": zero["doubled"],
+            "innocent_in_dlq": zero["innocent_in_dlq"], "recovered_by_replay": zero["recovered_by_replay"]}
 
 
 def drain_queue(sqs, url: str) -> list[dict]:
@@ -93,34 +112,21 @@ def count_prefix(endpoint_url: str, bucket: str, prefix: str) -> int:
     return sum(len(p.get("Contents", [])) for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
 
 
-@contextlib.contextmanager
-def fifo_dedup_window(seconds: int):
-    """Set the emulator's FIFO deduplication window (AWS: 5 minutes, fixed). With 0, every
-    duplicate reaches the processor, as a provider retry hours later would: the ledger's
-    idempotency, not the queue, must absorb it."""
+def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str]) -> dict:
+    """Send every request, drain the platform, and account for every request. The emulator's
+    FIFO deduplication window is AWS's (5 minutes): duplicates and forged copies reach the
+    processor because the queue deduplicates on the API Gateway request id, never the body."""
     from moto.sqs import models
 
-    saved = models.DEDUPLICATION_TIME_IN_SECONDS
-    models.DEDUPLICATION_TIME_IN_SECONDS = seconds
-    try:
-        yield
-    finally:
-        models.DEDUPLICATION_TIME_IN_SECONDS = saved
-
-
-def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str],
-                 late_duplicates: bool = True) -> dict:
-    """Send every request, drain the platform, and account for every request. With
-    `late_duplicates`, duplicates arrive after the FIFO deduplication window."""
+    assert models.DEDUPLICATION_TIME_IN_SECONDS == 300, "the FIFO dedup window must be AWS's 5 minutes"
     started = time.perf_counter()
     statuses = collections.Counter()
     outcome = collections.defaultdict(list)
-    with fifo_dedup_window(0) if late_duplicates else contextlib.nullcontext():
-        for request in requests:
-            result = platform.http("POST", request.path, headers=request.headers, query=request.query,
-                                   body=request.body, received_at_ms=request.received_at_ms)
-            statuses[result.status] += 1
-            outcome[result.status].append(request)
+    for request in requests:
+        result = platform.http("POST", request.path, headers=request.headers, query=request.query,
+                               body=request.body, received_at_ms=request.received_at_ms)
+        statuses[result.status] += 1
+        outcome[result.status].append(request)
     platform.drain()
     elapsed = time.perf_counter() - started
     w = platform.wiring
@@ -188,6 +194,12 @@ def main() -> None:
         summary = run_scenario(platform, requests, capture_urls)
         public = {k: v for k, v in summary.items() if not k.startswith("_")}
         print(json.dumps(public, indent=2))
+        zero = zero_loss(platform, signer)
+        shown = {k: ({kk: vv for kk, vv in v.items() if kk != "expected"} if isinstance(v, dict) else v)
+                 for k, v in zero.items()}
+        print("zero-loss scenarios:", json.dumps(shown, indent=2))
+        figures = headline(summary, zero)
+        print("zero loss: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
         print("AWS API calls per webhook:", json.dumps(api_calls_per_webhook(platform, len(requests)), indent=2))
         changes = deployment.plan_changes()
         print(f"plan after deploy: {'no changes' if not changes else changes}")
@@ -197,7 +209,7 @@ def main() -> None:
                 time.sleep(3600)
         deployment.destroy()
         print("destroyed")
-        if summary["lost"] or summary["doubled"]:
+        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"]:
             sys.exit(1)
 
 

@@ -169,10 +169,14 @@ def paypal_event(event_id: str, event_type: str, capture_id: str, amount: int, c
 def scenario(*, count: int, stripe_secret: str, paypal: PayPalSigner, gate_keys: dict[str, str],
              vendors: list[str], now: dt.datetime | None = None, seed: int = 7,
              duplicate_ratio: float = 0.10, bad_signature_ratio: float = 0.05, malformed: int = 4,
-             oversized: int = 1, reordered_pairs: int = 10, id_prefix: str = "e2e") -> list[WebhookRequest]:
+             oversized: int = 1, reordered_pairs: int = 10, id_prefix: str = "e2e",
+             forged_first: int = 4) -> list[WebhookRequest]:
     """About `count` requests: lifecycles of (processing|pending) -> succeeded|failed payments for
     Stripe and PayPal, then duplicates, bad signatures, malformed and oversized bodies mixed in.
-    `reordered_pairs` lifecycles send their completion before their first event."""
+    `reordered_pairs` lifecycles send their completion before their first event. `forged_first`
+    genuine events (half Stripe, half PayPal) are each preceded by a forged copy carrying the same
+    event id and payment id (a tampered amount, the genuine signature): the forgery must not
+    keep the genuine event out of the ledger."""
     rng = random.Random(seed)
     now = now or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     base_ms = int(now.timestamp() * 1000)
@@ -259,9 +263,21 @@ def scenario(*, count: int, stripe_secret: str, paypal: PayPalSigner, gate_keys:
     mixed = list(ordered)
     for request in extra:
         mixed.insert(rng.randint(0, len(mixed)), request)
+    forged = 0
+    for provider in ("stripe", "paypal"):
+        targets = [r for r in mixed if r.provider == provider and r.expect.kind == "valid"][: (forged_first + 1) // 2]
+        for original in targets[: forged_first - forged]:
+            tampered = original.body.replace(b'"amount":', b'"amount":1', 1) if provider == "stripe" \
+                else original.body.replace(b'"value":"', b'"value":"1', 1)
+            assert tampered != original.body
+            copy = WebhookRequest(original.provider, original.path, dict(original.headers), dict(original.query),
+                                  tampered, Expect("bad_signature", original.expect.transaction_id,
+                                                   original.expect.event_id))
+            mixed.insert(mixed.index(original), copy)
+            forged += 1
     for index, request in enumerate(mixed):
         request.received_at_ms = base_ms + index
-    assert len(mixed) == len(requests)
+    assert len(mixed) == len(requests) + forged
     return mixed
 
 

@@ -115,18 +115,28 @@ def test_late_duplicates_are_acknowledged_without_a_second_row(summary, requests
     assert summary["ledger_event_rows"] == len({r.expect.event_id for r in requests if r.expect.kind == "valid"})
 
 
-def test_duplicates_inside_the_fifo_window_are_absorbed_by_the_queue(platform, requests, summary):
-    """Three quick copies of an already-recorded event: the queue keeps one (same dedup id within
-    the window; moto counts the window only while the first copy is still queued), and the ledger
-    acknowledges that one as a duplicate."""
+def test_quick_copies_each_reach_the_processor_and_are_acknowledged(platform, requests, summary):
+    """Three quick copies of an already-recorded event, inside SQS's 5-minute window: the queue
+    deduplicates on the API Gateway request id, so each copy reaches the processor, and the
+    ledger's idempotency acknowledges each one as a duplicate."""
     original = next(r for r in requests if r.expect.kind == "valid" and r.provider == "stripe")
     before = sum(v for k, v in platform.metrics.items() if k.startswith("DuplicateWebhook"))
-    for _ in range(3):
+    for _ in range(3):  # received right after the original (its signature is minutes old by now)
         assert platform.http("POST", original.path, headers=original.headers, query=original.query,
-                             body=original.body).status == 200
+                             body=original.body, received_at_ms=original.received_at_ms + 1).status == 200
     platform.drain()
     after = sum(v for k, v in platform.metrics.items() if k.startswith("DuplicateWebhook"))
-    assert after - before == 1
+    assert after - before == 3
+
+
+def test_a_forged_copy_sent_first_does_not_keep_the_genuine_event_out(summary, requests):
+    forged = [r for r in requests if r.expect.kind == "bad_signature" and r.expect.transaction_id]
+    assert {r.provider for r in forged} == {"stripe", "paypal"}
+    for copy in forged:
+        genuine = next(r for r in requests if r.expect.kind == "valid" and r.expect.event_id == copy.expect.event_id)
+        assert requests.index(copy) == requests.index(genuine) - 1  # sent just before it
+        assert copy.expect.event_id in summary["_event_ids"]
+        assert summary["_states"][genuine.expect.transaction_id]
 
 
 def test_reordered_events_leave_the_final_status(summary, requests):
@@ -202,6 +212,41 @@ def test_fault_injection_recovers_with_nothing_lost(platform, signer, summary, m
     rows = local_e2e.ledger_rows(platform.endpoint_url, platform.wiring.table_name)
     stored = {r["event_id"]["S"] for r in rows if r.get("row_type", {}).get("S") == "event"}
     assert {r.expect.event_id for r in fresh} <= stored
+
+
+@pytest.fixture(scope="module")
+def zero_loss(platform, signer, summary):
+    result = local_e2e.zero_loss(platform, signer)
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=2))
+    return result
+
+
+def test_zero_loss_headline(summary, zero_loss):
+    figures = local_e2e.headline(summary, zero_loss)
+    assert figures == {"lost": 0, "doubled": 0, "innocent_in_dlq": 0,
+                       "recovered_by_replay": zero_loss["wrong_secret"]["recovered_by_replay"]}
+    assert figures["recovered_by_replay"] == 4
+
+
+def test_signed_events_with_unusable_business_fields_are_recorded_counted_not_notified(zero_loss):
+    unroutable = zero_loss["unroutable"]
+    assert (unroutable["sent"], unroutable["recorded"], unroutable["notified"]) == (3, 3, 0)
+    assert unroutable["counted"] == {"unsafe_vendor_id": 2, "unknown_currency": 1}
+
+
+def test_only_the_poison_message_reaches_the_dlq_and_redrive_parks_it(zero_loss):
+    poison = zero_loss["poison"]
+    assert poison["in_dlq"] == ["evt_outage_victim", "evt_poison"]
+    assert poison["innocent_in_dlq"] == 0
+    assert (poison["recovered_by_redrive"], poison["parked"], poison["dlq_after"]) == (1, 1, 0)
+    assert poison["recovered_from_parked"] == 1
+
+
+def test_wrong_secret_window_is_recovered_by_the_quarantine_replay(zero_loss):
+    window = zero_loss["wrong_secret"]
+    assert (window["sent"], window["quarantined"], window["dry_run_verified"]) == (5, 5, 5)
+    assert (window["requeued"], window["requeued_again"]) == (5, 0)
+    assert window["recovered_by_replay"] == 4  # the fifth came in with Stripe's own retry
 
 
 def test_plan_after_deploy_shows_no_changes(deployment, summary):
