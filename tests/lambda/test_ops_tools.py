@@ -111,6 +111,45 @@ def test_set_secrets_without_values_is_an_error(aws_env):
         set_secrets.main(["--env", "test", "--provider", "stripe"])
 
 
+def cursor_key_secret() -> dict:
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    return json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/query/cursor-key")["SecretString"])
+
+
+def test_generated_cursor_key_is_written_under_the_contract_name_and_never_printed(aws_env, capsys):
+    assert set_secrets.main(["--env", "test", "--generate-cursor-key"]) == 0
+    value = cursor_key_secret()
+    assert set(value) == {"current"} and len(value["current"]) >= 43  # 256 bits, URL-safe base64
+    out = capsys.readouterr().out
+    assert "payment-webhooks/test/query/cursor-key" in out and value["current"] not in out
+
+
+def test_cursor_key_rotation_keeps_the_previous_key(aws_env, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("cursor-key-from-stdin-0123456789abcdef\n"))
+    set_secrets.main(["--env", "test", "--cursor-key-file", "-"])
+    set_secrets.main(["--env", "test", "--generate-cursor-key", "--rotate"])
+    value = cursor_key_secret()
+    assert value["previous"] == "cursor-key-from-stdin-0123456789abcdef" and value["current"] != value["previous"]
+
+
+def test_the_reader_accepts_the_cursor_key_set_secrets_writes(aws_env, monkeypatch):
+    from paycore import cursor
+    from paycore.secrets import SecretStore
+
+    set_secrets.main(["--env", "test", "--generate-cursor-key"])
+    store = SecretStore(boto3.client("secretsmanager", region_name=REGION), prefix="payment-webhooks/test/")
+    assert cursor.load_cursor_keys(store).signing == cursor_key_secret()["current"].encode()
+
+
+@pytest.mark.parametrize("argv", [["--cursor-key-file", "-"], ["--signing-secret", "whsec_x"]])
+def test_short_cursor_key_or_provider_secret_without_provider_is_an_error(aws_env, monkeypatch, argv):
+    monkeypatch.setattr("sys.stdin", io.StringIO("too-short\n"))
+    with pytest.raises(SystemExit):
+        set_secrets.main(["--env", "test", *argv])
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    assert sm.list_secrets()["SecretList"] == []
+
+
 def test_help_mentions_endpoint_and_env(capsys):
     for module in (redrive_dlq, set_secrets, replay_archive):
         with pytest.raises(SystemExit):
