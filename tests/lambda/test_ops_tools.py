@@ -165,3 +165,20 @@ def test_listing_prefixes_stay_few_for_wide_ranges():
     assert archive.listing_prefixes("stripe", 1_732_237_200_000, 1_732_237_200_000) == ["raw/stripe/2024/11/22/01/"]
     days = archive.listing_prefixes("stripe", 1_732_237_200_000, 1_732_237_200_000 + 10 * 86_400_000)
     assert days[0] == "raw/stripe/2024/11/22/" and len(days) == 11
+
+
+def test_check_paypal_cert_reports_trusted_untrusted_and_unavailable(paypal_keys):
+    from datetime import datetime, timezone
+
+    from handler_constants import NOW_S
+
+    check_paypal_cert = _script("check_paypal_cert")
+    at = datetime.fromtimestamp(NOW_S, tz=timezone.utc)
+    authority = paypal_keys.authority
+    impostor = authority.chain_pem(authority.issue_leaf(paypal_keys.key, self_signed=True), with_intermediate=False)
+    cases = [(paypal_keys.pem, 0, "trusted"), (impostor, 1, "NOT TRUSTED: untrusted_certificate"),
+             (b"<html>down</html>", 2, "UNAVAILABLE")]
+    for served, status, text in cases:
+        got = check_paypal_cert.check(paypal_keys.url, fetch=lambda _url, pem=served: pem, at=at)
+        assert got[0] == status and got[1].startswith(text)
+    assert check_paypal_cert.check("https://evil.example/cert", at=at)[0] == 1

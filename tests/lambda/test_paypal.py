@@ -7,6 +7,7 @@ import base64
 import json
 import zlib
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from conftest import TRANSMISSION_TIME, _sample_webhooks
@@ -395,3 +396,26 @@ def test_processor_retries_a_non_pem_certificate_answer_instead_of_quarantining(
     response = processor_handler.handler(sqs_event(bodies, group_ids=["a", "b"]), lambda_context)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
     assert aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="quarantine/").get("KeyCount", 0) == 0
+
+
+# ----------------------------------------------------------------------------- a real PayPal chain
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_real_paypal_certificate_chain_verifies_against_its_digicert_root():
+    # PayPal's sandbox message-verification certificate (2017-2019) from PayPal's Java SDK test
+    # resources (rest-api-sdk/src/test/resources/testClientCert.crt) + its intermediate
+    # (src/main/resources/DigiCertSHA2ExtendedValidationServerCA.crt), and the DigiCert root
+    # that issued it: real CA certificates pass the web PKI CA profile used here.
+    from cryptography.x509.verification import Store
+
+    pem = (DATA / "paypal_sandbox_2017_chain.pem").read_bytes()
+    root = x509.load_pem_x509_certificate((DATA / "digicert_high_assurance_ev_root_ca.pem").read_bytes())
+    store = paypal.TrustStore("digicert-ev", Store([root]))
+    verified = paypal.verify_certificate_chain(pem, datetime(2018, 6, 1, tzinfo=timezone.utc), store)
+    assert verified.public_key.key_size == 2048
+    with pytest.raises(Rejected):  # after its expiry
+        paypal.verify_certificate_chain(pem, datetime(2019, 6, 1, tzinfo=timezone.utc), store)
+    with pytest.raises(Rejected):  # Mozilla (so certifi 2026.10.18) no longer carries that 2006 root
+        paypal.verify_certificate_chain(pem, datetime(2018, 6, 1, tzinfo=timezone.utc), paypal.trust_store({}))
