@@ -212,7 +212,7 @@ def stripe_envelope() -> Callable[..., str]:
     return build
 
 
-def _sample_webhooks():
+def load_sample_webhooks():
     """scripts/sample_webhooks.py (the test CA and PayPal signer the local platform uses too)."""
     import importlib.util
 
@@ -246,7 +246,7 @@ def paypal_keys(tmp_path_factory):
     from paycore.providers import paypal
 
     start = datetime.fromtimestamp(NOW_S, tz=timezone.utc) - timedelta(days=30)
-    authority = _sample_webhooks().TestCertificateAuthority(name="Payments Unit Test", valid_from=start)
+    authority = load_sample_webhooks().TestCertificateAuthority(name="Payments Unit Test", valid_from=start)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = authority.chain_pem(authority.issue_leaf(key))
     url = "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-test"
