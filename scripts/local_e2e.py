@@ -187,7 +187,8 @@ def main() -> None:
         print(f"deployed {len(deployment.resources())} resources to {emulator.endpoint_url} "
               f"in {deployment.apply_seconds:.1f} s")
         signer = sample_webhooks.PayPalSigner()
-        platform = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch)
+        platform = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch,
+                                 paypal_trust_store=signer.trust_store_path)
         set_secrets(emulator.endpoint_url, platform.wiring, signer)
         requests = sample_webhooks.scenario(count=options.count, stripe_secret=STRIPE_SECRET, paypal=signer,
                                             gate_keys=GATE_KEYS, vendors=vendor_ids())

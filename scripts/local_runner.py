@@ -240,7 +240,7 @@ class HttpResult:
 
 class LocalPlatform:
     def __init__(self, state: dict, endpoint_url: str, *, paypal_fetch: Callable[[str], bytes] | None = None,
-                 log_sink: io.StringIO | None = None):
+                 paypal_trust_store: str | None = None, log_sink: io.StringIO | None = None):
         self.wiring = Wiring.from_state(state)
         self.endpoint_url = endpoint_url
         self.log_sink = log_sink if log_sink is not None else io.StringIO()
@@ -266,6 +266,7 @@ class LocalPlatform:
         self._stdout = _FunctionOutput()
         self._modules: dict[str, Any] = {}
         self._paypal_fetch = paypal_fetch
+        self._paypal_trust_store = paypal_trust_store  # the test CA's root: PAYPAL_TRUST_STORE for the processor
 
     # -- handlers --
     @contextlib.contextmanager
@@ -277,6 +278,8 @@ class LocalPlatform:
                           AWS_LAMBDA_FUNCTION_NAME=self.wiring.functions[short]["name"],
                           POWERTOOLS_TRACE_DISABLED="true")  # no X-Ray daemon here
         os.environ.pop("AWS_SESSION_TOKEN", None)
+        if short == "processor" and self._paypal_trust_store:
+            os.environ["PAYPAL_TRUST_STORE"] = self._paypal_trust_store
         try:
             yield
         finally:

@@ -5,7 +5,9 @@
   "{t}.{raw body}" with the endpoint secret}`.
 - PayPal `PAYMENT.CAPTURE.*` events, headers `PAYPAL-TRANSMISSION-ID/-TIME/-SIG/-CERT-URL/
   -AUTH-ALGO`, SHA256withRSA over "{transmission id}|{time}|{webhook id}|{crc32(body)}" with a
-  locally generated key whose self-signed certificate the local runner serves for the cert URL.
+  locally generated key whose certificate, issued by a per-run test CA (root -> intermediate ->
+  leaf), the local runner serves for the cert URL; the processor trusts that root through
+  `PAYPAL_TRUST_STORE` (honoured off the Lambda runtime only).
 
 `scenario(...)` builds the end-to-end mix: payment lifecycles per vendor, duplicates, reordered
 pairs, bad signatures, malformed bodies and an oversized body, each request labelled with what
@@ -17,17 +19,22 @@ should happen to it (`Expect`), so a run can account for every request.
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import random
+import shutil
 import sys
+import tempfile
 import zlib
 from dataclasses import asdict, dataclass, field
 
 PAYPAL_CERT_URL = "https://api.paypal.com/v1/notifications/certs/CERT-local-e2e-0001"
+PAYPAL_SUBJECT = "messageverificationcerts.paypal.com"  # the CN PayPal's certificate names
 
 
 @dataclass
@@ -67,31 +74,118 @@ def stripe_signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
+class TestCertificateAuthority:
+    """A throwaway CA for tests and the local platform: root -> intermediate, issuing leaves shaped
+    like PayPal's message-verification certificate (subject CN, SAN, RSA key). The root is what
+    ``PAYPAL_TRUST_STORE`` points at (honoured off the Lambda runtime only); the URL serves the
+    leaf followed by the intermediate, as PayPal serves its chain."""
+
+    def __init__(self, *, name: str = "Payments Test", valid_from: dt.datetime | None = None,
+                 valid_days: int = 3650) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.valid_from = valid_from or dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+        self.valid_until = self.valid_from + dt.timedelta(days=valid_days)
+        self._root_key = ec.generate_private_key(ec.SECP256R1())
+        self._intermediate_key = ec.generate_private_key(ec.SECP256R1())
+        self.root = self._ca_certificate(f"{name} Root CA", self._root_key, None, self._root_key, path_length=None)
+        self.intermediate = self._ca_certificate(f"{name} Intermediate CA", self._intermediate_key, self.root,
+                                                 self._root_key, path_length=0)
+
+    @staticmethod
+    def _name(common_name: str):
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
+        return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Payments Test"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    def _ca_certificate(self, common_name, key, issuer, issuer_key, *, path_length):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+
+        subject = self._name(common_name)
+        return (
+            x509.CertificateBuilder().subject_name(subject)
+            .issuer_name(issuer.subject if issuer is not None else subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(self.valid_from).not_valid_after(self.valid_until)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+            .sign(issuer_key, hashes.SHA256())
+        )
+
+    def issue_leaf(self, key, *, common_name: str = PAYPAL_SUBJECT, not_before: dt.datetime | None = None,
+                   not_after: dt.datetime | None = None, self_signed: bool = False):
+        """A leaf certificate for ``key`` (an RSA private key), issued by the intermediate (or by
+        ``key`` itself when ``self_signed``)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        subject = self._name(common_name)
+        issuer_name, issuer_key = (subject, key) if self_signed else (self.intermediate.subject, self._intermediate_key)
+        return (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or self.valid_from)
+            .not_valid_after(not_after or self.valid_from + dt.timedelta(days=397))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+            .sign(issuer_key, hashes.SHA256())
+        )
+
+    def chain_pem(self, leaf, *, with_intermediate: bool = True) -> bytes:
+        """What the certificate URL serves: the leaf, then the intermediate."""
+        from cryptography.hazmat.primitives import serialization
+
+        certificates = [leaf, self.intermediate] if with_intermediate else [leaf]
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
+
+    @property
+    def root_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self.root.public_bytes(serialization.Encoding.PEM)
+
+    def write_trust_store(self, path) -> str:
+        """Write the root (the trust store ``PAYPAL_TRUST_STORE`` names) to ``path``."""
+        with open(path, "wb") as handle:
+            handle.write(self.root_pem)
+        return str(path)
+
+
 @dataclass
 class PayPalSigner:
-    """A local RSA key and self-signed certificate standing in for PayPal's signing certificate."""
+    """A local RSA key and a certificate chain from a :class:`TestCertificateAuthority`, standing in
+    for PayPal's signing certificate. ``trust_store_path``: the CA's root in a temporary file (removed
+    at exit), for ``PAYPAL_TRUST_STORE`` in the local processor's environment."""
 
     webhook_id: str = "WH-LOCAL-E2E-0001"
     cert_url: str = PAYPAL_CERT_URL
     _key: object = field(default=None, repr=False)
     certificate_pem: bytes = b""
+    authority: object = field(default=None, repr=False)
+    trust_store_path: str = ""
 
     def __post_init__(self) -> None:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
 
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.paypal.local")])
-        now = dt.datetime.now(dt.timezone.utc)
-        cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(self._key.public_key()).serial_number(1)
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-            .sign(self._key, hashes.SHA256())
-        )
-        self.certificate_pem = cert.public_bytes(serialization.Encoding.PEM)
+        self.authority = TestCertificateAuthority(name="Payments Local")
+        self.certificate_pem = self.authority.chain_pem(self.authority.issue_leaf(self._key))
+        folder = tempfile.mkdtemp(prefix="paypal-test-ca-")
+        atexit.register(shutil.rmtree, folder, True)
+        self.trust_store_path = self.authority.write_trust_store(os.path.join(folder, "root.pem"))
 
     def headers(self, body: bytes, transmission_id: str, when: dt.datetime) -> dict[str, str]:
         from cryptography.hazmat.primitives import hashes

@@ -46,7 +46,8 @@ def signer():
 
 @pytest.fixture(scope="module")
 def platform(deployment, emulator, signer):
-    running = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch)
+    running = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch,
+                            paypal_trust_store=signer.trust_store_path)
     local_e2e.set_secrets(emulator.endpoint_url, running.wiring, signer)
     return running
 

@@ -1,7 +1,8 @@
 """Reader API: ``GET /transactions/{id}`` and ``GET /transactions?vendor_id=|customer_id=...``.
 
 IAM-authorized REST routes (proxy integration). Only allow-listed fields leave the API
-(paycore.query); listings are paginated with an HMAC-signed opaque cursor (paycore.cursor).
+(paycore.query); listings are paginated with an HMAC-signed opaque cursor (paycore.cursor) whose
+key is the ``{SECRET_PREFIX}query/cursor-key`` secret: without it listings fail closed (500).
 """
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from paycore import obs
 from paycore.obs import logger, tracer
-from paycore.cursor import cursor_secret
+from paycore.cursor import load_cursor_keys
 from paycore.query import get_transaction, list_transactions, parse_list_request, validate_id
 from paycore.query_api import found_or_404, json_response, ledger_table, make_app
+from paycore.secrets import SecretStore
 
 app = make_app(logger)
+secrets = SecretStore(obs.client("secretsmanager"), prefix=os.environ.get("SECRET_PREFIX", ""))
 
 
 @app.get("/transactions/<transaction_id>")
@@ -27,7 +31,7 @@ def get_one(transaction_id: str) -> Response:
 @app.get("/transactions")
 def list_many() -> Response:
     request = parse_list_request(app.current_event.query_string_parameters)
-    page = list_transactions(ledger_table(), request, secret=cursor_secret(os.environ["TABLE_NAME"]))
+    page = list_transactions(ledger_table(), request, keys=load_cursor_keys(secrets))
     return json_response(200, page, app)
 
 

@@ -16,8 +16,9 @@ Fixtures:
   archive bucket, the vendor topic, and the signing + gate-key secrets of stripe and paypal
   (:data:`SECRETS`). Yields an :class:`Aws` namespace (names + clients).
 * ``lambda_context`` - a minimal Lambda context for Powertools' ``inject_lambda_context``.
-* ``paypal_keys`` - an RSA key and a self-signed certificate (session), with the certificate
-  fetcher of ``paycore.providers.paypal`` stubbed to serve it (no network).
+* ``paypal_keys`` - a test CA, an RSA key and its PayPal-shaped certificate chain (session), with
+  ``PAYPAL_TRUST_STORE`` naming the CA's root and the certificate fetcher of
+  ``paycore.providers.paypal`` stubbed to serve the chain (no network).
 * builders: ``stripe_event``, ``paypal_event``, ``stripe_envelope``, ``paypal_envelope``,
   ``sqs_event`` (see each docstring).
 * autouse: every cached secret and certificate is forgotten between tests.
@@ -33,7 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import pytest
 
@@ -61,6 +62,8 @@ from handler_constants import (  # noqa: E402,F401  (environment first: see its 
     NOW_MS,
     NOW_S,
 )
+
+TRANSMISSION_TIME = "2024-11-22T01:46:39Z"  # PAYPAL-TRANSMISSION-TIME, 1.1 s before NOW_MS
 
 import moto  # noqa: E402,F401  (before any boto3 client exists: registers the interception hook)
 from moto import mock_aws  # noqa: E402
@@ -209,44 +212,63 @@ def stripe_envelope() -> Callable[..., str]:
     return build
 
 
+def load_sample_webhooks():
+    """scripts/sample_webhooks.py (the test CA and PayPal signer the local platform uses too)."""
+    import importlib.util
+
+    if "sample_webhooks" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("sample_webhooks", ROOT / "scripts" / "sample_webhooks.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["sample_webhooks"] = module  # before running it: its dataclasses look it up
+        spec.loader.exec_module(module)
+    return sys.modules["sample_webhooks"]
+
+
+class PayPalKeys(NamedTuple):
+    key: Any  # the RSA private key the leaf certifies
+    pem: bytes  # what ``url`` serves: leaf + intermediate
+    url: str
+    fetched: list  # every URL the fetcher was asked for
+    authority: Any  # sample_webhooks.TestCertificateAuthority (its root is the trust store)
+    served: dict  # URL -> bytes the fetcher serves (tests may add URLs)
+    trust_store_path: str
+
+
 @pytest.fixture(scope="session")
-def paypal_keys():
-    """(private_key, cert_pem, cert_url): a locally generated RSA key and self-signed certificate.
-    The paypal module's fetcher is replaced for the session by one that serves ``cert_pem`` for
-    ``cert_url`` only (and fails loudly for any other URL: no network in tests)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+def paypal_keys(tmp_path_factory):
+    """:class:`PayPalKeys`: a test CA (root -> intermediate, valid from 30 days before ``NOW``), an
+    RSA key and its leaf certificate (CN messageverificationcerts.paypal.com). For the session,
+    ``PAYPAL_TRUST_STORE`` names a file with the CA's root, and the fetcher of
+    ``paycore.providers.paypal`` serves ``served[url]`` (leaf + intermediate for ``url``) and
+    fails loudly for any other URL (no network in tests)."""
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
     from paycore.providers import paypal
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.paypal.com")])
     start = datetime.fromtimestamp(NOW_S, tz=timezone.utc) - timedelta(days=30)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
+    authority = load_sample_webhooks().TestCertificateAuthority(name="Payments Unit Test", valid_from=start)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = authority.chain_pem(authority.issue_leaf(key))
     url = "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-test"
+    trust_store_path = authority.write_trust_store(tmp_path_factory.mktemp("paypal-ca") / "root.pem")
     fetched: list[str] = []
+    served = {url: pem}
 
     def fetch(requested: str) -> bytes:
         fetched.append(requested)
-        if requested != url:
+        if requested not in served:
             raise paypal.CertificateUnavailable("unknown test URL")
-        return pem
+        return served[requested]
 
+    saved = os.environ.get(paypal.TRUST_STORE_ENV)
+    os.environ[paypal.TRUST_STORE_ENV] = trust_store_path
     paypal.set_certificate_fetcher(fetch)
-    yield key, pem, url, fetched
+    yield PayPalKeys(key, pem, url, fetched, authority, served, trust_store_path)
     paypal.set_certificate_fetcher(paypal.download_certificate)
+    if saved is None:
+        os.environ.pop(paypal.TRUST_STORE_ENV, None)
+    else:
+        os.environ[paypal.TRUST_STORE_ENV] = saved
 
 
 @pytest.fixture
@@ -289,14 +311,15 @@ def paypal_event() -> Callable[..., dict]:
 @pytest.fixture
 def paypal_envelope(paypal_keys) -> Callable[..., str]:
     """``paypal_envelope(event_or_raw, webhook_id=PAYPAL_WEBHOOK_ID, cert_url=<test url>,
-    headers_override={...})`` -> SQS message body, signed with the test key."""
+    received_at=NOW_MS, transmission_time=TRANSMISSION_TIME (1 s before NOW), signing_key=<test
+    key>, headers_override={...})`` -> SQS message body, signed with ``signing_key``."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
     from paycore.envelope import build_envelope
     from paycore.providers import paypal
 
-    key, _pem, url, _fetched = paypal_keys
+    key, url = paypal_keys.key, paypal_keys.url
 
     def build(
         event: dict | bytes,
@@ -304,12 +327,13 @@ def paypal_envelope(paypal_keys) -> Callable[..., str]:
         webhook_id: str = PAYPAL_WEBHOOK_ID,
         cert_url: str = url,
         received_at: int = NOW_MS,
+        transmission_time: str = TRANSMISSION_TIME,
+        signing_key: Any = None,
         headers_override: dict | None = None,
     ) -> str:
         raw = event if isinstance(event, bytes) else json.dumps(event).encode()
         transmission_id = str(uuid.uuid4())
-        transmission_time = "2024-11-22T01:46:39Z"
-        signature = key.sign(
+        signature = (signing_key or key).sign(
             paypal.signed_message(transmission_id, transmission_time, webhook_id, raw),
             padding.PKCS1v15(),
             hashes.SHA256(),

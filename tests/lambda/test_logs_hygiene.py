@@ -137,3 +137,31 @@ def test_validator_and_processor_survive_nested_bodies_without_logging_them(aws,
     assert validator_handler.handler(event, lambda_context)["statusCode"] == 400
     assert processor_handler.handler(sqs_event([stripe_envelope(nested.encode())]), lambda_context) == {"batchItemFailures": []}
     assert_clean(captured())
+
+
+def test_processor_paypal_certificate_failures_log_no_certificate_or_signature(aws, lambda_context, paypal_event, paypal_envelope, paypal_keys, sqs_event, captured):
+    from paycore.providers import paypal
+
+    authority = paypal_keys.authority
+    impostor = authority.chain_pem(authority.issue_leaf(paypal_keys.key, common_name="attacker.evil.example"))
+    self_signed = authority.chain_pem(authority.issue_leaf(paypal_keys.key, self_signed=True), with_intermediate=False)
+    urls = {f"https://api.paypal.com/v1/notifications/certs/CERT-hygiene-{n}": pem
+            for n, pem in enumerate([impostor, self_signed, f"<html>{BODY_MARKER}</html>".encode()])}
+    paypal_keys.served.update(urls)
+    event = paypal_event()
+    event["resource"]["note"] = BODY_MARKER
+    stale = paypal_envelope(event, transmission_time="2022-11-22T01:46:39Z")
+    bodies = [paypal_envelope(event, cert_url=url) for url in urls]
+    bodies.insert(2, stale)  # the non-PEM answer last: FIFO fails every record after a failure
+    try:
+        response = processor_handler.handler(sqs_event(bodies, group_ids=["a", "b", "c", "d"]), lambda_context)
+    finally:
+        for url in urls:
+            paypal_keys.served.pop(url)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m4"}]}  # the non-PEM answer: retried
+    logs = captured()
+    assert logs.count("paypal certificate not trusted") >= 2
+    signatures = [json.loads(b)["headers"]["paypal-transmission-sig"] for b in bodies]
+    pem_lines = [line for pem in (impostor, self_signed) for line in pem.decode().splitlines()[1:-1]]
+    assert_clean(logs, "attacker.evil.example", paypal.CertificateUnavailable.__name__ + ": <html>",
+                 *signatures, *[line for line in pem_lines if len(line) > 20])

@@ -111,6 +111,45 @@ def test_set_secrets_without_values_is_an_error(aws_env):
         set_secrets.main(["--env", "test", "--provider", "stripe"])
 
 
+def cursor_key_secret() -> dict:
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    return json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/query/cursor-key")["SecretString"])
+
+
+def test_generated_cursor_key_is_written_under_the_contract_name_and_never_printed(aws_env, capsys):
+    assert set_secrets.main(["--env", "test", "--generate-cursor-key"]) == 0
+    value = cursor_key_secret()
+    assert set(value) == {"current"} and len(value["current"]) >= 43  # 256 bits, URL-safe base64
+    out = capsys.readouterr().out
+    assert "payment-webhooks/test/query/cursor-key" in out and value["current"] not in out
+
+
+def test_cursor_key_rotation_keeps_the_previous_key(aws_env, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("cursor-key-from-stdin-0123456789abcdef\n"))
+    set_secrets.main(["--env", "test", "--cursor-key-file", "-"])
+    set_secrets.main(["--env", "test", "--generate-cursor-key", "--rotate"])
+    value = cursor_key_secret()
+    assert value["previous"] == "cursor-key-from-stdin-0123456789abcdef" and value["current"] != value["previous"]
+
+
+def test_the_reader_accepts_the_cursor_key_set_secrets_writes(aws_env, monkeypatch):
+    from paycore import cursor
+    from paycore.secrets import SecretStore
+
+    set_secrets.main(["--env", "test", "--generate-cursor-key"])
+    store = SecretStore(boto3.client("secretsmanager", region_name=REGION), prefix="payment-webhooks/test/")
+    assert cursor.load_cursor_keys(store).signing == cursor_key_secret()["current"].encode()
+
+
+@pytest.mark.parametrize("argv", [["--cursor-key-file", "-"], ["--signing-secret", "whsec_x"]])
+def test_short_cursor_key_or_provider_secret_without_provider_is_an_error(aws_env, monkeypatch, argv):
+    monkeypatch.setattr("sys.stdin", io.StringIO("too-short\n"))
+    with pytest.raises(SystemExit):
+        set_secrets.main(["--env", "test", *argv])
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    assert sm.list_secrets()["SecretList"] == []
+
+
 def test_help_mentions_endpoint_and_env(capsys):
     for module in (redrive_dlq, set_secrets, replay_archive):
         with pytest.raises(SystemExit):
@@ -162,3 +201,20 @@ def test_redrive_without_a_park_bucket_moves_everything(fifo_pair):
     result = redrive_dlq.redrive(sqs, dlq, source)
     assert (result["moved"], result["parked"]) == (3, 0)
     assert {m["MessageAttributes"]["redrive_count"]["StringValue"] for m in receive_all(sqs, source)} == {"5"}
+
+
+def test_check_paypal_cert_reports_trusted_untrusted_and_unavailable(paypal_keys):
+    from datetime import datetime, timezone
+
+    from handler_constants import NOW_S
+
+    check_paypal_cert = _script("check_paypal_cert")
+    at = datetime.fromtimestamp(NOW_S, tz=timezone.utc)
+    authority = paypal_keys.authority
+    impostor = authority.chain_pem(authority.issue_leaf(paypal_keys.key, self_signed=True), with_intermediate=False)
+    cases = [(paypal_keys.pem, 0, "trusted"), (impostor, 1, "NOT TRUSTED: untrusted_certificate"),
+             (b"<html>down</html>", 2, "UNAVAILABLE")]
+    for served, status, text in cases:
+        got = check_paypal_cert.check(paypal_keys.url, fetch=lambda _url, pem=served: pem, at=at)
+        assert got[0] == status and got[1].startswith(text)
+    assert check_paypal_cert.check("https://evil.example/cert", at=at)[0] == 1

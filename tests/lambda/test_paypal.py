@@ -1,12 +1,18 @@
-"""PayPal offline verification with a locally generated key and self-signed certificate (the
-download is stubbed by the ``paypal_keys`` fixture: no network)."""
+"""PayPal offline verification: signature, certificate trust (a per-session test CA, root ->
+intermediate -> leaf, trusted through ``PAYPAL_TRUST_STORE``), the transmission-time window, and
+what is transient versus rejected (the download is stubbed by ``paypal_keys``: no network)."""
 from __future__ import annotations
 
 import base64
 import json
 import zlib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from conftest import TRANSMISSION_TIME, load_sample_webhooks
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from handler_constants import NOW_MS, PAYPAL_WEBHOOK_ID
 
 from paycore.envelope import parse_envelope
@@ -108,12 +114,6 @@ def test_garbled_signature_is_rejected(paypal_envelope, paypal_event):
     assert caught.value.reason == "malformed_signature"
 
 
-def test_certificate_not_valid_at_received_time_is_rejected(paypal_envelope, paypal_event):
-    with pytest.raises(Rejected) as caught:
-        verify(paypal_envelope(paypal_event(), received_at=NOW_MS - 400 * 86_400_000))
-    assert caught.value.reason == "bad_certificate"
-
-
 def test_certificate_download_failure_is_transient_not_a_rejection(paypal_envelope, paypal_event, paypal_keys):
     original = paypal._cache.fetch
 
@@ -134,3 +134,288 @@ def test_default_fetcher_refuses_redirects():
     handler = paypal._NoRedirect()
     request = urllib.request.Request("https://api.paypal.com/x")
     assert handler.redirect_request(request, None, 302, "Found", {}, "https://evil.example/") is None
+
+
+# ----------------------------------------------------------------------------- certificate trust
+
+NOW = datetime.fromtimestamp(NOW_MS / 1000, tz=timezone.utc)
+SENT = datetime.fromisoformat(TRANSMISSION_TIME.replace("Z", "+00:00"))
+OTHER_URL = "https://api.paypal.com/v1/notifications/certs/CERT-other"
+
+
+@pytest.fixture
+def serve(paypal_keys):
+    """``serve(pem) -> url``: the fetcher answers ``pem`` at a fresh PayPal URL (removed after)."""
+    added = []
+
+    def add(pem: bytes, url: str = OTHER_URL) -> str:
+        paypal_keys.served[url] = pem
+        added.append(url)
+        return url
+
+    yield add
+    for url in added:
+        paypal_keys.served.pop(url, None)
+
+
+def rejection(body: str) -> str:
+    with pytest.raises(Rejected) as caught:
+        verify(body)
+    return caught.value.reason
+
+
+def test_genuine_chain_of_leaf_and_intermediate_passes(paypal_envelope, paypal_event, paypal_keys):
+    served = x509.load_pem_x509_certificates(paypal_keys.pem)
+    assert [c.subject for c in served] == [served[0].subject, paypal_keys.authority.intermediate.subject]
+    verify(paypal_envelope(paypal_event()))
+
+
+def test_self_signed_certificate_with_the_paypal_subject_is_rejected(paypal_envelope, paypal_event, paypal_keys, serve):
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, self_signed=True)
+    url = serve(paypal_keys.authority.chain_pem(leaf, with_intermediate=False))
+    assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
+
+
+def test_certificate_naming_another_subject_is_rejected_even_from_a_trusted_ca(paypal_envelope, paypal_event, paypal_keys, serve):
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, common_name="attacker.evil.example")
+    url = serve(paypal_keys.authority.chain_pem(leaf))
+    assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
+
+
+def test_sandbox_message_verification_subject_is_accepted(paypal_envelope, paypal_event, paypal_keys, serve):
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, common_name="messageverificationcerts.sandbox.paypal.com")
+    url = serve(paypal_keys.authority.chain_pem(leaf), "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-sb")
+    verify(paypal_envelope(paypal_event(), cert_url=url))
+
+
+def test_certificate_expired_at_the_transmission_time_is_rejected(paypal_envelope, paypal_event, paypal_keys, serve):
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, not_before=SENT - timedelta(days=400),
+                                            not_after=SENT - timedelta(days=1))
+    url = serve(paypal_keys.authority.chain_pem(leaf))
+    assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
+
+
+def test_certificate_not_yet_valid_at_the_transmission_time_is_rejected(paypal_envelope, paypal_event, paypal_keys, serve):
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, not_before=SENT + timedelta(hours=1))
+    url = serve(paypal_keys.authority.chain_pem(leaf))
+    assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
+
+
+def test_validity_is_judged_at_the_transmission_time_not_at_receipt(paypal_envelope, paypal_event, paypal_keys, serve):
+    # The leaf expires 1 s after the transmission, the gateway receives it 1 h later (a retry):
+    # what PayPal signed while its certificate was valid still verifies.
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, not_after=SENT + timedelta(seconds=1))
+    url = serve(paypal_keys.authority.chain_pem(leaf))
+    verify(paypal_envelope(paypal_event(), cert_url=url, received_at=NOW_MS + 3_600_000))
+
+
+def test_chain_to_a_root_outside_the_trust_store_is_rejected(paypal_envelope, paypal_event, paypal_keys, serve):
+    stranger = load_sample_webhooks().TestCertificateAuthority(name="Stranger", valid_from=SENT - timedelta(days=30))
+    url = serve(stranger.chain_pem(stranger.issue_leaf(paypal_keys.key)))
+    assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
+
+
+def test_leaf_served_without_its_intermediate_is_rejected(paypal_envelope, paypal_event, paypal_keys, serve):
+    leaf = x509.load_pem_x509_certificates(paypal_keys.pem)[0]
+    url = serve(paypal_keys.authority.chain_pem(leaf, with_intermediate=False))
+    assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
+
+
+def test_leaf_with_a_small_rsa_key_is_rejected(paypal_envelope, paypal_event, paypal_keys, serve):
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    url = serve(paypal_keys.authority.chain_pem(paypal_keys.authority.issue_leaf(small)))
+    assert rejection(paypal_envelope(paypal_event(), cert_url=url, signing_key=small)) == "untrusted_certificate"
+
+
+def test_bundled_trust_store_does_not_trust_the_test_ca(paypal_envelope, paypal_event, monkeypatch):
+    monkeypatch.delenv(paypal.TRUST_STORE_ENV)
+    paypal.clear_certificate_cache()
+    assert rejection(paypal_envelope(paypal_event())) == "untrusted_certificate"
+
+
+def test_bundled_trust_store_is_the_pinned_certifi_bundle_with_paypals_digicert_roots():
+    import certifi
+
+    store = paypal.trust_store({})
+    assert store.name == "bundled"
+    roots = paypal._load_roots(open(certifi.where(), "rb").read())
+    names = {r.subject.rfc4514_string() for r in roots}
+    assert "CN=DigiCert Global Root G2,OU=www.digicert.com,O=DigiCert Inc,C=US" in names
+    assert paypal.trust_store({paypal.TRUST_STORE_ENV: "bundled"}) is store
+
+
+@pytest.mark.parametrize("runtime", [{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"},
+                                     {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}])
+def test_custom_trust_store_is_refused_on_the_lambda_runtime(paypal_keys, runtime):
+    environ = {paypal.TRUST_STORE_ENV: paypal_keys.trust_store_path, **runtime}
+    paypal.clear_certificate_cache()
+    assert not paypal.custom_trust_store_allowed(environ)
+    with pytest.raises(paypal.TrustStoreRefused):
+        paypal.trust_store(environ)
+    assert paypal.custom_trust_store_allowed({paypal.TRUST_STORE_ENV: paypal_keys.trust_store_path})
+
+
+def test_refused_trust_store_fails_the_message_instead_of_trusting_or_rejecting(paypal_envelope, paypal_event, monkeypatch):
+    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+    paypal.clear_certificate_cache()
+    with pytest.raises(paypal.TrustStoreRefused):
+        verify(paypal_envelope(paypal_event()))
+
+
+def test_unreadable_trust_store_file_is_a_configuration_error(tmp_path):
+    empty = tmp_path / "empty.pem"
+    empty.write_text("no certificates here\n")
+    for path in (empty, tmp_path / "missing.pem"):
+        with pytest.raises(paypal.TrustStoreRefused):
+            paypal.trust_store({paypal.TRUST_STORE_ENV: str(path)})
+
+
+@pytest.mark.parametrize("answer", [b"<html><body>503 Service Unavailable</body></html>", b"",
+                                    b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"])
+def test_non_pem_answer_at_the_certificate_url_is_transient(paypal_envelope, paypal_event, serve, answer):
+    url = serve(answer)
+    with pytest.raises(paypal.CertificateUnavailable):
+        verify(paypal_envelope(paypal_event(), cert_url=url))
+
+
+def test_failed_verification_is_not_cached(paypal_envelope, paypal_event, paypal_keys, serve):
+    fetched = paypal_keys.fetched
+    fetched.clear()
+    url = serve(b"<html>maintenance</html>")
+    with pytest.raises(paypal.CertificateUnavailable):
+        verify(paypal_envelope(paypal_event(), cert_url=url))
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, self_signed=True)
+    serve(paypal_keys.authority.chain_pem(leaf, with_intermediate=False))
+    assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
+    serve(paypal_keys.pem)
+    verify(paypal_envelope(paypal_event(), cert_url=url))
+    assert fetched == [url, url, url]
+
+
+def test_verified_certificate_is_fetched_and_checked_again_after_its_ttl(paypal_envelope, paypal_event, paypal_keys):
+    cache = paypal.CertificateCache(paypal._cache.fetch, ttl_seconds=0)
+    paypal_keys.fetched.clear()
+    for _ in range(2):
+        envelope = parse_envelope(paypal_envelope(paypal_event()))
+        paypal.verify_signature(envelope.raw, envelope.headers, [PAYPAL_WEBHOOK_ID],
+                                received_at_ms=envelope.received_at, cache=cache)
+    assert paypal_keys.fetched == [paypal_keys.url, paypal_keys.url]
+
+
+def test_cached_certificate_is_checked_against_each_transmission_time(paypal_envelope, paypal_event, paypal_keys, serve):
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, not_after=SENT + timedelta(days=1))
+    url = serve(paypal_keys.authority.chain_pem(leaf))
+    verify(paypal_envelope(paypal_event(), cert_url=url))  # verified and cached
+    later = SENT + timedelta(days=2)
+    body = paypal_envelope(paypal_event(), cert_url=url, transmission_time=later.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           received_at=int(later.timestamp() * 1000) + 1000)
+    assert rejection(body) == "untrusted_certificate"
+
+
+def test_trust_failure_names_the_failed_check_and_host_in_the_log(paypal_envelope, paypal_event, paypal_keys, serve, caplog):
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, common_name="attacker.evil.example")
+    url = serve(paypal_keys.authority.chain_pem(leaf))
+    rejection(paypal_envelope(paypal_event(), cert_url=url))
+    (record,) = [r for r in caplog.records if r.getMessage() == "paypal certificate not trusted"]
+    assert (record.check, record.cert_host) == ("subject", "api.paypal.com")
+
+
+# ----------------------------------------------------------------------------- transmission time
+
+def sent_before_receipt(seconds: float) -> dict:
+    sent = NOW - timedelta(seconds=seconds)
+    return {"transmission_time": sent.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_default_window_is_a_little_over_paypals_three_day_retry_period():
+    assert 3 * 86_400 < paypal.DEFAULT_MAX_TRANSMISSION_AGE_SECONDS <= 4 * 86_400
+    assert paypal.max_transmission_age_seconds() == paypal.DEFAULT_MAX_TRANSMISSION_AGE_SECONDS
+
+
+def test_paypal_retry_three_days_after_transmission_is_accepted(paypal_envelope, paypal_event):
+    verify(paypal_envelope(paypal_event(), **sent_before_receipt(3 * 86_400 + 60)))
+
+
+def test_two_year_old_transmission_is_rejected_as_stale(paypal_envelope, paypal_event, paypal_keys):
+    paypal_keys.fetched.clear()
+    assert rejection(paypal_envelope(paypal_event(), **sent_before_receipt(2 * 365 * 86_400))) == "stale_timestamp"
+    assert paypal_keys.fetched == []  # decided before any download
+
+
+def test_transmission_just_past_the_window_is_rejected(paypal_envelope, paypal_event):
+    age = paypal.DEFAULT_MAX_TRANSMISSION_AGE_SECONDS + 2
+    assert rejection(paypal_envelope(paypal_event(), **sent_before_receipt(age))) == "stale_timestamp"
+
+
+def test_transmission_slightly_ahead_of_the_gateway_clock_is_accepted(paypal_envelope, paypal_event):
+    verify(paypal_envelope(paypal_event(), **sent_before_receipt(-240)))
+
+
+def test_transmission_in_the_future_beyond_the_skew_is_rejected(paypal_envelope, paypal_event):
+    assert rejection(paypal_envelope(paypal_event(), **sent_before_receipt(-360))) == "future_timestamp"
+
+
+def test_window_is_a_setting(paypal_envelope, paypal_event, monkeypatch):
+    monkeypatch.setenv(paypal.MAX_AGE_ENV, "3600")
+    assert rejection(paypal_envelope(paypal_event(), **sent_before_receipt(7200))) == "stale_timestamp"
+    verify(paypal_envelope(paypal_event(), **sent_before_receipt(1800)))
+
+
+@pytest.mark.parametrize("value", ["3 days", "-1", "0", "99999999999"])
+def test_bad_window_setting_is_a_configuration_error_not_a_rejection(paypal_envelope, paypal_event, monkeypatch, value):
+    monkeypatch.setenv(paypal.MAX_AGE_ENV, value)
+    with pytest.raises(ValueError, match=paypal.MAX_AGE_ENV):
+        verify(paypal_envelope(paypal_event()))
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2024-11-22 01:46:39", "2024-11-22T01:46:39", "9" * 80])
+def test_unparseable_transmission_time_is_rejected_as_malformed(paypal_envelope, paypal_event, text):
+    assert rejection(paypal_envelope(paypal_event(), transmission_time=text)) == "malformed_signature"
+
+
+# ----------------------------------------------------------------------------- through the processor
+
+def test_processor_quarantines_an_untrusted_certificate(aws, lambda_context, paypal_envelope, paypal_event, paypal_keys, serve, sqs_event):
+    import processor_handler
+
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, self_signed=True)
+    url = serve(paypal_keys.authority.chain_pem(leaf, with_intermediate=False))
+    response = processor_handler.handler(sqs_event([paypal_envelope(paypal_event(), cert_url=url)]), lambda_context)
+    assert response == {"batchItemFailures": []}
+    keys = [o["Key"] for o in aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="quarantine/").get("Contents", [])]
+    assert len(keys) == 1
+    doc = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=keys[0])["Body"].read())
+    assert doc["reason"] == "untrusted_certificate"
+
+
+def test_processor_retries_a_non_pem_certificate_answer_instead_of_quarantining(aws, lambda_context, paypal_envelope, paypal_event, serve, sqs_event, stripe_envelope, stripe_event):
+    import processor_handler
+
+    url = serve(b"<html>502 Bad Gateway</html>")
+    bodies = [stripe_envelope(stripe_event()), paypal_envelope(paypal_event(), cert_url=url)]
+    response = processor_handler.handler(sqs_event(bodies, group_ids=["a", "b"]), lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    assert aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="quarantine/").get("KeyCount", 0) == 0
+
+
+# ----------------------------------------------------------------------------- a real PayPal chain
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_real_paypal_certificate_chain_verifies_against_its_digicert_root():
+    # PayPal's sandbox message-verification certificate (2017-2019) from PayPal's Java SDK test
+    # resources (rest-api-sdk/src/test/resources/testClientCert.crt) + its intermediate
+    # (src/main/resources/DigiCertSHA2ExtendedValidationServerCA.crt), and the DigiCert root
+    # that issued it: real CA certificates pass the web PKI CA profile used here.
+    from cryptography.x509.verification import Store
+
+    pem = (DATA / "paypal_sandbox_2017_chain.pem").read_bytes()
+    root = x509.load_pem_x509_certificate((DATA / "digicert_high_assurance_ev_root_ca.pem").read_bytes())
+    store = paypal.TrustStore("digicert-ev", Store([root]))
+    verified = paypal.verify_certificate_chain(pem, datetime(2018, 6, 1, tzinfo=timezone.utc), store)
+    assert verified.public_key.key_size == 2048
+    with pytest.raises(Rejected):  # after its expiry
+        paypal.verify_certificate_chain(pem, datetime(2019, 6, 1, tzinfo=timezone.utc), store)
+    with pytest.raises(Rejected):  # Mozilla (so certifi 2026.10.18) no longer carries that 2006 root
+        paypal.verify_certificate_chain(pem, datetime(2018, 6, 1, tzinfo=timezone.utc), paypal.trust_store({}))

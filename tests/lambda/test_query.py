@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
+import boto3
 import pytest
 
 from downstream_fixtures import (  # noqa: F401  (fixtures)
+    REGION,
+    TABLE,
     FakeContext,
     apigw_event,
     aws_env,
@@ -22,8 +26,31 @@ INTERNAL = ("raw_gzip", "raw_sha256", "vendor_key", "customer_key", "idempotency
             "row_type", "MARKER", "signature_headers", "expires_at")
 
 
+SECRET_PREFIX = "payment-webhooks/test/"
+CURSOR_KEY_NAME = f"{SECRET_PREFIX}query/cursor-key"
+CURSOR_KEY = "ck-test-0123456789abcdef0123456789abcdef"
+OTHER_CURSOR_KEY = "ck-next-fedcba9876543210fedcba9876543210"
+
+
 @pytest.fixture
-def reader(ledger):
+def cursor_key(aws_env, monkeypatch):
+    """The reader's cursor key secret (moto) and ``SECRET_PREFIX``; returns a setter for its value."""
+    monkeypatch.setenv("SECRET_PREFIX", SECRET_PREFIX)
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    sm.create_secret(Name=CURSOR_KEY_NAME, SecretString=json.dumps({"current": CURSOR_KEY}))
+
+    def put(value: dict) -> None:
+        sm.put_secret_value(SecretId=CURSOR_KEY_NAME, SecretString=json.dumps(value))
+        from paycore import secrets
+
+        secrets.clear_all_caches()
+
+    put.client = sm
+    return put
+
+
+@pytest.fixture
+def reader(ledger, cursor_key):
     return fresh("reader_handler")
 
 
@@ -158,13 +185,70 @@ def test_cursor_of_one_vendor_is_rejected_for_another(reader, ledger):
     assert code == 400 and body["error"]["code"] == "invalid_cursor"
 
 
-def test_cursor_signed_with_another_secret_is_rejected(reader, ledger, monkeypatch):
+def test_cursor_signed_with_a_replaced_key_is_rejected(reader, ledger, cursor_key):
     seed_vendor(ledger, 3)
-    monkeypatch.setenv("CURSOR_SECRET", "one-secret")
     _, first = list_page(reader, vendor_id="vendor-1", limit=1)
-    monkeypatch.setenv("CURSOR_SECRET", "another-secret")
-    code, _ = list_page(reader, vendor_id="vendor-1", limit=1, cursor=first["next_cursor"])
-    assert code == 400
+    cursor_key({"current": OTHER_CURSOR_KEY})
+    code, body = list_page(reader, vendor_id="vendor-1", limit=1, cursor=first["next_cursor"])
+    assert code == 400 and body["error"]["code"] == "invalid_cursor"
+
+
+def test_cursor_signed_before_a_rotation_still_pages_and_new_cursors_use_the_new_key(reader, ledger, cursor_key):
+    seed_vendor(ledger, 3)
+    _, first = list_page(reader, vendor_id="vendor-1", limit=1)
+    cursor_key({"current": OTHER_CURSOR_KEY, "previous": CURSOR_KEY})
+    code, second = list_page(reader, vendor_id="vendor-1", limit=1, cursor=first["next_cursor"])
+    assert code == 200 and len(second["items"]) == 1
+    cursor_key({"current": OTHER_CURSOR_KEY})  # rotation finished: the old key is gone
+    code, third = list_page(reader, vendor_id="vendor-1", limit=1, cursor=second["next_cursor"])
+    assert code == 200 and len(third["items"]) == 1
+
+
+def test_cursor_forged_with_the_table_derived_key_is_rejected(reader, ledger):
+    # The key earlier versions derived from the table name when no key was configured.
+    seed_vendor(ledger, 3)
+    _, first = list_page(reader, vendor_id="vendor-1", limit=1)
+    genuine = base64.urlsafe_b64decode(first["next_cursor"] + "==")
+    start_key = json.loads(genuine[32:])  # a well-formed start key for this very listing
+    old_key = hashlib.sha256(f"paycore-cursor-v1:{TABLE}".encode()).digest()
+    context = "|".join(["vendor_id", "vendor-1", "", ""])
+    forged = cursor_mod.encode_cursor(start_key, secret=old_key, context=context)
+    assert cursor_mod.decode_cursor(forged, secret=old_key, context=context) == start_key  # well made
+    code, body = list_page(reader, vendor_id="vendor-1", limit=1, cursor=forged)
+    assert code == 400 and body["error"]["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("problem", ["missing", "empty", "short", "not_json", "no_prefix"])
+def test_listing_fails_closed_without_a_usable_cursor_key(ledger, cursor_key, monkeypatch, caplog, problem):
+    seed_vendor(ledger, 3)
+    if problem == "missing":
+        cursor_key.client.delete_secret(SecretId=CURSOR_KEY_NAME, ForceDeleteWithoutRecovery=True)
+    elif problem == "empty":
+        cursor_key({"current": ""})
+    elif problem == "short":
+        cursor_key({"current": "short-key"})
+    elif problem == "not_json":
+        cursor_key.client.put_secret_value(SecretId=CURSOR_KEY_NAME, SecretString=CURSOR_KEY)
+    else:
+        monkeypatch.delenv("SECRET_PREFIX")
+    reader = fresh("reader_handler")
+
+    code, body = list_page(reader, vendor_id="vendor-1", limit=1)  # a first page signs a cursor too
+
+    assert code == 500 and body == {"error": {"code": "internal_error", "message": "internal error"}}
+    (record,) = [r for r in caplog.records if r.getMessage() == "pagination cursor key unavailable"]
+    assert record.levelname == "ERROR" and CURSOR_KEY not in caplog.text and "short-key" not in caplog.text
+    # a lookup by id needs no cursor key and keeps working
+    code, _ = get(reader, "/transactions/pi_vendor-1_000", "/transactions/{id}", path_params={"id": "pi_vendor-1_000"})
+    assert code == 200
+
+
+def test_cursor_key_requires_a_current_key_of_32_characters():
+    keys = cursor_mod.cursor_keys_from({"current": CURSOR_KEY, "previous": "too-short"})
+    assert keys.signing == CURSOR_KEY.encode() and keys.accepted == (CURSOR_KEY.encode(),)
+    with pytest.raises(cursor_mod.CursorKeyUnavailable):
+        cursor_mod.cursor_keys_from({"current": " " * 40})
+    assert not hasattr(cursor_mod, "cursor_secret")  # no table-derived fallback left
 
 
 @pytest.mark.parametrize(

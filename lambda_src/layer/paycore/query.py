@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from boto3.dynamodb.conditions import Key
 
-from paycore.cursor import InvalidCursor, decode_cursor, encode_cursor
+from paycore.cursor import CursorKeys, InvalidCursor, decode_cursor, encode_cursor
 
 from paycore.model import SAFE_ID as ID_PATTERN  # one id definition for the ledger and the API
 STATE_SK = "STATE"
@@ -226,7 +226,7 @@ def _key_condition(request: ListRequest, partition_attr: str) -> Any:
     return condition
 
 
-def list_transactions(table: Any, request: ListRequest, *, secret: bytes) -> dict[str, Any]:
+def list_transactions(table: Any, request: ListRequest, *, keys: CursorKeys) -> dict[str, Any]:
     """One page, newest first: ``{"items": [...], "next_cursor": str | None}``.
 
     Reads ``limit + 1`` items so the last page has no cursor (no dangling empty page); a page cut
@@ -241,7 +241,7 @@ def list_transactions(table: Any, request: ListRequest, *, secret: bytes) -> dic
         "Limit": request.limit + 1,
     }
     if request.cursor:
-        start_key = decode_cursor(request.cursor, secret=secret, context=request.context)
+        start_key = decode_cursor(request.cursor, secret=keys.accepted, context=request.context)
         if set(start_key) != set(key_attrs) or start_key[partition_attr] != gsi_key_value(
             request.listing, request.value
         ):
@@ -254,7 +254,7 @@ def list_transactions(table: Any, request: ListRequest, *, secret: bytes) -> dic
         items = items[: request.limit]
         next_key = {name: items[-1][name] for name in key_attrs}
     cursor = (
-        encode_cursor({k: str(v) for k, v in next_key.items()}, secret=secret, context=request.context)
+        encode_cursor({k: str(v) for k, v in next_key.items()}, secret=keys.signing, context=request.context)
         if next_key
         else None
     )

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 
 from paycore import obs
-from paycore.cursor import InvalidCursor
+from paycore.cursor import CursorKeyUnavailable, InvalidCursor
 from paycore.query import QueryError
 
 
@@ -59,6 +59,12 @@ def make_app(logger: Logger) -> APIGatewayRestResolver:
     def _bad_cursor(exc: InvalidCursor) -> Response:
         logger.warning("invalid pagination cursor rejected", extra={"reason": str(exc)})
         return error_response(400, "invalid_cursor", "cursor is invalid or belongs to another query")
+
+    @app.exception_handler(CursorKeyUnavailable)
+    def _no_cursor_key(exc: CursorKeyUnavailable) -> Response:
+        # fail closed: a listing must sign its next_cursor; the cause, never a key value
+        logger.error("pagination cursor key unavailable", extra={"reason": str(exc)})
+        return error_response(500, "internal_error", "internal error")
 
     @app.not_found
     def _no_route(_exc: Exception) -> Response:
