@@ -22,6 +22,7 @@ import datetime as dt
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -246,8 +247,11 @@ class Scenarios:
 
 
 def run_all(scenarios: Scenarios, *, correct_secrets: dict[str, str]) -> dict:
-    results = {"unroutable": scenarios.unroutable(), "poison": scenarios.poison(),
-               "wrong_secret": scenarios.wrong_secret(correct_secrets)}
+    results = {}
+    for name, run in (("unroutable", scenarios.unroutable), ("poison", scenarios.poison),
+                      ("wrong_secret", lambda: scenarios.wrong_secret(correct_secrets))):
+        started = time.perf_counter()
+        results[name] = {**run(), "seconds": round(time.perf_counter() - started, 1)}
     event_ids = scenarios.ledger_event_ids()
     expected = {e for r in results.values() for e in r["expected"]}
     return {
