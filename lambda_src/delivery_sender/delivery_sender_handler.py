@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from paycore.obs import logger, metrics, tracer
 from paycore.secrets import SecretStore
 
 MAX_PARALLEL_GROUPS = 10
+_SECRET_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -165,7 +167,8 @@ def process(msg: dict[str, Any], settings: delivery.Settings, endpoints: dict[st
             vendor_metric("DeliveryRateLimited", vendor)
             return Hold(max(1, start + length - int(now)), "rate_limited")
 
-    secret_value = secret_store().get_json(delivery.secret_name(secret_store().prefix, endpoint.id))
+    with _SECRET_LOCK:  # one Secrets Manager call per endpoint and cache period, not one per thread
+        secret_value = secret_store().get_json(delivery.secret_name(secret_store().prefix, endpoint.id))
     timestamp = int(now)
     body = row["payload"]
     result = egress.send(

@@ -183,7 +183,8 @@ def test_a_rate_limited_vendor_receives_at_its_limit_and_another_is_unaffected(d
     assert all(r["total_attempts"] == 1 for r in rows)
 
 
-def test_pausing_keeps_messages_and_resuming_drains_them(delivery_env, fanout, sender):
+def test_pausing_keeps_messages_and_resuming_drains_them(delivery_env, fanout, sender, monkeypatch):
+    monkeypatch.setenv("DELIVERY_PAUSE_RECHECK_SECONDS", "3600")
     vendor = delivery_env.add_endpoint("vendor-a", "ep-a-main", rate_limit_per_second=5)
     tools = ops(delivery_env)
     assert tools.set_state("ep-a-main", "pause", dry_run=True) == {
