@@ -86,3 +86,15 @@ def test_secrets_are_written_to_a_file_never_printed(delivery_env, capsys, tmp_p
     stored = json.loads(delivery_env.sm.get_secret_value(SecretId="payment-webhooks/test/vendors/ep-a-new/signing")["SecretString"])
     assert stored["previous"] == value and stored["current"] == target.read_text().strip() != value
     assert stored["previous_expires_at"] == int(delivery_env.clock()) + 7200
+
+
+def test_a_secret_container_made_by_the_stack_gets_its_first_value(delivery_env, capsys, tmp_path):
+    delivery_env.add_endpoint("vendor-a", "ep-a-main")
+    delivery_env.config["vendors"]["vendor-a"]["endpoints"].append(
+        {"id": "ep-a-new", "url": "https://hooks.vendor.example/x", "event_types": ["payment.succeeded"]})
+    delivery_env.sm.create_secret(Name="payment-webhooks/test/vendors/ep-a-new/signing")  # no value yet
+    target = tmp_path / "s.txt"
+    code, out = call(delivery_env, capsys, "secret", "create", "--endpoint", "ep-a-new", "--out", str(target))
+    assert out["created"] == 1
+    stored = json.loads(delivery_env.sm.get_secret_value(SecretId="payment-webhooks/test/vendors/ep-a-new/signing")["SecretString"])
+    assert stored == {"current": target.read_text().strip()}

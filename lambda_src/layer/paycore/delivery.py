@@ -37,6 +37,12 @@ DEFAULT_PAUSE_RECHECK_SECONDS = 300
 DEFAULT_LOG_TTL_DAYS = 30
 SECRET_PREFIX_BYTES = 32
 ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{2,47}$")
+#: Bus rule ``vendor-delivery-{env}`` -> queue ``delivery-events-{env}`` (the fan-out's input).
+DELIVERY_RULE_PATTERN: dict[str, Any] = {
+    "source": ["payments.ledger"],
+    "detail-type": ["TransactionStatusChanged"],
+    "detail": {"new_status": list(DELIVERABLE_STATUSES)},
+}
 EVENT_SOURCE = "payments.delivery"
 EXHAUSTED_DETAIL_TYPE = "DeliveryExhausted"
 DISABLED_DETAIL_TYPE = "DeliveryEndpointDisabled"

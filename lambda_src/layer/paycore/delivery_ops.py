@@ -150,18 +150,26 @@ class DeliveryOps:
     def create_secret(self, endpoint_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         """A new secret for an endpoint that has none; returns it once (``secret``) to hand to the vendor."""
         name = self._secret_name(endpoint_id)
+        container = True  # the stack may have created the secret without a value
         try:
-            self.secrets.describe_secret(SecretId=name)
+            self.secrets.get_secret_value(SecretId=name)
             return {"secret_name": name, "created": 0, "exists": 1, "dry_run": dry_run}
         except self.secrets.exceptions.ResourceNotFoundException:
-            pass
+            try:
+                self.secrets.describe_secret(SecretId=name)
+            except self.secrets.exceptions.ResourceNotFoundException:
+                container = False
         if dry_run:
             return {"secret_name": name, "created": 0, "exists": 0, "dry_run": True}
         value = delivery.generate_secret()
-        kwargs: dict[str, Any] = {"Name": name, "SecretString": json.dumps({"current": value})}
-        if self.kms_key_id:
-            kwargs["KmsKeyId"] = self.kms_key_id
-        self.secrets.create_secret(**kwargs)
+        secret_string = json.dumps({"current": value})
+        if container:
+            self.secrets.put_secret_value(SecretId=name, SecretString=secret_string)
+        else:
+            kwargs: dict[str, Any] = {"Name": name, "SecretString": secret_string}
+            if self.kms_key_id:
+                kwargs["KmsKeyId"] = self.kms_key_id
+            self.secrets.create_secret(**kwargs)
         return {"secret_name": name, "created": 1, "exists": 0, "dry_run": False, "secret": value}
 
     def rotate_secret(self, endpoint_id: str, *, grace_seconds: int = DEFAULT_GRACE_SECONDS,
