@@ -6,10 +6,13 @@ invoke, delete what did not fail), jumping the clock to the next visible message
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
@@ -24,6 +27,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from downstream_fixtures import REGION, FakeContext, aws_env, fresh  # noqa: F401  (fixtures)
 
 from paycore import delivery, events
+
+_spec = importlib.util.spec_from_file_location(
+    "local_delivery", Path(__file__).resolve().parents[2] / "scripts" / "local_delivery.py")
+local_delivery = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(local_delivery)
 
 ACCOUNT = "123456789012"
 DELIVERY_TABLE = "deliveries-test"
@@ -332,13 +340,29 @@ def sqs_event(bodies: list[str]) -> dict[str, Any]:
 
 
 class Esm:
-    """Lambda's SQS FIFO event source mapping, in-process: batches of up to 10, partial failures."""
+    """Lambda's SQS FIFO event source mapping (scripts/local_delivery.py), jumping the clock to the
+    next visible message when a receive comes back empty."""
 
     def __init__(self, env: DeliveryEnv, handler: Callable[[dict, Any], dict]):
         self.env = env
-        self.handler = handler
-        self.invocations = 0
-        self.receives = 0
+        self.source = local_delivery.EventSourceStandIn(env.sqs, env.queue_url, handler, context=FakeContext(),
+                                                        own_calls=self._own_calls)
+
+    @contextlib.contextmanager
+    def _own_calls(self):
+        self.env.calls.local.harness = True
+        try:
+            yield
+        finally:
+            self.env.calls.local.harness = False
+
+    @property
+    def receives(self) -> int:
+        return self.source.receives
+
+    @property
+    def invocations(self) -> int:
+        return self.source.invocations
 
     def _queue(self):
         return moto.sqs.models.sqs_backends[ACCOUNT][REGION].queues[QUEUE]
@@ -361,33 +385,14 @@ class Esm:
 
     def run(self, *, until: float | None = None, max_batches: int = 5000) -> None:
         """Drive the queue until it is empty (or the clock would pass ``until``)."""
-        for _ in range(max_batches):
-            self.env.calls.local.harness = True
-            try:
-                got = self.env.sqs.receive_message(QueueUrl=self.env.queue_url, MaxNumberOfMessages=10,
-                                                   AttributeNames=["All"]).get("Messages", [])
-                self.receives += 1
-            finally:
-                self.env.calls.local.harness = False
-            if not got:
-                when = self.next_visible_at()
-                if when is None or (until is not None and when > until):
-                    if until is not None:
-                        self.env.clock.set(until)
-                    return
-                self.env.clock.set(when + 0.001)
-                continue
-            records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                        "attributes": m.get("Attributes", {}), "messageAttributes": {}, "eventSource": "aws:sqs",
-                        "awsRegion": REGION} for m in got]
-            response = self.handler({"Records": records}, FakeContext())
-            self.invocations += 1
-            failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-            self.env.calls.local.harness = True
-            try:
-                for message in got:
-                    if message["MessageId"] not in failed:
-                        self.env.sqs.delete_message(QueueUrl=self.env.queue_url, ReceiptHandle=message["ReceiptHandle"])
-            finally:
-                self.env.calls.local.harness = False
-        raise AssertionError("the delivery queue did not drain")
+
+        def idle() -> bool:
+            when = self.next_visible_at()
+            if when is None or (until is not None and when > until):
+                if until is not None:
+                    self.env.clock.set(until)
+                return False
+            self.env.clock.set(when + 0.001)
+            return True
+
+        self.source.run(idle, max_batches=max_batches)

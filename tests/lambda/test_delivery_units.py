@@ -220,3 +220,28 @@ def test_the_payload_shape():
     assert body == {"type": "payment.refunded", "timestamp": None,
                     "data": {"transaction_id": "pi_1", "vendor_id": None, "status": "refunded", "amount": None,
                              "currency": "usd", "occurred_at": None}}
+
+
+def test_fanout_messages_follow_subscriptions_and_put_the_previous_status_first():
+    import delivery_fanout_handler as fanout
+
+    endpoints = delivery.parse_endpoints({"vendors": {
+        "vendor-a": {"endpoints": [
+            {"id": "ep-sales", "url": "https://a.example/h", "event_types": ["payment.succeeded"]},
+            {"id": "ep-all", "url": "https://a.example/all", "event_types": ["payment.succeeded", "payment.refunded"]},
+        ]},
+        "vendor-b": {"endpoints": [{"id": "ep-b", "url": "https://b.example/h", "event_types": ["payment.refunded"]}]},
+    }})
+    detail = {"transaction_id": "pi_1", "vendor_id": "vendor-a", "old_status": "succeeded", "new_status": "refunded",
+              "amount": "100", "currency": "eur", "occurred_at": "2025-11-29T01:00:00Z"}
+    entries = fanout.messages_for(detail, endpoints, 1_764_380_000)
+    bodies = [json.loads(e["MessageBody"]) for e in entries]
+    assert [(b["endpoint_id"], b["status"]) for b in bodies] == [("ep-all", "succeeded"), ("ep-all", "refunded"),
+                                                                 ("ep-sales", "succeeded")]
+    assert {e["MessageGroupId"] for e in entries} == {"ep-all#pi_1", "ep-sales#pi_1"}
+    assert [e["MessageDeduplicationId"] for e in entries] == [b["message_id"] for b in bodies]
+    assert json.loads(bodies[0]["payload"])["data"]["occurred_at"] is None  # not known from this event
+    assert fanout.messages_for({**detail, "vendor_id": ""}, endpoints, 0) == []
+    assert fanout.messages_for({**detail, "new_status": "processing", "old_status": "pending"}, endpoints, 0) == []
+    with pytest.raises(fanout.InvalidEvent):
+        fanout.messages_for({**detail, "transaction_id": "bad id!"}, endpoints, 0)
