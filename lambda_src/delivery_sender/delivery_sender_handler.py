@@ -300,6 +300,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         groups.setdefault(record.get("attributes", {}).get("MessageGroupId", record["messageId"]), []).append(record)
     failed: list[str] = []
     if groups:
+        store(), sqs_client(), events_client(), secret_store()  # created here: boto3 client creation is not thread-safe
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_GROUPS, len(groups))) as pool:
             for ids in pool.map(lambda records: process_group(records, settings, endpoints), groups.values()):
                 failed.extend(ids)

@@ -354,3 +354,23 @@ def test_the_schedule_holds_when_sqs_refuses_a_long_visibility(delivery_env, fan
     assert times[:7] == [0, 5, 305, 2105, 9305, 27305, 63305]
     assert times[7] == 99305  # the eighth attempt, 10 h later, succeeds
     assert seq(vendor) == [("pi_1", "payment.succeeded"), ("pi_1", "payment.refunded")]
+
+
+def test_a_crash_after_the_vendors_2xx_resends_the_same_id_and_the_receiver_keeps_one(delivery_env, fanout, sender, monkeypatch):
+    vendor = delivery_env.add_endpoint("vendor-a", "ep-a-main")
+    real = DeliveryStore.update_message
+    crashes = {"left": 1}
+
+    def crash_once(self, message_id, values, **kwargs):
+        if values.get("state") == "delivered" and crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("DynamoDB unavailable")
+        return real(self, message_id, values, **kwargs)
+
+    monkeypatch.setattr(DeliveryStore, "update_message", crash_once)
+    publish(fanout, status_change("pi_1", "succeeded"))
+    Esm(delivery_env, sender.handler).run()
+    assert len(vendor.requests) == 2 and vendor.requests[0]["id"] == vendor.requests[1]["id"]
+    assert len(vendor.received()) == 1
+    [row] = ops(delivery_env).list_endpoint("ep-a-main")
+    assert row["state"] == "delivered"

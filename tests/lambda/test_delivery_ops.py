@@ -98,3 +98,15 @@ def test_a_secret_container_made_by_the_stack_gets_its_first_value(delivery_env,
     assert out["created"] == 1
     stored = json.loads(delivery_env.sm.get_secret_value(SecretId="payment-webhooks/test/vendors/ep-a-new/signing")["SecretString"])
     assert stored == {"current": target.read_text().strip()}
+
+
+def test_since_is_read_as_a_time_not_as_text():
+    from paycore.delivery_ops import OpsError, normalize_since
+
+    assert normalize_since("2026-11-28T10:00:00Z") == "2026-11-28T10:00:00.000Z"  # '.' < 'Z': same second included
+    assert normalize_since("2026-11-28") == "2026-11-28T00:00:00.000Z"
+    assert normalize_since("2026-11-28T12:00:00+02:00") == "2026-11-28T10:00:00.000Z"
+    import pytest
+
+    with pytest.raises(OpsError):
+        normalize_since("yesterday")

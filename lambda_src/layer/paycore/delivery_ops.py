@@ -38,6 +38,20 @@ class OpsError(ValueError):
     pass
 
 
+def normalize_since(text: str) -> str:
+    """An ISO-8601 time (``2026-11-28``, ``...T10:00Z``, ``...+02:00``) as the rows write it
+    (``YYYY-MM-DDTHH:MM:SS.mmmZ``, UTC), so it compares with ``created_at`` as text."""
+    from datetime import datetime, timezone
+
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise OpsError(f"--since {text!r} is not an ISO-8601 date or time") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return delivery.iso(parsed.timestamp())
+
+
 def summary(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in SUMMARY_FIELDS if k in row}
 
@@ -59,7 +73,7 @@ class DeliveryOps:
         return [summary(r) for r in self.store.get_messages(self.store.query_index(BY_TRANSACTION, transaction_id))]
 
     def list_endpoint(self, endpoint_id: str, since: str = "", limit: int | None = None) -> list[dict[str, Any]]:
-        ids = self.store.query_index(BY_ENDPOINT, endpoint_id, since, limit)
+        ids = self.store.query_index(BY_ENDPOINT, endpoint_id, normalize_since(since) if since else "", limit)
         return [summary(r) for r in self.store.get_messages(ids)]
 
     def list_vendor(self, vendor_id: str, since: str = "", limit: int | None = None) -> list[dict[str, Any]]:
@@ -102,6 +116,7 @@ class DeliveryOps:
 
     def recover(self, endpoint_id: str, since: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Resend every exhausted/failed message of ``endpoint_id`` created at or after ``since``."""
+        since = normalize_since(since)
         if endpoint_id not in self.endpoints:
             raise OpsError(f"unknown endpoint {endpoint_id!r}")
         state = self.store.get_endpoint_state(endpoint_id).get("admin_state", ACTIVE)
