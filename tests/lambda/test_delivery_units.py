@@ -245,3 +245,77 @@ def test_fanout_messages_follow_subscriptions_and_put_the_previous_status_first(
     assert fanout.messages_for({**detail, "new_status": "processing", "old_status": "pending"}, endpoints, 0) == []
     with pytest.raises(fanout.InvalidEvent):
         fanout.messages_for({**detail, "transaction_id": "bad id!"}, endpoints, 0)
+
+
+@pytest.fixture(scope="module")
+def tls_vendor(tmp_path_factory):
+    """An HTTPS server on 127.0.0.1 with a certificate for ``hooks.vendor.test`` from a test CA."""
+    import datetime as dt
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - dt.timedelta(days=1))
+          .not_valid_after(now + dt.timedelta(days=1)).add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(name("hooks.vendor.test")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.vendor.test")]), False)
+            .sign(ca_key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append({"host": self.headers["Host"], "sni": getattr(self.connection, "sni", None)})
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+
+    def remember_sni(sock, server_name, _context):
+        sock.sni = server_name
+
+    context.sni_callback = remember_sni
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
+    yield server.server_address[1], client, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_goes_to_the_checked_address_with_sni_and_host_of_the_name(tls_vendor):
+    port, client_context, seen = tls_vendor
+    result = egress.send(f"https://hooks.vendor.test:{port}/h", b"{}", {}, timeout_seconds=5, allow_loopback_http=True,
+                         resolver=resolver_to("127.0.0.1"), tls_context=client_context)
+    assert result.outcome == "success"
+    assert seen[-1] == {"host": f"hooks.vendor.test:{port}", "sni": "hooks.vendor.test"}
+
+
+def test_https_to_a_name_the_certificate_does_not_cover_fails(tls_vendor):
+    port, client_context, _ = tls_vendor
+    result = egress.send(f"https://other.vendor.test:{port}/h", b"{}", {}, timeout_seconds=5, allow_loopback_http=True,
+                         resolver=resolver_to("127.0.0.1"), tls_context=client_context)
+    assert result.outcome == "tls_error"
