@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
 from botocore.exceptions import ClientError
 
 from paycore import delivery, egress, obs
@@ -78,6 +78,17 @@ def vendor_metric(name: str, vendor_id: str, value: float = 1, unit: str = Metri
                            default_dimensions={"service": obs.SERVICE}) as metric:
             for key, val in extra.items():
                 metric.add_dimension(name=key, value=val)
+
+
+def attempt_metrics(vendor_id: str, ok: bool, latency_ms: int) -> None:
+    """One EMF blob per attempt, dimensions (service, vendor_id): DeliveryAttempts, DeliveryLatency,
+    DeliverySuccesses or DeliveryFailedAttempts (an instance per call: safe from the threads)."""
+    blob = EphemeralMetrics(namespace=obs.NAMESPACE, service=obs.SERVICE)
+    blob.add_dimension(name="vendor_id", value=vendor_id)
+    blob.add_metric(name="DeliveryAttempts", unit=MetricUnit.Count, value=1)
+    blob.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    blob.add_metric(name="DeliverySuccesses" if ok else "DeliveryFailedAttempts", unit=MetricUnit.Count, value=1)
+    blob.flush_metrics()
 
 
 def obs_count(name: str) -> None:
@@ -179,8 +190,7 @@ def process(msg: dict[str, Any], settings: delivery.Settings, endpoints: dict[st
     cycle = int(row.get("cycle_attempts", 0)) + 1
     store().record_attempt(row, number=number, attempted_at=delivery.iso(timestamp), status_code=result.status_code,
                            latency_ms=result.latency_ms, outcome=result.outcome, expires_at=int(now) + settings.log_ttl_seconds)
-    vendor_metric("DeliveryAttempts", vendor)
-    vendor_metric("DeliveryLatency", vendor, result.latency_ms, MetricUnit.Milliseconds)
+    attempt_metrics(vendor, result.ok, result.latency_ms)
     common = {"last_status_code": result.status_code, "last_outcome": result.outcome,
               "last_attempt_at": delivery.iso(timestamp), "updated_at": delivery.iso(now)}
     log = {"endpoint_id": endpoint.id, "message_id": message_id, "status_code": result.status_code,
@@ -191,11 +201,9 @@ def process(msg: dict[str, Any], settings: delivery.Settings, endpoints: dict[st
                                remove=["next_attempt_at", "next_attempt_ts"], add_attempt=True)
         if "failing_since" in state:
             store().mark_healthy(endpoint.id, now)
-        vendor_metric("DeliverySuccesses", vendor)
         logger.info("webhook delivered", extra=log)
         return "delivered"
 
-    vendor_metric("DeliveryFailedAttempts", vendor)
     logger.info("webhook attempt failed", extra=log)
     if result.outcome == "gone":
         disable_endpoint(endpoint, "gone", now)

@@ -34,8 +34,28 @@ def run(delivery_env, fanout, sender, **endpoint) -> tuple[dict[str, float], Esm
     return per_delivery, esm
 
 
-def test_calls_per_first_try_delivery(delivery_env, fanout, sender):
+def item_bytes(item: dict) -> int:
+    """DynamoDB item size: attribute names + values (strings UTF-8, numbers ~ digits/2 + 1)."""
+    size = 0
+    for name, value in item.items():
+        (kind, raw), = value.items()
+        size += len(name) + (len(raw.encode()) if kind == "S" else len(raw) // 2 + 1 if kind == "N" else 8)
+    return size
+
+
+def test_calls_per_first_try_delivery(delivery_env, fanout, sender, capsys):
     calls, esm = run(delivery_env, fanout, sender)
+    rows = delivery_env.ddb.scan(TableName="deliveries-test")["Items"]
+    sizes = {kind: max(item_bytes(i) for i in rows if i["sk"]["S"].startswith(kind)) for kind in ("MSG", "ATT")}
+    out = capsys.readouterr().out
+    emf = [line for line in out.splitlines() if '"_aws"' in line and "DeliveryAttempts" in line]
+    assert len(emf) == N  # one metrics blob per attempt
+    log_bytes = sum(len(line) + 1 for line in out.splitlines() if line.startswith("{"))
+    log_lines = sum(1 for line in out.splitlines() if '"message":' in line)
+    with capsys.disabled():
+        print(f"\nlargest message row {sizes['MSG']} B, attempt row {sizes['ATT']} B; "
+              f"stdout (EMF + {log_lines} log lines) {log_bytes / N:.0f} B per delivery")
+    assert sizes["MSG"] <= 1024 and sizes["ATT"] <= 1024  # one write unit each
     assert calls["sqs:SendMessageBatch"] == 1  # fan-out: one batch per status change (up to 10 endpoints)
     assert calls["dynamodb:BatchGetItem"] == 1  # message row + endpoint state
     assert calls["dynamodb:PutItem"] == 2  # message row created, attempt recorded
