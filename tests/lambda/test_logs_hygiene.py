@@ -165,3 +165,36 @@ def test_processor_paypal_certificate_failures_log_no_certificate_or_signature(a
     pem_lines = [line for pem in (impostor, self_signed) for line in pem.decode().splitlines()[1:-1]]
     assert_clean(logs, "attacker.evil.example", paypal.CertificateUnavailable.__name__ + ": <html>",
                  *signatures, *[line for line in pem_lines if len(line) > 20])
+
+
+# --------------------------------------------------------------------------- vendor delivery
+
+from delivery_fixtures import (  # noqa: E402,F401  (fixtures)
+    Esm,
+    FakeContext,
+    clock,
+    delivery_env,
+    fanout,
+    moto_visibility_as_sent,
+    sender,
+    sqs_event as delivery_sqs_event,
+    status_change,
+)
+from downstream_fixtures import aws_env  # noqa: E402,F401
+
+
+def test_delivery_logs_no_payload_signature_secret_or_url(delivery_env, fanout, sender, captured, monkeypatch):
+    monkeypatch.setenv("DELIVERY_RETRY_SCHEDULE", "0,5")
+    vendor = delivery_env.add_endpoint("vendor-a", "ep-a-main", respond=lambda v, h, b: 500)
+    other = delivery_env.add_endpoint("vendor-a", "ep-a-gone", respond=lambda v, h, b: 410)
+    body = status_change("pi_1", "succeeded")
+    body = body.replace('"currency": "usd"', f'"currency": "{BODY_MARKER}"')
+    assert BODY_MARKER in body
+    assert fanout.handler(delivery_sqs_event([body, "not json " + BODY_MARKER]), FakeContext())["batchItemFailures"] == [
+        {"itemIdentifier": "e1"}]
+    Esm(delivery_env, sender.handler).run()
+    assert len(vendor.requests) == 2 and len(other.requests) == 1
+    logs = captured()
+    assert "webhook delivery exhausted" in logs and "delivery endpoint disabled" in logs
+    signatures = [r["signature"].split(",", 1)[1] for r in vendor.requests + other.requests]
+    assert_clean(logs, vendor.secret, vendor.secret[6:], other.secret, *signatures, vendor.url, "/hooks/", "127.0.0.1:")

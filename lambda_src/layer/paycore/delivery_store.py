@@ -1,0 +1,176 @@
+"""The delivery table (``deliveries-{env}``; pk ``pk`` S, sk ``sk`` S, TTL ``expires_at``).
+
+Rows (lambda_src/README.md, "Vendor delivery"):
+
+* message ``pk = MSG#{webhook_id}``, ``sk = MSG``: endpoint, vendor, transaction, event type,
+  ``payload`` (the exact JSON body, so a retry or resend sends the same bytes), ``state``
+  (pending | delivered | exhausted | failed), ``failure_reason``, ``cycle_attempts`` (attempts in
+  the current retry cycle), ``total_attempts``, ``last_status_code``, ``next_attempt_at``; sparse
+  GSI keys ``endpoint_key``/``txn_key`` + ``sort_key = {created_at}#{webhook_id}`` for the GSIs
+  ``by-endpoint`` and ``by-transaction`` (KEYS_ONLY: updates do not write the indexes).
+* attempt ``pk = MSG#{webhook_id}``, ``sk = ATT#{n:04d}``: attempted_at, status_code, latency_ms,
+  outcome. Never the body, headers or secret.
+* endpoint state ``pk = EP#{endpoint_id}``, ``sk = STATE`` (no TTL): ``admin_state`` (active |
+  paused | disabled), ``reason``, ``changed_at``, ``failing_since``, ``last_success_at``.
+* rate window ``pk = EP#{endpoint_id}``, ``sk = RATE#{window_start}``: counter ``n`` (TTL).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from paycore.ledger import deserialize, serialize
+
+BY_ENDPOINT, BY_TRANSACTION = "by-endpoint", "by-transaction"
+ACTIVE, PAUSED, DISABLED = "active", "paused", "disabled"
+PENDING, DELIVERED, EXHAUSTED, FAILED = "pending", "delivered", "exhausted", "failed"
+
+
+def message_key(message_id: str) -> dict[str, Any]:
+    return serialize({"pk": f"MSG#{message_id}", "sk": "MSG"})
+
+
+def endpoint_key(endpoint_id: str) -> dict[str, Any]:
+    return serialize({"pk": f"EP#{endpoint_id}", "sk": "STATE"})
+
+
+class DeliveryStore:
+    def __init__(self, client: Any, table_name: str):
+        self.client = client
+        self.table = table_name
+
+    def _conditional(self, **kwargs: Any) -> bool:
+        try:
+            self.client.update_item(TableName=self.table, **kwargs) if "UpdateExpression" in kwargs else \
+                self.client.put_item(TableName=self.table, **kwargs)
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    # ------------------------------------------------------------------ messages
+
+    def create_message(self, item: Mapping[str, Any]) -> bool:
+        """Conditional put of a new message row; False when the webhook id already exists."""
+        return self._conditional(Item=serialize(item), ConditionExpression="attribute_not_exists(pk)")
+
+    def get_message(self, message_id: str) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table, Key=message_key(message_id), ConsistentRead=True).get("Item")
+        return deserialize(item) if item else None
+
+    def get_messages(self, message_ids: Iterable[str]) -> list[dict[str, Any]]:
+        ids = list(dict.fromkeys(message_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 100):
+            keys = [message_key(i) for i in ids[start:start + 100]]
+            request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    row = deserialize(item)
+                    found[row["message_id"]] = row
+                request = response.get("UnprocessedKeys") or None
+        return [found[i] for i in ids if i in found]
+
+    def record_attempt(self, message: Mapping[str, Any], *, number: int, attempted_at: str, status_code: int,
+                       latency_ms: int, outcome: str, expires_at: int) -> None:
+        self.client.put_item(TableName=self.table, Item=serialize({
+            "pk": f"MSG#{message['message_id']}", "sk": f"ATT#{number:04d}", "row_type": "attempt",
+            "attempted_at": attempted_at, "status_code": status_code, "latency_ms": latency_ms,
+            "outcome": outcome, "expires_at": expires_at,
+        }))
+
+    def get_attempts(self, message_id: str) -> list[dict[str, Any]]:
+        response = self.client.query(
+            TableName=self.table, KeyConditionExpression="pk = :pk AND begins_with(sk, :att)",
+            ExpressionAttributeValues=serialize({":pk": f"MSG#{message_id}", ":att": "ATT#"}), ConsistentRead=True)
+        return [deserialize(i) for i in response.get("Items", [])]
+
+    def update_message(self, message_id: str, values: Mapping[str, Any], *, remove: Iterable[str] = (),
+                       add_attempt: bool = False, expected_state: str | None = None) -> bool:
+        names = {f"#{k}": k for k in values}
+        sets = [f"#{k} = :{k}" for k in values]
+        expression = "SET " + ", ".join(sets)
+        if add_attempt:
+            expression += " ADD cycle_attempts :one, total_attempts :one"
+        removes = list(remove)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        attr_values = {f":{k}": v for k, v in values.items()}
+        if add_attempt:
+            attr_values[":one"] = 1
+        kwargs: dict[str, Any] = {"Key": message_key(message_id), "UpdateExpression": expression,
+                                  "ExpressionAttributeNames": names}
+        condition = "attribute_exists(pk)"
+        if expected_state is not None:
+            condition += " AND #state = :expected"
+            names["#state"] = "state"
+            attr_values[":expected"] = expected_state
+        kwargs["ConditionExpression"] = condition
+        kwargs["ExpressionAttributeValues"] = serialize(attr_values)
+        return self._conditional(**kwargs)
+
+    def query_index(self, index: str, key: str, since: str = "", limit: int | None = None) -> list[str]:
+        """Webhook ids on ``by-endpoint``/``by-transaction`` for ``key``, oldest first, from ``since``."""
+        key_attr = "endpoint_key" if index == BY_ENDPOINT else "txn_key"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": index,
+            "KeyConditionExpression": f"{key_attr} = :k" + (" AND sort_key >= :since" if since else ""),
+            "ExpressionAttributeValues": serialize({":k": key, **({":since": since} if since else {})}),
+        }
+        ids: list[str] = []
+        while True:
+            page = self.client.query(**kwargs)
+            ids.extend(deserialize(i)["pk"][4:] for i in page.get("Items", []))
+            if limit and len(ids) >= limit:
+                return ids[:limit]
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # ------------------------------------------------------------------ endpoints
+
+    def get_endpoint_state(self, endpoint_id: str) -> dict[str, Any]:
+        item = self.client.get_item(TableName=self.table, Key=endpoint_key(endpoint_id), ConsistentRead=True).get("Item")
+        state = deserialize(item) if item else {}
+        state.setdefault("admin_state", ACTIVE)
+        return state
+
+    def set_admin_state(self, endpoint_id: str, state: str, *, reason: str, now: str,
+                        only_from: Iterable[str] | None = None) -> bool:
+        """Set the endpoint's admin state; with ``only_from``, only when the current state is one
+        of them (so exactly one caller wins an automatic disable). Clears ``failing_since``."""
+        values = {":state": state, ":reason": reason, ":now": now}
+        condition = None
+        if only_from is not None:
+            allowed = list(only_from)
+            placeholders = [f":from{i}" for i in range(len(allowed))]
+            values.update({p: s for p, s in zip(placeholders, allowed)})
+            condition = f"attribute_not_exists(admin_state) OR admin_state IN ({', '.join(placeholders)})"
+        kwargs: dict[str, Any] = {
+            "Key": endpoint_key(endpoint_id),
+            "UpdateExpression": "SET admin_state = :state, reason = :reason, changed_at = :now REMOVE failing_since",
+            "ExpressionAttributeValues": serialize(values),
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        return self._conditional(**kwargs)
+
+    def mark_failing(self, endpoint_id: str, since: float) -> None:
+        """Start the continuous-failure clock unless it runs already."""
+        self.client.update_item(
+            TableName=self.table, Key=endpoint_key(endpoint_id),
+            UpdateExpression="SET failing_since = if_not_exists(failing_since, :since)",
+            ExpressionAttributeValues=serialize({":since": int(since)}))
+
+    def mark_healthy(self, endpoint_id: str, now: float) -> None:
+        self.client.update_item(
+            TableName=self.table, Key=endpoint_key(endpoint_id),
+            UpdateExpression="SET last_success_at = :now REMOVE failing_since",
+            ExpressionAttributeValues=serialize({":now": int(now)}))
+
+    def take_rate_slot(self, endpoint_id: str, window_start: int, allowed: int, expires_at: int) -> bool:
+        """One send in this fixed window, if the window still has room (one conditional update)."""
+        return self._conditional(
+            Key=serialize({"pk": f"EP#{endpoint_id}", "sk": f"RATE#{window_start}"}),
+            UpdateExpression="ADD n :one SET expires_at = :exp",
+            ConditionExpression="attribute_not_exists(n) OR n < :allowed",
+            ExpressionAttributeValues=serialize({":one": 1, ":allowed": allowed, ":exp": expires_at}))
