@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -94,3 +95,14 @@ def test_cdktf_local_in_a_shell_with_env_sh_says_so_when_no_emulator_answers(tmp
                          env=_env(tmp_path, PAYMENTS_LOCAL_ENDPOINT=f"http://127.0.0.1:{port}"))
     assert run.returncode == 1
     assert f"no emulator answers at http://127.0.0.1:{port}" in run.stderr
+
+
+def test_readme_documents_the_loop_with_commands_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The cdktf loop against the local emulator"):]
+    section = section[:section.index("\n## ", 5)]
+    used = set(re.findall(r"scripts/emulator\.py (\w+)", section))
+    assert used and used <= {"start", "stop", "status", "env", "messages"}, used
+    for command in ("cdktf deploy local", "cdktf diff local", "cdktf output local", "cdktf destroy local",
+                    "PAYMENTS_LOCAL_ENDPOINT", "--keep"):
+        assert command in section, command

@@ -138,6 +138,10 @@ def test_a_comment_in_a_handler_leaves_the_snapshot_digest_but_code_changes_it(t
     assert code_digest("notify", copy) != original
 
 
+def test_readme_gives_the_snapshot_update_command():
+    assert f"{UPDATE_COMMAND}\n" in (ROOT / "README.md").read_text()
+
+
 def test_snapshot_failure_names_the_changed_addresses_and_the_update_command(stack_json):
     current = stable_code_hashes(stack_json("dev"))
     changed = json.loads(json.dumps(current))
