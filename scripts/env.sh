@@ -22,7 +22,8 @@ fi
 cdktf() {
   case "${1:-} $*" in
     deploy*" local"*|diff*" local"*|destroy*" local"*|apply*" local"*|plan*" local"*)
-      "$ROOT/.venv/bin/python" "$ROOT/scripts/emulator.py" status >/dev/null || return 1 ;;
+      _emulator_status="$("$ROOT/.venv/bin/python" "$ROOT/scripts/emulator.py" status 2>&1 >/dev/null)" \
+        || { printf '%s\n' "$_emulator_status" >&2; return 1; } ;;
   esac
   command cdktf "$@"
 }
