@@ -149,12 +149,24 @@ def synth_local(endpoint_url: str, outdir: Path) -> Path:
     return outdir / "stacks" / "local"
 
 
+def cdktf(args: list[str], endpoint_url: str, outdir: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """The cdktf CLI as the README runs it (a shell that sourced scripts/env.sh), on the local
+    stack only (PAYMENTS_STACKS=local: a shorter synth), pointed at `endpoint_url`."""
+    env = dict(os.environ, PAYMENTS_STACKS="local", PAYMENTS_LOCAL_ENDPOINT=endpoint_url, CI="1", **FAKE_CREDENTIALS)
+    run = subprocess.run(["bash", "-c", 'source scripts/env.sh && cdktf "$@"', "cdktf", *args, "--output", str(outdir)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"cdktf {' '.join(args)} failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
+    return run
+
+
 @dataclass
 class Deployment:
     workdir: Path
     endpoint_url: str
     apply_seconds: float = 0.0
     state: dict = field(default_factory=dict)
+    cdktf_outdir: Path | None = None  # set when deployed with `cdktf deploy local`: diff and destroy use cdktf too
 
     def refresh_state(self) -> dict:
         self.state = json.loads(terraform(["show", "-json"], self.workdir).stdout or "{}")
@@ -184,7 +196,14 @@ class Deployment:
         targets = [f"-target={a}" for a in addresses[:10]]
         return terraform(["plan", "-input=false", "-lock=false", *targets], self.workdir, check=False).stdout[-6000:]
 
+    def cdktf_diff(self) -> str:
+        """`cdktf diff local` output (a clean deployment says "No changes.")."""
+        return cdktf(["diff", "local"], self.endpoint_url, self.cdktf_outdir).stdout
+
     def destroy(self) -> None:
+        if self.cdktf_outdir is not None:
+            cdktf(["destroy", "local", "--auto-approve", "--parallelism", "20"], self.endpoint_url, self.cdktf_outdir)
+            return
         stage("terraform destroy")
         terraform(["destroy", "-auto-approve", "-input=false", "-lock=false"], self.workdir,
                   progress=("destroy", len(self.resources()) if self.state else 0))
@@ -204,6 +223,16 @@ def deploy(endpoint_url: str, outdir: Path) -> Deployment:
               progress=("apply", total))
     deployment = Deployment(workdir=workdir, endpoint_url=endpoint_url,
                             apply_seconds=time.perf_counter() - started)
+    deployment.refresh_state()
+    return deployment
+
+
+def cdktf_deploy(endpoint_url: str, outdir: Path) -> Deployment:
+    """`cdktf deploy local` against the emulator at `endpoint_url`, output (and state) in `outdir`."""
+    started = time.perf_counter()
+    cdktf(["deploy", "local", "--auto-approve", "--parallelism", "20"], endpoint_url, outdir)
+    deployment = Deployment(workdir=outdir / "stacks" / "local", endpoint_url=endpoint_url,
+                            apply_seconds=time.perf_counter() - started, cdktf_outdir=outdir)
     deployment.refresh_state()
     return deployment
 
