@@ -13,4 +13,17 @@ export PIPENV_VERBOSITY=-1
 # providers from the machine's filesystem mirror (no registry access here)
 if [ -d /opt/tf-plugins ]; then
   export TF_CLI_CONFIG_FILE="$ROOT/terraform.rc"
+  # cdktf deploy/diff/destroy in a fresh output folder otherwise run `terraform providers lock
+  # -platform=linux_amd64`, which asks the registry even with a mirror (`--skip-provider-lock`)
+  export CDKTF_SKIP_PROVIDER_LOCK=true
 fi
+# `cdktf deploy|diff|destroy local` in a shell that sourced this file: say so plainly when no local
+# emulator answers (Terraform's own error is only "connection refused"); everything else is plain cdktf
+cdktf() {
+  case "${1:-} $*" in
+    deploy*" local"*|diff*" local"*|destroy*" local"*|apply*" local"*|plan*" local"*)
+      _emulator_status="$("$ROOT/.venv/bin/python" "$ROOT/scripts/emulator.py" status 2>&1 >/dev/null)" \
+        || { printf '%s\n' "$_emulator_status" >&2; return 1; } ;;
+  esac
+  command cdktf "$@"
+}

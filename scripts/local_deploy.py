@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -85,12 +86,53 @@ def _terraform_env() -> dict[str, str]:
     return env
 
 
-def terraform(args: list[str], cwd: Path, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
+def progress_enabled() -> bool:
+    """Stage and resource progress lines on stderr (run_local.sh sets PAYMENTS_PROGRESS=1)."""
+    return os.environ.get("PAYMENTS_PROGRESS") == "1"
+
+
+def stage(text: str) -> None:
+    if progress_enabled():
+        print(f"== {text}", file=sys.stderr, flush=True)
+
+
+DONE_LINE = re.compile(r": (Creation|Destruction|Modifications) complete after ")
+
+
+def _run_with_progress(command: list[str], cwd: Path, label: str, total: int, timeout: int) -> subprocess.CompletedProcess:
+    """Run Terraform, printing `label: done/total resources, elapsed` every 10 resources or 15 s."""
+    started = time.monotonic()
+    done, last_print, lines = 0, started, []
+    # one stream (stderr into stdout): nothing can fill an unread pipe
+    with subprocess.Popen(command, cwd=cwd, env=_terraform_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as process:
+        for line in process.stdout:
+            lines.append(line)
+            now = time.monotonic()
+            finished_one = bool(DONE_LINE.search(line))
+            done += finished_one
+            if (finished_one and done % 10 == 0) or now - last_print >= 15:
+                print(f"   {label}: {done}/{total} resources, {now - started:.0f} s", file=sys.stderr, flush=True)
+                last_print = now
+            if now - started > timeout:
+                process.kill()
+        returncode = process.wait()
+    print(f"   {label}: {done}/{total} resources, {time.monotonic() - started:.0f} s (finished)", file=sys.stderr,
+          flush=True)
+    return subprocess.CompletedProcess(command, returncode, "".join(lines), "")
+
+
+def terraform(args: list[str], cwd: Path, check: bool = True, timeout: int = 1800,
+              progress: tuple[str, int] | None = None) -> subprocess.CompletedProcess:
+    """Run Terraform in `cwd`; with `progress=(label, total)` and PAYMENTS_PROGRESS=1, show counts."""
     terraform_bin = shutil.which("terraform")
     if terraform_bin is None:
         raise RuntimeError("terraform is not on PATH (Terraform 1.11.4 is part of the machine image)")
-    run = subprocess.run([terraform_bin, *args, "-no-color"], cwd=cwd, env=_terraform_env(),
-                         capture_output=True, text=True, timeout=timeout)
+    if progress and progress_enabled():
+        run = _run_with_progress([terraform_bin, *args, "-no-color"], cwd, *progress, timeout=timeout)
+    else:
+        run = subprocess.run([terraform_bin, *args, "-no-color"], cwd=cwd, env=_terraform_env(),
+                             capture_output=True, text=True, timeout=timeout)
     if check and run.returncode != 0:
         raise RuntimeError(f"terraform {' '.join(args)} failed in {cwd}:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
     return run
@@ -107,12 +149,24 @@ def synth_local(endpoint_url: str, outdir: Path) -> Path:
     return outdir / "stacks" / "local"
 
 
+def cdktf(args: list[str], endpoint_url: str, outdir: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """The cdktf CLI as the README runs it (a shell that sourced scripts/env.sh), on the local
+    stack only (PAYMENTS_STACKS=local: a shorter synth), pointed at `endpoint_url`."""
+    env = dict(os.environ, PAYMENTS_STACKS="local", PAYMENTS_LOCAL_ENDPOINT=endpoint_url, CI="1", **FAKE_CREDENTIALS)
+    run = subprocess.run(["bash", "-c", 'source scripts/env.sh && cdktf "$@"', "cdktf", *args, "--output", str(outdir)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"cdktf {' '.join(args)} failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
+    return run
+
+
 @dataclass
 class Deployment:
     workdir: Path
     endpoint_url: str
     apply_seconds: float = 0.0
     state: dict = field(default_factory=dict)
+    cdktf_outdir: Path | None = None  # set when deployed with `cdktf deploy local`: diff and destroy use cdktf too
 
     def refresh_state(self) -> dict:
         self.state = json.loads(terraform(["show", "-json"], self.workdir).stdout or "{}")
@@ -128,6 +182,7 @@ class Deployment:
 
     def plan_changes(self) -> list[str]:
         """Addresses with planned changes after the apply (the goal is none)."""
+        stage("terraform plan after the apply (expected: no changes)")
         terraform(["plan", "-out=check.tfplan", "-input=false", "-lock=false"], self.workdir)
         plan = json.loads(terraform(["show", "-json", "check.tfplan"], self.workdir).stdout)
         return sorted(
@@ -141,18 +196,43 @@ class Deployment:
         targets = [f"-target={a}" for a in addresses[:10]]
         return terraform(["plan", "-input=false", "-lock=false", *targets], self.workdir, check=False).stdout[-6000:]
 
+    def cdktf_diff(self) -> str:
+        """`cdktf diff local` output (a clean deployment says "No changes.")."""
+        return cdktf(["diff", "local"], self.endpoint_url, self.cdktf_outdir).stdout
+
     def destroy(self) -> None:
-        terraform(["destroy", "-auto-approve", "-input=false", "-lock=false"], self.workdir)
+        if self.cdktf_outdir is not None:
+            cdktf(["destroy", "local", "--auto-approve", "--parallelism", "20"], self.endpoint_url, self.cdktf_outdir)
+            return
+        stage("terraform destroy")
+        terraform(["destroy", "-auto-approve", "-input=false", "-lock=false"], self.workdir,
+                  progress=("destroy", len(self.resources()) if self.state else 0))
 
 
 def deploy(endpoint_url: str, outdir: Path) -> Deployment:
     """Synthesize and apply the local stack against the emulator at `endpoint_url`."""
+    stage(f"synth of the local stack (main.py, PAYMENTS_LOCAL_ENDPOINT={endpoint_url})")
     workdir = synth_local(endpoint_url, outdir)
+    stage("terraform init (provider from the mirror)")
     terraform(["init", "-input=false"], workdir)
+    planned = json.loads((workdir / "cdk.tf.json").read_text()).get("resource", {})
+    total = sum(len(resources) for resources in planned.values())
+    stage(f"terraform apply: {total} resources (each SQS queue takes ~25 s)")
     started = time.perf_counter()
-    terraform(["apply", "-auto-approve", "-input=false", "-lock=false", "-parallelism=20"], workdir)
+    terraform(["apply", "-auto-approve", "-input=false", "-lock=false", "-parallelism=20"], workdir,
+              progress=("apply", total))
     deployment = Deployment(workdir=workdir, endpoint_url=endpoint_url,
                             apply_seconds=time.perf_counter() - started)
+    deployment.refresh_state()
+    return deployment
+
+
+def cdktf_deploy(endpoint_url: str, outdir: Path) -> Deployment:
+    """`cdktf deploy local` against the emulator at `endpoint_url`, output (and state) in `outdir`."""
+    started = time.perf_counter()
+    cdktf(["deploy", "local", "--auto-approve", "--parallelism", "20"], endpoint_url, outdir)
+    deployment = Deployment(workdir=outdir / "stacks" / "local", endpoint_url=endpoint_url,
+                            apply_seconds=time.perf_counter() - started, cdktf_outdir=outdir)
     deployment.refresh_state()
     return deployment
 

@@ -181,9 +181,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--keep", action="store_true", help="leave the stack deployed and the emulator running")
     options = parser.parse_args()
-    with local_deploy.LocalEmulator(options.port) as emulator, tempfile.TemporaryDirectory() as work:
+    with local_deploy.LocalEmulator(options.port) as emulator, tempfile.TemporaryDirectory() as scratch:
+        # --keep deploys into cdktf.out, where `cdktf diff/output/destroy local` find the stack and its state
+        work = ROOT / "cdktf.out" if options.keep else Path(scratch)
         capture_urls = create_capture_queues(emulator.endpoint_url)
-        deployment = local_deploy.deploy(emulator.endpoint_url, Path(work))
+        deployment = local_deploy.deploy(emulator.endpoint_url, work)
         print(f"deployed {len(deployment.resources())} resources to {emulator.endpoint_url} "
               f"in {deployment.apply_seconds:.1f} s")
         signer = sample_webhooks.PayPalSigner()
@@ -205,7 +207,9 @@ def main() -> None:
         changes = deployment.plan_changes()
         print(f"plan after deploy: {'no changes' if not changes else changes}")
         if options.keep:
-            print(f"kept: emulator at {emulator.endpoint_url}; Ctrl-C to stop")
+            print(f"kept: emulator at {emulator.endpoint_url}, state in {deployment.workdir.relative_to(ROOT)}; "
+                  f"in another shell: source scripts/env.sh && export PAYMENTS_LOCAL_ENDPOINT={emulator.endpoint_url} "
+                  f"&& cdktf diff local (ops tools: --endpoint-url {emulator.endpoint_url}); Ctrl-C to stop")
             while True:
                 time.sleep(3600)
         deployment.destroy()

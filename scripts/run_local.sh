@@ -6,8 +6,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-echo "== synth (cdktf synth through cdktf.json)"
+# stage lines and Terraform's resource counts from scripts/local_deploy.py
+export PAYMENTS_PROGRESS=1
+echo "== synth of every stack (cdktf synth through cdktf.json)"
+started=$SECONDS
 cdktf synth --output cdktf.out >/dev/null
+echo "   synth: done in $((SECONDS - started)) s"
 for stack in dev prod local; do
   echo "== terraform validate: $stack"
   (cd "cdktf.out/stacks/$stack" && terraform init -backend=false -input=false -no-color >/dev/null \

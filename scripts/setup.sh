@@ -31,9 +31,17 @@ lock_hash="$(sha256sum Pipfile.lock | cut -c1-64)"
 if [ ! -f .venv/.lock-hash ] || [ "$(cat .venv/.lock-hash)" != "$lock_hash" ]; then
   if [ ! -x .tools/bin/pipenv ]; then
     "$PYTHON" -m venv .tools
-    .tools/bin/pip install --quiet --disable-pip-version-check pipenv==2025.0.4
+    if ! pip_log="$(.tools/bin/pip install --quiet --disable-pip-version-check pipenv==2025.0.4 2>&1)"; then
+      printf '%s\n' "$pip_log" >&2
+      fail "installing pipenv 2025.0.4 failed (pip's output is above)"
+    fi
   fi
-  PIPENV_PYTHON="$PYTHON" .tools/bin/pipenv sync --dev
+  echo "setup: installing the Python packages of Pipfile.lock into .venv (pipenv sync)"
+  # pipenv's own chatter (~15 lines) is shown only when the sync fails
+  if ! sync_log="$(PIPENV_PYTHON="$PYTHON" .tools/bin/pipenv sync --dev 2>&1)"; then
+    printf '%s\n' "$sync_log" >&2
+    fail "pipenv sync --dev failed (its output is above)"
+  fi
   echo "$lock_hash" > .venv/.lock-hash
 fi
 

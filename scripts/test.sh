@@ -5,4 +5,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
+# one line when a pinned runtime is within 90 days of its end of support (never fails)
+"$ROOT/.venv/bin/python" "$ROOT/scripts/toolchain.py" || true
 exec "$ROOT/.venv/bin/python" -m pytest "$@"

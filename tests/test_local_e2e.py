@@ -1,4 +1,4 @@
-"""End to end on this machine: the `local` stack applied to a moto server with Terraform, then
+"""End to end on this machine: the `local` stack applied to a moto server with `cdktf deploy local`, then
 signed webhooks driven through what was deployed with the real handler code
 (scripts/local_runner.py). Nothing is mocked but the emulator itself."""
 
@@ -34,7 +34,8 @@ def emulator():
 @pytest.fixture(scope="module")
 def deployment(emulator, tmp_path_factory):
     capture = local_e2e.create_capture_queues(emulator.endpoint_url)
-    deployed = local_deploy.deploy(emulator.endpoint_url, tmp_path_factory.mktemp("local-stack"))
+    # deployed, checked and destroyed with the cdktf CLI, as the README's cdktf loop does
+    deployed = local_deploy.cdktf_deploy(emulator.endpoint_url, tmp_path_factory.mktemp("cdktf.out"))
     deployed.capture_urls = capture
     yield deployed
 
@@ -250,9 +251,11 @@ def test_wrong_secret_window_is_recovered_by_the_quarantine_replay(zero_loss):
     assert window["recovered_by_replay"] == 4  # the fifth came in with Stripe's own retry
 
 
-def test_plan_after_deploy_shows_no_changes(deployment, summary):
-    changes = deployment.plan_changes()
-    assert changes == [], deployment.plan_diff(changes)
+def test_cdktf_diff_after_deploy_shows_no_changes(deployment, summary):
+    output = deployment.cdktf_diff()
+    if "No changes." not in output:
+        changes = deployment.plan_changes()
+        pytest.fail(f"cdktf diff local shows changes: {changes}\n{deployment.plan_diff(changes)}")
 
 
 def test_destroy_leaves_nothing_behind(deployment, emulator, summary):

@@ -1,19 +1,103 @@
 """Every environment synthesizes; the JSON is snapshotted, deterministic, and valid against the
 real provider schema (terraform init from the mirror + terraform validate)."""
 
+import ast
 import filecmp
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from syrupy.extensions.amber.serializer import AmberDataSerializer
 
 from support import ROOT, run_terraform
 
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import package  # noqa: E402
+
 ENVIRONMENTS = ["dev", "prod", "local"]
+SNAPSHOT_FILE = Path(__file__).parent / "__snapshots__" / "test_synth.ambr"
+UPDATE_COMMAND = "./scripts/test.sh tests/test_synth.py --snapshot-update"
+ZIP_PATH = re.compile(r"^(?P<asset>.*/)[0-9A-F]{32}/(?P<name>[a-z_]+)-[0-9a-f]{16}\.zip$")
+
+
+def code_digest(name: str, lambda_src: Path = package.LAMBDA_SRC) -> str:
+    """A digest of what a zip ships, read as code: Python files by their syntax tree (comments and
+    formatting dropped, docstrings kept), other files byte for byte; the layer adds its pinned
+    dependencies. A comment changes the zip's bytes but not this; a code change changes both."""
+    if name == "layer":
+        entries = package._tree_entries(lambda_src / "layer" / "paycore", "python/paycore/")
+        entries += [("requirements", package.requirements_text().encode()),
+                    ("constraints", package.constraints_text().encode())]
+    else:
+        entries = package._tree_entries(lambda_src / name)
+    digest = hashlib.sha256()
+    for arcname, data in sorted(entries):
+        if arcname.endswith(".py"):
+            data = ast.dump(ast.parse(data, filename=arcname)).encode()
+        digest.update(arcname.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()[:16]
+
+
+def stable_code_hashes(stack: dict) -> dict:
+    """The stack JSON as snapshotted: each Lambda zip's file name and source_code_hash (hashes of
+    the zip's bytes) replaced by the digest of the code it ships, so a comment-only handler edit
+    leaves the snapshot as it was. The synthesized stack itself keeps the real hashes: the plan
+    still changes with any byte of a zip."""
+    stack = json.loads(json.dumps(stack))
+    for resource_type in ("aws_lambda_function", "aws_lambda_layer_version"):
+        for resource in stack.get("resource", {}).get(resource_type, {}).values():
+            match = ZIP_PATH.match(resource.get("filename", ""))
+            if match:
+                code = code_digest(match["name"])
+                resource["filename"] = f"{match['asset']}<code {code}>/{match['name']}.zip"
+                resource["source_code_hash"] = f"<sha256 of the zip of code {code}>"
+    return stack
+
+
+def changed_addresses(stored: dict, current: dict) -> list[str]:
+    """Terraform addresses (and top-level blocks) that differ between two stack JSONs."""
+    changed = []
+    for block in sorted(set(stored) | set(current)):
+        old, new = stored.get(block, {}), current.get(block, {})
+        if block in ("resource", "data"):
+            prefix = "data." if block == "data" else ""
+            for kind in sorted(set(old) | set(new)):
+                for name in sorted(set(old.get(kind, {})) | set(new.get(kind, {}))):
+                    if old.get(kind, {}).get(name) != new.get(kind, {}).get(name):
+                        state = "added" if name not in old.get(kind, {}) else (
+                            "removed" if name not in new.get(kind, {}) else "changed")
+                        changed.append(f"{prefix}{kind}.{name} ({state})")
+        elif block in ("output", "variable", "locals") and isinstance(old, dict) and isinstance(new, dict):
+            changed += [f"{block}.{k}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        elif old != new and block != "//":
+            changed.append(block)
+    return changed
+
+
+def stored_snapshot(name: str) -> dict | None:
+    try:
+        data = AmberDataSerializer.read_file(str(SNAPSHOT_FILE)).get(name).data.strip()
+        return json.loads(data[3:-3]) if data.startswith("'''") else None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def snapshot_failure(environment: str, current: dict) -> str:
+    stored = stored_snapshot(f"test_stack_json_matches_snapshot[{environment}]")
+    if stored is None:
+        return f"no reviewed snapshot of {environment} yet: create it with `{UPDATE_COMMAND}`"
+    changed = changed_addresses(stored, current)
+    listed = "\n  ".join(changed[:40]) + (f"\n  ... and {len(changed) - 40} more" if len(changed) > 40 else "")
+    return (f"the synthesized {environment} stack differs from its reviewed snapshot in "
+            f"{len(changed)} place(s):\n  {listed or '(metadata only)'}\n"
+            f"If the change is intended, review the diff below and update the snapshots with `{UPDATE_COMMAND}`")
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -36,7 +120,36 @@ def test_stack_synthesizes_with_provider_backend_and_tags(stack_json, environmen
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_stack_json_matches_snapshot(stack_json, environment, snapshot):
-    assert json.dumps(stack_json(environment), indent=2, sort_keys=True) == snapshot
+    current = stable_code_hashes(stack_json(environment))
+    text = json.dumps(current, indent=2, sort_keys=True)
+    # the message is built only on a mismatch (it reads the stored snapshot back)
+    assert text == snapshot, snapshot_failure(environment, current)
+
+
+def test_a_comment_in_a_handler_leaves_the_snapshot_digest_but_code_changes_it(tmp_path):
+    copy = tmp_path / "lambda_src"
+    shutil.copytree(package.LAMBDA_SRC / "notify", copy / "notify")
+    handler = copy / "notify" / "notify_handler.py"
+    original = code_digest("notify", copy)
+    assert original == code_digest("notify")
+    handler.write_text("# a reviewer's note\n" + handler.read_text() + "\n\n# and one at the end\n")
+    assert code_digest("notify", copy) == original
+    handler.write_text(handler.read_text() + "\nEXTRA = 1\n")
+    assert code_digest("notify", copy) != original
+
+
+def test_readme_gives_the_snapshot_update_command():
+    assert f"{UPDATE_COMMAND}\n" in (ROOT / "README.md").read_text()
+
+
+def test_snapshot_failure_names_the_changed_addresses_and_the_update_command(stack_json):
+    current = stable_code_hashes(stack_json("dev"))
+    changed = json.loads(json.dumps(current))
+    queue = next(iter(changed["resource"]["aws_sqs_queue"]))
+    changed["resource"]["aws_sqs_queue"][queue]["delay_seconds"] = 7
+    assert changed_addresses(current, changed) == [f"aws_sqs_queue.{queue} (changed)"]
+    message = snapshot_failure("dev", changed)
+    assert f"aws_sqs_queue.{queue} (changed)" in message and UPDATE_COMMAND in message
 
 
 @pytest.mark.slow

@@ -1,0 +1,108 @@
+"""The local emulator command: `scripts/emulator.py start` runs moto's server in the background,
+creates the vendors' capture queues and prints the exports; `status` and a `cdktf ... local` in a
+shell that sourced env.sh tell the user what to run when no emulator answers, instead of
+"connection refused". `cdktf deploy local`, `cdktf diff local` (no changes) and `cdktf destroy local`
+run in tests/test_local_e2e.py, which shares that deployment with the end-to-end run (one
+deployment of 283 resources per suite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from support import ROOT
+
+EMULATOR = [sys.executable, str(ROOT / "scripts" / "emulator.py")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(state_dir: Path, **extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PAYMENTS_LOCAL_ENDPOINT"}
+    return dict(env, PAYMENTS_EMULATOR_DIR=str(state_dir), **extra)
+
+
+def emulator(action: str, state_dir: Path, *args: str, **extra) -> subprocess.CompletedProcess:
+    return subprocess.run([*EMULATOR, action, *args], capture_output=True, text=True, timeout=120,
+                          env=_env(state_dir, **extra))
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """A background emulator on a free port, stopped (by its recorded pid) at the end."""
+    state_dir = tmp_path_factory.mktemp("emulator")
+    port = _free_port()
+    run = emulator("start", state_dir, "--port", str(port))
+    assert run.returncode == 0, run.stderr
+    yield state_dir, port, run
+    stopped = emulator("stop", state_dir)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def test_start_prints_the_export_the_local_stack_reads(started):
+    _, port, run = started
+    assert f"export PAYMENTS_LOCAL_ENDPOINT=http://127.0.0.1:{port}\n" in run.stdout
+    # every stdout line is an export or a comment: `eval "$(... start)"` works
+    assert all(line.startswith(("export ", "# ")) for line in run.stdout.splitlines())
+
+
+def test_start_creates_the_vendor_capture_queues_and_messages_reads_them(started):
+    state_dir, port, _ = started
+    url = f"http://127.0.0.1:{port}"
+    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    queue = sqs.get_queue_url(QueueName="vendor-capture-vendor-a-local")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"Message": "{\"transaction_id\": \"tx-1\"}"}))
+    shown = emulator("messages", state_dir)
+    assert shown.returncode == 0, shown.stderr
+    received = json.loads(shown.stdout)
+    assert received["vendor-capture-vendor-a-local"] == [{"Message": "{\"transaction_id\": \"tx-1\"}"}]
+    assert received["vendor-capture-vendor-b-local"] == []
+
+
+def test_status_answers_and_a_second_start_on_the_same_port_is_harmless(started):
+    state_dir, port, _ = started
+    status = emulator("status", state_dir)
+    assert status.returncode == 0 and f"running at http://127.0.0.1:{port}" in status.stderr
+    again = emulator("start", state_dir, "--port", str(port))
+    assert again.returncode == 0 and "already running" in again.stderr
+
+
+def test_fails_when_no_emulator_answers_and_says_what_to_run(tmp_path):
+    port = _free_port()
+    status = emulator("status", tmp_path, PAYMENTS_LOCAL_ENDPOINT=f"http://127.0.0.1:{port}")
+    assert status.returncode == 1
+    assert f"no emulator answers at http://127.0.0.1:{port}" in status.stderr
+    assert f"scripts/emulator.py start --port {port}" in status.stderr
+
+
+def test_cdktf_local_in_a_shell_with_env_sh_says_so_when_no_emulator_answers(tmp_path):
+    port = _free_port()
+    run = subprocess.run(["bash", "-c", "source scripts/env.sh && cdktf diff local"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60,
+                         env=_env(tmp_path, PAYMENTS_LOCAL_ENDPOINT=f"http://127.0.0.1:{port}"))
+    assert run.returncode == 1
+    assert f"no emulator answers at http://127.0.0.1:{port}" in run.stderr
+
+
+def test_readme_documents_the_loop_with_commands_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The cdktf loop against the local emulator"):]
+    section = section[:section.index("\n## ", 5)]
+    used = set(re.findall(r"scripts/emulator\.py (\w+)", section))
+    assert used and used <= {"start", "stop", "status", "env", "messages"}, used
+    for command in ("cdktf deploy local", "cdktf diff local", "cdktf output local", "cdktf destroy local",
+                    "PAYMENTS_LOCAL_ENDPOINT", "--keep"):
+        assert command in section, command
