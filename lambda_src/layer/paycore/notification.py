@@ -18,22 +18,18 @@ A missing vendor id is published as ``vendor_id = "unknown"`` (no vendor subscri
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from paycore.ledger import MARKER_TTL_SECONDS  # noqa: F401  (re-exported: one TTL for all markers)
 from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE
+from paycore.notify_request import EMAIL as _EMAIL
+from paycore.notify_request import TEMPLATES
 from paycore.query import ID_PATTERN, QueryError
 
 MANUAL_KIND = "manual_notification"
-TEMPLATES = ("receipt", "refund", "reminder")
 UNKNOWN_VENDOR = "unknown"
 MARKER_PREFIX = "MARKER#notify#"
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
 
 
 class InvalidMessage(ValueError):

@@ -1,15 +1,14 @@
-"""Ingress (M1-M4, P1-P5, P14, F1, C5): the REST API in front of the platform.
+"""Ingress: a REST API whose routes are data, reusable in any stack (`WebhookIngress`).
 
 Routes
-  POST /webhooks/{stripe|paypal}   one resource per enabled provider; REQUEST authorizer (per-provider
-                                   key), AWS service integration straight to the ingest FIFO queue
-                                   (no Lambda in the hot path); the request template is
-                                   `paycore.envelope.render_request_template(provider)`, the one
-                                   definition the handlers parse.
-  POST /payments                   validator (AWS_PROXY, AWS_IAM), body model + Idempotency-Key header
-  GET  /transactions[/{id}]        reader   (AWS_PROXY, AWS_IAM)
-  GET  /status/{id}                status   (AWS_PROXY, AWS_IAM)
-  POST /transactions/{id}/notify   notify   (AWS_PROXY, AWS_IAM), body model
+  `SqsRoute`     POST {path} -> SendMessage to one queue through an AWS service integration (no
+                 Lambda in the hot path), with the caller's VTL request template, gated by a Lambda
+                 REQUEST authorizer. SQS answers -> caller retries: 200 {"received": true}; a 4xx
+                 from SQS (a misconfiguration) -> 500 and a 5xx -> 503, so webhook senders retry.
+  `LambdaRoute`  {method} {path} -> a function (AWS_PROXY), AWS_IAM or NONE, optional body model
+                 (JSON schema) and required parameters, CORS preflight.
+The payment platform's routes (webhooks per provider, /payments, /transactions, /status, notify)
+are built from its settings by the app (constructs/app/stack.py), not here.
 
 Decisions
   * Authorizer identity source: `context.resourcePath` (always present), result TTL 0. The gate key
@@ -17,13 +16,12 @@ Decisions
     REQUEST authorizer answers 401 without calling the Lambda when any identity source is missing,
     so neither can be an identity source; a cache keyed without the key would hand one caller's
     Allow to the next. No cache, then: the authorizer keeps the secrets in memory instead.
-  * SQS answers -> provider retries: a 4xx from SQS (our misconfiguration) -> 500 and a 5xx -> 503,
-    so Stripe/PayPal retry; success -> 200 {"received": true}. SQS errors carry no more than a
-    status code to select on, so an oversized body is answered 413 by WAF (below), not here.
+  * SQS errors carry no more than a status code to select on, so an oversized body is answered
+    413 by WAF (below), not by the integration.
   * WAF rules: per-IP rate limit, AWS IP reputation, anonymous IPs (its HostingProviderIPList
     counted: providers send from cloud ranges), the common rule set and known bad inputs (Log4j).
   * WAF body size: AWSManagedRulesCommonRuleSet's SizeRestrictions_BODY (blocks > 8 KB) is set to
-    COUNT, and our rule blocks bodies > `max_webhook_body_bytes` with 413. WAF sees at most the
+    COUNT, and our rule blocks bodies > `max_body_bytes` with 413. WAF sees at most the
     first 16/32/48/64 KB of an API Gateway body (web ACL association_config), so the inspection
     limit is raised to the smallest step >= the maximum and the rule uses oversize_handling MATCH:
     a body beyond what WAF can see is beyond the maximum too, so it is blocked, exactly.
@@ -34,13 +32,13 @@ Decisions
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from cdktf import Fn, Token
+from cdktf import Fn
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_authorizer import ApiGatewayAuthorizer
 from cdktf_cdktf_provider_aws.api_gateway_base_path_mapping import ApiGatewayBasePathMapping
@@ -81,20 +79,17 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 from constructs import Construct
 
-from constructs.settings import KNOWN_PROVIDERS, LOG_RETENTION_DAYS
-from constructs.tokens import PAYCORE_ROOT, is_literal
+from constructs.core import LOG_RETENTION_DAYS
+from constructs.core.tokens import is_literal
 
-
-from paycore.envelope import render_request_template  # noqa: E402  (one definition with the handlers)
-from paycore.model import CURRENCIES, SAFE_ID  # noqa: E402
-from paycore.providers import direct as _direct  # noqa: E402
-
-STAGE_NAME = "v1"
+DEFAULT_STAGE_NAME = "v1"
 #: WAF can inspect this much of an API Gateway request body (association_config steps).
 WAF_BODY_INSPECTION_STEPS_KB = (16, 32, 48, 64)
 WEBHOOK_ACCEPTED = json.dumps({"received": True})
-CORS_ALLOW_HEADERS = "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,Idempotency-Key"
-#: Stage access log line (JSON). No path with query string: the gate key may be in it.
+DEFAULT_CORS_ALLOW_HEADERS = (
+    "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,Idempotency-Key"
+)
+#: Stage access log line (JSON). No path with query string: a gate key may be in it.
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
@@ -113,58 +108,14 @@ ACCESS_LOG_FORMAT = json.dumps({
     "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
 }, sort_keys=True)
+_ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_PATH = re.compile(r"^(/[A-Za-z0-9._-]+|/\{[A-Za-z0-9_]+\})+$")
+_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
-
-def _module_constants(module: str, names: Sequence[str]) -> dict[str, Any]:
-    """Literal constants of a layer module, read from its source without importing it.
-
-    `paycore.notification` imports boto3 (through the ledger); importing it would add boto3 to
-    every synth. Its notify-body constants are literals (`re.compile("...")` for the pattern), so
-    they are read from the one definition instead."""
-    tree = ast.parse((PAYCORE_ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
-    found: dict[str, Any] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            name, value = node.targets[0].id, node.value
-            if name in names:
-                if isinstance(value, ast.Call) and getattr(value.func, "attr", "") == "compile":
-                    value = value.args[0]
-                found[name] = ast.literal_eval(value)
-    missing = sorted(set(names) - set(found))
-    if missing:
-        raise RuntimeError(f"{module} no longer defines {missing} as literals; update constructs/ingress.py")
-    return found
-
-
-_NOTIFY = _module_constants("paycore.notification", ("TEMPLATES", "_EMAIL"))
-
-#: JSON schemas (draft 4) of the request bodies, built from the handlers' own definitions (P14).
-PAYMENT_REQUEST_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "title": "PaymentRequest",
-    "type": "object",
-    "additionalProperties": False,
-    "required": list(_direct.REQUIRED_FIELDS),
-    "properties": {
-        "amount": {"type": "integer", "minimum": 1, "maximum": _direct.MAX_AMOUNT},
-        "currency": {"type": "string", "enum": sorted(CURRENCIES)},
-        "vendor_id": {"type": "string", "pattern": SAFE_ID.pattern},
-        "customer_id": {"type": "string", "pattern": SAFE_ID.pattern},
-        "status": {"type": "string", "enum": list(_direct.REQUEST_STATUSES)},
-    },
-}
-NOTIFY_REQUEST_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "title": "NotifyRequest",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["email", "template"],
-    "properties": {
-        "email": {"type": "string", "format": "email", "maxLength": 254, "pattern": _NOTIFY["_EMAIL"]},
-        "template": {"type": "string", "enum": list(_NOTIFY["TEMPLATES"])},
-    },
-}
+def _slug(path: str) -> str:
+    """`/transactions/{id}/notify` -> `transactions-id-notify` (construct ids of a path's resources)."""
+    return path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
 
 
 def terraform_literal(text: str) -> str:
@@ -181,12 +132,48 @@ class LambdaTarget:
     invoke_arn: str
 
 
+@dataclass(frozen=True)
+class SqsRoute:
+    """`POST {path}` sent straight to the ingress queue (AWS service integration, SendMessage): no
+    Lambda in the hot path. Gated by the construct's REQUEST authorizer.
+
+    route_id: lower-case slug naming the route's resources (`sqs-{route_id}`, ...); path: the
+    resource path, e.g. "/webhooks/stripe"; request_template: the VTL template that turns the
+    request into the SendMessage form body (application/x-www-form-urlencoded); request_parameters:
+    method request parameters -> required (e.g. {"method.request.querystring.key": False}).
+    """
+
+    route_id: str
+    path: str
+    request_template: str
+    request_parameters: Mapping[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LambdaRoute:
+    """`{method} {path}` proxied to a function (AWS_PROXY).
+
+    authorization: "AWS_IAM" (SigV4 callers, the default) or "NONE"; request_model: the title of
+    one of the construct's `request_models` to validate the JSON body against (default none);
+    request_parameters: method request parameters -> required; cors: add an OPTIONS (MOCK) method
+    on the path for browsers (default True).
+    """
+
+    method: str
+    path: str
+    target: LambdaTarget
+    authorization: str = "AWS_IAM"
+    request_model: str | None = None
+    request_parameters: Mapping[str, bool] = field(default_factory=dict)
+    cors: bool = True
+
+
 def waf_inspection_limit_kb(max_body_bytes: int) -> int:
     """Smallest WAF body inspection step (KB) that covers `max_body_bytes`."""
     for step in WAF_BODY_INSPECTION_STEPS_KB:
         if max_body_bytes <= step * 1024:
             return step
-    raise ValueError(f"max_webhook_body_bytes must be <= {WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024}, got {max_body_bytes}")
+    raise ValueError(f"max_body_bytes must be <= {WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024}, got {max_body_bytes}")
 
 
 def waf_rules(*, rate_limit: int, max_body_bytes: int, metric_prefix: str) -> list[dict[str, Any]]:
@@ -227,33 +214,49 @@ def waf_rules(*, rate_limit: int, max_body_bytes: int, metric_prefix: str) -> li
     ]
 
 
-class WebhookApi(Construct):
-    """The REST API (REGIONAL), its stage, authorizer, WAF and optional custom domain.
+class WebhookIngress(Construct):
+    """A REGIONAL REST API whose routes are data: queue routes (`SqsRoute`, API Gateway sends the
+    request to an SQS queue, gated by a Lambda REQUEST authorizer) and function routes
+    (`LambdaRoute`, AWS_PROXY); with its stage, access and execution logs, throttling, request
+    validation, CORS, WAF and an optional custom domain.
+
+    Secure defaults: X-Ray on the stage, access logs (no query string: keys may travel in it) and
+    execution logs encrypted and retained, no stage cache, WAF on (managed common, known-bad-inputs,
+    IP reputation and anonymous-IP groups, a per-IP rate rule, a body-size rule), TLS 1.2 on the
+    custom domain, request parameters validated on every method.
 
     Keyword arguments:
       name: the API's name and prefix of its other names, e.g. "payments-api-dev" (required).
       region: the stack's region (service integration URI) (required).
-      providers: webhook providers, a non-empty subset of KNOWN_PROVIDERS without repeats.
-      ingest_queue_arn: the ingest FIFO queue (its name and account are taken from the ARN).
-      sqs_kms_key_arn: the queue's KMS key (the API role needs GenerateDataKey/Decrypt on it).
-      authorizer: the REQUEST authorizer function (required when providers are given).
-      validator, reader, status, notify: functions behind the IAM routes; None leaves a route out.
-      logs_kms_key_arn, log_retention_days: the access/execution/WAF log groups (a CloudWatch
-        Logs retention; default 30).
-      throttle_rate_limit (rps, 1..100000, default 10000), throttle_burst_limit (1..100000, 5000).
-      cors_allow_origin: "*" or an https:// origin (default "*").
-      stage_variables: stage variables (default none).
-      waf: attach a WAFv2 web ACL (default True); waf_rate_limit: requests per 5 min per IP
-        (100..2e9, default 100000); max_webhook_body_bytes: 1024..65536 (default 65536, the most
-        WAF can inspect); waf_log_group_name: must start with "aws-waf-logs-".
+      logs_kms_key_arn: key of the access, execution and WAF log groups (required).
+      sqs_routes: queue routes (default none); they need `queue_arn`, `queue_kms_key_arn` (the API
+        role gets SendMessage on the queue and GenerateDataKey/Decrypt on its key) and
+        `request_authorizer`.
+      request_authorizer: the REQUEST authorizer function of the queue routes; identity source
+        `context.resourcePath`, result TTL 0 (a key may come in a header or the query string, so
+        neither can be an identity source, and no cache may hand one caller's Allow to the next).
+        request_authorizer_name: default "{name}-authorizer".
+      lambda_routes: function routes (default none); each function gets one invoke permission.
+      request_models: title -> JSON schema (draft 4) of the bodies `LambdaRoute.request_model`
+        names (default none).
+      description: the API's description (default "REST API"); deployment_description: default
+        the same; waf_description: the web ACL's (default "managed rules, rate limit, body size").
+      stage_name: default "v1". stage_variables: default none.
+      log_retention_in_days: a CloudWatch Logs retention; default 30.
+      throttle_rate_limit_rps 1..100000 (default 10000), throttle_burst_limit 1..100000 (default 5000).
+      cors_allow_origin: "*" or an https:// origin (default "*"); cors_allow_headers: the
+        Access-Control-Allow-Headers value (default DEFAULT_CORS_ALLOW_HEADERS).
+      waf: attach a WAFv2 web ACL (default True); waf_rate_limit_per_5min: requests per 5 min per IP
+        (100..2e9, default 100000); max_body_bytes: 1024..65536 (default 65536, the most WAF can
+        inspect); waf_log_group_name: must start with "aws-waf-logs-" (required with waf).
       custom_domain_name / certificate_arn / base_path: optional regional custom domain (TLS 1.2).
       api_logging_account: set the account-level CloudWatch role API Gateway logs through (one per
         account and region; default True).
 
-    Attributes: rest_api, stage, deployment, authorizer, webhook_resources (provider -> resource),
-      methods (route -> method), api_role (the SQS integration's role), access_log_group,
-      web_acl / waf_log_group (None without WAF), domain_name (None without one), invoke_url,
-      webhook_urls (provider -> URL), definition_sha256.
+    Attributes: rest_api, stage, deployment, authorizer (None without queue routes), route_resources
+      (path -> resource), methods ("VERB /path" -> method), api_role (the queue integration's role
+      or None), access_log_group, web_acl / waf_log_group (None without WAF), domain_name (None
+      without one), invoke_url, route_urls (path of each queue route -> URL), definition_sha256.
     """
 
     def __init__(
@@ -263,23 +266,27 @@ class WebhookApi(Construct):
         *,
         name: str,
         region: str,
-        providers: Sequence[str],
-        ingest_queue_arn: str,
-        sqs_kms_key_arn: str,
         logs_kms_key_arn: str,
-        authorizer: LambdaTarget | None = None,
-        validator: LambdaTarget | None = None,
-        reader: LambdaTarget | None = None,
-        status: LambdaTarget | None = None,
-        notify: LambdaTarget | None = None,
-        log_retention_days: int = 30,
-        throttle_rate_limit: int = 10_000,
+        sqs_routes: Sequence[SqsRoute] = (),
+        queue_arn: str | None = None,
+        queue_kms_key_arn: str | None = None,
+        request_authorizer: LambdaTarget | None = None,
+        request_authorizer_name: str | None = None,
+        lambda_routes: Sequence[LambdaRoute] = (),
+        request_models: Mapping[str, Mapping[str, Any]] | None = None,
+        description: str = "REST API",
+        deployment_description: str | None = None,
+        waf_description: str = "managed rules, rate limit, body size",
+        stage_name: str = DEFAULT_STAGE_NAME,
+        stage_variables: Mapping[str, str] | None = None,
+        log_retention_in_days: int = 30,
+        throttle_rate_limit_rps: int = 10_000,
         throttle_burst_limit: int = 5_000,
         cors_allow_origin: str = "*",
-        stage_variables: Mapping[str, str] | None = None,
+        cors_allow_headers: str = DEFAULT_CORS_ALLOW_HEADERS,
         waf: bool = True,
-        waf_rate_limit: int = 100_000,
-        max_webhook_body_bytes: int = 65_536,
+        waf_rate_limit_per_5min: int = 100_000,
+        max_body_bytes: int = 65_536,
         waf_log_group_name: str = "",
         custom_domain_name: str | None = None,
         certificate_arn: str | None = None,
@@ -287,14 +294,19 @@ class WebhookApi(Construct):
         api_logging_account: bool = True,
     ):
         super().__init__(scope, id_)
+        models = dict(request_models or {})
         self._validate(
-            providers=providers, authorizer=authorizer, log_retention_days=log_retention_days,
-            throttle_rate_limit=throttle_rate_limit, throttle_burst_limit=throttle_burst_limit,
-            cors_allow_origin=cors_allow_origin, waf=waf, waf_rate_limit=waf_rate_limit,
-            max_webhook_body_bytes=max_webhook_body_bytes, waf_log_group_name=waf_log_group_name,
-            custom_domain_name=custom_domain_name, certificate_arn=certificate_arn,
+            sqs_routes=sqs_routes, queue_arn=queue_arn, queue_kms_key_arn=queue_kms_key_arn,
+            request_authorizer=request_authorizer, lambda_routes=lambda_routes, models=models,
+            log_retention_in_days=log_retention_in_days, throttle_rate_limit_rps=throttle_rate_limit_rps,
+            throttle_burst_limit=throttle_burst_limit, cors_allow_origin=cors_allow_origin, waf=waf,
+            waf_rate_limit_per_5min=waf_rate_limit_per_5min, max_body_bytes=max_body_bytes,
+            waf_log_group_name=waf_log_group_name, custom_domain_name=custom_domain_name,
+            certificate_arn=certificate_arn,
         )
         self._cors_origin = cors_allow_origin
+        self._cors_headers = cors_allow_headers
+        self._stage_name = stage_name
         self._definition: list[Any] = []   # literal description of every route, for the deployment sha
         self._integrations: list[ApiGatewayIntegration] = []
         self._integration_uris: list[str] = []  # what each integration calls (a replaced function redeploys)
@@ -303,7 +315,7 @@ class WebhookApi(Construct):
         self._cors_paths: set[str] = set()
 
         self.rest_api = ApiGatewayRestApi(
-            self, "api", name=name, description="Payment webhooks and payments API",
+            self, "api", name=name, description=description,
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
             lifecycle={"create_before_destroy": True},
         )
@@ -319,34 +331,26 @@ class WebhookApi(Construct):
         self._models = {
             title: ApiGatewayModel(self, f"model-{title}", rest_api_id=api_id, name=title,
                                    content_type="application/json", schema=json.dumps(schema, sort_keys=True))
-            for title, schema in (("PaymentRequest", PAYMENT_REQUEST_SCHEMA), ("NotifyRequest", NOTIFY_REQUEST_SCHEMA))
+            for title, schema in models.items()
         }
         self._body_validator_id, self._params_validator_id = self._body_validator.id, self._params_validator.id
-        self._resources: dict[str, ApiGatewayResource] = {}
+        self.route_resources: dict[str, ApiGatewayResource] = {}
         self._resource_ids: dict[str, str] = {"/": self.rest_api.root_resource_id}
 
-        self.authorizer = None
-        self.webhook_resources: dict[str, ApiGatewayResource] = {}
-        self.api_role = None
-        if providers:
-            self._build_webhooks(name, region, providers, ingest_queue_arn, sqs_kms_key_arn, authorizer)
-        lambda_routes = (
-            ("POST", "/payments", validator, "PaymentRequest", {"method.request.header.Idempotency-Key": True}),
-            ("GET", "/transactions", reader, None, {}),
-            ("GET", "/transactions/{id}", reader, None, {"method.request.path.id": True}),
-            ("GET", "/status/{id}", status, None, {"method.request.path.id": True}),
-            ("POST", "/transactions/{id}/notify", notify, "NotifyRequest", {"method.request.path.id": True}),
-        )
+        self.authorizer: ApiGatewayAuthorizer | None = None
+        self.api_role: IamRole | None = None
+        if sqs_routes:
+            assert request_authorizer is not None and queue_arn is not None and queue_kms_key_arn is not None
+            self._build_queue_routes(name, region, sqs_routes, queue_arn, queue_kms_key_arn, request_authorizer,
+                                     request_authorizer_name or f"{name}-authorizer")
         permitted: set[str] = set()
-        for verb, path, target, model, params in lambda_routes:
-            if target is None:
-                continue
-            self._lambda_route(verb, path, target, model, params)
-            if target.function_name not in permitted:
-                permitted.add(target.function_name)
+        for route in lambda_routes:
+            self._lambda_route(route)
+            if route.target.function_name not in permitted:
+                permitted.add(route.target.function_name)
                 LambdaPermission(
                     self, f"invoke-{len(permitted)}", action="lambda:InvokeFunction",
-                    function_name=target.function_name, principal="apigateway.amazonaws.com",
+                    function_name=route.target.function_name, principal="apigateway.amazonaws.com",
                     source_arn=f"{self._execution_arn}/*/*/*",
                 )
         self._gateway_responses()
@@ -354,21 +358,22 @@ class WebhookApi(Construct):
         self.definition_sha256 = hashlib.sha256(
             json.dumps(self._definition, sort_keys=True).encode("utf-8")).hexdigest()
         self.deployment = ApiGatewayDeployment(
-            self, "deployment", rest_api_id=api_id, description="payments API",
+            self, "deployment", rest_api_id=api_id, description=deployment_description or description,
             triggers={"definition": self.definition_sha256,
                       "integrations": Fn.sha1(Fn.jsonencode(self._integration_uris))},
             lifecycle={"create_before_destroy": True}, depends_on=self._depends,
         )
-        self._build_stage(name, logs_kms_key_arn, log_retention_days, throttle_rate_limit, throttle_burst_limit,
-                          dict(stage_variables or {}), api_logging_account)
+        self._build_stage(name, logs_kms_key_arn, log_retention_in_days, throttle_rate_limit_rps,
+                          throttle_burst_limit, dict(stage_variables or {}), api_logging_account)
         self.invoke_url = self.stage.invoke_url
-        self.webhook_urls = {p: f"{self.stage.invoke_url}/webhooks/{p}" for p in providers}
+        self.route_urls = {route.path: f"{self.stage.invoke_url}{route.path}" for route in sqs_routes}
 
-        self.web_acl = self.waf_log_group = None
+        self.web_acl: Wafv2WebAcl | None = None
+        self.waf_log_group: CloudwatchLogGroup | None = None
         if waf:
-            self._build_waf(name, logs_kms_key_arn, log_retention_days, waf_rate_limit, max_webhook_body_bytes,
-                            waf_log_group_name)
-        self.domain_name = None
+            self._build_waf(name, logs_kms_key_arn, log_retention_in_days, waf_rate_limit_per_5min, max_body_bytes,
+                            waf_log_group_name, waf_description)
+        self.domain_name: ApiGatewayDomainName | None = None
         if custom_domain_name:
             self.domain_name = ApiGatewayDomainName(
                 self, "domain", domain_name=custom_domain_name, regional_certificate_arn=certificate_arn,
@@ -380,67 +385,87 @@ class WebhookApi(Construct):
 
     # ----- validation ---------------------------------------------------------------------------
     @staticmethod
-    def _validate(*, providers, authorizer, log_retention_days, throttle_rate_limit, throttle_burst_limit,
-                  cors_allow_origin, waf, waf_rate_limit, max_webhook_body_bytes, waf_log_group_name,
-                  custom_domain_name, certificate_arn) -> None:
-
+    def _validate(*, sqs_routes: Sequence[SqsRoute], queue_arn: str | None, queue_kms_key_arn: str | None,
+                  request_authorizer: LambdaTarget | None, lambda_routes: Sequence[LambdaRoute],
+                  models: Mapping[str, Any], log_retention_in_days: int, throttle_rate_limit_rps: int,
+                  throttle_burst_limit: int, cors_allow_origin: str, waf: bool, waf_rate_limit_per_5min: int,
+                  max_body_bytes: int, waf_log_group_name: str, custom_domain_name: str | None,
+                  certificate_arn: str | None) -> None:
         p: list[str] = []
-        unknown = [x for x in providers if x not in KNOWN_PROVIDERS]
-        if unknown:
-            p.append(f"providers has unknown providers {unknown}; known: {', '.join(KNOWN_PROVIDERS)}")
-        if len(set(providers)) != len(providers):
-            p.append(f"providers must not repeat a provider, got {list(providers)}")
-        if providers and authorizer is None:
-            p.append("authorizer is required for webhook routes (the per-provider key gate), got None")
-        if is_literal(log_retention_days) and log_retention_days not in LOG_RETENTION_DAYS:
-            p.append(f"log_retention_days must be a CloudWatch Logs retention such as 30, got {log_retention_days}")
-        for label, value in (("throttle_rate_limit", throttle_rate_limit), ("throttle_burst_limit", throttle_burst_limit)):
+        if sqs_routes:
+            missing = [label for label, value in (("queue_arn", queue_arn), ("queue_kms_key_arn", queue_kms_key_arn),
+                                                  ("request_authorizer", request_authorizer)) if value is None]
+            if missing:
+                p.append(f"sqs_routes need {', '.join(missing)} (the queue, its key and the REQUEST authorizer), got None")
+        route_ids = [route.route_id for route in sqs_routes]
+        for route_id in route_ids:
+            if not _ROUTE_ID.match(route_id):
+                p.append(f"sqs_routes: route_id must be a lower-case slug ({_ROUTE_ID.pattern}), got {route_id!r}")
+        if len(set(route_ids)) != len(route_ids):
+            p.append(f"sqs_routes must not repeat a route_id, got {route_ids}")
+        keys = [("POST", r.path) for r in sqs_routes] + [(r.method, r.path) for r in lambda_routes]
+        for verb, path in keys:
+            if not _PATH.match(path):
+                p.append(f"route path must look like /a/{{b}}/c, got {path!r}")
+        repeated = sorted({f"{v} {path}" for v, path in keys if keys.count((v, path)) > 1})
+        if repeated:
+            p.append(f"routes must not repeat a method and path, got {repeated} more than once")
+        for route in lambda_routes:
+            if route.method not in _HTTP_METHODS:
+                p.append(f"lambda_routes: method must be one of {', '.join(_HTTP_METHODS)}, got {route.method!r}")
+            if route.authorization not in ("AWS_IAM", "NONE"):
+                p.append(f"lambda_routes: authorization must be 'AWS_IAM' or 'NONE', got {route.authorization!r}")
+            if route.request_model is not None and route.request_model not in models:
+                p.append(f"lambda_routes: request_model {route.request_model!r} is not one of request_models "
+                         f"{sorted(models)}")
+        if is_literal(log_retention_in_days) and log_retention_in_days not in LOG_RETENTION_DAYS:
+            p.append(f"log_retention_in_days must be a CloudWatch Logs retention such as 30, got {log_retention_in_days}")
+        for label, value in (("throttle_rate_limit_rps", throttle_rate_limit_rps),
+                             ("throttle_burst_limit", throttle_burst_limit)):
             if is_literal(value) and not 1 <= value <= 100_000:
                 p.append(f"{label} must be 1..100000, got {value}")
         if cors_allow_origin != "*" and not str(cors_allow_origin).startswith("https://"):
             p.append(f"cors_allow_origin must be '*' or an https:// origin, got {cors_allow_origin!r}")
         if waf:
-            if is_literal(waf_rate_limit) and not 100 <= waf_rate_limit <= 2_000_000_000:
-                p.append(f"waf_rate_limit must be 100..2000000000 requests per 5 minutes, got {waf_rate_limit}")
+            if is_literal(waf_rate_limit_per_5min) and not 100 <= waf_rate_limit_per_5min <= 2_000_000_000:
+                p.append(f"waf_rate_limit_per_5min must be 100..2000000000, got {waf_rate_limit_per_5min}")
             if not str(waf_log_group_name).startswith("aws-waf-logs-"):
                 p.append(f"waf_log_group_name must start with 'aws-waf-logs-' (WAF requires it), got {waf_log_group_name!r}")
         limit = WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024
-        if is_literal(max_webhook_body_bytes) and not 1024 <= max_webhook_body_bytes <= limit:
+        if is_literal(max_body_bytes) and not 1024 <= max_body_bytes <= limit:
             p.append(
-                f"max_webhook_body_bytes must be 1024..{limit} (WAF inspects at most {limit // 1024} KB of an "
-                f"API Gateway body), got {max_webhook_body_bytes}"
+                f"max_body_bytes must be 1024..{limit} (WAF inspects at most {limit // 1024} KB of an "
+                f"API Gateway body), got {max_body_bytes}"
             )
         if custom_domain_name and not certificate_arn:
             p.append(f"certificate_arn is required with custom_domain_name {custom_domain_name!r}, got none")
         if p:
-            raise ValueError("WebhookApi: " + "; ".join(p))
+            raise ValueError("WebhookIngress: " + "; ".join(p))
 
     # ----- resources and methods ----------------------------------------------------------------
     def _resource(self, path: str) -> str:
         """Id of the API resource for `path` ("/" is the root), created with its parents."""
         if path not in self._resource_ids:
             parent, _, part = path.rpartition("/")
-            slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
-            self._resources[path] = ApiGatewayResource(
-                self, f"res-{slug}", rest_api_id=self._api_id, parent_id=self._resource(parent or "/"),
+            self.route_resources[path] = ApiGatewayResource(
+                self, f"res-{_slug(path)}", rest_api_id=self._api_id, parent_id=self._resource(parent or "/"),
                 path_part=part)
-            self._resource_ids[path] = self._resources[path].id
+            self._resource_ids[path] = self.route_resources[path].id
         return self._resource_ids[path]
 
     def _method(self, verb: str, path: str, **options: Any) -> ApiGatewayMethod:
         options.setdefault("request_validator_id", self._params_validator_id)
-        slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
-        method = ApiGatewayMethod(self, f"{verb.lower()}-{slug}", rest_api_id=self._api_id,
+        method = ApiGatewayMethod(self, f"{verb.lower()}-{_slug(path)}", rest_api_id=self._api_id,
                                   resource_id=self._resource(path), http_method=verb, **options)
         self.methods[f"{verb} {path}"] = method
         self._depends.append(method)
         return method
 
-    def _build_webhooks(self, name: str, region: str, providers: Sequence[str], queue_arn: str,
-                        sqs_key_arn: str, authorizer: LambdaTarget) -> None:
+    def _build_queue_routes(self, name: str, region: str, routes: Sequence[SqsRoute], queue_arn: str,
+                            queue_key_arn: str, authorizer: LambdaTarget, authorizer_name: str) -> None:
         api_id = self._api_id
         self.authorizer = ApiGatewayAuthorizer(
-            self, "authorizer", name=f"{name}-webhook-key", rest_api_id=api_id, type="REQUEST",
+            self, "authorizer", name=authorizer_name, rest_api_id=api_id, type="REQUEST",
             authorizer_uri=authorizer.invoke_arn, identity_source="context.resourcePath",
             authorizer_result_ttl_in_seconds=0,
         )
@@ -458,24 +483,19 @@ class WebhookApi(Construct):
             "Statement": [
                 {"Sid": "SendToIngestQueue", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
                 {"Sid": "EncryptForQueue", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                 "Resource": sqs_key_arn},
+                 "Resource": queue_key_arn},
             ],
         }))
         role_arn = self.api_role.arn
         parts = Fn.split(":", queue_arn)
         queue_uri = f"arn:aws:apigateway:{region}:sqs:path/{Fn.element(parts, 4)}/{Fn.element(parts, 5)}"
-        for provider in providers:
-            path = f"/webhooks/{provider}"
-            template = render_request_template(provider)
-            method = self._method(
-                "POST", path, authorization="CUSTOM", authorizer_id=authorizer_id,
-                request_parameters={"method.request.header.X-Webhook-Key": False,
-                                    "method.request.querystring.key": False},
-            )
-            self.webhook_resources[provider] = self._resources[path]
+        for route in routes:
+            path, template = route.path, route.request_template
+            method = self._method("POST", path, authorization="CUSTOM", authorizer_id=authorizer_id,
+                                  request_parameters=dict(route.request_parameters) or None)
             resource_id = self._resource_ids[path]
             integration = ApiGatewayIntegration(
-                self, f"sqs-{provider}", rest_api_id=api_id, resource_id=resource_id,
+                self, f"sqs-{route.route_id}", rest_api_id=api_id, resource_id=resource_id,
                 http_method="POST", type="AWS", integration_http_method="POST", uri=queue_uri,
                 credentials=role_arn, passthrough_behavior="NEVER",
                 request_parameters={"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
@@ -491,39 +511,39 @@ class WebhookApi(Construct):
                 ("503", r"5\d{2}", json.dumps({"received": False, "error": "queue_unavailable"})),
             ):
                 response = ApiGatewayMethodResponse(
-                    self, f"sqs-{provider}-{code}", rest_api_id=api_id, resource_id=resource_id,
+                    self, f"sqs-{route.route_id}-{code}", rest_api_id=api_id, resource_id=resource_id,
                     http_method="POST", status_code=code, response_models={"application/json": "Empty"},
                     depends_on=[method])
                 self._depends.append(ApiGatewayIntegrationResponse(
-                    self, f"sqs-{provider}-{code}-integration", rest_api_id=api_id, resource_id=resource_id,
+                    self, f"sqs-{route.route_id}-{code}-integration", rest_api_id=api_id, resource_id=resource_id,
                     http_method="POST", status_code=code, selection_pattern=pattern,
                     response_templates={"application/json": body}, depends_on=[integration, response]))
             self._definition.append(["POST", path, "CUSTOM", "AWS:sqs:SendMessage", template])
 
-    def _lambda_route(self, verb: str, path: str, target: LambdaTarget, model: str | None,
-                      params: Mapping[str, bool]) -> None:
-        options: dict[str, Any] = dict(authorization="AWS_IAM", request_parameters=dict(params) or None)
-        if model:
-            options.update(request_models={"application/json": self._models[model].name},
+    def _lambda_route(self, route: LambdaRoute) -> None:
+        verb, path, params = route.method, route.path, route.request_parameters
+        options: dict[str, Any] = dict(authorization=route.authorization, request_parameters=dict(params) or None)
+        if route.request_model:
+            options.update(request_models={"application/json": self._models[route.request_model].name},
                            request_validator_id=self._body_validator_id)
         method = self._method(verb, path, **options)
-        if path not in self._cors_paths:
+        if route.cors and path not in self._cors_paths:
             self._cors_paths.add(path)
             self._cors(path)
         integration = ApiGatewayIntegration(
-            self, f"lambda-{verb.lower()}-{path.strip('/').replace('/', '-').replace('{', '').replace('}', '')}",
+            self, f"lambda-{verb.lower()}-{_slug(path)}",
             rest_api_id=self._api_id, resource_id=self._resource_ids[path], http_method=verb, type="AWS_PROXY",
-            integration_http_method="POST", uri=target.invoke_arn, depends_on=[method],
+            integration_http_method="POST", uri=route.target.invoke_arn, depends_on=[method],
         )
         self._integrations.append(integration)
-        self._integration_uris.append(target.invoke_arn)
+        self._integration_uris.append(route.target.invoke_arn)
         self._depends.append(integration)
-        self._definition.append([verb, path, "AWS_IAM", "AWS_PROXY", model, sorted(params)])
+        self._definition.append([verb, path, route.authorization, "AWS_PROXY", route.request_model, sorted(params)])
 
     def _cors(self, path: str) -> None:
         """OPTIONS (MOCK) on every resource with a browser-callable route (not the webhooks:
         providers call server to server)."""
-        slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
+        slug = _slug(path)
         resource_id = self._resource_ids[path]
         method = ApiGatewayMethod(self, f"options-{slug}", rest_api_id=self._api_id, resource_id=resource_id,
                                   http_method="OPTIONS", authorization="NONE",
@@ -534,7 +554,7 @@ class WebhookApi(Construct):
             depends_on=[method])
         headers = {
             "method.response.header.Access-Control-Allow-Origin": f"'{self._cors_origin}'",
-            "method.response.header.Access-Control-Allow-Headers": f"'{CORS_ALLOW_HEADERS}'",
+            "method.response.header.Access-Control-Allow-Headers": f"'{self._cors_headers}'",
             "method.response.header.Access-Control-Allow-Methods": "'GET,POST,OPTIONS'",
         }
         response = ApiGatewayMethodResponse(
@@ -545,7 +565,7 @@ class WebhookApi(Construct):
             self, f"options-{slug}-200-integration", rest_api_id=self._api_id, resource_id=resource_id,
             http_method="OPTIONS", status_code="200", response_parameters=headers,
             depends_on=[integration, response])]
-        self._definition.append(["OPTIONS", path, self._cors_origin, CORS_ALLOW_HEADERS])
+        self._definition.append(["OPTIONS", path, self._cors_origin, self._cors_headers])
 
     def _gateway_responses(self) -> None:
         """API Gateway's own 4xx/5xx answers carry the CORS origin too."""
@@ -563,7 +583,7 @@ class WebhookApi(Construct):
             kms_key_id=logs_key)
         # API Gateway writes execution logs here; created first so they are encrypted and retained.
         execution_logs = CloudwatchLogGroup(
-            self, "execution-logs", name=f"API-Gateway-Execution-Logs_{self._api_id}/{STAGE_NAME}",
+            self, "execution-logs", name=f"API-Gateway-Execution-Logs_{self._api_id}/{self._stage_name}",
             retention_in_days=retention, kms_key_id=logs_key)
         depends: list[Any] = [execution_logs]
         if api_logging_account:
@@ -577,7 +597,7 @@ class WebhookApi(Construct):
                 policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
             depends.append(ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn))
         self.stage = ApiGatewayStage(
-            self, "stage", rest_api_id=self._api_id, deployment_id=self.deployment.id, stage_name=STAGE_NAME,
+            self, "stage", rest_api_id=self._api_id, deployment_id=self.deployment.id, stage_name=self._stage_name,
             xray_tracing_enabled=True, cache_cluster_enabled=False, variables=variables or None,
             access_log_settings=ApiGatewayStageAccessLogSettings(
                 destination_arn=self.access_log_group.arn, format=ACCESS_LOG_FORMAT),
@@ -594,10 +614,10 @@ class WebhookApi(Construct):
 
     # ----- WAF ----------------------------------------------------------------------------------
     def _build_waf(self, name: str, logs_key: str, retention: int, rate_limit: int, max_body: int,
-                   log_group_name: str) -> None:
+                   log_group_name: str, description: str) -> None:
         limit_kb = waf_inspection_limit_kb(max_body)
         self.web_acl = Wafv2WebAcl(
-            self, "web-acl", name=name, scope="REGIONAL", description="Payments API: managed rules, rate, body size",
+            self, "web-acl", name=name, scope="REGIONAL", description=description,
             default_action={"allow": {}},
             visibility_config={"cloudwatch_metrics_enabled": True, "metric_name": name, "sampled_requests_enabled": True},
             association_config=Wafv2WebAclAssociationConfig(request_body=[Wafv2WebAclAssociationConfigRequestBody(

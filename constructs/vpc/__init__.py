@@ -52,8 +52,8 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from constructs.settings import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
-from constructs.tokens import is_token
+from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
+from constructs.core.tokens import is_token
 
 #: The AMI: the public SSM parameter AWS keeps pointing at the newest AL2023 arm64 image.
 AL2023_ARM64_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"

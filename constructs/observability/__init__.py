@@ -35,7 +35,7 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
-from constructs.tokens import is_literal
+from constructs.core.tokens import is_literal
 
 BUSINESS_NAMESPACE = "PaymentWebhooks"
 LOG_METRICS_NAMESPACE = "PaymentWebhooks/Logs"
