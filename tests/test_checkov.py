@@ -40,8 +40,8 @@ def test_every_skip_in_the_checkov_config_has_a_reason():
     lines = text.splitlines()
     for check in skips:
         index = lines.index(f"  - {check}")
-        reason = [l for l in lines[max(0, index - 4):index] if l.strip().startswith("#")]
-        assert any(check in l for l in reason), f"{check} needs a '# {check} ...' reason comment above it"
+        reason = [line for line in lines[max(0, index - 4):index] if line.strip().startswith("#")]
+        assert any(check in line for line in reason), f"{check} needs a '# {check} ...' reason comment above it"
 
 
 @pytest.mark.slow

@@ -73,7 +73,8 @@ def _vtl_concat(var: str, text: str) -> str:
     VTL strings, VTL expressions (``$...``) stay live; joined by interpolation."""
     parts: list[str] = []  # VTL set statements
     names: list[str] = []
-    i, n, literal = 0, len(text), []
+    literal: list[str] = []
+    i, n = 0, len(text)
 
     def flush_literal() -> None:
         if literal:

@@ -61,7 +61,8 @@ class PaymentPlatformStack(TerraformStack):
         if s.backend.kind == "local":
             LocalBackend(self, path=s.backend.path)
             return
-        options = dict(bucket=s.backend.bucket, key=s.backend.key, region=s.backend.region, encrypt=True)
+        options: dict[str, Any] = dict(bucket=s.backend.bucket, key=s.backend.key, region=s.backend.region,
+                                       encrypt=True)
         if s.backend.kms_key_id:
             options["kms_key_id"] = s.backend.kms_key_id
         S3Backend(self, **options)
@@ -71,7 +72,7 @@ class PaymentPlatformStack(TerraformStack):
 
     def _configure_provider(self) -> AwsProvider:
         s = self.settings
-        options = dict(region=s.region, default_tags=[AwsProviderDefaultTags(tags=s.tags)])
+        options: dict[str, Any] = dict(region=s.region, default_tags=[AwsProviderDefaultTags(tags=s.tags)])
         if s.local is not None:
             url = s.local.endpoint_url
             options.update(

@@ -219,7 +219,7 @@ class EventFanout(Construct):
         self.archive_pipe_role = self.status_pipe_role = None
         if not pipes or table_stream_arn is None:
             return
-        stream_read = [
+        stream_read: list[dict[str, Any]] = [
             {"sid": "ReadLedgerStream", "actions": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
                                                     "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
              "resources": [table_stream_arn]},
@@ -228,7 +228,7 @@ class EventFanout(Construct):
             {"sid": "EncryptDeadLetters", "actions": ["kms:GenerateDataKey", "kms:Decrypt"],
              "resources": [sqs_kms_key_arn]},
         ]
-        source = dict(table_stream_arn=table_stream_arn, batch_size=batch_size,
+        source: dict[str, Any] = dict(table_stream_arn=table_stream_arn, batch_size=batch_size,
                       maximum_retry_attempts=maximum_retry_attempts,
                       maximum_record_age_seconds=maximum_record_age_seconds)
         if archive_function_arn is not None:

@@ -142,7 +142,8 @@ class ServerlessFunction(Construct):
             problems.append(f"memory_size_mb must be 128..10240, got {memory_size_mb}")
         if is_literal(timeout_seconds) and not 1 <= timeout_seconds <= 900:
             problems.append(f"timeout_seconds must be 1..900, got {timeout_seconds}")
-        if is_literal(reserved_concurrent_executions) and reserved_concurrent_executions < 1:
+        if reserved_concurrent_executions is not None and is_literal(reserved_concurrent_executions) \
+                and reserved_concurrent_executions < 1:
             problems.append(
                 f"reserved_concurrent_executions must be >= 1 or None (unreserved), got {reserved_concurrent_executions}"
             )
@@ -202,7 +203,7 @@ class ServerlessFunction(Construct):
         options: dict = {}
         if subnet_ids is not None:
             options["vpc_config"] = LambdaFunctionVpcConfig(subnet_ids=list(subnet_ids),
-                                                            security_group_ids=list(security_group_ids))
+                                                            security_group_ids=list(security_group_ids or ()))
         if environment:
             options["environment"] = LambdaFunctionEnvironment(variables=dict(environment))
         self.function = LambdaFunction(
@@ -374,7 +375,8 @@ class FunctionGroup(Construct):
         problems = []
         if name not in self.functions:
             problems.append(f"name must be one of the group's functions {sorted(self.functions)}, got {name!r}")
-        if is_literal(maximum_concurrency) and not 2 <= maximum_concurrency <= 1000:
+        if maximum_concurrency is not None and is_literal(maximum_concurrency) \
+                and not 2 <= maximum_concurrency <= 1000:
             problems.append(f"maximum_concurrency must be 2..1000 (SQS event source limit), got {maximum_concurrency}")
         if problems:
             raise ValueError("FunctionGroup.add_queue_event_source: " + "; ".join(problems))

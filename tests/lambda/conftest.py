@@ -28,12 +28,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest

@@ -129,7 +129,7 @@ def parse_envelope(text: str | bytes) -> Envelope:
         body_b64=data["body_b64"],
     )
     try:
-        envelope.raw
+        envelope.raw  # noqa: B018  (decoding the body is the check)
     except (binascii.Error, ValueError) as exc:
         raise Rejected("malformed_envelope") from exc
     return envelope

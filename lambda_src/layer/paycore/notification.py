@@ -108,6 +108,7 @@ def parse_queue_message(body: str) -> Notification:
         raise InvalidMessage("body is not JSON") from exc
     if not isinstance(message, dict):
         raise InvalidMessage("body is not a JSON object")
+    fields: Any
     if message.get("kind") == MANUAL_KIND:
         fields = message
         kind = "manual"
