@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from cdktf import Fn
@@ -66,25 +64,29 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
-from cdktf_cdktf_provider_aws.wafv2_web_acl import (
-    Wafv2WebAcl,
-    Wafv2WebAclAssociationConfig,
-    Wafv2WebAclAssociationConfigRequestBody,
-    Wafv2WebAclAssociationConfigRequestBodyApiGateway,
-)
-from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
-from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
-    Wafv2WebAclLoggingConfiguration,
-    Wafv2WebAclLoggingConfigurationRedactedFields,
-)
+from cdktf_cdktf_provider_aws.wafv2_web_acl import Wafv2WebAcl
 from constructs import Construct
 
 from constructs.core import LOG_RETENTION_DAYS
 from constructs.core.tokens import is_literal
+from constructs.ingress.routes import (
+    HTTP_METHODS,
+    PATH,
+    ROUTE_ID,
+    LambdaRoute,
+    LambdaTarget,
+    SqsRoute,
+    slug,
+    terraform_literal,
+)
+from constructs.ingress.waf import WAF_BODY_INSPECTION_STEPS_KB, attach_web_acl, waf_inspection_limit_kb, waf_rules
+
+__all__ = [
+    "LambdaRoute", "LambdaTarget", "SqsRoute", "WebhookIngress", "terraform_literal", "waf_inspection_limit_kb",
+    "waf_rules", "WAF_BODY_INSPECTION_STEPS_KB",
+]
 
 DEFAULT_STAGE_NAME = "v1"
-#: WAF can inspect this much of an API Gateway request body (association_config steps).
-WAF_BODY_INSPECTION_STEPS_KB = (16, 32, 48, 64)
 WEBHOOK_ACCEPTED = json.dumps({"received": True})
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,Idempotency-Key"
@@ -108,112 +110,6 @@ ACCESS_LOG_FORMAT = json.dumps({
     "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
 }, sort_keys=True)
-_ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_PATH = re.compile(r"^(/[A-Za-z0-9._-]+|/\{[A-Za-z0-9_]+\})+$")
-_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-
-
-def _slug(path: str) -> str:
-    """`/transactions/{id}/notify` -> `transactions-id-notify` (construct ids of a path's resources)."""
-    return path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
-
-
-def terraform_literal(text: str) -> str:
-    """`text` as a literal Terraform JSON string: `${` and `%{` start template sequences in
-    Terraform, so they are doubled (VTL uses `${name}`). Terraform reads the value back as `text`."""
-    return text.replace("${", "$${").replace("%{", "%%{")
-
-
-@dataclass(frozen=True)
-class LambdaTarget:
-    """A function behind the API: its name (for the invoke permission) and invoke ARN."""
-
-    function_name: str
-    invoke_arn: str
-
-
-@dataclass(frozen=True)
-class SqsRoute:
-    """`POST {path}` sent straight to the ingress queue (AWS service integration, SendMessage): no
-    Lambda in the hot path. Gated by the construct's REQUEST authorizer.
-
-    route_id: lower-case slug naming the route's resources (`sqs-{route_id}`, ...); path: the
-    resource path, e.g. "/webhooks/stripe"; request_template: the VTL template that turns the
-    request into the SendMessage form body (application/x-www-form-urlencoded); request_parameters:
-    method request parameters -> required (e.g. {"method.request.querystring.key": False}).
-    """
-
-    route_id: str
-    path: str
-    request_template: str
-    request_parameters: Mapping[str, bool] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LambdaRoute:
-    """`{method} {path}` proxied to a function (AWS_PROXY).
-
-    authorization: "AWS_IAM" (SigV4 callers, the default) or "NONE"; request_model: the title of
-    one of the construct's `request_models` to validate the JSON body against (default none);
-    request_parameters: method request parameters -> required; cors: add an OPTIONS (MOCK) method
-    on the path for browsers (default True).
-    """
-
-    method: str
-    path: str
-    target: LambdaTarget
-    authorization: str = "AWS_IAM"
-    request_model: str | None = None
-    request_parameters: Mapping[str, bool] = field(default_factory=dict)
-    cors: bool = True
-
-
-def waf_inspection_limit_kb(max_body_bytes: int) -> int:
-    """Smallest WAF body inspection step (KB) that covers `max_body_bytes`."""
-    for step in WAF_BODY_INSPECTION_STEPS_KB:
-        if max_body_bytes <= step * 1024:
-            return step
-    raise ValueError(f"max_body_bytes must be <= {WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024}, got {max_body_bytes}")
-
-
-def waf_rules(*, rate_limit: int, max_body_bytes: int, metric_prefix: str) -> list[dict[str, Any]]:
-    """The web ACL's rules, in the provider's schema (Terraform JSON block names)."""
-
-    def visibility(name: str) -> list[dict[str, Any]]:
-        return [{"cloudwatch_metrics_enabled": True, "metric_name": f"{metric_prefix}-{name}",
-                 "sampled_requests_enabled": True}]
-
-    def managed(name: str, priority: int, overrides: Sequence[str] = ()) -> dict[str, Any]:
-        statement: dict[str, Any] = {"name": name, "vendor_name": "AWS"}
-        if overrides:
-            statement["rule_action_override"] = [
-                {"name": rule, "action_to_use": [{"count": [{}]}]} for rule in overrides
-            ]
-        return {"name": name, "priority": priority, "override_action": [{"none": [{}]}],
-                "statement": [{"managed_rule_group_statement": [statement]}], "visibility_config": visibility(name)}
-
-    return [
-        {"name": "RateLimitPerIp", "priority": 0, "action": [{"block": [{}]}],
-         "statement": [{"rate_based_statement": [{"limit": rate_limit, "aggregate_key_type": "IP",
-                                                  "evaluation_window_sec": 300}]}],
-         "visibility_config": visibility("RateLimitPerIp")},
-        managed("AWSManagedRulesAmazonIpReputationList", 10),
-        # VPNs, Tor and proxies are blocked; Stripe and PayPal send from cloud hosting ranges: count those.
-        managed("AWSManagedRulesAnonymousIpList", 15, overrides=("HostingProviderIPList",)),
-        # Webhook bodies are often > 8 KB: count, do not block (the rule below enforces our maximum).
-        managed("AWSManagedRulesCommonRuleSet", 20, overrides=("SizeRestrictions_BODY",)),
-        managed("AWSManagedRulesKnownBadInputsRuleSet", 30),
-        {"name": "BodyTooLarge", "priority": 40,
-         "action": [{"block": [{"custom_response": [{"response_code": 413}]}]}],
-         "statement": [{"size_constraint_statement": [{
-             "comparison_operator": "GT", "size": max_body_bytes,
-             "field_to_match": [{"body": [{"oversize_handling": "MATCH"}]}],
-             "text_transformation": [{"priority": 0, "type": "NONE"}],
-         }]}],
-         "visibility_config": visibility("BodyTooLarge")},
-    ]
-
-
 class WebhookIngress(Construct):
     """A REGIONAL REST API whose routes are data: queue routes (`SqsRoute`, API Gateway sends the
     request to an SQS queue, gated by a Lambda REQUEST authorizer) and function routes
@@ -371,8 +267,10 @@ class WebhookIngress(Construct):
         self.web_acl: Wafv2WebAcl | None = None
         self.waf_log_group: CloudwatchLogGroup | None = None
         if waf:
-            self._build_waf(name, logs_kms_key_arn, log_retention_in_days, waf_rate_limit_per_5min, max_body_bytes,
-                            waf_log_group_name, waf_description)
+            self.web_acl, self.waf_log_group = attach_web_acl(
+                self, name=name, stage_arn=self.stage.arn, logs_key=logs_kms_key_arn,
+                retention=log_retention_in_days, rate_limit=waf_rate_limit_per_5min, max_body=max_body_bytes,
+                log_group_name=waf_log_group_name, description=waf_description)
         self.domain_name: ApiGatewayDomainName | None = None
         if custom_domain_name:
             self.domain_name = ApiGatewayDomainName(
@@ -399,20 +297,20 @@ class WebhookIngress(Construct):
                 p.append(f"sqs_routes need {', '.join(missing)} (the queue, its key and the REQUEST authorizer), got None")
         route_ids = [route.route_id for route in sqs_routes]
         for route_id in route_ids:
-            if not _ROUTE_ID.match(route_id):
-                p.append(f"sqs_routes: route_id must be a lower-case slug ({_ROUTE_ID.pattern}), got {route_id!r}")
+            if not ROUTE_ID.match(route_id):
+                p.append(f"sqs_routes: route_id must be a lower-case slug ({ROUTE_ID.pattern}), got {route_id!r}")
         if len(set(route_ids)) != len(route_ids):
             p.append(f"sqs_routes must not repeat a route_id, got {route_ids}")
         keys = [("POST", r.path) for r in sqs_routes] + [(r.method, r.path) for r in lambda_routes]
         for verb, path in keys:
-            if not _PATH.match(path):
+            if not PATH.match(path):
                 p.append(f"route path must look like /a/{{b}}/c, got {path!r}")
         repeated = sorted({f"{v} {path}" for v, path in keys if keys.count((v, path)) > 1})
         if repeated:
             p.append(f"routes must not repeat a method and path, got {repeated} more than once")
         for route in lambda_routes:
-            if route.method not in _HTTP_METHODS:
-                p.append(f"lambda_routes: method must be one of {', '.join(_HTTP_METHODS)}, got {route.method!r}")
+            if route.method not in HTTP_METHODS:
+                p.append(f"lambda_routes: method must be one of {', '.join(HTTP_METHODS)}, got {route.method!r}")
             if route.authorization not in ("AWS_IAM", "NONE"):
                 p.append(f"lambda_routes: authorization must be 'AWS_IAM' or 'NONE', got {route.authorization!r}")
             if route.request_model is not None and route.request_model not in models:
@@ -448,14 +346,14 @@ class WebhookIngress(Construct):
         if path not in self._resource_ids:
             parent, _, part = path.rpartition("/")
             self.route_resources[path] = ApiGatewayResource(
-                self, f"res-{_slug(path)}", rest_api_id=self._api_id, parent_id=self._resource(parent or "/"),
+                self, f"res-{slug(path)}", rest_api_id=self._api_id, parent_id=self._resource(parent or "/"),
                 path_part=part)
             self._resource_ids[path] = self.route_resources[path].id
         return self._resource_ids[path]
 
     def _method(self, verb: str, path: str, **options: Any) -> ApiGatewayMethod:
         options.setdefault("request_validator_id", self._params_validator_id)
-        method = ApiGatewayMethod(self, f"{verb.lower()}-{_slug(path)}", rest_api_id=self._api_id,
+        method = ApiGatewayMethod(self, f"{verb.lower()}-{slug(path)}", rest_api_id=self._api_id,
                                   resource_id=self._resource(path), http_method=verb, **options)
         self.methods[f"{verb} {path}"] = method
         self._depends.append(method)
@@ -531,7 +429,7 @@ class WebhookIngress(Construct):
             self._cors_paths.add(path)
             self._cors(path)
         integration = ApiGatewayIntegration(
-            self, f"lambda-{verb.lower()}-{_slug(path)}",
+            self, f"lambda-{verb.lower()}-{slug(path)}",
             rest_api_id=self._api_id, resource_id=self._resource_ids[path], http_method=verb, type="AWS_PROXY",
             integration_http_method="POST", uri=route.target.invoke_arn, depends_on=[method],
         )
@@ -543,13 +441,13 @@ class WebhookIngress(Construct):
     def _cors(self, path: str) -> None:
         """OPTIONS (MOCK) on every resource with a browser-callable route (not the webhooks:
         providers call server to server)."""
-        slug = _slug(path)
+        path_slug = slug(path)
         resource_id = self._resource_ids[path]
-        method = ApiGatewayMethod(self, f"options-{slug}", rest_api_id=self._api_id, resource_id=resource_id,
+        method = ApiGatewayMethod(self, f"options-{path_slug}", rest_api_id=self._api_id, resource_id=resource_id,
                                   http_method="OPTIONS", authorization="NONE",
                                   request_validator_id=self._params_validator_id)
         integration = ApiGatewayIntegration(
-            self, f"options-{slug}-integration", rest_api_id=self._api_id, resource_id=resource_id,
+            self, f"options-{path_slug}-integration", rest_api_id=self._api_id, resource_id=resource_id,
             http_method="OPTIONS", type="MOCK", request_templates={"application/json": '{"statusCode": 200}'},
             depends_on=[method])
         headers = {
@@ -558,11 +456,11 @@ class WebhookIngress(Construct):
             "method.response.header.Access-Control-Allow-Methods": "'GET,POST,OPTIONS'",
         }
         response = ApiGatewayMethodResponse(
-            self, f"options-{slug}-200", rest_api_id=self._api_id, resource_id=resource_id,
+            self, f"options-{path_slug}-200", rest_api_id=self._api_id, resource_id=resource_id,
             http_method="OPTIONS", status_code="200", response_parameters={k: True for k in headers},
             depends_on=[method])
         self._depends += [method, integration, ApiGatewayIntegrationResponse(
-            self, f"options-{slug}-200-integration", rest_api_id=self._api_id, resource_id=resource_id,
+            self, f"options-{path_slug}-200-integration", rest_api_id=self._api_id, resource_id=resource_id,
             http_method="OPTIONS", status_code="200", response_parameters=headers,
             depends_on=[integration, response])]
         self._definition.append(["OPTIONS", path, self._cors_origin, self._cors_headers])
@@ -611,31 +509,3 @@ class WebhookIngress(Construct):
                 caching_enabled=False, cache_data_encrypted=True,
             ),
         )
-
-    # ----- WAF ----------------------------------------------------------------------------------
-    def _build_waf(self, name: str, logs_key: str, retention: int, rate_limit: int, max_body: int,
-                   log_group_name: str, description: str) -> None:
-        limit_kb = waf_inspection_limit_kb(max_body)
-        self.web_acl = Wafv2WebAcl(
-            self, "web-acl", name=name, scope="REGIONAL", description=description,
-            default_action={"allow": {}},
-            visibility_config={"cloudwatch_metrics_enabled": True, "metric_name": name, "sampled_requests_enabled": True},
-            association_config=Wafv2WebAclAssociationConfig(request_body=[Wafv2WebAclAssociationConfigRequestBody(
-                api_gateway=Wafv2WebAclAssociationConfigRequestBodyApiGateway(
-                    default_size_inspection_limit=f"KB_{limit_kb}"))]),
-        )
-        # The rule tree is written in the provider's own block names (one JSON value, checked by
-        # terraform validate): the generated binding classes are ten levels of nested names.
-        self.web_acl.add_override("rule", waf_rules(rate_limit=rate_limit, max_body_bytes=max_body, metric_prefix=name))
-        self.waf_log_group = CloudwatchLogGroup(self, "waf-logs", name=log_group_name, retention_in_days=retention,
-                                                kms_key_id=logs_key)
-        Wafv2WebAclLoggingConfiguration(
-            self, "waf-logging", resource_arn=self.web_acl.arn, log_destination_configs=[self.waf_log_group.arn],
-            # the gate key may travel in the query string or X-Webhook-Key: never in a log
-            redacted_fields=[
-                Wafv2WebAclLoggingConfigurationRedactedFields(query_string={}),
-                Wafv2WebAclLoggingConfigurationRedactedFields(single_header={"name": "x-webhook-key"}),
-            ],
-        )
-        Wafv2WebAclAssociation(self, "waf-association", resource_arn=self.stage.arn, web_acl_arn=self.web_acl.arn)
-
