@@ -42,12 +42,15 @@ def build_app(environments: list[str] | None = None, outdir: str | None = None):
     prepare_runtime()
     from cdktf import App
 
-    from constructs.app.settings import environment_names, load_settings
+    from constructs.app.settings import environment_names, load_settings, read_environments
     from constructs.app.stack import PaymentPlatformStack
 
     app = App(outdir=outdir) if outdir else App()
-    for environment in environments or environment_names():
-        PaymentPlatformStack(app, environment, settings=load_settings(environment))
+    # `cdktf synth` hands cdktf.json's context to the app (CDKTF_CONTEXT_JSON); `python main.py`
+    # and the tests read the same file.
+    configured = app.node.try_get_context("environments") or read_environments()
+    for environment in environments or environment_names(configured):
+        PaymentPlatformStack(app, environment, settings=load_settings(environment, environments=configured))
     return app
 
 
