@@ -42,7 +42,7 @@ def build_app(environments: list[str] | None = None, outdir: str | None = None):
     prepare_runtime()
     from cdktf import App
 
-    from constructs.app.settings import environment_names, load_settings, read_environments
+    from constructs.app.environments import environment_names, load_settings, read_environments
     from constructs.app.stack import PaymentPlatformStack
 
     app = App(outdir=outdir) if outdir else App()

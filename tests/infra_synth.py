@@ -10,7 +10,7 @@ from functools import lru_cache
 from cdktf import TerraformStack, Testing
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
-from constructs.app.settings import load_settings
+from constructs.app.environments import load_settings
 from constructs.app.stack import PaymentPlatformStack
 
 Testing.__test__ = False  # cdktf's helper class, not a pytest test class (no collection warning)

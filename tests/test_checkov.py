@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from constructs.app.settings import environment_names, read_environments
+from constructs.app.environments import environment_names, read_environments
 from support import ROOT
 
 CHECKOV = Path(sys.executable).with_name("checkov")

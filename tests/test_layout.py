@@ -14,7 +14,7 @@ def test_constructs_folder_has_no_init_so_it_merges_into_the_library():
 def test_constructs_library_and_project_modules_both_import():
     import constructs
     from constructs import Construct
-    from constructs.app.settings import load_settings
+    from constructs.app.environments import load_settings
 
     assert Construct.__module__.startswith("constructs")
     assert any(Path(p) == ROOT / "constructs" for p in constructs.__path__)

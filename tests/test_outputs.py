@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from constructs.app.settings import environment_names
+from constructs.app.environments import environment_names
 from infra_synth import synth
 
 EXPECTED = {

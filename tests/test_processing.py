@@ -226,7 +226,7 @@ def test_fails_when_a_grant_uses_a_wildcard_action_or_resource():
 
 def test_fails_when_the_package_manifest_lacks_a_zip():
     from constructs.app.functions import function_specs
-    from constructs.app.settings import load_settings
+    from constructs.app.environments import load_settings
 
     s = load_settings("dev", environ={})
     with pytest.raises(ValueError, match=r"artifacts has no zip for \['layer', 'reader'\]: run scripts/package.py"):

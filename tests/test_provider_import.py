@@ -42,7 +42,7 @@ def test_stock_import_synthesizes_the_same_bytes(synth_dir, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
-    from constructs.app.settings import environment_names
+    from constructs.app.environments import environment_names
 
     for environment in environment_names():
         lazy = (synth_dir / "stacks" / environment / "cdk.tf.json").read_bytes()

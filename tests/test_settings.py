@@ -1,4 +1,4 @@
-"""Settings: the environments of cdktf.json's context, and one failure test per validation rule.
+"""Settings (schema: constructs/app/settings.py; loader: constructs/app/environments.py): the environments of cdktf.json's context, and one failure test per validation rule.
 Every failure must name the value given; all problems are reported together."""
 
 import dataclasses
@@ -6,14 +6,8 @@ import json
 
 import pytest
 
-from constructs.app.settings import (
-    FUNCTION_NAMES,
-    LOCAL_VENDORS,
-    SettingsError,
-    environment_names,
-    load_settings,
-    read_environments,
-)
+from constructs.app.environments import environment_names, load_settings, read_environments
+from constructs.app.settings import FUNCTION_NAMES, LOCAL_VENDORS, SettingsError
 
 NO_ENV: dict = {}
 

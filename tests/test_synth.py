@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs.app.settings import environment_names, load_settings
+from constructs.app.environments import environment_names, load_settings
 from support import ROOT, run_terraform
 
 ENVIRONMENTS = environment_names()  # cdktf.json context.environments, as main.py synthesizes them
@@ -83,7 +83,7 @@ def test_an_environment_added_in_config_synthesizes_and_validates(tmp_path):
     (tmp_path / "cdktf.json").write_text(json.dumps(config))
     from cdktf import Testing
 
-    from constructs.app.settings import read_environments
+    from constructs.app.environments import read_environments
     from constructs.app.stack import PaymentPlatformStack
 
     environments = read_environments(tmp_path / "cdktf.json")
