@@ -1,28 +1,27 @@
 #!/usr/bin/env python
-"""App entry: reads the settings of each environment, builds one stack per environment
-(`dev`, `prod`, `local`) and synthesizes them into cdktf.out/.
+"""App entry: reads the environments and their settings from cdktf.json's `context`, builds one
+stack per environment and synthesizes them into cdktf.out/.
 
-    python main.py                  # all stacks
+    python main.py                       # every environment cdktf.json names
     PAYMENTS_STACKS=dev python main.py   # only some (comma list)
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 _NODE = ROOT / "node_modules" / ".bin" / "node"
 
 
-_NODE_PRELOAD = ROOT / "constructs" / "provider_import.js"
+_NODE_PRELOAD = ROOT / "constructs" / "app" / "provider_import.js"
 
 
 def prepare_runtime(lazy: bool | None = None) -> None:
     """Run jsii on the project's own supported Node.js (the machine's may be end-of-life) and load
     only the provider submodules the stack uses, on the Python and the Node.js side (see
-    constructs/provider_import.py). PAYMENTS_LAZY_PROVIDER=0 loads the provider the stock way.
+    constructs/app/provider_import.py). PAYMENTS_LAZY_PROVIDER=0 loads the provider the stock way.
     Must run before anything imports `constructs` or `cdktf` (that starts the Node.js process)."""
     if lazy is None:
         lazy = os.environ.get("PAYMENTS_LAZY_PROVIDER", "1") != "0"
@@ -33,10 +32,8 @@ def prepare_runtime(lazy: bool | None = None) -> None:
         options = os.environ.get("NODE_OPTIONS", "")
         if preload not in options:
             os.environ["NODE_OPTIONS"] = f"{options} {preload}".strip()
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     if lazy:
-        from constructs import provider_import
+        from constructs.app import provider_import
 
         provider_import.install()
 
@@ -45,12 +42,15 @@ def build_app(environments: list[str] | None = None, outdir: str | None = None):
     prepare_runtime()
     from cdktf import App
 
-    from constructs.settings import ENVIRONMENTS, load_settings
-    from constructs.stack import PaymentPlatformStack
+    from constructs.app.environments import environment_names, load_settings, read_environments
+    from constructs.app.stack import PaymentPlatformStack
 
     app = App(outdir=outdir) if outdir else App()
-    for environment in environments or list(ENVIRONMENTS):
-        PaymentPlatformStack(app, environment, settings=load_settings(environment))
+    # `cdktf synth` hands cdktf.json's context to the app (CDKTF_CONTEXT_JSON); `python main.py`
+    # and the tests read the same file.
+    configured = app.node.try_get_context("environments") or read_environments()
+    for environment in environments or environment_names(configured):
+        PaymentPlatformStack(app, environment, settings=load_settings(environment, environments=configured))
     return app
 
 

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import urllib.parse
-from pathlib import Path
 from typing import Any, Mapping
 
 import airspeed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_src" / "layer"))
 from paycore.events import TemplateError, resolve_path  # noqa: E402
 
 

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "lambda_src" / "layer"), str(ROOT / "lambda_src" / "processor")]
+# paycore is installed; the handler's folder is its zip's import root, as on Lambda
+sys.path.insert(0, str(ROOT / "lambda_src" / "processor"))
 for name, value in {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",

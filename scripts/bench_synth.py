@@ -48,7 +48,7 @@ def main() -> None:
         print(f"python main.py:    median {synth:6.2f} s  runs {', '.join(f'{t:.2f}' for t in synth_times)}")
         print(f"ratio:             {synth / stock:.3f}  (goal <= 0.40)")
         if options.check_output:
-            code = ("import sys; sys.path.insert(0, '.'); import cdktf_cdktf_provider_aws, main; "
+            code = ("import cdktf_cdktf_provider_aws, main; "  # `python -c` in ROOT imports main and constructs/
                     f"main.build_app(outdir={out + '/stock'!r}).synth()")
             subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

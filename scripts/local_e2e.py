@@ -33,7 +33,7 @@ GATE_KEYS = {"stripe": "local-stripe-gate-key-9f8e7d", "paypal": "local-paypal-g
 
 
 def vendor_ids() -> list[str]:
-    from constructs.settings import LOCAL_VENDORS
+    from constructs.app.settings import LOCAL_VENDORS
 
     return list(LOCAL_VENDORS)
 

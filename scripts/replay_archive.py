@@ -23,12 +23,10 @@ import json
 import os
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_src" / "layer"))
 
 from paycore import archive  # noqa: E402
 

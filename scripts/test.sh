@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The test command: sets up everything (idempotent), then runs the whole suite:
-# unit and handler tests, synth snapshots, terraform validate, checkov, the local end-to-end run.
+# The test command: sets up everything (idempotent), lints and type-checks (ruff, mypy; config in
+# pyproject.toml), then runs the whole suite: unit and handler tests, synth snapshots, terraform
+# validate, checkov, the local end-to-end run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 # one line when a pinned runtime is within 90 days of its end of support (never fails)
 "$ROOT/.venv/bin/python" "$ROOT/scripts/toolchain.py" || true
+"$ROOT/.venv/bin/ruff" check .
+"$ROOT/.venv/bin/mypy"
 exec "$ROOT/.venv/bin/python" -m pytest "$@"

@@ -1,20 +1,17 @@
-"""Suite-wide setup: the repository on sys.path (so `constructs/` merges into the constructs
-library), jsii on the project's Node.js, the lazily loading provider bindings, and Terraform on the
+"""Suite-wide setup (the repository is an import root through pytest.ini's `pythonpath`, so
+`constructs/` merges into the constructs library): jsii on the project's Node.js, the lazily loading provider bindings, and Terraform on the
 provider mirror. Shared fixtures synthesize each stack once per session."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from support import ROOT
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 _node = ROOT / "node_modules" / ".bin" / "node"
 if _node.exists():
     os.environ.setdefault("JSII_NODE", str(_node))

@@ -10,8 +10,8 @@ from functools import lru_cache
 from cdktf import TerraformStack, Testing
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
-from constructs.settings import load_settings
-from constructs.stack import PaymentPlatformStack
+from constructs.app.environments import load_settings
+from constructs.app.stack import PaymentPlatformStack
 
 Testing.__test__ = False  # cdktf's helper class, not a pytest test class (no collection warning)
 

@@ -1,5 +1,6 @@
-"""Ingress: webhook routes go straight to the ingest FIFO queue with the shared envelope template,
-the rest is IAM-authenticated Lambda; WAF counts the 8 KB body rule and enforces our own maximum."""
+"""Ingress: routes are data. The platform's webhook routes go straight to the ingest FIFO queue with
+the shared envelope template, the rest is IAM-authenticated Lambda; WAF counts the 8 KB body rule
+and enforces our own maximum."""
 
 import json
 
@@ -14,12 +15,13 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl import Wafv2WebAcl
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
 
 import stand_ins
+from constructs.app.request_models import NOTIFY_REQUEST_SCHEMA, PAYMENT_REQUEST_SCHEMA
+from constructs.app.request_templates import render_request_template
 from constructs.ingress import (
-    NOTIFY_REQUEST_SCHEMA,
-    PAYMENT_REQUEST_SCHEMA,
+    LambdaRoute,
     LambdaTarget,
-    WebhookApi,
-    render_request_template,
+    SqsRoute,
+    WebhookIngress,
     terraform_literal,
     waf_inspection_limit_kb,
 )
@@ -165,12 +167,15 @@ def test_custom_domain_is_regional_tls_1_2_on_prod_only():
 def _api(**overrides):
     st = small_stack()
     fn = stand_ins.function(st, "authorizer")
-    options = dict(name="payments-api-test", region="us-east-1", providers=("stripe",),
-                   ingest_queue_arn=stand_ins.queue(st, "webhooks", fifo=True).arn,
-                   sqs_kms_key_arn=stand_ins.key(st, "sqs").arn, logs_kms_key_arn=stand_ins.key(st, "logs").arn,
-                   authorizer=LambdaTarget(fn.function_name, fn.invoke_arn), waf_log_group_name="aws-waf-logs-test")
+    webhook = SqsRoute(route_id="stripe", path="/webhooks/stripe", request_template="Action=SendMessage",
+                       request_parameters={"method.request.querystring.key": False})
+    options = dict(name="payments-api-test", region="us-east-1", sqs_routes=(webhook,),
+                   queue_arn=stand_ins.queue(st, "webhooks", fifo=True).arn,
+                   queue_kms_key_arn=stand_ins.key(st, "sqs").arn, logs_kms_key_arn=stand_ins.key(st, "logs").arn,
+                   request_authorizer=LambdaTarget(fn.function_name, fn.invoke_arn),
+                   waf_log_group_name="aws-waf-logs-test")
     options.update(overrides)
-    return st, WebhookApi(st, "api", **options)
+    return st, WebhookIngress(st, "api", **options)
 
 
 def test_a_small_api_synthesizes_with_stand_ins():
@@ -178,27 +183,33 @@ def test_a_small_api_synthesizes_with_stand_ins():
     out = Testing.synth(st)
     assert Testing.to_have_resource_with_properties(out, "aws_api_gateway_resource", {"path_part": "stripe"})
     assert not Testing.to_have_resource_with_properties(out, "aws_api_gateway_resource", {"path_part": "paypal"})
-    assert set(api.webhook_urls) == {"stripe"}
+    assert set(api.route_urls) == {"/webhooks/stripe"}
 
 
-def test_fails_when_a_provider_is_unknown():
-    with pytest.raises(ValueError, match=r"providers has unknown providers \['adyen'\]"):
-        _api(providers=("stripe", "adyen"))
+def _route(method: str, path: str, **options) -> LambdaRoute:
+    return LambdaRoute(method=method, path=path, target=LambdaTarget("fn", "arn:aws:lambda:::function:fn"), **options)
 
 
-def test_fails_when_a_provider_repeats():
-    with pytest.raises(ValueError, match="providers must not repeat a provider"):
-        _api(providers=("stripe", "stripe"))
+def test_fails_when_routes_are_malformed_and_reports_all():
+    bad = SqsRoute(route_id="Stripe Webhooks", path="webhooks", request_template="x")
+    with pytest.raises(ValueError) as error:
+        _api(sqs_routes=(bad,), lambda_routes=(_route("FETCH", "/a", authorization="CUSTOM", request_model="Nope"),
+                                               _route("GET", "/b"), _route("GET", "/b")))
+    message = str(error.value)
+    for fragment in ("route_id must be a lower-case slug", "route path must look like /a/{b}/c, got 'webhooks'",
+                     "method must be one of GET, POST", "authorization must be 'AWS_IAM' or 'NONE', got 'CUSTOM'",
+                     "request_model 'Nope' is not one of request_models", "must not repeat a method and path"):
+        assert fragment in message, message
 
 
-def test_fails_when_webhooks_have_no_authorizer():
-    with pytest.raises(ValueError, match="authorizer is required for webhook routes"):
-        _api(authorizer=None)
+def test_fails_when_queue_routes_have_no_authorizer_or_queue():
+    with pytest.raises(ValueError, match="sqs_routes need queue_arn, request_authorizer"):
+        _api(request_authorizer=None, queue_arn=None)
 
 
 def test_fails_when_the_body_limit_exceeds_what_waf_can_inspect():
-    with pytest.raises(ValueError, match="max_webhook_body_bytes must be 1024..65536 .* got 262144"):
-        _api(max_webhook_body_bytes=262_144)
+    with pytest.raises(ValueError, match="max_body_bytes must be 1024..65536 .* got 262144"):
+        _api(max_body_bytes=262_144)
 
 
 def test_fails_when_the_waf_log_group_lacks_the_required_prefix():
@@ -207,13 +218,13 @@ def test_fails_when_the_waf_log_group_lacks_the_required_prefix():
 
 
 def test_fails_when_throttling_is_out_of_range():
-    with pytest.raises(ValueError, match="throttle_rate_limit must be 1..100000, got 0"):
-        _api(throttle_rate_limit=0)
+    with pytest.raises(ValueError, match="throttle_rate_limit_rps must be 1..100000, got 0"):
+        _api(throttle_rate_limit_rps=0)
 
 
 def test_fails_when_waf_rate_limit_is_out_of_range():
-    with pytest.raises(ValueError, match="waf_rate_limit must be 100..2000000000 requests per 5 minutes, got 10"):
-        _api(waf_rate_limit=10)
+    with pytest.raises(ValueError, match="waf_rate_limit_per_5min must be 100..2000000000, got 10"):
+        _api(waf_rate_limit_per_5min=10)
 
 
 def test_fails_when_cors_origin_is_not_https():
@@ -222,8 +233,8 @@ def test_fails_when_cors_origin_is_not_https():
 
 
 def test_fails_when_log_retention_is_not_a_cloudwatch_value():
-    with pytest.raises(ValueError, match="log_retention_days must be a CloudWatch Logs retention such as 30, got 31"):
-        _api(log_retention_days=31)
+    with pytest.raises(ValueError, match="log_retention_in_days must be a CloudWatch Logs retention such as 30, got 31"):
+        _api(log_retention_in_days=31)
 
 
 def test_fails_when_a_custom_domain_has_no_certificate():
@@ -232,13 +243,11 @@ def test_fails_when_a_custom_domain_has_no_certificate():
 
 
 def test_notify_schema_is_the_handlers_definition():
-    import sys
-    from paycore import notification  # the layer is on sys.path (constructs.ingress put it there)
+    from paycore import notification
 
     email = NOTIFY_REQUEST_SCHEMA["properties"]["email"]
     assert email["pattern"] == notification._EMAIL.pattern
     assert NOTIFY_REQUEST_SCHEMA["properties"]["template"]["enum"] == list(notification.TEMPLATES)
-    assert "paycore.notification" in sys.modules  # imported here by the test, not by synth
 
 
 def test_deployment_redeploys_when_an_integration_target_changes():

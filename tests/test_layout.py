@@ -14,7 +14,7 @@ def test_constructs_folder_has_no_init_so_it_merges_into_the_library():
 def test_constructs_library_and_project_modules_both_import():
     import constructs
     from constructs import Construct
-    from constructs.settings import load_settings
+    from constructs.app.environments import load_settings
 
     assert Construct.__module__.startswith("constructs")
     assert any(Path(p) == ROOT / "constructs" for p in constructs.__path__)
@@ -46,3 +46,102 @@ def test_pins_are_exact():
     for pin in ('cdktf = "==0.21.0"', 'cdktf-cdktf-provider-aws = "==20.1.0"'):
         assert pin in pipfile
     assert '"*"' not in pipfile
+
+
+# ----- one package per concern, imports one way --------------------------------------------------
+
+CONCERNS = {"ingress", "queueing", "processing", "storage", "notification", "observability", "vpc",
+            "security", "configuration", "core", "app"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports (absolute names; module level and inside functions)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_constructs_are_one_package_per_concern_in_the_users_words():
+    packages = {p.name for p in (ROOT / "constructs").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert packages == CONCERNS
+    assert all((ROOT / "constructs" / name / "__init__.py").is_file() for name in CONCERNS)
+    assert not [p.name for p in (ROOT / "constructs").glob("*.py")], "modules belong in a concern's package"
+
+
+def test_only_the_app_layer_reads_the_settings_or_imports_the_runtime_package():
+    for path in (ROOT / "constructs").rglob("*.py"):
+        if "app" in path.relative_to(ROOT / "constructs").parts:
+            continue
+        imported = _imports(path)
+        assert not {m for m in imported if m.split(".")[0] == "paycore"}, path
+        assert not {m for m in imported if m.startswith("constructs.app")}, path
+
+
+def test_runtime_code_never_imports_infrastructure():
+    for path in (ROOT / "lambda_src").rglob("*.py"):
+        roots = {m.split(".")[0] for m in _imports(path)}
+        assert not roots & {"constructs", "cdktf", "cdktf_cdktf_provider_aws", "main"}, path
+
+
+def _cycles(package_root: Path) -> list[list[str]]:
+    """Import cycles between the modules of one package (imports anywhere in a module count)."""
+    modules = {}
+    for path in package_root.rglob("*.py"):
+        parts = path.relative_to(package_root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        graph[name] = set()
+        for imported in _imports(path):
+            # `from a.b import c`: c is a module of the package or a name in a.b
+            for candidate in (imported, imported.rpartition(".")[0]):
+                if candidate in modules:
+                    if candidate != name:
+                        graph[name].add(candidate)
+                    break
+    cycles, state = [], {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(trail[trail.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    return cycles
+
+
+def test_import_graphs_have_no_cycle():
+    assert _cycles(ROOT / "lambda_src" / "layer" / "paycore") == []
+    assert _cycles(ROOT / "constructs") == []
+
+
+def test_no_module_edits_sys_path():
+    """paycore is an installed package and pytest.ini names the test import roots: no code puts a
+    folder on sys.path. (Excepted: the local runner, whose rewrite is separate work, and the
+    processor benchmark, which imports the handler from its function folder as Lambda does.)"""
+    excepted = {"scripts/local_runner.py", "scripts/local_e2e.py", "scripts/bench_processor.py"}
+    offenders = []
+    for folder in ("constructs", "lambda_src", "scripts", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel in excepted or rel == "tests/test_layout.py":
+                continue
+            text = path.read_text(encoding="utf-8")
+            if "sys.path.insert" in text or "sys.path[:0]" in text or "sys.path.append" in text:
+                offenders.append(rel)
+    assert offenders == []
+    assert "sys.path" not in (ROOT / "main.py").read_text(encoding="utf-8")

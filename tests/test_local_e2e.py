@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import collections
 import json
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
 
-from support import ROOT
 
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "lambda_src" / "layer")]
-
-import local_deploy  # noqa: E402
-import local_e2e  # noqa: E402
+import local_deploy  # scripts/ is on pytest.ini's pythonpath
+import local_e2e
 import sample_webhooks  # noqa: E402
 from local_runner import LocalPlatform  # noqa: E402
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from constructs.app.environments import environment_names
 from infra_synth import synth
 
 EXPECTED = {
@@ -15,7 +16,7 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("environment", ["dev", "prod", "local"])
+@pytest.mark.parametrize("environment", environment_names())
 def test_stack_outputs_cover_c17(environment):
     outputs = json.loads(synth(environment))["output"]
     assert EXPECTED <= set(outputs)

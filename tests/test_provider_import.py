@@ -1,4 +1,4 @@
-"""The lazy provider loader (constructs/provider_import.py) must change nothing but speed: the
+"""The lazy provider loader (constructs/app/provider_import.py) must change nothing but speed: the
 stack synthesized with the stock package import is byte-identical."""
 
 import json
@@ -11,22 +11,21 @@ import pytest
 from support import ROOT
 
 STOCK = """
-import os, sys
-sys.path.insert(0, {root!r})
+import os
 os.environ['JSII_NODE'] = {node!r}
 os.environ['PAYMENTS_LAZY_PROVIDER'] = '0'  # neither lazy half: stock Python and Node.js loading
 os.environ.pop('NODE_OPTIONS', None)
 import cdktf_cdktf_provider_aws            # the stock import: every submodule
 assert hasattr(cdktf_cdktf_provider_aws, '__all__')
 import main
-from constructs import provider_import
+from constructs.app import provider_import
 assert not provider_import.is_lazy()
 main.build_app(outdir={outdir!r}).synth()
 """
 
 
 def test_lazy_loader_is_active_in_the_suite():
-    from constructs import provider_import
+    from constructs.app import provider_import
 
     assert provider_import.is_lazy()
     import cdktf_cdktf_provider_aws
@@ -39,11 +38,13 @@ def test_lazy_loader_is_active_in_the_suite():
 @pytest.mark.slow
 def test_stock_import_synthesizes_the_same_bytes(synth_dir, tmp_path):
     node = str(ROOT / "node_modules" / ".bin" / "node")
-    code = STOCK.format(root=str(ROOT), node=node, outdir=str(tmp_path))
+    code = STOCK.format(node=node, outdir=str(tmp_path))  # `python -c` in ROOT: the repository is importable
     env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
-    for environment in ("dev", "prod", "local"):
+    from constructs.app.environments import environment_names
+
+    for environment in environment_names():
         lazy = (synth_dir / "stacks" / environment / "cdk.tf.json").read_bytes()
         stock = (tmp_path / "stacks" / environment / "cdk.tf.json").read_bytes()
         assert lazy == stock, environment
@@ -75,7 +76,7 @@ def test_node_preload_defers_each_provider_module_until_first_use(tmp_path):
         'exports.snsTopic = exports.sqsQueue = void 0;\n'
         'exports.sqsQueue = require("./sqs-queue");\nexports.snsTopic = require("./sns-topic");\n')
     node = str(ROOT / "node_modules" / ".bin" / "node")
-    preload = str(ROOT / "constructs" / "provider_import.js")
+    preload = str(ROOT / "constructs" / "app" / "provider_import.js")
     env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
     lazy = subprocess.run([node, "--require", preload, "-e", NODE_PROBE, str(tmp_path)], capture_output=True,
                           text=True, env=env, timeout=60)

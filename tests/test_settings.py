@@ -1,9 +1,13 @@
-"""Settings: defaults per environment, and one failure test per validation rule. Every failure
-must name the value given; all problems are reported together."""
+"""Settings (schema: constructs/app/settings.py; loader: constructs/app/environments.py): the environments of cdktf.json's context, and one failure test per validation rule.
+Every failure must name the value given; all problems are reported together."""
+
+import dataclasses
+import json
 
 import pytest
 
-from constructs.settings import FUNCTION_NAMES, SettingsError, load_settings
+from constructs.app.environments import environment_names, load_settings, read_environments
+from constructs.app.settings import FUNCTION_NAMES, LOCAL_VENDORS, SettingsError
 
 NO_ENV: dict = {}
 
@@ -17,7 +21,7 @@ def fails(environment: str, overrides: dict, *fragments: str, environ: dict | No
     return message
 
 
-@pytest.mark.parametrize("environment", ["dev", "prod", "local"])
+@pytest.mark.parametrize("environment", environment_names())
 def test_every_environment_loads_and_sizes_every_function(environment):
     s = load_settings(environment, environ=NO_ENV)
     assert set(s.functions) == set(FUNCTION_NAMES)
@@ -184,7 +188,7 @@ def test_fails_when_alert_email_is_invalid():
 
 
 def test_fails_when_vendor_subscription_is_invalid():
-    from constructs.settings import VendorSubscription as V
+    from constructs.app.settings import VendorSubscription as V
     message = fails("dev", {"vendor_subscriptions": (V("bad id!", "email", "a@b.co"), V("v1", "https", "http://x.example.com"),
                                                      V("v2", "sms", "+1555"), V("v3", "email", "nope"))},
                     "vendor_id must match", "'bad id!'", "must start with https://", "protocol must be 'email', 'https' or 'sqs'",
@@ -193,7 +197,7 @@ def test_fails_when_vendor_subscription_is_invalid():
 
 
 def test_fails_when_sqs_subscription_endpoint_is_not_a_queue_arn():
-    from constructs.settings import VendorSubscription as V
+    from constructs.app.settings import VendorSubscription as V
     fails("dev", {"vendor_subscriptions": (V("v1", "sqs", "https://sqs.example.com/q"),)},
           "sqs endpoint must be a queue ARN", "'https://sqs.example.com/q'")
 
@@ -275,9 +279,9 @@ def test_fails_when_local_endpoint_is_not_loopback():
 
 
 def test_fails_when_dev_points_at_an_emulator():
-    from constructs.settings import LocalEmulator
+    from constructs.app.settings import LocalEmulator
 
-    fails("dev", {"local": LocalEmulator()}, "only the local environment may point at an emulator")
+    fails("dev", {"local": LocalEmulator()}, "only an emulator environment (emulator: true, such as local) may point")
 
 
 def test_fails_when_local_has_no_emulator():
@@ -301,13 +305,13 @@ def test_fails_when_prod_disables_a_feature():
 
 
 def test_fails_when_a_function_is_missing_or_unknown():
-    from constructs.settings import FunctionSettings, _defaults, Settings
-    base = _defaults("dev")
-    functions = dict(base["functions"])
+    from constructs.app.settings import FunctionSettings
+    base = load_settings("dev", environ=NO_ENV)
+    functions = dict(base.functions)
     functions.pop("notify")
     functions["mailer"] = FunctionSettings()
     with pytest.raises(SettingsError) as error:
-        Settings(**{**base, "functions": functions}).validate()
+        dataclasses.replace(base, functions=functions).validate()
     assert "missing notify" in str(error.value) and "unknown names mailer" in str(error.value)
 
 
@@ -381,3 +385,50 @@ def test_fails_when_availability_zones_are_not_of_the_region():
 def test_local_disables_the_sqs_redrive_allow_policy_moto_drops():
     assert not load_settings("local", environ=NO_ENV).enabled("sqs_redrive_allow_policy")
     assert load_settings("prod", environ=NO_ENV).enabled("sqs_redrive_allow_policy")
+
+
+# ----- environments as configuration (cdktf.json context) ----------------------------------------
+
+def test_environments_and_their_values_come_from_cdktf_json():
+    assert environment_names() == list(read_environments()) == ["dev", "prod", "local"]
+    assert read_environments()["prod"]["production"] is True
+    assert load_settings("local", environ=NO_ENV).emulator
+    assert tuple(v.vendor_id for v in load_settings("local", environ=NO_ENV).vendor_subscriptions) == LOCAL_VENDORS
+
+
+def test_a_new_environment_is_a_config_edit_only():
+    environments = {**read_environments(), "staging": {"backend": {"bucket": "acme-tfstate-staging"}}}
+    s = load_settings("staging", environ=NO_ENV, environments=environments)
+    assert (s.name("payments"), s.backend.bucket, s.backend.key) == (
+        "payments-staging", "acme-tfstate-staging", "payment-platform/staging/terraform.tfstate")
+    assert environment_names(environments)[-1] == "staging"
+
+
+def test_fails_when_a_remote_environment_has_no_state_bucket():
+    environments = {**read_environments(), "staging": {}}
+    with pytest.raises(SettingsError) as error:
+        load_settings("staging", environ=NO_ENV, environments=environments)
+    assert "backend.bucket is not configured" in str(error.value)
+    assert "context.environments.staging.backend.bucket" in str(error.value)
+    assert load_settings("staging", environ={"PAYMENTS_STATE_BUCKET": "acme-tfstate"},
+                         environments=environments).backend.bucket == "acme-tfstate"
+
+
+def test_fails_when_config_values_have_wrong_keys_or_types_and_reports_all():
+    environments = {"dev": {"backend": {"bucket": "b-dev"}, "log_retention_days": "thirty", "functions": {
+        "processor": {"memory": 1024}}, "api": {"stage_variables": {"bad name": "x"}}, "vendor_subscriptions": [
+        {"vendor_id": "v1"}]}}
+    with pytest.raises(SettingsError) as error:
+        load_settings("dev", environ=NO_ENV, environments=environments)
+    message = str(error.value)
+    for fragment in ("log_retention_days must be a number, got 'thirty'",
+                     "unknown setting 'memory' in FunctionSettings (functions.processor)",
+                     "api.stage_variables: name must match", "vendor_subscriptions[0] must be {vendor_id, protocol, endpoint}"):
+        assert fragment in message, message
+
+
+def test_cdktf_json_holds_the_environments_in_its_context():
+    from support import ROOT
+
+    config = json.loads((ROOT / "cdktf.json").read_text())
+    assert set(config["context"]["environments"]) == set(environment_names())

@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.amber.serializer import AmberDataSerializer
 
+from constructs.app.environments import environment_names, load_settings
 from support import ROOT, run_terraform
 
-sys.path.insert(0, str(ROOT / "scripts"))
+import package  # scripts/ is an import root (pytest.ini pythonpath)
 
-import package  # noqa: E402
-
-ENVIRONMENTS = ["dev", "prod", "local"]
+ENVIRONMENTS = environment_names()  # cdktf.json context.environments, as main.py synthesizes them
 SNAPSHOT_FILE = Path(__file__).parent / "__snapshots__" / "test_synth.ambr"
 UPDATE_COMMAND = "./scripts/test.sh tests/test_synth.py --snapshot-update"
 ZIP_PATH = re.compile(r"^(?P<asset>.*/)[0-9A-F]{32}/(?P<name>[a-z_]+)-[0-9a-f]{16}\.zip$")
@@ -108,7 +107,7 @@ def test_stack_synthesizes_with_provider_backend_and_tags(stack_json, environmen
     assert tags["Environment"] == environment and tags["ManagedBy"] == "cdktf"
     assert tags["Project"] == "payment-processing" and tags["CostCenter"] == "engineering"
     backend = stack["terraform"]["backend"]
-    if environment == "local":
+    if load_settings(environment, environ={}).emulator:
         assert set(backend) == {"local"}
         assert provider["skip_credentials_validation"] is True and provider["s3_use_path_style"] is True
         assert all(url.startswith("http://127.0.0.1:") for url in provider["endpoints"][0].values())
@@ -184,3 +183,32 @@ def test_two_synths_are_byte_identical_and_print_no_node_eol_banner(synth_dir, t
         comparison = filecmp.dircmp(first, second)
         assert not comparison.left_only and not comparison.right_only
         assert (first / "cdk.tf.json").read_bytes() == (second / "cdk.tf.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_an_environment_added_in_config_synthesizes_and_validates(tmp_path):
+    """Adding `staging` is a cdktf.json edit: the same app builds it, with its own names and state."""
+    config = json.loads((ROOT / "cdktf.json").read_text())
+    config["context"]["environments"]["staging"] = {"backend": {"bucket": "acme-tfstate-staging"},
+                                                    "alert_email": "staging-oncall@example.com"}
+    (tmp_path / "cdktf.json").write_text(json.dumps(config))
+    from cdktf import Testing
+
+    from constructs.app.environments import read_environments
+    from constructs.app.stack import PaymentPlatformStack
+
+    environments = read_environments(tmp_path / "cdktf.json")
+    assert environment_names(environments) == [*ENVIRONMENTS, "staging"]
+    settings = load_settings("staging", environ={}, environments=environments)
+    stack = PaymentPlatformStack(Testing.app(), "staging", settings=settings)
+    synthesized = json.loads(Testing.synth(stack))
+    assert synthesized["terraform"]["backend"]["s3"]["bucket"] == "acme-tfstate-staging"
+    assert synthesized["terraform"]["backend"]["s3"]["key"] == "payment-platform/staging/terraform.tfstate"
+    tables = synthesized["resource"]["aws_dynamodb_table"].values()
+    assert [t["name"] for t in tables] == ["payment-transactions-staging"]
+    outdir = Path(Testing.full_synth(stack))
+    work = tmp_path / "staging"
+    shutil.copytree(next(outdir.glob("**/stacks/staging")), work)
+    assert run_terraform(["init", "-backend=false", "-input=false", "-no-color"], work).returncode == 0
+    validate = json.loads(run_terraform(["validate", "-json", "-no-color"], work).stdout)
+    assert validate["valid"] is True, validate["diagnostics"]

@@ -3,7 +3,8 @@
 Import-time setup (before any test module imports a handler, whose boto3 clients are created at
 module level):
 
-* ``lambda_src/layer`` and every ``lambda_src/<function>`` folder on ``sys.path``;
+* (import roots: ``paycore`` is installed, each ``lambda_src/<function>`` folder is on
+  pytest.ini's ``pythonpath``, as it is the root of its zip on Lambda);
 * fake AWS credentials, region ``us-east-1`` and the handler environment variables
   (:data:`ENV`, via ``setdefault``: a value already set wins), tracing off;
 * ``moto`` imported first, so clients created before ``mock_aws`` starts are still intercepted.
@@ -28,7 +29,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import sys
 import uuid
 from dataclasses import dataclass, field

@@ -21,9 +21,6 @@ from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
-for _path in [LAMBDA_SRC / "layer", *(LAMBDA_SRC / fn for fn in ("archiver", "notifier", "reader", "status", "notify"))]:
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 REGION = "us-east-1"
 TABLE = "payment-transactions-test"

@@ -1,21 +1,16 @@
 """Names, secrets and times shared by the handler tests and their fixtures (tests/lambda/).
 
-Importing it also puts ``lambda_src/layer`` and every ``lambda_src/<function>`` folder on
-``sys.path`` and sets the handlers' environment variables (``setdefault``: a value already set
+Importing it sets the handlers' environment variables (``setdefault``: a value already set
 wins), before any handler module creates its boto3 clients.
 """
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
-for _path in [LAMBDA_SRC / "layer", *sorted(p for p in LAMBDA_SRC.iterdir() if p.is_dir() and p.name != "layer")]:
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from handler_constants import NOW_MS, NOW_S
+from handler_constants import NOW_MS
 
 from paycore.envelope import build_envelope
 from paycore.model import Ignored, Rejected, Transaction, iso_from_text, to_minor_units

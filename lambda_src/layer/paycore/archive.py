@@ -326,4 +326,4 @@ def listing_prefixes(provider: str, start_ms: int, end_ms: int) -> list[str]:
 
 def key_overlaps(key: str, start_ms: int, end_ms: int) -> bool:
     parsed = parse_key(key)
-    return bool(parsed) and parsed["first_received_at"] <= end_ms and parsed["last_received_at"] >= start_ms
+    return parsed is not None and parsed["first_received_at"] <= end_ms and parsed["last_received_at"] >= start_ms

@@ -18,22 +18,18 @@ A missing vendor id is published as ``vendor_id = "unknown"`` (no vendor subscri
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from paycore.ledger import MARKER_TTL_SECONDS  # noqa: F401  (re-exported: one TTL for all markers)
 from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE
+from paycore.notify_request import EMAIL as _EMAIL
+from paycore.notify_request import TEMPLATES
 from paycore.query import ID_PATTERN, QueryError
 
 MANUAL_KIND = "manual_notification"
-TEMPLATES = ("receipt", "refund", "reminder")
 UNKNOWN_VENDOR = "unknown"
 MARKER_PREFIX = "MARKER#notify#"
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
 
 
 class InvalidMessage(ValueError):
@@ -112,6 +108,7 @@ def parse_queue_message(body: str) -> Notification:
         raise InvalidMessage("body is not JSON") from exc
     if not isinstance(message, dict):
         raise InvalidMessage("body is not a JSON object")
+    fields: Any
     if message.get("kind") == MANUAL_KIND:
         fields = message
         kind = "manual"

@@ -96,7 +96,7 @@ def gsi_key_value(listing: str, value: str) -> str:
     try:  # the ledger module owns the row format
         from paycore import ledger  # noqa: PLC0415
     except ImportError:  # pragma: no cover - layer without the ledger module
-        ledger = None
+        ledger = None  # type: ignore[assignment]
     builder = getattr(ledger, "gsi_key", None) if ledger else None
     if callable(builder):
         return builder(listing.removesuffix("_id"), value)

@@ -1,13 +1,14 @@
-"""Event fan-out (M9, M11, C7, C9): from the ledger's stream to the archive and to the vendors.
+"""Notification: from a DynamoDB table's stream to an archive function and to subscribers
+(`EventFanout`), reusable in any stack.
 
-    ledger stream ─ Pipe A `payments-archive-{env}` (filter: INSERT of an event row) ─> archiver Lambda
-                  └ Pipe B `payments-status-{env}`  (filter: state row written)  ─> bus `payments-{env}`
-    bus ─ rule `payment-completed-{env}` (detail.new_status = succeeded) ─> notifications queue
-    vendor topic `payment-vendor-notifications-{env}` <─ notifier; subscriptions filter on vendor_id
+    table stream ─ Pipe A (archive filter) ─> archive function
+                 └ Pipe B (status filter, input template) ─> event bus
+    bus ─ rule (rule pattern) ─> notifications queue (its consumer publishes to the topic)
+    topic <─ publisher; one subscription per `FilteredSubscription`, filtered on a message attribute
 
 A pipe has exactly one target and a DynamoDB stream should have at most two readers, hence two
 pipes and a bus whose rules fan out. The filter patterns, Pipe B's input template and the rule
-pattern come from `paycore.events`, the one definition the local runner applies too.
+pattern are arguments: the platform passes the ones its handlers define (`paycore.events`).
 
 Failures: each pipe retries a failing batch `maximum_retry_attempts` times, bisecting it
 (AUTOMATIC_BISECT) to isolate the bad record, and sends what still fails, or what is older than
@@ -21,8 +22,8 @@ policy admits events.amazonaws.com (security construct) and Pipe B's role may us
 from __future__ import annotations
 
 import json
-from typing import Sequence
-
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_bus import CloudwatchEventBus
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
@@ -43,45 +44,70 @@ from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
-from constructs.policy import deny_insecure_transport, document
-from constructs.settings import VendorSubscription
-from constructs.tokens import is_literal
-
-from paycore import events as domain_events  # noqa: E402  (one definition with the local runner)
+from constructs.core.policy import deny_insecure_transport, document
+from constructs.core.tokens import is_literal
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 RULE_TARGET_MAX_EVENT_AGE_SECONDS = 24 * 3600
 RULE_TARGET_MAX_RETRIES = 185
 
 
-def pipe_filter(pattern: dict) -> str:
-    """The filter pattern text a pipe takes, exactly as `paycore.events.filter_criteria` renders it."""
-    return domain_events.filter_criteria(pattern)["Filters"][0]["Pattern"]
+SUBSCRIPTION_PROTOCOLS = ("email", "https", "sqs")
+
+
+def pipe_filter(pattern: Mapping[str, Any]) -> str:
+    """The filter pattern text a pipe takes: compact JSON, keys sorted."""
+    return json.dumps(pattern, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class FilteredSubscription:
+    """One topic subscription that receives only messages whose `filter_attribute` message
+    attribute equals `filter_value`. id_: its construct id; protocol: 'email', 'https' or 'sqs'
+    (endpoint = the queue ARN)."""
+
+    id_: str
+    protocol: str
+    endpoint: str
+    filter_value: str
+
+
+DEFAULT_DESCRIPTIONS = {
+    "bus": "Domain events",
+    "rule": "Matching events -> queue",
+    "archive_pipe": "Table event rows -> archive function",
+    "status_pipe": "Table state rows -> the bus",
+}
 
 
 class EventFanout(Construct):
-    """Bus, pipes, completed-payment rule and the vendor topic.
+    """Event bus, two stream pipes, one rule to a queue, and a topic with filtered subscriptions.
 
     Keyword arguments:
-      bus_name, rule_name, vendor_topic_name: physical names (from the stack, which also hands
-        them to the configuration before this construct exists) (required).
-      archive_pipe_name, status_pipe_name, dlq_name: physical names (required).
+      bus_name, rule_name, topic_name, archive_pipe_name, status_pipe_name, dlq_name: physical
+        names (required; the stack can hand them to other constructs before this one exists).
       account_id: the deploying account (pipe roles trust only pipes of this account) (required).
       events_kms_key_arn, sqs_kms_key_arn, sns_kms_key_arn (required); dynamodb_kms_key_arn: the
-        ledger's key, which the pipes need to read its stream (required with pipes).
-      notifications_queue_arn: the rule's target (its queue policy admits the rule) (required).
-      table_stream_arn: the ledger stream; None leaves both pipes out (default None).
-      archiver_function_arn: Pipe A's target; None leaves Pipe A out (default None).
+        table's key, which the pipes need to read its stream (required with pipes).
+      rule_pattern: the rule's event pattern (required); rule_target_queue_arn: its target, whose
+        queue policy must admit the rule (required).
+      table_stream_arn: the stream; None leaves both pipes out (default None).
+      archive_function_arn: Pipe A's target; None leaves Pipe A out (default None).
+      archive_filter_pattern / status_filter_pattern: the pipes' filter patterns (required with
+        pipes); status_input_template: Pipe B's input template; status_detail_type /
+        status_event_source: the events Pipe B puts on the bus.
       pipes: build the pipes (default True).
       batch_size 1..10000 (default 10), maximum_retry_attempts -1/0..10000 (default 3),
-        maximum_record_age_seconds -1/60..604800 (default 86400).
-      alert_email: subscribed to the vendor topic unfiltered (F5), or None (default None).
-      vendor_subscriptions: one filtered subscription each (default none).
+        maximum_record_age_seconds -1/60..604800 (default 86400); what still fails goes to the DLQ.
+      alert_email: subscribed to the topic unfiltered, or None (default None).
+      subscriptions: FilteredSubscription each, filtered on the `filter_attribute` message
+        attribute (default "vendor_id") (default none).
       email_subscriptions: False drops every e-mail subscription (default True).
+      descriptions: overrides of DEFAULT_DESCRIPTIONS (keys bus, rule, archive_pipe, status_pipe).
 
-    Attributes: bus, rule, rule_target, vendor_topic, dead_letter_queue, archive_pipe, status_pipe
-      (None when left out), archive_pipe_role, status_pipe_role, subscriptions (endpoint key ->
-      subscription).
+    Attributes: bus, rule, rule_target, topic, dead_letter_queue, archive_pipe, status_pipe
+      (None when left out), archive_pipe_role, status_pipe_role, subscriptions (id -> subscription;
+      "alert-email" for the unfiltered one).
     """
 
     def __init__(
@@ -91,7 +117,7 @@ class EventFanout(Construct):
         *,
         bus_name: str,
         rule_name: str,
-        vendor_topic_name: str,
+        topic_name: str,
         archive_pipe_name: str,
         status_pipe_name: str,
         dlq_name: str,
@@ -99,21 +125,28 @@ class EventFanout(Construct):
         events_kms_key_arn: str,
         sqs_kms_key_arn: str,
         sns_kms_key_arn: str,
-        notifications_queue_arn: str,
+        rule_pattern: Mapping[str, Any],
+        rule_target_queue_arn: str,
         dynamodb_kms_key_arn: str | None = None,
         table_stream_arn: str | None = None,
-        archiver_function_arn: str | None = None,
+        archive_function_arn: str | None = None,
+        archive_filter_pattern: Mapping[str, Any] | None = None,
+        status_filter_pattern: Mapping[str, Any] | None = None,
+        status_input_template: str | None = None,
+        status_detail_type: str = "StatusChanged",
+        status_event_source: str = "table.stream",
         pipes: bool = True,
         batch_size: int = 10,
         maximum_retry_attempts: int = 3,
         maximum_record_age_seconds: int = 86_400,
         alert_email: str | None = None,
-        vendor_subscriptions: Sequence[VendorSubscription] = (),
+        subscriptions: Sequence[FilteredSubscription] = (),
+        filter_attribute: str = "vendor_id",
         email_subscriptions: bool = True,
+        descriptions: Mapping[str, str] | None = None,
     ):
         super().__init__(scope, id_)
-
-
+        text = {**DEFAULT_DESCRIPTIONS, **(descriptions or {})}
         problems: list[str] = []
         if is_literal(batch_size) and not 1 <= batch_size <= 10_000:
             problems.append(f"batch_size must be 1..10000, got {batch_size}")
@@ -123,21 +156,29 @@ class EventFanout(Construct):
                 maximum_record_age_seconds == -1 or 60 <= maximum_record_age_seconds <= 604_800):
             problems.append(f"maximum_record_age_seconds must be -1 or 60..604800, got {maximum_record_age_seconds}")
         if pipes and table_stream_arn and not dynamodb_kms_key_arn:
-            problems.append("dynamodb_kms_key_arn is required to read the encrypted ledger stream, got none")
+            problems.append("dynamodb_kms_key_arn is required to read the encrypted table stream, got none")
         if pipes and table_stream_arn is not None and is_literal(table_stream_arn) and ":table/" not in table_stream_arn:
             problems.append(f"table_stream_arn must be a DynamoDB stream ARN (…:table/NAME/stream/…), got {table_stream_arn!r}")
-        for sub in vendor_subscriptions:
-            if sub.protocol not in ("email", "https", "sqs"):
+        if pipes and table_stream_arn is not None:
+            if status_filter_pattern is None:
+                problems.append("status_filter_pattern is required with pipes, got None")
+            if archive_function_arn is not None and archive_filter_pattern is None:
+                problems.append("archive_filter_pattern is required with archive_function_arn, got None")
+        unknown_keys = sorted(set(text) - set(DEFAULT_DESCRIPTIONS))
+        if unknown_keys:
+            problems.append(f"descriptions has unknown keys {unknown_keys}; known: {sorted(DEFAULT_DESCRIPTIONS)}")
+        for sub in subscriptions:
+            if sub.protocol not in SUBSCRIPTION_PROTOCOLS:
                 problems.append(
-                    f"vendor_subscriptions[{sub.vendor_id}]: protocol must be 'email', 'https' or 'sqs', got {sub.protocol!r}")
-        keys = [(s.vendor_id, s.endpoint) for s in vendor_subscriptions]
-        if len(set(keys)) != len(keys):
-            problems.append(f"vendor_subscriptions repeat a vendor and endpoint: {sorted(keys)}")
+                    f"subscriptions[{sub.id_}]: protocol must be 'email', 'https' or 'sqs', got {sub.protocol!r}")
+        ids = [sub.id_ for sub in subscriptions]
+        if len(set(ids)) != len(ids) or "alert-email" in ids:
+            problems.append(f"subscriptions must have distinct ids other than 'alert-email', got {ids}")
         if problems:
             raise ValueError("EventFanout: " + "; ".join(problems))
 
         self.bus = CloudwatchEventBus(self, "bus", name=bus_name, kms_key_identifier=events_kms_key_arn,
-                                      description="Payment domain events (TransactionStatusChanged)")
+                                      description=text["bus"])
         self.dead_letter_queue = SqsQueue(
             self, "dlq", name=dlq_name, kms_master_key_id=sqs_kms_key_arn, kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=DLQ_RETENTION_SECONDS)
@@ -145,11 +186,10 @@ class EventFanout(Construct):
         self._dlq_arn = dlq_arn
         self.rule = CloudwatchEventRule(
             self, "completed-rule", name=rule_name, event_bus_name=bus_ref,
-            description="Completed payments -> notifications queue",
-            event_pattern=json.dumps(domain_events.COMPLETED_PAYMENT_RULE_PATTERN, sort_keys=True))
+            description=text["rule"], event_pattern=json.dumps(rule_pattern, sort_keys=True))
         self.rule_target = CloudwatchEventTarget(
             self, "completed-target", rule=self.rule.name, event_bus_name=bus_ref, target_id="notifications",
-            arn=notifications_queue_arn, dead_letter_config={"arn": dlq_arn},
+            arn=rule_target_queue_arn, dead_letter_config={"arn": dlq_arn},
             retry_policy={"maximum_event_age_in_seconds": RULE_TARGET_MAX_EVENT_AGE_SECONDS,
                           "maximum_retry_attempts": RULE_TARGET_MAX_RETRIES})
         dlq_policy = document(self, "dlq-policy-document", [
@@ -160,25 +200,26 @@ class EventFanout(Construct):
         ])
         SqsQueuePolicy(self, "dlq-policy", queue_url=self.dead_letter_queue.url, policy=dlq_policy.json)
 
-        self.vendor_topic = SnsTopic(self, "vendor-topic", name=vendor_topic_name, kms_master_key_id=sns_kms_key_arn)
-        topic_arn = self.vendor_topic.arn
+        # construct id "vendor-topic": the platform's first use, kept so its address never moves
+        self.topic = SnsTopic(self, "vendor-topic", name=topic_name, kms_master_key_id=sns_kms_key_arn)
+        topic_arn = self.topic.arn
         self.subscriptions: dict[str, SnsTopicSubscription] = {}
         if alert_email and email_subscriptions:
             self.subscriptions["alert-email"] = SnsTopicSubscription(
                 self, "alert-email", topic_arn=topic_arn, protocol="email", endpoint=alert_email)
-        for index, sub in enumerate(vendor_subscriptions):
+        for sub in subscriptions:
             if sub.protocol == "email" and not email_subscriptions:
                 continue
-            self.subscriptions[f"{sub.vendor_id}-{index}"] = SnsTopicSubscription(
-                self, f"vendor-{sub.vendor_id}-{index}", topic_arn=topic_arn, protocol=sub.protocol,
-                endpoint=sub.endpoint, filter_policy=json.dumps({"vendor_id": [sub.vendor_id]}),
+            self.subscriptions[sub.id_] = SnsTopicSubscription(
+                self, sub.id_, topic_arn=topic_arn, protocol=sub.protocol,
+                endpoint=sub.endpoint, filter_policy=json.dumps({filter_attribute: [sub.filter_value]}),
                 filter_policy_scope="MessageAttributes")
 
         self.archive_pipe = self.status_pipe = None
         self.archive_pipe_role = self.status_pipe_role = None
         if not pipes or table_stream_arn is None:
             return
-        stream_read = [
+        stream_read: list[dict[str, Any]] = [
             {"sid": "ReadLedgerStream", "actions": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
                                                     "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
              "resources": [table_stream_arn]},
@@ -187,21 +228,23 @@ class EventFanout(Construct):
             {"sid": "EncryptDeadLetters", "actions": ["kms:GenerateDataKey", "kms:Decrypt"],
              "resources": [sqs_kms_key_arn]},
         ]
-        source = dict(table_stream_arn=table_stream_arn, batch_size=batch_size,
+        source: dict[str, Any] = dict(table_stream_arn=table_stream_arn, batch_size=batch_size,
                       maximum_retry_attempts=maximum_retry_attempts,
                       maximum_record_age_seconds=maximum_record_age_seconds)
-        if archiver_function_arn is not None:
+        if archive_function_arn is not None:
+            assert archive_filter_pattern is not None
             self.archive_pipe_role = self._role("archive-pipe", archive_pipe_name, account_id, stream_read + [
-                {"sid": "InvokeArchiver", "actions": ["lambda:InvokeFunction"], "resources": [archiver_function_arn]},
+                {"sid": "InvokeArchiver", "actions": ["lambda:InvokeFunction"], "resources": [archive_function_arn]},
             ])
             self.archive_pipe = PipesPipe(
                 self, "archive-pipe", name=archive_pipe_name, role_arn=self.archive_pipe_role.arn,
-                description="Ledger event rows -> archiver", target=archiver_function_arn,
-                source_parameters=self._source(pattern=domain_events.PIPE_A_FILTER_PATTERN, **source),
+                description=text["archive_pipe"], target=archive_function_arn,
+                source_parameters=self._source(pattern=archive_filter_pattern, **source),
                 target_parameters=PipesPipeTargetParameters(
                     lambda_function_parameters={"invocation_type": "REQUEST_RESPONSE"}),
                 source=table_stream_arn,
             )
+        assert status_filter_pattern is not None
         self.status_pipe_role = self._role("status-pipe", status_pipe_name, account_id, stream_read + [
             {"sid": "PutDomainEvents", "actions": ["events:PutEvents"], "resources": [self.bus.arn]},
             {"sid": "EncryptDomainEvents", "actions": ["kms:GenerateDataKey", "kms:Decrypt"],
@@ -209,16 +252,16 @@ class EventFanout(Construct):
         ])
         self.status_pipe = PipesPipe(
             self, "status-pipe", name=status_pipe_name, role_arn=self.status_pipe_role.arn,
-            description="Ledger state rows -> TransactionStatusChanged on the bus", target=self.bus.arn,
-            source_parameters=self._source(pattern=domain_events.PIPE_B_FILTER_PATTERN, **source),
+            description=text["status_pipe"], target=self.bus.arn,
+            source_parameters=self._source(pattern=status_filter_pattern, **source),
             target_parameters=PipesPipeTargetParameters(
-                input_template=domain_events.PIPE_B_INPUT_TEMPLATE,
-                eventbridge_event_bus_parameters={"detail_type": domain_events.DOMAIN_EVENT_DETAIL_TYPE,
-                                                  "source": domain_events.DOMAIN_EVENT_SOURCE}),
+                input_template=status_input_template,
+                eventbridge_event_bus_parameters={"detail_type": status_detail_type,
+                                                  "source": status_event_source}),
             source=table_stream_arn,
         )
 
-    def _source(self, *, pattern: dict, table_stream_arn: str, batch_size: int, maximum_retry_attempts: int,
+    def _source(self, *, pattern: Mapping[str, Any], table_stream_arn: str, batch_size: int, maximum_retry_attempts: int,
                 maximum_record_age_seconds: int) -> PipesPipeSourceParameters:
         return PipesPipeSourceParameters(
             dynamodb_stream_parameters=PipesPipeSourceParametersDynamodbStreamParameters(

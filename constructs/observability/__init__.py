@@ -35,7 +35,7 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
-from constructs.tokens import is_literal
+from constructs.core.tokens import is_literal
 
 BUSINESS_NAMESPACE = "PaymentWebhooks"
 LOG_METRICS_NAMESPACE = "PaymentWebhooks/Logs"
@@ -163,7 +163,7 @@ class Observability(Construct):
         self.alarms: dict[str, CloudwatchMetricAlarm] = {}
         if alarms:
             for name, fn in sorted(functions.items()):
-                dims = {"FunctionName": fn.function_name}
+                dims: dict[str, Any] = {"FunctionName": fn.function_name}
                 self._alarm(f"{name}-errors", "AWS/Lambda", "Errors", dims, threshold=1,
                             description=f"{fn.function_name}: invocation errors (F7: absolute threshold 1)")
                 self._alarm(f"{name}-throttles", "AWS/Lambda", "Throttles", dims, threshold=1,
@@ -220,7 +220,7 @@ class Observability(Construct):
                 fixed_rate=xray_sampling_rate, reservoir_size=1, host="*", http_method="*", url_path="*",
                 service_name="*", service_type="*", resource_arn="*")
 
-    def _alarm(self, key: str, namespace: str, metric: str, dimensions: Mapping[str, str], *, threshold: float,
+    def _alarm(self, key: str, namespace: str, metric: str, dimensions: Mapping[str, Any], *, threshold: float,
                description: str, statistic: str | None = "Sum", extended_statistic: str | None = None,
                comparison: str = "GreaterThanOrEqualToThreshold", period: int | None = None,
                evaluation_periods: int = 1, datapoints_to_alarm: int | None = None) -> CloudwatchMetricAlarm:

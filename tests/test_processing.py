@@ -1,6 +1,6 @@
-"""Lambda compute: the layer, the eight functions (runtime, arm64, tracing, encryption, log group
+"""Processing: the layer, the eight functions (runtime, arm64, tracing, encryption, log group
 first, sizing, VPC), one least-privilege role each, async failure handling, the SQS event sources,
-and the processor's alias with provisioned concurrency and autoscaling."""
+and the processor's alias with provisioned concurrency and autoscaling (the add-on)."""
 
 import json
 
@@ -16,8 +16,8 @@ from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import LambdaF
 from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from cdktf_cdktf_provider_aws.lambda_provisioned_concurrency_config import LambdaProvisionedConcurrencyConfig
 
-from constructs.compute import PaymentFunction
-from constructs.settings import FUNCTION_NAMES
+from constructs.processing import FunctionGroup, FunctionSpec, ProvisionedConcurrencyAutoscaling, ServerlessFunction
+from constructs.app.settings import FUNCTION_NAMES
 from infra_synth import by, data_sources, named, resources, small_stack, stack, synth
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -186,12 +186,12 @@ def test_authorizer_cannot_read_signing_secrets_and_reader_cannot_write():
     assert not reader & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 
-def make_function(**overrides) -> PaymentFunction:
+def make_function(**overrides) -> ServerlessFunction:
     args = dict(function_name="payment-test-dev", handler="test_handler.handler", code_path="assets/x.zip",
                 source_code_hash="abc=", kms_key_arn=KEY, log_kms_key_arn=KEY, account_id="123456789012",
                 partition="aws", region="us-east-1")
     args.update(overrides)
-    return PaymentFunction(small_stack(), "function", **args)
+    return ServerlessFunction(small_stack(), "function", **args)
 
 
 def test_fails_when_async_retries_exceed_2():
@@ -225,20 +225,57 @@ def test_fails_when_a_grant_uses_a_wildcard_action_or_resource():
 
 
 def test_fails_when_the_package_manifest_lacks_a_zip():
-    from constructs.compute import Compute
-    from constructs.settings import load_settings
+    from constructs.app.functions import function_specs
+    from constructs.app.environments import load_settings
 
     s = load_settings("dev", environ={})
     with pytest.raises(ValueError, match=r"artifacts has no zip for \['layer', 'reader'\]: run scripts/package.py"):
-        Compute(small_stack(), "compute", name_suffix="dev", functions=s.functions,
-                artifacts={n: {"path": "x.zip", "source_code_hash": "h"} for n in FUNCTION_NAMES if n != "reader"},
-                environment={}, lambda_kms_key_arn=KEY, logs_kms_key_arn=KEY, queue_kms_key_arn=KEY,
-                account_id="123456789012", partition="aws", region="us-east-1", async_failure_queue_arn="arn:q")
+        function_specs(s, {n: {"path": "x.zip", "source_code_hash": "h"} for n in FUNCTION_NAMES if n != "reader"}, {})
+
+
+def _group(tmp_path, **overrides) -> FunctionGroup:
+    (tmp_path / "worker.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip, for the asset
+    args = dict(functions={"worker": FunctionSpec(function_name="worker-dev", handler="worker.handler",
+                                                  code_path=str(tmp_path / "worker.zip"), source_code_hash="h=",
+                                                  publish=True)},
+                lambda_kms_key_arn=KEY, logs_kms_key_arn=KEY, account_id="123456789012", partition="aws",
+                region="us-east-1")
+    args.update(overrides)
+    return FunctionGroup(small_stack(), "group", **args)
+
+
+def test_fails_when_a_function_group_is_empty_or_its_layer_incomplete(tmp_path):
+    with pytest.raises(ValueError) as error:
+        _group(tmp_path, functions={}, layer_zip_path="/tmp/layer.zip")
+    message = str(error.value)
+    assert "functions must name at least one function" in message
+    assert "layer_name and layer_source_code_hash are required with layer_zip_path" in message
+
+
+def test_fails_when_an_event_source_names_an_unknown_function_or_concurrency(tmp_path):
+    group = _group(tmp_path)
+    with pytest.raises(ValueError) as error:
+        group.add_queue_event_source("mailer", queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
+                                     queue_kms_key_arn=KEY, maximum_concurrency=1)
+    assert "got 'mailer'" in str(error.value) and "maximum_concurrency must be 2..1000" in str(error.value)
+
+
+def test_fails_when_provisioned_concurrency_is_outside_the_scaling_range(tmp_path):
+    group = _group(tmp_path)
+    with pytest.raises(ValueError) as error:
+        ProvisionedConcurrencyAutoscaling(group, "worker", function=group.functions["worker"],
+                                          provisioned_concurrent_executions=20, min_capacity=1, max_capacity=10,
+                                          target_utilization=0.95, backlog_messages_per_instance=0)
+    message = str(error.value)
+    for fragment in ("provisioned_concurrent_executions must lie within min..max capacity (1..10), got 20",
+                     "target_utilization must be 0.1..0.9, got 0.95", "backlog_messages_per_instance must be >= 1"):
+        assert fragment in message
 
 
 def test_stack_exposes_functions_roles_and_log_groups_to_the_other_constructs():
-    compute = stack("dev").compute
-    assert set(compute.functions) == set(FUNCTION_NAMES)
-    processor = compute.functions["processor"]
+    platform = stack("dev")
+    processing = platform.processing
+    assert set(processing.functions) == set(FUNCTION_NAMES)
+    processor = processing.functions["processor"]
     assert processor.function is not None and processor.role is not None and processor.log_group is not None
-    assert compute.layer is not None and compute.processor_alias is not None
+    assert processing.layer is not None and platform.processor_scaling.alias is not None

@@ -1,7 +1,6 @@
 """Network: VPC over the configured AZs, NAT instances (never NAT gateways), endpoints on the
 private route tables, a closed default security group, and flow logs to an encrypted group."""
 
-import json
 
 import pytest
 from cdktf import Testing
@@ -12,7 +11,7 @@ from cdktf_cdktf_provider_aws.route import Route
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 
-from constructs.network import AL2023_ARM64_AMI_PARAMETER, Network, nat_user_data
+from constructs.vpc import AL2023_ARM64_AMI_PARAMETER, Network, nat_user_data
 from infra_synth import data_sources, resources, small_stack, synth
 
 

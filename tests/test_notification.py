@@ -1,4 +1,4 @@
-"""Fan-out: the pipes read the ledger stream with the shared filters and template, the rule sends
+"""Notification (the fan-out): the pipes read the ledger stream with the shared filters and template, the rule sends
 completed payments to the notifications queue, and vendors see only their own sales."""
 
 import json
@@ -11,8 +11,9 @@ from cdktf_cdktf_provider_aws.pipes_pipe import PipesPipe
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 
 import stand_ins
-from constructs.fanout import EventFanout, domain_events, pipe_filter
-from constructs.settings import VendorSubscription
+from paycore import events as domain_events
+
+from constructs.notification import EventFanout, FilteredSubscription, pipe_filter
 from infra_synth import resources, small_stack, synth
 
 
@@ -94,13 +95,16 @@ def _fanout(**overrides):
     st = small_stack()
     table = stand_ins.stream_table(st)
     options = dict(bus_name="payments-test", rule_name="payment-completed-test",
-                   vendor_topic_name="payment-vendor-notifications-test", archive_pipe_name="payments-archive-test",
+                   topic_name="payment-vendor-notifications-test", archive_pipe_name="payments-archive-test",
                    status_pipe_name="payments-status-test", dlq_name="payments-fanout-dlq-test",
                    account_id="123456789012", events_kms_key_arn=stand_ins.key(st, "events").arn,
                    sqs_kms_key_arn=stand_ins.key(st, "sqs").arn, sns_kms_key_arn=stand_ins.key(st, "sns").arn,
                    dynamodb_kms_key_arn=stand_ins.key(st, "dynamodb").arn,
-                   notifications_queue_arn=stand_ins.queue(st, "notifications").arn,
-                   table_stream_arn=table.stream_arn, archiver_function_arn=stand_ins.function(st, "archiver").arn)
+                   rule_pattern=domain_events.COMPLETED_PAYMENT_RULE_PATTERN,
+                   rule_target_queue_arn=stand_ins.queue(st, "notifications").arn,
+                   table_stream_arn=table.stream_arn, archive_function_arn=stand_ins.function(st, "archiver").arn,
+                   archive_filter_pattern={"eventName": ["INSERT"]}, status_filter_pattern={"eventName": ["MODIFY"]},
+                   status_input_template='{"id": <$.dynamodb.Keys.transaction_id.S>}')
     options.update(overrides)
     return st, EventFanout(st, "fanout", **options)
 
@@ -109,7 +113,7 @@ def test_a_small_fanout_synthesizes_with_stand_ins():
     st, fanout = _fanout()
     out = Testing.synth(st)
     assert len(_pipes(out)) == 2 and fanout.archive_pipe is not None
-    _, no_archiver = _fanout(archiver_function_arn=None)
+    _, no_archiver = _fanout(archive_function_arn=None)
     assert no_archiver.archive_pipe is None and no_archiver.status_pipe is not None
 
 
@@ -129,7 +133,7 @@ def test_fails_when_record_age_is_out_of_range():
 
 
 def test_fails_when_the_stream_key_is_missing():
-    with pytest.raises(ValueError, match="dynamodb_kms_key_arn is required to read the encrypted ledger stream"):
+    with pytest.raises(ValueError, match="dynamodb_kms_key_arn is required to read the encrypted table stream"):
         _fanout(dynamodb_kms_key_arn=None)
 
 
@@ -140,10 +144,19 @@ def test_fails_when_the_stream_arn_is_not_a_stream():
 
 def test_fails_when_a_vendor_protocol_is_unknown():
     with pytest.raises(ValueError, match="protocol must be 'email', 'https' or 'sqs', got 'sms'"):
-        _fanout(vendor_subscriptions=(VendorSubscription("v1", "sms", "+100"),))
+        _fanout(subscriptions=(FilteredSubscription("vendor-v1-0", "sms", "+100", "v1"),))
 
 
-def test_fails_when_a_vendor_subscription_repeats():
-    sub = VendorSubscription("v1", "https", "https://v1.example.com/hook")
-    with pytest.raises(ValueError, match="vendor_subscriptions repeat a vendor and endpoint"):
-        _fanout(vendor_subscriptions=(sub, sub))
+def test_fails_when_a_subscription_id_repeats():
+    sub = FilteredSubscription("vendor-v1-0", "https", "https://v1.example.com/hook", "v1")
+    with pytest.raises(ValueError, match="subscriptions must have distinct ids other than 'alert-email'"):
+        _fanout(subscriptions=(sub, sub))
+
+
+def test_fails_when_pipes_lack_their_filter_patterns_and_all_are_reported():
+    with pytest.raises(ValueError) as error:
+        _fanout(status_filter_pattern=None, archive_filter_pattern=None, batch_size=0)
+    message = str(error.value)
+    for fragment in ("status_filter_pattern is required with pipes", "archive_filter_pattern is required",
+                     "batch_size must be 1..10000, got 0"):
+        assert fragment in message

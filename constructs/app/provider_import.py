@@ -62,7 +62,7 @@ def install() -> types.ModuleType:
         except ModuleNotFoundError as error:
             raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}") from error
 
-    package.__getattr__ = __getattr__  # PEP 562 module attribute hook
+    package.__getattr__ = __getattr__  # type: ignore[method-assign]  # PEP 562 module attribute hook
     sys.modules[PACKAGE] = package
     return package
 

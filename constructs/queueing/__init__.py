@@ -20,7 +20,7 @@ from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedr
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_policy import SqsQueueRedrivePolicy
 from constructs import Construct
 
-from constructs.policy import deny_insecure_transport, document
+from constructs.core.policy import deny_insecure_transport, document
 
 FOURTEEN_DAYS = 1_209_600
 # hashicorp/aws 5.100.0 validates max_message_size within 1024..262144 (SQS itself has allowed

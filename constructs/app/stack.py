@@ -1,18 +1,19 @@
 """The one stack module (C14): configures the provider and the state backend once, then builds the
-platform's constructs and does the cross-construct wiring. Constructs receive settings explicitly
-and never configure providers, regions or credentials themselves."""
+platform from the reusable constructs and does the cross-construct wiring. Only the app layer
+(this package) reads the settings or imports the Lambda runtime package (`paycore`); the
+constructs receive plain, typed arguments and never configure providers, regions or credentials."""
 
 from __future__ import annotations
 
-import importlib.util
-from functools import lru_cache
-from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from cdktf import LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from constructs.settings import Settings
+from constructs.app.functions import PROCESSOR_ALIAS, function_specs, lambda_artifacts
+from constructs.app.settings import Settings
 
 # Every service the stack or its Lambdas call; in `local` each points at the emulator.
 LOCAL_ENDPOINT_SERVICES = (
@@ -20,21 +21,6 @@ LOCAL_ENDPOINT_SERVICES = (
     "events", "iam", "kms", "lambda_", "pipes", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
     "wafv2", "xray",
 )
-
-
-ROOT = Path(__file__).resolve().parent.parent
-LAMBDA_BUILD_DIR = ROOT / "build" / "lambda"
-
-
-@lru_cache(maxsize=1)
-def lambda_artifacts() -> dict[str, dict]:
-    """Build (or reuse, it caches) the deterministic Lambda zips with scripts/package.py and return
-    its manifest {name: {path, sha256, source_code_hash, ...}} for the 8 functions and "layer".
-    Once per process: every stack of one synth deploys the same zips."""
-    spec = importlib.util.spec_from_file_location("payments_package", ROOT / "scripts" / "package.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_all(LAMBDA_BUILD_DIR)
 
 
 # Attributes the local emulator (moto 5.2) does not read back as written, so a plan after a clean
@@ -57,14 +43,14 @@ class PaymentPlatformStack(TerraformStack):
         self.provider = self._configure_provider()
         # Build order follows the dependencies; each step exposes its resources as attributes
         # (see each construct's docstring) and the wiring between them happens here.
-        self.network = self._build_network()              # VPC, subnets, NAT instances, endpoints
+        self.vpc = self._build_vpc()                      # VPC, subnets, NAT instances, endpoints
         self.security = self._build_security()            # KMS keys per data class
         self.storage = self._build_storage()              # ledger table, archive bucket
         self.queueing = self._build_queueing()            # ingest FIFO + DLQ, notifications + DLQ
         self.configuration = self._build_configuration()  # SSM parameters, Secrets Manager secrets
-        self.compute = self._build_compute()              # layer, functions, roles, event sources
+        self.processing = self._build_processing()        # layer, functions, roles, event sources
         self.ingress = self._build_ingress()              # REST API, authorizer, WAF, domain
-        self.fanout = self._build_fanout()                # pipes, bus, rule, vendor topic
+        self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
         self._build_outputs()
         if settings.local is not None:
@@ -75,7 +61,8 @@ class PaymentPlatformStack(TerraformStack):
         if s.backend.kind == "local":
             LocalBackend(self, path=s.backend.path)
             return
-        options = dict(bucket=s.backend.bucket, key=s.backend.key, region=s.backend.region, encrypt=True)
+        options: dict[str, Any] = dict(bucket=s.backend.bucket, key=s.backend.key, region=s.backend.region,
+                                       encrypt=True)
         if s.backend.kms_key_id:
             options["kms_key_id"] = s.backend.kms_key_id
         S3Backend(self, **options)
@@ -85,7 +72,7 @@ class PaymentPlatformStack(TerraformStack):
 
     def _configure_provider(self) -> AwsProvider:
         s = self.settings
-        options = dict(region=s.region, default_tags=[AwsProviderDefaultTags(tags=s.tags)])
+        options: dict[str, Any] = dict(region=s.region, default_tags=[AwsProviderDefaultTags(tags=s.tags)])
         if s.local is not None:
             url = s.local.endpoint_url
             options.update(
@@ -103,13 +90,13 @@ class PaymentPlatformStack(TerraformStack):
 
     def _accept_emulator_round_trip_gaps(self) -> None:
         """See EMULATOR_ROUND_TRIP_GAPS: lifecycle.ignore_changes on exactly those attributes."""
-        if self.compute is not None:
-            for function in self.compute.functions.values():
+        if self.processing is not None:
+            for function in self.processing.functions.values():
                 function.function.add_override("lifecycle.ignore_changes", ["kms_key_arn"])
-            for mapping in self.compute.event_source_mappings.values():
+            for mapping in self.processing.event_source_mappings.values():
                 mapping.add_override("lifecycle.ignore_changes", ["function_name"])
-        if self.network is not None:
-            for instance in self.network.nat_instances:
+        if self.vpc is not None:
+            for instance in self.vpc.nat_instances:
                 instance.add_override("lifecycle.ignore_changes", ["vpc_security_group_ids"])
 
     # ----- infrastructure I (security, storage, queueing, configuration, ingress) -----------------
@@ -132,8 +119,6 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     def _build_storage(self):
-        from types import SimpleNamespace
-
         from constructs.storage import ArchiveBucket, LedgerTable
 
         s = self.settings
@@ -155,8 +140,6 @@ class PaymentPlatformStack(TerraformStack):
         return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket)
 
     def _build_queueing(self):
-        from types import SimpleNamespace
-
         from constructs.queueing import FailureQueue, WebhookQueue
 
         s = self.settings
@@ -223,29 +206,49 @@ class PaymentPlatformStack(TerraformStack):
 
     def _build_ingress(self):
         s = self.settings
-        if self.queueing is None or self.security is None or self.compute is None:
+        if self.queueing is None or self.security is None or self.processing is None:
             return None  # every route needs a function (the authorizer gates the webhooks)
-        from constructs.ingress import LambdaTarget, WebhookApi
+        from constructs.app.request_models import REQUEST_MODELS
+        from constructs.app.request_templates import render_request_template
+        from constructs.ingress import LambdaRoute, LambdaTarget, SqsRoute, WebhookIngress
 
-        functions = self.compute.functions
+        # one target per function: each token read is a new string, and the ingress grants one
+        # invoke permission per distinct function name
+        targets = {name: LambdaTarget(fn.function.function_name, fn.function.invoke_arn)
+                   for name, fn in self.processing.functions.items()}
+        target = targets.get
 
-        def target(name: str):
-            fn = functions.get(name)
-            return None if fn is None else LambdaTarget(fn.function.function_name, fn.function.invoke_arn)
-
+        authorizer = target("authorizer")
+        # One route per provider; the gate key may come as a header or in the query string.
+        key_parameters = {"method.request.header.X-Webhook-Key": False, "method.request.querystring.key": False}
+        webhooks = [SqsRoute(route_id=p, path=f"/webhooks/{p}", request_template=render_request_template(p),
+                             request_parameters=key_parameters)
+                    for p in (s.providers if authorizer is not None else ())]
+        path_id = {"method.request.path.id": True}
+        candidates: list[tuple[str, str, LambdaTarget | None, str | None, dict[str, bool]]] = [
+            ("POST", "/payments", target("validator"), "PaymentRequest", {"method.request.header.Idempotency-Key": True}),
+            ("GET", "/transactions", target("reader"), None, {}),
+            ("GET", "/transactions/{id}", target("reader"), None, path_id),
+            ("GET", "/status/{id}", target("status"), None, path_id),
+            ("POST", "/transactions/{id}/notify", target("notify"), "NotifyRequest", path_id),
+        ]
+        routes = [LambdaRoute(method=verb, path=path, target=fn, authorization="AWS_IAM", request_model=model,
+                              request_parameters=params)
+                  for verb, path, fn, model, params in candidates if fn is not None]
         domain = s.custom_domain if s.enabled("custom_domain") else None
         keys = self.security.keys
-        return WebhookApi(
-            self, "ingress", name=s.name("payments-api"), region=s.region,
-            providers=s.providers if "authorizer" in functions else (),
-            ingest_queue_arn=self.queueing.ingest.queue.arn, sqs_kms_key_arn=keys["sqs"].arn,
-            logs_kms_key_arn=keys["logs"].arn, log_retention_days=s.log_retention_days,
-            authorizer=target("authorizer"), validator=target("validator"), reader=target("reader"),
-            status=target("status"), notify=target("notify"),
-            throttle_rate_limit=s.api.throttle_rate_limit, throttle_burst_limit=s.api.throttle_burst_limit,
+        name = s.name("payments-api")
+        return WebhookIngress(
+            self, "ingress", name=name, region=s.region, description="Payment webhooks and payments API",
+            deployment_description="payments API", waf_description="Payments API: managed rules, rate, body size",
+            sqs_routes=webhooks, queue_arn=self.queueing.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
+            request_authorizer=authorizer, request_authorizer_name=f"{name}-webhook-key",
+            lambda_routes=routes, request_models=REQUEST_MODELS,
+            logs_kms_key_arn=keys["logs"].arn, log_retention_in_days=s.log_retention_days,
+            throttle_rate_limit_rps=s.api.throttle_rate_limit, throttle_burst_limit=s.api.throttle_burst_limit,
             cors_allow_origin=s.api.cors_allow_origin, stage_variables=dict(s.api.stage_variables),
-            waf=s.enabled("waf"), waf_rate_limit=s.api.waf_rate_limit,
-            max_webhook_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=f"aws-waf-logs-{s.name('payments')}",
+            waf=s.enabled("waf"), waf_rate_limit_per_5min=s.api.waf_rate_limit,
+            max_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=f"aws-waf-logs-{s.name('payments')}",
             custom_domain_name=domain.domain_name if domain else None,
             certificate_arn=domain.certificate_arn if domain else None,
             base_path=domain.base_path if domain else "",
@@ -253,11 +256,11 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     # ----- infrastructure II (network, compute, fan-out, observability, outputs) -----------------
-    def _build_network(self):
+    def _build_vpc(self):
         s = self.settings
         if not s.enabled("vpc"):
             return None
-        from constructs.network import Network
+        from constructs.vpc import Network
 
         endpoints = s.network.interface_endpoints if s.enabled("interface_endpoints") else ()
         return Network(
@@ -268,8 +271,8 @@ class PaymentPlatformStack(TerraformStack):
             detailed_monitoring=s.enabled("instance_monitoring"),
         )
 
-    def _build_compute(self):
-        from constructs.compute import Compute
+    def _build_processing(self):
+        from constructs.processing import FunctionGroup, ProvisionedConcurrencyAutoscaling
         from constructs.queueing import MAX_MESSAGE_SIZE_BYTES
 
         s = self.settings
@@ -283,38 +286,52 @@ class PaymentPlatformStack(TerraformStack):
         vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
         if vendors:
             environment["KNOWN_VENDORS"] = vendors
-        network = self.network
-        vpc = {}
-        if network is not None and getattr(network, "private_subnet_ids", None) is not None:
-            vpc = dict(subnet_ids=network.private_subnet_ids,
-                       security_group_ids=[network.lambda_security_group_id])
-        consume = s.enabled("event_source_mappings")
-        compute = Compute(
-            self, "compute", name_suffix=s.suffix, functions=s.functions, artifacts=lambda_artifacts(),
-            environment=environment, lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
-            queue_kms_key_arn=keys["sqs"].arn, account_id=self.account_id, partition=self.partition,
+        vpc: dict[str, Any] = {}
+        if self.vpc is not None and getattr(self.vpc, "private_subnet_ids", None) is not None:
+            vpc = dict(subnet_ids=self.vpc.private_subnet_ids,
+                       security_group_ids=[self.vpc.lambda_security_group_id])
+        artifacts = lambda_artifacts()
+        # construct id "compute": the group's resource addresses predate the "processing" name
+        group = FunctionGroup(
+            self, "compute", functions=function_specs(s, artifacts, environment),
+            layer_name=s.name("payment-shared"), layer_zip_path=artifacts["layer"]["path"],
+            layer_source_code_hash=artifacts["layer"]["source_code_hash"],
+            layer_description="paycore and its pinned dependencies",
+            lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
+            account_id=self.account_id, partition=self.partition,
             region=self.region_name, log_retention_in_days=s.log_retention_days,
             async_failure_queue_arn=q.lambda_failures.queue.arn,
             async_max_retry_attempts=s.lambda_async_max_retry_attempts,
-            event_sources={"processor": q.ingest.queue, "notifier": q.notifications.queue},
-            event_sources_enabled=consume,
-            processor_backlog_queue=q.ingest.queue,
-            processor_scaling=s.processor_scaling,
-            provisioned_concurrency_enabled=s.enabled("provisioned_concurrency"),
-            autoscaling_enabled=s.enabled("autoscaling"),
             **vpc,
         )
-        self._grant_functions(compute)
-        return compute
+        scaling = s.processor_scaling
+        provisioned = scaling.provisioned_concurrency if s.enabled("provisioned_concurrency") else 0
+        # the add-on's resources sit beside the functions (ids "processor-alias", ...)
+        self.processor_scaling = ProvisionedConcurrencyAutoscaling(
+            group, "processor", function=group.functions["processor"], alias_name=PROCESSOR_ALIAS,
+            alias_description="what the ingest queue invokes",
+            provisioned_concurrent_executions=provisioned, autoscaling=s.enabled("autoscaling"),
+            min_capacity=scaling.min_capacity, max_capacity=scaling.max_capacity,
+            target_utilization=scaling.target_utilization, backlog_queue_name=q.ingest.queue.name,
+            backlog_messages_per_instance=scaling.backlog_per_instance,
+        )
+        consume = s.enabled("event_source_mappings")
+        group.add_queue_event_source(
+            "notifier", queue_arn=q.notifications.queue.arn, queue_kms_key_arn=keys["sqs"].arn, enabled=consume)
+        group.add_queue_event_source(
+            "processor", queue_arn=q.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn, enabled=consume,
+            target_arn=self.processor_scaling.alias.arn, maximum_concurrency=scaling.event_source_max_concurrency)
+        self._grant_functions(group)
+        return group
 
-    def _grant_functions(self, compute) -> None:
+    def _grant_functions(self, group) -> None:
         """Least privilege per function (F6, C10): each grant names the exact actions and ARNs."""
         keys = {name: key.arn for name, key in self.security.keys.items()}
         table = self.storage.table.arn
         bucket = self.storage.bucket.arn
         q = self.queueing
         secrets = self.configuration
-        fn = compute.functions
+        fn = group.functions
         read_secrets = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
         produce = ["kms:GenerateDataKey", "kms:Decrypt"]
         fn["processor"].grant("ledger-and-quarantine", [
@@ -355,28 +372,46 @@ class PaymentPlatformStack(TerraformStack):
             {"sid": "DataKeys", "actions": produce, "resources": [keys["sqs"], keys["dynamodb"]]},
         ])
 
-    def _build_fanout(self):
+    def _build_notification(self):
         s = self.settings
         if self.security is None or self.queueing is None:
             return None
-        from constructs.fanout import EventFanout
+        from paycore import events as domain_events
+
+        from constructs.notification import EventFanout, FilteredSubscription
 
         keys = self.security.keys
-        archiver = self.compute.functions.get("archiver") if self.compute is not None else None
+        archiver = self.processing.functions.get("archiver") if self.processing is not None else None
+        subscriptions = [FilteredSubscription(id_=f"vendor-{v.vendor_id}-{index}", protocol=v.protocol,
+                                              endpoint=v.endpoint, filter_value=v.vendor_id)
+                         for index, v in enumerate(s.vendor_subscriptions)]
+        # construct id "fanout": the resource addresses predate the "notification" name
         return EventFanout(
             self, "fanout", bus_name=self.event_bus_name, rule_name=self.completed_rule_name,
-            vendor_topic_name=self.vendor_topic_name, archive_pipe_name=s.name("payments-archive"),
+            topic_name=self.vendor_topic_name, archive_pipe_name=s.name("payments-archive"),
             status_pipe_name=s.name("payments-status"), dlq_name=s.name("payments-fanout-dlq"),
             account_id=self.account_id, events_kms_key_arn=keys["events"].arn, sqs_kms_key_arn=keys["sqs"].arn,
             sns_kms_key_arn=keys["sns"].arn, dynamodb_kms_key_arn=keys["dynamodb"].arn,
-            notifications_queue_arn=self.queueing.notifications.queue.arn,
+            rule_pattern=domain_events.COMPLETED_PAYMENT_RULE_PATTERN,
+            rule_target_queue_arn=self.queueing.notifications.queue.arn,
             table_stream_arn=self.storage.table.stream_arn if self.storage is not None else None,
-            archiver_function_arn=archiver.function.arn if archiver is not None else None,
+            archive_function_arn=archiver.function.arn if archiver is not None else None,
+            archive_filter_pattern=domain_events.PIPE_A_FILTER_PATTERN,
+            status_filter_pattern=domain_events.PIPE_B_FILTER_PATTERN,
+            status_input_template=domain_events.PIPE_B_INPUT_TEMPLATE,
+            status_detail_type=domain_events.DOMAIN_EVENT_DETAIL_TYPE,
+            status_event_source=domain_events.DOMAIN_EVENT_SOURCE,
             pipes=s.enabled("pipes"), batch_size=s.pipes.batch_size,
             maximum_retry_attempts=s.pipes.maximum_retry_attempts,
             maximum_record_age_seconds=s.pipes.maximum_record_age_seconds,
-            alert_email=s.alert_email, vendor_subscriptions=s.vendor_subscriptions,
+            alert_email=s.alert_email, subscriptions=subscriptions, filter_attribute="vendor_id",
             email_subscriptions=s.enabled("email_subscriptions"),
+            descriptions={
+                "bus": "Payment domain events (TransactionStatusChanged)",
+                "rule": "Completed payments -> notifications queue",
+                "archive_pipe": "Ledger event rows -> archiver",
+                "status_pipe": "Ledger state rows -> TransactionStatusChanged on the bus",
+            },
         )
 
     def _build_observability(self):
@@ -386,14 +421,14 @@ class PaymentPlatformStack(TerraformStack):
         from constructs.observability import Observability, WatchedFunction
 
         keys = self.security.keys
-        if self.network is not None and s.enabled("flow_logs"):
-            # here, not in _build_network: the flow log group needs the logs key, built after the VPC
-            self.network.add_flow_logs(logs_kms_key_arn=keys["logs"].arn,
+        if self.vpc is not None and s.enabled("flow_logs"):
+            # here, not in _build_vpc: the flow log group needs the logs key, built after the VPC
+            self.vpc.add_flow_logs(logs_kms_key_arn=keys["logs"].arn,
                                        retention_in_days=s.network.flow_log_retention_days)
         functions = {}
-        if self.compute is not None:
+        if self.processing is not None:
             functions = {name: WatchedFunction(fn.function.function_name, fn.log_group.name)
-                         for name, fn in self.compute.functions.items()}
+                         for name, fn in self.processing.functions.items()}
         dlqs = {}
         if self.queueing is not None:
             q = self.queueing
@@ -403,12 +438,12 @@ class PaymentPlatformStack(TerraformStack):
             if failures is not None:
                 dlqs["lambda-failures"] = failures.queue.name
         pipes, bus, rule = [], None, None
-        if self.fanout is not None:
-            dlqs["fanout-dlq"] = self.fanout.dead_letter_queue.name
+        if self.notification is not None:
+            dlqs["fanout-dlq"] = self.notification.dead_letter_queue.name
             # literal names: they key the alarms' construct ids
-            pipes = [name for name, pipe in ((s.name("payments-archive"), self.fanout.archive_pipe),
-                                             (s.name("payments-status"), self.fanout.status_pipe)) if pipe is not None]
-            bus, rule = self.fanout.bus.name, self.fanout.rule.name
+            pipes = [name for name, pipe in ((s.name("payments-archive"), self.notification.archive_pipe),
+                                             (s.name("payments-status"), self.notification.status_pipe)) if pipe is not None]
+            bus, rule = self.notification.bus.name, self.notification.rule.name
         a = s.alarms
         return Observability(
             self, "observability", alerts_topic_name=s.name("payment-alerts"), dashboard_name=s.name("payments"),
@@ -434,8 +469,10 @@ class PaymentPlatformStack(TerraformStack):
         out: dict[str, tuple[object, str]] = {}
         if self.ingress is not None:
             out["api_url"] = (self.ingress.invoke_url, "REST API stage URL")
-            for provider, url in sorted(self.ingress.webhook_urls.items()):
-                out[f"webhook_url_{provider}"] = (url, f"{provider} webhook endpoint (append ?key=<gate key>)")
+            for provider in sorted(self.settings.providers):
+                url = self.ingress.route_urls.get(f"/webhooks/{provider}")
+                if url is not None:
+                    out[f"webhook_url_{provider}"] = (url, f"{provider} webhook endpoint (append ?key=<gate key>)")
             if self.ingress.domain_name is not None:
                 out["custom_domain_target"] = (self.ingress.domain_name.regional_domain_name,
                                                "DNS target (CNAME/alias) of the custom domain")
@@ -448,19 +485,19 @@ class PaymentPlatformStack(TerraformStack):
             out["notifications_queue_url"] = (self.queueing.notifications.queue.url, "notifications queue")
             out["notifications_dlq_url"] = (self.queueing.notifications.dead_letter_queue.url,
                                             "notifications dead-letter queue")
-        if self.fanout is not None:
-            out["vendor_topic_arn"] = (self.fanout.vendor_topic.arn, "vendor notifications topic")
-            out["event_bus_name"] = (self.fanout.bus.name, "domain event bus")
-            out["fanout_dlq_url"] = (self.fanout.dead_letter_queue.url, "pipes/rule dead-letter queue")
+        if self.notification is not None:
+            out["vendor_topic_arn"] = (self.notification.topic.arn, "vendor notifications topic")
+            out["event_bus_name"] = (self.notification.bus.name, "domain event bus")
+            out["fanout_dlq_url"] = (self.notification.dead_letter_queue.url, "pipes/rule dead-letter queue")
         if self.observability is not None:
             out["alerts_topic_arn"] = (self.observability.alerts_topic.arn, "alarms topic")
-        if self.compute is not None:
-            for name, fn in sorted(self.compute.functions.items()):
+        if self.processing is not None:
+            for name, fn in sorted(self.processing.functions.items()):
                 out[f"function_arn_{name}"] = (fn.function.arn, f"{name} function")
-        if self.network is not None:
-            out["vpc_id"] = (self.network.vpc.id, "VPC")
-            out["private_subnet_ids"] = (self.network.private_subnet_ids, "private subnets (Lambdas)")
-            out["public_subnet_ids"] = (self.network.public_subnet_ids, "public subnets (NAT instances)")
+        if self.vpc is not None:
+            out["vpc_id"] = (self.vpc.vpc.id, "VPC")
+            out["private_subnet_ids"] = (self.vpc.private_subnet_ids, "private subnets (Lambdas)")
+            out["public_subnet_ids"] = (self.vpc.public_subnet_ids, "public subnets (NAT instances)")
         for key, (value, description) in out.items():
             if isinstance(value, list):
                 value = Fn.tolist(value)

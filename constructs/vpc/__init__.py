@@ -52,8 +52,8 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from constructs.settings import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
-from constructs.tokens import is_token
+from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
+from constructs.core.tokens import is_token
 
 #: The AMI: the public SSM parameter AWS keeps pointing at the newest AL2023 arm64 image.
 AL2023_ARM64_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
@@ -159,6 +159,7 @@ class Network(Construct):
         if problems:
             raise ValueError("Network: " + "; ".join(problems))
 
+        assert network is not None  # validated above
         blocks = list(network.subnets(new_prefix=network.prefixlen + _SUBNET_NEWBITS))
         zones = list(availability_zones) or [f"{region}{letter}" for letter in "abcdef"[:az_count]]
         self.vpc = Vpc(self, "vpc", cidr_block=cidr, enable_dns_hostnames=True, enable_dns_support=True,
@@ -238,7 +239,8 @@ class Network(Construct):
         )
         self.lambda_security_group_id = self.lambda_security_group.id
         self._name = name
-        self.flow_log = self.flow_log_group = None
+        self.flow_log: FlowLog | None = None
+        self.flow_log_group: CloudwatchLogGroup | None = None
 
     def _build_nat_instances(self, name: str, cidr: str, nat_mode: str, instance_type: str,
                              public: list[Subnet], detailed_monitoring: bool) -> None:
@@ -293,7 +295,7 @@ class Network(Construct):
         if problems:
             raise ValueError("Network.add_flow_logs: " + "; ".join(problems))
         name, kms_key_arn, retention_days = self._name, logs_kms_key_arn, retention_in_days
-        self.flow_log_group = CloudwatchLogGroup(
+        self.flow_log_group = log_group = CloudwatchLogGroup(
             self, "flow-log-group", name=f"/aws/vpc/flow-logs/{name}", retention_in_days=retention_days,
             kms_key_id=kms_key_arn,
         )
@@ -307,11 +309,11 @@ class Network(Construct):
             "Statement": [{
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                "Resource": [self.flow_log_group.arn, f"{self.flow_log_group.arn}:*"],
+                "Resource": [log_group.arn, f"{log_group.arn}:*"],
             }],
         }))
         self.flow_log = FlowLog(self, "flow-log", vpc_id=self.vpc.id, traffic_type="ALL",
-                                log_destination_type="cloud-watch-logs", log_destination=self.flow_log_group.arn,
+                                log_destination_type="cloud-watch-logs", log_destination=log_group.arn,
                                 iam_role_arn=role.arn, max_aggregation_interval=60)
         return self.flow_log
 

@@ -1,40 +1,23 @@
-"""Typed settings of the payment webhook platform, one instance per environment.
+"""Typed settings of the payment webhook platform (the schema), one instance per environment:
+frozen dataclasses with their defaults, and `Settings.problems()`, every rule with the value given
+and the fix. The values of each environment live in cdktf.json `context.environments`, in the
+shape of `Settings` (nested objects for the nested dataclasses), holding only what differs from
+the defaults below; `constructs.app.environments.load_settings(name)` reads and validates them.
 
-`load_settings("dev" | "prod" | "local")` returns a frozen `Settings` built from the defaults of
-that environment, then `overrides` (a nested dict, the same shape as the dataclasses), then the
-state-backend and region environment variables. Every value is checked; all problems are raised
-together in one `SettingsError` naming the value given and the fix.
-
-Environment variables read (all optional):
-  PAYMENTS_REGION              AWS region of the dev/prod stacks (default us-east-1)
-  PAYMENTS_STATE_BUCKET        S3 bucket holding the Terraform state (dev/prod)
-  PAYMENTS_STATE_KEY_PREFIX    key prefix; the key is {prefix}/{environment}/terraform.tfstate
-  PAYMENTS_STATE_REGION        region of the state bucket (default: the stack's region)
-  PAYMENTS_STATE_KMS_KEY_ID    KMS key for the state object (default: the bucket's key)
-  PAYMENTS_LOCAL_ENDPOINT      the local emulator's URL (local only, default http://127.0.0.1:4566)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
-import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
-ENVIRONMENTS = ("dev", "prod", "local")
+from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
+
 KNOWN_PROVIDERS = ("stripe", "paypal")
 FUNCTION_NAMES = (
     "authorizer", "validator", "processor", "archiver", "notifier", "reader", "status", "notify",
-)
-INTERFACE_ENDPOINT_SERVICES = (
-    "sqs", "sns", "secretsmanager", "ssm", "kms", "events", "xray", "lambda", "logs",
-)
-# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
 )
 # Features the local emulator cannot run are switched off by name, each with its reason.
 FEATURES = (
@@ -213,7 +196,8 @@ class Settings:
     cost_center: str = "engineering"
     extra_tags: tuple[tuple[str, str], ...] = ()
     log_retention_days: int = 30
-    functions: Mapping[str, FunctionSettings] = field(default_factory=dict)
+    functions: Mapping[str, FunctionSettings] = field(
+        default_factory=lambda: {name: FunctionSettings() for name in FUNCTION_NAMES})
     processor_scaling: ProcessorScaling = ProcessorScaling()
     api: ApiSettings = ApiSettings()
     custom_domain: CustomDomain | None = None
@@ -232,7 +216,10 @@ class Settings:
     # Lambda asynchronous invocations: retries before the on-failure destination (0..2, AWS limit).
     lambda_async_max_retry_attempts: int = 2
     disabled_features: Mapping[str, str] = field(default_factory=dict)
+    # prod-only rules (no disabled features, 3 GB processor, a year of archive, ...)
     production: bool = False
+    # the environment runs against a local emulator: local backend, `local` endpoint, fake keys
+    emulator: bool = False
 
     # ----- derived values -------------------------------------------------------------------
     @property
@@ -266,8 +253,6 @@ class Settings:
     def problems(self) -> list[str]:
         """Every problem with these settings, each naming the value given and the fix."""
         p: list[str] = []
-        if self.environment not in ENVIRONMENTS:
-            p.append(f"environment must be one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}")
         if not ENV_SUFFIX_PATTERN.match(self.suffix):
             p.append(f"environment suffix must match {ENV_SUFFIX_PATTERN.pattern}, got {self.suffix!r}")
         if not REGION_PATTERN.match(self.region):
@@ -347,16 +332,19 @@ class Settings:
                 p.append(f"disabled_features.{feature} needs a reason, got an empty one")
         if self.production and self.disabled_features:
             p.append(f"prod must not disable features, got {', '.join(sorted(self.disabled_features))}")
-        if self.environment == "local":
+        if self.emulator:
             if self.local is None:
-                p.append("local needs a local emulator endpoint (local.endpoint_url)")
+                p.append(f"{self.environment} needs a local emulator endpoint (local.endpoint_url)")
             elif not re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$", self.local.endpoint_url):
                 p.append(
                     "local.endpoint_url must be a loopback URL such as http://127.0.0.1:4566, "
                     f"got {self.local.endpoint_url!r}"
                 )
         elif self.local is not None:
-            p.append(f"only the local environment may point at an emulator; {self.environment} has {self.local.endpoint_url!r}")
+            p.append(
+                f"only an emulator environment (emulator: true, such as local) may point at an emulator; "
+                f"{self.environment} has {self.local.endpoint_url!r}"
+            )
         return p
 
     def _processor_problems(self, fn: FunctionSettings) -> list[str]:
@@ -513,7 +501,12 @@ class Settings:
         b = self.backend
         p: list[str] = []
         if b.kind == "s3":
-            if not BUCKET_PATTERN.match(b.bucket):
+            if not b.bucket:
+                p.append(
+                    f"backend.bucket is not configured: name the state bucket in cdktf.json "
+                    f"(context.environments.{self.environment}.backend.bucket) or set PAYMENTS_STATE_BUCKET"
+                )
+            elif not BUCKET_PATTERN.match(b.bucket):
                 p.append(
                     f"backend.bucket must be an S3 bucket name (set PAYMENTS_STATE_BUCKET), got {b.bucket!r}"
                 )
@@ -521,10 +514,11 @@ class Settings:
                 p.append(f"backend.key must end with .tfstate, got {b.key!r}")
             if not REGION_PATTERN.match(b.region):
                 p.append(f"backend.region must be an AWS region (set PAYMENTS_STATE_REGION), got {b.region!r}")
-            if self.environment == "local":
-                p.append("the local environment must use the local backend (its state never leaves the machine)")
+            if self.emulator:
+                p.append(f"the {self.environment} environment must use the local backend (it runs against an "
+                         "emulator: its state never leaves the machine)")
         elif b.kind == "local":
-            if self.environment != "local":
+            if not self.emulator:
                 p.append(f"{self.environment} must keep its state in S3 (backend.kind 's3'), got 'local'")
             if not b.path:
                 p.append("backend.path must name the local state file")
@@ -537,168 +531,3 @@ class Settings:
         if problems:
             raise SettingsError(self.environment, problems)
         return self
-
-
-# ----- environment defaults ---------------------------------------------------------------------
-
-def _functions(**overrides: FunctionSettings) -> dict[str, FunctionSettings]:
-    base = {name: FunctionSettings() for name in FUNCTION_NAMES}
-    base.update(overrides)
-    return base
-
-
-def _defaults(environment: str) -> dict[str, Any]:
-    if environment == "dev":
-        return dict(
-            environment="dev",
-            functions=_functions(
-                processor=FunctionSettings(memory_mb=1024, timeout_seconds=30, reserved_concurrency=10),
-                authorizer=FunctionSettings(memory_mb=512, timeout_seconds=5, reserved_concurrency=10),
-                reader=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=5),
-                status=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=5),
-                notify=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=5),
-            ),
-            processor_scaling=ProcessorScaling(
-                provisioned_concurrency=1, min_capacity=1, max_capacity=10, event_source_max_concurrency=10,
-            ),
-            network=NetworkSettings(nat_mode="single"),
-            alert_email="admin@example.com",
-            vendor_subscriptions=(
-                VendorSubscription("vendor-demo", "email", "vendor-demo@example.com"),
-            ),
-            archive=ArchiveSettings(transition_days=30, expiration_days=365),
-            backend=BackendSettings(kind="s3", key="payment-platform/dev/terraform.tfstate"),
-        )
-    if environment == "prod":
-        return dict(
-            environment="prod",
-            production=True,
-            log_retention_days=365,
-            kms_deletion_window_days=30,
-            functions=_functions(
-                processor=FunctionSettings(memory_mb=3008, timeout_seconds=30, reserved_concurrency=400),
-                authorizer=FunctionSettings(memory_mb=512, timeout_seconds=5, reserved_concurrency=200),
-                validator=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=100),
-                archiver=FunctionSettings(memory_mb=512, timeout_seconds=60, reserved_concurrency=50),
-                notifier=FunctionSettings(memory_mb=512, timeout_seconds=30, reserved_concurrency=50),
-                reader=FunctionSettings(memory_mb=1024, timeout_seconds=10, reserved_concurrency=50),
-                status=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=50),
-                notify=FunctionSettings(memory_mb=512, timeout_seconds=10, reserved_concurrency=20),
-            ),
-            processor_scaling=ProcessorScaling(
-                provisioned_concurrency=20, min_capacity=20, max_capacity=300,
-                target_utilization=0.7, backlog_per_instance=100, event_source_max_concurrency=300,
-            ),
-            api=ApiSettings(
-                throttle_rate_limit=10_000, throttle_burst_limit=5_000, waf_rate_limit=200_000,
-                stage_variables=(("environment", "prod"), ("ledgerTable", "payment-transactions-prod")),
-            ),
-            custom_domain=CustomDomain(
-                domain_name="payments.example.com",
-                certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0f3c1d6e-8b1a-4c55-9a3e-2b7d4c9e6f10",
-            ),
-            network=NetworkSettings(nat_mode="per_az", nat_instance_type="t4g.small"),
-            alert_email="payments-oncall@example.com",
-            vendor_subscriptions=(
-                VendorSubscription("vendor-acme", "https", "https://hooks.acme.example.com/sales"),
-                VendorSubscription("vendor-globex", "email", "sales@globex.example.com"),
-            ),
-            archive=ArchiveSettings(transition_days=90, expiration_days=2557),
-            backend=BackendSettings(kind="s3", key="payment-platform/prod/terraform.tfstate"),
-        )
-    if environment == "local":
-        return dict(
-            environment="local",
-            log_retention_days=7,
-            functions=_functions(
-                processor=FunctionSettings(memory_mb=1024, timeout_seconds=30, reserved_concurrency=None),
-                **{n: FunctionSettings(reserved_concurrency=None) for n in FUNCTION_NAMES if n != "processor"},
-            ),
-            processor_scaling=ProcessorScaling(
-                provisioned_concurrency=0, min_capacity=1, max_capacity=2, event_source_max_concurrency=2,
-            ),
-            network=NetworkSettings(az_count=2, nat_mode="single", interface_endpoints=()),
-            # the runner's capture queues stand in for the vendors' endpoints (moto would POST to
-            # an https endpoint; nothing may leave the machine)
-            vendor_subscriptions=tuple(
-                VendorSubscription(v, "sqs", f"arn:aws:sqs:us-east-1:{LOCAL_ACCOUNT_ID}:vendor-capture-{v}-local")
-                for v in LOCAL_VENDORS
-            ),
-            backend=BackendSettings(kind="local", path="terraform.local.tfstate"),
-            local=LocalEmulator(),
-            disabled_features={
-                "custom_domain": "needs a real ACM certificate and DNS",
-                "autoscaling": "moto 5.2 lacks Application Auto Scaling ListTagsForResource",
-                "xray_sampling_rule": "moto 5.2 answers 404 to X-Ray CreateSamplingRule",
-                "instance_monitoring": "moto 5.2 does not implement EC2 MonitorInstances (detailed monitoring)",
-                "bucket_policy_denies": (
-                    "moto 5.2 applies a bucket policy's Deny statements without evaluating their conditions "
-                    "(aws:SecureTransport, s3:x-amz-server-side-encryption), so it would refuse every put"
-                ),
-                "provisioned_concurrency": "moto 5.2 does not implement PutProvisionedConcurrencyConfig",
-                "sqs_redrive_allow_policy": (
-                    "moto 5.2 drops the RedriveAllowPolicy queue attribute, so the provider never sees it applied"
-                ),
-                "event_source_mappings": (
-                    "deployed disabled: moto invokes a mapped function on every SendMessage, which needs "
-                    "Docker; the local runner polls the queues as the mappings say and calls the handlers"
-                ),
-            },
-        )
-    raise SettingsError(environment, [f"environment must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"])
-
-
-def _merge(base: Any, override: Any) -> Any:
-    """Apply a nested dict of overrides onto a dataclass (or mapping) value."""
-    if dataclasses.is_dataclass(base) and isinstance(override, Mapping):
-        changes = {}
-        names = {f.name for f in dataclasses.fields(base)}
-        for key, value in override.items():
-            if key not in names:
-                raise SettingsError(
-                    getattr(base, "environment", "?"),
-                    [f"unknown setting {key!r} in {type(base).__name__}; known: {', '.join(sorted(names))}"],
-                )
-            changes[key] = _merge(getattr(base, key), value)
-        return dataclasses.replace(base, **changes)
-    if isinstance(base, Mapping) and isinstance(override, Mapping):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = _merge(base[key], value) if key in base else value
-        return merged
-    return override
-
-
-def load_settings(
-    environment: str,
-    overrides: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Build and validate the settings of one environment."""
-    environ = os.environ if environ is None else environ
-    settings = Settings(**_defaults(environment))
-    if environment != "local":
-        region = environ.get("PAYMENTS_REGION", settings.region)
-        settings = dataclasses.replace(settings, region=region)
-        key_prefix = environ.get("PAYMENTS_STATE_KEY_PREFIX", "payment-platform")
-        settings = dataclasses.replace(
-            settings,
-            backend=dataclasses.replace(
-                settings.backend,
-                bucket=environ.get("PAYMENTS_STATE_BUCKET", f"payment-platform-tfstate-{environment}"),
-                key=f"{key_prefix}/{environment}/terraform.tfstate",
-                region=environ.get("PAYMENTS_STATE_REGION", region),
-                kms_key_id=environ.get("PAYMENTS_STATE_KMS_KEY_ID", ""),
-            ),
-        )
-        if settings.custom_domain is not None and region != "us-east-1":
-            # the example certificate lives in us-east-1; another region needs its own certificate
-            arn = settings.custom_domain.certificate_arn.replace(":us-east-1:", f":{region}:")
-            settings = dataclasses.replace(
-                settings, custom_domain=dataclasses.replace(settings.custom_domain, certificate_arn=arn)
-            )
-    elif "PAYMENTS_LOCAL_ENDPOINT" in environ:
-        settings = dataclasses.replace(settings, local=LocalEmulator(endpoint_url=environ["PAYMENTS_LOCAL_ENDPOINT"]))
-    if overrides:
-        settings = _merge(settings, overrides)
-    return settings.validate()

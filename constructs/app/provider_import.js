@@ -1,4 +1,4 @@
-// The Node.js half of constructs/provider_import.py (read its docstring first).
+// The Node.js half of constructs/app/provider_import.py (read its docstring first).
 //
 // jsii runs the provider bindings' JavaScript in a Node.js process, and loading them means
 // `require("@cdktf/provider-aws")`, whose lib/index.js requires all 2,135 resource modules

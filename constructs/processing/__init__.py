@@ -1,16 +1,21 @@
-"""Lambda compute: `PaymentFunction` (one function with its role, log group and async failure
-handling) and `Compute` (the shared layer, all eight functions, the SQS event sources, and the
-processor's `live` alias with provisioned concurrency and Application Auto Scaling).
+"""Processing: Lambda functions with secure defaults, reusable in any stack.
 
-Code comes from the deterministic zips of scripts/package.py (manifest `{name: {path, sha256,
-source_code_hash}}`), referenced as cdktf file assets: the synthesized JSON names
-`assets/<id>/<content hash>/<file>` relative to the stack directory (no absolute path, no
-timestamp), so two synths and a clean checkout give the same bytes.
+- `ServerlessFunction`: one function with its own role, log group and async failure handling.
+- `FunctionGroup`: a shared layer and any number of functions described as data (`FunctionSpec`),
+  plus SQS event sources (`add_queue_event_source`).
+- `ProvisionedConcurrencyAutoscaling`: the add-on a stack attaches to a latency-critical
+  function: a published alias, provisioned concurrency and Application Auto Scaling (utilization
+  and, optionally, the backlog of the queue it consumes).
+
+Code is a local zip per function (and one for the layer), referenced as cdktf file assets: the
+synthesized JSON names `assets/<id>/<content hash>/<file>` relative to the stack directory (no
+absolute path, no timestamp), so two synths and a clean checkout give the same bytes.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from cdktf import AssetType, TerraformAsset, TerraformResourceLifecycle
@@ -46,42 +51,25 @@ from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
 )
 from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from cdktf_cdktf_provider_aws.lambda_provisioned_concurrency_config import LambdaProvisionedConcurrencyConfig
-from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
-from constructs.policy import Statement, document, wildcard_problems
-from constructs.settings import FunctionSettings, ProcessorScaling
-from constructs.tokens import is_literal
+from constructs.core import LOG_RETENTION_DAYS
+from constructs.core.policy import Statement, document, wildcard_problems
+from constructs.core.tokens import is_literal
 
 RUNTIME = "python3.11"
 ARCHITECTURE = "arm64"
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-                      3288, 3653)
 # Actions AWS cannot scope to a resource ARN (their only valid resource is "*").
 UNSCOPABLE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "ec2:DescribeNetworkInterfaces",
                       "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs")
 SQS_CONSUME_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                        "sqs:GetQueueAttributes"]
 SQS_BATCH_SIZE = 10  # FIFO event sources take at most 10
-ALIAS = "live"
-
-# Which configuration values each handler reads (lambda_src/README.md); all get the common ones.
-FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
-    "authorizer": ("SECRET_PREFIX", "ENABLED_PROVIDERS"),
-    "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES"),
-    "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS"),
-    "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
-    "notifier": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
-    "reader": ("TABLE_NAME",),
-    "status": ("TABLE_NAME",),
-    "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL"),
-}
-COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_ENDPOINT_URL")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 
-class PaymentFunction(Construct):
+class ServerlessFunction(Construct):
     """One Lambda function: `self.function` (LambdaFunction), `self.role` (IamRole),
     `self.log_group` (CloudwatchLogGroup `/aws/lambda/{name}`, created before the function),
     `self.policies` (IamRolePolicy list), `self.invoke_config` (async failure handling), and
@@ -98,7 +86,7 @@ class PaymentFunction(Construct):
     logs:* writes on every log group).
 
     Args:
-      function_name: 1..64 of [A-Za-z0-9_-]; required (`payment-{function}-{env}`).
+      function_name: 1..64 of [A-Za-z0-9_-]; required.
       handler: `module.function`; required.
       code_path: the zip to deploy (a local file; it becomes an asset); required.
       source_code_hash: base64 SHA-256 of the zip; required.
@@ -154,7 +142,8 @@ class PaymentFunction(Construct):
             problems.append(f"memory_size_mb must be 128..10240, got {memory_size_mb}")
         if is_literal(timeout_seconds) and not 1 <= timeout_seconds <= 900:
             problems.append(f"timeout_seconds must be 1..900, got {timeout_seconds}")
-        if is_literal(reserved_concurrent_executions) and reserved_concurrent_executions < 1:
+        if reserved_concurrent_executions is not None and is_literal(reserved_concurrent_executions) \
+                and reserved_concurrent_executions < 1:
             problems.append(
                 f"reserved_concurrent_executions must be >= 1 or None (unreserved), got {reserved_concurrent_executions}"
             )
@@ -172,7 +161,7 @@ class PaymentFunction(Construct):
         if is_literal(async_max_event_age_seconds) and not 60 <= async_max_event_age_seconds <= 21_600:
             problems.append(f"async_max_event_age_seconds must be 60..21600, got {async_max_event_age_seconds}")
         if problems:
-            raise ValueError(f"PaymentFunction {function_name}: " + "; ".join(problems))
+            raise ValueError(f"ServerlessFunction {function_name}: " + "; ".join(problems))
 
         self.function_name = function_name  # the plain name, for names and metric dimensions
         self.policies: list[IamRolePolicy] = []
@@ -214,7 +203,7 @@ class PaymentFunction(Construct):
         options: dict = {}
         if subnet_ids is not None:
             options["vpc_config"] = LambdaFunctionVpcConfig(subnet_ids=list(subnet_ids),
-                                                            security_group_ids=list(security_group_ids))
+                                                            security_group_ids=list(security_group_ids or ()))
         if environment:
             options["environment"] = LambdaFunctionEnvironment(variables=dict(environment))
         self.function = LambdaFunction(
@@ -250,7 +239,7 @@ class PaymentFunction(Construct):
         )
 
     def grant(self, id_: str, statements: Sequence[Statement]) -> IamRolePolicy:
-        """Attach an inline policy built from `statements` (see constructs/policy.py) to the role.
+        """Attach an inline policy built from `statements` (see constructs/core/policy.py) to the role.
         Raises ValueError for wildcard actions and "*" resources on scopable actions."""
         problems = wildcard_problems(statements, UNSCOPABLE_ACTIONS)
         if problems:
@@ -261,35 +250,45 @@ class PaymentFunction(Construct):
         return policy
 
 
-class Compute(Construct):
-    """The shared layer and every function.
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function of a `FunctionGroup`, as data.
 
-    Attributes: `self.layer` (LambdaLayerVersion), `self.functions` (name -> PaymentFunction),
-    `self.event_source_mappings` (name -> LambdaEventSourceMapping; deployed disabled when
-    `event_sources_enabled` is False, e.g. locally where the runner plays the poller), `self.processor_alias`
-    (LambdaAlias `live`), `self.provisioned_concurrency` (or None), `self.scaling_target` and
-    `self.scaling_policies` (or None / []).
+    function_name: the deployed name (1..64 of [A-Za-z0-9_-]). handler: `module.function`.
+    code_path: the function's zip (a local file; it becomes an asset). source_code_hash: base64
+    SHA-256 of the zip. memory_size_mb 128..10240 (default 512), timeout_seconds 1..900 (default
+    30), reserved_concurrent_executions None (unreserved, default) or >= 1. environment: its
+    variables (default none). publish: publish a version, needed for an alias (default False).
+    """
 
-    Args:
-      name_suffix: the environment suffix; names are `payment-{function}-{suffix}`.
-      functions: function name -> FunctionSettings (memory, timeout, reserved concurrency).
-      artifacts: the package manifest, name -> {"path", "source_code_hash"}, for every function
-        and "layer"; required.
-      environment: every configuration value (Configuration.lambda_environment plus extras);
-        each function gets the keys FUNCTION_ENVIRONMENT lists for it.
-      lambda_kms_key_arn, logs_kms_key_arn, queue_kms_key_arn: the lambda, logs and sqs keys.
-      account_id, partition, region: for ARNs.
-      log_retention_in_days: default 30.
+    function_name: str
+    handler: str
+    code_path: str
+    source_code_hash: str
+    memory_size_mb: int = 512
+    timeout_seconds: int = 30
+    reserved_concurrent_executions: int | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    publish: bool = False
+
+
+class FunctionGroup(Construct):
+    """Functions that share a layer, keys, log settings, VPC placement and async failure handling.
+
+    Keyword arguments:
+      functions: id -> FunctionSpec; each becomes a `ServerlessFunction` with that construct id
+        (and its zip an asset `{id}-asset`); at least one (required).
+      lambda_kms_key_arn: environment encryption key; logs_kms_key_arn: the log groups' key (required).
+      account_id, partition, region: for ARNs in the roles' policies (required).
+      layer_zip_path / layer_source_code_hash: a shared layer (`layer_name`, python3.11, arm64)
+        every function gets; default None (no layer). layer_description: its description.
+      log_retention_in_days: a CloudWatch Logs retention; default 30.
       subnet_ids / security_group_ids: VPC placement of every function; default None (no VPC).
-      async_failure_queue_arn: on-failure destination for async invocations; required.
-      async_max_retry_attempts: 0..2; default 2.
-      event_sources: function name -> SqsQueue consumed through an event source mapping (batch
-        10, ReportBatchItemFailures; the queue's WebhookQueue checks visibility >= 6 x timeout);
-        default none.
-      processor_backlog_queue: the queue whose backlog drives the processor's scaling; default None
-        (utilization tracking only).
-      processor_scaling: ProcessorScaling; default ProcessorScaling().
-      provisioned_concurrency_enabled, autoscaling_enabled: feature switches; default True.
+      async_failure_queue_arn: on-failure destination (SQS) of async invocations; default None.
+      async_max_retry_attempts: 0..2 (Lambda limit); default 2.
+
+    Attributes: `layer` (LambdaLayerVersion or None), `functions` (id -> ServerlessFunction),
+      `event_source_mappings` (id -> LambdaEventSourceMapping, see `add_queue_event_source`).
     """
 
     def __init__(
@@ -297,163 +296,218 @@ class Compute(Construct):
         scope: Construct,
         id_: str,
         *,
-        name_suffix: str,
-        functions: Mapping[str, FunctionSettings],
-        artifacts: Mapping[str, Mapping[str, str]],
-        environment: Mapping[str, str],
+        functions: Mapping[str, FunctionSpec],
         lambda_kms_key_arn: str,
         logs_kms_key_arn: str,
-        queue_kms_key_arn: str,
         account_id: str,
         partition: str,
         region: str,
-        async_failure_queue_arn: str,
+        layer_name: str | None = None,
+        layer_zip_path: str | None = None,
+        layer_source_code_hash: str | None = None,
+        layer_description: str | None = None,
         log_retention_in_days: int = 30,
         subnet_ids: Sequence[str] | None = None,
         security_group_ids: Sequence[str] | None = None,
+        async_failure_queue_arn: str | None = None,
         async_max_retry_attempts: int = 2,
-        event_sources: Mapping[str, SqsQueue] | None = None,
-        processor_backlog_queue: SqsQueue | None = None,
-        processor_scaling: ProcessorScaling = ProcessorScaling(),
-        provisioned_concurrency_enabled: bool = True,
-        autoscaling_enabled: bool = True,
-        event_sources_enabled: bool = True,
     ):
         super().__init__(scope, id_)
-        event_sources = dict(event_sources or {})
-        self._event_sources_enabled = event_sources_enabled
         problems = []
-        missing = sorted(({*functions, "layer"}) - set(artifacts))
-        if missing:
-            problems.append(f"artifacts has no zip for {missing}: run scripts/package.py (build_all)")
-        unknown = sorted(set(functions) - set(FUNCTION_ENVIRONMENT))
-        if unknown:
-            problems.append(f"functions has names without an environment contract: {unknown}")
-        for name in sorted(event_sources):
-            if name not in functions:
-                problems.append(f"event_sources names {name!r}, which is not one of the functions")
+        if not functions:
+            problems.append("functions must name at least one function, got none")
+        if layer_zip_path is not None and not (layer_name and layer_source_code_hash):
+            problems.append("layer_name and layer_source_code_hash are required with layer_zip_path, got "
+                            f"{layer_name!r} / {layer_source_code_hash!r}")
         if problems:
-            raise ValueError("Compute: " + "; ".join(problems))
+            raise ValueError("FunctionGroup: " + "; ".join(problems))
 
-        self._queue_kms_key_arn = queue_kms_key_arn
-        layer_asset = TerraformAsset(self, "layer-asset", path=artifacts["layer"]["path"], type=AssetType.FILE)
-        self.layer = LambdaLayerVersion(
-            self, "layer", layer_name=f"payment-shared-{name_suffix}", filename=layer_asset.path,
-            source_code_hash=artifacts["layer"]["source_code_hash"], compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE], description="paycore and its pinned dependencies",
-        )
-        self.functions: dict[str, PaymentFunction] = {}
-        for name, sizing in functions.items():
-            asset = TerraformAsset(self, f"{name}-asset", path=artifacts[name]["path"], type=AssetType.FILE)
-            keys = FUNCTION_ENVIRONMENT[name] + COMMON_ENVIRONMENT
-            self.functions[name] = PaymentFunction(
+        self.layer: LambdaLayerVersion | None = None
+        if layer_zip_path is not None:
+            layer_asset = TerraformAsset(self, "layer-asset", path=layer_zip_path, type=AssetType.FILE)
+            self.layer = LambdaLayerVersion(
+                self, "layer", layer_name=layer_name, filename=layer_asset.path,
+                source_code_hash=layer_source_code_hash, compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE], description=layer_description,
+            )
+        layer_arns = [self.layer.arn] if self.layer is not None else []
+        self.functions: dict[str, ServerlessFunction] = {}
+        for name, spec in functions.items():
+            asset = TerraformAsset(self, f"{name}-asset", path=spec.code_path, type=AssetType.FILE)
+            self.functions[name] = ServerlessFunction(
                 self, name,
-                function_name=f"payment-{name}-{name_suffix}",
-                handler=f"{name}_handler.handler",
+                function_name=spec.function_name,
+                handler=spec.handler,
                 code_path=asset.path,
-                source_code_hash=artifacts[name]["source_code_hash"],
+                source_code_hash=spec.source_code_hash,
                 kms_key_arn=lambda_kms_key_arn,
                 log_kms_key_arn=logs_kms_key_arn,
                 account_id=account_id, partition=partition, region=region,
-                memory_size_mb=sizing.memory_mb,
-                timeout_seconds=sizing.timeout_seconds,
-                reserved_concurrent_executions=sizing.reserved_concurrency,
-                layer_arns=[self.layer.arn],
-                environment={k: environment[k] for k in keys if k in environment},
+                memory_size_mb=spec.memory_size_mb,
+                timeout_seconds=spec.timeout_seconds,
+                reserved_concurrent_executions=spec.reserved_concurrent_executions,
+                layer_arns=layer_arns,
+                environment=spec.environment,
                 log_retention_in_days=log_retention_in_days,
                 subnet_ids=subnet_ids, security_group_ids=security_group_ids,
                 async_failure_destination_arn=async_failure_queue_arn,
                 async_max_retry_attempts=async_max_retry_attempts,
-                publish=name == "processor",
+                publish=spec.publish,
             )
-
-        self.processor_alias = None
-        self.provisioned_concurrency = None
-        self.scaling_target = None
-        self.scaling_policies: list[AppautoscalingPolicy] = []
-        if "processor" in self.functions:
-            self._processor_alias(processor_scaling, provisioned_concurrency_enabled,
-                                  autoscaling_enabled, processor_backlog_queue)
         self.event_source_mappings: dict[str, LambdaEventSourceMapping] = {}
-        for name, queue in sorted(event_sources.items()):
-            self.event_source_mappings[name] = self._event_source(name, queue, processor_scaling)
 
-    def _processor_alias(self, scaling: ProcessorScaling, provisioned_enabled: bool, autoscaling_enabled: bool,
-                         queue: SqsQueue | None) -> None:
-        processor = self.functions["processor"].function
-        name = self.functions["processor"].function_name
-        self.processor_alias = LambdaAlias(
-            self, "processor-alias", name=ALIAS, function_name=processor.function_name,
-            function_version=processor.version, description="what the ingest queue invokes",
+    def add_queue_event_source(
+        self,
+        name: str,
+        *,
+        queue_arn: str,
+        queue_kms_key_arn: str,
+        target_arn: str | None = None,
+        maximum_concurrency: int | None = None,
+        enabled: bool = True,
+    ) -> LambdaEventSourceMapping:
+        """Let function `name` consume an SQS queue: batch 10 (the FIFO maximum),
+        ReportBatchItemFailures, its role granted exactly the consume actions on that queue and
+        Decrypt on its key. `target_arn`: what the mapping invokes (an alias ARN; default the
+        function). `maximum_concurrency`: 2..1000 or None (unbounded). `enabled=False` deploys the
+        mapping disabled. The queue's visibility timeout must be >= 6 x the function timeout
+        (`constructs.queueing.WebhookQueue` checks it). Construct id: `{name}-event-source`."""
+        problems = []
+        if name not in self.functions:
+            problems.append(f"name must be one of the group's functions {sorted(self.functions)}, got {name!r}")
+        if maximum_concurrency is not None and is_literal(maximum_concurrency) \
+                and not 2 <= maximum_concurrency <= 1000:
+            problems.append(f"maximum_concurrency must be 2..1000 (SQS event source limit), got {maximum_concurrency}")
+        if problems:
+            raise ValueError("FunctionGroup.add_queue_event_source: " + "; ".join(problems))
+        fn = self.functions[name]
+        consume = fn.grant("consume-queue", [
+            {"sid": "ConsumeQueue", "actions": SQS_CONSUME_ACTIONS, "resources": [queue_arn]},
+            {"sid": "DecryptQueue", "actions": ["kms:Decrypt"], "resources": [queue_kms_key_arn]},
+        ])
+        options: dict = {}
+        if maximum_concurrency is not None:
+            options["scaling_config"] = LambdaEventSourceMappingScalingConfig(maximum_concurrency=maximum_concurrency)
+        mapping = LambdaEventSourceMapping(
+            self, f"{name}-event-source", event_source_arn=queue_arn, function_name=target_arn or fn.function.arn,
+            batch_size=SQS_BATCH_SIZE, function_response_types=["ReportBatchItemFailures"],
+            enabled=enabled, depends_on=[consume], **options,
         )
-        if not (provisioned_enabled and scaling.provisioned_concurrency > 0):
+        self.event_source_mappings[name] = mapping
+        return mapping
+
+
+class ProvisionedConcurrencyAutoscaling:
+    """Add-on for one function: an alias on its published version, provisioned concurrency on the
+    alias, and Application Auto Scaling of that concurrency (target tracking on utilization and,
+    with `backlog_queue_name`, on the queue's visible messages per running instance).
+
+    Not a construct node of its own: the resources are created in `scope` with ids
+    `{id_prefix}-alias`, `-provisioned-concurrency`, `-scaling-target`, `-utilization-policy`,
+    `-backlog-policy`, so attaching it to an existing function moves no resource address.
+
+    Keyword arguments:
+      function: a ServerlessFunction built with publish=True (required).
+      alias_name: default "live". alias_description: default none.
+      provisioned_concurrent_executions: baseline kept warm; 0 (default) creates only the alias.
+      autoscaling: manage the baseline with Application Auto Scaling (default True).
+      min_capacity / max_capacity: scaling range, 1 <= min <= provisioned <= max (default 1 / 10).
+      target_utilization: 0.1..0.9 of provisioned concurrency (default 0.7).
+      backlog_queue_name: the consumed queue's name; default None (utilization tracking only).
+      backlog_messages_per_instance: >= 1 (default 100).
+
+    Attributes: alias, provisioned_concurrency, scaling_target (None when not built), scaling_policies.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_prefix: str,
+        *,
+        function: ServerlessFunction,
+        alias_name: str = "live",
+        alias_description: str | None = None,
+        provisioned_concurrent_executions: int = 0,
+        autoscaling: bool = True,
+        min_capacity: int = 1,
+        max_capacity: int = 10,
+        target_utilization: float = 0.7,
+        backlog_queue_name: str | None = None,
+        backlog_messages_per_instance: int = 100,
+    ):
+        problems = []
+        if provisioned_concurrent_executions < 0:
+            problems.append(f"provisioned_concurrent_executions must be >= 0, got {provisioned_concurrent_executions}")
+        if not 1 <= min_capacity <= max_capacity:
+            problems.append(f"needs 1 <= min_capacity <= max_capacity, got {min_capacity}..{max_capacity}")
+        elif provisioned_concurrent_executions and not min_capacity <= provisioned_concurrent_executions <= max_capacity:
+            problems.append(f"provisioned_concurrent_executions must lie within min..max capacity "
+                            f"({min_capacity}..{max_capacity}), got {provisioned_concurrent_executions}")
+        if not 0.1 <= target_utilization <= 0.9:
+            problems.append(f"target_utilization must be 0.1..0.9, got {target_utilization}")
+        if backlog_messages_per_instance < 1:
+            problems.append(f"backlog_messages_per_instance must be >= 1, got {backlog_messages_per_instance}")
+        if problems:
+            raise ValueError(f"ProvisionedConcurrencyAutoscaling {id_prefix}: " + "; ".join(problems))
+
+        fn = function.function
+        name = function.function_name
+        self.alias = LambdaAlias(
+            scope, f"{id_prefix}-alias", name=alias_name, function_name=fn.function_name,
+            function_version=fn.version, description=alias_description,
+        )
+        self.provisioned_concurrency: LambdaProvisionedConcurrencyConfig | None = None
+        self.scaling_target: AppautoscalingTarget | None = None
+        self.scaling_policies: list[AppautoscalingPolicy] = []
+        if provisioned_concurrent_executions <= 0:
             return
         self.provisioned_concurrency = LambdaProvisionedConcurrencyConfig(
-            self, "processor-provisioned-concurrency", function_name=processor.function_name,
-            qualifier=self.processor_alias.name,
-            provisioned_concurrent_executions=scaling.provisioned_concurrency,
+            scope, f"{id_prefix}-provisioned-concurrency", function_name=fn.function_name,
+            qualifier=self.alias.name,
+            provisioned_concurrent_executions=provisioned_concurrent_executions,
             # once Application Auto Scaling manages the alias, its value wins
             lifecycle=TerraformResourceLifecycle(ignore_changes=["provisioned_concurrent_executions"])
-            if autoscaling_enabled else None,
+            if autoscaling else None,
         )
-        if not autoscaling_enabled:
+        if not autoscaling:
             return
-        resource_id = f"function:{name}:{ALIAS}"
-        self.scaling_target = AppautoscalingTarget(
-            self, "processor-scaling-target", service_namespace="lambda", resource_id=resource_id,
+        self.scaling_target = target = AppautoscalingTarget(
+            scope, f"{id_prefix}-scaling-target", service_namespace="lambda",
+            resource_id=f"function:{name}:{alias_name}",
             scalable_dimension="lambda:function:ProvisionedConcurrency",
-            min_capacity=scaling.min_capacity, max_capacity=scaling.max_capacity,
+            min_capacity=min_capacity, max_capacity=max_capacity,
             depends_on=[self.provisioned_concurrency],
         )
-        target = self.scaling_target
         self.scaling_policies.append(AppautoscalingPolicy(
-            self, "processor-utilization-policy", name=f"{name}-utilization",
+            scope, f"{id_prefix}-utilization-policy", name=f"{name}-utilization",
             policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
             resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
             target_tracking_scaling_policy_configuration=TargetTracking(
-                target_value=scaling.target_utilization,
+                target_value=target_utilization,
                 predefined_metric_specification=Predefined(
                     predefined_metric_type="LambdaProvisionedConcurrencyUtilization"),
             ),
         ))
-        if queue is None:
+        if backlog_queue_name is None:
             return
         # Backlog per running instance: visible messages / (concurrent executions of the alias + 1);
         # the +1 keeps the ratio defined when nothing runs yet.
         self.scaling_policies.append(AppautoscalingPolicy(
-            self, "processor-backlog-policy", name=f"{name}-queue-backlog",
+            scope, f"{id_prefix}-backlog-policy", name=f"{name}-queue-backlog",
             policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
             resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
             target_tracking_scaling_policy_configuration=TargetTracking(
-                target_value=scaling.backlog_per_instance,
+                target_value=backlog_messages_per_instance,
                 customized_metric_specification=CustomMetric(metrics=[
                     Metric(id="visible", return_data=False, metric_stat=Stat(stat="Average", metric=StatMetric(
                         namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
-                        dimensions=[Dimension(name="QueueName", value=queue.name)]))),
+                        dimensions=[Dimension(name="QueueName", value=backlog_queue_name)]))),
                     Metric(id="running", return_data=False, metric_stat=Stat(stat="Maximum", metric=StatMetric(
                         namespace="AWS/Lambda", metric_name="ConcurrentExecutions",
                         dimensions=[Dimension(name="FunctionName", value=name),
-                                    Dimension(name="Resource", value=f"{name}:{ALIAS}")]))),
+                                    Dimension(name="Resource", value=f"{name}:{alias_name}")]))),
                     Metric(id="backlog_per_instance", expression="visible / (running + 1)",
                            label="queue messages per running processor", return_data=True),
                 ]),
             ),
         ))
-
-    def _event_source(self, name: str, queue: SqsQueue, scaling: ProcessorScaling) -> LambdaEventSourceMapping:
-        fn = self.functions[name]
-        consume = fn.grant("consume-queue", [
-            {"sid": "ConsumeQueue", "actions": SQS_CONSUME_ACTIONS, "resources": [queue.arn]},
-            {"sid": "DecryptQueue", "actions": ["kms:Decrypt"], "resources": [self._queue_kms_key_arn]},
-        ])
-        target = self.processor_alias.arn if name == "processor" and self.processor_alias else fn.function.arn
-        options: dict = {}
-        if name == "processor":
-            options["scaling_config"] = LambdaEventSourceMappingScalingConfig(
-                maximum_concurrency=scaling.event_source_max_concurrency)
-        return LambdaEventSourceMapping(
-            self, f"{name}-event-source", event_source_arn=queue.arn, function_name=target,
-            batch_size=SQS_BATCH_SIZE, function_response_types=["ReportBatchItemFailures"],
-            enabled=self._event_sources_enabled,
-            depends_on=[consume], **options,
-        )

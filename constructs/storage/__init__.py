@@ -42,7 +42,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from constructs.policy import deny_insecure_transport, document
+from constructs.core.policy import deny_insecure_transport, document
 
 # The ledger's global secondary indexes (lambda_src/README.md): name -> (hash key, range key).
 # Sparse: only state rows carry vendor_key / customer_key.

@@ -1,0 +1,74 @@
+"""The platform's eight functions as data for `constructs.processing.FunctionGroup`: their code
+(the deterministic zips of scripts/package.py), handlers, sizing from the settings, and which
+configuration values each handler reads (lambda_src/README.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from constructs.app.settings import Settings
+from constructs.processing import FunctionSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_BUILD_DIR = ROOT / "build" / "lambda"
+#: the processor's alias, which its event source invokes and provisioned concurrency keeps warm
+PROCESSOR_ALIAS = "live"
+
+# Which configuration values each handler reads (lambda_src/README.md); all get the common ones.
+FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "authorizer": ("SECRET_PREFIX", "ENABLED_PROVIDERS"),
+    "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES"),
+    "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS"),
+    "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
+    "notifier": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
+    "reader": ("TABLE_NAME",),
+    "status": ("TABLE_NAME",),
+    "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL"),
+}
+COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_ENDPOINT_URL")
+
+
+@lru_cache(maxsize=1)
+def lambda_artifacts() -> dict[str, dict[str, Any]]:
+    """Build (or reuse, it caches) the deterministic Lambda zips with scripts/package.py and return
+    its manifest {name: {path, sha256, source_code_hash, ...}} for the 8 functions and "layer".
+    Once per process: every stack of one synth deploys the same zips."""
+    spec = importlib.util.spec_from_file_location("payments_package", ROOT / "scripts" / "package.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    manifest: dict[str, dict[str, Any]] = module.build_all(LAMBDA_BUILD_DIR)
+    return manifest
+
+
+def function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]],
+                   environment: Mapping[str, str]) -> dict[str, FunctionSpec]:
+    """name -> FunctionSpec of every function the settings size: `payment-{name}-{env}`,
+    handler `{name}_handler.handler`, only the configuration keys FUNCTION_ENVIRONMENT lists."""
+    problems = []
+    missing = sorted(({*settings.functions, "layer"}) - set(artifacts))
+    if missing:
+        problems.append(f"artifacts has no zip for {missing}: run scripts/package.py (build_all)")
+    unknown = sorted(set(settings.functions) - set(FUNCTION_ENVIRONMENT))
+    if unknown:
+        problems.append(f"functions has names without an environment contract: {unknown}")
+    if problems:
+        raise ValueError("function_specs: " + "; ".join(problems))
+    specs = {}
+    for name, sizing in settings.functions.items():
+        keys = FUNCTION_ENVIRONMENT[name] + COMMON_ENVIRONMENT
+        specs[name] = FunctionSpec(
+            function_name=settings.name(f"payment-{name}"),
+            handler=f"{name}_handler.handler",
+            code_path=artifacts[name]["path"],
+            source_code_hash=artifacts[name]["source_code_hash"],
+            memory_size_mb=sizing.memory_mb,
+            timeout_seconds=sizing.timeout_seconds,
+            reserved_concurrent_executions=sizing.reserved_concurrency,
+            environment={k: environment[k] for k in keys if k in environment},
+            publish=name == "processor",
+        )
+    return specs

@@ -1,0 +1,66 @@
+"""The ingress construct's routes as data, and the helpers that name and escape them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+PATH = re.compile(r"^(/[A-Za-z0-9._-]+|/\{[A-Za-z0-9_]+\})+$")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+
+def slug(path: str) -> str:
+    """`/transactions/{id}/notify` -> `transactions-id-notify` (construct ids of a path's resources)."""
+    return path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
+
+
+def terraform_literal(text: str) -> str:
+    """`text` as a literal Terraform JSON string: `${` and `%{` start template sequences in
+    Terraform, so they are doubled (VTL uses `${name}`). Terraform reads the value back as `text`."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+@dataclass(frozen=True)
+class LambdaTarget:
+    """A function behind the API: its name (for the invoke permission) and invoke ARN."""
+
+    function_name: str
+    invoke_arn: str
+
+
+@dataclass(frozen=True)
+class SqsRoute:
+    """`POST {path}` sent straight to the ingress queue (AWS service integration, SendMessage): no
+    Lambda in the hot path. Gated by the construct's REQUEST authorizer.
+
+    route_id: lower-case slug naming the route's resources (`sqs-{route_id}`, ...); path: the
+    resource path, e.g. "/webhooks/stripe"; request_template: the VTL template that turns the
+    request into the SendMessage form body (application/x-www-form-urlencoded); request_parameters:
+    method request parameters -> required (e.g. {"method.request.querystring.key": False}).
+    """
+
+    route_id: str
+    path: str
+    request_template: str
+    request_parameters: Mapping[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LambdaRoute:
+    """`{method} {path}` proxied to a function (AWS_PROXY).
+
+    authorization: "AWS_IAM" (SigV4 callers, the default) or "NONE"; request_model: the title of
+    one of the construct's `request_models` to validate the JSON body against (default none);
+    request_parameters: method request parameters -> required; cors: add an OPTIONS (MOCK) method
+    on the path for browsers (default True).
+    """
+
+    method: str
+    path: str
+    target: LambdaTarget
+    authorization: str = "AWS_IAM"
+    request_model: str | None = None
+    request_parameters: Mapping[str, bool] = field(default_factory=dict)
+    cors: bool = True
