@@ -132,3 +132,26 @@ def test_fails_when_rule_name_comes_without_bus():
 def test_fails_when_the_sampling_rule_name_is_too_long():
     with pytest.raises(ValueError, match="at most 32 characters"):
         _observability(name_prefix="payments-" + "x" * 30)
+
+
+def test_signature_mismatch_rate_secret_and_unroutable_alarms_watch_the_processor_metrics():
+    alarms = _alarms(synth("dev"))
+    mismatch = alarms["payments-dev-signature-mismatches"]
+    assert (mismatch["namespace"], mismatch["metric_name"]) == ("PaymentWebhooks", "WebhookRejected")
+    assert mismatch["dimensions"] == {"service": "payment-webhooks", "reason": "signature_mismatch"}
+    assert (mismatch["threshold"], mismatch["period"], mismatch["statistic"]) == (5, 300, "Sum")
+    secret = alarms["payments-dev-signing-secret-unusable"]
+    assert (secret["metric_name"], secret["threshold"]) == ("SigningSecretUnusable", 1)
+    unroutable = alarms["payments-dev-unroutable-vendor"]
+    assert unroutable["dimensions"]["reason"] == "unsafe_vendor_id"
+
+
+def test_fails_when_business_alarms_repeat_a_key_or_have_no_threshold():
+    from constructs.observability import MetricAlarm
+
+    with pytest.raises(ValueError) as error:
+        Observability(small_stack(), "obs", alerts_topic_name="t", dashboard_name="d", name_prefix="p", region="us-east-1",
+                      sns_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/x",
+                      business_alarms=[MetricAlarm("a", "M", 1, "d"), MetricAlarm("a", "M", 0, "d", period_seconds=90)])
+    assert "business_alarms keys must be unique" in str(error.value)
+    assert "business alarm a: threshold >= 1 and period 60·n seconds, got 0 and 90" in str(error.value)

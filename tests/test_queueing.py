@@ -29,13 +29,13 @@ def test_ingest_queue_is_high_throughput_fifo_without_content_dedup():
     assert not any("sqs_managed_sse_enabled" in q for q in resources(out, SqsQueue.TF_RESOURCE_TYPE).values())
 
 
-def test_ingest_dlq_is_fifo_and_redrive_after_3_receives_by_queue():
+def test_ingest_dlq_is_fifo_and_redrive_after_5_receives_by_queue():
     out = synth("dev")
     dlq, _ = named(out, SqsQueue.TF_RESOURCE_TYPE, name="webhooks-dev-dlq.fifo", fifo_queue=True)
     ingest, _ = named(out, SqsQueue.TF_RESOURCE_TYPE, name="webhooks-dev.fifo")
     redrive = by(out, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE, queue_url=f"${{aws_sqs_queue.{ingest}.url}}")
     assert redrive["redrive_policy"] == (
-        f'${{jsonencode({{"deadLetterTargetArn" = aws_sqs_queue.{dlq}.arn, "maxReceiveCount" = 3}})}}')
+        f'${{jsonencode({{"deadLetterTargetArn" = aws_sqs_queue.{dlq}.arn, "maxReceiveCount" = 5}})}}')  # ingest_max_receive_count
     allow = by(out, SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE, queue_url=f"${{aws_sqs_queue.{dlq}.url}}")
     assert '"redrivePermission" = "byQueue"' in allow["redrive_allow_policy"]
     assert f"aws_sqs_queue.{ingest}.arn" in allow["redrive_allow_policy"]

@@ -432,3 +432,16 @@ def test_cdktf_json_holds_the_environments_in_its_context():
 
     config = json.loads((ROOT / "cdktf.json").read_text())
     assert set(config["context"]["environments"]) == set(environment_names())
+
+
+def test_fails_when_a_vendor_is_named_like_the_unroutable_vendor():
+    from constructs.app.settings import VendorSubscription as V
+
+    fails("dev", {"vendor_subscriptions": (V("unknown", "email", "ops@example.com"),)},
+          "vendor_id 'unknown' is reserved for events whose vendor cannot be identified")
+
+
+def test_ingest_max_receive_count_defaults_to_5_and_is_checked():
+    assert load_settings("dev", environ=NO_ENV).ingest_max_receive_count == 5
+    fails("dev", {"ingest_max_receive_count": 0}, "ingest_max_receive_count must be 1..1000", "got 0")
+    fails("dev", {"alarms": {"signature_mismatches_per_5min": 0}}, "alarms.signature_mismatches_per_5min must be >= 1")

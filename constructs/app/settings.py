@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
+from paycore import events
 
 KNOWN_PROVIDERS = ("stripe", "paypal")
 FUNCTION_NAMES = (
@@ -35,6 +36,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](-?[a-z0-9])*\.)+[a-z]{2,}$")
 ACM_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 VENDOR_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$")
 
@@ -180,11 +182,15 @@ class AlarmSettings:
     """Alarm thresholds. api_latency_p99_ms: 1..29000 (P7: 500 ms); ingest_oldest_message_seconds:
     >= 60, the ingest queue's lag (a capacity signal: signatures are checked against received_at,
     so lag does not fail them); authorizer_denies_per_5min: >= 1, a spike of rejected gate keys;
+    signature_mismatches_per_5min: >= 1, webhooks rejected as `signature_mismatch` in 5 minutes;
     period_seconds: 60 or a multiple of 60."""
 
     api_latency_p99_ms: int = 500
     ingest_oldest_message_seconds: int = 300
     authorizer_denies_per_5min: int = 50
+    # verified-signature failures: genuine events look forged after a secret rotated at the
+    # provider but not here (scripts/replay_quarantine.py recovers them once it is fixed)
+    signature_mismatches_per_5min: int = 5
     period_seconds: int = 60
 
 
@@ -215,6 +221,9 @@ class Settings:
     kms_deletion_window_days: int = 7
     # Lambda asynchronous invocations: retries before the on-failure destination (0..2, AWS limit).
     lambda_async_max_retry_attempts: int = 2
+    # Receives of an ingest message before SQS moves it to the DLQ (1..1000): a transient fault
+    # (throttling, a dependency down for a minute) must not dead-letter healthy events.
+    ingest_max_receive_count: int = 5
     disabled_features: Mapping[str, str] = field(default_factory=dict)
     # prod-only rules (no disabled features, 3 GB processor, a year of archive, ...)
     production: bool = False
@@ -294,6 +303,9 @@ class Settings:
         for sub in self.vendor_subscriptions:
             if not VENDOR_ID_PATTERN.match(sub.vendor_id):
                 p.append(f"vendor_subscriptions: vendor_id must match {VENDOR_ID_PATTERN.pattern}, got {sub.vendor_id!r}")
+            elif sub.vendor_id == events.UNROUTABLE_VENDOR_ID:
+                p.append(f"vendor_subscriptions: vendor_id {events.UNROUTABLE_VENDOR_ID!r} is reserved for events whose vendor "
+                         "cannot be identified (they notify no vendor); choose another id")
             if sub.protocol == "email":
                 if not EMAIL_PATTERN.match(sub.endpoint):
                     p.append(f"vendor_subscriptions[{sub.vendor_id}]: e-mail endpoint is not an address, got {sub.endpoint!r}")
@@ -317,6 +329,8 @@ class Settings:
                 f"kms_deletion_window_days must be 30 in prod (time to notice a mistaken key deletion), "
                 f"got {self.kms_deletion_window_days}"
             )
+        if not 1 <= self.ingest_max_receive_count <= 1_000:
+            p.append(f"ingest_max_receive_count must be 1..1000 (SQS maxReceiveCount), got {self.ingest_max_receive_count}")
         if not 0 <= self.lambda_async_max_retry_attempts <= 2:
             p.append(
                 "lambda_async_max_retry_attempts must be 0..2 (Lambda async limit; the '3 tries' live in the "
@@ -456,6 +470,8 @@ class Settings:
             p.append(f"alarms.ingest_oldest_message_seconds must be >= 60, got {alarms.ingest_oldest_message_seconds}")
         if alarms.authorizer_denies_per_5min < 1:
             p.append(f"alarms.authorizer_denies_per_5min must be >= 1, got {alarms.authorizer_denies_per_5min}")
+        if alarms.signature_mismatches_per_5min < 1:
+            p.append(f"alarms.signature_mismatches_per_5min must be >= 1, got {alarms.signature_mismatches_per_5min}")
         if alarms.period_seconds < 60 or alarms.period_seconds % 60:
             p.append(f"alarms.period_seconds must be 60 or a multiple of 60, got {alarms.period_seconds}")
         return p

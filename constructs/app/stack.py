@@ -148,6 +148,7 @@ class PaymentPlatformStack(TerraformStack):
         ingest = WebhookQueue(
             self, "ingest", name=f"{s.name('webhooks')}.fifo", fifo=True, kms_key_arn=key,
             consumer_timeout_seconds=s.function("processor").timeout_seconds, dlq_redrive_allow_policy=allow,
+            dlq_max_receive_count=s.ingest_max_receive_count,
         )
         # The completed-payment rule (built later by the fan-out) delivers here; its ARN is fixed
         # by its name, so the queue policy can name it now.
@@ -458,8 +459,29 @@ class PaymentPlatformStack(TerraformStack):
             pipe_names=pipes, event_bus_name=bus, rule_name=rule,
             api_latency_p99_ms=a.api_latency_p99_ms, ingest_oldest_message_seconds=a.ingest_oldest_message_seconds,
             authorizer_denies_per_5min=a.authorizer_denies_per_5min, period_seconds=a.period_seconds,
+            business_alarms=self._business_alarms(a) if self.processing is not None else (),
             alarms=s.enabled("alarms"), dashboard=s.enabled("dashboard"),
             xray_sampling_rule=s.enabled("xray_sampling_rule"), xray_sampling_rate=s.xray_sampling_rate,
+        )
+
+    def _business_alarms(self, a: Any) -> tuple[Any, ...]:
+        """Alarms on the processor's own metrics (paycore.obs names them)."""
+        from constructs.configuration import SERVICE_NAME
+        from constructs.observability import MetricAlarm
+
+        service = {"service": SERVICE_NAME}
+        return (
+            MetricAlarm("signature-mismatches", "WebhookRejected", a.signature_mismatches_per_5min,
+                        "Webhooks rejected as signature_mismatch: a forgery wave, or a signing secret rotated at the "
+                        "provider but not here (fix it, then scripts/ops.py replay-quarantine)",
+                        {**service, "reason": "signature_mismatch"}),
+            MetricAlarm("signing-secret-unusable", "SigningSecretUnusable", 1,
+                        "A signing secret of ours is empty or malformed: webhooks are retried, then dead-lettered "
+                        "(fix it with scripts/ops.py secrets, then redrive)", service),
+            MetricAlarm("unroutable-vendor", "UnroutableEvent", 1,
+                        "Verified events recorded with a vendor id that cannot be routed: no vendor was notified "
+                        "(ledger rows keep vendor_id_raw; GET /transactions?vendor_id=unknown)",
+                        {**service, "reason": "unsafe_vendor_id"}),
         )
 
     def _build_outputs(self) -> None:

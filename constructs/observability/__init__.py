@@ -24,7 +24,7 @@ The dashboard body is `json.dumps(..., sort_keys=True)`: the same inputs give th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 
@@ -46,6 +46,20 @@ ERROR_LOG_PATTERN = '{ ($.level = "ERROR") || ($.level = "CRITICAL") }'
 AUTHORIZER_DENY_PATTERN = '{ ($.decision = "deny") || ($.decision = "unauthorized") }'
 XRAY_RULE_PRIORITY = 1000
 ERROR_LOGS_METRIC = "ErrorLogs"
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """An alarm on a metric the functions publish themselves (EMF): Sum over period_seconds >=
+    threshold. `key` names the alarm (`{name_prefix}-{key}`); dimensions as published."""
+
+    key: str
+    metric: str
+    threshold: float
+    description: str
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    namespace: str = BUSINESS_NAMESPACE
+    period_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,8 @@ class Observability(Construct):
       event_bus_name, rule_name: the completed-payment rule (failed invocations) or None.
       api_latency_p99_ms 1..29000 (default 500), ingest_oldest_message_seconds >= 60 (default 300),
         authorizer_denies_per_5min >= 1 (default 50), period_seconds 60·n (default 60).
+      business_alarms: MetricAlarm specs on the functions' own metrics (default none); keys unique,
+        thresholds >= 1, periods 60·n.
       alarms / dashboard / xray_sampling_rule: switches (default True); xray_sampling_rate 0..1
         (default 0.1, C3).
 
@@ -105,6 +121,7 @@ class Observability(Construct):
         api_latency_p99_ms: int = 500,
         ingest_oldest_message_seconds: int = 300,
         authorizer_denies_per_5min: int = 50,
+        business_alarms: Sequence[MetricAlarm] = (),
         period_seconds: int = 60,
         alarms: bool = True,
         dashboard: bool = True,
@@ -132,6 +149,13 @@ class Observability(Construct):
         unknown_pipes = [name for name in pipe_names if not is_literal(name)]
         if unknown_pipes:
             p.append(f"pipe_names must be literal names (they key the alarms), got tokens {unknown_pipes}")
+        keys = [a.key for a in business_alarms]
+        if len(keys) != len(set(keys)):
+            p.append(f"business_alarms keys must be unique, got {keys}")
+        for spec in business_alarms:
+            if spec.threshold < 1 or spec.period_seconds < 60 or spec.period_seconds % 60:
+                p.append(f"business alarm {spec.key}: threshold >= 1 and period 60·n seconds, got "
+                         f"{spec.threshold} and {spec.period_seconds}")
         if xray_sampling_rule and len(f"{name_prefix}") > 32:
             p.append(f"name_prefix names the X-Ray sampling rule, at most 32 characters, got {name_prefix!r}")
         if p:
@@ -176,6 +200,9 @@ class Observability(Construct):
                 self._alarm("authorizer-deny-spike", BUSINESS_NAMESPACE, "AuthorizerDenies", {},
                             threshold=authorizer_denies_per_5min, period=300,
                             description="Webhook gate: denied or keyless requests spiking (leaked URL, rotated key, probing)")
+            for spec in business_alarms:
+                self._alarm(spec.key, spec.namespace, spec.metric, spec.dimensions, threshold=spec.threshold,
+                            period=spec.period_seconds, description=spec.description)
             for label, queue in sorted(dlqs.items()):
                 self._alarm(f"{label}-depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue},
                             statistic="Maximum", threshold=0, comparison="GreaterThanThreshold",

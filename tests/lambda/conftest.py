@@ -29,11 +29,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import pytest

@@ -127,7 +127,8 @@ def _parse_endpoint(item: Any, vendor_id: str, where: str, problems: list[str], 
         problems.append(f"{where}.paused: {paused!r} must be true or false")
     if len(problems) > before:
         return None
-    return Endpoint(endpoint_id, vendor_id, url, frozenset(types), float(rate) if rate is not None else None, paused)
+    return Endpoint(str(endpoint_id), str(vendor_id), str(url), frozenset(types or ()),
+                    float(rate) if rate is not None else None, paused)
 
 
 def url_problem_of(url: Any, *, allow_loopback_http: bool = False) -> str | None:
@@ -185,7 +186,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         problems: list[str] = []
-        schedule = DEFAULT_SCHEDULE
+        schedule: tuple[int, ...] = DEFAULT_SCHEDULE
         raw = env.get("DELIVERY_RETRY_SCHEDULE", "").strip()
         if raw:
             try:

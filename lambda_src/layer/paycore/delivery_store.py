@@ -61,7 +61,7 @@ class DeliveryStore:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 100):
             keys = [message_key(i) for i in ids[start:start + 100]]
-            request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            request: dict[str, Any] | None = {self.table: {"Keys": keys, "ConsistentRead": True}}
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
@@ -143,7 +143,7 @@ class DeliveryStore:
         if only_from is not None:
             allowed = list(only_from)
             placeholders = [f":from{i}" for i in range(len(allowed))]
-            values.update({p: s for p, s in zip(placeholders, allowed)})
+            values.update({p: s for p, s in zip(placeholders, allowed, strict=True)})
             condition = f"attribute_not_exists(admin_state) OR admin_state IN ({', '.join(placeholders)})"
         kwargs: dict[str, Any] = {
             "Key": endpoint_key(endpoint_id),

@@ -42,7 +42,7 @@ class AttemptResult:
 
 def resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def check_target(url: str, *, allow_loopback_http: bool, resolver: Resolver = resolve) -> tuple[str, str, int, str, str]:
