@@ -10,6 +10,8 @@ export CHECKPOINT_DISABLE=1
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV=1
 export PIPENV_VENV_IN_PROJECT=1
 export PIPENV_VERBOSITY=-1
+# the ops tools read the environments' settings (constructs/app): the repository is an import root
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # providers from the machine's filesystem mirror (no registry access here)
 if [ -d /opt/tf-plugins ]; then
   export TF_CLI_CONFIG_FILE="$ROOT/terraform.rc"

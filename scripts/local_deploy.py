@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """Deploy the `local` stack to a local AWS emulator (moto server on loopback), offline.
 
-    .venv/bin/python scripts/local_deploy.py up      [--port 4566]   # start moto, synth, apply, plan
-    .venv/bin/python scripts/local_deploy.py destroy [--port 4566]
+    .venv/bin/python scripts/local_deploy.py up [--port 4566]   # start moto, synth, apply, plan, destroy
+
+(A deployment that stays up for cdktf and the ops tools: `scripts/emulator.py start`, then
+`cdktf deploy local`; see the README.)
 
 As a library (the end-to-end run and the tests use it):
 

@@ -1,0 +1,109 @@
+"""scripts/ops.py: one CLI, targets from the environment's settings; every user mistake is one line
+on stderr and exit code 2 with nothing written; writes have --dry-run."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import ops
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+BUCKET = f"payment-archive-dev-{ACCOUNT}-{REGION}"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "PAYMENTS_REGION"):
+        monkeypatch.delenv(name, raising=False)  # the region must come from the settings
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with mock_aws():
+        yield
+
+
+def deployed_queues():
+    sqs = boto3.client("sqs", region_name=REGION)
+    dlq = sqs.create_queue(QueueName="webhooks-dev-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    source = sqs.create_queue(QueueName="webhooks-dev.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    return sqs, source, dlq
+
+
+def run(argv, capsys):
+    code = ops.main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def secrets_written():
+    return boto3.client("secretsmanager", region_name=REGION).list_secrets()["SecretList"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--env", "staging", "redrive"], "unknown environment 'staging'; cdktf.json defines: dev, prod, local"),
+    (["--env", "dev", "secrets", "--provider", "strpe", "--generate-gate-key"], "unknown provider 'strpe'"),
+    (["--env", "dev", "secrets", "--provider", "stripe", "--signing-file", "-"], "unrecognized arguments: --signing-file"),
+    (["--env", "dev", "replay-archive", "--provider", "paypall", "--from", "2026-11-28", "--to", "2026-11-29"],
+     "unknown provider 'paypall'"),
+    (["--env", "dev", "replay-archive", "--provider", "stripe", "--from", "yesterday", "--to", "2026-11-29"],
+     "--from must be an ISO-8601 date or date-time"),
+    (["--env", "dev", "replay-quarantine", "--since", "last week"], "--since must be an ISO-8601"),
+    (["--env", "dev", "replay-quarantine", "--provider", "adyen"], "unknown provider 'adyen'"),
+    (["--env", "dev", "redrive"], "queue webhooks-dev.fifo does not exist in us-east-1"),
+    (["--env", "dev", "redrive", "--queue", "ingset"], "argument --queue: invalid choice: 'ingset'"),
+    (["--env", "dev"], "the following arguments are required: command"),
+])
+def test_user_mistakes_are_one_line_exit_2_and_write_nothing(aws, capsys, argv, message):
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    assert message in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err and out == ""
+    assert secrets_written() == []
+
+
+def test_secrets_dry_run_names_what_it_would_write_and_writes_nothing(aws, capsys, tmp_path):
+    key_file = tmp_path / "signing"
+    key_file.write_text("whsec_from_the_stripe_dashboard_0001\n")
+    code, out, _ = run(["--env", "dev", "secrets", "--provider", "stripe", "--signing-secret-file", str(key_file),
+                        "--generate-gate-key", "--dry-run"], capsys)
+    assert code == 0
+    assert json.loads(out)["would_write"] == ["payment-webhooks/dev/stripe/signing", "payment-webhooks/dev/stripe/gate-key"]
+    assert secrets_written() == []
+
+
+def test_secrets_are_written_under_the_environments_prefix_in_its_region(aws, capsys, tmp_path):
+    key_file = tmp_path / "signing"
+    key_file.write_text("whsec_from_the_stripe_dashboard_0001\n")
+    code, out, _ = run(["--env", "dev", "secrets", "--provider", "stripe", "--signing-secret-file", str(key_file),
+                        "--generate-gate-key"], capsys)
+    assert code == 0
+    assert sorted(s["Name"] for s in secrets_written()) == ["payment-webhooks/dev/stripe/gate-key",
+                                                            "payment-webhooks/dev/stripe/signing"]
+    assert "whsec_from_the_stripe_dashboard_0001" not in out  # values are never printed
+
+
+def test_redrive_finds_the_queues_and_dry_run_moves_nothing(aws, capsys):
+    sqs, source, dlq = deployed_queues()
+    sqs.send_message(QueueUrl=dlq, MessageBody="{}", MessageGroupId="g", MessageDeduplicationId="d")
+    code, out, _ = run(["--env", "dev", "redrive", "--no-park", "--dry-run"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert (report["dlq"], report["target"], report["waiting"], report["moved"]) == (dlq, source, 1, 0)
+    code, out, _ = run(["--env", "dev", "redrive", "--no-park"], capsys)
+    assert json.loads(out)["moved"] == 1
+
+
+def test_replay_archive_derives_the_bucket_and_queue(aws, capsys):
+    deployed_queues()
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+    code, out, _ = run(["--env", "dev", "replay-archive", "--provider", "stripe", "--from", "2026-11-28T00:00:00Z",
+                        "--to", "2026-11-28T06:00:00Z", "--dry-run"], capsys)
+    assert code == 0 and json.loads(out) == {"provider": "stripe", "found": 0, "sent": 0, "dry_run": True}
+
+
+def test_an_aws_failure_is_one_line_exit_1(aws, capsys):
+    deployed_queues()  # but no bucket: the stack is half there
+    code, out, err = run(["--env", "dev", "replay-quarantine", "--dry-run"], capsys)
+    assert code == 1 and "ops: AWS call failed" in err and "NoSuchBucket" in err and err.count("\n") == 1
