@@ -47,6 +47,10 @@ def _script(tokens: list[str]) -> tuple[str, list[str]] | None:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_readme_command_exists_and_parses(command):
     tokens = shlex.split(command)
+    if tokens[0] == "eval":  # eval "$(command)": check the command
+        inner = re.fullmatch(r"\$\((.*)\)", tokens[1])
+        assert inner, command
+        tokens = shlex.split(inner.group(1))
     if tokens[0] in SHELL_BUILTINS:
         target = tokens[1] if len(tokens) > 1 else ""
         if tokens[0] in ("source", "."):
