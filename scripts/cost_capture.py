@@ -51,7 +51,18 @@ def attribute_size(value: dict) -> int:
 
 
 def item_size(item: dict) -> int:
-    return sum(len(name.encode("utf-8")) + attribute_size(value) for name, value in item.items())
+    """Size of an item in DynamoDB JSON, or in plain values (the resource layer's, serialized here)."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    total = 0
+    for name, value in item.items():
+        if not (isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _TYPES):
+            value = TypeSerializer().serialize(value)
+        total += len(name.encode("utf-8")) + attribute_size(value)
+    return total
+
+
+_TYPES = {"S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "L", "M"}
 
 
 class CostCapture:
@@ -60,6 +71,10 @@ class CostCapture:
         self.active = True
         self.calls: collections.Counter[str] = collections.Counter()
         self.failed: collections.Counter[str] = collections.Counter()
+        self.hook_errors: collections.Counter[str] = collections.Counter()
+        self.log_lines: dict[str, dict[str, dict[str, int]]] = collections.defaultdict(
+            lambda: collections.defaultdict(lambda: {"lines": 0, "bytes": 0}))
+        self.function_errors: collections.Counter[str] = collections.Counter()
         self.writes: list[dict] = []  # one per DynamoDB item write
         self.message_bytes: dict[str, list[int]] = collections.defaultdict(list)  # sqs / events / sns
         self.functions: dict[str, dict] = collections.defaultdict(
@@ -83,24 +98,38 @@ class CostCapture:
             start = platform.log_sink.tell()
             try:
                 return original(short, event)
+            except Exception as error:
+                self.function_errors[f"{short}: {type(error).__name__}"] += 1
+                raise
             finally:
                 text = platform.log_sink.getvalue()[start:]
                 entry["log_bytes"] += len(text.encode("utf-8"))
                 lines = [line for line in text.splitlines() if line.strip()]
                 entry["log_lines"] += len(lines)
                 entry["emf_lines"] += sum(1 for line in lines if '"_aws"' in line)
+                for line in lines:
+                    kind = _line_kind(line)
+                    self.log_lines[short][kind]["lines"] += 1
+                    self.log_lines[short][kind]["bytes"] += len(line.encode("utf-8")) + 1
 
         platform.invoke = invoke
 
-    # -- hooks --
+    # -- hooks (they must never break the call they observe) --
     def _params(self, params: dict, model: Any, context: dict, **_: Any) -> None:
         if not self.active:
             return
+        try:
+            self._record_params(params, model, context)
+        except Exception as error:  # noqa: BLE001 - measuring must not change what is measured
+            self.hook_errors[f"{model.service_model.service_name}:{model.name}"] += 1
+            context["cost_hook_error"] = repr(error)
+
+    def _record_params(self, params: dict, model: Any, context: dict) -> None:
         service, op = model.service_model.service_name, model.name
         context["cost_key"] = f"{service}:{op}"
         if service == "dynamodb" and op in ("PutItem", "UpdateItem", "DeleteItem"):
             write = {"op": op, "key": _key_of(params), "size": item_size(params.get("Item", {})),
-                     "gsi": sorted(i for i, k in INDEX_KEYS.items() if k in params.get("Item", {}))}
+                              "gsi": sorted(i for i, k in INDEX_KEYS.items() if k in params.get("Item", {}))}
             context["cost_write"] = write
         elif service == "sqs" and op == "SendMessage":
             self.message_bytes["sqs"].append(len(params.get("MessageBody", "").encode()))
@@ -117,7 +146,7 @@ class CostCapture:
         if not self.active or key is None:
             return
         self.calls[key] += 1
-        ok = "Error" not in parsed
+        ok = not (isinstance(parsed, dict) and "Error" in parsed)
         if not ok:
             self.failed[key] += 1
         write = context.get("cost_write")
@@ -159,9 +188,12 @@ class CostCapture:
             "webhooks": webhooks,
             "calls": dict(sorted(self.calls.items())),
             "failed": dict(sorted(self.failed.items())),
+            "hook_errors": dict(sorted(self.hook_errors.items())),
+            "function_errors": dict(sorted(self.function_errors.items())),
             "dynamodb_writes": self.writes,
             "message_bytes": {k: v for k, v in sorted(self.message_bytes.items())},
             "functions": {k: dict(v) for k, v in sorted(self.functions.items())},
+            "log_lines": {fn: {kind: dict(v) for kind, v in sorted(kinds.items())} for fn, kinds in sorted(self.log_lines.items())},
         }
 
     def save(self, webhooks: int, path: Path = DEFAULT_PATH) -> Path:
@@ -171,6 +203,20 @@ class CostCapture:
         return path
 
 
+def _line_kind(line: str) -> str:
+    """``EMF`` for a metrics blob, else ``LEVEL message`` of a structured log line (``other``)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return "other"
+    if not isinstance(record, dict):
+        return "other"
+    if "_aws" in record:
+        return "EMF"
+    return f"{record.get('level', '?')} {str(record.get('message', ''))[:80]}"
+
+
 def _key_of(params: dict) -> list[str]:
     source = params.get("Item") or params.get("Key") or {}
-    return [source.get("transaction_id", {}).get("S", ""), source.get("timestamp", {}).get("S", "")]
+    plain = lambda v: v.get("S", "") if isinstance(v, dict) else str(v)  # noqa: E731 - client or resource layer
+    return [plain(source.get("transaction_id", "")), plain(source.get("timestamp", ""))]
