@@ -24,6 +24,7 @@ sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "lambda_src" / "layer"), str(R
 
 import boto3  # noqa: E402
 
+import cost_capture  # noqa: E402
 import local_deploy  # noqa: E402
 import sample_webhooks  # noqa: E402
 from local_runner import LocalPlatform  # noqa: E402
@@ -112,7 +113,7 @@ def count_prefix(endpoint_url: str, bucket: str, prefix: str) -> int:
     return sum(len(p.get("Contents", [])) for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
 
 
-def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str]) -> dict:
+def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str], on_drained=None) -> dict:
     """Send every request, drain the platform, and account for every request. The emulator's
     FIFO deduplication window is AWS's (5 minutes): duplicates and forged copies reach the
     processor because the queue deduplicates on the API Gateway request id, never the body."""
@@ -129,6 +130,8 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
         outcome[result.status].append(request)
     platform.drain()
     elapsed = time.perf_counter() - started
+    if on_drained is not None:
+        on_drained()
     w = platform.wiring
     sqs = boto3.client("sqs", endpoint_url=platform.endpoint_url, region_name="us-east-1")
     rows = ledger_rows(platform.endpoint_url, w.table_name)
@@ -180,6 +183,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=240)
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--keep", action="store_true", help="leave the stack deployed and the emulator running")
+    parser.add_argument("--cost-json", default=str(cost_capture.DEFAULT_PATH),
+                        help="where to save the calls and sizes of the main run (scripts/cost_model.py reads it)")
     options = parser.parse_args()
     with local_deploy.LocalEmulator(options.port) as emulator, tempfile.TemporaryDirectory() as scratch:
         # --keep deploys into cdktf.out, where `cdktf diff/output/destroy local` find the stack and its state
@@ -194,7 +199,10 @@ def main() -> None:
         set_secrets(emulator.endpoint_url, platform.wiring, signer)
         requests = sample_webhooks.scenario(count=options.count, stripe_secret=STRIPE_SECRET, paypal=signer,
                                             gate_keys=GATE_KEYS, vendors=vendor_ids())
-        summary = run_scenario(platform, requests, capture_urls)
+        capture = cost_capture.CostCapture(platform)
+        summary = run_scenario(platform, requests, capture_urls, on_drained=capture.stop)
+        capture.finish(emulator.endpoint_url, platform.wiring.table_name)
+        print(f"calls and sizes of the main run saved to {capture.save(len(requests), Path(options.cost_json))}")
         public = {k: v for k, v in summary.items() if not k.startswith("_")}
         print(json.dumps(public, indent=2))
         zero = zero_loss(platform, signer)

@@ -2,8 +2,17 @@
 """Build the Lambda zips: one per function (``lambda_src/<fn>/``) and one layer zip.
 
 Deterministic: sorted entries, fixed timestamps (1980-01-01), fixed permissions (0644 files,
-no directory entries), no ``__pycache__``/``.pyc``, no ``*.dist-info/RECORD``; the same checkout
-builds byte-identical zips, so a clean checkout plans no change.
+no directory entries), no ``*.dist-info/RECORD``; the same checkout builds byte-identical zips, so
+a clean checkout plans no change.
+
+Bytecode: Lambda's ``/var/task`` and ``/opt`` are read-only, so a zip without ``.pyc`` makes every
+cold start compile every module it imports. Each ``X.py`` ships with
+``__pycache__/X.cpython-311.pyc`` (unchecked-hash: the loader never compares it with the source),
+compiled by a clean CPython 3.11 subprocess (``-I -S -B``, ``PYTHONHASHSEED=0``: marshal output
+depends on hash order and on which strings the compiling process shares, so it must not be the
+caller's process) with the source path as Lambda sees it. Building on another Python version fails
+loudly (bytecode is per minor version; the runtime is python3.11). Source ``__pycache__`` folders
+and stray ``.pyc`` files are never copied.
 
 Layer: ``python/paycore/`` from ``lambda_src/layer/paycore`` plus the third-party runtime deps of
 ``lambda_src/layer/requirements.txt`` (default: :data:`DEFAULT_REQUIREMENTS`), resolved as
@@ -33,6 +42,7 @@ import base64
 import hashlib
 import io
 import json
+import marshal
 import os
 import re
 import subprocess
@@ -49,12 +59,16 @@ DEFAULT_OUT = ROOT / "build" / "lambda"
 WHEEL_CACHE = ROOT / ".cache" / "wheels"
 LOCK_FILE = ROOT / "Pipfile.lock"
 
-FORMAT_VERSION = "1"  # bump when the zip layout or the build rules change
+FORMAT_VERSION = "2"  # bump when the zip layout or the build rules change
 DEFAULT_REQUIREMENTS = "aws-lambda-powertools[tracer]==3.37.0\ncryptography==46.0.3\n"
 PLATFORM = ("manylinux2014_aarch64", "3.11", "cp")
 #: Shipped by the Lambda Python 3.11 runtime: kept out of the layer (botocore alone is ~80 MB).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "urllib3", "python_dateutil", "six"})
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+RUNTIME_PYTHON = (3, 11)
+PYC_TAG = "cpython-311"
+#: Where the zips land on Lambda: function code in /var/task, layer content under /opt.
+FUNCTION_ROOT, LAYER_ROOT = "/var/task/", "/opt/"
 FILE_MODE = 0o100644 << 16
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -93,6 +107,53 @@ def deterministic_zip(entries: Iterable[tuple[str, bytes]]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data, compresslevel=9)
     return buffer.getvalue()
+
+
+_COMPILER = r"""
+import importlib.util, marshal, sys
+from importlib._bootstrap_external import _code_to_hash_pyc
+out = []
+for path, source in marshal.load(sys.stdin.buffer):
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        out.append(b"")
+        continue
+    out.append(bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False)))
+marshal.dump(out, sys.stdout.buffer)
+"""
+
+
+def require_runtime_python() -> None:
+    """Bytecode is only valid for the minor version that wrote it: refuse anything but 3.11."""
+    if sys.version_info[:2] != RUNTIME_PYTHON or sys.implementation.cache_tag != PYC_TAG:
+        raise RuntimeError(
+            f"scripts/package.py must run on CPython {RUNTIME_PYTHON[0]}.{RUNTIME_PYTHON[1]} (the Lambda runtime, "
+            f"python3.11) to ship valid .pyc files; this is {sys.implementation.cache_tag} ({sys.executable})"
+        )
+
+
+def pyc_name(arcname: str) -> str:
+    """``a/b.py`` -> ``a/__pycache__/b.cpython-311.pyc``."""
+    folder, _, file_name = arcname.rpartition("/")
+    return (folder + "/" if folder else "") + f"__pycache__/{file_name[:-3]}.{PYC_TAG}.pyc"
+
+
+def with_bytecode(entries: list[tuple[str, bytes]], install_root: str) -> list[tuple[str, bytes]]:
+    """``entries`` plus an unchecked-hash ``.pyc`` beside each ``.py`` (as Lambda would import it from
+    ``install_root + arcname``). A file that does not compile on 3.11 ships as source only (it
+    would fail at import either way)."""
+    require_runtime_python()
+    sources = [(arcname, data) for arcname, data in entries if arcname.endswith(".py")]
+    if not sources:
+        return list(entries)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _COMPILER],
+        input=marshal.dumps([(install_root + arcname, data) for arcname, data in sources]),
+        capture_output=True, check=True, env={"PYTHONHASHSEED": "0"},
+    )
+    compiled = marshal.loads(result.stdout)
+    return list(entries) + [(pyc_name(arcname), pyc) for (arcname, _), pyc in zip(sources, compiled) if pyc]
 
 
 def _tree_entries(base: Path, prefix: str = "") -> list[tuple[str, bytes]]:
@@ -186,14 +247,16 @@ def _wheel_project(wheel: Path) -> str:
 def _function_artifact(name: str) -> tuple[str, callable]:
     base = LAMBDA_SRC / name
     entries = _tree_entries(base)
-    return _inputs_hash([("kind", b"function"), ("name", name.encode())] + entries), lambda: entries
+    inputs = [("kind", b"function"), ("name", name.encode()), ("bytecode", PYC_TAG.encode())]
+    return _inputs_hash(inputs + entries), lambda: with_bytecode(entries, FUNCTION_ROOT)
 
 
 def _layer_artifact(include_deps: bool) -> tuple[str, callable]:
     source = _tree_entries(LAYER_SRC / "paycore", "python/paycore/")
     requirements, constraints = (requirements_text(), constraints_text()) if include_deps else ("", "")
     inputs = [("kind", b"layer"), ("requirements", requirements.encode()), ("constraints", constraints.encode()),
-              ("platform", repr(PLATFORM).encode()), ("excluded", repr(sorted(RUNTIME_PROVIDED)).encode())]
+              ("platform", repr(PLATFORM).encode()), ("excluded", repr(sorted(RUNTIME_PROVIDED)).encode()),
+              ("bytecode", PYC_TAG.encode())]
 
     def entries() -> list[tuple[str, bytes]]:
         collected = list(source)
@@ -201,7 +264,7 @@ def _layer_artifact(include_deps: bool) -> tuple[str, callable]:
             for wheel in fetch_wheels(requirements, constraints):
                 if _wheel_project(wheel) not in RUNTIME_PROVIDED:
                     collected.extend(_wheel_entries(wheel))
-        return collected
+        return with_bytecode(collected, LAYER_ROOT)
 
     return _inputs_hash(inputs + source), entries
 

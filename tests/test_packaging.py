@@ -1,11 +1,14 @@
-"""scripts/package.py: byte-identical zips from the same checkout, a truthful manifest, a cache."""
+"""scripts/package.py: byte-identical zips (with .pyc) from the same checkout, a truthful manifest, a cache."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import importlib.util
 import json
+import marshal
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -66,8 +69,33 @@ def test_zip_entries_are_normalized(two_builds):
             for info in infos:
                 assert info.date_time == (1980, 1, 1, 0, 0, 0)
                 assert info.external_attr == 0o100644 << 16
-                assert "__pycache__" not in info.filename and not info.filename.endswith(".pyc")
                 assert not info.filename.endswith(".dist-info/RECORD")
+            # bytecode only as the unchecked-hash .pyc of a shipped source, nothing else
+            compiled = {n for n in names if "__pycache__/" in n or n.endswith(".pyc")}
+            assert compiled == {package.pyc_name(n) for n in names if n.endswith(".py")}
+
+
+def test_every_module_ships_unchecked_hash_bytecode_for_python_311(two_builds):
+    """Lambda's /var/task and /opt are read-only: without these, every cold start compiles."""
+    (out, manifest), _ = two_builds
+    for name, entry in manifest.items():
+        root = "/opt/" if name == "layer" else "/var/task/"
+        with zipfile.ZipFile(out / entry["file"]) as archive:
+            sources = [n for n in archive.namelist() if n.endswith(".py")]
+            assert sources
+            for source in sources:
+                pyc = archive.read(package.pyc_name(source))
+                assert pyc[:4] == importlib.util.MAGIC_NUMBER  # this interpreter is 3.11 (package.py checks)
+                assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, source never checked
+                assert pyc[8:16] == importlib.util.source_hash(archive.read(source))
+            code = marshal.loads(archive.read(package.pyc_name(sources[0]))[16:])
+            assert code.co_filename == root + sources[0]
+
+
+def test_packaging_refuses_another_python_than_the_runtimes(monkeypatch):
+    monkeypatch.setattr(package, "RUNTIME_PYTHON", (3, 12))
+    with pytest.raises(RuntimeError, match="must run on CPython 3.12"):
+        package.with_bytecode([("a.py", b"x = 1\n")], "/var/task/")
 
 
 def test_function_zip_has_the_handler_at_the_root(two_builds):
@@ -114,4 +142,24 @@ def test_a_changed_source_rebuilds_only_that_function(tmp_path, monkeypatch):
     assert second["alpha"]["sha256"] != first["alpha"]["sha256"]
     assert sorted(p.name for p in out.glob("alpha-*.zip")) == [second["alpha"]["file"]]
     with zipfile.ZipFile(out / second["alpha"]["file"]) as archive:
-        assert archive.namelist() == ["alpha_handler.py"]
+        assert archive.namelist() == ["__pycache__/alpha_handler.cpython-311.pyc", "alpha_handler.py"]  # no junk
+
+
+def test_the_shipped_bytecode_is_what_runs_from_a_read_only_root(tmp_path, monkeypatch):
+    """Unchecked-hash .pyc: the interpreter loads it without reading the source's mtime or hash
+    (proved here by changing the source after the build: the shipped bytecode still runs)."""
+    src = tmp_path / "lambda_src"
+    (src / "alpha").mkdir(parents=True)
+    (src / "alpha" / "alpha_handler.py").write_text("def handler(e, c):\n    return 'built'\n")
+    (src / "layer" / "paycore").mkdir(parents=True)
+    (src / "layer" / "paycore" / "__init__.py").write_text("")
+    monkeypatch.setattr(package, "LAMBDA_SRC", src)
+    monkeypatch.setattr(package, "LAYER_SRC", src / "layer")
+    manifest = package.build_all(tmp_path / "out", include_layer_deps=False)
+    task = tmp_path / "task"
+    with zipfile.ZipFile(manifest["alpha"]["path"]) as archive:
+        archive.extractall(task)
+    (task / "alpha_handler.py").write_text("def handler(e, c):\n    return 'edited'\n")
+    run = subprocess.run([sys.executable, "-B", "-c", "import alpha_handler; print(alpha_handler.handler(0, 0))"],
+                         cwd=task, capture_output=True, text=True, check=True, env={"PYTHONPATH": str(task)})
+    assert run.stdout.strip() == "built"

@@ -200,7 +200,7 @@ def record_handler(record: SQSRecord) -> Outcome:
 
 
 def _observe(outcome: Outcome, message_id: str) -> None:
-    """Metrics and one log line per record: ids, kind, reason - no content."""
+    """Metrics per record; a log line (ids, kind, reason - no content) for all but the success path."""
     logger.set_correlation_id(outcome.request_id or message_id)
     fields = {"provider": outcome.provider, "sqs_message_id": message_id}
     if outcome.kind == "rejected":
@@ -221,10 +221,13 @@ def _observe(outcome: Outcome, message_id: str) -> None:
         obs.count(obs.WEBHOOK_IGNORED)
         logger.info("webhook ignored (event type not tracked)", extra=fields)
     else:
+        # The success path has no INFO line (one per webhook was the largest part of the log
+        # bill): WebhookRecorded counts it; DEBUG (POWERTOOLS_LOG_LEVEL) shows each one.
+        obs.count(obs.WEBHOOK_RECORDED)
         if outcome.unroutable:
             logger.warning("transaction event recorded, routed to no vendor",
                            extra={**fields, "unroutable": list(outcome.unroutable)})
-        logger.info(
+        logger.debug(
             "transaction event recorded",
             extra={**fields, "status": outcome.status, "state_changed": outcome.state_changed},
         )

@@ -75,8 +75,13 @@ class Envelope:
 
     @property
     def raw(self) -> bytes:
-        """The request body, byte for byte."""
-        return base64.b64decode(self.body_b64, validate=True)
+        """The request body, byte for byte: decoded once per envelope (verify, parse and the
+        ledger all read it), then kept (not a field: it is ``body_b64`` decoded)."""
+        cached = self.__dict__.get("_raw")
+        if cached is None:
+            cached = base64.b64decode(self.body_b64, validate=True)
+            object.__setattr__(self, "_raw", cached)
+        return cached
 
     def to_dict(self) -> dict[str, Any]:
         return {name: (dict(getattr(self, name)) if name == "headers" else getattr(self, name)) for name in FIELD_NAMES}
@@ -129,7 +134,7 @@ def parse_envelope(text: str | bytes) -> Envelope:
         body_b64=data["body_b64"],
     )
     try:
-        envelope.raw  # noqa: B018  (decoding the body is the check)
+        envelope.raw  # noqa: B018  (the one decode of this message; kept for verify, json.loads and the ledger)
     except (binascii.Error, ValueError) as exc:
         raise Rejected("malformed_envelope") from exc
     return envelope

@@ -242,8 +242,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def iso_from_epoch_ms(epoch_ms: int) -> str:
     """1732240000123 -> "2024-11-22T01:46:40.123Z"."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    m = datetime.fromtimestamp(epoch_ms // 1000, tz=timezone.utc)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{epoch_ms % 1000:03d}Z"
 
 
 def iso_from_text(value: Any) -> str:

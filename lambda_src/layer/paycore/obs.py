@@ -31,6 +31,7 @@ SUCCESSFUL_TRANSACTIONS = "SuccessfulTransactions"
 WEBHOOK_REJECTED = "WebhookRejected"
 DUPLICATE_WEBHOOK = "DuplicateWebhook"
 WEBHOOK_IGNORED = "WebhookIgnored"
+WEBHOOK_RECORDED = "WebhookRecorded"
 UNROUTABLE_EVENT = "UnroutableEvent"
 SIGNING_SECRET_UNUSABLE = "SigningSecretUnusable"
 

@@ -42,7 +42,9 @@ EVENT_STATUS = {
 
 def compute_signature(secret: str, timestamp: int, raw: bytes) -> str:
     """Hex HMAC-SHA256 of ``"{timestamp}." + raw`` with ``secret``: Stripe's ``v1``."""
-    return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + raw, hashlib.sha256).hexdigest()
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii"), hashlib.sha256)
+    mac.update(raw)  # no copy of the body
+    return mac.hexdigest()
 
 
 def sign(secret: str, timestamp: int, raw: bytes) -> str:
@@ -88,11 +90,14 @@ def verify_signature(
     if not secrets:
         raise Rejected("signature_mismatch")
     matched = False
-    for secret in secrets:
+    offered = [candidate.encode("utf-8", "replace") for candidate in candidates]
+    for secret in secrets:  # current first; the previous one is only computed when current fails
         expected = compute_signature(secret, timestamp, raw).encode("ascii")
-        for candidate in candidates:
+        for candidate in offered:
             # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
-            matched |= hmac.compare_digest(expected, candidate.encode("utf-8", "replace"))
+            matched |= hmac.compare_digest(expected, candidate)
+        if matched:
+            break
     if not matched:
         raise Rejected("signature_mismatch")
     age = received_at_ms / 1000 - timestamp

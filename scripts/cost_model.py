@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""Variable AWS cost per million webhooks, from what the local end-to-end run measured.
+
+    .venv/bin/python scripts/cost_model.py [--env prod] [--calls build/cost/calls.json] [--before]
+    .venv/bin/python scripts/cost_model.py --cuts        # each cut on its own, then all of them
+
+Inputs, none typed in by hand:
+
+* (a) the AWS API calls per webhook of the local run (``scripts/local_e2e.py`` saves them with
+  ``scripts/cost_capture.py``: calls by operation, failed conditional writes, the size of every
+  DynamoDB item written and its index keys, message bytes, records and log bytes per function);
+* (b) payload sizes: the ledger event row and the ingest envelope are computed with the layer's
+  own pure functions (``paycore.ledger.event_item``, ``paycore.envelope.build_envelope``) for a
+  realistic 2,997-byte Stripe ``payment_intent.succeeded`` (``scripts/data/``), not the run's
+  small synthetic bodies; everything else is the run's measured sizes;
+* (c) :data:`PRICES`, us-east-1 list prices with their source and date.
+
+The environment's settings (:class:`CostSettings`) say what the deployed stack does that the
+local run cannot show (memory, X-Ray sampling, WAF and access logs, Pipe batching, e-mail
+subscriptions) and which cuts are on. What is modelled rather than measured is named in each
+field's comment. Fixed monthly costs (provisioned concurrency, NAT instances, interface
+endpoints, KMS keys, alarms, dashboards, WAF web ACL and rules, custom metrics, storage) are not
+per webhook and are left out.
+
+Prints one line per service and, last, ``total: $X.XX per million webhooks``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CALLS = ROOT / "build" / "cost" / "calls.json"
+SAMPLE_CALLS = ROOT / "scripts" / "data" / "cost_calls_local_e2e.json"
+STRIPE_EVENT = ROOT / "scripts" / "data" / "stripe_payment_intent_succeeded.json"
+KB, CHUNK_64K = 1024, 64 * 1024
+
+#: us-east-1 list prices, USD. Checked 2026-11-29 against the pages named in PRICE_SOURCES.
+PRICE_DATE = "2026-11-29"
+PRICES = {
+    "apigw_rest_per_request": 3.50e-6,         # first 333 M requests/month
+    "waf_per_request": 0.60e-6,
+    "lambda_arm_per_gb_second": 0.0000133334,  # arm64, first 7.5 B GB-s/month
+    "lambda_per_request": 0.20e-6,
+    "ddb_per_wru": 0.625e-6,                   # on-demand, after the November 2024 price cut
+    "ddb_per_rru": 0.125e-6,
+    "sqs_fifo_per_request": 0.50e-6,           # per 64 KB chunk
+    "sqs_standard_per_request": 0.40e-6,
+    "s3_put_per_request": 0.005e-3,            # S3 Standard PUT/COPY/POST/LIST
+    "s3_get_per_request": 0.0004e-3,
+    "eventbridge_per_event": 1.00e-6,          # custom events, per 64 KB chunk
+    "pipes_per_request": 0.40e-6,              # after filtering, per 64 KB chunk
+    "logs_per_gb_ingested": 0.50,              # CloudWatch Logs standard class
+    "logs_ia_per_gb_ingested": 0.25,           # CloudWatch Logs Infrequent Access class
+    "xray_per_trace_recorded": 5.00e-6,
+    "sns_per_publish": 0.50e-6,                # per 64 KB chunk
+    "sns_per_email": 2.00e-5,                  # $2.00 per 100,000 e-mail notifications
+    "sns_per_https": 0.60e-6,
+    "secrets_per_call": 0.05e-4,               # $0.05 per 10,000 API calls
+    "kms_per_call": 0.03e-4,                   # $0.03 per 10,000 requests
+}
+PRICE_SOURCES = {
+    "API Gateway": "https://aws.amazon.com/api-gateway/pricing/",
+    "WAF": "https://aws.amazon.com/waf/pricing/",
+    "Lambda": "https://aws.amazon.com/lambda/pricing/",
+    "DynamoDB": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    "SQS": "https://aws.amazon.com/sqs/pricing/",
+    "S3": "https://aws.amazon.com/s3/pricing/",
+    "EventBridge, Pipes": "https://aws.amazon.com/eventbridge/pricing/",
+    "CloudWatch Logs": "https://aws.amazon.com/cloudwatch/pricing/",
+    "X-Ray": "https://aws.amazon.com/xray/pricing/",
+    "SNS": "https://aws.amazon.com/sns/pricing/",
+    "Secrets Manager": "https://aws.amazon.com/secrets-manager/pricing/",
+    "KMS": "https://aws.amazon.com/kms/pricing/",
+}
+
+#: Log lines on the success path, one per webhook (or per sale); the ``no_success_info_logs`` cut
+#: prints them at DEBUG (metrics count the same outcomes).
+SUCCESS_INFO_LINES = {
+    ("processor", "INFO transaction event recorded"),
+    ("authorizer", "INFO webhook gate: allowed"),
+    ("notifier", "INFO notification published"),
+}
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """What the deployed environment does beyond what the local run shows, and the cuts."""
+
+    environment: str
+    memory_mb: dict = field(default_factory=lambda: {
+        "processor": 3008, "authorizer": 512, "archiver": 512, "notifier": 512})
+    # Modelled billed duration (ms): per invocation + per record. From the CPU benches
+    # (scripts/bench_processor.py) plus AWS round trips (DynamoDB ~4 ms per write, S3 ~20 ms).
+    ms_per_invocation: dict = field(default_factory=lambda: {
+        "processor": 5.0, "authorizer": 3.0, "archiver": 40.0, "notifier": 5.0})
+    ms_per_record: dict = field(default_factory=lambda: {
+        "authorizer": 0.0, "archiver": 1.0, "notifier": 12.0})
+    # The processor's billed time per record: its CPU (bench_processor.py, with the ledger's
+    # serialization) + its DynamoDB round trips per record as counted in the run x a latency.
+    processor_cpu_ms: float = 0.5
+    dynamodb_latency_ms: float = 4.0           # one PutItem/UpdateItem in-region, modelled
+    processor_parallelism: int = 1             # message groups of a batch processed at once
+    xray_sampling_rate: float = 0.1            # settings.xray_sampling_rate (1 trace per sampled webhook)
+    access_log_bytes: int = 480                # one API Gateway access log line (ACCESS_LOG_FORMAT, rendered)
+    access_log_class: str = "STANDARD"         # API access + WAF log groups: STANDARD | INFREQUENT_ACCESS
+    lambda_platform_log_bytes: int = 330       # START + END + REPORT (with X-Ray segment) per invocation
+    waf_log_bytes: int = 1500                  # one WAF log record (headers, rule matches), modelled
+    waf_logging: str = "all"                   # "all" | "blocked_and_counted" (logging filter)
+    waf_blocked_or_counted_share: float = 0.005  # share of requests WAF blocks or counts, modelled
+    pipe_a_batch_size: int = 10                # settings.pipes.batch_size
+    pipe_a_window_seconds: int = 0             # maximum_batching_window_in_seconds
+    pipe_b_routed_only: bool = False           # Pipe B filter: only the statuses a rule routes
+    event_row: str = "gzip"                    # "gzip" (today) | "raw_in_marker" (see realistic_sizes)
+    gsi_projection: str = "ALL"                # "ALL" (today) | "KEYS_ONLY"
+    single_state_write: bool = False           # create-or-advance the state row in one conditional write
+    success_info_logs: bool = True             # one INFO line per webhook per function on the success path
+    alert_email_filtered: bool = False         # alert e-mail on the vendor topic with a filter policy
+    authorizer_cache_seconds: int = 0          # REQUEST authorizer result TTL (0: every request invokes it)
+    authorizer_cache_miss_share: float = 0.05  # with a TTL: share of requests that still invoke it, modelled
+    lambda_system_log_level: str = "INFO"      # logging_config.system_log_level; WARN drops START/END/REPORT
+    # SQS event source mappings delete a processed batch with one DeleteMessageBatch (the local
+    # runner deletes message by message): deletes are counted per invocation, not per message.
+    esm_batch_deletes: bool = True
+    # (Secrets Manager: calls per webhook as measured; each GetSecretValue also costs a KMS Decrypt.)
+
+
+#: The cuts of issue 14 (name -> the settings change), in the order the closing note lists them.
+CUTS = {
+    "pipe_a_batching": {"pipe_a_batch_size": 100, "pipe_a_window_seconds": 60},
+    "pipe_b_filtered": {"pipe_b_routed_only": True},
+    "event_row_one_wru": {"event_row": "raw_in_marker"},
+    "gsi_keys_only": {"gsi_projection": "KEYS_ONLY"},
+    "single_state_write": {"single_state_write": True},
+    "waf_logs_filtered": {"waf_logging": "blocked_and_counted"},
+    "no_success_info_logs": {"success_info_logs": False},
+    "alert_email_filter": {"alert_email_filtered": True},
+    "authorizer_cache": {"authorizer_cache_seconds": 300},
+    "lambda_system_logs_warn": {"lambda_system_log_level": "WARN"},
+    "access_logs_infrequent_access": {"access_log_class": "INFREQUENT_ACCESS", "access_log_bytes": 260},
+    "processor_parallel_groups": {"processor_parallelism": 4},
+}
+#: Settings that would cut cost but break a requirement: shown by --what-if, never in CUTS.
+WHAT_IF = {"xray_5_percent (C3 asks for a 0.1 sampling rule)": {"xray_sampling_rate": 0.05}}
+
+
+def settings_for(environment: str, *, cuts: tuple[str, ...] = ()) -> CostSettings:
+    if environment == "prod":
+        base = CostSettings("prod")
+    elif environment == "dev":
+        base = CostSettings("dev", memory_mb={"processor": 1024, "authorizer": 512, "archiver": 512, "notifier": 512})
+    else:
+        raise SystemExit(f"no cost settings for environment {environment!r} (prod, dev)")
+    changes: dict = {}
+    for cut in cuts:
+        if cut not in CUTS:
+            raise SystemExit(f"unknown cut {cut!r}; known: {', '.join(CUTS)}")
+        changes.update(CUTS[cut])
+    return dataclasses.replace(base, **changes)
+
+
+# --------------------------------------------------------------------------- payload sizes
+
+def wru(size_bytes: int) -> int:
+    return max(1, math.ceil(size_bytes / KB))
+
+
+def realistic_sizes() -> dict[str, int]:
+    """Item and message sizes for the realistic Stripe event, from the layer's own functions."""
+    sys.path.insert(0, str(ROOT / "lambda_src" / "layer"))
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from cost_capture import item_size
+    from paycore import ledger
+    from paycore.envelope import build_envelope
+    from paycore.providers import stripe
+
+    raw = STRIPE_EVENT.read_bytes()
+    import zlib
+    envelope = build_envelope(provider="stripe", received_at=1_732_240_000_123, request_id="0" * 36,
+                              source_ip="54.187.174.169",
+                              headers={"stripe-signature": stripe.sign("whsec_" + "0" * 32, 1_732_240_000, raw)}, raw=raw)
+    txn = stripe.PROVIDER.normalize(envelope, json.loads(raw))
+    item = ledger.serialize(ledger.event_item(txn, raw, request_id=envelope.request_id, signature_headers=envelope.headers))
+    raw_part = {k: item[k] for k in ("raw_gzip", "signature_headers") if k in item}
+    # raw_in_marker also compresses the body with a preset DEFLATE dictionary per provider: the
+    # provider's documented event skeleton (keys, no values), not this payload.
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, stripe_dictionary())
+    packed = packer.compress(raw) + packer.flush()
+    compact_raw = {"raw_deflate": {"B": packed}, "signature_headers": item["signature_headers"]}
+    marker = ledger.serialize({"transaction_id": ledger.event_marker_key("stripe", txn.event_id), "timestamp": "MARKER",
+                               "row_type": "marker", "kind": "event", "event_transaction_id": txn.transaction_id,
+                               "event_timestamp": item["timestamp"]["S"], "expires_at": 1_732_931_200})
+    return {
+        "raw_body": len(raw),
+        "envelope": len(envelope.to_json().encode()),
+        "event_row": item_size(item),
+        # raw_in_marker: the raw body and signature headers ride on the idempotency marker (TTL'd;
+        # the archive keeps them for good), the event row keeps raw_sha256 and the business fields.
+        "event_row_without_raw": item_size({k: v for k, v in item.items() if k not in raw_part}),
+        "marker_with_raw": item_size({**marker, **compact_raw}),
+        "raw_gzip": len(item["raw_gzip"]["B"]),
+        "raw_deflate_dictionary": len(packed),
+    }
+
+
+def stripe_dictionary() -> bytes:
+    """A DEFLATE preset dictionary for Stripe PaymentIntent events: the documented field names of
+    the event and the PaymentIntent object (API 2024-06-20) with empty values, pretty-printed as
+    Stripe sends them. Values of the measured payload are not in it."""
+    intent_fields = ["id", "object", "amount", "amount_capturable", "amount_details", "amount_received",
+                     "application", "application_fee_amount", "automatic_payment_methods", "canceled_at",
+                     "cancellation_reason", "capture_method", "client_secret", "confirmation_method", "created",
+                     "currency", "customer", "description", "invoice", "last_payment_error", "latest_charge",
+                     "livemode", "metadata", "next_action", "on_behalf_of", "payment_method",
+                     "payment_method_configuration_details", "payment_method_options", "payment_method_types",
+                     "processing", "receipt_email", "review", "setup_future_usage", "shipping", "source",
+                     "statement_descriptor", "statement_descriptor_suffix", "status", "transfer_data",
+                     "transfer_group"]
+    intent: dict = {name: None for name in intent_fields}
+    intent.update(object="payment_intent", amount_details={"tip": {}},
+                  automatic_payment_methods={"allow_redirects": "always", "enabled": True},
+                  payment_method_options={"card": {"installments": None, "mandate_options": None, "network": None,
+                                                    "request_three_d_secure": "automatic"},
+                                          "link": {"persistent_token": None}},
+                  payment_method_types=["card", "link"], capture_method="automatic_async",
+                  confirmation_method="automatic", metadata={"vendor_id": ""}, status="succeeded",
+                  shipping={"address": {"city": None, "country": None, "line1": None, "line2": None,
+                                        "postal_code": None, "state": None},
+                            "carrier": None, "name": None, "phone": None, "tracking_number": None})
+    event = {"id": "evt_", "object": "event", "api_version": "2024-06-20", "created": 0, "data": {"object": intent},
+             "livemode": True, "pending_webhooks": 1, "request": {"id": "req_", "idempotency_key": None},
+             "type": "payment_intent.succeeded"}
+    return json.dumps(event, indent=2).encode()
+
+
+# --------------------------------------------------------------------------- the model
+
+@dataclass
+class Line:
+    service: str
+    dollars_per_million: float
+    detail: str
+
+
+def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = None) -> list[Line]:
+    """Cost lines per million webhooks for ``calls`` (the run's JSON) under ``settings``."""
+    sizes = sizes or realistic_sizes()
+    n = calls["webhooks"]
+    per = lambda count: count / n  # noqa: E731 - per webhook
+    ops = calls["calls"]
+    fns = {fn: dict(figures) for fn, figures in calls["functions"].items()}
+    cached = _authorizer_share(settings)
+    if "authorizer" in fns:
+        fns["authorizer"]["invocations"] *= cached
+        fns["authorizer"]["records"] *= cached
+    million = 1_000_000
+    lines: list[Line] = []
+
+    def add(service: str, dollars_per_webhook: float, detail: str) -> None:
+        lines.append(Line(service, dollars_per_webhook * million, detail))
+
+    accepted = ops.get("sqs:SendMessage", 0)  # API Gateway's SendMessage: one per accepted request
+    add("API Gateway REST", PRICES["apigw_rest_per_request"], "1 request per webhook")
+    add("WAF", PRICES["waf_per_request"], "1 request per webhook")
+
+    # ---- DynamoDB: write units from item sizes; GSIs written when an item with their keys changes
+    writes = calls["dynamodb_writes"]
+    wrus = gsi_wrus = 0.0
+    event_rows = marker_claims = removed = 0
+    previous: dict[tuple, dict] = {}
+    for write in writes:
+        row = write.get("row_type", "")
+        size = write["size"]
+        if row == "event":
+            size = sizes["event_row_without_raw"] if settings.event_row == "raw_in_marker" else sizes["event_row"]
+            event_rows += write["ok"]
+        elif row == "marker" and write["key"][0].startswith("event#"):
+            size = sizes["marker_with_raw"] if settings.event_row == "raw_in_marker" else size
+            marker_claims += 1
+        key = tuple(write["key"])
+        if settings.single_state_write and row == "state" and write["op"] == "PutItem" and write["ok"]:
+            before = previous.get(key)
+            if before is not None and before["op"] == "UpdateItem" and not before["ok"]:
+                removed += 1  # the failed "advance" made before each create is not needed
+                wrus -= wru(before["size"])
+        previous[key] = write
+        wrus += wru(size)
+        if write["ok"] and write.get("gsi"):
+            if settings.gsi_projection == "ALL":
+                gsi_wrus += len(write["gsi"]) * wru(size)
+            elif write.get("kind") == "create":  # KEYS_ONLY: keys are set once, at creation
+                gsi_wrus += len(write["gsi"])
+    processor_trips = sum(1 for w in writes if w.get("row_type") in ("event", "state")
+                          or w["key"][0].startswith("event#")) - removed
+    reads = sum(v for k, v in ops.items() if k in ("dynamodb:GetItem", "dynamodb:Query"))
+    add("DynamoDB", per(wrus + gsi_wrus) * PRICES["ddb_per_wru"] + per(reads) * PRICES["ddb_per_rru"],
+        f"{per(wrus):.2f} table + {per(gsi_wrus):.2f} index WRU, {per(reads):.2f} RRU per webhook; "
+        f"event row {settings.event_row} {sizes['event_row_without_raw'] if settings.event_row == 'raw_in_marker' else sizes['event_row']} B, "
+        f"{per(sum(calls['failed'].get(k, 0) for k in ('dynamodb:PutItem', 'dynamodb:UpdateItem'))):.2f} failed conditional writes"
+        + (f" ({per(removed):.2f} avoided)" if removed else ""))
+
+    # ---- S3: archive objects per Pipe A batch (one per provider and hour) + quarantine objects
+    quarantined = calls["log_lines"].get("processor", {}).get("WARNING webhook rejected", {}).get("lines", 0)
+    archive_puts = ops.get("s3:PutObject", 0) - quarantined
+    archiver = fns.get("archiver", {"invocations": 0, "records": 0})
+    objects_per_batch = archive_puts / archiver["invocations"] if archiver["invocations"] else 0
+    # at steady traffic every batch fills before its window ends: objects per event = objects per batch / batch size
+    puts_per_event = min(1.0, objects_per_batch / settings.pipe_a_batch_size)
+    s3_puts = per(event_rows) * puts_per_event + per(quarantined)
+    add("S3", s3_puts * PRICES["s3_put_per_request"],
+        f"{s3_puts:.3f} PUT per webhook (Pipe A batch {settings.pipe_a_batch_size}, window "
+        f"{settings.pipe_a_window_seconds} s, {objects_per_batch:.1f} objects per batch; quarantine {per(quarantined):.3f})")
+
+    # ---- CloudWatch Logs: the functions' lines as measured (+ platform lines), access, WAF logs
+    log_bytes = 0.0
+    for fn, kinds in calls["log_lines"].items():
+        for kind, figures in kinds.items():
+            if not settings.success_info_logs and (fn, kind) in SUCCESS_INFO_LINES:
+                continue
+            log_bytes += figures["bytes"] * (cached if fn == "authorizer" else 1.0)
+    invocations = sum(f["invocations"] for f in fns.values())
+    if settings.lambda_system_log_level == "INFO":
+        log_bytes += invocations * settings.lambda_platform_log_bytes
+    waf_share = 1.0 if settings.waf_logging == "all" else settings.waf_blocked_or_counted_share
+    edge_bytes = settings.access_log_bytes + waf_share * settings.waf_log_bytes
+    edge_price = PRICES["logs_ia_per_gb_ingested" if settings.access_log_class == "INFREQUENT_ACCESS" else "logs_per_gb_ingested"]
+    add("CloudWatch Logs", per(log_bytes) / 1e9 * PRICES["logs_per_gb_ingested"] + edge_bytes / 1e9 * edge_price,
+        f"{per(log_bytes) + edge_bytes:.0f} B per webhook: functions {per(log_bytes):.0f} (success INFO lines "
+        f"{'on' if settings.success_info_logs else 'off'}, system logs {settings.lambda_system_log_level}), "
+        f"access log {settings.access_log_bytes}, WAF {waf_share * settings.waf_log_bytes:.0f} ({settings.waf_logging}); "
+        f"access/WAF class {settings.access_log_class}")
+
+    # ---- EventBridge + Pipes: Pipe B sends every state change, or only the routed ones
+    state_changes = len(calls["message_bytes"].get("events", []))
+    routed = fns.get("notifier", {}).get("records", 0) - sum(
+        v for k, v in calls.get("function_errors", {}).items() if k.startswith("notifier"))
+    bus_events = routed if settings.pipe_b_routed_only else state_changes
+    chunks = lambda sizes_: sum(max(1, math.ceil(s / CHUNK_64K)) for s in sizes_)  # noqa: E731
+    event_chunk = chunks(calls["message_bytes"].get("events", [])) / max(1, state_changes)
+    add("EventBridge", per(bus_events) * event_chunk * PRICES["eventbridge_per_event"],
+        f"{per(bus_events):.2f} events per webhook ({'routed statuses only' if settings.pipe_b_routed_only else 'every state change'})")
+    pipe_requests = per(event_rows) + per(bus_events)
+    add("EventBridge Pipes", pipe_requests * PRICES["pipes_per_request"],
+        f"{per(event_rows):.2f} Pipe A + {per(bus_events):.2f} Pipe B records per webhook, after filtering")
+
+    # ---- SQS: the ingest FIFO queue (sends, ESM receives/deletes) and the notifications queue
+    fifo_sends = chunks([sizes["envelope"]] * accepted)
+    consumer = {fn: fns.get(fn, {}).get("records", 0) for fn in ("processor", "notifier")}
+    share = consumer["processor"] / max(1, sum(consumer.values()))
+    deletes = ops.get("sqs:DeleteMessage", 0) + ops.get("sqs:DeleteMessageBatch", 0)
+    if settings.esm_batch_deletes:  # one DeleteMessageBatch per invocation of each queue consumer
+        deletes = min(deletes, sum(fns.get(fn, {}).get("invocations", 0) for fn in consumer))
+    esm_calls = deletes + ops.get("sqs:ReceiveMessage", 0) + ops.get("sqs:ChangeMessageVisibility", 0)
+    fifo = fifo_sends + esm_calls * share
+    standard = routed + esm_calls * (1 - share)  # EventBridge's delivery to the queue is a send
+    add("SQS", per(fifo) * PRICES["sqs_fifo_per_request"] + per(standard) * PRICES["sqs_standard_per_request"],
+        f"{per(fifo):.2f} FIFO + {per(standard):.2f} standard requests per webhook (envelope {sizes['envelope']} B)")
+
+    # ---- Lambda: requests + GB-seconds (modelled duration) per function
+    processor_records = fns.get("processor", {}).get("records", 0) or 1
+    per_record = dict(settings.ms_per_record, processor=(
+        settings.processor_cpu_ms + processor_trips / processor_records * settings.dynamodb_latency_ms)
+        / settings.processor_parallelism)
+    for fn, figures in sorted(fns.items()):
+        memory_gb = settings.memory_mb.get(fn, 512) / 1024
+        seconds = (figures["invocations"] * settings.ms_per_invocation.get(fn, 5.0)
+                   + figures["records"] * per_record.get(fn, 5.0)) / 1000
+        add(f"Lambda {fn}", per(figures["invocations"]) * PRICES["lambda_per_request"]
+            + per(seconds) * memory_gb * PRICES["lambda_arm_per_gb_second"],
+            f"{per(figures['invocations']):.2f} invocations, {per(seconds) * 1000:.1f} ms x {memory_gb:.2f} GB per webhook")
+
+    add("X-Ray", settings.xray_sampling_rate * PRICES["xray_per_trace_recorded"],
+        f"sampling {settings.xray_sampling_rate:.2f}, one trace per sampled webhook")
+
+    secret_calls = per(ops.get("secretsmanager:GetSecretValue", 0))
+    add("Secrets Manager + KMS", secret_calls * (PRICES["secrets_per_call"] + PRICES["kms_per_call"]),
+        f"{secret_calls:.3f} GetSecretValue (+ KMS Decrypt) per webhook (300 s cache)")
+
+    publishes = per(ops.get("sns:Publish", 0))
+    emails = 0.0 if settings.alert_email_filtered else publishes
+    add("SNS", publishes * PRICES["sns_per_publish"] + emails * PRICES["sns_per_email"],
+        f"{publishes:.2f} publishes per webhook; alert e-mail {'filtered to alerts' if settings.alert_email_filtered else 'receives every sale'}"
+        f" ({emails:.2f} e-mails)")
+    return lines
+
+
+def _authorizer_share(settings: CostSettings) -> float:
+    """Share of webhooks that invoke the authorizer: all without a result cache; with one (the
+    key as identity source, TTL 300 s) only cache misses (API Gateway caches per node: modelled)."""
+    return settings.authorizer_cache_miss_share if settings.authorizer_cache_seconds else 1.0
+
+
+def report(lines: list[Line]) -> str:
+    out = [f"{line.service:22s} ${line.dollars_per_million:6.2f}   {line.detail}" for line in lines]
+    out.append(f"total: ${sum(line.dollars_per_million for line in lines):.2f} per million webhooks")
+    return "\n".join(out)
+
+
+def total(lines: list[Line]) -> float:
+    return sum(line.dollars_per_million for line in lines)
+
+
+def load_calls(path: Path) -> dict:
+    data = json.loads(Path(path).read_text())
+    if data.get("format") != 1 or not data.get("webhooks"):
+        raise SystemExit(f"{path}: not a cost capture of scripts/local_e2e.py (format 1)")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="prod")
+    parser.add_argument("--calls", default=None,
+                        help=f"the local run's JSON (default {DEFAULT_CALLS.relative_to(ROOT)}, else the checked-in sample)")
+    parser.add_argument("--before", action="store_true", help="without the cuts (today's settings)")
+    parser.add_argument("--cuts", action="store_true", help="before, each cut alone, and all cuts")
+    args = parser.parse_args(argv)
+    path = Path(args.calls) if args.calls else (DEFAULT_CALLS if DEFAULT_CALLS.is_file() else SAMPLE_CALLS)
+    calls = load_calls(path)
+    sizes = realistic_sizes()
+    print(f"cost model: {args.env}, us-east-1 list prices of {PRICE_DATE}; calls per webhook from {path} "
+          f"({calls['webhooks']} webhooks); payload {sizes['raw_body']} B Stripe event")
+    if args.cuts:
+        before = total(model(calls, settings_for(args.env), sizes))
+        print(f"{'before (no cut)':26s} ${before:6.2f}")
+        for cut in CUTS:
+            after = total(model(calls, settings_for(args.env, cuts=(cut,)), sizes))
+            print(f"  {cut:24s} ${after:6.2f}  ({after - before:+.2f} alone)")
+        for name, change in WHAT_IF.items():
+            after = total(model(calls, dataclasses.replace(settings_for(args.env, cuts=tuple(CUTS)), **change), sizes))
+            print(f"  what if {name}: ${after:.2f} with every cut")
+    settings = settings_for(args.env, cuts=() if args.before else tuple(CUTS))
+    print(report(model(calls, settings, sizes)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

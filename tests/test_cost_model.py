@@ -1,0 +1,115 @@
+"""scripts/cost_model.py computes the cost from the local run's JSON, not from typed-in figures."""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+cost_model = _load("cost_model_script", ROOT / "scripts" / "cost_model.py")
+SIZES = {"raw_body": 2997, "envelope": 4260, "event_row": 1738, "event_row_without_raw": 470, "marker_with_raw": 900}
+
+
+def _write(op, key, size, ok=True, row_type="state", gsi=(), kind=None):
+    write = {"op": op, "key": list(key), "size": size, "ok": ok, "row_type": row_type, "gsi": list(gsi)}
+    if kind:
+        write["kind"] = kind
+    return write
+
+
+@pytest.fixture
+def calls():
+    """Two webhooks of one payment: processing then succeeded (what cost_capture saves)."""
+    return {
+        "format": 1, "webhooks": 2,
+        "calls": {"sqs:SendMessage": 2, "sqs:ReceiveMessage": 2, "sqs:DeleteMessage": 3, "dynamodb:PutItem": 6,
+                  "dynamodb:UpdateItem": 2, "s3:PutObject": 1, "events:PutEvents": 1, "sns:Publish": 1,
+                  "secretsmanager:GetSecretValue": 1},
+        "failed": {"dynamodb:UpdateItem": 1},
+        "function_errors": {},
+        "dynamodb_writes": [
+            _write("PutItem", ("event#stripe#evt_1", "MARKER"), 180, row_type="marker", kind="create"),
+            _write("PutItem", ("pi_1", "t1#evt_1"), 900, row_type="event", kind="create"),
+            _write("UpdateItem", ("pi_1", "STATE"), 340, ok=False, gsi=("by-vendor", "by-customer")),
+            _write("PutItem", ("pi_1", "STATE"), 340, gsi=("by-vendor", "by-customer"), kind="create"),
+            _write("PutItem", ("event#stripe#evt_2", "MARKER"), 180, row_type="marker", kind="create"),
+            _write("PutItem", ("pi_1", "t2#evt_2"), 900, row_type="event", kind="create"),
+            _write("UpdateItem", ("pi_1", "STATE"), 360, gsi=("by-vendor", "by-customer")),
+        ],
+        "message_bytes": {"events": [300, 300], "sqs": [1000, 1000], "sns": [200]},
+        "functions": {
+            "authorizer": {"invocations": 2, "records": 2},
+            "processor": {"invocations": 1, "records": 2},
+            "archiver": {"invocations": 1, "records": 2},
+            "notifier": {"invocations": 1, "records": 1},
+        },
+        "log_lines": {"processor": {"INFO transaction event recorded": {"lines": 2, "bytes": 600}, "EMF": {"lines": 1, "bytes": 400}},
+                      "authorizer": {"INFO webhook gate: allowed": {"lines": 2, "bytes": 500}}},
+    }
+
+
+def _line(lines, service):
+    return next(line for line in lines if line.service == service)
+
+
+def test_write_units_come_from_the_item_sizes_and_failed_writes_in_the_json(calls):
+    lines = cost_model.model(calls, cost_model.settings_for("prod"), SIZES)
+    # table: 1 + 2 (1,738 B event row) + 1 (failed update) + 1 + 1 + 2 + 1 = 9 WRU;
+    # indexes (projection ALL): the create and the successful update write both = 4 WRU
+    expected = (9 + 4) / 2 * cost_model.PRICES["ddb_per_wru"] * 1e6
+    assert _line(lines, "DynamoDB").dollars_per_million == pytest.approx(expected)
+
+
+def test_more_webhooks_for_the_same_calls_cost_less_per_webhook(calls):
+    doubled = copy.deepcopy(calls)
+    doubled["webhooks"] = 4
+    settings = cost_model.settings_for("prod")
+    one, two = cost_model.model(calls, settings, SIZES), cost_model.model(doubled, settings, SIZES)
+    assert _line(two, "DynamoDB").dollars_per_million == pytest.approx(_line(one, "DynamoDB").dollars_per_million / 2)
+    assert _line(two, "API Gateway REST").dollars_per_million == _line(one, "API Gateway REST").dollars_per_million
+
+
+def test_cuts_change_what_they_model(calls):
+    before = cost_model.model(calls, cost_model.settings_for("prod"), SIZES)
+    for cut, service in (("event_row_one_wru", "DynamoDB"), ("gsi_keys_only", "DynamoDB"),
+                         ("single_state_write", "DynamoDB"), ("no_success_info_logs", "CloudWatch Logs"),
+                         ("waf_logs_filtered", "CloudWatch Logs"), ("alert_email_filter", "SNS"),
+                         ("pipe_b_filtered", "EventBridge"), ("pipe_a_batching", "S3")):
+        after = cost_model.model(calls, cost_model.settings_for("prod", cuts=(cut,)), SIZES)
+        assert _line(after, service).dollars_per_million < _line(before, service).dollars_per_million, cut
+
+
+def test_report_prints_one_line_per_service_and_the_total_last(calls):
+    text = cost_model.report(cost_model.model(calls, cost_model.settings_for("prod"), SIZES))
+    assert text.splitlines()[-1].startswith("total: $") and text.endswith(" per million webhooks")
+    assert len(text.splitlines()) > 10
+
+
+def test_the_checked_in_run_meets_the_goal_with_every_cut_for_prod():
+    calls = cost_model.load_calls(cost_model.SAMPLE_CALLS)
+    sizes = cost_model.realistic_sizes()
+    assert sizes["event_row"] > 1024 >= sizes["event_row_without_raw"] and sizes["marker_with_raw"] <= 1024
+    after = cost_model.total(cost_model.model(calls, cost_model.settings_for("prod", cuts=tuple(cost_model.CUTS)), sizes))
+    before = cost_model.total(cost_model.model(calls, cost_model.settings_for("prod"), sizes))
+    assert after <= 10.00 < before
+
+
+def test_a_json_not_written_by_the_capture_is_refused(tmp_path):
+    path = tmp_path / "calls.json"
+    path.write_text(json.dumps({"calls": {}}))
+    with pytest.raises(SystemExit, match="not a cost capture"):
+        cost_model.load_calls(path)
