@@ -145,7 +145,7 @@ def floor_paypal(raws: list[bytes], signatures, public_key, rounds: int = 5) -> 
     from cryptography.hazmat.primitives.asymmetric import padding
 
     def run():
-        for raw, (message, sig) in zip(raws, signatures):
+        for raw, (message, sig) in zip(raws, signatures, strict=True):
             zlib.crc32(raw)
             public_key.verify(sig, message, padding.PKCS1v15(), hashes.SHA256())
             json.loads(raw)

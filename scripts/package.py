@@ -153,7 +153,7 @@ def with_bytecode(entries: list[tuple[str, bytes]], install_root: str) -> list[t
         capture_output=True, check=True, env={"PYTHONHASHSEED": "0"},
     )
     compiled = marshal.loads(result.stdout)
-    return list(entries) + [(pyc_name(arcname), pyc) for (arcname, _), pyc in zip(sources, compiled) if pyc]
+    return list(entries) + [(pyc_name(arcname), pyc) for (arcname, _), pyc in zip(sources, compiled, strict=True) if pyc]
 
 
 def _tree_entries(base: Path, prefix: str = "") -> list[tuple[str, bytes]]:
