@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_src" / "layer"))
 
 from paycore.model import Rejected  # noqa: E402
 from paycore.providers import paypal  # noqa: E402

@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "lambda_src" / "layer") not in sys.path:  # the ops tool runs the layer's code as is
-    sys.path.insert(0, str(ROOT / "lambda_src" / "layer"))
 
 import boto3  # noqa: E402
 

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import sys
 
 from support import ROOT
 
-sys.path.insert(0, str(ROOT / "scripts"))
 
 import local_deploy  # noqa: E402
 

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 import pytest
 
-from support import ROOT, run_terraform
+from support import run_terraform
 
-sys.path.insert(0, str(ROOT / "scripts"))
 
 import plan_summary  # noqa: E402
 
