@@ -215,6 +215,12 @@ def test_fault_injection_recovers_with_nothing_lost(platform, signer, summary, m
 def zero_loss(platform, signer, summary):
     result = local_e2e.zero_loss(platform, signer)
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=2))
+    # the run's figures, for whoever reads them after the suite (generated output: build/ is ignored)
+    report = ROOT / "build" / "e2e" / "summary.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps({"summary": {k: v for k, v in summary.items() if not k.startswith("_")},
+                                  "zero_loss": result, "headline": local_e2e.headline(summary, result)},
+                                 indent=2, default=str))
     return result
 
 
