@@ -12,6 +12,7 @@ import pytest
 
 
 import local_deploy  # scripts/ is on pytest.ini's pythonpath
+from support import ROOT
 import local_e2e
 import sample_webhooks  # noqa: E402
 from local_runner import LocalPlatform  # noqa: E402
