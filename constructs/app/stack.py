@@ -119,7 +119,7 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     def _build_storage(self):
-        from constructs.storage import ArchiveBucket, LedgerTable
+        from constructs.storage import ArchiveBucket, LedgerTable, MarkerTable
 
         s = self.settings
         keys = self.security.keys
@@ -137,7 +137,13 @@ class PaymentPlatformStack(TerraformStack):
             noncurrent_expiration_days=s.archive.noncurrent_expiration_days,
             force_destroy=not s.production, deny_statements=s.enabled("bucket_policy_denies"),
         )
-        return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket)
+        # The notifier's at-most-once claims: their own small table, so only the processor writes the ledger.
+        markers = MarkerTable(
+            self, "notification-markers", table_name=s.name("payment-notification-markers"),
+            kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.production,
+        )
+        return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket,
+                               markers=markers.table)
 
     def _build_queueing(self):
         from constructs.queueing import FailureQueue, WebhookQueue
@@ -189,6 +195,7 @@ class PaymentPlatformStack(TerraformStack):
         values = {
             "TABLE_NAME": self.storage.table.name,
             "TABLE_ARN": self.storage.table.arn,
+            "NOTIFY_MARKERS_TABLE": self.storage.markers.name,
             "INGEST_QUEUE_URL": q.ingest.queue.url,
             "INGEST_QUEUE_ARN": q.ingest.queue.arn,
             "NOTIFICATIONS_QUEUE_URL": q.notifications.queue.url,
@@ -252,7 +259,7 @@ class PaymentPlatformStack(TerraformStack):
             custom_domain_name=domain.domain_name if domain else None,
             certificate_arn=domain.certificate_arn if domain else None,
             base_path=domain.base_path if domain else "",
-            api_logging_account=s.enabled("api_logging_account"),
+            api_logging_account=s.api.manage_account_logging, account_id=self.account_id,
         )
 
     # ----- infrastructure II (network, compute, fan-out, observability, outputs) -----------------
@@ -282,6 +289,7 @@ class PaymentPlatformStack(TerraformStack):
         environment.update(
             ARCHIVE_KMS_KEY_ARN=keys["s3"].arn,
             INGEST_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_SIZE_BYTES),
+            PAYPAL_MAX_TRANSMISSION_AGE_SECONDS=str(s.paypal_max_transmission_age_seconds),
         )
         vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
         if vendors:
@@ -332,15 +340,17 @@ class PaymentPlatformStack(TerraformStack):
         q = self.queueing
         secrets = self.configuration
         fn = group.functions
-        read_secrets = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+        read_secrets = ["secretsmanager:GetSecretValue"]
         produce = ["kms:GenerateDataKey", "kms:Decrypt"]
+        # secrets are read through Secrets Manager only
+        via_secrets = [("StringEquals", "kms:ViaService", [f"secretsmanager.{self.region_name}.amazonaws.com"])]
         fn["processor"].grant("ledger-and-quarantine", [
-            {"sid": "LedgerWrites", "actions": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem",
-                                                "dynamodb:Query"], "resources": [table]},
+            {"sid": "LedgerWrites", "actions": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"],
+             "resources": [table]},
             {"sid": "SigningSecrets", "actions": read_secrets, "resources": secrets.secret_arns("signing")},
             {"sid": "Quarantine", "actions": ["s3:PutObject"], "resources": [f"{bucket}/quarantine/*"]},
             {"sid": "DataKeys", "actions": produce, "resources": [keys["dynamodb"], keys["s3"]]},
-            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]]},
+            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
         ])
         fn["validator"].grant("enqueue", [
             {"sid": "SendToIngest", "actions": ["sqs:SendMessage"], "resources": [q.ingest.queue.arn]},
@@ -348,7 +358,7 @@ class PaymentPlatformStack(TerraformStack):
         ])
         fn["authorizer"].grant("gate-keys", [
             {"sid": "GateKeySecrets", "actions": read_secrets, "resources": secrets.secret_arns("gate_key")},
-            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]]},
+            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
         ])
         fn["archiver"].grant("archive", [
             {"sid": "WriteRaw", "actions": ["s3:PutObject"], "resources": [f"{bucket}/raw/*"]},
@@ -357,15 +367,23 @@ class PaymentPlatformStack(TerraformStack):
         fn["notifier"].grant("publish-and-markers", [
             {"sid": "PublishToVendors", "actions": ["sns:Publish"], "resources": [self.vendor_topic_arn]},
             {"sid": "NotificationMarkers", "actions": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
-                                                       "dynamodb:DeleteItem"], "resources": [table]},
+                                                       "dynamodb:DeleteItem"], "resources": [self.storage.markers.arn]},
             {"sid": "DataKeys", "actions": produce, "resources": [keys["sns"], keys["dynamodb"]]},
         ])
-        for name in ("reader", "status"):
-            fn[name].grant("read-ledger", [
-                {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"],
-                 "resources": [table, f"{table}/index/*"]},
-                {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
-            ])
+        fn["reader"].grant("read-ledger", [
+            {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"],
+             "resources": [table, f"{table}/index/*"]},
+            {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
+        ])
+        fn["reader"].grant("cursor-key", [
+            {"sid": "CursorKeySecret", "actions": read_secrets, "resources": [secrets.cursor_key_secret.arn]},
+            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]],
+             "conditions": via_secrets},
+        ])
+        fn["status"].grant("read-ledger", [
+            {"sid": "QueryLedger", "actions": ["dynamodb:GetItem"], "resources": [table]},
+            {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
+        ])
         fn["notify"].grant("renotify", [
             {"sid": "ReadState", "actions": ["dynamodb:GetItem"], "resources": [table]},
             {"sid": "SendToNotifications", "actions": ["sqs:SendMessage"], "resources": [q.notifications.queue.arn]},

@@ -1,4 +1,5 @@
-"""The ledger table (P10, F3, C7, M8) and the archive bucket (M9, M10), with their secure defaults."""
+"""The ledger table (P10, F3, C7, M8), the notification marker table and the archive bucket (M9, M10),
+with their secure defaults."""
 
 from __future__ import annotations
 
@@ -109,6 +110,55 @@ class LedgerTable(Construct):
             server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms_key_arn),
             stream_enabled=True,
             stream_view_type="NEW_IMAGE",
+            ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
+            deletion_protection_enabled=deletion_protection_enabled,
+        )
+
+
+class MarkerTable(Construct):
+    """A small table of short-lived claim markers (at-most-once side effects): `self.table`.
+
+    pk `partition_key_name` (S), sk `sort_key_name` (S); on demand; point-in-time recovery; SSE
+    with the given customer-managed key; TTL on `expires_at`; no stream, no indexes.
+
+    Args:
+      table_name: 3..255 characters of [A-Za-z0-9_.-]; required.
+      kms_key_arn: the dynamodb data-class key; required.
+      partition_key_name / sort_key_name: default `transaction_id` / `marker`.
+      deletion_protection_enabled: default False (everything destroyable outside prod).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        table_name: str,
+        kms_key_arn: str,
+        partition_key_name: str = "transaction_id",
+        sort_key_name: str = "marker",
+        deletion_protection_enabled: bool = False,
+    ):
+        super().__init__(scope, id_)
+        problems = []
+        if not Token.is_unresolved(table_name) and not _TABLE_NAME.match(table_name):
+            problems.append(f"table_name must be 3..255 characters of [A-Za-z0-9_.-], got {table_name!r}")
+        if not Token.is_unresolved(kms_key_arn) and not str(kms_key_arn).startswith("arn:"):
+            problems.append(f"kms_key_arn must be a KMS key ARN (the dynamodb key), got {kms_key_arn!r}")
+        if partition_key_name == sort_key_name:
+            problems.append(f"sort_key_name must differ from partition_key_name, both are {sort_key_name!r}")
+        if problems:
+            raise ValueError("MarkerTable: " + "; ".join(problems))
+        self.table = DynamodbTable(
+            self,
+            "table",
+            name=table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=partition_key_name,
+            range_key=sort_key_name,
+            attribute=[DynamodbTableAttribute(name=n, type="S") for n in (partition_key_name, sort_key_name)],
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
+            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms_key_arn),
             ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
             deletion_protection_enabled=deletion_protection_enabled,
         )
