@@ -22,7 +22,7 @@ FUNCTION_NAMES = (
 # Features the local emulator cannot run are switched off by name, each with its reason.
 FEATURES = (
     "waf", "custom_domain", "vpc", "nat_instances", "interface_endpoints", "flow_logs",
-    "provisioned_concurrency", "autoscaling", "xray_sampling_rule", "api_logging_account",
+    "provisioned_concurrency", "autoscaling", "xray_sampling_rule",
     "email_subscriptions", "dashboard", "alarms", "pipes", "event_source_mappings",
     "sqs_redrive_allow_policy", "instance_monitoring", "bucket_policy_denies",
 )
@@ -93,6 +93,10 @@ class ApiSettings:
     # WAF inspects at most 64 KB of an API Gateway body; the base64 envelope of 64 KB fits one SQS message.
     max_webhook_body_bytes: int = 65_536
     stage_variables: tuple[tuple[str, str], ...] = ()
+    # API Gateway's CloudWatch role is one setting per account and region (aws_api_gateway_account):
+    # only the one stack that owns the account's API Gateway logging sets it (README, "API Gateway
+    # account logging").
+    manage_account_logging: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,13 @@ class ArchiveSettings:
     storage_class: str = "GLACIER_IR"
     expiration_days: int = 2557
     noncurrent_expiration_days: int = 30
+    # prod only: S3 Object Lock default retention (GOVERNANCE or COMPLIANCE); 0 days = expiration_days
+    object_lock_mode: str = "GOVERNANCE"
+    object_lock_retention_days: int = 0
+
+    @property
+    def lock_days(self) -> int:
+        return self.object_lock_retention_days or self.expiration_days
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,11 @@ class Settings:
     kms_deletion_window_days: int = 7
     # Lambda asynchronous invocations: retries before the on-failure destination (0..2, AWS limit).
     lambda_async_max_retry_attempts: int = 2
+    # IAM principals (ARNs) that administer the KMS keys; empty = the account root (as before).
+    # Key use is granted separately, to the platform's roles and services only.
+    kms_admin_principal_arns: tuple[str, ...] = ()
+    # PayPal: the newest paypal-transmission-time accepted (the processor's replay window), seconds.
+    paypal_max_transmission_age_seconds: int = 280_800
     disabled_features: Mapping[str, str] = field(default_factory=dict)
     # prod-only rules (no disabled features, 3 GB processor, a year of archive, ...)
     production: bool = False
@@ -317,6 +333,13 @@ class Settings:
                 f"kms_deletion_window_days must be 30 in prod (time to notice a mistaken key deletion), "
                 f"got {self.kms_deletion_window_days}"
             )
+        for arn in self.kms_admin_principal_arns:
+            if not re.match(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|role/.+|user/.+|assumed-role/.+)$", arn):
+                p.append(f"kms_admin_principal_arns: an IAM principal ARN such as arn:aws:iam::123456789012:role/admin, "
+                         f"got {arn!r}")
+        if not 300 <= self.paypal_max_transmission_age_seconds <= 2_592_000:
+            p.append("paypal_max_transmission_age_seconds must be 300..2592000 (the processor's range; PayPal "
+                     f"retries for 3 days), got {self.paypal_max_transmission_age_seconds}")
         if not 0 <= self.lambda_async_max_retry_attempts <= 2:
             p.append(
                 "lambda_async_max_retry_attempts must be 0..2 (Lambda async limit; the '3 tries' live in the "
@@ -475,6 +498,11 @@ class Settings:
             )
         if self.production and a.expiration_days < 365:
             p.append(f"archive.expiration_days must be >= 365 in prod (PCI DSS 10.5.1), got {a.expiration_days}")
+        if a.object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
+            p.append(f"archive.object_lock_mode must be GOVERNANCE or COMPLIANCE, got {a.object_lock_mode!r}")
+        if not 0 <= a.object_lock_retention_days <= a.expiration_days:
+            p.append(f"archive.object_lock_retention_days must be 0 (= expiration_days) .. expiration_days "
+                     f"({a.expiration_days}), got {a.object_lock_retention_days}")
         if a.noncurrent_expiration_days < 1:
             p.append(f"archive.noncurrent_expiration_days must be >= 1, got {a.noncurrent_expiration_days}")
         return p
