@@ -53,6 +53,8 @@ class PaymentPlatformStack(TerraformStack):
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
         self._build_outputs()
+        if settings.production:
+            self._protect_production_data()
         if settings.local is not None:
             self._accept_emulator_round_trip_gaps()
 
@@ -99,6 +101,19 @@ class PaymentPlatformStack(TerraformStack):
             for instance in self.vpc.nat_instances:
                 instance.add_override("lifecycle.ignore_changes", ["vpc_security_group_ids"])
 
+    def _protect_production_data(self) -> None:
+        """prod only (dev and local stay fully destroyable): Terraform refuses to destroy the ledger,
+        the archive bucket and the KMS keys (lifecycle.prevent_destroy), and a destroy leaves the
+        log groups in place (skip_destroy). README, "Tearing down prod on purpose", undoes it."""
+        from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+
+        kept: list[Any] = [self.storage.table, self.storage.bucket, *self.security.keys.values()]
+        for resource in kept:
+            resource.add_override("lifecycle.prevent_destroy", True)
+        for construct in self.node.find_all():
+            if isinstance(construct, CloudwatchLogGroup):
+                construct.skip_destroy = True
+
     # ----- infrastructure I (security, storage, queueing, configuration, ingress) -----------------
     def _build_security(self):
         from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
@@ -136,6 +151,8 @@ class PaymentPlatformStack(TerraformStack):
             expiration_days=s.archive.expiration_days,
             noncurrent_expiration_days=s.archive.noncurrent_expiration_days,
             force_destroy=not s.production, deny_statements=s.enabled("bucket_policy_denies"),
+            object_lock_mode=s.archive.object_lock_mode if s.production else None,
+            object_lock_retention_days=s.archive.lock_days if s.production else None,
         )
         # The notifier's at-most-once claims: their own small table, so only the processor writes the ledger.
         markers = MarkerTable(

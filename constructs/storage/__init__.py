@@ -26,6 +26,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleTransition,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
+from cdktf_cdktf_provider_aws.s3_bucket_object_lock_configuration import (
+    S3BucketObjectLockConfigurationA,
+    S3BucketObjectLockConfigurationRuleA,
+    S3BucketObjectLockConfigurationRuleDefaultRetentionA,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
@@ -186,6 +191,10 @@ class ArchiveBucket(Construct):
       noncurrent_expiration_days: >= 1; default 30.
       log_expiration_days: >= 1; default 365 (access logs are audit evidence too).
       force_destroy: default False; True outside prod so the stack is destroyable.
+      object_lock_mode / object_lock_retention_days: S3 Object Lock default retention for the
+        archive (not the log bucket): mode GOVERNANCE or COMPLIANCE, days >= 1; default None (no
+        Object Lock). Object Lock is fixed when the bucket is created: turning it on replaces a
+        bucket. GOVERNANCE can be lifted by a principal with s3:BypassGovernanceRetention.
       deny_statements: default True: the bucket policies deny plain HTTP and puts that ask for
         another encryption or key. False only for an emulator that cannot evaluate their
         conditions (the `local` environment, feature `bucket_policy_denies`).
@@ -207,6 +216,8 @@ class ArchiveBucket(Construct):
         log_expiration_days: int = 365,
         force_destroy: bool = False,
         deny_statements: bool = True,
+        object_lock_mode: str | None = None,
+        object_lock_retention_days: int | None = None,
     ):
         super().__init__(scope, id_)
         self._deny_statements = deny_statements
@@ -225,11 +236,17 @@ class ArchiveBucket(Construct):
             problems.append(f"noncurrent_expiration_days must be >= 1, got {noncurrent_expiration_days}")
         if log_expiration_days < 1:
             problems.append(f"log_expiration_days must be >= 1, got {log_expiration_days}")
+        if object_lock_mode is not None and object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
+            problems.append(f"object_lock_mode must be GOVERNANCE or COMPLIANCE (or None), got {object_lock_mode!r}")
+        if object_lock_mode is not None and (object_lock_retention_days or 0) < 1:
+            problems.append(f"object_lock_retention_days must be >= 1 with object_lock_mode, got {object_lock_retention_days}")
         if problems:
             raise ValueError("ArchiveBucket: " + "; ".join(problems))
 
         self._account_id = account_id
-        self.bucket = S3Bucket(self, "bucket", bucket=bucket_name, force_destroy=force_destroy)
+        locked = object_lock_mode is not None
+        self.bucket = S3Bucket(self, "bucket", bucket=bucket_name, force_destroy=force_destroy,
+                               object_lock_enabled=True if locked else None)
         self.log_bucket = S3Bucket(self, "log-bucket", bucket=log_bucket_name, force_destroy=force_destroy)
         log_policy = self._secure(self.log_bucket, "log", kms_key_arn=None)
         self._lifecycle(self.log_bucket, "log", transition=None, expiration_days=log_expiration_days,
@@ -237,6 +254,13 @@ class ArchiveBucket(Construct):
         self._secure(self.bucket, "archive", kms_key_arn=kms_key_arn)
         self._lifecycle(self.bucket, "archive", transition=(transition_days, storage_class),
                         expiration_days=expiration_days, noncurrent_expiration_days=noncurrent_expiration_days)
+        self.object_lock = None
+        if locked:
+            self.object_lock = S3BucketObjectLockConfigurationA(
+                self, "archive-object-lock", bucket=self.bucket.id,
+                rule=S3BucketObjectLockConfigurationRuleA(default_retention=S3BucketObjectLockConfigurationRuleDefaultRetentionA(
+                    mode=object_lock_mode, days=object_lock_retention_days)),
+            )
         self.logging = S3BucketLoggingA(
             self, "archive-logging", bucket=self.bucket.id, target_bucket=self.log_bucket.id,
             target_prefix="archive/",
