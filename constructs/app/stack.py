@@ -53,6 +53,7 @@ class PaymentPlatformStack(TerraformStack):
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
         self._build_outputs()
+        self._allow_platform_key_use()
         if settings.production:
             self._protect_production_data()
         if settings.local is not None:
@@ -101,6 +102,19 @@ class PaymentPlatformStack(TerraformStack):
             for instance in self.vpc.nat_instances:
                 instance.add_override("lifecycle.ignore_changes", ["vpc_security_group_ids"])
 
+    def _allow_platform_key_use(self) -> None:
+        """The key policies name every role and log group of this stack (see constructs.security)."""
+        from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+        from cdktf_cdktf_provider_aws.iam_role import IamRole
+
+        roles, groups = [], []
+        for construct in self.node.find_all():
+            if isinstance(construct, IamRole):
+                roles.append(construct.arn)
+            elif isinstance(construct, CloudwatchLogGroup):
+                groups.append(construct.name_input)
+        self.security.allow_platform(role_arns=roles, log_group_names=groups)
+
     def _protect_production_data(self) -> None:
         """prod only (dev and local stay fully destroyable): Terraform refuses to destroy the ledger,
         the archive bucket and the KMS keys (lifecycle.prevent_destroy), and a destroy leaves the
@@ -131,6 +145,7 @@ class PaymentPlatformStack(TerraformStack):
         return Security(
             self, "security", environment=s.suffix, account_id=self.account_id, partition=self.partition,
             region=self.region_name, deletion_window_in_days=s.kms_deletion_window_days,
+            admin_principal_arns=s.kms_admin_principal_arns,
         )
 
     def _build_storage(self):
