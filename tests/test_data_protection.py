@@ -71,3 +71,11 @@ def test_fails_when_object_lock_mode_is_unknown():
     with pytest.raises(ValueError, match=r"object_lock_mode must be GOVERNANCE or COMPLIANCE \(or None\), got 'LEGAL'"):
         ArchiveBucket(small_stack(), "archive", bucket_name="archive-test", kms_key_arn=KMS,
                       account_id="123456789012", object_lock_mode="LEGAL", object_lock_retention_days=30)
+
+
+def test_prod_guards_come_off_only_through_the_data_protection_setting():
+    assert protected("prod", data_protection=False) == {}
+    out = synth("prod", data_protection=False)
+    assert not any(t["deletion_protection_enabled"] for t in resources(out, "aws_dynamodb_table").values())
+    assert not any(g.get("skip_destroy") for g in resources(out, "aws_cloudwatch_log_group").values())
+    assert resources(out, "aws_s3_bucket_object_lock_configuration")  # Object Lock belongs to the bucket

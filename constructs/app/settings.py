@@ -229,6 +229,10 @@ class Settings:
     # IAM principals (ARNs) that administer the KMS keys; empty = the account root (as before).
     # Key use is granted separately, to the platform's roles and services only.
     kms_admin_principal_arns: tuple[str, ...] = ()
+    # Guards against destroying data (prevent_destroy on the ledger, archive bucket and KMS keys, table
+    # deletion protection, log groups kept on destroy); None = on in prod only. Switched off in a
+    # reviewed change only to tear prod down on purpose (README).
+    data_protection: bool | None = None
     # PayPal: the newest paypal-transmission-time accepted (the processor's replay window), seconds.
     paypal_max_transmission_age_seconds: int = 280_800
     disabled_features: Mapping[str, str] = field(default_factory=dict)
@@ -245,6 +249,10 @@ class Settings:
 
     def name(self, resource: str) -> str:
         return f"{resource}-{self.suffix}"
+
+    @property
+    def protects_data(self) -> bool:
+        return self.production if self.data_protection is None else self.data_protection
 
     def function(self, name: str) -> FunctionSettings:
         return self.functions[name]

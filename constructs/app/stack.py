@@ -54,7 +54,7 @@ class PaymentPlatformStack(TerraformStack):
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
         self._build_outputs()
         self._allow_platform_key_use()
-        if settings.production:
+        if settings.protects_data:
             self._protect_production_data()
         if settings.local is not None:
             self._accept_emulator_round_trip_gaps()
@@ -116,7 +116,7 @@ class PaymentPlatformStack(TerraformStack):
         self.security.allow_platform(role_arns=roles, log_group_names=groups)
 
     def _protect_production_data(self) -> None:
-        """prod only (dev and local stay fully destroyable): Terraform refuses to destroy the ledger,
+        """prod only (setting data_protection; dev and local stay fully destroyable): Terraform refuses to destroy the ledger,
         the archive bucket and the KMS keys (lifecycle.prevent_destroy), and a destroy leaves the
         log groups in place (skip_destroy). README, "Tearing down prod on purpose", undoes it."""
         from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -155,7 +155,7 @@ class PaymentPlatformStack(TerraformStack):
         keys = self.security.keys
         ledger = LedgerTable(
             self, "ledger", table_name=s.name("payment-transactions"), kms_key_arn=keys["dynamodb"].arn,
-            deletion_protection_enabled=s.production,
+            deletion_protection_enabled=s.protects_data,
         )
         # Bucket names are global: account and region make the name unique and still deterministic
         # (the same name on every plan), and a second region of the same environment can coexist.
@@ -172,7 +172,7 @@ class PaymentPlatformStack(TerraformStack):
         # The notifier's at-most-once claims: their own small table, so only the processor writes the ledger.
         markers = MarkerTable(
             self, "notification-markers", table_name=s.name("payment-notification-markers"),
-            kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.production,
+            kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.protects_data,
         )
         return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket,
                                markers=markers.table)
