@@ -135,7 +135,7 @@ def test_sqs_key_lets_sns_and_eventbridge_deliver_to_encrypted_queues_from_this_
     ("sns", {"cloudwatch.amazonaws.com", "events.amazonaws.com"}),
     ("events", {"events.amazonaws.com", "pipes.amazonaws.com"}),
     ("dynamodb", {"dynamodb.amazonaws.com"}),
-    ("s3", set()), ("lambda", set()), ("secrets", set()),
+    ("s3", {"logging.s3.amazonaws.com"}), ("lambda", set()), ("secrets", set()),
 ])
 def test_only_the_services_that_need_a_key_may_use_it(data_class, services):
     policy = make_security().key_policy(data_class)

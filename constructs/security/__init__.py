@@ -195,5 +195,9 @@ class Security(Construct):
             # DynamoDB reads the key's metadata; table users get key use through IAM (kms:ViaService).
             # (read-only metadata; DynamoDB's documented statement carries no source condition).
             return [service("DynamoDbDescribesKey", ["dynamodb.amazonaws.com"], ["kms:DescribeKey"], {})]
-        # s3, lambda, secrets: the service uses the caller's own permissions (IAM), no principal here.
+        if data_class == "s3":
+            # S3 server access logging writes the access-log bucket (SSE-KMS with this key).
+            return [service("S3ServerAccessLogsEncrypt", ["logging.s3.amazonaws.com"], ["kms:GenerateDataKey*"],
+                            same_account)]
+        # lambda, secrets: the service uses the caller's own permissions (IAM), no principal here.
         return []

@@ -176,8 +176,10 @@ class ArchiveBucket(Construct):
     all public access blocked, BucketOwnerEnforced (no ACLs), a policy denying non-TLS requests and
     puts that ask for another encryption or another key, lifecycle (transition, expiry,
     non-current expiry, abort incomplete uploads), access logs to the log bucket.
-    Log bucket: the same, except SSE-S3 (S3 server access logging cannot deliver to SSE-KMS
-    buckets) and its own logs are not logged again (that would loop).
+    Log bucket: the same (SSE-KMS with the same key: S3 server access logging delivers to SSE-KMS
+    buckets when the key policy admits logging.s3.amazonaws.com, see constructs.security), except
+    that its policy admits the logging service instead of the encryption denies, and its own logs
+    are not logged again (that would loop).
 
     Args:
       bucket_name: the archive bucket's name, 3..63 characters; required. The log bucket is
@@ -248,7 +250,7 @@ class ArchiveBucket(Construct):
         self.bucket = S3Bucket(self, "bucket", bucket=bucket_name, force_destroy=force_destroy,
                                object_lock_enabled=True if locked else None)
         self.log_bucket = S3Bucket(self, "log-bucket", bucket=log_bucket_name, force_destroy=force_destroy)
-        log_policy = self._secure(self.log_bucket, "log", kms_key_arn=None)
+        log_policy = self._secure(self.log_bucket, "log", kms_key_arn=kms_key_arn, log_delivery=True)
         self._lifecycle(self.log_bucket, "log", transition=None, expiration_days=log_expiration_days,
                         noncurrent_expiration_days=noncurrent_expiration_days)
         self._secure(self.bucket, "archive", kms_key_arn=kms_key_arn)
@@ -267,7 +269,8 @@ class ArchiveBucket(Construct):
             depends_on=[log_policy],  # the log bucket must admit the logging service first
         )
 
-    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None) -> S3BucketPolicy | None:
+    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None,
+                log_delivery: bool = False) -> S3BucketPolicy | None:
         S3BucketPublicAccessBlock(
             self, f"{prefix}-public-access-block", bucket=bucket.id, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
@@ -294,7 +297,7 @@ class ArchiveBucket(Construct):
         )
         objects = f"{bucket.arn}/*"
         statements = [deny_insecure_transport([bucket.arn, objects], ["s3:*"])] if self._deny_statements else []
-        if kms_key_arn:
+        if kms_key_arn and not log_delivery:
             # A put without encryption headers gets the bucket default (this key); a put that asks
             # for another algorithm or another key is refused. The Null test is what makes "asks"
             # explicit: a bare StringNotEqualsIfExists is true when the header is absent, and
