@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from constructs.app.environments import load_settings
+from constructs.app.settings import Settings, SettingsError
 from constructs.configuration import Configuration
 from iam_actions import role_permissions
 from infra_synth import resources, small_stack, synth
@@ -150,3 +152,23 @@ def test_api_gateway_cloudwatch_role_trusts_only_this_account():
     [role] = [r for r in roles.values() if r["name"] == "payments-api-dev-cloudwatch"]
     [statement] = json.loads(role["assume_role_policy"])["Statement"]
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.caller.account_id}"}}
+
+
+def test_api_gateway_account_logging_is_opt_in():
+    # the schema's default is off; cdktf.json turns it on where the stack owns the account's logging
+    assert Settings(environment="x").api.manage_account_logging is False
+    assert resources(synth("dev"), "aws_api_gateway_account")
+    off = synth("dev", api={"manage_account_logging": False})
+    assert not resources(off, "aws_api_gateway_account")
+    assert not [r for r in resources(off, "aws_iam_role").values() if r["name"].endswith("-cloudwatch")]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"paypal_max_transmission_age_seconds": 10}, "paypal_max_transmission_age_seconds must be 300..2592000"),
+    ({"kms_admin_principal_arns": ["admins"]}, "kms_admin_principal_arns: an IAM principal ARN"),
+    ({"archive": {"object_lock_mode": "LEGAL"}}, "archive.object_lock_mode must be GOVERNANCE or COMPLIANCE"),
+    ({"archive": {"object_lock_retention_days": 9999}}, r"archive.object_lock_retention_days must be 0"),
+])
+def test_fails_when_an_issue_11_setting_is_out_of_range(overrides, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings("dev", overrides, environ={})
