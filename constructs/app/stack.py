@@ -103,17 +103,18 @@ class PaymentPlatformStack(TerraformStack):
                 instance.add_override("lifecycle.ignore_changes", ["vpc_security_group_ids"])
 
     def _allow_platform_key_use(self) -> None:
-        """The key policies name every role and log group of this stack (see constructs.security)."""
+        """The key policies name the roles that use keys (functions, the API's queue role, the
+        pipes; not the NAT, flow-log or API Gateway CloudWatch roles) and every log group of this
+        stack (see constructs.security)."""
         from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-        from cdktf_cdktf_provider_aws.iam_role import IamRole
 
-        roles, groups = [], []
-        for construct in self.node.find_all():
-            if isinstance(construct, IamRole):
-                roles.append(construct.arn)
-            elif isinstance(construct, CloudwatchLogGroup):
-                groups.append(construct.name_input)
-        self.security.allow_platform(role_arns=roles, log_group_names=groups)
+        roles = [fn.role for fn in self.processing.functions.values()] if self.processing is not None else []
+        if self.ingress is not None and self.ingress.api_role is not None:
+            roles.append(self.ingress.api_role)
+        if self.notification is not None:
+            roles += [r for r in (self.notification.archive_pipe_role, self.notification.status_pipe_role) if r]
+        groups = [c.name_input for c in self.node.find_all() if isinstance(c, CloudwatchLogGroup)]
+        self.security.allow_platform(role_arns=[role.arn for role in roles], log_group_names=groups)
 
     def _protect_production_data(self) -> None:
         """prod only (setting data_protection; dev and local stay fully destroyable): Terraform refuses to destroy the ledger,
