@@ -31,6 +31,7 @@ from local_runner import LocalPlatform  # noqa: E402
 
 STRIPE_SECRET = "whsec_local_e2e_0123456789abcdef"
 GATE_KEYS = {"stripe": "local-stripe-gate-key-9f8e7d", "paypal": "local-paypal-gate-key-1a2b3c"}
+CURSOR_KEY = "local-e2e-query-cursor-key-0123456789abcdef"  # >= 32 characters
 
 
 def vendor_ids() -> list[str]:
@@ -56,6 +57,8 @@ def set_secrets(endpoint_url: str, wiring, signer: sample_webhooks.PayPalSigner,
     for provider in ("stripe", "paypal"):
         tool.set_provider_secrets(sm, prefix=prefix, provider=provider, signing=signing[provider],
                                   gate_key=GATE_KEYS[provider])
+    # the reader's pagination key (the stack creates the secret; its value never passes through Terraform)
+    tool.set_cursor_key(sm, prefix=prefix, key=CURSOR_KEY)
 
 
 def zero_loss(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner) -> dict:

@@ -106,8 +106,9 @@ class Scenarios:
 
     def notified(self, transaction_id: str) -> bool:
         """The notifier claims (transaction, status) before it publishes: no claim, no notification."""
-        item = self.ddb.get_item(TableName=self.platform.wiring.table_name, ConsistentRead=True,
-                                 Key={"transaction_id": {"S": transaction_id}, "timestamp": {"S": "MARKER#notify#succeeded"}})
+        markers = self.platform.wiring.functions["notifier"]["environment"]["NOTIFY_MARKERS_TABLE"]
+        item = self.ddb.get_item(TableName=markers, ConsistentRead=True,
+                                 Key={"transaction_id": {"S": transaction_id}, "marker": {"S": "MARKER#notify#succeeded"}})
         return "Item" in item
 
     def dlq_event_ids(self) -> list[str]:

@@ -1,7 +1,9 @@
 """Checkov on the synthesized dev and prod stacks (the AWS environments; `local` points at an
 emulator and is not scanned). Every check must pass or be skipped in .checkov.yaml with its reason
-(checkov cannot take inline skips from JSON). The assertion message prints the counts and the
-failed checks, so a failure reads like checkov's own report."""
+(checkov cannot take inline skips from JSON). A check skipped in .checkov.yaml is not reported as
+skipped by checkov, so the test lists them itself: it prints passed/failed/skipped counts and the
+skipped check ids with the resources each would have failed, and the assertion message reads like
+checkov's own report."""
 
 import json
 import subprocess
@@ -18,25 +20,35 @@ CHECKOV = Path(sys.executable).with_name("checkov")
 CONFIG = ROOT / ".checkov.yaml"
 # the AWS environments of cdktf.json (the emulator one switches features off by design)
 SCANNED = [e for e in environment_names() if not read_environments()[e].get("emulator")]
+# skipped for dev only: prod must pass them without the skip
+PROD_PASSES = {"CKV_AWS_338"}
+MAX_SKIPS = 11  # .checkov.yaml; issue 11 aims at 8: lower this when a skip goes
 
 
-def run_checkov(stack_file: Path) -> dict:
+def skipped_checks() -> list[str]:
+    return yaml.safe_load(CONFIG.read_text())["skip-check"]
+
+
+def run_checkov(stack_file: Path, config: Path = CONFIG) -> dict:
     run = subprocess.run(
-        [str(CHECKOV), "-f", str(stack_file), "--framework", "terraform_json", "--config-file", str(CONFIG),
+        [str(CHECKOV), "-f", str(stack_file), "--framework", "terraform_json", "--config-file", str(config),
          "--output", "json", "--quiet"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=stack_file.parent,
     )
     assert run.returncode in (0, 1), f"checkov crashed ({run.returncode}):\n{run.stderr[-3000:]}"
     report = json.loads(run.stdout)
     reports = report if isinstance(report, list) else [report]
+    if reports and reports[0].get("check_type") is None and "passed" in reports[0]:
+        return {"summary": reports[0], "results": {"failed_checks": []}}  # nothing failed, empty report
     assert len(reports) == 1 and reports[0]["check_type"] == "terraform_json", [r.get("check_type") for r in reports]
     return reports[0]
 
 
 def test_every_skip_in_the_checkov_config_has_a_reason():
     text = CONFIG.read_text()
-    skips = yaml.safe_load(text)["skip-check"]
+    skips = skipped_checks()
     assert skips and len(skips) == len(set(skips)), skips
+    assert len(skips) <= MAX_SKIPS, f"{len(skips)} skips: each new one needs a reviewed reason and this limit"
     lines = text.splitlines()
     for check in skips:
         index = lines.index(f"  - {check}")
@@ -44,20 +56,47 @@ def test_every_skip_in_the_checkov_config_has_a_reason():
         assert any(check in line for line in reason), f"{check} needs a '# {check} ...' reason comment above it"
 
 
+def test_fixed_findings_are_not_skipped_any_more():
+    # CKV_AWS_145: the access-log bucket uses SSE-KMS; CKV_AWS_338: prod keeps 365 days everywhere
+    assert "CKV_AWS_145" not in skipped_checks()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("environment", SCANNED)
-def test_checkov_passes_on_the_synthesized_stack(synth_dir, environment):
+def test_checkov_passes_on_the_synthesized_stack(synth_dir, environment, tmp_path):
     stack_file = synth_dir / "stacks" / environment / "cdk.tf.json"
     assert "required_version" not in json.loads(stack_file.read_text())["terraform"]  # checkov crashes on it
-    report = run_checkov(stack_file)
+    skips = skipped_checks()
+    config = CONFIG
+    if read_environments()[environment].get("production"):
+        skips = [c for c in skips if c not in PROD_PASSES]
+        settings = yaml.safe_load(CONFIG.read_text())
+        settings["skip-check"] = skips
+        config = tmp_path / "checkov-prod.yaml"
+        config.write_text(yaml.safe_dump(settings))
+    report = run_checkov(stack_file, config)
     summary = report["summary"]
     failed = report["results"]["failed_checks"]
-    skipped_by_config = yaml.safe_load(CONFIG.read_text())["skip-check"]
+    # what the skips hide: the same scan without them, failures of skipped ids only
+    unskipped = dict(yaml.safe_load(CONFIG.read_text()))
+    unskipped.pop("skip-check")
+    bare = tmp_path / "checkov-unskipped.yaml"
+    bare.write_text(yaml.safe_dump(unskipped))
+    hidden: dict[str, set[str]] = {}
+    for check in run_checkov(stack_file, bare)["results"]["failed_checks"]:
+        if check["check_id"] in skips:
+            hidden.setdefault(check["check_id"], set()).add(check["resource"])
+    skipped_findings = sum(len(r) for r in hidden.values())
     figures = (f"checkov {environment}: passed {summary['passed']}, failed {summary['failed']}, "
-               f"skipped {summary['skipped']} (+ {len(skipped_by_config)} check ids skipped in .checkov.yaml), "
-               f"parsing errors {summary['parsing_errors']}")
+               f"skipped {summary['skipped'] + skipped_findings} ({skipped_findings} findings of "
+               f"{len(skips)} check ids skipped in .checkov.yaml), parsing errors {summary['parsing_errors']}")
+    skipped_list = "\n".join(f"  skipped {check}: {len(resources)} ({', '.join(sorted(resources)[:3])}"
+                             f"{', ...' if len(resources) > 3 else ''})"
+                             for check, resources in sorted(hidden.items()))
     details = "\n".join(f"  {c['check_id']} {c['resource']}: {c['check_name']}" for c in failed)
+    print(f"{figures}\n{skipped_list}")
     assert summary["parsing_errors"] == 0, figures
     assert summary["passed"] > 0, figures  # it scanned something
     assert summary["failed"] == 0, f"{figures}\n{details}"
-    print(figures)
+    stale = sorted(set(skips) - set(hidden))
+    assert not stale, f"{environment}: skips that hide nothing here (drop them or narrow them): {stale}"

@@ -158,18 +158,21 @@ def test_every_role_is_trusted_by_lambda_only_and_has_no_wildcard_action():
 
 
 @pytest.mark.parametrize("function, sid, actions, resource_fragment", [
-    ("processor", "LedgerWrites", {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"},
+    ("processor", "LedgerWrites", {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"},
      "aws_dynamodb_table.ledger_table"),
     ("processor", "Quarantine", {"s3:PutObject"}, "/quarantine/*"),
-    ("processor", "SigningSecrets", {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
+    ("processor", "SigningSecrets", {"secretsmanager:GetSecretValue"},
      "secret-stripe-signing"),
     ("validator", "SendToIngest", {"sqs:SendMessage"}, "aws_sqs_queue.ingest_queue"),
-    ("authorizer", "GateKeySecrets", {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
+    ("authorizer", "GateKeySecrets", {"secretsmanager:GetSecretValue"},
      "secret-paypal-gate-key"),
     ("archiver", "WriteRaw", {"s3:PutObject"}, "/raw/*"),
     ("notifier", "PublishToVendors", {"sns:Publish"}, ":payment-vendor-notifications-dev"),
     ("reader", "QueryLedger", {"dynamodb:GetItem", "dynamodb:Query"}, "/index/*"),
-    ("status", "QueryLedger", {"dynamodb:GetItem", "dynamodb:Query"}, "aws_dynamodb_table.ledger_table"),
+    ("status", "QueryLedger", {"dynamodb:GetItem"}, "aws_dynamodb_table.ledger_table"),
+    ("notifier", "NotificationMarkers", {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
+                                         "dynamodb:DeleteItem"}, "aws_dynamodb_table.notification-markers_table"),
+    ("reader", "CursorKeySecret", {"secretsmanager:GetSecretValue"}, "secret-query-cursor-key"),
     ("notify", "SendToNotifications", {"sqs:SendMessage"}, "aws_sqs_queue.notifications_queue"),
 ])
 def test_grants_are_exact_actions_on_exact_arns(function, sid, actions, resource_fragment):

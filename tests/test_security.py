@@ -1,5 +1,6 @@
-"""KMS keys per data class: rotation, deletion window, aliases, and key policies that let the
-account root administer and exactly the services that need a key use it."""
+"""KMS keys per data class: rotation, deletion window, aliases, and key policies that separate
+administration (the admin principals, default the account root) from use (the platform's roles,
+the account only through the data class's service, and exactly the services that need a key)."""
 
 import json
 
@@ -8,15 +9,25 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
-from constructs.security import DATA_CLASSES, Security
+from constructs.security import ADMIN_ACTIONS, DATA_CLASSES, USE_ACTIONS, Security
 from infra_synth import resources, small_stack, synth
+
+ROLES = ["arn:aws:iam::123456789012:role/payment-processor-dev-role"]
+GROUPS = ["/aws/lambda/payment-processor-dev", "aws-waf-logs-payments-dev"]
 
 
 def make_security(**overrides) -> Security:
     args = dict(environment="dev", account_id="123456789012", partition="aws", region="us-east-1",
                 deletion_window_in_days=7)
     args.update(overrides)
-    return Security(small_stack(), "security", **args)
+    security = Security(small_stack(), "security", **args)
+    security.allow_platform(role_arns=ROLES, log_group_names=GROUPS)
+    return security
+
+
+def by_sid(policy: dict, sid: str) -> dict:
+    [found] = [s for s in policy["Statement"] if s["Sid"] == sid]
+    return found
 
 
 def service_principals(policy: dict) -> set[str]:
@@ -55,25 +66,71 @@ def test_account_and_partition_come_from_data_sources_not_literals():
     assert "123456789012" not in json.dumps(policies)
 
 
-def test_every_key_policy_lets_the_account_root_administer():
+def test_admins_administer_every_key_but_cannot_use_it():
     security = make_security()
     for data_class in DATA_CLASSES:
-        first = security.key_policy(data_class)["Statement"][0]
-        assert first["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} and first["Action"] == "kms:*"
+        policy = security.key_policy(data_class)
+        admin = by_sid(policy, "KeyAdministration")
+        assert admin["Principal"] == {"AWS": ["arn:aws:iam::123456789012:root"]} and admin["Action"] == ADMIN_ACTIONS
+        assert not {"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"} & set(admin["Action"])
+        assert all(s["Action"] != "kms:*" and "kms:*" not in s["Action"] for s in policy["Statement"])
 
 
-def test_logs_key_admits_only_the_regional_logs_service_for_this_accounts_log_groups():
+def test_admin_principals_are_a_setting():
+    admins = ["arn:aws:iam::123456789012:role/key-admins"]
+    policy = make_security(admin_principal_arns=admins).key_policy("s3")
+    assert by_sid(policy, "KeyAdministration")["Principal"] == {"AWS": admins}
+    out = synth("dev", kms_admin_principal_arns=admins)
+    assert all("role/key-admins" in key["policy"] for key in resources(out, KmsKey.TF_RESOURCE_TYPE).values())
+
+
+def test_key_use_is_for_the_platforms_roles_and_the_account_only_through_the_service():
+    policy = make_security().key_policy("secrets")
+    roles = by_sid(policy, "PlatformRolesUseKey")
+    assert roles["Action"] == USE_ACTIONS and roles["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ROLES}}
+    via = by_sid(policy, "AccountUsesKeyThroughService")
+    assert via["Condition"] == {"StringEquals": {"kms:CallerAccount": "123456789012",
+                                                 "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
+    # every statement that lets the account root's principals use the key carries a condition
+    uses = [s for s in policy["Statement"] if set(s["Action"]) & set(USE_ACTIONS)]
+    assert uses and all("Condition" in s for s in uses)
+
+
+def test_the_stack_names_the_roles_that_use_keys_in_the_key_policies_and_no_other():
+    out = synth("dev")
+    roles = resources(out, "aws_iam_role")
+    users = {logical for logical, role in roles.items()
+             if role["name"].endswith(("-role", "-pipe", "-sqs-send"))}
+    assert len(users) == 11  # 8 functions, 2 pipes, the API's queue role
+    for key in resources(out, KmsKey.TF_RESOURCE_TYPE).values():
+        named = {logical for logical in roles if f"aws_iam_role.{logical}.arn" in key["policy"]}
+        assert named == users  # not the NAT, flow-log or API Gateway CloudWatch roles
+
+
+def test_logs_key_admits_only_the_regional_logs_service_for_the_platforms_own_log_groups():
     policy = make_security().key_policy("logs")
     assert service_principals(policy) == {"logs.us-east-1.amazonaws.com"}
-    condition = policy["Statement"][1]["Condition"]
-    assert condition == {"ArnLike": {
-        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:log-group:*"}}
+    condition = by_sid(policy, "CloudWatchLogsEncryptsPlatformLogGroups")["Condition"]
+    assert condition == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/payment-processor-dev",
+        "arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-payments-dev"]}}
+    assert "log-group:*" not in json.dumps(policy)
+
+
+def test_the_logs_key_names_every_log_group_of_the_stack():
+    out = synth("dev")
+    [logs_key] = [k for k in resources(out, KmsKey.TF_RESOURCE_TYPE).values() if k["description"].startswith("payments logs")]
+    groups = resources(out, "aws_cloudwatch_log_group").values()
+    assert len(groups) > 10
+    for group in groups:
+        assert f"log-group:{group['name']}\"" in logs_key["policy"], group["name"]
+    assert "log-group:*" not in logs_key["policy"]
 
 
 def test_sqs_key_lets_sns_and_eventbridge_deliver_to_encrypted_queues_from_this_account():
     policy = make_security().key_policy("sqs")
     assert service_principals(policy) == {"sns.amazonaws.com", "events.amazonaws.com"}
-    statement = policy["Statement"][1]
+    statement = by_sid(policy, "SnsAndEventBridgeSendToQueues")
     assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
@@ -82,12 +139,13 @@ def test_sqs_key_lets_sns_and_eventbridge_deliver_to_encrypted_queues_from_this_
     ("sns", {"cloudwatch.amazonaws.com", "events.amazonaws.com"}),
     ("events", {"events.amazonaws.com", "pipes.amazonaws.com"}),
     ("dynamodb", {"dynamodb.amazonaws.com"}),
-    ("s3", set()), ("lambda", set()), ("secrets", set()),
+    ("s3", {"logging.s3.amazonaws.com"}), ("lambda", set()), ("secrets", set()),
 ])
 def test_only_the_services_that_need_a_key_may_use_it(data_class, services):
     policy = make_security().key_policy(data_class)
     assert service_principals(policy) == services
     assert all(s["Principal"] != "*" and s["Principal"].get("AWS") != "*" for s in policy["Statement"])
+    assert ("AccountUsesKeyThroughService" in {s["Sid"] for s in policy["Statement"]}) == (data_class != "logs")
 
 
 def test_fails_when_deletion_window_is_outside_7_30():

@@ -122,10 +122,15 @@ def test_buckets_are_force_destroyable_outside_prod_only():
     assert not Testing.to_have_resource_with_properties(synth("prod"), S3Bucket.TF_RESOURCE_TYPE, {"force_destroy": True})
 
 
-def test_log_bucket_uses_sse_s3_because_access_logging_cannot_write_kms_buckets():
+def test_both_buckets_use_sse_kms_with_the_s3_key_including_the_access_log_bucket():
     out = synth("dev")
-    assert Testing.to_have_resource_with_properties(out, S3BucketServerSideEncryptionConfigurationA.TF_RESOURCE_TYPE, {
-        "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": False}]})
+    rules = [c["rule"] for c in resources(out, S3BucketServerSideEncryptionConfigurationA.TF_RESOURCE_TYPE).values()]
+    assert len(rules) == 2
+    for [rule] in rules:
+        assert rule["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
+        assert "security_s3-key" in rule["apply_server_side_encryption_by_default"]["kms_master_key_id"]
+        assert rule["bucket_key_enabled"] is True
+    assert "AES256" not in out
 
 
 def make_bucket(**overrides):

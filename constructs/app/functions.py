@@ -21,10 +21,11 @@ PROCESSOR_ALIAS = "live"
 FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "authorizer": ("SECRET_PREFIX", "ENABLED_PROVIDERS"),
     "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES"),
-    "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS"),
+    "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS",
+                  "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS"),
     "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
-    "notifier": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
-    "reader": ("TABLE_NAME",),
+    "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
+    "reader": ("TABLE_NAME", "SECRET_PREFIX"),
     "status": ("TABLE_NAME",),
     "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL"),
 }

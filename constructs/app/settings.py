@@ -23,7 +23,7 @@ FUNCTION_NAMES = (
 # Features the local emulator cannot run are switched off by name, each with its reason.
 FEATURES = (
     "waf", "custom_domain", "vpc", "nat_instances", "interface_endpoints", "flow_logs",
-    "provisioned_concurrency", "autoscaling", "xray_sampling_rule", "api_logging_account",
+    "provisioned_concurrency", "autoscaling", "xray_sampling_rule",
     "email_subscriptions", "dashboard", "alarms", "pipes", "event_source_mappings",
     "sqs_redrive_allow_policy", "instance_monitoring", "bucket_policy_denies",
 )
@@ -95,6 +95,10 @@ class ApiSettings:
     # WAF inspects at most 64 KB of an API Gateway body; the base64 envelope of 64 KB fits one SQS message.
     max_webhook_body_bytes: int = 65_536
     stage_variables: tuple[tuple[str, str], ...] = ()
+    # API Gateway's CloudWatch role is one setting per account and region (aws_api_gateway_account):
+    # only the one stack that owns the account's API Gateway logging sets it (README, "API Gateway
+    # account logging").
+    manage_account_logging: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,13 @@ class ArchiveSettings:
     storage_class: str = "GLACIER_IR"
     expiration_days: int = 2557
     noncurrent_expiration_days: int = 30
+    # prod only: S3 Object Lock default retention (GOVERNANCE or COMPLIANCE); 0 days = expiration_days
+    object_lock_mode: str = "GOVERNANCE"
+    object_lock_retention_days: int = 0
+
+    @property
+    def lock_days(self) -> int:
+        return self.object_lock_retention_days or self.expiration_days
 
 
 @dataclass(frozen=True)
@@ -224,6 +235,15 @@ class Settings:
     # Receives of an ingest message before SQS moves it to the DLQ (1..1000): a transient fault
     # (throttling, a dependency down for a minute) must not dead-letter healthy events.
     ingest_max_receive_count: int = 5
+    # IAM principals (ARNs) that administer the KMS keys; empty = the account root (as before).
+    # Key use is granted separately, to the platform's roles and services only.
+    kms_admin_principal_arns: tuple[str, ...] = ()
+    # Guards against destroying data (prevent_destroy on the ledger, archive bucket and KMS keys, table
+    # deletion protection, log groups kept on destroy); None = on in prod only. Switched off in a
+    # reviewed change only to tear prod down on purpose (README).
+    data_protection: bool | None = None
+    # PayPal: the newest paypal-transmission-time accepted (the processor's replay window), seconds.
+    paypal_max_transmission_age_seconds: int = 280_800
     disabled_features: Mapping[str, str] = field(default_factory=dict)
     # prod-only rules (no disabled features, 3 GB processor, a year of archive, ...)
     production: bool = False
@@ -238,6 +258,10 @@ class Settings:
 
     def name(self, resource: str) -> str:
         return f"{resource}-{self.suffix}"
+
+    @property
+    def protects_data(self) -> bool:
+        return self.production if self.data_protection is None else self.data_protection
 
     def function(self, name: str) -> FunctionSettings:
         return self.functions[name]
@@ -331,6 +355,13 @@ class Settings:
             )
         if not 1 <= self.ingest_max_receive_count <= 1_000:
             p.append(f"ingest_max_receive_count must be 1..1000 (SQS maxReceiveCount), got {self.ingest_max_receive_count}")
+        for arn in self.kms_admin_principal_arns:
+            if not re.match(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|role/.+|user/.+|assumed-role/.+)$", arn):
+                p.append(f"kms_admin_principal_arns: an IAM principal ARN such as arn:aws:iam::123456789012:role/admin, "
+                         f"got {arn!r}")
+        if not 300 <= self.paypal_max_transmission_age_seconds <= 2_592_000:
+            p.append("paypal_max_transmission_age_seconds must be 300..2592000 (the processor's range; PayPal "
+                     f"retries for 3 days), got {self.paypal_max_transmission_age_seconds}")
         if not 0 <= self.lambda_async_max_retry_attempts <= 2:
             p.append(
                 "lambda_async_max_retry_attempts must be 0..2 (Lambda async limit; the '3 tries' live in the "
@@ -491,6 +522,11 @@ class Settings:
             )
         if self.production and a.expiration_days < 365:
             p.append(f"archive.expiration_days must be >= 365 in prod (PCI DSS 10.5.1), got {a.expiration_days}")
+        if a.object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
+            p.append(f"archive.object_lock_mode must be GOVERNANCE or COMPLIANCE, got {a.object_lock_mode!r}")
+        if not 0 <= a.object_lock_retention_days <= a.expiration_days:
+            p.append(f"archive.object_lock_retention_days must be 0 (= expiration_days) .. expiration_days "
+                     f"({a.expiration_days}), got {a.object_lock_retention_days}")
         if a.noncurrent_expiration_days < 1:
             p.append(f"archive.noncurrent_expiration_days must be >= 1, got {a.noncurrent_expiration_days}")
         return p

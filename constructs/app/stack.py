@@ -53,6 +53,9 @@ class PaymentPlatformStack(TerraformStack):
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
         self._build_outputs()
+        self._allow_platform_key_use()
+        if settings.protects_data:
+            self._protect_production_data()
         if settings.local is not None:
             self._accept_emulator_round_trip_gaps()
 
@@ -99,6 +102,33 @@ class PaymentPlatformStack(TerraformStack):
             for instance in self.vpc.nat_instances:
                 instance.add_override("lifecycle.ignore_changes", ["vpc_security_group_ids"])
 
+    def _allow_platform_key_use(self) -> None:
+        """The key policies name the roles that use keys (functions, the API's queue role, the
+        pipes; not the NAT, flow-log or API Gateway CloudWatch roles) and every log group of this
+        stack (see constructs.security)."""
+        from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+
+        roles = [fn.role for fn in self.processing.functions.values()] if self.processing is not None else []
+        if self.ingress is not None and self.ingress.api_role is not None:
+            roles.append(self.ingress.api_role)
+        if self.notification is not None:
+            roles += [r for r in (self.notification.archive_pipe_role, self.notification.status_pipe_role) if r]
+        groups = [c.name_input for c in self.node.find_all() if isinstance(c, CloudwatchLogGroup)]
+        self.security.allow_platform(role_arns=[role.arn for role in roles], log_group_names=groups)
+
+    def _protect_production_data(self) -> None:
+        """prod only (setting data_protection; dev and local stay fully destroyable): Terraform refuses to destroy the ledger,
+        the archive bucket and the KMS keys (lifecycle.prevent_destroy), and a destroy leaves the
+        log groups in place (skip_destroy). README, "Tearing down prod on purpose", undoes it."""
+        from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+
+        kept: list[Any] = [self.storage.table, self.storage.bucket, *self.security.keys.values()]
+        for resource in kept:
+            resource.add_override("lifecycle.prevent_destroy", True)
+        for construct in self.node.find_all():
+            if isinstance(construct, CloudwatchLogGroup):
+                construct.skip_destroy = True
+
     # ----- infrastructure I (security, storage, queueing, configuration, ingress) -----------------
     def _build_security(self):
         from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
@@ -116,16 +146,17 @@ class PaymentPlatformStack(TerraformStack):
         return Security(
             self, "security", environment=s.suffix, account_id=self.account_id, partition=self.partition,
             region=self.region_name, deletion_window_in_days=s.kms_deletion_window_days,
+            admin_principal_arns=s.kms_admin_principal_arns,
         )
 
     def _build_storage(self):
-        from constructs.storage import ArchiveBucket, LedgerTable
+        from constructs.storage import ArchiveBucket, LedgerTable, MarkerTable
 
         s = self.settings
         keys = self.security.keys
         ledger = LedgerTable(
             self, "ledger", table_name=s.name("payment-transactions"), kms_key_arn=keys["dynamodb"].arn,
-            deletion_protection_enabled=s.production,
+            deletion_protection_enabled=s.protects_data,
         )
         # Bucket names are global: account and region make the name unique and still deterministic
         # (the same name on every plan), and a second region of the same environment can coexist.
@@ -136,8 +167,16 @@ class PaymentPlatformStack(TerraformStack):
             expiration_days=s.archive.expiration_days,
             noncurrent_expiration_days=s.archive.noncurrent_expiration_days,
             force_destroy=not s.production, deny_statements=s.enabled("bucket_policy_denies"),
+            object_lock_mode=s.archive.object_lock_mode if s.production else None,
+            object_lock_retention_days=s.archive.lock_days if s.production else None,
         )
-        return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket)
+        # The notifier's at-most-once claims: their own small table, so only the processor writes the ledger.
+        markers = MarkerTable(
+            self, "notification-markers", table_name=s.name("payment-notification-markers"),
+            kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.protects_data,
+        )
+        return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket,
+                               markers=markers.table)
 
     def _build_queueing(self):
         from constructs.queueing import FailureQueue, WebhookQueue
@@ -190,6 +229,7 @@ class PaymentPlatformStack(TerraformStack):
         values = {
             "TABLE_NAME": self.storage.table.name,
             "TABLE_ARN": self.storage.table.arn,
+            "NOTIFY_MARKERS_TABLE": self.storage.markers.name,
             "INGEST_QUEUE_URL": q.ingest.queue.url,
             "INGEST_QUEUE_ARN": q.ingest.queue.arn,
             "NOTIFICATIONS_QUEUE_URL": q.notifications.queue.url,
@@ -253,7 +293,7 @@ class PaymentPlatformStack(TerraformStack):
             custom_domain_name=domain.domain_name if domain else None,
             certificate_arn=domain.certificate_arn if domain else None,
             base_path=domain.base_path if domain else "",
-            api_logging_account=s.enabled("api_logging_account"),
+            api_logging_account=s.api.manage_account_logging, account_id=self.account_id,
         )
 
     # ----- infrastructure II (network, compute, fan-out, observability, outputs) -----------------
@@ -283,6 +323,7 @@ class PaymentPlatformStack(TerraformStack):
         environment.update(
             ARCHIVE_KMS_KEY_ARN=keys["s3"].arn,
             INGEST_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_SIZE_BYTES),
+            PAYPAL_MAX_TRANSMISSION_AGE_SECONDS=str(s.paypal_max_transmission_age_seconds),
         )
         vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
         if vendors:
@@ -333,15 +374,17 @@ class PaymentPlatformStack(TerraformStack):
         q = self.queueing
         secrets = self.configuration
         fn = group.functions
-        read_secrets = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+        read_secrets = ["secretsmanager:GetSecretValue"]
         produce = ["kms:GenerateDataKey", "kms:Decrypt"]
+        # secrets are read through Secrets Manager only
+        via_secrets = [("StringEquals", "kms:ViaService", [f"secretsmanager.{self.region_name}.amazonaws.com"])]
         fn["processor"].grant("ledger-and-quarantine", [
-            {"sid": "LedgerWrites", "actions": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem",
-                                                "dynamodb:Query"], "resources": [table]},
+            {"sid": "LedgerWrites", "actions": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"],
+             "resources": [table]},
             {"sid": "SigningSecrets", "actions": read_secrets, "resources": secrets.secret_arns("signing")},
             {"sid": "Quarantine", "actions": ["s3:PutObject"], "resources": [f"{bucket}/quarantine/*"]},
             {"sid": "DataKeys", "actions": produce, "resources": [keys["dynamodb"], keys["s3"]]},
-            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]]},
+            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
         ])
         fn["validator"].grant("enqueue", [
             {"sid": "SendToIngest", "actions": ["sqs:SendMessage"], "resources": [q.ingest.queue.arn]},
@@ -349,7 +392,7 @@ class PaymentPlatformStack(TerraformStack):
         ])
         fn["authorizer"].grant("gate-keys", [
             {"sid": "GateKeySecrets", "actions": read_secrets, "resources": secrets.secret_arns("gate_key")},
-            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]]},
+            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
         ])
         fn["archiver"].grant("archive", [
             {"sid": "WriteRaw", "actions": ["s3:PutObject"], "resources": [f"{bucket}/raw/*"]},
@@ -358,15 +401,23 @@ class PaymentPlatformStack(TerraformStack):
         fn["notifier"].grant("publish-and-markers", [
             {"sid": "PublishToVendors", "actions": ["sns:Publish"], "resources": [self.vendor_topic_arn]},
             {"sid": "NotificationMarkers", "actions": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
-                                                       "dynamodb:DeleteItem"], "resources": [table]},
+                                                       "dynamodb:DeleteItem"], "resources": [self.storage.markers.arn]},
             {"sid": "DataKeys", "actions": produce, "resources": [keys["sns"], keys["dynamodb"]]},
         ])
-        for name in ("reader", "status"):
-            fn[name].grant("read-ledger", [
-                {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"],
-                 "resources": [table, f"{table}/index/*"]},
-                {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
-            ])
+        fn["reader"].grant("read-ledger", [
+            {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"],
+             "resources": [table, f"{table}/index/*"]},
+            {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
+        ])
+        fn["reader"].grant("cursor-key", [
+            {"sid": "CursorKeySecret", "actions": read_secrets, "resources": [secrets.cursor_key_secret.arn]},
+            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]],
+             "conditions": via_secrets},
+        ])
+        fn["status"].grant("read-ledger", [
+            {"sid": "QueryLedger", "actions": ["dynamodb:GetItem"], "resources": [table]},
+            {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
+        ])
         fn["notify"].grant("renotify", [
             {"sid": "ReadState", "actions": ["dynamodb:GetItem"], "resources": [table]},
             {"sid": "SendToNotifications", "actions": ["sqs:SendMessage"], "resources": [q.notifications.queue.arn]},

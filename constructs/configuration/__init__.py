@@ -19,6 +19,12 @@ from constructs import Construct
 SERVICE_NAME = "payment-webhooks"
 METRICS_NAMESPACE = "PaymentWebhooks"
 SECRET_KINDS = {"signing": "signing", "gate_key": "gate-key"}  # attribute key -> name suffix
+CURSOR_KEY_SECRET = "query/cursor-key"  # after the prefix (paycore.cursor.CURSOR_KEY_SECRET)
+# Names the construct derives, and names the runtime must never receive from the stack
+# (PAYPAL_TRUST_STORE swaps the processor's bundled CA roots for a test CA: tests only).
+DERIVED_NAMES = ("SECRET_PREFIX", "ENABLED_PROVIDERS", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
+                 "AWS_ENDPOINT_URL")
+FORBIDDEN_NAMES = ("PAYPAL_TRUST_STORE",)
 _PROVIDER = re.compile(r"^[a-z][a-z0-9]{1,31}$")
 
 
@@ -27,12 +33,13 @@ class Configuration(Construct):
 
     Attributes: `self.parameters` (environment variable name -> SsmParameter), `self.secrets`
     (provider -> {"signing": SecretsmanagerSecret, "gate_key": SecretsmanagerSecret}),
+    `self.cursor_key_secret` (the query API's cursor key),
     `self.lambda_environment` (environment variable name -> value, the same values as the
     parameters, plus AWS_ENDPOINT_URL in `local`), `self.secret_prefix`.
 
     Parameters are `/payments/{environment}/{name}` with name the variable in kebab case, e.g.
     `/payments/dev/table-name`. Secrets are `payment-webhooks/{environment}/{provider}/signing` and
-    `.../gate-key` (lambda_src/README.md).
+    `.../gate-key`, and `payment-webhooks/{environment}/query/cursor-key` (lambda_src/README.md).
 
     Args:
       environment: the name suffix; required.
@@ -72,10 +79,13 @@ class Configuration(Construct):
         for name in values:
             if not re.match(r"^[A-Z][A-Z0-9_]*$", name):
                 problems.append(f"values: names must be UPPER_SNAKE_CASE environment variables, got {name!r}")
-        reserved = {"SECRET_PREFIX", "ENABLED_PROVIDERS", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-                    "AWS_ENDPOINT_URL"} & set(values)
+        reserved = set(DERIVED_NAMES) & set(values)
         if reserved:
             problems.append(f"values must not set {sorted(reserved)}: the construct derives them")
+        forbidden = set(FORBIDDEN_NAMES) & set(values)
+        if forbidden:
+            problems.append(f"values must not set {sorted(forbidden)}: a deployed function never gets it "
+                            "(the processor trusts only its bundled CA roots)")
         if problems:
             raise ValueError("Configuration: " + "; ".join(problems))
 
@@ -103,6 +113,14 @@ class Configuration(Construct):
                 )
                 for kind, suffix in SECRET_KINDS.items()
             }
+        # The reader's pagination HMAC key; its value is set by scripts/set_secrets.py
+        # --generate-cursor-key, never in Terraform (so it stays out of the state).
+        self.cursor_key_secret = SecretsmanagerSecret(
+            self, "secret-query-cursor-key", name=f"{self.secret_prefix}{CURSOR_KEY_SECRET}",
+            description=f"query API cursor key ({environment}); value set by scripts/set_secrets.py "
+                        "--generate-cursor-key",
+            kms_key_id=secrets_kms_key_arn, recovery_window_in_days=recovery_window_in_days,
+        )
 
         self.lambda_environment: dict[str, str] = dict(settings)
         self.lambda_environment["POWERTOOLS_SERVICE_NAME"] = SERVICE_NAME

@@ -146,8 +146,13 @@ class WebhookIngress(Construct):
         (100..2e9, default 100000); max_body_bytes: 1024..65536 (default 65536, the most WAF can
         inspect); waf_log_group_name: must start with "aws-waf-logs-" (required with waf).
       custom_domain_name / certificate_arn / base_path: optional regional custom domain (TLS 1.2).
-      api_logging_account: set the account-level CloudWatch role API Gateway logs through (one per
-        account and region; default True).
+      api_logging_account: set the account-level CloudWatch role API Gateway logs through. It is one
+        setting per account and region (two stacks that both set it overwrite each other, and a
+        destroy only forgets it), so it is opt-in: default False; turn it on only in the one stack
+        that owns the account's API Gateway logging. Without it the account must already have a
+        CloudWatch role set (API Gateway refuses execution/access logging otherwise).
+      account_id: the owning account; required with api_logging_account (the role's trust policy
+        admits API Gateway only on behalf of this account, aws:SourceAccount).
 
     Attributes: rest_api, stage, deployment, authorizer (None without queue routes), route_resources
       (path -> resource), methods ("VERB /path" -> method), api_role (the queue integration's role
@@ -187,9 +192,14 @@ class WebhookIngress(Construct):
         custom_domain_name: str | None = None,
         certificate_arn: str | None = None,
         base_path: str = "",
-        api_logging_account: bool = True,
+        api_logging_account: bool = False,
+        account_id: str | None = None,
     ):
         super().__init__(scope, id_)
+        if api_logging_account and not account_id:
+            raise ValueError("WebhookIngress: api_logging_account needs account_id (the CloudWatch role's "
+                             "trust is limited to this account), got none")
+        self._account_id = account_id
         models = dict(request_models or {})
         self._validate(
             sqs_routes=sqs_routes, queue_arn=queue_arn, queue_kms_key_arn=queue_kms_key_arn,
@@ -488,7 +498,8 @@ class WebhookIngress(Construct):
             role = IamRole(self, "cloudwatch-role", name=f"{name}-cloudwatch", assume_role_policy=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
-                               "Action": "sts:AssumeRole"}],
+                               "Action": "sts:AssumeRole",
+                               "Condition": {"StringEquals": {"aws:SourceAccount": self._account_id}}}],
             }))
             IamRolePolicyAttachment(
                 self, "cloudwatch-role-logs", role=role.name,

@@ -1,8 +1,15 @@
 """KMS customer-managed keys, one per data class (C11, P4, M10).
 
-A key per data class keeps every key policy short and exact: each names only the AWS services that
-must use that key on the platform's behalf. Everything else (the Lambda roles, the pipes' roles)
-gets key use through IAM, which the root statement delegates to; the stack grants it per function.
+Each key policy separates administration from use:
+- the admin principals (default: the account root, i.e. IAM-delegated) may administer the key but
+  not encrypt or decrypt with it;
+- the platform's roles may use it (their IAM policies then say which role uses which key);
+- principals of the account may use it only through the data class's own service
+  (kms:ViaService: operators' scripts and the deployer work through Secrets Manager, SQS, ...);
+- the AWS services that use a key on the platform's behalf, each limited to this account (and, for
+  CloudWatch Logs, to the platform's own log groups).
+The roles and log groups exist only after the keys (they are encrypted with them), so the stack
+names them once everything is built: `Security.allow_platform(role_arns, log_group_names)`.
 """
 
 from __future__ import annotations
@@ -26,6 +33,16 @@ KEY_DEFAULTS: dict[str, Any] = dict(
 )
 _USE = ["kms:Decrypt", "kms:GenerateDataKey*"]
 _USE_FULL = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+#: key administration without key use (no Encrypt/Decrypt/ReEncrypt/GenerateDataKey)
+ADMIN_ACTIONS = [
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+]
+USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+#: the service each data class's data is used through (kms:ViaService prefix); logs: service principal
+VIA_SERVICE = {"dynamodb": "dynamodb", "sqs": "sqs", "sns": "sns", "s3": "s3", "lambda": "lambda",
+               "secrets": "secretsmanager", "events": "events"}
 
 
 class Security(Construct):
@@ -39,6 +56,8 @@ class Security(Construct):
       deletion_window_in_days: waiting period before a deleted key is gone, 7..30 (KMS range);
         default 30 (settings: 7 outside prod, 30 in prod).
       data_classes: which keys to create, a subset of DATA_CLASSES; default all of them.
+      admin_principal_arns: IAM principals that administer the keys (admin actions only, no key
+        use); default the account root (IAM-delegated administration, as AWS's default policy).
     """
 
     def __init__(
@@ -52,6 +71,7 @@ class Security(Construct):
         region: str,
         deletion_window_in_days: int = 30,
         data_classes: Sequence[str] = DATA_CLASSES,
+        admin_principal_arns: Sequence[str] = (),
     ):
         super().__init__(scope, id_)
         problems = []
@@ -68,6 +88,9 @@ class Security(Construct):
             raise ValueError("Security: " + "; ".join(problems))
 
         self._account_id, self._partition, self._region = account_id, partition, region
+        self._admins = list(admin_principal_arns) or [f"arn:{partition}:iam::{account_id}:root"]
+        self._role_arns: list[str] = []
+        self._log_group_names: list[str] = []
         self.keys: dict[str, KmsKey] = {}
         self.aliases: dict[str, KmsAlias] = {}
         for data_class in data_classes:
@@ -87,20 +110,49 @@ class Security(Construct):
     def key_arn(self, data_class: str) -> str:
         return self.keys[data_class].arn
 
+    def allow_platform(self, *, role_arns: Sequence[str], log_group_names: Sequence[str]) -> None:
+        """Name the platform's roles (key use) and log groups (the logs key) in every key policy."""
+        self._role_arns = list(role_arns)
+        self._log_group_names = sorted(set(log_group_names))
+        for data_class, key in self.keys.items():
+            key.policy = Fn.jsonencode(self.key_policy(data_class))
+
     # ----- key policies ----------------------------------------------------------------------
     def key_policy(self, data_class: str) -> dict[str, Any]:
-        """The account root administers (and so delegates use to IAM policies); only the services
-        in `_service_statements` may use the key directly, each limited to this account."""
+        """Admins administer; the platform's roles use; the account uses only through the data
+        class's service; the services in `_service_statements` use it for this account."""
         root = f"arn:{self._partition}:iam::{self._account_id}:root"
-        statements = [
+        statements: list[dict[str, Any]] = [
             {
-                "Sid": "AccountRootAdministers",
+                "Sid": "KeyAdministration",
                 "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
+                "Principal": {"AWS": self._admins},
+                "Action": ADMIN_ACTIONS,
                 "Resource": "*",
             }
         ]
+        if self._role_arns:
+            # IAM-delegated (each role's own policy names the keys it uses), only to the platform's roles
+            statements.append({
+                "Sid": "PlatformRolesUseKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": USE_ACTIONS,
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": self._role_arns}},
+            })
+        if data_class in VIA_SERVICE:
+            statements.append({
+                "Sid": "AccountUsesKeyThroughService",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": USE_ACTIONS,
+                "Resource": "*",
+                "Condition": {"StringEquals": {
+                    "kms:CallerAccount": self._account_id,
+                    "kms:ViaService": f"{VIA_SERVICE[data_class]}.{self._region}.amazonaws.com",
+                }},
+            })
         statements.extend(self._service_statements(data_class))
         return {"Version": "2012-10-17", "Statement": statements}
 
@@ -119,10 +171,13 @@ class Security(Construct):
             }
 
         if data_class == "logs":
-            # CloudWatch Logs encrypts log groups of this account and region only.
+            # CloudWatch Logs encrypts the platform's own log groups only (none named yet: none).
+            if not self._log_group_names:
+                return []
+            arns = [f"arn:{p}:logs:{r}:{a}:log-group:{name}" for name in self._log_group_names]
             return [service(
-                "CloudWatchLogsEncryptsLogGroups", [f"logs.{r}.amazonaws.com"], _USE_FULL,
-                {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{p}:logs:{r}:{a}:log-group:*"}},
+                "CloudWatchLogsEncryptsPlatformLogGroups", [f"logs.{r}.amazonaws.com"], _USE_FULL,
+                {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arns}},
             )]
         if data_class == "sqs":
             # SNS subscriptions and EventBridge rules deliver to the encrypted queues.
@@ -140,5 +195,9 @@ class Security(Construct):
             # DynamoDB reads the key's metadata; table users get key use through IAM (kms:ViaService).
             # (read-only metadata; DynamoDB's documented statement carries no source condition).
             return [service("DynamoDbDescribesKey", ["dynamodb.amazonaws.com"], ["kms:DescribeKey"], {})]
-        # s3, lambda, secrets: the service uses the caller's own permissions (IAM), no principal here.
+        if data_class == "s3":
+            # S3 server access logging writes the access-log bucket (SSE-KMS with this key).
+            return [service("S3ServerAccessLogsEncrypt", ["logging.s3.amazonaws.com"], ["kms:GenerateDataKey*"],
+                            same_account)]
+        # lambda, secrets: the service uses the caller's own permissions (IAM), no principal here.
         return []

@@ -1,4 +1,5 @@
-"""The ledger table (P10, F3, C7, M8) and the archive bucket (M9, M10), with their secure defaults."""
+"""The ledger table (P10, F3, C7, M8), the notification marker table and the archive bucket (M9, M10),
+with their secure defaults."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleTransition,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
+from cdktf_cdktf_provider_aws.s3_bucket_object_lock_configuration import (
+    S3BucketObjectLockConfigurationA,
+    S3BucketObjectLockConfigurationRuleA,
+    S3BucketObjectLockConfigurationRuleDefaultRetentionA,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
@@ -114,6 +120,55 @@ class LedgerTable(Construct):
         )
 
 
+class MarkerTable(Construct):
+    """A small table of short-lived claim markers (at-most-once side effects): `self.table`.
+
+    pk `partition_key_name` (S), sk `sort_key_name` (S); on demand; point-in-time recovery; SSE
+    with the given customer-managed key; TTL on `expires_at`; no stream, no indexes.
+
+    Args:
+      table_name: 3..255 characters of [A-Za-z0-9_.-]; required.
+      kms_key_arn: the dynamodb data-class key; required.
+      partition_key_name / sort_key_name: default `transaction_id` / `marker`.
+      deletion_protection_enabled: default False (everything destroyable outside prod).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        table_name: str,
+        kms_key_arn: str,
+        partition_key_name: str = "transaction_id",
+        sort_key_name: str = "marker",
+        deletion_protection_enabled: bool = False,
+    ):
+        super().__init__(scope, id_)
+        problems = []
+        if not Token.is_unresolved(table_name) and not _TABLE_NAME.match(table_name):
+            problems.append(f"table_name must be 3..255 characters of [A-Za-z0-9_.-], got {table_name!r}")
+        if not Token.is_unresolved(kms_key_arn) and not str(kms_key_arn).startswith("arn:"):
+            problems.append(f"kms_key_arn must be a KMS key ARN (the dynamodb key), got {kms_key_arn!r}")
+        if partition_key_name == sort_key_name:
+            problems.append(f"sort_key_name must differ from partition_key_name, both are {sort_key_name!r}")
+        if problems:
+            raise ValueError("MarkerTable: " + "; ".join(problems))
+        self.table = DynamodbTable(
+            self,
+            "table",
+            name=table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=partition_key_name,
+            range_key=sort_key_name,
+            attribute=[DynamodbTableAttribute(name=n, type="S") for n in (partition_key_name, sort_key_name)],
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
+            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms_key_arn),
+            ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
+            deletion_protection_enabled=deletion_protection_enabled,
+        )
+
+
 class ArchiveBucket(Construct):
     """The raw-payload archive: `self.bucket`, plus `self.log_bucket` (server access logs).
 
@@ -121,8 +176,10 @@ class ArchiveBucket(Construct):
     all public access blocked, BucketOwnerEnforced (no ACLs), a policy denying non-TLS requests and
     puts that ask for another encryption or another key, lifecycle (transition, expiry,
     non-current expiry, abort incomplete uploads), access logs to the log bucket.
-    Log bucket: the same, except SSE-S3 (S3 server access logging cannot deliver to SSE-KMS
-    buckets) and its own logs are not logged again (that would loop).
+    Log bucket: the same (SSE-KMS with the same key: S3 server access logging delivers to SSE-KMS
+    buckets when the key policy admits logging.s3.amazonaws.com, see constructs.security), except
+    that its policy admits the logging service instead of the encryption denies, and its own logs
+    are not logged again (that would loop).
 
     Args:
       bucket_name: the archive bucket's name, 3..63 characters; required. The log bucket is
@@ -136,6 +193,10 @@ class ArchiveBucket(Construct):
       noncurrent_expiration_days: >= 1; default 30.
       log_expiration_days: >= 1; default 365 (access logs are audit evidence too).
       force_destroy: default False; True outside prod so the stack is destroyable.
+      object_lock_mode / object_lock_retention_days: S3 Object Lock default retention for the
+        archive (not the log bucket): mode GOVERNANCE or COMPLIANCE, days >= 1; default None (no
+        Object Lock). Object Lock is fixed when the bucket is created: turning it on replaces a
+        bucket. GOVERNANCE can be lifted by a principal with s3:BypassGovernanceRetention.
       deny_statements: default True: the bucket policies deny plain HTTP and puts that ask for
         another encryption or key. False only for an emulator that cannot evaluate their
         conditions (the `local` environment, feature `bucket_policy_denies`).
@@ -157,6 +218,8 @@ class ArchiveBucket(Construct):
         log_expiration_days: int = 365,
         force_destroy: bool = False,
         deny_statements: bool = True,
+        object_lock_mode: str | None = None,
+        object_lock_retention_days: int | None = None,
     ):
         super().__init__(scope, id_)
         self._deny_statements = deny_statements
@@ -175,25 +238,39 @@ class ArchiveBucket(Construct):
             problems.append(f"noncurrent_expiration_days must be >= 1, got {noncurrent_expiration_days}")
         if log_expiration_days < 1:
             problems.append(f"log_expiration_days must be >= 1, got {log_expiration_days}")
+        if object_lock_mode is not None and object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
+            problems.append(f"object_lock_mode must be GOVERNANCE or COMPLIANCE (or None), got {object_lock_mode!r}")
+        if object_lock_mode is not None and (object_lock_retention_days or 0) < 1:
+            problems.append(f"object_lock_retention_days must be >= 1 with object_lock_mode, got {object_lock_retention_days}")
         if problems:
             raise ValueError("ArchiveBucket: " + "; ".join(problems))
 
         self._account_id = account_id
-        self.bucket = S3Bucket(self, "bucket", bucket=bucket_name, force_destroy=force_destroy)
+        locked = object_lock_mode is not None
+        self.bucket = S3Bucket(self, "bucket", bucket=bucket_name, force_destroy=force_destroy,
+                               object_lock_enabled=True if locked else None)
         self.log_bucket = S3Bucket(self, "log-bucket", bucket=log_bucket_name, force_destroy=force_destroy)
-        log_policy = self._secure(self.log_bucket, "log", kms_key_arn=None)
+        log_policy = self._secure(self.log_bucket, "log", kms_key_arn=kms_key_arn, log_delivery=True)
         self._lifecycle(self.log_bucket, "log", transition=None, expiration_days=log_expiration_days,
                         noncurrent_expiration_days=noncurrent_expiration_days)
         self._secure(self.bucket, "archive", kms_key_arn=kms_key_arn)
         self._lifecycle(self.bucket, "archive", transition=(transition_days, storage_class),
                         expiration_days=expiration_days, noncurrent_expiration_days=noncurrent_expiration_days)
+        self.object_lock = None
+        if locked:
+            self.object_lock = S3BucketObjectLockConfigurationA(
+                self, "archive-object-lock", bucket=self.bucket.id,
+                rule=S3BucketObjectLockConfigurationRuleA(default_retention=S3BucketObjectLockConfigurationRuleDefaultRetentionA(
+                    mode=object_lock_mode, days=object_lock_retention_days)),
+            )
         self.logging = S3BucketLoggingA(
             self, "archive-logging", bucket=self.bucket.id, target_bucket=self.log_bucket.id,
             target_prefix="archive/",
             depends_on=[log_policy],  # the log bucket must admit the logging service first
         )
 
-    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None) -> S3BucketPolicy | None:
+    def _secure(self, bucket: S3Bucket, prefix: str, *, kms_key_arn: str | None,
+                log_delivery: bool = False) -> S3BucketPolicy | None:
         S3BucketPublicAccessBlock(
             self, f"{prefix}-public-access-block", bucket=bucket.id, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
@@ -220,7 +297,7 @@ class ArchiveBucket(Construct):
         )
         objects = f"{bucket.arn}/*"
         statements = [deny_insecure_transport([bucket.arn, objects], ["s3:*"])] if self._deny_statements else []
-        if kms_key_arn:
+        if kms_key_arn and not log_delivery:
             # A put without encryption headers gets the bucket default (this key); a put that asks
             # for another algorithm or another key is refused. The Null test is what makes "asks"
             # explicit: a bare StringNotEqualsIfExists is true when the header is absent, and

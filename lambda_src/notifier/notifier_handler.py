@@ -1,8 +1,9 @@
 """Notifier: notifications queue (SQS standard) -> vendor SNS topic.
 
 * Status-change events (EventBridge events delivered by the completed-payment rule) are published
-  at most once per (transaction_id, new_status): a ledger marker row
-  ``{transaction_id, timestamp: "MARKER#notify#<status>", row_type: "marker", expires_at}`` is
+  at most once per (transaction_id, new_status): a marker row
+  ``{transaction_id, marker: "MARKER#notify#<status>", expires_at}`` in the notification marker
+  table (``NOTIFY_MARKERS_TABLE``, TTL on ``expires_at``; the notifier never writes the ledger) is
   claimed with a conditional put *before* publishing (state ``in_progress`` with a short lease)
   and marked ``done`` after; a publish failure releases the claim, so the retry publishes.
   A crash between publish and ``done`` republishes after the lease: at-least-once, never lost.
@@ -48,7 +49,8 @@ class NotificationInProgress(RuntimeError):
 
 @lru_cache(maxsize=1)
 def table():
-    return boto3.resource("dynamodb", config=obs.BOTO_CONFIG).Table(os.environ["TABLE_NAME"])
+    """The notification marker table (not the ledger: only the processor writes the ledger)."""
+    return boto3.resource("dynamodb", config=obs.BOTO_CONFIG).Table(os.environ["NOTIFY_MARKERS_TABLE"])
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +64,7 @@ def _known_vendors() -> frozenset[str] | None:
 
 
 def _marker_key(notification: Notification) -> dict[str, str]:
-    return {"transaction_id": notification.transaction_id, "timestamp": notification.marker_sk}
+    return {"transaction_id": notification.transaction_id, "marker": notification.marker_sk}
 
 
 def claim(notification: Notification, now: int) -> bool:

@@ -40,8 +40,25 @@ def topic(aws_env, monkeypatch):
     return arn, inboxes
 
 
+MARKERS = "payment-notification-markers-test"
+
+
 @pytest.fixture
-def notifier(ledger, topic):
+def markers(aws_env, monkeypatch):
+    """The notification marker table as the stack creates it (pk transaction_id, sk marker)."""
+    ddb = boto3.resource("dynamodb", region_name=REGION)
+    table = ddb.create_table(
+        TableName=MARKERS, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}, {"AttributeName": "marker", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"},
+                              {"AttributeName": "marker", "AttributeType": "S"}])
+    monkeypatch.setenv("NOTIFY_MARKERS_TABLE", MARKERS)
+    return table
+
+
+@pytest.fixture
+def notifier(ledger, markers, topic, monkeypatch):
+    monkeypatch.delenv("TABLE_NAME", raising=False)  # the deployed notifier has no ledger access
     return fresh("notifier_handler")
 
 
@@ -96,14 +113,15 @@ def test_status_change_reaches_only_the_vendor_of_the_sale(notifier, topic):
     assert inbox(inboxes["vendor-2"]) == []
 
 
-def test_same_status_change_twice_is_published_once_and_leaves_a_ttl_marker(notifier, topic, ledger):
+def test_same_status_change_twice_is_published_once_and_leaves_a_ttl_marker(notifier, topic, markers, ledger):
     _, inboxes = topic
     notifier.handler(sqs_event(status_event()), FakeContext())
     notifier.handler(sqs_event(status_event(), status_event()), FakeContext())
     assert len(inbox(inboxes["vendor-1"])) == 1
-    marker = ledger.get_item(Key={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded"})["Item"]
-    assert marker["row_type"] == "marker" and marker["marker_state"] == "done"
+    marker = markers.get_item(Key={"transaction_id": "pi_1", "marker": "MARKER#notify#succeeded"})["Item"]
+    assert marker["marker_state"] == "done"
     assert marker["expires_at"] >= int(time.time()) + 7 * 24 * 3600 - 60
+    assert ledger.scan()["Items"] == []  # nothing but the processor writes the ledger
 
 
 def test_manual_notifications_bypass_the_marker(notifier, topic):
@@ -133,7 +151,7 @@ def test_only_the_bad_message_of_a_batch_is_reported(notifier, topic):
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
 
 
-def test_publish_failure_releases_the_claim_so_the_retry_publishes(notifier, topic, ledger, monkeypatch):
+def test_publish_failure_releases_the_claim_so_the_retry_publishes(notifier, topic, markers, monkeypatch):
     _, inboxes = topic
     real = notifier.sns_client()
 
@@ -144,24 +162,24 @@ def test_publish_failure_releases_the_claim_so_the_retry_publishes(notifier, top
     monkeypatch.setattr(notifier, "sns_client", lambda: Down())
     response = notifier.handler(sqs_event(status_event(), manual()), FakeContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
-    assert "Item" not in ledger.get_item(Key={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded"})
+    assert "Item" not in markers.get_item(Key={"transaction_id": "pi_1", "marker": "MARKER#notify#succeeded"})
 
     monkeypatch.setattr(notifier, "sns_client", lambda: real)
     assert notifier.handler(sqs_event(status_event()), FakeContext()) == {"batchItemFailures": []}
     assert len(inbox(inboxes["vendor-1"])) == 1
 
 
-def test_a_claim_held_by_another_invocation_is_retried_later(notifier, topic, ledger):
-    ledger.put_item(Item={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded", "row_type": "marker",
+def test_a_claim_held_by_another_invocation_is_retried_later(notifier, topic, markers):
+    markers.put_item(Item={"transaction_id": "pi_1", "marker": "MARKER#notify#succeeded",
                           "marker_state": "in_progress", "lease_until": int(time.time()) + 100,
                           "expires_at": int(time.time()) + 1000})
     response = notifier.handler(sqs_event(status_event(), status_event("pi_2")), FakeContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
 
 
-def test_an_expired_claim_is_taken_over(notifier, topic, ledger):
+def test_an_expired_claim_is_taken_over(notifier, topic, markers):
     _, inboxes = topic
-    ledger.put_item(Item={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded", "row_type": "marker",
+    markers.put_item(Item={"transaction_id": "pi_1", "marker": "MARKER#notify#succeeded",
                           "marker_state": "in_progress", "lease_until": int(time.time()) - 1,
                           "expires_at": int(time.time()) + 1000})
     assert notifier.handler(sqs_event(status_event()), FakeContext()) == {"batchItemFailures": []}
