@@ -18,7 +18,7 @@ ENI = {"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:Delete
        "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses"}
 # every function: logs, X-Ray, the async failure queue, environment decryption, ENIs in the VPC
 FUNCTION_BASE = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
-                 "sqs:SendMessage", "kms:Decrypt"} | ENI
+                 "sqs:SendMessage", "kms:Decrypt", "kms:GenerateDataKey"} | ENI  # the failure queue is KMS-encrypted
 CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
 STREAM = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
 

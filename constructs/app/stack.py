@@ -342,7 +342,7 @@ class PaymentPlatformStack(TerraformStack):
             lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
             account_id=self.account_id, partition=self.partition,
             region=self.region_name, log_retention_in_days=s.log_retention_days,
-            async_failure_queue_arn=q.lambda_failures.queue.arn,
+            async_failure_queue_arn=q.lambda_failures.queue.arn, async_failure_queue_kms_key_arn=keys["sqs"].arn,
             async_max_retry_attempts=s.lambda_async_max_retry_attempts,
             **vpc,
         )

@@ -100,6 +100,7 @@ class ServerlessFunction(Construct):
       log_retention_in_days: a CloudWatch Logs retention; default 30.
       subnet_ids / security_group_ids: VPC placement; default None (no VPC). Both or neither.
       async_failure_destination_arn: SQS queue ARN for failed async invocations; default None.
+      async_failure_destination_kms_key_arn: that queue's KMS key (the role may send to it); default None.
       async_max_retry_attempts: 0..2 (Lambda limit); default 2.
       async_max_event_age_seconds: 60..21600; default 3600.
       publish: publish a version (needed for an alias); default False.
@@ -128,6 +129,7 @@ class ServerlessFunction(Construct):
         subnet_ids: Sequence[str] | None = None,
         security_group_ids: Sequence[str] | None = None,
         async_failure_destination_arn: str | None = None,
+        async_failure_destination_kms_key_arn: str | None = None,
         async_max_retry_attempts: int = 2,
         async_max_event_age_seconds: int = 3600,
         publish: bool = False,
@@ -198,6 +200,9 @@ class ServerlessFunction(Construct):
         if async_failure_destination_arn:
             base.append({"sid": "SendAsyncFailures", "actions": ["sqs:SendMessage"],
                          "resources": [async_failure_destination_arn]})
+            if async_failure_destination_kms_key_arn:  # SendMessage to an encrypted queue needs a data key
+                base.append({"sid": "AsyncFailuresKey", "actions": ["kms:GenerateDataKey", "kms:Decrypt"],
+                             "resources": [async_failure_destination_kms_key_arn]})
         base_policy = self.grant("base", base)
 
         options: dict = {}
@@ -284,7 +289,8 @@ class FunctionGroup(Construct):
         every function gets; default None (no layer). layer_description: its description.
       log_retention_in_days: a CloudWatch Logs retention; default 30.
       subnet_ids / security_group_ids: VPC placement of every function; default None (no VPC).
-      async_failure_queue_arn: on-failure destination (SQS) of async invocations; default None.
+      async_failure_queue_arn: on-failure destination (SQS) of async invocations; default None;
+        async_failure_queue_kms_key_arn: its KMS key, granted to the roles for sending; default None.
       async_max_retry_attempts: 0..2 (Lambda limit); default 2.
 
     Attributes: `layer` (LambdaLayerVersion or None), `functions` (id -> ServerlessFunction),
@@ -310,6 +316,7 @@ class FunctionGroup(Construct):
         subnet_ids: Sequence[str] | None = None,
         security_group_ids: Sequence[str] | None = None,
         async_failure_queue_arn: str | None = None,
+        async_failure_queue_kms_key_arn: str | None = None,
         async_max_retry_attempts: int = 2,
     ):
         super().__init__(scope, id_)
@@ -351,6 +358,7 @@ class FunctionGroup(Construct):
                 log_retention_in_days=log_retention_in_days,
                 subnet_ids=subnet_ids, security_group_ids=security_group_ids,
                 async_failure_destination_arn=async_failure_queue_arn,
+                async_failure_destination_kms_key_arn=async_failure_queue_kms_key_arn,
                 async_max_retry_attempts=async_max_retry_attempts,
                 publish=spec.publish,
             )
