@@ -78,9 +78,27 @@ def test_vendor_subscriptions_filter_on_their_own_vendor_id():
     assert Testing.to_have_resource_with_properties(dev, SnsTopicSubscription.TF_RESOURCE_TYPE, {
         "protocol": "email", "endpoint": "vendor-demo@example.com",
         "filter_policy": json.dumps({"vendor_id": ["vendor-demo"]}), "filter_policy_scope": "MessageAttributes"})
+
+
+def test_alert_email_receives_unroutable_notifications_not_every_sale():
+    for environment in ("dev", "prod"):
+        alert = [s for s in resources(synth(environment), SnsTopicSubscription.TF_RESOURCE_TYPE).values()
+                 if s["protocol"] == "email" and "vendor-topic" in s["topic_arn"]
+                 and s["endpoint"].startswith(("admin@", "payments-oncall@"))]
+        assert len(alert) == 1, environment
+        assert json.loads(alert[0]["filter_policy"]) == {"vendor_id": [domain_events.UNROUTABLE_VENDOR_ID]}
+        assert alert[0]["filter_policy_scope"] == "MessageAttributes"
+
+
+def test_alert_email_receives_every_sale_when_its_filter_is_emptied():
+    dev = synth("dev", alert_email_vendor_ids=())
     alert = [s for s in resources(dev, SnsTopicSubscription.TF_RESOURCE_TYPE).values()
-             if s["endpoint"] == "admin@example.com"]
-    assert alert and all("filter_policy" not in s for s in alert)
+             if s["endpoint"] == "admin@example.com" and "vendor-topic" in s["topic_arn"]]
+    assert len(alert) == 1 and "filter_policy" not in alert[0]
+
+
+def test_vendor_topic_keeps_its_name():
+    dev = synth("dev")
     assert Testing.to_have_resource_with_properties(dev, "aws_sns_topic", {
         "name": "payment-vendor-notifications-dev"})
 

@@ -187,6 +187,10 @@ def test_fails_when_alert_email_is_invalid():
     fails("dev", {"alert_email": "ops at example"}, "alert_email must be an e-mail address", "'ops at example'")
 
 
+def test_fails_when_an_alert_email_vendor_id_is_invalid():
+    fails("dev", {"alert_email_vendor_ids": ("un known",)}, "alert_email_vendor_ids: each must match", "'un known'")
+
+
 def test_fails_when_vendor_subscription_is_invalid():
     from constructs.app.settings import VendorSubscription as V
     message = fails("dev", {"vendor_subscriptions": (V("bad id!", "email", "a@b.co"), V("v1", "https", "http://x.example.com"),

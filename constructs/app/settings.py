@@ -210,6 +210,9 @@ class Settings:
     network: NetworkSettings = NetworkSettings()
     providers: tuple[str, ...] = KNOWN_PROVIDERS
     alert_email: str = "admin@example.com"
+    # vendor_id values the alert e-mail receives on the vendor topic: by default the notifications
+    # no vendor subscription takes (unroutable vendor); empty: every sale ($2 per 100,000 e-mails).
+    alert_email_vendor_ids: tuple[str, ...] = (events.UNROUTABLE_VENDOR_ID,)
     vendor_subscriptions: tuple[VendorSubscription, ...] = ()
     archive: ArchiveSettings = ArchiveSettings()
     backend: BackendSettings = BackendSettings()
@@ -300,6 +303,10 @@ class Settings:
             p.append(f"providers must not repeat a provider, got {list(self.providers)}")
         if not EMAIL_PATTERN.match(self.alert_email):
             p.append(f"alert_email must be an e-mail address, got {self.alert_email!r}")
+        for vendor_id in self.alert_email_vendor_ids:
+            if not VENDOR_ID_PATTERN.match(vendor_id):
+                p.append(f"alert_email_vendor_ids: each must match {VENDOR_ID_PATTERN.pattern} (a vendor_id value), "
+                         f"got {vendor_id!r}")
         for sub in self.vendor_subscriptions:
             if not VENDOR_ID_PATTERN.match(sub.vendor_id):
                 p.append(f"vendor_subscriptions: vendor_id must match {VENDOR_ID_PATTERN.pattern}, got {sub.vendor_id!r}")

@@ -405,7 +405,8 @@ class PaymentPlatformStack(TerraformStack):
             pipes=s.enabled("pipes"), batch_size=s.pipes.batch_size,
             maximum_retry_attempts=s.pipes.maximum_retry_attempts,
             maximum_record_age_seconds=s.pipes.maximum_record_age_seconds,
-            alert_email=s.alert_email, subscriptions=subscriptions, filter_attribute="vendor_id",
+            alert_email=s.alert_email, alert_email_filter_values=s.alert_email_vendor_ids,
+            subscriptions=subscriptions, filter_attribute="vendor_id",
             email_subscriptions=s.enabled("email_subscriptions"),
             descriptions={
                 "bus": "Payment domain events (TransactionStatusChanged)",

@@ -99,7 +99,9 @@ class EventFanout(Construct):
       pipes: build the pipes (default True).
       batch_size 1..10000 (default 10), maximum_retry_attempts -1/0..10000 (default 3),
         maximum_record_age_seconds -1/60..604800 (default 86400); what still fails goes to the DLQ.
-      alert_email: subscribed to the topic unfiltered, or None (default None).
+      alert_email: subscribed to the topic, or None (default None); alert_email_filter_values: the
+        `filter_attribute` values it receives (e.g. the unroutable vendor id), empty for every
+        message (default: every message; each e-mail costs $2 per 100,000).
       subscriptions: FilteredSubscription each, filtered on the `filter_attribute` message
         attribute (default "vendor_id") (default none).
       email_subscriptions: False drops every e-mail subscription (default True).
@@ -107,7 +109,7 @@ class EventFanout(Construct):
 
     Attributes: bus, rule, rule_target, topic, dead_letter_queue, archive_pipe, status_pipe
       (None when left out), archive_pipe_role, status_pipe_role, subscriptions (id -> subscription;
-      "alert-email" for the unfiltered one).
+      "alert-email" for the alert e-mail).
     """
 
     def __init__(
@@ -140,6 +142,7 @@ class EventFanout(Construct):
         maximum_retry_attempts: int = 3,
         maximum_record_age_seconds: int = 86_400,
         alert_email: str | None = None,
+        alert_email_filter_values: Sequence[str] = (),
         subscriptions: Sequence[FilteredSubscription] = (),
         filter_attribute: str = "vendor_id",
         email_subscriptions: bool = True,
@@ -205,8 +208,12 @@ class EventFanout(Construct):
         topic_arn = self.topic.arn
         self.subscriptions: dict[str, SnsTopicSubscription] = {}
         if alert_email and email_subscriptions:
+            alert_filter: dict[str, Any] = {}
+            if alert_email_filter_values:
+                alert_filter = dict(filter_policy=json.dumps({filter_attribute: list(alert_email_filter_values)}),
+                                    filter_policy_scope="MessageAttributes")
             self.subscriptions["alert-email"] = SnsTopicSubscription(
-                self, "alert-email", topic_arn=topic_arn, protocol="email", endpoint=alert_email)
+                self, "alert-email", topic_arn=topic_arn, protocol="email", endpoint=alert_email, **alert_filter)
         for sub in subscriptions:
             if sub.protocol == "email" and not email_subscriptions:
                 continue
