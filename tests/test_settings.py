@@ -191,6 +191,10 @@ def test_fails_when_an_alert_email_vendor_id_is_invalid():
     fails("dev", {"alert_email_vendor_ids": ("un known",)}, "alert_email_vendor_ids: each must match", "'un known'")
 
 
+def test_fails_when_a_waf_log_action_is_unknown():
+    fails("dev", {"api": {"waf_log_actions": ["DENY"]}}, "api.waf_log_actions must be among", "['DENY']")
+
+
 def test_fails_when_vendor_subscription_is_invalid():
     from constructs.app.settings import VendorSubscription as V
     message = fails("dev", {"vendor_subscriptions": (V("bad id!", "email", "a@b.co"), V("v1", "https", "http://x.example.com"),

@@ -250,6 +250,7 @@ class PaymentPlatformStack(TerraformStack):
             cors_allow_origin=s.api.cors_allow_origin, stage_variables=dict(s.api.stage_variables),
             waf=s.enabled("waf"), waf_rate_limit_per_5min=s.api.waf_rate_limit,
             max_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=f"aws-waf-logs-{s.name('payments')}",
+            waf_log_actions=s.api.waf_log_actions,
             custom_domain_name=domain.domain_name if domain else None,
             certificate_arn=domain.certificate_arn if domain else None,
             base_path=domain.base_path if domain else "",
