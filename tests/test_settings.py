@@ -195,6 +195,19 @@ def test_fails_when_a_waf_log_action_is_unknown():
     fails("dev", {"api": {"waf_log_actions": ["DENY"]}}, "api.waf_log_actions must be among", "['DENY']")
 
 
+def test_fails_when_the_archive_pipe_batching_is_out_of_range():
+    fails("dev", {"pipes": {"archive_batch_size": 0, "archive_batching_window_seconds": 600}},
+          "pipes.archive_batch_size must be 1..10000", "got 0", "pipes.archive_batching_window_seconds must be 0..300",
+          "got 600")
+
+
+def test_fails_when_the_status_pipe_drops_what_the_completed_rule_routes():
+    fails("dev", {"pipes": {"status_routed_statuses": ["refunded"]}},
+          "pipes.status_routed_statuses must include 'succeeded'", "['refunded']")
+    fails("dev", {"pipes": {"status_routed_statuses": ["succeeded", "done"]}},
+          "pipes.status_routed_statuses: unknown statuses ['done']")
+
+
 def test_fails_when_vendor_subscription_is_invalid():
     from constructs.app.settings import VendorSubscription as V
     message = fails("dev", {"vendor_subscriptions": (V("bad id!", "email", "a@b.co"), V("v1", "https", "http://x.example.com"),

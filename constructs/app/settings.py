@@ -15,6 +15,7 @@ from typing import Mapping
 
 from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS, WAF_LOG_ACTIONS
 from paycore import events
+from paycore.model import STATUSES
 
 KNOWN_PROVIDERS = ("stripe", "paypal")
 FUNCTION_NAMES = (
@@ -171,11 +172,18 @@ class LocalEmulator:
 @dataclass(frozen=True)
 class PipeSettings:
     """EventBridge Pipes reading the ledger stream (Pipe A archive, Pipe B status events).
-    batch_size 1..10000 (Pipes DynamoDB stream source); maximum_retry_attempts -1 (forever) or
-    0..10000; maximum_record_age_seconds -1 (forever) or 60..604800. A record past either limit
-    goes to the fan-out dead-letter queue."""
+    batch_size 1..10000 (Pipes DynamoDB stream source): Pipe B's, no batching window (vendors
+    should not wait); archive_batch_size 1..10000 and archive_batching_window_seconds 0..300:
+    Pipe A's (one archive object per batch and provider: 100 and 60 s write a tenth of the
+    objects of 10 without a window; lambda_src/README.md "Archive layout" on the 6 MB payload);
+    status_routed_statuses: the statuses Pipe B puts on the bus (what a rule routes; empty: every
+    state change); maximum_retry_attempts -1 (forever) or 0..10000; maximum_record_age_seconds -1
+    (forever) or 60..604800. A record past either limit goes to the fan-out dead-letter queue."""
 
     batch_size: int = 10
+    archive_batch_size: int = 100
+    archive_batching_window_seconds: int = 60
+    status_routed_statuses: tuple[str, ...] = events.PIPE_B_ROUTED_STATUSES
     maximum_retry_attempts: int = 3
     maximum_record_age_seconds: int = 86_400
 
@@ -471,6 +479,17 @@ class Settings:
         pipes, alarms = self.pipes, self.alarms
         if not 1 <= pipes.batch_size <= 10_000:
             p.append(f"pipes.batch_size must be 1..10000 (Pipes DynamoDB stream source), got {pipes.batch_size}")
+        if not 1 <= pipes.archive_batch_size <= 10_000:
+            p.append(f"pipes.archive_batch_size must be 1..10000 (Pipes DynamoDB stream source), got {pipes.archive_batch_size}")
+        if not 0 <= pipes.archive_batching_window_seconds <= 300:
+            p.append(f"pipes.archive_batching_window_seconds must be 0..300 (Pipes limit), "
+                     f"got {pipes.archive_batching_window_seconds}")
+        unknown_statuses = sorted(set(pipes.status_routed_statuses) - STATUSES)
+        if unknown_statuses:
+            p.append(f"pipes.status_routed_statuses: unknown statuses {unknown_statuses}; known: {', '.join(sorted(STATUSES))}")
+        if pipes.status_routed_statuses and events.COMPLETED_STATUS not in pipes.status_routed_statuses:
+            p.append(f"pipes.status_routed_statuses must include {events.COMPLETED_STATUS!r} (the completed-payment rule "
+                     f"routes it to the vendor notifications), got {list(pipes.status_routed_statuses)}")
         if not (pipes.maximum_retry_attempts == -1 or 0 <= pipes.maximum_retry_attempts <= 10_000):
             p.append(f"pipes.maximum_retry_attempts must be -1 or 0..10000, got {pipes.maximum_retry_attempts}")
         if not (pipes.maximum_record_age_seconds == -1 or 60 <= pipes.maximum_record_age_seconds <= 604_800):
