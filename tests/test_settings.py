@@ -208,6 +208,10 @@ def test_fails_when_the_status_pipe_drops_what_the_completed_rule_routes():
           "pipes.status_routed_statuses: unknown statuses ['done']")
 
 
+def test_fails_when_the_lambda_system_log_level_is_unknown():
+    fails("dev", {"lambda_system_log_level": "ERROR"}, "lambda_system_log_level must be DEBUG, INFO or WARN", "'ERROR'")
+
+
 def test_fails_when_vendor_subscription_is_invalid():
     from constructs.app.settings import VendorSubscription as V
     message = fails("dev", {"vendor_subscriptions": (V("bad id!", "email", "a@b.co"), V("v1", "https", "http://x.example.com"),

@@ -26,7 +26,7 @@ FEATURES = (
     "waf", "custom_domain", "vpc", "nat_instances", "interface_endpoints", "flow_logs",
     "provisioned_concurrency", "autoscaling", "xray_sampling_rule", "api_logging_account",
     "email_subscriptions", "dashboard", "alarms", "pipes", "event_source_mappings",
-    "sqs_redrive_allow_policy", "instance_monitoring", "bucket_policy_denies",
+    "sqs_redrive_allow_policy", "instance_monitoring", "bucket_policy_denies", "lambda_logging_config",
 )
 # moto's default account and the vendors of the local end-to-end run
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -235,6 +235,9 @@ class Settings:
     kms_deletion_window_days: int = 7
     # Lambda asynchronous invocations: retries before the on-failure destination (0..2, AWS limit).
     lambda_async_max_retry_attempts: int = 2
+    # Lambda platform log level (JSON log format; DEBUG, INFO, WARN): WARN drops the START, END and
+    # REPORT lines of every invocation (~330 B); duration and memory stay in the Lambda metrics.
+    lambda_system_log_level: str = "WARN"
     # Receives of an ingest message before SQS moves it to the DLQ (1..1000): a transient fault
     # (throttling, a dependency down for a minute) must not dead-letter healthy events.
     ingest_max_receive_count: int = 5
@@ -349,6 +352,8 @@ class Settings:
             )
         if not 1 <= self.ingest_max_receive_count <= 1_000:
             p.append(f"ingest_max_receive_count must be 1..1000 (SQS maxReceiveCount), got {self.ingest_max_receive_count}")
+        if self.lambda_system_log_level not in ("DEBUG", "INFO", "WARN"):
+            p.append(f"lambda_system_log_level must be DEBUG, INFO or WARN, got {self.lambda_system_log_level!r}")
         if not 0 <= self.lambda_async_max_retry_attempts <= 2:
             p.append(
                 "lambda_async_max_retry_attempts must be 0..2 (Lambda async limit; the '3 tries' live in the "

@@ -304,6 +304,7 @@ class PaymentPlatformStack(TerraformStack):
             region=self.region_name, log_retention_in_days=s.log_retention_days,
             async_failure_queue_arn=q.lambda_failures.queue.arn,
             async_max_retry_attempts=s.lambda_async_max_retry_attempts,
+            system_log_level=s.lambda_system_log_level if s.enabled("lambda_logging_config") else None,
             **vpc,
         )
         scaling = s.processor_scaling
