@@ -189,7 +189,7 @@ def test_every_role_is_trusted_by_lambda_only_and_has_no_wildcard_action():
      "secret-paypal-gate-key"),
     ("archiver", "WriteRaw", {"s3:PutObject"}, "/raw/*"),
     ("notifier", "PublishToVendors", {"sns:Publish"}, ":payment-vendor-notifications-dev"),
-    ("reader", "QueryLedger", {"dynamodb:GetItem", "dynamodb:Query"}, "/index/*"),
+    ("reader", "QueryLedger", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, "/index/*"),
     ("status", "QueryLedger", {"dynamodb:GetItem", "dynamodb:Query"}, "aws_dynamodb_table.ledger_table"),
     ("notify", "SendToNotifications", {"sqs:SendMessage"}, "aws_sqs_queue.notifications_queue"),
 ])

@@ -212,6 +212,10 @@ def test_fails_when_the_lambda_system_log_level_is_unknown():
     fails("dev", {"lambda_system_log_level": "ERROR"}, "lambda_system_log_level must be DEBUG, INFO or WARN", "'ERROR'")
 
 
+def test_fails_when_the_ledger_index_projection_is_unknown():
+    fails("dev", {"ledger_index_projection": "SOME"}, "ledger_index_projection must be ALL, INCLUDE or KEYS_ONLY", "'SOME'")
+
+
 def test_fails_when_vendor_subscription_is_invalid():
     from constructs.app.settings import VendorSubscription as V
     message = fails("dev", {"vendor_subscriptions": (V("bad id!", "email", "a@b.co"), V("v1", "https", "http://x.example.com"),

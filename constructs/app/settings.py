@@ -238,6 +238,10 @@ class Settings:
     # Lambda platform log level (JSON log format; DEBUG, INFO, WARN): WARN drops the START, END and
     # REPORT lines of every invocation (~330 B); duration and memory stay in the Lambda metrics.
     lambda_system_log_level: str = "WARN"
+    # The ledger GSIs' projection (by-vendor, by-customer): KEYS_ONLY writes each index entry once
+    # (a status change rewrites no index) and the reader fetches the listed state rows
+    # (BatchGetItem); INCLUDE projects paycore.query.PUBLIC_STATE_FIELDS; ALL the whole row.
+    ledger_index_projection: str = "KEYS_ONLY"
     # Receives of an ingest message before SQS moves it to the DLQ (1..1000): a transient fault
     # (throttling, a dependency down for a minute) must not dead-letter healthy events.
     ingest_max_receive_count: int = 5
@@ -352,6 +356,8 @@ class Settings:
             )
         if not 1 <= self.ingest_max_receive_count <= 1_000:
             p.append(f"ingest_max_receive_count must be 1..1000 (SQS maxReceiveCount), got {self.ingest_max_receive_count}")
+        if self.ledger_index_projection not in ("ALL", "INCLUDE", "KEYS_ONLY"):
+            p.append(f"ledger_index_projection must be ALL, INCLUDE or KEYS_ONLY, got {self.ledger_index_projection!r}")
         if self.lambda_system_log_level not in ("DEBUG", "INFO", "WARN"):
             p.append(f"lambda_system_log_level must be DEBUG, INFO or WARN, got {self.lambda_system_log_level!r}")
         if not 0 <= self.lambda_async_max_retry_attempts <= 2:

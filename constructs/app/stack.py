@@ -119,13 +119,18 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     def _build_storage(self):
-        from constructs.storage import ArchiveBucket, LedgerTable
+        from paycore.query import PUBLIC_STATE_FIELDS
+
+        from constructs.storage import LEDGER_GSIS, ArchiveBucket, LedgerTable
 
         s = self.settings
         keys = self.security.keys
+        index_keys = {"transaction_id", "timestamp"} | {k for pair in LEDGER_GSIS.values() for k in pair}
         ledger = LedgerTable(
             self, "ledger", table_name=s.name("payment-transactions"), kms_key_arn=keys["dynamodb"].arn,
-            deletion_protection_enabled=s.production,
+            deletion_protection_enabled=s.production, index_projection_type=s.ledger_index_projection,
+            index_non_key_attributes=[f for f in PUBLIC_STATE_FIELDS if f not in index_keys]
+            if s.ledger_index_projection == "INCLUDE" else (),
         )
         # Bucket names are global: account and region make the name unique and still deterministic
         # (the same name on every plan), and a second region of the same environment can coexist.
@@ -329,6 +334,7 @@ class PaymentPlatformStack(TerraformStack):
 
     def _grant_functions(self, group) -> None:
         """Least privilege per function (F6, C10): each grant names the exact actions and ARNs."""
+        s = self.settings
         keys = {name: key.arn for name, key in self.security.keys.items()}
         table = self.storage.table.arn
         bucket = self.storage.bucket.arn
@@ -364,8 +370,10 @@ class PaymentPlatformStack(TerraformStack):
             {"sid": "DataKeys", "actions": produce, "resources": [keys["sns"], keys["dynamodb"]]},
         ])
         for name in ("reader", "status"):
+            # the reader fetches the listed state rows when the indexes project keys only
+            batch = ["dynamodb:BatchGetItem"] if name == "reader" and s.ledger_index_projection == "KEYS_ONLY" else []
             fn[name].grant("read-ledger", [
-                {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"],
+                {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"] + batch,
                  "resources": [table, f"{table}/index/*"]},
                 {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
             ])
