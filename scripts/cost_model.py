@@ -156,9 +156,10 @@ WHAT_IF = {"xray_5_percent (C3 asks for a 0.1 sampling rule)": {"xray_sampling_r
 def deployed_settings(environment: str, *, overrides: dict | None = None) -> CostSettings:
     """What the environment deploys, from its settings (cdktf.json; `overrides` in the settings'
     shape, for tests): the cuts that are settings are on or off as the stack builds them."""
-    sys.path.insert(0, str(ROOT / "lambda_src" / "layer"))
-    sys.path.insert(0, str(ROOT))
-    from constructs.app.environments import load_settings
+    try:
+        from constructs.app.environments import load_settings
+    except ImportError:
+        raise SystemExit("run from the repository after `source scripts/env.sh` (the settings are not importable)") from None
 
     s = load_settings(environment, overrides, environ={})
     base = settings_for(environment)
