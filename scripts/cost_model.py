@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Variable AWS cost per million webhooks, from what the local end-to-end run measured.
 
-    .venv/bin/python scripts/cost_model.py [--env prod] [--calls build/cost/calls.json] [--before]
-    .venv/bin/python scripts/cost_model.py --cuts        # each cut on its own, then all of them
+    .venv/bin/python scripts/cost_model.py [--env prod] [--calls build/cost/calls.json]  # as deployed
+    .venv/bin/python scripts/cost_model.py --before      # before issue 14's cuts
+    .venv/bin/python scripts/cost_model.py --all-cuts    # with every cut, deployed or not
+    .venv/bin/python scripts/cost_model.py --cuts        # each cut on its own, and which are deployed
 
 Inputs, none typed in by hand:
 
@@ -17,7 +19,9 @@ Inputs, none typed in by hand:
 
 The environment's settings (:class:`CostSettings`) say what the deployed stack does that the
 local run cannot show (memory, X-Ray sampling, WAF and access logs, Pipe batching, e-mail
-subscriptions) and which cuts are on. What is modelled rather than measured is named in each
+subscriptions) and which cuts are on: :func:`deployed_settings` reads them from the
+environment's settings (cdktf.json, ``constructs.app.environments.load_settings``), so "now" is
+what the stack deploys; :func:`settings_for` is the state before issue 14's cuts. What is modelled rather than measured is named in each
 field's comment. Fixed monthly costs (provisioned concurrency, NAT instances, interface
 endpoints, KMS keys, alarms, dashboards, WAF web ACL and rules, custom metrics, storage) are not
 per webhook and are left out.
@@ -117,7 +121,7 @@ class CostSettings:
     pipe_a_window_seconds: int = 0             # maximum_batching_window_in_seconds
     pipe_b_routed_only: bool = False           # Pipe B filter: only the statuses a rule routes
     event_row: str = "gzip"                    # "gzip" (today) | "raw_in_marker" (see realistic_sizes)
-    gsi_projection: str = "ALL"                # "ALL" (today) | "KEYS_ONLY"
+    gsi_projection: str = "ALL"                # "ALL" | "INCLUDE" (public state fields, < 1 KB) | "KEYS_ONLY"
     single_state_write: bool = False           # create-or-advance the state row in one conditional write
     success_info_logs: bool = True             # one INFO line per webhook per function on the success path
     alert_email_filtered: bool = False         # alert e-mail on the vendor topic with a filter policy
@@ -149,7 +153,37 @@ CUTS = {
 WHAT_IF = {"xray_5_percent (C3 asks for a 0.1 sampling rule)": {"xray_sampling_rate": 0.05}}
 
 
+def deployed_settings(environment: str, *, overrides: dict | None = None) -> CostSettings:
+    """What the environment deploys, from its settings (cdktf.json; `overrides` in the settings'
+    shape, for tests): the cuts that are settings are on or off as the stack builds them."""
+    try:
+        from constructs.app.environments import load_settings
+    except ImportError:
+        raise SystemExit("run from the repository after `source scripts/env.sh` (the settings are not importable)") from None
+
+    s = load_settings(environment, overrides, environ={})
+    base = settings_for(environment)
+    return dataclasses.replace(
+        base,
+        memory_mb={name: s.function(name).memory_mb for name in base.memory_mb},
+        xray_sampling_rate=s.xray_sampling_rate,
+        waf_logging="blocked_and_counted" if s.api.waf_log_actions else "all",
+        pipe_a_batch_size=s.pipes.archive_batch_size,
+        pipe_a_window_seconds=s.pipes.archive_batching_window_seconds,
+        pipe_b_routed_only=bool(s.pipes.status_routed_statuses),
+        gsi_projection=s.ledger_index_projection,
+        alert_email_filtered=bool(s.alert_email_vendor_ids),
+        lambda_system_log_level=s.lambda_system_log_level if s.enabled("lambda_logging_config") else "INFO",
+    )
+
+
+def deployed_cuts(deployed: CostSettings) -> list[str]:
+    """The cuts the deployed settings already make (applying one changes nothing)."""
+    return [cut for cut, change in CUTS.items() if dataclasses.replace(deployed, **change) == deployed]
+
+
 def settings_for(environment: str, *, cuts: tuple[str, ...] = ()) -> CostSettings:
+    """The environment before issue 14's cuts, with `cuts` applied."""
     if environment == "prod":
         base = CostSettings("prod")
     elif environment == "dev":
@@ -293,6 +327,8 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
         if write["ok"] and write.get("gsi"):
             if settings.gsi_projection == "ALL":
                 gsi_wrus += len(write["gsi"]) * wru(size)
+            elif settings.gsi_projection == "INCLUDE":  # the public state fields change with the status
+                gsi_wrus += len(write["gsi"]) * wru(min(size, KB))
             elif write.get("kind") == "create":  # KEYS_ONLY: keys are set once, at creation
                 gsi_wrus += len(write["gsi"])
     processor_trips = sum(1 for w in writes if w.get("row_type") in ("event", "state")
@@ -417,24 +453,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default="prod")
     parser.add_argument("--calls", default=None,
                         help=f"the local run's JSON (default {DEFAULT_CALLS.relative_to(ROOT)}, else the checked-in sample)")
-    parser.add_argument("--before", action="store_true", help="without the cuts (today's settings)")
-    parser.add_argument("--cuts", action="store_true", help="before, each cut alone, and all cuts")
+    parser.add_argument("--before", action="store_true", help="before issue 14's cuts")
+    parser.add_argument("--all-cuts", action="store_true", help="with every cut, deployed or not")
+    parser.add_argument("--cuts", action="store_true", help="before, each cut alone (deployed or not), as deployed")
     args = parser.parse_args(argv)
     path = Path(args.calls) if args.calls else (DEFAULT_CALLS if DEFAULT_CALLS.is_file() else SAMPLE_CALLS)
     calls = load_calls(path)
     sizes = realistic_sizes()
     print(f"cost model: {args.env}, us-east-1 list prices of {PRICE_DATE}; calls per webhook from {path} "
           f"({calls['webhooks']} webhooks); payload {sizes['raw_body']} B Stripe event")
+    deployed = deployed_settings(args.env)
     if args.cuts:
+        on = deployed_cuts(deployed)
         before = total(model(calls, settings_for(args.env), sizes))
         print(f"{'before (no cut)':26s} ${before:6.2f}")
         for cut in CUTS:
             after = total(model(calls, settings_for(args.env, cuts=(cut,)), sizes))
-            print(f"  {cut:24s} ${after:6.2f}  ({after - before:+.2f} alone)")
+            print(f"  {cut:30s} ${after:6.2f}  ({after - before:+.2f} alone){'  deployed' if cut in on else ''}")
         for name, change in WHAT_IF.items():
             after = total(model(calls, dataclasses.replace(settings_for(args.env, cuts=tuple(CUTS)), **change), sizes))
             print(f"  what if {name}: ${after:.2f} with every cut")
-    settings = settings_for(args.env, cuts=() if args.before else tuple(CUTS))
+        print(f"deployed now: {', '.join(on) or 'none'}")
+    if args.before:
+        settings = settings_for(args.env)
+    elif args.all_cuts:
+        settings = settings_for(args.env, cuts=tuple(CUTS))
+    else:
+        settings = deployed
     print(report(model(calls, settings, sizes)))
     return 0
 

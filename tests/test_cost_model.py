@@ -108,6 +108,30 @@ def test_the_checked_in_run_meets_the_goal_with_every_cut_for_prod():
     assert after <= 10.00 < before
 
 
+def test_now_is_what_the_environment_deploys():
+    prod = cost_model.deployed_settings("prod")
+    assert (prod.pipe_a_batch_size, prod.pipe_a_window_seconds, prod.gsi_projection) == (100, 60, "KEYS_ONLY")
+    assert prod.memory_mb["processor"] == 3008 and prod.lambda_system_log_level == "WARN"
+    assert set(cost_model.deployed_cuts(prod)) == {"pipe_a_batching", "pipe_b_filtered", "gsi_keys_only",
+                                                   "waf_logs_filtered", "alert_email_filter", "lambda_system_logs_warn"}
+    undone = cost_model.deployed_settings("prod", overrides={
+        "pipes": {"archive_batch_size": 10, "archive_batching_window_seconds": 0, "status_routed_statuses": []},
+        "api": {"waf_log_actions": []}, "alert_email_vendor_ids": [], "ledger_index_projection": "ALL",
+        "lambda_system_log_level": "INFO"})
+    assert cost_model.deployed_cuts(undone) == []
+    assert undone == cost_model.settings_for("prod")
+    # local switches LoggingConfig off: its platform lines stay at INFO
+    assert cost_model.deployed_settings("dev").lambda_system_log_level == "WARN"
+
+
+def test_the_checked_in_run_costs_less_as_deployed_than_before_for_prod():
+    calls = cost_model.load_calls(cost_model.SAMPLE_CALLS)
+    sizes = cost_model.realistic_sizes()
+    now = cost_model.total(cost_model.model(calls, cost_model.deployed_settings("prod"), sizes))
+    before = cost_model.total(cost_model.model(calls, cost_model.settings_for("prod"), sizes))
+    assert now < before - 9.0
+
+
 def test_a_json_not_written_by_the_capture_is_refused(tmp_path):
     path = tmp_path / "calls.json"
     path.write_text(json.dumps({"calls": {}}))

@@ -157,6 +157,17 @@ def test_waf_logs_redact_the_gate_key_and_use_the_required_group_name():
     assert not Testing.to_have_resource(switched_off, Wafv2WebAcl.TF_RESOURCE_TYPE)
 
 
+def test_waf_logs_only_blocked_and_counted_requests():
+    for environment in ("dev", "prod", "local"):
+        logging = next(iter(resources(synth(environment), "aws_wafv2_web_acl_logging_configuration").values()))
+        assert logging["logging_filter"] == {"default_behavior": "DROP", "filter": [{
+            "behavior": "KEEP", "requirement": "MEETS_ANY",
+            "condition": [{"action_condition": {"action": "BLOCK"}}, {"action_condition": {"action": "COUNT"}}]}]}
+    every_request = synth("dev", api={"waf_log_actions": []})
+    logging = next(iter(resources(every_request, "aws_wafv2_web_acl_logging_configuration").values()))
+    assert "logging_filter" not in logging
+
+
 def test_custom_domain_is_regional_tls_1_2_on_prod_only():
     assert Testing.to_have_resource_with_properties(synth("prod"), ApiGatewayDomainName.TF_RESOURCE_TYPE, {
         "domain_name": "payments.example.com", "security_policy": "TLS_1_2",
@@ -215,6 +226,11 @@ def test_fails_when_the_body_limit_exceeds_what_waf_can_inspect():
 def test_fails_when_the_waf_log_group_lacks_the_required_prefix():
     with pytest.raises(ValueError, match="waf_log_group_name must start with 'aws-waf-logs-'"):
         _api(waf_log_group_name="payments-waf")
+
+
+def test_fails_when_a_waf_log_action_is_unknown():
+    with pytest.raises(ValueError, match="waf_log_actions must be among ALLOW, BLOCK, .*got \\['DENY'\\]"):
+        _api(waf_log_actions=("DENY",))
 
 
 def test_fails_when_throttling_is_out_of_range():

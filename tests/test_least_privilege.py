@@ -33,7 +33,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "payment-notifier-{env}-role": (FUNCTION_BASE | CONSUME | {
         "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
         "kms:GenerateDataKey"}, set()),
-    "payment-reader-{env}-role": (FUNCTION_BASE | {"dynamodb:GetItem", "dynamodb:Query",
+    "payment-reader-{env}-role": (FUNCTION_BASE | {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
                                                    "secretsmanager:GetSecretValue"}, set()),
     "payment-status-{env}-role": (FUNCTION_BASE | {"dynamodb:GetItem"}, set()),
     "payment-notify-{env}-role": (FUNCTION_BASE | {"dynamodb:GetItem", "kms:GenerateDataKey"}, set()),

@@ -26,8 +26,8 @@ def test_archive_pipe_filters_event_inserts_to_the_archiver():
     stream = pipe["source_parameters"]["dynamodb_stream_parameters"]
     assert stream["starting_position"] == "LATEST"
     assert stream["on_partial_batch_item_failure"] == "AUTOMATIC_BISECT"
-    assert (stream["batch_size"], stream["maximum_retry_attempts"], stream["maximum_record_age_in_seconds"]) == (
-        10, 3, 86_400)
+    assert (stream["batch_size"], stream["maximum_batching_window_in_seconds"], stream["maximum_retry_attempts"],
+            stream["maximum_record_age_in_seconds"]) == (100, 60, 3, 86_400)
     assert stream["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.fanout_dlq")
     assert pipe["source_parameters"]["filter_criteria"]["filter"] == [
         {"pattern": pipe_filter(domain_events.PIPE_A_FILTER_PATTERN)}]
@@ -38,11 +38,29 @@ def test_status_pipe_puts_domain_events_on_the_bus_with_the_shared_template():
     pipe = _pipes(synth("dev"))["payments-status-dev"]
     assert pipe["source_parameters"]["filter_criteria"]["filter"] == [
         {"pattern": pipe_filter(domain_events.PIPE_B_FILTER_PATTERN)}]
+    stream = pipe["source_parameters"]["dynamodb_stream_parameters"]
+    assert stream["batch_size"] == 10 and "maximum_batching_window_in_seconds" not in stream  # vendors do not wait
     target = pipe["target_parameters"]
     assert target["input_template"] == domain_events.PIPE_B_INPUT_TEMPLATE
     assert target["eventbridge_event_bus_parameters"] == {"detail_type": "TransactionStatusChanged",
                                                           "source": "payments.ledger"}
     assert pipe["target"].startswith("${aws_cloudwatch_event_bus.")
+
+
+def test_status_pipe_sends_only_the_routed_statuses_to_the_bus():
+    pattern = json.loads(_pipes(synth("prod"))["payments-status-prod"]["source_parameters"]["filter_criteria"]
+                         ["filter"][0]["pattern"])
+    assert pattern["dynamodb"]["NewImage"]["status"] == {"S": ["succeeded"]}
+    every = _pipes(synth("dev", pipes={"status_routed_statuses": []}))["payments-status-dev"]
+    assert "status" not in json.loads(every["source_parameters"]["filter_criteria"]["filter"][0]["pattern"])[
+        "dynamodb"]["NewImage"]
+
+
+def test_archive_pipe_batching_follows_the_settings():
+    pipe = _pipes(synth("dev", pipes={"archive_batch_size": 500, "archive_batching_window_seconds": 0}))[
+        "payments-archive-dev"]
+    stream = pipe["source_parameters"]["dynamodb_stream_parameters"]
+    assert stream["batch_size"] == 500 and "maximum_batching_window_in_seconds" not in stream
 
 
 def test_pipe_roles_are_least_privilege():
@@ -78,9 +96,27 @@ def test_vendor_subscriptions_filter_on_their_own_vendor_id():
     assert Testing.to_have_resource_with_properties(dev, SnsTopicSubscription.TF_RESOURCE_TYPE, {
         "protocol": "email", "endpoint": "vendor-demo@example.com",
         "filter_policy": json.dumps({"vendor_id": ["vendor-demo"]}), "filter_policy_scope": "MessageAttributes"})
+
+
+def test_alert_email_receives_unroutable_notifications_not_every_sale():
+    for environment in ("dev", "prod"):
+        alert = [s for s in resources(synth(environment), SnsTopicSubscription.TF_RESOURCE_TYPE).values()
+                 if s["protocol"] == "email" and "vendor-topic" in s["topic_arn"]
+                 and s["endpoint"].startswith(("admin@", "payments-oncall@"))]
+        assert len(alert) == 1, environment
+        assert json.loads(alert[0]["filter_policy"]) == {"vendor_id": [domain_events.UNROUTABLE_VENDOR_ID]}
+        assert alert[0]["filter_policy_scope"] == "MessageAttributes"
+
+
+def test_alert_email_receives_every_sale_when_its_filter_is_emptied():
+    dev = synth("dev", alert_email_vendor_ids=())
     alert = [s for s in resources(dev, SnsTopicSubscription.TF_RESOURCE_TYPE).values()
-             if s["endpoint"] == "admin@example.com"]
-    assert alert and all("filter_policy" not in s for s in alert)
+             if s["endpoint"] == "admin@example.com" and "vendor-topic" in s["topic_arn"]]
+    assert len(alert) == 1 and "filter_policy" not in alert[0]
+
+
+def test_vendor_topic_keeps_its_name():
+    dev = synth("dev")
     assert Testing.to_have_resource_with_properties(dev, "aws_sns_topic", {
         "name": "payment-vendor-notifications-dev"})
 
@@ -120,6 +156,12 @@ def test_a_small_fanout_synthesizes_with_stand_ins():
 def test_fails_when_batch_size_is_out_of_range():
     with pytest.raises(ValueError, match="batch_size must be 1..10000, got 0"):
         _fanout(batch_size=0)
+
+
+def test_fails_when_the_archive_batching_is_out_of_range():
+    with pytest.raises(ValueError, match="archive_batch_size must be 1..10000, got 20000.*"
+                                         "archive_batching_window_seconds must be 0..300, got 301"):
+        _fanout(archive_batch_size=20_000, archive_batching_window_seconds=301)
 
 
 def test_fails_when_retry_attempts_are_out_of_range():

@@ -48,6 +48,27 @@ def test_sizing_comes_from_the_settings():
         "function_name": "payment-reader-local", "reserved_concurrent_executions": -1})  # unreserved
 
 
+def test_every_function_logs_json_with_platform_lines_at_warn():
+    for environment in ("dev", "prod"):
+        out = synth(environment)
+        for name in FUNCTION_NAMES:
+            function = by(out, LambdaFunction.TF_RESOURCE_TYPE, function_name=f"payment-{name}-{environment}")
+            config = function["logging_config"]
+            assert (config["log_format"], config["system_log_level"]) == ("JSON", "WARN"), name
+            assert config["log_group"].startswith("${aws_cloudwatch_log_group.") and name in config["log_group"]
+    # local: moto does not round-trip LoggingConfig (cdktf.json disabled_features gives the reason)
+    local = resources(synth("local"), LambdaFunction.TF_RESOURCE_TYPE).values()
+    assert local and all("logging_config" not in function for function in local)
+    info = by(synth("dev", lambda_system_log_level="INFO"), LambdaFunction.TF_RESOURCE_TYPE,
+              function_name="payment-processor-dev")
+    assert info["logging_config"]["system_log_level"] == "INFO"
+
+
+def test_fails_when_the_system_log_level_is_unknown():
+    with pytest.raises(ValueError, match="system_log_level must be one of DEBUG, INFO, WARN or None, got 'ERROR'"):
+        make_function(system_log_level="ERROR")
+
+
 def test_layer_is_versioned_for_python311_arm64_from_a_relative_asset():
     out = synth("dev")
     assert Testing.to_have_resource_with_properties(out, LambdaLayerVersion.TF_RESOURCE_TYPE, {
@@ -168,7 +189,7 @@ def test_every_role_is_trusted_by_lambda_only_and_has_no_wildcard_action():
      "secret-paypal-gate-key"),
     ("archiver", "WriteRaw", {"s3:PutObject"}, "/raw/*"),
     ("notifier", "PublishToVendors", {"sns:Publish"}, ":payment-vendor-notifications-dev"),
-    ("reader", "QueryLedger", {"dynamodb:GetItem", "dynamodb:Query"}, "/index/*"),
+    ("reader", "QueryLedger", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, "/index/*"),
     ("status", "QueryLedger", {"dynamodb:GetItem"}, "aws_dynamodb_table.ledger_table"),
     ("notifier", "NotificationMarkers", {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
                                          "dynamodb:DeleteItem"}, "aws_dynamodb_table.notification-markers_table"),

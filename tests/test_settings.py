@@ -187,6 +187,35 @@ def test_fails_when_alert_email_is_invalid():
     fails("dev", {"alert_email": "ops at example"}, "alert_email must be an e-mail address", "'ops at example'")
 
 
+def test_fails_when_an_alert_email_vendor_id_is_invalid():
+    fails("dev", {"alert_email_vendor_ids": ("un known",)}, "alert_email_vendor_ids: each must match", "'un known'")
+
+
+def test_fails_when_a_waf_log_action_is_unknown():
+    fails("dev", {"api": {"waf_log_actions": ["DENY"]}}, "api.waf_log_actions must be among", "['DENY']")
+
+
+def test_fails_when_the_archive_pipe_batching_is_out_of_range():
+    fails("dev", {"pipes": {"archive_batch_size": 0, "archive_batching_window_seconds": 600}},
+          "pipes.archive_batch_size must be 1..10000", "got 0", "pipes.archive_batching_window_seconds must be 0..300",
+          "got 600")
+
+
+def test_fails_when_the_status_pipe_drops_what_the_completed_rule_routes():
+    fails("dev", {"pipes": {"status_routed_statuses": ["refunded"]}},
+          "pipes.status_routed_statuses must include 'succeeded'", "['refunded']")
+    fails("dev", {"pipes": {"status_routed_statuses": ["succeeded", "done"]}},
+          "pipes.status_routed_statuses: unknown statuses ['done']")
+
+
+def test_fails_when_the_lambda_system_log_level_is_unknown():
+    fails("dev", {"lambda_system_log_level": "ERROR"}, "lambda_system_log_level must be DEBUG, INFO or WARN", "'ERROR'")
+
+
+def test_fails_when_the_ledger_index_projection_is_unknown():
+    fails("dev", {"ledger_index_projection": "SOME"}, "ledger_index_projection must be ALL, INCLUDE or KEYS_ONLY", "'SOME'")
+
+
 def test_fails_when_vendor_subscription_is_invalid():
     from constructs.app.settings import VendorSubscription as V
     message = fails("dev", {"vendor_subscriptions": (V("bad id!", "email", "a@b.co"), V("v1", "https", "http://x.example.com"),

@@ -36,10 +36,31 @@ def test_ledger_table_matches_the_data_contract():
     table = by(out, DynamodbTable.TF_RESOURCE_TYPE, name="payment-transactions-dev")
     assert "aws_kms_key.security_dynamodb-key" in table["server_side_encryption"]["kms_key_arn"]
     indexes = {i["name"]: (i["hash_key"], i["range_key"], i["projection_type"]) for i in table["global_secondary_index"]}
-    assert indexes == {"by-vendor": ("vendor_key", "created_at", "ALL"),
-                       "by-customer": ("customer_key", "created_at", "ALL")}
+    assert indexes == {"by-vendor": ("vendor_key", "created_at", "KEYS_ONLY"),
+                       "by-customer": ("customer_key", "created_at", "KEYS_ONLY")}
     assert {a["name"]: a["type"] for a in table["attribute"]} == {
         "transaction_id": "S", "timestamp": "S", "vendor_key": "S", "customer_key": "S", "created_at": "S"}
+
+
+def test_ledger_indexes_project_keys_only_unless_the_settings_say_otherwise():
+    for environment in ("dev", "prod", "local"):
+        table = by(synth(environment), DynamodbTable.TF_RESOURCE_TYPE, name=f"payment-transactions-{environment}")
+        assert {i["projection_type"] for i in table["global_secondary_index"]} == {"KEYS_ONLY"}
+        assert all("non_key_attributes" not in i for i in table["global_secondary_index"])
+    include = by(synth("dev", ledger_index_projection="INCLUDE"), DynamodbTable.TF_RESOURCE_TYPE,
+                 name="payment-transactions-dev")
+    for index in include["global_secondary_index"]:
+        assert index["projection_type"] == "INCLUDE"
+        assert index["non_key_attributes"] == ["status", "previous_status", "amount", "currency", "vendor_id",
+                                               "customer_id", "provider", "updated_at", "last_event_id"]
+
+
+def test_fails_when_the_index_projection_is_unknown_or_include_has_no_attributes():
+    with pytest.raises(ValueError) as error:
+        LedgerTable(small_stack(), "ledger", table_name="t-1", kms_key_arn=KEY, index_projection_type="SOME")
+    assert "index_projection_type must be ALL, INCLUDE or KEYS_ONLY, got 'SOME'" in str(error.value)
+    with pytest.raises(ValueError, match="index_non_key_attributes: 1..100 names with INCLUDE"):
+        LedgerTable(small_stack(), "ledger", table_name="t-1", kms_key_arn=KEY, index_projection_type="INCLUDE")
 
 
 def test_ledger_table_is_deletion_protected_only_in_prod():

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
+from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS, WAF_LOG_ACTIONS
 from paycore import events
+from paycore.model import STATUSES
 
 KNOWN_PROVIDERS = ("stripe", "paypal")
 FUNCTION_NAMES = (
@@ -25,7 +26,7 @@ FEATURES = (
     "waf", "custom_domain", "vpc", "nat_instances", "interface_endpoints", "flow_logs",
     "provisioned_concurrency", "autoscaling", "xray_sampling_rule",
     "email_subscriptions", "dashboard", "alarms", "pipes", "event_source_mappings",
-    "sqs_redrive_allow_policy", "instance_monitoring", "bucket_policy_denies",
+    "sqs_redrive_allow_policy", "instance_monitoring", "bucket_policy_denies", "lambda_logging_config",
 )
 # moto's default account and the vendors of the local end-to-end run
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -99,6 +100,9 @@ class ApiSettings:
     # only the one stack that owns the account's API Gateway logging sets it (README, "API Gateway
     # account logging").
     manage_account_logging: bool = False
+    # WAF logs only the requests it applied one of these actions to (empty: every request, about
+    # 1.5 KB of logs per webhook); blocked and counted requests are the ones to investigate.
+    waf_log_actions: tuple[str, ...] = ("BLOCK", "COUNT")
 
 
 @dataclass(frozen=True)
@@ -179,11 +183,18 @@ class LocalEmulator:
 @dataclass(frozen=True)
 class PipeSettings:
     """EventBridge Pipes reading the ledger stream (Pipe A archive, Pipe B status events).
-    batch_size 1..10000 (Pipes DynamoDB stream source); maximum_retry_attempts -1 (forever) or
-    0..10000; maximum_record_age_seconds -1 (forever) or 60..604800. A record past either limit
-    goes to the fan-out dead-letter queue."""
+    batch_size 1..10000 (Pipes DynamoDB stream source): Pipe B's, no batching window (vendors
+    should not wait); archive_batch_size 1..10000 and archive_batching_window_seconds 0..300:
+    Pipe A's (one archive object per batch and provider: 100 and 60 s write a tenth of the
+    objects of 10 without a window; lambda_src/README.md "Archive layout" on the 6 MB payload);
+    status_routed_statuses: the statuses Pipe B puts on the bus (what a rule routes; empty: every
+    state change); maximum_retry_attempts -1 (forever) or 0..10000; maximum_record_age_seconds -1
+    (forever) or 60..604800. A record past either limit goes to the fan-out dead-letter queue."""
 
     batch_size: int = 10
+    archive_batch_size: int = 100
+    archive_batching_window_seconds: int = 60
+    status_routed_statuses: tuple[str, ...] = events.PIPE_B_ROUTED_STATUSES
     maximum_retry_attempts: int = 3
     maximum_record_age_seconds: int = 86_400
 
@@ -221,6 +232,9 @@ class Settings:
     network: NetworkSettings = NetworkSettings()
     providers: tuple[str, ...] = KNOWN_PROVIDERS
     alert_email: str = "admin@example.com"
+    # vendor_id values the alert e-mail receives on the vendor topic: by default the notifications
+    # no vendor subscription takes (unroutable vendor); empty: every sale ($2 per 100,000 e-mails).
+    alert_email_vendor_ids: tuple[str, ...] = (events.UNROUTABLE_VENDOR_ID,)
     vendor_subscriptions: tuple[VendorSubscription, ...] = ()
     archive: ArchiveSettings = ArchiveSettings()
     backend: BackendSettings = BackendSettings()
@@ -232,6 +246,13 @@ class Settings:
     kms_deletion_window_days: int = 7
     # Lambda asynchronous invocations: retries before the on-failure destination (0..2, AWS limit).
     lambda_async_max_retry_attempts: int = 2
+    # Lambda platform log level (JSON log format; DEBUG, INFO, WARN): WARN drops the START, END and
+    # REPORT lines of every invocation (~330 B); duration and memory stay in the Lambda metrics.
+    lambda_system_log_level: str = "WARN"
+    # The ledger GSIs' projection (by-vendor, by-customer): KEYS_ONLY writes each index entry once
+    # (a status change rewrites no index) and the reader fetches the listed state rows
+    # (BatchGetItem); INCLUDE projects paycore.query.PUBLIC_STATE_FIELDS; ALL the whole row.
+    ledger_index_projection: str = "KEYS_ONLY"
     # Receives of an ingest message before SQS moves it to the DLQ (1..1000): a transient fault
     # (throttling, a dependency down for a minute) must not dead-letter healthy events.
     ingest_max_receive_count: int = 5
@@ -324,6 +345,10 @@ class Settings:
             p.append(f"providers must not repeat a provider, got {list(self.providers)}")
         if not EMAIL_PATTERN.match(self.alert_email):
             p.append(f"alert_email must be an e-mail address, got {self.alert_email!r}")
+        for vendor_id in self.alert_email_vendor_ids:
+            if not VENDOR_ID_PATTERN.match(vendor_id):
+                p.append(f"alert_email_vendor_ids: each must match {VENDOR_ID_PATTERN.pattern} (a vendor_id value), "
+                         f"got {vendor_id!r}")
         for sub in self.vendor_subscriptions:
             if not VENDOR_ID_PATTERN.match(sub.vendor_id):
                 p.append(f"vendor_subscriptions: vendor_id must match {VENDOR_ID_PATTERN.pattern}, got {sub.vendor_id!r}")
@@ -362,6 +387,10 @@ class Settings:
         if not 300 <= self.paypal_max_transmission_age_seconds <= 2_592_000:
             p.append("paypal_max_transmission_age_seconds must be 300..2592000 (the processor's range; PayPal "
                      f"retries for 3 days), got {self.paypal_max_transmission_age_seconds}")
+        if self.ledger_index_projection not in ("ALL", "INCLUDE", "KEYS_ONLY"):
+            p.append(f"ledger_index_projection must be ALL, INCLUDE or KEYS_ONLY, got {self.ledger_index_projection!r}")
+        if self.lambda_system_log_level not in ("DEBUG", "INFO", "WARN"):
+            p.append(f"lambda_system_log_level must be DEBUG, INFO or WARN, got {self.lambda_system_log_level!r}")
         if not 0 <= self.lambda_async_max_retry_attempts <= 2:
             p.append(
                 "lambda_async_max_retry_attempts must be 0..2 (Lambda async limit; the '3 tries' live in the "
@@ -445,6 +474,9 @@ class Settings:
                 "api.max_webhook_body_bytes must be 1024..65536 (WAF inspects at most 64 KB of an API Gateway "
                 f"body, and the base64 envelope must fit one SQS message), got {a.max_webhook_body_bytes}"
             )
+        unknown_actions = [action for action in a.waf_log_actions if action not in WAF_LOG_ACTIONS]
+        if unknown_actions:
+            p.append(f"api.waf_log_actions must be among {', '.join(WAF_LOG_ACTIONS)}, got {list(a.waf_log_actions)}")
         for key, _ in a.stage_variables:
             if not re.match(r"^[A-Za-z0-9_]{1,64}$", key):
                 p.append(f"api.stage_variables: name must match [A-Za-z0-9_]{{1,64}}, got {key!r}")
@@ -489,6 +521,17 @@ class Settings:
         pipes, alarms = self.pipes, self.alarms
         if not 1 <= pipes.batch_size <= 10_000:
             p.append(f"pipes.batch_size must be 1..10000 (Pipes DynamoDB stream source), got {pipes.batch_size}")
+        if not 1 <= pipes.archive_batch_size <= 10_000:
+            p.append(f"pipes.archive_batch_size must be 1..10000 (Pipes DynamoDB stream source), got {pipes.archive_batch_size}")
+        if not 0 <= pipes.archive_batching_window_seconds <= 300:
+            p.append(f"pipes.archive_batching_window_seconds must be 0..300 (Pipes limit), "
+                     f"got {pipes.archive_batching_window_seconds}")
+        unknown_statuses = sorted(set(pipes.status_routed_statuses) - STATUSES)
+        if unknown_statuses:
+            p.append(f"pipes.status_routed_statuses: unknown statuses {unknown_statuses}; known: {', '.join(sorted(STATUSES))}")
+        if pipes.status_routed_statuses and events.COMPLETED_STATUS not in pipes.status_routed_statuses:
+            p.append(f"pipes.status_routed_statuses must include {events.COMPLETED_STATUS!r} (the completed-payment rule "
+                     f"routes it to the vendor notifications), got {list(pipes.status_routed_statuses)}")
         if not (pipes.maximum_retry_attempts == -1 or 0 <= pipes.maximum_retry_attempts <= 10_000):
             p.append(f"pipes.maximum_retry_attempts must be -1 or 0..10000, got {pipes.maximum_retry_attempts}")
         if not (pipes.maximum_record_age_seconds == -1 or 60 <= pipes.maximum_record_age_seconds <= 604_800):

@@ -150,13 +150,18 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     def _build_storage(self):
-        from constructs.storage import ArchiveBucket, LedgerTable, MarkerTable
+        from paycore.query import PUBLIC_STATE_FIELDS
+
+        from constructs.storage import LEDGER_GSIS, ArchiveBucket, LedgerTable, MarkerTable
 
         s = self.settings
         keys = self.security.keys
+        index_keys = {"transaction_id", "timestamp"} | {k for pair in LEDGER_GSIS.values() for k in pair}
         ledger = LedgerTable(
             self, "ledger", table_name=s.name("payment-transactions"), kms_key_arn=keys["dynamodb"].arn,
-            deletion_protection_enabled=s.protects_data,
+            deletion_protection_enabled=s.protects_data, index_projection_type=s.ledger_index_projection,
+            index_non_key_attributes=[f for f in PUBLIC_STATE_FIELDS if f not in index_keys]
+            if s.ledger_index_projection == "INCLUDE" else (),
         )
         # Bucket names are global: account and region make the name unique and still deterministic
         # (the same name on every plan), and a second region of the same environment can coexist.
@@ -290,6 +295,7 @@ class PaymentPlatformStack(TerraformStack):
             cors_allow_origin=s.api.cors_allow_origin, stage_variables=dict(s.api.stage_variables),
             waf=s.enabled("waf"), waf_rate_limit_per_5min=s.api.waf_rate_limit,
             max_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=f"aws-waf-logs-{s.name('payments')}",
+            waf_log_actions=s.api.waf_log_actions,
             custom_domain_name=domain.domain_name if domain else None,
             certificate_arn=domain.certificate_arn if domain else None,
             base_path=domain.base_path if domain else "",
@@ -344,6 +350,7 @@ class PaymentPlatformStack(TerraformStack):
             region=self.region_name, log_retention_in_days=s.log_retention_days,
             async_failure_queue_arn=q.lambda_failures.queue.arn, async_failure_queue_kms_key_arn=keys["sqs"].arn,
             async_max_retry_attempts=s.lambda_async_max_retry_attempts,
+            system_log_level=s.lambda_system_log_level if s.enabled("lambda_logging_config") else None,
             **vpc,
         )
         scaling = s.processor_scaling
@@ -368,6 +375,7 @@ class PaymentPlatformStack(TerraformStack):
 
     def _grant_functions(self, group) -> None:
         """Least privilege per function (F6, C10): each grant names the exact actions and ARNs."""
+        s = self.settings
         keys = {name: key.arn for name, key in self.security.keys.items()}
         table = self.storage.table.arn
         bucket = self.storage.bucket.arn
@@ -405,7 +413,9 @@ class PaymentPlatformStack(TerraformStack):
             {"sid": "DataKeys", "actions": produce, "resources": [keys["sns"], keys["dynamodb"]]},
         ])
         fn["reader"].grant("read-ledger", [
-            {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"],
+            # the reader fetches the listed state rows when the indexes project keys only
+            {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"]
+             + (["dynamodb:BatchGetItem"] if s.ledger_index_projection == "KEYS_ONLY" else []),
              "resources": [table, f"{table}/index/*"]},
             {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
         ])
@@ -449,14 +459,17 @@ class PaymentPlatformStack(TerraformStack):
             table_stream_arn=self.storage.table.stream_arn if self.storage is not None else None,
             archive_function_arn=archiver.function.arn if archiver is not None else None,
             archive_filter_pattern=domain_events.PIPE_A_FILTER_PATTERN,
-            status_filter_pattern=domain_events.PIPE_B_FILTER_PATTERN,
+            status_filter_pattern=domain_events.pipe_b_filter_pattern(s.pipes.status_routed_statuses),
             status_input_template=domain_events.PIPE_B_INPUT_TEMPLATE,
             status_detail_type=domain_events.DOMAIN_EVENT_DETAIL_TYPE,
             status_event_source=domain_events.DOMAIN_EVENT_SOURCE,
             pipes=s.enabled("pipes"), batch_size=s.pipes.batch_size,
             maximum_retry_attempts=s.pipes.maximum_retry_attempts,
             maximum_record_age_seconds=s.pipes.maximum_record_age_seconds,
-            alert_email=s.alert_email, subscriptions=subscriptions, filter_attribute="vendor_id",
+            archive_batch_size=s.pipes.archive_batch_size,
+            archive_batching_window_seconds=s.pipes.archive_batching_window_seconds,
+            alert_email=s.alert_email, alert_email_filter_values=s.alert_email_vendor_ids,
+            subscriptions=subscriptions, filter_attribute="vendor_id",
             email_subscriptions=s.enabled("email_subscriptions"),
             descriptions={
                 "bus": "Payment domain events (TransactionStatusChanged)",

@@ -18,3 +18,5 @@ LOG_RETENTION_DAYS = (
 INTERFACE_ENDPOINT_SERVICES = (
     "sqs", "sns", "secretsmanager", "ssm", "kms", "events", "xray", "lambda", "logs",
 )
+#: Actions a WAF logging filter can keep (ActionCondition).
+WAF_LOG_ACTIONS = ("ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE", "EXCLUDED_AS_COUNT")

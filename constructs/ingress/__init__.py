@@ -67,7 +67,7 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.wafv2_web_acl import Wafv2WebAcl
 from constructs import Construct
 
-from constructs.core import LOG_RETENTION_DAYS
+from constructs.core import LOG_RETENTION_DAYS, WAF_LOG_ACTIONS
 from constructs.core.tokens import is_literal
 from constructs.ingress.routes import (
     HTTP_METHODS,
@@ -79,7 +79,13 @@ from constructs.ingress.routes import (
     slug,
     terraform_literal,
 )
-from constructs.ingress.waf import WAF_BODY_INSPECTION_STEPS_KB, attach_web_acl, waf_inspection_limit_kb, waf_rules
+from constructs.ingress.waf import (
+    DEFAULT_WAF_LOG_ACTIONS,
+    WAF_BODY_INSPECTION_STEPS_KB,
+    attach_web_acl,
+    waf_inspection_limit_kb,
+    waf_rules,
+)
 
 __all__ = [
     "LambdaRoute", "LambdaTarget", "SqsRoute", "WebhookIngress", "terraform_literal", "waf_inspection_limit_kb",
@@ -144,7 +150,9 @@ class WebhookIngress(Construct):
         Access-Control-Allow-Headers value (default DEFAULT_CORS_ALLOW_HEADERS).
       waf: attach a WAFv2 web ACL (default True); waf_rate_limit_per_5min: requests per 5 min per IP
         (100..2e9, default 100000); max_body_bytes: 1024..65536 (default 65536, the most WAF can
-        inspect); waf_log_group_name: must start with "aws-waf-logs-" (required with waf).
+        inspect); waf_log_group_name: must start with "aws-waf-logs-" (required with waf);
+        waf_log_actions: the requests WAF logs, by the action it applied (WAF_LOG_ACTIONS; default
+        BLOCK and COUNT; empty logs every request).
       custom_domain_name / certificate_arn / base_path: optional regional custom domain (TLS 1.2).
       api_logging_account: set the account-level CloudWatch role API Gateway logs through. It is one
         setting per account and region (two stacks that both set it overwrite each other, and a
@@ -189,6 +197,7 @@ class WebhookIngress(Construct):
         waf_rate_limit_per_5min: int = 100_000,
         max_body_bytes: int = 65_536,
         waf_log_group_name: str = "",
+        waf_log_actions: Sequence[str] = DEFAULT_WAF_LOG_ACTIONS,
         custom_domain_name: str | None = None,
         certificate_arn: str | None = None,
         base_path: str = "",
@@ -208,7 +217,7 @@ class WebhookIngress(Construct):
             throttle_burst_limit=throttle_burst_limit, cors_allow_origin=cors_allow_origin, waf=waf,
             waf_rate_limit_per_5min=waf_rate_limit_per_5min, max_body_bytes=max_body_bytes,
             waf_log_group_name=waf_log_group_name, custom_domain_name=custom_domain_name,
-            certificate_arn=certificate_arn,
+            certificate_arn=certificate_arn, waf_log_actions=waf_log_actions,
         )
         self._cors_origin = cors_allow_origin
         self._cors_headers = cors_allow_headers
@@ -280,7 +289,7 @@ class WebhookIngress(Construct):
             self.web_acl, self.waf_log_group = attach_web_acl(
                 self, name=name, stage_arn=self.stage.arn, logs_key=logs_kms_key_arn,
                 retention=log_retention_in_days, rate_limit=waf_rate_limit_per_5min, max_body=max_body_bytes,
-                log_group_name=waf_log_group_name, description=waf_description)
+                log_group_name=waf_log_group_name, description=waf_description, log_actions=waf_log_actions)
         self.domain_name: ApiGatewayDomainName | None = None
         if custom_domain_name:
             self.domain_name = ApiGatewayDomainName(
@@ -298,7 +307,7 @@ class WebhookIngress(Construct):
                   models: Mapping[str, Any], log_retention_in_days: int, throttle_rate_limit_rps: int,
                   throttle_burst_limit: int, cors_allow_origin: str, waf: bool, waf_rate_limit_per_5min: int,
                   max_body_bytes: int, waf_log_group_name: str, custom_domain_name: str | None,
-                  certificate_arn: str | None) -> None:
+                  certificate_arn: str | None, waf_log_actions: Sequence[str] = ()) -> None:
         p: list[str] = []
         if sqs_routes:
             missing = [label for label, value in (("queue_arn", queue_arn), ("queue_kms_key_arn", queue_kms_key_arn),
@@ -339,6 +348,9 @@ class WebhookIngress(Construct):
                 p.append(f"waf_rate_limit_per_5min must be 100..2000000000, got {waf_rate_limit_per_5min}")
             if not str(waf_log_group_name).startswith("aws-waf-logs-"):
                 p.append(f"waf_log_group_name must start with 'aws-waf-logs-' (WAF requires it), got {waf_log_group_name!r}")
+            unknown_actions = [a for a in waf_log_actions if a not in WAF_LOG_ACTIONS]
+            if unknown_actions:
+                p.append(f"waf_log_actions must be among {', '.join(WAF_LOG_ACTIONS)}, got {list(waf_log_actions)}")
         limit = WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024
         if is_literal(max_body_bytes) and not 1024 <= max_body_bytes <= limit:
             p.append(

@@ -16,12 +16,18 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl import (
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
     Wafv2WebAclLoggingConfiguration,
+    Wafv2WebAclLoggingConfigurationLoggingFilter,
+    Wafv2WebAclLoggingConfigurationLoggingFilterFilter,
+    Wafv2WebAclLoggingConfigurationLoggingFilterFilterCondition,
+    Wafv2WebAclLoggingConfigurationLoggingFilterFilterConditionActionCondition,
     Wafv2WebAclLoggingConfigurationRedactedFields,
 )
 from constructs import Construct
 
 #: WAF can inspect this much of an API Gateway request body (association_config steps).
 WAF_BODY_INSPECTION_STEPS_KB = (16, 32, 48, 64)
+#: The requests WAF logs by default: what it blocked or counted (constructs.core.WAF_LOG_ACTIONS).
+DEFAULT_WAF_LOG_ACTIONS = ("BLOCK", "COUNT")
 
 
 def waf_inspection_limit_kb(max_body_bytes: int) -> int:
@@ -70,11 +76,25 @@ def waf_rules(*, rate_limit: int, max_body_bytes: int, metric_prefix: str) -> li
     ]
 
 
+def logging_filter(actions: Sequence[str]) -> Wafv2WebAclLoggingConfigurationLoggingFilter | None:
+    """The logging configuration's filter: keep the requests WAF applied one of `actions` to,
+    drop the rest; None (log every request) for no actions."""
+    if not actions:
+        return None
+    return Wafv2WebAclLoggingConfigurationLoggingFilter(default_behavior="DROP", filter=[
+        Wafv2WebAclLoggingConfigurationLoggingFilterFilter(behavior="KEEP", requirement="MEETS_ANY", condition=[
+            Wafv2WebAclLoggingConfigurationLoggingFilterFilterCondition(
+                action_condition=Wafv2WebAclLoggingConfigurationLoggingFilterFilterConditionActionCondition(
+                    action=action))
+            for action in actions])])
+
+
 def attach_web_acl(scope: Construct, *, name: str, stage_arn: str, logs_key: str, retention: int, rate_limit: int,
-                   max_body: int, log_group_name: str, description: str) -> tuple[Wafv2WebAcl, CloudwatchLogGroup]:
-    """A REGIONAL web ACL with `waf_rules`, its encrypted log group (gate keys redacted) and its
-    association with the stage; created in `scope` (ids web-acl, waf-logs, waf-logging,
-    waf-association)."""
+                   max_body: int, log_group_name: str, description: str,
+                   log_actions: Sequence[str] = DEFAULT_WAF_LOG_ACTIONS) -> tuple[Wafv2WebAcl, CloudwatchLogGroup]:
+    """A REGIONAL web ACL with `waf_rules`, its encrypted log group (gate keys redacted; only the
+    requests with one of `log_actions`, all of them when empty) and its association with the
+    stage; created in `scope` (ids web-acl, waf-logs, waf-logging, waf-association)."""
     limit_kb = waf_inspection_limit_kb(max_body)
     web_acl = Wafv2WebAcl(
         scope, "web-acl", name=name, scope="REGIONAL", description=description,
@@ -96,6 +116,7 @@ def attach_web_acl(scope: Construct, *, name: str, stage_arn: str, logs_key: str
             Wafv2WebAclLoggingConfigurationRedactedFields(query_string={}),
             Wafv2WebAclLoggingConfigurationRedactedFields(single_header={"name": "x-webhook-key"}),
         ],
+        logging_filter=logging_filter(log_actions),
     )
     Wafv2WebAclAssociation(scope, "waf-association", resource_arn=stage_arn, web_acl_arn=web_acl.arn)
     return web_acl, log_group

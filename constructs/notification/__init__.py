@@ -99,7 +99,12 @@ class EventFanout(Construct):
       pipes: build the pipes (default True).
       batch_size 1..10000 (default 10), maximum_retry_attempts -1/0..10000 (default 3),
         maximum_record_age_seconds -1/60..604800 (default 86400); what still fails goes to the DLQ.
-      alert_email: subscribed to the topic unfiltered, or None (default None).
+      archive_batch_size 1..10000 (default batch_size) and archive_batching_window_seconds 0..300
+        (default 0): Pipe A's batch, fewer archive objects per event (Pipe B keeps batch_size and
+        no window: notifications should not wait).
+      alert_email: subscribed to the topic, or None (default None); alert_email_filter_values: the
+        `filter_attribute` values it receives (e.g. the unroutable vendor id), empty for every
+        message (default: every message; each e-mail costs $2 per 100,000).
       subscriptions: FilteredSubscription each, filtered on the `filter_attribute` message
         attribute (default "vendor_id") (default none).
       email_subscriptions: False drops every e-mail subscription (default True).
@@ -107,7 +112,7 @@ class EventFanout(Construct):
 
     Attributes: bus, rule, rule_target, topic, dead_letter_queue, archive_pipe, status_pipe
       (None when left out), archive_pipe_role, status_pipe_role, subscriptions (id -> subscription;
-      "alert-email" for the unfiltered one).
+      "alert-email" for the alert e-mail).
     """
 
     def __init__(
@@ -139,7 +144,10 @@ class EventFanout(Construct):
         batch_size: int = 10,
         maximum_retry_attempts: int = 3,
         maximum_record_age_seconds: int = 86_400,
+        archive_batch_size: int | None = None,
+        archive_batching_window_seconds: int = 0,
         alert_email: str | None = None,
+        alert_email_filter_values: Sequence[str] = (),
         subscriptions: Sequence[FilteredSubscription] = (),
         filter_attribute: str = "vendor_id",
         email_subscriptions: bool = True,
@@ -150,6 +158,10 @@ class EventFanout(Construct):
         problems: list[str] = []
         if is_literal(batch_size) and not 1 <= batch_size <= 10_000:
             problems.append(f"batch_size must be 1..10000, got {batch_size}")
+        if archive_batch_size is not None and is_literal(archive_batch_size) and not 1 <= archive_batch_size <= 10_000:
+            problems.append(f"archive_batch_size must be 1..10000, got {archive_batch_size}")
+        if is_literal(archive_batching_window_seconds) and not 0 <= archive_batching_window_seconds <= 300:
+            problems.append(f"archive_batching_window_seconds must be 0..300, got {archive_batching_window_seconds}")
         if is_literal(maximum_retry_attempts) and not (maximum_retry_attempts == -1 or 0 <= maximum_retry_attempts <= 10_000):
             problems.append(f"maximum_retry_attempts must be -1 or 0..10000, got {maximum_retry_attempts}")
         if is_literal(maximum_record_age_seconds) and not (
@@ -205,8 +217,12 @@ class EventFanout(Construct):
         topic_arn = self.topic.arn
         self.subscriptions: dict[str, SnsTopicSubscription] = {}
         if alert_email and email_subscriptions:
+            alert_filter: dict[str, Any] = {}
+            if alert_email_filter_values:
+                alert_filter = dict(filter_policy=json.dumps({filter_attribute: list(alert_email_filter_values)}),
+                                    filter_policy_scope="MessageAttributes")
             self.subscriptions["alert-email"] = SnsTopicSubscription(
-                self, "alert-email", topic_arn=topic_arn, protocol="email", endpoint=alert_email)
+                self, "alert-email", topic_arn=topic_arn, protocol="email", endpoint=alert_email, **alert_filter)
         for sub in subscriptions:
             if sub.protocol == "email" and not email_subscriptions:
                 continue
@@ -239,7 +255,9 @@ class EventFanout(Construct):
             self.archive_pipe = PipesPipe(
                 self, "archive-pipe", name=archive_pipe_name, role_arn=self.archive_pipe_role.arn,
                 description=text["archive_pipe"], target=archive_function_arn,
-                source_parameters=self._source(pattern=archive_filter_pattern, **source),
+                source_parameters=self._source(
+                    pattern=archive_filter_pattern, **{**source, "batch_size": archive_batch_size or batch_size},
+                    batching_window_seconds=archive_batching_window_seconds),
                 target_parameters=PipesPipeTargetParameters(
                     lambda_function_parameters={"invocation_type": "REQUEST_RESPONSE"}),
                 source=table_stream_arn,
@@ -262,10 +280,11 @@ class EventFanout(Construct):
         )
 
     def _source(self, *, pattern: Mapping[str, Any], table_stream_arn: str, batch_size: int, maximum_retry_attempts: int,
-                maximum_record_age_seconds: int) -> PipesPipeSourceParameters:
+                maximum_record_age_seconds: int, batching_window_seconds: int = 0) -> PipesPipeSourceParameters:
         return PipesPipeSourceParameters(
             dynamodb_stream_parameters=PipesPipeSourceParametersDynamodbStreamParameters(
                 starting_position="LATEST", batch_size=batch_size, maximum_retry_attempts=maximum_retry_attempts,
+                maximum_batching_window_in_seconds=batching_window_seconds or None,
                 maximum_record_age_in_seconds=maximum_record_age_seconds,
                 on_partial_batch_item_failure="AUTOMATIC_BISECT",
                 dead_letter_config={"arn": self._dlq_arn},

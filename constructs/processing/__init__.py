@@ -41,6 +41,7 @@ from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
 from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunction,
     LambdaFunctionEnvironment,
+    LambdaFunctionLoggingConfig,
     LambdaFunctionTracingConfig,
     LambdaFunctionVpcConfig,
 )
@@ -59,6 +60,8 @@ from constructs.core.tokens import is_literal
 
 RUNTIME = "python3.11"
 ARCHITECTURE = "arm64"
+#: Lambda's platform (system) log levels with the JSON log format.
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
 # Actions AWS cannot scope to a resource ARN (their only valid resource is "*").
 UNSCOPABLE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "ec2:DescribeNetworkInterfaces",
                       "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs")
@@ -104,6 +107,8 @@ class ServerlessFunction(Construct):
       async_max_retry_attempts: 0..2 (Lambda limit); default 2.
       async_max_event_age_seconds: 60..21600; default 3600.
       publish: publish a version (needed for an alias); default False.
+      system_log_level: the Lambda platform's log level with JSON log format (DEBUG, INFO or WARN;
+        WARN drops the START/END/REPORT lines); default None (text format, every platform line).
     """
 
     def __init__(
@@ -133,9 +138,12 @@ class ServerlessFunction(Construct):
         async_max_retry_attempts: int = 2,
         async_max_event_age_seconds: int = 3600,
         publish: bool = False,
+        system_log_level: str | None = None,
     ):
         super().__init__(scope, id_)
         problems = []
+        if system_log_level is not None and system_log_level not in SYSTEM_LOG_LEVELS:
+            problems.append(f"system_log_level must be one of {', '.join(SYSTEM_LOG_LEVELS)} or None, got {system_log_level!r}")
         if is_literal(function_name) and not _FUNCTION_NAME.match(function_name):
             problems.append(f"function_name must be 1..64 of [A-Za-z0-9_-], got {function_name!r}")
         if not re.match(r"^[A-Za-z0-9_.]+\.[A-Za-z0-9_]+$", handler):
@@ -211,6 +219,10 @@ class ServerlessFunction(Construct):
                                                             security_group_ids=list(security_group_ids or ()))
         if environment:
             options["environment"] = LambdaFunctionEnvironment(variables=dict(environment))
+        if system_log_level is not None:
+            # JSON format; the application's level stays what the handlers set (Powertools)
+            options["logging_config"] = LambdaFunctionLoggingConfig(
+                log_format="JSON", system_log_level=system_log_level, log_group=self.log_group.name)
         self.function = LambdaFunction(
             self, "function",
             function_name=function_name,
@@ -292,6 +304,7 @@ class FunctionGroup(Construct):
       async_failure_queue_arn: on-failure destination (SQS) of async invocations; default None;
         async_failure_queue_kms_key_arn: its KMS key, granted to the roles for sending; default None.
       async_max_retry_attempts: 0..2 (Lambda limit); default 2.
+      system_log_level: every function's platform log level (see ServerlessFunction); default None.
 
     Attributes: `layer` (LambdaLayerVersion or None), `functions` (id -> ServerlessFunction),
       `event_source_mappings` (id -> LambdaEventSourceMapping, see `add_queue_event_source`).
@@ -318,6 +331,7 @@ class FunctionGroup(Construct):
         async_failure_queue_arn: str | None = None,
         async_failure_queue_kms_key_arn: str | None = None,
         async_max_retry_attempts: int = 2,
+        system_log_level: str | None = None,
     ):
         super().__init__(scope, id_)
         problems = []
@@ -360,7 +374,7 @@ class FunctionGroup(Construct):
                 async_failure_destination_arn=async_failure_queue_arn,
                 async_failure_destination_kms_key_arn=async_failure_queue_kms_key_arn,
                 async_max_retry_attempts=async_max_retry_attempts,
-                publish=spec.publish,
+                publish=spec.publish, system_log_level=system_log_level,
             )
         self.event_source_mappings: dict[str, LambdaEventSourceMapping] = {}
 

@@ -4,7 +4,7 @@ with their secure defaults."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from cdktf import Token
 from cdktf_cdktf_provider_aws.dynamodb_table import (
@@ -67,15 +67,18 @@ class LedgerTable(Construct):
     given customer-managed key; stream NEW_IMAGE (the pipes read it); TTL on `expires_at` (marker
     rows); GSIs `by-vendor` and `by-customer` (range key `created_at`).
 
-    GSI projection ALL: the indexes are sparse (only the one state row per transaction carries
-    `vendor_key`/`customer_key`), so ALL costs little, and the query API returns whole state rows
-    without a second read; INCLUDE would tie the table to a list of handler attributes.
+    GSI projection (`index_projection_type`): the indexes are sparse (only the one state row per
+    transaction carries `vendor_key`/`customer_key`). ALL and INCLUDE rewrite both index entries on
+    every status change; KEYS_ONLY writes them once (the keys never change) and the reader fetches
+    the listed state rows (BatchGetItem).
 
     Args:
       table_name: 3..255 characters of [A-Za-z0-9_.-]; required.
       kms_key_arn: the dynamodb data-class key; required.
       deletion_protection_enabled: default False (everything destroyable outside prod); True in prod.
       point_in_time_recovery_enabled: default True; keep it on (audit ledger).
+      index_projection_type: ALL (default), INCLUDE or KEYS_ONLY; index_non_key_attributes: the
+        attributes INCLUDE projects (required with INCLUDE, at most 100).
     """
 
     def __init__(
@@ -87,9 +90,16 @@ class LedgerTable(Construct):
         kms_key_arn: str,
         deletion_protection_enabled: bool = False,
         point_in_time_recovery_enabled: bool = True,
+        index_projection_type: str = "ALL",
+        index_non_key_attributes: Sequence[str] = (),
     ):
         super().__init__(scope, id_)
         problems = []
+        if index_projection_type not in ("ALL", "INCLUDE", "KEYS_ONLY"):
+            problems.append(f"index_projection_type must be ALL, INCLUDE or KEYS_ONLY, got {index_projection_type!r}")
+        if (index_projection_type == "INCLUDE") != bool(index_non_key_attributes) or len(index_non_key_attributes) > 100:
+            problems.append(f"index_non_key_attributes: 1..100 names with INCLUDE, none otherwise; got "
+                            f"{list(index_non_key_attributes)} with {index_projection_type}")
         if not Token.is_unresolved(table_name) and not _TABLE_NAME.match(table_name):
             problems.append(f"table_name must be 3..255 characters of [A-Za-z0-9_.-], got {table_name!r}")
         if not Token.is_unresolved(kms_key_arn) and not str(kms_key_arn).startswith("arn:"):
@@ -108,7 +118,8 @@ class LedgerTable(Construct):
             attribute=[DynamodbTableAttribute(name=name, type="S") for name in sorted(key_attributes)],
             global_secondary_index=[
                 DynamodbTableGlobalSecondaryIndex(name=name, hash_key=hash_key, range_key=range_key,
-                                                  projection_type="ALL")
+                                                  projection_type=index_projection_type,
+                                                  non_key_attributes=list(index_non_key_attributes) or None)
                 for name, (hash_key, range_key) in LEDGER_GSIS.items()
             ],
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=point_in_time_recovery_enabled),

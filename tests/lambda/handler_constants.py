@@ -61,8 +61,8 @@ NOW_MS = 1_732_240_000_123
 NOW_S = NOW_MS // 1000
 
 
-def create_ledger_table(client: Any, name: str = TABLE) -> None:
-    """The ledger table exactly as lambda_src/README.md describes it."""
+def create_ledger_table(client: Any, name: str = TABLE, projection: str = "ALL") -> None:
+    """The ledger table exactly as lambda_src/README.md describes it (`projection`: the GSIs')."""
     client.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
@@ -81,7 +81,7 @@ def create_ledger_table(client: Any, name: str = TABLE) -> None:
                     {"AttributeName": key, "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": projection},
             }
             for index, key in (("by-vendor", "vendor_key"), ("by-customer", "customer_key"))
         ],

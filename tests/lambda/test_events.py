@@ -69,6 +69,8 @@ def test_put_events_entry_carries_source_and_detail_type():
         (stream_record(event_item(), "MODIFY"), False, False),
         (stream_record(state_item(), "INSERT"), False, True),
         (stream_record(state_item(), "MODIFY"), False, True),
+        (stream_record(state_item(status="processing", previous_status=None), "INSERT"), False, False),
+        (stream_record(state_item(status="refunded", previous_status="succeeded"), "MODIFY"), False, False),
         (stream_record({"transaction_id": "t", "timestamp": "MARKER#notify#succeeded", "row_type": "marker"}), False, False),
         ({"eventName": "REMOVE", "dynamodb": {"Keys": {}}}, False, False),
     ],
@@ -76,6 +78,22 @@ def test_put_events_entry_carries_source_and_detail_type():
 def test_pipe_filters_select_event_inserts_and_state_changes(record, pipe_a, pipe_b):
     assert events.matches_pattern(events.PIPE_A_FILTER_PATTERN, record) is pipe_a
     assert events.matches_pattern(events.PIPE_B_FILTER_PATTERN, record) is pipe_b
+
+
+def test_pipe_b_filter_keeps_the_statuses_every_rule_routes():
+    routed = set(events.COMPLETED_PAYMENT_RULE_PATTERN["detail"]["new_status"])
+    assert routed <= set(events.PIPE_B_ROUTED_STATUSES)
+    for status in ("pending", "processing", "failed", "succeeded", "refunded"):
+        record = stream_record(state_item(status=status), "MODIFY")
+        assert events.matches_pattern(events.PIPE_B_FILTER_PATTERN, record) is (status in routed), status
+
+
+def test_pipe_b_filter_without_statuses_keeps_every_state_change():
+    record = stream_record(state_item(status="processing", previous_status=None), "INSERT")
+    assert events.matches_pattern(events.pipe_b_filter_pattern(()), record)
+    delivery = events.pipe_b_filter_pattern(("succeeded", "failed", "canceled", "refunded", "reversed"))
+    assert events.matches_pattern(delivery, stream_record(state_item(status="refunded"), "MODIFY"))
+    assert not events.matches_pattern(delivery, record)
 
 
 @pytest.mark.parametrize(("status", "matched"), [("succeeded", True), ("processing", False), ("failed", False)])

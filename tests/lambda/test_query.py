@@ -20,7 +20,11 @@ from downstream_fixtures import (  # noqa: F401  (fixtures)
     state_item,
 )
 
+import handler_constants
+from boto3.dynamodb.conditions import Key
+
 from paycore import cursor as cursor_mod
+from paycore.query import gsi_key_value
 
 INTERNAL = ("raw_gzip", "raw_sha256", "vendor_key", "customer_key", "idempotency_token", "status_rank",
             "row_type", "MARKER", "signature_headers", "expires_at")
@@ -137,6 +141,34 @@ def test_listing_pages_through_every_item_once_newest_first(reader, ledger):
             break
     assert pages == 3
     assert len(seen) == 7 and seen == sorted(seen, reverse=True)
+
+
+def _all_pages(reader, limit=2):
+    pages, cursor = [], None
+    while True:
+        query = {"vendor_id": "vendor-1", "limit": limit, **({"cursor": cursor} if cursor else {})}
+        code, body = list_page(reader, **query)
+        assert code == 200
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_listing_reads_the_state_rows_when_the_index_projects_only_keys(reader, ledger):
+    seed_vendor(ledger, 5)
+    with_all = _all_pages(reader)
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.delete_table(TableName=TABLE)
+    handler_constants.create_ledger_table(client, TABLE, projection="KEYS_ONLY")
+    seed_vendor(ledger, 5)
+    entry = ledger.query(IndexName="by-vendor", KeyConditionExpression=Key("vendor_key").eq(
+        gsi_key_value("vendor_id", "vendor-1")), Limit=1)["Items"][0]
+    assert "status" not in entry and "amount" not in entry  # the index carries keys only
+    keys_only = _all_pages(reader)
+    assert keys_only == with_all and len(with_all) == 3
+    assert all({"status", "amount", "currency", "vendor_id", "updated_at"} <= set(item) for page in keys_only
+               for item in page)
 
 
 def test_last_page_exactly_full_has_no_cursor(reader, ledger):

@@ -72,12 +72,22 @@ PIPE_A_FILTER_PATTERN: dict[str, Any] = {
     "dynamodb": {"NewImage": {"row_type": {"S": ["event"]}}},
 }
 
-#: Pipe B (status changes): the state row is written only when the status moves forward
-#: (monotonic projection), so every INSERT/MODIFY of it is a status change.
-PIPE_B_FILTER_PATTERN: dict[str, Any] = {
-    "eventName": ["INSERT", "MODIFY"],
-    "dynamodb": {"NewImage": {"row_type": {"S": ["state"]}}},
-}
+#: The statuses a deployed rule routes (the completed-payment rule: ``succeeded``); Pipe B puts
+#: only these on the bus. A new rule (e.g. paycore.delivery's DELIVERABLE_STATUSES) adds its own.
+PIPE_B_ROUTED_STATUSES: tuple[str, ...] = (COMPLETED_STATUS,)
+
+
+def pipe_b_filter_pattern(statuses: tuple[str, ...] | list[str] = PIPE_B_ROUTED_STATUSES) -> dict[str, Any]:
+    """Pipe B (status changes): the state row is written only when the status moves forward
+    (monotonic projection), so every INSERT/MODIFY of it is a status change; with ``statuses``
+    only the changes to one of them (empty: every change)."""
+    image: dict[str, Any] = {"row_type": {"S": ["state"]}}
+    if statuses:
+        image["status"] = {"S": list(statuses)}
+    return {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": image}}
+
+
+PIPE_B_FILTER_PATTERN: dict[str, Any] = pipe_b_filter_pattern()
 
 #: Values the processor records for a verified event whose vendor or currency could not be
 #: used (paycore.model.UNKNOWN_VENDOR / UNKNOWN_CURRENCY): recorded, never notified.

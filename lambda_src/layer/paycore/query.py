@@ -226,6 +226,29 @@ def _key_condition(request: ListRequest, partition_attr: str) -> Any:
     return condition
 
 
+def _whole_state_rows(table: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The index entries with the public fields of their state rows: as they are when the index
+    projects them (ALL, INCLUDE), else read with BatchGetItem (KEYS_ONLY), in the index's order.
+    A row gone between the two reads is left out."""
+    if not items or all("status" in item for item in items):
+        return items
+    # the Table resource's client takes and returns plain Python values (boto3's transformation)
+    expression, names = _projection(PUBLIC_STATE_FIELDS)
+    pending = [{"transaction_id": item["transaction_id"], "timestamp": STATE_SK} for item in items]
+    rows: dict[str, dict[str, Any]] = {}
+    for _ in range(5):  # BatchGetItem may leave keys unprocessed under throttling
+        if not pending:
+            break
+        answer = table.meta.client.batch_get_item(RequestItems={table.name: {
+            "Keys": pending, "ProjectionExpression": expression, "ExpressionAttributeNames": names}})
+        for row in answer.get("Responses", {}).get(table.name, []):
+            rows[row["transaction_id"]] = row
+        pending = answer.get("UnprocessedKeys", {}).get(table.name, {}).get("Keys", [])
+    if pending:
+        raise RuntimeError(f"BatchGetItem left {len(pending)} state rows unread")
+    return [{**item, **rows[item["transaction_id"]]} for item in items if item["transaction_id"] in rows]
+
+
 def list_transactions(table: Any, request: ListRequest, *, keys: CursorKeys) -> dict[str, Any]:
     """One page, newest first: ``{"items": [...], "next_cursor": str | None}``.
 
@@ -248,7 +271,7 @@ def list_transactions(table: Any, request: ListRequest, *, keys: CursorKeys) -> 
             raise InvalidCursor("cursor does not belong to this listing")
         kwargs["ExclusiveStartKey"] = start_key
     page = table.query(**kwargs)
-    items = page.get("Items", [])
+    items = _whole_state_rows(table, page.get("Items", []))
     next_key: Mapping[str, Any] | None = page.get("LastEvaluatedKey")
     if len(items) > request.limit:
         items = items[: request.limit]
