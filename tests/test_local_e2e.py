@@ -1,6 +1,6 @@
 """End to end on this machine: the `local` stack applied to a moto server with `cdktf deploy local`, then
 signed webhooks driven through what was deployed with the real handler code
-(scripts/local_runner.py). Nothing is mocked but the emulator itself."""
+(scripts/local_runner/). Nothing is mocked but the emulator itself."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 import local_deploy  # scripts/ is on pytest.ini's pythonpath
 import local_e2e
-import sample_webhooks  # noqa: E402
-from local_runner import LocalPlatform  # noqa: E402
+import sample_webhooks
+from local_runner import LocalPlatform
 
 pytestmark = pytest.mark.slow
 COUNT = 240
@@ -44,7 +44,7 @@ def signer():
 def platform(deployment, emulator, signer):
     running = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch,
                             paypal_trust_store=signer.trust_store_path)
-    local_e2e.set_secrets(emulator.endpoint_url, running.wiring, signer)
+    local_e2e.set_secrets(running, signer)
     return running
 
 
