@@ -130,3 +130,30 @@ def test_fails_when_a_handler_module_is_in_no_function_folder():
     broken["values"]["root_module"]["resources"][0]["values"]["handler"] = "missing_handler.handler"
     with pytest.raises(ValueError, match="missing_handler.py"):
         Wiring.from_state(broken)
+
+
+def test_a_handler_loads_from_its_file_with_its_environment_and_no_sys_path_change():
+    import io
+    import sys
+
+    from local_runner.functions import Functions
+    from local_runner.wiring import LAMBDA_SRC
+
+    deployed = state()
+    deployed["values"]["root_module"]["resources"].append(
+        {"mode": "managed", **function("fn-s", "status_handler.handler", TABLE_NAME="t-1")})
+    path_before, modules_before = list(sys.path), dict(sys.modules)
+    try:  # the runner loads paycore and the handlers fresh: the suite's copies come back afterwards
+        functions = Functions(Wiring.from_state(deployed), "http://127.0.0.1:1", log_sink=io.StringIO())
+        assert callable(functions.handler("status"))
+        assert sys.modules["status_handler"].__file__ == str(LAMBDA_SRC / "status" / "status_handler.py")
+    finally:
+        for name in set(sys.modules) - set(modules_before):
+            del sys.modules[name]
+        sys.modules.update(modules_before)
+    assert sys.path == path_before
+    with functions.environment("status"):
+        import os
+
+        assert (os.environ["TABLE_NAME"], os.environ["AWS_LAMBDA_FUNCTION_NAME"]) == ("t-1", "fn-s")
+    assert os.environ.get("AWS_LAMBDA_FUNCTION_NAME") != "fn-s"
