@@ -16,13 +16,17 @@ def fn_arn(name: str) -> str:
     return ARN.format(service="lambda", rest=f"function:{name}")
 
 
-def queue(name: str, dlq: str | None = None) -> dict:
-    values = {"name": name, "id": f"http://sqs/{name}", "url": f"http://sqs/{name}",
-              "arn": ARN.format(service="sqs", rest=name), "fifo_queue": name.endswith(".fifo")}
-    if dlq:
-        values["redrive_policy"] = json.dumps({"deadLetterTargetArn": ARN.format(service="sqs", rest=dlq),
-                                               "maxReceiveCount": 5})
-    return {"type": "aws_sqs_queue", "values": values}
+def queue(name: str) -> dict:
+    return {"type": "aws_sqs_queue", "values": {"name": name, "id": f"http://sqs/{name}", "url": f"http://sqs/{name}",
+                                                "arn": ARN.format(service="sqs", rest=name),
+                                                "fifo_queue": name.endswith(".fifo")}}
+
+
+def redrive(name: str, dlq: str) -> dict:
+    """The stack's redrive policies are their own resources (constructs/queueing)."""
+    return {"type": "aws_sqs_queue_redrive_policy", "values": {
+        "queue_url": f"http://sqs/{name}",
+        "redrive_policy": json.dumps({"deadLetterTargetArn": ARN.format(service="sqs", rest=dlq), "maxReceiveCount": 5})}}
 
 
 def function(name: str, handler: str, **env: str) -> dict:
@@ -37,7 +41,9 @@ def state(*, deadletter_name: str = "q-one.fifo", pipes_source: str = "stream/le
         function("fn-a", "processor_handler.handler", SECRET_PREFIX="p/"),
         function("fn-b", "archiver_handler.handler", ARCHIVE_BUCKET="bucket-two"),
         function("fn-c", "authorizer_handler.handler"),
-        queue("q-zero.fifo", dlq=deadletter_name), queue(deadletter_name), queue("q-other"),
+        queue("q-zero.fifo"), queue(deadletter_name), queue("q-other"), redrive("q-zero.fifo", deadletter_name),
+        queue("q-rules"), {"type": "aws_cloudwatch_event_target", "values": {
+            "dead_letter_config": [{"arn": ARN.format(service="sqs", rest="q-rules")}]}},
         {"type": "aws_lambda_event_source_mapping", "values": {
             "event_source_arn": ARN.format(service="sqs", rest="q-zero.fifo"), "function_arn": fn_arn("fn-a") + ":live",
             "batch_size": 5, "function_response_types": ["ReportBatchItemFailures"]}},
@@ -90,12 +96,12 @@ def test_event_sources_follow_the_mapping_to_an_aliased_function_and_its_queue()
         ("q-zero.fifo", "processor", 5, True)
 
 
-def test_ingest_queue_is_the_integrations_and_its_dlq_the_redrive_target():
+def test_ingest_queue_is_the_integrations_and_dead_letter_queues_the_targets_of_dead_letter_settings():
     wiring = Wiring.from_state(state(deadletter_name="q-one.fifo"))
     ingest = wiring.ingest_queue()
     assert ingest.name == "q-zero.fifo"
     assert wiring.dead_letter_queue(ingest).name == "q-one.fifo"
-    assert [q.name for q in wiring.dead_letter_queues()] == ["q-one.fifo"]
+    assert [q.name for q in wiring.dead_letter_queues()] == ["q-one.fifo", "q-rules"]
     with pytest.raises(KeyError):
         wiring.dead_letter_queue(wiring.queues["q-other"])
 

@@ -48,7 +48,8 @@ class FunctionWiring:
 
 @dataclass(frozen=True)
 class QueueWiring:
-    """A deployed `aws_sqs_queue`; `dead_letter_arn` is its redrive policy's deadLetterTargetArn."""
+    """A deployed `aws_sqs_queue`; `dead_letter_arn` is its redrive policy's deadLetterTargetArn
+    (the `aws_sqs_queue_redrive_policy` of the queue, or the queue's own attribute)."""
 
     name: str
     url: str
@@ -119,6 +120,8 @@ class Wiring:
     api_id: str
     stage: str
     waf_body_rules: list[WafBodyRule] = field(default_factory=list)
+    # dead-letter targets: of the queues' redrive policies, the bus rules' targets and the pipes
+    dead_letter_arns: set[str] = field(default_factory=set)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Wiring:
@@ -134,7 +137,8 @@ class Wiring:
         def function_for(arn_or_uri: str | None) -> str | None:
             return by_arn.get(unqualified(arn_or_uri or ""))
 
-        queues = {q.name: q for q in map(_queue, by_type["aws_sqs_queue"])}
+        redrive = {p["queue_url"]: p["redrive_policy"] for p in by_type["aws_sqs_queue_redrive_policy"]}
+        queues = {q.name: q for q in (_queue(v, redrive) for v in by_type["aws_sqs_queue"])}
         queue_by_arn = {q.arn: q for q in queues.values()}
         event_sources = []
         for esm in by_type["aws_lambda_event_source_mapping"]:
@@ -167,6 +171,7 @@ class Wiring:
             bucket=archive[0] if archive else "",
             api_id=apis[0]["id"] if apis else "local", stage=stages[0]["stage_name"] if stages else "v1",
             waf_body_rules=_waf_body_rules(by_type),
+            dead_letter_arns=_dead_letter_arns(by_type, queues),
         )
 
     def queue_url_for_integration(self, uri: str) -> str:
@@ -192,9 +197,8 @@ class Wiring:
         return found[0]
 
     def dead_letter_queues(self) -> list[QueueWiring]:
-        """Every queue that is some queue's dead-letter target."""
-        targets = {q.dead_letter_arn for q in self.queues.values()}
-        return [q for q in self.queues.values() if q.arn in targets]
+        """Every queue that is a dead-letter target (of a queue, a bus rule's target or a pipe)."""
+        return [q for q in self.queues.values() if q.arn in self.dead_letter_arns]
 
 
 def _function(values: dict[str, Any]) -> FunctionWiring:
@@ -209,10 +213,11 @@ def _function(values: dict[str, Any]) -> FunctionWiring:
         memory_mb=values.get("memory_size") or 512, timeout_seconds=values.get("timeout") or 30)
 
 
-def _queue(values: dict[str, Any]) -> QueueWiring:
-    redrive = json.loads(values.get("redrive_policy") or "{}")
-    return QueueWiring(name=values["name"], url=values.get("url") or values["id"], arn=values["arn"],
-                       fifo=bool(values.get("fifo_queue")), dead_letter_arn=redrive.get("deadLetterTargetArn"))
+def _queue(values: dict[str, Any], redrive_policies: dict[str, str]) -> QueueWiring:
+    url = values.get("url") or values["id"]
+    redrive = json.loads(redrive_policies.get(url) or values.get("redrive_policy") or "{}")
+    return QueueWiring(name=values["name"], url=url, arn=values["arn"], fifo=bool(values.get("fifo_queue")),
+                       dead_letter_arn=redrive.get("deadLetterTargetArn"))
 
 
 def _pipe(values: dict[str, Any], function_for: Any, buses: dict[str, str]) -> Pipe:
@@ -232,6 +237,14 @@ def _pipe(values: dict[str, Any], function_for: Any, buses: dict[str, str]) -> P
         target_function=function, target_bus=None if function else buses[target],
         input_template=target_params.get("input_template") or "",
         source=bus_params.get("source") or "", detail_type=bus_params.get("detail_type") or "")
+
+
+def _dead_letter_arns(by_type: dict[str, list[dict[str, Any]]], queues: dict[str, QueueWiring]) -> set[str]:
+    configs = [_first(t.get("dead_letter_config")) for t in by_type["aws_cloudwatch_event_target"]]
+    for pipe in by_type["aws_pipes_pipe"]:
+        stream = _first(_first(pipe.get("source_parameters")).get("dynamodb_stream_parameters"))
+        configs.append(_first(stream.get("dead_letter_config")))
+    return {q.dead_letter_arn for q in queues.values() if q.dead_letter_arn} | {c["arn"] for c in configs if c.get("arn")}
 
 
 def _routes(by_type: dict[str, list[dict[str, Any]]], function_for: Any) -> dict[tuple[str, str], Route]:
