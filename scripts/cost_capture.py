@@ -2,7 +2,7 @@
 
 ``CostCapture(platform)`` hooks the functions' SDK session (boto3's default session) and the
 runner's own session (what API Gateway, the event source mappings and the pipes do on AWS) and
-wraps ``platform.invoke``; it records, until :meth:`stop`:
+wraps ``platform.functions.invoke``; it records, until :meth:`stop`:
 
 * every API call by service and operation, and which ones failed (e.g. a failed conditional write);
 * DynamoDB writes: the size of each item written (DynamoDB's item-size rules), whether it is a
@@ -81,11 +81,12 @@ class CostCapture:
             lambda: {"invocations": 0, "records": 0, "payload_bytes": 0, "log_bytes": 0, "log_lines": 0, "emf_lines": 0})
         # the functions' clients are created (from the default session) on their first invocation;
         # the runner's clients exist already and each has its own copy of the hooks
-        emitters = [boto3.DEFAULT_SESSION.events] + [c.meta.events for c in (platform.sqs, platform.streams, platform.events)]
+        emitters = [boto3.DEFAULT_SESSION.events] + [
+            c.meta.events for c in (platform.sqs, platform.pipes.streams, platform.pipes.events)]
         for emitter in emitters:
             emitter.register("provide-client-params", self._params)
             emitter.register("after-call", self._after)
-        original = platform.invoke
+        original = platform.functions.invoke  # every hop (API, event sources, pipes) invokes through it
 
         def invoke(short: str, event: Any) -> Any:
             if not self.active:
@@ -112,7 +113,7 @@ class CostCapture:
                     self.log_lines[short][kind]["lines"] += 1
                     self.log_lines[short][kind]["bytes"] += len(line.encode("utf-8")) + 1
 
-        platform.invoke = invoke
+        platform.functions.invoke = invoke  # type: ignore[method-assign]
 
     # -- hooks (they must never break the call they observe) --
     def _params(self, params: dict, model: Any, context: dict, **_: Any) -> None:

@@ -2,10 +2,12 @@
 """The platform, end to end, on this machine: start a local AWS emulator (moto server, loopback),
 deploy the `local` stack with Terraform, set the provider secrets, send signed Stripe and PayPal
 webhooks (with duplicates, reordered pairs, bad signatures, malformed and oversized bodies)
-through the deployed wiring with the real handlers (scripts/local_runner.py), print a summary,
+through the deployed wiring with the real handlers (scripts/local_runner/), print a summary,
 check that a new plan shows no changes, destroy, and check nothing is left.
 
-    .venv/bin/python scripts/local_e2e.py [--count 240] [--port 4566] [--keep]
+    PYTHONPATH=. .venv/bin/python scripts/local_e2e.py [--count 240] [--port 4566] [--keep]
+
+(the repository is an import root for the local settings, as in pytest.ini; run_local.sh sets it).
 """
 
 from __future__ import annotations
@@ -13,21 +15,19 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import boto3
+
+import cost_capture
+import local_deploy  # scripts/ is the script's own folder (sys.path[0]) or on pytest.ini's pythonpath
+import sample_webhooks
+from local_runner import LocalPlatform
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "lambda_src" / "layer"), str(ROOT)]
-
-import boto3  # noqa: E402
-
-import cost_capture  # noqa: E402
-import local_deploy  # noqa: E402
-import sample_webhooks  # noqa: E402
-from local_runner import LocalPlatform  # noqa: E402
 
 STRIPE_SECRET = "whsec_local_e2e_0123456789abcdef"
 GATE_KEYS = {"stripe": "local-stripe-gate-key-9f8e7d", "paypal": "local-paypal-gate-key-1a2b3c"}
@@ -46,14 +46,14 @@ def create_capture_queues(endpoint_url: str) -> dict[str, str]:
     return {v: sqs.create_queue(QueueName=f"vendor-capture-{v}-local")["QueueUrl"] for v in vendor_ids()}
 
 
-def set_secrets(endpoint_url: str, wiring, signer: sample_webhooks.PayPalSigner,
+def set_secrets(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner,
                 signing: dict[str, str] | None = None) -> None:
     """The providers' signing secrets (default: the ones the samples are signed with) and gate keys."""
     import set_secrets as tool
 
     signing = signing or {"stripe": STRIPE_SECRET, "paypal": signer.webhook_id}
-    sm = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name="us-east-1")
-    prefix = wiring.functions["processor"]["environment"].get("SECRET_PREFIX", "payment-webhooks/local/")
+    sm = boto3.client("secretsmanager", endpoint_url=platform.endpoint_url, region_name="us-east-1")
+    prefix = platform.environment("processor").get("SECRET_PREFIX", "payment-webhooks/local/")
     for provider in ("stripe", "paypal"):
         tool.set_provider_secrets(sm, prefix=prefix, provider=provider, signing=signing[provider],
                                   gate_key=GATE_KEYS[provider])
@@ -67,7 +67,7 @@ def zero_loss(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner) -> 
 
     scenarios = local_scenarios.Scenarios(
         platform, stripe_secret=STRIPE_SECRET, paypal=signer, gate_keys=GATE_KEYS, vendors=vendor_ids(),
-        set_secrets=lambda signing: set_secrets(platform.endpoint_url, platform.wiring, signer, signing))
+        set_secrets=lambda signing: set_secrets(platform, signer, signing))
     return local_scenarios.run_all(scenarios, correct_secrets={"stripe": STRIPE_SECRET, "paypal": signer.webhook_id})
 
 
@@ -146,7 +146,6 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
     for vendor, url in capture_urls.items():
         notifications[vendor] = [json.loads(m["Body"]) for m in drain_queue(sqs, url)]
     expected_valid = {r.expect.event_id: r for r in requests if r.expect.kind == "valid"}
-    dlqs = {name: platform.queue_depth(name) for name in w.queues if "dlq" in name or "dead" in name}
     lost = sorted(set(expected_valid) - set(event_ids))
     return {
         "sent": len(requests),
@@ -163,7 +162,7 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
         "archived_payloads": len(archived),
         "quarantined": count_prefix(platform.endpoint_url, w.bucket, "quarantine/") if w.bucket else 0,
         "notifications": {v: len(n) for v, n in notifications.items()},
-        "dlq_depths": dlqs,
+        "dlq_depths": platform.dead_letter_depths(),
         "lost": len(lost),
         "lost_event_ids": lost[:10],
         "seconds": round(elapsed, 2),
@@ -199,7 +198,7 @@ def main() -> None:
         signer = sample_webhooks.PayPalSigner()
         platform = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch,
                                  paypal_trust_store=signer.trust_store_path)
-        set_secrets(emulator.endpoint_url, platform.wiring, signer)
+        set_secrets(platform, signer)
         requests = sample_webhooks.scenario(count=options.count, stripe_secret=STRIPE_SECRET, paypal=signer,
                                             gate_keys=GATE_KEYS, vendors=vendor_ids())
         capture = cost_capture.CostCapture(platform)

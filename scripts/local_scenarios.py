@@ -55,9 +55,8 @@ class Scenarios:
         self.vendors = vendors
         self.set_secrets = set_secrets  # {"stripe": signing, "paypal": webhook id} -> Secrets Manager
         self.now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        w = platform.wiring
-        self.ingest_url = next(q["url"] for n, q in w.queues.items() if q["fifo"] and "dlq" not in n)
-        self.dlq_url = next(q["url"] for n, q in w.queues.items() if q["fifo"] and "dlq" in n)
+        self.ingest_url = platform.ingest_queue_url
+        self.dlq_url = platform.dead_letter_queue_url(self.ingest_url)
         client = lambda name: boto3.client(name, endpoint_url=platform.endpoint_url, region_name=REGION)  # noqa: E731
         self.sqs, self.s3, self.ddb = client("sqs"), client("s3"), client("dynamodb")
 
@@ -106,7 +105,7 @@ class Scenarios:
 
     def notified(self, transaction_id: str) -> bool:
         """The notifier claims (transaction, status) before it publishes: no claim, no notification."""
-        markers = self.platform.wiring.functions["notifier"]["environment"]["NOTIFY_MARKERS_TABLE"]
+        markers = self.platform.environment("notifier")["NOTIFY_MARKERS_TABLE"]
         item = self.ddb.get_item(TableName=markers, ConsistentRead=True,
                                  Key={"transaction_id": {"S": transaction_id}, "marker": {"S": "MARKER#notify#succeeded"}})
         return "Item" in item
@@ -155,14 +154,14 @@ class Scenarios:
             secrets.clear_all_caches()
 
     def replay_quarantine(self, **kwargs: Any) -> dict:
-        with self.platform._function_env("processor"):  # the processor's settings and trust
+        with self.platform.env_for("processor"):  # the processor's settings and trust
             tool = _load_tool("replay_quarantine")
             from paycore.providers import paypal
             from paycore.secrets import SecretStore
 
             paypal.set_certificate_fetcher(self.paypal.fetch)
             store = SecretStore(boto3.client("secretsmanager", endpoint_url=self.platform.endpoint_url, region_name=REGION),
-                                prefix=self.platform.wiring.functions["processor"]["environment"]["SECRET_PREFIX"], max_age=0)
+                                prefix=self.platform.environment("processor")["SECRET_PREFIX"], max_age=0)
             report = tool.replay(self.s3, self.sqs, bucket=self.platform.wiring.bucket, queue_url=self.ingest_url,
                                  signing_secret=store.signing, **kwargs)
         return report.as_dict()

@@ -19,5 +19,6 @@ for stack in dev prod local; do
 done
 if [ -f "$ROOT/scripts/local_e2e.py" ]; then
   echo "== local deploy and end-to-end run"
-  exec "$ROOT/.venv/bin/python" "$ROOT/scripts/local_e2e.py" "$@"
+  # the repository is an import root (constructs.app.settings), as pytest.ini's pythonpath makes it
+  PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$ROOT/.venv/bin/python" "$ROOT/scripts/local_e2e.py" "$@"
 fi

@@ -131,9 +131,9 @@ def test_import_graphs_have_no_cycle():
 
 def test_no_module_edits_sys_path():
     """paycore is an installed package and pytest.ini names the test import roots: no code puts a
-    folder on sys.path. (Excepted: the local runner, whose rewrite is separate work, and the
-    processor benchmark, which imports the handler from its function folder as Lambda does.)"""
-    excepted = {"scripts/local_runner.py", "scripts/local_e2e.py", "scripts/bench_processor.py"}
+    folder on sys.path. (Excepted: the processor benchmark, which imports the handler from its
+    function folder as Lambda does.)"""
+    excepted = {"scripts/bench_processor.py"}
     offenders = []
     for folder in ("constructs", "lambda_src", "scripts", "tests"):
         for path in (ROOT / folder).rglob("*.py"):

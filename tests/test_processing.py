@@ -249,12 +249,13 @@ def test_fails_when_a_grant_uses_a_wildcard_action_or_resource():
 
 
 def test_fails_when_the_package_manifest_lacks_a_zip():
-    from constructs.app.functions import function_specs
+    from constructs.app.functions import code_folder, function_specs
     from constructs.app.environments import load_settings
 
     s = load_settings("dev", environ={})
     with pytest.raises(ValueError, match=r"artifacts has no zip for \['layer', 'reader'\]: run scripts/package.py"):
-        function_specs(s, {n: {"path": "x.zip", "source_code_hash": "h"} for n in FUNCTION_NAMES if n != "reader"}, {})
+        function_specs(s, {code_folder(n): {"path": "x.zip", "source_code_hash": "h"} for n in FUNCTION_NAMES if n != "reader"},
+                       {})
 
 
 def _group(tmp_path, **overrides) -> FunctionGroup:

@@ -127,14 +127,14 @@ def test_stack_json_matches_snapshot(stack_json, environment, snapshot):
 
 def test_a_comment_in_a_handler_leaves_the_snapshot_digest_but_code_changes_it(tmp_path):
     copy = tmp_path / "lambda_src"
-    shutil.copytree(package.LAMBDA_SRC / "notify", copy / "notify")
-    handler = copy / "notify" / "notify_handler.py"
-    original = code_digest("notify", copy)
-    assert original == code_digest("notify")
+    shutil.copytree(package.LAMBDA_SRC / "manual_notify", copy / "manual_notify")
+    handler = copy / "manual_notify" / "manual_notify_handler.py"
+    original = code_digest("manual_notify", copy)
+    assert original == code_digest("manual_notify")
     handler.write_text("# a reviewer's note\n" + handler.read_text() + "\n\n# and one at the end\n")
-    assert code_digest("notify", copy) == original
+    assert code_digest("manual_notify", copy) == original
     handler.write_text(handler.read_text() + "\nEXTRA = 1\n")
-    assert code_digest("notify", copy) != original
+    assert code_digest("manual_notify", copy) != original
 
 
 def test_readme_gives_the_snapshot_update_command():

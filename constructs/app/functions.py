@@ -30,6 +30,13 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL"),
 }
 COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_ENDPOINT_URL")
+# The code folder (lambda_src/{folder}/{folder}_handler.py, the zip's name) of a function whose
+# folder is not its name: `notify` runs the manual notification API, apart from the `notifier`.
+FUNCTION_CODE: dict[str, str] = {"notify": "manual_notify"}
+
+
+def code_folder(name: str) -> str:
+    return FUNCTION_CODE.get(name, name)
 
 
 @lru_cache(maxsize=1)
@@ -47,10 +54,11 @@ def lambda_artifacts() -> dict[str, dict[str, Any]]:
 
 def function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]],
                    environment: Mapping[str, str]) -> dict[str, FunctionSpec]:
-    """name -> FunctionSpec of every function the settings size: `payment-{name}-{env}`,
-    handler `{name}_handler.handler`, only the configuration keys FUNCTION_ENVIRONMENT lists."""
+    """name -> FunctionSpec of every function the settings size: `payment-{name}-{env}`, the zip
+    of its code folder (`code_folder(name)`) and handler `{folder}_handler.handler`, only the
+    configuration keys FUNCTION_ENVIRONMENT lists."""
     problems = []
-    missing = sorted(({*settings.functions, "layer"}) - set(artifacts))
+    missing = sorted(({*map(code_folder, settings.functions), "layer"}) - set(artifacts))
     if missing:
         problems.append(f"artifacts has no zip for {missing}: run scripts/package.py (build_all)")
     unknown = sorted(set(settings.functions) - set(FUNCTION_ENVIRONMENT))
@@ -61,11 +69,12 @@ def function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]
     specs = {}
     for name, sizing in settings.functions.items():
         keys = FUNCTION_ENVIRONMENT[name] + COMMON_ENVIRONMENT
+        code = code_folder(name)
         specs[name] = FunctionSpec(
             function_name=settings.name(f"payment-{name}"),
-            handler=f"{name}_handler.handler",
-            code_path=artifacts[name]["path"],
-            source_code_hash=artifacts[name]["source_code_hash"],
+            handler=f"{code}_handler.handler",
+            code_path=artifacts[code]["path"],
+            source_code_hash=artifacts[code]["source_code_hash"],
             memory_size_mb=sizing.memory_mb,
             timeout_seconds=sizing.timeout_seconds,
             reserved_concurrent_executions=sizing.reserved_concurrency,

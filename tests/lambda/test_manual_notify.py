@@ -29,7 +29,7 @@ def queue_url(aws_env, monkeypatch):
 
 @pytest.fixture
 def notify(ledger, queue_url):
-    return fresh("notify_handler")
+    return fresh("manual_notify_handler")
 
 
 @pytest.fixture

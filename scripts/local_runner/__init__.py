@@ -1,0 +1,19 @@
+"""The local runner: drives the deployed `local` stack with the real handler code, in-process, the
+way AWS would, because the emulator cannot run Lambda (it needs Docker) nor API Gateway
+integrations nor pipes. Everything it follows comes from what was deployed (`terraform show -json`
+of the local state, read into typed wiring by wiring.py):
+
+- apigateway.py: the web ACL's body rule, the REQUEST authorizer, the integration template and the
+  `SendMessage` to the queue the integration names, its errors as the integration responses' status;
+- event_sources.py: the SQS event source mappings (batch size, partial batch failures);
+- pipes.py: the DynamoDB stream pipes to the archiver and to the bus (the emulator evaluates the
+  rules and SNS subscription filters from there on);
+- functions.py: the handlers in-process with their deployed environment, logs and EMF metrics;
+- platform.py: the facade the scenarios drive (`LocalPlatform`).
+"""
+
+from .apigateway import HttpResult
+from .platform import LocalPlatform
+from .wiring import Wiring
+
+__all__ = ["HttpResult", "LocalPlatform", "Wiring"]

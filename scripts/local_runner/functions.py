@@ -1,0 +1,143 @@
+"""The deployed functions, run in-process: each handler module is loaded from its file under the
+function's deployed environment, invoked with a Lambda context, and its stdout kept as its
+CloudWatch log, from which the embedded-format (EMF) metrics are counted."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import sys
+import time
+import uuid
+from typing import Any, Callable, Iterator
+
+from .wiring import FunctionWiring, Wiring
+
+REGION = "us-east-1"
+Handler = Callable[[Any, Any], Any]
+
+
+class LambdaContext:
+    def __init__(self, function: FunctionWiring):
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = "local"
+        self._deadline = time.time() + function.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+class FunctionOutput(io.TextIOBase):
+    """What a function writes to stdout is its CloudWatch log. Loggers keep the stream they were
+    created with, so the handlers are imported with this proxy as stdout, and each invocation
+    points it at a fresh buffer."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+
+    def capture(self) -> io.StringIO:
+        self._buffer = io.StringIO()
+        return self._buffer
+
+    def write(self, text: str) -> int:
+        return self._buffer.write(text)
+
+    def writable(self) -> bool:
+        return True
+
+
+class Functions:
+    """Loads and invokes the deployed functions' handlers with their deployed environment."""
+
+    def __init__(self, wiring: Wiring, endpoint_url: str, *, log_sink: io.StringIO,
+                 extra_environment: dict[str, dict[str, str]] | None = None,
+                 after_load: dict[str, Callable[[], None]] | None = None):
+        self.wiring = wiring
+        self.endpoint_url = endpoint_url
+        self.log_sink = log_sink
+        self.metrics: collections.Counter[str] = collections.Counter()
+        self.invocations: collections.Counter[str] = collections.Counter()
+        self._extra_environment = extra_environment or {}  # code -> variables the runner adds (local trust)
+        self._after_load = after_load or {}  # code -> hook run once its module is loaded
+        self._stdout = FunctionOutput()
+        self._handlers: dict[str, Handler] = {}
+        # Handler modules keep module-level clients and settings: load them fresh, under this
+        # deployment's environment, even if this process imported them before (the test suite).
+        for name in [n for n in sys.modules if n == "paycore" or n.startswith("paycore.") or n.endswith("_handler")]:
+            del sys.modules[name]
+
+    def function(self, code: str) -> FunctionWiring:
+        if code not in self.wiring.functions:
+            raise KeyError(f"function {code!r} is not deployed")
+        return self.wiring.functions[code]
+
+    @contextlib.contextmanager
+    def environment(self, code: str) -> Iterator[None]:
+        """The function's deployed environment (and the emulator's endpoint) while the context is open."""
+        function = self.function(code)
+        saved = dict(os.environ)
+        os.environ.update(function.environment)
+        os.environ.update(AWS_ENDPOINT_URL=self.endpoint_url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                          AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, AWS_LAMBDA_FUNCTION_NAME=function.name,
+                          POWERTOOLS_TRACE_DISABLED="true")  # no X-Ray daemon here
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update(self._extra_environment.get(code, {}))
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def handler(self, code: str) -> Handler:
+        if code not in self._handlers:
+            function = self.function(code)
+            module_name, _, function_name = function.handler.rpartition(".")
+            spec = importlib.util.spec_from_file_location(module_name, function.module_path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {function.module_path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module  # as an import would (dataclasses, pickling look it up)
+            with self.environment(code), contextlib.redirect_stdout(self._stdout):
+                spec.loader.exec_module(module)  # loggers bind the proxy stream
+            if code in self._after_load:
+                self._after_load[code]()
+            self._handlers[code] = getattr(module, function_name)
+        return self._handlers[code]
+
+    def invoke(self, code: str, event: Any) -> Any:
+        handler = self.handler(code)
+        self.invocations[code] += 1
+        out = self._stdout.capture()
+        with self.environment(code), contextlib.redirect_stdout(self._stdout):
+            try:
+                return handler(event, LambdaContext(self.function(code)))
+            finally:
+                self._collect_output(out.getvalue())
+
+    def _collect_output(self, text: str) -> None:
+        """Function stdout is its CloudWatch log: keep it, and read the EMF metrics from it."""
+        self.log_sink.write(text)
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or "_aws" not in record:
+                continue
+            for directive in record["_aws"].get("CloudWatchMetrics", []):
+                dimensions = [d for group in directive.get("Dimensions", []) for d in group if d != "service"]
+                for metric in directive.get("Metrics", []):
+                    name = metric["Name"]
+                    values = record.get(name, 0)
+                    total = sum(values) if isinstance(values, list) else values
+                    suffix = "".join(f"[{d}={record.get(d)}]" for d in dimensions)
+                    self.metrics[name + suffix] += int(total)

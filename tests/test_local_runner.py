@@ -1,0 +1,165 @@
+"""The local runner reads the deployed wiring by resource type and by the references between
+resources (a small hand-written `terraform show -json` state), not by physical names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local_runner.wiring import Wiring, unqualified
+
+ARN = "arn:aws:{service}:us-east-1:123456789012:{rest}"
+
+
+def fn_arn(name: str) -> str:
+    return ARN.format(service="lambda", rest=f"function:{name}")
+
+
+def queue(name: str) -> dict:
+    return {"type": "aws_sqs_queue", "values": {"name": name, "id": f"http://sqs/{name}", "url": f"http://sqs/{name}",
+                                                "arn": ARN.format(service="sqs", rest=name),
+                                                "fifo_queue": name.endswith(".fifo")}}
+
+
+def redrive(name: str, dlq: str) -> dict:
+    """The stack's redrive policies are their own resources (constructs/queueing)."""
+    return {"type": "aws_sqs_queue_redrive_policy", "values": {
+        "queue_url": f"http://sqs/{name}",
+        "redrive_policy": json.dumps({"deadLetterTargetArn": ARN.format(service="sqs", rest=dlq), "maxReceiveCount": 5})}}
+
+
+def function(name: str, handler: str, **env: str) -> dict:
+    return {"type": "aws_lambda_function", "values": {
+        "function_name": name, "arn": fn_arn(name), "handler": handler, "memory_size": 256, "timeout": 10,
+        "environment": [{"variables": env}]}}
+
+
+def state(*, deadletter_name: str = "q-one.fifo", pipes_source: str = "stream/ledger") -> dict:
+    """Physical names chosen so that no name-based guess (prefixes, "dlq") would find them."""
+    resources = [
+        function("fn-a", "processor_handler.handler", SECRET_PREFIX="p/"),
+        function("fn-b", "archiver_handler.handler", ARCHIVE_BUCKET="bucket-two"),
+        function("fn-c", "authorizer_handler.handler"),
+        queue("q-zero.fifo"), queue(deadletter_name), queue("q-other"), redrive("q-zero.fifo", deadletter_name),
+        queue("q-rules"), {"type": "aws_cloudwatch_event_target", "values": {
+            "dead_letter_config": [{"arn": ARN.format(service="sqs", rest="q-rules")}]}},
+        {"type": "aws_lambda_event_source_mapping", "values": {
+            "event_source_arn": ARN.format(service="sqs", rest="q-zero.fifo"), "function_arn": fn_arn("fn-a") + ":live",
+            "batch_size": 5, "function_response_types": ["ReportBatchItemFailures"]}},
+        {"type": "aws_dynamodb_table", "values": {"name": "table-markers", "stream_arn": "stream/markers"}},
+        {"type": "aws_dynamodb_table", "values": {"name": "table-ledger", "stream_arn": "stream/ledger"}},
+        {"type": "aws_s3_bucket", "values": {"bucket": "bucket-one"}},
+        {"type": "aws_s3_bucket", "values": {"bucket": "bucket-two"}},
+        {"type": "aws_cloudwatch_event_bus", "values": {"name": "bus-x", "arn": ARN.format(service="events",
+                                                                                            rest="event-bus/bus-x")}},
+        {"type": "aws_pipes_pipe", "values": {"name": "pipe-1", "source": pipes_source, "target": fn_arn("fn-b"),
+                                              "source_parameters": [{"dynamodb_stream_parameters": [{"batch_size": 7}]}]}},
+        {"type": "aws_pipes_pipe", "values": {
+            "name": "pipe-2", "source": pipes_source, "target": ARN.format(service="events", rest="event-bus/bus-x"),
+            "source_parameters": [{"filter_criteria": [{"filter": [{"pattern": '{"eventName": ["MODIFY"]}'}]}]}],
+            "target_parameters": [{"input_template": "{}", "eventbridge_event_bus_parameters": [
+                {"source": "payments", "detail_type": "status"}]}]}},
+        {"type": "aws_api_gateway_rest_api", "values": {"id": "api1"}},
+        {"type": "aws_api_gateway_stage", "values": {"stage_name": "v1"}},
+        {"type": "aws_api_gateway_resource", "values": {"id": "r1", "path": "/webhooks/stripe"}},
+        {"type": "aws_api_gateway_authorizer", "values": {
+            "id": "au1", "authorizer_uri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                                           + fn_arn("fn-c") + "/invocations"}},
+        {"type": "aws_api_gateway_method", "values": {"resource_id": "r1", "http_method": "POST", "authorizer_id": "au1"}},
+        {"type": "aws_api_gateway_integration", "values": {
+            "resource_id": "r1", "http_method": "POST", "type": "AWS",
+            "uri": "arn:aws:apigateway:us-east-1:sqs:path/123456789012/q-zero.fifo",
+            "request_templates": {"application/json": "Action=SendMessage"}}},
+        {"type": "aws_api_gateway_integration_response", "values": {
+            "resource_id": "r1", "http_method": "POST", "selection_pattern": "5\\d{2}", "status_code": "503"}},
+        {"type": "aws_wafv2_web_acl", "values": {"arn": "acl1", "rule": [{
+            "name": "body-size", "action": [{"block": [{"custom_response": [{"response_code": 413}]}]}],
+            "statement": [{"size_constraint_statement": [
+                {"comparison_operator": "GT", "size": 262144, "field_to_match": [{"body": [{}]}]}]}]}]}},
+        {"type": "aws_wafv2_web_acl_association", "values": {"web_acl_arn": "acl1"}},
+    ]
+    return {"values": {"root_module": {"resources": [{"mode": "managed", **r} for r in resources]}}}
+
+
+def test_functions_are_known_by_the_code_their_handler_runs():
+    wiring = Wiring.from_state(state())
+    assert set(wiring.functions) == {"processor", "archiver", "authorizer"}
+    processor = wiring.functions["processor"]
+    assert (processor.name, processor.environment, processor.memory_mb) == ("fn-a", {"SECRET_PREFIX": "p/"}, 256)
+    assert processor.module_path.is_file()
+
+
+def test_event_sources_follow_the_mapping_to_an_aliased_function_and_its_queue():
+    [source] = Wiring.from_state(state()).event_sources
+    assert (source.queue.name, source.function, source.batch_size, source.report_failures) == \
+        ("q-zero.fifo", "processor", 5, True)
+
+
+def test_ingest_queue_is_the_integrations_and_dead_letter_queues_the_targets_of_dead_letter_settings():
+    wiring = Wiring.from_state(state(deadletter_name="q-one.fifo"))
+    ingest = wiring.ingest_queue()
+    assert ingest.name == "q-zero.fifo"
+    assert wiring.dead_letter_queue(ingest).name == "q-one.fifo"
+    assert [q.name for q in wiring.dead_letter_queues()] == ["q-one.fifo", "q-rules"]
+    with pytest.raises(KeyError):
+        wiring.dead_letter_queue(wiring.queues["q-other"])
+
+
+def test_table_bus_and_bucket_are_the_ones_the_pipes_reference():
+    wiring = Wiring.from_state(state())
+    assert (wiring.table_name, wiring.stream_arn, wiring.bucket) == ("table-ledger", "stream/ledger", "bucket-two")
+    archive, status = wiring.pipes
+    assert (archive.target_function, archive.target_bus, archive.batch_size) == ("archiver", None, 7)
+    assert (status.target_function, status.target_bus, status.patterns) == (None, "bus-x", [{"eventName": ["MODIFY"]}])
+    assert Wiring.from_state(state(pipes_source="stream/markers")).table_name == "table-markers"
+
+
+def test_routes_carry_their_authorizer_error_statuses_and_the_associated_waf_rule():
+    wiring = Wiring.from_state(state())
+    route = wiring.routes[("POST", "/webhooks/stripe")]
+    assert (route.authorizer_function, route.status_for_error) == ("authorizer", {"5\\d{2}": "503"})
+    assert [(r.name, r.max_bytes, r.status) for r in wiring.waf_body_rules] == [("body-size", 262144, 413)]
+    unassociated = state()
+    unassociated["values"]["root_module"]["resources"].pop()
+    assert Wiring.from_state(unassociated).waf_body_rules == []
+
+
+def test_unqualified_strips_an_alias_and_an_invoke_uri():
+    arn = fn_arn("fn-a")
+    assert unqualified(arn + ":live") == arn
+    assert unqualified(f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations") == arn
+
+
+def test_fails_when_a_handler_module_is_in_no_function_folder():
+    broken = state()
+    broken["values"]["root_module"]["resources"][0]["values"]["handler"] = "missing_handler.handler"
+    with pytest.raises(ValueError, match="missing_handler.py"):
+        Wiring.from_state(broken)
+
+
+def test_a_handler_loads_from_its_file_with_its_environment_and_no_sys_path_change():
+    import io
+    import sys
+
+    from local_runner.functions import Functions
+    from local_runner.wiring import LAMBDA_SRC
+
+    deployed = state()
+    deployed["values"]["root_module"]["resources"].append(
+        {"mode": "managed", **function("fn-s", "status_handler.handler", TABLE_NAME="t-1")})
+    path_before, modules_before = list(sys.path), dict(sys.modules)
+    try:  # the runner loads paycore and the handlers fresh: the suite's copies come back afterwards
+        functions = Functions(Wiring.from_state(deployed), "http://127.0.0.1:1", log_sink=io.StringIO())
+        assert callable(functions.handler("status"))
+        assert sys.modules["status_handler"].__file__ == str(LAMBDA_SRC / "status" / "status_handler.py")
+    finally:
+        for name in set(sys.modules) - set(modules_before):
+            del sys.modules[name]
+        sys.modules.update(modules_before)
+    assert sys.path == path_before
+    with functions.environment("status"):
+        import os
+
+        assert (os.environ["TABLE_NAME"], os.environ["AWS_LAMBDA_FUNCTION_NAME"]) == ("t-1", "fn-s")
+    assert os.environ.get("AWS_LAMBDA_FUNCTION_NAME") != "fn-s"
