@@ -206,9 +206,7 @@ def wru(size_bytes: int) -> int:
 
 def realistic_sizes() -> dict[str, int]:
     """Item and message sizes for the realistic Stripe event, from the layer's own functions."""
-    sys.path.insert(0, str(ROOT / "lambda_src" / "layer"))
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from cost_capture import item_size
+    from cost_capture import item_size  # scripts/ is this script's folder; paycore is installed
     from paycore import ledger
     from paycore.envelope import build_envelope
     from paycore.providers import stripe
