@@ -17,6 +17,7 @@ from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from cdktf_cdktf_provider_aws.lambda_provisioned_concurrency_config import LambdaProvisionedConcurrencyConfig
 
 from constructs.processing import FunctionGroup, FunctionSpec, ProvisionedConcurrencyAutoscaling, ServerlessFunction
+from constructs.app.functions import code_folder
 from constructs.app.settings import FUNCTION_NAMES
 from infra_synth import by, data_sources, named, resources, small_stack, stack, synth
 
@@ -28,7 +29,7 @@ def test_eight_functions_python311_arm64_traced_and_encrypted():
     layer, _ = named(out, LambdaLayerVersion.TF_RESOURCE_TYPE, layer_name="payment-shared-dev")
     for name in FUNCTION_NAMES:
         assert Testing.to_have_resource_with_properties(out, LambdaFunction.TF_RESOURCE_TYPE, {
-            "function_name": f"payment-{name}-dev", "handler": f"{name}_handler.handler", "runtime": "python3.11",
+            "function_name": f"payment-{name}-dev", "handler": f"{code_folder(name)}_handler.handler", "runtime": "python3.11",
             "architectures": ["arm64"], "tracing_config": {"mode": "Active"},
         })
         function = by(out, LambdaFunction.TF_RESOURCE_TYPE, function_name=f"payment-{name}-dev")
