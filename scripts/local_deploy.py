@@ -33,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_CREDENTIALS = {
@@ -211,8 +212,44 @@ class Deployment:
                   progress=("destroy", len(self.resources()) if self.state else 0))
 
 
-def deploy(endpoint_url: str, outdir: Path) -> Deployment:
-    """Synthesize and apply the local stack against the emulator at `endpoint_url`."""
+#: What a lost emulator response looks like: the provider's SDK retried a create that the emulator
+#: had already done (seen as ParameterAlreadyExists / AlreadyExistsException under load).
+EMULATOR_RACE = ("AlreadyExists",)
+
+
+def reset_emulator(endpoint_url: str) -> None:
+    """Forget everything the emulator holds (moto's reset API)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST"), timeout=30).read()
+
+
+def with_one_retry(attempt: Callable[[int], Deployment], endpoint_url: str,
+                   prepare: Callable[[], None] | None = None) -> Deployment:
+    """Deploy; if the apply failed only because the emulator lost a response (the provider then
+    finds its own create done: *AlreadyExists*), reset the emulator and deploy once more from
+    scratch, saying so. Any other failure is raised as it is."""
+    for number in (1, 2):
+        if prepare is not None:
+            prepare()
+        try:
+            return attempt(number)
+        except RuntimeError as failure:
+            if number == 2 or not any(marker in str(failure) for marker in EMULATOR_RACE):
+                raise
+            stage("the emulator lost a response during the apply (AlreadyExists): reset, deploy again")
+            reset_emulator(endpoint_url)
+    raise AssertionError("unreachable")
+
+
+def deploy(endpoint_url: str, outdir: Path, prepare: Callable[[], None] | None = None) -> Deployment:
+    """Synthesize and apply the local stack against the emulator at `endpoint_url` (one retry
+    from scratch when the emulator loses a response, see `with_one_retry`)."""
+    return with_one_retry(lambda n: _deploy(endpoint_url, outdir / f"attempt-{n}" if n > 1 else outdir),
+                          endpoint_url, prepare)
+
+
+def _deploy(endpoint_url: str, outdir: Path) -> Deployment:
     stage(f"synth of the local stack (main.py, PAYMENTS_LOCAL_ENDPOINT={endpoint_url})")
     workdir = synth_local(endpoint_url, outdir)
     stage("terraform init (provider from the mirror)")
@@ -229,8 +266,14 @@ def deploy(endpoint_url: str, outdir: Path) -> Deployment:
     return deployment
 
 
-def cdktf_deploy(endpoint_url: str, outdir: Path) -> Deployment:
-    """`cdktf deploy local` against the emulator at `endpoint_url`, output (and state) in `outdir`."""
+def cdktf_deploy(endpoint_url: str, outdir: Path, prepare: Callable[[], None] | None = None) -> Deployment:
+    """`cdktf deploy local` against the emulator at `endpoint_url`, output (and state) in `outdir`
+    (one retry from scratch when the emulator loses a response, see `with_one_retry`)."""
+    return with_one_retry(lambda n: _cdktf_deploy(endpoint_url, outdir / f"attempt-{n}" if n > 1 else outdir),
+                          endpoint_url, prepare)
+
+
+def _cdktf_deploy(endpoint_url: str, outdir: Path) -> Deployment:
     started = time.perf_counter()
     cdktf(["deploy", "local", "--auto-approve", "--parallelism", "20"], endpoint_url, outdir)
     deployment = Deployment(workdir=outdir / "stacks" / "local", endpoint_url=endpoint_url,

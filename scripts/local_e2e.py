@@ -191,8 +191,10 @@ def main() -> None:
     with local_deploy.LocalEmulator(options.port) as emulator, tempfile.TemporaryDirectory() as scratch:
         # --keep deploys into cdktf.out, where `cdktf diff/output/destroy local` find the stack and its state
         work = ROOT / "cdktf.out" if options.keep else Path(scratch)
-        capture_urls = create_capture_queues(emulator.endpoint_url)
-        deployment = local_deploy.deploy(emulator.endpoint_url, work)
+        capture_urls: dict[str, str] = {}
+        deployment = local_deploy.deploy(
+            emulator.endpoint_url, work,
+            prepare=lambda: capture_urls.update(create_capture_queues(emulator.endpoint_url)))
         print(f"deployed {len(deployment.resources())} resources to {emulator.endpoint_url} "
               f"in {deployment.apply_seconds:.1f} s")
         signer = sample_webhooks.PayPalSigner()

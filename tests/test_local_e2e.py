@@ -29,9 +29,11 @@ def emulator():
 
 @pytest.fixture(scope="module")
 def deployment(emulator, tmp_path_factory):
-    capture = local_e2e.create_capture_queues(emulator.endpoint_url)
+    capture: dict[str, str] = {}
     # deployed, checked and destroyed with the cdktf CLI, as the README's cdktf loop does
-    deployed = local_deploy.cdktf_deploy(emulator.endpoint_url, tmp_path_factory.mktemp("cdktf.out"))
+    deployed = local_deploy.cdktf_deploy(
+        emulator.endpoint_url, tmp_path_factory.mktemp("cdktf.out"),
+        prepare=lambda: capture.update(local_e2e.create_capture_queues(emulator.endpoint_url)))
     deployed.capture_urls = capture
     yield deployed
 

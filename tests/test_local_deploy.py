@@ -1,0 +1,45 @@
+"""The local deployment retries once, from scratch, only when the emulator lost a response during
+the apply (the provider then finds its own create done: AlreadyExists); other failures surface."""
+from __future__ import annotations
+
+import boto3
+import pytest
+
+import local_deploy
+
+
+def test_an_emulator_race_is_retried_once_from_a_reset_emulator(monkeypatch):
+    calls, resets, prepared = [], [], []
+    monkeypatch.setattr(local_deploy, "reset_emulator", resets.append)
+
+    def attempt(number):
+        calls.append(number)
+        if number == 1:
+            raise RuntimeError("Error: creating SSM Parameter (...): ParameterAlreadyExists: The parameter already exists")
+        return "deployed"
+
+    assert local_deploy.with_one_retry(attempt, "http://127.0.0.1:1", prepare=lambda: prepared.append(1)) == "deployed"
+    assert (calls, resets, len(prepared)) == ([1, 2], ["http://127.0.0.1:1"], 2)
+
+
+@pytest.mark.parametrize("messages", [["Error: invalid value for bucket"], ["AlreadyExists", "AlreadyExists again"]])
+def test_other_failures_and_a_second_race_are_raised(monkeypatch, messages):
+    resets = []
+    monkeypatch.setattr(local_deploy, "reset_emulator", resets.append)
+    remaining = list(messages)
+
+    def attempt(number):
+        raise RuntimeError(remaining.pop(0))
+
+    with pytest.raises(RuntimeError) as error:
+        local_deploy.with_one_retry(attempt, "http://127.0.0.1:1")
+    assert str(error.value) == messages[-1]
+    assert len(resets) == len(messages) - 1
+
+
+def test_reset_empties_the_emulator():
+    with local_deploy.LocalEmulator() as emulator:
+        ssm = boto3.client("ssm", endpoint_url=emulator.endpoint_url, region_name="us-east-1")
+        ssm.put_parameter(Name="/payments/local/x", Value="1", Type="String")
+        local_deploy.reset_emulator(emulator.endpoint_url)
+        assert ssm.describe_parameters()["Parameters"] == []
