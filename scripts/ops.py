@@ -21,7 +21,6 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable, NoReturn
 
 import boto3
@@ -98,13 +97,12 @@ def dlq_name(name: str) -> str:
 
 
 def parse_time(text: str, option: str) -> int:
+    import replay_archive
+
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return replay_archive.epoch_ms(text)
     except ValueError:
         raise UsageError(f"{option} must be an ISO-8601 date or date-time (e.g. 2026-11-28T06:00:00Z), got {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
 
 
 def progress(message: str) -> None:

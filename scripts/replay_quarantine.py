@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import boto3
 
+import replay_archive
 from paycore import providers
 from paycore.envelope import Envelope, parse_envelope
 from paycore.events import resolve_path
@@ -50,14 +51,11 @@ class UsageError(Exception):
 
 
 def parse_since(text: str) -> int:
-    """ISO-8601 date or date-time (UTC when no offset) -> epoch ms."""
+    """ISO-8601 date or date-time (UTC when no offset) -> epoch ms (replay_archive's parser)."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return replay_archive.epoch_ms(text)
     except ValueError:
         raise UsageError(f"--since must be an ISO-8601 date or date-time (e.g. 2024-11-22T00:00:00Z), got {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
 
 
 def day_prefixes(prefix: str, provider: str | None, since_ms: int, now_ms: int) -> list[str]:
