@@ -52,6 +52,9 @@ TTL_ATTRIBUTE = "expires_at"
 #: GSI name -> (partition key, sort key); KEYS_ONLY (the ops tooling fetches the rows it lists).
 INDEXES = {"by-endpoint": ("endpoint_key", "sort_key"), "by-transaction": ("txn_key", "sort_key")}
 FOUR_DAYS = 345_600
+# EventBridge's own limits: retry a target for up to a day, 185 attempts
+RULE_TARGET_MAX_EVENT_AGE_SECONDS = 86_400
+RULE_TARGET_MAX_RETRIES = 185
 _HTTPS = 443
 _ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{2,47}$")
 
@@ -177,12 +180,13 @@ class VendorDelivery(Construct):
             raise ValueError("VendorDelivery: " + "; ".join(problems))
 
         # --- queues: the rule's queue (standard + DLQ), the deliveries FIFO and its DLQ
+        # the rule sends here; what it cannot deliver (after a day of retries) goes to the DLQ
+        rule_arn = {"events.amazonaws.com": _rule_arn(partition, region, account_id, event_bus_name, rule_name)}
         self.events_queue = WebhookQueue(
             self, "events-queue", name=events_queue_name, kms_key_arn=sqs_kms_key_arn,
             consumer_timeout_seconds=fanout_function.timeout_seconds, message_retention_seconds=FOUR_DAYS,
             dlq_max_receive_count=events_max_receive_count, dlq_redrive_allow_policy=dlq_redrive_allow_policy,
-            dlq_name=events_dead_letter_queue_name,
-            service_senders={"events.amazonaws.com": _rule_arn(partition, region, account_id, event_bus_name, rule_name)},
+            dlq_name=events_dead_letter_queue_name, service_senders=rule_arn, dlq_service_senders=rule_arn,
         )
         self.queue = FifoQueue(
             self, "deliveries-queue", name=queue_name, kms_key_arn=sqs_kms_key_arn,
@@ -320,7 +324,9 @@ class VendorDelivery(Construct):
             event_pattern=json.dumps(dict(rule_pattern), sort_keys=True))
         self.rule_target = CloudwatchEventTarget(
             self, "rule-target", rule=self.rule.name, event_bus_name=event_bus_name, target_id="delivery-events",
-            arn=self.events_queue.queue.arn)
+            arn=self.events_queue.queue.arn, dead_letter_config={"arn": self.events_queue.dead_letter_queue.arn},
+            retry_policy={"maximum_event_age_in_seconds": RULE_TARGET_MAX_EVENT_AGE_SECONDS,
+                          "maximum_retry_attempts": RULE_TARGET_MAX_RETRIES})
         self.alerts_rule = CloudwatchEventRule(
             self, "alerts-rule", name=alerts_rule_name, event_bus_name=event_bus_name,
             description="Delivery exhausted / endpoint disabled -> alerts topic",
