@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable,
     DynamodbTableAttribute,
@@ -29,6 +29,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTableServerSideEncryption,
     DynamodbTableTtl,
 )
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
     LambdaEventSourceMapping,
     LambdaEventSourceMappingScalingConfig,
@@ -39,7 +40,7 @@ from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from constructs.core.policy import document
-from constructs.core.tokens import is_literal
+from constructs.core.tokens import is_literal, is_token
 from constructs.processing import SQS_BATCH_SIZE, FunctionSpec, ServerlessFunction
 from constructs.queueing import VISIBILITY_FACTOR, FifoQueue, WebhookQueue
 
@@ -146,16 +147,19 @@ class VendorDelivery(Construct):
         for label, name in (("queue_name", queue_name), ("dead_letter_queue_name", dead_letter_queue_name)):
             if is_literal(name) and not name.endswith(".fifo"):
                 problems.append(f"{label} must be a FIFO queue name ending in .fifo, got {name!r}")
-        if not endpoints_parameter_name.startswith("/"):
+        if is_literal(endpoints_parameter_name) and not endpoints_parameter_name.startswith("/"):
             problems.append(f"endpoints_parameter_name must be an SSM path such as /payments/dev/delivery-endpoints, "
                             f"got {endpoints_parameter_name!r}")
         size = len(endpoints_document.encode())
-        if size > ADVANCED_PARAMETER_BYTES:
+        if is_token(endpoints_document):
+            problems.append("endpoints_document must be literal JSON text (its size picks the parameter tier), got a token")
+        elif size > ADVANCED_PARAMETER_BYTES:
             problems.append(f"endpoints_document must fit an SSM parameter ({ADVANCED_PARAMETER_BYTES} bytes), got {size}")
-        try:
-            json.loads(endpoints_document)
-        except ValueError:
-            problems.append("endpoints_document must be JSON text")
+        else:
+            try:
+                json.loads(endpoints_document)
+            except ValueError:
+                problems.append("endpoints_document must be JSON text")
         for endpoint_id, secret in sorted(signing_secret_names.items()):
             if not _ENDPOINT_ID.match(endpoint_id):
                 problems.append(f"signing_secret_names: endpoint id must match {_ENDPOINT_ID.pattern}, got {endpoint_id!r}")
@@ -342,6 +346,4 @@ def _rule_arn(partition: str, region: str, account_id: str, bus_name: str, rule_
 
 
 def _with_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> FunctionSpec:
-    from dataclasses import replace
-
     return replace(spec, environment={**spec.environment, **extra})
