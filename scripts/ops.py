@@ -69,7 +69,7 @@ def resolve(env: str, *, region: str | None = None, endpoint_url: str | None = N
         raise UsageError(f"unknown environment {env!r}; cdktf.json defines: {', '.join(loaders)}")
     settings = loaders[env](env)
     local = getattr(settings, "local", None)
-    endpoint = endpoint_url or (getattr(local, "endpoint", None) if local else None)
+    endpoint = endpoint_url or (local.endpoint_url if local else None)
     suffix = settings.suffix
     queues = {short: (f"{base}-{suffix}.fifo" if short == "ingest" else f"{base}-{suffix}") for short, base in QUEUES.items()}
     return Targets(env=env, region=region or settings.region, endpoint_url=endpoint,

@@ -131,3 +131,11 @@ def test_deliveries_act_on_the_names_the_stack_deploys(aws, capsys):
     assert json.loads(out)["count"] == 0
     code, out, err = run(["--env", "dev", "deliveries", "pause", "--endpoint", "ep-demo-main", "--dry-run"], capsys)
     assert code == 0 and json.loads(out)["dry_run"] is True, out + err
+
+
+def test_the_local_environment_targets_its_emulator_and_the_others_aws(aws):
+    from constructs.app.environments import load_settings
+
+    assert ops.resolve("local").endpoint_url == load_settings("local").local.endpoint_url
+    assert ops.resolve("local", endpoint_url="http://127.0.0.1:4999").endpoint_url == "http://127.0.0.1:4999"
+    assert ops.resolve("prod").endpoint_url is None
