@@ -122,6 +122,9 @@ class Wiring:
     waf_body_rules: list[WafBodyRule] = field(default_factory=list)
     # dead-letter targets: of the queues' redrive policies, the bus rules' targets and the pipes
     dead_letter_arns: set[str] = field(default_factory=set)
+    # the vendor endpoint configuration (JSON) of the SSM parameter the delivery functions name in
+    # DELIVERY_ENDPOINTS_PARAMETER; "" when nothing delivers to vendors
+    delivery_endpoints: str = ""
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Wiring:
@@ -172,7 +175,17 @@ class Wiring:
             api_id=apis[0]["id"] if apis else "local", stage=stages[0]["stage_name"] if stages else "v1",
             waf_body_rules=_waf_body_rules(by_type),
             dead_letter_arns=_dead_letter_arns(by_type, queues),
+            delivery_endpoints=_delivery_endpoints(by_type, functions),
         )
+
+    def vendor_endpoints(self) -> dict[str, dict[str, Any]]:
+        """The configured vendor endpoints by id: `{"vendor_id", "url", "event_types",
+        "rate_limit_per_second"?, "paused"?}` (lambda_src/README.md, "Vendor delivery")."""
+        if not self.delivery_endpoints:
+            return {}
+        document = json.loads(self.delivery_endpoints)
+        return {endpoint["id"]: {"vendor_id": vendor_id, **{k: v for k, v in endpoint.items() if k != "id"}}
+                for vendor_id, vendor in document.get("vendors", {}).items() for endpoint in vendor.get("endpoints", [])}
 
     def queue_url_for_integration(self, uri: str) -> str:
         """`arn:aws:apigateway:{region}:sqs:path/{account}/{queue}` -> that queue's URL."""
@@ -237,6 +250,15 @@ def _pipe(values: dict[str, Any], function_for: Any, buses: dict[str, str]) -> P
         target_function=function, target_bus=None if function else buses[target],
         input_template=target_params.get("input_template") or "",
         source=bus_params.get("source") or "", detail_type=bus_params.get("detail_type") or "")
+
+
+def _delivery_endpoints(by_type: dict[str, list[dict[str, Any]]], functions: dict[str, FunctionWiring]) -> str:
+    names = {f.environment["DELIVERY_ENDPOINTS_PARAMETER"] for f in functions.values()
+             if f.environment.get("DELIVERY_ENDPOINTS_PARAMETER")}
+    values = {p.get("value") or p.get("insecure_value") or "" for p in by_type["aws_ssm_parameter"] if p.get("name") in names}
+    if len(values) > 1:
+        raise ValueError(f"the delivery functions name different endpoint parameters: {sorted(names)}")
+    return values.pop() if values else ""
 
 
 def _dead_letter_arns(by_type: dict[str, list[dict[str, Any]]], queues: dict[str, QueueWiring]) -> set[str]:
