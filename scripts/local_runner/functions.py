@@ -71,6 +71,7 @@ class Functions:
         self._stdout = FunctionOutput()
         self._handlers: dict[str, Handler] = {}
         self._visibility_set: set[str] = set()  # receipt handles whose visibility a function changed
+        self.current: str | None = None  # the function being invoked (one at a time; its threads too)
         # Handler modules keep module-level clients and settings: load them fresh, under this
         # deployment's environment, even if this process imported them before (the test suite).
         for name in [n for n in sys.modules if n == "paycore" or n.startswith("paycore.") or n.endswith("_handler")]:
@@ -130,10 +131,12 @@ class Functions:
         handler = self.handler(code)
         self.invocations[code] += 1
         out = self._stdout.capture()
+        outer, self.current = self.current, code
         with self.environment(code), contextlib.redirect_stdout(self._stdout):
             try:
                 return handler(event, LambdaContext(self.function(code)))
             finally:
+                self.current = outer
                 self._collect_output(out.getvalue())
 
     def _collect_output(self, text: str) -> None:

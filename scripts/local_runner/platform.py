@@ -28,13 +28,20 @@ PROCESSOR = "processor"  # the function folder whose PayPal trust the runner poi
 
 
 class CallCounter:
-    def __init__(self) -> None:
+    """Calls by `service:operation`, and by whom: `by_caller[who]` with `who()` asked at each call
+    (the function being invoked, or the function an event source polls for)."""
+
+    def __init__(self, who: Callable[[], str | None] = lambda: None) -> None:
         self.calls: collections.Counter[str] = collections.Counter()
+        self.by_caller: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        self._who = who
 
     def hook(self, **kwargs: Any) -> None:
         model = kwargs.get("model")
         if model is not None:
-            self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+            key = f"{model.service_model.service_name}:{model.name}"
+            self.calls[key] += 1
+            self.by_caller[self._who() or "-"][key] += 1
 
     def by_service(self) -> dict[str, int]:
         out: collections.Counter[str] = collections.Counter()
@@ -50,8 +57,9 @@ class LocalPlatform:
         self.wiring = Wiring.from_state(state)
         self.endpoint_url = endpoint_url
         self.log_sink = log_sink if log_sink is not None else io.StringIO()
-        self.handler_calls = CallCounter()
-        self.platform_calls = CallCounter()
+        self._polling: str | None = None  # the function whose event source is being polled
+        self.handler_calls = CallCounter(lambda: self.functions.current)
+        self.platform_calls = CallCounter(lambda: self._polling)
         after_load = {}
         if paypal_fetch is not None:
             def use_test_certificates() -> None:
@@ -133,11 +141,13 @@ class LocalPlatform:
         while rounds < max_rounds:
             moved = 0
             for source in self.wiring.event_sources:
+                self._polling = source.function
                 while True:
                     count = event_sources.poll(self.sqs, self.functions, source, self._held)
                     moved += count
                     if not count:
                         break
+                self._polling = None
             moved += self.pipes.run()
             idle = idle + 1 if not moved else 0
             if moved:

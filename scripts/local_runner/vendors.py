@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-Behaviour = Callable[[int], tuple[int, float]]  # request number (1-based) -> (status, seconds to wait first)
+Behaviour = Callable[[int], tuple[int, float]]  # request number since set (1-based) -> (status, seconds to wait)
 
 
 def answer(status: int = 200) -> Behaviour:
@@ -70,8 +70,14 @@ class VendorEndpoint:
         self.secret = secret
         self.behaviour = behaviour or answer(200)
         self.requests: list[Received] = []
+        self._behaviour_since = 0  # requests before the behaviour was set
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+
+    def behave(self, behaviour: Behaviour) -> None:
+        """From now on answer as `behaviour` says (its request numbers start again at 1)."""
+        with self._lock:
+            self.behaviour, self._behaviour_since = behaviour, len(self.requests)
 
     # -- what the vendor kept --
     def delivered(self) -> list[Received]:
@@ -136,7 +142,12 @@ class VendorEndpoint:
             timestamp = 0
         with self._lock:
             number = len(self.requests) + 1
-            status, wait = self.behaviour(number) if verified and path == self.path else (401 if not verified else 404, 0.0)
+            if not verified:
+                status, wait = 401, 0.0
+            elif path != self.path:
+                status, wait = 404, 0.0
+            else:
+                status, wait = self.behaviour(number - self._behaviour_since)
             self.requests.append(Received(
                 number=number, webhook_id=headers.get("webhook-id", ""), webhook_timestamp=timestamp,
                 arrived_at=time.time(), verified=verified, status=status,
