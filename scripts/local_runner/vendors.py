@@ -97,10 +97,15 @@ class VendorEndpoint:
     def unverified(self) -> int:
         return sum(1 for r in self.requests if not r.verified)
 
-    def per_second(self) -> collections.Counter[int]:
-        """Requests by webhook-timestamp (the second of the attempt on the sender's clock: the
-        window a per-second rate limit counts in)."""
-        return collections.Counter(r.webhook_timestamp for r in self.requests)
+    def per_second(self, requests: list[Received] | None = None) -> collections.Counter[int]:
+        """Requests (default: all) by webhook-timestamp: the second of the attempt on the sender's
+        clock, the window a per-second rate limit counts in."""
+        return collections.Counter(r.webhook_timestamp for r in (self.requests if requests is None else requests))
+
+    def accepted_since(self, index: int) -> set[str]:
+        """Webhook-ids first accepted (verified, 2xx) after the first `index` requests."""
+        before = {r.webhook_id for r in self.delivered() if r.number <= index}
+        return {r.webhook_id for r in self.delivered() if r.number > index} - before
 
     # -- lifecycle --
     @property
