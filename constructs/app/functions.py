@@ -82,3 +82,35 @@ def function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]
             publish=name == "processor",
         )
     return specs
+
+
+# The delivery functions (lambda_src/README.md, "Vendor delivery"): code folder -> the
+# configuration keys each reads besides the DELIVERY_* settings and the names the construct adds.
+DELIVERY_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "delivery_fanout": (),
+    "delivery_sender": ("SECRET_PREFIX",),
+}
+
+
+def delivery_function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]],
+                            environment: Mapping[str, str]) -> dict[str, FunctionSpec]:
+    """"fanout" and "sender" -> FunctionSpec (names from `settings.delivery_names`, sizing from
+    `settings.delivery`); `constructs.delivery.VendorDelivery` adds its queue, table, parameter
+    and bus names to their environment."""
+    missing = sorted(set(DELIVERY_FUNCTIONS) - set(artifacts))
+    if missing:
+        raise ValueError(f"delivery_function_specs: artifacts has no zip for {missing}: run scripts/package.py (build_all)")
+    d, names = settings.delivery, settings.delivery_names
+    runtime = d.runtime_environment(allow_loopback_http=settings.emulator)
+    sizing = {"delivery_fanout": (names.fanout_function, d.fanout_timeout_seconds, d.fanout_reserved_concurrency),
+              "delivery_sender": (names.sender_function, d.sender_timeout_seconds, d.sender_reserved_concurrency)}
+    specs = {}
+    for code, keys in DELIVERY_FUNCTIONS.items():
+        name, timeout, reserved = sizing[code]
+        specs[code.removeprefix("delivery_")] = FunctionSpec(
+            function_name=name, handler=f"{code}_handler.handler", code_path=artifacts[code]["path"],
+            source_code_hash=artifacts[code]["source_code_hash"], memory_size_mb=d.memory_mb,
+            timeout_seconds=timeout, reserved_concurrent_executions=reserved,
+            environment={**{k: environment[k] for k in keys + COMMON_ENVIRONMENT if k in environment}, **runtime},
+        )
+    return specs

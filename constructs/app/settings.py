@@ -11,10 +11,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS, WAF_LOG_ACTIONS
-from paycore import events
+from paycore import delivery, events
 from paycore.model import STATUSES
 
 KNOWN_PROVIDERS = ("stripe", "paypal")
@@ -200,6 +200,120 @@ class PipeSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """Vendor webhook delivery (lambda_src/README.md, "Vendor delivery").
+
+    vendors: vendor_id -> {"endpoints": [{id, url, event_types, rate_limit_per_second?, paused?}]},
+    checked by `paycore.delivery.parse_endpoints` (https on public hosts; `http://127.0.0.1:<port>`
+    only in an emulator environment such as `local`); empty: no vendor endpoints. The runtime
+    settings (retry_schedule_seconds, timeout_seconds, auto_disable_after_seconds,
+    pause_recheck_seconds, log_ttl_days) go to the functions as DELIVERY_* variables and are
+    checked by `paycore.delivery.Settings.from_env`, the parser the functions use.
+    sender_max_concurrency: 2..1000, the sender's event source cap (concurrent vendor batches).
+    sender_timeout_seconds: >= 10 x timeout_seconds (one group's 10 records in a row), <= 900;
+    fanout_timeout_seconds: 1..900; memory_mb: 512..10240 (both functions).
+    fanout_reserved_concurrency / sender_reserved_concurrency: None (unreserved) or >= 1; the
+    sender's must be >= sender_max_concurrency (or its event source is throttled).
+    """
+
+    vendors: Mapping[str, Any] = field(default_factory=dict)
+    retry_schedule_seconds: tuple[int, ...] = delivery.DEFAULT_SCHEDULE
+    timeout_seconds: float = delivery.DEFAULT_TIMEOUT_SECONDS
+    auto_disable_after_seconds: int = delivery.DEFAULT_AUTO_DISABLE_AFTER_SECONDS
+    pause_recheck_seconds: int = delivery.DEFAULT_PAUSE_RECHECK_SECONDS
+    log_ttl_days: int = delivery.DEFAULT_LOG_TTL_DAYS
+    sender_max_concurrency: int = 20
+    sender_timeout_seconds: int = 180
+    fanout_timeout_seconds: int = 30
+    memory_mb: int = 512
+    fanout_reserved_concurrency: int | None = 5
+    sender_reserved_concurrency: int | None = 20
+
+    def document(self) -> dict[str, Any]:
+        """The endpoint configuration as `parse_endpoints` reads it (the SSM parameter's value)."""
+        return {"vendors": dict(self.vendors)}
+
+    def runtime_environment(self, *, allow_loopback_http: bool) -> dict[str, str]:
+        """The DELIVERY_* variables of both delivery functions."""
+        environment = {
+            "DELIVERY_RETRY_SCHEDULE": ",".join(str(s) for s in self.retry_schedule_seconds),
+            "DELIVERY_TIMEOUT_SECONDS": _number(self.timeout_seconds),
+            "DELIVERY_AUTO_DISABLE_AFTER_SECONDS": _number(self.auto_disable_after_seconds),
+            "DELIVERY_PAUSE_RECHECK_SECONDS": _number(self.pause_recheck_seconds),
+            "DELIVERY_LOG_TTL_DAYS": _number(self.log_ttl_days),
+        }
+        if allow_loopback_http:
+            environment["DELIVERY_ALLOW_LOOPBACK_HTTP"] = "true"
+        return environment
+
+    def endpoints(self, *, allow_loopback_http: bool) -> dict[str, delivery.Endpoint]:
+        """The parsed endpoints by id (raises paycore.delivery.ConfigError)."""
+        return delivery.parse_endpoints(self.document(), allow_loopback_http=allow_loopback_http) if self.vendors else {}
+
+    @property
+    def routed_statuses(self) -> tuple[str, ...]:
+        """The statuses some configured endpoint subscribes to (what Pipe B must put on the bus)."""
+        wanted = {t for vendor in self.vendors.values() if isinstance(vendor, Mapping)
+                  for e in vendor.get("endpoints") or () if isinstance(e, Mapping)
+                  for t in e.get("event_types") or () if isinstance(t, str)}
+        return tuple(s for s in delivery.DELIVERABLE_STATUSES if delivery.event_type_of(s) in wanted)
+
+    def problems(self, *, allow_loopback_http: bool) -> list[str]:
+        p: list[str] = []
+        try:
+            self.endpoints(allow_loopback_http=allow_loopback_http)
+        except delivery.ConfigError as exc:
+            p.append(f"delivery.vendors: {exc}".replace("\n", " "))
+        try:
+            delivery.Settings.from_env(self.runtime_environment(allow_loopback_http=allow_loopback_http))
+        except delivery.ConfigError as exc:
+            p.append(f"delivery (retry_schedule_seconds, timeout_seconds, auto_disable_after_seconds, "
+                     f"pause_recheck_seconds, log_ttl_days): {exc}".replace("\n", " "))
+        if not self.retry_schedule_seconds:
+            p.append("delivery.retry_schedule_seconds must list at least one delay (the first attempt), got []")
+        if not 2 <= self.sender_max_concurrency <= 1000:
+            p.append(f"delivery.sender_max_concurrency must be 2..1000 (SQS event source limit), "
+                     f"got {self.sender_max_concurrency}")
+        if not 1 <= self.fanout_timeout_seconds <= 900:
+            p.append(f"delivery.fanout_timeout_seconds must be 1..900, got {self.fanout_timeout_seconds}")
+        if not 10 * self.timeout_seconds <= self.sender_timeout_seconds <= 900:
+            p.append(f"delivery.sender_timeout_seconds must be {10 * self.timeout_seconds:g}..900 (10 x timeout_seconds: "
+                     f"the 10 records of one message group are sent in a row), got {self.sender_timeout_seconds}")
+        if not 512 <= self.memory_mb <= 10_240:
+            p.append(f"delivery.memory_mb must be 512..10240 MB, got {self.memory_mb}")
+        for label, reserved in (("fanout", self.fanout_reserved_concurrency), ("sender", self.sender_reserved_concurrency)):
+            if reserved is not None and reserved < 1:
+                p.append(f"delivery.{label}_reserved_concurrency must be >= 1 or null (unreserved), got {reserved}")
+        if self.sender_reserved_concurrency is not None and self.sender_max_concurrency > self.sender_reserved_concurrency:
+            p.append(f"delivery.sender_max_concurrency must be <= sender_reserved_concurrency "
+                     f"({self.sender_reserved_concurrency}) or deliveries are throttled back to the queue, "
+                     f"got {self.sender_max_concurrency}")
+        return p
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
+class DeliveryNames:
+    """Physical names of the delivery resources of one environment: the constructs (stack.py) and
+    the ops tooling (scripts/ops.py, scripts/delivery_ops.py) read them from here."""
+
+    events_queue: str
+    events_dead_letter_queue: str
+    queue: str
+    dead_letter_queue: str
+    table: str
+    endpoints_parameter: str
+    secret_prefix: str
+    fanout_function: str
+    sender_function: str
+    rule: str
+    alerts_rule: str
+
+
+@dataclass(frozen=True)
 class AlarmSettings:
     """Alarm thresholds. api_latency_p99_ms: 1..29000 (P7: 500 ms); ingest_oldest_message_seconds:
     >= 60, the ingest queue's lag (a capacity signal: signatures are checked against received_at,
@@ -242,6 +356,7 @@ class Settings:
     xray_sampling_rate: float = 0.1
     pipes: PipeSettings = PipeSettings()
     alarms: AlarmSettings = AlarmSettings()
+    delivery: DeliverySettings = DeliverySettings()
     # KMS keys wait this long (7..30 days) between "delete" and deletion; prod keeps the maximum.
     kms_deletion_window_days: int = 7
     # Lambda asynchronous invocations: retries before the on-failure destination (0..2, AWS limit).
@@ -279,6 +394,33 @@ class Settings:
 
     def name(self, resource: str) -> str:
         return f"{resource}-{self.suffix}"
+
+    @property
+    def secret_prefix(self) -> str:
+        """Every secret of the environment is named `{secret_prefix}...` (constructs.configuration)."""
+        from constructs.configuration import SERVICE_NAME
+
+        return f"{SERVICE_NAME}/{self.suffix}/"
+
+    @property
+    def delivery_names(self) -> DeliveryNames:
+        return DeliveryNames(
+            events_queue=self.name("delivery-events"), events_dead_letter_queue=self.name("delivery-events-dlq"),
+            queue=f"{self.name('deliveries')}.fifo", dead_letter_queue=f"{self.name('deliveries-dlq')}.fifo",
+            table=self.name("deliveries"), endpoints_parameter=f"/payments/{self.suffix}/delivery-endpoints",
+            secret_prefix=self.secret_prefix, fanout_function=self.name("delivery-fanout"),
+            sender_function=self.name("delivery-sender"), rule=self.name("vendor-delivery"),
+            alerts_rule=self.name("delivery-alerts"),
+        )
+
+    @property
+    def routed_statuses(self) -> tuple[str, ...]:
+        """What Pipe B puts on the bus: `pipes.status_routed_statuses` plus every status a vendor
+        endpoint subscribes to (the vendor-delivery rule routes them); empty: every change."""
+        configured = self.pipes.status_routed_statuses
+        if not configured:
+            return ()
+        return configured + tuple(s for s in self.delivery.routed_statuses if s not in configured)
 
     @property
     def protects_data(self) -> bool:
@@ -397,6 +539,7 @@ class Settings:
                 f"SQS redrive maxReceiveCount), got {self.lambda_async_max_retry_attempts}"
             )
         p.extend(self._fanout_and_alarm_problems())
+        p.extend(self.delivery.problems(allow_loopback_http=self.emulator))
         if not 0.0 <= self.xray_sampling_rate <= 1.0:
             p.append(f"xray_sampling_rate must be within 0..1, got {self.xray_sampling_rate}")
         for feature in sorted(self.disabled_features):

@@ -12,7 +12,7 @@ from cdktf import LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from constructs.app.functions import PROCESSOR_ALIAS, function_specs, lambda_artifacts
+from constructs.app.functions import PROCESSOR_ALIAS, delivery_function_specs, function_specs, lambda_artifacts
 from constructs.app.settings import Settings
 
 # Every service the stack or its Lambdas call; in `local` each points at the emulator.
@@ -51,6 +51,7 @@ class PaymentPlatformStack(TerraformStack):
         self.processing = self._build_processing()        # layer, functions, roles, event sources
         self.ingress = self._build_ingress()              # REST API, authorizer, WAF, domain
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
+        self.delivery = self._build_delivery()            # vendor webhooks: queues, table, functions, rules
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
         self._build_outputs()
         self._allow_platform_key_use()
@@ -216,6 +217,16 @@ class PaymentPlatformStack(TerraformStack):
     @property
     def vendor_topic_name(self) -> str:
         return self.settings.name("payment-vendor-notifications")
+
+    @property
+    def alerts_topic_name(self) -> str:
+        return self.settings.name("payment-alerts")
+
+    @property
+    def alerts_topic_arn(self) -> str:
+        """Observability builds the topic after the delivery rule that targets it (it watches the
+        delivery functions); the ARN is fixed by the name."""
+        return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.alerts_topic_name}"
 
     @property
     def completed_rule_arn(self) -> str:
@@ -459,7 +470,8 @@ class PaymentPlatformStack(TerraformStack):
             table_stream_arn=self.storage.table.stream_arn if self.storage is not None else None,
             archive_function_arn=archiver.function.arn if archiver is not None else None,
             archive_filter_pattern=domain_events.PIPE_A_FILTER_PATTERN,
-            status_filter_pattern=domain_events.pipe_b_filter_pattern(s.pipes.status_routed_statuses),
+            # what the rules route: the completed-payment rule's and the vendor endpoints' statuses
+            status_filter_pattern=domain_events.pipe_b_filter_pattern(s.routed_statuses),
             status_input_template=domain_events.PIPE_B_INPUT_TEMPLATE,
             status_detail_type=domain_events.DOMAIN_EVENT_DETAIL_TYPE,
             status_event_source=domain_events.DOMAIN_EVENT_SOURCE,
@@ -477,6 +489,47 @@ class PaymentPlatformStack(TerraformStack):
                 "archive_pipe": "Ledger event rows -> archiver",
                 "status_pipe": "Ledger state rows -> TransactionStatusChanged on the bus",
             },
+        )
+
+    def _build_delivery(self):
+        """Vendor webhooks (lambda_src/README.md, "Vendor delivery"): the functions join the
+        processing group (its layer, keys, logs and VPC); the sender gets its own egress group."""
+        s = self.settings
+        if self.processing is None or self.notification is None:
+            return None
+        import json
+
+        from paycore import delivery as runtime
+
+        from constructs.delivery import VendorDelivery
+
+        names, keys, group = s.delivery_names, self.security.keys, self.processing
+        endpoints = s.delivery.endpoints(allow_loopback_http=s.emulator)  # validated with the settings
+        specs = delivery_function_specs(s, lambda_artifacts(), self.configuration.lambda_environment)
+        return VendorDelivery(
+            self, "delivery", events_queue_name=names.events_queue,
+            events_dead_letter_queue_name=names.events_dead_letter_queue, queue_name=names.queue,
+            dead_letter_queue_name=names.dead_letter_queue, table_name=names.table,
+            endpoints_parameter_name=names.endpoints_parameter,
+            endpoints_document=json.dumps(s.delivery.document(), sort_keys=True, separators=(",", ":")),
+            signing_secret_names={e: runtime.secret_name(names.secret_prefix, e) for e in sorted(endpoints)},
+            signing_secret_prefix=f"{names.secret_prefix}vendors/",
+            event_bus_name=self.notification.bus.name, event_bus_arn=self.notification.bus.arn,
+            rule_name=names.rule, rule_pattern=runtime.DELIVERY_RULE_PATTERN,
+            alerts_rule_name=names.alerts_rule, alerts_rule_pattern={"source": [runtime.EVENT_SOURCE]},
+            alert_topic_arn=self.alerts_topic_arn,
+            sqs_kms_key_arn=keys["sqs"].arn, dynamodb_kms_key_arn=keys["dynamodb"].arn,
+            secrets_kms_key_arn=keys["secrets"].arn, events_kms_key_arn=keys["events"].arn,
+            account_id=self.account_id, partition=self.partition, region=self.region_name,
+            fanout_function=specs["fanout"], sender_function=specs["sender"],
+            function_builder=lambda id_, spec, groups: group.add_function(id_, spec, security_group_ids=groups),
+            vpc_id=self.vpc.vpc.id if self.vpc is not None else None,
+            vpc_cidr=s.network.cidr if self.vpc is not None else None,
+            sender_maximum_concurrency=s.delivery.sender_max_concurrency,
+            event_source_mappings_enabled=s.enabled("event_source_mappings"),
+            secret_recovery_window_in_days=30 if s.production else 0,
+            deletion_protection_enabled=s.protects_data,
+            dlq_redrive_allow_policy=s.enabled("sqs_redrive_allow_policy"),
         )
 
     def _build_observability(self):
@@ -511,7 +564,7 @@ class PaymentPlatformStack(TerraformStack):
             bus, rule = self.notification.bus.name, self.notification.rule.name
         a = s.alarms
         return Observability(
-            self, "observability", alerts_topic_name=s.name("payment-alerts"), dashboard_name=s.name("payments"),
+            self, "observability", alerts_topic_name=self.alerts_topic_name, dashboard_name=s.name("payments"),
             name_prefix=s.name("payments"), region=s.region, sns_kms_key_arn=keys["sns"].arn,
             alert_email=s.alert_email, email_subscriptions=s.enabled("email_subscriptions"),
             functions=functions,
@@ -584,6 +637,9 @@ class PaymentPlatformStack(TerraformStack):
             out["vpc_id"] = (self.vpc.vpc.id, "VPC")
             out["private_subnet_ids"] = (self.vpc.private_subnet_ids, "private subnets (Lambdas)")
             out["public_subnet_ids"] = (self.vpc.public_subnet_ids, "public subnets (NAT instances)")
+            if self.delivery is not None and self.vpc.nat_public_ips:
+                out["delivery_egress_ips"] = (self.vpc.nat_public_ips,
+                                              "NAT Elastic IPs: vendor webhooks come from these (vendors allow-list them)")
         for key, (value, description) in out.items():
             if isinstance(value, list):
                 value = Fn.tolist(value)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from cdktf import AssetType, TerraformAsset, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
@@ -351,32 +351,48 @@ class FunctionGroup(Construct):
                 source_code_hash=layer_source_code_hash, compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE], description=layer_description,
             )
-        layer_arns = [self.layer.arn] if self.layer is not None else []
+        self._shared: dict[str, Any] = dict(
+            kms_key_arn=lambda_kms_key_arn, log_kms_key_arn=logs_kms_key_arn,
+            account_id=account_id, partition=partition, region=region,
+            layer_arns=[self.layer.arn] if self.layer is not None else [],
+            log_retention_in_days=log_retention_in_days,
+            async_failure_destination_arn=async_failure_queue_arn,
+            async_failure_destination_kms_key_arn=async_failure_queue_kms_key_arn,
+            async_max_retry_attempts=async_max_retry_attempts, system_log_level=system_log_level,
+        )
+        self._subnet_ids, self._security_group_ids = subnet_ids, security_group_ids
         self.functions: dict[str, ServerlessFunction] = {}
         for name, spec in functions.items():
-            asset = TerraformAsset(self, f"{name}-asset", path=spec.code_path, type=AssetType.FILE)
-            self.functions[name] = ServerlessFunction(
-                self, name,
-                function_name=spec.function_name,
-                handler=spec.handler,
-                code_path=asset.path,
-                source_code_hash=spec.source_code_hash,
-                kms_key_arn=lambda_kms_key_arn,
-                log_kms_key_arn=logs_kms_key_arn,
-                account_id=account_id, partition=partition, region=region,
-                memory_size_mb=spec.memory_size_mb,
-                timeout_seconds=spec.timeout_seconds,
-                reserved_concurrent_executions=spec.reserved_concurrent_executions,
-                layer_arns=layer_arns,
-                environment=spec.environment,
-                log_retention_in_days=log_retention_in_days,
-                subnet_ids=subnet_ids, security_group_ids=security_group_ids,
-                async_failure_destination_arn=async_failure_queue_arn,
-                async_failure_destination_kms_key_arn=async_failure_queue_kms_key_arn,
-                async_max_retry_attempts=async_max_retry_attempts,
-                publish=spec.publish, system_log_level=system_log_level,
-            )
+            self.add_function(name, spec)
         self.event_source_mappings: dict[str, LambdaEventSourceMapping] = {}
+
+    def add_function(self, name: str, spec: FunctionSpec, *,
+                     security_group_ids: Sequence[str] | None = None) -> ServerlessFunction:
+        """One more function of the group (construct id `name`, its zip the asset `{name}-asset`)
+        with the group's layer, keys, logs, VPC placement and async failure handling.
+        `security_group_ids`: instead of the group's (same subnets); default the group's."""
+        if name in self.functions:
+            raise ValueError(f"FunctionGroup.add_function: {name!r} is already a function of the group")
+        if security_group_ids is not None and self._subnet_ids is None:
+            raise ValueError(f"FunctionGroup.add_function {name}: security_group_ids needs the group's VPC "
+                             "placement (subnet_ids), got none")
+        asset = TerraformAsset(self, f"{name}-asset", path=spec.code_path, type=AssetType.FILE)
+        self.functions[name] = ServerlessFunction(
+            self, name,
+            function_name=spec.function_name,
+            handler=spec.handler,
+            code_path=asset.path,
+            source_code_hash=spec.source_code_hash,
+            memory_size_mb=spec.memory_size_mb,
+            timeout_seconds=spec.timeout_seconds,
+            reserved_concurrent_executions=spec.reserved_concurrent_executions,
+            environment=spec.environment,
+            subnet_ids=self._subnet_ids,
+            security_group_ids=security_group_ids if security_group_ids is not None else self._security_group_ids,
+            publish=spec.publish,
+            **self._shared,
+        )
+        return self.functions[name]
 
     def add_queue_event_source(
         self,

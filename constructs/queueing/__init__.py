@@ -1,5 +1,6 @@
-"""SQS queues: `WebhookQueue` (a FIFO or standard queue that always has its dead-letter queue) and
-`FailureQueue` (a plain encrypted queue for Lambda on-failure destinations).
+"""SQS queues: `WebhookQueue` (a FIFO or standard queue that always has its dead-letter queue),
+`FailureQueue` (a plain encrypted queue for Lambda on-failure destinations) and `FifoQueue` (a FIFO
+queue without redrive, for a consumer that holds messages on purpose and dead-letters itself).
 
 Redrive: the redrive policy and the DLQ's redrive-allow policy are separate resources
 (`aws_sqs_queue_redrive_policy`, `aws_sqs_queue_redrive_allow_policy`) with `jsonencode`d JSON in
@@ -90,6 +91,7 @@ class WebhookQueue(Construct):
         {"events.amazonaws.com": rule ARN}); default none (IAM principals only).
       dlq_redrive_allow_policy: only this queue may use the DLQ (byQueue); default True (the local
         emulator cannot store it).
+      dlq_name: the DLQ's name; default `{base}-dlq[.fifo]`.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class WebhookQueue(Construct):
         dlq_message_retention_seconds: int = FOURTEEN_DAYS,
         service_senders: Mapping[str, str] | None = None,
         dlq_redrive_allow_policy: bool = True,
+        dlq_name: str | None = None,
     ):
         super().__init__(scope, id_)
         if visibility_timeout_seconds is None:
@@ -121,11 +124,16 @@ class WebhookQueue(Construct):
             kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds,
             dlq_max_receive_count=dlq_max_receive_count, dlq_message_retention_seconds=dlq_message_retention_seconds,
         )
+        if dlq_name is not None and not Token.is_unresolved(dlq_name) and (
+                not _NAME.match(dlq_name) or fifo != dlq_name.endswith(".fifo")):
+            problems.append(f"dlq_name must be 1..80 characters of [A-Za-z0-9_-], ending .fifo exactly when "
+                            f"fifo=True (fifo={fifo}), got {dlq_name!r}")
         if problems:
             raise ValueError(f"WebhookQueue {name}: " + "; ".join(problems))
 
-        base = name[: -len(".fifo")] if name.endswith(".fifo") else name
-        dlq_name = f"{base}-dlq.fifo" if fifo else f"{base}-dlq"
+        if dlq_name is None:
+            base = name[: -len(".fifo")] if name.endswith(".fifo") else name
+            dlq_name = f"{base}-dlq.fifo" if fifo else f"{base}-dlq"
         fifo_options = dict(
             content_based_deduplication=False,
             deduplication_scope="messageGroup",
@@ -229,5 +237,47 @@ class FailureQueue(Construct):
             self, "queue", name=name, fifo=False, kms_key_arn=kms_key_arn,
             kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds,
             message_retention_seconds=message_retention_seconds, receive_wait_time_seconds=20,
+        )
+        self.policy = _queue_policy(self, "policy", self.queue, {})
+
+
+class FifoQueue(Construct):
+    """A high-throughput FIFO queue without a redrive policy: `self.queue`, `self.policy`.
+
+    For a consumer that keeps a message in flight on purpose (retry schedules, rate limits,
+    pauses): every hold counts a receive, so a maxReceiveCount would dead-letter healthy
+    messages; the consumer moves what it gives up on to a queue of its own. Encrypted with the
+    given key, TLS-only policy, dedup scope and throughput limit per message group, content-based
+    deduplication off (the producer sets MessageDeduplicationId).
+
+    Args:
+      name: 1..80 characters of [A-Za-z0-9_-] ending in .fifo; required.
+      kms_key_arn: the sqs data-class key; required.
+      visibility_timeout_seconds: 0..43200; default 30 (>= 6 x the consumer's timeout).
+      message_retention_seconds: 60..1209600; default 14 days.
+      max_message_size_bytes: 1024..262144; default 262144.
+      kms_data_key_reuse_period_seconds: 60..86400; default 3600.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, name: str, kms_key_arn: str,
+                 visibility_timeout_seconds: int = 30, message_retention_seconds: int = FOURTEEN_DAYS,
+                 max_message_size_bytes: int = MAX_MESSAGE_SIZE_BYTES, kms_data_key_reuse_period_seconds: int = 3600):
+        super().__init__(scope, id_)
+        problems = _problems(
+            name=name, fifo=True, consumer_timeout_seconds=None, visibility_timeout_seconds=visibility_timeout_seconds,
+            message_retention_seconds=message_retention_seconds, receive_wait_time_seconds=20,
+            max_message_size_bytes=max_message_size_bytes,
+            kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds,
+            dlq_max_receive_count=1, dlq_message_retention_seconds=FOURTEEN_DAYS,
+        )
+        if problems:
+            raise ValueError(f"FifoQueue {name}: " + "; ".join(problems))
+        self.queue = _encrypted_queue(
+            self, "queue", name=name, fifo=True, kms_key_arn=kms_key_arn,
+            kms_data_key_reuse_period_seconds=kms_data_key_reuse_period_seconds,
+            message_retention_seconds=message_retention_seconds, receive_wait_time_seconds=20,
+            visibility_timeout_seconds=visibility_timeout_seconds, max_message_size=max_message_size_bytes,
+            content_based_deduplication=False, deduplication_scope="messageGroup",
+            fifo_throughput_limit="perMessageGroupId",
         )
         self.policy = _queue_policy(self, "policy", self.queue, {})

@@ -9,7 +9,7 @@ the same against moto; regions whose zone letters skip (ap-northeast-1 has no `b
 * one public route table (default route to the internet gateway) shared by the public subnets;
 * one private route table per AZ, default route to a NAT *instance* (not a NAT gateway, C13):
   one per AZ (`nat_mode="per_az"`) or one in the first AZ for all (`"single"`);
-* NAT instances: Amazon Linux 2023 arm64 (SSM public parameter), `source_dest_check = false`,
+* NAT instances, each with an Elastic IP (fixed egress addresses vendors can allow-list): Amazon Linux 2023 arm64 (SSM public parameter), `source_dest_check = false`,
   IMDSv2 only, encrypted root volume, user data enabling IP forwarding and masquerading (fixed
   text: the same settings give the same user data and no replacement), SSM-managed (no SSH);
 * gateway endpoints for DynamoDB and S3 on the PRIVATE route tables (F8: that is where the Lambdas'
@@ -36,6 +36,8 @@ from typing import Sequence
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
+from cdktf_cdktf_provider_aws.eip import Eip
+from cdktf_cdktf_provider_aws.eip_association import EipAssociation
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -108,7 +110,8 @@ class Network(Construct):
     the network before the keys, because the keys' policies do not depend on it).
 
     Attributes: vpc, private_subnet_ids, public_subnet_ids, private_route_tables,
-      public_route_table, nat_instances, gateway_endpoints (service -> VpcEndpoint),
+      public_route_table, nat_instances, nat_elastic_ips and nat_public_ips (one Elastic IP per NAT
+      instance: the fixed egress addresses), gateway_endpoints (service -> VpcEndpoint),
       interface_endpoint_resources, lambda_security_group (+ _id), endpoint_security_group,
       flow_log, flow_log_group (None when off).
     """
@@ -201,6 +204,8 @@ class Network(Construct):
 
         self._private_rt_ids = private_rt_ids
         self.nat_instances: list[Instance] = []
+        self.nat_elastic_ips: list[Eip] = []
+        self.nat_public_ips: list[str] = []
         if nat_instances:
             self._build_nat_instances(name, cidr, nat_mode, nat_instance_type, public, detailed_monitoring)
 
@@ -276,6 +281,13 @@ class Network(Construct):
                 lifecycle={"ignore_changes": ["ami"]},
                 tags={"Name": f"{name}-nat-{i}"},
             ))
+        # A fixed public address per NAT instance: what leaves the private subnets (vendor webhooks)
+        # comes from these, so vendors can allow-list them; an instance replacement keeps them.
+        for i, nat in enumerate(self.nat_instances):
+            eip = Eip(self, f"nat-eip-{i}", domain="vpc", tags={"Name": f"{name}-nat-{i}"})
+            EipAssociation(self, f"nat-eip-association-{i}", allocation_id=eip.id, instance_id=nat.id)
+            self.nat_elastic_ips.append(eip)
+        self.nat_public_ips = [eip.public_ip for eip in self.nat_elastic_ips]
         enis = [nat.primary_network_interface_id for nat in self.nat_instances]
         for i, rt_id in enumerate(self._private_rt_ids):
             Route(self, f"private-default-{i}", route_table_id=rt_id, destination_cidr_block="0.0.0.0/0",
