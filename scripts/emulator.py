@@ -211,11 +211,40 @@ def deliver_rule_targets_to_sns() -> None:
     models.Rule.sns_targets_delivered = True
 
 
+def atomic_conditional_writes() -> None:
+    """DynamoDB applies a conditional write atomically; moto 5.2 checks the condition and writes
+    in two steps, so two requests on the server's threads can both pass it (two senders taking the
+    last slot of a rate-limit window, or both disabling an endpoint). One lock around moto's
+    PutItem and UpdateItem makes each atomic, as on AWS. Idempotent."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "writes_atomic", False):
+        return
+    lock = threading.RLock()
+    for name in ("put_item", "update_item"):
+        moto_write = getattr(DynamoDBBackend, name)
+
+        def write(backend, *args, _moto_write=moto_write, **kwargs):  # type: ignore[no-untyped-def]
+            with lock:
+                return _moto_write(backend, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, write)
+    DynamoDBBackend.writes_atomic = True
+
+
+def extend_moto() -> None:
+    """What the local stack needs of the emulator beyond moto 5.2 (each an AWS behaviour)."""
+    deliver_rule_targets_to_sns()
+    atomic_conditional_writes()
+
+
 def serve(port: int) -> None:
     """The server itself (run by `start` in the background)."""
     from moto.server import ThreadedMotoServer
 
-    deliver_rule_targets_to_sns()
+    extend_moto()
     os.environ.update(SERVER_ENVIRONMENT)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

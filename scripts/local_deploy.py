@@ -63,7 +63,7 @@ class LocalEmulator:
 
         import emulator  # scripts/ (this script's folder, or pytest.ini's pythonpath)
 
-        emulator.deliver_rule_targets_to_sns()  # an AWS behaviour moto 5.2 lacks
+        emulator.extend_moto()  # AWS behaviours moto 5.2 lacks
 
         os.environ.update(FAKE_CREDENTIALS)
         # AWS managed policies (e.g. AmazonSSMManagedInstanceCore) exist in the emulator only on request
