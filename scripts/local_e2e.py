@@ -260,6 +260,9 @@ def main() -> None:
         print("zero-loss scenarios:", json.dumps(shown, indent=2))
         figures = headline(summary, zero)
         print("zero loss: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+        if "delivery" in zero:
+            print("vendor delivery: " + ", ".join(f"{k} {zero['delivery'][k]}" for k in (
+                "deliveries", "attempts", "duplicates_seen_by_vendors", "exhausted", "recovered")))
         print("AWS API calls per webhook:", json.dumps(api_calls_per_webhook(platform, len(requests)), indent=2))
         changes = deployment.plan_changes()
         print(f"plan after deploy: {'no changes' if not changes else changes}")

@@ -57,9 +57,9 @@ class LocalPlatform:
         self.wiring = Wiring.from_state(state)
         self.endpoint_url = endpoint_url
         self.log_sink = log_sink if log_sink is not None else io.StringIO()
-        self._polling: str | None = None  # the function whose event source is being polled
+        self.polling: str | None = None  # the function whose event source is being polled
         self.handler_calls = CallCounter(lambda: self.functions.current)
-        self.platform_calls = CallCounter(lambda: self._polling)
+        self.platform_calls = CallCounter(lambda: self.polling)
         after_load = {}
         if paypal_fetch is not None:
             def use_test_certificates() -> None:
@@ -141,13 +141,13 @@ class LocalPlatform:
         while rounds < max_rounds:
             moved = 0
             for source in self.wiring.event_sources:
-                self._polling = source.function
+                self.polling = source.function
                 while True:
                     count = event_sources.poll(self.sqs, self.functions, source, self._held)
                     moved += count
                     if not count:
                         break
-                self._polling = None
+                self.polling = None
             moved += self.pipes.run()
             idle = idle + 1 if not moved else 0
             if moved:
