@@ -11,10 +11,12 @@ JSON; nothing prints a payload, and a new secret is written only to ``--out`` (m
     python scripts/delivery_ops.py --env dev pause|resume|disable|enable --endpoint ep-v1-main [--dry-run]
     python scripts/delivery_ops.py --env dev secret create|rotate --endpoint ep-v1-main --out secret.txt [--grace-hours 24]
 
-Names follow lambda_src/README.md ("Vendor delivery"): table ``deliveries-{env}``, queue
-``deliveries-{env}.fifo``, secrets ``payment-webhooks/{env}/vendors/{endpoint}/signing``; the
-endpoint configuration comes from ``--endpoints-file``, else ``DELIVERY_ENDPOINTS``, else the SSM
-parameter ``/payments/{env}/delivery-endpoints``. ``AWS_ENDPOINT_URL`` points it at the emulator.
+Names come from the environment's settings (``Settings.delivery_names``, what the stack deploys):
+table ``deliveries-{env}``, queue ``deliveries-{env}.fifo``, secrets
+``payment-webhooks/{env}/vendors/{endpoint}/signing``; the endpoint configuration comes from
+``--endpoints-file``, else ``DELIVERY_ENDPOINTS``, else the SSM parameter
+``/payments/{env}/delivery-endpoints``. ``AWS_ENDPOINT_URL`` points it at the emulator; ``scripts/ops.py
+deliveries ...`` runs it with the environment's region and emulator endpoint.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,26 +36,39 @@ from paycore.delivery_ops import DeliveryOps, OpsError  # noqa: E402
 from paycore.delivery_store import DeliveryStore  # noqa: E402
 
 
-def endpoints_document(args: argparse.Namespace, ssm: Any) -> str:
+def endpoints_document(args: argparse.Namespace, ssm: Any, parameter_name: str) -> str:
     if args.endpoints_file:
         return Path(args.endpoints_file).read_text()
     if os.environ.get("DELIVERY_ENDPOINTS"):
         return os.environ["DELIVERY_ENDPOINTS"]
-    name = f"/payments/{args.env}/delivery-endpoints"
-    return ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    return ssm.get_parameter(Name=parameter_name)["Parameter"]["Value"]
 
 
-def build(args: argparse.Namespace) -> DeliveryOps:
-    sqs, ssm = boto3.client("sqs"), boto3.client("ssm")
-    raw = endpoints_document(args, ssm)
-    endpoints = delivery.parse_endpoints(json.loads(raw), allow_loopback_http=args.env == "local")
+def environment_settings(env: str) -> Any:
+    """The environment's settings (cdktf.json): the deployed names and whether loopback is allowed."""
+    from constructs.app.environments import load_settings
+    from constructs.app.settings import SettingsError
+
+    try:
+        return load_settings(env)
+    except SettingsError as exc:
+        raise OpsError(str(exc)) from None
+
+
+def build(args: argparse.Namespace, client: Callable[[str], Any] = boto3.client) -> DeliveryOps:
+    """`client(service)`: a boto3 client factory (ops.py passes one bound to the environment's region)."""
+    settings = environment_settings(args.env)
+    names = settings.delivery_names
+    sqs, ssm = client("sqs"), client("ssm")
+    raw = endpoints_document(args, ssm, names.endpoints_parameter)
+    endpoints = delivery.parse_endpoints(json.loads(raw), allow_loopback_http=settings.emulator)
     return DeliveryOps(
-        store=DeliveryStore(boto3.client("dynamodb"), f"deliveries-{args.env}"),
+        store=DeliveryStore(client("dynamodb"), names.table),
         sqs=sqs,
-        queue_url=sqs.get_queue_url(QueueName=f"deliveries-{args.env}.fifo")["QueueUrl"],
+        queue_url=sqs.get_queue_url(QueueName=names.queue)["QueueUrl"],
         endpoints=endpoints,
-        secrets=boto3.client("secretsmanager"),
-        secret_prefix=f"payment-webhooks/{args.env}/",
+        secrets=client("secretsmanager"),
+        secret_prefix=names.secret_prefix,
         kms_key_id=os.environ.get("DELIVERY_SECRETS_KMS_KEY_ID") or None,
     )
 
@@ -126,10 +141,11 @@ def run(args: argparse.Namespace, ops: DeliveryOps) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str] | None = None, ops: DeliveryOps | None = None) -> int:
+def main(argv: list[str] | None = None, ops: DeliveryOps | None = None,
+         client: Callable[[str], Any] = boto3.client) -> int:
     args = parser().parse_args(argv)
     try:
-        result = run(args, ops or build(args))
+        result = run(args, ops or build(args, client))
     except (OpsError, delivery.ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -73,7 +73,7 @@ def resolve(env: str, *, region: str | None = None, endpoint_url: str | None = N
     suffix = settings.suffix
     queues = {short: (f"{base}-{suffix}.fifo" if short == "ingest" else f"{base}-{suffix}") for short, base in QUEUES.items()}
     return Targets(env=env, region=region or settings.region, endpoint_url=endpoint,
-                   secret_prefix=f"payment-webhooks/{suffix}/", table_name=settings.name("payment-transactions"),
+                   secret_prefix=settings.secret_prefix, table_name=settings.name("payment-transactions"),
                    queue_names=queues, bucket=None)
 
 
@@ -199,7 +199,7 @@ def cmd_deliveries(targets: Targets, args: argparse.Namespace) -> dict | int:
     import delivery_ops
 
     argv = ["--env", targets.env, *args.rest]
-    return delivery_ops.main(argv)
+    return delivery_ops.main(argv, client=targets.client)
 
 
 def build_parser() -> argparse.ArgumentParser:

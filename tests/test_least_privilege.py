@@ -44,6 +44,12 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
                                               "kms:GenerateDataKey"}, set()),
     "payments-status-{env}-pipe": (STREAM | {"events:PutEvents", "sqs:SendMessage", "kms:Decrypt",
                                              "kms:GenerateDataKey"}, set()),
+    # vendor delivery (lambda_src/README.md, "Infrastructure contract"; scopes in tests/test_delivery.py)
+    "delivery-fanout-{env}-role": (FUNCTION_BASE | {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                                                    "ssm:GetParameter"}, set()),
+    "delivery-sender-{env}-role": (FUNCTION_BASE | CONSUME | {
+        "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "events:PutEvents",
+        "secretsmanager:GetSecretValue", "ssm:GetParameter"}, set()),
     "payments-{env}-flow-logs": ({"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"}, set()),
     "payments-{env}-nat": (set(), {"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}),
 }
@@ -129,7 +135,9 @@ def test_prod_cursor_key_keeps_the_30_day_recovery_window():
 
 
 def test_no_function_reads_secret_metadata():
-    assert "secretsmanager:DescribeSecret" not in synth("dev")
+    documents = json.loads(synth("dev"))["data"]["aws_iam_policy_document"]
+    readers = [name for name, document in documents.items() if "secretsmanager:DescribeSecret" in json.dumps(document)]
+    assert len(readers) == 1 and readers[0].startswith("delivery_ops-policy-document")  # people, not functions
 
 
 def test_processor_gets_the_paypal_replay_window_and_never_a_trust_store():

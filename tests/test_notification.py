@@ -14,7 +14,7 @@ import stand_ins
 from paycore import events as domain_events
 
 from constructs.notification import EventFanout, FilteredSubscription, pipe_filter
-from infra_synth import resources, small_stack, synth
+from infra_synth import by, resources, small_stack, synth
 
 
 def _pipes(synthesized: str) -> dict[str, dict]:
@@ -35,7 +35,8 @@ def test_archive_pipe_filters_event_inserts_to_the_archiver():
 
 
 def test_status_pipe_puts_domain_events_on_the_bus_with_the_shared_template():
-    pipe = _pipes(synth("dev"))["payments-status-dev"]
+    # no vendor endpoints: only what the completed-payment rule routes
+    pipe = _pipes(synth("dev", delivery={"vendors": {}}))["payments-status-dev"]
     assert pipe["source_parameters"]["filter_criteria"]["filter"] == [
         {"pattern": pipe_filter(domain_events.PIPE_B_FILTER_PATTERN)}]
     stream = pipe["source_parameters"]["dynamodb_stream_parameters"]
@@ -48,9 +49,15 @@ def test_status_pipe_puts_domain_events_on_the_bus_with_the_shared_template():
 
 
 def test_status_pipe_sends_only_the_routed_statuses_to_the_bus():
-    pattern = json.loads(_pipes(synth("prod"))["payments-status-prod"]["source_parameters"]["filter_criteria"]
-                         ["filter"][0]["pattern"])
-    assert pattern["dynamodb"]["NewImage"]["status"] == {"S": ["succeeded"]}
+    def routed(environment: str, **overrides) -> list[str]:
+        pattern = json.loads(_pipes(synth(environment, **overrides))[f"payments-status-{environment}"]
+                             ["source_parameters"]["filter_criteria"]["filter"][0]["pattern"])
+        return pattern["dynamodb"]["NewImage"]["status"]["S"]
+
+    assert routed("prod", delivery={"vendors": {}}) == ["succeeded"]
+    # plus every status a vendor endpoint subscribes to (the vendor-delivery rule routes them)
+    assert routed("dev") == ["succeeded", "failed", "refunded"]
+    assert routed("prod") == ["succeeded", "failed", "canceled", "refunded", "reversed"]
     every = _pipes(synth("dev", pipes={"status_routed_statuses": []}))["payments-status-dev"]
     assert "status" not in json.loads(every["source_parameters"]["filter_criteria"]["filter"][0]["pattern"])[
         "dynamodb"]["NewImage"]
@@ -87,7 +94,7 @@ def test_bus_is_encrypted_and_the_rule_sends_completed_payments_to_the_queue():
     assert Testing.to_have_resource_with_properties(dev, CloudwatchEventRule.TF_RESOURCE_TYPE, {
         "name": "payment-completed-dev",
         "event_pattern": json.dumps(domain_events.COMPLETED_PAYMENT_RULE_PATTERN, sort_keys=True)})
-    target = next(iter(resources(dev, "aws_cloudwatch_event_target").values()))
+    target = by(dev, "aws_cloudwatch_event_target", target_id="notifications")
     assert "notifications" in target["arn"] and target["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.fanout")
 
 

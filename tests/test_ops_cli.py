@@ -107,3 +107,27 @@ def test_an_aws_failure_is_one_line_exit_1(aws, capsys):
     deployed_queues()  # but no bucket: the stack is half there
     code, out, err = run(["--env", "dev", "replay-quarantine", "--dry-run"], capsys)
     assert code == 1 and "ops: AWS call failed" in err and "NoSuchBucket" in err and err.count("\n") == 1
+
+
+def test_deliveries_act_on_the_names_the_stack_deploys(aws, capsys):
+    from constructs.app.environments import load_settings
+
+    names = load_settings("dev", environ={}).delivery_names
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    keys = ("pk", "sk", "endpoint_key", "txn_key", "sort_key")
+    ddb.create_table(TableName=names.table, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     GlobalSecondaryIndexes=[
+                         {"IndexName": index, "Projection": {"ProjectionType": "KEYS_ONLY"},
+                          "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"},
+                                        {"AttributeName": "sort_key", "KeyType": "RANGE"}]}
+                         for index, pk in (("by-endpoint", "endpoint_key"), ("by-transaction", "txn_key"))])
+    boto3.client("sqs", region_name=REGION).create_queue(QueueName=names.queue, Attributes={"FifoQueue": "true"})
+    document = json.dumps(load_settings("dev", environ={}).delivery.document())
+    boto3.client("ssm", region_name=REGION).put_parameter(Name=names.endpoints_parameter, Value=document, Type="String")
+    code, out, err = run(["--env", "dev", "deliveries", "list", "--vendor", "vendor-demo"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["count"] == 0
+    code, out, err = run(["--env", "dev", "deliveries", "pause", "--endpoint", "ep-demo-main", "--dry-run"], capsys)
+    assert code == 0 and json.loads(out)["dry_run"] is True, out + err

@@ -43,6 +43,7 @@ def two_builds(tmp_path_factory):
 def test_same_checkout_builds_byte_identical_zips(two_builds):
     (first_dir, first), (second_dir, second) = two_builds
     assert set(first) == set(second) == set(package.functions()) | {"layer"}
+    assert {"delivery_fanout", "delivery_sender"} <= set(first)  # the vendor delivery functions too
     for name in first:
         assert first[name]["file"] == second[name]["file"]
         assert (first_dir / first[name]["file"]).read_bytes() == (second_dir / second[name]["file"]).read_bytes()

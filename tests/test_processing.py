@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from cdktf_cdktf_provider_aws.lambda_provisioned_concurrency_config import LambdaProvisionedConcurrencyConfig
 
 from constructs.processing import FunctionGroup, FunctionSpec, ProvisionedConcurrencyAutoscaling, ServerlessFunction
-from constructs.app.functions import code_folder
+from constructs.app.functions import DELIVERY_FUNCTIONS, code_folder
 from constructs.app.settings import FUNCTION_NAMES
 from infra_synth import by, data_sources, named, resources, small_stack, stack, synth
 
@@ -35,7 +35,8 @@ def test_eight_functions_python311_arm64_traced_and_encrypted():
         function = by(out, LambdaFunction.TF_RESOURCE_TYPE, function_name=f"payment-{name}-dev")
         assert "security_lambda-key" in function["kms_key_arn"]
         assert function["layers"] == [f"${{aws_lambda_layer_version.{layer}.arn}}"]
-    assert len(resources(out, LambdaFunction.TF_RESOURCE_TYPE)) == len(FUNCTION_NAMES)
+    # plus the two vendor delivery functions (tests/test_delivery.py)
+    assert len(resources(out, LambdaFunction.TF_RESOURCE_TYPE)) == len(FUNCTION_NAMES) + len(DELIVERY_FUNCTIONS)
     assert not Testing.to_have_resource_with_properties(out, LambdaFunction.TF_RESOURCE_TYPE, {"architectures": ["x86_64"]})
 
 
@@ -102,7 +103,7 @@ def test_functions_run_in_the_private_subnets_when_the_network_exists():
 def test_async_failures_go_to_the_failure_queue_after_at_most_2_retries():
     out = synth("dev")
     configs = resources(out, LambdaFunctionEventInvokeConfig.TF_RESOURCE_TYPE)
-    assert len(configs) == len(FUNCTION_NAMES)
+    assert len(configs) == len(FUNCTION_NAMES) + len(DELIVERY_FUNCTIONS)
     failures, _ = named(out, "aws_sqs_queue", name="payment-lambda-failures-dev")
     for config in configs.values():
         assert config["maximum_retry_attempts"] == 2
@@ -129,7 +130,7 @@ def test_processor_and_notifier_consume_their_queues_in_batches_of_10_with_parti
     # local: deployed disabled (moto would invoke the function on SendMessage, which needs Docker);
     # the local runner polls the queues as these mappings say
     local = resources(synth("local"), LambdaEventSourceMapping.TF_RESOURCE_TYPE)
-    assert len(local) == 2 and all(mapping["enabled"] is False for mapping in local.values())
+    assert len(local) == 4 and all(mapping["enabled"] is False for mapping in local.values())  # + delivery
 
 
 def test_processor_alias_has_provisioned_concurrency_scaled_on_utilization_and_backlog():
@@ -301,7 +302,7 @@ def test_fails_when_provisioned_concurrency_is_outside_the_scaling_range(tmp_pat
 def test_stack_exposes_functions_roles_and_log_groups_to_the_other_constructs():
     platform = stack("dev")
     processing = platform.processing
-    assert set(processing.functions) == set(FUNCTION_NAMES)
+    assert set(processing.functions) == set(FUNCTION_NAMES) | {"delivery-fanout", "delivery-sender"}
     processor = processing.functions["processor"]
     assert processor.function is not None and processor.role is not None and processor.log_group is not None
     assert processing.layer is not None and platform.processor_scaling.alias is not None

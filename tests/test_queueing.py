@@ -126,6 +126,7 @@ def test_fails_when_failure_queue_name_is_invalid():
 
 
 def test_local_leaves_out_the_redrive_allow_policy_the_emulator_cannot_store():
-    assert len(resources(synth("dev"), SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE)) == 2
+    # ingest, notifications and delivery-events
+    assert len(resources(synth("dev"), SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE)) == 3
     assert not resources(synth("local"), SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE)
-    assert len(resources(synth("local"), SqsQueueRedrivePolicy.TF_RESOURCE_TYPE)) == 2  # the redrive itself stays
+    assert len(resources(synth("local"), SqsQueueRedrivePolicy.TF_RESOURCE_TYPE)) == 3  # the redrive itself stays

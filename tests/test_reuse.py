@@ -114,7 +114,7 @@ def test_reusable_constructs_import_neither_settings_nor_paycore():
 
     code = ("import sys, main; main.prepare_runtime(); "
             "import constructs.ingress, constructs.processing, constructs.queueing, constructs.storage, "
-            "constructs.security, constructs.notification, constructs.observability, constructs.vpc; "
+            "constructs.security, constructs.notification, constructs.observability, constructs.vpc, constructs.delivery; "
             "print(sorted(m for m in sys.modules if m.startswith(('paycore', 'constructs.app.settings', "
             "'constructs.app.stack'))))")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

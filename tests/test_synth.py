@@ -205,7 +205,8 @@ def test_an_environment_added_in_config_synthesizes_and_validates(tmp_path):
     assert synthesized["terraform"]["backend"]["s3"]["bucket"] == "acme-tfstate-staging"
     assert synthesized["terraform"]["backend"]["s3"]["key"] == "payment-platform/staging/terraform.tfstate"
     tables = synthesized["resource"]["aws_dynamodb_table"].values()
-    assert sorted(t["name"] for t in tables) == ["payment-notification-markers-staging", "payment-transactions-staging"]
+    assert sorted(t["name"] for t in tables) == ["deliveries-staging", "payment-notification-markers-staging",
+                                                 "payment-transactions-staging"]
     outdir = Path(Testing.full_synth(stack))
     work = tmp_path / "staging"
     shutil.copytree(next(outdir.glob("**/stacks/staging")), work)

@@ -33,6 +33,10 @@ EMULATOR_ROUND_TRIP_GAPS = {
 }
 
 
+# A FIFO queue holds at most 120,000 messages in flight; alarm well before it stops taking receives.
+DELIVERIES_IN_FLIGHT_ALARM = 100_000
+
+
 class PaymentPlatformStack(TerraformStack):
     """One environment of the platform. `settings` must already be validated."""
 
@@ -530,6 +534,7 @@ class PaymentPlatformStack(TerraformStack):
             secret_recovery_window_in_days=30 if s.production else 0,
             deletion_protection_enabled=s.protects_data,
             dlq_redrive_allow_policy=s.enabled("sqs_redrive_allow_policy"),
+            ops_policy_name=s.name("delivery-ops"),
         )
 
     def _build_observability(self):
@@ -555,6 +560,8 @@ class PaymentPlatformStack(TerraformStack):
             failures = getattr(q, "lambda_failures", None)
             if failures is not None:
                 dlqs["lambda-failures"] = failures.queue.name
+        if self.delivery is not None:
+            dlqs["delivery-events-dlq"] = self.delivery.events_queue.dead_letter_queue.name
         pipes, bus, rule = [], None, None
         if self.notification is not None:
             dlqs["fanout-dlq"] = self.notification.dead_letter_queue.name
@@ -576,7 +583,12 @@ class PaymentPlatformStack(TerraformStack):
             pipe_names=pipes, event_bus_name=bus, rule_name=rule,
             api_latency_p99_ms=a.api_latency_p99_ms, ingest_oldest_message_seconds=a.ingest_oldest_message_seconds,
             authorizer_denies_per_5min=a.authorizer_denies_per_5min, period_seconds=a.period_seconds,
-            business_alarms=self._business_alarms(a) if self.processing is not None else (),
+            business_alarms=(self._business_alarms(a) if self.processing is not None else ())
+            + self._delivery_alarms(),
+            delivery_vendor_ids=sorted({e.vendor_id for e in s.delivery.endpoints(allow_loopback_http=s.emulator).values()})
+            if self.delivery is not None else (),
+            alert_rule_arns=[self.delivery.alerts_rule.arn] if self.delivery is not None else (),
+            account_id=self.account_id,
             alarms=s.enabled("alarms"), dashboard=s.enabled("dashboard"),
             xray_sampling_rule=s.enabled("xray_sampling_rule"), xray_sampling_rate=s.xray_sampling_rate,
         )
@@ -599,6 +611,31 @@ class PaymentPlatformStack(TerraformStack):
                         "Verified events recorded with a vendor id that cannot be routed: no vendor was notified "
                         "(ledger rows keep vendor_id_raw; GET /transactions?vendor_id=unknown)",
                         {**service, "reason": "unsafe_vendor_id"}),
+        )
+
+    def _delivery_alarms(self) -> tuple[Any, ...]:
+        """Alarms of the vendor delivery (lambda_src/README.md, "Infrastructure contract"); the
+        functions' Errors and the delivery-events DLQ are watched like every other one."""
+        if self.delivery is None:
+            return ()
+        from constructs.configuration import SERVICE_NAME
+        from constructs.observability import MetricAlarm
+
+        service = {"service": SERVICE_NAME}
+        return (
+            MetricAlarm("delivery-exhausted", "DeliveryExhausted", 1,
+                        "Vendor webhooks exhausted their retry schedule: the vendor got nothing for a day "
+                        "(scripts/ops.py deliveries list/recover once it is back)", service),
+            MetricAlarm("delivery-endpoint-disabled", "DeliveryEndpointDisabled", 1,
+                        "A vendor endpoint was disabled (410 Gone or failing too long); its messages wait for "
+                        "scripts/ops.py deliveries enable + recover", service),
+            MetricAlarm("delivery-malformed-messages", "DeliveryMalformedMessages", 1,
+                        "Delivery queue messages the sender could not read (dropped to the delivery DLQ)", service),
+            MetricAlarm("deliveries-in-flight", "ApproximateNumberOfMessagesNotVisible", DELIVERIES_IN_FLIGHT_ALARM,
+                        f"{self.settings.delivery_names.queue}: held deliveries near the FIFO limit of 120,000 in flight "
+                        "(a large vendor failing or paused; auto-disable bounds it)",
+                        {"QueueName": self.settings.delivery_names.queue}, namespace="AWS/SQS", period_seconds=300,
+                        statistic="Maximum", comparison="GreaterThanThreshold"),
         )
 
     def _build_outputs(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable,
     DynamodbTableAttribute,
@@ -37,6 +38,7 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup, SecurityGroup
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
+from constructs.core.policy import document
 from constructs.core.tokens import is_literal
 from constructs.processing import SQS_BATCH_SIZE, FunctionSpec, ServerlessFunction
 from constructs.queueing import VISIBILITY_FACTOR, FifoQueue, WebhookQueue
@@ -85,11 +87,14 @@ class VendorDelivery(Construct):
       secret_recovery_window_in_days: 0 or 7..30 (default 30).
       deletion_protection_enabled: the table's (default False).
       dlq_redrive_allow_policy: only the events queue may use its DLQ (default True).
+      ops_policy_name: a managed policy for the people running the delivery operations (list,
+        resend, recover, pause/resume, signing secrets), attached to nobody; default None (none).
 
     Attributes: events_queue (WebhookQueue), queue, dead_letter_queue (SqsQueue), table,
       endpoints_parameter, signing_secrets (endpoint id -> secret), fanout, sender
       (ServerlessFunction), event_source_mappings ("fanout"/"sender" -> mapping), rule,
-      rule_target, alerts_rule, alerts_rule_target, sender_security_group (None without a VPC).
+      rule_target, alerts_rule, alerts_rule_target, sender_security_group (None without a VPC),
+      ops_policy (None without ops_policy_name).
     """
 
     def __init__(
@@ -131,6 +136,7 @@ class VendorDelivery(Construct):
         secret_recovery_window_in_days: int = 30,
         deletion_protection_enabled: bool = False,
         dlq_redrive_allow_policy: bool = True,
+        ops_policy_name: str | None = None,
     ):
         super().__init__(scope, id_)
         problems = []
@@ -267,6 +273,31 @@ class VendorDelivery(Construct):
             {"sid": "SecretsKey", "actions": ["kms:Decrypt"], "resources": [secrets_kms_key_arn],
              "conditions": [("StringEquals", "kms:ViaService", [f"secretsmanager.{region}.amazonaws.com"])]},
         ])
+
+        self.ops_policy: IamPolicy | None = None
+        if ops_policy_name is not None:
+            def via(service: str) -> list[tuple[str, str, list[str]]]:
+                return [("StringEquals", "kms:ViaService", [f"{service}.{region}.amazonaws.com"])]
+
+            table_arn = self.table.arn
+            self.ops_policy = IamPolicy(
+                self, "ops-policy", name=ops_policy_name,
+                description="Vendor delivery operations (scripts/ops.py deliveries ...)",
+                policy=document(self, "ops-policy-document", [
+                    {"sid": "DeliveryLog", "actions": ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:GetItem",
+                                                       "dynamodb:UpdateItem"],
+                     "resources": [table_arn, *(f"{table_arn}/index/{index}" for index in INDEXES)]},
+                    {"sid": "Resend", "actions": ["sqs:GetQueueUrl", "sqs:SendMessage"], "resources": [self.queue.arn]},
+                    {"sid": "SigningSecrets", "actions": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                                                          "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
+                     "resources": [secrets_arn]},
+                    {"sid": "ReadEndpoints", "actions": ["ssm:GetParameter"], "resources": [parameter_arn]},
+                    {"sid": "QueueKey", "actions": produce, "resources": [sqs_kms_key_arn], "conditions": via("sqs")},
+                    {"sid": "TableKey", "actions": produce, "resources": [dynamodb_kms_key_arn],
+                     "conditions": via("dynamodb")},
+                    {"sid": "SecretsKey", "actions": produce, "resources": [secrets_kms_key_arn],
+                     "conditions": via("secretsmanager")},
+                ]).json)
 
         # --- event sources (batch 10, partial failures; the sender capped)
         self.event_source_mappings = {

@@ -32,9 +32,11 @@ from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import CloudwatchLogMetricFilter
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
+from constructs.core.policy import document
 from constructs.core.tokens import is_literal
 
 BUSINESS_NAMESPACE = "PaymentWebhooks"
@@ -45,13 +47,17 @@ ERROR_LOG_PATTERN = '{ ($.level = "ERROR") || ($.level = "CRITICAL") }'
 #: The authorizer's decision lines (lambda_src/authorizer: extra field `decision`).
 AUTHORIZER_DENY_PATTERN = '{ ($.decision = "deny") || ($.decision = "unauthorized") }'
 XRAY_RULE_PRIORITY = 1000
+#: The delivery sender's per-vendor metrics (dimensions service, vendor_id) the dashboard shows.
+DELIVERY_METRICS = {"attempts": "DeliveryAttempts", "successes": "DeliverySuccesses", "latency": "DeliveryLatency",
+                    "exhausted": "DeliveryExhausted"}
 ERROR_LOGS_METRIC = "ErrorLogs"
 
 
 @dataclass(frozen=True)
 class MetricAlarm:
-    """An alarm on a metric the functions publish themselves (EMF): Sum over period_seconds >=
-    threshold. `key` names the alarm (`{name_prefix}-{key}`); dimensions as published."""
+    """An alarm on one metric (by default one the functions publish themselves, EMF): `statistic`
+    over period_seconds compared (`comparison`, default >=) with threshold. `key` names the alarm
+    (`{name_prefix}-{key}`); dimensions as published."""
 
     key: str
     metric: str
@@ -60,6 +66,8 @@ class MetricAlarm:
     dimensions: Mapping[str, str] = field(default_factory=dict)
     namespace: str = BUSINESS_NAMESPACE
     period_seconds: int = 300
+    statistic: str = "Sum"
+    comparison: str = "GreaterThanOrEqualToThreshold"
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,11 @@ class Observability(Construct):
         authorizer_denies_per_5min >= 1 (default 50), period_seconds 60·n (default 60).
       business_alarms: MetricAlarm specs on the functions' own metrics (default none); keys unique,
         thresholds >= 1, periods 60·n.
+      delivery_vendor_ids: vendors whose webhook deliveries get dashboard widgets (success rate,
+        attempts, exhausted, latency p50/p99; `DELIVERY_METRICS`); default none.
+      alert_rule_arns: EventBridge rules that publish to the alerts topic: the topic gets a policy
+        admitting them and the account's CloudWatch alarms (needs account_id); default none (no
+        topic policy: the default one).
       alarms / dashboard / xray_sampling_rule: switches (default True); xray_sampling_rate 0..1
         (default 0.1, C3).
 
@@ -122,6 +135,9 @@ class Observability(Construct):
         ingest_oldest_message_seconds: int = 300,
         authorizer_denies_per_5min: int = 50,
         business_alarms: Sequence[MetricAlarm] = (),
+        delivery_vendor_ids: Sequence[str] = (),
+        alert_rule_arns: Sequence[str] = (),
+        account_id: str | None = None,
         period_seconds: int = 60,
         alarms: bool = True,
         dashboard: bool = True,
@@ -156,6 +172,8 @@ class Observability(Construct):
             if spec.threshold < 1 or spec.period_seconds < 60 or spec.period_seconds % 60:
                 p.append(f"business alarm {spec.key}: threshold >= 1 and period 60·n seconds, got "
                          f"{spec.threshold} and {spec.period_seconds}")
+        if alert_rule_arns and account_id is None:
+            p.append("alert_rule_arns needs account_id (the topic policy admits the account's alarms), got none")
         if xray_sampling_rule and len(f"{name_prefix}") > 32:
             p.append(f"name_prefix names the X-Ray sampling rule, at most 32 characters, got {name_prefix!r}")
         if p:
@@ -166,6 +184,18 @@ class Observability(Construct):
         self._prefix, self._period = name_prefix, period_seconds
         self.alerts_topic = SnsTopic(self, "alerts", name=alerts_topic_name, kms_master_key_id=sns_kms_key_arn)
         self._topic_arns = [self.alerts_topic.arn]  # read once: each read is a jsii round trip
+        self.alerts_topic_policy = None
+        if alert_rule_arns:
+            self.alerts_topic_policy = SnsTopicPolicy(
+                self, "alerts-policy", arn=self._topic_arns[0],
+                policy=document(self, "alerts-policy-document", [
+                    {"sid": "AlarmsPublish", "principals": {"Service": ["cloudwatch.amazonaws.com"]},
+                     "actions": ["sns:Publish"], "resources": [self._topic_arns[0]],
+                     "conditions": [("StringEquals", "aws:SourceAccount", [account_id])]},
+                    {"sid": "RulesPublish", "principals": {"Service": ["events.amazonaws.com"]},
+                     "actions": ["sns:Publish"], "resources": [self._topic_arns[0]],
+                     "conditions": [("ArnEquals", "aws:SourceArn", list(alert_rule_arns))]},
+                ]).json)
         if alert_email and email_subscriptions:
             SnsTopicSubscription(self, "alerts-email", topic_arn=self._topic_arns[0], protocol="email",
                                  endpoint=alert_email)
@@ -202,7 +232,8 @@ class Observability(Construct):
                             description="Webhook gate: denied or keyless requests spiking (leaked URL, rotated key, probing)")
             for spec in business_alarms:
                 self._alarm(spec.key, spec.namespace, spec.metric, spec.dimensions, threshold=spec.threshold,
-                            period=spec.period_seconds, description=spec.description)
+                            period=spec.period_seconds, description=spec.description, statistic=spec.statistic,
+                            comparison=spec.comparison)
             for label, queue in sorted(dlqs.items()):
                 self._alarm(f"{label}-depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue},
                             statistic="Maximum", threshold=0, comparison="GreaterThanThreshold",
@@ -236,7 +267,8 @@ class Observability(Construct):
         if dashboard:
             body = dashboard_body(region=region, functions=functions, ingest_queue_name=ingest_queue_name,
                                   dead_letter_queue_names=dlqs, api_name=api_name, api_stage_name=api_stage_name,
-                                  table_name=table_name, pipe_names=list(pipe_names))
+                                  table_name=table_name, pipe_names=list(pipe_names),
+                                  delivery_vendor_ids=list(delivery_vendor_ids))
             self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=dashboard_name,
                                                  dashboard_body=json.dumps(body, sort_keys=True))
 
@@ -265,7 +297,8 @@ class Observability(Construct):
 
 def dashboard_body(*, region: str, functions: Mapping[str, WatchedFunction], ingest_queue_name: str | None,
                    dead_letter_queue_names: Mapping[str, str], api_name: str | None, api_stage_name: str | None,
-                   table_name: str | None, pipe_names: Sequence[str]) -> dict[str, Any]:
+                   table_name: str | None, pipe_names: Sequence[str],
+                   delivery_vendor_ids: Sequence[str] = ()) -> dict[str, Any]:
     """The dashboard as a plain document: business metrics first, then API, queues, Lambda, DynamoDB."""
     widgets: list[dict[str, Any]] = []
 
@@ -310,6 +343,17 @@ def dashboard_body(*, region: str, functions: Mapping[str, WatchedFunction], ing
                                              ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", *t]])
         graph("DynamoDB throttles", [["AWS/DynamoDB", "ReadThrottleEvents", *t],
                                      ["AWS/DynamoDB", "WriteThrottleEvents", *t]])
+    for vendor in delivery_vendor_ids:
+        v = [*svc, "vendor_id", vendor]
+        graph(f"Webhooks to {vendor}: success rate (%), attempts, exhausted", [
+            [{"expression": "100 * successes / attempts", "id": "rate", "label": "success rate (%)", "yAxis": "right"}],
+            [BUSINESS_NAMESPACE, DELIVERY_METRICS["attempts"], *v, {"id": "attempts", "label": "attempts"}],
+            [BUSINESS_NAMESPACE, DELIVERY_METRICS["successes"], *v, {"id": "successes", "label": "successes"}],
+            [BUSINESS_NAMESPACE, DELIVERY_METRICS["exhausted"], *v, {"id": "exhausted", "label": "exhausted"}],
+        ])
+        graph(f"Webhooks to {vendor}: latency p50, p99 (ms)", [
+            [BUSINESS_NAMESPACE, DELIVERY_METRICS["latency"], *v, {"stat": "p50"}],
+            [BUSINESS_NAMESPACE, DELIVERY_METRICS["latency"], *v, {"stat": "p99"}]], stat="p99")
     if pipe_names:
         graph("Pipes failures", [["AWS/EventBridge/Pipes", m, "PipeName", p]
                                  for p in pipe_names for m in ("ExecutionFailed", "TargetStageFailed")])
