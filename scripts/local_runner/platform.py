@@ -131,11 +131,13 @@ class LocalPlatform:
         return self.functions.invoke(function, event)
 
     # -- the whole platform --
-    def drain(self, *, max_rounds: int = 200, idle_rounds: int = 2, wait_seconds: float = 120.0,
+    def drain(self, *, max_rounds: int = 200, idle_rounds: int = 2, wait_seconds: float = 600.0,
               poll_interval_seconds: float = 0.2) -> bool:
         """Run the event sources and pipes until nothing moves for `idle_rounds` rounds and no
         message a function held back is left in its queue (waiting for those up to `wait_seconds`,
-        looking every `poll_interval_seconds`). False when it stopped before that."""
+        looking every `poll_interval_seconds`). `max_rounds` bounds the rounds that move while
+        nothing is held back (a message failing over and over); the wait bounds the rest. False
+        when it stopped before everything settled."""
         idle, rounds = 0, 0
         deadline = time.monotonic() + wait_seconds
         while rounds < max_rounds:
@@ -150,8 +152,10 @@ class LocalPlatform:
                 self.polling = None
             moved += self.pipes.run()
             idle = idle + 1 if not moved else 0
-            if moved:
+            if moved and not self._held:
                 rounds += 1
+            elif moved and time.monotonic() > deadline:
+                return False
             if idle < idle_rounds:
                 continue
             self._held = {name for name in self._held if self._depth(name)}
