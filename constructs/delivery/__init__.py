@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable,
     DynamodbTableAttribute,
@@ -29,6 +29,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTableServerSideEncryption,
     DynamodbTableTtl,
 )
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
     LambdaEventSourceMapping,
     LambdaEventSourceMappingScalingConfig,
@@ -39,7 +40,7 @@ from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from constructs.core.policy import document
-from constructs.core.tokens import is_literal
+from constructs.core.tokens import is_literal, is_token
 from constructs.processing import SQS_BATCH_SIZE, FunctionSpec, ServerlessFunction
 from constructs.queueing import VISIBILITY_FACTOR, FifoQueue, WebhookQueue
 
@@ -52,6 +53,9 @@ TTL_ATTRIBUTE = "expires_at"
 #: GSI name -> (partition key, sort key); KEYS_ONLY (the ops tooling fetches the rows it lists).
 INDEXES = {"by-endpoint": ("endpoint_key", "sort_key"), "by-transaction": ("txn_key", "sort_key")}
 FOUR_DAYS = 345_600
+# EventBridge's own limits: retry a target for up to a day, 185 attempts
+RULE_TARGET_MAX_EVENT_AGE_SECONDS = 86_400
+RULE_TARGET_MAX_RETRIES = 185
 _HTTPS = 443
 _ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{2,47}$")
 
@@ -143,16 +147,19 @@ class VendorDelivery(Construct):
         for label, name in (("queue_name", queue_name), ("dead_letter_queue_name", dead_letter_queue_name)):
             if is_literal(name) and not name.endswith(".fifo"):
                 problems.append(f"{label} must be a FIFO queue name ending in .fifo, got {name!r}")
-        if not endpoints_parameter_name.startswith("/"):
+        if is_literal(endpoints_parameter_name) and not endpoints_parameter_name.startswith("/"):
             problems.append(f"endpoints_parameter_name must be an SSM path such as /payments/dev/delivery-endpoints, "
                             f"got {endpoints_parameter_name!r}")
         size = len(endpoints_document.encode())
-        if size > ADVANCED_PARAMETER_BYTES:
+        if is_token(endpoints_document):
+            problems.append("endpoints_document must be literal JSON text (its size picks the parameter tier), got a token")
+        elif size > ADVANCED_PARAMETER_BYTES:
             problems.append(f"endpoints_document must fit an SSM parameter ({ADVANCED_PARAMETER_BYTES} bytes), got {size}")
-        try:
-            json.loads(endpoints_document)
-        except ValueError:
-            problems.append("endpoints_document must be JSON text")
+        else:
+            try:
+                json.loads(endpoints_document)
+            except ValueError:
+                problems.append("endpoints_document must be JSON text")
         for endpoint_id, secret in sorted(signing_secret_names.items()):
             if not _ENDPOINT_ID.match(endpoint_id):
                 problems.append(f"signing_secret_names: endpoint id must match {_ENDPOINT_ID.pattern}, got {endpoint_id!r}")
@@ -177,12 +184,13 @@ class VendorDelivery(Construct):
             raise ValueError("VendorDelivery: " + "; ".join(problems))
 
         # --- queues: the rule's queue (standard + DLQ), the deliveries FIFO and its DLQ
+        # the rule sends here; what it cannot deliver (after a day of retries) goes to the DLQ
+        rule_arn = {"events.amazonaws.com": _rule_arn(partition, region, account_id, event_bus_name, rule_name)}
         self.events_queue = WebhookQueue(
             self, "events-queue", name=events_queue_name, kms_key_arn=sqs_kms_key_arn,
             consumer_timeout_seconds=fanout_function.timeout_seconds, message_retention_seconds=FOUR_DAYS,
             dlq_max_receive_count=events_max_receive_count, dlq_redrive_allow_policy=dlq_redrive_allow_policy,
-            dlq_name=events_dead_letter_queue_name,
-            service_senders={"events.amazonaws.com": _rule_arn(partition, region, account_id, event_bus_name, rule_name)},
+            dlq_name=events_dead_letter_queue_name, service_senders=rule_arn, dlq_service_senders=rule_arn,
         )
         self.queue = FifoQueue(
             self, "deliveries-queue", name=queue_name, kms_key_arn=sqs_kms_key_arn,
@@ -320,7 +328,9 @@ class VendorDelivery(Construct):
             event_pattern=json.dumps(dict(rule_pattern), sort_keys=True))
         self.rule_target = CloudwatchEventTarget(
             self, "rule-target", rule=self.rule.name, event_bus_name=event_bus_name, target_id="delivery-events",
-            arn=self.events_queue.queue.arn)
+            arn=self.events_queue.queue.arn, dead_letter_config={"arn": self.events_queue.dead_letter_queue.arn},
+            retry_policy={"maximum_event_age_in_seconds": RULE_TARGET_MAX_EVENT_AGE_SECONDS,
+                          "maximum_retry_attempts": RULE_TARGET_MAX_RETRIES})
         self.alerts_rule = CloudwatchEventRule(
             self, "alerts-rule", name=alerts_rule_name, event_bus_name=event_bus_name,
             description="Delivery exhausted / endpoint disabled -> alerts topic",
@@ -336,6 +346,4 @@ def _rule_arn(partition: str, region: str, account_id: str, bus_name: str, rule_
 
 
 def _with_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> FunctionSpec:
-    from dataclasses import replace
-
     return replace(spec, environment={**spec.environment, **extra})

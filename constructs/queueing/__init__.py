@@ -92,6 +92,8 @@ class WebhookQueue(Construct):
       dlq_redrive_allow_policy: only this queue may use the DLQ (byQueue); default True (the local
         emulator cannot store it).
       dlq_name: the DLQ's name; default `{base}-dlq[.fifo]`.
+      dlq_service_senders: like service_senders, for the DLQ (e.g. the rule whose undeliverable
+        events it takes); default none.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class WebhookQueue(Construct):
         service_senders: Mapping[str, str] | None = None,
         dlq_redrive_allow_policy: bool = True,
         dlq_name: str | None = None,
+        dlq_service_senders: Mapping[str, str] | None = None,
     ):
         super().__init__(scope, id_)
         if visibility_timeout_seconds is None:
@@ -163,8 +166,8 @@ class WebhookQueue(Construct):
             redrive_allow_policy=Fn.jsonencode({"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}),
         ) if dlq_redrive_allow_policy else None
         self.policy = _queue_policy(self, "policy", self.queue, service_senders or {}, after=[self.redrive_policy])
-        self.dead_letter_policy = _queue_policy(self, "dead-letter-policy", self.dead_letter_queue, {},
-                                                after=[self.redrive_allow_policy])
+        self.dead_letter_policy = _queue_policy(self, "dead-letter-policy", self.dead_letter_queue,
+                                                dlq_service_senders or {}, after=[self.redrive_allow_policy])
 
     @property
     def name(self) -> str:
