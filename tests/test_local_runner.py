@@ -181,6 +181,18 @@ def test_vendor_endpoints_are_the_parameter_the_delivery_functions_name():
     assert Wiring.from_state(state()).vendor_endpoints() == {}
 
 
+@pytest.fixture
+def suite_modules():
+    """The runner loads paycore and the handlers fresh: the suite's copies come back afterwards."""
+    import sys
+
+    before = dict(sys.modules)
+    yield
+    for name in set(sys.modules) - set(before):
+        del sys.modules[name]
+    sys.modules.update(before)
+
+
 class _Sqs:
     def __init__(self, messages):
         self.messages, self.visibility, self.deleted = messages, {}, []
@@ -195,7 +207,7 @@ class _Sqs:
         self.deleted.append(ReceiptHandle)
 
 
-def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come_back_at_once():
+def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come_back_at_once(suite_modules):
     """The delivery sender holds a retry in the queue itself (ChangeMessageVisibility): the event
     source must not undo it; a plain failure is visible again at once (the runner's stand-in for
     the queue's visibility timeout)."""
@@ -297,3 +309,32 @@ def test_fails_when_a_local_vendor_url_is_not_loopback_http():
 
     with pytest.raises(ValueError, match="http://127.0.0.1:<port>"):
         VendorEndpoint("ep-x", "https://hooks.example.com/x")
+
+
+def test_drain_waits_for_messages_a_function_held_back_and_gives_up_at_its_deadline(monkeypatch, suite_modules):
+    """A held-back message (a delivery retry) comes back on the emulator's clock: drain keeps
+    polling until its queue is empty, and says False when the wait ran out first."""
+    import boto3
+
+    from local_runner import event_sources
+    from local_runner.platform import LocalPlatform
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # the platform sets up its own, counted
+    platform = LocalPlatform(state(), "http://127.0.0.1:1")
+    [source] = platform.wiring.event_sources
+    script = {"polls": [2, 0, 0, 0, 1, 0], "depths": [1, 1, 0]}  # held once, comes back, then empty
+
+    def poll(sqs, functions, polled, held):
+        moved = script["polls"].pop(0) if script["polls"] else 0
+        if moved == 2:
+            held.add(polled.queue.name)
+        return moved
+
+    monkeypatch.setattr(event_sources, "poll", poll)
+    monkeypatch.setattr(platform.pipes, "run", lambda: 0)
+    monkeypatch.setattr(platform, "_depth", lambda name: script["depths"].pop(0) if script["depths"] else 0)
+    assert platform.drain(poll_interval_seconds=0.01) is True
+    assert script == {"polls": [], "depths": []}
+
+    script.update(polls=[2], depths=[1] * 1000)  # never comes back
+    assert platform.drain(wait_seconds=0.05, poll_interval_seconds=0.01) is False
