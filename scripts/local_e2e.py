@@ -276,7 +276,9 @@ def main() -> None:
             vendors.stop()
         deployment.destroy()
         print("destroyed")
-        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"]:
+        deliveries = summary["vendor_deliveries"]
+        undelivered = sum(deliveries.get("missing", {}).values()) + sum(deliveries.get("unexpected", {}).values())
+        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"] or undelivered:
             sys.exit(1)
 
 
