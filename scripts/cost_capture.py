@@ -5,6 +5,8 @@ runner's own session (what API Gateway, the event source mappings and the pipes 
 wraps ``platform.functions.invoke``; it records, until :meth:`stop`:
 
 * every API call by service and operation, and which ones failed (e.g. a failed conditional write);
+  also by caller (`calls_by_caller`: the function invoked, or the function whose event source the
+  runner polls; `-` for the rest), so a path such as vendor delivery can be priced on its own;
 * DynamoDB writes: the size of each item written (DynamoDB's item-size rules), whether it is a
   create or an update, and which index key attributes it carries (GSI writes);
 * the bytes of each SQS message, EventBridge entry and SNS message (billed in 64 KB chunks);
@@ -70,6 +72,7 @@ class CostCapture:
         self.platform = platform
         self.active = True
         self.calls: collections.Counter[str] = collections.Counter()
+        self.calls_by_caller: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         self.failed: collections.Counter[str] = collections.Counter()
         self.hook_errors: collections.Counter[str] = collections.Counter()
         self.log_lines: dict[str, dict[str, dict[str, int]]] = collections.defaultdict(
@@ -128,9 +131,11 @@ class CostCapture:
     def _record_params(self, params: dict, model: Any, context: dict) -> None:
         service, op = model.service_model.service_name, model.name
         context["cost_key"] = f"{service}:{op}"
+        context["cost_caller"] = self.platform.functions.current or self.platform.polling or "-"
         if service == "dynamodb" and op in ("PutItem", "UpdateItem", "DeleteItem"):
             write = {"op": op, "key": _key_of(params), "size": item_size(params.get("Item", {})),
-                              "gsi": sorted(i for i, k in INDEX_KEYS.items() if k in params.get("Item", {}))}
+                              "gsi": sorted(i for i, k in INDEX_KEYS.items() if k in params.get("Item", {})),
+                              "table": params.get("TableName", "")}
             context["cost_write"] = write
         elif service == "sqs" and op == "SendMessage":
             self.message_bytes["sqs"].append(len(params.get("MessageBody", "").encode()))
@@ -147,6 +152,7 @@ class CostCapture:
         if not self.active or key is None:
             return
         self.calls[key] += 1
+        self.calls_by_caller[context.get("cost_caller") or "-"][key] += 1
         ok = not (isinstance(parsed, dict) and "Error" in parsed)
         if not ok:
             self.failed[key] += 1
@@ -188,6 +194,7 @@ class CostCapture:
             "source": "scripts/local_e2e.py (moto server, local stack, real handlers)",
             "webhooks": webhooks,
             "calls": dict(sorted(self.calls.items())),
+            "calls_by_caller": {who: dict(sorted(c.items())) for who, c in sorted(self.calls_by_caller.items())},
             "failed": dict(sorted(self.failed.items())),
             "hook_errors": dict(sorted(self.hook_errors.items())),
             "function_errors": dict(sorted(self.function_errors.items())),

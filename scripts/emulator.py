@@ -170,10 +170,81 @@ def stop() -> bool:
     return True
 
 
+def deliver_rule_targets_to_sns() -> None:
+    """moto 5.2 evaluates EventBridge rules but cannot deliver to an SNS topic target: it raises
+    NotImplementedError, so the whole PutEvents fails (the delivery sender's `DeliveryExhausted`
+    and `DeliveryEndpointDisabled` events, whose rule targets the alerts topic). AWS publishes the
+    event, as JSON, to the topic: this makes the emulator do the same (the other targets are
+    moto's own). Idempotent; the server and the in-process emulator (local_deploy) both call it."""
+    import copy
+
+    from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+    from moto.events import models
+    from moto.events.utils import EventTemplateParser
+    from moto.sns import sns_backends
+    from moto.utilities.arns import parse_arn
+
+    if getattr(models.Rule, "sns_targets_delivered", False):
+        return
+    moto_send = models.Rule.send_to_targets
+
+    def send_to_targets(rule, original_event, transform_input=True):  # type: ignore[no-untyped-def]
+        topics = [t for t in rule.targets if parse_arn(t["Arn"]).service == "sns"]
+        if not topics:
+            return moto_send(rule, original_event, transform_input)
+        if not rule.event_pattern.matches_event(original_event):
+            return None
+        for target in topics:
+            transformer = target.get("InputTransformer", {})
+            event = EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
+                                              input_paths_map=transformer.get("InputPathsMap", {}), event=original_event)
+            if isinstance(event, dict) and "time" in event:
+                event = {**event, "time": iso_8601_datetime_without_milliseconds(utcfromtimestamp(float(event["time"])))}
+            arn = parse_arn(target["Arn"])
+            sns_backends[arn.account][arn.region].publish(
+                event if isinstance(event, str) else json.dumps(event), arn=target["Arn"])
+        others = copy.copy(rule)
+        others.targets = [t for t in rule.targets if t not in topics]
+        return moto_send(others, original_event, transform_input) if others.targets else None
+
+    models.Rule.send_to_targets = send_to_targets
+    models.Rule.sns_targets_delivered = True
+
+
+def atomic_conditional_writes() -> None:
+    """DynamoDB applies a conditional write atomically; moto 5.2 checks the condition and writes
+    in two steps, so two requests on the server's threads can both pass it (two senders taking the
+    last slot of a rate-limit window, or both disabling an endpoint). One lock around moto's
+    PutItem and UpdateItem makes each atomic, as on AWS. Idempotent."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "writes_atomic", False):
+        return
+    lock = threading.RLock()
+    for name in ("put_item", "update_item"):
+        moto_write = getattr(DynamoDBBackend, name)
+
+        def write(backend, *args, _moto_write=moto_write, **kwargs):  # type: ignore[no-untyped-def]
+            with lock:
+                return _moto_write(backend, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, write)
+    DynamoDBBackend.writes_atomic = True
+
+
+def extend_moto() -> None:
+    """What the local stack needs of the emulator beyond moto 5.2 (each an AWS behaviour)."""
+    deliver_rule_targets_to_sns()
+    atomic_conditional_writes()
+
+
 def serve(port: int) -> None:
     """The server itself (run by `start` in the background)."""
     from moto.server import ThreadedMotoServer
 
+    extend_moto()
     os.environ.update(SERVER_ENVIRONMENT)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

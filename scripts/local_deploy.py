@@ -61,6 +61,10 @@ class LocalEmulator:
     def __enter__(self) -> "LocalEmulator":
         from moto.server import ThreadedMotoServer
 
+        import emulator  # scripts/ (this script's folder, or pytest.ini's pythonpath)
+
+        emulator.extend_moto()  # AWS behaviours moto 5.2 lacks
+
         os.environ.update(FAKE_CREDENTIALS)
         # AWS managed policies (e.g. AmazonSSMManagedInstanceCore) exist in the emulator only on request
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"

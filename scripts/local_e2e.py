@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """The platform, end to end, on this machine: start a local AWS emulator (moto server, loopback),
-deploy the `local` stack with Terraform, set the provider secrets, send signed Stripe and PayPal
-webhooks (with duplicates, reordered pairs, bad signatures, malformed and oversized bodies)
-through the deployed wiring with the real handlers (scripts/local_runner/), print a summary,
-check that a new plan shows no changes, destroy, and check nothing is left.
+deploy the `local` stack with Terraform, set the provider secrets, start the vendors' webhook
+receivers (HTTP servers on 127.0.0.1, the ports of the deployed endpoint configuration), send
+signed Stripe and PayPal webhooks (with duplicates, reordered pairs, bad signatures, malformed and
+oversized bodies) through the deployed wiring with the real handlers (scripts/local_runner/),
+print a summary, check that a new plan shows no changes, destroy, and check nothing is left.
 
     PYTHONPATH=. .venv/bin/python scripts/local_e2e.py [--count 240] [--port 4566] [--keep]
 
@@ -61,13 +62,22 @@ def set_secrets(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner,
     tool.set_cursor_key(sm, prefix=prefix, key=CURSOR_KEY)
 
 
-def zero_loss(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner) -> dict:
-    """The zero-loss scenarios (scripts/local_scenarios.py) after the main run."""
+def start_vendors(platform: LocalPlatform):
+    """The vendors' webhook receivers, with the signing secrets the ops tool made (None when no
+    vendor endpoint is deployed)."""
+    import local_scenarios
+
+    return local_scenarios.start_vendors(platform) if platform.wiring.vendor_endpoints() else None
+
+
+def zero_loss(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner, vendors=None) -> dict:
+    """The zero-loss scenarios (scripts/local_scenarios.py) after the main run; with `vendors`
+    (start_vendors) the vendor delivery scenario too."""
     import local_scenarios
 
     scenarios = local_scenarios.Scenarios(
         platform, stripe_secret=STRIPE_SECRET, paypal=signer, gate_keys=GATE_KEYS, vendors=vendor_ids(),
-        set_secrets=lambda signing: set_secrets(platform, signer, signing))
+        set_secrets=lambda signing: set_secrets(platform, signer, signing), vendor_endpoints=vendors)
     return local_scenarios.run_all(scenarios, correct_secrets={"stripe": STRIPE_SECRET, "paypal": signer.webhook_id})
 
 
@@ -116,10 +126,30 @@ def count_prefix(endpoint_url: str, bucket: str, prefix: str) -> int:
     return sum(len(p.get("Contents", [])) for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
 
 
-def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str], on_drained=None) -> dict:
+def delivery_figures(platform: LocalPlatform, vendors, event_rows: list[dict]) -> dict:
+    """What the vendors received against what they had to (every recorded status an endpoint
+    subscribes to, once), duplicates they dropped by webhook-id, and order per payment."""
+    import local_scenarios
+
+    expected = local_scenarios.expected_deliveries(platform, event_rows)
+    received = {e.endpoint_id: [(r.transaction_id, r.event_type) for r in e.delivered()] for e in vendors}
+    return {
+        "expected": {k: len(v) for k, v in expected.items()},
+        "delivered": {k: len(v) for k, v in received.items()},
+        "missing": {k: len(expected[k] - set(v)) for k, v in received.items()},
+        "unexpected": {k: len(set(v) - expected[k]) for k, v in received.items()},
+        "duplicates_seen_by_vendors": sum(e.duplicates() for e in vendors),
+        "unverified": sum(e.unverified() for e in vendors),
+        "out_of_order": local_scenarios.out_of_order(vendors),
+    }
+
+
+def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str, str], on_drained=None,
+                 vendors=None) -> dict:
     """Send every request, drain the platform, and account for every request. The emulator's
     FIFO deduplication window is AWS's (5 minutes): duplicates and forged copies reach the
-    processor because the queue deduplicates on the API Gateway request id, never the body."""
+    processor because the queue deduplicates on the API Gateway request id, never the body.
+    With `vendors` (start_vendors), also what each vendor endpoint received."""
     from moto.sqs import models
 
     assert models.DEDUPLICATION_TIME_IN_SECONDS == 300, "the FIFO dedup window must be AWS's 5 minutes"
@@ -147,6 +177,7 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
         notifications[vendor] = [json.loads(m["Body"]) for m in drain_queue(sqs, url)]
     expected_valid = {r.expect.event_id: r for r in requests if r.expect.kind == "valid"}
     lost = sorted(set(expected_valid) - set(event_ids))
+    deliveries = delivery_figures(platform, vendors, events) if vendors is not None else {}
     return {
         "sent": len(requests),
         "http_status": dict(sorted(statuses.items())),
@@ -162,6 +193,8 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
         "archived_payloads": len(archived),
         "quarantined": count_prefix(platform.endpoint_url, w.bucket, "quarantine/") if w.bucket else 0,
         "notifications": {v: len(n) for v, n in notifications.items()},
+        "vendor_deliveries": deliveries,
+        "api_calls_per_delivery": api_calls_per_delivery(platform, sum(deliveries.get("delivered", {}).values())),
         "dlq_depths": platform.dead_letter_depths(),
         "lost": len(lost),
         "lost_event_ids": lost[:10],
@@ -173,6 +206,17 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
         "_event_ids": event_ids,
         "_outcome": outcome,
     }
+
+
+def api_calls_per_delivery(platform: LocalPlatform, deliveries: int) -> dict:
+    """AWS calls of the delivery functions and their event sources so far, per delivery."""
+    if not deliveries:
+        return {}
+    totals: collections.Counter[str] = collections.Counter()
+    for counter in (platform.handler_calls, platform.platform_calls):
+        for function in ("delivery_fanout", "delivery_sender"):
+            totals.update(counter.by_caller.get(function, {}))
+    return {k: round(v / deliveries, 2) for k, v in sorted(totals.items())}
 
 
 def api_calls_per_webhook(platform: LocalPlatform, webhooks: int) -> dict:
@@ -201,20 +245,24 @@ def main() -> None:
         platform = LocalPlatform(deployment.state, emulator.endpoint_url, paypal_fetch=signer.fetch,
                                  paypal_trust_store=signer.trust_store_path)
         set_secrets(platform, signer)
+        vendors = start_vendors(platform)
         requests = sample_webhooks.scenario(count=options.count, stripe_secret=STRIPE_SECRET, paypal=signer,
                                             gate_keys=GATE_KEYS, vendors=vendor_ids())
         capture = cost_capture.CostCapture(platform)
-        summary = run_scenario(platform, requests, capture_urls, on_drained=capture.stop)
+        summary = run_scenario(platform, requests, capture_urls, on_drained=capture.stop, vendors=vendors)
         capture.finish(emulator.endpoint_url, platform.wiring.table_name)
         print(f"calls and sizes of the main run saved to {capture.save(len(requests), Path(options.cost_json))}")
         public = {k: v for k, v in summary.items() if not k.startswith("_")}
         print(json.dumps(public, indent=2))
-        zero = zero_loss(platform, signer)
+        zero = zero_loss(platform, signer, vendors)
         shown = {k: ({kk: vv for kk, vv in v.items() if kk != "expected"} if isinstance(v, dict) else v)
                  for k, v in zero.items()}
         print("zero-loss scenarios:", json.dumps(shown, indent=2))
         figures = headline(summary, zero)
         print("zero loss: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+        if "delivery" in zero:
+            print("vendor delivery: " + ", ".join(f"{k} {zero['delivery'][k]}" for k in (
+                "deliveries", "attempts", "duplicates_seen_by_vendors", "exhausted", "recovered")))
         print("AWS API calls per webhook:", json.dumps(api_calls_per_webhook(platform, len(requests)), indent=2))
         changes = deployment.plan_changes()
         print(f"plan after deploy: {'no changes' if not changes else changes}")
@@ -224,9 +272,13 @@ def main() -> None:
                   f"&& cdktf diff local (ops tools: --endpoint-url {emulator.endpoint_url}); Ctrl-C to stop")
             while True:
                 time.sleep(3600)
+        if vendors is not None:
+            vendors.stop()
         deployment.destroy()
         print("destroyed")
-        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"]:
+        deliveries = summary["vendor_deliveries"]
+        undelivered = sum(deliveries.get("missing", {}).values()) + sum(deliveries.get("unexpected", {}).values())
+        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"] or undelivered:
             sys.exit(1)
 
 

@@ -10,7 +10,13 @@ for ends up in the ledger - or in a place a documented tool recovers it from:
   the cause is fixed;
 * wrong secret: the providers' signing secrets rotated without us; every genuine event of that
   window is quarantined; after ``set_secrets`` the quarantine replay recovers all of them, and a
-  provider retry that arrived meanwhile is not doubled.
+  provider retry that arrived meanwhile is not doubled;
+* delivery (when vendor endpoints are deployed): signed webhooks to the vendors' HTTP servers on
+  127.0.0.1 through the deployed bus rule, queues and functions: a dead vendor exhausts its
+  schedule (the `local` environment's short one) and gets everything through
+  ``delivery_ops.py recover``, while a rate-limited vendor receives at its limit and a healthy one
+  is not delayed; a vendor answering 500 for a while receives everything, in order per payment;
+  a 410 disables the endpoint (event on the bus).
 
 Faults are injected into the emulator (moto's DynamoDB backend, in this process), nothing is mocked
 in the handlers. Each scenario returns plain counts; ``run_all`` adds them up.
@@ -20,8 +26,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.util
+import io
 import json
+import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -31,6 +40,7 @@ import boto3
 import redrive_dlq
 import sample_webhooks
 from local_runner import LocalPlatform
+from local_runner.vendors import Vendors, answer, failing_first
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -45,15 +55,75 @@ def _load_tool(name: str) -> Any:
     return module
 
 
+DELIVERY_FUNCTIONS = ("delivery_fanout", "delivery_sender")  # function folders of the delivery path
+
+
+def delivery_ops(platform: LocalPlatform, *argv: str) -> dict:
+    """``scripts/delivery_ops.py --env local ARGV`` against the emulator, as an operator runs it
+    (AWS_ENDPOINT_URL and fake credentials from the sender's environment); its JSON answer."""
+    out = io.StringIO()
+    with platform.env_for("delivery_sender"), contextlib.redirect_stdout(out):
+        status = _load_tool("delivery_ops").main(["--env", "local", *argv])
+    if status != 0:
+        raise RuntimeError(f"delivery_ops {' '.join(argv)} exited {status}")
+    return json.loads(out.getvalue())
+
+
+def start_vendors(platform: LocalPlatform) -> Vendors:
+    """The vendors of the deployed endpoint configuration, each listening on the port its URL
+    names, verifying with the secret ``delivery_ops.py secret create`` made for its endpoint."""
+    vendors = Vendors({endpoint_id: e["url"] for endpoint_id, e in platform.wiring.vendor_endpoints().items()})
+    with tempfile.TemporaryDirectory() as folder:
+        for endpoint in vendors:
+            out = Path(folder) / f"{endpoint.endpoint_id}.secret"
+            delivery_ops(platform, "secret", "create", "--endpoint", endpoint.endpoint_id, "--out", str(out))
+            endpoint.secret = out.read_text().strip()
+    return vendors.start()
+
+
+def expected_deliveries(platform: LocalPlatform, event_rows: list[dict]) -> dict[str, set[tuple[str, str]]]:
+    """Per endpoint, the (transaction, event type) it must receive: every recorded status a vendor's
+    endpoint subscribes to, when the pipe puts that status on the bus (ledger event rows, typed)."""
+    from paycore.delivery import DELIVERABLE_STATUSES
+
+    routed = platform.wiring.routed_statuses()
+    endpoints = platform.wiring.vendor_endpoints()
+    expected: dict[str, set[tuple[str, str]]] = {endpoint_id: set() for endpoint_id in endpoints}
+    for row in event_rows:
+        status, vendor = row["status"]["S"], row.get("vendor_id", {}).get("S", "")
+        if status not in DELIVERABLE_STATUSES or (routed is not None and status not in routed):
+            continue
+        for endpoint_id, endpoint in endpoints.items():
+            if endpoint["vendor_id"] == vendor and f"payment.{status}" in endpoint["event_types"]:
+                expected[endpoint_id].add((row["transaction_id"]["S"], f"payment.{status}"))
+    return expected
+
+
+def out_of_order(vendors: Vendors) -> int:
+    """Deliveries that reached a vendor after a later status of the same payment."""
+    from paycore.delivery import status_rank
+
+    late = 0
+    for endpoint in vendors:
+        highest: dict[str, int] = {}
+        for received in endpoint.delivered():
+            rank = status_rank(received.event_type.removeprefix("payment."))
+            late += rank < highest.get(received.transaction_id, 0)
+            highest[received.transaction_id] = max(rank, highest.get(received.transaction_id, 0))
+    return late
+
+
 class Scenarios:
     def __init__(self, platform: LocalPlatform, *, stripe_secret: str, paypal: sample_webhooks.PayPalSigner,
-                 gate_keys: dict[str, str], vendors: list[str], set_secrets: Callable[[dict[str, str]], None]):
+                 gate_keys: dict[str, str], vendors: list[str], set_secrets: Callable[[dict[str, str]], None],
+                 vendor_endpoints: Vendors | None = None):
         self.platform = platform
         self.stripe_secret = stripe_secret
         self.paypal = paypal
         self.gate_keys = gate_keys
         self.vendors = vendors
         self.set_secrets = set_secrets  # {"stripe": signing, "paypal": webhook id} -> Secrets Manager
+        self.vendor_endpoints = vendor_endpoints  # the vendors' HTTP servers (start_vendors)
         self.now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         self.ingest_url = platform.ingest_queue_url
         self.dlq_url = platform.dead_letter_queue_url(self.ingest_url)
@@ -83,6 +153,22 @@ class Scenarios:
         return sample_webhooks.WebhookRequest(
             "paypal", "/webhooks/paypal", headers, {}, body,
             sample_webhooks.Expect("valid", capture, event_id, "succeeded", custom_id or self.vendors[0], 4200, "USD"))
+
+    def paypal_refund(self, tag: str, capture: str, *, vendor: str) -> sample_webhooks.WebhookRequest:
+        """PAYMENT.CAPTURE.REFUNDED of `capture` (the refund's `up` link names the capture)."""
+        event_id, refund = f"WH-{tag.upper()}", f"REF-{tag.upper()}"
+        event = json.loads(sample_webhooks.paypal_event(event_id, "PAYMENT.CAPTURE.COMPLETED", refund, 4200, "USD",
+                                                        vendor, f"PAYER{tag}", self.now))
+        event["event_type"], event["summary"] = "PAYMENT.CAPTURE.REFUNDED", "Payment refunded"
+        event["resource"]["links"] = [
+            {"href": f"https://api.paypal.com/v2/payments/refunds/{refund}", "rel": "self", "method": "GET"},
+            {"href": f"https://api.paypal.com/v2/payments/captures/{capture}", "rel": "up", "method": "GET"}]
+        body = json.dumps(event, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", **self.paypal.headers(body, f"tx-{tag}", self.now),
+                   "X-Webhook-Key": self.gate_keys["paypal"]}
+        return sample_webhooks.WebhookRequest(
+            "paypal", "/webhooks/paypal", headers, {}, body,
+            sample_webhooks.Expect("valid", capture, event_id, "refunded", vendor, 4200, "USD"))
 
     def send(self, requests: list[sample_webhooks.WebhookRequest]) -> None:
         for request in requests:
@@ -245,11 +331,173 @@ class Scenarios:
             "expected": ids,
         }
 
+    # ----- vendor delivery -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def delivery_alerts(self) -> Iterator[Callable[[], list[dict]]]:
+        """Subscribe a queue of ours to the topic the deployed delivery-alerts rule targets; yields a
+        reader of the bus events that reached it (removed again on exit: not part of the stack)."""
+        from paycore.delivery import EVENT_SOURCE
+
+        sns = boto3.client("sns", endpoint_url=self.platform.endpoint_url, region_name=REGION)
+        [rule] = [r for r in self.platform.wiring.bus_rules if r.pattern.get("source") == [EVENT_SOURCE]]
+        [topic] = [arn for arn in rule.target_arns if ":sns:" in arn]
+        url = self.sqs.create_queue(QueueName="delivery-alerts-capture-local")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+        seen: list[dict] = []
+
+        def events() -> list[dict]:
+            while True:
+                got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not got:
+                    return seen
+                for message in got:
+                    seen.append(json.loads(json.loads(message["Body"])["Message"]))
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+        try:
+            yield events
+        finally:
+            sns.unsubscribe(SubscriptionArn=subscription)
+            self.sqs.delete_queue(QueueUrl=url)
+
+    def calls_of_delivery(self) -> dict[str, int]:
+        """AWS calls so far of the delivery functions and of their event sources, by operation."""
+        total: dict[str, int] = {}
+        for counter in (self.platform.handler_calls, self.platform.platform_calls):
+            for function in DELIVERY_FUNCTIONS:
+                for key, value in counter.by_caller.get(function, {}).items():
+                    total[key] = total.get(key, 0) + value
+        return total
+
+    def delivery(self) -> dict:
+        """Vendor delivery through the deployed wiring, in three rounds (see the module docstring)."""
+        assert self.vendor_endpoints is not None, "start_vendors() first"
+        vendors, endpoints = self.vendor_endpoints, self.platform.wiring.vendor_endpoints()
+        self.now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        limited = next(i for i, e in sorted(endpoints.items()) if e.get("rate_limit_per_second"))
+        others = [i for i, e in sorted(endpoints.items()) if e["vendor_id"] != endpoints[limited]["vendor_id"]]
+        steady, faulty = others[0], next(i for i in others if endpoints[i]["vendor_id"] != endpoints[others[0]]["vendor_id"])
+        vendor_of = {i: endpoints[i]["vendor_id"] for i in (limited, steady, faulty)}
+        requests: list[sample_webhooks.WebhookRequest] = []
+
+        def sales(tag: str, endpoint_id: str, count: int) -> list[sample_webhooks.WebhookRequest]:
+            batch = [self.stripe(f"{tag}{n}", vendor=vendor_of[endpoint_id]) for n in range(count)]
+            requests.extend(batch)
+            return batch
+
+        def iso_now() -> str:
+            return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        def figure(prefix: str) -> int:
+            return self.metric(prefix)
+
+        before = {name: figure(name) for name in ("DeliveryAttempts[", "DeliveryExhausted[vendor_id=",
+                                                   "DeliveryRateLimited[", "DeliveryEndpointDisabled[vendor_id=")}
+        requests_before = {e.endpoint_id: len(e.requests) for e in vendors}
+        with self.delivery_alerts() as bus_events:
+            # 1. first-try deliveries to two vendors: the AWS calls per delivery, as measured here
+            calls_before = self.calls_of_delivery()
+            first_try = sales("dlv_base", steady, 3) + sales("dlv_base_c", faulty, 3)
+            self.send(first_try)
+            self.platform.drain()
+            calls = {k: v - calls_before.get(k, 0) for k, v in self.calls_of_delivery().items() if v - calls_before.get(k, 0)}
+            first_try_deliveries = sum(len(e.accepted_since(requests_before[e.endpoint_id])) for e in vendors)
+
+            # 2. a dead vendor, a rate-limited one and a healthy one at the same time
+            down_since = iso_now()
+            vendors[faulty].stop()
+            rate = float(endpoints[limited]["rate_limit_per_second"])
+            limited_count = max(6, min(30, math.ceil(3 * rate)))
+            mark = {e.endpoint_id: len(e.requests) for e in vendors}
+            to_limited, to_steady, to_dead = sales("dlv_rate", limited, limited_count), sales("dlv_ok", steady, 3), \
+                sales("dlv_dead", faulty, 3)
+            self.send(to_limited + to_steady + to_dead)
+            self.platform.drain()  # waits out the dead vendor's whole schedule
+            limited_seen = vendors[limited].requests[mark[limited]:]
+            steady_seen = vendors[steady].requests[mark[steady]:]
+            exhausted_events = [e for e in bus_events() if e["detail-type"] == "DeliveryExhausted"]
+            vendors[faulty].start()  # back: everything since it went down, through the ops tool
+            recovered = delivery_ops(self.platform, "recover", "--endpoint", faulty, "--since", down_since)
+            self.platform.drain()
+            dead_seen = vendors[faulty].requests[mark[faulty]:]
+
+            # 3. a vendor answering 500 for a while (sales, then their refunds behind them), and a 410
+            vendors[steady].behave(failing_first(3))
+            vendors[faulty].behave(answer(410))
+            gone_since = iso_now()
+            mark = {e.endpoint_id: len(e.requests) for e in vendors}
+            captures = [self.paypal_request(f"dlv_ord{n}", custom_id=vendor_of[steady]) for n in range(2)]
+            gone = sales("dlv_gone", faulty, 2)
+            requests.extend(captures)
+            self.send(captures + gone)
+            self.platform.drain(wait_seconds=0)  # the sales are in flight (held after a 500) when the refunds come
+            refunds = [self.paypal_refund(f"dlv_ref{n}", c.expect.transaction_id, vendor=vendor_of[steady])
+                       for n, c in enumerate(captures)]
+            requests.extend(refunds)
+            self.send(refunds)
+            self.platform.drain()
+            flaky_seen = vendors[steady].requests[mark[steady]:]
+            gone_seen = vendors[faulty].requests[mark[faulty]:]
+            disabled_events = [e for e in bus_events() if e["detail-type"] == "DeliveryEndpointDisabled"]
+            gone_listing = delivery_ops(self.platform, "list", "--endpoint", faulty, "--since", down_since)
+            vendors[steady].behave(answer(200))
+            vendors[faulty].behave(answer(200))
+            enabled = delivery_ops(self.platform, "enable", "--endpoint", faulty)  # the vendor fixed its URL
+            after_enable = delivery_ops(self.platform, "recover", "--endpoint", faulty, "--since", gone_since)
+            self.platform.drain()
+        after = {name: figure(name) - value for name, value in before.items()}
+        order = {c.expect.transaction_id: [r.event_type for r in vendors[steady].delivered()
+                                           if r.transaction_id == c.expect.transaction_id] for c in captures}
+        return {
+            "endpoints": {"rate_limited": limited, "healthy_then_500": steady, "dead_then_410": faulty},
+            "sent": len(requests),
+            "deliveries": sum(len(e.accepted_since(requests_before[e.endpoint_id])) for e in vendors),
+            "attempts": after["DeliveryAttempts["],
+            "duplicates_seen_by_vendors": sum(e.duplicates() for e in vendors),
+            "unverified_at_vendors": sum(e.unverified() for e in vendors),
+            "exhausted": after["DeliveryExhausted[vendor_id="],
+            "exhausted_events": len(exhausted_events),
+            "recovered": recovered["resent"] + after_enable["resent"],
+            "dead_vendor": {"sent": len(to_dead), "received_after_recover": len({r.webhook_id for r in dead_seen
+                                                                                   if r.status == 200}),
+                            "requests": len(dead_seen)},
+            "rate_limit": {"per_second": rate, "sent": len(to_limited),
+                           "received": len({r.webhook_id for r in limited_seen if r.status == 200}),
+                           "most_in_one_second": max(vendors[limited].per_second(limited_seen).values(), default=0),
+                           "held_back": after["DeliveryRateLimited["]},
+            "healthy_vendor": {"sent": len(to_steady), "received": len({r.webhook_id for r in steady_seen if r.status == 200}),
+                               "requests": len(steady_seen),
+                               "done_before_rate_limited_vendor": bool(steady_seen and limited_seen and
+                                                                       max(r.arrived_at for r in steady_seen)
+                                                                       < max(r.arrived_at for r in limited_seen))},
+            "failing_vendor": {"answered_500": sum(r.status == 500 for r in flaky_seen),
+                               "received": len({r.webhook_id for r in flaky_seen if r.status == 200}),
+                               "order_per_payment": order},
+            "gone_endpoint": {"requests": len(gone_seen), "answered_410": sum(r.status == 410 for r in gone_seen),
+                              "disabled_events": [e["detail"].get("reason") for e in disabled_events
+                                                  if e["detail"].get("endpoint_id") == faulty],
+                              "disabled_metric": after["DeliveryEndpointDisabled[vendor_id="],
+                              "not_attempted": sum(1 for i in gone_listing["items"]
+                                                   if i.get("failure_reason") == "endpoint_disabled"),
+                              "enabled_again": enabled["changed"], "recovered_after_enable": after_enable["resent"]},
+            "api_calls_per_first_try_delivery": {k: round(v / first_try_deliveries, 2) for k, v in sorted(calls.items())}
+            if first_try_deliveries else {},
+            "first_try_deliveries": first_try_deliveries,
+            "out_of_order": out_of_order(vendors),
+            "expected": [r.expect.event_id for r in requests],
+        }
+
 
 def run_all(scenarios: Scenarios, *, correct_secrets: dict[str, str]) -> dict:
     results = {}
-    for name, run in (("unroutable", scenarios.unroutable), ("poison", scenarios.poison),
-                      ("wrong_secret", lambda: scenarios.wrong_secret(correct_secrets))):
+    runs: list[tuple[str, Callable[[], dict]]] = [
+        ("unroutable", scenarios.unroutable), ("poison", scenarios.poison),
+        ("wrong_secret", lambda: scenarios.wrong_secret(correct_secrets))]
+    if scenarios.vendor_endpoints is not None:
+        runs.append(("delivery", scenarios.delivery))
+    for name, run in runs:
         started = time.perf_counter()
         results[name] = {**run(), "seconds": round(time.perf_counter() - started, 1)}
     event_ids = scenarios.ledger_event_ids()

@@ -106,3 +106,31 @@ def test_readme_documents_the_loop_with_commands_that_exist():
     for command in ("cdktf deploy local", "cdktf diff local", "cdktf output local", "cdktf destroy local",
                     "PAYMENTS_LOCAL_ENDPOINT", "--keep"):
         assert command in section, command
+
+
+def test_a_bus_rule_delivers_to_an_sns_topic_as_on_aws_and_other_targets_still_get_the_event():
+    """moto 5.2 raises NotImplementedError for an SNS rule target (the whole PutEvents fails); the
+    emulator publishes the event to the topic, as EventBridge does."""
+    from moto import mock_aws
+
+    import emulator
+
+    emulator.deliver_rule_targets_to_sns()
+    with mock_aws():
+        region = {"region_name": "us-east-1"}
+        sns, sqs, eb = boto3.client("sns", **region), boto3.client("sqs", **region), boto3.client("events", **region)
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        queues = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("via-topic", "direct")]
+        arns = [sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for q in queues]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arns[0])
+        eb.create_event_bus(Name="bus")
+        eb.put_rule(Name="alerts", EventBusName="bus", EventPattern=json.dumps({"source": ["payments.delivery"]}))
+        eb.put_targets(Rule="alerts", EventBusName="bus", Targets=[{"Id": "topic", "Arn": topic}, {"Id": "q", "Arn": arns[1]}])
+        entry = {"Source": "payments.delivery", "DetailType": "DeliveryExhausted", "Detail": '{"endpoint_id": "ep-1"}',
+                 "EventBusName": "bus"}
+        assert eb.put_events(Entries=[entry, {**entry, "Source": "other"}])["FailedEntryCount"] == 0
+        [via_topic] = sqs.receive_message(QueueUrl=queues[0], MaxNumberOfMessages=10)["Messages"]
+        [direct] = sqs.receive_message(QueueUrl=queues[1], MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(json.loads(via_topic["Body"])["Message"])
+    assert (event["detail-type"], event["detail"]) == ("DeliveryExhausted", {"endpoint_id": "ep-1"})
+    assert json.loads(direct["Body"])["id"] == event["id"]

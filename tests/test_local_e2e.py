@@ -52,14 +52,23 @@ def platform(deployment, emulator, signer):
 
 
 @pytest.fixture(scope="module")
+def vendors(platform):
+    """The vendors' webhook receivers on the ports of the deployed endpoint configuration."""
+    running = local_e2e.start_vendors(platform)
+    assert running is not None, "the local stack deploys vendor endpoints"
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
 def requests(signer):
     return sample_webhooks.scenario(count=COUNT, stripe_secret=local_e2e.STRIPE_SECRET, paypal=signer,
                                     gate_keys=local_e2e.GATE_KEYS, vendors=local_e2e.vendor_ids())
 
 
 @pytest.fixture(scope="module")
-def summary(platform, requests, deployment):
-    result = local_e2e.run_scenario(platform, requests, deployment.capture_urls)
+def summary(platform, requests, deployment, vendors):
+    result = local_e2e.run_scenario(platform, requests, deployment.capture_urls, vendors=vendors)
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, indent=2))
     return result
 
@@ -215,8 +224,8 @@ def test_fault_injection_recovers_with_nothing_lost(platform, signer, summary, m
 
 
 @pytest.fixture(scope="module")
-def zero_loss(platform, signer, summary):
-    result = local_e2e.zero_loss(platform, signer)
+def zero_loss(platform, signer, summary, vendors):
+    result = local_e2e.zero_loss(platform, signer, vendors)
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=2))
     # the run's figures, for whoever reads them after the suite (generated output: build/ is ignored)
     report = ROOT / "build" / "e2e" / "summary.json"
@@ -253,6 +262,59 @@ def test_wrong_secret_window_is_recovered_by_the_quarantine_replay(zero_loss):
     assert (window["sent"], window["quarantined"], window["dry_run_verified"]) == (5, 5, 5)
     assert (window["requeued"], window["requeued_again"]) == (5, 0)
     assert window["recovered_by_replay"] == 4  # the fifth came in with Stripe's own retry
+
+
+def test_vendors_receive_every_notification_once_per_endpoint_verified_and_in_order(summary):
+    """The main run through the deployed vendor-delivery rule, queues and functions: each vendor
+    endpoint keeps (verified with the standardwebhooks library, de-duplicated by webhook-id)
+    exactly the statuses it subscribes to, one delivery each, no later status before an earlier one."""
+    figures = summary["vendor_deliveries"]
+    assert figures["expected"] and all(figures["expected"].values()), figures
+    assert figures["delivered"] == figures["expected"], figures
+    assert set(figures["missing"].values()) == {0} and set(figures["unexpected"].values()) == {0}, figures
+    assert (figures["unverified"], figures["out_of_order"]) == (0, 0), figures
+    assert summary["api_calls_per_delivery"], "the delivery functions' calls are measured"
+
+
+def test_a_dead_vendor_exhausts_its_schedule_and_recover_since_delivers_everything(zero_loss):
+    dead = zero_loss["delivery"]["dead_vendor"]
+    delivery = zero_loss["delivery"]
+    assert dead["sent"] == 3
+    assert (delivery["exhausted_events"], dead["received_after_recover"]) == (3, 3), delivery
+    assert delivery["exhausted"] == 3  # the DeliveryExhausted metric, per vendor
+
+
+def test_a_rate_limited_vendor_receives_at_its_limit_and_another_vendor_is_not_delayed(zero_loss):
+    limited, healthy = zero_loss["delivery"]["rate_limit"], zero_loss["delivery"]["healthy_vendor"]
+    assert limited["received"] == limited["sent"] >= 3 * limited["per_second"], limited
+    assert 1 <= limited["most_in_one_second"] <= limited["per_second"], limited
+    assert limited["held_back"] >= 1, limited
+    assert healthy["received"] == healthy["requests"] == healthy["sent"], healthy  # each on its first attempt
+    assert healthy["done_before_rate_limited_vendor"], healthy
+
+
+def test_a_vendor_answering_500_for_a_while_receives_everything_in_order(zero_loss):
+    failing = zero_loss["delivery"]["failing_vendor"]
+    assert (failing["answered_500"], failing["received"]) == (3, 4), failing
+    assert list(failing["order_per_payment"].values()) == [["payment.succeeded", "payment.refunded"]] * 2, failing
+
+
+def test_a_410_disables_the_endpoint_with_an_event_and_enable_then_recover_delivers(zero_loss):
+    gone = zero_loss["delivery"]["gone_endpoint"]
+    assert gone["answered_410"] >= 1 and gone["requests"] == gone["answered_410"], gone
+    assert (gone["disabled_events"], gone["disabled_metric"]) == (["gone"], 1), gone
+    assert (gone["enabled_again"], gone["recovered_after_enable"]) == (1, 2), gone
+
+
+def test_every_delivery_of_the_whole_run_is_accounted_for(platform, vendors, zero_loss):
+    """After every scenario (faults, 500s, a dead vendor, a 410): each endpoint has each of its
+    notifications once, in order, nothing unverified; duplicates on the wire are counted."""
+    rows = local_e2e.ledger_rows(platform.endpoint_url, platform.wiring.table_name)
+    figures = local_e2e.delivery_figures(platform, vendors, [r for r in rows if r.get("row_type", {}).get("S") == "event"])
+    print("vendor deliveries of the run:", json.dumps(figures))
+    assert figures["delivered"] == figures["expected"], figures
+    assert (figures["unverified"], figures["out_of_order"]) == (0, 0), figures
+    assert zero_loss["delivery"]["out_of_order"] == 0
 
 
 def test_cdktf_diff_after_deploy_shows_no_changes(deployment, summary):

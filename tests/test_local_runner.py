@@ -163,3 +163,178 @@ def test_a_handler_loads_from_its_file_with_its_environment_and_no_sys_path_chan
 
         assert (os.environ["TABLE_NAME"], os.environ["AWS_LAMBDA_FUNCTION_NAME"]) == ("t-1", "fn-s")
     assert os.environ.get("AWS_LAMBDA_FUNCTION_NAME") != "fn-s"
+
+
+def test_vendor_endpoints_are_the_parameter_the_delivery_functions_name():
+    deployed = state()
+    config = {"vendors": {"vendor-a": {"endpoints": [
+        {"id": "ep-a-main", "url": "http://127.0.0.1:18081/hooks/a", "event_types": ["payment.succeeded"],
+         "rate_limit_per_second": 2}]}}}
+    deployed["values"]["root_module"]["resources"] += [
+        {"mode": "managed", **function("fn-d", "delivery_sender_handler.handler", DELIVERY_ENDPOINTS_PARAMETER="/p/ep")},
+        {"mode": "managed", "type": "aws_ssm_parameter", "values": {"name": "/p/other", "value": "{}"}},
+        {"mode": "managed", "type": "aws_ssm_parameter", "values": {"name": "/p/ep", "value": json.dumps(config)}},
+    ]
+    assert Wiring.from_state(deployed).vendor_endpoints() == {"ep-a-main": {
+        "vendor_id": "vendor-a", "url": "http://127.0.0.1:18081/hooks/a", "event_types": ["payment.succeeded"],
+        "rate_limit_per_second": 2}}
+    assert Wiring.from_state(state()).vendor_endpoints() == {}
+
+
+@pytest.fixture
+def suite_modules():
+    """The runner loads paycore and the handlers fresh: the suite's copies come back afterwards."""
+    import sys
+
+    before = dict(sys.modules)
+    yield
+    for name in set(sys.modules) - set(before):
+        del sys.modules[name]
+    sys.modules.update(before)
+
+
+class _Sqs:
+    def __init__(self, messages):
+        self.messages, self.visibility, self.deleted = messages, {}, []
+
+    def receive_message(self, **_):
+        return {"Messages": self.messages}
+
+    def change_message_visibility(self, ReceiptHandle, VisibilityTimeout, **_):  # noqa: N803 - boto3 names
+        self.visibility[ReceiptHandle] = VisibilityTimeout
+
+    def delete_message(self, ReceiptHandle, **_):  # noqa: N803
+        self.deleted.append(ReceiptHandle)
+
+
+def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come_back_at_once(suite_modules):
+    """The delivery sender holds a retry in the queue itself (ChangeMessageVisibility): the event
+    source must not undo it; a plain failure is visible again at once (the runner's stand-in for
+    the queue's visibility timeout)."""
+    import io
+
+    from local_runner import event_sources
+    from local_runner.functions import Functions
+
+    deployed = state()
+    wiring = Wiring.from_state(deployed)
+    [source] = wiring.event_sources
+    messages = [{"MessageId": f"m{i}", "ReceiptHandle": f"rh{i}", "Body": "{}", "MD5OfBody": ""} for i in range(3)]
+    sqs = _Sqs(messages)
+    functions = Functions(wiring, "http://127.0.0.1:1", log_sink=io.StringIO())
+
+    def invoke(code, event):  # m0 delivered, m1 held by the function for 5 s, m2 failed
+        functions.note_visibility_change({"QueueUrl": source.queue.url, "ReceiptHandle": "rh1", "VisibilityTimeout": 5})
+        return {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+
+    functions.invoke = invoke
+    held: set[str] = set()
+    assert event_sources.poll(sqs, functions, source, held) == 3
+    assert (sqs.deleted, sqs.visibility, held) == (["rh0"], {"rh2": 0}, {source.queue.name})
+    assert functions.take_visibility_changes({"rh1"}) == set()  # forgotten once used
+
+
+@pytest.fixture
+def vendor_url():
+    from local_deploy import free_port
+
+    return f"http://127.0.0.1:{free_port()}/hooks/ep-test"
+
+
+def _post(url: str, body: str, secret: str, msg_id: str = "msg_1", timestamp: int | None = None) -> int:
+    import time
+    import urllib.error
+    import urllib.request
+
+    from paycore import delivery
+
+    headers = delivery.headers(msg_id, timestamp or int(time.time()), body, [secret])
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _body(transaction: str, event_type: str = "payment.succeeded") -> str:
+    return json.dumps({"type": event_type, "timestamp": None, "data": {"transaction_id": transaction}})
+
+
+def test_a_vendor_verifies_with_standardwebhooks_records_and_drops_duplicates(vendor_url):
+    from local_runner.vendors import VendorEndpoint, failing_first
+
+    from paycore import delivery
+
+    vendor = VendorEndpoint("ep-test", vendor_url, secret=delivery.generate_secret(), behaviour=failing_first(1)).start()
+    try:
+        assert _post(vendor_url, _body("pi_1"), vendor.secret, "msg_1") == 500
+        assert _post(vendor_url, _body("pi_1"), vendor.secret, "msg_1") == 200
+        assert _post(vendor_url, _body("pi_1"), vendor.secret, "msg_1") == 200  # a copy: kept once
+        assert _post(vendor_url, _body("pi_1", "payment.refunded"), vendor.secret, "msg_2", 1_700_000_000) == 401
+        assert _post(vendor_url, _body("pi_1", "payment.refunded"), delivery.generate_secret(), "msg_2") == 401
+    finally:
+        vendor.stop()
+    assert [(r.webhook_id, r.status, r.verified) for r in vendor.requests] == [
+        ("msg_1", 500, True), ("msg_1", 200, True), ("msg_1", 200, True), ("msg_2", 401, False), ("msg_2", 401, False)]
+    assert [(r.transaction_id, r.event_type) for r in vendor.delivered()] == [("pi_1", "payment.succeeded")]
+    assert (vendor.duplicates(), vendor.unverified()) == (1, 2)
+
+
+def test_a_vendor_that_is_down_refuses_connections_and_comes_back_on_its_port(vendor_url):
+    import urllib.error
+
+    from local_runner.vendors import VendorEndpoint, answer
+
+    from paycore import delivery
+
+    vendor = VendorEndpoint("ep-test", vendor_url, secret=delivery.generate_secret(), behaviour=answer(410))
+    with pytest.raises(urllib.error.URLError):
+        _post(vendor_url, _body("pi_2"), vendor.secret)
+    vendor.start()
+    try:
+        assert _post(vendor_url, _body("pi_2"), vendor.secret) == 410
+        vendor.stop()
+        with pytest.raises(urllib.error.URLError):
+            _post(vendor_url, _body("pi_2"), vendor.secret)
+        vendor.start()
+        assert _post(vendor_url, _body("pi_2"), vendor.secret) == 410
+    finally:
+        vendor.stop()
+    assert len(vendor.requests) == 2 and vendor.delivered() == []
+
+
+def test_fails_when_a_local_vendor_url_is_not_loopback_http():
+    from local_runner.vendors import VendorEndpoint
+
+    with pytest.raises(ValueError, match="http://127.0.0.1:<port>"):
+        VendorEndpoint("ep-x", "https://hooks.example.com/x")
+
+
+def test_drain_waits_for_messages_a_function_held_back_and_gives_up_at_its_deadline(monkeypatch, suite_modules):
+    """A held-back message (a delivery retry) comes back on the emulator's clock: drain keeps
+    polling until its queue is empty, and says False when the wait ran out first."""
+    import boto3
+
+    from local_runner import event_sources
+    from local_runner.platform import LocalPlatform
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # the platform sets up its own, counted
+    platform = LocalPlatform(state(), "http://127.0.0.1:1")
+    [source] = platform.wiring.event_sources
+    script = {"polls": [2, 0, 0, 0, 1, 0], "depths": [1, 1, 0]}  # held once, comes back, then empty
+
+    def poll(sqs, functions, polled, held):
+        moved = script["polls"].pop(0) if script["polls"] else 0
+        if moved == 2:
+            held.add(polled.queue.name)
+        return moved
+
+    monkeypatch.setattr(event_sources, "poll", poll)
+    monkeypatch.setattr(platform.pipes, "run", lambda: 0)
+    monkeypatch.setattr(platform, "_depth", lambda name: script["depths"].pop(0) if script["depths"] else 0)
+    assert platform.drain(poll_interval_seconds=0.01) is True
+    assert script == {"polls": [], "depths": []}
+
+    script.update(polls=[2], depths=[1] * 1000)  # never comes back
+    assert platform.drain(wait_seconds=0.05, poll_interval_seconds=0.01) is False

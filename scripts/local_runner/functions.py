@@ -70,6 +70,8 @@ class Functions:
         self._after_load = after_load or {}  # code -> hook run once its module is loaded
         self._stdout = FunctionOutput()
         self._handlers: dict[str, Handler] = {}
+        self._visibility_set: set[str] = set()  # receipt handles whose visibility a function changed
+        self.current: str | None = None  # the function being invoked (one at a time; its threads too)
         # Handler modules keep module-level clients and settings: load them fresh, under this
         # deployment's environment, even if this process imported them before (the test suite).
         for name in [n for n in sys.modules if n == "paycore" or n.startswith("paycore.") or n.endswith("_handler")]:
@@ -113,14 +115,28 @@ class Functions:
             self._handlers[code] = getattr(module, function_name)
         return self._handlers[code]
 
+    def note_visibility_change(self, params: dict[str, Any], **_: Any) -> None:
+        """botocore `before-call` hook on the functions' session: `ChangeMessageVisibility[Batch]`."""
+        batch = params.get("Entries")
+        entries: list[dict[str, Any]] = batch if isinstance(batch, list) else [params]
+        self._visibility_set.update(e["ReceiptHandle"] for e in entries if isinstance(e.get("ReceiptHandle"), str))
+
+    def take_visibility_changes(self, receipt_handles: set[str]) -> set[str]:
+        """Which of `receipt_handles` a function changed the visibility of (forgotten once asked)."""
+        found = self._visibility_set & receipt_handles
+        self._visibility_set -= receipt_handles
+        return found
+
     def invoke(self, code: str, event: Any) -> Any:
         handler = self.handler(code)
         self.invocations[code] += 1
         out = self._stdout.capture()
+        outer, self.current = self.current, code
         with self.environment(code), contextlib.redirect_stdout(self._stdout):
             try:
                 return handler(event, LambdaContext(self.function(code)))
             finally:
+                self.current = outer
                 self._collect_output(out.getvalue())
 
     def _collect_output(self, text: str) -> None:

@@ -1,13 +1,18 @@
 """The facade the scenario code drives: HTTP requests in, `drain()` to run the event sources and
 pipes until nothing moves, and the few things a scenario reads back (queues, metrics, a function's
 environment). AWS calls are counted per service with botocore event hooks: `handler_calls` (what
-the functions call) and `platform_calls` (what API Gateway, the event sources and the pipes do)."""
+the functions call) and `platform_calls` (what API Gateway, the event sources and the pipes do).
+
+Time is the emulator's own: a message a function holds back (the delivery sender's retries, rate
+limit and pause) comes back when its visibility ends, so `drain()` waits for it; the `local`
+environment's short delivery schedule (a setting) makes the 27-hour schedule a few seconds."""
 
 from __future__ import annotations
 
 import collections
 import contextlib
 import io
+import time
 from typing import Any, Callable
 
 import boto3
@@ -23,13 +28,20 @@ PROCESSOR = "processor"  # the function folder whose PayPal trust the runner poi
 
 
 class CallCounter:
-    def __init__(self) -> None:
+    """Calls by `service:operation`, and by whom: `by_caller[who]` with `who()` asked at each call
+    (the function being invoked, or the function an event source polls for)."""
+
+    def __init__(self, who: Callable[[], str | None] = lambda: None) -> None:
         self.calls: collections.Counter[str] = collections.Counter()
+        self.by_caller: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        self._who = who
 
     def hook(self, **kwargs: Any) -> None:
         model = kwargs.get("model")
         if model is not None:
-            self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+            key = f"{model.service_model.service_name}:{model.name}"
+            self.calls[key] += 1
+            self.by_caller[self._who() or "-"][key] += 1
 
     def by_service(self) -> dict[str, int]:
         out: collections.Counter[str] = collections.Counter()
@@ -45,8 +57,9 @@ class LocalPlatform:
         self.wiring = Wiring.from_state(state)
         self.endpoint_url = endpoint_url
         self.log_sink = log_sink if log_sink is not None else io.StringIO()
-        self.handler_calls = CallCounter()
-        self.platform_calls = CallCounter()
+        self.polling: str | None = None  # the function whose event source is being polled
+        self.handler_calls = CallCounter(lambda: self.functions.current)
+        self.platform_calls = CallCounter(lambda: self.polling)
         after_load = {}
         if paypal_fetch is not None:
             def use_test_certificates() -> None:
@@ -60,11 +73,16 @@ class LocalPlatform:
         # the functions' SDK clients: boto3's default session, counted
         boto3.setup_default_session(region_name=REGION)
         boto3.DEFAULT_SESSION.events.register("before-call", self.handler_calls.hook)
+        for operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
+            boto3.DEFAULT_SESSION.events.register(f"before-call.sqs.{operation}", self.functions.note_visibility_change)
         session = boto3.Session(region_name=REGION)
         session.events.register("before-call", self.platform_calls.hook)
         config = botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"})
         self.sqs = session.client("sqs", endpoint_url=endpoint_url, config=config)
         self.api = ApiGateway(self.wiring, self.functions, self.sqs)
+        # what the runner asks only to know when to stop waiting: not an AWS call of the platform
+        self._probe_sqs = boto3.Session(region_name=REGION).client("sqs", endpoint_url=endpoint_url, config=config)
+        self._held: set[str] = set()  # queues where a function held a message back
         self.pipes = Pipes(self.wiring, self.functions,
                            session.client("dynamodbstreams", endpoint_url=endpoint_url, config=config),
                            session.client("events", endpoint_url=endpoint_url, config=config))
@@ -113,21 +131,47 @@ class LocalPlatform:
         return self.functions.invoke(function, event)
 
     # -- the whole platform --
-    def drain(self, *, max_rounds: int = 200, idle_rounds: int = 2) -> None:
-        """Run the event sources and pipes until nothing moves for `idle_rounds` rounds."""
-        idle = 0
-        for _ in range(max_rounds):
+    def drain(self, *, max_rounds: int = 200, idle_rounds: int = 2, wait_seconds: float = 600.0,
+              poll_interval_seconds: float = 0.2) -> bool:
+        """Run the event sources and pipes until nothing moves for `idle_rounds` rounds and no
+        message a function held back is left in its queue (waiting for those up to `wait_seconds`,
+        looking every `poll_interval_seconds`). `max_rounds` bounds the rounds that move while
+        nothing is held back (a message failing over and over); the wait bounds the rest. False
+        when it stopped before everything settled."""
+        idle, rounds = 0, 0
+        deadline = time.monotonic() + wait_seconds
+        while rounds < max_rounds:
             moved = 0
             for source in self.wiring.event_sources:
+                self.polling = source.function
                 while True:
-                    count = event_sources.poll(self.sqs, self.functions, source)
+                    count = event_sources.poll(self.sqs, self.functions, source, self._held)
                     moved += count
                     if not count:
                         break
+                self.polling = None
             moved += self.pipes.run()
             idle = idle + 1 if not moved else 0
-            if idle >= idle_rounds:
-                return
+            if moved and not self._held:
+                rounds += 1
+            elif moved and time.monotonic() > deadline:
+                return False
+            if idle < idle_rounds:
+                continue
+            self._held = {name for name in self._held if self._depth(name)}
+            if not self._held:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(poll_interval_seconds)  # held messages come back on the emulator's clock
+        return False
+
+    def _depth(self, name: str) -> int:
+        attributes = self._probe_sqs.get_queue_attributes(
+            QueueUrl=self.wiring.queues[name].url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        return sum(int(v) for v in attributes.values())
 
     def queue_depth(self, name: str) -> int:
         attributes = self.sqs.get_queue_attributes(

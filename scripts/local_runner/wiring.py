@@ -97,6 +97,16 @@ class Pipe:
 
 
 @dataclass(frozen=True)
+class BusRule:
+    """An `aws_cloudwatch_event_rule` with its pattern and the ARNs its targets deliver to (the
+    emulator evaluates the rules; scenarios read where an event goes)."""
+
+    name: str
+    pattern: dict[str, Any]
+    target_arns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class WafBodyRule:
     """A blocking size rule on the body, in a web ACL associated with the API stage."""
 
@@ -122,6 +132,10 @@ class Wiring:
     waf_body_rules: list[WafBodyRule] = field(default_factory=list)
     # dead-letter targets: of the queues' redrive policies, the bus rules' targets and the pipes
     dead_letter_arns: set[str] = field(default_factory=set)
+    # the vendor endpoint configuration (JSON) of the SSM parameter the delivery functions name in
+    # DELIVERY_ENDPOINTS_PARAMETER; "" when nothing delivers to vendors
+    delivery_endpoints: str = ""
+    bus_rules: list[BusRule] = field(default_factory=list)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Wiring:
@@ -172,7 +186,29 @@ class Wiring:
             api_id=apis[0]["id"] if apis else "local", stage=stages[0]["stage_name"] if stages else "v1",
             waf_body_rules=_waf_body_rules(by_type),
             dead_letter_arns=_dead_letter_arns(by_type, queues),
+            delivery_endpoints=_delivery_endpoints(by_type, functions),
+            bus_rules=_bus_rules(by_type),
         )
+
+    def vendor_endpoints(self) -> dict[str, dict[str, Any]]:
+        """The configured vendor endpoints by id: `{"vendor_id", "url", "event_types",
+        "rate_limit_per_second"?, "paused"?}` (lambda_src/README.md, "Vendor delivery")."""
+        if not self.delivery_endpoints:
+            return {}
+        document = json.loads(self.delivery_endpoints)
+        return {endpoint["id"]: {"vendor_id": vendor_id, **{k: v for k, v in endpoint.items() if k != "id"}}
+                for vendor_id, vendor in document.get("vendors", {}).items() for endpoint in vendor.get("endpoints", [])}
+
+    def routed_statuses(self) -> set[str] | None:
+        """The statuses whose changes the pipe to the bus forwards (None: every change)."""
+        found: set[str] = set()
+        for pipe in (p for p in self.pipes if p.target_bus):
+            for pattern in pipe.patterns or [{}]:
+                statuses = pattern.get("dynamodb", {}).get("NewImage", {}).get("status", {}).get("S")
+                if statuses is None:
+                    return None
+                found.update(statuses)
+        return found
 
     def queue_url_for_integration(self, uri: str) -> str:
         """`arn:aws:apigateway:{region}:sqs:path/{account}/{queue}` -> that queue's URL."""
@@ -237,6 +273,24 @@ def _pipe(values: dict[str, Any], function_for: Any, buses: dict[str, str]) -> P
         target_function=function, target_bus=None if function else buses[target],
         input_template=target_params.get("input_template") or "",
         source=bus_params.get("source") or "", detail_type=bus_params.get("detail_type") or "")
+
+
+def _delivery_endpoints(by_type: dict[str, list[dict[str, Any]]], functions: dict[str, FunctionWiring]) -> str:
+    names = {f.environment["DELIVERY_ENDPOINTS_PARAMETER"] for f in functions.values()
+             if f.environment.get("DELIVERY_ENDPOINTS_PARAMETER")}
+    values = {p.get("value") or p.get("insecure_value") or "" for p in by_type["aws_ssm_parameter"] if p.get("name") in names}
+    if len(values) > 1:
+        raise ValueError(f"the delivery functions name different endpoint parameters: {sorted(names)}")
+    return values.pop() if values else ""
+
+
+def _bus_rules(by_type: dict[str, list[dict[str, Any]]]) -> list[BusRule]:
+    targets = collections.defaultdict(list)
+    for target in by_type["aws_cloudwatch_event_target"]:
+        if target.get("arn"):
+            targets[target.get("rule")].append(target["arn"])
+    return [BusRule(r["name"], json.loads(r.get("event_pattern") or "{}"), tuple(sorted(targets[r["name"]])))
+            for r in by_type["aws_cloudwatch_event_rule"]]
 
 
 def _dead_letter_arns(by_type: dict[str, list[dict[str, Any]]], queues: dict[str, QueueWiring]) -> set[str]:
