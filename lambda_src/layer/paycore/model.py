@@ -230,6 +230,9 @@ class Ignored:
     received_at: int
 
 
+_DECIMAL_AMOUNT = re.compile(r"\d{1,15}(\.\d{1,4})?")
+
+
 def to_minor_units(value: str, currency: str) -> int:
     """Decimal string -> integer minor units by the currency's ISO 4217 exponent.
 
@@ -241,8 +244,11 @@ def to_minor_units(value: str, currency: str) -> int:
     if exponent is None and currency == UNKNOWN_CURRENCY and isinstance(value, str):
         # Unknown exponent: the value's own decimals (the text is kept in ``amount_raw``).
         exponent = len(value.partition(".")[2])
-    if exponent is None or not isinstance(value, str) or not re.fullmatch(r"\d{1,15}(\.\d{1,4})?", value):
+    if exponent is None or not isinstance(value, str) or not _DECIMAL_AMOUNT.fullmatch(value):
         raise Rejected("malformed_event")
+    whole, _, fraction = value.partition(".")
+    if len(fraction) <= exponent:  # the common case, exact in integers: no Decimal needed
+        return int(whole + fraction.ljust(exponent, "0"))
     try:
         scaled = Decimal(value).scaleb(exponent)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this

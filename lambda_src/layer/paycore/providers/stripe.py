@@ -111,7 +111,11 @@ def secrets_from(secret: Mapping[str, Any] | None) -> list[str]:
     """``{"current": ..., "previous": ...}`` -> the non-empty secrets, current first."""
     if not secret:
         return []
-    return [s for s in (secret.get("current"), secret.get("previous")) if isinstance(s, str) and s]
+    usable = []
+    for value in (secret.get("current"), secret.get("previous")):
+        if isinstance(value, str) and value:
+            usable.append(value)
+    return usable
 
 
 class StripeProvider:
