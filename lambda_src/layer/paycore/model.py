@@ -63,6 +63,22 @@ CURRENCIES = frozenset(CURRENCY_EXPONENT)
 #: ``\Z``, not ``$``: ``$`` would also accept one trailing newline.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}\Z")
 _SAFE_ID_MATCH = SAFE_ID.match
+#: Vendor and customer ids that matched SAFE_ID lately: they recur from event to event, and each
+#: event checks them twice (route_fields, then Transaction). Bounded; a pure function's results.
+_SAFE_RECURRING_IDS: set[str] = set()
+
+
+def _safe_recurring_id(value: str) -> bool:
+    """``SAFE_ID.match(value)``, remembered when it matches (vendor and customer ids only)."""
+    if value in _SAFE_RECURRING_IDS:
+        return True
+    if _SAFE_ID_MATCH(value) is None:
+        return False
+    if len(_SAFE_RECURRING_IDS) >= 4096:
+        _SAFE_RECURRING_IDS.clear()
+    _SAFE_RECURRING_IDS.add(value)
+    return True
+
 
 #: The largest amount any provider's event may carry, in minor units: far above any real payment,
 #: well inside DynamoDB's 38-digit numbers (a Stripe amount of 10**40 is refused, not retried).
@@ -133,8 +149,8 @@ class Transaction:
             and 0 <= amount <= MAX_AMOUNT
             and _SAFE_ID_MATCH(self.transaction_id or "")
             and _SAFE_ID_MATCH(self.event_id or "")
-            and (self.vendor_id is None or _SAFE_ID_MATCH(self.vendor_id))
-            and (self.customer_id is None or _SAFE_ID_MATCH(self.customer_id))
+            and (self.vendor_id is None or _safe_recurring_id(self.vendor_id))
+            and (self.customer_id is None or _safe_recurring_id(self.customer_id))
         ):
             return
         problems = []
@@ -206,11 +222,11 @@ def route_fields(*, vendor_id: Any, customer_id: Any, currency: Any) -> RouteFie
     """
     reasons = []
     vendor, vendor_raw = (vendor_id or None), None
-    if vendor is not None and not (isinstance(vendor, str) and SAFE_ID.match(vendor)):
+    if vendor is not None and not (isinstance(vendor, str) and _safe_recurring_id(vendor)):
         vendor, vendor_raw = UNKNOWN_VENDOR, _raw(vendor_id)
         reasons.append("unsafe_vendor_id")
     customer, customer_raw = (customer_id or None), None
-    if customer is not None and not (isinstance(customer, str) and SAFE_ID.match(customer)):
+    if customer is not None and not (isinstance(customer, str) and _safe_recurring_id(customer)):
         customer, customer_raw = None, _raw(customer_id)
         reasons.append("unsafe_customer_id")
     code, currency_raw = currency, None
@@ -263,6 +279,8 @@ _EPOCH_DATE = date(1970, 1, 1)
 _DAY_MS = 86_400_000
 #: days since the epoch -> "YYYY-MM-DDT" (events cluster by day: the date is formatted once a day).
 _DAY_PREFIX: dict[int, str] = {}
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
+_THREE_DIGITS = tuple(f"{n:03d}" for n in range(1000))
 
 
 def iso_from_epoch_ms(epoch_ms: int) -> str:
@@ -280,7 +298,8 @@ def iso_from_epoch_ms(epoch_ms: int) -> str:
         _DAY_PREFIX[days] = prefix
     seconds, ms = divmod(ms, 1000)
     minutes, seconds = divmod(seconds, 60)
-    return "%s%02d:%02d:%02d.%03dZ" % (prefix, minutes // 60, minutes % 60, seconds, ms)
+    hours, minutes = divmod(minutes, 60)
+    return f"{prefix}{_TWO_DIGITS[hours]}:{_TWO_DIGITS[minutes]}:{_TWO_DIGITS[seconds]}.{_THREE_DIGITS[ms]}Z"
 
 
 def iso_from_text(value: Any) -> str:
