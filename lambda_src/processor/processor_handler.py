@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -51,8 +51,10 @@ secrets = SecretStore(obs.client("secretsmanager"), prefix=os.environ.get("SECRE
 batch = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """What became of one message (immutable; a NamedTuple is built at a third of the CPU of a
+    frozen dataclass, once per record)."""
+
     kind: str  # "recorded" | "duplicate" | "ignored" | "rejected"
     reason: str = ""
     unroutable: tuple[str, ...] = ()
@@ -81,7 +83,7 @@ def default_deps() -> Deps:
 
 def authenticate(envelope: Envelope, deps: Deps) -> Transaction | Ignored:
     """Steps 2-5 (no writes): what an envelope means, or ``Rejected``."""
-    if envelope.provider not in deps.enabled | ALWAYS_ACCEPTED:
+    if envelope.provider not in deps.enabled and envelope.provider not in ALWAYS_ACCEPTED:
         raise Rejected("unknown_provider")
     try:
         provider = providers.get(envelope.provider)

@@ -61,6 +61,7 @@ FIELDS: tuple[EnvelopeField, ...] = (
     EnvelopeField("body_b64", str, '"${body_b64}"'),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
+_FIELD_KINDS = tuple((f.name, f.kind) for f in FIELDS)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ class Envelope:
         ledger all read it), then kept (not a field: it is ``body_b64`` decoded)."""
         cached = self.__dict__.get("_raw")
         if cached is None:
-            cached = base64.b64decode(self.body_b64, validate=True)
+            # base64.b64decode(validate=True) without its wrapper: a2b_base64 takes the ASCII str
+            # as is (a non-ASCII one is a ValueError) and strict_mode is what validate=True sets.
+            cached = binascii.a2b_base64(self.body_b64, strict_mode=True)
             object.__setattr__(self, "_raw", cached)
         return cached
 
@@ -118,19 +121,22 @@ def parse_envelope(text: str | bytes) -> Envelope:
         raise Rejected("malformed_envelope") from exc
     if not isinstance(data, dict) or data.get("v") != VERSION:
         raise Rejected("malformed_envelope")
-    for f in FIELDS:
-        value = data.get(f.name)
-        if not isinstance(value, f.kind) or isinstance(value, bool):
+    for name, kind in _FIELD_KINDS:
+        value = data.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
             raise Rejected("malformed_envelope")
-    headers = data["headers"]
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-        raise Rejected("malformed_envelope")
+    headers = {}
+    for key, value in data["headers"].items():
+        if not (isinstance(key, str) and isinstance(value, str)):
+            raise Rejected("malformed_envelope")
+        if value != "":
+            headers[key.lower()] = value
     envelope = Envelope(
         provider=data["provider"],
         received_at=data["received_at"],
         request_id=data["request_id"],
         source_ip=data["source_ip"],
-        headers={k.lower(): v for k, v in headers.items() if v != ""},
+        headers=headers,
         body_b64=data["body_b64"],
     )
     try:

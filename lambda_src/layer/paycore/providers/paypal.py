@@ -39,7 +39,8 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from paycore.envelope import Envelope
@@ -49,6 +50,10 @@ from paycore.obs import logger
 ALLOWED_CERT_HOSTS = frozenset(
     {"api.paypal.com", "api-m.paypal.com", "api.sandbox.paypal.com", "api-m.sandbox.paypal.com"}
 )
+_ALLOWED_NETLOCS = ALLOWED_CERT_HOSTS | {f"{h}:443" for h in ALLOWED_CERT_HOSTS}
+#: URLs that passed :func:`check_cert_url` (a pure function of the text; every message of an
+#: environment names the same few), so the next message skips the parse. Bounded.
+_accepted_cert_urls: set[str] = set()
 AUTH_ALGO = "SHA256withRSA"
 HEADERS = (
     "paypal-transmission-id",
@@ -99,6 +104,8 @@ class TrustStoreRefused(RuntimeError):
 
 def check_cert_url(url: str | None) -> str:
     """The URL if it is an https URL on a PayPal API host; ``Rejected("bad_cert_url")`` otherwise."""
+    if url in _accepted_cert_urls:
+        return url
     if not url or len(url) > 2048:
         raise Rejected("bad_cert_url")
     try:
@@ -109,11 +116,14 @@ def check_cert_url(url: str | None) -> str:
     if (
         parts.scheme != "https"
         or parts.hostname not in ALLOWED_CERT_HOSTS
-        or parts.netloc.lower() not in ALLOWED_CERT_HOSTS | {f"{h}:443" for h in ALLOWED_CERT_HOSTS}
+        or parts.netloc.lower() not in _ALLOWED_NETLOCS
         or port not in (None, 443)
         or parts.username is not None
     ):
         raise Rejected("bad_cert_url")
+    if len(_accepted_cert_urls) >= 64:
+        _accepted_cert_urls.clear()
+    _accepted_cert_urls.add(url)
     return url
 
 
@@ -416,23 +426,31 @@ def verify_signature(
     if not webhook_ids:
         raise Rejected("signature_mismatch")
 
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
+    invalid_signature, pkcs1v15, sha256 = _rsa_verify_parameters()
     public_key = cache.verified(cert_url, sent_at, trust_store()).public_key
     for webhook_id in webhook_ids:
         try:
-            public_key.verify(
-                signature,
-                signed_message(transmission_id, time_text, webhook_id, raw),
-                padding.PKCS1v15(),
-                hashes.SHA256(),
-            )
+            public_key.verify(signature, signed_message(transmission_id, time_text, webhook_id, raw), pkcs1v15, sha256)
             return
-        except InvalidSignature:
+        except invalid_signature:
             continue
     raise Rejected("signature_mismatch")
+
+
+_rsa_parameters: tuple[type[Exception], Any, Any] | None = None
+
+
+def _rsa_verify_parameters() -> tuple[type[Exception], Any, Any]:
+    """``(InvalidSignature, PKCS1v15(), SHA256())``: imported on the first PayPal message (cold
+    start), then reused (both objects are stateless parameters)."""
+    global _rsa_parameters
+    if _rsa_parameters is None:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        _rsa_parameters = (InvalidSignature, padding.PKCS1v15(), hashes.SHA256())
+    return _rsa_parameters
 
 
 def webhook_ids_from(secret: Mapping[str, Any] | None) -> list[str]:
@@ -467,9 +485,9 @@ class PayPalProvider:
         resource = payload.get("resource")
         if not isinstance(resource, Mapping):
             raise Rejected("malformed_event")
-        amount = resource.get("amount") if isinstance(resource.get("amount"), Mapping) else {}
-        payee = resource.get("payee") if isinstance(resource.get("payee"), Mapping) else {}
-        payer = resource.get("payer") if isinstance(resource.get("payer"), Mapping) else {}
+        amount = _mapping(resource.get("amount"))
+        payee = _mapping(resource.get("payee"))
+        payer = _mapping(resource.get("payer"))
         fields = route_fields(
             vendor_id=resource.get("custom_id") or payee.get("merchant_id"),
             customer_id=payer.get("payer_id"),
@@ -488,6 +506,10 @@ class PayPalProvider:
             received_at=envelope.received_at,
             **fields.as_kwargs(),
         )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def capture_id(resource: Mapping[str, Any], *, refund: bool) -> str:
