@@ -1,7 +1,6 @@
 """The processor against moto: verify -> normalize -> ledger, quarantine, FIFO partial failures."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import types
@@ -16,6 +15,7 @@ import processor_handler
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from paycore.envelope import build_envelope
 from paycore.providers import direct
+from paycore import rawcodec
 from paycore.ledger import Ledger
 from paycore.model import iso_from_epoch_ms
 
@@ -71,8 +71,10 @@ def test_signed_stripe_event_is_recorded_with_event_and_state_rows(aws, lambda_c
     row = events[0]
     assert row["timestamp"] == f"{iso_from_epoch_ms((NOW_S - 2) * 1000)}#evt_1"
     assert (row["row_type"], row["status"], row["amount"], row["currency"], row["received_at"]) == ("event", "succeeded", 1999, "EUR", NOW_MS)
-    raw = gzip.decompress(row["raw_gzip"])
+    assert "raw_gzip" not in row and row["raw_zd1"]  # compressed with the zd1 dictionary
+    raw = rawcodec.unpack(row)
     assert hashlib.sha256(raw).hexdigest() == row["raw_sha256"]
+    assert (row["event_id"], row["occurred_at"]) == ("evt_1", iso_from_epoch_ms((NOW_S - 2) * 1000))  # from the sort key
     assert json.loads(raw)["id"] == "evt_1"
     assert row["signature_headers"]["stripe-signature"].startswith(f"t={NOW_S},v1=")
     assert "expires_at" not in row  # the ledger keeps every event: redelivery is a duplicate at any age
@@ -472,3 +474,75 @@ def test_success_is_counted_once_when_a_redelivery_completes_the_state(aws, lamb
     assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 1
     assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
     assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 0
+
+
+# ---- the state row: created or moved forward by one conditional write ---------------------------
+
+def _txn(event_id: str, status: str, *, occurred_at: str = "2024-11-22T01:00:00.000Z", customer_id: str | None = "cus_1"):
+    from paycore.model import Transaction
+
+    return Transaction(transaction_id="pi_state", provider="stripe", event_id=event_id,
+                       event_type=f"payment_intent.{status}", status=status, amount=1999, currency="EUR",
+                       vendor_id="vendor_1", customer_id=customer_id, occurred_at=occurred_at, received_at=NOW_MS)
+
+
+class _CountingClient:
+    """The moto client, counting the write calls and the failed ones (both are billed)."""
+
+    def __init__(self, client):
+        self._client, self.calls, self.failed = client, [], []
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+
+        def call(**kwargs):
+            self.calls.append(name)
+            try:
+                return method(**kwargs)
+            except self._client.exceptions.ConditionalCheckFailedException:
+                self.failed.append(name)
+                raise
+        return call
+
+
+def test_first_event_creates_the_state_row_in_one_write_without_previous_status(aws):
+    client = _CountingClient(aws.dynamodb)
+    result = Ledger(client, aws.table).record(_txn("evt_a", "processing"), b'{"id":"evt_a"}')
+    assert (result.event_written, result.state_changed, result.previous_status) == (True, True, None)
+    assert client.calls == ["put_item", "put_item", "update_item"] and client.failed == []  # marker, event, state
+    state = ledger(aws).get_state("pi_state")
+    assert (state["status"], state["status_rank"], state["created_at"], state["vendor_key"]) == ("processing", 30, "2024-11-22T01:00:00.000Z", "vendor_1")
+    assert "previous_status" not in state
+    stored = aws.dynamodb.get_item(TableName=aws.table, Key={"transaction_id": {"S": "pi_state"}, "timestamp": {"S": "STATE"}})["Item"]
+    assert stored["previous_status"] == {"NULL": True}  # no .S: the pipes' old_status renders ""
+
+
+def test_higher_rank_advances_the_state_and_returns_the_previous_status(aws):
+    ledger(aws).record(_txn("evt_a", "processing"), b"a")
+    client = _CountingClient(aws.dynamodb)
+    result = Ledger(client, aws.table).record(_txn("evt_b", "succeeded", occurred_at="2024-11-22T01:00:05.000Z", customer_id="cus_2"), b"b")
+    assert (result.state_changed, result.previous_status) == (True, "processing")
+    assert client.calls == ["put_item", "put_item", "update_item"] and client.failed == []
+    state = ledger(aws).get_state("pi_state")
+    assert (state["status"], state["previous_status"], state["updated_at"], state["last_event_id"]) == (
+        "succeeded", "processing", "2024-11-22T01:00:05.000Z", "evt_b")
+    assert (state["created_at"], state["customer_id"]) == ("2024-11-22T01:00:00.000Z", "cus_1")  # set once
+
+
+def test_lower_or_equal_rank_leaves_the_state_as_it_is(aws):
+    ledger(aws).record(_txn("evt_b", "succeeded"), b"b")
+    for event_id, status in (("evt_a", "processing"), ("evt_c", "succeeded")):
+        result = ledger(aws).record(_txn(event_id, status, occurred_at="2024-11-22T00:59:00.000Z"), event_id.encode())
+        assert (result.event_written, result.state_changed, result.previous_status) == (True, False, "succeeded")
+    state = ledger(aws).get_state("pi_state")
+    assert (state["status"], state["last_event_id"]) == ("succeeded", "evt_b") and "previous_status" not in state
+
+
+def test_duplicate_delivery_reads_and_writes_nothing(aws):
+    ledger(aws).record(_txn("evt_a", "processing"), b"a")
+    client = _CountingClient(aws.dynamodb)
+    result = Ledger(client, aws.table).record(_txn("evt_a", "processing"), b"a")
+    assert (result.duplicate, result.state_changed, result.previous_status) == (True, False, "processing")
+    # the failed marker claim, then two reads instead of two failed conditional writes
+    assert client.calls == ["put_item", "get_item", "get_item"] and client.failed == ["put_item"]
