@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import types
+from concurrent.futures import ThreadPoolExecutor
 
 import botocore.endpoint
 import pytest
@@ -214,7 +216,17 @@ def test_hostile_request_id_cannot_escape_the_quarantine_prefix(aws, lambda_cont
 # ---------------------------------------------------------------- failures and retries
 
 
-def test_a_failing_record_fails_only_its_own_message_group(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+@pytest.fixture(params=[1, 4], ids=["one_by_one", "groups_in_parallel"])
+def group_threads(request, monkeypatch):
+    """The processor as PROCESSOR_PARALLEL_GROUPS=1 (Powertools' FIFO processor) and =4 deploy it."""
+    pool = ThreadPoolExecutor(request.param) if request.param > 1 else None
+    monkeypatch.setattr(processor_handler, "_pool", pool)
+    yield request.param
+    if pool is not None:
+        pool.shutdown()
+
+
+def test_a_failing_record_fails_only_its_own_message_group(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch, group_threads):
     # Ten payments, one group each: record 3 fails; the nine others are recorded, so after
     # maxReceiveCount only record 3 reaches the DLQ (no innocent message with it).
     bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=f"pi_{i}")) for i in range(1, 11)]
@@ -232,7 +244,7 @@ def test_a_failing_record_fails_only_its_own_message_group(aws, lambda_context, 
     assert recorded == [1, 2, 4, 5, 6, 7, 8, 9, 10]
 
 
-def test_records_after_a_failure_in_the_same_group_wait_for_it(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+def test_records_after_a_failure_in_the_same_group_wait_for_it(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch, group_threads):
     # Order within one payment is kept: the group's later records fail with it; other groups go on.
     bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=pi)) for i, pi in enumerate(["pi_a", "pi_a", "pi_b", "pi_a"], 1)]
     real_record = processor_handler.ledger.record
@@ -247,6 +259,44 @@ def test_records_after_a_failure_in_the_same_group_wait_for_it(aws, lambda_conte
     assert failed_ids(response) == ["m2", "m4"]
     assert [e["event_id"] for e in ledger(aws).get_events("pi_a")] == ["evt_1"]
     assert [e["event_id"] for e in ledger(aws).get_events("pi_b")] == ["evt_3"]
+
+
+def test_message_groups_are_in_flight_together_and_each_keeps_its_order(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    pool = ThreadPoolExecutor(4)
+    monkeypatch.setattr(processor_handler, "_pool", pool)
+    groups = ["pi_a", "pi_b", "pi_a", "pi_b", "pi_a"]
+    types_ = ["processing", "processing", "succeeded", "succeeded", "canceled"]
+    bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=pi, type=f"payment_intent.{kind}")) for i, (pi, kind) in
+              enumerate(zip(groups, types_, strict=True), 1)]
+    b_started, order = threading.Event(), []
+    real_record = processor_handler.ledger.record
+
+    def record(txn, raw, **kwargs):
+        order.append(txn.event_id)
+        if txn.transaction_id == "pi_b":
+            b_started.set()
+        elif not b_started.wait(timeout=30):  # pi_a's first record waits until pi_b's group runs too
+            raise AssertionError("the groups did not run at the same time")
+        return real_record(txn, raw, **kwargs)
+
+    monkeypatch.setattr(processor_handler.ledger, "record", record)
+    response = run(sqs_event(bodies, group_ids=groups), lambda_context)
+    pool.shutdown()
+    assert response == {"batchItemFailures": []}
+    assert [e for e in order if e in ("evt_1", "evt_3", "evt_5")] == ["evt_1", "evt_3", "evt_5"]
+    assert [e for e in order if e in ("evt_2", "evt_4")] == ["evt_2", "evt_4"]
+    assert (ledger(aws).get_state("pi_a")["status"], ledger(aws).get_state("pi_b")["status"]) == ("succeeded", "succeeded")
+    assert [e["event_id"] for e in ledger(aws).get_events("pi_a")] == ["evt_1", "evt_3", "evt_5"]
+
+
+def test_a_batch_where_every_record_fails_is_an_invocation_error_with_groups_in_parallel(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    monkeypatch.setattr(processor_handler, "_pool", ThreadPoolExecutor(2))
+    monkeypatch.setattr(processor_handler.ledger, "record", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("outage")))
+    bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=f"pi_{i}")) for i in (1, 2)]
+    with pytest.raises(BatchProcessingError):
+        run(sqs_event(bodies, group_ids=["pi_1", "pi_2"]), lambda_context)
 
 
 class _Throttled(DynamodbException):
