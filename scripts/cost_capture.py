@@ -9,8 +9,8 @@ wraps ``platform.functions.invoke``; it records, until :meth:`stop`:
   create (a PutItem, or an UpdateItem asking for old values that got none back) or an update, and
   which index key attributes it carries (GSI writes);
 * the bytes of each SQS message, EventBridge entry and SNS message (billed in 64 KB chunks);
-* per function: invocations, records per invocation, request payload bytes and log bytes
-  (stdout is the CloudWatch log, EMF lines included).
+* per function: invocations, records per invocation, message groups per FIFO batch, request
+  payload bytes and log bytes (stdout is the CloudWatch log, EMF lines included).
 
 :meth:`save` writes JSON (default ``build/cost/calls.json``, gitignored) with the counts and the
 number of webhooks sent, so the model divides by what was measured, nothing typed in.
@@ -97,6 +97,9 @@ class CostCapture:
             entry["invocations"] += 1
             records = event.get("Records") if isinstance(event, dict) else event if isinstance(event, list) else None
             entry["records"] += len(records) if isinstance(records, list) else 1
+            groups = {r.get("attributes", {}).get("MessageGroupId") for r in records or [] if isinstance(r, dict)} - {None}
+            if groups:  # an SQS FIFO batch: how many message groups it held (groups can run in parallel)
+                entry["message_groups"] = entry.get("message_groups", 0) + len(groups)
             entry["payload_bytes"] += len(json.dumps(event, default=str))
             start = platform.log_sink.tell()
             try:

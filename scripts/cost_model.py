@@ -381,12 +381,15 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
         f"({settings.access_log_class}), WAF {waf_bytes:.0f} ({settings.waf_logging})")
 
     # ---- EventBridge + Pipes: Pipe B sends every state change, or only the routed ones
-    state_changes = len(calls["message_bytes"].get("events", []))
+    # every successful write of a state row is a state change on the stream (Pipe B's input); the
+    # bus entries the run measured are only the ones its filter let through
+    state_changes = sum(1 for w in writes if w.get("row_type") == "state" and w["ok"]) \
+        or len(calls["message_bytes"].get("events", []))
     routed = fns.get("notifier", {}).get("records", 0) - sum(
         v for k, v in calls.get("function_errors", {}).items() if k.startswith("notifier"))
     bus_events = routed if settings.pipe_b_routed_only else state_changes
     chunks = lambda sizes_: sum(max(1, math.ceil(s / CHUNK_64K)) for s in sizes_)  # noqa: E731
-    event_chunk = chunks(calls["message_bytes"].get("events", [])) / max(1, state_changes)
+    event_chunk = chunks(calls["message_bytes"].get("events", [])) / max(1, len(calls["message_bytes"].get("events", [])))
     add("EventBridge", per(bus_events) * event_chunk * PRICES["eventbridge_per_event"],
         f"{per(bus_events):.2f} events per webhook ({'routed statuses only' if settings.pipe_b_routed_only else 'every state change'})")
     pipe_requests = per(event_rows) + per(bus_events)
@@ -408,16 +411,21 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
 
     # ---- Lambda: requests + GB-seconds (modelled duration) per function
     processor_records = fns.get("processor", {}).get("records", 0) or 1
+    # Groups of a batch on threads overlap their DynamoDB round trips (not their CPU: one GIL), as
+    # many at once as the setting allows and the batches held groups (measured per invocation).
+    processor = fns.get("processor", {})
+    groups_per_batch = processor.get("message_groups", 0) / max(1, processor.get("invocations", 0))
+    parallel = max(1.0, min(float(settings.processor_parallelism), groups_per_batch or 1.0))
     per_record = dict(settings.ms_per_record, processor=(
-        settings.processor_cpu_ms + processor_trips / processor_records * settings.dynamodb_latency_ms)
-        / settings.processor_parallelism)
+        settings.processor_cpu_ms + processor_trips / processor_records * settings.dynamodb_latency_ms / parallel))
     for fn, figures in sorted(fns.items()):
         memory_gb = settings.memory_mb.get(fn, 512) / 1024
         seconds = (figures["invocations"] * settings.ms_per_invocation.get(fn, 5.0)
                    + figures["records"] * per_record.get(fn, 5.0)) / 1000
         add(f"Lambda {fn}", per(figures["invocations"]) * PRICES["lambda_per_request"]
             + per(seconds) * memory_gb * PRICES["lambda_arm_per_gb_second"],
-            f"{per(figures['invocations']):.2f} invocations, {per(seconds) * 1000:.1f} ms x {memory_gb:.2f} GB per webhook")
+            f"{per(figures['invocations']):.2f} invocations, {per(seconds) * 1000:.1f} ms x {memory_gb:.2f} GB per webhook"
+            + (f" ({parallel:.1f} groups at once; batches held {groups_per_batch:.1f})" if fn == "processor" else ""))
 
     add("X-Ray", settings.xray_sampling_rate * PRICES["xray_per_trace_recorded"],
         f"sampling {settings.xray_sampling_rate:.2f}, one trace per sampled webhook")

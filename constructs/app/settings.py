@@ -257,7 +257,8 @@ class Settings:
     # INFO no line is written per webhook (metrics count them); WARNING also drops the per-anomaly
     # INFO lines (duplicates, ignored events, batch summaries).
     log_level: str = "INFO"
-    # Message groups (payments) of one SQS batch the processor works on at once, on threads (1..10;
+    # Message groups (payments) of one SQS batch the processor works on at once, on threads (1..10, a
+    # FIFO batch holds at most 10 records;
     # each group's records stay in order): the DynamoDB round trips of different payments overlap,
     # so a batch bills less time. 1: one record after the other.
     processor_parallel_groups: int = 1
