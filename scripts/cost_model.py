@@ -123,7 +123,7 @@ class CostSettings:
     dynamodb_latency_ms: float = 4.0           # one PutItem/UpdateItem in-region, modelled
     processor_parallelism: int = 1             # message groups of a batch processed at once
     xray_sampling_rate: float = 0.1            # settings.xray_sampling_rate (1 trace per sampled webhook)
-    access_log_bytes: int = 480                # one API Gateway access log line (ACCESS_LOG_FORMAT, rendered)
+    access_log_bytes: int = 480                # one API Gateway access log line (before: the spaced format with protocol)
     access_log_class: str = "STANDARD"         # the API access log group: STANDARD | INFREQUENT_ACCESS
     lambda_platform_log_bytes: int = 330       # START + END + REPORT (with X-Ray segment) per invocation
     waf_log_bytes: int = 1500                  # one WAF log record (headers, rule matches), modelled
@@ -162,7 +162,8 @@ CUTS = {
     "authorizer_cache": {"authorizer_cache_seconds": 300},
     "lambda_system_logs_warn": {"lambda_system_log_level": "WARN"},
     "access_logs_infrequent_access": {"access_log_class": "INFREQUENT_ACCESS"},
-    "processor_parallel_groups": {"processor_parallelism": 4},
+    "access_log_compact": {"access_log_bytes": 427},  # = access_log_bytes() of the deployed format (a test checks)
+    "processor_parallel_groups": {"processor_parallelism": 10},
 }
 #: Settings that would cut cost but break a requirement: shown by --what-if, never in CUTS.
 WHAT_IF = {"xray_5_percent (C3 asks for a 0.1 sampling rule)": {"xray_sampling_rate": 0.05}}
@@ -193,9 +194,32 @@ def deployed_settings(environment: str, *, overrides: dict | None = None, measur
         success_info_logs=s.log_level == "DEBUG",
         log_level=s.log_level,
         access_log_class=s.api.access_log_class,
+        access_log_bytes=access_log_bytes(),
         processor_parallelism=s.processor_parallel_groups,
         **(measured or {}),
     )
+
+
+#: $context values of one webhook request, to render the stage's access log format (the size of a line).
+ACCESS_LOG_SAMPLE = {
+    "$context.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "$context.identity.sourceIp": "54.187.174.169",
+    "$context.identity.caller": "-", "$context.requestTime": "29/Nov/2026:05:47:24 +0000",
+    "$context.httpMethod": "POST", "$context.resourcePath": "/webhooks/{provider}", "$context.status": "200",
+    "$context.protocol": "HTTP/1.1", "$context.responseLength": "77", "$context.integration.status": "200",
+    "$context.integrationLatency": "21", "$context.responseLatency": "48", "$context.authorizer.error": "-",
+    "$context.waf.status": "200", "$context.error.message": "-",
+    "$context.xrayTraceId": "Root=1-67a1b2c3-0123456789abcdef01234567;Sampled=0",
+}
+
+
+def access_log_bytes(log_format: str | None = None) -> int:
+    """Bytes of one access log line: the stage's format (constructs.ingress.ACCESS_LOG_FORMAT)
+    rendered with :data:`ACCESS_LOG_SAMPLE`, plus the newline."""
+    if log_format is None:
+        from constructs.ingress import ACCESS_LOG_FORMAT as log_format
+    for variable in sorted(ACCESS_LOG_SAMPLE, key=len, reverse=True):  # $context.status before $context.s...
+        log_format = log_format.replace(variable, ACCESS_LOG_SAMPLE[variable])
+    return len(log_format.encode()) + 1
 
 
 def deployed_cuts(deployed: CostSettings) -> list[str]:

@@ -162,7 +162,7 @@ def test_now_is_what_the_environment_deploys():
     assert prod.memory_mb["processor"] == 3008 and prod.lambda_system_log_level == "WARN"
     settings_cuts = {"pipe_a_batching", "pipe_b_filtered", "gsi_keys_only", "waf_logs_filtered", "alert_email_filter",
                      "lambda_system_logs_warn", "no_success_info_logs", "access_logs_infrequent_access",
-                     "processor_parallel_groups"}
+                     "processor_parallel_groups", "access_log_compact"}
     assert set(cost_model.deployed_cuts(prod)) == settings_cuts
     code = {"event_row": "zd1", "single_state_write": True, "redelivery_reads": True}
     assert set(cost_model.deployed_cuts(cost_model.deployed_settings("prod", measured=code))) == settings_cuts | {
@@ -170,9 +170,11 @@ def test_now_is_what_the_environment_deploys():
     undone = cost_model.deployed_settings("prod", overrides={
         "pipes": {"archive_batch_size": 10, "archive_batching_window_seconds": 0, "status_routed_statuses": []},
         "api": {"waf_log_actions": [], "access_log_class": "STANDARD"}, "alert_email_vendor_ids": [],
-        "ledger_index_projection": "ALL", "lambda_system_log_level": "INFO", "processor_parallel_groups": 1})
-    assert cost_model.deployed_cuts(undone) == ["no_success_info_logs"]  # log level INFO: success lines at DEBUG
-    assert dataclasses.replace(undone, success_info_logs=True) == cost_model.settings_for("prod")
+        "ledger_index_projection": "ALL", "lambda_system_log_level": "INFO", "processor_parallel_groups": 1,
+        "log_level": "INFO"})
+    # log level INFO: the success lines are DEBUG; the access log's format is code, not a setting
+    assert cost_model.deployed_cuts(undone) == ["no_success_info_logs", "access_log_compact"]
+    assert dataclasses.replace(undone, success_info_logs=True, access_log_bytes=480) == cost_model.settings_for("prod")
     debug = cost_model.deployed_settings("prod", overrides={"log_level": "DEBUG"})
     assert debug.success_info_logs and "no_success_info_logs" not in cost_model.deployed_cuts(debug)
     # local switches LoggingConfig off: its platform lines stay at INFO
@@ -192,3 +194,12 @@ def test_a_json_not_written_by_the_capture_is_refused(tmp_path):
     path.write_text(json.dumps({"calls": {}}))
     with pytest.raises(SystemExit, match="not a cost capture"):
         cost_model.load_calls(path)
+
+
+def test_access_log_bytes_are_the_deployed_format_rendered():
+    from constructs.ingress import ACCESS_LOG_FORMAT
+
+    assert cost_model.access_log_bytes() == cost_model.CUTS["access_log_compact"]["access_log_bytes"]
+    assert cost_model.deployed_settings("prod").access_log_bytes == cost_model.access_log_bytes(ACCESS_LOG_FORMAT)
+    spaced = json.dumps({**json.loads(ACCESS_LOG_FORMAT), "protocol": "$context.protocol"}, sort_keys=True)
+    assert cost_model.access_log_bytes(spaced) == cost_model.settings_for("prod").access_log_bytes  # the format before

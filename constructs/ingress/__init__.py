@@ -98,7 +98,8 @@ DEFAULT_CORS_ALLOW_HEADERS = (
     "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,Idempotency-Key"
 )
 ACCESS_LOG_CLASSES = ("STANDARD", "INFREQUENT_ACCESS")
-#: Stage access log line (JSON). No path with query string: a gate key may be in it.
+#: Stage access log line (JSON, compact: the format's spaces would be in every line). No path with
+#: query string: a gate key may be in it. No protocol: a REST API answers HTTP/1.1 only.
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
@@ -107,7 +108,6 @@ ACCESS_LOG_FORMAT = json.dumps({
     "httpMethod": "$context.httpMethod",
     "resourcePath": "$context.resourcePath",
     "status": "$context.status",
-    "protocol": "$context.protocol",
     "responseLength": "$context.responseLength",
     "integrationStatus": "$context.integration.status",
     "integrationLatency": "$context.integrationLatency",
@@ -116,7 +116,7 @@ ACCESS_LOG_FORMAT = json.dumps({
     "wafStatus": "$context.waf.status",
     "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
-}, sort_keys=True)
+}, sort_keys=True, separators=(",", ":"))
 class WebhookIngress(Construct):
     """A REGIONAL REST API whose routes are data: queue routes (`SqsRoute`, API Gateway sends the
     request to an SQS queue, gated by a Lambda REQUEST authorizer) and function routes

@@ -106,3 +106,4 @@ def test_realistic_paypal_event_row_stays_within_two_write_units():
     print(f"paypal event row: {size} B (raw_zd1 {len(row['raw_zd1'])} B, signature headers {headers} B)")
     assert headers > 550 and size - headers <= KB
     assert size <= 2 * KB
+
