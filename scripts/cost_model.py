@@ -10,11 +10,13 @@ Inputs, none typed in by hand:
 
 * (a) the AWS API calls per webhook of the local run (``scripts/local_e2e.py`` saves them with
   ``scripts/cost_capture.py``: calls by operation, failed conditional writes, the size of every
-  DynamoDB item written and its index keys, message bytes, records and log bytes per function);
+  DynamoDB item written and its index keys, the rows read, message bytes, records and message
+  groups per batch, log lines by level and bytes per function);
 * (b) payload sizes: the ledger event row and the ingest envelope are computed with the layer's
   own pure functions (``paycore.ledger.event_item``, ``paycore.envelope.build_envelope``) for a
   realistic 2,997-byte Stripe ``payment_intent.succeeded`` (``scripts/data/``), not the run's
-  small synthetic bodies; everything else is the run's measured sizes;
+  small synthetic bodies; the access log line from the stage's format (:func:`access_log_bytes`);
+  everything else is the run's measured sizes;
 * (c) :data:`PRICES`, us-east-1 list prices with their source and date.
 
 The environment's settings (:class:`CostSettings`) say what the deployed stack does that the
@@ -158,6 +160,7 @@ CUTS = {
     "redelivery_reads_first": {"redelivery_reads": True},
     "waf_logs_filtered": {"waf_logging": "blocked_and_counted"},
     "no_success_info_logs": {"success_info_logs": False},
+    "log_level_warning": {"log_level": "WARNING"},
     "alert_email_filter": {"alert_email_filtered": True},
     "authorizer_cache": {"authorizer_cache_seconds": 300},
     "lambda_system_logs_warn": {"lambda_system_log_level": "WARN"},
@@ -443,6 +446,8 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
     per_record = dict(settings.ms_per_record, processor=(
         settings.processor_cpu_ms + processor_trips / processor_records * settings.dynamodb_latency_ms / parallel))
     for fn, figures in sorted(fns.items()):
+        if fn == "archiver" and event_rows:  # Pipe A invokes it per full batch at steady traffic (as S3 above)
+            figures = dict(figures, invocations=event_rows / settings.pipe_a_batch_size)
         memory_gb = settings.memory_mb.get(fn, 512) / 1024
         seconds = (figures["invocations"] * settings.ms_per_invocation.get(fn, 5.0)
                    + figures["records"] * per_record.get(fn, 5.0)) / 1000

@@ -162,7 +162,7 @@ def test_now_is_what_the_environment_deploys():
     assert prod.memory_mb["processor"] == 3008 and prod.lambda_system_log_level == "WARN"
     settings_cuts = {"pipe_a_batching", "pipe_b_filtered", "gsi_keys_only", "waf_logs_filtered", "alert_email_filter",
                      "lambda_system_logs_warn", "no_success_info_logs", "access_logs_infrequent_access",
-                     "processor_parallel_groups", "access_log_compact"}
+                     "processor_parallel_groups", "access_log_compact", "log_level_warning"}
     assert set(cost_model.deployed_cuts(prod)) == settings_cuts
     code = {"event_row": "zd1", "single_state_write": True, "redelivery_reads": True}
     assert set(cost_model.deployed_cuts(cost_model.deployed_settings("prod", measured=code))) == settings_cuts | {
