@@ -7,11 +7,12 @@ wraps ``platform.functions.invoke``; it records, until :meth:`stop`:
 * every API call by service and operation, and which ones failed (e.g. a failed conditional write);
   also by caller (`calls_by_caller`: the function invoked, or the function whose event source the
   runner polls; `-` for the rest), so a path such as vendor delivery can be priced on its own;
-* DynamoDB writes: the size of each item written (DynamoDB's item-size rules), whether it is a
-  create or an update, and which index key attributes it carries (GSI writes);
+* DynamoDB reads (GetItem: the key, and the size and type of the row read) and writes: the size of each item written (DynamoDB's item-size rules), whether it is a
+  create (a PutItem, or an UpdateItem asking for old values that got none back) or an update, and
+  which index key attributes it carries (GSI writes) and its table;
 * the bytes of each SQS message, EventBridge entry and SNS message (billed in 64 KB chunks);
-* per function: invocations, records per invocation, request payload bytes and log bytes
-  (stdout is the CloudWatch log, EMF lines included).
+* per function: invocations, records per invocation, message groups per FIFO batch, request
+  payload bytes and log bytes (stdout is the CloudWatch log, EMF lines included).
 
 :meth:`save` writes JSON (default ``build/cost/calls.json``, gitignored) with the counts and the
 number of webhooks sent, so the model divides by what was measured, nothing typed in.
@@ -79,6 +80,7 @@ class CostCapture:
             lambda: collections.defaultdict(lambda: {"lines": 0, "bytes": 0}))
         self.function_errors: collections.Counter[str] = collections.Counter()
         self.writes: list[dict] = []  # one per DynamoDB item write
+        self.reads: list[dict] = []  # one per DynamoDB GetItem
         self.message_bytes: dict[str, list[int]] = collections.defaultdict(list)  # sqs / events / sns
         self.functions: dict[str, dict] = collections.defaultdict(
             lambda: {"invocations": 0, "records": 0, "payload_bytes": 0, "log_bytes": 0, "log_lines": 0, "emf_lines": 0})
@@ -98,6 +100,9 @@ class CostCapture:
             entry["invocations"] += 1
             records = event.get("Records") if isinstance(event, dict) else event if isinstance(event, list) else None
             entry["records"] += len(records) if isinstance(records, list) else 1
+            groups = {r.get("attributes", {}).get("MessageGroupId") for r in records or [] if isinstance(r, dict)} - {None}
+            if groups:  # an SQS FIFO batch: how many message groups it held (groups can run in parallel)
+                entry["message_groups"] = entry.get("message_groups", 0) + len(groups)
             entry["payload_bytes"] += len(json.dumps(event, default=str))
             start = platform.log_sink.tell()
             try:
@@ -136,7 +141,11 @@ class CostCapture:
             write = {"op": op, "key": _key_of(params), "size": item_size(params.get("Item", {})),
                               "gsi": sorted(i for i, k in INDEX_KEYS.items() if k in params.get("Item", {})),
                               "table": params.get("TableName", "")}
+            if op == "UpdateItem" and params.get("ReturnValues") in ("ALL_OLD", "UPDATED_OLD"):
+                write["returns_old"] = True  # then a response without Attributes is an update that created the item
             context["cost_write"] = write
+        elif service == "dynamodb" and op == "GetItem":
+            context["cost_read"] = {"op": op, "key": _key_of(params)}
         elif service == "sqs" and op == "SendMessage":
             self.message_bytes["sqs"].append(len(params.get("MessageBody", "").encode()))
         elif service == "sqs" and op == "SendMessageBatch":
@@ -156,11 +165,16 @@ class CostCapture:
         ok = not (isinstance(parsed, dict) and "Error" in parsed)
         if not ok:
             self.failed[key] += 1
+        read = context.get("cost_read")
+        if read is not None:
+            read["found"] = isinstance(parsed, dict) and "Item" in parsed
+            self.reads.append(read)
         write = context.get("cost_write")
         if write is not None:
             write["ok"] = ok
-            if ok and write["op"] == "PutItem":
+            if ok and (write["op"] == "PutItem" or (write.pop("returns_old", False) and not parsed.get("Attributes"))):
                 write["kind"] = "create"
+            write.pop("returns_old", None)
             self.writes.append(write)
 
     def stop(self) -> None:
@@ -187,6 +201,11 @@ class CostCapture:
                 write["size"] = max(write["size"], item_size(final))
             write["gsi"] = sorted(i for i, k in INDEX_KEYS.items() if k in final)
             write["row_type"] = final.get("row_type", {}).get("S", "")
+        for read in self.reads:  # the row each GetItem read (as stored at the end: its size, its type)
+            final = stored.get(tuple(read["key"]))
+            if final is not None:
+                read["size"] = item_size(final)
+                read["row_type"] = final.get("row_type", {}).get("S", "")
 
     def to_json(self, webhooks: int) -> dict:
         return {
@@ -199,6 +218,7 @@ class CostCapture:
             "hook_errors": dict(sorted(self.hook_errors.items())),
             "function_errors": dict(sorted(self.function_errors.items())),
             "dynamodb_writes": self.writes,
+            "dynamodb_reads": self.reads,
             "message_bytes": {k: v for k, v in sorted(self.message_bytes.items())},
             "functions": {k: dict(v) for k, v in sorted(self.functions.items())},
             "log_lines": {fn: {kind: dict(v) for kind, v in sorted(kinds.items())} for fn, kinds in sorted(self.log_lines.items())},

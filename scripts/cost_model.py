@@ -10,11 +10,13 @@ Inputs, none typed in by hand:
 
 * (a) the AWS API calls per webhook of the local run (``scripts/local_e2e.py`` saves them with
   ``scripts/cost_capture.py``: calls by operation, failed conditional writes, the size of every
-  DynamoDB item written and its index keys, message bytes, records and log bytes per function);
+  DynamoDB item written and its index keys, the rows read, message bytes, records and message
+  groups per batch, log lines by level and bytes per function);
 * (b) payload sizes: the ledger event row and the ingest envelope are computed with the layer's
   own pure functions (``paycore.ledger.event_item``, ``paycore.envelope.build_envelope``) for a
   realistic 2,997-byte Stripe ``payment_intent.succeeded`` (``scripts/data/``), not the run's
-  small synthetic bodies; everything else is the run's measured sizes;
+  small synthetic bodies; the access log line from the stage's format (:func:`access_log_bytes`);
+  everything else is the run's measured sizes;
 * (c) :data:`PRICES`, us-east-1 list prices with their source and date.
 
 The environment's settings (:class:`CostSettings`) say what the deployed stack does that the
@@ -83,13 +85,25 @@ PRICE_SOURCES = {
     "KMS": "https://aws.amazon.com/kms/pricing/",
 }
 
-#: Log lines on the success path, one per webhook (or per sale); the ``no_success_info_logs`` cut
-#: prints them at DEBUG (metrics count the same outcomes).
-SUCCESS_INFO_LINES = {
-    ("processor", "INFO transaction event recorded"),
-    ("authorizer", "INFO webhook gate: allowed"),
-    ("notifier", "INFO notification published"),
+#: Log lines on the success path, one per webhook (or per sale), by function and message: before
+#: the ``no_success_info_logs`` cut at INFO; now at DEBUG (metrics count the same outcomes), so
+#: written only where ``log_level`` is DEBUG. The run logs at the local environment's level (DEBUG).
+SUCCESS_LINES = {
+    ("processor", "transaction event recorded"),
+    ("authorizer", "webhook gate: allowed"),
+    ("notifier", "notification published"),
 }
+LOG_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def _line_written(fn: str, kind: str, settings: CostSettings) -> bool:
+    """Whether a captured line kind (``LEVEL message``, ``EMF``, ``other``) is written under `settings`."""
+    level, _, message = kind.partition(" ")
+    if (fn, message) in SUCCESS_LINES:
+        return settings.success_info_logs
+    if level not in LOG_LEVELS:  # EMF (metrics) and unstructured lines
+        return True
+    return LOG_LEVELS[level] >= LOG_LEVELS.get(settings.log_level, 20)
 
 
 @dataclass(frozen=True)
@@ -111,8 +125,8 @@ class CostSettings:
     dynamodb_latency_ms: float = 4.0           # one PutItem/UpdateItem in-region, modelled
     processor_parallelism: int = 1             # message groups of a batch processed at once
     xray_sampling_rate: float = 0.1            # settings.xray_sampling_rate (1 trace per sampled webhook)
-    access_log_bytes: int = 480                # one API Gateway access log line (ACCESS_LOG_FORMAT, rendered)
-    access_log_class: str = "STANDARD"         # API access + WAF log groups: STANDARD | INFREQUENT_ACCESS
+    access_log_bytes: int = 480                # one API Gateway access log line (before: the spaced format with protocol)
+    access_log_class: str = "STANDARD"         # the API access log group: STANDARD | INFREQUENT_ACCESS
     lambda_platform_log_bytes: int = 330       # START + END + REPORT (with X-Ray segment) per invocation
     waf_log_bytes: int = 1500                  # one WAF log record (headers, rule matches), modelled
     waf_logging: str = "all"                   # "all" | "blocked_and_counted" (logging filter)
@@ -120,10 +134,12 @@ class CostSettings:
     pipe_a_batch_size: int = 10                # settings.pipes.batch_size
     pipe_a_window_seconds: int = 0             # maximum_batching_window_in_seconds
     pipe_b_routed_only: bool = False           # Pipe B filter: only the statuses a rule routes
-    event_row: str = "gzip"                    # "gzip" (today) | "raw_in_marker" (see realistic_sizes)
+    event_row: str = "gzip"                    # "gzip" (before) | "zd1" (paycore.rawcodec; see realistic_sizes)
     gsi_projection: str = "ALL"                # "ALL" | "INCLUDE" (public state fields, < 1 KB) | "KEYS_ONLY"
     single_state_write: bool = False           # create-or-advance the state row in one conditional write
+    redelivery_reads: bool = False             # a redelivery reads the event and state rows before writing
     success_info_logs: bool = True             # one INFO line per webhook per function on the success path
+    log_level: str = "INFO"                    # settings.log_level: lines below it are not written
     alert_email_filtered: bool = False         # alert e-mail on the vendor topic with a filter policy
     authorizer_cache_seconds: int = 0          # REQUEST authorizer result TTL (0: every request invokes it)
     authorizer_cache_miss_share: float = 0.05  # with a TTL: share of requests that still invoke it, modelled
@@ -138,24 +154,28 @@ class CostSettings:
 CUTS = {
     "pipe_a_batching": {"pipe_a_batch_size": 100, "pipe_a_window_seconds": 60},
     "pipe_b_filtered": {"pipe_b_routed_only": True},
-    "event_row_one_wru": {"event_row": "raw_in_marker"},
+    "event_row_one_wru": {"event_row": "zd1"},
     "gsi_keys_only": {"gsi_projection": "KEYS_ONLY"},
     "single_state_write": {"single_state_write": True},
+    "redelivery_reads_first": {"redelivery_reads": True},
     "waf_logs_filtered": {"waf_logging": "blocked_and_counted"},
     "no_success_info_logs": {"success_info_logs": False},
+    "log_level_warning": {"log_level": "WARNING"},
     "alert_email_filter": {"alert_email_filtered": True},
     "authorizer_cache": {"authorizer_cache_seconds": 300},
     "lambda_system_logs_warn": {"lambda_system_log_level": "WARN"},
-    "access_logs_infrequent_access": {"access_log_class": "INFREQUENT_ACCESS", "access_log_bytes": 260},
-    "processor_parallel_groups": {"processor_parallelism": 4},
+    "access_logs_infrequent_access": {"access_log_class": "INFREQUENT_ACCESS"},
+    "access_log_compact": {"access_log_bytes": 427},  # = access_log_bytes() of the deployed format (a test checks)
+    "processor_parallel_groups": {"processor_parallelism": 10},
 }
 #: Settings that would cut cost but break a requirement: shown by --what-if, never in CUTS.
 WHAT_IF = {"xray_5_percent (C3 asks for a 0.1 sampling rule)": {"xray_sampling_rate": 0.05}}
 
 
-def deployed_settings(environment: str, *, overrides: dict | None = None) -> CostSettings:
+def deployed_settings(environment: str, *, overrides: dict | None = None, measured: dict | None = None) -> CostSettings:
     """What the environment deploys, from its settings (cdktf.json; `overrides` in the settings'
-    shape, for tests): the cuts that are settings are on or off as the stack builds them."""
+    shape, for tests): the cuts that are settings are on or off as the stack builds them; the cuts
+    that are code as `measured` (:func:`measured_code_cuts`) says, else as before."""
     try:
         from constructs.app.environments import load_settings
     except ImportError:
@@ -174,7 +194,35 @@ def deployed_settings(environment: str, *, overrides: dict | None = None) -> Cos
         gsi_projection=s.ledger_index_projection,
         alert_email_filtered=bool(s.alert_email_vendor_ids),
         lambda_system_log_level=s.lambda_system_log_level if s.enabled("lambda_logging_config") else "INFO",
+        success_info_logs=s.log_level == "DEBUG",
+        log_level=s.log_level,
+        access_log_class=s.api.access_log_class,
+        access_log_bytes=access_log_bytes(),
+        processor_parallelism=s.processor_parallel_groups,
+        **(measured or {}),
     )
+
+
+#: $context values of one webhook request, to render the stage's access log format (the size of a line).
+ACCESS_LOG_SAMPLE = {
+    "$context.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "$context.identity.sourceIp": "54.187.174.169",
+    "$context.identity.caller": "-", "$context.requestTime": "29/Nov/2026:05:47:24 +0000",
+    "$context.httpMethod": "POST", "$context.resourcePath": "/webhooks/{provider}", "$context.status": "200",
+    "$context.protocol": "HTTP/1.1", "$context.responseLength": "77", "$context.integration.status": "200",
+    "$context.integrationLatency": "21", "$context.responseLatency": "48", "$context.authorizer.error": "-",
+    "$context.waf.status": "200", "$context.error.message": "-",
+    "$context.xrayTraceId": "Root=1-67a1b2c3-0123456789abcdef01234567;Sampled=0",
+}
+
+
+def access_log_bytes(log_format: str | None = None) -> int:
+    """Bytes of one access log line: the stage's format (constructs.ingress.ACCESS_LOG_FORMAT)
+    rendered with :data:`ACCESS_LOG_SAMPLE`, plus the newline."""
+    if log_format is None:
+        from constructs.ingress import ACCESS_LOG_FORMAT as log_format
+    for variable in sorted(ACCESS_LOG_SAMPLE, key=len, reverse=True):  # $context.status before $context.s...
+        log_format = log_format.replace(variable, ACCESS_LOG_SAMPLE[variable])
+    return len(log_format.encode()) + 1
 
 
 def deployed_cuts(deployed: CostSettings) -> list[str]:
@@ -205,69 +253,47 @@ def wru(size_bytes: int) -> int:
 
 
 def realistic_sizes() -> dict[str, int]:
-    """Item and message sizes for the realistic Stripe event, from the layer's own functions."""
+    """Item and message sizes for the realistic Stripe event, from the layer's own functions.
+
+    ``event_row``: the row :func:`paycore.ledger.event_item` writes today; ``event_row_gzip``: the
+    same event in the layout before the zd1 cut (``raw_gzip``, plus ``event_id``, ``occurred_at``
+    and ``status_rank``, which the row now leaves to its sort key and its status)."""
+    import gzip
+
     from cost_capture import item_size  # scripts/ is this script's folder; paycore is installed
-    from paycore import ledger
+    from paycore import ledger, rawcodec
     from paycore.envelope import build_envelope
     from paycore.providers import stripe
 
     raw = STRIPE_EVENT.read_bytes()
-    import zlib
     envelope = build_envelope(provider="stripe", received_at=1_732_240_000_123, request_id="0" * 36,
                               source_ip="54.187.174.169",
                               headers={"stripe-signature": stripe.sign("whsec_" + "0" * 32, 1_732_240_000, raw)}, raw=raw)
     txn = stripe.PROVIDER.normalize(envelope, json.loads(raw))
-    item = ledger.serialize(ledger.event_item(txn, raw, request_id=envelope.request_id, signature_headers=envelope.headers))
-    raw_part = {k: item[k] for k in ("raw_gzip", "signature_headers") if k in item}
-    # raw_in_marker also compresses the body with a preset DEFLATE dictionary per provider: the
-    # provider's documented event skeleton (keys, no values), not this payload.
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, stripe_dictionary())
-    packed = packer.compress(raw) + packer.flush()
-    compact_raw = {"raw_deflate": {"B": packed}, "signature_headers": item["signature_headers"]}
-    marker = ledger.serialize({"transaction_id": ledger.event_marker_key("stripe", txn.event_id), "timestamp": "MARKER",
-                               "row_type": "marker", "kind": "event", "event_transaction_id": txn.transaction_id,
-                               "event_timestamp": item["timestamp"]["S"], "expires_at": 1_732_931_200})
+    plain = ledger.event_item(txn, raw, request_id=envelope.request_id, signature_headers=envelope.headers)
+    before = {k: v for k, v in plain.items() if k not in rawcodec.ATTRIBUTES}
+    before.update(event_id=txn.event_id, occurred_at=txn.occurred_at, status_rank=txn.status_rank,
+                  raw_gzip=gzip.compress(raw, compresslevel=6, mtime=0))
     return {
         "raw_body": len(raw),
         "envelope": len(envelope.to_json().encode()),
-        "event_row": item_size(item),
-        # raw_in_marker: the raw body and signature headers ride on the idempotency marker (TTL'd;
-        # the archive keeps them for good), the event row keeps raw_sha256 and the business fields.
-        "event_row_without_raw": item_size({k: v for k, v in item.items() if k not in raw_part}),
-        "marker_with_raw": item_size({**marker, **compact_raw}),
-        "raw_gzip": len(item["raw_gzip"]["B"]),
-        "raw_deflate_dictionary": len(packed),
+        "event_row": item_size(ledger.serialize(plain)),
+        "event_row_gzip": item_size(ledger.serialize(before)),
+        "event_row_codec": next((k for k in rawcodec.ATTRIBUTES if k in plain), "none"),  # type: ignore[dict-item]
     }
 
 
-def stripe_dictionary() -> bytes:
-    """A DEFLATE preset dictionary for Stripe PaymentIntent events: the documented field names of
-    the event and the PaymentIntent object (API 2024-06-20) with empty values, pretty-printed as
-    Stripe sends them. Values of the measured payload are not in it."""
-    intent_fields = ["id", "object", "amount", "amount_capturable", "amount_details", "amount_received",
-                     "application", "application_fee_amount", "automatic_payment_methods", "canceled_at",
-                     "cancellation_reason", "capture_method", "client_secret", "confirmation_method", "created",
-                     "currency", "customer", "description", "invoice", "last_payment_error", "latest_charge",
-                     "livemode", "metadata", "next_action", "on_behalf_of", "payment_method",
-                     "payment_method_configuration_details", "payment_method_options", "payment_method_types",
-                     "processing", "receipt_email", "review", "setup_future_usage", "shipping", "source",
-                     "statement_descriptor", "statement_descriptor_suffix", "status", "transfer_data",
-                     "transfer_group"]
-    intent: dict = {name: None for name in intent_fields}
-    intent.update(object="payment_intent", amount_details={"tip": {}},
-                  automatic_payment_methods={"allow_redirects": "always", "enabled": True},
-                  payment_method_options={"card": {"installments": None, "mandate_options": None, "network": None,
-                                                    "request_three_d_secure": "automatic"},
-                                          "link": {"persistent_token": None}},
-                  payment_method_types=["card", "link"], capture_method="automatic_async",
-                  confirmation_method="automatic", metadata={"vendor_id": ""}, status="succeeded",
-                  shipping={"address": {"city": None, "country": None, "line1": None, "line2": None,
-                                        "postal_code": None, "state": None},
-                            "carrier": None, "name": None, "phone": None, "tracking_number": None})
-    event = {"id": "evt_", "object": "event", "api_version": "2024-06-20", "created": 0, "data": {"object": intent},
-             "livemode": True, "pending_webhooks": 1, "request": {"id": "req_", "idempotency_key": None},
-             "type": "payment_intent.succeeded"}
-    return json.dumps(event, indent=2).encode()
+def measured_code_cuts(calls: dict, sizes: dict) -> dict:
+    """The cuts that are code, not settings, as the run and the layer show them: the event row's
+    codec, one conditional write per state change (an UpdateItem that created the state row),
+    redeliveries that read before they write (GetItems of ledger rows)."""
+    writes = calls.get("dynamodb_writes", [])
+    return {
+        "event_row": "zd1" if sizes.get("event_row_codec") == "raw_zd1" else "gzip",
+        "single_state_write": any(w.get("row_type") == "state" and w["op"] == "UpdateItem" and w.get("kind") == "create"
+                                  for w in writes),
+        "redelivery_reads": any(r.get("row_type") in ("event", "state") for r in calls.get("dynamodb_reads", [])),
+    }
 
 
 # --------------------------------------------------------------------------- the model
@@ -302,24 +328,28 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
 
     # ---- DynamoDB: write units from item sizes; GSIs written when an item with their keys changes
     writes = calls["dynamodb_writes"]
+    event_row_size = sizes["event_row"] if settings.event_row == "zd1" else sizes["event_row_gzip"]
     wrus = gsi_wrus = 0.0
-    event_rows = marker_claims = removed = 0
+    event_rows = marker_claims = removed = added = 0
     previous: dict[tuple, dict] = {}
     for write in writes:
         row = write.get("row_type", "")
         size = write["size"]
         if row == "event":
-            size = sizes["event_row_without_raw"] if settings.event_row == "raw_in_marker" else sizes["event_row"]
+            size = event_row_size
             event_rows += write["ok"]
         elif row == "marker" and write["key"][0].startswith("event#"):
-            size = sizes["marker_with_raw"] if settings.event_row == "raw_in_marker" else size
             marker_claims += 1
         key = tuple(write["key"])
-        if settings.single_state_write and row == "state" and write["op"] == "PutItem" and write["ok"]:
+        if row == "state" and write["ok"] and write.get("kind") == "create":
             before = previous.get(key)
-            if before is not None and before["op"] == "UpdateItem" and not before["ok"]:
+            if write["op"] == "PutItem" and settings.single_state_write and before is not None \
+                    and before["op"] == "UpdateItem" and not before["ok"]:
                 removed += 1  # the failed "advance" made before each create is not needed
                 wrus -= wru(before["size"])
+            elif write["op"] == "UpdateItem" and not settings.single_state_write:
+                added += 1  # without the cut: a failed "advance", then the PutItem that creates
+                wrus += wru(size)
         previous[key] = write
         wrus += wru(size)
         if write["ok"] and write.get("gsi"):
@@ -329,13 +359,21 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
                 gsi_wrus += len(write["gsi"]) * wru(min(size, KB))
             elif write.get("kind") == "create":  # KEYS_ONLY: keys are set once, at creation
                 gsi_wrus += len(write["gsi"])
-    processor_trips = sum(1 for w in writes if w.get("row_type") in ("event", "state")
-                          or w["key"][0].startswith("event#")) - removed
+    # A redelivery's strongly consistent reads of its event and state rows (1 read unit each, up to
+    # 4 KB); without the cut each was a conditional write that failed, billed as a write of the row.
+    ledger_reads = [r for r in calls.get("dynamodb_reads", []) if r.get("row_type") in ("event", "state")]
     reads = sum(v for k, v in ops.items() if k in ("dynamodb:GetItem", "dynamodb:Query"))
+    if not settings.redelivery_reads:
+        reads -= len(ledger_reads)
+        wrus += sum(wru(event_row_size if r["row_type"] == "event" else r.get("size", 0)) for r in ledger_reads)
+        added += len(ledger_reads)
+    processor_trips = sum(1 for w in writes if w.get("row_type") in ("event", "state")
+                          or w["key"][0].startswith("event#")) - removed + added \
+        + (len(ledger_reads) if settings.redelivery_reads else 0)
+    failed = sum(calls["failed"].get(k, 0) for k in ("dynamodb:PutItem", "dynamodb:UpdateItem")) - removed + added
     add("DynamoDB", per(wrus + gsi_wrus) * PRICES["ddb_per_wru"] + per(reads) * PRICES["ddb_per_rru"],
         f"{per(wrus):.2f} table + {per(gsi_wrus):.2f} index WRU, {per(reads):.2f} RRU per webhook; "
-        f"event row {settings.event_row} {sizes['event_row_without_raw'] if settings.event_row == 'raw_in_marker' else sizes['event_row']} B, "
-        f"{per(sum(calls['failed'].get(k, 0) for k in ('dynamodb:PutItem', 'dynamodb:UpdateItem'))):.2f} failed conditional writes"
+        f"event row {settings.event_row} {event_row_size} B, {per(failed):.2f} failed conditional writes"
         + (f" ({per(removed):.2f} avoided)" if removed else ""))
 
     # ---- S3: archive objects per Pipe A batch (one per provider and hour) + quarantine objects
@@ -354,28 +392,31 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
     log_bytes = 0.0
     for fn, kinds in calls["log_lines"].items():
         for kind, figures in kinds.items():
-            if not settings.success_info_logs and (fn, kind) in SUCCESS_INFO_LINES:
+            if not _line_written(fn, kind, settings):
                 continue
             log_bytes += figures["bytes"] * (cached if fn == "authorizer" else 1.0)
     invocations = sum(f["invocations"] for f in fns.values())
     if settings.lambda_system_log_level == "INFO":
         log_bytes += invocations * settings.lambda_platform_log_bytes
-    waf_share = 1.0 if settings.waf_logging == "all" else settings.waf_blocked_or_counted_share
-    edge_bytes = settings.access_log_bytes + waf_share * settings.waf_log_bytes
-    edge_price = PRICES["logs_ia_per_gb_ingested" if settings.access_log_class == "INFREQUENT_ACCESS" else "logs_per_gb_ingested"]
-    add("CloudWatch Logs", per(log_bytes) / 1e9 * PRICES["logs_per_gb_ingested"] + edge_bytes / 1e9 * edge_price,
-        f"{per(log_bytes) + edge_bytes:.0f} B per webhook: functions {per(log_bytes):.0f} (success INFO lines "
-        f"{'on' if settings.success_info_logs else 'off'}, system logs {settings.lambda_system_log_level}), "
-        f"access log {settings.access_log_bytes}, WAF {waf_share * settings.waf_log_bytes:.0f} ({settings.waf_logging}); "
-        f"access/WAF class {settings.access_log_class}")
+    waf_bytes = (1.0 if settings.waf_logging == "all" else settings.waf_blocked_or_counted_share) * settings.waf_log_bytes
+    access_price = PRICES["logs_ia_per_gb_ingested" if settings.access_log_class == "INFREQUENT_ACCESS" else "logs_per_gb_ingested"]
+    add("CloudWatch Logs", (per(log_bytes) + waf_bytes) / 1e9 * PRICES["logs_per_gb_ingested"]
+        + settings.access_log_bytes / 1e9 * access_price,
+        f"{per(log_bytes) + settings.access_log_bytes + waf_bytes:.0f} B per webhook: functions {per(log_bytes):.0f} "
+        f"(level {settings.log_level}, success lines {'on' if settings.success_info_logs else 'off'}, "
+        f"system logs {settings.lambda_system_log_level}), access log {settings.access_log_bytes} "
+        f"({settings.access_log_class}), WAF {waf_bytes:.0f} ({settings.waf_logging})")
 
     # ---- EventBridge + Pipes: Pipe B sends every state change, or only the routed ones
-    state_changes = len(calls["message_bytes"].get("events", []))
+    # every successful write of a state row is a state change on the stream (Pipe B's input); the
+    # bus entries the run measured are only the ones its filter let through
+    state_changes = sum(1 for w in writes if w.get("row_type") == "state" and w["ok"]) \
+        or len(calls["message_bytes"].get("events", []))
     routed = fns.get("notifier", {}).get("records", 0) - sum(
         v for k, v in calls.get("function_errors", {}).items() if k.startswith("notifier"))
     bus_events = routed if settings.pipe_b_routed_only else state_changes
     chunks = lambda sizes_: sum(max(1, math.ceil(s / CHUNK_64K)) for s in sizes_)  # noqa: E731
-    event_chunk = chunks(calls["message_bytes"].get("events", [])) / max(1, state_changes)
+    event_chunk = chunks(calls["message_bytes"].get("events", [])) / max(1, len(calls["message_bytes"].get("events", [])))
     add("EventBridge", per(bus_events) * event_chunk * PRICES["eventbridge_per_event"],
         f"{per(bus_events):.2f} events per webhook ({'routed statuses only' if settings.pipe_b_routed_only else 'every state change'})")
     pipe_requests = per(event_rows) + per(bus_events)
@@ -397,16 +438,23 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
 
     # ---- Lambda: requests + GB-seconds (modelled duration) per function
     processor_records = fns.get("processor", {}).get("records", 0) or 1
+    # Groups of a batch on threads overlap their DynamoDB round trips (not their CPU: one GIL), as
+    # many at once as the setting allows and the batches held groups (measured per invocation).
+    processor = fns.get("processor", {})
+    groups_per_batch = processor.get("message_groups", 0) / max(1, processor.get("invocations", 0))
+    parallel = max(1.0, min(float(settings.processor_parallelism), groups_per_batch or 1.0))
     per_record = dict(settings.ms_per_record, processor=(
-        settings.processor_cpu_ms + processor_trips / processor_records * settings.dynamodb_latency_ms)
-        / settings.processor_parallelism)
+        settings.processor_cpu_ms + processor_trips / processor_records * settings.dynamodb_latency_ms / parallel))
     for fn, figures in sorted(fns.items()):
+        if fn == "archiver" and event_rows:  # Pipe A invokes it per full batch at steady traffic (as S3 above)
+            figures = dict(figures, invocations=event_rows / settings.pipe_a_batch_size)
         memory_gb = settings.memory_mb.get(fn, 512) / 1024
         seconds = (figures["invocations"] * settings.ms_per_invocation.get(fn, 5.0)
                    + figures["records"] * per_record.get(fn, 5.0)) / 1000
         add(f"Lambda {fn}", per(figures["invocations"]) * PRICES["lambda_per_request"]
             + per(seconds) * memory_gb * PRICES["lambda_arm_per_gb_second"],
-            f"{per(figures['invocations']):.2f} invocations, {per(seconds) * 1000:.1f} ms x {memory_gb:.2f} GB per webhook")
+            f"{per(figures['invocations']):.2f} invocations, {per(seconds) * 1000:.1f} ms x {memory_gb:.2f} GB per webhook"
+            + (f" ({parallel:.1f} groups at once; batches held {groups_per_batch:.1f})" if fn == "processor" else ""))
 
     add("X-Ray", settings.xray_sampling_rate * PRICES["xray_per_trace_recorded"],
         f"sampling {settings.xray_sampling_rate:.2f}, one trace per sampled webhook")
@@ -460,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = realistic_sizes()
     print(f"cost model: {args.env}, us-east-1 list prices of {PRICE_DATE}; calls per webhook from {path} "
           f"({calls['webhooks']} webhooks); payload {sizes['raw_body']} B Stripe event")
-    deployed = deployed_settings(args.env)
+    deployed = deployed_settings(args.env, measured=measured_code_cuts(calls, sizes))
     if args.cuts:
         on = deployed_cuts(deployed)
         before = total(model(calls, settings_for(args.env), sizes))

@@ -41,6 +41,14 @@ def vendor_ids() -> list[str]:
     return list(LOCAL_VENDORS)
 
 
+def event_id_of(row: dict) -> str:
+    """The provider event id of a ledger event row (DynamoDB JSON): rows written since the zd1
+    layout carry it only in their sort key."""
+    from paycore.ledger import deserialize, event_key_fields
+
+    return str(event_key_fields(deserialize(row))["event_id"])
+
+
 def create_capture_queues(endpoint_url: str) -> dict[str, str]:
     """The vendors' side: one queue per vendor, which the deployed SNS subscriptions deliver to."""
     sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name="us-east-1")
@@ -170,7 +178,7 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
     rows = ledger_rows(platform.endpoint_url, w.table_name)
     events = [r for r in rows if r.get("row_type", {}).get("S") == "event"]
     states = {r["transaction_id"]["S"]: r for r in rows if r.get("row_type", {}).get("S") == "state"}
-    event_ids = [r["event_id"]["S"] for r in events]
+    event_ids = [event_id_of(r) for r in events]
     archived = archived_event_ids(platform.endpoint_url, w.bucket) if w.bucket else []
     notifications = {}
     for vendor, url in capture_urls.items():

@@ -187,7 +187,9 @@ class Scenarios:
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [r["event_id"]["S"] for r in rows if r.get("row_type", {}).get("S") == "event"]
+        from local_e2e import event_id_of  # local_e2e imports this module
+
+        return [event_id_of(r) for r in rows if r.get("row_type", {}).get("S") == "event"]
 
     def notified(self, transaction_id: str) -> bool:
         """The notifier claims (transaction, status) before it publishes: no claim, no notification."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -21,7 +22,7 @@ def _load(name: str, path: Path):
 
 
 cost_model = _load("cost_model_script", ROOT / "scripts" / "cost_model.py")
-SIZES = {"raw_body": 2997, "envelope": 4260, "event_row": 1738, "event_row_without_raw": 470, "marker_with_raw": 900}
+SIZES = {"raw_body": 2997, "envelope": 4260, "event_row": 986, "event_row_gzip": 1738, "event_row_codec": "raw_zd1"}
 
 
 def _write(op, key, size, ok=True, row_type="state", gsi=(), kind=None):
@@ -62,6 +63,23 @@ def calls():
     }
 
 
+@pytest.fixture
+def calls_now(calls):
+    """The same two webhooks as the ledger writes them now, plus a redelivery of the second: the
+    state row created by one UpdateItem, the redelivery's two reads instead of two failed writes."""
+    now = copy.deepcopy(calls)
+    writes = now["dynamodb_writes"]
+    del writes[2]  # no failed "advance" before the create
+    writes[2] = _write("UpdateItem", ("pi_1", "STATE"), 340, gsi=("by-vendor", "by-customer"), kind="create")
+    writes.append(_write("PutItem", ("event#stripe#evt_2", "MARKER"), 180, ok=False, row_type="marker"))
+    now["webhooks"] = 3
+    now["failed"] = {"dynamodb:PutItem": 1}
+    now["calls"]["dynamodb:GetItem"] = 2
+    now["dynamodb_reads"] = [{"op": "GetItem", "key": ["pi_1", "t2#evt_2"], "row_type": "event", "size": 986},
+                             {"op": "GetItem", "key": ["pi_1", "STATE"], "row_type": "state", "size": 360}]
+    return now
+
+
 def _line(lines, service):
     return next(line for line in lines if line.service == service)
 
@@ -93,6 +111,36 @@ def test_cuts_change_what_they_model(calls):
         assert _line(after, service).dollars_per_million < _line(before, service).dollars_per_million, cut
 
 
+def test_code_cuts_measured_in_the_run_are_priced_back_without_them(calls_now):
+    sizes = SIZES
+    assert cost_model.measured_code_cuts(calls_now, sizes) == {
+        "event_row": "zd1", "single_state_write": True, "redelivery_reads": True}
+    base = cost_model.settings_for("prod", cuts=("event_row_one_wru",))
+    ddb = lambda **change: _line(cost_model.model(  # noqa: E731
+        calls_now, dataclasses.replace(base, **change), sizes), "DynamoDB").dollars_per_million
+    now = ddb(single_state_write=True, redelivery_reads=True)
+    # table, now: marker 1 + event 1 + state create 1 + marker 1 + event 1 + state 1 + failed marker 1 = 7 WRU, 2 RRU;
+    # indexes (ALL): the create and the update write both = 4 WRU
+    assert now == pytest.approx(((7 + 4) * cost_model.PRICES["ddb_per_wru"] + 2 * cost_model.PRICES["ddb_per_rru"]) / 3 * 1e6)
+    # without one conditional write: a failed update before the create (+1 WRU)
+    assert ddb(single_state_write=False, redelivery_reads=True) == pytest.approx(now + cost_model.PRICES["ddb_per_wru"] / 3 * 1e6)
+    # without reads first: the redelivery's two reads were two failed conditional writes (1 + 1 WRU)
+    assert ddb(single_state_write=True, redelivery_reads=False) == pytest.approx(
+        now + (2 * cost_model.PRICES["ddb_per_wru"] - 2 * cost_model.PRICES["ddb_per_rru"]) / 3 * 1e6)
+
+
+def test_log_level_decides_which_captured_lines_are_written():
+    settings = cost_model.settings_for("prod")
+    written = lambda fn, kind, **change: cost_model._line_written(  # noqa: E731
+        fn, kind, dataclasses.replace(settings, **change))
+    assert written("processor", "DEBUG transaction event recorded") and written("processor", "INFO transaction event recorded")
+    assert not written("processor", "DEBUG transaction event recorded", success_info_logs=False)
+    assert written("processor", "INFO duplicate webhook acknowledged")
+    assert not written("processor", "INFO duplicate webhook acknowledged", log_level="WARNING")
+    assert written("processor", "WARNING webhook rejected", log_level="WARNING") and written("archiver", "EMF", log_level="ERROR")
+    assert not written("processor", "DEBUG paypal certificate cached")
+
+
 def test_report_prints_one_line_per_service_and_the_total_last(calls):
     text = cost_model.report(cost_model.model(calls, cost_model.settings_for("prod"), SIZES))
     assert text.splitlines()[-1].startswith("total: $") and text.endswith(" per million webhooks")
@@ -102,7 +150,7 @@ def test_report_prints_one_line_per_service_and_the_total_last(calls):
 def test_the_checked_in_run_meets_the_goal_with_every_cut_for_prod():
     calls = cost_model.load_calls(cost_model.SAMPLE_CALLS)
     sizes = cost_model.realistic_sizes()
-    assert sizes["event_row"] > 1024 >= sizes["event_row_without_raw"] and sizes["marker_with_raw"] <= 1024
+    assert sizes["event_row_gzip"] > 1024 >= sizes["event_row"] and sizes["event_row_codec"] == "raw_zd1"
     after = cost_model.total(cost_model.model(calls, cost_model.settings_for("prod", cuts=tuple(cost_model.CUTS)), sizes))
     before = cost_model.total(cost_model.model(calls, cost_model.settings_for("prod"), sizes))
     assert after <= 10.00 < before
@@ -112,14 +160,23 @@ def test_now_is_what_the_environment_deploys():
     prod = cost_model.deployed_settings("prod")
     assert (prod.pipe_a_batch_size, prod.pipe_a_window_seconds, prod.gsi_projection) == (100, 60, "KEYS_ONLY")
     assert prod.memory_mb["processor"] == 3008 and prod.lambda_system_log_level == "WARN"
-    assert set(cost_model.deployed_cuts(prod)) == {"pipe_a_batching", "pipe_b_filtered", "gsi_keys_only",
-                                                   "waf_logs_filtered", "alert_email_filter", "lambda_system_logs_warn"}
+    settings_cuts = {"pipe_a_batching", "pipe_b_filtered", "gsi_keys_only", "waf_logs_filtered", "alert_email_filter",
+                     "lambda_system_logs_warn", "no_success_info_logs", "access_logs_infrequent_access",
+                     "processor_parallel_groups", "access_log_compact", "log_level_warning"}
+    assert set(cost_model.deployed_cuts(prod)) == settings_cuts
+    code = {"event_row": "zd1", "single_state_write": True, "redelivery_reads": True}
+    assert set(cost_model.deployed_cuts(cost_model.deployed_settings("prod", measured=code))) == settings_cuts | {
+        "event_row_one_wru", "single_state_write", "redelivery_reads_first"}
     undone = cost_model.deployed_settings("prod", overrides={
         "pipes": {"archive_batch_size": 10, "archive_batching_window_seconds": 0, "status_routed_statuses": []},
-        "api": {"waf_log_actions": []}, "alert_email_vendor_ids": [], "ledger_index_projection": "ALL",
-        "lambda_system_log_level": "INFO"})
-    assert cost_model.deployed_cuts(undone) == []
-    assert undone == cost_model.settings_for("prod")
+        "api": {"waf_log_actions": [], "access_log_class": "STANDARD"}, "alert_email_vendor_ids": [],
+        "ledger_index_projection": "ALL", "lambda_system_log_level": "INFO", "processor_parallel_groups": 1,
+        "log_level": "INFO"})
+    # log level INFO: the success lines are DEBUG; the access log's format is code, not a setting
+    assert cost_model.deployed_cuts(undone) == ["no_success_info_logs", "access_log_compact"]
+    assert dataclasses.replace(undone, success_info_logs=True, access_log_bytes=480) == cost_model.settings_for("prod")
+    debug = cost_model.deployed_settings("prod", overrides={"log_level": "DEBUG"})
+    assert debug.success_info_logs and "no_success_info_logs" not in cost_model.deployed_cuts(debug)
     # local switches LoggingConfig off: its platform lines stay at INFO
     assert cost_model.deployed_settings("dev").lambda_system_log_level == "WARN"
 
@@ -137,3 +194,12 @@ def test_a_json_not_written_by_the_capture_is_refused(tmp_path):
     path.write_text(json.dumps({"calls": {}}))
     with pytest.raises(SystemExit, match="not a cost capture"):
         cost_model.load_calls(path)
+
+
+def test_access_log_bytes_are_the_deployed_format_rendered():
+    from constructs.ingress import ACCESS_LOG_FORMAT
+
+    assert cost_model.access_log_bytes() == cost_model.CUTS["access_log_compact"]["access_log_bytes"]
+    assert cost_model.deployed_settings("prod").access_log_bytes == cost_model.access_log_bytes(ACCESS_LOG_FORMAT)
+    spaced = json.dumps({**json.loads(ACCESS_LOG_FORMAT), "protocol": "$context.protocol"}, sort_keys=True)
+    assert cost_model.access_log_bytes(spaced) == cost_model.settings_for("prod").access_log_bytes  # the format before

@@ -117,6 +117,27 @@ def test_stage_has_tracing_json_access_logs_and_throttling():
     assert prod_stage["variables"]["environment"] == "prod"
 
 
+def test_access_logs_are_infrequent_access_on_prod_only():
+    """Nothing reads the access log group with a metric filter or a subscription: the class is
+    only valid so (README "Cost per million webhooks")."""
+    prod_synth = synth("prod")
+    prod = resources(prod_synth, "aws_cloudwatch_log_group")
+    access = [key for key, g in prod.items() if g["name"].startswith("/aws/apigateway/") and g["name"].endswith("/access")]
+    assert len(access) == 1 and prod[access[0]]["log_group_class"] == "INFREQUENT_ACCESS"
+    assert [key for key, g in prod.items() if "log_group_class" in g] == access
+    assert not [g for g in resources(synth("dev"), "aws_cloudwatch_log_group").values() if "log_group_class" in g]
+    readers = [*resources(prod_synth, "aws_cloudwatch_log_metric_filter").values(),
+               *resources(prod_synth, "aws_cloudwatch_log_subscription_filter").values()]
+    function_group = next(key for key, g in prod.items() if "processor" in g["name"])
+    assert [r for r in readers if f"aws_cloudwatch_log_group.{function_group}." in json.dumps(r)]  # how a reader names its group
+    assert not [r for r in readers if f"aws_cloudwatch_log_group.{access[0]}." in json.dumps(r)]
+
+
+def test_fails_when_the_access_log_class_is_unknown():
+    with pytest.raises(ValueError, match="access_log_class must be one of STANDARD, INFREQUENT_ACCESS, got 'COLD'"):
+        _api(access_log_class="COLD")
+
+
 def test_deployment_trigger_is_stable_across_synths():
     first = next(iter(resources(synth("dev"), "aws_api_gateway_deployment").values()))
     again = next(iter(resources(synth("dev", api={"waf_rate_limit": 100_001}), "aws_api_gateway_deployment").values()))

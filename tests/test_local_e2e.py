@@ -219,7 +219,7 @@ def test_fault_injection_recovers_with_nothing_lost(platform, signer, summary, m
     assert failures["left"] == 0, "the fault was exercised"
     monkeypatch.setattr(DynamoDBBackend, "put_item", original_put)
     rows = local_e2e.ledger_rows(platform.endpoint_url, platform.wiring.table_name)
-    stored = {r["event_id"]["S"] for r in rows if r.get("row_type", {}).get("S") == "event"}
+    stored = {local_e2e.event_id_of(r) for r in rows if r.get("row_type", {}).get("S") == "event"}
     assert {r.expect.event_id for r in fresh} <= stored
 
 

@@ -212,6 +212,12 @@ def test_fails_when_the_lambda_system_log_level_is_unknown():
     fails("dev", {"lambda_system_log_level": "ERROR"}, "lambda_system_log_level must be DEBUG, INFO or WARN", "'ERROR'")
 
 
+def test_fails_when_the_log_level_or_parallel_groups_are_out_of_range():
+    fails("dev", {"log_level": "WARN"}, "log_level must be DEBUG, INFO, WARNING or ERROR", "'WARN'")
+    fails("dev", {"processor_parallel_groups": 11}, "processor_parallel_groups must be 1..10", "got 11")
+    fails("dev", {"api": {"access_log_class": "COLD"}}, "api.access_log_class must be STANDARD or INFREQUENT_ACCESS", "'COLD'")
+
+
 def test_fails_when_the_ledger_index_projection_is_unknown():
     fails("dev", {"ledger_index_projection": "SOME"}, "ledger_index_projection must be ALL, INCLUDE or KEYS_ONLY", "'SOME'")
 

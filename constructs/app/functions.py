@@ -22,14 +22,14 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "authorizer": ("SECRET_PREFIX", "ENABLED_PROVIDERS"),
     "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES"),
     "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS",
-                  "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS"),
+                  "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PROCESSOR_PARALLEL_GROUPS"),
     "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
     "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
     "reader": ("TABLE_NAME", "SECRET_PREFIX"),
     "status": ("TABLE_NAME",),
     "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL"),
 }
-COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_ENDPOINT_URL")
+COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "AWS_ENDPOINT_URL")
 # The code folder (lambda_src/{folder}/{folder}_handler.py, the zip's name) of a function whose
 # folder is not its name: `notify` runs the manual notification API, apart from the `notifier`.
 FUNCTION_CODE: dict[str, str] = {"notify": "manual_notify"}

@@ -103,6 +103,9 @@ class ApiSettings:
     # WAF logs only the requests it applied one of these actions to (empty: every request, about
     # 1.5 KB of logs per webhook); blocked and counted requests are the ones to investigate.
     waf_log_actions: tuple[str, ...] = ("BLOCK", "COUNT")
+    # The access log group's class: INFREQUENT_ACCESS halves its ingestion price (nothing reads the
+    # group with a metric filter or subscription); changing it replaces the group and its logs.
+    access_log_class: str = "STANDARD"
 
 
 @dataclass(frozen=True)
@@ -364,6 +367,16 @@ class Settings:
     # Lambda platform log level (JSON log format; DEBUG, INFO, WARN): WARN drops the START, END and
     # REPORT lines of every invocation (~330 B); duration and memory stay in the Lambda metrics.
     lambda_system_log_level: str = "WARN"
+    # The functions' own log level (POWERTOOLS_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR). The success
+    # path (an event recorded, a gate allowed, a notification published) logs at DEBUG only, so at
+    # INFO no line is written per webhook (metrics count them); WARNING also drops the per-anomaly
+    # INFO lines (duplicates, ignored events, batch summaries).
+    log_level: str = "INFO"
+    # Message groups (payments) of one SQS batch the processor works on at once, on threads (1..10, a
+    # FIFO batch holds at most 10 records;
+    # each group's records stay in order): the DynamoDB round trips of different payments overlap,
+    # so a batch bills less time. 1: one record after the other.
+    processor_parallel_groups: int = 1
     # The ledger GSIs' projection (by-vendor, by-customer): KEYS_ONLY writes each index entry once
     # (a status change rewrites no index) and the reader fetches the listed state rows
     # (BatchGetItem); INCLUDE projects paycore.query.PUBLIC_STATE_FIELDS; ALL the whole row.
@@ -531,6 +544,11 @@ class Settings:
                      f"retries for 3 days), got {self.paypal_max_transmission_age_seconds}")
         if self.ledger_index_projection not in ("ALL", "INCLUDE", "KEYS_ONLY"):
             p.append(f"ledger_index_projection must be ALL, INCLUDE or KEYS_ONLY, got {self.ledger_index_projection!r}")
+        if not 1 <= self.processor_parallel_groups <= 10:
+            p.append(f"processor_parallel_groups must be 1..10 (an SQS batch holds at most 10 records), "
+                     f"got {self.processor_parallel_groups}")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            p.append(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
         if self.lambda_system_log_level not in ("DEBUG", "INFO", "WARN"):
             p.append(f"lambda_system_log_level must be DEBUG, INFO or WARN, got {self.lambda_system_log_level!r}")
         if not 0 <= self.lambda_async_max_retry_attempts <= 2:
@@ -620,6 +638,8 @@ class Settings:
         unknown_actions = [action for action in a.waf_log_actions if action not in WAF_LOG_ACTIONS]
         if unknown_actions:
             p.append(f"api.waf_log_actions must be among {', '.join(WAF_LOG_ACTIONS)}, got {list(a.waf_log_actions)}")
+        if a.access_log_class not in ("STANDARD", "INFREQUENT_ACCESS"):
+            p.append(f"api.access_log_class must be STANDARD or INFREQUENT_ACCESS, got {a.access_log_class!r}")
         for key, _ in a.stage_variables:
             if not re.match(r"^[A-Za-z0-9_]{1,64}$", key):
                 p.append(f"api.stage_variables: name must match [A-Za-z0-9_]{{1,64}}, got {key!r}")

@@ -262,7 +262,7 @@ class PaymentPlatformStack(TerraformStack):
             self, "configuration", environment=s.suffix, values=values, providers=s.providers,
             secrets_kms_key_arn=self.security.keys["secrets"].arn,
             recovery_window_in_days=30 if s.production else 0,
-            endpoint_url=s.local.endpoint_url if s.local is not None else None,
+            endpoint_url=s.local.endpoint_url if s.local is not None else None, log_level=s.log_level,
         )
 
     def _build_ingress(self):
@@ -310,7 +310,7 @@ class PaymentPlatformStack(TerraformStack):
             cors_allow_origin=s.api.cors_allow_origin, stage_variables=dict(s.api.stage_variables),
             waf=s.enabled("waf"), waf_rate_limit_per_5min=s.api.waf_rate_limit,
             max_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=f"aws-waf-logs-{s.name('payments')}",
-            waf_log_actions=s.api.waf_log_actions,
+            waf_log_actions=s.api.waf_log_actions, access_log_class=s.api.access_log_class,
             custom_domain_name=domain.domain_name if domain else None,
             certificate_arn=domain.certificate_arn if domain else None,
             base_path=domain.base_path if domain else "",
@@ -345,6 +345,7 @@ class PaymentPlatformStack(TerraformStack):
             ARCHIVE_KMS_KEY_ARN=keys["s3"].arn,
             INGEST_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_SIZE_BYTES),
             PAYPAL_MAX_TRANSMISSION_AGE_SECONDS=str(s.paypal_max_transmission_age_seconds),
+            PROCESSOR_PARALLEL_GROUPS=str(s.processor_parallel_groups),
         )
         vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
         if vendors:

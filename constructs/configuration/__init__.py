@@ -23,7 +23,7 @@ CURSOR_KEY_SECRET = "query/cursor-key"  # after the prefix (paycore.cursor.CURSO
 # Names the construct derives, and names the runtime must never receive from the stack
 # (PAYPAL_TRUST_STORE swaps the processor's bundled CA roots for a test CA: tests only).
 DERIVED_NAMES = ("SECRET_PREFIX", "ENABLED_PROVIDERS", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-                 "AWS_ENDPOINT_URL")
+                 "POWERTOOLS_LOG_LEVEL", "AWS_ENDPOINT_URL")
 FORBIDDEN_NAMES = ("PAYPAL_TRUST_STORE",)
 _PROVIDER = re.compile(r"^[a-z][a-z0-9]{1,31}$")
 
@@ -62,6 +62,7 @@ class Configuration(Construct):
         secrets_kms_key_arn: str,
         recovery_window_in_days: int = 30,
         endpoint_url: str | None = None,
+        log_level: str = "INFO",
     ):
         super().__init__(scope, id_)
         problems = []
@@ -125,6 +126,7 @@ class Configuration(Construct):
         self.lambda_environment: dict[str, str] = dict(settings)
         self.lambda_environment["POWERTOOLS_SERVICE_NAME"] = SERVICE_NAME
         self.lambda_environment["POWERTOOLS_METRICS_NAMESPACE"] = METRICS_NAMESPACE
+        self.lambda_environment["POWERTOOLS_LOG_LEVEL"] = log_level
         if endpoint_url:
             self.lambda_environment["AWS_ENDPOINT_URL"] = endpoint_url
 

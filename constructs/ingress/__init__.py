@@ -97,7 +97,9 @@ WEBHOOK_ACCEPTED = json.dumps({"received": True})
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,Idempotency-Key"
 )
-#: Stage access log line (JSON). No path with query string: a gate key may be in it.
+ACCESS_LOG_CLASSES = ("STANDARD", "INFREQUENT_ACCESS")
+#: Stage access log line (JSON, compact: the format's spaces would be in every line). No path with
+#: query string: a gate key may be in it. No protocol: a REST API answers HTTP/1.1 only.
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
@@ -106,7 +108,6 @@ ACCESS_LOG_FORMAT = json.dumps({
     "httpMethod": "$context.httpMethod",
     "resourcePath": "$context.resourcePath",
     "status": "$context.status",
-    "protocol": "$context.protocol",
     "responseLength": "$context.responseLength",
     "integrationStatus": "$context.integration.status",
     "integrationLatency": "$context.integrationLatency",
@@ -115,7 +116,7 @@ ACCESS_LOG_FORMAT = json.dumps({
     "wafStatus": "$context.waf.status",
     "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
-}, sort_keys=True)
+}, sort_keys=True, separators=(",", ":"))
 class WebhookIngress(Construct):
     """A REGIONAL REST API whose routes are data: queue routes (`SqsRoute`, API Gateway sends the
     request to an SQS queue, gated by a Lambda REQUEST authorizer) and function routes
@@ -153,6 +154,10 @@ class WebhookIngress(Construct):
         inspect); waf_log_group_name: must start with "aws-waf-logs-" (required with waf);
         waf_log_actions: the requests WAF logs, by the action it applied (WAF_LOG_ACTIONS; default
         BLOCK and COUNT; empty logs every request).
+      access_log_class: the access log group's class, "STANDARD" (default) or "INFREQUENT_ACCESS"
+        (half the ingestion price; no metric filters, subscriptions or Live Tail on it, Logs
+        Insights works). The class of a log group cannot change: switching replaces the group,
+        and its logs go with it.
       custom_domain_name / certificate_arn / base_path: optional regional custom domain (TLS 1.2).
       api_logging_account: set the account-level CloudWatch role API Gateway logs through. It is one
         setting per account and region (two stacks that both set it overwrite each other, and a
@@ -198,6 +203,7 @@ class WebhookIngress(Construct):
         max_body_bytes: int = 65_536,
         waf_log_group_name: str = "",
         waf_log_actions: Sequence[str] = DEFAULT_WAF_LOG_ACTIONS,
+        access_log_class: str = "STANDARD",
         custom_domain_name: str | None = None,
         certificate_arn: str | None = None,
         base_path: str = "",
@@ -217,7 +223,7 @@ class WebhookIngress(Construct):
             throttle_burst_limit=throttle_burst_limit, cors_allow_origin=cors_allow_origin, waf=waf,
             waf_rate_limit_per_5min=waf_rate_limit_per_5min, max_body_bytes=max_body_bytes,
             waf_log_group_name=waf_log_group_name, custom_domain_name=custom_domain_name,
-            certificate_arn=certificate_arn, waf_log_actions=waf_log_actions,
+            certificate_arn=certificate_arn, waf_log_actions=waf_log_actions, access_log_class=access_log_class,
         )
         self._cors_origin = cors_allow_origin
         self._cors_headers = cors_allow_headers
@@ -279,7 +285,7 @@ class WebhookIngress(Construct):
             lifecycle={"create_before_destroy": True}, depends_on=self._depends,
         )
         self._build_stage(name, logs_kms_key_arn, log_retention_in_days, throttle_rate_limit_rps,
-                          throttle_burst_limit, dict(stage_variables or {}), api_logging_account)
+                          throttle_burst_limit, dict(stage_variables or {}), api_logging_account, access_log_class)
         self.invoke_url = self.stage.invoke_url
         self.route_urls = {route.path: f"{self.stage.invoke_url}{route.path}" for route in sqs_routes}
 
@@ -307,7 +313,8 @@ class WebhookIngress(Construct):
                   models: Mapping[str, Any], log_retention_in_days: int, throttle_rate_limit_rps: int,
                   throttle_burst_limit: int, cors_allow_origin: str, waf: bool, waf_rate_limit_per_5min: int,
                   max_body_bytes: int, waf_log_group_name: str, custom_domain_name: str | None,
-                  certificate_arn: str | None, waf_log_actions: Sequence[str] = ()) -> None:
+                  certificate_arn: str | None, waf_log_actions: Sequence[str] = (),
+                  access_log_class: str = "STANDARD") -> None:
         p: list[str] = []
         if sqs_routes:
             missing = [label for label, value in (("queue_arn", queue_arn), ("queue_kms_key_arn", queue_kms_key_arn),
@@ -351,6 +358,8 @@ class WebhookIngress(Construct):
             unknown_actions = [a for a in waf_log_actions if a not in WAF_LOG_ACTIONS]
             if unknown_actions:
                 p.append(f"waf_log_actions must be among {', '.join(WAF_LOG_ACTIONS)}, got {list(waf_log_actions)}")
+        if access_log_class not in ACCESS_LOG_CLASSES:
+            p.append(f"access_log_class must be one of {', '.join(ACCESS_LOG_CLASSES)}, got {access_log_class!r}")
         limit = WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024
         if is_literal(max_body_bytes) and not 1024 <= max_body_bytes <= limit:
             p.append(
@@ -497,10 +506,10 @@ class WebhookIngress(Construct):
 
     # ----- stage, logging -----------------------------------------------------------------------
     def _build_stage(self, name: str, logs_key: str, retention: int, rate: int, burst: int,
-                     variables: dict[str, str], api_logging_account: bool) -> None:
+                     variables: dict[str, str], api_logging_account: bool, access_log_class: str) -> None:
         self.access_log_group = CloudwatchLogGroup(
             self, "access-logs", name=f"/aws/apigateway/{name}/access", retention_in_days=retention,
-            kms_key_id=logs_key)
+            kms_key_id=logs_key, log_group_class=None if access_log_class == "STANDARD" else access_log_class)
         # API Gateway writes execution logs here; created first so they are encrypted and retained.
         execution_logs = CloudwatchLogGroup(
             self, "execution-logs", name=f"API-Gateway-Execution-Logs_{self._api_id}/{self._stage_name}",

@@ -133,7 +133,8 @@ def notify(notification: Notification, *, topic_arn: str, now: int) -> str:
     if notification.dedup:
         _complete(notification, response.get("MessageId", ""))
     metrics.add_metric("NotificationsPublished", MetricUnit.Count, 1)
-    logger.info(
+    # the success path: NotificationsPublished counts it; DEBUG (POWERTOOLS_LOG_LEVEL) shows each one
+    logger.debug(
         "notification published",
         extra={"transaction_id": notification.transaction_id, "kind": notification.kind, "status": notification.status},
     )

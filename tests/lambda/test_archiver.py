@@ -162,7 +162,7 @@ def test_record_without_payload_is_not_archived_and_not_retried(archiver, logs):
     response = archiver.handler([stream_record(item)], FakeContext())
     assert response == {"batchItemFailures": []}
     assert objects() == []
-    assert any("no raw_gzip payload" in line for line in logs)
+    assert any("no raw payload" in line for line in logs)
 
 
 def test_rows_other_than_event_inserts_are_skipped(archiver):
@@ -191,3 +191,29 @@ def test_object_key_and_bytes_depend_only_on_the_set_of_events():
     assert forward.key == backward.key
     assert forward.body == backward.body
     assert gzip.decompress(forward.body).count(b"\n") == 3
+
+
+def test_zd1_rows_and_older_gzip_rows_archive_the_same_exact_bytes(archiver):
+    """Rows written since zd1 (raw_zd1, event_id/occurred_at only in the sort key) and older gzip
+    rows of the same event give the same archive line."""
+    from paycore import ledger, rawcodec
+
+    old = event_item("pi_1", "evt_1")
+    body = gzip.decompress(old["raw_gzip"])
+    new = {k: v for k, v in old.items() if k not in ("raw_gzip", "event_id", "occurred_at")} | rawcodec.pack(body)
+    assert ledger.event_key_fields(new)["event_id"] == "evt_1"
+
+    archived = [archive.event_from_stream_record(stream_record(item)) for item in (old, new)]
+
+    assert archived[0] == archived[1]
+    assert archived[1].raw == body and archived[1].occurred_at == old["occurred_at"]
+    response = archiver.handler([stream_record(new, seq=1)], FakeContext())
+    assert response == {"batchItemFailures": []} and len(objects()) == 1
+
+
+def test_zd1_row_that_does_not_decode_is_not_archived(archiver, logs):
+    item = {k: v for k, v in event_item("pi_1", "evt_1").items() if k != "raw_gzip"} | {"raw_zd1": b"\xff\x00garbage"}
+    response = archiver.handler([stream_record(item)], FakeContext())
+    assert response == {"batchItemFailures": []}
+    assert objects() == []
+    assert any("raw_zd1 is not" in line for line in logs)

@@ -36,6 +36,13 @@ def test_first_state_row_has_an_empty_old_status_and_missing_values_stay_valid_j
     assert detail["new_status"] == "processing"
 
 
+def test_first_state_row_as_the_ledger_writes_it_has_an_empty_old_status():
+    """The ledger creates the state row with one update: previous_status is a DynamoDB NULL there."""
+    record = stream_record(state_item("pi_9", status="processing", previous_status=None), "INSERT")
+    record["dynamodb"]["NewImage"]["previous_status"] = {"NULL": True}
+    assert events.status_changed_detail(record)["old_status"] == ""
+
+
 def test_amount_is_an_exact_decimal_string_of_minor_units():
     record = stream_record(state_item(amount=123456789012345), "MODIFY")
     assert events.status_changed_detail(record)["amount"] == "123456789012345"

@@ -1,10 +1,11 @@
 """The processor against moto: verify -> normalize -> ledger, quarantine, FIFO partial failures."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
+import threading
 import types
+from concurrent.futures import ThreadPoolExecutor
 
 import botocore.endpoint
 import pytest
@@ -16,6 +17,7 @@ import processor_handler
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from paycore.envelope import build_envelope
 from paycore.providers import direct
+from paycore import rawcodec
 from paycore.ledger import Ledger
 from paycore.model import iso_from_epoch_ms
 
@@ -71,8 +73,10 @@ def test_signed_stripe_event_is_recorded_with_event_and_state_rows(aws, lambda_c
     row = events[0]
     assert row["timestamp"] == f"{iso_from_epoch_ms((NOW_S - 2) * 1000)}#evt_1"
     assert (row["row_type"], row["status"], row["amount"], row["currency"], row["received_at"]) == ("event", "succeeded", 1999, "EUR", NOW_MS)
-    raw = gzip.decompress(row["raw_gzip"])
+    assert "raw_gzip" not in row and row["raw_zd1"]  # compressed with the zd1 dictionary
+    raw = rawcodec.unpack(row)
     assert hashlib.sha256(raw).hexdigest() == row["raw_sha256"]
+    assert (row["event_id"], row["occurred_at"]) == ("evt_1", iso_from_epoch_ms((NOW_S - 2) * 1000))  # from the sort key
     assert json.loads(raw)["id"] == "evt_1"
     assert row["signature_headers"]["stripe-signature"].startswith(f"t={NOW_S},v1=")
     assert "expires_at" not in row  # the ledger keeps every event: redelivery is a duplicate at any age
@@ -212,7 +216,17 @@ def test_hostile_request_id_cannot_escape_the_quarantine_prefix(aws, lambda_cont
 # ---------------------------------------------------------------- failures and retries
 
 
-def test_a_failing_record_fails_only_its_own_message_group(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+@pytest.fixture(params=[1, 4], ids=["one_by_one", "groups_in_parallel"])
+def group_threads(request, monkeypatch):
+    """The processor as PROCESSOR_PARALLEL_GROUPS=1 (Powertools' FIFO processor) and =4 deploy it."""
+    pool = ThreadPoolExecutor(request.param) if request.param > 1 else None
+    monkeypatch.setattr(processor_handler, "_pool", pool)
+    yield request.param
+    if pool is not None:
+        pool.shutdown()
+
+
+def test_a_failing_record_fails_only_its_own_message_group(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch, group_threads):
     # Ten payments, one group each: record 3 fails; the nine others are recorded, so after
     # maxReceiveCount only record 3 reaches the DLQ (no innocent message with it).
     bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=f"pi_{i}")) for i in range(1, 11)]
@@ -230,7 +244,7 @@ def test_a_failing_record_fails_only_its_own_message_group(aws, lambda_context, 
     assert recorded == [1, 2, 4, 5, 6, 7, 8, 9, 10]
 
 
-def test_records_after_a_failure_in_the_same_group_wait_for_it(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+def test_records_after_a_failure_in_the_same_group_wait_for_it(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch, group_threads):
     # Order within one payment is kept: the group's later records fail with it; other groups go on.
     bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=pi)) for i, pi in enumerate(["pi_a", "pi_a", "pi_b", "pi_a"], 1)]
     real_record = processor_handler.ledger.record
@@ -245,6 +259,44 @@ def test_records_after_a_failure_in_the_same_group_wait_for_it(aws, lambda_conte
     assert failed_ids(response) == ["m2", "m4"]
     assert [e["event_id"] for e in ledger(aws).get_events("pi_a")] == ["evt_1"]
     assert [e["event_id"] for e in ledger(aws).get_events("pi_b")] == ["evt_3"]
+
+
+def test_message_groups_are_in_flight_together_and_each_keeps_its_order(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    pool = ThreadPoolExecutor(4)
+    monkeypatch.setattr(processor_handler, "_pool", pool)
+    groups = ["pi_a", "pi_b", "pi_a", "pi_b", "pi_a"]
+    types_ = ["processing", "processing", "succeeded", "succeeded", "canceled"]
+    bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=pi, type=f"payment_intent.{kind}")) for i, (pi, kind) in
+              enumerate(zip(groups, types_, strict=True), 1)]
+    b_started, order = threading.Event(), []
+    real_record = processor_handler.ledger.record
+
+    def record(txn, raw, **kwargs):
+        order.append(txn.event_id)
+        if txn.transaction_id == "pi_b":
+            b_started.set()
+        elif not b_started.wait(timeout=30):  # pi_a's first record waits until pi_b's group runs too
+            raise AssertionError("the groups did not run at the same time")
+        return real_record(txn, raw, **kwargs)
+
+    monkeypatch.setattr(processor_handler.ledger, "record", record)
+    response = run(sqs_event(bodies, group_ids=groups), lambda_context)
+    pool.shutdown()
+    assert response == {"batchItemFailures": []}
+    assert [e for e in order if e in ("evt_1", "evt_3", "evt_5")] == ["evt_1", "evt_3", "evt_5"]
+    assert [e for e in order if e in ("evt_2", "evt_4")] == ["evt_2", "evt_4"]
+    assert (ledger(aws).get_state("pi_a")["status"], ledger(aws).get_state("pi_b")["status"]) == ("succeeded", "succeeded")
+    assert [e["event_id"] for e in ledger(aws).get_events("pi_a")] == ["evt_1", "evt_3", "evt_5"]
+
+
+def test_a_batch_where_every_record_fails_is_an_invocation_error_with_groups_in_parallel(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    monkeypatch.setattr(processor_handler, "_pool", ThreadPoolExecutor(2))
+    monkeypatch.setattr(processor_handler.ledger, "record", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("outage")))
+    bodies = [stripe_envelope(stripe_event(event_id=f"evt_{i}", pi=f"pi_{i}")) for i in (1, 2)]
+    with pytest.raises(BatchProcessingError):
+        run(sqs_event(bodies, group_ids=["pi_1", "pi_2"]), lambda_context)
 
 
 class _Throttled(DynamodbException):
@@ -472,3 +524,75 @@ def test_success_is_counted_once_when_a_redelivery_completes_the_state(aws, lamb
     assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 1
     assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
     assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 0
+
+
+# ---- the state row: created or moved forward by one conditional write ---------------------------
+
+def _txn(event_id: str, status: str, *, occurred_at: str = "2024-11-22T01:00:00.000Z", customer_id: str | None = "cus_1"):
+    from paycore.model import Transaction
+
+    return Transaction(transaction_id="pi_state", provider="stripe", event_id=event_id,
+                       event_type=f"payment_intent.{status}", status=status, amount=1999, currency="EUR",
+                       vendor_id="vendor_1", customer_id=customer_id, occurred_at=occurred_at, received_at=NOW_MS)
+
+
+class _CountingClient:
+    """The moto client, counting the write calls and the failed ones (both are billed)."""
+
+    def __init__(self, client):
+        self._client, self.calls, self.failed = client, [], []
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+
+        def call(**kwargs):
+            self.calls.append(name)
+            try:
+                return method(**kwargs)
+            except self._client.exceptions.ConditionalCheckFailedException:
+                self.failed.append(name)
+                raise
+        return call
+
+
+def test_first_event_creates_the_state_row_in_one_write_without_previous_status(aws):
+    client = _CountingClient(aws.dynamodb)
+    result = Ledger(client, aws.table).record(_txn("evt_a", "processing"), b'{"id":"evt_a"}')
+    assert (result.event_written, result.state_changed, result.previous_status) == (True, True, None)
+    assert client.calls == ["put_item", "put_item", "update_item"] and client.failed == []  # marker, event, state
+    state = ledger(aws).get_state("pi_state")
+    assert (state["status"], state["status_rank"], state["created_at"], state["vendor_key"]) == ("processing", 30, "2024-11-22T01:00:00.000Z", "vendor_1")
+    assert "previous_status" not in state
+    stored = aws.dynamodb.get_item(TableName=aws.table, Key={"transaction_id": {"S": "pi_state"}, "timestamp": {"S": "STATE"}})["Item"]
+    assert stored["previous_status"] == {"NULL": True}  # no .S: the pipes' old_status renders ""
+
+
+def test_higher_rank_advances_the_state_and_returns_the_previous_status(aws):
+    ledger(aws).record(_txn("evt_a", "processing"), b"a")
+    client = _CountingClient(aws.dynamodb)
+    result = Ledger(client, aws.table).record(_txn("evt_b", "succeeded", occurred_at="2024-11-22T01:00:05.000Z", customer_id="cus_2"), b"b")
+    assert (result.state_changed, result.previous_status) == (True, "processing")
+    assert client.calls == ["put_item", "put_item", "update_item"] and client.failed == []
+    state = ledger(aws).get_state("pi_state")
+    assert (state["status"], state["previous_status"], state["updated_at"], state["last_event_id"]) == (
+        "succeeded", "processing", "2024-11-22T01:00:05.000Z", "evt_b")
+    assert (state["created_at"], state["customer_id"]) == ("2024-11-22T01:00:00.000Z", "cus_1")  # set once
+
+
+def test_lower_or_equal_rank_leaves_the_state_as_it_is(aws):
+    ledger(aws).record(_txn("evt_b", "succeeded"), b"b")
+    for event_id, status in (("evt_a", "processing"), ("evt_c", "succeeded")):
+        result = ledger(aws).record(_txn(event_id, status, occurred_at="2024-11-22T00:59:00.000Z"), event_id.encode())
+        assert (result.event_written, result.state_changed, result.previous_status) == (True, False, "succeeded")
+    state = ledger(aws).get_state("pi_state")
+    assert (state["status"], state["last_event_id"]) == ("succeeded", "evt_b") and "previous_status" not in state
+
+
+def test_duplicate_delivery_reads_and_writes_nothing(aws):
+    ledger(aws).record(_txn("evt_a", "processing"), b"a")
+    client = _CountingClient(aws.dynamodb)
+    result = Ledger(client, aws.table).record(_txn("evt_a", "processing"), b"a")
+    assert (result.duplicate, result.state_changed, result.previous_status) == (True, False, "processing")
+    # the failed marker claim, then two reads instead of two failed conditional writes
+    assert client.calls == ["put_item", "get_item", "get_item"] and client.failed == ["put_item"]

@@ -26,7 +26,7 @@ from boto3.dynamodb.conditions import Key
 from paycore import cursor as cursor_mod
 from paycore.query import gsi_key_value
 
-INTERNAL = ("raw_gzip", "raw_sha256", "vendor_key", "customer_key", "idempotency_token", "status_rank",
+INTERNAL = ("raw_gzip", "raw_zd1", "raw_sha256", "vendor_key", "customer_key", "idempotency_token", "status_rank",
             "row_type", "MARKER", "signature_headers", "expires_at")
 
 

@@ -16,6 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from downstream_fixtures import fresh
 
 from paycore import events
+from paycore.ledger import event_key_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("replay_archive", ROOT / "scripts" / "replay_archive.py")
@@ -134,7 +135,7 @@ def test_dry_run_and_time_range(aws, pipeline):
 
 
 def test_a_single_event_is_found_from_its_ledger_row(aws, pipeline):
-    row = next(r for r in ledger_rows(aws) if r.get("event_id") == "evt_2")
+    row = next(r for r in map(event_key_fields, ledger_rows(aws)) if r.get("event_id") == "evt_2")
     found = replay_archive.find_event(aws.s3, aws.bucket, row["provider"], "evt_2", int(row["received_at"]))
     assert found is not None and found.transaction_id == "pi_9"
     assert found.sha256 == row["raw_sha256"]

@@ -28,6 +28,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping
 
+from paycore import rawcodec
+from paycore.ledger import event_key_fields
+
 ARCHIVE_PREFIX = "raw/"
 LINE_VERSION = 1
 CONTENT_TYPE = "application/x-ndjson"
@@ -146,20 +149,19 @@ def event_from_stream_record(record: Mapping[str, Any]) -> ArchivedEvent:
     dynamodb = record.get("dynamodb")
     if not isinstance(dynamodb, Mapping) or "NewImage" not in dynamodb:
         raise InvalidRecord("stream record has no dynamodb.NewImage")
-    item = deserialize_image(dynamodb["NewImage"])
+    item = event_key_fields(deserialize_image(dynamodb["NewImage"]))
     missing = [n for n in ("transaction_id", "event_id", "provider", "received_at") if not item.get(n)]
     if missing:
         raise InvalidRecord(f"event row lacks {', '.join(missing)}")
     provider = str(item["provider"])
     if not _PROVIDER_RE.match(provider):
         raise InvalidRecord("provider is not a valid key segment")
-    raw_gzip = item.get("raw_gzip")
-    if not isinstance(raw_gzip, (bytes, bytearray)) or not raw_gzip:
-        raise InvalidRecord("event row has no raw_gzip payload")
     try:
-        raw = gzip.decompress(bytes(raw_gzip))
-    except (OSError, EOFError, ValueError) as exc:
-        raise InvalidRecord("raw_gzip is not gzip") from exc
+        raw = rawcodec.unpack(item)
+    except KeyError as exc:
+        raise InvalidRecord("event row has no raw payload (raw_zd1 or raw_gzip)") from exc
+    except ValueError as exc:
+        raise InvalidRecord(str(exc)) from exc
     expected = item.get("raw_sha256")
     if expected and hashlib.sha256(raw).hexdigest() != str(expected).lower():
         raise InvalidRecord("raw_sha256 does not match the payload")

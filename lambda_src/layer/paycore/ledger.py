@@ -5,11 +5,15 @@ Row layout (lambda_src/README.md, "The ledger"); pk ``transaction_id``, sk ``tim
 * event row, immutable, one per provider event: ``timestamp = "{occurred_at}#{event_id}"``,
   ``row_type = "event"``; written with ``attribute_not_exists(transaction_id)``, so a redelivery
   of the same provider event - minutes or weeks later - is acknowledged as a duplicate and never
-  written twice (no TTL: the row is the ledger). Carries ``raw_gzip`` (gzip, mtime 0, of the raw
-  body), ``raw_sha256``, ``signature_headers`` and ``request_id`` for the archiver and replays.
+  written twice (no TTL: the row is the ledger). Carries the raw body compressed
+  (:mod:`paycore.rawcodec`: ``raw_zd1``; rows written before it: ``raw_gzip``), ``raw_sha256``,
+  ``signature_headers`` and ``request_id`` for the archiver and replays. ``event_id`` and
+  ``occurred_at`` are read from the sort key (:func:`event_key_fields`; older rows carry both), so
+  a realistic event row stays within one write unit (1 KB).
 * state row, ``timestamp = "STATE"``, ``row_type = "state"``: updated only when the new status
   rank is strictly higher (``status_rank < :rank``), recording ``previous_status``; created on the
-  first event of a transaction (no ``previous_status`` then). ``updated_at`` is the ``occurred_at``
+  first event of a transaction by the same conditional update (``previous_status`` NULL then,
+  read as absent). ``updated_at`` is the ``occurred_at``
   of the event that set the status. ``amount``, ``currency``, ``vendor_id``, ``customer_id``,
   ``created_at`` and the sparse GSI keys ``vendor_key`` / ``customer_key`` are set once
   (``if_not_exists``), from the first event that carries them.
@@ -18,8 +22,10 @@ Row layout (lambda_src/README.md, "The ledger"); pk ``transaction_id``, sk ``tim
   (claimed before the event row, see :meth:`Ledger.record`), kept >= 7 days; after that the event
   row's own conditional write still refuses a resend with the same key.
 
-Order of writes for one event: event row, then state row. The state update runs for a duplicate
-event row too (it is idempotent), so a crash between the two writes heals on redelivery.
+Order of writes for one event: event row, then state row. A redelivery (the marker exists) reads
+the event row and the state row first (strongly consistent) and writes only what is missing or
+behind, so a crash between the two writes heals on redelivery, and a plain duplicate costs two
+read units instead of two failed conditional writes.
 
 Errors other than a failed condition propagate (throttling is retried by botocore first, then
 the record fails and the queue redelivers it).
@@ -31,12 +37,11 @@ Public API (used by the processor and the downstream handlers)::
     ledger.record_ignored(ignored) -> bool          # False: already recorded
     ledger.put_marker(pk, sk, kind=..., ttl_seconds=..., attributes=...) -> bool
     ledger.get_state(transaction_id) -> dict | None
-    ledger.get_events(transaction_id) -> list[dict]  # oldest first
-    event_item(txn, raw, ...) / state_key(...) / event_sort_key(...)  # pure helpers
+    ledger.get_events(transaction_id) -> list[dict]  # oldest first, event_id/occurred_at filled in
+    event_item(txn, raw, ...) / event_key_fields(item) / event_sort_key(...)  # pure helpers
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import time
 from dataclasses import dataclass
@@ -44,6 +49,7 @@ from typing import Any, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from paycore import rawcodec
 from paycore.model import Ignored, Transaction
 
 STATE_SK = "STATE"
@@ -61,9 +67,12 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    """DynamoDB JSON -> plain values (numbers as int when integral, binary as bytes)."""
+    """DynamoDB JSON -> plain values (numbers as int when integral, binary as bytes); a NULL
+    attribute is left out, as :func:`serialize` leaves out None."""
     out: dict[str, Any] = {}
     for key, value in item.items():
+        if "NULL" in value:
+            continue
         plain = _deserializer.deserialize(value)
         if hasattr(plain, "value"):  # boto3 Binary
             plain = bytes(plain.value)
@@ -77,33 +86,35 @@ def event_sort_key(occurred_at: str, event_id: str) -> str:
     return f"{occurred_at}#{event_id}"
 
 
-def gzip_raw(raw: bytes) -> bytes:
-    """Deterministic gzip (mtime 0): the same body gives the same bytes."""
-    return gzip.compress(raw, compresslevel=6, mtime=0)
+def event_key_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """``item`` (an event row, plain values) with ``occurred_at`` and ``event_id`` filled in from its
+    sort key where the row does not carry them (rows written since zd1 do not)."""
+    occurred_at, _, event_id = str(item.get("timestamp") or "").partition("#")
+    if not event_id:
+        return dict(item)
+    return {"occurred_at": occurred_at, "event_id": event_id, **item}
 
 
 def event_item(
     txn: Transaction, raw: bytes, *, request_id: str = "", signature_headers: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """The immutable event row for ``txn`` (plain values)."""
+    """The immutable event row for ``txn`` (plain values): within 1 KB for a realistic event,
+    so one write unit (``event_id``, ``occurred_at``: in the sort key; the rank: from ``status``)."""
     return {
         "transaction_id": txn.transaction_id,
         "timestamp": event_sort_key(txn.occurred_at, txn.event_id),
         "row_type": EVENT_ROW,
         "provider": txn.provider,
-        "event_id": txn.event_id,
         "event_type": txn.event_type,
         "status": txn.status,
-        "status_rank": txn.status_rank,
         "amount": txn.amount,
         "currency": txn.currency,
         "vendor_id": txn.vendor_id,
         "customer_id": txn.customer_id,
-        "occurred_at": txn.occurred_at,
         "received_at": txn.received_at,
         "request_id": request_id or None,
         "signature_headers": dict(signature_headers) if signature_headers else None,
-        "raw_gzip": gzip_raw(raw),
+        **rawcodec.pack(raw),
         "raw_sha256": hashlib.sha256(raw).hexdigest(),
         **_route_attributes(txn),
     }
@@ -164,9 +175,15 @@ class Ledger:
         if claimed:
             written = self._put_if_absent(item)
         elif first_key == (txn.transaction_id, item["timestamp"]):
-            written = self._put_if_absent(item)
+            # a redelivery: read first (a read unit), write only what a crash left out (a
+            # conditional write that fails is billed as a write unit of the whole row)
+            written = self._get(first_key, "transaction_id") is None and self._put_if_absent(item)
         else:  # the same event id came first with another key: that row is the record
             written = False
+        if not claimed:
+            current = self._get((txn.transaction_id, STATE_SK), "#status, status_rank")
+            if current is not None and int(current.get("status_rank", 0)) >= txn.status_rank:
+                return RecordResult(event_written=written, state_changed=False, previous_status=current.get("status"))
         changed, previous = self._advance_state(txn)
         return RecordResult(event_written=written, state_changed=changed, previous_status=previous)
 
@@ -231,6 +248,21 @@ class Ledger:
             old = deserialize(exc.response.get("Item") or {})
             return False, (str(old.get("event_transaction_id", "")), str(old.get("event_timestamp", "")))
 
+    def _get(self, key: tuple[str, str], projection: str) -> dict[str, Any] | None:
+        """The row at ``key`` (strongly consistent, only ``projection``), or None."""
+        kwargs: dict[str, Any] = {}
+        if "#status" in projection:
+            kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=serialize({"transaction_id": key[0], "timestamp": key[1]}),
+            ConsistentRead=True,
+            ProjectionExpression=projection,
+            **kwargs,
+        )
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
     def _put_if_absent(self, item: Mapping[str, Any]) -> bool:
         try:
             self.client.put_item(
@@ -243,9 +275,16 @@ class Ledger:
             return False
 
     def _advance_state(self, txn: Transaction) -> tuple[bool, str | None]:
+        """Create the state row or move it forward, in one conditional write (a failed one is
+        billed too): (changed, the status before this event; None when there was no state row).
+
+        ``previous_status`` takes the old ``status``; on the first state there is none, and the
+        attribute is written as a DynamoDB NULL, which :func:`deserialize` and the pipes' ``.S``
+        paths read as absent (``SET x = y`` cannot name a missing ``y``, nor can one update both
+        set and remove an attribute)."""
         key = serialize({"transaction_id": txn.transaction_id, "timestamp": STATE_SK})
         sets = [
-            "previous_status = #status",
+            "previous_status = if_not_exists(#status, :none)",
             "#status = :status",
             "status_rank = :rank",
             "updated_at = :occurred_at",
@@ -267,33 +306,17 @@ class Ledger:
                 TableName=self.table_name,
                 Key=key,
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="status_rank < :rank",
+                ConditionExpression="attribute_not_exists(transaction_id) OR status_rank < :rank",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=serialize(values),
+                ExpressionAttributeValues={**serialize(values), ":none": {"NULL": True}},
                 ReturnValues="UPDATED_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            previous = deserialize(old.get("Attributes", {})).get("status")
-            return True, previous
         except self.client.exceptions.ConditionalCheckFailedException as exc:
-            current = exc.response.get("Item")
-            if current:  # a state row at the same or a higher rank: stays as it is
-                return False, deserialize(current).get("status")
-        # No state row yet: create it (no previous_status on the first state).
-        item = {
-            "transaction_id": txn.transaction_id,
-            "timestamp": STATE_SK,
-            "row_type": STATE_ROW,
-            "status": txn.status,
-            "status_rank": txn.status_rank,
-            "updated_at": txn.occurred_at,
-            "last_event_id": txn.event_id,
-            "last_event_type": txn.event_type,
-            **self._set_once(txn),
-        }
-        if self._put_if_absent(item):
-            return True, None
-        return self._advance_state(txn)  # lost a race with a concurrent create: go again
+            # a state row at the same or a higher rank: it stays as it is
+            return False, deserialize(exc.response.get("Item") or {}).get("status")
+        # UPDATED_OLD: the old status of an advanced row; nothing for a row this write created
+        return True, deserialize(old.get("Attributes") or {}).get("status")
 
     @staticmethod
     def _set_once(txn: Transaction) -> dict[str, Any]:
@@ -334,7 +357,7 @@ class Ledger:
         }
         while True:
             page = self.client.query(**kwargs)
-            items.extend(deserialize(i) for i in page.get("Items", []))
+            items.extend(event_key_fields(deserialize(i)) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

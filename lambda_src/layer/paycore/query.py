@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from boto3.dynamodb.conditions import Key
 
 from paycore.cursor import CursorKeys, InvalidCursor, decode_cursor, encode_cursor
+from paycore.ledger import event_key_fields
 
 from paycore.model import SAFE_ID as ID_PATTERN  # one id definition for the ledger and the API
 STATE_SK = "STATE"
@@ -133,7 +134,7 @@ def get_transaction(table: Any, transaction_id: str) -> dict[str, Any] | None:
     events.sort(key=lambda e: e.get("timestamp", ""))
     return {
         "transaction": project(state, PUBLIC_STATE_FIELDS) if state else None,
-        "events": [project(e, PUBLIC_EVENT_FIELDS) for e in events],
+        "events": [project(event_key_fields(e), PUBLIC_EVENT_FIELDS) for e in events],
     }
 
 

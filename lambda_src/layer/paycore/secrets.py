@@ -4,10 +4,12 @@ Names (lambda_src/README.md, "Secrets"): ``{SECRET_PREFIX}{provider}/signing`` a
 ``{SECRET_PREFIX}{provider}/gate-key``, JSON ``{"current": "...", "previous": "..."}`` (PayPal's
 signing secret: ``{"webhook_id": "...", "previous_webhook_id": "..."}``). Values are cached for
 ``max_age`` seconds (default 300) per execution environment, so a rotation is picked up within
-that time while the previous value keeps working.
+that time while the previous value keeps working. One read at a time per store: threads that
+miss the cache together (the processor's message groups) wait for one GetSecretValue, not one each.
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from typing import Any
 
@@ -26,13 +28,15 @@ class SecretStore:
         self.prefix = prefix
         self.max_age = max_age
         self._provider = SecretsProvider(boto3_client=client)
+        self._lock = threading.Lock()
         _stores.add(self)
 
     def get_json(self, name: str) -> dict[str, Any]:
         """The secret's JSON object. A value that is not a JSON object is our misconfiguration
         (:class:`MisconfiguredSecret`, retried); Secrets Manager being unreachable is transient too."""
         try:
-            value = self._provider.get(name, transform="json", max_age=self.max_age)
+            with self._lock:  # a cache hit takes microseconds; a miss is fetched once for every waiter
+                value = self._provider.get(name, transform="json", max_age=self.max_age)
         except TransformParameterError as exc:
             raise MisconfiguredSecret(f"secret {name} is not JSON") from exc
         if not isinstance(value, dict):
