@@ -42,6 +42,9 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+#: Terraform's -parallelism for the local apply and destroy (its default is 10). cdktf's own
+#: `--parallelism` counts stacks, not resources: `--terraform-parallelism` is the one forwarded.
+PARALLELISM = 20
 
 
 def free_port() -> int:
@@ -156,10 +159,14 @@ def synth_local(endpoint_url: str, outdir: Path) -> Path:
     return outdir / "stacks" / "local"
 
 
-def cdktf(args: list[str], endpoint_url: str, outdir: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
+def cdktf(args: list[str], endpoint_url: str, outdir: Path, timeout: int = 1800,
+          terraform_args: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The cdktf CLI as the README runs it (a shell that sourced scripts/env.sh), on the local
-    stack only (PAYMENTS_STACKS=local: a shorter synth), pointed at `endpoint_url`."""
+    stack only (PAYMENTS_STACKS=local: a shorter synth), pointed at `endpoint_url`.
+    `terraform_args` adds flags to the Terraform commands cdktf runs ({"destroy": "-refresh=false"}
+    sets TF_CLI_ARGS_destroy): cdktf itself forwards only a few."""
     env = dict(os.environ, PAYMENTS_STACKS="local", PAYMENTS_LOCAL_ENDPOINT=endpoint_url, CI="1", **FAKE_CREDENTIALS)
+    env.update({f"TF_CLI_ARGS_{command}": flags for command, flags in (terraform_args or {}).items()})
     run = subprocess.run(["bash", "-c", 'source scripts/env.sh && cdktf "$@"', "cdktf", *args, "--output", str(outdir)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     if run.returncode != 0:
@@ -209,10 +216,14 @@ class Deployment:
 
     def destroy(self) -> None:
         if self.cdktf_outdir is not None:
-            cdktf(["destroy", "local", "--auto-approve", "--parallelism", "20"], self.endpoint_url, self.cdktf_outdir)
+            # the stack synthesized by the deploy (and again by a diff) is still in the output folder;
+            # Terraform's refresh before destroying would only re-read what the state already says
+            cdktf(["destroy", "local", "--auto-approve", "--skip-synth", "--terraform-parallelism", str(PARALLELISM)],
+                  self.endpoint_url, self.cdktf_outdir, terraform_args={"destroy": "-refresh=false"})
             return
         stage("terraform destroy")
-        terraform(["destroy", "-auto-approve", "-input=false", "-lock=false"], self.workdir,
+        terraform(["destroy", "-auto-approve", "-input=false", "-lock=false", "-refresh=false",
+                   f"-parallelism={PARALLELISM}"], self.workdir,
                   progress=("destroy", len(self.resources()) if self.state else 0))
 
 
@@ -262,7 +273,7 @@ def _deploy(endpoint_url: str, outdir: Path) -> Deployment:
     total = sum(len(resources) for resources in planned.values())
     stage(f"terraform apply: {total} resources (each SQS queue takes ~25 s)")
     started = time.perf_counter()
-    terraform(["apply", "-auto-approve", "-input=false", "-lock=false", "-parallelism=20"], workdir,
+    terraform(["apply", "-auto-approve", "-input=false", "-lock=false", f"-parallelism={PARALLELISM}"], workdir,
               progress=("apply", total))
     deployment = Deployment(workdir=workdir, endpoint_url=endpoint_url,
                             apply_seconds=time.perf_counter() - started)
@@ -279,7 +290,7 @@ def cdktf_deploy(endpoint_url: str, outdir: Path, prepare: Callable[[], None] | 
 
 def _cdktf_deploy(endpoint_url: str, outdir: Path) -> Deployment:
     started = time.perf_counter()
-    cdktf(["deploy", "local", "--auto-approve", "--parallelism", "20"], endpoint_url, outdir)
+    cdktf(["deploy", "local", "--auto-approve", "--terraform-parallelism", str(PARALLELISM)], endpoint_url, outdir)
     deployment = Deployment(workdir=outdir / "stacks" / "local", endpoint_url=endpoint_url,
                             apply_seconds=time.perf_counter() - started, cdktf_outdir=outdir)
     deployment.refresh_state()

@@ -45,6 +45,7 @@ import json
 import marshal
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -200,21 +201,31 @@ def fetch_wheels(requirements: str, constraints: str, cache_root: Path = WHEEL_C
     target = cache_root / key
     complete = target / ".complete"
     if not complete.is_file():
-        target.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
+        # downloaded beside the cache and renamed into place when complete: several processes may
+        # build at once (the suite runs on several), and none may read a half-downloaded folder
+        cache_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache_root) as tmp:
             req, con = Path(tmp, "requirements.txt"), Path(tmp, "constraints.txt")
             req.write_text(requirements)
             con.write_text(constraints)
+            wheels = Path(tmp, "wheels")
             platform, python_version, implementation = PLATFORM
             command = [
                 sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
                 "--only-binary=:all:", "--platform", platform, "--python-version", python_version,
-                "--implementation", implementation, "-r", str(req), "-d", str(target),
+                "--implementation", implementation, "-r", str(req), "-d", str(wheels),
             ]
             if constraints:
                 command += ["-c", str(con)]
             subprocess.run(command, check=True)
-        complete.write_text("ok\n")
+            (wheels / ".complete").write_text("ok\n")
+            if not complete.is_file():  # else another process finished first, with the same wheels
+                shutil.rmtree(target, ignore_errors=True)  # an incomplete folder of an interrupted run
+                try:
+                    os.rename(wheels, target)
+                except OSError:
+                    if not complete.is_file():
+                        raise
     return sorted(target.glob("*.whl"))
 
 
@@ -281,6 +292,14 @@ def _intact(entry: dict, out_dir: Path) -> bool:
     return zip_path.is_file() and _sha256(zip_path.read_bytes()) == entry.get("sha256")
 
 
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write through a temporary file and a rename: several processes may build into one output
+    folder at once (the suite runs on several processes); a reader sees the old or the new file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
 def build_all(out_dir: str | os.PathLike = DEFAULT_OUT, *, include_layer_deps: bool = True,
               force: bool = False) -> dict[str, dict]:
     """Build (or reuse) every function zip and the layer zip; write and return the manifest."""
@@ -299,10 +318,10 @@ def build_all(out_dir: str | os.PathLike = DEFAULT_OUT, *, include_layer_deps: b
         data = deterministic_zip(entries())
         digest = hashlib.sha256(data)
         file_name = f"{name}-{digest.hexdigest()[:16]}.zip"
-        (out / file_name).write_bytes(data)
+        _write_atomically(out / file_name, data)
         for stale in out.glob(f"{name}-*.zip"):
             if stale.name != file_name and re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{16}}\.zip", stale.name):
-                stale.unlink()
+                stale.unlink(missing_ok=True)
         manifest[name] = {
             "kind": kind,
             "file": file_name,
@@ -314,7 +333,7 @@ def build_all(out_dir: str | os.PathLike = DEFAULT_OUT, *, include_layer_deps: b
         }
         if kind == "function":
             manifest[name]["handler"] = f"{name}_handler.handler"
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_atomically(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return manifest
 
 

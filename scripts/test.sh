@@ -10,4 +10,7 @@ cd "$ROOT"
 "$ROOT/.venv/bin/python" "$ROOT/scripts/toolchain.py" || true
 "$ROOT/.venv/bin/ruff" check .
 "$ROOT/.venv/bin/mypy"
-exec "$ROOT/.venv/bin/python" -m pytest "$@"
+# Three processes (pytest-xdist), each test file on one of them: the local deployment
+# (tests/test_local_e2e.py, mostly waiting on Terraform) runs first and beside the rest, which the
+# other two share. Arguments after these win (e.g. `-n 0` for one process).
+exec "$ROOT/.venv/bin/python" -m pytest -n 3 --dist loadfile --no-loadscope-reorder "$@"

@@ -38,3 +38,14 @@ def stack_json(synth_dir):
         return json.loads((synth_dir / "stacks" / environment / "cdk.tf.json").read_text())
 
     return load
+
+
+def pytest_collection_modifyitems(items):
+    """Modules marked slow as a whole (a deployment to an emulator: mostly waiting on Terraform)
+    run first, so that under ./scripts/test.sh's several processes they start at once and the
+    rest runs beside them; otherwise the order is the collection's."""
+    def waits_on_a_deployment(item) -> bool:
+        marks = getattr(item.module, "pytestmark", [])
+        return any(mark.name == "slow" for mark in (marks if isinstance(marks, list) else [marks]))
+
+    items.sort(key=lambda item: not waits_on_a_deployment(item))

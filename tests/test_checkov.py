@@ -67,27 +67,26 @@ def test_checkov_passes_on_the_synthesized_stack(synth_dir, environment, tmp_pat
     stack_file = synth_dir / "stacks" / environment / "cdk.tf.json"
     assert "required_version" not in json.loads(stack_file.read_text())["terraform"]  # checkov crashes on it
     skips = skipped_checks()
-    config = CONFIG
     if read_environments()[environment].get("production"):
         skips = [c for c in skips if c not in PROD_PASSES]
-        settings = yaml.safe_load(CONFIG.read_text())
-        settings["skip-check"] = skips
-        config = tmp_path / "checkov-prod.yaml"
-        config.write_text(yaml.safe_dump(settings))
-    report = run_checkov(stack_file, config)
-    summary = report["summary"]
-    failed = report["results"]["failed_checks"]
-    # what the skips hide: the same scan without them, failures of skipped ids only
+    # One scan without the skips (checkov's skip-check only leaves checks out, each check is
+    # independent): what the configured scan would report is its results less the skipped ids,
+    # and the failures of skipped ids are what the skips hide.
     unskipped = dict(yaml.safe_load(CONFIG.read_text()))
     unskipped.pop("skip-check")
+    unskipped["quiet"] = False  # the passed checks too, to count them as the configured scan would
     bare = tmp_path / "checkov-unskipped.yaml"
     bare.write_text(yaml.safe_dump(unskipped))
+    report = run_checkov(stack_file, bare)
+    summary, results = report["summary"], report["results"]
+    failed = [c for c in results["failed_checks"] if c["check_id"] not in skips]
+    passed = summary["passed"] - sum(c["check_id"] in skips for c in results.get("passed_checks", []))
     hidden: dict[str, set[str]] = {}
-    for check in run_checkov(stack_file, bare)["results"]["failed_checks"]:
+    for check in results["failed_checks"]:
         if check["check_id"] in skips:
             hidden.setdefault(check["check_id"], set()).add(check["resource"])
     skipped_findings = sum(len(r) for r in hidden.values())
-    figures = (f"checkov {environment}: passed {summary['passed']}, failed {summary['failed']}, "
+    figures = (f"checkov {environment}: passed {passed}, failed {len(failed)}, "
                f"skipped {summary['skipped'] + skipped_findings} ({skipped_findings} findings of "
                f"{len(skips)} check ids skipped in .checkov.yaml), parsing errors {summary['parsing_errors']}")
     skipped_list = "\n".join(f"  skipped {check}: {len(resources)} ({', '.join(sorted(resources)[:3])}"
@@ -96,7 +95,7 @@ def test_checkov_passes_on_the_synthesized_stack(synth_dir, environment, tmp_pat
     details = "\n".join(f"  {c['check_id']} {c['resource']}: {c['check_name']}" for c in failed)
     print(f"{figures}\n{skipped_list}")
     assert summary["parsing_errors"] == 0, figures
-    assert summary["passed"] > 0, figures  # it scanned something
-    assert summary["failed"] == 0, f"{figures}\n{details}"
+    assert passed > 0, figures  # it scanned something
+    assert not failed, f"{figures}\n{details}"
     stale = sorted(set(skips) - set(hidden))
     assert not stale, f"{environment}: skips that hide nothing here (drop them or narrow them): {stale}"

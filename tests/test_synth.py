@@ -125,6 +125,16 @@ def test_stack_json_matches_snapshot(stack_json, environment, snapshot):
     assert text == snapshot, snapshot_failure(environment, current)
 
 
+def test_the_snapshot_folder_holds_no_unused_snapshot():
+    """syrupy fails a run that leaves a stored snapshot unused, but not under pytest-xdist, which
+    ./scripts/test.sh uses (syrupy merges no reports across processes): the same check, here."""
+    stored = {snapshot.name for snapshot in AmberDataSerializer.read_file(str(SNAPSHOT_FILE))}
+    expected = {f"test_stack_json_matches_snapshot[{environment}]" for environment in ENVIRONMENTS}
+    fix = f"remove unused ones with `{UPDATE_COMMAND} -n 0` (one process: syrupy then removes them)"
+    assert stored == expected, f"unused: {sorted(stored - expected)}, missing: {sorted(expected - stored)}; {fix}"
+    assert [path.name for path in SNAPSHOT_FILE.parent.iterdir()] == [SNAPSHOT_FILE.name], fix
+
+
 def test_a_comment_in_a_handler_leaves_the_snapshot_digest_but_code_changes_it(tmp_path):
     copy = tmp_path / "lambda_src"
     shutil.copytree(package.LAMBDA_SRC / "manual_notify", copy / "manual_notify")
