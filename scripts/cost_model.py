@@ -702,20 +702,20 @@ def delivery_model(calls: dict, settings: CostSettings) -> tuple[list[Line], dic
 
     # ---- Lambda: requests + GB-seconds (modelled durations, as for the webhook path's functions)
     memory_gb = settings.delivery_memory_mb / 1024
-    records = fns["delivery_sender"]["records"] or 1
-    trips = sum(v for k, v in sender.items() if k.startswith("dynamodb:")) / records
+    # the sender waits for its DynamoDB round trips and, per attempt (not per held record), for the
+    # vendor; the message groups of a batch run on threads, as many at once as the batches held
+    trips = sum(v for k, v in sender.items() if k.startswith("dynamodb:"))
     groups = fns["delivery_sender"].get("message_groups", 0) / max(1, fns["delivery_sender"]["invocations"])
     parallel = max(1.0, min(float(SENDER_MAX_PARALLEL_GROUPS), groups or 1.0))
-    per_record = dict(settings.ms_per_record,
-                      delivery_sender=(trips * settings.dynamodb_latency_ms + settings.vendor_latency_ms) / parallel)
+    waited_ms = {"delivery_fanout": fns["delivery_fanout"]["records"] * settings.ms_per_record.get("delivery_fanout", 5.0),
+                 "delivery_sender": (trips * settings.dynamodb_latency_ms + attempts * settings.vendor_latency_ms) / parallel}
     for fn in DELIVERY_FUNCTIONS:
         figures = fns[fn]
-        seconds = (figures["invocations"] * settings.ms_per_invocation.get(fn, 5.0)
-                   + figures["records"] * per_record.get(fn, 5.0)) / 1000
+        seconds = (figures["invocations"] * settings.ms_per_invocation.get(fn, 5.0) + waited_ms[fn]) / 1000
         add(f"Lambda {fn}", per(figures["invocations"]) * PRICES["lambda_per_request"]
             + per(seconds) * memory_gb * PRICES["lambda_arm_per_gb_second"],
             f"{per(figures['invocations']):.2f} invocations, {per(seconds) * 1000:.1f} ms x {memory_gb:.2f} GB per delivery"
-            + (f" (vendor {settings.vendor_latency_ms:.0f} ms, {trips:.1f} DynamoDB trips per record, "
+            + (f" (vendor {settings.vendor_latency_ms:.0f} ms per attempt, {per(trips):.1f} DynamoDB trips per delivery, "
                f"{parallel:.1f} groups at once)" if fn == "delivery_sender" else ""))
 
     # ---- CloudWatch Logs: the lines the environment's level writes (+ platform lines); X-Ray

@@ -290,9 +290,9 @@ def test_delivery_block_prices_the_delivery_calls_per_delivery_made(calls_delive
     # prod logs at WARNING: only the EMF blobs
     assert got["CloudWatch Logs"] == pytest.approx(1302 / 3 / 1e9 * p["logs_per_gb_ingested"] * 1e6)
     assert got["NAT data transfer out"] == pytest.approx(2048 / 1e9 * 0.09 * 1e6)
-    # sender: 5 ms per invocation + per record (13 DynamoDB calls / 3 records x 4 ms + 200 ms vendor)
-    # / 1.5 groups at once (3 groups in 2 batches)
-    seconds = (2 * 5 + 3 * (13 / 3 * 4 + 200) / 1.5) / 1000
+    # sender: 5 ms per invocation + (13 DynamoDB calls x 4 ms + 3 attempts x 200 ms vendor) / 1.5
+    # groups at once (3 groups in 2 batches)
+    seconds = (2 * 5 + (13 * 4 + 3 * 200) / 1.5) / 1000
     assert got["Lambda delivery_sender"] == pytest.approx(
         (2 * p["lambda_per_request"] + seconds * 0.5 * p["lambda_arm_per_gb_second"]) / 3 * 1e6)
     # 10 environments x 3 endpoint secrets per 300 s = 6 calls a minute over 15,000 deliveries a minute
@@ -362,3 +362,26 @@ def test_main_prints_the_delivery_block_after_the_webhook_total(calls_delivery, 
         webhook = next(i for i, text in enumerate(out) if text.startswith("total: $"))
         assert out[webhook + 1].startswith("vendor delivery, $ per million notifications delivered")
         assert out[-1].startswith("vendor delivery: $") and out[-1].endswith(" per million notifications delivered")
+
+
+def test_capture_records_the_status_of_a_state_write_and_the_deliveries_table_keys():
+    import cost_capture  # scripts/ is on pytest.ini's pythonpath
+
+    capture = object.__new__(cost_capture.CostCapture)
+    capture.platform = type("Platform", (), {"functions": type("Functions", (), {"current": "processor"})(), "polling": None})()
+    capture.message_bytes = {}
+
+    def recorded(op, params):
+        model = type("Model", (), {"name": op, "service_model": type("S", (), {"service_name": "dynamodb"})()})()
+        context: dict = {}
+        capture._record_params(params, model, context)
+        return context["cost_write"]
+
+    state = recorded("UpdateItem", {"TableName": "payment-transactions-local", "ReturnValues": "UPDATED_OLD",
+                                    "Key": {"transaction_id": {"S": "pi_1"}, "timestamp": {"S": "STATE"}},
+                                    "ExpressionAttributeValues": {":status": {"S": "refunded"}, ":rank": {"N": "70"}}})
+    assert (state["status"], state["key"], state["table"]) == ("refunded", ["pi_1", "STATE"], "payment-transactions-local")
+    message = recorded("PutItem", {"TableName": "deliveries-local", "Item": {
+        "pk": {"S": "MSG#m1"}, "sk": {"S": "MSG"}, "endpoint_key": {"S": "ep"}, "txn_key": {"S": "pi_1"}}})
+    assert message["key"] == ["MSG#m1", "MSG"] and message["gsi"] == ["by-endpoint", "by-transaction"]
+    assert "status" not in message
