@@ -253,6 +253,6 @@ def _line_kind(line: str) -> str:
 def _key_of(params: dict) -> list[str]:
     source = params.get("Item") or params.get("Key") or {}
     plain = lambda v: v.get("S", "") if isinstance(v, dict) else str(v)  # noqa: E731 - client or resource layer
-    if "transaction_id" not in source and "pk" in source:  # the deliveries table (pk, sk)
+    if "pk" in source and "sk" in source:  # the deliveries table (pk, sk; its message rows also hold transaction_id)
         return [plain(source.get("pk", "")), plain(source.get("sk", ""))]
     return [plain(source.get("transaction_id", "")), plain(source.get("timestamp", ""))]

@@ -742,7 +742,17 @@ def delivery_model(calls: dict, settings: CostSettings) -> tuple[list[Line], dic
         f"({settings.webhooks_per_minute:,} webhooks/min): {settings.warm_environments} warm environments x "
         f"{settings.secrets_read.get('delivery_sender', 0)} endpoint secrets per {settings.secret_cache_seconds} s "
         f"(run: {per(sender.get('secretsmanager:GetSecretValue', 0)):.3f})")
-    return lines, {"deliveries": delivered, "attempts": attempts, "per_webhook": delivered / calls["webhooks"]}
+    # what the held messages (rate limit, pause, not yet due) cost of the above: each hold is a
+    # ChangeMessageVisibility, a re-read of the rows (BatchGetItem) and, under a rate limit, a
+    # failed rate-slot write; a first try without a hold costs the rest
+    holds = sender.get("sqs:ChangeMessageVisibility", 0)
+    rereads = max(0, sender.get("dynamodb:BatchGetItem", 0) - attempts)
+    failed_writes = sum(1 for w in writes if not w["ok"])
+    held = per(holds) * PRICES["sqs_fifo_per_request"] + per(rereads) * BATCH_GET_KEYS * PRICES["ddb_per_rru"] \
+        + per(failed_writes) * PRICES["ddb_per_wru"]
+    return lines, {"deliveries": delivered, "attempts": attempts, "per_webhook": delivered / calls["webhooks"],
+                   "holds": per(holds), "rereads": per(rereads), "failed_writes": per(failed_writes),
+                   "held_dollars": held * 1_000_000}
 
 
 def delivery_report(lines: list[Line], figures: dict) -> str:
@@ -750,6 +760,9 @@ def delivery_report(lines: list[Line], figures: dict) -> str:
            f"in {figures['attempts']} attempts, {figures['per_webhook']:.2f} per webhook; from the sender's "
            f"'webhook delivered' lines):"]
     out += [f"  {line.service:22s} ${line.dollars_per_million:6.2f}   {line.detail}" for line in lines]
+    out.append(f"  of which held messages: ${figures['held_dollars']:.2f} ({figures['holds']:.2f} holds, "
+               f"{figures['rereads']:.2f} re-reads, {figures['failed_writes']:.2f} failed rate-slot writes per delivery); "
+               f"a first try without a hold: ${total(lines) - figures['held_dollars']:.2f}")
     out.append(f"vendor delivery: ${total(lines):.2f} per million notifications delivered")
     return "\n".join(out)
 

@@ -275,7 +275,7 @@ def test_empty_polls_of_the_runner_are_not_priced_unless_asked(calls_delivery):
 def test_delivery_block_prices_the_delivery_calls_per_delivery_made(calls_delivery):
     settings = cost_model.deployed_settings("prod")
     lines, figures = cost_model.delivery_model(calls_delivery, settings)
-    assert figures == {"deliveries": 3, "attempts": 3, "per_webhook": 1.5}
+    assert {k: figures[k] for k in ("deliveries", "attempts", "per_webhook")} == {"deliveries": 3, "attempts": 3, "per_webhook": 1.5}
     got = _dollars(lines)
     p = cost_model.PRICES
     # table: 3 message rows + 3 attempts + 3 delivered updates + 1 failed rate slot = 10 WRU; the
@@ -300,6 +300,9 @@ def test_delivery_block_prices_the_delivery_calls_per_delivery_made(calls_delive
     text = cost_model.delivery_report(lines, figures)
     assert text.splitlines()[-1] == f"vendor delivery: ${cost_model.total(lines):.2f} per million notifications delivered"
     assert "(run: 0.333)" in text  # the measured GetSecretValue per delivery beside the modelled one
+    # the hold: 1 ChangeMessageVisibility, no re-read (3 BatchGetItem for 3 attempts), 1 failed rate-slot write
+    assert figures["held_dollars"] == pytest.approx((p["sqs_fifo_per_request"] + p["ddb_per_wru"]) / 3 * 1e6)
+    assert f"a first try without a hold: ${cost_model.total(lines) - figures['held_dollars']:.2f}" in text
 
 
 def test_delivery_index_entries_without_index_keys_in_the_capture_come_from_the_rows_created(calls_delivery):
@@ -382,6 +385,7 @@ def test_capture_records_the_status_of_a_state_write_and_the_deliveries_table_ke
                                     "ExpressionAttributeValues": {":status": {"S": "refunded"}, ":rank": {"N": "70"}}})
     assert (state["status"], state["key"], state["table"]) == ("refunded", ["pi_1", "STATE"], "payment-transactions-local")
     message = recorded("PutItem", {"TableName": "deliveries-local", "Item": {
-        "pk": {"S": "MSG#m1"}, "sk": {"S": "MSG"}, "endpoint_key": {"S": "ep"}, "txn_key": {"S": "pi_1"}}})
+        "pk": {"S": "MSG#m1"}, "sk": {"S": "MSG"}, "transaction_id": {"S": "pi_1"}, "endpoint_key": {"S": "ep"},
+        "txn_key": {"S": "pi_1"}}})
     assert message["key"] == ["MSG#m1", "MSG"] and message["gsi"] == ["by-endpoint", "by-transaction"]
     assert "status" not in message
