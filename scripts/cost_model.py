@@ -28,7 +28,12 @@ field's comment. Fixed monthly costs (provisioned concurrency, NAT instances, in
 endpoints, KMS keys, alarms, dashboards, WAF web ACL and rules, custom metrics, storage) are not
 per webhook and are left out.
 
-Prints one line per service and, last, ``total: $X.XX per million webhooks``.
+Prints one line per service and ``total: $X.XX per million webhooks``, the webhook path without
+vendor delivery's share of the run (:func:`webhook_path`); then, when the run delivered vendor
+webhooks, one line per service for delivery and ``vendor delivery: $X.XX per million
+notifications delivered`` (:func:`delivery_model`). Time-bound calls (Secrets Manager reads,
+cached per execution environment) are priced at the design rate (``webhooks_per_minute``), with
+the run's own figure printed beside.
 """
 from __future__ import annotations
 
