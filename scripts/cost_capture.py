@@ -7,9 +7,10 @@ wraps ``platform.functions.invoke``; it records, until :meth:`stop`:
 * every API call by service and operation, and which ones failed (e.g. a failed conditional write);
   also by caller (`calls_by_caller`: the function invoked, or the function whose event source the
   runner polls; `-` for the rest), so a path such as vendor delivery can be priced on its own;
-* DynamoDB reads (GetItem: the key, and the size and type of the row read) and writes: the size of each item written (DynamoDB's item-size rules), whether it is a
-  create (a PutItem, or an UpdateItem asking for old values that got none back) or an update, and
-  which index key attributes it carries (GSI writes) and its table;
+* DynamoDB reads (GetItem: the key, its table, and the size and type of the row read) and writes:
+  the size of each item written (DynamoDB's item-size rules), whether it is a create (a PutItem,
+  or an UpdateItem asking for old values that got none back) or an update, which index key
+  attributes it carries (GSI writes), its table, and the status a ledger state write sets;
 * the bytes of each SQS message, EventBridge entry and SNS message (billed in 64 KB chunks);
 * per function: invocations, records per invocation, message groups per FIFO batch, request
   payload bytes and log bytes (stdout is the CloudWatch log, EMF lines included).
@@ -28,7 +29,9 @@ import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = ROOT / "build" / "cost" / "calls.json"
-INDEX_KEYS = {"by-vendor": "vendor_key", "by-customer": "customer_key"}
+#: index name -> its partition key attribute: the ledger's GSIs, then the deliveries table's (KEYS_ONLY)
+INDEX_KEYS = {"by-vendor": "vendor_key", "by-customer": "customer_key",
+              "by-endpoint": "endpoint_key", "by-transaction": "txn_key"}
 FORMAT = 1
 
 
@@ -141,11 +144,14 @@ class CostCapture:
             write = {"op": op, "key": _key_of(params), "size": item_size(params.get("Item", {})),
                               "gsi": sorted(i for i, k in INDEX_KEYS.items() if k in params.get("Item", {})),
                               "table": params.get("TableName", "")}
+            status = (params.get("Item") or {}).get("status") or (params.get("ExpressionAttributeValues") or {}).get(":status")
+            if isinstance(status, dict) and "S" in status:  # the status a ledger state write sets (Pipe B filters on it)
+                write["status"] = status["S"]
             if op == "UpdateItem" and params.get("ReturnValues") in ("ALL_OLD", "UPDATED_OLD"):
                 write["returns_old"] = True  # then a response without Attributes is an update that created the item
             context["cost_write"] = write
         elif service == "dynamodb" and op == "GetItem":
-            context["cost_read"] = {"op": op, "key": _key_of(params)}
+            context["cost_read"] = {"op": op, "key": _key_of(params), "table": params.get("TableName", "")}
         elif service == "sqs" and op == "SendMessage":
             self.message_bytes["sqs"].append(len(params.get("MessageBody", "").encode()))
         elif service == "sqs" and op == "SendMessageBatch":
@@ -247,4 +253,6 @@ def _line_kind(line: str) -> str:
 def _key_of(params: dict) -> list[str]:
     source = params.get("Item") or params.get("Key") or {}
     plain = lambda v: v.get("S", "") if isinstance(v, dict) else str(v)  # noqa: E731 - client or resource layer
+    if "pk" in source and "sk" in source:  # the deliveries table (pk, sk; its message rows also hold transaction_id)
+        return [plain(source.get("pk", "")), plain(source.get("sk", ""))]
     return [plain(source.get("transaction_id", "")), plain(source.get("timestamp", ""))]

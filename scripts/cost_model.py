@@ -28,12 +28,19 @@ field's comment. Fixed monthly costs (provisioned concurrency, NAT instances, in
 endpoints, KMS keys, alarms, dashboards, WAF web ACL and rules, custom metrics, storage) are not
 per webhook and are left out.
 
-Prints one line per service and, last, ``total: $X.XX per million webhooks``.
+Prints one line per service and ``total: $X.XX per million webhooks``, the webhook path without
+vendor delivery's share of the run (:func:`webhook_path`); then, when the run delivered vendor
+webhooks, one line per service for delivery and ``vendor delivery: $X.XX per million
+notifications delivered`` (:func:`delivery_model`). Time-bound calls (Secrets Manager reads,
+cached per execution environment) are priced at the design rate (``webhooks_per_minute``), with
+the run's own figure printed beside.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
+import functools
 import json
 import math
 import sys
@@ -69,6 +76,11 @@ PRICES = {
     "sns_per_https": 0.60e-6,
     "secrets_per_call": 0.05e-4,               # $0.05 per 10,000 API calls
     "kms_per_call": 0.03e-4,                   # $0.03 per 10,000 requests
+    # Vendor delivery leaves through the NAT *instances* (README "Environments": delivery_egress_ips;
+    # DESIGN: NAT instances, not NAT gateways): EC2 data transfer out to the internet, first 10 TB
+    # a month. The NAT gateway's $0.045/GB processing charge does not apply to an instance; with
+    # nat_mode per_az the sender reaches the NAT of its own AZ (no inter-AZ transfer).
+    "data_transfer_out_per_gb": 0.09,
 }
 PRICE_SOURCES = {
     "API Gateway": "https://aws.amazon.com/api-gateway/pricing/",
@@ -83,6 +95,7 @@ PRICE_SOURCES = {
     "SNS": "https://aws.amazon.com/sns/pricing/",
     "Secrets Manager": "https://aws.amazon.com/secrets-manager/pricing/",
     "KMS": "https://aws.amazon.com/kms/pricing/",
+    "Data transfer out (EC2 NAT instance)": "https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer",
 }
 
 #: Log lines on the success path, one per webhook (or per sale), by function and message: before
@@ -116,9 +129,12 @@ class CostSettings:
     # Modelled billed duration (ms): per invocation + per record. From the CPU benches
     # (scripts/bench_processor.py) plus AWS round trips (DynamoDB ~4 ms per write, S3 ~20 ms).
     ms_per_invocation: dict = field(default_factory=lambda: {
-        "processor": 5.0, "authorizer": 3.0, "archiver": 40.0, "notifier": 5.0})
+        "processor": 5.0, "authorizer": 3.0, "archiver": 40.0, "notifier": 5.0,
+        "delivery_fanout": 5.0, "delivery_sender": 5.0})
+    # (the delivery fan-out: one SendMessageBatch round trip per record; the sender's per record is
+    # its DynamoDB round trips as counted + vendor_latency_ms, its message groups in parallel)
     ms_per_record: dict = field(default_factory=lambda: {
-        "authorizer": 0.0, "archiver": 1.0, "notifier": 12.0})
+        "authorizer": 0.0, "archiver": 1.0, "notifier": 12.0, "delivery_fanout": 10.0})
     # The processor's billed time per record: its CPU (bench_processor.py, with the ledger's
     # serialization) + its DynamoDB round trips per record as counted in the run x a latency.
     processor_cpu_ms: float = 0.5
@@ -147,7 +163,36 @@ class CostSettings:
     # SQS event source mappings delete a processed batch with one DeleteMessageBatch (the local
     # runner deletes message by message): deletes are counted per invocation, not per message.
     esm_batch_deletes: bool = True
-    # (Secrets Manager: calls per webhook as measured; each GetSecretValue also costs a KMS Decrypt.)
+    # The runner polls every queue until a receive comes back empty, and again each round while it
+    # waits for a message the delivery sender held back; Lambda's pollers long-poll, and their empty
+    # receives are per time (fixed), not per message: receives are counted one per invocation.
+    esm_empty_receives: bool = False
+    # Time-bound calls are priced at the design rate: REQUIREMENTS M16 (README "M16"), over 10,000
+    # webhooks a minute at Black Friday peaks - the steady traffic the model assumes elsewhere
+    # (full Pipe A batches). Secrets Manager reads are cached per execution environment, so their
+    # calls per minute = warm environments x secrets the function reads x 60 / cache seconds.
+    webhooks_per_minute: int = 10_000
+    # Warm environments per function that reads secrets, modelled: at 10,000/min (~167 per second)
+    # and ~50 ms per invocation incl. overhead, Little's law gives ~8 busy at once; 10 rounds up
+    # (prod keeps 20 processor environments provisioned, but a batch of 10 serves 10 webhooks).
+    warm_environments: int = 10
+    secret_cache_seconds: int = 300            # paycore.secrets.DEFAULT_MAX_AGE_SECONDS (see settings_for)
+    # Secrets each function reads per cache period, counted from the settings and the code (see
+    # environment_facts): the authorizer a gate key per enabled provider, the processor a signing
+    # secret per provider that needs one, the delivery sender one per vendor endpoint.
+    secrets_read: dict = field(default_factory=dict)
+    # Pipe B's statuses: the completed-payment rule's (pipes.status_routed_statuses: the webhook
+    # path) and the ones only vendor delivery routes (Settings.routed_statuses less those: delivery's)
+    webhook_statuses: tuple[str, ...] = ("succeeded",)
+    delivery_statuses: tuple[str, ...] = ()
+    # Vendor delivery (the block after the webhook total): the functions' memory (delivery.memory_mb),
+    # a vendor's answer time (modelled: a 2xx from an HTTPS endpoint incl. a new TLS connection
+    # from us-east-1), and the bytes one request sends through the NAT (modelled: TCP + TLS
+    # handshake ~1.2 KB, headers with the signature ~0.4 KB, the JSON body ~0.5 KB; responses
+    # come in, which is free).
+    delivery_memory_mb: int = 512
+    vendor_latency_ms: float = 200.0
+    vendor_request_bytes: int = 2048
 
 
 #: The cuts of issue 14 (name -> the settings change), in the order the closing note lists them.
@@ -199,6 +244,8 @@ def deployed_settings(environment: str, *, overrides: dict | None = None, measur
         access_log_class=s.api.access_log_class,
         access_log_bytes=access_log_bytes(),
         processor_parallelism=s.processor_parallel_groups,
+        webhook_statuses=s.pipes.status_routed_statuses or base.webhook_statuses,  # empty: unfiltered, unused
+        delivery_memory_mb=s.delivery.memory_mb,
         **(measured or {}),
     )
 
@@ -230,6 +277,32 @@ def deployed_cuts(deployed: CostSettings) -> list[str]:
     return [cut for cut, change in CUTS.items() if dataclasses.replace(deployed, **change) == deployed]
 
 
+@functools.lru_cache(maxsize=None)
+def environment_facts(environment: str) -> dict:
+    """What the model counts from the environment's settings and the code rather than assume:
+    the secrets each function reads (the authorizer a gate key per enabled provider,
+    ``SecretStore.gate_keys``; the processor a signing secret per enabled provider whose adapter
+    has ``secret_required``; the delivery sender a signing secret per configured endpoint), the
+    secrets cache period, and the statuses Pipe B puts on the bus only for vendor delivery."""
+    try:
+        from constructs.app.environments import load_settings
+        from paycore import providers
+        from paycore.secrets import DEFAULT_MAX_AGE_SECONDS
+    except ImportError:
+        raise SystemExit("run from the repository after `source scripts/env.sh` (the settings are not importable)") from None
+
+    s = load_settings(environment, None, environ={})
+    return {
+        "secrets_read": {
+            "authorizer": len(s.providers),
+            "processor": sum(1 for name in s.providers if providers.get(name).secret_required),
+            "delivery_sender": len(s.delivery.endpoints(allow_loopback_http=s.emulator)),
+        },
+        "secret_cache_seconds": DEFAULT_MAX_AGE_SECONDS,
+        "delivery_statuses": tuple(x for x in s.delivery.routed_statuses if x not in s.pipes.status_routed_statuses),
+    }
+
+
 def settings_for(environment: str, *, cuts: tuple[str, ...] = ()) -> CostSettings:
     """The environment before issue 14's cuts, with `cuts` applied."""
     if environment == "prod":
@@ -238,6 +311,7 @@ def settings_for(environment: str, *, cuts: tuple[str, ...] = ()) -> CostSetting
         base = CostSettings("dev", memory_mb={"processor": 1024, "authorizer": 512, "archiver": 512, "notifier": 512})
     else:
         raise SystemExit(f"no cost settings for environment {environment!r} (prod, dev)")
+    base = dataclasses.replace(base, **environment_facts(environment))
     changes: dict = {}
     for cut in cuts:
         if cut not in CUTS:
@@ -305,9 +379,69 @@ class Line:
     detail: str
 
 
+#: The vendor delivery functions (capture callers) and its table (``deliveries-{env}``) with its
+#: KEYS_ONLY indexes (constructs.delivery.INDEXES; a test checks).
+DELIVERY_FUNCTIONS = ("delivery_fanout", "delivery_sender")
+DELIVERY_TABLE_PREFIX = "deliveries-"
+DELIVERY_INDEXES = ("by-endpoint", "by-transaction")
+BATCH_GET_KEYS = 2  # the sender's one BatchGetItem per record: message row + endpoint state (_read_rows)
+SENDER_MAX_PARALLEL_GROUPS = 10  # delivery_sender_handler.MAX_PARALLEL_GROUPS
+
+
+def _delivery_table(entry: dict) -> bool:
+    return str(entry.get("table", "")).startswith(DELIVERY_TABLE_PREFIX)
+
+
+def webhook_path(calls: dict) -> dict:
+    """The run without vendor delivery's share, so the webhook figure does not move with it: the
+    delivery functions' calls (theirs and their event sources', ``calls_by_caller``) taken out of
+    the operation counts, the deliveries table's writes, failed writes and reads left out, the
+    delivery functions' invocations and log lines left out. A capture without ``calls_by_caller``
+    (before vendor delivery) is returned as it is."""
+    by_caller = calls.get("calls_by_caller")
+    if not by_caller:
+        return calls
+    ops: collections.Counter[str] = collections.Counter(calls["calls"])
+    for fn in DELIVERY_FUNCTIONS:
+        ops.subtract(by_caller.get(fn, {}))
+    failed: collections.Counter[str] = collections.Counter(calls.get("failed", {}))
+    for write in calls["dynamodb_writes"]:
+        if _delivery_table(write) and not write["ok"]:
+            failed[f"dynamodb:{write['op']}"] -= 1
+    return {
+        **calls,
+        "calls": {k: v for k, v in ops.items() if v > 0},
+        "failed": {k: v for k, v in failed.items() if v > 0},
+        "function_errors": {k: v for k, v in calls.get("function_errors", {}).items()
+                            if k.split(":")[0] not in DELIVERY_FUNCTIONS},
+        "dynamodb_writes": [w for w in calls["dynamodb_writes"] if not _delivery_table(w)],
+        "dynamodb_reads": [r for r in calls.get("dynamodb_reads", []) if not _delivery_table(r)],
+        "functions": {k: v for k, v in calls["functions"].items() if k not in DELIVERY_FUNCTIONS},
+        "log_lines": {k: v for k, v in calls["log_lines"].items() if k not in DELIVERY_FUNCTIONS},
+    }
+
+
+def _state_changes_by_status(calls: dict) -> collections.Counter[str] | None:
+    """Successful ledger state-row writes by the status they set, or None when the capture did
+    not record the status (before it did)."""
+    states = [w for w in calls["dynamodb_writes"] if w.get("row_type") == "state" and w["ok"] and not _delivery_table(w)]
+    if not states or not all("status" in w for w in states):
+        return None
+    return collections.Counter(w["status"] for w in states)
+
+
+def secret_calls_per_minute(settings: CostSettings, functions: tuple[str, ...]) -> float:
+    """GetSecretValue calls a minute of `functions` at steady traffic: every warm environment reads
+    each of its secrets once per cache period."""
+    reads = sum(settings.secrets_read.get(fn, 0) for fn in functions)
+    return settings.warm_environments * reads * 60 / settings.secret_cache_seconds
+
+
 def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = None) -> list[Line]:
-    """Cost lines per million webhooks for ``calls`` (the run's JSON) under ``settings``."""
+    """Cost lines per million webhooks for ``calls`` (the run's JSON) under ``settings``; vendor
+    delivery's share of the run is left out (:func:`webhook_path`, :func:`delivery_model`)."""
     sizes = sizes or realistic_sizes()
+    calls = webhook_path(calls)
     n = calls["webhooks"]
     per = lambda count: count / n  # noqa: E731 - per webhook
     ops = calls["calls"]
@@ -414,6 +548,10 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
         or len(calls["message_bytes"].get("events", []))
     routed = fns.get("notifier", {}).get("records", 0) - sum(
         v for k, v in calls.get("function_errors", {}).items() if k.startswith("notifier"))
+    by_status = _state_changes_by_status(calls)
+    if settings.pipe_b_routed_only and by_status is not None:  # the completed-payment rule's statuses
+        routed = sum(by_status[x] for x in settings.webhook_statuses)
+    # (the statuses only vendor delivery routes are delivery's cost: delivery_model)
     bus_events = routed if settings.pipe_b_routed_only else state_changes
     chunks = lambda sizes_: sum(max(1, math.ceil(s / CHUNK_64K)) for s in sizes_)  # noqa: E731
     event_chunk = chunks(calls["message_bytes"].get("events", [])) / max(1, len(calls["message_bytes"].get("events", [])))
@@ -428,9 +566,13 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
     consumer = {fn: fns.get(fn, {}).get("records", 0) for fn in ("processor", "notifier")}
     share = consumer["processor"] / max(1, sum(consumer.values()))
     deletes = ops.get("sqs:DeleteMessage", 0) + ops.get("sqs:DeleteMessageBatch", 0)
+    batches = sum(fns.get(fn, {}).get("invocations", 0) for fn in consumer)
     if settings.esm_batch_deletes:  # one DeleteMessageBatch per invocation of each queue consumer
-        deletes = min(deletes, sum(fns.get(fn, {}).get("invocations", 0) for fn in consumer))
-    esm_calls = deletes + ops.get("sqs:ReceiveMessage", 0) + ops.get("sqs:ChangeMessageVisibility", 0)
+        deletes = min(deletes, batches)
+    receives = ops.get("sqs:ReceiveMessage", 0)
+    if not settings.esm_empty_receives:  # one receive per batch: the empty polls are per time
+        receives = min(receives, batches)
+    esm_calls = deletes + receives + ops.get("sqs:ChangeMessageVisibility", 0)
     fifo = fifo_sends + esm_calls * share
     standard = routed + esm_calls * (1 - share)  # EventBridge's delivery to the queue is a send
     add("SQS", per(fifo) * PRICES["sqs_fifo_per_request"] + per(standard) * PRICES["sqs_standard_per_request"],
@@ -459,9 +601,14 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
     add("X-Ray", settings.xray_sampling_rate * PRICES["xray_per_trace_recorded"],
         f"sampling {settings.xray_sampling_rate:.2f}, one trace per sampled webhook")
 
-    secret_calls = per(ops.get("secretsmanager:GetSecretValue", 0))
+    # per time, not per webhook (a cache per execution environment): at the design rate
+    readers = ("authorizer", "processor")
+    secret_calls = secret_calls_per_minute(settings, readers) / settings.webhooks_per_minute
     add("Secrets Manager + KMS", secret_calls * (PRICES["secrets_per_call"] + PRICES["kms_per_call"]),
-        f"{secret_calls:.3f} GetSecretValue (+ KMS Decrypt) per webhook (300 s cache)")
+        f"{secret_calls:.4f} GetSecretValue (+ KMS Decrypt) per webhook at {settings.webhooks_per_minute:,}/min: "
+        f"{settings.warm_environments} warm environments x "
+        + " + ".join(f"{fn} {settings.secrets_read.get(fn, 0)}" for fn in readers)
+        + f" secrets per {settings.secret_cache_seconds} s (run: {per(ops.get('secretsmanager:GetSecretValue', 0)):.3f})")
 
     publishes = per(ops.get("sns:Publish", 0))
     emails = 0.0 if settings.alert_email_filtered else publishes
@@ -469,6 +616,160 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
         f"{publishes:.2f} publishes per webhook; alert e-mail {'filtered to alerts' if settings.alert_email_filtered else 'receives every sale'}"
         f" ({emails:.2f} e-mails)")
     return lines
+
+
+def deliveries_made(calls: dict) -> tuple[int, int]:
+    """(deliveries, attempts) of the run: the sender's ``webhook delivered`` lines (one per 2xx;
+    the run logs at DEBUG, so every line is captured) and those plus ``webhook attempt failed``."""
+    kinds = calls["log_lines"].get("delivery_sender", {})
+    delivered = sum(f["lines"] for kind, f in kinds.items() if kind.endswith(" webhook delivered"))
+    failed = sum(f["lines"] for kind, f in kinds.items() if kind.endswith(" webhook attempt failed"))
+    return delivered, delivered + failed
+
+
+def delivery_bus_events(calls: dict, settings: CostSettings) -> tuple[float, str]:
+    """Bus events (= Pipe B records) only vendor delivery puts on the bus: state changes to the
+    statuses it alone routes (``settings.delivery_statuses``). From the run's state writes by
+    status when the capture has them; else Pipe B's entries as measured (the bus entries less the
+    functions' own PutEvents) less the completed-payment rule's (the notifier's records), which
+    is the statuses the *run's* environment routes."""
+    if not settings.pipe_b_routed_only:  # every state change is on the bus for the webhook path already
+        return 0.0, "Pipe B unfiltered: every state change is the webhook path's"
+    by_status = _state_changes_by_status(calls)
+    if by_status is not None:
+        return float(sum(by_status[x] for x in settings.delivery_statuses)), \
+            f"state changes to {', '.join(settings.delivery_statuses) or 'none'} counted by status"
+    by_caller = calls.get("calls_by_caller") or {}
+    own = sum(ops.get("events:PutEvents", 0) for who, ops in by_caller.items() if who != "-")
+    pipe_b = len(calls["message_bytes"].get("events", [])) - own
+    notified = calls["functions"].get("notifier", {}).get("records", 0)
+    return float(max(0, pipe_b - notified)), "Pipe B entries measured less the notifier's (the run's routed statuses)"
+
+
+def delivery_model(calls: dict, settings: CostSettings) -> tuple[list[Line], dict]:
+    """Vendor delivery's cost lines per million notifications delivered, from the delivery
+    functions' calls in the run (``calls_by_caller``) divided by the deliveries the run made
+    (:func:`deliveries_made`), plus what only delivery puts on the bus (:func:`delivery_bus_events`),
+    the deliveries table's writes (size-based WRU, the KEYS_ONLY index entries of each message row
+    created), NAT egress and Secrets Manager at the design rate. ([], {}) when the run has no
+    delivery. The runner's inflation is taken out as in :func:`model`: deletes and receives per
+    invocation (it deletes one by one and polls until a receive is empty)."""
+    by_caller = calls.get("calls_by_caller") or {}
+    delivered, attempts = deliveries_made(calls)
+    if not delivered or not any(by_caller.get(fn) for fn in DELIVERY_FUNCTIONS):
+        return [], {}
+    per = lambda count: count / delivered  # noqa: E731 - per delivery
+    fanout, sender = by_caller.get("delivery_fanout", {}), by_caller.get("delivery_sender", {})
+    fns = {fn: calls["functions"].get(fn, {"invocations": 0, "records": 0}) for fn in DELIVERY_FUNCTIONS}
+    lines: list[Line] = []
+
+    def add(service: str, dollars_per_delivery: float, detail: str) -> None:
+        lines.append(Line(service, dollars_per_delivery * 1_000_000, detail))
+
+    # ---- DynamoDB: every write's size (a failed conditional write bills too); the index entries of
+    # each message row created (KEYS_ONLY: keys only, 1 WRU each; updates do not change the keys)
+    writes = [w for w in calls["dynamodb_writes"] if _delivery_table(w)]
+    created = {tuple(w["key"]): w["size"] for w in writes if w["op"] == "PutItem" and any(w["key"])}
+    wrus = sum(wru(max(w["size"], created.get(tuple(w["key"]), 0))) for w in writes)
+    if any(w.get("gsi") for w in writes):
+        index_wrus = sum(len(w["gsi"]) for w in writes if w["ok"] and w["op"] == "PutItem")
+    else:  # a capture without the deliveries table's index keys: every created row but the attempts is a message row
+        messages = sum(1 for w in writes if w["ok"] and w["op"] == "PutItem") - attempts
+        index_wrus = len(DELIVERY_INDEXES) * max(0, messages)
+    rrus = sender.get("dynamodb:BatchGetItem", 0) * BATCH_GET_KEYS + sender.get("dynamodb:GetItem", 0) \
+        + sender.get("dynamodb:Query", 0)
+    add("DynamoDB", per(wrus + index_wrus) * PRICES["ddb_per_wru"] + per(rrus) * PRICES["ddb_per_rru"],
+        f"{per(wrus):.2f} table + {per(index_wrus):.2f} index WRU, {per(rrus):.2f} consistent RRU per delivery "
+        f"({per(sum(1 for w in writes if not w['ok'])):.2f} failed conditional writes)")
+
+    # ---- SQS: the rule's send to delivery-events (one per fan-out record) and the fan-out's event
+    # source (standard); the fan-out's SendMessageBatch, the sender's event source, its holds
+    # (ChangeMessageVisibility) and dead-letter copies (FIFO)
+    def esm(ops: dict, fn: str) -> float:
+        batches = fns[fn]["invocations"]
+        deletes = ops.get("sqs:DeleteMessage", 0) + ops.get("sqs:DeleteMessageBatch", 0)
+        receives = ops.get("sqs:ReceiveMessage", 0)
+        return (min(deletes, batches) if settings.esm_batch_deletes else deletes) \
+            + (receives if settings.esm_empty_receives else min(receives, batches))
+    standard = fns["delivery_fanout"]["records"] + esm(fanout, "delivery_fanout") + fanout.get("sqs:ChangeMessageVisibility", 0)
+    fifo = fanout.get("sqs:SendMessageBatch", 0) + fanout.get("sqs:SendMessage", 0) + esm(sender, "delivery_sender") \
+        + sender.get("sqs:ChangeMessageVisibility", 0) + sender.get("sqs:SendMessage", 0)
+    add("SQS", per(standard) * PRICES["sqs_standard_per_request"] + per(fifo) * PRICES["sqs_fifo_per_request"],
+        f"{per(standard):.2f} standard + {per(fifo):.2f} FIFO requests per delivery "
+        f"({per(sender.get('sqs:ChangeMessageVisibility', 0)):.2f} holds)")
+
+    # ---- EventBridge + Pipes: the statuses only delivery routes, and the sender's own events
+    bus, how = delivery_bus_events(calls, settings)
+    emitted = sender.get("events:PutEvents", 0)
+    add("EventBridge", per(bus + emitted) * PRICES["eventbridge_per_event"],
+        f"{per(bus):.2f} state changes per delivery ({how}) + {per(emitted):.3f} delivery events")
+    add("EventBridge Pipes", per(bus) * PRICES["pipes_per_request"], f"{per(bus):.2f} Pipe B records per delivery")
+
+    # ---- Lambda: requests + GB-seconds (modelled durations, as for the webhook path's functions)
+    memory_gb = settings.delivery_memory_mb / 1024
+    # the sender waits for its DynamoDB round trips and, per attempt (not per held record), for the
+    # vendor; the message groups of a batch run on threads, as many at once as the batches held
+    trips = sum(v for k, v in sender.items() if k.startswith("dynamodb:"))
+    groups = fns["delivery_sender"].get("message_groups", 0) / max(1, fns["delivery_sender"]["invocations"])
+    parallel = max(1.0, min(float(SENDER_MAX_PARALLEL_GROUPS), groups or 1.0))
+    waited_ms = {"delivery_fanout": fns["delivery_fanout"]["records"] * settings.ms_per_record.get("delivery_fanout", 5.0),
+                 "delivery_sender": (trips * settings.dynamodb_latency_ms + attempts * settings.vendor_latency_ms) / parallel}
+    for fn in DELIVERY_FUNCTIONS:
+        figures = fns[fn]
+        seconds = (figures["invocations"] * settings.ms_per_invocation.get(fn, 5.0) + waited_ms[fn]) / 1000
+        add(f"Lambda {fn}", per(figures["invocations"]) * PRICES["lambda_per_request"]
+            + per(seconds) * memory_gb * PRICES["lambda_arm_per_gb_second"],
+            f"{per(figures['invocations']):.2f} invocations, {per(seconds) * 1000:.1f} ms x {memory_gb:.2f} GB per delivery"
+            + (f" (vendor {settings.vendor_latency_ms:.0f} ms per attempt, {per(trips):.1f} DynamoDB trips per delivery, "
+               f"{parallel:.1f} groups at once)" if fn == "delivery_sender" else ""))
+
+    # ---- CloudWatch Logs: the lines the environment's level writes (+ platform lines); X-Ray
+    log_bytes = sum(f["bytes"] for fn in DELIVERY_FUNCTIONS for kind, f in calls["log_lines"].get(fn, {}).items()
+                    if _line_written(fn, kind, settings))
+    invocations = sum(fns[fn]["invocations"] for fn in DELIVERY_FUNCTIONS)
+    if settings.lambda_system_log_level == "INFO":
+        log_bytes += invocations * settings.lambda_platform_log_bytes
+    add("CloudWatch Logs", per(log_bytes) / 1e9 * PRICES["logs_per_gb_ingested"],
+        f"{per(log_bytes):.0f} B per delivery (level {settings.log_level}: EMF per attempt, lines at or above it)")
+    add("X-Ray", per(invocations) * settings.xray_sampling_rate * PRICES["xray_per_trace_recorded"],
+        f"sampling {settings.xray_sampling_rate:.2f} of {per(invocations):.2f} invocations per delivery")
+
+    # ---- NAT instance egress: each attempt's request bytes out to the internet
+    add("NAT data transfer out", per(attempts) * settings.vendor_request_bytes / 1e9 * PRICES["data_transfer_out_per_gb"],
+        f"{per(attempts):.2f} attempts x {settings.vendor_request_bytes} B (modelled) per delivery, EC2 NAT instance "
+        f"${PRICES['data_transfer_out_per_gb']}/GB out (no NAT gateway processing charge)")
+
+    # ---- Secrets Manager + KMS: per time, at the design rate's deliveries per minute
+    per_minute = settings.webhooks_per_minute * delivered / calls["webhooks"]
+    secret_calls = secret_calls_per_minute(settings, ("delivery_sender",)) / per_minute
+    add("Secrets Manager + KMS", secret_calls * (PRICES["secrets_per_call"] + PRICES["kms_per_call"]),
+        f"{secret_calls:.4f} GetSecretValue (+ KMS Decrypt) per delivery at {per_minute:,.0f} deliveries/min "
+        f"({settings.webhooks_per_minute:,} webhooks/min): {settings.warm_environments} warm environments x "
+        f"{settings.secrets_read.get('delivery_sender', 0)} endpoint secrets per {settings.secret_cache_seconds} s "
+        f"(run: {per(sender.get('secretsmanager:GetSecretValue', 0)):.3f})")
+    # what the held messages (rate limit, pause, not yet due) cost of the above: each hold is a
+    # ChangeMessageVisibility, a re-read of the rows (BatchGetItem) and, under a rate limit, a
+    # failed rate-slot write; a first try without a hold costs the rest
+    holds = sender.get("sqs:ChangeMessageVisibility", 0)
+    rereads = max(0, sender.get("dynamodb:BatchGetItem", 0) - attempts)
+    failed_writes = sum(1 for w in writes if not w["ok"])
+    held = per(holds) * PRICES["sqs_fifo_per_request"] + per(rereads) * BATCH_GET_KEYS * PRICES["ddb_per_rru"] \
+        + per(failed_writes) * PRICES["ddb_per_wru"]
+    return lines, {"deliveries": delivered, "attempts": attempts, "per_webhook": delivered / calls["webhooks"],
+                   "holds": per(holds), "rereads": per(rereads), "failed_writes": per(failed_writes),
+                   "held_dollars": held * 1_000_000}
+
+
+def delivery_report(lines: list[Line], figures: dict) -> str:
+    out = [f"vendor delivery, $ per million notifications delivered (the run: {figures['deliveries']} deliveries "
+           f"in {figures['attempts']} attempts, {figures['per_webhook']:.2f} per webhook; from the sender's "
+           f"'webhook delivered' lines):"]
+    out += [f"  {line.service:22s} ${line.dollars_per_million:6.2f}   {line.detail}" for line in lines]
+    out.append(f"  of which held messages: ${figures['held_dollars']:.2f} ({figures['holds']:.2f} holds, "
+               f"{figures['rereads']:.2f} re-reads, {figures['failed_writes']:.2f} failed rate-slot writes per delivery); "
+               f"a first try without a hold: ${total(lines) - figures['held_dollars']:.2f}")
+    out.append(f"vendor delivery: ${total(lines):.2f} per million notifications delivered")
+    return "\n".join(out)
 
 
 def _authorizer_share(settings: CostSettings) -> float:
@@ -527,6 +828,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         settings = deployed
     print(report(model(calls, settings, sizes)))
+    delivery_lines, figures = delivery_model(calls, settings)
+    if delivery_lines:
+        print(delivery_report(delivery_lines, figures))
     return 0
 
 

@@ -203,3 +203,189 @@ def test_access_log_bytes_are_the_deployed_format_rendered():
     assert cost_model.deployed_settings("prod").access_log_bytes == cost_model.access_log_bytes(ACCESS_LOG_FORMAT)
     spaced = json.dumps({**json.loads(ACCESS_LOG_FORMAT), "protocol": "$context.protocol"}, sort_keys=True)
     assert cost_model.access_log_bytes(spaced) == cost_model.settings_for("prod").access_log_bytes  # the format before
+
+
+# --------------------------------------------------------------------------- vendor delivery
+
+def _delivery_write(op, size, ok=True, gsi=(), kind=None):
+    write = {"op": op, "key": ["", ""], "size": size, "ok": ok, "gsi": list(gsi), "table": "deliveries-local"}
+    if kind:
+        write["kind"] = kind
+    return write
+
+
+@pytest.fixture
+def calls_delivery(calls):
+    """The same two webhooks with vendor delivery in the run: the succeeded change and a refunded
+    one (delivery's only: Pipe B's second entry) fanned out to 3 deliveries, each delivered first
+    try; the sender held one message for its rate limit (a failed rate-slot update + a
+    ChangeMessageVisibility); the runner polled every queue until empty, the processor's too."""
+    run = copy.deepcopy(calls)
+    fanout = {"sqs:ReceiveMessage": 2, "sqs:DeleteMessage": 2, "sqs:SendMessageBatch": 2}
+    sender = {"sqs:ReceiveMessage": 4, "sqs:DeleteMessage": 3, "sqs:ChangeMessageVisibility": 1,
+              "dynamodb:BatchGetItem": 3, "dynamodb:PutItem": 6, "dynamodb:UpdateItem": 4,
+              "secretsmanager:GetSecretValue": 1}
+    empty_polls = {"sqs:ReceiveMessage": 3}  # the processor's queue polled while the sender waited
+    for ops in (fanout, sender, empty_polls):
+        for key, value in ops.items():
+            run["calls"][key] = run["calls"].get(key, 0) + value
+    run["calls_by_caller"] = {"delivery_fanout": fanout, "delivery_sender": sender, "processor": empty_polls}
+    run["failed"]["dynamodb:UpdateItem"] += 1
+    run["dynamodb_writes"] += [_delivery_write("PutItem", 772, gsi=("by-endpoint", "by-transaction"), kind="create")
+                               for _ in range(3)]
+    run["dynamodb_writes"] += [_delivery_write("PutItem", 158, kind="create") for _ in range(3)]
+    run["dynamodb_writes"] += [_delivery_write("UpdateItem", 0) for _ in range(3)]
+    run["dynamodb_writes"].append(_delivery_write("UpdateItem", 0, ok=False))
+    run["functions"]["delivery_fanout"] = {"invocations": 1, "records": 2}
+    run["functions"]["delivery_sender"] = {"invocations": 2, "records": 3, "message_groups": 3}
+    run["log_lines"]["delivery_sender"] = {"INFO webhook delivered": {"lines": 3, "bytes": 900},
+                                           "EMF": {"lines": 3, "bytes": 1302}}
+    run["log_lines"]["delivery_fanout"] = {"INFO delivery fan-out": {"lines": 2, "bytes": 500}}
+    return run
+
+
+def _dollars(lines):
+    return {line.service: round(line.dollars_per_million, 9) for line in lines}
+
+
+@pytest.mark.parametrize("cuts", [(), tuple(cost_model.CUTS)])
+def test_the_webhook_figure_does_not_move_when_delivery_ran_in_the_same_run(calls, calls_delivery, cuts):
+    settings = cost_model.settings_for("prod", cuts=cuts)
+    assert _dollars(cost_model.model(calls_delivery, settings, SIZES)) == _dollars(cost_model.model(calls, settings, SIZES))
+    # without the split, delivery's writes, invocations and calls land on the webhook path
+    unsplit = {k: v for k, v in calls_delivery.items() if k != "calls_by_caller"}
+    assert cost_model.total(cost_model.model(unsplit, settings, SIZES)) > cost_model.total(cost_model.model(calls, settings, SIZES))
+
+
+def test_a_capture_without_calls_by_caller_is_priced_as_it_was_and_has_no_delivery_block(calls):
+    assert cost_model.webhook_path(calls) is calls
+    assert cost_model.delivery_model(calls, cost_model.settings_for("prod")) == ([], {})
+
+
+def test_empty_polls_of_the_runner_are_not_priced_unless_asked(calls_delivery):
+    settings = cost_model.settings_for("prod")
+    sqs = lambda s: _line(cost_model.model(calls_delivery, s, SIZES), "SQS").dollars_per_million  # noqa: E731
+    # 2 batches (processor 1, notifier 1): 2 receives priced, not the 5 the runner made; the 3 more
+    # are split by records (processor 2 FIFO, notifier 1 standard), over 2 webhooks
+    assert sqs(dataclasses.replace(settings, esm_empty_receives=True)) == pytest.approx(
+        sqs(settings) + 3 * (2 / 3 * cost_model.PRICES["sqs_fifo_per_request"]
+                             + 1 / 3 * cost_model.PRICES["sqs_standard_per_request"]) / 2 * 1e6)
+
+
+def test_delivery_block_prices_the_delivery_calls_per_delivery_made(calls_delivery):
+    settings = cost_model.deployed_settings("prod")
+    lines, figures = cost_model.delivery_model(calls_delivery, settings)
+    assert {k: figures[k] for k in ("deliveries", "attempts", "per_webhook")} == {"deliveries": 3, "attempts": 3, "per_webhook": 1.5}
+    got = _dollars(lines)
+    p = cost_model.PRICES
+    # table: 3 message rows + 3 attempts + 3 delivered updates + 1 failed rate slot = 10 WRU; the
+    # message rows' 2 KEYS_ONLY index entries each = 6 WRU; 3 BatchGetItem x 2 consistent keys = 6 RRU
+    assert got["DynamoDB"] == pytest.approx(((10 + 6) * p["ddb_per_wru"] + 6 * p["ddb_per_rru"]) / 3 * 1e6)
+    # standard: the rule's 2 sends + 1 receive + 1 delete (one batch); FIFO: 2 SendMessageBatch +
+    # 2 receives + 2 deletes (two batches, not the runner's 4 and 3) + 1 hold
+    assert got["SQS"] == pytest.approx((4 * p["sqs_standard_per_request"] + 7 * p["sqs_fifo_per_request"]) / 3 * 1e6)
+    # one bus event and Pipe B record only delivery routes (Pipe B's 2 entries less the notifier's 1)
+    assert got["EventBridge"] == pytest.approx(p["eventbridge_per_event"] / 3 * 1e6)
+    assert got["EventBridge Pipes"] == pytest.approx(p["pipes_per_request"] / 3 * 1e6)
+    # prod logs at WARNING: only the EMF blobs
+    assert got["CloudWatch Logs"] == pytest.approx(1302 / 3 / 1e9 * p["logs_per_gb_ingested"] * 1e6)
+    assert got["NAT data transfer out"] == pytest.approx(2048 / 1e9 * 0.09 * 1e6)
+    # sender: 5 ms per invocation + (13 DynamoDB calls x 4 ms + 3 attempts x 200 ms vendor) / 1.5
+    # groups at once (3 groups in 2 batches)
+    seconds = (2 * 5 + (13 * 4 + 3 * 200) / 1.5) / 1000
+    assert got["Lambda delivery_sender"] == pytest.approx(
+        (2 * p["lambda_per_request"] + seconds * 0.5 * p["lambda_arm_per_gb_second"]) / 3 * 1e6)
+    # 10 environments x 3 endpoint secrets per 300 s = 6 calls a minute over 15,000 deliveries a minute
+    assert got["Secrets Manager + KMS"] == pytest.approx(6 / 15_000 * (p["secrets_per_call"] + p["kms_per_call"]) * 1e6)
+    text = cost_model.delivery_report(lines, figures)
+    assert text.splitlines()[-1] == f"vendor delivery: ${cost_model.total(lines):.2f} per million notifications delivered"
+    assert "(run: 0.333)" in text  # the measured GetSecretValue per delivery beside the modelled one
+    # the hold: 1 ChangeMessageVisibility, no re-read (3 BatchGetItem for 3 attempts), 1 failed rate-slot write
+    assert figures["held_dollars"] == pytest.approx((p["sqs_fifo_per_request"] + p["ddb_per_wru"]) / 3 * 1e6)
+    assert f"a first try without a hold: ${cost_model.total(lines) - figures['held_dollars']:.2f}" in text
+
+
+def test_delivery_index_entries_without_index_keys_in_the_capture_come_from_the_rows_created(calls_delivery):
+    settings = cost_model.deployed_settings("prod")
+    bare = copy.deepcopy(calls_delivery)
+    for write in bare["dynamodb_writes"]:
+        if write.get("table"):
+            write["gsi"] = []
+    ddb = lambda c: _line(cost_model.delivery_model(c, settings)[0], "DynamoDB").dollars_per_million  # noqa: E731
+    assert ddb(bare) == pytest.approx(ddb(calls_delivery))  # 6 PutItems - 3 attempts = 3 message rows x 2
+    assert cost_model.DELIVERY_INDEXES == tuple(__import__("constructs.delivery", fromlist=["INDEXES"]).INDEXES)
+
+
+def test_statuses_only_delivery_routes_are_its_cost_counted_by_status_when_captured(calls_delivery):
+    settings = cost_model.deployed_settings("prod")
+    assert settings.pipe_b_routed_only and settings.webhook_statuses == ("succeeded",)
+    assert settings.delivery_statuses == ("failed", "canceled", "refunded", "reversed")
+    run = copy.deepcopy(calls_delivery)
+    states = [w for w in run["dynamodb_writes"] if w.get("row_type") == "state"]
+    for write, status in zip(states, ("processing", "processing", "succeeded"), strict=True):
+        write["status"] = status
+    # a second payment succeeded (an unroutable vendor: on the bus, not notified) then refunded; a
+    # third reversed, then a stale "failed" that changes nothing
+    run["dynamodb_writes"] += [
+        _write("UpdateItem", ("pi_2", "STATE"), 340, kind="create") | {"status": "succeeded"},
+        _write("UpdateItem", ("pi_2", "STATE"), 340) | {"status": "refunded"},
+        _write("UpdateItem", ("pi_3", "STATE"), 340, kind="create") | {"status": "reversed"},
+        _write("UpdateItem", ("pi_3", "STATE"), 340, ok=False) | {"status": "failed"},
+    ]
+    assert cost_model.delivery_bus_events(run, settings)[0] == 2  # refunded + reversed; the failed write changed nothing
+    bus = _line(cost_model.model(run, settings, SIZES), "EventBridge").dollars_per_million
+    assert bus == pytest.approx(2 / 2 * cost_model.PRICES["eventbridge_per_event"] * 1e6)  # 2 succeeded per 2 webhooks
+    # unfiltered Pipe B: every change is the webhook path's already, delivery adds none
+    assert cost_model.delivery_bus_events(run, dataclasses.replace(settings, pipe_b_routed_only=False))[0] == 0
+
+
+def test_secrets_are_priced_per_time_at_the_design_rate_with_the_run_beside(calls):
+    settings = cost_model.settings_for("prod")
+    assert (settings.webhooks_per_minute, settings.warm_environments, settings.secret_cache_seconds) == (10_000, 10, 300)
+    # prod: stripe + paypal gate keys (authorizer), their signing secrets (processor), 3 vendor endpoints
+    assert settings.secrets_read == {"authorizer": 2, "processor": 2, "delivery_sender": 3}
+    line = lambda c, s: _line(cost_model.model(c, s, SIZES), "Secrets Manager + KMS")  # noqa: E731
+    price = cost_model.PRICES["secrets_per_call"] + cost_model.PRICES["kms_per_call"]
+    # 10 environments x 4 secrets / 5 min = 8 calls a minute over 10,000 webhooks
+    assert line(calls, settings).dollars_per_million == pytest.approx(8 / 10_000 * price * 1e6)
+    assert "0.0008 GetSecretValue" in line(calls, settings).detail and "(run: 0.500)" in line(calls, settings).detail
+    more = copy.deepcopy(calls)
+    more["calls"]["secretsmanager:GetSecretValue"] = 50  # the run's figure is shown, not priced
+    assert line(more, settings).dollars_per_million == line(calls, settings).dollars_per_million
+    busier = dataclasses.replace(settings, warm_environments=20, webhooks_per_minute=5_000)
+    assert line(calls, busier).dollars_per_million == pytest.approx(4 * line(calls, settings).dollars_per_million)
+
+
+def test_main_prints_the_delivery_block_after_the_webhook_total(calls_delivery, tmp_path, capsys):
+    path = tmp_path / "calls.json"
+    path.write_text(json.dumps(calls_delivery))
+    for flags in ([], ["--before"], ["--all-cuts"], ["--cuts"]):
+        assert cost_model.main(["--env", "prod", "--calls", str(path), *flags]) == 0
+        out = capsys.readouterr().out.splitlines()
+        webhook = next(i for i, text in enumerate(out) if text.startswith("total: $"))
+        assert out[webhook + 1].startswith("vendor delivery, $ per million notifications delivered")
+        assert out[-1].startswith("vendor delivery: $") and out[-1].endswith(" per million notifications delivered")
+
+
+def test_capture_records_the_status_of_a_state_write_and_the_deliveries_table_keys():
+    import cost_capture  # scripts/ is on pytest.ini's pythonpath
+
+    capture = object.__new__(cost_capture.CostCapture)
+    capture.platform = type("Platform", (), {"functions": type("Functions", (), {"current": "processor"})(), "polling": None})()
+    capture.message_bytes = {}
+
+    def recorded(op, params):
+        model = type("Model", (), {"name": op, "service_model": type("S", (), {"service_name": "dynamodb"})()})()
+        context: dict = {}
+        capture._record_params(params, model, context)
+        return context["cost_write"]
+
+    state = recorded("UpdateItem", {"TableName": "payment-transactions-local", "ReturnValues": "UPDATED_OLD",
+                                    "Key": {"transaction_id": {"S": "pi_1"}, "timestamp": {"S": "STATE"}},
+                                    "ExpressionAttributeValues": {":status": {"S": "refunded"}, ":rank": {"N": "70"}}})
+    assert (state["status"], state["key"], state["table"]) == ("refunded", ["pi_1", "STATE"], "payment-transactions-local")
+    message = recorded("PutItem", {"TableName": "deliveries-local", "Item": {
+        "pk": {"S": "MSG#m1"}, "sk": {"S": "MSG"}, "transaction_id": {"S": "pi_1"}, "endpoint_key": {"S": "ep"},
+        "txn_key": {"S": "pi_1"}}})
+    assert message["key"] == ["MSG#m1", "MSG"] and message["gsi"] == ["by-endpoint", "by-transaction"]
+    assert "status" not in message
