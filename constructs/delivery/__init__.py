@@ -21,14 +21,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-from cdktf_cdktf_provider_aws.dynamodb_table import (
-    DynamodbTable,
-    DynamodbTableAttribute,
-    DynamodbTableGlobalSecondaryIndex,
-    DynamodbTablePointInTimeRecovery,
-    DynamodbTableServerSideEncryption,
-    DynamodbTableTtl,
-)
 from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
     LambdaEventSourceMapping,
@@ -43,13 +35,13 @@ from constructs.core.policy import document
 from constructs.core.tokens import is_literal, is_token
 from constructs.processing import SQS_BATCH_SIZE, FunctionSpec, ServerlessFunction
 from constructs.queueing import VISIBILITY_FACTOR, FifoQueue, WebhookQueue
+from constructs.storage import encrypted_table
 
 #: builds one function: (construct id, spec, security group ids or None for the caller's) -> function
 FunctionBuilder = Callable[[str, FunctionSpec, "Sequence[str] | None"], ServerlessFunction]
 #: SSM String parameters above 4 KB need the Advanced tier (8 KB).
 STANDARD_PARAMETER_BYTES = 4_096
 ADVANCED_PARAMETER_BYTES = 8_192
-TTL_ATTRIBUTE = "expires_at"
 #: GSI name -> (partition key, sort key); KEYS_ONLY (the ops tooling fetches the rows it lists).
 INDEXES = {"by-endpoint": ("endpoint_key", "sort_key"), "by-transaction": ("txn_key", "sort_key")}
 FOUR_DAYS = 345_600
@@ -199,17 +191,9 @@ class VendorDelivery(Construct):
             self, "dead-letter-queue", name=dead_letter_queue_name, kms_key_arn=sqs_kms_key_arn).queue
 
         # --- table: message rows, attempt log, endpoint state, rate windows
-        keys = sorted({"pk", "sk"} | {k for pair in INDEXES.values() for k in pair})
-        self.table = DynamodbTable(
-            self, "table", name=table_name, billing_mode="PAY_PER_REQUEST", hash_key="pk", range_key="sk",
-            attribute=[DynamodbTableAttribute(name=k, type="S") for k in keys],
-            global_secondary_index=[DynamodbTableGlobalSecondaryIndex(
-                name=index, hash_key=pk, range_key=sk, projection_type="KEYS_ONLY")
-                for index, (pk, sk) in INDEXES.items()],
-            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
-            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=dynamodb_kms_key_arn),
-            ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
-            deletion_protection_enabled=deletion_protection_enabled,
+        self.table = encrypted_table(
+            self, "table", name=table_name, hash_key="pk", range_key="sk", kms_key_arn=dynamodb_kms_key_arn,
+            indexes=INDEXES, deletion_protection_enabled=deletion_protection_enabled,
         )
 
         # --- configuration: the endpoint document and one signing secret per endpoint

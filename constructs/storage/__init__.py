@@ -4,7 +4,7 @@ with their secure defaults."""
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from cdktf import Token
 from cdktf_cdktf_provider_aws.dynamodb_table import (
@@ -60,6 +60,53 @@ _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
+
+def encrypted_table(
+    scope: Construct,
+    id_: str,
+    *,
+    name: str,
+    hash_key: str,
+    range_key: str,
+    kms_key_arn: str,
+    indexes: Mapping[str, tuple[str, str]] | None = None,
+    index_projection_type: str = "KEYS_ONLY",
+    index_non_key_attributes: Sequence[str] = (),
+    attribute_order: str = "sorted",
+    stream_view_type: str | None = None,
+    point_in_time_recovery_enabled: bool = True,
+    deletion_protection_enabled: bool = False,
+) -> DynamodbTable:
+    """The project's table defaults in one place: on demand, string keys, SSE with the given
+    customer-managed key, point-in-time recovery, TTL on ``expires_at``; ``indexes`` (name ->
+    (hash key, range key)) with one projection; a stream only with ``stream_view_type``.
+    ``attribute_order`` "sorted" lists the key attributes sorted, "keys" as hash, range (the
+    order is part of the synthesized JSON, so each table keeps the one it was deployed with)."""
+    indexes = dict(indexes or {})
+    names = [hash_key, range_key] + [k for pair in indexes.values() for k in pair]
+    attributes = sorted(set(names)) if attribute_order == "sorted" else list(dict.fromkeys(names))
+    return DynamodbTable(
+        scope,
+        id_,
+        name=name,
+        billing_mode="PAY_PER_REQUEST",
+        hash_key=hash_key,
+        range_key=range_key,
+        attribute=[DynamodbTableAttribute(name=attribute, type="S") for attribute in attributes],
+        global_secondary_index=[
+            DynamodbTableGlobalSecondaryIndex(name=index, hash_key=index_hash, range_key=index_range,
+                                              projection_type=index_projection_type,
+                                              non_key_attributes=list(index_non_key_attributes) or None)
+            for index, (index_hash, index_range) in indexes.items()
+        ] or None,
+        point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=point_in_time_recovery_enabled),
+        server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms_key_arn),
+        stream_enabled=True if stream_view_type else None,
+        stream_view_type=stream_view_type,
+        ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
+        deletion_protection_enabled=deletion_protection_enabled,
+    )
+
 class LedgerTable(Construct):
     """The payment ledger: `self.table` (DynamodbTable).
 
@@ -107,29 +154,13 @@ class LedgerTable(Construct):
         if problems:
             raise ValueError("LedgerTable: " + "; ".join(problems))
 
-        key_attributes = {"transaction_id", "timestamp"} | {k for pair in LEDGER_GSIS.values() for k in pair}
-        self.table = DynamodbTable(
-            self,
-            "table",
-            name=table_name,
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="transaction_id",
-            range_key="timestamp",
-            attribute=[DynamodbTableAttribute(name=name, type="S") for name in sorted(key_attributes)],
-            global_secondary_index=[
-                DynamodbTableGlobalSecondaryIndex(name=name, hash_key=hash_key, range_key=range_key,
-                                                  projection_type=index_projection_type,
-                                                  non_key_attributes=list(index_non_key_attributes) or None)
-                for name, (hash_key, range_key) in LEDGER_GSIS.items()
-            ],
-            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=point_in_time_recovery_enabled),
-            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms_key_arn),
-            stream_enabled=True,
-            stream_view_type="NEW_IMAGE",
-            ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
+        self.table = encrypted_table(
+            self, "table", name=table_name, hash_key="transaction_id", range_key="timestamp",
+            kms_key_arn=kms_key_arn, indexes=LEDGER_GSIS, index_projection_type=index_projection_type,
+            index_non_key_attributes=index_non_key_attributes, stream_view_type="NEW_IMAGE",
+            point_in_time_recovery_enabled=point_in_time_recovery_enabled,
             deletion_protection_enabled=deletion_protection_enabled,
         )
-
 
 class MarkerTable(Construct):
     """A small table of short-lived claim markers (at-most-once side effects): `self.table`.
@@ -165,20 +196,10 @@ class MarkerTable(Construct):
             problems.append(f"sort_key_name must differ from partition_key_name, both are {sort_key_name!r}")
         if problems:
             raise ValueError("MarkerTable: " + "; ".join(problems))
-        self.table = DynamodbTable(
-            self,
-            "table",
-            name=table_name,
-            billing_mode="PAY_PER_REQUEST",
-            hash_key=partition_key_name,
-            range_key=sort_key_name,
-            attribute=[DynamodbTableAttribute(name=n, type="S") for n in (partition_key_name, sort_key_name)],
-            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
-            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=kms_key_arn),
-            ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
-            deletion_protection_enabled=deletion_protection_enabled,
+        self.table = encrypted_table(
+            self, "table", name=table_name, hash_key=partition_key_name, range_key=sort_key_name,
+            kms_key_arn=kms_key_arn, attribute_order="keys", deletion_protection_enabled=deletion_protection_enabled,
         )
-
 
 class ArchiveBucket(Construct):
     """The raw-payload archive: `self.bucket`, plus `self.log_bucket` (server access logs).
