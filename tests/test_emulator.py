@@ -134,3 +134,30 @@ def test_a_bus_rule_delivers_to_an_sns_topic_as_on_aws_and_other_targets_still_g
     event = json.loads(json.loads(via_topic["Body"])["Message"])
     assert (event["detail-type"], event["detail"]) == ("DeliveryExhausted", {"endpoint_id": "ep-1"})
     assert json.loads(direct["Body"])["id"] == event["id"]
+
+
+def test_a_repeated_vpc_endpoint_delete_succeeds_and_removes_the_gateway_routes_once():
+    """The SDK repeats a call whose answer was lost; EC2 answers the repeat of DeleteVpcEndpoints
+    with success. moto 5.2 failed it (InvalidRoute.NotFound), and with it a whole local destroy."""
+    from moto import mock_aws
+
+    import emulator
+
+    emulator.idempotent_vpc_endpoint_deletes()
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        endpoint = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.s3",
+                                           VpcEndpointType="Gateway", RouteTableIds=[table])["VpcEndpoint"]["VpcEndpointId"]
+
+        def prefix_list_routes() -> list:
+            routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+            return [r for r in routes if r.get("DestinationPrefixListId")]
+
+        assert len(prefix_list_routes()) == 1
+        for _ in range(2):
+            ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+        assert prefix_list_routes() == []
+        states = [e["State"] for e in ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"]]
+        assert states in ([], ["deleted"]), states
