@@ -480,3 +480,23 @@ def test_ingest_max_receive_count_defaults_to_5_and_is_checked():
     assert load_settings("dev", environ=NO_ENV).ingest_max_receive_count == 5
     fails("dev", {"ingest_max_receive_count": 0}, "ingest_max_receive_count must be 1..1000", "got 0")
     fails("dev", {"alarms": {"signature_mismatches_per_5min": 0}}, "alarms.signature_mismatches_per_5min must be >= 1")
+
+
+def test_the_secret_prefix_the_ops_tools_read_is_the_one_the_stack_deploys():
+    """settings names secrets without importing the construct (an ops command would start jsii)."""
+    import subprocess
+    import sys
+
+    from constructs.app import settings as settings_module
+    from constructs.configuration import SERVICE_NAME
+    from infra_synth import synth, resources
+
+    assert settings_module.SERVICE_NAME == SERVICE_NAME
+    prefix = load_settings("dev", environ={}).secret_prefix
+    names = [r["name"] for r in resources(synth("dev"), "aws_secretsmanager_secret").values()]
+    assert names and all(name.startswith(prefix) for name in names), (prefix, names[:3])
+    # and the settings stay light: loading them imports neither cdktf nor the provider bindings
+    probe = ("import sys; from constructs.app.environments import load_settings; load_settings('dev').secret_prefix; "
+             "print(sorted(m for m in sys.modules if m.startswith('cdktf')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]", loaded

@@ -17,6 +17,10 @@ from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS, WAF
 from paycore import delivery, events
 from paycore.model import STATUSES
 
+#: The service name in secret names and logs (`constructs.configuration.SERVICE_NAME`, which the
+#: stack deploys; a test keeps the two equal).
+SERVICE_NAME = "payment-webhooks"
+
 KNOWN_PROVIDERS = ("stripe", "paypal")
 FUNCTION_NAMES = (
     "authorizer", "validator", "processor", "archiver", "notifier", "reader", "status", "notify",
@@ -410,9 +414,9 @@ class Settings:
 
     @property
     def secret_prefix(self) -> str:
-        """Every secret of the environment is named `{secret_prefix}...` (constructs.configuration)."""
-        from constructs.configuration import SERVICE_NAME
-
+        """Every secret of the environment is named `{secret_prefix}...`, as `constructs.configuration`
+        names them (read here without importing it: that starts jsii and the provider, a minute
+        for an ops command; tests/test_settings.py checks the two agree)."""
         return f"{SERVICE_NAME}/{self.suffix}/"
 
     @property
