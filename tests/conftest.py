@@ -40,12 +40,25 @@ def stack_json(synth_dir):
     return load
 
 
+def _waits_on_a_deployment(item) -> bool:
+    marks = getattr(item.module, "pytestmark", [])
+    return any(mark.name == "slow" for mark in (marks if isinstance(marks, list) else [marks]))
+
+
 def pytest_collection_modifyitems(items):
     """Modules marked slow as a whole (a deployment to an emulator: mostly waiting on Terraform)
     run first, so that under ./scripts/test.sh's several processes they start at once and the
     rest runs beside them; otherwise the order is the collection's."""
-    def waits_on_a_deployment(item) -> bool:
-        marks = getattr(item.module, "pytestmark", [])
-        return any(mark.name == "slow" for mark in (marks if isinstance(marks, list) else [marks]))
+    items.sort(key=lambda item: not _waits_on_a_deployment(item))
 
-    items.sort(key=lambda item: not waits_on_a_deployment(item))
+
+_NICE = 10
+
+
+def pytest_runtest_setup(item):
+    """Under ./scripts/test.sh's several processes (pytest-xdist), a process that runs a module
+    not marked slow yields the CPU to the local deployment's processes from then on (nice 10, and
+    so do the Terraform, node and checkov processes it starts): the deployment module is the
+    suite's longest path, the rest fills what CPU it leaves. A single process is left alone."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and not _waits_on_a_deployment(item) and os.nice(0) < _NICE:
+        os.nice(_NICE - os.nice(0))
