@@ -120,15 +120,15 @@ def parse_envelope(text: str | bytes) -> Envelope:
         data = fastdecode.loads_few_values(text)  # json.loads' value and errors
     except (ValueError, UnicodeDecodeError) as exc:
         raise Rejected("malformed_envelope") from exc
-    if not isinstance(data, dict) or data.get("v") != VERSION:
+    if type(data) is not dict or data.get("v") != VERSION:
         raise Rejected("malformed_envelope")
+    # JSON gives exact dict/list/str/int/float/bool/None: `type(x) is int` is isinstance without bool
     for name, kind in _FIELD_KINDS:
-        value = data.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if type(data.get(name)) is not kind:
             raise Rejected("malformed_envelope")
     headers = {}
-    for key, value in data["headers"].items():
-        if not (isinstance(key, str) and isinstance(value, str)):
+    for key, value in data["headers"].items():  # JSON object keys are str
+        if type(value) is not str:
             raise Rejected("malformed_envelope")
         if value != "":
             headers[key.lower()] = value
