@@ -28,7 +28,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, overload
 
 from paycore import fastdecode
 from paycore.model import Rejected
@@ -65,6 +65,26 @@ FIELD_NAMES = tuple(f.name for f in FIELDS)
 _FIELD_KINDS = tuple((f.name, f.kind) for f in FIELDS)
 
 
+class _DecodedBody:
+    """``envelope.raw``: ``body_b64`` decoded on first read, then kept in the instance's
+    ``__dict__``, which later reads find before this (non-data) descriptor: verify, the body
+    parse and the ledger read it without a call."""
+
+    @overload
+    def __get__(self, envelope: None, owner: type) -> _DecodedBody: ...
+    @overload
+    def __get__(self, envelope: Envelope, owner: type | None = None) -> bytes: ...
+
+    def __get__(self, envelope: Envelope | None, owner: type | None = None) -> bytes | _DecodedBody:
+        if envelope is None:  # Envelope.raw: the descriptor itself
+            return self
+        # base64.b64decode(validate=True) is a2b_base64(strict_mode=True) (a non-ASCII str is a
+        # ValueError); fastdecode gives its bytes and errors at pybase64's speed.
+        raw = fastdecode.b64decode_strict(envelope.body_b64)
+        envelope.__dict__["raw"] = raw  # a frozen dataclass: not through __setattr__
+        return raw
+
+
 @dataclass(frozen=True)
 class Envelope:
     provider: str
@@ -75,17 +95,8 @@ class Envelope:
     body_b64: str = ""
     v: int = VERSION
 
-    @property
-    def raw(self) -> bytes:
-        """The request body, byte for byte: decoded once per envelope (verify, parse and the
-        ledger all read it), then kept (not a field: it is ``body_b64`` decoded)."""
-        cached = self.__dict__.get("_raw")
-        if cached is None:
-            # base64.b64decode(validate=True) is a2b_base64(strict_mode=True) (a non-ASCII str is a
-            # ValueError); fastdecode gives its bytes and errors at pybase64's speed.
-            cached = fastdecode.b64decode_strict(self.body_b64)
-            object.__setattr__(self, "_raw", cached)
-        return cached
+    #: The request body, byte for byte (not a field, unannotated: it is ``body_b64`` decoded).
+    raw = _DecodedBody()
 
     def to_dict(self) -> dict[str, Any]:
         return {name: (dict(getattr(self, name)) if name == "headers" else getattr(self, name)) for name in FIELD_NAMES}
