@@ -81,6 +81,31 @@ def test_what_orjson_reads_otherwise_goes_to_the_stdlib(monkeypatch, data):
         assert fn(data) is sentinel, fn.__name__
 
 
+@pytest.mark.parametrize("offset", range(14))
+def test_a_19_digit_run_goes_to_the_stdlib_wherever_it_lies(monkeypatch, offset):
+    """loads looks at every 6th byte first: a run of 19 digits shows there at any alignment."""
+    sentinel = object()
+    monkeypatch.setattr(fastdecode, "json", types.SimpleNamespace(loads=lambda d: sentinel))
+    padding = b" " * offset
+    assert fastdecode.loads(padding + b'{"a":' + b"1" * 19 + b"}") is sentinel
+    assert fastdecode.loads(padding + b'["' + b"9" * 19 + b'"]') is sentinel  # in a string too: cheaper than telling
+    assert fastdecode.loads(padding + b'{"a":' + b"1" * 18 + b',"b":"' + b"2" * 18 + b'"}') is not sentinel
+
+
+@pytest.mark.parametrize("arrays", [0, 1, 7, 8, 9, 200, 255, 256, 300])
+def test_many_containers_go_to_the_stdlib_however_they_are_counted(monkeypatch, arrays):
+    """``{`` are counted, ``[`` found one by one up to a few, then counted: 256 of them in all
+    go to the stdlib."""
+    sentinel = object()
+    monkeypatch.setattr(fastdecode, "json", types.SimpleNamespace(loads=lambda d: sentinel))
+    for objects in (0, 1, 255 - arrays, 256 - arrays):
+        if objects < 0:
+            continue
+        data = b"[" + b",".join([b"[]"] * arrays + [b"{}"] * objects) + b"]"
+        expect_stdlib = 1 + arrays + objects >= fastdecode.MAX_FAST_NESTING
+        assert (fastdecode.loads(data) is sentinel) == expect_stdlib, (arrays, objects)
+
+
 NUMBERS = [
     "0", "-0", "1", "-1", "0.0", "-0.0", "0e0", "1E+2", "1e-2", "1.5e308", "1.7976931348623157e308", "1.8e308",
     "2.2250738585072014e-308", "4.9e-324", "5e-324", "2e-324", "1e-400", "1e400", "-1e400", "0.1", "0.30000000000000004",
