@@ -9,8 +9,9 @@ directly:
 * integers outside [-2**63, 2**64), which orjson returns as floats: any run of 19 digits
   (:func:`loads`) or any float in orjson's result (:func:`loads_few_values`);
 * deep nesting: orjson parses 1,024 levels, ``json.loads`` raises ``RecursionError`` at the
-  interpreter's recursion limit less the caller's stack (~970 levels in a handler). Below
-  :data:`MAX_FAST_NESTING` levels both parse, unless the caller is ~700 frames deep;
+  interpreter's recursion limit less the caller's stack (from 996 levels at a script's top level,
+  limit 1,000). Below :data:`MAX_FAST_NESTING` levels both parse, unless the caller is some 740
+  frames deep;
 * NaN/Infinity, lone surrogates, a BOM, UTF-16/32 bytes, invalid UTF-8: orjson rejects them.
 
 Where the accelerators cannot load (the layer's arm64 build on another machine, as in
@@ -35,7 +36,7 @@ except ImportError:
 ACCELERATED = orjson is not None and _pybase64_decode is not None
 
 #: Fewer ``[``/``{`` (:func:`loads`) or nesting levels (:func:`loads_few_values`) than this go to
-#: orjson: ``json.loads`` parses that deep from any caller less than ~700 frames deep.
+#: orjson: ``json.loads`` parses that deep from any caller less than ~740 frames deep.
 MAX_FAST_NESTING = 256
 _DIGITS = bytes.maketrans(b"0123456789", b"0" * 10)  # digits -> "0", every other byte as it is
 _LONG_DIGIT_RUN = b"0" * 19  # 10**18 <= a 19-digit integer: the shortest that may leave orjson's range
