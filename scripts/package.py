@@ -61,7 +61,7 @@ WHEEL_CACHE = ROOT / ".cache" / "wheels"
 LOCK_FILE = ROOT / "Pipfile.lock"
 
 FORMAT_VERSION = "2"  # bump when the zip layout or the build rules change
-DEFAULT_REQUIREMENTS = "aws-lambda-powertools[tracer]==3.37.0\ncryptography==46.0.3\n"
+DEFAULT_REQUIREMENTS = "aws-lambda-powertools[tracer]==3.37.0\ncryptography==46.0.3\norjson==3.13.0\npybase64==1.5.1\n"
 PLATFORM = ("manylinux2014_aarch64", "3.11", "cp")
 #: Shipped by the Lambda Python 3.11 runtime: kept out of the layer (botocore alone is ~80 MB).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "urllib3", "python_dateutil", "six"})

@@ -115,6 +115,9 @@ def test_layer_has_paycore_and_aarch64_deps_but_not_the_runtime_sdk(two_builds):
     assert any(n.startswith("python/aws_lambda_powertools/") for n in names)
     assert "python/cryptography/hazmat/bindings/_rust.abi3.so" in names
     assert "python/_cffi_backend.cpython-311-aarch64-linux-gnu.so" in names
+    # paycore.fastdecode's C extensions, as Lambda's arm64 CPython 3.11 loads them
+    assert "python/orjson/orjson.cpython-311-aarch64-linux-gnu.so" in names
+    assert "python/pybase64/_pybase64.cpython-311-aarch64-linux-gnu.so" in names
     assert not any(n.startswith(("python/botocore/", "python/boto3/")) for n in names)
 
 
