@@ -62,3 +62,25 @@ def pytest_runtest_setup(item):
     suite's longest path, the rest fills what CPU it leaves. A single process is left alone."""
     if os.environ.get("PYTEST_XDIST_WORKER") and not _waits_on_a_deployment(item) and os.nice(0) < _NICE:
         os.nice(_NICE - os.nice(0))
+        for pid in _descendants(os.getpid()):  # jsii's Node.js, started while collecting
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, max(_NICE, os.getpriority(os.PRIO_PROCESS, pid)))
+            except OSError:  # gone meanwhile
+                pass
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below `pid` (Linux /proc; none elsewhere)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.extend(children)
+        todo.extend(children)
+    return found
