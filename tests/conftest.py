@@ -40,9 +40,13 @@ def stack_json(synth_dir):
     return load
 
 
-def _waits_on_a_deployment(item) -> bool:
+def _module_marked(item, name: str) -> bool:
     marks = getattr(item.module, "pytestmark", [])
-    return any(mark.name == "slow" for mark in (marks if isinstance(marks, list) else [marks]))
+    return any(mark.name == name for mark in (marks if isinstance(marks, list) else [marks]))
+
+
+def _waits_on_a_deployment(item) -> bool:
+    return _module_marked(item, "slow")
 
 
 def pytest_collection_modifyitems(items):
@@ -57,10 +61,10 @@ _NICE = 10
 
 def pytest_runtest_setup(item):
     """Under ./scripts/test.sh's several processes (pytest-xdist), a process that runs a module
-    not marked slow yields the CPU to the local deployment's processes from then on (nice 10, and
-    so do the Terraform, node and checkov processes it starts): the deployment module is the
-    suite's longest path, the rest fills what CPU it leaves. A single process is left alone."""
-    if os.environ.get("PYTEST_XDIST_WORKER") and not _waits_on_a_deployment(item) and os.nice(0) < _NICE:
+    not marked longest_path yields the CPU to the local deployment's processes from then on (nice
+    10, and so do the Terraform, node and checkov processes it starts): the deployment module is
+    the suite's longest path, the rest fills what CPU it leaves. A single process is left alone."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and not _module_marked(item, "longest_path") and os.nice(0) < _NICE:
         os.nice(_NICE - os.nice(0))
         for pid in _descendants(os.getpid()):  # jsii's Node.js, started while collecting
             try:

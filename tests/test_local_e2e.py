@@ -18,7 +18,7 @@ import local_e2e
 import sample_webhooks
 from local_runner import LocalPlatform
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.longest_path]
 COUNT = 240
 
 
