@@ -52,8 +52,9 @@ def _waits_on_a_deployment(item) -> bool:
 def pytest_collection_modifyitems(items):
     """Modules marked slow as a whole (a deployment to an emulator: mostly waiting on Terraform)
     run first, so that under ./scripts/test.sh's several processes they start at once and the
-    rest runs beside them; otherwise the order is the collection's."""
-    items.sort(key=lambda item: not _waits_on_a_deployment(item))
+    rest runs beside them; otherwise the order is the collection's. The longest_path module goes
+    first of all: xdist hands the first file to a process of its own."""
+    items.sort(key=lambda item: (not _module_marked(item, "longest_path"), not _waits_on_a_deployment(item)))
 
 
 _NICE = 10
