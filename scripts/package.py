@@ -15,7 +15,7 @@ loudly (bytecode is per minor version; the runtime is python3.11). Source ``__py
 and stray ``.pyc`` files are never copied.
 
 Layer: ``python/paycore/`` from ``lambda_src/layer/paycore`` plus the third-party runtime deps of
-``lambda_src/layer/requirements.txt`` (default: :data:`DEFAULT_REQUIREMENTS`), resolved as
+``lambda_src/layer/requirements.txt``, resolved as
 manylinux2014 aarch64 / CPython 3.11 wheels with ``pip download --only-binary=:all:``
 into ``.cache/wheels/<hash>/`` and unpacked. Transitive versions are constrained by the
 ``default`` section of Pipfile.lock (the versions the tests run against), so resolution does not
@@ -61,7 +61,6 @@ WHEEL_CACHE = ROOT / ".cache" / "wheels"
 LOCK_FILE = ROOT / "Pipfile.lock"
 
 FORMAT_VERSION = "2"  # bump when the zip layout or the build rules change
-DEFAULT_REQUIREMENTS = "aws-lambda-powertools[tracer]==3.37.0\ncryptography==46.0.3\norjson==3.13.0\npybase64==1.5.1\n"
 PLATFORM = ("manylinux2014_aarch64", "3.11", "cp")
 #: Shipped by the Lambda Python 3.11 runtime: kept out of the layer (botocore alone is ~80 MB).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "urllib3", "python_dateutil", "six"})
@@ -178,8 +177,8 @@ def functions() -> list[str]:
 # --------------------------------------------------------------------------- layer deps
 
 def requirements_text() -> str:
-    path = LAYER_SRC / "requirements.txt"
-    return path.read_text() if path.is_file() else DEFAULT_REQUIREMENTS
+    """The layer's pinned third-party deps: lambda_src/layer/requirements.txt (the one list)."""
+    return (LAYER_SRC / "requirements.txt").read_text()
 
 
 def constraints_text() -> str:
