@@ -236,30 +236,19 @@ def atomic_conditional_writes() -> None:
 
 def idempotent_vpc_endpoint_deletes() -> None:
     """EC2 deletes a VPC endpoint idempotently: a repeated `DeleteVpcEndpoints` (the SDK retrying a
-    call whose answer was lost under load) succeeds, and a gateway endpoint's routes go with it.
-    moto 5.2 deletes the routes again on the repeat and fails it with `InvalidRoute.NotFound`,
-    which failed a whole `cdktf destroy local` (seen once in a timing run). The emulator skips an
-    endpoint already deleted and a route already gone. Idempotent."""
+    call whose answer was lost under load) succeeds. moto 5.2 deletes the gateway endpoint's routes
+    again on the repeat and fails it with `InvalidRoute.NotFound`, which failed a whole `cdktf
+    destroy local` (seen once in a timing run). The emulator leaves out the endpoints already
+    deleted and lets moto delete the rest. Idempotent."""
     from moto.ec2.models.vpcs import VPCBackend
-    from moto.ec2.utils import generate_route_id
 
     if getattr(VPCBackend, "endpoint_deletes_idempotent", False):
         return
+    moto_delete = VPCBackend.delete_vpc_endpoints
 
     def delete_vpc_endpoints(backend, vpce_ids=None):  # type: ignore[no-untyped-def]
-        for vpce_id in vpce_ids or []:
-            endpoint = backend.vpc_end_points.get(vpce_id)
-            if endpoint is None or endpoint.state == "deleted":
-                continue
-            if endpoint.vpc_endpoint_type.lower() == "interface":
-                for eni_id in endpoint.network_interface_ids:
-                    backend.enis.pop(eni_id, None)
-            else:
-                for route_table_id in endpoint.route_table_ids:
-                    route_table = backend.route_tables.get(route_table_id)
-                    if route_table is not None:
-                        route_table._routes.pop(generate_route_id(route_table_id, endpoint.destination_prefix_list_id), None)
-            endpoint.state = "deleted"
+        pending = [i for i in vpce_ids or [] if getattr(backend.vpc_end_points.get(i), "state", "deleted") != "deleted"]
+        return moto_delete(backend, pending)
 
     VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints
     VPCBackend.endpoint_deletes_idempotent = True
