@@ -45,16 +45,12 @@ def _module_marked(item, name: str) -> bool:
     return any(mark.name == name for mark in (marks if isinstance(marks, list) else [marks]))
 
 
-def _waits_on_a_deployment(item) -> bool:
-    return _module_marked(item, "slow")
-
-
 def pytest_collection_modifyitems(items):
     """Modules marked slow as a whole (a deployment to an emulator: mostly waiting on Terraform)
     run first, so that under ./scripts/test.sh's several processes they start at once and the
     rest runs beside them; otherwise the order is the collection's. The longest_path module goes
     first of all: xdist hands the first file to a process of its own."""
-    items.sort(key=lambda item: (not _module_marked(item, "longest_path"), not _waits_on_a_deployment(item)))
+    items.sort(key=lambda item: (not _module_marked(item, "longest_path"), not _module_marked(item, "slow")))
 
 
 _NICE = 10

@@ -60,7 +60,6 @@ _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-
 def encrypted_table(
     scope: Construct,
     id_: str,
@@ -106,6 +105,7 @@ def encrypted_table(
         ttl=DynamodbTableTtl(attribute_name=TTL_ATTRIBUTE, enabled=True),
         deletion_protection_enabled=deletion_protection_enabled,
     )
+
 
 class LedgerTable(Construct):
     """The payment ledger: `self.table` (DynamodbTable).
@@ -162,6 +162,7 @@ class LedgerTable(Construct):
             deletion_protection_enabled=deletion_protection_enabled,
         )
 
+
 class MarkerTable(Construct):
     """A small table of short-lived claim markers (at-most-once side effects): `self.table`.
 
@@ -200,6 +201,7 @@ class MarkerTable(Construct):
             self, "table", name=table_name, hash_key=partition_key_name, range_key=sort_key_name,
             kms_key_arn=kms_key_arn, attribute_order="keys", deletion_protection_enabled=deletion_protection_enabled,
         )
+
 
 class ArchiveBucket(Construct):
     """The raw-payload archive: `self.bucket`, plus `self.log_bucket` (server access logs).
