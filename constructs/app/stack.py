@@ -5,22 +5,40 @@ constructs receive plain, typed arguments and never configure providers, regions
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from cdktf import LocalBackend, S3Backend, TerraformStack
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from cdktf import AssetType, LocalBackend, S3Backend, TerraformAsset, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
-from constructs.app.functions import PROCESSOR_ALIAS, delivery_function_specs, function_specs, lambda_artifacts
+from constructs.app.functions import PROCESSOR_ALIAS, ROOT, delivery_function_specs, function_specs, lambda_artifacts
 from constructs.app.settings import Settings
 
-# Every service the stack or its Lambdas call; in `local` each points at the emulator.
-LOCAL_ENDPOINT_SERVICES = (
-    "acm", "apigateway", "applicationautoscaling", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2",
-    "events", "iam", "kms", "lambda_", "pipes", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
-    "wafv2", "xray",
-)
+#: The shared-config profile through which the `local` stack's provider reaches the emulator.
+EMULATOR_PROFILE = "emulator"
+EMULATOR_PROFILE_DIR = ROOT / "build" / "emulator-profile"
+
+
+def emulator_profile(endpoint_url: str) -> Path:
+    """An AWS shared config file whose profile sends every AWS API call to `endpoint_url`, for the
+    provider of an emulator stack (synth copies it into the stack's assets). The provider's
+    `endpoints` block would do the same per service, but the AWS provider (5.100) spends ~4 s
+    validating that block at each of the 3-5 times a Terraform command configures it; the SDK's
+    `endpoint_url` costs nothing and also covers a service nobody listed. Named by its content:
+    synths of different emulators at once never write the same file."""
+    text = (f"# written by synth for an emulator stack: every AWS API call goes to {endpoint_url}\n"
+            f"[profile {EMULATOR_PROFILE}]\nendpoint_url = {endpoint_url}\n")
+    path = EMULATOR_PROFILE_DIR / hashlib.sha256(text.encode()).hexdigest()[:16] / "aws-config"
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".aws-config.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(path)
+    return path
 
 
 # Attributes the local emulator (moto 5.2) does not read back as written, so a plan after a clean
@@ -82,7 +100,8 @@ class PaymentPlatformStack(TerraformStack):
         s = self.settings
         options: dict[str, Any] = dict(region=s.region, default_tags=[AwsProviderDefaultTags(tags=s.tags)])
         if s.local is not None:
-            url = s.local.endpoint_url
+            profile = TerraformAsset(self, "emulator-profile", path=str(emulator_profile(s.local.endpoint_url)),
+                                     type=AssetType.FILE)
             options.update(
                 access_key="test",
                 secret_key="test",
@@ -92,7 +111,10 @@ class PaymentPlatformStack(TerraformStack):
                 skip_region_validation=True,
                 s3_use_path_style=True,
                 max_retries=s.local.max_retries,
-                endpoints=[AwsProviderEndpoints(**{service: url for service in LOCAL_ENDPOINT_SERVICES})],
+                # the profile's endpoint_url; nothing from ~/.aws (or AWS_PROFILE) takes part
+                profile=EMULATOR_PROFILE,
+                shared_config_files=[profile.path],
+                shared_credentials_files=[profile.path],
             )
         return AwsProvider(self, "aws", **options)
 
