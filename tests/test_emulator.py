@@ -161,3 +161,52 @@ def test_a_repeated_vpc_endpoint_delete_succeeds_and_removes_the_gateway_routes_
         assert prefix_list_routes() == []
         states = [e["State"] for e in ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"]]
         assert states in ([], ["deleted"]), states
+
+
+def test_the_backend_of_a_host_is_moto_s_answer_looked_up_once():
+    """moto's server looks each request's backend up by listing its package folder and trying its
+    URL patterns (~1.5 ms, under one lock); the emulator keeps moto's answer per host."""
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.server import create_backend_app
+
+    import emulator
+
+    hosts = ["dynamodb", "sqs.us-east-1.amazonaws.com", "apigateway.us-east-1.amazonaws.com",
+             "events.eu-west-1.amazonaws.com", "moto_api", None, "nothing.example.com"]
+    expected = [DomainDispatcherApplication(create_backend_app).get_backend_for_host(h) for h in hosts]
+    assert expected[:4] == ["dynamodb", "sqs", "apigateway", "events"] and expected[-1] is None
+    emulator.backend_lookup_per_host()
+    emulator.backend_lookup_per_host()  # idempotent: one layer
+    app = DomainDispatcherApplication(create_backend_app)
+    assert [app.get_backend_for_host(h) for h in hosts] == expected
+    scans = []
+    moto_list = backends.list_of_moto_modules
+    backends.list_of_moto_modules = lambda: scans.append(1) or moto_list()
+    try:
+        assert [app.get_backend_for_host(h) for h in hosts] == expected
+    finally:
+        backends.list_of_moto_modules = moto_list
+    assert scans == [], "a host already looked up is not looked up again"
+
+
+@pytest.mark.parametrize("age_seconds, kept", [(0, True), (59, True), (61, False)])
+def test_a_message_past_its_queue_s_retention_period_is_not_handed_out(monkeypatch, age_seconds, kept):
+    """The emulator's retention check reads the queue's period alone; the answer is moto's."""
+    from moto import mock_aws
+    from moto.sqs import models
+
+    import emulator
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="m")
+        backend = models.sqs_backends["123456789012"]["us-east-1"]
+        [message] = backend.get_queue("q")._messages
+        sent = message.sent_timestamp / 1000
+        monkeypatch.setattr(models, "unix_time", lambda: sent + age_seconds)
+        emulator.retention_check_per_message()
+        emulator.retention_check_per_message()  # idempotent: moto's own stays one layer down
+        assert models.SQSBackend.moto_retention_check(backend, "q", message) is kept
+        assert backend.is_message_valid_based_on_retention_period("q", message) is kept
