@@ -53,6 +53,33 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: (not _module_marked(item, "longest_path"), not _module_marked(item, "slow")))
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that the process given the first file (the longest_path module,
+    sorted first) takes no other file until that one is done. xdist's own rule hands a process its
+    next file once its current one has two tests left: it queued a module behind the local
+    deployment's ~2 min destroy, on the suite's longest path, while the other processes ran out of
+    work. Any other --dist is xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FirstFileAlone(LoadFileScheduling):
+        first: tuple | None = None  # (process, file) of the first file handed out
+
+        def _assign_work_unit(self, node):
+            if self.first is None:
+                self.first = (node, next(iter(self.workqueue)))
+            super()._assign_work_unit(node)
+
+        def _reschedule(self, node):
+            if self.first is not None and node is self.first[0]:
+                if not all(self.assigned_work.get(node, {}).get(self.first[1], {}).values()):
+                    return
+            super()._reschedule(node)
+
+    return FirstFileAlone(config, log)
+
+
 _NICE = 10
 
 
