@@ -228,8 +228,10 @@ class Deployment:
 
 
 #: What a lost emulator response looks like: the provider's SDK retried a create that the emulator
-#: had already done (seen as ParameterAlreadyExists / AlreadyExistsException under load).
-EMULATOR_RACE = ("AlreadyExists",)
+#: had already done (seen as ParameterAlreadyExists / AlreadyExistsException under load, and as
+#: Lambda's "ResourceConflictException: Function already exist" after a CreateFunction answered
+#: only after ~5 min, once in a suite run).
+EMULATOR_RACE = ("AlreadyExists", "ResourceConflictException: Function already exist")
 
 
 def reset_emulator(endpoint_url: str) -> None:

@@ -8,14 +8,20 @@ import pytest
 import local_deploy
 
 
-def test_an_emulator_race_is_retried_once_from_a_reset_emulator(monkeypatch):
+@pytest.mark.parametrize("race", [
+    "Error: creating SSM Parameter (...): ParameterAlreadyExists: The parameter already exists",
+    "Error: creating Lambda Function (payment-authorizer-local): operation error Lambda: CreateFunction, https "
+    "response error StatusCode: 409, RequestID: x, ResourceConflictException: Function already exist: "
+    "payment-authorizer-local",
+])
+def test_an_emulator_race_is_retried_once_from_a_reset_emulator(monkeypatch, race):
     calls, resets, prepared = [], [], []
     monkeypatch.setattr(local_deploy, "reset_emulator", resets.append)
 
     def attempt(number):
         calls.append(number)
         if number == 1:
-            raise RuntimeError("Error: creating SSM Parameter (...): ParameterAlreadyExists: The parameter already exists")
+            raise RuntimeError(race)
         return "deployed"
 
     assert local_deploy.with_one_retry(attempt, "http://127.0.0.1:1", prepare=lambda: prepared.append(1)) == "deployed"
