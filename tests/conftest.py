@@ -55,26 +55,30 @@ def pytest_collection_modifyitems(items):
 
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadfile`, except that the process given the first file (the longest_path module,
-    sorted first) takes no other file until that one is done. xdist's own rule hands a process its
-    next file once its current one has two tests left: it queued a module behind the local
-    deployment's ~2 min destroy, on the suite's longest path, while the other processes ran out of
-    work. Any other --dist is xdist's own."""
+    sorted first) takes no other file: it is told to shut down as soon as it has that file, so it
+    runs the file and exits. xdist's own rule hands a process its next file once its current one
+    has two tests left: it queued a module behind the local deployment's ~2 min destroy, on the
+    suite's longest path, while the other processes ran out of work. (Merely withholding the next
+    file is not enough: a process runs its last test only once it has a next one or is told to
+    shut down.) In a run whose first file is short, that process stops early and the others share
+    the rest. Any other --dist is xdist's own."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
     class FirstFileAlone(LoadFileScheduling):
-        first: tuple | None = None  # (process, file) of the first file handed out
+        first_node = None  # the process given the first file
 
         def _assign_work_unit(self, node):
-            if self.first is None:
-                self.first = (node, next(iter(self.workqueue)))
+            if self.first_node is None:
+                self.first_node = node
             super()._assign_work_unit(node)
 
         def _reschedule(self, node):
-            if self.first is not None and node is self.first[0]:
-                if not all(self.assigned_work.get(node, {}).get(self.first[1], {}).values()):
-                    return
+            if node is self.first_node:
+                if not node.shutting_down:
+                    node.shutdown()
+                return
             super()._reschedule(node)
 
     return FirstFileAlone(config, log)
