@@ -294,7 +294,8 @@ def retention_check_per_message() -> None:
 
 
 def extend_moto() -> None:
-    """What the local stack needs of the emulator beyond moto 5.2 (each an AWS behaviour)."""
+    """What the local stack needs of the emulator beyond moto 5.2: AWS behaviours moto lacks, and
+    two of moto's hot spots made cheap (with moto's own answers)."""
     deliver_rule_targets_to_sns()
     atomic_conditional_writes()
     idempotent_vpc_endpoint_deletes()

@@ -229,8 +229,8 @@ class Deployment:
 
 #: What a lost emulator response looks like: the provider's SDK retried a create that the emulator
 #: had already done (seen as ParameterAlreadyExists / AlreadyExistsException under load, and as
-#: Lambda's "ResourceConflictException: Function already exist" after a CreateFunction answered
-#: only after ~5 min, once in a suite run).
+#: Lambda's "ResourceConflictException: Function already exist", which the provider retries for
+#: its 5-minute propagation window before failing; once in a suite run).
 EMULATOR_RACE = ("AlreadyExists", "ResourceConflictException: Function already exist")
 
 

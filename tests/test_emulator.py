@@ -208,5 +208,11 @@ def test_a_message_past_its_queue_s_retention_period_is_not_handed_out(monkeypat
         monkeypatch.setattr(models, "unix_time", lambda: sent + age_seconds)
         emulator.retention_check_per_message()
         emulator.retention_check_per_message()  # idempotent: moto's own stays one layer down
+        built = []
+        every_attribute = models.Queue.attributes
+        monkeypatch.setattr(models.Queue, "attributes", property(lambda queue: built.append(1) or every_attribute.fget(queue)))
         assert models.SQSBackend.moto_retention_check(backend, "q", message) is kept
+        assert built, "moto's own check builds every attribute"
+        built.clear()
         assert backend.is_message_valid_based_on_retention_period("q", message) is kept
+        assert built == [], "the emulator's reads the one attribute"
