@@ -20,7 +20,7 @@ from constructs.app.settings import Settings
 
 #: The shared-config profile through which the `local` stack's provider reaches the emulator.
 EMULATOR_PROFILE = "emulator"
-EMULATOR_PROFILE_DIR = ROOT / "build" / "emulator-profile"
+_PROFILE_DIR = ROOT / "build" / "emulator-profile"
 
 
 def emulator_profile(endpoint_url: str) -> Path:
@@ -32,8 +32,8 @@ def emulator_profile(endpoint_url: str) -> Path:
     synths of different emulators at once never write the same file."""
     text = (f"# written by synth for an emulator stack: every AWS API call goes to {endpoint_url}\n"
             f"[profile {EMULATOR_PROFILE}]\nendpoint_url = {endpoint_url}\n")
-    path = EMULATOR_PROFILE_DIR / hashlib.sha256(text.encode()).hexdigest()[:16] / "aws-config"
-    if not path.is_file() or path.read_text() != text:
+    path = _PROFILE_DIR / hashlib.sha256(text.encode()).hexdigest()[:16] / "aws-config"
+    if not path.is_file():  # named by its content: an existing one is this text
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".aws-config.{os.getpid()}")
         partial.write_text(text)
