@@ -293,12 +293,32 @@ def retention_check_per_message() -> None:
     models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
+def queue_attributes_set_alone() -> None:
+    """SetQueueAttributes changes the attributes it names and no other. moto 5.2 also resets the
+    queue's Policy whenever a call leaves it out, so setting a redrive policy would drop a queue
+    policy written just before it, and a stack would have to order the two. The emulator keeps the
+    policy a call does not name. Idempotent."""
+    from moto.sqs.models import SQSBackend
+
+    if hasattr(SQSBackend, "moto_set_queue_attributes"):
+        return
+
+    def set_queue_attributes(backend, queue_name, attributes):  # type: ignore[no-untyped-def]
+        if "Policy" not in attributes:
+            attributes = {**attributes, "Policy": backend.get_queue(queue_name).policy}
+        return SQSBackend.moto_set_queue_attributes(backend, queue_name, attributes)
+
+    SQSBackend.moto_set_queue_attributes = SQSBackend.set_queue_attributes
+    SQSBackend.set_queue_attributes = set_queue_attributes
+
+
 def extend_moto() -> None:
     """What the local stack needs of the emulator beyond moto 5.2: AWS behaviours moto lacks, and
     two of moto's hot spots made cheap (with moto's own answers)."""
     deliver_rule_targets_to_sns()
     atomic_conditional_writes()
     idempotent_vpc_endpoint_deletes()
+    queue_attributes_set_alone()
     backend_lookup_per_host()
     retention_check_per_message()
 

@@ -201,8 +201,9 @@ class Scenarios:
     def dlq_event_ids(self) -> list[str]:
         """Event ids in the ingest DLQ (the messages are left there, visible)."""
         ids = []
+        # no long poll: the deployed DLQ waits 20 s (its receive wait time) when it is empty
         messages = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                            AttributeNames=["All"]).get("Messages", [])
+                                            WaitTimeSeconds=0, AttributeNames=["All"]).get("Messages", [])
         for message in messages:
             raw = json.loads(message["Body"])["body_b64"]
             import base64

@@ -216,3 +216,40 @@ def test_a_message_past_its_queue_s_retention_period_is_not_handed_out(monkeypat
         built.clear()
         assert backend.is_message_valid_based_on_retention_period("q", message) is kept
         assert built == [], "the emulator's reads the one attribute"
+
+
+def test_setting_one_queue_attribute_leaves_the_queue_policy():
+    """SetQueueAttributes changes only what it names: a redrive policy set after the queue policy
+    leaves the policy (moto's own call resets it), and an empty Policy still removes it. The
+    stack's queue policy and redrive policy are written at the same time."""
+    from moto import mock_aws
+    from moto.sqs.models import SQSBackend, sqs_backends
+
+    import emulator
+
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "AllowSnsSend", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}]}
+    with mock_aws():
+        emulator.queue_attributes_set_alone()
+        emulator.queue_attributes_set_alone()  # idempotent: moto's own stays one layer down
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}
+
+        def attributes() -> dict:
+            return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(redrive)})
+        assert json.loads(attributes()["Policy"]) == policy
+        assert json.loads(attributes()["RedrivePolicy"]) == redrive
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "40"})
+        assert json.loads(attributes()["Policy"]) == policy and attributes()["VisibilityTimeout"] == "40"
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+        assert "Policy" not in attributes()
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        SQSBackend.moto_set_queue_attributes(sqs_backends["123456789012"]["us-east-1"], "q", {"VisibilityTimeout": "50"})
+        assert "Policy" not in attributes(), "moto's own call resets the policy it was not given"

@@ -113,6 +113,22 @@ def test_async_failures_go_to_the_failure_queue_after_at_most_2_retries():
                                                         {"maximum_retry_attempts": 2})
 
 
+def test_no_function_waits_for_the_failure_queue_its_role_names_the_queue_by_its_name():
+    """Each role may send to the failure queue by the ARN its name fixes, so no function (which
+    depends on its base policy) waits ~25 s for the queue's creation; the invoke configs above
+    keep the queue's own ARN, and with it the order."""
+    out = synth("dev")
+    by_name = ("arn:${data.aws_partition.partition.partition}:sqs:${data.aws_region.region.name}:"
+               "${data.aws_caller_identity.caller.account_id}:payment-lambda-failures-dev")
+    failures, _ = named(out, "aws_sqs_queue", name="payment-lambda-failures-dev")
+    bases = {k: d for k, d in data_sources(out, "aws_iam_policy_document").items() if "_base-document" in k}
+    assert len(bases) == len(FUNCTION_NAMES) + len(DELIVERY_FUNCTIONS)
+    for key, document in bases.items():
+        [send] = [s for s in document["statement"] if s["sid"] == "SendAsyncFailures"]
+        assert send["resources"] == [by_name], key
+        assert failures not in json.dumps(document), key
+
+
 def test_processor_and_notifier_consume_their_queues_in_batches_of_10_with_partial_failures():
     out = synth("dev")
     ingest, _ = named(out, "aws_sqs_queue", name="webhooks-dev.fifo")

@@ -4,6 +4,7 @@ checks (visibility >= 6 x the consumer's timeout, FIFO naming, provider limits).
 import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_policy import SqsQueueRedrivePolicy
 
@@ -41,6 +42,10 @@ def test_ingest_dlq_is_fifo_and_redrive_after_5_receives_by_queue():
     assert f"aws_sqs_queue.{ingest}.arn" in allow["redrive_allow_policy"]
     # the queues themselves carry no redrive JSON (no perpetual diff against the emulator)
     assert not any("redrive_policy" in q for q in resources(out, SqsQueue.TF_RESOURCE_TYPE).values())
+    # each queue policy is written beside the redrive policies, not after them: their ~25 s
+    # provider waits overlap (the emulator keeps a policy that SetQueueAttributes leaves out, as AWS)
+    policies = resources(out, SqsQueuePolicy.TF_RESOURCE_TYPE)
+    assert len(policies) >= 6 and not any("depends_on" in p for p in policies.values())
 
 
 def test_notifications_queue_is_standard_with_long_polling_and_its_dlq():

@@ -228,7 +228,7 @@ class PaymentPlatformStack(TerraformStack):
             consumer_timeout_seconds=s.function("notifier").timeout_seconds,
             service_senders={"events.amazonaws.com": self.completed_rule_arn}, dlq_redrive_allow_policy=allow,
         )
-        failures = FailureQueue(self, "lambda-failures", name=s.name("payment-lambda-failures"), kms_key_arn=key)
+        failures = FailureQueue(self, "lambda-failures", name=self.lambda_failures_name, kms_key_arn=key)
         return SimpleNamespace(ingest=ingest, notifications=notifications, lambda_failures=failures)
 
     # Names the fan-out creates later; fixed here so earlier constructs can reference their ARNs.
@@ -258,6 +258,16 @@ class PaymentPlatformStack(TerraformStack):
     def completed_rule_arn(self) -> str:
         return (f"arn:{self.partition}:events:{self.region_name}:{self.account_id}:rule/"
                 f"{self.event_bus_name}/{self.completed_rule_name}")
+
+    @property
+    def lambda_failures_name(self) -> str:
+        return self.settings.name("payment-lambda-failures")
+
+    @property
+    def lambda_failures_arn(self) -> str:
+        """The functions' roles name the async-failure queue by this ARN, fixed by the queue's name:
+        no function waits for the queue's creation (its ~25 s provider wait)."""
+        return f"arn:{self.partition}:sqs:{self.region_name}:{self.account_id}:{self.lambda_failures_name}"
 
     @property
     def vendor_topic_arn(self) -> str:
@@ -386,7 +396,8 @@ class PaymentPlatformStack(TerraformStack):
             lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
             account_id=self.account_id, partition=self.partition,
             region=self.region_name, log_retention_in_days=s.log_retention_days,
-            async_failure_queue_arn=q.lambda_failures.queue.arn, async_failure_queue_kms_key_arn=keys["sqs"].arn,
+            async_failure_queue_arn=q.lambda_failures.queue.arn, async_failure_queue_arn_by_name=self.lambda_failures_arn,
+            async_failure_queue_kms_key_arn=keys["sqs"].arn,
             async_max_retry_attempts=s.lambda_async_max_retry_attempts,
             system_log_level=s.lambda_system_log_level if s.enabled("lambda_logging_config") else None,
             **vpc,

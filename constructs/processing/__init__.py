@@ -103,6 +103,11 @@ class ServerlessFunction(Construct):
       log_retention_in_days: a CloudWatch Logs retention; default 30.
       subnet_ids / security_group_ids: VPC placement; default None (no VPC). Both or neither.
       async_failure_destination_arn: SQS queue ARN for failed async invocations; default None.
+      async_failure_destination_arn_by_name: the same queue's ARN built from its name
+        (`arn:{partition}:sqs:{region}:{account}:{name}`); when given, the role's policy names it
+        instead, so the function does not wait for the queue to be created (the provider waits
+        ~25 s for a new queue's attributes). The async invoke config keeps the queue's own ARN,
+        and with it the order. Default None.
       async_failure_destination_kms_key_arn: that queue's KMS key (the role may send to it); default None.
       async_max_retry_attempts: 0..2 (Lambda limit); default 2.
       async_max_event_age_seconds: 60..21600; default 3600.
@@ -134,6 +139,7 @@ class ServerlessFunction(Construct):
         subnet_ids: Sequence[str] | None = None,
         security_group_ids: Sequence[str] | None = None,
         async_failure_destination_arn: str | None = None,
+        async_failure_destination_arn_by_name: str | None = None,
         async_failure_destination_kms_key_arn: str | None = None,
         async_max_retry_attempts: int = 2,
         async_max_event_age_seconds: int = 3600,
@@ -207,7 +213,7 @@ class ServerlessFunction(Construct):
             ]
         if async_failure_destination_arn:
             base.append({"sid": "SendAsyncFailures", "actions": ["sqs:SendMessage"],
-                         "resources": [async_failure_destination_arn]})
+                         "resources": [async_failure_destination_arn_by_name or async_failure_destination_arn]})
             if async_failure_destination_kms_key_arn:  # SendMessage to an encrypted queue needs a data key
                 base.append({"sid": "AsyncFailuresKey", "actions": ["kms:GenerateDataKey", "kms:Decrypt"],
                              "resources": [async_failure_destination_kms_key_arn]})
@@ -302,6 +308,8 @@ class FunctionGroup(Construct):
       log_retention_in_days: a CloudWatch Logs retention; default 30.
       subnet_ids / security_group_ids: VPC placement of every function; default None (no VPC).
       async_failure_queue_arn: on-failure destination (SQS) of async invocations; default None;
+        async_failure_queue_arn_by_name: the same ARN built from the queue's name, for the roles'
+        policies (see ServerlessFunction); default None;
         async_failure_queue_kms_key_arn: its KMS key, granted to the roles for sending; default None.
       async_max_retry_attempts: 0..2 (Lambda limit); default 2.
       system_log_level: every function's platform log level (see ServerlessFunction); default None.
@@ -329,6 +337,7 @@ class FunctionGroup(Construct):
         subnet_ids: Sequence[str] | None = None,
         security_group_ids: Sequence[str] | None = None,
         async_failure_queue_arn: str | None = None,
+        async_failure_queue_arn_by_name: str | None = None,
         async_failure_queue_kms_key_arn: str | None = None,
         async_max_retry_attempts: int = 2,
         system_log_level: str | None = None,
@@ -357,6 +366,7 @@ class FunctionGroup(Construct):
             layer_arns=[self.layer.arn] if self.layer is not None else [],
             log_retention_in_days=log_retention_in_days,
             async_failure_destination_arn=async_failure_queue_arn,
+            async_failure_destination_arn_by_name=async_failure_queue_arn_by_name,
             async_failure_destination_kms_key_arn=async_failure_queue_kms_key_arn,
             async_max_retry_attempts=async_max_retry_attempts, system_log_level=system_log_level,
         )

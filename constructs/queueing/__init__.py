@@ -12,7 +12,7 @@ cannot show up as a perpetual diff on the queue, and the queue/DLQ pair has no c
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from typing import Mapping
 
 from cdktf import Fn, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
@@ -46,11 +46,9 @@ def _encrypted_queue(scope: Construct, id_: str, *, name: str, fifo: bool, kms_k
                     **QUEUE_DEFAULTS, **options)
 
 
-def _queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str],
-                  after: Sequence[Any] = ()) -> SqsQueuePolicy:
-    """The queue's resource policy. `after`: the other SetQueueAttributes resources of the same
-    queue; the policy is written last, because an emulator that resets the Policy attribute on
-    every SetQueueAttributes (moto 5.2) would otherwise lose it (no harm on AWS)."""
+def _queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str]) -> SqsQueuePolicy:
+    """The queue's resource policy. It is written beside the queue's redrive policies, not after
+    them: each waits ~25 s in the provider for its attribute to settle, and the two waits overlap."""
     statements = [deny_insecure_transport([queue.arn], ["sqs:*"])]
     for principal, source_arn in sorted(service_senders.items()):
         statements.append({
@@ -61,8 +59,7 @@ def _queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: 
             "conditions": [("ArnEquals", "aws:SourceArn", [source_arn])],
         })
     policy = document(scope, f"{id_}-document", statements)
-    return SqsQueuePolicy(scope, id_, queue_url=queue.url, policy=policy.json,
-                          depends_on=[resource for resource in after if resource is not None] or None)
+    return SqsQueuePolicy(scope, id_, queue_url=queue.url, policy=policy.json)
 
 
 class WebhookQueue(Construct):
@@ -165,9 +162,9 @@ class WebhookQueue(Construct):
             self, "redrive-allow-policy", queue_url=self.dead_letter_queue.url,
             redrive_allow_policy=Fn.jsonencode({"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}),
         ) if dlq_redrive_allow_policy else None
-        self.policy = _queue_policy(self, "policy", self.queue, service_senders or {}, after=[self.redrive_policy])
+        self.policy = _queue_policy(self, "policy", self.queue, service_senders or {})
         self.dead_letter_policy = _queue_policy(self, "dead-letter-policy", self.dead_letter_queue,
-                                                dlq_service_senders or {}, after=[self.redrive_allow_policy])
+                                                dlq_service_senders or {})
 
     @property
     def name(self) -> str:
