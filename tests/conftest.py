@@ -24,6 +24,22 @@ import main  # noqa: E402  (after the environment above)
 main.prepare_runtime()
 
 
+def _one_botocore_loader() -> None:
+    """moto's mock gives every test a new boto3 default session, and a new session parses again
+    each JSON service model and endpoint ruleset its clients use (~40 % of the CPU of the handler
+    tests). One loader for the test process parses each once and shares it, as the sessions of a
+    long-lived process would; the models are read-only to botocore."""
+    import functools
+
+    import botocore.session
+
+    if not hasattr(botocore.session.create_loader, "cache_info"):
+        botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.session.create_loader)
+
+
+_one_botocore_loader()
+
+
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory) -> Path:
     """All stacks synthesized once into a temporary cdktf.out."""
