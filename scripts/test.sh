@@ -10,6 +10,10 @@ cd "$ROOT"
 "$ROOT/.venv/bin/python" "$ROOT/scripts/toolchain.py" || true
 "$ROOT/.venv/bin/ruff" check .
 "$ROOT/.venv/bin/mypy"
+# Bytecode of the project's modules and of pytest's rewritten tests is cached in __pycache__ (ignored
+# by git; the Lambda zips compile their own): a machine that sets PYTHONDONTWRITEBYTECODE would
+# otherwise recompile them in every test process and Python subprocess (~3 s of CPU each).
+unset PYTHONDONTWRITEBYTECODE
 # Three processes (pytest-xdist), each test file on one of them: the local deployment
 # (tests/test_local_e2e.py, mostly waiting on Terraform) runs first and beside the rest, which the
 # other two share. Arguments after these win (e.g. `-n 0` for one process).

@@ -253,3 +253,36 @@ def test_setting_one_queue_attribute_leaves_the_queue_policy():
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
         SQSBackend.moto_set_queue_attributes(sqs_backends["123456789012"]["us-east-1"], "q", {"VisibilityTimeout": "50"})
         assert "Policy" not in attributes(), "moto's own call resets the policy it was not given"
+
+
+def test_a_queue_s_counts_are_moto_s_read_at_one_instant(monkeypatch):
+    """Visible, in flight and delayed messages are counted as moto counts them, with one clock
+    read per count (moto reads it once per message)."""
+    from moto import mock_aws
+    from moto.sqs import models
+
+    import emulator
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="counted")["QueueUrl"]
+        for n in range(6):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}", DelaySeconds=30 if n < 2 else 0)
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3, VisibilityTimeout=30, WaitTimeSeconds=0)
+        queue = models.sqs_backends["123456789012"]["us-east-1"].get_queue("counted")
+        emulator.queue_counts_at_one_instant()
+        emulator.queue_counts_at_one_instant()  # idempotent: moto's own stays one layer down
+        reads = []
+        clock = models.unix_time_millis
+        monkeypatch.setattr(models, "unix_time_millis", lambda: reads.append(1) or clock())
+        for seconds_later in (0, 31):
+            now = clock() + seconds_later * 1000
+            monkeypatch.setattr(models, "unix_time_millis", lambda now=now: reads.append(1) or now)
+            moto_counts = (len(models.Queue.moto_messages.fget(queue)), models.Queue.moto_not_visible.fget(queue),
+                           models.Queue.moto_delayed.fget(queue))
+            reads.clear()
+            counts = (len(queue.messages), queue.approximate_number_of_messages_not_visible,
+                      queue.approximate_number_of_messages_delayed)
+            assert counts == moto_counts and len(reads) == 3, (seconds_later, counts, moto_counts, len(reads))
+            assert counts == {0: (1, 3, 2), 31: (6, 0, 0)}[seconds_later]  # visible, in flight, delayed
+        assert queue.attributes["ApproximateNumberOfMessages"] == 6
