@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import ClientError
 
 from paycore import delivery, egress, obs
@@ -74,10 +74,7 @@ def vendor_metric(name: str, vendor_id: str, value: float = 1, unit: str = Metri
     which is what the alarms watch."""
     dimension_sets = [{"vendor_id": vendor_id}] + ([{}] if total else [])
     for extra in dimension_sets:
-        with single_metric(name=name, unit=unit, value=value, namespace=obs.NAMESPACE,
-                           default_dimensions={"service": obs.SERVICE}) as metric:
-            for key, val in extra.items():
-                metric.add_dimension(name=key, value=val)
+        obs.metric_blob(name, value, unit, dimensions=extra)
 
 
 def attempt_metrics(vendor_id: str, ok: bool, latency_ms: int) -> None:
@@ -88,14 +85,12 @@ def attempt_metrics(vendor_id: str, ok: bool, latency_ms: int) -> None:
     blob.add_metric(name="DeliveryAttempts", unit=MetricUnit.Count, value=1)
     blob.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
     blob.add_metric(name="DeliverySuccesses" if ok else "DeliveryFailedAttempts", unit=MetricUnit.Count, value=1)
-    blob.flush_metrics()
+    obs.emit(blob)
 
 
 def obs_count(name: str) -> None:
     """A service-level count, flushed at once (safe from the worker threads)."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=obs.NAMESPACE,
-                       default_dimensions={"service": obs.SERVICE}):
-        pass
+    obs.metric_blob(name)
 
 
 def _emit(detail_type: str, detail: dict[str, Any]) -> None:

@@ -15,13 +15,16 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
-from typing import Any
+import sys
+from typing import Any, Mapping
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from botocore.config import Config
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "payment-webhooks"
@@ -67,11 +70,25 @@ def count_rejected(reason: str) -> None:
 
 def count_with_reason(name: str, reason: str) -> None:
     """``name`` with dimensions ``service`` + ``reason`` (own EMF blob, flushed immediately)."""
-    with single_metric(
-        name=name,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=NAMESPACE,
-        default_dimensions={"service": SERVICE},
-    ) as metric:
-        metric.add_dimension(name="reason", value=reason)
+    metric_blob(name, dimensions={"reason": reason})
+
+
+def metric_blob(name: str, value: float = 1, unit: str | MetricUnit = MetricUnit.Count, *,
+                dimensions: Mapping[str, str] | None = None) -> None:
+    """One metric in an EMF blob of its own, dimensions ``service`` then ``dimensions``, printed at
+    once (see :func:`emit`; the same blob Powertools' ``single_metric`` prints)."""
+    blob = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    blob.add_dimension(name="service", value=SERVICE)
+    for key, value_ in (dimensions or {}).items():
+        blob.add_dimension(name=key, value=value_)
+    blob.add_metric(name=name, unit=unit, value=value)
+    emit(blob)
+
+
+def emit(blob: EphemeralMetrics) -> None:
+    """Print ``blob`` as one EMF line in one write, then clear it. Powertools' own flush prints
+    the line and its newline as two writes: two threads flushing at once (the handlers' worker
+    threads) could run their lines together, and CloudWatch drops a line it cannot parse."""
+    if blob.metric_set and not is_metrics_disabled():
+        sys.stdout.write(json.dumps(blob.serialize_metric_set(), separators=(",", ":")) + "\n")
+    blob.clear_metrics()
