@@ -344,8 +344,10 @@ def queue_attributes_set_alone() -> None:
 
 
 def extend_moto() -> None:
-    """What the local stack needs of the emulator beyond moto 5.2: AWS behaviours moto lacks, and
-    two of moto's hot spots made cheap (with moto's own answers)."""
+    """What the local stack needs of the emulator beyond moto 5.2: AWS behaviours moto lacks
+    (rule targets on SNS, atomic conditional writes, idempotent endpoint deletes, queue attributes
+    set alone), and moto's hot spots made cheap with moto's own answers (backend lookup, retention
+    check, queue counts)."""
     deliver_rule_targets_to_sns()
     atomic_conditional_writes()
     idempotent_vpc_endpoint_deletes()
