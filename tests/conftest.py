@@ -64,9 +64,14 @@ def _module_marked(item, name: str) -> bool:
 def pytest_collection_modifyitems(items):
     """Modules marked slow as a whole (a deployment to an emulator: mostly waiting on Terraform)
     run first, so that under ./scripts/test.sh's several processes they start at once and the
-    rest runs beside them; otherwise the order is the collection's. The longest_path module goes
-    first of all: xdist hands the first file to a process of its own."""
-    items.sort(key=lambda item: (not _module_marked(item, "longest_path"), not _module_marked(item, "slow")))
+    rest runs beside them; then the modules with some slow test (Terraform, checkov, a synth in a
+    subprocess), so that the light ones fill the end of the run, beside the local deployment's
+    destroy, instead of a module that competes with it for the CPU; otherwise the order is the
+    collection's. The longest_path module goes first of all: xdist hands the first file to a
+    process of its own."""
+    with_slow_tests = {item.module for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: (not _module_marked(item, "longest_path"), not _module_marked(item, "slow"),
+                                 item.module not in with_slow_tests))
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -100,13 +105,13 @@ def pytest_xdist_make_scheduler(config, log):
     return FirstFileAlone(config, log)
 
 
-_NICE = 10
+_NICE = 19
 
 
 def pytest_runtest_setup(item):
     """Under ./scripts/test.sh's several processes (pytest-xdist), a process that runs a module
     not marked longest_path yields the CPU to the local deployment's processes from then on (nice
-    10, and so do the Terraform, node and checkov processes it starts): the deployment module is
+    19, and so do the Terraform, node and checkov processes it starts): the deployment module is
     the suite's longest path, the rest fills what CPU it leaves. A single process is left alone."""
     if os.environ.get("PYTEST_XDIST_WORKER") and not _module_marked(item, "longest_path") and os.nice(0) < _NICE:
         os.nice(_NICE - os.nice(0))
