@@ -217,8 +217,10 @@ class Deployment:
         return terraform(["plan", "-input=false", "-lock=false", *targets], self.workdir, check=False).stdout[-6000:]
 
     def cdktf_diff(self) -> str:
-        """`cdktf diff local` output (a clean deployment says "No changes.")."""
-        return cdktf(["diff", "local"], self.endpoint_url, self.cdktf_outdir).stdout
+        """`cdktf diff local` output (a clean deployment says "No changes."), on the stack the deploy
+        synthesized into the output folder (`--skip-synth`: a synth of the same checkout is
+        byte-identical, which tests/test_synth.py checks)."""
+        return cdktf(["diff", "local", "--skip-synth"], self.endpoint_url, self.cdktf_outdir).stdout
 
     def destroy(self) -> None:
         if self.cdktf_outdir is not None:

@@ -286,3 +286,35 @@ def test_a_queue_s_counts_are_moto_s_read_at_one_instant(monkeypatch):
             assert counts == moto_counts and len(reads) == 3, (seconds_later, counts, moto_counts, len(reads))
             assert counts == {0: (1, 3, 2), 31: (6, 0, 0)}[seconds_later]  # visible, in flight, delayed
         assert queue.attributes["ApproximateNumberOfMessages"] == 6
+
+
+def test_an_event_input_path_is_compiled_once_and_finds_what_moto_finds(monkeypatch):
+    import jsonpath_ng.ext
+    import jsonpath_ng.ext.parser as jsonpath_parser
+    from moto.events.utils import EventTemplateParser
+
+    import emulator
+
+    emulator.event_paths_compiled_once()
+    emulator.event_paths_compiled_once()  # idempotent: moto's own stays one layer down
+    compiled_once = jsonpath_ng.ext.parse
+    built = []
+
+    class Counted(jsonpath_parser.ExtendedJsonPathParser):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(jsonpath_parser, "ExtendedJsonPathParser", Counted)
+    unique = os.urandom(4).hex()  # paths no earlier test compiled
+    paths = {"vendor": f"$.detail.vendor_{unique}", "amount": f"$.detail.amount_{unique}"}
+    template = '{"vendor": "<vendor>", "amount": <amount>}'
+    for number in range(3):
+        event = {"detail": {f"vendor_{unique}": f"vendor-{number}", f"amount_{unique}": number},
+                 "ingestion-time": "2026-11-29T00:00:00Z"}
+        monkeypatch.setattr(jsonpath_ng.ext, "parse", jsonpath_ng.ext.moto_parse)
+        motos = EventTemplateParser.parse(template, paths, event)
+        monkeypatch.setattr(jsonpath_ng.ext, "parse", compiled_once)
+        assert EventTemplateParser.parse(template, paths, event) == motos == {
+            "vendor": f"vendor-{number}", "amount": number}
+    assert len(built) == 3 * 2 + 2, built  # moto's own: each path for each event; the emulator's: once
