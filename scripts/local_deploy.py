@@ -224,7 +224,7 @@ class Deployment:
 
     def destroy(self) -> None:
         if self.cdktf_outdir is not None:
-            # the stack synthesized by the deploy (and again by a diff) is still in the output folder;
+            # the stack the deploy synthesized is still in the output folder (the diff reuses it too);
             # Terraform's refresh before destroying would only re-read what the state already says
             cdktf(["destroy", "local", "--auto-approve", "--skip-synth", "--terraform-parallelism", str(PARALLELISM)],
                   self.endpoint_url, self.cdktf_outdir,
