@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+from paycore import archive
 
 
 def queue_url(sqs: Any, name_or_url: str, env: str) -> str:
@@ -77,8 +78,9 @@ def park(s3: Any, bucket: str, dlq_url: str, message: dict, now_ms: int) -> str:
         "message_group_id": attributes.get("MessageGroupId"), "redrive_count": redrive_count(message),
         "message_attributes": message.get("MessageAttributes", {}),
     }
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document, separators=(",", ":")).encode(),
-                  ContentType="application/json")
+    payload = json.dumps(document, separators=(",", ":")).encode()
+    # the archive bucket: prod's Object Lock refuses an upload without a checksum
+    s3.put_object(Bucket=bucket, Key=key, Body=payload, ContentType="application/json", **archive.put_checksum(payload))
     return key
 
 

@@ -106,6 +106,15 @@ def test_ingest_queue_is_the_integrations_and_dead_letter_queues_the_targets_of_
         wiring.dead_letter_queue(wiring.queues["q-other"])
 
 
+def test_the_bus_dead_letter_queue_is_a_dead_letter_queue_too():
+    deployed = state()
+    resources = deployed["values"]["root_module"]["resources"]
+    [bus] = [r for r in resources if r["type"] == "aws_cloudwatch_event_bus"]
+    bus["values"]["dead_letter_config"] = [{"arn": ARN.format(service="sqs", rest="q-bus")}]
+    resources.append({"mode": "managed", **queue("q-bus")})
+    assert sorted(q.name for q in Wiring.from_state(deployed).dead_letter_queues()) == ["q-bus", "q-one.fifo", "q-rules"]
+
+
 def test_table_bus_and_bucket_are_the_ones_the_pipes_reference():
     wiring = Wiring.from_state(state())
     assert (wiring.table_name, wiring.stream_arn, wiring.bucket) == ("table-ledger", "stream/ledger", "bucket-two")

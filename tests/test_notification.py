@@ -98,6 +98,26 @@ def test_bus_is_encrypted_and_the_rule_sends_completed_payments_to_the_queue():
     assert "notifications" in target["arn"] and target["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.fanout")
 
 
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_events_the_bus_cannot_encrypt_or_decrypt_go_to_its_own_encrypted_dlq(environment):
+    out = json.loads(synth(environment))
+    bus = out["resource"]["aws_cloudwatch_event_bus"]["fanout_bus_7AC4F72E"]
+    assert bus["dead_letter_config"] == {"arn": "${aws_sqs_queue.fanout_bus-dlq_A9C94BD9.arn}"}
+    queue = out["resource"]["aws_sqs_queue"]["fanout_bus-dlq_A9C94BD9"]
+    assert queue["name"] == f"payments-bus-dlq-{environment}" and "fifo_queue" not in queue  # standard, as EventBridge needs
+    assert queue["kms_master_key_id"] == "${aws_kms_key.security_sqs-key_EFCB80FA.arn}"
+    assert queue["message_retention_seconds"] == 14 * 24 * 3600
+    [policy] = [p for p in out["resource"]["aws_sqs_queue_policy"].values()
+                if p["queue_url"] == "${aws_sqs_queue.fanout_bus-dlq_A9C94BD9.url}"]
+    statements = out["data"]["aws_iam_policy_document"][policy["policy"].split(".")[2]]["statement"]
+    [allow] = [s for s in statements if s.get("effect", "Allow") == "Allow"]
+    assert allow["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+    assert allow["actions"] == ["sqs:SendMessage"]
+    assert allow["condition"] == [{"test": "ArnEquals", "variable": "aws:SourceArn",
+                                   "values": ["${aws_cloudwatch_event_bus.fanout_bus_7AC4F72E.arn}"]}]
+    assert [s["sid"] for s in statements if s.get("effect") == "Deny"] == ["DenyInsecureTransport"]
+
+
 def test_vendor_subscriptions_filter_on_their_own_vendor_id():
     dev = synth("dev")
     assert Testing.to_have_resource_with_properties(dev, SnsTopicSubscription.TF_RESOURCE_TYPE, {

@@ -501,6 +501,7 @@ class PaymentPlatformStack(TerraformStack):
             self, "fanout", bus_name=self.event_bus_name, rule_name=self.completed_rule_name,
             topic_name=self.vendor_topic_name, archive_pipe_name=s.name("payments-archive"),
             status_pipe_name=s.name("payments-status"), dlq_name=s.name("payments-fanout-dlq"),
+            bus_dlq_name=s.name("payments-bus-dlq"),
             account_id=self.account_id, events_kms_key_arn=keys["events"].arn, sqs_kms_key_arn=keys["sqs"].arn,
             sns_kms_key_arn=keys["sns"].arn, dynamodb_kms_key_arn=keys["dynamodb"].arn,
             rule_pattern=domain_events.COMPLETED_PAYMENT_RULE_PATTERN,
@@ -599,6 +600,7 @@ class PaymentPlatformStack(TerraformStack):
         pipes, bus, rule = [], None, None
         if self.notification is not None:
             dlqs["fanout-dlq"] = self.notification.dead_letter_queue.name
+            dlqs["bus-dlq"] = self.notification.bus_dead_letter_queue.name
             # literal names: they key the alarms' construct ids
             pipes = [name for name, pipe in ((s.name("payments-archive"), self.notification.archive_pipe),
                                              (s.name("payments-status"), self.notification.status_pipe)) if pipe is not None]
@@ -699,6 +701,8 @@ class PaymentPlatformStack(TerraformStack):
             out["vendor_topic_arn"] = (self.notification.topic.arn, "vendor notifications topic")
             out["event_bus_name"] = (self.notification.bus.name, "domain event bus")
             out["fanout_dlq_url"] = (self.notification.dead_letter_queue.url, "pipes/rule dead-letter queue")
+            out["bus_dlq_url"] = (self.notification.bus_dead_letter_queue.url,
+                                  "event bus dead-letter queue (events it could not encrypt or decrypt)")
         if self.observability is not None:
             out["alerts_topic_arn"] = (self.observability.alerts_topic.arn, "alarms topic")
         if self.processing is not None:

@@ -16,7 +16,11 @@ Failures: each pipe retries a failing batch `maximum_retry_attempts` times, bise
 also takes the rule target's undeliverable events.
 
 The bus is encrypted with the events KMS key (`kms_key_identifier`, provider >= 5.77); the key
-policy admits events.amazonaws.com (security construct) and Pipe B's role may use the key.
+policy admits events.amazonaws.com (security construct) and Pipe B's role may use the key. An event
+the bus cannot encrypt or decrypt (the key disabled, deleted or its policy broken) goes to the bus's
+own dead-letter queue (`dead_letter_config`, `payments-bus-dlq-{env}`), as the EventBridge User Guide
+recommends for a bus with a customer managed key ("Using dead-letter queues to capture encrypted
+event errors"): its queue policy admits events.amazonaws.com from this bus only.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class EventFanout(Construct):
     Keyword arguments:
       bus_name, rule_name, topic_name, archive_pipe_name, status_pipe_name, dlq_name: physical
         names (required; the stack can hand them to other constructs before this one exists).
+      bus_dlq_name: the bus's dead-letter queue (events it cannot encrypt or decrypt); default
+        `{bus_name}-bus-dlq`.
       account_id: the deploying account (pipe roles trust only pipes of this account) (required).
       events_kms_key_arn, sqs_kms_key_arn, sns_kms_key_arn (required); dynamodb_kms_key_arn: the
         table's key, which the pipes need to read its stream (required with pipes).
@@ -110,7 +116,7 @@ class EventFanout(Construct):
       email_subscriptions: False drops every e-mail subscription (default True).
       descriptions: overrides of DEFAULT_DESCRIPTIONS (keys bus, rule, archive_pipe, status_pipe).
 
-    Attributes: bus, rule, rule_target, topic, dead_letter_queue, archive_pipe, status_pipe
+    Attributes: bus, bus_dead_letter_queue, rule, rule_target, topic, dead_letter_queue, archive_pipe, status_pipe
       (None when left out), archive_pipe_role, status_pipe_role, subscriptions (id -> subscription;
       "alert-email" for the alert e-mail).
     """
@@ -152,6 +158,7 @@ class EventFanout(Construct):
         filter_attribute: str = "vendor_id",
         email_subscriptions: bool = True,
         descriptions: Mapping[str, str] | None = None,
+        bus_dlq_name: str | None = None,
     ):
         super().__init__(scope, id_)
         text = {**DEFAULT_DESCRIPTIONS, **(descriptions or {})}
@@ -189,8 +196,21 @@ class EventFanout(Construct):
         if problems:
             raise ValueError("EventFanout: " + "; ".join(problems))
 
+        # the bus's own DLQ first: the bus names it, its policy names the bus
+        self.bus_dead_letter_queue = SqsQueue(
+            self, "bus-dlq", name=bus_dlq_name or f"{bus_name}-bus-dlq", kms_master_key_id=sqs_kms_key_arn,
+            kms_data_key_reuse_period_seconds=300, message_retention_seconds=DLQ_RETENTION_SECONDS)
+        bus_dlq_arn = self.bus_dead_letter_queue.arn
         self.bus = CloudwatchEventBus(self, "bus", name=bus_name, kms_key_identifier=events_kms_key_arn,
-                                      description=text["bus"])
+                                      description=text["bus"], dead_letter_config={"arn": bus_dlq_arn})
+        SqsQueuePolicy(self, "bus-dlq-policy", queue_url=self.bus_dead_letter_queue.url, policy=document(
+            self, "bus-dlq-policy-document", [
+                deny_insecure_transport([bus_dlq_arn], ["sqs:*"]),
+                # EventBridge User Guide, "Using dead-letter queues": aws:SourceArn is the event bus
+                {"sid": "AllowBusDeadLetters", "principals": {"Service": ["events.amazonaws.com"]},
+                 "actions": ["sqs:SendMessage"], "resources": [bus_dlq_arn],
+                 "conditions": [("ArnEquals", "aws:SourceArn", [self.bus.arn])]},
+            ]).json)
         self.dead_letter_queue = SqsQueue(
             self, "dlq", name=dlq_name, kms_master_key_id=sqs_kms_key_arn, kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=DLQ_RETENTION_SECONDS)

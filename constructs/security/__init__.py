@@ -6,8 +6,10 @@ Each key policy separates administration from use:
 - the platform's roles may use it (their IAM policies then say which role uses which key);
 - principals of the account may use it only through the data class's own service
   (kms:ViaService: operators' scripts and the deployer work through Secrets Manager, SQS, ...);
-- the AWS services that use a key on the platform's behalf, each limited to this account (and, for
-  CloudWatch Logs, to the platform's own log groups).
+- the AWS services that use a key on the platform's behalf, one statement per service principal in
+  the form that service documents (cited beside each): limited to this account where the service
+  sends the source keys to KMS, to the platform's own log groups for CloudWatch Logs, and without a
+  condition for EventBridge publishing to encrypted topics (SNS documents the keys as unsupported).
 The roles and log groups exist only after the keys (they are encrypted with them), so the stack
 names them once everything is built: `Security.allow_platform(role_arns, log_group_names)`.
 """
@@ -31,7 +33,8 @@ KEY_DEFAULTS: dict[str, Any] = dict(
     is_enabled=True,
     multi_region=False,
 )
-_USE = ["kms:Decrypt", "kms:GenerateDataKey*"]
+_USE_QUEUE = ["kms:Decrypt", "kms:GenerateDataKey"]  # as the SQS Developer Guide lists them
+_USE_TOPIC = ["kms:Decrypt", "kms:GenerateDataKey*"]  # as the SNS Developer Guide lists them
 _USE_FULL = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
 #: key administration without key use (no Encrypt/Decrypt/ReEncrypt/GenerateDataKey)
 ADMIN_ACTIONS = [
@@ -157,47 +160,70 @@ class Security(Construct):
         return {"Version": "2012-10-17", "Statement": statements}
 
     def _service_statements(self, data_class: str) -> list[dict[str, Any]]:
+        """One statement per AWS service principal that uses a key on the platform's behalf, in the
+        form (actions, conditions) that service's documentation gives for it; the page is named
+        beside each statement. lambda and secrets: the service uses the caller's own permissions."""
         p, r, a = self._partition, self._region, self._account_id
         same_account = {"StringEquals": {"aws:SourceAccount": a}}
 
-        def service(sid: str, principals: list[str], actions: list[str], condition: Mapping) -> dict:
+        def service(sid: str, principal: str, actions: list[str], condition: Mapping) -> dict:
             return {
                 "Sid": sid,
                 "Effect": "Allow",
-                "Principal": {"Service": principals if len(principals) > 1 else principals[0]},
+                "Principal": {"Service": principal},
                 "Action": actions,
                 "Resource": "*",
                 **({"Condition": condition} if condition else {}),
             }
 
         if data_class == "logs":
-            # CloudWatch Logs encrypts the platform's own log groups only (none named yet: none).
+            # CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS": the
+            # regional logs principal, limited by kms:EncryptionContext:aws:logs:arn to the
+            # platform's own log groups (none named yet: no statement).
             if not self._log_group_names:
                 return []
             arns = [f"arn:{p}:logs:{r}:{a}:log-group:{name}" for name in self._log_group_names]
             return [service(
-                "CloudWatchLogsEncryptsPlatformLogGroups", [f"logs.{r}.amazonaws.com"], _USE_FULL,
+                "CloudWatchLogsEncryptsPlatformLogGroups", f"logs.{r}.amazonaws.com", _USE_FULL,
                 {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arns}},
             )]
         if data_class == "sqs":
-            # SNS subscriptions and EventBridge rules deliver to the encrypted queues.
-            return [service("SnsAndEventBridgeSendToQueues", ["events.amazonaws.com", "sns.amazonaws.com"], _USE,
-                            same_account)]
+            return [
+                # EventBridge rules, their dead-letter queues and the bus's dead-letter queue send to
+                # encrypted queues. EventBridge User Guide, "Event bus targets" (Permissions) and SQS
+                # Developer Guide, "Configure KMS permissions for AWS services": this statement;
+                # the latter's "confused deputy protection" lists CloudWatch Events among the
+                # services that support the source condition keys for encrypted queues.
+                service("EventBridgeSendsToQueues", "events.amazonaws.com", _USE_QUEUE, same_account),
+                # SNS subscriptions deliver to encrypted queues (same SQS Developer Guide sections).
+                service("SnsSendsToQueues", "sns.amazonaws.com", _USE_QUEUE, same_account),
+            ]
         if data_class == "sns":
-            # EventBridge rules and CloudWatch alarms publish to encrypted topics.
-            return [service("EventBridgeAndAlarmsPublishToTopics", ["cloudwatch.amazonaws.com", "events.amazonaws.com"],
-                            _USE, same_account)]
+            return [
+                # SNS Developer Guide, "Enable compatibility between event sources from AWS services
+                # and encrypted topics": alarms publish to the encrypted alerts topic; the source
+                # condition keys protect against the confused deputy.
+                service("CloudWatchAlarmsPublishToTopics", "cloudwatch.amazonaws.com", _USE_TOPIC, same_account),
+                # Same page: "Adding the aws:SourceAccount, aws:SourceArn, and aws:SourceOrgID to a
+                # AWS KMS policy is not supported for EventBridge-to-encrypted topics": no condition
+                # here (with one every rule delivery fails); the topic policy names the rules.
+                service("EventBridgePublishesToTopics", "events.amazonaws.com", _USE_TOPIC, {}),
+            ]
         if data_class == "events":
-            # The event bus and the pipes encrypt events at rest with this key.
-            return [service("EventBridgeAndPipesEncryptEvents", ["events.amazonaws.com", "pipes.amazonaws.com"],
-                            _USE + ["kms:DescribeKey"], same_account)]
+            # EventBridge User Guide, "Authorizing EventBridge to use a customer managed key": the
+            # bus encrypts and matches events with this key (DescribeKey, GenerateDataKey, Decrypt),
+            # limited to this account. No pipe sets a key of its own (the pipe roles use this one
+            # through IAM), so pipes.amazonaws.com has no statement.
+            return [service("EventBridgeEncryptsBusEvents", "events.amazonaws.com",
+                            ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"], same_account)]
         if data_class == "dynamodb":
-            # DynamoDB reads the key's metadata; table users get key use through IAM (kms:ViaService).
-            # (read-only metadata; DynamoDB's documented statement carries no source condition).
-            return [service("DynamoDbDescribesKey", ["dynamodb.amazonaws.com"], ["kms:DescribeKey"], {})]
+            # AWS KMS Developer Guide, "How Amazon DynamoDB uses AWS KMS" (key policy): DynamoDB reads
+            # the key's metadata, a statement without conditions; table users get key use through
+            # IAM and kms:ViaService.
+            return [service("DynamoDbDescribesKey", "dynamodb.amazonaws.com", ["kms:DescribeKey"], {})]
         if data_class == "s3":
-            # S3 server access logging writes the access-log bucket (SSE-KMS with this key).
-            return [service("S3ServerAccessLogsEncrypt", ["logging.s3.amazonaws.com"], ["kms:GenerateDataKey*"],
+            # S3 User Guide, "Enabling Amazon S3 server access logging": log delivery writes the
+            # access-log bucket (SSE-KMS with this key) as logging.s3.amazonaws.com for this account.
+            return [service("S3ServerAccessLogsEncrypt", "logging.s3.amazonaws.com", ["kms:GenerateDataKey*"],
                             same_account)]
-        # lambda, secrets: the service uses the caller's own permissions (IAM), no principal here.
         return []

@@ -30,6 +30,7 @@ from paycore.archive import (
     event_from_stream_record,
     group_events,
     is_ledger_event_insert,
+    put_checksum,
 )
 
 
@@ -106,6 +107,7 @@ def s3_writer(bucket: str, kms_key_arn: str | None) -> Callable[[ArchiveObject],
             "Metadata": dict(archive_object.metadata),
             "ServerSideEncryption": "aws:kms",
             "BucketKeyEnabled": True,
+            **put_checksum(archive_object.body),  # Object Lock (prod) refuses an upload without one
         }
         if kms_key_arn:
             params["SSEKMSKeyId"] = kms_key_arn

@@ -130,7 +130,7 @@ class Wiring:
     api_id: str
     stage: str
     waf_body_rules: list[WafBodyRule] = field(default_factory=list)
-    # dead-letter targets: of the queues' redrive policies, the bus rules' targets and the pipes
+    # dead-letter targets: of the queues' redrive policies, the bus rules' targets, the pipes and the bus
     dead_letter_arns: set[str] = field(default_factory=set)
     # the vendor endpoint configuration (JSON) of the SSM parameter the delivery functions name in
     # DELIVERY_ENDPOINTS_PARAMETER; "" when nothing delivers to vendors
@@ -233,7 +233,7 @@ class Wiring:
         return found[0]
 
     def dead_letter_queues(self) -> list[QueueWiring]:
-        """Every queue that is a dead-letter target (of a queue, a bus rule's target or a pipe)."""
+        """Every queue that is a dead-letter target (of a queue, a bus rule's target, a pipe or a bus)."""
         return [q for q in self.queues.values() if q.arn in self.dead_letter_arns]
 
 
@@ -295,6 +295,7 @@ def _bus_rules(by_type: dict[str, list[dict[str, Any]]]) -> list[BusRule]:
 
 def _dead_letter_arns(by_type: dict[str, list[dict[str, Any]]], queues: dict[str, QueueWiring]) -> set[str]:
     configs = [_first(t.get("dead_letter_config")) for t in by_type["aws_cloudwatch_event_target"]]
+    configs += [_first(bus.get("dead_letter_config")) for bus in by_type["aws_cloudwatch_event_bus"]]
     for pipe in by_type["aws_pipes_pipe"]:
         stream = _first(_first(pipe.get("source_parameters")).get("dynamodb_stream_parameters"))
         configs.append(_first(stream.get("dead_letter_config")))

@@ -13,6 +13,11 @@ it. The key and the bytes are a pure function of the set of events: a retried ba
 same key with the same bytes (gzip mtime 0, sorted lines, sorted keys).
 
 Pure functions only; the archiver handler and ``scripts/replay_archive.py`` do the I/O.
+
+Every object written to the archive bucket (archive batches, quarantine documents, parked DLQ
+messages) carries its own checksum, :func:`put_checksum`: S3 refuses an upload into a bucket with
+default Object Lock retention (prod) unless it has Content-MD5 or x-amz-sdk-checksum-algorithm,
+and which of them an SDK adds by itself depends on its version and configuration.
 """
 from __future__ import annotations
 
@@ -40,6 +45,15 @@ _KEY_RE = re.compile(
     r"(?P<first>\d+)-(?P<last>\d+)-(?P<digest>[0-9a-f]{16})\.jsonl\.gz$"
 )
 _PROVIDER_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+
+def put_checksum(body: bytes) -> dict[str, str]:
+    """The PutObject arguments that send a SHA-256 of ``body`` with the request, on every botocore
+    version and configuration: ``x-amz-sdk-checksum-algorithm`` plus the precomputed
+    ``x-amz-checksum-sha256`` header (never a trailer, never left to the SDK's default). S3 checks
+    the body against it and stores it with the object."""
+    return {"ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")}
 
 
 class InvalidRecord(ValueError):

@@ -12,7 +12,8 @@ operator can inspect it or re-enqueue it after fixing the cause (a rotated secre
 envelope itself is unreadable, ``provider`` is ``unknown`` and ``request_id`` the SQS message id.
 Path segments are restricted to ``[A-Za-z0-9_.-]`` (anything else is replaced by its SHA-256), so
 a hostile request id cannot escape the prefix. The same key for the same message: a redelivered
-rejection overwrites the same object. Encryption is the bucket default (KMS key, bucket key).
+rejection overwrites the same object. Encryption is the bucket default (KMS key, bucket key); the
+upload carries its SHA-256 (:func:`paycore.archive.put_checksum`: prod's Object Lock requires one).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import re
 import time
 from datetime import datetime, timezone
 from typing import Any
+
+from paycore.archive import put_checksum
 
 PREFIX = "quarantine/"
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -85,10 +88,7 @@ class Quarantine:
             sqs_message_id=sqs_message_id,
             message_body=message_body,
         )
-        self.s3.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=json.dumps(document, separators=(",", ":")).encode("utf-8"),
-            ContentType="application/json",
-        )
+        body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
+                           **put_checksum(body))
         return key
