@@ -106,7 +106,9 @@ def _body_64k(provider: str) -> bytes:
 
 
 def hard_bodies(provider: str) -> dict[str, tuple[bytes, str]]:
-    """name -> (body bytes, the MessageGroupId API Gateway should derive from it)."""
+    """name -> (body bytes, the MessageGroupId API Gateway should derive from it). Several of these ids
+    are ones SQS refuses (SendMessage takes up to 128 ASCII alphanumerics and punctuation, no space):
+    what is compared here is the rendering; genuine Stripe and PayPal object ids are alphanumeric."""
 
     def js(event: dict, ensure_ascii: bool = False) -> bytes:
         return json.dumps(event, ensure_ascii=ensure_ascii).encode()
