@@ -45,6 +45,21 @@ if [ ! -f .venv/.lock-hash ] || [ "$(cat .venv/.lock-hash)" != "$lock_hash" ]; t
   echo "$lock_hash" > .venv/.lock-hash
 fi
 
+# LocalStack's Velocity engine for the second VTL renderer (tests only): it installs the module name
+# `airspeed` too, so it goes into its own directory instead of site-packages (tests/localstack_vtl/)
+ext_req=tests/localstack_vtl/requirements.txt
+ext_hash="$(sha256sum "$ext_req" | cut -c1-64)"
+if [ ! -f .venv/airspeed-ext/.req-hash ] || [ "$(cat .venv/airspeed-ext/.req-hash)" != "$ext_hash" ]; then
+  echo "setup: installing $ext_req into .venv/airspeed-ext"
+  rm -rf .venv/airspeed-ext
+  if ! pip_log="$(.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+      --no-build-isolation --target .venv/airspeed-ext -r "$ext_req" 2>&1)"; then
+    printf '%s\n' "$pip_log" >&2
+    fail "installing $ext_req into .venv/airspeed-ext failed (pip's output is above)"
+  fi
+  echo "$ext_hash" > .venv/airspeed-ext/.req-hash
+fi
+
 # Node.js: npm ci from package-lock.json
 npm_hash="$(sha256sum package-lock.json | cut -c1-64)"
 if [ ! -f node_modules/.lock-hash ] || [ "$(cat node_modules/.lock-hash)" != "$npm_hash" ]; then
