@@ -19,7 +19,7 @@ PROCESSOR_ALIAS = "live"
 
 # Which configuration values each handler reads (lambda_src/README.md); all get the common ones.
 FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
-    "authorizer": ("SECRET_PREFIX", "ENABLED_PROVIDERS"),
+    "authorizer": ("SECRET_PREFIX", "WEBHOOK_ROUTES"),
     "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES"),
     "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS",
                   "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PROCESSOR_PARALLEL_GROUPS"),
