@@ -91,6 +91,7 @@ class DeployedApi:
     functions: Mapping[str, Mapping[str, str]]  # handler -> environment variables
     mutual_tls: bool = False
     binary_media_types: tuple[str, ...] = ()
+    base_path: str = ""  # the custom domain's base path mapping ("" maps the domain's root)
     api_id: str = API_ID
     account: str = ACCOUNT
     partition: str = "aws"
@@ -175,12 +176,13 @@ def deployed_api(stack: Mapping[str, Any]) -> DeployedApi:
             authorizer_handler=authorizers.get(authorizer[1]) if authorizer else None,
         )
     domains = of("aws_api_gateway_domain_name").values()
+    mappings = [m.get("base_path") or "" for m in of("aws_api_gateway_base_path_mapping").values()]
     return DeployedApi(
         region=stack["provider"]["aws"][0]["region"], stage=stage["stage_name"],
         stage_variables=dict(stage.get("variables") or {}), routes=routes,
         functions={f["handler"]: dict((f.get("environment") or {}).get("variables") or {}) for f in functions.values()},
         mutual_tls=any(d.get("mutual_tls_authentication") for d in domains),
-        binary_media_types=tuple(api.get("binary_media_types") or ()),
+        binary_media_types=tuple(api.get("binary_media_types") or ()), base_path=mappings[0] if mappings else "",
     )
 
 
@@ -255,9 +257,13 @@ def authorizer_event(api: DeployedApi, resource: str, *, headers: Mapping[str, s
 def proxy_event(api: DeployedApi, method: str, path: str, *, headers: Mapping[str, str] | None = None,
                 query: Mapping[str, str] | None = None, body: str | None = None, caller: IamCaller | None = None,
                 request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", request_time_ms: int = 1_732_240_000_123,
-                source_ip: str = "198.51.100.7", user_agent: str = "payments-client/1.0") -> dict[str, Any]:
+                source_ip: str = "198.51.100.7", user_agent: str = "payments-client/1.0",
+                custom_domain: bool = False) -> dict[str, Any]:
     """The AWS_PROXY integration's input for `method path` on the route that serves it; `caller`
-    is the SigV4 identity of an AWS_IAM method (required there, refused elsewhere)."""
+    is the SigV4 identity of an AWS_IAM method (required there, refused elsewhere). Through the
+    custom domain (`custom_domain`), `path` is the request's path, which starts with the base path
+    mapping (Powertools, Event Handler, "Custom Domain API Mappings"); on the execute-api
+    endpoint it is the resource path filled in, and requestContext.path starts with the stage."""
     route, params = api.route_for(method, path)
     if route.integration != "AWS_PROXY":
         raise ValueError(f"{method} {route.resource} is a {route.integration} integration, not AWS_PROXY")
@@ -270,6 +276,10 @@ def proxy_event(api: DeployedApi, method: str, path: str, *, headers: Mapping[st
         "dns_suffix": f"{api.region}.amazonaws.com",
     })
     headers = dict(headers or {})
+    if custom_domain:
+        request_path = f"/{api.base_path}{path}" if api.base_path else path
+        _set(event, "path", request_path)
+        _set(event, "requestContext.path", request_path)
     _set(event, "headers", headers)
     _set(event, "multiValueHeaders", {k: [v] for k, v in headers.items()})
     _set(event, "multiValueQueryStringParameters", {k: [v] for k, v in query.items()} if query else None)

@@ -336,3 +336,22 @@ def test_deployment_redeploys_when_an_integration_target_changes():
     trigger = deployment["triggers"]["integrations"]
     assert trigger.startswith("${sha1(jsonencode([aws_sqs_queue.") and trigger.count("${") == 1
     assert trigger.count(".invoke_arn") == 5
+
+
+def test_query_functions_strip_the_custom_domains_base_path():
+    """Through a base path mapping API Gateway's `path` starts with it; the functions that route
+    on the path (Powertools) get it, the others do not."""
+    domain = {"domain_name": "payments.example.com", "base_path": "payments",
+              "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0f3c1d6e-8b1a-4c55-9a3e-2b7d4c9e6f10"}
+    functions = resources(synth("prod", custom_domain=domain), "aws_lambda_function").values()
+    with_base = {f["handler"] for f in functions if f["environment"]["variables"].get("API_BASE_PATH") == "/payments"}
+    assert with_base == {"reader_handler.handler", "status_handler.handler", "manual_notify_handler.handler"}
+    plain = resources(synth("prod"), "aws_lambda_function").values()
+    assert not any("API_BASE_PATH" in f["environment"]["variables"] for f in plain)
+
+
+def test_fails_when_the_base_path_is_the_first_part_of_a_query_route():
+    domain = {"domain_name": "payments.example.com", "base_path": "status",
+              "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0f3c1d6e-8b1a-4c55-9a3e-2b7d4c9e6f10"}
+    with pytest.raises(ValueError, match=r"custom_domain.base_path 'status' is the first part of \['GET /status/\{id\}'\]"):
+        synth("prod", custom_domain=domain)

@@ -25,9 +25,9 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
                   "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PROCESSOR_PARALLEL_GROUPS"),
     "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
     "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
-    "reader": ("TABLE_NAME", "SECRET_PREFIX"),
-    "status": ("TABLE_NAME",),
-    "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL"),
+    "reader": ("TABLE_NAME", "SECRET_PREFIX", "API_BASE_PATH"),
+    "status": ("TABLE_NAME", "API_BASE_PATH"),
+    "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL", "API_BASE_PATH"),
 }
 COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "AWS_ENDPOINT_URL")
 # The code folder (lambda_src/{folder}/{folder}_handler.py, the zip's name) of a function whose

@@ -15,7 +15,14 @@ from cdktf import AssetType, LocalBackend, S3Backend, TerraformAsset, TerraformS
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
-from constructs.app.functions import PROCESSOR_ALIAS, ROOT, delivery_function_specs, function_specs, lambda_artifacts
+from constructs.app.functions import (
+    FUNCTION_ENVIRONMENT,
+    PROCESSOR_ALIAS,
+    ROOT,
+    delivery_function_specs,
+    function_specs,
+    lambda_artifacts,
+)
 from constructs.app.settings import Settings
 
 #: The shared-config profile through which the `local` stack's provider reaches the emulator.
@@ -330,6 +337,14 @@ class PaymentPlatformStack(TerraformStack):
                               request_parameters=params)
                   for verb, path, fn, model, params in candidates if fn is not None]
         domain = s.custom_domain if s.enabled("custom_domain") else None
+        base_path = domain.base_path if domain is not None else ""
+        stripping = {targets[n] for n in targets if "API_BASE_PATH" in FUNCTION_ENVIRONMENT.get(n, ())}
+        shadowed = [f"{verb} {path}" for verb, path, fn, *_ in candidates
+                    if base_path and fn in stripping and path.split("/")[1] == base_path]
+        if shadowed:
+            raise ValueError(f"custom_domain.base_path {base_path!r} is the first part of {shadowed}: the "
+                             "functions strip it from request paths (API_BASE_PATH), so on the execute-api "
+                             "endpoint those routes would lose it; choose another base path")
         keys = self.security.keys
         name = s.name("payments-api")
         return WebhookIngress(
@@ -382,6 +397,10 @@ class PaymentPlatformStack(TerraformStack):
             PROCESSOR_PARALLEL_GROUPS=str(s.processor_parallel_groups),
         )
         environment[ROUTES_VARIABLE] = authorizer_routes(self.webhook_routes)
+        domain = s.custom_domain if s.enabled("custom_domain") else None
+        if domain is not None and domain.base_path:
+            # on the custom domain API Gateway's `path` starts with the base path mapping
+            environment["API_BASE_PATH"] = f"/{domain.base_path}"
         vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
         if vendors:
             environment["KNOWN_VENDORS"] = vendors

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 
 import boto3
 import pytest
+from apigateway_events import IamCaller, proxy_event, synthesized_api
 
 from downstream_fixtures import (  # noqa: F401  (fixtures)
     REGION,
@@ -114,6 +116,32 @@ def test_status_returns_only_the_status(status, ledger):
     code, body = get(status, "/status/pi_1")
     assert code == 200
     assert body == {"transaction_id": "pi_1", "status": "succeeded", "updated_at": "2024-11-22T01:00:05Z"}
+
+
+@pytest.mark.parametrize("base_path", ["", "payments"])
+def test_a_request_through_the_custom_domain_reaches_its_route(ledger, monkeypatch, base_path):
+    """On the custom domain API Gateway's `path` starts with the base path mapping; the stack
+    gives the query functions that prefix (API_BASE_PATH) and the execute-api path still routes."""
+    ledger.put_item(Item=state_item("pi_1"))
+    if base_path:
+        monkeypatch.setenv("API_BASE_PATH", f"/{base_path}")
+    else:
+        monkeypatch.delenv("API_BASE_PATH", raising=False)
+    status = fresh("status_handler")
+    api = dataclasses.replace(synthesized_api("dev"), base_path=base_path)
+    for custom_domain in (True, False):
+        event = proxy_event(api, "GET", "/status/pi_1", caller=IamCaller(), custom_domain=custom_domain)
+        assert event["path"] == ("/payments/status/pi_1" if base_path and custom_domain else "/status/pi_1")
+        response = status.handler(event, FakeContext())
+        assert response["statusCode"] == 200, (custom_domain, response["body"])
+
+
+def test_without_the_base_path_a_custom_domain_request_finds_no_route(ledger, monkeypatch):
+    monkeypatch.delenv("API_BASE_PATH", raising=False)
+    status = fresh("status_handler")
+    api = dataclasses.replace(synthesized_api("dev"), base_path="payments")
+    event = proxy_event(api, "GET", "/status/pi_1", caller=IamCaller(), custom_domain=True)
+    assert status.handler(event, FakeContext())["statusCode"] == 404
 
 
 def test_status_of_unknown_transaction_is_404(status):
