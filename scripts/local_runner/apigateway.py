@@ -63,7 +63,10 @@ class ApiGateway:
                 self.functions.metrics[f"WafBlocked[rule={rule.name}]"] += 1
                 return self._answer(rule.status, {"message": f"blocked by WAF rule {rule.name}"})
         found = self.wiring.route_for(method, path)
-        if found is None:  # a REST API answers an unknown resource or method with 403
+        # A REST API answers an unknown resource or method, and an unsigned request to an AWS_IAM
+        # method, 403 Missing Authentication Token (AWS Knowledge Center,
+        # https://repost.aws/knowledge-center/api-gateway-authentication-token-errors).
+        if found is None:
             return self._answer(403, {"message": "Missing Authentication Token"})
         route, path_params = found
         request_id = str(uuid.uuid4())
