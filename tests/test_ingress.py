@@ -17,15 +17,17 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 import stand_ins
 from constructs.app.request_models import NOTIFY_REQUEST_SCHEMA, PAYMENT_REQUEST_SCHEMA
 from constructs.app.request_templates import render_request_template
+from constructs.app.webhook_routes import ROUTES_VARIABLE
 from constructs.ingress import (
     LambdaRoute,
     LambdaTarget,
     SqsRoute,
     WebhookIngress,
+    gated_routes,
     terraform_literal,
     waf_inspection_limit_kb,
 )
-from infra_synth import resources, small_stack, synth
+from infra_synth import resources, small_stack, stack, synth
 
 
 def _acl_rules(synthesized: str) -> list[dict]:
@@ -234,6 +236,48 @@ def test_fails_when_routes_are_malformed_and_reports_all():
         assert fragment in message, message
 
 
+def test_fails_when_a_queue_route_path_is_templated():
+    templated = SqsRoute(route_id="stripe", path="/webhooks/{provider}", request_template="x")
+    with pytest.raises(ValueError, match=r"sqs_routes: paths must be literal .* got \['/webhooks/\{provider\}'\]"):
+        _api(sqs_routes=(templated,))
+
+
+def test_gated_routes_name_each_queue_route_by_its_resource_path():
+    routes = (SqsRoute(route_id="a", path="/in/a", request_template="x"),
+              SqsRoute(route_id="b", path="/in/b", request_template="y"))
+    assert gated_routes(routes) == {"/in/a": "a", "/in/b": "b"}
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_authorizer_knows_exactly_the_webhook_routes_the_api_builds(environment):
+    """One declaration per provider: the resource path, the request template's provider and the
+    authorizer's route table (its environment) agree for every route the authorizer gates."""
+    out = json.loads(synth(environment))
+    platform = stack(environment)
+    functions = out["resource"]["aws_lambda_function"]
+    authorizer_ref = next(iter(resources(synth(environment), ApiGatewayAuthorizer.TF_RESOURCE_TYPE).values()))["authorizer_uri"]
+    authorizer = functions[authorizer_ref.split(".")[1]]
+    declared = json.loads(authorizer["environment"]["variables"][ROUTES_VARIABLE])
+    assert "ENABLED_PROVIDERS" not in authorizer["environment"]["variables"]
+    resources_by_id = out["resource"]["aws_api_gateway_resource"]
+
+    def path_of(reference: str) -> str:
+        if "aws_api_gateway_rest_api" in reference:
+            return ""
+        resource = resources_by_id[reference.split(".")[1]]
+        return f"{path_of(resource['parent_id'])}/{resource['path_part']}"
+
+    gated = {}
+    for method in out["resource"]["aws_api_gateway_method"].values():
+        if method["authorization"] == "CUSTOM":
+            (integration,) = [i for i in out["resource"]["aws_api_gateway_integration"].values()
+                              if (i["resource_id"], i["http_method"]) == (method["resource_id"], method["http_method"])]
+            template = integration["request_templates"]["application/json"]
+            gated[path_of(method["resource_id"])] = template.split('"provider":"', 1)[1].split('"', 1)[0]
+    assert gated == declared == {f"/webhooks/{p}": p for p in platform.settings.providers}
+    assert platform.webhook_routes and {r.path: r.route_id for r in platform.webhook_routes} == declared
+
+
 def test_fails_when_queue_routes_have_no_authorizer_or_queue():
     with pytest.raises(ValueError, match="sqs_routes need queue_arn, request_authorizer"):
         _api(request_authorizer=None, queue_arn=None)
@@ -292,3 +336,22 @@ def test_deployment_redeploys_when_an_integration_target_changes():
     trigger = deployment["triggers"]["integrations"]
     assert trigger.startswith("${sha1(jsonencode([aws_sqs_queue.") and trigger.count("${") == 1
     assert trigger.count(".invoke_arn") == 5
+
+
+def test_query_functions_strip_the_custom_domains_base_path():
+    """Through a base path mapping API Gateway's `path` starts with it; the functions that route
+    on the path (Powertools) get it, the others do not."""
+    domain = {"domain_name": "payments.example.com", "base_path": "payments",
+              "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0f3c1d6e-8b1a-4c55-9a3e-2b7d4c9e6f10"}
+    functions = resources(synth("prod", custom_domain=domain), "aws_lambda_function").values()
+    with_base = {f["handler"] for f in functions if f["environment"]["variables"].get("API_BASE_PATH") == "/payments"}
+    assert with_base == {"reader_handler.handler", "status_handler.handler", "manual_notify_handler.handler"}
+    plain = resources(synth("prod"), "aws_lambda_function").values()
+    assert not any("API_BASE_PATH" in f["environment"]["variables"] for f in plain)
+
+
+def test_fails_when_the_base_path_is_the_first_part_of_a_query_route():
+    domain = {"domain_name": "payments.example.com", "base_path": "status",
+              "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0f3c1d6e-8b1a-4c55-9a3e-2b7d4c9e6f10"}
+    with pytest.raises(ValueError, match=r"custom_domain.base_path 'status' is the first part of \['GET /status/\{id\}'\]"):
+        synth("prod", custom_domain=domain)

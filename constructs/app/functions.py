@@ -19,15 +19,15 @@ PROCESSOR_ALIAS = "live"
 
 # Which configuration values each handler reads (lambda_src/README.md); all get the common ones.
 FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
-    "authorizer": ("SECRET_PREFIX", "ENABLED_PROVIDERS"),
+    "authorizer": ("SECRET_PREFIX", "WEBHOOK_ROUTES"),
     "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES"),
     "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS",
                   "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PROCESSOR_PARALLEL_GROUPS"),
     "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
     "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
-    "reader": ("TABLE_NAME", "SECRET_PREFIX"),
-    "status": ("TABLE_NAME",),
-    "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL"),
+    "reader": ("TABLE_NAME", "SECRET_PREFIX", "API_BASE_PATH"),
+    "status": ("TABLE_NAME", "API_BASE_PATH"),
+    "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL", "API_BASE_PATH"),
 }
 COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "AWS_ENDPOINT_URL")
 # The code folder (lambda_src/{folder}/{folder}_handler.py, the zip's name) of a function whose

@@ -15,7 +15,14 @@ from cdktf import AssetType, LocalBackend, S3Backend, TerraformAsset, TerraformS
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
-from constructs.app.functions import PROCESSOR_ALIAS, ROOT, delivery_function_specs, function_specs, lambda_artifacts
+from constructs.app.functions import (
+    FUNCTION_ENVIRONMENT,
+    PROCESSOR_ALIAS,
+    ROOT,
+    delivery_function_specs,
+    function_specs,
+    lambda_artifacts,
+)
 from constructs.app.settings import Settings
 
 #: The shared-config profile through which the `local` stack's provider reaches the emulator.
@@ -70,6 +77,7 @@ class PaymentPlatformStack(TerraformStack):
         self.storage = self._build_storage()              # ledger table, archive bucket
         self.queueing = self._build_queueing()            # ingest FIFO + DLQ, notifications + DLQ
         self.configuration = self._build_configuration()  # SSM parameters, Secrets Manager secrets
+        self.webhook_routes = self._declare_webhook_routes()  # data: the API and its authorizer read it
         self.processing = self._build_processing()        # layer, functions, roles, event sources
         self.ingress = self._build_ingress()              # REST API, authorizer, WAF, domain
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
@@ -297,13 +305,18 @@ class PaymentPlatformStack(TerraformStack):
             endpoint_url=s.local.endpoint_url if s.local is not None else None, log_level=s.log_level,
         )
 
+    def _declare_webhook_routes(self):
+        """One webhook route per provider when the authorizer that gates them is deployed."""
+        from constructs.app.webhook_routes import webhook_routes
+
+        return webhook_routes(self.settings.providers if "authorizer" in self.settings.functions else ())
+
     def _build_ingress(self):
         s = self.settings
         if self.queueing is None or self.security is None or self.processing is None:
             return None  # every route needs a function (the authorizer gates the webhooks)
         from constructs.app.request_models import REQUEST_MODELS
-        from constructs.app.request_templates import render_request_template
-        from constructs.ingress import LambdaRoute, LambdaTarget, SqsRoute, WebhookIngress
+        from constructs.ingress import LambdaRoute, LambdaTarget, WebhookIngress
 
         # one target per function: each token read is a new string, and the ingress grants one
         # invoke permission per distinct function name
@@ -312,11 +325,6 @@ class PaymentPlatformStack(TerraformStack):
         target = targets.get
 
         authorizer = target("authorizer")
-        # One route per provider; the gate key may come as a header or in the query string.
-        key_parameters = {"method.request.header.X-Webhook-Key": False, "method.request.querystring.key": False}
-        webhooks = [SqsRoute(route_id=p, path=f"/webhooks/{p}", request_template=render_request_template(p),
-                             request_parameters=key_parameters)
-                    for p in (s.providers if authorizer is not None else ())]
         path_id = {"method.request.path.id": True}
         candidates: list[tuple[str, str, LambdaTarget | None, str | None, dict[str, bool]]] = [
             ("POST", "/payments", target("validator"), "PaymentRequest", {"method.request.header.Idempotency-Key": True}),
@@ -329,12 +337,20 @@ class PaymentPlatformStack(TerraformStack):
                               request_parameters=params)
                   for verb, path, fn, model, params in candidates if fn is not None]
         domain = s.custom_domain if s.enabled("custom_domain") else None
+        base_path = domain.base_path if domain is not None else ""
+        stripping = {targets[n] for n in targets if "API_BASE_PATH" in FUNCTION_ENVIRONMENT.get(n, ())}
+        shadowed = [f"{verb} {path}" for verb, path, fn, *_ in candidates
+                    if base_path and fn in stripping and path.split("/")[1] == base_path]
+        if shadowed:
+            raise ValueError(f"custom_domain.base_path {base_path!r} is the first part of {shadowed}: the "
+                             "functions strip it from request paths (API_BASE_PATH), so on the execute-api "
+                             "endpoint those routes would lose it; choose another base path")
         keys = self.security.keys
         name = s.name("payments-api")
         return WebhookIngress(
             self, "ingress", name=name, region=s.region, description="Payment webhooks and payments API",
             deployment_description="payments API", waf_description="Payments API: managed rules, rate, body size",
-            sqs_routes=webhooks, queue_arn=self.queueing.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
+            sqs_routes=self.webhook_routes, queue_arn=self.queueing.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
             request_authorizer=authorizer, request_authorizer_name=f"{name}-webhook-key",
             lambda_routes=routes, request_models=REQUEST_MODELS,
             logs_kms_key_arn=keys["logs"].arn, log_retention_in_days=s.log_retention_days,
@@ -366,6 +382,7 @@ class PaymentPlatformStack(TerraformStack):
         )
 
     def _build_processing(self):
+        from constructs.app.webhook_routes import ROUTES_VARIABLE, authorizer_routes
         from constructs.processing import FunctionGroup, ProvisionedConcurrencyAutoscaling
         from constructs.queueing import MAX_MESSAGE_SIZE_BYTES
 
@@ -379,6 +396,11 @@ class PaymentPlatformStack(TerraformStack):
             PAYPAL_MAX_TRANSMISSION_AGE_SECONDS=str(s.paypal_max_transmission_age_seconds),
             PROCESSOR_PARALLEL_GROUPS=str(s.processor_parallel_groups),
         )
+        environment[ROUTES_VARIABLE] = authorizer_routes(self.webhook_routes)
+        domain = s.custom_domain if s.enabled("custom_domain") else None
+        if domain is not None and domain.base_path:
+            # on the custom domain API Gateway's `path` starts with the base path mapping
+            environment["API_BASE_PATH"] = f"/{domain.base_path}"
         vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
         if vendors:
             environment["KNOWN_VENDORS"] = vendors
@@ -681,10 +703,9 @@ class PaymentPlatformStack(TerraformStack):
         out: dict[str, tuple[object, str]] = {}
         if self.ingress is not None:
             out["api_url"] = (self.ingress.invoke_url, "REST API stage URL")
-            for provider in sorted(self.settings.providers):
-                url = self.ingress.route_urls.get(f"/webhooks/{provider}")
-                if url is not None:
-                    out[f"webhook_url_{provider}"] = (url, f"{provider} webhook endpoint (append ?key=<gate key>)")
+            for route in sorted(self.webhook_routes, key=lambda r: r.route_id):
+                out[f"webhook_url_{route.route_id}"] = (self.ingress.route_urls[route.path],
+                                                        f"{route.route_id} webhook endpoint (append ?key=<gate key>)")
             if self.ingress.domain_name is not None:
                 out["custom_domain_target"] = (self.ingress.domain_name.regional_domain_name,
                                                "DNS target (CNAME/alias) of the custom domain")

@@ -71,11 +71,13 @@ from constructs.core import LOG_RETENTION_DAYS, WAF_LOG_ACTIONS
 from constructs.core.tokens import is_literal
 from constructs.ingress.routes import (
     HTTP_METHODS,
+    LITERAL_PATH,
     PATH,
     ROUTE_ID,
     LambdaRoute,
     LambdaTarget,
     SqsRoute,
+    gated_routes,
     slug,
     terraform_literal,
 )
@@ -88,7 +90,8 @@ from constructs.ingress.waf import (
 )
 
 __all__ = [
-    "LambdaRoute", "LambdaTarget", "SqsRoute", "WebhookIngress", "terraform_literal", "waf_inspection_limit_kb",
+    "LambdaRoute", "LambdaTarget", "SqsRoute", "WebhookIngress", "gated_routes", "terraform_literal",
+    "waf_inspection_limit_kb",
     "waf_rules", "WAF_BODY_INSPECTION_STEPS_KB",
 ]
 
@@ -138,6 +141,9 @@ class WebhookIngress(Construct):
       request_authorizer: the REQUEST authorizer function of the queue routes; identity source
         `context.resourcePath`, result TTL 0 (a key may come in a header or the query string, so
         neither can be an identity source, and no cache may hand one caller's Allow to the next).
+        It tells the routes apart by `gated_routes(sqs_routes)` (resource path -> route id), which
+        the caller gives the function (e.g. in its environment): API Gateway sends a literal
+        route's resource path, never a path parameter.
         request_authorizer_name: default "{name}-authorizer".
       lambda_routes: function routes (default none); each function gets one invoke permission.
       request_models: title -> JSON schema (draft 4) of the bodies `LambdaRoute.request_model`
@@ -327,6 +333,10 @@ class WebhookIngress(Construct):
                 p.append(f"sqs_routes: route_id must be a lower-case slug ({ROUTE_ID.pattern}), got {route_id!r}")
         if len(set(route_ids)) != len(route_ids):
             p.append(f"sqs_routes must not repeat a route_id, got {route_ids}")
+        templated = [r.path for r in sqs_routes if PATH.match(r.path) and not LITERAL_PATH.match(r.path)]
+        if templated:
+            p.append(f"sqs_routes: paths must be literal (the REQUEST authorizer allows the method ARN of a "
+                     f"declared resource path, gated_routes), got {templated}")
         keys = [("POST", r.path) for r in sqs_routes] + [(r.method, r.path) for r in lambda_routes]
         for verb, path in keys:
             if not PATH.match(path):

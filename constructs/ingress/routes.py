@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 PATH = re.compile(r"^(/[A-Za-z0-9._-]+|/\{[A-Za-z0-9_]+\})+$")
+LITERAL_PATH = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
@@ -35,8 +36,10 @@ class SqsRoute:
     """`POST {path}` sent straight to the ingress queue (AWS service integration, SendMessage): no
     Lambda in the hot path. Gated by the construct's REQUEST authorizer.
 
-    route_id: lower-case slug naming the route's resources (`sqs-{route_id}`, ...); path: the
-    resource path, e.g. "/webhooks/stripe"; request_template: the VTL template that turns the
+    route_id: lower-case slug naming the route's resources (`sqs-{route_id}`, ...) and, to the
+    REQUEST authorizer, the route (`gated_routes`); path: the literal resource path, e.g.
+    "/webhooks/stripe" (no `{...}`: the authorizer allows exactly the method ARN of a declared
+    path); request_template: the VTL template that turns the
     request into the SendMessage form body (application/x-www-form-urlencoded); request_parameters:
     method request parameters -> required (e.g. {"method.request.querystring.key": False}).
     """
@@ -64,3 +67,11 @@ class LambdaRoute:
     request_model: str | None = None
     request_parameters: Mapping[str, bool] = field(default_factory=dict)
     cors: bool = True
+
+
+def gated_routes(routes: Sequence[SqsRoute]) -> dict[str, str]:
+    """Resource path -> route id of each queue route: what the REQUEST authorizer needs to tell
+    the routes apart. For a literal resource API Gateway sends no path parameter (`pathParameters`
+    is `{}` or null); it sends the resource path as the event's `resource`, in
+    `requestContext.resourcePath` and at the end of `methodArn`."""
+    return {route.path: route.route_id for route in routes}

@@ -5,6 +5,7 @@ of the local state, read into typed wiring by wiring.py):
 
 - apigateway.py: the web ACL's body rule, the REQUEST authorizer, the integration template and the
   `SendMessage` to the queue the integration names, its errors as the integration responses' status;
+  AWS_PROXY functions; the events shaped as AWS's samples for the deployed route;
 - event_sources.py: the SQS event source mappings (batch size, partial batch failures);
 - pipes.py: the DynamoDB stream pipes to the archiver and to the bus (the emulator evaluates the
   rules and SNS subscription filters from there on);
@@ -12,8 +13,8 @@ of the local state, read into typed wiring by wiring.py):
 - platform.py: the facade the scenarios drive (`LocalPlatform`).
 """
 
-from .apigateway import HttpResult
+from .apigateway import HttpResult, IamCaller
 from .platform import LocalPlatform
 from .wiring import Wiring
 
-__all__ = ["HttpResult", "LocalPlatform", "Wiring"]
+__all__ = ["HttpResult", "IamCaller", "LocalPlatform", "Wiring"]

@@ -1,6 +1,15 @@
 """API Gateway as deployed, in front of the functions: the associated web ACL's body-size rules,
-the method's REQUEST authorizer, the integration request template (rendered by apigw_vtl) and the
-`SendMessage` it makes; an SQS error becomes the status of the matching integration response."""
+the method's REQUEST authorizer, then the integration: the request template (rendered by
+apigw_vtl) and the `SendMessage` it makes, an SQS error becoming the status of the matching
+integration response; or an AWS_PROXY function.
+
+The events the functions get are the ones AWS documents for the deployed route (the keys of AWS's
+published samples, checked by tests/test_local_runner_events.py):
+https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-input.html
+https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html#api-gateway-simple-proxy-for-lambda-input-format
+A literal resource has no path parameter (`{}` to an authorizer, null to a proxy); there is no
+`clientCert` (no mutual TLS) and no `apiKey` (no method requires one). An AWS_IAM method is called
+with the SigV4 caller the scenario names: the runner checks no signature."""
 
 from __future__ import annotations
 
@@ -21,13 +30,22 @@ import apigw_vtl
 from .functions import REGION, Functions
 from .wiring import Route, Wiring
 
-ACCOUNT = "123456789012"
-
 
 @dataclass
 class HttpResult:
     status: int
     body: str
+
+
+@dataclass(frozen=True)
+class IamCaller:
+    """The SigV4 identity of a request to an AWS_IAM method, as API Gateway puts it in
+    `requestContext.identity`."""
+
+    account_id: str
+    user: str
+    access_key: str
+    user_arn: str
 
 
 class ApiGateway:
@@ -38,22 +56,36 @@ class ApiGateway:
         self.http_status: collections.Counter[int] = collections.Counter()
 
     def request(self, method: str, path: str, *, headers: dict[str, str], query: dict[str, str], body: bytes,
-                received_at_ms: int | None = None, source_ip: str = "203.0.113.10") -> HttpResult:
-        path_params = {"provider": path.rsplit("/", 1)[-1]} if path.startswith("/webhooks/") else {}
+                received_at_ms: int | None = None, source_ip: str = "203.0.113.10",
+                caller: IamCaller | None = None) -> HttpResult:
         for rule in self.wiring.waf_body_rules:  # the web ACL sees the request first
             if len(body) > rule.max_bytes:
                 self.functions.metrics[f"WafBlocked[rule={rule.name}]"] += 1
                 return self._answer(rule.status, {"message": f"blocked by WAF rule {rule.name}"})
-        route = self.wiring.routes.get((method, path))
-        if route is None:
-            return self._answer(404, {"message": "Missing Authentication Token"})
+        found = self.wiring.route_for(method, path)
+        # A REST API answers an unknown resource or method, and an unsigned request to an AWS_IAM
+        # method, 403 Missing Authentication Token (AWS Knowledge Center,
+        # https://repost.aws/knowledge-center/api-gateway-authentication-token-errors).
+        if found is None:
+            return self._answer(403, {"message": "Missing Authentication Token"})
+        route, path_params = found
         request_id = str(uuid.uuid4())
         received_at_ms = received_at_ms or int(time.time() * 1000)
+        if route.authorization == "AWS_IAM" and caller is None:
+            return self._answer(403, {"message": "Missing Authentication Token"})
         if route.authorizer_function:
-            decision = self._authorize(route, route.authorizer_function, method, path, headers, query,
-                                       path_params, request_id)
+            event = self.authorizer_event(route, method, path, headers=headers, query=query,
+                                          path_params=path_params, request_id=request_id, source_ip=source_ip)
+            decision = self._authorize(route.authorizer_function, event)
             if decision is not None:
                 return decision
+        if route.integration_type == "AWS_PROXY" and route.function:
+            event = self.proxy_event(route, method, path, headers=headers, query=query, body=body,
+                                     path_params=path_params, request_id=request_id, received_at_ms=received_at_ms,
+                                     source_ip=source_ip, caller=caller)
+            answer = self.functions.invoke(route.function, event)
+            self.http_status[int(answer["statusCode"])] += 1
+            return HttpResult(int(answer["statusCode"]), answer.get("body") or "")
         if route.integration_type != "AWS" or ":sqs:" not in route.uri:
             return self._answer(501, {"message": f"local runner does not emulate {route.integration_type} here"})
         template = route.request_templates.get("application/json", "")
@@ -68,17 +100,60 @@ class ApiGateway:
             return self._integration_error(route, error)
         return self._answer(200, {"received": True})
 
-    def _authorize(self, route: Route, authorizer: str, method: str, path: str, headers: dict[str, str],
-                   query: dict[str, str], path_params: dict[str, str], request_id: str) -> HttpResult | None:
+    def method_arn(self, method: str, path: str) -> str:
         w = self.wiring
-        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{w.api_id}/{w.stage}/{method}{path}"
-        event = {
-            "type": "REQUEST", "methodArn": method_arn, "resource": route.path, "path": path, "httpMethod": method,
-            "headers": dict(headers), "queryStringParameters": dict(query) or None, "pathParameters": path_params,
-            "stageVariables": {}, "requestContext": {"requestId": request_id, "stage": w.stage,
-                                                     "resourcePath": route.path, "httpMethod": method,
-                                                     "apiId": w.api_id, "accountId": ACCOUNT},
+        return f"arn:aws:execute-api:{REGION}:{w.account}:{w.api_id}/{w.stage}/{method}{path}"
+
+    def authorizer_event(self, route: Route, method: str, path: str, *, headers: dict[str, str],
+                         query: dict[str, str], path_params: dict[str, str], request_id: str,
+                         source_ip: str) -> dict[str, Any]:
+        """A REST API REQUEST authorizer's input (AWS's GET /request example): an empty map is `{}`."""
+        w = self.wiring
+        return {
+            "type": "REQUEST", "methodArn": self.method_arn(method, path), "resource": route.path, "path": path,
+            "httpMethod": method, "headers": dict(headers), "queryStringParameters": dict(query),
+            "pathParameters": dict(path_params), "stageVariables": dict(w.stage_variables),
+            "requestContext": {
+                "path": path, "accountId": w.account, "resourceId": route.resource_id, "stage": w.stage,
+                "requestId": request_id, "identity": {"apiKey": None, "sourceIp": source_ip},
+                "resourcePath": route.path, "httpMethod": method, "apiId": w.api_id,
+            },
         }
+
+    def proxy_event(self, route: Route, method: str, path: str, *, headers: dict[str, str], query: dict[str, str],
+                    body: bytes, path_params: dict[str, str], request_id: str, received_at_ms: int,
+                    source_ip: str, caller: IamCaller | None) -> dict[str, Any]:
+        """An AWS_PROXY integration's input (REST, payload 1.0): an empty map is null; the body is
+        text (the API lists no binary media types)."""
+        w = self.wiring
+        identity: dict[str, Any] = {
+            "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
+            "accessKey": None, "sourceIp": source_ip, "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None, "userArn": None,
+            "userAgent": next((v for k, v in headers.items() if k.lower() == "user-agent"), None), "user": None,
+        }
+        if caller is not None:
+            identity.update(accountId=caller.account_id, caller=caller.user, accessKey=caller.access_key,
+                            userArn=caller.user_arn, user=caller.user)
+        return {
+            "body": body.decode("utf-8") if body else None, "resource": route.path, "path": path,
+            "httpMethod": method, "isBase64Encoded": False,
+            "queryStringParameters": dict(query) or None,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
+            "pathParameters": dict(path_params) or None, "stageVariables": dict(w.stage_variables) or None,
+            "headers": dict(headers), "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "requestContext": {
+                "accountId": w.account, "resourceId": route.resource_id, "stage": w.stage, "requestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(received_at_ms // 1000)),
+                "requestTimeEpoch": received_at_ms,
+                "identity": identity,
+                "path": f"/{w.stage}{path}", "resourcePath": route.path, "httpMethod": method, "apiId": w.api_id,
+                "protocol": "HTTP/1.1",
+            },
+        }
+
+    def _authorize(self, authorizer: str, event: dict[str, Any]) -> HttpResult | None:
+        method_arn = event["methodArn"]
         try:
             policy = self.functions.invoke(authorizer, event)
         except Exception as error:  # the authorizer raised: API Gateway answers 401 for "Unauthorized"

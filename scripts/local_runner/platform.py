@@ -19,7 +19,7 @@ import boto3
 import botocore.config
 
 from . import event_sources
-from .apigateway import ApiGateway, HttpResult
+from .apigateway import ApiGateway, HttpResult, IamCaller
 from .functions import REGION, Functions, Handler
 from .pipes import Pipes
 from .wiring import Wiring
@@ -120,9 +120,11 @@ class LocalPlatform:
         return self.functions.environment(function)
 
     def http(self, method: str, path: str, *, headers: dict[str, str], query: dict[str, str], body: bytes,
-             received_at_ms: int | None = None, source_ip: str = "203.0.113.10") -> HttpResult:
+             received_at_ms: int | None = None, source_ip: str = "203.0.113.10",
+             caller: IamCaller | None = None) -> HttpResult:
+        """A request to the deployed API; `caller` is the SigV4 identity an AWS_IAM route needs."""
         return self.api.request(method, path, headers=headers, query=query, body=body,
-                                received_at_ms=received_at_ms, source_ip=source_ip)
+                                received_at_ms=received_at_ms, source_ip=source_ip, caller=caller)
 
     def handler(self, function: str) -> Handler:
         return self.functions.handler(function)

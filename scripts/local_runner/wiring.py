@@ -62,13 +62,30 @@ class QueueWiring:
 class Route:
     """An API Gateway integration with its method's authorizer and its integration responses."""
 
-    path: str
+    path: str  # the resource path, e.g. "/transactions/{id}"
     method: str
     integration_type: str
     uri: str
     request_templates: dict[str, str]
     authorizer_function: str | None  # FunctionWiring.code
     status_for_error: dict[str, str] = field(default_factory=dict)  # selection pattern -> status
+    resource_id: str = ""
+    authorization: str = "NONE"
+    function: str | None = None  # FunctionWiring.code of an AWS_PROXY integration
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters when `path` is a request path of this resource (each `{name}` part
+        takes one non-empty segment), else None."""
+        want, got = self.path.strip("/").split("/"), path.strip("/").split("/")
+        if len(want) != len(got):
+            return None
+        found = {}
+        for template, part in zip(want, got, strict=True):
+            if template.startswith("{") and template.endswith("}") and part:
+                found[template[1:-1]] = part
+            elif template != part:
+                return None
+        return found
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,8 @@ class Wiring:
     bucket: str
     api_id: str
     stage: str
+    account: str = "123456789012"
+    stage_variables: dict[str, str] = field(default_factory=dict)
     waf_body_rules: list[WafBodyRule] = field(default_factory=list)
     # dead-letter targets: of the queues' redrive policies, the bus rules' targets, the pipes and the bus
     dead_letter_arns: set[str] = field(default_factory=set)
@@ -178,12 +197,15 @@ class Wiring:
 
         apis = by_type["aws_api_gateway_rest_api"]
         stages = by_type["aws_api_gateway_stage"]
+        accounts = sorted({f.arn.split(":")[4] for f in functions.values()})
         return cls(
             functions=functions, queues=queues, routes=_routes(by_type, function_for),
             event_sources=event_sources, pipes=pipes,
             table_name=table.get("name", ""), stream_arn=table.get("stream_arn", ""),
             bucket=archive[0] if archive else "",
             api_id=apis[0]["id"] if apis else "local", stage=stages[0]["stage_name"] if stages else "v1",
+            account=accounts[0] if accounts else "123456789012",
+            stage_variables=dict((stages[0].get("variables") or {}) if stages else {}),
             waf_body_rules=_waf_body_rules(by_type),
             dead_letter_arns=_dead_letter_arns(by_type, queues),
             delivery_endpoints=_delivery_endpoints(by_type, functions),
@@ -209,6 +231,16 @@ class Wiring:
                     return None
                 found.update(statuses)
         return found
+
+    def route_for(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route serving `method path` and its path parameters: a literal resource before a
+        templated one, as API Gateway matches them; None when no resource matches."""
+        candidates = sorted((r for (m, _), r in self.routes.items() if m == method), key=lambda r: r.path.count("{"))
+        for route in candidates:
+            params = route.match(path)
+            if params is not None:
+                return route, params
+        return None
 
     def queue_url_for_integration(self, uri: str) -> str:
         """`arn:aws:apigateway:{region}:sqs:path/{account}/{queue}` -> that queue's URL."""
@@ -314,6 +346,8 @@ def _routes(by_type: dict[str, list[dict[str, Any]]], function_for: Any) -> dict
             path=path, method=integration["http_method"], integration_type=integration["type"],
             uri=integration.get("uri") or "", request_templates=dict(integration.get("request_templates") or {}),
             authorizer_function=authorizers.get(method.get("authorizer_id")),
+            resource_id=integration["resource_id"], authorization=method.get("authorization") or "NONE",
+            function=function_for(integration.get("uri")) if integration["type"] == "AWS_PROXY" else None,
         )
     for response in by_type["aws_api_gateway_integration_response"]:
         route = routes.get((response["http_method"], paths.get(response["resource_id"], "/")))

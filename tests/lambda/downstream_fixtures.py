@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import handler_constants
 import pytest
+from apigateway_events import IamCaller, proxy_event, synthesized_api
 from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 
@@ -196,28 +197,12 @@ def stream_record(item: dict[str, Any], event_name: str = "INSERT", seq: int = 1
     }
 
 
-def apigw_event(method: str, path: str, resource: str, *, path_params=None, query=None, body=None) -> dict[str, Any]:
-    """An API Gateway REST proxy-integration event (IAM-authorized route)."""
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": path_params,
-        "stageVariables": None,
-        "requestContext": {
-            "requestId": "req-test-1",
-            "resourcePath": resource,
-            "httpMethod": method,
-            "stage": "test",
-            "identity": {"userArn": "arn:aws:iam::123456789012:user/support", "sourceIp": "127.0.0.1"},
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
+def apigw_event(method: str, path: str, *, query=None, body=None) -> dict[str, Any]:
+    """The AWS_PROXY input API Gateway sends for `method path` on the synthesized dev stack's route
+    that serves it (AWS_IAM: a SigV4 caller), from AWS's sample (tests/apigateway_events.py)."""
+    return proxy_event(synthesized_api("dev"), method, path, headers={"Content-Type": "application/json"},
+                       query=query, body=body, caller=IamCaller(user_arn="arn:aws:iam::123456789012:user/support"),
+                       request_id="req-test-1")
 
 
 class FakeContext:

@@ -36,6 +36,7 @@ ENV = {
     "VENDOR_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}",
     "SECRET_PREFIX": SECRET_PREFIX,
     "ENABLED_PROVIDERS": "stripe,paypal",
+    "WEBHOOK_ROUTES": '{"/webhooks/paypal":"paypal","/webhooks/stripe":"stripe"}',
     "POWERTOOLS_SERVICE_NAME": "payment-webhooks",
     "POWERTOOLS_METRICS_NAMESPACE": "PaymentWebhooks",
     "POWERTOOLS_TRACE_DISABLED": "true",

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from apigateway_events import IamCaller, authorizer_event, proxy_event, synthesized_api
 from handler_constants import GATE_KEY, NOW_S, PAYPAL_WEBHOOK_ID, STRIPE_PREVIOUS_SECRET, STRIPE_SECRET
 
 import authorizer_handler
@@ -16,6 +17,7 @@ from paycore import obs
 from paycore.providers import stripe
 
 BODY_MARKER = "CARDHOLDER-Jane-Q-Public-4242"
+API = synthesized_api("dev")
 
 
 @pytest.fixture
@@ -42,6 +44,10 @@ def assert_clean(logs: str, *extra: str) -> None:
     assert logs.strip(), "nothing was logged: the test would prove nothing"
     for value in forbidden(*extra):
         assert value not in logs
+
+
+def payment_request(body: str) -> dict:
+    return proxy_event(API, "POST", "/payments", headers={"Idempotency-Key": "key-12345678"}, body=body, caller=IamCaller())
 
 
 def event_with_marker(stripe_event) -> dict:
@@ -81,16 +87,10 @@ def test_processor_failure_traceback_logs_no_content(aws, lambda_context, stripe
 
 
 def test_authorizer_logs_no_key(aws, lambda_context, captured):
-    base = {
-        "type": "REQUEST",
-        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/webhooks/stripe",
-        "pathParameters": {"provider": "stripe"},
-        "requestContext": {"requestId": "r-1"},
-    }
     attempts = [
-        {**base, "headers": {"X-Webhook-Key": "gk_WRONG_attacker_key_123"}},
-        {**base, "queryStringParameters": {"key": GATE_KEY}},
-        {**base, "headers": {}},
+        authorizer_event(API, "/webhooks/stripe", headers={"X-Webhook-Key": "gk_WRONG_attacker_key_123"}),
+        authorizer_event(API, "/webhooks/stripe", query={"key": GATE_KEY}),
+        authorizer_event(API, "/webhooks/stripe", headers={}),
     ]
     for event in attempts:
         try:
@@ -104,7 +104,7 @@ def test_authorizer_logs_no_key(aws, lambda_context, captured):
 
 def test_validator_logs_no_payload(aws, lambda_context, captured):
     for body in ({"amount": -1, "currency": BODY_MARKER}, {"amount": 5, "currency": "EUR", "vendor_id": "v", "customer_id": "c", "note": BODY_MARKER}):
-        event = {"headers": {"Idempotency-Key": "key-12345678"}, "body": json.dumps(body), "requestContext": {"requestId": "r-2"}}
+        event = payment_request(json.dumps(body))
         assert validator_handler.handler(event, lambda_context)["statusCode"] == 400
     logs = captured()
     assert "payment request rejected" in logs
@@ -133,7 +133,7 @@ def test_processor_unroutable_and_misconfigured_paths_log_no_content(aws, lambda
 
 def test_validator_and_processor_survive_nested_bodies_without_logging_them(aws, lambda_context, stripe_envelope, sqs_event, captured):
     nested = "[" * 5_000 + f'"{BODY_MARKER}"' + "]" * 5_000
-    event = {"headers": {"Idempotency-Key": "key-12345678"}, "body": nested, "requestContext": {"requestId": "r-3"}}
+    event = payment_request(nested)
     assert validator_handler.handler(event, lambda_context)["statusCode"] == 400
     assert processor_handler.handler(sqs_event([stripe_envelope(nested.encode())]), lambda_context) == {"batchItemFailures": []}
     assert_clean(captured())

@@ -49,8 +49,7 @@ def logs(notify):
 
 def post(module, transaction_id, body):
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    event = apigw_event("POST", f"/transactions/{transaction_id}/notify", "/transactions/{id}/notify",
-                        path_params={"id": transaction_id}, body=raw)
+    event = apigw_event("POST", f"/transactions/{transaction_id}/notify", body=raw)
     response = module.handler(event, FakeContext())
     return response["statusCode"], json.loads(response["body"])
 
@@ -121,7 +120,7 @@ def test_notify_body_that_is_not_utf8_is_400_not_500(notify, ledger, queue_url):
     import base64
 
     ledger.put_item(Item=state_item("pi_1"))
-    event = apigw_event("POST", "/transactions/pi_1/notify", "/transactions/{id}/notify", path_params={"id": "pi_1"},
+    event = apigw_event("POST", "/transactions/pi_1/notify",
                         body=base64.b64encode(b'{"email": "\xff\xfe", "template": "receipt"}').decode())
     event["isBase64Encoded"] = True
     response = notify.handler(event, FakeContext())

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 
 import boto3
 import pytest
+from apigateway_events import IamCaller, proxy_event, synthesized_api
 
 from downstream_fixtures import (  # noqa: F401  (fixtures)
     REGION,
@@ -63,13 +65,13 @@ def status(ledger):
     return fresh("status_handler")
 
 
-def get(module, path, resource, *, path_params=None, query=None):
-    response = module.handler(apigw_event("GET", path, resource, path_params=path_params, query=query), FakeContext())
+def get(module, path, *, query=None):
+    response = module.handler(apigw_event("GET", path, query=query), FakeContext())
     return response["statusCode"], json.loads(response["body"])
 
 
 def list_page(reader, **query):
-    return get(reader, "/transactions", "/transactions", query={k: str(v) for k, v in query.items()})
+    return get(reader, "/transactions", query={k: str(v) for k, v in query.items()})
 
 
 def seed_vendor(ledger, count: int, vendor="vendor-1"):
@@ -84,7 +86,7 @@ def test_get_transaction_returns_state_and_history_without_internal_fields(reade
     ledger.put_item(Item={"transaction_id": "pi_1", "timestamp": "MARKER#notify#succeeded", "row_type": "marker",
                           "expires_at": 1})
 
-    code, body = get(reader, "/transactions/pi_1", "/transactions/{id}", path_params={"id": "pi_1"})
+    code, body = get(reader, "/transactions/pi_1")
 
     assert code == 200
     assert body["transaction"]["status"] == "succeeded"
@@ -96,28 +98,54 @@ def test_get_transaction_returns_state_and_history_without_internal_fields(reade
 
 
 def test_unknown_transaction_is_404_with_a_json_error(reader):
-    code, body = get(reader, "/transactions/pi_nope", "/transactions/{id}", path_params={"id": "pi_nope"})
+    code, body = get(reader, "/transactions/pi_nope")
     assert code == 404
     assert body == {"error": {"code": "not_found", "message": "transaction not found"}}
 
 
 @pytest.mark.parametrize("bad_id", ["a b", "x" * 129, "semi;colon", "%00", "pi_1'--"])
 def test_invalid_ids_are_rejected_with_400(reader, status, bad_id):
-    code, body = get(reader, f"/transactions/{bad_id}", "/transactions/{id}", path_params={"id": bad_id})
+    code, body = get(reader, f"/transactions/{bad_id}")
     assert code == 400 and body["error"]["code"] == "invalid_id"
-    code, body = get(status, f"/status/{bad_id}", "/status/{id}", path_params={"id": bad_id})
+    code, body = get(status, f"/status/{bad_id}")
     assert code == 400 and body["error"]["code"] == "invalid_id"
 
 
 def test_status_returns_only_the_status(status, ledger):
     ledger.put_item(Item=state_item("pi_1"))
-    code, body = get(status, "/status/pi_1", "/status/{id}", path_params={"id": "pi_1"})
+    code, body = get(status, "/status/pi_1")
     assert code == 200
     assert body == {"transaction_id": "pi_1", "status": "succeeded", "updated_at": "2024-11-22T01:00:05Z"}
 
 
+@pytest.mark.parametrize("base_path", ["", "payments"])
+def test_a_request_through_the_custom_domain_reaches_its_route(ledger, monkeypatch, base_path):
+    """On the custom domain API Gateway's `path` starts with the base path mapping; the stack
+    gives the query functions that prefix (API_BASE_PATH) and the execute-api path still routes."""
+    ledger.put_item(Item=state_item("pi_1"))
+    if base_path:
+        monkeypatch.setenv("API_BASE_PATH", f"/{base_path}")
+    else:
+        monkeypatch.delenv("API_BASE_PATH", raising=False)
+    status = fresh("status_handler")
+    api = dataclasses.replace(synthesized_api("dev"), base_path=base_path)
+    for custom_domain in (True, False):
+        event = proxy_event(api, "GET", "/status/pi_1", caller=IamCaller(), custom_domain=custom_domain)
+        assert event["path"] == ("/payments/status/pi_1" if base_path and custom_domain else "/status/pi_1")
+        response = status.handler(event, FakeContext())
+        assert response["statusCode"] == 200, (custom_domain, response["body"])
+
+
+def test_without_the_base_path_a_custom_domain_request_finds_no_route(ledger, monkeypatch):
+    monkeypatch.delenv("API_BASE_PATH", raising=False)
+    status = fresh("status_handler")
+    api = dataclasses.replace(synthesized_api("dev"), base_path="payments")
+    event = proxy_event(api, "GET", "/status/pi_1", caller=IamCaller(), custom_domain=True)
+    assert status.handler(event, FakeContext())["statusCode"] == 404
+
+
 def test_status_of_unknown_transaction_is_404(status):
-    code, body = get(status, "/status/pi_x", "/status/{id}", path_params={"id": "pi_x"})
+    code, body = get(status, "/status/pi_x")
     assert code == 404 and body["error"]["code"] == "not_found"
 
 
@@ -271,7 +299,7 @@ def test_listing_fails_closed_without_a_usable_cursor_key(ledger, cursor_key, mo
     (record,) = [r for r in caplog.records if r.getMessage() == "pagination cursor key unavailable"]
     assert record.levelname == "ERROR" and CURSOR_KEY not in caplog.text and "short-key" not in caplog.text
     # a lookup by id needs no cursor key and keeps working
-    code, _ = get(reader, "/transactions/pi_vendor-1_000", "/transactions/{id}", path_params={"id": "pi_vendor-1_000"})
+    code, _ = get(reader, "/transactions/pi_vendor-1_000")
     assert code == 200
 
 
@@ -304,7 +332,11 @@ def test_bad_listing_parameters_are_400(reader, query):
 
 
 def test_unknown_route_is_a_json_404(reader):
-    code, body = get(reader, "/nope", "/nope")
+    """A path the resolver does not serve (API Gateway itself answers a path no resource matches)."""
+    event = apigw_event("GET", "/transactions/pi_1")
+    event["path"] = "/nope"
+    response = reader.handler(event, FakeContext())
+    code, body = response["statusCode"], json.loads(response["body"])
     assert code == 404 and body["error"]["code"] == "not_found"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from apigateway_events import IamCaller, proxy_event, synthesized_api
 from handler_constants import NOW_MS
 
 import processor_handler
@@ -12,26 +13,21 @@ from paycore.ledger import Ledger
 from paycore.providers import direct
 
 KEY = "order-2024-000001"
+API = synthesized_api("dev")
+CALLER = IamCaller(user_arn="arn:aws:iam::123456789012:user/shop")
 
 
 def api_event(body, *, key=KEY, base64_body=False):
+    """POST /payments as API Gateway sends it to the validator (AWS_PROXY, AWS_IAM caller); a
+    base64 body is what AWS would send only if the API listed binary media types (it lists none)."""
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["Idempotency-Key"] = key
     text = body if isinstance(body, str) else json.dumps(body)
-    return {
-        "resource": "/payments",
-        "path": "/payments",
-        "httpMethod": "POST",
-        "headers": headers,
-        "body": text,
-        "isBase64Encoded": base64_body,
-        "requestContext": {
-            "requestId": "req-pay-1",
-            "requestTimeEpoch": NOW_MS,
-            "identity": {"sourceIp": "10.1.2.3", "userArn": "arn:aws:iam::123456789012:user/shop"},
-        },
-    }
+    event = proxy_event(API, "POST", "/payments", headers=headers, body=text, caller=CALLER, request_id="req-pay-1",
+                        request_time_ms=NOW_MS, source_ip="10.1.2.3")
+    event["isBase64Encoded"] = base64_body
+    return event
 
 
 GOOD = {"amount": 1999, "currency": "EUR", "vendor_id": "vendor_1", "customer_id": "cust_9"}

@@ -48,7 +48,12 @@ def error_response(status: int, code: str, message: str) -> Response:
 
 
 def make_app(logger: Logger) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=300))
+    """The resolver routes on the event's ``path``, which on a custom domain starts with the base
+    path mapping (``API_BASE_PATH``, e.g. ``/payments``): it is stripped, and a path without it
+    (the execute-api endpoint) is routed as it is."""
+    base_path = os.environ.get("API_BASE_PATH") or None
+    app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=300),
+                                 strip_prefixes=[base_path] if base_path else None)
 
     @app.exception_handler(QueryError)
     def _client_error(exc: QueryError) -> Response:
