@@ -193,45 +193,68 @@ def suite_modules():
     sys.modules.update(before)
 
 
-class _Sqs:
-    def __init__(self, messages):
-        self.messages, self.visibility, self.deleted = messages, {}, []
+@pytest.fixture(scope="module")
+def emulator():
+    import local_deploy
 
-    def receive_message(self, **_):
-        return {"Messages": self.messages}
-
-    def change_message_visibility(self, ReceiptHandle, VisibilityTimeout, **_):  # noqa: N803 - boto3 names
-        self.visibility[ReceiptHandle] = VisibilityTimeout
-
-    def delete_message(self, ReceiptHandle, **_):  # noqa: N803
-        self.deleted.append(ReceiptHandle)
+    with local_deploy.LocalEmulator() as running:
+        yield running
 
 
-def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come_back_at_once(suite_modules):
-    """The delivery sender holds a retry in the queue itself (ChangeMessageVisibility): the event
-    source must not undo it; a plain failure is visible again at once (the runner's stand-in for
-    the queue's visibility timeout)."""
-    import io
+def deployed_queue(endpoint_url: str, name: str) -> dict:
+    """A FIFO queue created in the emulator, mapped to the delivery sender (a state like test's `state()`)."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name="us-east-1")
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    resources = [
+        function("fn-d", "delivery_sender_handler.handler"),
+        {"type": "aws_sqs_queue", "values": {"name": name, "url": url, "id": url, "arn": arn, "fifo_queue": True}},
+        {"type": "aws_lambda_event_source_mapping", "values": {
+            "event_source_arn": arn, "function_arn": fn_arn("fn-d"), "batch_size": 10,
+            "function_response_types": ["ReportBatchItemFailures"]}},
+    ]
+    return {"values": {"root_module": {"resources": [{"mode": "managed", **r} for r in resources]}}}
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["ChangeMessageVisibility", "ChangeMessageVisibilityBatch"])
+def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come_back_at_once(
+        emulator, monkeypatch, suite_modules, batch):
+    """The delivery sender holds a retry in the queue itself (ChangeMessageVisibility through its
+    boto3 client): the event source must not undo it; a plain failure is visible again at once (the
+    runner's stand-in for the queue's visibility timeout). The hook sees the call through botocore."""
+    import boto3
 
     from local_runner import event_sources
-    from local_runner.functions import Functions
+    from local_runner.platform import LocalPlatform
 
-    deployed = state()
-    wiring = Wiring.from_state(deployed)
-    [source] = wiring.event_sources
-    messages = [{"MessageId": f"m{i}", "ReceiptHandle": f"rh{i}", "Body": "{}", "MD5OfBody": ""} for i in range(3)]
-    sqs = _Sqs(messages)
-    functions = Functions(wiring, "http://127.0.0.1:1", log_sink=io.StringIO())
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    name = f"held-{'batch' if batch else 'one'}.fifo"
+    platform = LocalPlatform(deployed_queue(emulator.endpoint_url, name), emulator.endpoint_url)
+    [source] = platform.wiring.event_sources
+    for index in range(3):
+        platform.sqs.send_message(QueueUrl=source.queue.url, MessageBody=f"m{index}", MessageGroupId=f"g{index}",
+                                  MessageDeduplicationId=f"d{index}")
 
-    def invoke(code, event):  # m0 delivered, m1 held by the function for 5 s, m2 failed
-        functions.note_visibility_change({"QueueUrl": source.queue.url, "ReceiptHandle": "rh1", "VisibilityTimeout": 5})
-        return {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    def handler(event, context):  # m0 delivered, m1 held by the function for 600 s, m2 failed
+        records = {r["body"]: r for r in event["Records"]}
+        sqs = boto3.client("sqs")  # the function's client: the deployed environment names the emulator
+        held = records["m1"]["receiptHandle"]
+        if batch:
+            sqs.change_message_visibility_batch(QueueUrl=source.queue.url, Entries=[
+                {"Id": "0", "ReceiptHandle": held, "VisibilityTimeout": 600}])
+        else:
+            sqs.change_message_visibility(QueueUrl=source.queue.url, ReceiptHandle=held, VisibilityTimeout=600)
+        return {"batchItemFailures": [{"itemIdentifier": records[b]["messageId"]} for b in ("m1", "m2")]}
 
-    functions.invoke = invoke
+    platform.functions._handlers["delivery_sender"] = handler
     held: set[str] = set()
-    assert event_sources.poll(sqs, functions, source, held) == 3
-    assert (sqs.deleted, sqs.visibility, held) == (["rh0"], {"rh2": 0}, {source.queue.name})
-    assert functions.take_visibility_changes({"rh1"}) == set()  # forgotten once used
+    assert event_sources.poll(platform.sqs, platform.functions, source, held) == 3
+    assert held == {name}
+    again = platform.sqs.receive_message(QueueUrl=source.queue.url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in again] == ["m2"]  # m1 stays hidden: its group's order is kept by the queue
+    assert platform.functions.take_visibility_changes({m["ReceiptHandle"] for m in again}) == set()
 
 
 @pytest.fixture
