@@ -257,6 +257,35 @@ def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come
     assert platform.functions.take_visibility_changes({m["ReceiptHandle"] for m in again}) == set()
 
 
+def test_a_message_held_back_for_a_pause_is_not_polled_again_until_its_visibility_ends(emulator, monkeypatch,
+                                                                                        suite_modules):
+    """What the delivery sender does for a paused endpoint (hold the message for the recheck
+    period, report it failed) makes one invocation per period, not a tight loop: drain waits on the
+    emulator's clock. (With the hook on `before-call` the message was visible again at once: the
+    handler here gives up after 20 invocations so that the old runner fails instead of spinning.)"""
+    import boto3
+
+    from local_runner.platform import LocalPlatform
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    platform = LocalPlatform(deployed_queue(emulator.endpoint_url, "paused.fifo"), emulator.endpoint_url)
+    [source] = platform.wiring.event_sources
+    platform.sqs.send_message(QueueUrl=source.queue.url, MessageBody="m", MessageGroupId="g", MessageDeduplicationId="d")
+
+    def paused(event, context):
+        [record] = event["Records"]
+        sqs = boto3.client("sqs")
+        if platform.invocations["delivery_sender"] >= 20:  # spinning: let the drain end
+            sqs.delete_message(QueueUrl=source.queue.url, ReceiptHandle=record["receiptHandle"])
+            return {"batchItemFailures": []}
+        sqs.change_message_visibility(QueueUrl=source.queue.url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=30)
+        return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+
+    platform.functions._handlers["delivery_sender"] = paused
+    assert platform.drain(wait_seconds=1.0, poll_interval_seconds=0.05) is False  # still held when the wait ended
+    assert platform.invocations["delivery_sender"] == 1
+
+
 @pytest.fixture
 def vendor_url():
     from local_deploy import free_port
