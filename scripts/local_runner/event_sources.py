@@ -62,6 +62,20 @@ def lambda_record(message: dict[str, Any], *, queue_arn: str, fifo: bool, region
     }
 
 
+def failed_ids(response: Any, message_ids: list[str]) -> set[str]:
+    """The messages a partial batch response fails, as Lambda reads it (Lambda developer guide,
+    "Handling errors for an SQS event source in Lambda", partial batch responses): no response, an
+    empty or null `batchItemFailures` is success; an entry whose `itemIdentifier` is missing, empty,
+    null or not a message of the batch fails the whole batch."""
+    failures = response.get("batchItemFailures") if isinstance(response, dict) else None
+    if not failures:
+        return set()
+    if not isinstance(failures, list):
+        return set(message_ids)
+    found = {f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures}
+    return found if found <= set(message_ids) else set(message_ids)
+
+
 def poll(sqs: Any, functions: Functions, source: EventSource, held: set[str] | None = None) -> int:
     """One poll of a mapped queue: invoke the function with up to batch_size messages. The names
     of queues where the function held a failed message back (its own visibility) go to `held`."""
@@ -73,11 +87,12 @@ def poll(sqs: Any, functions: Functions, source: EventSource, held: set[str] | N
     if not messages:
         return 0
     records = [lambda_record(m, queue_arn=source.queue.arn, fifo=source.queue.fifo) for m in messages]
+    ids = [r["messageId"] for r in records]
     try:
-        result = functions.invoke(source.function, {"Records": records}) or {}
-        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])} if source.report_failures else set()
+        result = functions.invoke(source.function, {"Records": records})
+        failed = failed_ids(result, ids) if source.report_failures else set()
     except Exception:  # a function error fails the whole batch
-        failed = {r["messageId"] for r in records}
+        failed = set(ids)
     set_by_function = functions.take_visibility_changes({m["ReceiptHandle"] for m in messages})
     for m in messages:
         if m["MessageId"] in failed and m["ReceiptHandle"] in set_by_function:
