@@ -282,3 +282,108 @@ def test_every_event_the_runner_built_is_json(platform, emulator):
     with pytest.raises(TypeError):
         platform.functions.invoke("archiver", [{"dynamodb": {"NewImage": {"raw": {"B": b"\x00"}}}}])
     assert platform.received["archiver"] == []  # refused before the handler
+
+
+# --------------------------------------------------------------------------- what the emulator and the runner decide
+
+def test_the_ingest_queue_drops_a_duplicate_within_the_dedup_window_and_keeps_each_group_in_order(platform, emulator):
+    """SQS FIFO (Amazon SQS developer guide, "Using the message deduplication ID" and "Using the
+    message group ID"): a second message with the same deduplication ID within 5 minutes is
+    accepted and not delivered; a group's messages come in order, none while one is in flight."""
+    source = source_of(platform, "processor")
+    sqs = client("sqs", emulator)
+    for body, group, dedup in (("a1", "g-a", "d-a1"), ("a1-copy", "g-a", "d-a1"), ("a2", "g-a", "d-a2"), ("b1", "g-b", "d-b1")):
+        sqs.send_message(QueueUrl=source.queue.url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=dedup)
+    first = sqs.receive_message(QueueUrl=source.queue.url, MaxNumberOfMessages=1, VisibilityTimeout=30)["Messages"]
+    assert [m["Body"] for m in first] == ["a1"]
+    others = sqs.receive_message(QueueUrl=source.queue.url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
+    assert [m["Body"] for m in others] == ["b1"]  # a2 waits behind a1, in flight
+    sqs.delete_message(QueueUrl=source.queue.url, ReceiptHandle=first[0]["ReceiptHandle"])
+    rest = sqs.receive_message(QueueUrl=source.queue.url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in rest] == ["a2"]  # the copy of a1 was never delivered
+
+
+@pytest.mark.parametrize(("response", "failed"), [
+    (None, set()), ({}, set()), ({"batchItemFailures": []}, set()), ({"batchItemFailures": None}, set()),
+    ({"batchItemFailures": [{"itemIdentifier": "second"}]}, {"second"}),
+    ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"first", "second"}),
+    ({"batchItemFailures": [{"itemIdentifier": None}]}, {"first", "second"}),
+    ({"batchItemFailures": [{"id": "second"}]}, {"first", "second"}),
+    ({"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]}, {"first", "second"}),
+])
+def test_a_partial_batch_response_is_read_as_lambda_reads_it(response, failed):
+    """Lambda developer guide, "Handling errors for an SQS event source in Lambda": success for no
+    response or no failures; a malformed or unknown itemIdentifier fails the whole batch."""
+    assert event_sources.failed_ids(response, ["first", "second"]) == failed
+
+
+def test_the_mapping_deletes_what_succeeded_and_returns_the_failures_to_the_queue(platform, emulator):
+    source = source_of(platform, "notifier")
+    sqs = client("sqs", emulator)
+    for body in ("ok", "fails"):
+        sqs.send_message(QueueUrl=source.queue.url, MessageBody=body)
+    platform.functions._handlers["notifier"] = lambda event, context: {"batchItemFailures": [
+        {"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "fails"]}
+    assert event_sources.poll(platform.sqs, platform.functions, source) == 2
+    left = sqs.receive_message(QueueUrl=source.queue.url, MaxNumberOfMessages=10,
+                               AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in left] == [("fails", "2")]
+
+
+def stream_records_for(platform, emulator, items):
+    table = boto3.resource("dynamodb", endpoint_url=emulator.endpoint_url, region_name="us-east-1").Table(
+        platform.wiring.table_name)
+    for item in items:
+        table.put_item(Item=item)
+    return platform.pipes._stream_records()
+
+
+def test_the_pipes_filters_agree_with_an_independent_event_pattern_engine(platform, emulator):
+    """Pipes filter DynamoDB stream records with event patterns (EventBridge user guide, "Event
+    filtering in Amazon EventBridge Pipes"): the runner applies the deployed patterns with
+    paycore's matcher; moto's EventBridge pattern engine, written apart from it, agrees record by record."""
+    from moto.events.models import EventPattern
+
+    from paycore.events import matches_pattern
+
+    records = stream_records_for(platform, emulator, [
+        {"transaction_id": "pi_f1", "timestamp": "STATE", "row_type": "state", "status": status, **extra}
+        for status, extra in (("succeeded", {}), ("processing", {}), ("refunded", {"previous_status": "succeeded"}),
+                              ("failed", {"vendor_id": "unknown"}))
+    ] + [{"transaction_id": "pi_f2", "timestamp": "t#evt", "row_type": "event"},
+         {"transaction_id": "pi_f3", "timestamp": "t#mark", "row_type": "marker"}])
+    assert len(records) >= 6
+    checked = 0
+    for pipe in platform.wiring.pipes:
+        for pattern in pipe.patterns:
+            engine = EventPattern.load(json.dumps(pattern))
+            for record in records:
+                assert matches_pattern(pattern, record) == engine.matches_event(record), (pipe.name, record["dynamodb"])
+                checked += 1
+    assert checked >= 12
+
+
+def test_the_rules_route_the_domain_events_as_their_patterns_say(platform, emulator):
+    """The deployed rules, evaluated by the emulator (EventBridge user guide, "Amazon EventBridge
+    event patterns": anything-but, value lists): a completed sale of a routable vendor reaches the
+    notifications queue; an unroutable vendor or currency does not; every deliverable status
+    reaches the delivery-events queue."""
+    from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE, matches_pattern
+
+    events, sqs = client("events", emulator), client("sqs", emulator)
+    bus = next(p.target_bus for p in platform.wiring.pipes if p.target_bus)
+    details = {"ok": {"new_status": "succeeded", "vendor_id": "vendor-a", "currency": "usd"},
+               "unknown-vendor": {"new_status": "succeeded", "vendor_id": "unknown", "currency": "usd"},
+               "no-currency": {"new_status": "succeeded", "vendor_id": "vendor-a", "currency": "XXX"},
+               "refund": {"new_status": "refunded", "vendor_id": "vendor-a", "currency": "usd"}}
+    events.put_events(Entries=[{"Source": DOMAIN_EVENT_SOURCE, "DetailType": DOMAIN_EVENT_DETAIL_TYPE, "EventBusName": bus,
+                                "Detail": json.dumps({"transaction_id": tag, **detail})} for tag, detail in details.items()])
+    reached = {}
+    for function in ("notifier", "delivery_fanout"):
+        url = source_of(platform, function).queue.url
+        bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+        reached[function] = sorted(b["detail"]["transaction_id"] for b in bodies)
+        [rule] = [r for r in platform.wiring.bus_rules if any(t.endswith(":" + url.rsplit("/", 1)[-1]) for t in r.target_arns)]
+        assert reached[function] == sorted(b["detail"]["transaction_id"] for b in bodies
+                                           if matches_pattern(rule.pattern, b))
+    assert reached == {"notifier": ["ok"], "delivery_fanout": ["no-currency", "ok", "refund", "unknown-vendor"]}
