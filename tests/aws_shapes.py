@@ -103,3 +103,29 @@ def sqs_maps(records_path: str = "$.Records[]") -> dict[str, MapRule]:
 def stream_maps(records_path: str) -> dict[str, MapRule]:
     """DynamoDB stream records: the images and keys are the table's items."""
     return {f"{records_path}.dynamodb.{part}": attribute_values for part in ("Keys", "NewImage", "OldImage")}
+
+
+ACCOUNT = "123456789012"  # the emulator's account, which the local stack's ARNs name
+
+
+def sqs_sample(queue_name: str, fifo: bool, body: str = "x", region: str = "us-east-1") -> Any:
+    """The SQS event sample of a standard or a FIFO queue."""
+    import hashlib
+
+    values = dict(partition="aws", region=region, account_id=ACCOUNT, queue_name=queue_name, body=body,
+                  md5_of_body=hashlib.md5(body.encode()).hexdigest())  # noqa: S324 - the SQS field
+    if fifo:
+        return load("sqs/SqsFifo.json", message_id="m", receipt_handle="r", sent_timestamp="1", sequence_number="2",
+                    message_group_id="g", sender_id="s", message_deduplication_id="d", first_receive_timestamp="3",
+                    **values)
+    return load("sqs/Sqs.json", **values)
+
+
+def stream_sample(table: str, region: str = "us-east-1") -> Any:
+    """A pipe's batch from a DynamoDB stream: the JSON array of the sample's records."""
+    return load("dynamodb/DynamoDBUpdate.json", region=region, partition="aws", account_id=ACCOUNT, table=table)["Records"]
+
+
+def eventbridge_sample(region: str = "us-east-1") -> Any:
+    return load("eventbridge/EventBridgeEvent.json", id="i", detail_type="T", source="s", account_id=ACCOUNT,
+                time="2026-12-07T00:00:00Z", region=region)

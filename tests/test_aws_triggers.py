@@ -156,24 +156,16 @@ def source_of(platform, function):
     return source
 
 
-def sqs_sample(source, body="x"):
-    values = dict(partition="aws", region="us-east-1", account_id=ACCOUNT, queue_name=source.queue.name, body=body,
-                  md5_of_body=hashlib.md5(body.encode()).hexdigest())  # noqa: S324 - the SQS field
-    if source.queue.fifo:
-        return aws_shapes.load("sqs/SqsFifo.json", message_id="m", receipt_handle="r", sent_timestamp="1",
-                               sequence_number="2", message_group_id="g", sender_id="s", message_deduplication_id="d",
-                               first_receive_timestamp="3", **values)
-    return aws_shapes.load("sqs/Sqs.json", **values)
+def sqs_sample(source):
+    return aws_shapes.sqs_sample(source.queue.name, source.queue.fifo)
 
 
 def stream_sample(platform):
-    return aws_shapes.load("dynamodb/DynamoDBUpdate.json", region="us-east-1", partition="aws", account_id=ACCOUNT,
-                           table=platform.wiring.table_name)["Records"]
+    return aws_shapes.stream_sample(platform.wiring.table_name)
 
 
 def eventbridge_sample():
-    return aws_shapes.load("eventbridge/EventBridgeEvent.json", id="i", detail_type="T", source="s", account_id=ACCOUNT,
-                           time="2026-12-07T00:00:00Z", region="us-east-1")
+    return aws_shapes.eventbridge_sample()
 
 
 @pytest.mark.parametrize("function", ["processor", "delivery_sender", "notifier", "delivery_fanout"])
