@@ -390,3 +390,40 @@ def test_drain_waits_for_messages_a_function_held_back_and_gives_up_at_its_deadl
 
     script.update(polls=[2], depths=[1] * 1000)  # never comes back
     assert platform.drain(wait_seconds=0.05, poll_interval_seconds=0.01) is False
+
+
+def test_a_pipe_batches_by_its_batch_size_and_retries_only_the_failed_records_of_a_batch(suite_modules):
+    """Pipes invoke a Lambda target with batches of up to the pipe's batch size; a partial batch
+    response makes the pipe retry the failed records (then its dead-letter queue: counted here)."""
+    import io
+
+    from local_runner.functions import Functions
+    from local_runner.pipes import Pipes
+
+    wiring = Wiring.from_state(state())  # pipe-1 -> archiver, batch size 7; pipe-2 -> the bus, MODIFY only
+    records = [{"eventID": f"e{i}", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1", "dynamodb": {"Keys": {"k": {"S": str(i)}}, "NewImage": {"k": {"S": str(i)}},
+                                                       "SequenceNumber": str(i), "SizeBytes": 1, "StreamViewType": "NEW_IMAGE"}}
+               for i in range(16)]
+
+    class Streams:
+        def describe_stream(self, **_):
+            return {"StreamDescription": {"Shards": [{"ShardId": "s"}]}}
+
+        def get_shard_iterator(self, **_):
+            return {"ShardIterator": "it"}
+
+        def get_records(self, ShardIterator, **_):  # noqa: N803 - boto3 names
+            return {"Records": records, "NextShardIterator": None} if ShardIterator == "it" else {"Records": []}
+
+    functions = Functions(wiring, "http://127.0.0.1:1", log_sink=io.StringIO())
+    batches = []
+
+    def archiver(event, context):
+        batches.append([r["eventID"] for r in event])
+        return {"batchItemFailures": [{"itemIdentifier": "e3"}]} if "e3" in batches[-1] else {"batchItemFailures": []}
+
+    functions._handlers["archiver"] = archiver
+    assert Pipes(wiring, functions, Streams(), events=None).run() == 16
+    assert [len(b) for b in batches] == [7, 1, 1, 7, 2]  # e0-e6, e3 retried twice, e7-e13, e14-e15
+    assert functions.metrics["PipeFailed[pipe-1]"] == 1
