@@ -379,3 +379,19 @@ def test_the_rules_route_the_domain_events_as_their_patterns_say(platform, emula
         assert reached[function] == sorted(b["detail"]["transaction_id"] for b in bodies
                                            if matches_pattern(rule.pattern, b))
     assert reached == {"notifier": ["ok"], "delivery_fanout": ["no-currency", "ok", "refund", "unknown-vendor"]}
+
+
+def test_every_test_the_emulator_table_names_exists():
+    """lambda_src/README.md, "Where the emulator and the runner decide what AWS decides": each
+    row names tests that exist."""
+    import re
+
+    from support import ROOT
+
+    readme = (ROOT / "lambda_src" / "README.md").read_text()
+    section = readme[readme.index("## Where the emulator and the runner decide what AWS decides"):]
+    named = re.findall(r"`(tests/[\w/]+\.py)::(test_\w+)`", section)
+    assert len(named) >= 15
+    missing = [f"{path}::{name}" for path, name in named
+               if not re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.MULTILINE)]
+    assert missing == []
