@@ -73,7 +73,8 @@ def failed_ids(response: Any, message_ids: list[str]) -> set[str]:
     if not isinstance(failures, list):
         return set(message_ids)
     found = {f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures}
-    return found if found <= set(message_ids) else set(message_ids)
+    batch = set(message_ids)
+    return {i for i in found if isinstance(i, str)} if found <= batch else batch
 
 
 def poll(sqs: Any, functions: Functions, source: EventSource, held: set[str] | None = None) -> int:
