@@ -211,6 +211,27 @@ def deliver_rule_targets_to_sns() -> None:
     models.Rule.sns_targets_delivered = True
 
 
+#: What a rule target without an input transformer receives: the whole event, with the top-level
+#: fields of EventBridge's event structure (EventBridge events reference, "Amazon EventBridge
+#: event structure": https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html),
+#: in moto's template syntax.
+WHOLE_EVENT_TEMPLATE = ('{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
+                        '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
+                        '"detail": <detail>}')
+
+
+def rule_targets_get_the_whole_event() -> None:
+    """A rule target without an input transformer receives the event as it is (EventBridge user
+    guide, "Amazon EventBridge targets"; the SQS message body is the event's JSON). moto 5.2's
+    default template leaves `account` out, so every notification and delivery event reached its
+    queue without a field AWS sends. The emulator's template has every top-level field; moto fills
+    it as before (`time` is moto's epoch number, which moto writes as ISO 8601 for SQS and the
+    SNS stand-in above). Idempotent."""
+    from moto.events.utils import EventTemplateParser
+
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = WHOLE_EVENT_TEMPLATE
+
+
 def atomic_conditional_writes() -> None:
     """DynamoDB applies a conditional write atomically; moto 5.2 checks the condition and writes
     in two steps, so two requests on the server's threads can both pass it (two senders taking the
@@ -360,10 +381,11 @@ def queue_attributes_set_alone() -> None:
 
 def extend_moto() -> None:
     """What the local stack needs of the emulator beyond moto 5.2: AWS behaviours moto lacks
-    (rule targets on SNS, atomic conditional writes, idempotent endpoint deletes, queue attributes
-    set alone), and moto's hot spots made cheap with moto's own answers (backend lookup, retention
+    (rule targets on SNS, the whole event to a rule target, atomic conditional writes, idempotent
+    endpoint deletes, queue attributes set alone), and moto's hot spots made cheap with moto's own answers (backend lookup, retention
     check, queue counts, event input paths)."""
     deliver_rule_targets_to_sns()
+    rule_targets_get_the_whole_event()
     atomic_conditional_writes()
     idempotent_vpc_endpoint_deletes()
     queue_attributes_set_alone()

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Callable, ContextManager
 
+from local_runner.event_sources import attribute_names, lambda_record
+
 #: Environment for the delivery functions in the ``local`` environment.
 LOCAL_SETTINGS = {
     "DELIVERY_RETRY_SCHEDULE": "0,1,1,2,2,3,3,3",
@@ -24,15 +26,6 @@ LOCAL_SETTINGS = {
     "DELIVERY_AUTO_DISABLE_AFTER_SECONDS": "60",
     "DELIVERY_ALLOW_LOOPBACK_HTTP": "true",
 }
-
-
-def lambda_records(messages: list[dict[str, Any]], region: str = "us-east-1") -> list[dict[str, Any]]:
-    """ReceiveMessage results -> the records Lambda passes to an SQS-triggered function."""
-    return [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
-        "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "awsRegion": region,
-    } for m in messages]
 
 
 class EventSourceStandIn:
@@ -46,15 +39,24 @@ class EventSourceStandIn:
         self.own_calls = own_calls  # wraps the stand-in's own SQS calls (tests count the functions' calls apart)
         self.receives = 0
         self.invocations = 0
+        self._queue: tuple[str, bool] | None = None  # (ARN, FIFO), asked once
+
+    def _queue_arn_and_fifo(self) -> tuple[str, bool]:
+        if self._queue is None:
+            with self.own_calls():
+                attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn", "FifoQueue"])
+            self._queue = (attributes["Attributes"]["QueueArn"], attributes["Attributes"].get("FifoQueue") == "true")
+        return self._queue
 
     def poll_once(self) -> int:
+        arn, fifo = self._queue_arn_and_fifo()
         with self.own_calls():
             got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size,
-                                           AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                                           AttributeNames=attribute_names(fifo), MessageAttributeNames=["All"]).get("Messages", [])
         self.receives += 1
         if not got:
             return 0
-        response = self.handler({"Records": lambda_records(got)}, self.context) or {}
+        response = self.handler({"Records": [lambda_record(m, queue_arn=arn, fifo=fifo) for m in got]}, self.context) or {}
         self.invocations += 1
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         done = [m for m in got if m["MessageId"] not in failed]

@@ -318,3 +318,55 @@ def test_an_event_input_path_is_compiled_once_and_finds_what_moto_finds(monkeypa
         assert EventTemplateParser.parse(template, paths, event) == motos == {
             "vendor": f"vendor-{number}", "amount": number}
     assert len(built) == 3 * 2 + 2, built  # moto's own: each path for each event; the emulator's: once
+
+
+def test_a_rule_target_without_an_input_transformer_gets_the_whole_event_and_one_with_it_the_transformed():
+    """EventBridge hands a target without an input transformer the event itself (for SQS, the
+    message body), with every top-level field of the event structure; moto 5.2 left out `account`.
+    A target with an input transformer still gets the transformer's output (moto's)."""
+    from moto import mock_aws
+
+    import aws_shapes
+    import emulator
+
+    emulator.rule_targets_get_the_whole_event()
+    with mock_aws():
+        region = {"region_name": "us-east-1"}
+        sqs, eb = boto3.client("sqs", **region), boto3.client("events", **region)
+        urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("whole", "transformed")]
+        arns = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for u in urls]
+        eb.put_rule(Name="r", EventPattern=json.dumps({"source": ["payments.ledger"]}))
+        eb.put_targets(Rule="r", Targets=[{"Id": "whole", "Arn": arns[0]}, {
+            "Id": "transformed", "Arn": arns[1],
+            "InputTransformer": {"InputPathsMap": {"t": "$.detail.transaction_id"}, "InputTemplate": '{"id": "<t>"}'}}])
+        eb.put_events(Entries=[{"Source": "payments.ledger", "DetailType": "TransactionStatusChanged",
+                                "Detail": '{"transaction_id": "pi_1"}'}])
+        whole, transformed = (json.loads(sqs.receive_message(QueueUrl=u)["Messages"][0]["Body"]) for u in urls)
+    sample = aws_shapes.load("eventbridge/EventBridgeEvent.json", id="i", detail_type="T", source="s",
+                             account_id="123456789012", time="2026-12-07T00:00:00Z", region="us-east-1")
+    assert aws_shapes.differences(whole, sample, maps={"$.detail": None}) == []
+    assert (whole["account"], whole["detail"], re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", whole["time"]) is not None) == \
+        ("123456789012", {"transaction_id": "pi_1"}, True)
+    assert transformed == {"id": "pi_1"}
+
+
+@pytest.mark.parametrize(("seconds", "accepted"), [(43_000, True), (43_201, False)])
+def test_a_visibility_above_12_hours_is_refused_as_sqs_refuses_it(seconds, accepted):
+    """SQS refuses a ChangeMessageVisibility beyond a total of 12 h (43,200 s; API reference); the
+    emulator (moto) refuses it too, with the error the delivery sender handles. moto counts the
+    12 h from when the message was sent, SQS from its receive: moto is the stricter."""
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="held.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="m", MessageGroupId="g", MessageDeduplicationId="d")
+        [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+        try:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
+            outcome = True
+        except ClientError as error:
+            assert error.response["Error"]["Code"] in ("InvalidParameterValue", "AWS.SimpleQueueService.InvalidParameterValue")
+            outcome = False
+    assert outcome is accepted

@@ -328,6 +328,30 @@ def test_every_delivery_of_the_whole_run_is_accounted_for(platform, vendors, zer
     assert zero_loss["delivery"]["out_of_order"] == 0
 
 
+def test_every_event_the_runner_built_for_a_queue_or_a_pipe_is_shaped_as_aws_samples(platform, zero_loss):
+    """Every distinct shape of event a queue- or pipe-triggered function got in the whole run
+    (plain and redriven messages, rule deliveries, Pipe A batches) has the keys and JSON types of
+    AWS's sample for its trigger (tests/aws_samples/); a rule's SQS body is the whole EventBridge event."""
+    import aws_shapes
+
+    checked = collections.Counter()
+    for source in platform.wiring.event_sources:
+        sample = aws_shapes.sqs_sample(source.queue.name, source.queue.fifo)
+        for event in platform.functions.events_by_shape[source.function].values():
+            assert aws_shapes.differences(event, sample, maps=aws_shapes.sqs_maps()) == [], source.function
+            checked[source.function] += 1
+            if any(rule.target_arns and source.queue.arn in rule.target_arns for rule in platform.wiring.bus_rules):
+                for record in event["Records"]:
+                    assert aws_shapes.differences(json.loads(record["body"]), aws_shapes.eventbridge_sample(),
+                                                  maps={"$.detail": None}) == [], source.function
+    for pipe in (p for p in platform.wiring.pipes if p.target_function):
+        sample = aws_shapes.stream_sample(platform.wiring.table_name)
+        for event in platform.functions.events_by_shape[pipe.target_function].values():
+            assert aws_shapes.differences(event, sample, maps=aws_shapes.stream_maps("$[]")) == [], pipe.name
+            checked[pipe.target_function] += 1
+    assert set(checked) == {"processor", "notifier", "delivery_fanout", "delivery_sender", "archiver"}, checked
+
+
 def test_cdktf_diff_after_deploy_shows_no_changes(deployment, summary):
     output = summary["_diff"].result(timeout=900)
     if "No changes." not in output:

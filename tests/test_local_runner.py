@@ -202,45 +202,97 @@ def suite_modules():
     sys.modules.update(before)
 
 
-class _Sqs:
-    def __init__(self, messages):
-        self.messages, self.visibility, self.deleted = messages, {}, []
+@pytest.fixture(scope="module")
+def emulator():
+    import local_deploy
 
-    def receive_message(self, **_):
-        return {"Messages": self.messages}
-
-    def change_message_visibility(self, ReceiptHandle, VisibilityTimeout, **_):  # noqa: N803 - boto3 names
-        self.visibility[ReceiptHandle] = VisibilityTimeout
-
-    def delete_message(self, ReceiptHandle, **_):  # noqa: N803
-        self.deleted.append(ReceiptHandle)
+    with local_deploy.LocalEmulator() as running:
+        yield running
 
 
-def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come_back_at_once(suite_modules):
-    """The delivery sender holds a retry in the queue itself (ChangeMessageVisibility): the event
-    source must not undo it; a plain failure is visible again at once (the runner's stand-in for
-    the queue's visibility timeout)."""
-    import io
+def deployed_queue(endpoint_url: str, name: str) -> dict:
+    """A FIFO queue created in the emulator, mapped to the delivery sender (a state like test's `state()`)."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name="us-east-1")
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    resources = [
+        function("fn-d", "delivery_sender_handler.handler"),
+        {"type": "aws_sqs_queue", "values": {"name": name, "url": url, "id": url, "arn": arn, "fifo_queue": True}},
+        {"type": "aws_lambda_event_source_mapping", "values": {
+            "event_source_arn": arn, "function_arn": fn_arn("fn-d"), "batch_size": 10,
+            "function_response_types": ["ReportBatchItemFailures"]}},
+    ]
+    return {"values": {"root_module": {"resources": [{"mode": "managed", **r} for r in resources]}}}
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["ChangeMessageVisibility", "ChangeMessageVisibilityBatch"])
+def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come_back_at_once(
+        emulator, monkeypatch, suite_modules, batch):
+    """The delivery sender holds a retry in the queue itself (ChangeMessageVisibility through its
+    boto3 client): the event source must not undo it; a plain failure is visible again at once (the
+    runner's stand-in for the queue's visibility timeout). The hook sees the call through botocore."""
+    import boto3
 
     from local_runner import event_sources
-    from local_runner.functions import Functions
+    from local_runner.platform import LocalPlatform
 
-    deployed = state()
-    wiring = Wiring.from_state(deployed)
-    [source] = wiring.event_sources
-    messages = [{"MessageId": f"m{i}", "ReceiptHandle": f"rh{i}", "Body": "{}", "MD5OfBody": ""} for i in range(3)]
-    sqs = _Sqs(messages)
-    functions = Functions(wiring, "http://127.0.0.1:1", log_sink=io.StringIO())
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    name = f"held-{'batch' if batch else 'one'}.fifo"
+    platform = LocalPlatform(deployed_queue(emulator.endpoint_url, name), emulator.endpoint_url)
+    [source] = platform.wiring.event_sources
+    for index in range(3):
+        platform.sqs.send_message(QueueUrl=source.queue.url, MessageBody=f"m{index}", MessageGroupId=f"g{index}",
+                                  MessageDeduplicationId=f"d{index}")
 
-    def invoke(code, event):  # m0 delivered, m1 held by the function for 5 s, m2 failed
-        functions.note_visibility_change({"QueueUrl": source.queue.url, "ReceiptHandle": "rh1", "VisibilityTimeout": 5})
-        return {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    def handler(event, context):  # m0 delivered, m1 held by the function for 600 s, m2 failed
+        records = {r["body"]: r for r in event["Records"]}
+        sqs = boto3.client("sqs")  # the function's client: the deployed environment names the emulator
+        held = records["m1"]["receiptHandle"]
+        if batch:
+            sqs.change_message_visibility_batch(QueueUrl=source.queue.url, Entries=[
+                {"Id": "0", "ReceiptHandle": held, "VisibilityTimeout": 600}])
+        else:
+            sqs.change_message_visibility(QueueUrl=source.queue.url, ReceiptHandle=held, VisibilityTimeout=600)
+        return {"batchItemFailures": [{"itemIdentifier": records[b]["messageId"]} for b in ("m1", "m2")]}
 
-    functions.invoke = invoke
+    platform.functions._handlers["delivery_sender"] = handler
     held: set[str] = set()
-    assert event_sources.poll(sqs, functions, source, held) == 3
-    assert (sqs.deleted, sqs.visibility, held) == (["rh0"], {"rh2": 0}, {source.queue.name})
-    assert functions.take_visibility_changes({"rh1"}) == set()  # forgotten once used
+    assert event_sources.poll(platform.sqs, platform.functions, source, held) == 3
+    assert held == {name}
+    again = platform.sqs.receive_message(QueueUrl=source.queue.url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in again] == ["m2"]  # m1 stays hidden: its group's order is kept by the queue
+    assert platform.functions.take_visibility_changes({m["ReceiptHandle"] for m in again}) == set()
+
+
+def test_a_message_held_back_for_a_pause_is_not_polled_again_until_its_visibility_ends(emulator, monkeypatch,
+                                                                                        suite_modules):
+    """What the delivery sender does for a paused endpoint (hold the message for the recheck
+    period, report it failed) makes one invocation per period, not a tight loop: drain waits on the
+    emulator's clock. (With the hook on `before-call` the message was visible again at once: the
+    handler here gives up after 20 invocations so that the old runner fails instead of spinning.)"""
+    import boto3
+
+    from local_runner.platform import LocalPlatform
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    platform = LocalPlatform(deployed_queue(emulator.endpoint_url, "paused.fifo"), emulator.endpoint_url)
+    [source] = platform.wiring.event_sources
+    platform.sqs.send_message(QueueUrl=source.queue.url, MessageBody="m", MessageGroupId="g", MessageDeduplicationId="d")
+
+    def paused(event, context):
+        [record] = event["Records"]
+        sqs = boto3.client("sqs")
+        if platform.invocations["delivery_sender"] >= 20:  # spinning: let the drain end
+            sqs.delete_message(QueueUrl=source.queue.url, ReceiptHandle=record["receiptHandle"])
+            return {"batchItemFailures": []}
+        sqs.change_message_visibility(QueueUrl=source.queue.url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=30)
+        return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+
+    platform.functions._handlers["delivery_sender"] = paused
+    assert platform.drain(wait_seconds=1.0, poll_interval_seconds=0.05) is False  # still held when the wait ended
+    assert platform.invocations["delivery_sender"] == 1
 
 
 @pytest.fixture
@@ -347,3 +399,40 @@ def test_drain_waits_for_messages_a_function_held_back_and_gives_up_at_its_deadl
 
     script.update(polls=[2], depths=[1] * 1000)  # never comes back
     assert platform.drain(wait_seconds=0.05, poll_interval_seconds=0.01) is False
+
+
+def test_a_pipe_batches_by_its_batch_size_and_retries_only_the_failed_records_of_a_batch(suite_modules):
+    """Pipes invoke a Lambda target with batches of up to the pipe's batch size; a partial batch
+    response makes the pipe retry the failed records (then its dead-letter queue: counted here)."""
+    import io
+
+    from local_runner.functions import Functions
+    from local_runner.pipes import Pipes
+
+    wiring = Wiring.from_state(state())  # pipe-1 -> archiver, batch size 7; pipe-2 -> the bus, MODIFY only
+    records = [{"eventID": f"e{i}", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1", "dynamodb": {"Keys": {"k": {"S": str(i)}}, "NewImage": {"k": {"S": str(i)}},
+                                                       "SequenceNumber": str(i), "SizeBytes": 1, "StreamViewType": "NEW_IMAGE"}}
+               for i in range(16)]
+
+    class Streams:
+        def describe_stream(self, **_):
+            return {"StreamDescription": {"Shards": [{"ShardId": "s"}]}}
+
+        def get_shard_iterator(self, **_):
+            return {"ShardIterator": "it"}
+
+        def get_records(self, ShardIterator, **_):  # noqa: N803 - boto3 names
+            return {"Records": records, "NextShardIterator": None} if ShardIterator == "it" else {"Records": []}
+
+    functions = Functions(wiring, "http://127.0.0.1:1", log_sink=io.StringIO())
+    batches = []
+
+    def archiver(event, context):
+        batches.append([r["eventID"] for r in event])
+        return {"batchItemFailures": [{"itemIdentifier": "e3"}]} if "e3" in batches[-1] else {"batchItemFailures": []}
+
+    functions._handlers["archiver"] = archiver
+    assert Pipes(wiring, functions, Streams(), events=None).run() == 16
+    assert [len(b) for b in batches] == [7, 1, 1, 7, 2]  # e0-e6, e3 retried twice, e7-e13, e14-e15
+    assert functions.metrics["PipeFailed[pipe-1]"] == 1

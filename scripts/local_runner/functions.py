@@ -21,6 +21,20 @@ REGION = "us-east-1"
 Handler = Callable[[Any, Any], Any]
 
 
+def skeleton(value: Any) -> Any:
+    """The shape of a JSON value: objects with their keys, the distinct shapes of an array's
+    elements, the type name of each scalar."""
+    if isinstance(value, dict):
+        return {k: skeleton(v) for k, v in value.items()}
+    if isinstance(value, list):
+        shapes: list[Any] = []
+        for item in value:
+            if (shape := skeleton(item)) not in shapes:
+                shapes.append(shape)
+        return shapes
+    return type(value).__name__
+
+
 class LambdaContext:
     def __init__(self, function: FunctionWiring):
         self.function_name = function.name
@@ -71,6 +85,7 @@ class Functions:
         self._stdout = FunctionOutput()
         self._handlers: dict[str, Handler] = {}
         self._visibility_set: set[str] = set()  # receipt handles whose visibility a function changed
+        self.events_by_shape: dict[str, dict[str, Any]] = collections.defaultdict(dict)  # code -> shape -> event
         self.current: str | None = None  # the function being invoked (one at a time; its threads too)
         # Handler modules keep module-level clients and settings: load them fresh, under this
         # deployment's environment, even if this process imported them before (the test suite).
@@ -116,7 +131,9 @@ class Functions:
         return self._handlers[code]
 
     def note_visibility_change(self, params: dict[str, Any], **_: Any) -> None:
-        """botocore `before-call` hook on the functions' session: `ChangeMessageVisibility[Batch]`."""
+        """botocore `before-parameter-build` hook (the API parameters, as the function passed them) on
+        the functions' session: `ChangeMessageVisibility[Batch]`. (`before-call` gets the serialized
+        request instead, where no `ReceiptHandle` key is found.)"""
         batch = params.get("Entries")
         entries: list[dict[str, Any]] = batch if isinstance(batch, list) else [params]
         self._visibility_set.update(e["ReceiptHandle"] for e in entries if isinstance(e.get("ReceiptHandle"), str))
@@ -128,6 +145,11 @@ class Functions:
         return found
 
     def invoke(self, code: str, event: Any) -> Any:
+        """Invoke a function with `event`, which Lambda hands it as JSON: what JSON cannot carry
+        (bytes, datetimes) fails here, not in the handler. Each distinct shape of event a function
+        got is kept (`events_by_shape`), for the tests that compare them with AWS's samples."""
+        event = json.loads(json.dumps(event))
+        self.events_by_shape[code].setdefault(json.dumps(skeleton(event), sort_keys=True), event)
         handler = self.handler(code)
         self.invocations[code] += 1
         out = self._stdout.capture()

@@ -1,14 +1,47 @@
 """EventBridge Pipes from the table's DynamoDB stream: each pipe's deployed filter, then its
 target: a function (Pipe A, the archiver; failed records of a partial batch response retried) or
-the event bus with the deployed input template (Pipe B), where the emulator evaluates the rules."""
+the event bus with the deployed input template (Pipe B), where the emulator evaluates the rules.
+
+A pipe hands its target a JSON array of the stream's records (EventBridge user guide, "Amazon
+DynamoDB stream as a source for EventBridge Pipes"), each record as AWS's samples show it
+(tests/aws_samples/dynamodb/): the `GetRecords` record as JSON (`ApproximateCreationDateTime` in
+epoch seconds, binary attributes as base64 text) with the stream's ARN as `eventSourceARN`."""
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import datetime
 from typing import Any
 
 from .functions import Functions
 from .wiring import Pipe, Wiring
+
+
+def attribute_json(value: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB attribute value as boto3 returns it (binary as bytes) -> its JSON form."""
+    (kind, raw), = value.items()
+    if kind == "B":
+        return {kind: base64.b64encode(raw).decode("ascii")}
+    if kind == "BS":
+        return {kind: [base64.b64encode(b).decode("ascii") for b in raw]}
+    if kind == "M":
+        return {kind: {k: attribute_json(v) for k, v in raw.items()}}
+    if kind == "L":
+        return {kind: [attribute_json(v) for v in raw]}
+    return {kind: raw}
+
+
+def stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A `GetRecords` record (boto3) -> the record a pipe or an event source mapping delivers."""
+    change = {}
+    for key, value in record["dynamodb"].items():
+        if key in ("Keys", "NewImage", "OldImage"):
+            value = {name: attribute_json(v) for name, v in value.items()}
+        elif isinstance(value, datetime):  # epoch seconds on the wire
+            value = int(value.timestamp())
+        change[key] = value
+    return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": change, "eventSourceARN": stream_arn}
 
 
 class Pipes:
@@ -32,7 +65,7 @@ class Pipes:
                                                            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
             while iterator:
                 page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                records.extend(page["Records"])
+                records.extend(stream_record(r, stream_arn) for r in page["Records"])
                 iterator = page.get("NextShardIterator")
                 if not page["Records"]:
                     break

@@ -25,6 +25,7 @@ from .pipes import Pipes
 from .wiring import Wiring
 
 PROCESSOR = "processor"  # the function folder whose PayPal trust the runner points at the test CA
+VISIBILITY_OPERATIONS = ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch")
 
 
 class CallCounter:
@@ -73,8 +74,9 @@ class LocalPlatform:
         # the functions' SDK clients: boto3's default session, counted
         boto3.setup_default_session(region_name=REGION)
         boto3.DEFAULT_SESSION.events.register("before-call", self.handler_calls.hook)
-        for operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
-            boto3.DEFAULT_SESSION.events.register(f"before-call.sqs.{operation}", self.functions.note_visibility_change)
+        for operation in VISIBILITY_OPERATIONS:
+            boto3.DEFAULT_SESSION.events.register(f"before-parameter-build.sqs.{operation}",
+                                                  self.functions.note_visibility_change)
         session = boto3.Session(region_name=REGION)
         session.events.register("before-call", self.platform_calls.hook)
         config = botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"})
