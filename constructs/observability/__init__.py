@@ -36,6 +36,7 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
+from constructs.core.limits import API_LATENCY_MS, XRAY_SAMPLING_RATE
 from constructs.core.policy import document
 from constructs.core.tokens import is_literal
 
@@ -148,16 +149,12 @@ class Observability(Construct):
 
 
         p: list[str] = []
-        if is_literal(api_latency_p99_ms) and not 1 <= api_latency_p99_ms <= 29_000:
-            p.append(f"api_latency_p99_ms must be 1..29000, got {api_latency_p99_ms}")
-        if is_literal(ingest_oldest_message_seconds) and ingest_oldest_message_seconds < 60:
-            p.append(f"ingest_oldest_message_seconds must be >= 60, got {ingest_oldest_message_seconds}")
-        if is_literal(authorizer_denies_per_5min) and authorizer_denies_per_5min < 1:
-            p.append(f"authorizer_denies_per_5min must be >= 1, got {authorizer_denies_per_5min}")
+        if is_literal(api_latency_p99_ms) and api_latency_p99_ms not in API_LATENCY_MS:
+            p.append(f"api_latency_p99_ms must be {API_LATENCY_MS}, got {api_latency_p99_ms}")
         if is_literal(period_seconds) and (period_seconds < 60 or period_seconds % 60):
             p.append(f"period_seconds must be 60 or a multiple of 60, got {period_seconds}")
-        if is_literal(xray_sampling_rate) and not 0.0 <= xray_sampling_rate <= 1.0:
-            p.append(f"xray_sampling_rate must be within 0..1, got {xray_sampling_rate}")
+        if is_literal(xray_sampling_rate) and xray_sampling_rate not in XRAY_SAMPLING_RATE:
+            p.append(f"xray_sampling_rate must be within {XRAY_SAMPLING_RATE}, got {xray_sampling_rate}")
         if (api_name is None) != (api_stage_name is None):
             p.append(f"api_name and api_stage_name go together, got {api_name!r} and {api_stage_name!r}")
         if (event_bus_name is None) != (rule_name is None):
