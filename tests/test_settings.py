@@ -253,7 +253,7 @@ FIELD_RULES = [
     ("cidr", "dev", {"network": {"cidr": "10.0.0.300/16"}},
      "dev: network.cidr: must be an IPv4 CIDR such as 10.40.0.0/16, got '10.0.0.300/16'", None),
     ("cidr-size", "dev", {"network": {"cidr": "10.0.0.0/24"}},
-     "dev: network.cidr: must be an IPv4 block /16../20 (2 subnets per zone), got '10.0.0.0/24'", None),
+     "dev: network.cidr: must be an IPv4 block /16../20 (16 subnets of it), got '10.0.0.0/24'", None),
     ("az-count", "dev", {"network": {"az_count": 7}}, "dev: network.az_count: must be 1..6, got 7", None),
     ("nat-mode", "dev", {"network": {"nat_mode": "gateway"}},
      "dev: network.nat_mode: must be one of single, per_az, got 'gateway'", None),

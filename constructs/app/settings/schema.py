@@ -63,6 +63,12 @@ FEATURES = (
 # moto's default account and the vendors of the local end-to-end run
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_VENDORS = ("vendor-a", "vendor-b", "vendor-c")
+#: The delivery functions' variables (paycore.delivery.Settings.from_env) and the keys that set them.
+_RUNTIME_KEYS = {"DELIVERY_RETRY_SCHEDULE": "retry_schedule_seconds", "DELIVERY_TIMEOUT_SECONDS": "timeout_seconds",
+                 "DELIVERY_AUTO_DISABLE_AFTER_SECONDS": "auto_disable_after_seconds",
+                 "DELIVERY_PAUSE_RECHECK_SECONDS": "pause_recheck_seconds", "DELIVERY_LOG_TTL_DAYS": "log_ttl_days"}
+
+
 def _every_function(value: Any) -> Any:
     """cdktf.json sizes only what differs: every function gets the defaults first."""
     if isinstance(value, Mapping):
@@ -70,14 +76,8 @@ def _every_function(value: Any) -> Any:
     return value
 
 
-
-#: The delivery functions' variables (paycore.delivery.Settings.from_env) and the keys that set them.
-_RUNTIME_KEYS = {"DELIVERY_RETRY_SCHEDULE": "retry_schedule_seconds", "DELIVERY_TIMEOUT_SECONDS": "timeout_seconds",
-                 "DELIVERY_AUTO_DISABLE_AFTER_SECONDS": "auto_disable_after_seconds",
-                 "DELIVERY_PAUSE_RECHECK_SECONDS": "pause_recheck_seconds", "DELIVERY_LOG_TTL_DAYS": "log_ttl_days"}
-
-
 def _webhook_provider(name: str) -> str:
+    """A provider of the registry that sends webhooks (direct payments have no route)."""
     known = provider_registry.webhook_names()
     if name not in known:
         raise ValueError(f"must be a webhook provider of paycore.providers ({', '.join(known)}){suggestion(name, known)}")
@@ -230,9 +230,6 @@ class Settings(Section):
                 if getattr(s, key) > reserved:
                     fail(f"processor_scaling.{key}", f"must be <= the processor's reserved concurrency ({reserved}) "
                          f"or messages are throttled back to the queue, got {getattr(s, key)}")
-        if self.production and self.kms_deletion_window_days < limits.KMS_DELETION_WINDOW_DAYS.high:
-            fail("kms_deletion_window_days", f"must be {limits.KMS_DELETION_WINDOW_DAYS.high} in prod (time to "
-                 f"notice a mistaken key deletion), got {self.kms_deletion_window_days}")
 
     def _archive_rules(self, fail: Callable[[str, str], None]) -> None:
         a = self.archive
@@ -298,6 +295,9 @@ class Settings(Section):
         b, env = self.backend, self.environment
         if self.production and self.disabled_features:
             fail("disabled_features", f"prod must not disable features, got {', '.join(sorted(self.disabled_features))}")
+        if self.production and self.kms_deletion_window_days < limits.KMS_DELETION_WINDOW_DAYS.high:
+            fail("kms_deletion_window_days", f"must be {limits.KMS_DELETION_WINDOW_DAYS.high} in prod (time to "
+                 f"notice a mistaken key deletion), got {self.kms_deletion_window_days}")
         if b.kind == "s3":
             if not b.bucket:
                 fail("backend.bucket", f"is not configured: name the state bucket in cdktf.json "

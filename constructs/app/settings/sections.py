@@ -186,7 +186,7 @@ def _ipv4_block(value: str) -> str:
         raise ValueError("must be an IPv4 CIDR such as 10.40.0.0/16") from None
     if network.version != 4 or network.prefixlen not in limits.VPC_PREFIX_LENGTH:
         raise ValueError(f"must be an IPv4 block /{limits.VPC_PREFIX_LENGTH.low}../{limits.VPC_PREFIX_LENGTH.high} "
-                         "(2 subnets per zone)")
+                         "(16 subnets of it)")
     return value
 
 
