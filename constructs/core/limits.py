@@ -71,6 +71,8 @@ PIPES_RECORD_AGE_SECONDS = Limit(60, 604_800)
 KMS_DELETION_WINDOW_DAYS = Limit(7, 30)
 SECRETS_RECOVERY_WINDOW_DAYS = Limit(7, 30)
 
+#: CloudWatch alarm periods of standard-resolution metrics: whole minutes.
+ALARM_PERIOD_STEP_SECONDS = 60
 #: X-Ray sampling rule FixedRate.
 XRAY_SAMPLING_RATE = Limit(0, 1)
 

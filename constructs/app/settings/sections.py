@@ -285,7 +285,7 @@ class AlarmSettings(Section):
     ingest_oldest_message_seconds: int = Field(default=300, ge=60)
     authorizer_denies_per_5min: int = Field(default=50, ge=1)
     signature_mismatches_per_5min: int = Field(default=5, ge=1)
-    period_seconds: int = Field(default=60, ge=60, multiple_of=60)
+    period_seconds: int = Field(default=60, ge=limits.ALARM_PERIOD_STEP_SECONDS, multiple_of=limits.ALARM_PERIOD_STEP_SECONDS)
 
 
 class DeliverySettings(Section):
