@@ -379,17 +379,24 @@ class Line:
     detail: str
 
 
-#: The vendor delivery functions (capture callers) and its table (``deliveries-{env}``) with its
-#: KEYS_ONLY indexes (constructs.delivery.INDEXES; a test checks).
+#: The vendor delivery functions (capture callers) and its table's KEYS_ONLY indexes
+#: (constructs.delivery.INDEXES; a test checks); the table is named in constructs/app/names.py.
 DELIVERY_FUNCTIONS = ("delivery_fanout", "delivery_sender")
-DELIVERY_TABLE_PREFIX = "deliveries-"
 DELIVERY_INDEXES = ("by-endpoint", "by-transaction")
 BATCH_GET_KEYS = 2  # the sender's one BatchGetItem per record: message row + endpoint state (_read_rows)
 SENDER_MAX_PARALLEL_GROUPS = 10  # delivery_sender_handler.MAX_PARALLEL_GROUPS
 
 
+@functools.lru_cache(maxsize=1)
+def _delivery_table_prefix() -> str:
+    """`deliveries-` (the table of any environment, names.Names.deliveries_table)."""
+    from constructs.app.names import DELIVERIES_TABLE
+
+    return f"{DELIVERIES_TABLE}-"
+
+
 def _delivery_table(entry: dict) -> bool:
-    return str(entry.get("table", "")).startswith(DELIVERY_TABLE_PREFIX)
+    return str(entry.get("table", "")).startswith(_delivery_table_prefix())
 
 
 def webhook_path(calls: dict) -> dict:

@@ -11,7 +11,7 @@ JSON; nothing prints a payload, and a new secret is written only to ``--out`` (m
     python scripts/delivery_ops.py --env dev pause|resume|disable|enable --endpoint ep-v1-main [--dry-run]
     python scripts/delivery_ops.py --env dev secret create|rotate --endpoint ep-v1-main --out secret.txt [--grace-hours 24]
 
-Names come from the environment's settings (``Settings.delivery_names``, what the stack deploys):
+Names come from ``constructs/app/names.py`` (what the stack deploys):
 table ``deliveries-{env}``, queue ``deliveries-{env}.fifo``, secrets
 ``payment-webhooks/{env}/vendors/{endpoint}/signing``; the endpoint configuration comes from
 ``--endpoints-file``, else ``DELIVERY_ENDPOINTS``, else the SSM parameter
@@ -58,14 +58,14 @@ def environment_settings(env: str) -> Any:
 def build(args: argparse.Namespace, client: Callable[[str], Any] = boto3.client) -> DeliveryOps:
     """`client(service)`: a boto3 client factory (ops.py passes one bound to the environment's region)."""
     settings = environment_settings(args.env)
-    names = settings.delivery_names
+    names = settings.names
     sqs, ssm = client("sqs"), client("ssm")
-    raw = endpoints_document(args, ssm, names.endpoints_parameter)
+    raw = endpoints_document(args, ssm, names.delivery_endpoints_parameter)
     endpoints = delivery.parse_endpoints(json.loads(raw), allow_loopback_http=settings.emulator)
     return DeliveryOps(
-        store=DeliveryStore(client("dynamodb"), names.table),
+        store=DeliveryStore(client("dynamodb"), names.deliveries_table),
         sqs=sqs,
-        queue_url=sqs.get_queue_url(QueueName=names.queue)["QueueUrl"],
+        queue_url=sqs.get_queue_url(QueueName=names.deliveries_queue)["QueueUrl"],
         endpoints=endpoints,
         secrets=client("secretsmanager"),
         secret_prefix=names.secret_prefix,

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """One ops CLI for an environment of the platform: secrets, DLQ redrive, archive replay, quarantine
-replay and vendor deliveries. Region, names, queues and buckets come from the environment's
-settings (cdktf.json) and the account it runs in; nothing needs to be typed twice.
+replay and vendor deliveries. Region and endpoint come from the environment's settings
+(cdktf.json), names from constructs/app/names.py (what the stack deploys), providers from
+paycore.providers, the bucket's account from STS; nothing needs to be typed twice.
 
     source scripts/env.sh
     scripts/ops.py --env dev secrets --provider stripe --signing-secret-file - --rotate
     scripts/ops.py --env dev secrets --cursor-key generate
-    scripts/ops.py --env dev redrive [--queue ingest|notifications|fanout] [--dry-run]
+    scripts/ops.py --env dev redrive [--queue ingest|notifications] [--dry-run]
     scripts/ops.py --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
     scripts/ops.py --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
     scripts/ops.py --env dev deliveries list --vendor vendor-acme      (see delivery_ops.py --help)
@@ -26,8 +27,6 @@ from typing import Any, Callable, NoReturn
 import boto3
 import botocore.exceptions
 
-PROVIDERS = ("stripe", "paypal")  # webhook providers with signing secrets (direct has none)
-QUEUES = {"ingest": "webhooks", "notifications": "payment-notifications", "fanout": "payments-fanout"}
 
 
 class UsageError(Exception):
@@ -46,21 +45,29 @@ class Targets:
     env: str
     region: str
     endpoint_url: str | None
-    secret_prefix: str
-    table_name: str
-    queue_names: dict[str, str]  # short name -> queue name (DLQ: "{base}-dlq[.fifo]")
-    bucket: str | None  # None until resolved (needs the account id)
+    names: Any  # constructs.app.names.Names: every physical name of the environment
+
+    @property
+    def secret_prefix(self) -> str:
+        return str(self.names.secret_prefix)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
 
 
-def environments() -> dict[str, Any]:
+def _app(module: str) -> Any:
+    """A module of constructs/app (the settings, the names)."""
+    import importlib
+
     try:
-        from constructs.app.environments import environment_names, load_settings
+        return importlib.import_module(f"constructs.app.{module}")
     except ImportError:
         raise UsageError("run from the repository after `source scripts/env.sh` (the settings are not importable)") from None
-    return {name: load_settings for name in environment_names()}
+
+
+def environments() -> dict[str, Any]:
+    loader = _app("environments")
+    return {name: loader.load_settings for name in loader.environment_names()}
 
 
 def resolve(env: str, *, region: str | None = None, endpoint_url: str | None = None) -> Targets:
@@ -70,18 +77,20 @@ def resolve(env: str, *, region: str | None = None, endpoint_url: str | None = N
     settings = loaders[env](env)
     local = getattr(settings, "local", None)
     endpoint = endpoint_url or (local.endpoint_url if local else None)
-    suffix = settings.suffix
-    queues = {short: (f"{base}-{suffix}.fifo" if short == "ingest" else f"{base}-{suffix}") for short, base in QUEUES.items()}
-    return Targets(env=env, region=region or settings.region, endpoint_url=endpoint,
-                   secret_prefix=settings.secret_prefix, table_name=settings.name("payment-transactions"),
-                   queue_names=queues, bucket=None)
+    return Targets(env=env, region=region or settings.region, endpoint_url=endpoint, names=settings.names)
+
+
+def webhook_providers() -> tuple[str, ...]:
+    """The providers with signing secrets and webhook routes (paycore.providers; direct has none)."""
+    from paycore.providers import webhook_names
+
+    return webhook_names()
 
 
 def archive_bucket(targets: Targets) -> str:
-    """``payment-archive-{suffix}-{account}-{region}``, the account from STS."""
+    """The environment's archive bucket; its name holds the account, from STS."""
     account = targets.client("sts").get_caller_identity()["Account"]
-    suffix = targets.table_name.rsplit("payment-transactions-", 1)[-1]
-    return f"payment-archive-{suffix}-{account}-{targets.region}"
+    return str(targets.names.archive_bucket(account, targets.region))
 
 
 def queue_url(targets: Targets, name: str) -> str:
@@ -90,10 +99,6 @@ def queue_url(targets: Targets, name: str) -> str:
         return sqs.get_queue_url(QueueName=name)["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
         raise UsageError(f"queue {name} does not exist in {targets.region} (is the {targets.env} stack deployed?)") from None
-
-
-def dlq_name(name: str) -> str:
-    return f"{name[:-5]}-dlq.fifo" if name.endswith(".fifo") else f"{name}-dlq"
 
 
 def parse_time(text: str, option: str) -> int:
@@ -114,8 +119,8 @@ def progress(message: str) -> None:
 def cmd_secrets(targets: Targets, args: argparse.Namespace) -> dict:
     import set_secrets
 
-    if args.provider and args.provider not in PROVIDERS:
-        raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(PROVIDERS)}")
+    if args.provider and args.provider not in webhook_providers():
+        raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(webhook_providers())}")
     if not (args.provider or args.cursor_key):
         raise UsageError("name --provider (signing secret / gate key) or --cursor-key")
     if args.provider and not (args.signing_secret_file or args.gate_key_file or args.generate_gate_key):
@@ -153,9 +158,9 @@ def cmd_secrets(targets: Targets, args: argparse.Namespace) -> dict:
 def cmd_redrive(targets: Targets, args: argparse.Namespace) -> dict:
     import redrive_dlq
 
-    source_name = targets.queue_names[args.queue]
+    source_name, dlq_name = targets.names.redrivable_queues[args.queue]
     source = queue_url(targets, source_name)
-    dlq = queue_url(targets, dlq_name(source_name))
+    dlq = queue_url(targets, dlq_name)
     sqs = targets.client("sqs")
     bucket = archive_bucket(targets) if args.park else None
     return redrive_dlq.redrive(sqs, dlq, source, dry_run=args.dry_run, max_messages=args.max,
@@ -165,13 +170,13 @@ def cmd_redrive(targets: Targets, args: argparse.Namespace) -> dict:
 def cmd_replay_archive(targets: Targets, args: argparse.Namespace) -> dict:
     import replay_archive
 
-    if args.provider not in PROVIDERS:
-        raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(PROVIDERS)}")
+    if args.provider not in webhook_providers():
+        raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(webhook_providers())}")
     start, end = parse_time(args.start, "--from"), parse_time(args.end, "--to")
     if end < start:
         raise UsageError("--to is before --from")
     return replay_archive.replay(targets.client("s3"), targets.client("sqs"), bucket=archive_bucket(targets),
-                                 queue_url=queue_url(targets, targets.queue_names["ingest"]), provider=args.provider,
+                                 queue_url=queue_url(targets, targets.names.ingest_queue), provider=args.provider,
                                  start_ms=start, end_ms=end, event_id=args.event_id, dry_run=args.dry_run)
 
 
@@ -180,14 +185,14 @@ def cmd_replay_quarantine(targets: Targets, args: argparse.Namespace) -> dict:
     from paycore.model import MisconfiguredSecret
     from paycore.secrets import SecretStore
 
-    if args.provider and args.provider not in PROVIDERS:
-        raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(PROVIDERS)}")
+    if args.provider and args.provider not in webhook_providers():
+        raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(webhook_providers())}")
     since = parse_time(args.since, "--since")
     store = SecretStore(targets.client("secretsmanager"), prefix=targets.secret_prefix, max_age=0)
     try:
         report = replay_quarantine.replay(
             targets.client("s3"), targets.client("sqs"), bucket=archive_bucket(targets),
-            queue_url=queue_url(targets, targets.queue_names["ingest"]), signing_secret=store.signing,
+            queue_url=queue_url(targets, targets.names.ingest_queue), signing_secret=store.signing,
             provider=args.provider, since_ms=since, parked=args.parked, dry_run=args.dry_run,
             progress=lambda r: progress(f"examined {r.examined}, verified {r.requeued}"))
     except MisconfiguredSecret as problem:
@@ -210,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     secrets = sub.add_parser("secrets", help="provider signing secrets, gate keys, the query cursor key")
-    secrets.add_argument("--provider", help=f"one of {', '.join(PROVIDERS)}")
+    secrets.add_argument("--provider", help=f"one of {', '.join(webhook_providers())}")
     secrets.add_argument("--signing-secret-file", help="file with the signing secret (paypal: webhook id); - = stdin")
     secrets.add_argument("--gate-key-file", help="file with the gate key; - = stdin")
     secrets.add_argument("--generate-gate-key", action="store_true")
@@ -219,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     secrets.add_argument("--dry-run", action="store_true")
 
     redrive = sub.add_parser("redrive", help="move a DLQ back to its queue; park messages that failed again")
-    redrive.add_argument("--queue", choices=sorted(QUEUES), default="ingest")
+    redrive.add_argument("--queue", choices=_app("names").REDRIVABLE_QUEUES, default="ingest")
     redrive.add_argument("--max", type=int)
     redrive.add_argument("--no-park", dest="park", action="store_false", help="never park (default: park repeat failures)")
     redrive.add_argument("--dry-run", action="store_true")

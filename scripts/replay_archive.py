@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--event-id", help="replay only this provider event id")
     parser.add_argument("--bucket", default=os.environ.get("ARCHIVE_BUCKET"), help="archive bucket (env ARCHIVE_BUCKET)")
     parser.add_argument("--queue-url", default=os.environ.get("INGEST_QUEUE_URL"),
-                        help="ingest queue URL (env INGEST_QUEUE_URL; default: webhooks-{env}.fifo)")
+                        help="ingest queue URL (env INGEST_QUEUE_URL; default: the environment's ingest queue)")
     parser.add_argument("--dry-run", action="store_true", help="count what would be replayed, send nothing")
     parser.add_argument("--endpoint-url", help="local emulator URL")
     parser.add_argument("--region", default=None)
@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--bucket (or ARCHIVE_BUCKET) is required")
     s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=args.region)
     sqs = boto3.client("sqs", endpoint_url=args.endpoint_url, region_name=args.region)
-    queue = args.queue_url or sqs.get_queue_url(QueueName=f"webhooks-{args.env}.fifo")["QueueUrl"]
+    from constructs.app.names import Names
+
+    queue = args.queue_url or sqs.get_queue_url(QueueName=Names(args.env).ingest_queue)["QueueUrl"]
     result = replay(s3, sqs, bucket=args.bucket, queue_url=queue, provider=args.provider,
                     start_ms=epoch_ms(args.start), end_ms=epoch_ms(args.end), event_id=args.event_id,
                     dry_run=args.dry_run)

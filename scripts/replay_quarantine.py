@@ -168,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--provider", help=f"only this provider ({', '.join(providers.names())})")
     parser.add_argument("--since", default="1970-01-01", help="received at or after (ISO-8601, UTC)")
     parser.add_argument("--parked", action="store_true", help="replay parked/ (redrive_dlq.py) instead of quarantine/")
-    parser.add_argument("--queue-url", default=os.environ.get("INGEST_QUEUE_URL"), help="ingest queue (default webhooks-{env}.fifo)")
-    parser.add_argument("--secret-prefix", help="Secrets Manager prefix (default payment-webhooks/{env}/)")
+    parser.add_argument("--queue-url", default=os.environ.get("INGEST_QUEUE_URL"),
+                        help="ingest queue (default: the environment's)")
+    parser.add_argument("--secret-prefix", help="Secrets Manager prefix (default: the environment's)")
     parser.add_argument("--dry-run", action="store_true", help="verify and count, send and tag nothing")
     parser.add_argument("--endpoint-url", help="local emulator URL")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
@@ -183,12 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as problem:
         print(f"replay_quarantine: {problem}", file=sys.stderr)
         return 2
+    from constructs.app.names import Names
     from paycore.secrets import SecretStore
 
+    names = Names(args.env)
     client = lambda name: boto3.client(name, endpoint_url=args.endpoint_url, region_name=args.region)  # noqa: E731
     sqs = client("sqs")
-    queue = args.queue_url or sqs.get_queue_url(QueueName=f"webhooks-{args.env}.fifo")["QueueUrl"]
-    store = SecretStore(client("secretsmanager"), prefix=args.secret_prefix or f"payment-webhooks/{args.env}/", max_age=0)
+    queue = args.queue_url or sqs.get_queue_url(QueueName=names.ingest_queue)["QueueUrl"]
+    store = SecretStore(client("secretsmanager"), prefix=args.secret_prefix or names.secret_prefix, max_age=0)
     try:
         report = replay(client("s3"), sqs, bucket=args.bucket, queue_url=queue, signing_secret=store.signing,
                         provider=args.provider, since_ms=since_ms, parked=args.parked, dry_run=args.dry_run,

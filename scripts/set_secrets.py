@@ -3,7 +3,7 @@
 (lambda_src/README.md, "Secrets").
 
 Names: ``{prefix}{provider}/signing``, ``{prefix}{provider}/gate-key`` and ``{prefix}query/cursor-key``,
-prefix ``payment-webhooks/{env}/``. Values are JSON:
+prefix the environment's (``payment-webhooks/{env}/``, constructs/app/names.py). Values are JSON:
 
 * signing, stripe (and any HMAC provider): ``{"current": "whsec_...", "previous": "..."}``;
 * signing, paypal: ``{"webhook_id": "...", "previous_webhook_id": "..."}``;
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True)
     parser.add_argument("--provider", help="stripe, paypal, direct, ... (for a signing secret or gate key)")
-    parser.add_argument("--secret-prefix", help="default payment-webhooks/{env}/")
+    parser.add_argument("--secret-prefix", help="default: the environment's (constructs/app/names.py)")
     signing = parser.add_mutually_exclusive_group()
     signing.add_argument("--signing-secret-file", help="file with the signing secret (paypal: webhook id); - = stdin")
     signing.add_argument("--signing-secret", help="the value itself (lands in shell history: prefer the file)")
@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"the cursor key must have at least {MIN_CURSOR_KEY_CHARS} characters")
 
     sm = boto3.client("secretsmanager", endpoint_url=args.endpoint_url, region_name=args.region)
-    prefix = args.secret_prefix or f"payment-webhooks/{args.env}/"
+    from constructs.app.names import Names
+
+    prefix = args.secret_prefix or Names(args.env).secret_prefix
     done = {}
     if args.provider:
         done.update(set_provider_secrets(sm, prefix=prefix, provider=args.provider, signing=signing_secret,

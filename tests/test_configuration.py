@@ -68,8 +68,8 @@ def test_lambda_environment_carries_the_same_values_as_the_parameters():
 
 
 def make(**overrides) -> Configuration:
-    args = dict(environment="dev", values={"TABLE_NAME": "t"}, providers=("stripe",), secrets_kms_key_arn=KEY,
-                recovery_window_in_days=0)
+    args = dict(environment="dev", parameter_prefix="/payments/dev/", secret_prefix="payment-webhooks/dev/",
+                values={"TABLE_NAME": "t"}, providers=("stripe",), secrets_kms_key_arn=KEY, recovery_window_in_days=0)
     args.update(overrides)
     return Configuration(small_stack(), "configuration", **args)
 
@@ -84,6 +84,13 @@ def test_fails_when_no_provider_or_a_malformed_provider_is_given():
         make(providers=())
     with pytest.raises(ValueError, match=r"a provider id must match .*got 'Stripe Inc'"):
         make(providers=("Stripe Inc",))
+
+
+def test_fails_when_a_prefix_does_not_end_with_a_slash():
+    with pytest.raises(ValueError, match=r"parameter_prefix must end with '/', got '/payments/dev'"):
+        make(parameter_prefix="/payments/dev")
+    with pytest.raises(ValueError, match=r"secret_prefix must end with '/', got 'payment-webhooks/dev'"):
+        make(secret_prefix="payment-webhooks/dev")
 
 
 def test_fails_when_a_value_name_is_not_an_environment_variable_or_is_derived():

@@ -311,7 +311,8 @@ def _vendor(**endpoint) -> dict:
 
 
 def test_fails_when_an_endpoint_is_not_https_on_a_public_host():
-    _fails("dev", _vendor(url="http://hooks.x.example.com/p"), "delivery.vendors:", "must use https://")
+    _fails("dev", _vendor(url="http://hooks.x.example.com/p"), "dev: delivery.vendors.vendor-x.endpoints[0].url: ",
+           "must use https://")
     _fails("dev", _vendor(url="https://10.0.0.7/p"), "is not public")
     _fails("prod", _vendor(url="http://127.0.0.1:8701/p"), "only in the local environment")
 
@@ -339,36 +340,46 @@ def test_fails_when_an_endpoint_id_is_used_twice():
 
 
 def test_fails_when_the_retry_schedule_or_timeouts_are_out_of_range():
-    _fails("dev", {"retry_schedule_seconds": [0, 5, 86_400]}, "DELIVERY_RETRY_SCHEDULE '0,5,86400'", "each 0..43200")
-    _fails("dev", {"retry_schedule_seconds": []}, "retry_schedule_seconds must list at least one delay")
-    _fails("dev", {"timeout_seconds": 120}, "DELIVERY_TIMEOUT_SECONDS '120'", "0.1..60")
-    _fails("dev", {"log_ttl_days": 0}, "DELIVERY_LOG_TTL_DAYS '0'")
-    _fails("dev", {"timeout_seconds": 30}, "delivery.sender_timeout_seconds must be 300..900", "got 180")
+    _fails("dev", {"retry_schedule_seconds": [0, 5, 86_400]},
+           "dev: delivery.retry_schedule_seconds: must be a comma list of seconds, each 0..43200 (DELIVERY_RETRY_SCHEDULE), "
+           "got [0, 5, 86400]")
+    _fails("dev", {"retry_schedule_seconds": []}, "dev: delivery.retry_schedule_seconds: must have at least 1 item(s), got []")
+    _fails("dev", {"timeout_seconds": 120},
+           "dev: delivery.timeout_seconds: must be a number in 0.1..60 (DELIVERY_TIMEOUT_SECONDS), got 120")
+    _fails("dev", {"log_ttl_days": 0}, "dev: delivery.log_ttl_days: must be a number in 1..365 (DELIVERY_LOG_TTL_DAYS)")
+    _fails("dev", {"timeout_seconds": 30}, "dev: delivery.sender_timeout_seconds: must be >= 300 (10 x timeout_seconds",
+           "got 180")
+    _fails("dev", {"sender_timeout_seconds": 901}, "dev: delivery.sender_timeout_seconds: must be 1..900, got 901")
 
 
 def test_fails_when_sender_concurrency_is_out_of_range_or_above_its_reservation():
-    _fails("dev", {"sender_max_concurrency": 1}, "delivery.sender_max_concurrency must be 2..1000", "got 1")
+    _fails("dev", {"sender_max_concurrency": 1},
+           "dev: delivery.sender_max_concurrency: must be 2..1000 (SQS event source limit), got 1")
     _fails("dev", {"sender_max_concurrency": 30, "sender_reserved_concurrency": 20},
-           "must be <= sender_reserved_concurrency (20)", "got 30")
-    _fails("dev", {"fanout_reserved_concurrency": 0}, "delivery.fanout_reserved_concurrency must be >= 1 or null")
-    _fails("dev", {"memory_mb": 256}, "delivery.memory_mb must be 512..10240 MB, got 256")
+           "dev: delivery.sender_max_concurrency: must be <= sender_reserved_concurrency (20)", "got 30")
+    _fails("dev", {"fanout_reserved_concurrency": 0}, "dev: delivery.fanout_reserved_concurrency: must be >= 1, got 0")
+    _fails("dev", {"memory_mb": 256}, "dev: delivery.memory_mb: must be 512..10240, got 256")
+    _fails("dev", {"events_max_receive_count": 0},
+           "dev: delivery.events_max_receive_count: must be 1..1000 (SQS maxReceiveCount), got 0")
 
 
 def test_fails_when_a_delivery_setting_is_unknown_or_mistyped():
-    _fails("dev", {"retries": 3}, "unknown setting 'retries' in DeliverySettings")
-    _fails("dev", {"timeout_seconds": "15"}, "delivery.timeout_seconds must be a number")
+    _fails("dev", {"retries": 3}, "dev: delivery.retries: unknown setting")
+    _fails("dev", {"retry_schedule": [0]}, "dev: delivery.retry_schedule: unknown setting; did you mean retry_schedule_seconds?")
+    _fails("dev", {"timeout_seconds": "15"}, "dev: delivery.timeout_seconds: must be a number, got '15'")
 
 
 def test_names_come_from_one_place():
-    names = load_settings("prod", environ=NO_ENV).delivery_names
-    assert (names.queue, names.dead_letter_queue, names.events_queue, names.events_dead_letter_queue) == (
+    names = load_settings("prod", environ=NO_ENV).names
+    assert (names.deliveries_queue, names.deliveries_dead_letter_queue, names.delivery_events_queue,
+            names.delivery_events_dead_letter_queue) == (
         "deliveries-prod.fifo", "deliveries-dlq-prod.fifo", "delivery-events-prod", "delivery-events-dlq-prod")
-    assert (names.table, names.endpoints_parameter, names.secret_prefix) == (
+    assert (names.deliveries_table, names.delivery_endpoints_parameter, names.secret_prefix) == (
         "deliveries-prod", "/payments/prod/delivery-endpoints", "payment-webhooks/prod/")
     out = synth("prod")
-    for name in (names.fanout_function, names.sender_function):
+    for name in (names.delivery_fanout_function, names.delivery_sender_function):
         assert Testing.to_have_resource_with_properties(out, "aws_lambda_function", {"function_name": name})
-    for name in (names.rule, names.alerts_rule):
+    for name in (names.delivery_rule, names.delivery_alerts_rule):
         assert Testing.to_have_resource_with_properties(out, "aws_cloudwatch_event_rule", {"name": name})
 
 
@@ -397,7 +408,8 @@ def build_shop_stack(scope, zip_path: str, **overrides) -> TerraformStack:
                                         source_code_hash="placeholder=")})
     spec = dict(code_path=zip_path, source_code_hash="placeholder=")
     options = dict(
-        events_queue_name="shop-order-events", queue_name="shop-hooks.fifo", dead_letter_queue_name="shop-hooks-dlq.fifo",
+        events_queue_name="shop-order-events", events_max_receive_count=5, queue_name="shop-hooks.fifo",
+        dead_letter_queue_name="shop-hooks-dlq.fifo",
         table_name="shop-hooks", endpoints_parameter_name="/shop/hooks", endpoints_document='{"vendors": {}}',
         signing_secret_names={"ep-partner": "shop/hooks/ep-partner"}, signing_secret_prefix="shop/hooks/",
         event_bus_name="default", event_bus_arn="arn:aws:events:eu-west-1:123456789012:event-bus/default",

@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 import ops
+from constructs.app.environments import environment_names
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 BUCKET = f"payment-archive-dev-{ACCOUNT}-{REGION}"
@@ -42,7 +43,8 @@ def secrets_written():
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--env", "staging", "redrive"], "unknown environment 'staging'; cdktf.json defines: dev, prod, local"),
+    (["--env", "no-such-env", "redrive"],
+     f"unknown environment 'no-such-env'; cdktf.json defines: {', '.join(environment_names())}"),
     (["--env", "dev", "secrets", "--provider", "strpe", "--generate-gate-key"], "unknown provider 'strpe'"),
     (["--env", "dev", "secrets", "--provider", "stripe", "--signing-file", "-"], "unrecognized arguments: --signing-file"),
     (["--env", "dev", "replay-archive", "--provider", "paypall", "--from", "2026-11-28", "--to", "2026-11-29"],
@@ -112,10 +114,10 @@ def test_an_aws_failure_is_one_line_exit_1(aws, capsys):
 def test_deliveries_act_on_the_names_the_stack_deploys(aws, capsys):
     from constructs.app.environments import load_settings
 
-    names = load_settings("dev", environ={}).delivery_names
+    names = load_settings("dev", environ={}).names
     ddb = boto3.client("dynamodb", region_name=REGION)
     keys = ("pk", "sk", "endpoint_key", "txn_key", "sort_key")
-    ddb.create_table(TableName=names.table, BillingMode="PAY_PER_REQUEST",
+    ddb.create_table(TableName=names.deliveries_table, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
                      GlobalSecondaryIndexes=[
@@ -123,9 +125,10 @@ def test_deliveries_act_on_the_names_the_stack_deploys(aws, capsys):
                           "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"},
                                         {"AttributeName": "sort_key", "KeyType": "RANGE"}]}
                          for index, pk in (("by-endpoint", "endpoint_key"), ("by-transaction", "txn_key"))])
-    boto3.client("sqs", region_name=REGION).create_queue(QueueName=names.queue, Attributes={"FifoQueue": "true"})
+    boto3.client("sqs", region_name=REGION).create_queue(QueueName=names.deliveries_queue, Attributes={"FifoQueue": "true"})
     document = json.dumps(load_settings("dev", environ={}).delivery.document())
-    boto3.client("ssm", region_name=REGION).put_parameter(Name=names.endpoints_parameter, Value=document, Type="String")
+    boto3.client("ssm", region_name=REGION).put_parameter(Name=names.delivery_endpoints_parameter, Value=document,
+                                                          Type="String")
     code, out, err = run(["--env", "dev", "deliveries", "list", "--vendor", "vendor-demo"], capsys)
     assert code == 0, err
     assert json.loads(out)["count"] == 0

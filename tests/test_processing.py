@@ -243,11 +243,11 @@ def test_fails_when_async_retries_exceed_2():
 
 def test_fails_when_sizing_and_placement_are_invalid_and_reports_all():
     with pytest.raises(ValueError) as error:
-        make_function(memory_size_mb=64, timeout_seconds=901, reserved_concurrent_executions=0,
+        make_function(memory_size_mb=64, timeout_seconds=901, reserved_concurrent_executions=-1,
                       log_retention_in_days=31, subnet_ids=["subnet-1"])
     message = str(error.value)
     for fragment in ("memory_size_mb must be 128..10240, got 64", "timeout_seconds must be 1..900, got 901",
-                     "reserved_concurrent_executions must be >= 1 or None (unreserved), got 0",
+                     "reserved_concurrent_executions must be >= 0 or None (unreserved), got -1",
                      "log_retention_in_days must be a CloudWatch Logs retention, got 31",
                      "subnet_ids and security_group_ids go together"):
         assert fragment in message

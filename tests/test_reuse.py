@@ -33,7 +33,8 @@ def build_orders_stack(scope, zip_path: str) -> TerraformStack:
 
     orders = LedgerTable(stack, "orders-table", table_name="orders-shop", kms_key_arn=keys.keys["dynamodb"].arn)
     intake = WebhookQueue(stack, "intake", name="orders-intake-shop", kms_key_arn=keys.keys["sqs"].arn,
-                          consumer_timeout_seconds=20)     # visibility timeout = 6 x 20 s
+                          consumer_timeout_seconds=20,     # visibility timeout = 6 x 20 s
+                          dlq_max_receive_count=5)         # then the dead-letter queue
     workers = FunctionGroup(
         stack, "workers", lambda_kms_key_arn=keys.keys["lambda"].arn, logs_kms_key_arn=keys.keys["logs"].arn,
         account_id=account, partition="aws", region="eu-west-1",

@@ -66,12 +66,12 @@ def function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]
         problems.append(f"functions has names without an environment contract: {unknown}")
     if problems:
         raise ValueError("function_specs: " + "; ".join(problems))
-    specs = {}
+    specs: dict[str, FunctionSpec] = {}
     for name, sizing in settings.functions.items():
         keys = FUNCTION_ENVIRONMENT[name] + COMMON_ENVIRONMENT
         code = code_folder(name)
         specs[name] = FunctionSpec(
-            function_name=settings.name(f"payment-{name}"),
+            function_name=settings.names.function(name),
             handler=f"{code}_handler.handler",
             code_path=artifacts[code]["path"],
             source_code_hash=artifacts[code]["source_code_hash"],
@@ -94,16 +94,16 @@ DELIVERY_FUNCTIONS: dict[str, tuple[str, ...]] = {
 
 def delivery_function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]],
                             environment: Mapping[str, str]) -> dict[str, FunctionSpec]:
-    """"fanout" and "sender" -> FunctionSpec (names from `settings.delivery_names`, sizing from
+    """"fanout" and "sender" -> FunctionSpec (names from `settings.names`, sizing from
     `settings.delivery`); `constructs.delivery.VendorDelivery` adds its queue, table, parameter
     and bus names to their environment."""
     missing = sorted(set(DELIVERY_FUNCTIONS) - set(artifacts))
     if missing:
         raise ValueError(f"delivery_function_specs: artifacts has no zip for {missing}: run scripts/package.py (build_all)")
-    d, names = settings.delivery, settings.delivery_names
+    d, names = settings.delivery, settings.names
     runtime = d.runtime_environment(allow_loopback_http=settings.emulator)
-    sizing = {"delivery_fanout": (names.fanout_function, d.fanout_timeout_seconds, d.fanout_reserved_concurrency),
-              "delivery_sender": (names.sender_function, d.sender_timeout_seconds, d.sender_reserved_concurrency)}
+    sizing = {"delivery_fanout": (names.delivery_fanout_function, d.fanout_timeout_seconds, d.fanout_reserved_concurrency),
+              "delivery_sender": (names.delivery_sender_function, d.sender_timeout_seconds, d.sender_reserved_concurrency)}
     specs = {}
     for code, keys in DELIVERY_FUNCTIONS.items():
         name, timeout, reserved = sizing[code]

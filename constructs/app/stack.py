@@ -68,6 +68,7 @@ class PaymentPlatformStack(TerraformStack):
     def __init__(self, scope: Construct, id_: str, *, settings: Settings):
         super().__init__(scope, id_)
         self.settings = settings
+        self.names = settings.names  # every physical name (constructs/app/names.py)
         self._configure_backend()
         self.provider = self._configure_provider()
         # Build order follows the dependencies; each step exposes its resources as attributes
@@ -193,15 +194,14 @@ class PaymentPlatformStack(TerraformStack):
         keys = self.security.keys
         index_keys = {"transaction_id", "timestamp"} | {k for pair in LEDGER_GSIS.values() for k in pair}
         ledger = LedgerTable(
-            self, "ledger", table_name=s.name("payment-transactions"), kms_key_arn=keys["dynamodb"].arn,
+            self, "ledger", table_name=self.names.ledger_table, kms_key_arn=keys["dynamodb"].arn,
             deletion_protection_enabled=s.protects_data, index_projection_type=s.ledger_index_projection,
             index_non_key_attributes=[f for f in PUBLIC_STATE_FIELDS if f not in index_keys]
             if s.ledger_index_projection == "INCLUDE" else (),
         )
-        # Bucket names are global: account and region make the name unique and still deterministic
-        # (the same name on every plan), and a second region of the same environment can coexist.
+        # a second region of the same environment can coexist (names.archive_bucket)
         archive = ArchiveBucket(
-            self, "archive", bucket_name=f"payment-archive-{s.suffix}-{self.account_id}-{self.region_name}",
+            self, "archive", bucket_name=self.names.archive_bucket(self.account_id, self.region_name),
             kms_key_arn=keys["s3"].arn, account_id=self.account_id,
             transition_days=s.archive.transition_days, storage_class=s.archive.storage_class,
             expiration_days=s.archive.expiration_days,
@@ -212,7 +212,7 @@ class PaymentPlatformStack(TerraformStack):
         )
         # The notifier's at-most-once claims: their own small table, so only the processor writes the ledger.
         markers = MarkerTable(
-            self, "notification-markers", table_name=s.name("payment-notification-markers"),
+            self, "notification-markers", table_name=self.names.markers_table,
             kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.protects_data,
         )
         return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket,
@@ -221,65 +221,46 @@ class PaymentPlatformStack(TerraformStack):
     def _build_queueing(self):
         from constructs.queueing import FailureQueue, WebhookQueue
 
-        s = self.settings
+        s, names = self.settings, self.names
         key = self.security.keys["sqs"].arn
         allow = s.enabled("sqs_redrive_allow_policy")
         ingest = WebhookQueue(
-            self, "ingest", name=f"{s.name('webhooks')}.fifo", fifo=True, kms_key_arn=key,
-            consumer_timeout_seconds=s.function("processor").timeout_seconds, dlq_redrive_allow_policy=allow,
-            dlq_max_receive_count=s.ingest_max_receive_count,
+            self, "ingest", name=names.ingest_queue, dlq_name=names.ingest_dead_letter_queue, fifo=True,
+            kms_key_arn=key, consumer_timeout_seconds=s.function("processor").timeout_seconds,
+            dlq_redrive_allow_policy=allow, dlq_max_receive_count=s.ingest_max_receive_count,
         )
         # The completed-payment rule (built later by the fan-out) delivers here; its ARN is fixed
         # by its name, so the queue policy can name it now.
         notifications = WebhookQueue(
-            self, "notifications", name=s.name("payment-notifications"), kms_key_arn=key,
-            consumer_timeout_seconds=s.function("notifier").timeout_seconds,
+            self, "notifications", name=names.notifications_queue, dlq_name=names.notifications_dead_letter_queue,
+            kms_key_arn=key, consumer_timeout_seconds=s.function("notifier").timeout_seconds,
             service_senders={"events.amazonaws.com": self.completed_rule_arn}, dlq_redrive_allow_policy=allow,
+            dlq_max_receive_count=s.notifications_max_receive_count,
         )
-        failures = FailureQueue(self, "lambda-failures", name=self.lambda_failures_name, kms_key_arn=key)
+        failures = FailureQueue(self, "lambda-failures", name=names.lambda_failures_queue, kms_key_arn=key)
         return SimpleNamespace(ingest=ingest, notifications=notifications, lambda_failures=failures)
 
-    # Names the fan-out creates later; fixed here so earlier constructs can reference their ARNs.
-    @property
-    def event_bus_name(self) -> str:
-        return self.settings.name("payments")
-
-    @property
-    def completed_rule_name(self) -> str:
-        return self.settings.name("payment-completed")
-
-    @property
-    def vendor_topic_name(self) -> str:
-        return self.settings.name("payment-vendor-notifications")
-
-    @property
-    def alerts_topic_name(self) -> str:
-        return self.settings.name("payment-alerts")
-
+    # ARNs of resources built later, fixed by their names, so earlier constructs can name them.
     @property
     def alerts_topic_arn(self) -> str:
         """Observability builds the topic after the delivery rule that targets it (it watches the
         delivery functions); the ARN is fixed by the name."""
-        return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.alerts_topic_name}"
+        return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.names.alerts_topic}"
 
     @property
     def completed_rule_arn(self) -> str:
         return (f"arn:{self.partition}:events:{self.region_name}:{self.account_id}:rule/"
-                f"{self.event_bus_name}/{self.completed_rule_name}")
-
-    @property
-    def lambda_failures_name(self) -> str:
-        return self.settings.name("payment-lambda-failures")
+                f"{self.names.event_bus}/{self.names.completed_rule}")
 
     @property
     def lambda_failures_arn(self) -> str:
         """The functions' roles name the async-failure queue by this ARN, fixed by the queue's name:
         no function waits for the queue's creation (its ~25 s provider wait)."""
-        return f"arn:{self.partition}:sqs:{self.region_name}:{self.account_id}:{self.lambda_failures_name}"
+        return f"arn:{self.partition}:sqs:{self.region_name}:{self.account_id}:{self.names.lambda_failures_queue}"
 
     @property
     def vendor_topic_arn(self) -> str:
-        return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.vendor_topic_name}"
+        return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.names.vendor_topic}"
 
     def _build_configuration(self):
         from constructs.configuration import Configuration
@@ -296,10 +277,11 @@ class PaymentPlatformStack(TerraformStack):
             "NOTIFICATIONS_QUEUE_ARN": q.notifications.queue.arn,
             "ARCHIVE_BUCKET": self.storage.bucket.bucket,
             "VENDOR_TOPIC_ARN": self.vendor_topic_arn,
-            "EVENT_BUS_NAME": self.event_bus_name,
+            "EVENT_BUS_NAME": self.names.event_bus,
         }
         return Configuration(
-            self, "configuration", environment=s.suffix, values=values, providers=s.providers,
+            self, "configuration", environment=s.suffix, parameter_prefix=self.names.parameter_prefix,
+            secret_prefix=self.names.secret_prefix, values=values, providers=s.providers,
             secrets_kms_key_arn=self.security.keys["secrets"].arn,
             recovery_window_in_days=30 if s.production else 0,
             endpoint_url=s.local.endpoint_url if s.local is not None else None, log_level=s.log_level,
@@ -346,18 +328,18 @@ class PaymentPlatformStack(TerraformStack):
                              "functions strip it from request paths (API_BASE_PATH), so on the execute-api "
                              "endpoint those routes would lose it; choose another base path")
         keys = self.security.keys
-        name = s.name("payments-api")
+        name = self.names.api
         return WebhookIngress(
             self, "ingress", name=name, region=s.region, description="Payment webhooks and payments API",
             deployment_description="payments API", waf_description="Payments API: managed rules, rate, body size",
             sqs_routes=self.webhook_routes, queue_arn=self.queueing.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
-            request_authorizer=authorizer, request_authorizer_name=f"{name}-webhook-key",
+            request_authorizer=authorizer, request_authorizer_name=self.names.api_authorizer,
             lambda_routes=routes, request_models=REQUEST_MODELS,
             logs_kms_key_arn=keys["logs"].arn, log_retention_in_days=s.log_retention_days,
             throttle_rate_limit_rps=s.api.throttle_rate_limit, throttle_burst_limit=s.api.throttle_burst_limit,
             cors_allow_origin=s.api.cors_allow_origin, stage_variables=dict(s.api.stage_variables),
             waf=s.enabled("waf"), waf_rate_limit_per_5min=s.api.waf_rate_limit,
-            max_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=f"aws-waf-logs-{s.name('payments')}",
+            max_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=self.names.waf_log_group,
             waf_log_actions=s.api.waf_log_actions, access_log_class=s.api.access_log_class,
             custom_domain_name=domain.domain_name if domain else None,
             certificate_arn=domain.certificate_arn if domain else None,
@@ -374,7 +356,7 @@ class PaymentPlatformStack(TerraformStack):
 
         endpoints = s.network.interface_endpoints if s.enabled("interface_endpoints") else ()
         return Network(
-            self, "network", name=s.name("payments"), region=s.region, cidr=s.network.cidr,
+            self, "network", name=self.names.network, region=s.region, cidr=s.network.cidr,
             az_count=s.network.az_count, nat_mode=s.network.nat_mode,
             nat_instance_type=s.network.nat_instance_type, interface_endpoints=endpoints,
             nat_instances=s.enabled("nat_instances"), availability_zones=s.network.availability_zones,
@@ -412,7 +394,7 @@ class PaymentPlatformStack(TerraformStack):
         # construct id "compute": the group's resource addresses predate the "processing" name
         group = FunctionGroup(
             self, "compute", functions=function_specs(s, artifacts, environment),
-            layer_name=s.name("payment-shared"), layer_zip_path=artifacts["layer"]["path"],
+            layer_name=self.names.layer, layer_zip_path=artifacts["layer"]["path"],
             layer_source_code_hash=artifacts["layer"]["source_code_hash"],
             layer_description="paycore and its pinned dependencies",
             lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
@@ -520,10 +502,10 @@ class PaymentPlatformStack(TerraformStack):
                          for index, v in enumerate(s.vendor_subscriptions)]
         # construct id "fanout": the resource addresses predate the "notification" name
         return EventFanout(
-            self, "fanout", bus_name=self.event_bus_name, rule_name=self.completed_rule_name,
-            topic_name=self.vendor_topic_name, archive_pipe_name=s.name("payments-archive"),
-            status_pipe_name=s.name("payments-status"), dlq_name=s.name("payments-fanout-dlq"),
-            bus_dlq_name=s.name("payments-bus-dlq"),
+            self, "fanout", bus_name=self.names.event_bus, rule_name=self.names.completed_rule,
+            topic_name=self.names.vendor_topic, archive_pipe_name=self.names.archive_pipe,
+            status_pipe_name=self.names.status_pipe, dlq_name=self.names.fanout_dead_letter_queue,
+            bus_dlq_name=self.names.bus_dead_letter_queue,
             account_id=self.account_id, events_kms_key_arn=keys["events"].arn, sqs_kms_key_arn=keys["sqs"].arn,
             sns_kms_key_arn=keys["sns"].arn, dynamodb_kms_key_arn=keys["dynamodb"].arn,
             rule_pattern=domain_events.COMPLETED_PAYMENT_RULE_PATTERN,
@@ -564,20 +546,21 @@ class PaymentPlatformStack(TerraformStack):
 
         from constructs.delivery import VendorDelivery
 
-        names, keys, group = s.delivery_names, self.security.keys, self.processing
+        names, keys, group = self.names, self.security.keys, self.processing
         endpoints = s.delivery.endpoints(allow_loopback_http=s.emulator)  # validated with the settings
         specs = delivery_function_specs(s, lambda_artifacts(), self.configuration.lambda_environment)
         return VendorDelivery(
-            self, "delivery", events_queue_name=names.events_queue,
-            events_dead_letter_queue_name=names.events_dead_letter_queue, queue_name=names.queue,
-            dead_letter_queue_name=names.dead_letter_queue, table_name=names.table,
-            endpoints_parameter_name=names.endpoints_parameter,
+            self, "delivery", events_queue_name=names.delivery_events_queue,
+            events_dead_letter_queue_name=names.delivery_events_dead_letter_queue,
+            events_max_receive_count=s.delivery.events_max_receive_count, queue_name=names.deliveries_queue,
+            dead_letter_queue_name=names.deliveries_dead_letter_queue, table_name=names.deliveries_table,
+            endpoints_parameter_name=names.delivery_endpoints_parameter,
             endpoints_document=json.dumps(s.delivery.document(), sort_keys=True, separators=(",", ":")),
             signing_secret_names={e: runtime.secret_name(names.secret_prefix, e) for e in sorted(endpoints)},
             signing_secret_prefix=f"{names.secret_prefix}vendors/",
             event_bus_name=self.notification.bus.name, event_bus_arn=self.notification.bus.arn,
-            rule_name=names.rule, rule_pattern=runtime.DELIVERY_RULE_PATTERN,
-            alerts_rule_name=names.alerts_rule, alerts_rule_pattern={"source": [runtime.EVENT_SOURCE]},
+            rule_name=names.delivery_rule, rule_pattern=runtime.DELIVERY_RULE_PATTERN,
+            alerts_rule_name=names.delivery_alerts_rule, alerts_rule_pattern={"source": [runtime.EVENT_SOURCE]},
             alert_topic_arn=self.alerts_topic_arn,
             sqs_kms_key_arn=keys["sqs"].arn, dynamodb_kms_key_arn=keys["dynamodb"].arn,
             secrets_kms_key_arn=keys["secrets"].arn, events_kms_key_arn=keys["events"].arn,
@@ -591,7 +574,7 @@ class PaymentPlatformStack(TerraformStack):
             secret_recovery_window_in_days=30 if s.production else 0,
             deletion_protection_enabled=s.protects_data,
             dlq_redrive_allow_policy=s.enabled("sqs_redrive_allow_policy"),
-            ops_policy_name=s.name("delivery-ops"),
+            ops_policy_name=names.delivery_ops_policy,
         )
 
     def _build_observability(self):
@@ -624,13 +607,13 @@ class PaymentPlatformStack(TerraformStack):
             dlqs["fanout-dlq"] = self.notification.dead_letter_queue.name
             dlqs["bus-dlq"] = self.notification.bus_dead_letter_queue.name
             # literal names: they key the alarms' construct ids
-            pipes = [name for name, pipe in ((s.name("payments-archive"), self.notification.archive_pipe),
-                                             (s.name("payments-status"), self.notification.status_pipe)) if pipe is not None]
+            pipes = [name for name, pipe in ((self.names.archive_pipe, self.notification.archive_pipe),
+                                             (self.names.status_pipe, self.notification.status_pipe)) if pipe is not None]
             bus, rule = self.notification.bus.name, self.notification.rule.name
         a = s.alarms
         return Observability(
-            self, "observability", alerts_topic_name=self.alerts_topic_name, dashboard_name=s.name("payments"),
-            name_prefix=s.name("payments"), region=s.region, sns_kms_key_arn=keys["sns"].arn,
+            self, "observability", alerts_topic_name=self.names.alerts_topic, dashboard_name=self.names.dashboard,
+            name_prefix=self.names.alarm_prefix, region=s.region, sns_kms_key_arn=keys["sns"].arn,
             alert_email=s.alert_email, email_subscriptions=s.enabled("email_subscriptions"),
             functions=functions,
             ingest_queue_name=self.queueing.ingest.queue.name if self.queueing is not None else None,
@@ -690,9 +673,9 @@ class PaymentPlatformStack(TerraformStack):
             MetricAlarm("delivery-malformed-messages", "DeliveryMalformedMessages", 1,
                         "Delivery queue messages the sender could not read (dropped to the delivery DLQ)", service),
             MetricAlarm("deliveries-in-flight", "ApproximateNumberOfMessagesNotVisible", DELIVERIES_IN_FLIGHT_ALARM,
-                        f"{self.settings.delivery_names.queue}: held deliveries near the FIFO limit of 120,000 in flight "
+                        f"{self.names.deliveries_queue}: held deliveries near the FIFO limit of 120,000 in flight "
                         "(a large vendor failing or paused; auto-disable bounds it)",
-                        {"QueueName": self.settings.delivery_names.queue}, namespace="AWS/SQS", period_seconds=300,
+                        {"QueueName": self.names.deliveries_queue}, namespace="AWS/SQS", period_seconds=300,
                         statistic="Maximum", comparison="GreaterThanThreshold"),
         )
 

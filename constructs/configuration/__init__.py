@@ -16,6 +16,8 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
+from constructs.core.limits import SECRETS_RECOVERY_WINDOW_DAYS
+
 SERVICE_NAME = "payment-webhooks"
 METRICS_NAMESPACE = "PaymentWebhooks"
 SECRET_KINDS = {"signing": "signing", "gate_key": "gate-key"}  # attribute key -> name suffix
@@ -37,12 +39,14 @@ class Configuration(Construct):
     `self.lambda_environment` (environment variable name -> value, the same values as the
     parameters, plus AWS_ENDPOINT_URL in `local`), `self.secret_prefix`.
 
-    Parameters are `/payments/{environment}/{name}` with name the variable in kebab case, e.g.
-    `/payments/dev/table-name`. Secrets are `payment-webhooks/{environment}/{provider}/signing` and
-    `.../gate-key`, and `payment-webhooks/{environment}/query/cursor-key` (lambda_src/README.md).
+    Parameters are `{parameter_prefix}{name}` with name the variable in kebab case, e.g.
+    `/payments/dev/table-name`. Secrets are `{secret_prefix}{provider}/signing` and
+    `.../gate-key`, and `{secret_prefix}query/cursor-key` (lambda_src/README.md).
 
     Args:
-      environment: the name suffix; required.
+      environment: the environment, in descriptions; required.
+      parameter_prefix / secret_prefix: what every parameter's / secret's name starts with, ending
+        in '/'; required.
       values: environment variable name -> value (table name, queue URLs/ARNs, bucket, topic ARN,
         bus name, ...); required, names in UPPER_SNAKE_CASE; values may be tokens.
       providers: the enabled webhook providers (lower-case ids); at least one.
@@ -57,6 +61,8 @@ class Configuration(Construct):
         id_: str,
         *,
         environment: str,
+        parameter_prefix: str,
+        secret_prefix: str,
         values: Mapping[str, str],
         providers: Sequence[str],
         secrets_kms_key_arn: str,
@@ -67,11 +73,15 @@ class Configuration(Construct):
         super().__init__(scope, id_)
         problems = []
         if not Token.is_unresolved(recovery_window_in_days) and not (
-            recovery_window_in_days == 0 or 7 <= recovery_window_in_days <= 30
+            recovery_window_in_days == 0 or recovery_window_in_days in SECRETS_RECOVERY_WINDOW_DAYS
         ):
             problems.append(
-                f"recovery_window_in_days must be 0 (delete at once) or 7..30, got {recovery_window_in_days}"
+                f"recovery_window_in_days must be 0 (delete at once) or {SECRETS_RECOVERY_WINDOW_DAYS}, "
+                f"got {recovery_window_in_days}"
             )
+        for label, prefix in (("parameter_prefix", parameter_prefix), ("secret_prefix", secret_prefix)):
+            if not prefix.endswith("/"):
+                problems.append(f"{label} must end with '/', got {prefix!r}")
         if not providers:
             problems.append("providers must name at least one webhook provider, got none")
         for provider in providers:
@@ -90,7 +100,7 @@ class Configuration(Construct):
         if problems:
             raise ValueError("Configuration: " + "; ".join(problems))
 
-        self.secret_prefix = f"{SERVICE_NAME}/{environment}/"
+        self.secret_prefix = secret_prefix
         settings = dict(values)
         settings["SECRET_PREFIX"] = self.secret_prefix
         settings["ENABLED_PROVIDERS"] = ",".join(providers)
@@ -99,7 +109,7 @@ class Configuration(Construct):
         for name, value in sorted(settings.items()):
             kebab = name.lower().replace("_", "-")
             self.parameters[name] = SsmParameter(
-                self, f"parameter-{kebab}", name=f"/payments/{environment}/{kebab}", type="String",
+                self, f"parameter-{kebab}", name=f"{parameter_prefix}{kebab}", type="String",
                 value=value, tier="Standard", description=f"payments {environment}: {name} (also a Lambda env var)",
             )
 

@@ -31,6 +31,7 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup, SecurityGroup
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
+from constructs.core.limits import SECRETS_RECOVERY_WINDOW_DAYS, SQS_EVENT_SOURCE_MAX_CONCURRENCY
 from constructs.core.policy import document
 from constructs.core.tokens import is_literal, is_token
 from constructs.processing import SQS_BATCH_SIZE, FunctionSpec, ServerlessFunction
@@ -59,7 +60,7 @@ class VendorDelivery(Construct):
     Keyword arguments (names are physical names; all required unless a default is given):
       events_queue_name: standard queue the delivery rule feeds (DLQ `{name}-dlq` unless
         events_dead_letter_queue_name); visibility 6 x the fan-out timeout, retention 4 days,
-        redrive after `events_max_receive_count` (1..1000, default 5) receives.
+        redrive after `events_max_receive_count` (1..1000) receives.
       queue_name / dead_letter_queue_name: the deliveries FIFO queue (no redrive policy: a held
         message counts receives, the sender dead-letters itself) and its FIFO dead-letter queue.
       table_name: pk `pk` / sk `sk`, TTL `expires_at`, PITR, KMS, KEYS_ONLY GSIs `INDEXES`.
@@ -123,8 +124,8 @@ class VendorDelivery(Construct):
         fanout_function: FunctionSpec,
         sender_function: FunctionSpec,
         function_builder: FunctionBuilder,
+        events_max_receive_count: int,
         events_dead_letter_queue_name: str | None = None,
-        events_max_receive_count: int = 5,
         vpc_id: str | None = None,
         vpc_cidr: str | None = None,
         sender_maximum_concurrency: int = 20,
@@ -162,13 +163,12 @@ class VendorDelivery(Construct):
             problems.append(f"signing_secret_prefix must end with '/', got {signing_secret_prefix!r}")
         if (vpc_id is None) != (vpc_cidr is None):
             problems.append("vpc_id and vpc_cidr go together (the sender's security group), got only one")
-        if is_literal(sender_maximum_concurrency) and not 2 <= sender_maximum_concurrency <= 1000:
-            problems.append(f"sender_maximum_concurrency must be 2..1000 (SQS event source limit), "
-                            f"got {sender_maximum_concurrency}")
-        if not 1 <= events_max_receive_count <= 1000:
-            problems.append(f"events_max_receive_count must be 1..1000, got {events_max_receive_count}")
-        if not (secret_recovery_window_in_days == 0 or 7 <= secret_recovery_window_in_days <= 30):
-            problems.append(f"secret_recovery_window_in_days must be 0 or 7..30, got {secret_recovery_window_in_days}")
+        if is_literal(sender_maximum_concurrency) and sender_maximum_concurrency not in SQS_EVENT_SOURCE_MAX_CONCURRENCY:
+            problems.append(f"sender_maximum_concurrency must be {SQS_EVENT_SOURCE_MAX_CONCURRENCY} (SQS event source "
+                            f"limit), got {sender_maximum_concurrency}")
+        if not (secret_recovery_window_in_days == 0 or secret_recovery_window_in_days in SECRETS_RECOVERY_WINDOW_DAYS):
+            problems.append(f"secret_recovery_window_in_days must be 0 or {SECRETS_RECOVERY_WINDOW_DAYS}, "
+                            f"got {secret_recovery_window_in_days}")
         if is_literal(sender_function.timeout_seconds) and VISIBILITY_FACTOR * sender_function.timeout_seconds > 43_200:
             problems.append(f"sender_function.timeout_seconds must be <= 7200 (6 x it is the FIFO visibility), "
                             f"got {sender_function.timeout_seconds}")

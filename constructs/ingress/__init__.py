@@ -67,7 +67,14 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.wafv2_web_acl import Wafv2WebAcl
 from constructs import Construct
 
-from constructs.core import LOG_RETENTION_DAYS, WAF_LOG_ACTIONS
+from constructs.core.limits import (
+    ACCESS_LOG_CLASSES,
+    API_THROTTLE,
+    LOG_RETENTION_DAYS,
+    WAF_BODY_BYTES,
+    WAF_LOG_ACTIONS,
+    WAF_RATE_LIMIT,
+)
 from constructs.core.tokens import is_literal
 from constructs.ingress.routes import (
     HTTP_METHODS,
@@ -100,7 +107,6 @@ WEBHOOK_ACCEPTED = json.dumps({"received": True})
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,Idempotency-Key"
 )
-ACCESS_LOG_CLASSES = ("STANDARD", "INFREQUENT_ACCESS")
 #: Stage access log line (JSON, compact: the format's spaces would be in every line). No path with
 #: query string: a gate key may be in it. No protocol: a REST API answers HTTP/1.1 only.
 ACCESS_LOG_FORMAT = json.dumps({
@@ -356,13 +362,13 @@ class WebhookIngress(Construct):
             p.append(f"log_retention_in_days must be a CloudWatch Logs retention such as 30, got {log_retention_in_days}")
         for label, value in (("throttle_rate_limit_rps", throttle_rate_limit_rps),
                              ("throttle_burst_limit", throttle_burst_limit)):
-            if is_literal(value) and not 1 <= value <= 100_000:
-                p.append(f"{label} must be 1..100000, got {value}")
+            if is_literal(value) and value not in API_THROTTLE:
+                p.append(f"{label} must be {API_THROTTLE}, got {value}")
         if cors_allow_origin != "*" and not str(cors_allow_origin).startswith("https://"):
             p.append(f"cors_allow_origin must be '*' or an https:// origin, got {cors_allow_origin!r}")
         if waf:
-            if is_literal(waf_rate_limit_per_5min) and not 100 <= waf_rate_limit_per_5min <= 2_000_000_000:
-                p.append(f"waf_rate_limit_per_5min must be 100..2000000000, got {waf_rate_limit_per_5min}")
+            if is_literal(waf_rate_limit_per_5min) and waf_rate_limit_per_5min not in WAF_RATE_LIMIT:
+                p.append(f"waf_rate_limit_per_5min must be {WAF_RATE_LIMIT}, got {waf_rate_limit_per_5min}")
             if not str(waf_log_group_name).startswith("aws-waf-logs-"):
                 p.append(f"waf_log_group_name must start with 'aws-waf-logs-' (WAF requires it), got {waf_log_group_name!r}")
             unknown_actions = [a for a in waf_log_actions if a not in WAF_LOG_ACTIONS]
@@ -370,10 +376,9 @@ class WebhookIngress(Construct):
                 p.append(f"waf_log_actions must be among {', '.join(WAF_LOG_ACTIONS)}, got {list(waf_log_actions)}")
         if access_log_class not in ACCESS_LOG_CLASSES:
             p.append(f"access_log_class must be one of {', '.join(ACCESS_LOG_CLASSES)}, got {access_log_class!r}")
-        limit = WAF_BODY_INSPECTION_STEPS_KB[-1] * 1024
-        if is_literal(max_body_bytes) and not 1024 <= max_body_bytes <= limit:
+        if is_literal(max_body_bytes) and max_body_bytes not in WAF_BODY_BYTES:
             p.append(
-                f"max_body_bytes must be 1024..{limit} (WAF inspects at most {limit // 1024} KB of an "
+                f"max_body_bytes must be {WAF_BODY_BYTES} (WAF inspects at most {WAF_BODY_BYTES.high // 1024} KB of an "
                 f"API Gateway body), got {max_body_bytes}"
             )
         if custom_domain_name and not certificate_arn:

@@ -48,6 +48,12 @@ from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
+from constructs.core.limits import (
+    PIPES_BATCH_SIZE,
+    PIPES_BATCHING_WINDOW_SECONDS,
+    PIPES_RECORD_AGE_SECONDS,
+    PIPES_RETRY_ATTEMPTS,
+)
 from constructs.core.policy import deny_insecure_transport, document
 from constructs.core.tokens import is_literal
 
@@ -163,17 +169,20 @@ class EventFanout(Construct):
         super().__init__(scope, id_)
         text = {**DEFAULT_DESCRIPTIONS, **(descriptions or {})}
         problems: list[str] = []
-        if is_literal(batch_size) and not 1 <= batch_size <= 10_000:
-            problems.append(f"batch_size must be 1..10000, got {batch_size}")
-        if archive_batch_size is not None and is_literal(archive_batch_size) and not 1 <= archive_batch_size <= 10_000:
-            problems.append(f"archive_batch_size must be 1..10000, got {archive_batch_size}")
-        if is_literal(archive_batching_window_seconds) and not 0 <= archive_batching_window_seconds <= 300:
-            problems.append(f"archive_batching_window_seconds must be 0..300, got {archive_batching_window_seconds}")
-        if is_literal(maximum_retry_attempts) and not (maximum_retry_attempts == -1 or 0 <= maximum_retry_attempts <= 10_000):
-            problems.append(f"maximum_retry_attempts must be -1 or 0..10000, got {maximum_retry_attempts}")
-        if is_literal(maximum_record_age_seconds) and not (
-                maximum_record_age_seconds == -1 or 60 <= maximum_record_age_seconds <= 604_800):
-            problems.append(f"maximum_record_age_seconds must be -1 or 60..604800, got {maximum_record_age_seconds}")
+        if is_literal(batch_size) and batch_size not in PIPES_BATCH_SIZE:
+            problems.append(f"batch_size must be {PIPES_BATCH_SIZE}, got {batch_size}")
+        if archive_batch_size is not None and is_literal(archive_batch_size) and archive_batch_size not in PIPES_BATCH_SIZE:
+            problems.append(f"archive_batch_size must be {PIPES_BATCH_SIZE}, got {archive_batch_size}")
+        if is_literal(archive_batching_window_seconds) and archive_batching_window_seconds not in PIPES_BATCHING_WINDOW_SECONDS:
+            problems.append(f"archive_batching_window_seconds must be {PIPES_BATCHING_WINDOW_SECONDS}, "
+                            f"got {archive_batching_window_seconds}")
+        if is_literal(maximum_retry_attempts) and maximum_retry_attempts != -1 \
+                and maximum_retry_attempts not in PIPES_RETRY_ATTEMPTS:
+            problems.append(f"maximum_retry_attempts must be -1 or {PIPES_RETRY_ATTEMPTS}, got {maximum_retry_attempts}")
+        if is_literal(maximum_record_age_seconds) and maximum_record_age_seconds != -1 \
+                and maximum_record_age_seconds not in PIPES_RECORD_AGE_SECONDS:
+            problems.append(f"maximum_record_age_seconds must be -1 or {PIPES_RECORD_AGE_SECONDS}, "
+                            f"got {maximum_record_age_seconds}")
         if pipes and table_stream_arn and not dynamodb_kms_key_arn:
             problems.append("dynamodb_kms_key_arn is required to read the encrypted table stream, got none")
         if pipes and table_stream_arn is not None and is_literal(table_stream_arn) and ":table/" not in table_stream_arn:

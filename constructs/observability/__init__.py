@@ -36,6 +36,7 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
+from constructs.core.limits import ALARM_PERIOD_STEP_SECONDS, API_LATENCY_MS, XRAY_SAMPLING_RATE
 from constructs.core.policy import document
 from constructs.core.tokens import is_literal
 
@@ -94,8 +95,8 @@ class Observability(Construct):
       table_name: the ledger (throttles) or None.
       pipe_names: pipes to alarm on (default none).
       event_bus_name, rule_name: the completed-payment rule (failed invocations) or None.
-      api_latency_p99_ms 1..29000 (default 500), ingest_oldest_message_seconds >= 60 (default 300),
-        authorizer_denies_per_5min >= 1 (default 50), period_seconds 60·n (default 60).
+      api_latency_p99_ms 1..29000 (default 500), ingest_oldest_message_seconds (default 300),
+        authorizer_denies_per_5min (default 50), period_seconds 60·n (default 60).
       business_alarms: MetricAlarm specs on the functions' own metrics (default none); keys unique,
         thresholds >= 1, periods 60·n.
       delivery_vendor_ids: vendors whose webhook deliveries get dashboard widgets (success rate,
@@ -148,16 +149,13 @@ class Observability(Construct):
 
 
         p: list[str] = []
-        if is_literal(api_latency_p99_ms) and not 1 <= api_latency_p99_ms <= 29_000:
-            p.append(f"api_latency_p99_ms must be 1..29000, got {api_latency_p99_ms}")
-        if is_literal(ingest_oldest_message_seconds) and ingest_oldest_message_seconds < 60:
-            p.append(f"ingest_oldest_message_seconds must be >= 60, got {ingest_oldest_message_seconds}")
-        if is_literal(authorizer_denies_per_5min) and authorizer_denies_per_5min < 1:
-            p.append(f"authorizer_denies_per_5min must be >= 1, got {authorizer_denies_per_5min}")
-        if is_literal(period_seconds) and (period_seconds < 60 or period_seconds % 60):
-            p.append(f"period_seconds must be 60 or a multiple of 60, got {period_seconds}")
-        if is_literal(xray_sampling_rate) and not 0.0 <= xray_sampling_rate <= 1.0:
-            p.append(f"xray_sampling_rate must be within 0..1, got {xray_sampling_rate}")
+        if is_literal(api_latency_p99_ms) and api_latency_p99_ms not in API_LATENCY_MS:
+            p.append(f"api_latency_p99_ms must be {API_LATENCY_MS}, got {api_latency_p99_ms}")
+        step = ALARM_PERIOD_STEP_SECONDS
+        if is_literal(period_seconds) and (period_seconds < step or period_seconds % step):
+            p.append(f"period_seconds must be {step} or a multiple of {step}, got {period_seconds}")
+        if is_literal(xray_sampling_rate) and xray_sampling_rate not in XRAY_SAMPLING_RATE:
+            p.append(f"xray_sampling_rate must be within {XRAY_SAMPLING_RATE}, got {xray_sampling_rate}")
         if (api_name is None) != (api_stage_name is None):
             p.append(f"api_name and api_stage_name go together, got {api_name!r} and {api_stage_name!r}")
         if (event_bus_name is None) != (rule_name is None):
@@ -169,7 +167,7 @@ class Observability(Construct):
         if len(keys) != len(set(keys)):
             p.append(f"business_alarms keys must be unique, got {keys}")
         for spec in business_alarms:
-            if spec.threshold < 1 or spec.period_seconds < 60 or spec.period_seconds % 60:
+            if spec.threshold < 1 or spec.period_seconds < step or spec.period_seconds % step:
                 p.append(f"business alarm {spec.key}: threshold >= 1 and period 60·n seconds, got "
                          f"{spec.threshold} and {spec.period_seconds}")
         if alert_rule_arns and account_id is None:

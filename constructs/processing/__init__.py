@@ -54,14 +54,22 @@ from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from cdktf_cdktf_provider_aws.lambda_provisioned_concurrency_config import LambdaProvisionedConcurrencyConfig
 from constructs import Construct
 
-from constructs.core import LOG_RETENTION_DAYS
+from constructs.core.limits import (
+    AUTOSCALING_TARGET_UTILIZATION,
+    LAMBDA_ASYNC_RETRY_ATTEMPTS,
+    LAMBDA_MEMORY_MB,
+    LAMBDA_SYSTEM_LOG_LEVELS,
+    LAMBDA_TIMEOUT_SECONDS,
+    LOG_RETENTION_DAYS,
+    SQS_EVENT_SOURCE_MAX_CONCURRENCY,
+)
 from constructs.core.policy import Statement, document, wildcard_problems
 from constructs.core.tokens import is_literal
 
 RUNTIME = "python3.11"
 ARCHITECTURE = "arm64"
 #: Lambda's platform (system) log levels with the JSON log format.
-SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+SYSTEM_LOG_LEVELS = LAMBDA_SYSTEM_LOG_LEVELS
 # Actions AWS cannot scope to a resource ARN (their only valid resource is "*").
 UNSCOPABLE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "ec2:DescribeNetworkInterfaces",
                       "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs")
@@ -97,7 +105,7 @@ class ServerlessFunction(Construct):
       log_kms_key_arn: the logs data-class key; required.
       account_id, partition, region: for ARNs in the role policy; required.
       memory_size_mb: 128..10240; default 512. timeout_seconds: 1..900; default 30.
-      reserved_concurrent_executions: None (unreserved, default) or >= 1.
+      reserved_concurrent_executions: None (unreserved, default) or >= 0 (0 stops every invocation).
       layer_arns: up to 5 layer version ARNs; default none.
       environment: variables; default none.
       log_retention_in_days: a CloudWatch Logs retention; default 30.
@@ -154,14 +162,14 @@ class ServerlessFunction(Construct):
             problems.append(f"function_name must be 1..64 of [A-Za-z0-9_-], got {function_name!r}")
         if not re.match(r"^[A-Za-z0-9_.]+\.[A-Za-z0-9_]+$", handler):
             problems.append(f"handler must be 'module.function', got {handler!r}")
-        if is_literal(memory_size_mb) and not 128 <= memory_size_mb <= 10_240:
-            problems.append(f"memory_size_mb must be 128..10240, got {memory_size_mb}")
-        if is_literal(timeout_seconds) and not 1 <= timeout_seconds <= 900:
-            problems.append(f"timeout_seconds must be 1..900, got {timeout_seconds}")
+        if is_literal(memory_size_mb) and memory_size_mb not in LAMBDA_MEMORY_MB:
+            problems.append(f"memory_size_mb must be {LAMBDA_MEMORY_MB}, got {memory_size_mb}")
+        if is_literal(timeout_seconds) and timeout_seconds not in LAMBDA_TIMEOUT_SECONDS:
+            problems.append(f"timeout_seconds must be {LAMBDA_TIMEOUT_SECONDS}, got {timeout_seconds}")
         if reserved_concurrent_executions is not None and is_literal(reserved_concurrent_executions) \
-                and reserved_concurrent_executions < 1:
+                and reserved_concurrent_executions < 0:
             problems.append(
-                f"reserved_concurrent_executions must be >= 1 or None (unreserved), got {reserved_concurrent_executions}"
+                f"reserved_concurrent_executions must be >= 0 or None (unreserved), got {reserved_concurrent_executions}"
             )
         if len(layer_arns) > 5:
             problems.append(f"layer_arns: a function takes at most 5 layers, got {len(layer_arns)}")
@@ -169,9 +177,9 @@ class ServerlessFunction(Construct):
             problems.append(f"log_retention_in_days must be a CloudWatch Logs retention, got {log_retention_in_days}")
         if (subnet_ids is None) != (security_group_ids is None):
             problems.append("subnet_ids and security_group_ids go together (VPC placement), got only one")
-        if is_literal(async_max_retry_attempts) and not 0 <= async_max_retry_attempts <= 2:
+        if is_literal(async_max_retry_attempts) and async_max_retry_attempts not in LAMBDA_ASYNC_RETRY_ATTEMPTS:
             problems.append(
-                f"async_max_retry_attempts must be 0..2 (Lambda limit; put a 3rd try in an SQS redrive), "
+                f"async_max_retry_attempts must be {LAMBDA_ASYNC_RETRY_ATTEMPTS} (Lambda limit; put a 3rd try in an SQS redrive), "
                 f"got {async_max_retry_attempts}"
             )
         if is_literal(async_max_event_age_seconds) and not 60 <= async_max_event_age_seconds <= 21_600:
@@ -424,8 +432,9 @@ class FunctionGroup(Construct):
         if name not in self.functions:
             problems.append(f"name must be one of the group's functions {sorted(self.functions)}, got {name!r}")
         if maximum_concurrency is not None and is_literal(maximum_concurrency) \
-                and not 2 <= maximum_concurrency <= 1000:
-            problems.append(f"maximum_concurrency must be 2..1000 (SQS event source limit), got {maximum_concurrency}")
+                and maximum_concurrency not in SQS_EVENT_SOURCE_MAX_CONCURRENCY:
+            problems.append(f"maximum_concurrency must be {SQS_EVENT_SOURCE_MAX_CONCURRENCY} (SQS event source limit), "
+                            f"got {maximum_concurrency}")
         if problems:
             raise ValueError("FunctionGroup.add_queue_event_source: " + "; ".join(problems))
         fn = self.functions[name]
@@ -491,8 +500,8 @@ class ProvisionedConcurrencyAutoscaling:
         elif provisioned_concurrent_executions and not min_capacity <= provisioned_concurrent_executions <= max_capacity:
             problems.append(f"provisioned_concurrent_executions must lie within min..max capacity "
                             f"({min_capacity}..{max_capacity}), got {provisioned_concurrent_executions}")
-        if not 0.1 <= target_utilization <= 0.9:
-            problems.append(f"target_utilization must be 0.1..0.9, got {target_utilization}")
+        if target_utilization not in AUTOSCALING_TARGET_UTILIZATION:
+            problems.append(f"target_utilization must be {AUTOSCALING_TARGET_UTILIZATION}, got {target_utilization}")
         if backlog_messages_per_instance < 1:
             problems.append(f"backlog_messages_per_instance must be >= 1, got {backlog_messages_per_instance}")
         if problems:

@@ -21,6 +21,7 @@ from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedr
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_policy import SqsQueueRedrivePolicy
 from constructs import Construct
 
+from constructs.core.limits import SQS_MAX_RECEIVE_COUNT
 from constructs.core.policy import deny_insecure_transport, document
 
 FOURTEEN_DAYS = 1_209_600
@@ -82,7 +83,8 @@ class WebhookQueue(Construct):
       receive_wait_time_seconds: long polling 0..20; default 20.
       max_message_size_bytes: 1024..262144 (provider 5.100.0 range); default 262144.
       kms_data_key_reuse_period_seconds: 60..86400; default 3600 (fewer KMS calls).
-      dlq_max_receive_count: receives before a message moves to the DLQ, 1..1000; default 3.
+      dlq_max_receive_count: receives before a message moves to the DLQ, 1..1000; required (how
+        many tries a consumer gets is the caller's decision).
       dlq_message_retention_seconds: 60..1209600; default 14 days.
       service_senders: service principal -> the source ARN allowed to SendMessage (e.g.
         {"events.amazonaws.com": rule ARN}); default none (IAM principals only).
@@ -100,6 +102,7 @@ class WebhookQueue(Construct):
         *,
         name: str,
         kms_key_arn: str,
+        dlq_max_receive_count: int,
         fifo: bool = False,
         consumer_timeout_seconds: int | None = None,
         visibility_timeout_seconds: int | None = None,
@@ -107,7 +110,6 @@ class WebhookQueue(Construct):
         receive_wait_time_seconds: int = 20,
         max_message_size_bytes: int = MAX_MESSAGE_SIZE_BYTES,
         kms_data_key_reuse_period_seconds: int = 3600,
-        dlq_max_receive_count: int = 3,
         dlq_message_retention_seconds: int = FOURTEEN_DAYS,
         service_senders: Mapping[str, str] | None = None,
         dlq_redrive_allow_policy: bool = True,
@@ -204,8 +206,8 @@ def _problems(*, name, fifo, consumer_timeout_seconds, visibility_timeout_second
         )
     if known(kms_data_key_reuse_period_seconds) and not 60 <= kms_data_key_reuse_period_seconds <= 86_400:
         p.append(f"kms_data_key_reuse_period_seconds must be 60..86400, got {kms_data_key_reuse_period_seconds}")
-    if known(dlq_max_receive_count) and not 1 <= dlq_max_receive_count <= 1_000:
-        p.append(f"dlq_max_receive_count must be 1..1000, got {dlq_max_receive_count}")
+    if known(dlq_max_receive_count) and dlq_max_receive_count not in SQS_MAX_RECEIVE_COUNT:
+        p.append(f"dlq_max_receive_count must be {SQS_MAX_RECEIVE_COUNT}, got {dlq_max_receive_count}")
     return p
 
 

@@ -23,6 +23,8 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
 
+from constructs.core.limits import KMS_DELETION_WINDOW_DAYS
+
 DATA_CLASSES = ("dynamodb", "sqs", "sns", "s3", "logs", "lambda", "secrets", "events")
 
 # Secure defaults for every key, in one place.
@@ -78,9 +80,9 @@ class Security(Construct):
     ):
         super().__init__(scope, id_)
         problems = []
-        if not Token.is_unresolved(deletion_window_in_days) and not 7 <= deletion_window_in_days <= 30:
+        if not Token.is_unresolved(deletion_window_in_days) and deletion_window_in_days not in KMS_DELETION_WINDOW_DAYS:
             problems.append(
-                f"deletion_window_in_days must be 7..30 (KMS limit), got {deletion_window_in_days}"
+                f"deletion_window_in_days must be {KMS_DELETION_WINDOW_DAYS} (KMS limit), got {deletion_window_in_days}"
             )
         unknown = [c for c in data_classes if c not in DATA_CLASSES]
         if unknown:

@@ -48,13 +48,19 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
+from constructs.core.limits import (
+    DYNAMODB_PROJECTION_TYPES,
+    S3_OBJECT_LOCK_MODES,
+    S3_STANDARD_IA_MIN_DAYS,
+    S3_TRANSITION_CLASSES,
+)
 from constructs.core.policy import deny_insecure_transport, document
 
 # The ledger's global secondary indexes (lambda_src/README.md): name -> (hash key, range key).
 # Sparse: only state rows carry vendor_key / customer_key.
 LEDGER_GSIS = {"by-vendor": ("vendor_key", "created_at"), "by-customer": ("customer_key", "created_at")}
 TTL_ATTRIBUTE = "expires_at"
-TRANSITION_CLASSES = ("GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "STANDARD_IA", "INTELLIGENT_TIERING")
+TRANSITION_CLASSES = S3_TRANSITION_CLASSES
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -142,8 +148,9 @@ class LedgerTable(Construct):
     ):
         super().__init__(scope, id_)
         problems = []
-        if index_projection_type not in ("ALL", "INCLUDE", "KEYS_ONLY"):
-            problems.append(f"index_projection_type must be ALL, INCLUDE or KEYS_ONLY, got {index_projection_type!r}")
+        if index_projection_type not in DYNAMODB_PROJECTION_TYPES:
+            problems.append(f"index_projection_type must be {', '.join(DYNAMODB_PROJECTION_TYPES[:-1])} or "
+                            f"{DYNAMODB_PROJECTION_TYPES[-1]}, got {index_projection_type!r}")
         if (index_projection_type == "INCLUDE") != bool(index_non_key_attributes) or len(index_non_key_attributes) > 100:
             problems.append(f"index_non_key_attributes: 1..100 names with INCLUDE, none otherwise; got "
                             f"{list(index_non_key_attributes)} with {index_projection_type}")
@@ -264,16 +271,18 @@ class ArchiveBucket(Construct):
                 problems.append(f"{label} must be an S3 bucket name (3..63 of [a-z0-9.-]), got {name!r}")
         if storage_class not in TRANSITION_CLASSES:
             problems.append(f"storage_class must be one of {', '.join(TRANSITION_CLASSES)}, got {storage_class!r}")
-        if transition_days < 1 or (storage_class == "STANDARD_IA" and transition_days < 30):
-            problems.append(f"transition_days must be >= 1 (>= 30 for STANDARD_IA), got {transition_days}")
+        if transition_days < 1 or (storage_class == "STANDARD_IA" and transition_days < S3_STANDARD_IA_MIN_DAYS):
+            problems.append(f"transition_days must be >= 1 (>= {S3_STANDARD_IA_MIN_DAYS} for STANDARD_IA), "
+                            f"got {transition_days}")
         if expiration_days <= transition_days:
             problems.append(f"expiration_days must be > transition_days ({transition_days}), got {expiration_days}")
         if noncurrent_expiration_days < 1:
             problems.append(f"noncurrent_expiration_days must be >= 1, got {noncurrent_expiration_days}")
         if log_expiration_days < 1:
             problems.append(f"log_expiration_days must be >= 1, got {log_expiration_days}")
-        if object_lock_mode is not None and object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
-            problems.append(f"object_lock_mode must be GOVERNANCE or COMPLIANCE (or None), got {object_lock_mode!r}")
+        if object_lock_mode is not None and object_lock_mode not in S3_OBJECT_LOCK_MODES:
+            problems.append(f"object_lock_mode must be {' or '.join(S3_OBJECT_LOCK_MODES)} (or None), "
+                            f"got {object_lock_mode!r}")
         if object_lock_mode is not None and (object_lock_retention_days or 0) < 1:
             problems.append(f"object_lock_retention_days must be >= 1 with object_lock_mode, got {object_lock_retention_days}")
         if problems:

@@ -54,12 +54,17 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from constructs.core import INTERFACE_ENDPOINT_SERVICES, LOG_RETENTION_DAYS
+from constructs.core.limits import (
+    INTERFACE_ENDPOINT_SERVICES,
+    LOG_RETENTION_DAYS,
+    NAT_MODES,
+    VPC_AZ_COUNT,
+    VPC_PREFIX_LENGTH,
+)
 from constructs.core.tokens import is_token
 
 #: The AMI: the public SSM parameter AWS keeps pointing at the newest AL2023 arm64 image.
 AL2023_ARM64_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
-NAT_MODES = ("single", "per_az")
 _SUBNET_NEWBITS = 4          # 16 blocks: private 0..7, public 8..15
 _PUBLIC_BLOCK_OFFSET = 8
 _HTTPS = 443
@@ -139,13 +144,14 @@ class Network(Construct):
             problems.append(f"cidr must be a literal CIDR (subnets are computed at synth), got a token {cidr}")
         try:
             network = ipaddress.ip_network(cidr)
-            if network.version != 4 or not 16 <= network.prefixlen <= 20:
-                problems.append(f"cidr must be an IPv4 block /16../20 (16 subnets of it), got {cidr}")
+            if network.version != 4 or network.prefixlen not in VPC_PREFIX_LENGTH:
+                problems.append(f"cidr must be an IPv4 block /{VPC_PREFIX_LENGTH.low}../{VPC_PREFIX_LENGTH.high} "
+                                f"(16 subnets of it), got {cidr}")
                 network = None
         except ValueError:
             problems.append(f"cidr must be an IPv4 CIDR such as 10.40.0.0/16, got {cidr!r}")
-        if not 1 <= az_count <= 6:
-            problems.append(f"az_count must be 1..6, got {az_count}")
+        if az_count not in VPC_AZ_COUNT:
+            problems.append(f"az_count must be {VPC_AZ_COUNT}, got {az_count}")
         if availability_zones:
             if len(availability_zones) != az_count or len(set(availability_zones)) != az_count:
                 problems.append(f"availability_zones must name az_count ({az_count}) distinct zones, got {list(availability_zones)}")

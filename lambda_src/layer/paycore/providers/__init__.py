@@ -55,6 +55,11 @@ def names() -> tuple[str, ...]:
     return PROVIDER_MODULES
 
 
+def webhook_names() -> tuple[str, ...]:
+    """The providers that send webhooks (those with an ``event_id_path``: a route and a template)."""
+    return tuple(name for name in PROVIDER_MODULES if get(name).event_id_path is not None)
+
+
 def get(name: str) -> Provider:
     """The adapter for ``name``; :class:`UnknownProvider` if there is none."""
     provider = _loaded.get(name)
