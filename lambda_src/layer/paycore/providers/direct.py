@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from paycore.envelope import Envelope
 from paycore.model import MAX_AMOUNT, CURRENCIES, SAFE_ID, Ignored, Rejected, Transaction, iso_from_epoch_ms
+from paycore.providers.base import Provider
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
@@ -74,11 +75,11 @@ def canonical_body(body: Mapping[str, Any], idempotency_key: str) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-class DirectProvider:
+class DirectProvider(Provider):
     name = "direct"
-    signature_headers: tuple[str, ...] = (IDEMPOTENCY_HEADER,)
-    event_id_path = None  # no webhook route, no API Gateway template
-    group_id_path = None
+    webhook = False  # POST /payments through the validator: no webhook route, template or secrets
+    signature_headers = (IDEMPOTENCY_HEADER,)
+    secrets = ()
     secret_required = False
 
     def verify(self, envelope: Envelope, secret: Mapping[str, Any] | None) -> None:
