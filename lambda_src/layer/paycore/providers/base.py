@@ -140,14 +140,18 @@ def declaration_problems(provider: Any) -> list[str]:
         value = getattr(provider, label, None)
         if getattr(provider, "webhook", False) and not (isinstance(value, str) and value.startswith("$") and "'" not in value):
             problems.append(f"{label} must be a JSONPath ($...) without quotes for a webhook provider, got {value!r}")
+    # Attributes, not isinstance: a process that imports paycore afresh (the local runner) holds two
+    # copies of these classes, and a provider of either is as good.
     response = getattr(provider, "response", None)
-    if (not isinstance(response, Response) or not CONTENT_TYPE.match(response.content_type) or not response.body
-            or any(c in response.body for c in "$#\\")):
+    body, content_type = getattr(response, "body", None), getattr(response, "content_type", None)
+    if (not isinstance(body, str) or not body or any(c in body for c in "$#\\")
+            or not isinstance(content_type, str) or not CONTENT_TYPE.match(content_type)):
         problems.append("response must be a Response with a literal body (no $, # or \\: API Gateway renders it as "
                         f"a template) and a content type such as text/plain, got {response!r}")
     secrets = getattr(provider, "secrets", ())
-    names = [s.name for s in secrets if isinstance(s, SecretSpec)]
-    if len(names) != len(secrets) or len(set(names)) != len(names) or not set(names) <= {SIGNING.name, GATE_KEY.name}:
+    names = [getattr(s, "name", None) for s in secrets]
+    if (not all(isinstance(n, str) for n in names) or len(set(names)) != len(names)
+            or not set(names) <= {SIGNING.name, GATE_KEY.name}):
         problems.append(f"secrets must be distinct SecretSpecs named {SIGNING.name} or {GATE_KEY.name}, got {secrets!r}")
     if getattr(provider, "webhook", False) and GATE_KEY.name not in names:
         problems.append(f"secrets must include {GATE_KEY.name}: the gate checks every webhook route's key")
@@ -156,6 +160,6 @@ def declaration_problems(provider: Any) -> list[str]:
     if getattr(provider, "batch", False):
         for attribute in ("items", "verify_item"):
             method = getattr(type(provider), attribute, None)
-            if not callable(method) or method is getattr(Provider, attribute):
+            if not callable(method) or getattr(method, "__qualname__", "") == f"Provider.{attribute}":
                 problems.append(f"a batch provider must implement {attribute}")
     return problems
