@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.parse
 from typing import Any, Mapping
 
@@ -106,8 +107,8 @@ def _java_value(value: Any) -> Any:
 def _json_path(document: Any, path: str) -> Any:
     """API Gateway's `$input.path` for the dot-notation paths the templates use; the same
     resolver the local runner applies to pipe input templates."""
-    try:
-        return resolve_path(document, path or "$")
+    try:  # an array index `a[0]` as the resolver's `a.0`
+        return resolve_path(document, re.sub(r"\[(\d+)\]", r".\1", path or "$"))
     except TemplateError:
         return None
 

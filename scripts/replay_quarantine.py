@@ -28,6 +28,7 @@ import collections
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -98,13 +99,11 @@ def verify(envelope: Envelope, signing_secret: Callable[[str], Mapping[str, Any]
     secret = signing_secret(provider.name) if provider.secret_required else None
     if provider.secret_required and not provider.usable_secrets(secret):
         raise MisconfiguredSecret(f"the {provider.name} signing secret has no usable value")
-    provider.verify(envelope, secret)
-    try:
-        payload = json.loads(envelope.raw)
-    except (ValueError, RecursionError):
-        raise Rejected("malformed_body") from None
-    provider.normalize(envelope, payload)  # still Rejected? then it stays quarantined
-    group = resolve_path(payload, provider.group_id_path) if provider.group_id_path else None
+    for event in providers.read(provider, envelope, secret):  # a batch: every item, each checked on its own
+        if isinstance(event, Rejected):
+            raise event  # an item still rejected: the message stays quarantined
+    path = re.sub(r"\[(\d+)\]", r".\1", provider.group_id_path or "")  # an array index `a[0]` as `a.0`
+    group = resolve_path(json.loads(envelope.raw), path) if path else None
     return group if isinstance(group, str) and 0 < len(group) <= 128 else envelope.request_id
 
 

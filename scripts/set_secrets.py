@@ -29,6 +29,8 @@ from typing import Any
 
 import boto3
 
+from paycore import providers
+
 
 CURSOR_KEY_SECRET = "query/cursor-key"  # paycore.cursor.CURSOR_KEY_SECRET
 MIN_CURSOR_KEY_CHARS = 32  # paycore.cursor.MIN_KEY_CHARS
@@ -59,11 +61,12 @@ def put_json(sm: Any, name: str, value: dict[str, Any], kms_key_id: str | None =
 
 
 def signing_value(provider: str, new: str, old: dict[str, Any] | None, rotate: bool) -> dict[str, Any]:
-    if provider == "paypal":
-        previous = (old or {}).get("webhook_id") if rotate else None
-        return {"webhook_id": new, **({"previous_webhook_id": previous} if previous else {})}
-    previous = (old or {}).get("current") if rotate else None
-    return {"current": new, **({"previous": previous} if previous else {})}
+    """The signing secret's JSON in the shape the provider declares (paycore.providers)."""
+    try:
+        spec = providers.get(provider).signing_secret()
+    except providers.UnknownProvider:
+        spec = providers.SIGNING
+    return spec.value(new, old, rotate=rotate)
 
 
 def gate_value(new: str, old: dict[str, Any] | None, rotate: bool) -> dict[str, Any]:

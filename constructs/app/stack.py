@@ -264,6 +264,7 @@ class PaymentPlatformStack(TerraformStack):
 
     def _build_configuration(self):
         from constructs.configuration import Configuration
+        from paycore import providers
 
         s = self.settings
         q = self.queueing
@@ -282,6 +283,7 @@ class PaymentPlatformStack(TerraformStack):
         return Configuration(
             self, "configuration", environment=s.suffix, parameter_prefix=self.names.parameter_prefix,
             secret_prefix=self.names.secret_prefix, values=values, providers=s.providers,
+            provider_secrets={name: [spec.name for spec in providers.get(name).secrets] for name in s.providers},
             secrets_kms_key_arn=self.security.keys["secrets"].arn,
             recovery_window_in_days=30 if s.production else 0,
             endpoint_url=s.local.endpoint_url if s.local is not None else None, log_level=s.log_level,

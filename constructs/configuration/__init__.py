@@ -50,6 +50,8 @@ class Configuration(Construct):
       values: environment variable name -> value (table name, queue URLs/ARNs, bucket, topic ARN,
         bus name, ...); required, names in UPPER_SNAKE_CASE; values may be tokens.
       providers: the enabled webhook providers (lower-case ids); at least one.
+      provider_secrets: provider -> the secrets it declares ("signing", "gate-key"); default both
+        for every provider.
       secrets_kms_key_arn: the secrets data-class key; required.
       recovery_window_in_days: 0 (delete at once; default outside prod) or 7..30 (30 in prod).
       endpoint_url: the local emulator's URL, passed as AWS_ENDPOINT_URL; default None (AWS).
@@ -66,6 +68,7 @@ class Configuration(Construct):
         values: Mapping[str, str],
         providers: Sequence[str],
         secrets_kms_key_arn: str,
+        provider_secrets: Mapping[str, Sequence[str]] | None = None,
         recovery_window_in_days: int = 30,
         endpoint_url: str | None = None,
         log_level: str = "INFO",
@@ -87,6 +90,11 @@ class Configuration(Construct):
         for provider in providers:
             if not _PROVIDER.match(provider):
                 problems.append(f"providers: a provider id must match {_PROVIDER.pattern}, got {provider!r}")
+        for provider, names in (provider_secrets or {}).items():
+            unknown = sorted(set(names) - set(SECRET_KINDS.values()))
+            if provider not in providers or unknown:
+                problems.append(f"provider_secrets: {provider!r} must be one of the providers, with secrets among "
+                                f"{sorted(SECRET_KINDS.values())}, got {sorted(names)}")
         for name in values:
             if not re.match(r"^[A-Z][A-Z0-9_]*$", name):
                 problems.append(f"values: names must be UPPER_SNAKE_CASE environment variables, got {name!r}")
@@ -114,7 +122,9 @@ class Configuration(Construct):
             )
 
         self.secrets: dict[str, dict[str, SecretsmanagerSecret]] = {}
+        declared = provider_secrets or {}
         for provider in providers:
+            wanted = declared.get(provider, SECRET_KINDS.values())
             self.secrets[provider] = {
                 kind: SecretsmanagerSecret(
                     self, f"secret-{provider}-{suffix}", name=f"{self.secret_prefix}{provider}/{suffix}",
@@ -122,7 +132,7 @@ class Configuration(Construct):
                                 "value set by scripts/set_secrets.py",
                     kms_key_id=secrets_kms_key_arn, recovery_window_in_days=recovery_window_in_days,
                 )
-                for kind, suffix in SECRET_KINDS.items()
+                for kind, suffix in SECRET_KINDS.items() if suffix in wanted
             }
         # The reader's pagination HMAC key; its value is set by scripts/set_secrets.py
         # --generate-cursor-key, never in Terraform (so it stays out of the state).
@@ -142,4 +152,4 @@ class Configuration(Construct):
 
     def secret_arns(self, kind: str) -> list[str]:
         """ARNs of every provider's secret of one kind ("signing" or "gate_key")."""
-        return [by_kind[kind].arn for _, by_kind in sorted(self.secrets.items())]
+        return [by_kind[kind].arn for _, by_kind in sorted(self.secrets.items()) if kind in by_kind]

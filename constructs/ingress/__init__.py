@@ -3,7 +3,8 @@
 Routes
   `SqsRoute`     POST {path} -> SendMessage to one queue through an AWS service integration (no
                  Lambda in the hot path), with the caller's VTL request template, gated by a Lambda
-                 REQUEST authorizer. SQS answers -> caller retries: 200 {"received": true}; a 4xx
+                 REQUEST authorizer. SQS answers -> caller retries: 200 with the route's accepted
+                 body (default {"received": true}; another content type is set explicitly); a 4xx
                  from SQS (a misconfiguration) -> 500 and a 5xx -> 503, so webhook senders retry.
   `LambdaRoute`  {method} {path} -> a function (AWS_PROXY), AWS_IAM or NONE, optional body model
                  (JSON schema) and required parameters, CORS preflight.
@@ -77,7 +78,9 @@ from constructs.core.limits import (
 )
 from constructs.core.tokens import is_literal
 from constructs.ingress.routes import (
+    ACCEPTED_BODY,
     HTTP_METHODS,
+    JSON,
     LITERAL_PATH,
     PATH,
     ROUTE_ID,
@@ -103,7 +106,6 @@ __all__ = [
 ]
 
 DEFAULT_STAGE_NAME = "v1"
-WEBHOOK_ACCEPTED = json.dumps({"received": True})
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,Idempotency-Key"
 )
@@ -449,20 +451,25 @@ class WebhookIngress(Construct):
             self._integrations.append(integration)
             self._integration_uris.append(queue_arn)  # a plain reference: jsonencode cannot take an interpolated string
             self._depends.append(integration)
-            for code, pattern, body in (
-                ("200", None, WEBHOOK_ACCEPTED),
-                ("500", r"4\d{2}", json.dumps({"received": False, "error": "queue_rejected"})),
-                ("503", r"5\d{2}", json.dumps({"received": False, "error": "queue_unavailable"})),
+            for code, pattern, body, content_type in (
+                ("200", None, route.accepted_body, route.accepted_content_type),
+                ("500", r"4\d{2}", json.dumps({"received": False, "error": "queue_rejected"}), JSON),
+                ("503", r"5\d{2}", json.dumps({"received": False, "error": "queue_unavailable"}), JSON),
             ):
+                # API Gateway answers application/json unless the Content-Type header is mapped
+                header = {} if content_type == JSON else {"method.response.header.Content-Type": f"'{content_type}'"}
                 response = ApiGatewayMethodResponse(
                     self, f"sqs-{route.route_id}-{code}", rest_api_id=api_id, resource_id=resource_id,
-                    http_method="POST", status_code=code, response_models={"application/json": "Empty"},
-                    depends_on=[method])
+                    http_method="POST", status_code=code, response_models={content_type: "Empty"},
+                    response_parameters={name: True for name in header} or None, depends_on=[method])
                 self._depends.append(ApiGatewayIntegrationResponse(
                     self, f"sqs-{route.route_id}-{code}-integration", rest_api_id=api_id, resource_id=resource_id,
                     http_method="POST", status_code=code, selection_pattern=pattern,
-                    response_templates={"application/json": body}, depends_on=[integration, response]))
-            self._definition.append(["POST", path, "CUSTOM", "AWS:sqs:SendMessage", template])
+                    response_templates={content_type: body}, response_parameters=header or None,
+                    depends_on=[integration, response]))
+            answer = [] if (route.accepted_body, route.accepted_content_type) == (ACCEPTED_BODY, JSON) else [
+                route.accepted_body, route.accepted_content_type]  # in the definition only when not the default
+            self._definition.append(["POST", path, "CUSTOM", "AWS:sqs:SendMessage", template, *answer])
 
     def _lambda_route(self, route: LambdaRoute) -> None:
         verb, path, params = route.method, route.path, route.request_parameters

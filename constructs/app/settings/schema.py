@@ -77,10 +77,19 @@ def _every_function(value: Any) -> Any:
 
 
 def _webhook_provider(name: str) -> str:
-    """A provider of the registry that sends webhooks (direct payments have no route)."""
+    """A provider of the registry that sends webhooks (direct payments have no route): registered,
+    or a module ``paycore.providers.{name}`` of the Lambda layer (loaded and registered here)."""
+    try:
+        webhook = provider_registry.get(name).webhook
+    except provider_registry.UnknownProvider:
+        webhook = None
     known = provider_registry.webhook_names()
-    if name not in known:
-        raise ValueError(f"must be a webhook provider of paycore.providers ({', '.join(known)}){suggestion(name, known)}")
+    if webhook is None:
+        raise ValueError(f"must be a webhook provider of paycore.providers ({', '.join(known)}; another is its "
+                         f"module paycore.providers.<name> or providers.register()){suggestion(name, known)}")
+    if not webhook:
+        raise ValueError(f"must be a webhook provider of paycore.providers ({', '.join(known)}; {name} has no "
+                         "webhook route)")
     return name
 
 
