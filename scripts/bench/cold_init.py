@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Cold start of a handler as shipped vs a bare ``import boto3`` + the same clients, whole process.
 
 Goal (issue 14): processor <= 1.2 x baseline. Prints figures; asserts nothing about time.
 
-    .venv/bin/python scripts/bench_cold_init.py [--runs 7] [--handlers processor,authorizer]
+    .venv/bin/python -m scripts.bench.cold_init [--runs 7] [--handlers processor,authorizer]
 
-The zips are built by ``scripts/package.py`` into a temporary folder and laid out as on Lambda:
+The zips are built by ``scripts.packaging`` into a temporary folder and laid out as on Lambda:
 the layer under ``opt/`` (``opt/python`` on the path), the function under ``var/task``, both
 read-only (write bits removed and ``PYTHONDONTWRITEBYTECODE=1``, since root ignores the bits), so
 nothing compiled at start-up is kept for the next start. Each figure is the CPU time (user +
@@ -35,9 +34,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-import package  # noqa: E402
+from scripts.packaging import build_all
 
 HANDLERS = {
     "processor": ["dynamodb", "s3", "secretsmanager"],
@@ -105,7 +102,7 @@ def main() -> None:
     handlers = [h for h in args.handlers.split(",") if h]
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         work = Path(tmp)
-        manifest = package.build_all(work / "zips")
+        manifest = build_all(work / "zips")
         roots = {}
         for variant, bytecode in (("shipped", True), ("no_pyc", False)):
             base = work / variant

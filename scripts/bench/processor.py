@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Processor CPU per webhook for verify + parse + normalize (+ the ledger call) with I/O stubbed.
 
 Goal (issue 14): Stripe <= 60 us per webhook for a realistic 2.9 KB ``payment_intent.succeeded``
 event (``scripts/data/``). Prints figures; asserts nothing about time.
 
-    .venv/bin/python scripts/bench_processor.py [--n 2000]
+    .venv/bin/python -m scripts.bench.processor [--n 2000]
 
 Measures ``processor_handler.process_message`` (envelope parse, provider lookup, signature check,
 JSON parse, normalization) with a ledger/quarantine that do nothing, using ``time.process_time``
@@ -32,7 +31,7 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # paycore is installed; the handler's folder is its zip's import root, as on Lambda
 sys.path.insert(0, str(ROOT / "lambda_src" / "processor"))
 for name, value in {
@@ -110,7 +109,7 @@ def paypal_bodies(n: int):
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-    import sample_webhooks
+    from scripts.local import sample_webhooks
 
     # A leaf shaped like PayPal's, chained to a throwaway root that PAYPAL_TRUST_STORE names.
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the Lambda zips: one per function (``lambda_src/<fn>/``) and one layer zip.
 
 Deterministic: sorted entries, fixed timestamps (1980-01-01), fixed permissions (0644 files,
@@ -33,7 +32,7 @@ Output: ``build/lambda/{name}-{sha256[:16]}.zip`` and ``build/lambda/manifest.js
                   "inputs_sha256": "<hex>", "handler": "archiver_handler.handler"},
      "layer": {"kind": "layer", ...}}
 
-Python API: ``build_all(out_dir) -> dict`` (the manifest). CLI: ``python scripts/package.py``.
+Python API: ``build_all(out_dir) -> dict`` (the manifest). CLI: ``python -m scripts.packaging``.
 """
 from __future__ import annotations
 
@@ -53,7 +52,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
 LAYER_SRC = LAMBDA_SRC / "layer"
 DEFAULT_OUT = ROOT / "build" / "lambda"
@@ -128,7 +127,7 @@ def require_runtime_python() -> None:
     """Bytecode is only valid for the minor version that wrote it: refuse anything but 3.11."""
     if sys.version_info[:2] != RUNTIME_PYTHON or sys.implementation.cache_tag != PYC_TAG:
         raise RuntimeError(
-            f"scripts/package.py must run on CPython {RUNTIME_PYTHON[0]}.{RUNTIME_PYTHON[1]} (the Lambda runtime, "
+            f"scripts.packaging must run on CPython {RUNTIME_PYTHON[0]}.{RUNTIME_PYTHON[1]} (the Lambda runtime, "
             f"python3.11) to ship valid .pyc files; this is {sys.implementation.cache_tag} ({sys.executable})"
         )
 
@@ -337,7 +336,7 @@ def build_all(out_dir: str | os.PathLike = DEFAULT_OUT, *, include_layer_deps: b
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.packaging", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output directory (default build/lambda)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     parser.add_argument("--no-layer-deps", action="store_true", help="layer with paycore only (offline)")
@@ -347,6 +346,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:12s} {entry['size_bytes']:>10d}  {entry['file']}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Synth speed benchmark (a benchmark: it prints figures, it asserts nothing about time).
 
 Times, in the same run on the same venv:
@@ -7,7 +6,7 @@ Times, in the same run on the same venv:
 and prints the medians and their ratio (the goal is <= 0.40). With --check-output it also
 synthesizes once through the stock import and compares the JSON byte for byte.
 
-    .venv/bin/python scripts/bench_synth.py [--runs 3] [--check-output]
+    .venv/bin/python -m scripts.bench.synth [--runs 3] [--check-output]
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def timed(args: list[str], env: dict[str, str]) -> float:
