@@ -5,9 +5,7 @@ Replaying what the ledger already holds writes nothing new; replaying into a led
 rows restores them, which proves the replayed envelope re-verifies its original signature."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import boto3
 import pytest
@@ -17,11 +15,7 @@ from downstream_fixtures import fresh
 
 from paycore import events
 from paycore.ledger import event_key_fields
-
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("replay_archive", ROOT / "scripts" / "replay_archive.py")
-replay_archive = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(replay_archive)
+from scripts.ops import replay_archive
 
 
 def stream_records(aws) -> list[dict]:

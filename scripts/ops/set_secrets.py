@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Set the provider signing secrets, gate keys and the query cursor key in Secrets Manager
 (lambda_src/README.md, "Secrets").
 
@@ -16,8 +15,8 @@ without it ``previous`` is cleared. Values come from a file (``-`` = stdin, keep
 shell history) or are generated (``--generate-gate-key``, and ``--generate-signing-secret`` for
 local/test use only). Values are never printed unless ``--show``.
 
-    python scripts/set_secrets.py --env dev --provider stripe --signing-secret-file - --generate-gate-key
-    python scripts/set_secrets.py --env dev --generate-cursor-key --rotate
+    python -m scripts.ops.set_secrets --env dev --provider stripe --signing-secret-file - --generate-gate-key
+    python -m scripts.ops.set_secrets --env dev --generate-cursor-key --rotate
 """
 from __future__ import annotations
 
@@ -108,7 +107,7 @@ def _read(path: str | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.set_secrets", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True)
     parser.add_argument("--provider", help="stripe, paypal, direct, ... (for a signing secret or gate key)")
     parser.add_argument("--secret-prefix", help="default: the environment's (constructs/app/names.py)")

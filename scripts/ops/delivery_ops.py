@@ -1,21 +1,20 @@
-#!/usr/bin/env python3
 """Vendor delivery operations: list deliveries, resend, recover since T, pause/resume/disable/enable
 an endpoint, create/rotate its signing secret. Every change has ``--dry-run`` and prints counts as
 JSON; nothing prints a payload, and a new secret is written only to ``--out`` (mode 600).
 
-    python scripts/delivery_ops.py --env dev list --transaction pi_123
-    python scripts/delivery_ops.py --env dev list --vendor vendor-1 --since 2026-11-28T00:00:00Z
-    python scripts/delivery_ops.py --env dev attempts msg_...
-    python scripts/delivery_ops.py --env dev resend msg_... [--dry-run]
-    python scripts/delivery_ops.py --env dev recover --endpoint ep-v1-main --since 2026-11-28T00:00:00Z [--dry-run]
-    python scripts/delivery_ops.py --env dev pause|resume|disable|enable --endpoint ep-v1-main [--dry-run]
-    python scripts/delivery_ops.py --env dev secret create|rotate --endpoint ep-v1-main --out secret.txt [--grace-hours 24]
+    python -m scripts.ops.delivery_ops --env dev list --transaction pi_123
+    python -m scripts.ops.delivery_ops --env dev list --vendor vendor-1 --since 2026-11-28T00:00:00Z
+    python -m scripts.ops.delivery_ops --env dev attempts msg_...
+    python -m scripts.ops.delivery_ops --env dev resend msg_... [--dry-run]
+    python -m scripts.ops.delivery_ops --env dev recover --endpoint ep-v1-main --since 2026-11-28T00:00:00Z [--dry-run]
+    python -m scripts.ops.delivery_ops --env dev pause|resume|disable|enable --endpoint ep-v1-main [--dry-run]
+    python -m scripts.ops.delivery_ops --env dev secret create|rotate --endpoint ep-v1-main --out secret.txt [--grace-hours 24]
 
 Names come from ``constructs/app/names.py`` (what the stack deploys):
 table ``deliveries-{env}``, queue ``deliveries-{env}.fifo``, secrets
 ``payment-webhooks/{env}/vendors/{endpoint}/signing``; the endpoint configuration comes from
 ``--endpoints-file``, else ``DELIVERY_ENDPOINTS``, else the SSM parameter
-``/payments/{env}/delivery-endpoints``. ``AWS_ENDPOINT_URL`` points it at the emulator; ``scripts/ops.py
+``/payments/{env}/delivery-endpoints``. ``AWS_ENDPOINT_URL`` points it at the emulator; ``python -m scripts.ops
 deliveries ...`` runs it with the environment's region and emulator endpoint.
 """
 from __future__ import annotations
@@ -27,13 +26,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parents[1]
+import boto3
 
-import boto3  # noqa: E402
-
-from paycore import delivery  # noqa: E402
-from paycore.delivery_ops import DeliveryOps, OpsError  # noqa: E402
-from paycore.delivery_store import DeliveryStore  # noqa: E402
+from paycore import delivery
+from paycore.delivery_ops import DeliveryOps, OpsError
+from paycore.delivery_store import DeliveryStore
 
 
 def endpoints_document(args: argparse.Namespace, ssm: Any, parameter_name: str) -> str:
@@ -74,7 +71,7 @@ def build(args: argparse.Namespace, client: Callable[[str], Any] = boto3.client)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m scripts.ops.delivery_ops", description=__doc__.split("\n\n")[0])
     p.add_argument("--env", required=True)
     p.add_argument("--endpoints-file")
     sub = p.add_subparsers(dest="command", required=True)

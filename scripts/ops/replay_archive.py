@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Replay archived webhooks of one provider and time range back into the ingest FIFO queue.
 
 Each archived event carries the raw body bytes, the signature headers and the original
@@ -13,7 +12,7 @@ The time range is on ``received_at`` (when API Gateway received the webhook), in
 ``MessageDeduplicationId`` = provider event id, ``MessageGroupId`` = transaction id (the contract's
 choices), so a replay inside the 5-minute FIFO window is deduplicated by SQS itself.
 
-    python scripts/replay_archive.py --env dev --bucket ARCHIVE --provider stripe \
+    python -m scripts.ops.replay_archive --env dev --bucket ARCHIVE --provider stripe \
         --from 2024-11-22T00:00:00Z --to 2024-11-22T06:00:00Z [--event-id evt_...] [--dry-run]
 """
 from __future__ import annotations
@@ -27,8 +26,7 @@ from typing import Any, Iterator
 
 import boto3
 
-
-from paycore import archive  # noqa: E402
+from paycore import archive
 
 
 def epoch_ms(text: str) -> int:
@@ -94,7 +92,7 @@ def replay(s3: Any, sqs: Any, *, bucket: str, queue_url: str, provider: str, sta
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.replay_archive", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True, help="environment (dev, prod, local)")
     parser.add_argument("--provider", required=True)
     parser.add_argument("--from", dest="start", required=True, help="ISO-8601, inclusive (received_at)")

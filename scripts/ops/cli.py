@@ -1,16 +1,15 @@
-#!/usr/bin/env python3
 """One ops CLI for an environment of the platform: secrets, DLQ redrive, archive replay, quarantine
 replay and vendor deliveries. Region and endpoint come from the environment's settings
 (cdktf.json), names from constructs/app/names.py (what the stack deploys), providers from
 paycore.providers, the bucket's account from STS; nothing needs to be typed twice.
 
     source scripts/env.sh
-    scripts/ops.py --env dev secrets --provider stripe --signing-secret-file - --rotate
-    scripts/ops.py --env dev secrets --cursor-key generate
-    scripts/ops.py --env dev redrive [--queue ingest|notifications] [--dry-run]
-    scripts/ops.py --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
-    scripts/ops.py --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
-    scripts/ops.py --env dev deliveries list --vendor vendor-acme      (see delivery_ops.py --help)
+    python -m scripts.ops --env dev secrets --provider stripe --signing-secret-file - --rotate
+    python -m scripts.ops --env dev secrets --cursor-key generate
+    python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--dry-run]
+    python -m scripts.ops --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
+    python -m scripts.ops --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
+    python -m scripts.ops --env dev deliveries list --vendor vendor-acme  (see python -m scripts.ops.delivery_ops --help)
 
 Every command that writes has ``--dry-run`` (counts, writes nothing). A user mistake (unknown
 environment, provider, queue or date) is one line on stderr and exit code 2, before anything is
@@ -26,7 +25,6 @@ from typing import Any, Callable, NoReturn
 
 import boto3
 import botocore.exceptions
-
 
 
 class UsageError(Exception):
@@ -102,7 +100,7 @@ def queue_url(targets: Targets, name: str) -> str:
 
 
 def parse_time(text: str, option: str) -> int:
-    import replay_archive
+    from scripts.ops import replay_archive
 
     try:
         return replay_archive.epoch_ms(text)
@@ -117,7 +115,7 @@ def progress(message: str) -> None:
 # ----- commands -----------------------------------------------------------------------------------
 
 def cmd_secrets(targets: Targets, args: argparse.Namespace) -> dict:
-    import set_secrets
+    from scripts.ops import set_secrets
 
     if args.provider and args.provider not in webhook_providers():
         raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(webhook_providers())}")
@@ -156,7 +154,7 @@ def cmd_secrets(targets: Targets, args: argparse.Namespace) -> dict:
 
 
 def cmd_redrive(targets: Targets, args: argparse.Namespace) -> dict:
-    import redrive_dlq
+    from scripts.ops import redrive_dlq
 
     source_name, dlq_name = targets.names.redrivable_queues[args.queue]
     source = queue_url(targets, source_name)
@@ -168,7 +166,7 @@ def cmd_redrive(targets: Targets, args: argparse.Namespace) -> dict:
 
 
 def cmd_replay_archive(targets: Targets, args: argparse.Namespace) -> dict:
-    import replay_archive
+    from scripts.ops import replay_archive
 
     if args.provider not in webhook_providers():
         raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(webhook_providers())}")
@@ -181,7 +179,7 @@ def cmd_replay_archive(targets: Targets, args: argparse.Namespace) -> dict:
 
 
 def cmd_replay_quarantine(targets: Targets, args: argparse.Namespace) -> dict:
-    import replay_quarantine
+    from scripts.ops import replay_quarantine
     from paycore.model import MisconfiguredSecret
     from paycore.secrets import SecretStore
 
@@ -196,19 +194,19 @@ def cmd_replay_quarantine(targets: Targets, args: argparse.Namespace) -> dict:
             provider=args.provider, since_ms=since, parked=args.parked, dry_run=args.dry_run,
             progress=lambda r: progress(f"examined {r.examined}, verified {r.requeued}"))
     except MisconfiguredSecret as problem:
-        raise UsageError(f"{problem}: fix it with `ops.py secrets` first") from None
+        raise UsageError(f"{problem}: fix it with `python -m scripts.ops secrets` first") from None
     return report.as_dict()
 
 
 def cmd_deliveries(targets: Targets, args: argparse.Namespace) -> dict | int:
-    import delivery_ops
+    from scripts.ops import delivery_ops
 
     argv = ["--env", targets.env, *args.rest]
     return delivery_ops.main(argv, client=targets.client)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ops.py", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="python -m scripts.ops", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True, help="an environment of cdktf.json (dev, prod, local, ...)")
     parser.add_argument("--region", help="override the environment's region")
     parser.add_argument("--endpoint-url", help="override the emulator URL (local environments)")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Re-verify quarantined webhooks with the current secrets and re-enqueue those that now verify.
 
 Why: a signing secret rotated at the provider but not yet here makes every genuine event look
@@ -18,7 +17,7 @@ and a re-run within SQS's 5-minute window is deduplicated by the queue too. Docu
 fail stay where they are, counted by reason. ``--parked`` works the same way on the messages
 ``redrive_dlq.py`` parked (``parked/...``) after the cause is fixed.
 
-    python scripts/replay_quarantine.py --env dev --bucket ARCHIVE --provider stripe \
+    python -m scripts.ops.replay_quarantine --env dev --bucket ARCHIVE --provider stripe \
         --since 2024-11-22T00:00:00Z [--dry-run]
 """
 from __future__ import annotations
@@ -35,7 +34,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import boto3
 
-import replay_archive
+from scripts.ops import replay_archive
 from paycore import providers
 from paycore.envelope import Envelope, parse_envelope
 from paycore.events import resolve_path
@@ -162,7 +161,7 @@ def replay(s3: Any, sqs: Any, *, bucket: str, queue_url: str, signing_secret: Ca
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.replay_quarantine", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True, help="environment; names the secrets prefix and the queue")
     parser.add_argument("--bucket", default=os.environ.get("ARCHIVE_BUCKET"), help="archive bucket (env ARCHIVE_BUCKET)")
     parser.add_argument("--provider", help=f"only this provider ({', '.join(providers.names())})")

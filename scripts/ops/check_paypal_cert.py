@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Check a live PayPal certificate URL the way the processor will: download it (HTTPS, no
 redirects), verify the chain against the layer's trust store (``PAYPAL_TRUST_STORE``, default the
 pinned certifi bundle) at the current time, and print what verified. Run it before deploying a
@@ -6,7 +5,7 @@ certifi or cryptography bump, and whenever PayPal renews its message-verificatio
 a failure here means the processor would quarantine genuine PayPal webhooks as
 ``untrusted_certificate``.
 
-    .venv/bin/python scripts/check_paypal_cert.py https://api.paypal.com/v1/notifications/certs/CERT-...
+    .venv/bin/python -m scripts.ops.check_paypal_cert https://api.paypal.com/v1/notifications/certs/CERT-...
 
 Take the URL from the ``PAYPAL-CERT-URL`` header of a recent webhook (ledger row
 ``signature_headers``). Exit status 0 when trusted, 1 when not, 2 when the URL is not usable.
@@ -18,9 +17,8 @@ import sys
 from datetime import datetime, timezone
 from typing import Callable
 
-
-from paycore.model import Rejected  # noqa: E402
-from paycore.providers import paypal  # noqa: E402
+from paycore.model import Rejected
+from paycore.providers import paypal
 
 
 def check(url: str, *, fetch: Callable[[str], bytes] = paypal.download_certificate,
@@ -38,7 +36,7 @@ def check(url: str, *, fetch: Callable[[str], bytes] = paypal.download_certifica
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.check_paypal_cert", description=__doc__.split("\n\n")[0])
     parser.add_argument("url", help="a PAYPAL-CERT-URL value")
     args = parser.parse_args(argv)
     status, text = check(args.url)

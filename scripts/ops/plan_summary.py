@@ -1,10 +1,9 @@
-#!/usr/bin/env python
 """A pull-request comment from Terraform plans: per stack, the resources to add / change / destroy
 (counted as Terraform's own "Plan:" line counts them), the replaced resources in bold with the
 attribute that forces the replacement, and the other changes folded away.
 
     terraform plan -out=plan.tfplan && terraform show -json plan.tfplan > plan.json
-    .venv/bin/python scripts/plan_summary.py dev=cdktf.out/stacks/dev/plan.json prod=... > comment.md
+    .venv/bin/python -m scripts.ops.plan_summary dev=cdktf.out/stacks/dev/plan.json prod=... > comment.md
 
 A stack whose plan file is missing or empty (its plan failed) is reported as failed, so the comment
 never claims "no changes" for a plan that did not run. Standard library only: it also runs on a CI
@@ -143,7 +142,7 @@ def render(stacks: list[StackPlan], title: str = "cdktf plan", footer: str = "")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.plan_summary", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("plans", nargs="+", metavar="STACK=PLAN_JSON", help="a stack name and its plan JSON")
     parser.add_argument("--title", default="cdktf plan")
     parser.add_argument("--footer", default="", help="a last line (e.g. the commit and a link to the run)")

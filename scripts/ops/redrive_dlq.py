@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Move messages from a dead-letter queue back to its source queue.
 
 The source is found from the DLQ itself (``ListDeadLetterSourceQueues``) unless ``--to`` is given.
@@ -16,7 +15,7 @@ again - a poison message, which would otherwise keep failing beside the healthy 
 format and deleted from the DLQ, so every other message is recovered. Parked messages are listed
 in the report; after the cause is fixed ``replay_quarantine.py --parked`` re-enqueues them.
 
-    python scripts/redrive_dlq.py --env dev --dlq 'webhooks-{env}-dlq.fifo' [--to URL] \
+    python -m scripts.ops.redrive_dlq --env dev --dlq 'webhooks-{env}-dlq.fifo' [--to URL] \
         [--park-bucket ARCHIVE] [--dry-run]
 """
 from __future__ import annotations
@@ -127,7 +126,7 @@ def redrive(sqs: Any, dlq_url: str, target_url: str, *, dry_run: bool = False, m
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.redrive_dlq", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True, help="environment (dev, prod, local); fills {env} in names")
     parser.add_argument("--dlq", required=True, help="DLQ name or URL (may contain {env}), e.g. webhooks-{env}-dlq.fifo")
     parser.add_argument("--to", help="target queue name or URL (default: the DLQ's source queue)")
