@@ -176,7 +176,7 @@ def measure(bodies: list[str], deps, rounds: int = 5) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench.processor", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="messages per provider per round")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()

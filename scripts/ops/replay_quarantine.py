@@ -37,8 +37,8 @@ import boto3
 from scripts.ops import replay_archive
 from paycore import providers
 from paycore.envelope import Envelope, parse_envelope
-from paycore.events import resolve_path
 from paycore.model import MisconfiguredSecret, Rejected
+from scripts.json_paths import resolve_path
 
 QUARANTINE_PREFIX = "quarantine/"
 PARKED_PREFIX = "parked/"
@@ -161,7 +161,8 @@ def replay(s3: Any, sqs: Any, *, bucket: str, queue_url: str, signing_secret: Ca
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.ops.replay_quarantine", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.replay_quarantine",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True, help="environment; names the secrets prefix and the queue")
     parser.add_argument("--bucket", default=os.environ.get("ARCHIVE_BUCKET"), help="archive bucket (env ARCHIVE_BUCKET)")
     parser.add_argument("--provider", help=f"only this provider ({', '.join(providers.names())})")

@@ -1,14 +1,13 @@
-#!/usr/bin/env python
 """The platform, end to end, on this machine: start a local AWS emulator (moto server, loopback),
 deploy the `local` stack with Terraform, set the provider secrets, start the vendors' webhook
 receivers (HTTP servers on 127.0.0.1, the ports of the deployed endpoint configuration), send
 signed Stripe and PayPal webhooks (with duplicates, reordered pairs, bad signatures, malformed and
-oversized bodies) through the deployed wiring with the real handlers (scripts/local_runner/),
+oversized bodies) through the deployed wiring with the real handlers (scripts/local/runner/),
 print a summary, check that a new plan shows no changes, destroy, and check nothing is left.
 
-    PYTHONPATH=. .venv/bin/python scripts/local_e2e.py [--count 240] [--port 4566] [--keep]
+    .venv/bin/python -m scripts.local.e2e [--count 240] [--port 4566] [--keep]
 
-(the repository is an import root for the local settings, as in pytest.ini; run_local.sh sets it).
+(from the repository root, or anywhere after `source scripts/env.sh`; run_local.sh runs it).
 """
 
 from __future__ import annotations
@@ -23,12 +22,14 @@ from pathlib import Path
 
 import boto3
 
-import cost_capture
-import local_deploy  # scripts/ is the script's own folder (sys.path[0]) or on pytest.ini's pythonpath
-import sample_webhooks
-from local_runner import LocalPlatform
+from scripts.cost import capture as cost_capture
+from scripts.local import deploy as local_deploy
+from scripts.local import sample_webhooks, scenarios
+from scripts.local.readback import archived_event_ids, count_prefix, drain_queue, event_id_of, ledger_rows
+from scripts.local.runner import LocalPlatform
+from scripts.ops import set_secrets as secrets_tool
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 STRIPE_SECRET = "whsec_local_e2e_0123456789abcdef"
 GATE_KEYS = {"stripe": "local-stripe-gate-key-9f8e7d", "paypal": "local-paypal-gate-key-1a2b3c"}
@@ -41,14 +42,6 @@ def vendor_ids() -> list[str]:
     return list(LOCAL_VENDORS)
 
 
-def event_id_of(row: dict) -> str:
-    """The provider event id of a ledger event row (DynamoDB JSON): rows written since the zd1
-    layout carry it only in their sort key."""
-    from paycore.ledger import deserialize, event_key_fields
-
-    return str(event_key_fields(deserialize(row))["event_id"])
-
-
 def create_capture_queues(endpoint_url: str) -> dict[str, str]:
     """The vendors' side: one queue per vendor, which the deployed SNS subscriptions deliver to."""
     sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name="us-east-1")
@@ -58,35 +51,29 @@ def create_capture_queues(endpoint_url: str) -> dict[str, str]:
 def set_secrets(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner,
                 signing: dict[str, str] | None = None) -> None:
     """The providers' signing secrets (default: the ones the samples are signed with) and gate keys."""
-    import set_secrets as tool
-
     signing = signing or {"stripe": STRIPE_SECRET, "paypal": signer.webhook_id}
     sm = boto3.client("secretsmanager", endpoint_url=platform.endpoint_url, region_name="us-east-1")
     prefix = platform.environment("processor").get("SECRET_PREFIX", "payment-webhooks/local/")
     for provider in ("stripe", "paypal"):
-        tool.set_provider_secrets(sm, prefix=prefix, provider=provider, signing=signing[provider],
+        secrets_tool.set_provider_secrets(sm, prefix=prefix, provider=provider, signing=signing[provider],
                                   gate_key=GATE_KEYS[provider])
     # the reader's pagination key (the stack creates the secret; its value never passes through Terraform)
-    tool.set_cursor_key(sm, prefix=prefix, key=CURSOR_KEY)
+    secrets_tool.set_cursor_key(sm, prefix=prefix, key=CURSOR_KEY)
 
 
 def start_vendors(platform: LocalPlatform):
     """The vendors' webhook receivers, with the signing secrets the ops tool made (None when no
     vendor endpoint is deployed)."""
-    import local_scenarios
-
-    return local_scenarios.start_vendors(platform) if platform.wiring.vendor_endpoints() else None
+    return scenarios.start_vendors(platform) if platform.wiring.vendor_endpoints() else None
 
 
 def zero_loss(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner, vendors=None) -> dict:
-    """The zero-loss scenarios (scripts/local_scenarios.py) after the main run; with `vendors`
+    """The zero-loss scenarios (scripts/local/scenarios/) after the main run; with `vendors`
     (start_vendors) the vendor delivery scenario too."""
-    import local_scenarios
-
-    scenarios = local_scenarios.Scenarios(
+    context = scenarios.ScenarioContext(
         platform, stripe_secret=STRIPE_SECRET, paypal=signer, gate_keys=GATE_KEYS, vendors=vendor_ids(),
         set_secrets=lambda signing: set_secrets(platform, signer, signing), vendor_endpoints=vendors)
-    return local_scenarios.run_all(scenarios, correct_secrets={"stripe": STRIPE_SECRET, "paypal": signer.webhook_id})
+    return scenarios.run_all(context, correct_secrets={"stripe": STRIPE_SECRET, "paypal": signer.webhook_id})
 
 
 def headline(summary: dict, zero: dict) -> dict:
@@ -95,51 +82,10 @@ def headline(summary: dict, zero: dict) -> dict:
             "innocent_in_dlq": zero["innocent_in_dlq"], "recovered_by_replay": zero["recovered_by_replay"]}
 
 
-def drain_queue(sqs, url: str) -> list[dict]:
-    messages = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-        if not batch:
-            return messages
-        for m in batch:
-            messages.append(m)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-
-
-def ledger_rows(endpoint_url: str, table: str) -> list[dict]:
-    ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name="us-east-1")
-    rows, kwargs = [], {"TableName": table}
-    while True:
-        page = ddb.scan(**kwargs)
-        rows.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return rows
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def archived_event_ids(endpoint_url: str, bucket: str) -> list[str]:
-    from paycore import archive
-
-    s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name="us-east-1")
-    ids = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="raw/"):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            ids.extend(event.event_id for event in archive.read_object(body))
-    return ids
-
-
-def count_prefix(endpoint_url: str, bucket: str, prefix: str) -> int:
-    s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name="us-east-1")
-    return sum(len(p.get("Contents", [])) for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
-
-
 def delivery_figures(platform: LocalPlatform, vendors, event_rows: list[dict]) -> dict:
     """What the vendors received against what they had to (every recorded status an endpoint
     subscribes to, once), duplicates they dropped by webhook-id, and order per payment."""
-    import local_scenarios
-
-    expected = local_scenarios.expected_deliveries(platform, event_rows)
+    expected = scenarios.expected_deliveries(platform, event_rows)
     received = {e.endpoint_id: [(r.transaction_id, r.event_type) for r in e.delivered()] for e in vendors}
     return {
         "expected": {k: len(v) for k, v in expected.items()},
@@ -148,7 +94,7 @@ def delivery_figures(platform: LocalPlatform, vendors, event_rows: list[dict]) -
         "unexpected": {k: len(set(v) - expected[k]) for k, v in received.items()},
         "duplicates_seen_by_vendors": sum(e.duplicates() for e in vendors),
         "unverified": sum(e.unverified() for e in vendors),
-        "out_of_order": local_scenarios.out_of_order(vendors),
+        "out_of_order": scenarios.out_of_order(vendors),
     }
 
 
@@ -162,7 +108,7 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
 
     assert models.DEDUPLICATION_TIME_IN_SECONDS == 300, "the FIFO dedup window must be AWS's 5 minutes"
     started = time.perf_counter()
-    statuses = collections.Counter()
+    statuses: collections.Counter[int] = collections.Counter()
     outcome = collections.defaultdict(list)
     for request in requests:
         result = platform.http("POST", request.path, headers=request.headers, query=request.query,
@@ -233,12 +179,13 @@ def api_calls_per_webhook(platform: LocalPlatform, webhooks: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m scripts.local.e2e",
+                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=240)
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--keep", action="store_true", help="leave the stack deployed and the emulator running")
     parser.add_argument("--cost-json", default=str(cost_capture.DEFAULT_PATH),
-                        help="where to save the calls and sizes of the main run (scripts/cost_model.py reads it)")
+                        help="where to save the calls and sizes of the main run (python -m scripts.cost reads it)")
     options = parser.parse_args()
     with local_deploy.LocalEmulator(options.port) as emulator, tempfile.TemporaryDirectory() as scratch:
         # --keep deploys into cdktf.out, where `cdktf diff/output/destroy local` find the stack and its state

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Sample webhooks, signed the way the providers sign them.
 
 - Stripe `payment_intent.*` events, header `Stripe-Signature: t={unix},v1={hex HMAC-SHA256 of
@@ -13,7 +12,7 @@
 pairs, bad signatures, malformed bodies and an oversized body, each request labelled with what
 should happen to it (`Expect`), so a run can account for every request.
 
-    .venv/bin/python scripts/sample_webhooks.py --count 20 --secret whsec_... > requests.jsonl
+    .venv/bin/python -m scripts.local.sample_webhooks --count 20 --secret whsec_... > requests.jsonl
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ import sys
 import tempfile
 import zlib
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 PAYPAL_CERT_URL = "https://api.paypal.com/v1/notifications/certs/CERT-local-e2e-0001"
 PAYPAL_SUBJECT = "messageverificationcerts.paypal.com"  # the CN PayPal's certificate names
@@ -172,7 +172,7 @@ class PayPalSigner:
 
     webhook_id: str = "WH-LOCAL-E2E-0001"
     cert_url: str = PAYPAL_CERT_URL
-    _key: object = field(default=None, repr=False)
+    _key: Any = field(default=None, repr=False)
     certificate_pem: bytes = b""
     authority: object = field(default=None, repr=False)
     trust_store_path: str = ""
@@ -376,7 +376,8 @@ def scenario(*, count: int, stripe_secret: str, paypal: PayPalSigner, gate_keys:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m scripts.local.sample_webhooks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--secret", required=True, help="Stripe endpoint secret (whsec_...)")
     parser.add_argument("--stripe-key", default="local-stripe-gate-key")

@@ -1,31 +1,14 @@
-"""Local vendor delivery: drive the delivery queues like Lambda's SQS event source mappings, with
-the real handlers in-process (the local emulator cannot invoke functions).
-
-The local runner can call it for both hops once the stack deploys them
-(``delivery-events-{env}`` -> ``delivery_fanout``, ``deliveries-{env}.fifo`` -> ``delivery_sender``):
-
-    source = EventSourceStandIn(sqs, queue_url, delivery_sender_handler.handler, context=ctx)
-    source.run(idle=lambda: time.sleep(0.5) or time.time() < deadline)
-
-Against the moto server the clock cannot be shared with the emulator, so the local environment
-shortens the schedule instead (:data:`LOCAL_SETTINGS`: the 27-hour schedule becomes 15 s). The
-handler tests use the same stand-in with a controllable clock (tests/lambda/delivery_fixtures.py).
+"""Lambda's SQS event source mapping for the delivery handler tests: receive up to a batch, invoke
+the handler, delete every record it did not fail. Records are the local runner's (AWS's samples'
+shape, scripts/local/runner/event_sources.py); the tests drive it with a controllable clock
+(delivery_fixtures.py).
 """
 from __future__ import annotations
 
 import contextlib
 from typing import Any, Callable, ContextManager
 
-from local_runner.event_sources import attribute_names, lambda_record
-
-#: Environment for the delivery functions in the ``local`` environment.
-LOCAL_SETTINGS = {
-    "DELIVERY_RETRY_SCHEDULE": "0,1,1,2,2,3,3,3",
-    "DELIVERY_TIMEOUT_SECONDS": "5",
-    "DELIVERY_PAUSE_RECHECK_SECONDS": "1",
-    "DELIVERY_AUTO_DISABLE_AFTER_SECONDS": "60",
-    "DELIVERY_ALLOW_LOOPBACK_HTTP": "true",
-}
+from scripts.local.runner.event_sources import attribute_names, lambda_record
 
 
 class EventSourceStandIn:

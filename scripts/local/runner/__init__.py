@@ -9,7 +9,10 @@ of the local state, read into typed wiring by wiring.py):
 - event_sources.py: the SQS event source mappings (batch size, partial batch failures);
 - pipes.py: the DynamoDB stream pipes to the archiver and to the bus (the emulator evaluates the
   rules and SNS subscription filters from there on);
+- eventbridge.py: event patterns and Pipes' input templates, applied to the deployed ones;
+- apigw_vtl.py: API Gateway's Velocity variables ($input, $util, $context) for the templates;
 - functions.py: the handlers in-process with their deployed environment, logs and EMF metrics;
+- vendors.py: the vendors' webhook receivers (HTTP servers on loopback, verifying signatures);
 - platform.py: the facade the scenarios drive (`LocalPlatform`).
 """
 

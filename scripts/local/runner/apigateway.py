@@ -25,8 +25,7 @@ from typing import Any
 
 import botocore.exceptions
 
-import apigw_vtl
-
+from . import apigw_vtl
 from .functions import REGION, Functions
 from .wiring import Route, Wiring
 

@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """Deploy the `local` stack to a local AWS emulator (moto server on loopback), offline.
 
-    .venv/bin/python scripts/local_deploy.py up [--port 4566]   # start moto, synth, apply, plan, destroy
+    .venv/bin/python -m scripts.local.deploy up [--port 4566]   # start moto, synth, apply, plan, destroy
 
-(A deployment that stays up for cdktf and the ops tools: `scripts/emulator.py start`, then
+(A deployment that stays up for cdktf and the ops tools: `python -m scripts.local.emulator start`, then
 `cdktf deploy local`; see the README.)
 
 As a library (the end-to-end run and the tests use it):
@@ -33,9 +32,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts.local.emulator import extend_moto
+
+ROOT = Path(__file__).resolve().parents[2]
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
@@ -65,14 +66,12 @@ class LocalEmulator:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._server = None
+        self._server: Any = None  # moto's ThreadedMotoServer while running
 
     def __enter__(self) -> "LocalEmulator":
         from moto.server import ThreadedMotoServer
 
-        import emulator  # scripts/ (this script's folder, or pytest.ini's pythonpath)
-
-        emulator.extend_moto()  # AWS behaviours moto 5.2 lacks
+        extend_moto()  # AWS behaviours moto 5.2 lacks
 
         os.environ.update(FAKE_CREDENTIALS)
         # AWS managed policies (e.g. AmazonSSMManagedInstanceCore) exist in the emulator only on request
@@ -122,6 +121,7 @@ def _run_with_progress(command: list[str], cwd: Path, label: str, total: int, ti
     # one stream (stderr into stdout): nothing can fill an unread pipe
     with subprocess.Popen(command, cwd=cwd, env=_terraform_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as process:
+        assert process.stdout is not None  # a pipe: stdout=PIPE
         for line in process.stdout:
             lines.append(line)
             now = time.monotonic()
@@ -220,6 +220,8 @@ class Deployment:
         """`cdktf diff local` output (a clean deployment says "No changes."), on the stack the deploy
         synthesized into the output folder (`--skip-synth`: a synth of the same checkout is
         byte-identical, which tests/test_synth.py checks)."""
+        if self.cdktf_outdir is None:
+            raise RuntimeError("cdktf_diff needs a deployment made with `cdktf deploy local` (cdktf_deploy)")
         return cdktf(["diff", "local", "--skip-synth"], self.endpoint_url, self.cdktf_outdir).stdout
 
     def destroy(self) -> None:
@@ -310,7 +312,8 @@ def _cdktf_deploy(endpoint_url: str, outdir: Path) -> Deployment:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m scripts.local.deploy",
+                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["up"], help="deploy, check the plan is empty, destroy, stop")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--outdir", type=Path, default=ROOT / "cdktf.out" / "local-deploy")

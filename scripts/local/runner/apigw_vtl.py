@@ -14,8 +14,8 @@ templates use, with API Gateway's documented behaviour:
   (Java URLEncoder: spaces become `+`), `$util.parseJson`;
 - `$context.requestId`, `$context.requestTimeEpoch`, `$context.identity.sourceIp`.
 
-Used by the local runner (scripts/local_runner.py) to render the *deployed* template for each
-request, and by tests.
+Used by the local runner (apigateway.py) to render the *deployed* template for each request, and
+by tests.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import airspeed
 
-from paycore.events import TemplateError, resolve_path  # noqa: E402
+from scripts.json_paths import UnsupportedPath, resolve_path
 
 
 class JavaString(str):
@@ -108,7 +108,7 @@ def _json_path(document: Any, path: str) -> Any:
     resolver the local runner applies to pipe input templates."""
     try:
         return resolve_path(document, path or "$")
-    except TemplateError:
+    except UnsupportedPath:
         return None
 
 

@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from .eventbridge import apply_input_template, matches_pattern
 from .functions import Functions
 from .wiring import Pipe, Wiring
 
@@ -74,8 +75,6 @@ class Pipes:
 
     def run(self) -> int:
         """Read what the stream has new and run every pipe over it; returns the records read."""
-        from paycore.events import apply_input_template, matches_pattern
-
         records = self._stream_records()
         for pipe in self.wiring.pipes:
             matched = [r for r in records if not pipe.patterns or any(matches_pattern(p, r) for p in pipe.patterns)]
