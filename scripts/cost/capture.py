@@ -1,4 +1,4 @@
-"""What the local end-to-end run bills, per AWS request: the input of ``scripts/cost_model.py``.
+"""What the local end-to-end run bills, per AWS request: the input of the cost model (``python -m scripts.cost``).
 
 ``CostCapture(platform)`` hooks the functions' SDK session (boto3's default session) and the
 runner's own session (what API Gateway, the event source mappings and the pipes do on AWS) and
@@ -27,7 +27,7 @@ from typing import Any
 
 import boto3
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = ROOT / "build" / "cost" / "calls.json"
 #: index name -> its partition key attribute: the ledger's GSIs, then the deliveries table's (KEYS_ONLY)
 INDEX_KEYS = {"by-vendor": "vendor_key", "by-customer": "customer_key",
@@ -124,7 +124,7 @@ class CostCapture:
                     self.log_lines[short][kind]["lines"] += 1
                     self.log_lines[short][kind]["bytes"] += len(line.encode("utf-8")) + 1
 
-        platform.functions.invoke = invoke  # type: ignore[method-assign]
+        platform.functions.invoke = invoke
 
     # -- hooks (they must never break the call they observe) --
     def _params(self, params: dict, model: Any, context: dict, **_: Any) -> None:
@@ -216,7 +216,7 @@ class CostCapture:
     def to_json(self, webhooks: int) -> dict:
         return {
             "format": FORMAT,
-            "source": "scripts/local_e2e.py (moto server, local stack, real handlers)",
+            "source": "python -m scripts.local.e2e (moto server, local stack, real handlers)",
             "webhooks": webhooks,
             "calls": dict(sorted(self.calls.items())),
             "calls_by_caller": {who: dict(sorted(c.items())) for who, c in sorted(self.calls_by_caller.items())},
