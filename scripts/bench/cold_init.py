@@ -79,6 +79,7 @@ def cpu_ms(code: str, env: dict[str, str], cwd: Path) -> float:
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.stderr is not None  # a pipe: stderr=PIPE
     if process.returncode:
         raise SystemExit(f"{code!r} failed: {process.stderr.read().decode()[-2000:]}")
     process.stderr.close()
@@ -95,7 +96,7 @@ def interleaved(variants: dict[str, tuple[str, dict, Path]], runs: int) -> dict[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench.cold_init", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--handlers", default=",".join(HANDLERS))
     args = parser.parse_args()

@@ -36,7 +36,8 @@ def check(url: str, *, fetch: Callable[[str], bytes] = paypal.download_certifica
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.ops.check_paypal_cert", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.check_paypal_cert",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("url", help="a PAYPAL-CERT-URL value")
     args = parser.parse_args(argv)
     status, text = check(args.url)

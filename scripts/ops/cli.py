@@ -9,7 +9,8 @@ paycore.providers, the bucket's account from STS; nothing needs to be typed twic
     python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--dry-run]
     python -m scripts.ops --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
     python -m scripts.ops --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
-    python -m scripts.ops --env dev deliveries list --vendor vendor-acme  (see python -m scripts.ops.delivery_ops --help)
+    python -m scripts.ops --env dev deliveries list --vendor vendor-acme
+        (the deliveries commands: python -m scripts.ops.delivery_ops --help)
 
 Every command that writes has ``--dry-run`` (counts, writes nothing). A user mistake (unknown
 environment, provider, queue or date) is one line on stderr and exit code 2, before anything is

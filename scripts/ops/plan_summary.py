@@ -142,7 +142,8 @@ def render(stacks: list[StackPlan], title: str = "cdktf plan", footer: str = "")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.ops.plan_summary", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.plan_summary",
+                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("plans", nargs="+", metavar="STACK=PLAN_JSON", help="a stack name and its plan JSON")
     parser.add_argument("--title", default="cdktf plan")
     parser.add_argument("--footer", default="", help="a last line (e.g. the commit and a link to the run)")

@@ -87,7 +87,7 @@ def redrive(sqs: Any, dlq_url: str, target_url: str, *, dry_run: bool = False, m
             s3: Any = None, park_bucket: str | None = None, park_after: int = 1, now_ms: int | None = None) -> dict:
     """Move up to ``max_messages`` (all when None) back, parking repeat failures; returns counts."""
     waiting = approximate_count(sqs, dlq_url)
-    report = {"dlq": dlq_url, "target": target_url, "waiting": waiting, "moved": 0, "parked": 0, "parked_keys": [],
+    report: dict[str, Any] = {"dlq": dlq_url, "target": target_url, "waiting": waiting, "moved": 0, "parked": 0, "parked_keys": [],
               "dry_run": dry_run}
     if dry_run:
         return report

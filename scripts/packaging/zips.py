@@ -50,7 +50,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
@@ -253,14 +253,14 @@ def _wheel_project(wheel: Path) -> str:
 
 # --------------------------------------------------------------------------- artifacts
 
-def _function_artifact(name: str) -> tuple[str, callable]:
+def _function_artifact(name: str) -> tuple[str, Callable[[], list[tuple[str, bytes]]]]:
     base = LAMBDA_SRC / name
     entries = _tree_entries(base)
     inputs = [("kind", b"function"), ("name", name.encode()), ("bytecode", PYC_TAG.encode())]
     return _inputs_hash(inputs + entries), lambda: with_bytecode(entries, FUNCTION_ROOT)
 
 
-def _layer_artifact(include_deps: bool) -> tuple[str, callable]:
+def _layer_artifact(include_deps: bool) -> tuple[str, Callable[[], list[tuple[str, bytes]]]]:
     source = _tree_entries(LAYER_SRC / "paycore", "python/paycore/")
     requirements, constraints = (requirements_text(), constraints_text()) if include_deps else ("", "")
     inputs = [("kind", b"layer"), ("requirements", requirements.encode()), ("constraints", constraints.encode()),

@@ -1,4 +1,4 @@
-"""Delivery ops tool (scripts/delivery_ops.py): listings with counts, dry runs that change nothing,
+"""Delivery ops tool (scripts/ops/delivery_ops.py): listings with counts, dry runs that change nothing,
 secrets written only to a file, state transitions that refuse what does not apply."""
 from __future__ import annotations
 
