@@ -37,7 +37,7 @@ def test_one_signing_secret_and_one_gate_key_per_enabled_provider_without_values
                 "name": f"payment-webhooks/dev/{provider}/{kind}", "recovery_window_in_days": 0})
     assert all("security_secrets-key" in s["kms_key_id"]
                for s in resources(out, SecretsmanagerSecret.TF_RESOURCE_TYPE).values())
-    assert not resources(out, "aws_secretsmanager_secret_version")  # values come from scripts/set_secrets.py
+    assert not resources(out, "aws_secretsmanager_secret_version")  # values come from scripts/ops/set_secrets.py
 
 
 def test_prod_secrets_keep_a_30_day_recovery_window():

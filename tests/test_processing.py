@@ -271,7 +271,7 @@ def test_fails_when_the_package_manifest_lacks_a_zip():
     from constructs.app.environments import load_settings
 
     s = load_settings("dev", environ={})
-    with pytest.raises(ValueError, match=r"artifacts has no zip for \['layer', 'reader'\]: run scripts/package.py"):
+    with pytest.raises(ValueError, match=r"artifacts has no zip for \['layer', 'reader'\]: run python -m scripts.packaging"):
         function_specs(s, {code_folder(n): {"path": "x.zip", "source_code_hash": "h"} for n in FUNCTION_NAMES if n != "reader"},
                        {})
 

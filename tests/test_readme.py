@@ -38,10 +38,12 @@ def test_the_readme_has_the_two_commands_first():
 
 
 def _script(tokens: list[str]) -> tuple[str, list[str]] | None:
-    if tokens[0].endswith("python") and len(tokens) > 1:
-        tokens = tokens[1:]
+    """(what to run, its arguments): `python -m scripts.x ...` (a module of the scripts package) or
+    `./scripts/x.sh ...` (a shell entry point)."""
+    if tokens[0].endswith("python") and len(tokens) > 2 and tokens[1] == "-m":
+        return (tokens[2], tokens[3:]) if tokens[2].startswith("scripts.") else None
     path = tokens[0].removeprefix("./")
-    return (path, tokens[1:]) if path.startswith("scripts/") else None
+    return (path, tokens[1:]) if path.startswith("scripts/") and path.endswith(".sh") else None
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -64,18 +66,17 @@ def test_every_readme_command_exists_and_parses(command):
         return
     script = _script(tokens)
     assert script, f"not a project command the test knows how to check: {command}"
-    path, args = script
-    assert (ROOT / path).is_file(), command
-    if path.endswith(".sh"):
-        assert os.access(ROOT / path, os.X_OK), f"{path} is not executable"
-        assert subprocess.run(["bash", "-n", str(ROOT / path)]).returncode == 0
+    target, args = script
+    if target.endswith(".sh"):
+        assert (ROOT / target).is_file(), command
+        assert os.access(ROOT / target, os.X_OK), f"{target} is not executable"
+        assert subprocess.run(["bash", "-n", str(ROOT / target)]).returncode == 0
         return
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, str(ROOT / path), *args, "--help"], capture_output=True, text=True,
-                            env=env, cwd=ROOT, timeout=120)
+    run = [sys.executable, "-m", target]
+    result = subprocess.run([*run, *args, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, f"{command} --help: {result.stderr[-500:]}"
-    top = subprocess.run([sys.executable, str(ROOT / path), "--help"], capture_output=True, text=True, env=env,
-                         cwd=ROOT, timeout=120).stdout  # options before a subcommand are the program's own
+    top = subprocess.run([*run, "--help"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120).stdout  # options before a subcommand are the program's own
     unknown = [t.split("=")[0] for t in args
                if t.startswith("--") and t.split("=")[0] not in result.stdout + top]
     assert not unknown, f"{command}: {unknown} not in its --help"

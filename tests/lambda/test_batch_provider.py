@@ -8,7 +8,7 @@ import json
 import urllib.parse
 import uuid
 
-import apigw_vtl  # API Gateway's $input/$util/$context stand-ins (scripts/)
+from scripts.local.runner import apigw_vtl  # API Gateway's $input/$util/$context stand-ins
 import processor_handler
 import pytest
 from handler_constants import NOW_MS, SECRET_PREFIX
