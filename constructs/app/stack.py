@@ -5,58 +5,22 @@ constructs receive plain, typed arguments and never configure providers, regions
 
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from cdktf import AssetType, LocalBackend, S3Backend, TerraformAsset, TerraformStack
+from cdktf import LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
+from constructs.app import local
 from constructs.app.functions import (
     FUNCTION_ENVIRONMENT,
     PROCESSOR_ALIAS,
-    ROOT,
     delivery_function_specs,
     function_specs,
     lambda_artifacts,
 )
 from constructs.app.settings import Settings
-
-#: The shared-config profile through which the `local` stack's provider reaches the emulator.
-EMULATOR_PROFILE = "emulator"
-_PROFILE_DIR = ROOT / "build" / "emulator-profile"
-
-
-def emulator_profile(endpoint_url: str) -> Path:
-    """An AWS shared config file whose profile sends every AWS API call to `endpoint_url`, for the
-    provider of an emulator stack (synth copies it into the stack's assets). The provider's
-    `endpoints` block would do the same per service, but the AWS provider (5.100) spends ~4 s
-    validating that block at each of the 3-5 times a Terraform command configures it; the SDK's
-    `endpoint_url` costs nothing and also covers a service nobody listed. Named by its content:
-    synths of different emulators at once never write the same file."""
-    text = (f"# written by synth for an emulator stack: every AWS API call goes to {endpoint_url}\n"
-            f"[profile {EMULATOR_PROFILE}]\nendpoint_url = {endpoint_url}\n")
-    path = _PROFILE_DIR / hashlib.sha256(text.encode()).hexdigest()[:16] / "aws-config"
-    if not path.is_file():  # named by its content: an existing one is this text
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".aws-config.{os.getpid()}")
-        partial.write_text(text)
-        partial.replace(path)
-    return path
-
-
-# Attributes the local emulator (moto 5.2) does not read back as written, so a plan after a clean
-# apply would show them as changes forever. Only the `local` stack ignores them; on AWS they are
-# managed like every other attribute.
-EMULATOR_ROUND_TRIP_GAPS = {
-    "lambda function kms_key_arn": "moto 5.2 neither stores nor returns a function's KMSKeyArn",
-    "event source mapping function_name": "moto 5.2 answers the alias's version ARN instead of the alias ARN",
-    "NAT instance vpc_security_group_ids": "moto 5.2 does not report a launched instance's security groups back",
-}
-
 
 # A FIFO queue holds at most 120,000 messages in flight; alarm well before it stops taking receives.
 DELIVERIES_IN_FLIGHT_ALARM = 100_000
@@ -78,6 +42,8 @@ class PaymentPlatformStack(TerraformStack):
         self.storage = self._build_storage()              # ledger table, archive bucket
         self.queueing = self._build_queueing()            # ingest FIFO + DLQ, notifications + DLQ
         self.configuration = self._build_configuration()  # SSM parameters, Secrets Manager secrets
+        # what every function reads: the configuration's values (and, in `local`, the emulator's endpoint)
+        self.lambda_environment = {**self.configuration.lambda_environment, **local.function_environment(settings)}
         self.webhook_routes = self._declare_webhook_routes()  # data: the API and its authorizer read it
         self.processing = self._build_processing()        # layer, functions, roles, event sources
         self.ingress = self._build_ingress()              # REST API, authorizer, WAF, domain
@@ -88,8 +54,7 @@ class PaymentPlatformStack(TerraformStack):
         self._allow_platform_key_use()
         if settings.protects_data:
             self._protect_production_data()
-        if settings.local is not None:
-            self._accept_emulator_round_trip_gaps()
+        local.adapt(self, settings)  # the emulator's needs (constructs/app/local.py)
 
     def _configure_backend(self) -> None:
         s = self.settings
@@ -109,34 +74,8 @@ class PaymentPlatformStack(TerraformStack):
         s = self.settings
         options: dict[str, Any] = dict(region=s.region, default_tags=[AwsProviderDefaultTags(tags=s.tags)])
         if s.local is not None:
-            profile = TerraformAsset(self, "emulator-profile", path=str(emulator_profile(s.local.endpoint_url)),
-                                     type=AssetType.FILE)
-            options.update(
-                access_key="test",
-                secret_key="test",
-                skip_credentials_validation=True,
-                skip_requesting_account_id=True,
-                skip_metadata_api_check="true",
-                skip_region_validation=True,
-                s3_use_path_style=True,
-                max_retries=s.local.max_retries,
-                # the profile's endpoint_url; nothing from ~/.aws (or AWS_PROFILE) takes part
-                profile=EMULATOR_PROFILE,
-                shared_config_files=[profile.path],
-                shared_credentials_files=[profile.path],
-            )
+            options.update(local.provider_options(self, s.local))
         return AwsProvider(self, "aws", **options)
-
-    def _accept_emulator_round_trip_gaps(self) -> None:
-        """See EMULATOR_ROUND_TRIP_GAPS: lifecycle.ignore_changes on exactly those attributes."""
-        if self.processing is not None:
-            for function in self.processing.functions.values():
-                function.function.add_override("lifecycle.ignore_changes", ["kms_key_arn"])
-            for mapping in self.processing.event_source_mappings.values():
-                mapping.add_override("lifecycle.ignore_changes", ["function_name"])
-        if self.vpc is not None:
-            for instance in self.vpc.nat_instances:
-                instance.add_override("lifecycle.ignore_changes", ["vpc_security_group_ids"])
 
     def _allow_platform_key_use(self) -> None:
         """The key policies name the roles that use keys (functions, the API's queue role, the
@@ -206,7 +145,7 @@ class PaymentPlatformStack(TerraformStack):
             transition_days=s.archive.transition_days, storage_class=s.archive.storage_class,
             expiration_days=s.archive.expiration_days,
             noncurrent_expiration_days=s.archive.noncurrent_expiration_days,
-            force_destroy=not s.production, deny_statements=s.enabled("bucket_policy_denies"),
+            force_destroy=not s.production,
             object_lock_mode=s.archive.object_lock_mode if s.production else None,
             object_lock_retention_days=s.archive.lock_days if s.production else None,
         )
@@ -223,18 +162,17 @@ class PaymentPlatformStack(TerraformStack):
 
         s, names = self.settings, self.names
         key = self.security.keys["sqs"].arn
-        allow = s.enabled("sqs_redrive_allow_policy")
         ingest = WebhookQueue(
             self, "ingest", name=names.ingest_queue, dlq_name=names.ingest_dead_letter_queue, fifo=True,
             kms_key_arn=key, consumer_timeout_seconds=s.function("processor").timeout_seconds,
-            dlq_redrive_allow_policy=allow, dlq_max_receive_count=s.ingest_max_receive_count,
+            dlq_max_receive_count=s.ingest_max_receive_count,
         )
         # The completed-payment rule (built later by the fan-out) delivers here; its ARN is fixed
         # by its name, so the queue policy can name it now.
         notifications = WebhookQueue(
             self, "notifications", name=names.notifications_queue, dlq_name=names.notifications_dead_letter_queue,
             kms_key_arn=key, consumer_timeout_seconds=s.function("notifier").timeout_seconds,
-            service_senders={"events.amazonaws.com": self.completed_rule_arn}, dlq_redrive_allow_policy=allow,
+            service_senders={"events.amazonaws.com": self.completed_rule_arn},
             dlq_max_receive_count=s.notifications_max_receive_count,
         )
         failures = FailureQueue(self, "lambda-failures", name=names.lambda_failures_queue, kms_key_arn=key)
@@ -283,8 +221,7 @@ class PaymentPlatformStack(TerraformStack):
             self, "configuration", environment=s.suffix, parameter_prefix=self.names.parameter_prefix,
             secret_prefix=self.names.secret_prefix, values=values, providers=s.providers,
             secrets_kms_key_arn=self.security.keys["secrets"].arn,
-            recovery_window_in_days=30 if s.production else 0,
-            endpoint_url=s.local.endpoint_url if s.local is not None else None, log_level=s.log_level,
+            recovery_window_in_days=30 if s.production else 0, log_level=s.log_level,
         )
 
     def _declare_webhook_routes(self):
@@ -360,7 +297,6 @@ class PaymentPlatformStack(TerraformStack):
             az_count=s.network.az_count, nat_mode=s.network.nat_mode,
             nat_instance_type=s.network.nat_instance_type, interface_endpoints=endpoints,
             nat_instances=s.enabled("nat_instances"), availability_zones=s.network.availability_zones,
-            detailed_monitoring=s.enabled("instance_monitoring"),
         )
 
     def _build_processing(self):
@@ -371,7 +307,7 @@ class PaymentPlatformStack(TerraformStack):
         s = self.settings
         keys = self.security.keys
         q = self.queueing
-        environment = dict(self.configuration.lambda_environment)
+        environment = dict(self.lambda_environment)
         environment.update(
             ARCHIVE_KMS_KEY_ARN=keys["s3"].arn,
             INGEST_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_SIZE_BYTES),
@@ -403,7 +339,7 @@ class PaymentPlatformStack(TerraformStack):
             async_failure_queue_arn=q.lambda_failures.queue.arn, async_failure_queue_arn_by_name=self.lambda_failures_arn,
             async_failure_queue_kms_key_arn=keys["sqs"].arn,
             async_max_retry_attempts=s.lambda_async_max_retry_attempts,
-            system_log_level=s.lambda_system_log_level if s.enabled("lambda_logging_config") else None,
+            system_log_level=s.lambda_system_log_level,
             **vpc,
         )
         scaling = s.processor_scaling
@@ -417,11 +353,9 @@ class PaymentPlatformStack(TerraformStack):
             target_utilization=scaling.target_utilization, backlog_queue_name=q.ingest.queue.name,
             backlog_messages_per_instance=scaling.backlog_per_instance,
         )
-        consume = s.enabled("event_source_mappings")
+        group.add_queue_event_source("notifier", queue_arn=q.notifications.queue.arn, queue_kms_key_arn=keys["sqs"].arn)
         group.add_queue_event_source(
-            "notifier", queue_arn=q.notifications.queue.arn, queue_kms_key_arn=keys["sqs"].arn, enabled=consume)
-        group.add_queue_event_source(
-            "processor", queue_arn=q.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn, enabled=consume,
+            "processor", queue_arn=q.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
             target_arn=self.processor_scaling.alias.arn, maximum_concurrency=scaling.event_source_max_concurrency)
         self._grant_functions(group)
         return group
@@ -548,7 +482,7 @@ class PaymentPlatformStack(TerraformStack):
 
         names, keys, group = self.names, self.security.keys, self.processing
         endpoints = s.delivery.endpoints(allow_loopback_http=s.emulator)  # validated with the settings
-        specs = delivery_function_specs(s, lambda_artifacts(), self.configuration.lambda_environment)
+        specs = delivery_function_specs(s, lambda_artifacts(), self.lambda_environment)
         return VendorDelivery(
             self, "delivery", events_queue_name=names.delivery_events_queue,
             events_dead_letter_queue_name=names.delivery_events_dead_letter_queue,
@@ -570,10 +504,8 @@ class PaymentPlatformStack(TerraformStack):
             vpc_id=self.vpc.vpc.id if self.vpc is not None else None,
             vpc_cidr=s.network.cidr if self.vpc is not None else None,
             sender_maximum_concurrency=s.delivery.sender_max_concurrency,
-            event_source_mappings_enabled=s.enabled("event_source_mappings"),
             secret_recovery_window_in_days=30 if s.production else 0,
             deletion_protection_enabled=s.protects_data,
-            dlq_redrive_allow_policy=s.enabled("sqs_redrive_allow_policy"),
             ops_policy_name=names.delivery_ops_policy,
         )
 

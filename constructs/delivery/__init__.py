@@ -80,10 +80,8 @@ class VendorDelivery(Construct):
       vpc_id / vpc_cidr: with a VPC, the sender gets its own security group (egress tcp/443 to the
         VPC's interface endpoints and to 0.0.0.0/0 through the NAT); default None (no VPC).
       sender_maximum_concurrency: 2..1000, the sender's event source cap (default 20).
-      event_source_mappings_enabled: default True (False deploys them disabled).
       secret_recovery_window_in_days: 0 or 7..30 (default 30).
       deletion_protection_enabled: the table's (default False).
-      dlq_redrive_allow_policy: only the events queue may use its DLQ (default True).
       ops_policy_name: a managed policy for the people running the delivery operations (list,
         resend, recover, pause/resume, signing secrets), attached to nobody; default None (none).
 
@@ -129,10 +127,8 @@ class VendorDelivery(Construct):
         vpc_id: str | None = None,
         vpc_cidr: str | None = None,
         sender_maximum_concurrency: int = 20,
-        event_source_mappings_enabled: bool = True,
         secret_recovery_window_in_days: int = 30,
         deletion_protection_enabled: bool = False,
-        dlq_redrive_allow_policy: bool = True,
         ops_policy_name: str | None = None,
     ):
         super().__init__(scope, id_)
@@ -181,7 +177,7 @@ class VendorDelivery(Construct):
         self.events_queue = WebhookQueue(
             self, "events-queue", name=events_queue_name, kms_key_arn=sqs_kms_key_arn,
             consumer_timeout_seconds=fanout_function.timeout_seconds, message_retention_seconds=FOUR_DAYS,
-            dlq_max_receive_count=events_max_receive_count, dlq_redrive_allow_policy=dlq_redrive_allow_policy,
+            dlq_max_receive_count=events_max_receive_count,
             dlq_name=events_dead_letter_queue_name, service_senders=rule_arn, dlq_service_senders=rule_arn,
         )
         self.queue = FifoQueue(
@@ -296,13 +292,13 @@ class VendorDelivery(Construct):
             "fanout": LambdaEventSourceMapping(
                 self, "fanout-event-source", event_source_arn=self.events_queue.queue.arn,
                 function_name=self.fanout.function.arn, batch_size=SQS_BATCH_SIZE,
-                function_response_types=["ReportBatchItemFailures"], enabled=event_source_mappings_enabled,
+                function_response_types=["ReportBatchItemFailures"], enabled=True,
                 depends_on=[fanout_policy]),
             "sender": LambdaEventSourceMapping(
                 self, "sender-event-source", event_source_arn=self.queue.arn, function_name=self.sender.function.arn,
                 batch_size=SQS_BATCH_SIZE, function_response_types=["ReportBatchItemFailures"],
                 scaling_config=LambdaEventSourceMappingScalingConfig(maximum_concurrency=sender_maximum_concurrency),
-                enabled=event_source_mappings_enabled, depends_on=[sender_policy]),
+                enabled=True, depends_on=[sender_policy]),
         }
 
         # --- bus rules: domain events -> delivery-events; delivery events -> alerts topic
