@@ -301,7 +301,13 @@ class PaymentPlatformStack(TerraformStack):
 
     def _build_processing(self):
         from constructs.app.webhook_routes import ROUTES_VARIABLE, authorizer_routes
-        from constructs.processing import FunctionGroup, ProvisionedConcurrencyAutoscaling
+        from constructs.processing import (
+            AsyncInvokeOptions,
+            FunctionGroup,
+            LayerOptions,
+            ProvisionedConcurrencyAutoscaling,
+            VpcPlacement,
+        )
         from constructs.queueing import MAX_MESSAGE_SIZE_BYTES
 
         s = self.settings
@@ -322,25 +328,24 @@ class PaymentPlatformStack(TerraformStack):
         vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
         if vendors:
             environment["KNOWN_VENDORS"] = vendors
-        vpc: dict[str, Any] = {}
+        vpc = None
         if self.vpc is not None and getattr(self.vpc, "private_subnet_ids", None) is not None:
-            vpc = dict(subnet_ids=self.vpc.private_subnet_ids,
-                       security_group_ids=[self.vpc.lambda_security_group_id])
+            vpc = VpcPlacement(subnet_ids=self.vpc.private_subnet_ids,
+                               security_group_ids=[self.vpc.lambda_security_group_id])
         artifacts = lambda_artifacts()
         # construct id "compute": the group's resource addresses predate the "processing" name
         group = FunctionGroup(
             self, "compute", functions=function_specs(s, artifacts, environment),
-            layer_name=self.names.layer, layer_zip_path=artifacts["layer"]["path"],
-            layer_source_code_hash=artifacts["layer"]["source_code_hash"],
-            layer_description="paycore and its pinned dependencies",
+            layer=LayerOptions(name=self.names.layer, zip_path=artifacts["layer"]["path"],
+                               source_code_hash=artifacts["layer"]["source_code_hash"],
+                               description="paycore and its pinned dependencies"),
             lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
             account_id=self.account_id, partition=self.partition,
-            region=self.region_name, log_retention_in_days=s.log_retention_days,
-            async_failure_queue_arn=q.lambda_failures.queue.arn, async_failure_queue_arn_by_name=self.lambda_failures_arn,
-            async_failure_queue_kms_key_arn=keys["sqs"].arn,
-            async_max_retry_attempts=s.lambda_async_max_retry_attempts,
+            region=self.region_name, log_retention_in_days=s.log_retention_days, vpc=vpc,
+            async_invoke=AsyncInvokeOptions(
+                max_retry_attempts=s.lambda_async_max_retry_attempts, failure_queue_arn=q.lambda_failures.queue.arn,
+                failure_queue_arn_by_name=self.lambda_failures_arn, failure_queue_kms_key_arn=keys["sqs"].arn),
             system_log_level=s.lambda_system_log_level,
-            **vpc,
         )
         scaling = s.processor_scaling
         provisioned = scaling.provisioned_concurrency if s.enabled("provisioned_concurrency") else 0
