@@ -483,34 +483,46 @@ class PaymentPlatformStack(TerraformStack):
 
         from paycore import delivery as runtime
 
-        from constructs.delivery import VendorDelivery
+        from constructs.delivery import (
+            DeliveryKeys,
+            DeliveryQueueOptions,
+            DeliveryRuleOptions,
+            DeliveryTableOptions,
+            EndpointOptions,
+            SenderOptions,
+            VendorDelivery,
+        )
 
         names, keys, group = self.names, self.security.keys, self.processing
         endpoints = s.delivery.endpoints(allow_loopback_http=s.emulator)  # validated with the settings
         specs = delivery_function_specs(s, lambda_artifacts(), self.lambda_environment)
         return VendorDelivery(
-            self, "delivery", events_queue_name=names.delivery_events_queue,
-            events_dead_letter_queue_name=names.delivery_events_dead_letter_queue,
-            events_max_receive_count=s.delivery.events_max_receive_count, queue_name=names.deliveries_queue,
-            dead_letter_queue_name=names.deliveries_dead_letter_queue, table_name=names.deliveries_table,
-            endpoints_parameter_name=names.delivery_endpoints_parameter,
-            endpoints_document=json.dumps(s.delivery.document(), sort_keys=True, separators=(",", ":")),
-            signing_secret_names={e: runtime.secret_name(names.secret_prefix, e) for e in sorted(endpoints)},
-            signing_secret_prefix=f"{names.secret_prefix}vendors/",
-            event_bus_name=self.notification.bus.name, event_bus_arn=self.notification.bus.arn,
-            rule_name=names.delivery_rule, rule_pattern=runtime.DELIVERY_RULE_PATTERN,
-            alerts_rule_name=names.delivery_alerts_rule, alerts_rule_pattern={"source": [runtime.EVENT_SOURCE]},
-            alert_topic_arn=self.alerts_topic_arn,
-            sqs_kms_key_arn=keys["sqs"].arn, dynamodb_kms_key_arn=keys["dynamodb"].arn,
-            secrets_kms_key_arn=keys["secrets"].arn, events_kms_key_arn=keys["events"].arn,
-            account_id=self.account_id, partition=self.partition, region=self.region_name,
-            fanout_function=specs["fanout"], sender_function=specs["sender"],
+            self, "delivery",
+            queues=DeliveryQueueOptions(
+                events_queue_name=names.delivery_events_queue,
+                events_dead_letter_queue_name=names.delivery_events_dead_letter_queue,
+                events_max_receive_count=s.delivery.events_max_receive_count, queue_name=names.deliveries_queue,
+                dead_letter_queue_name=names.deliveries_dead_letter_queue),
+            table=DeliveryTableOptions(name=names.deliveries_table, deletion_protection_enabled=s.protects_data),
+            endpoints=EndpointOptions(
+                parameter_name=names.delivery_endpoints_parameter,
+                document=json.dumps(s.delivery.document(), sort_keys=True, separators=(",", ":")),
+                signing_secret_names={e: runtime.secret_name(names.secret_prefix, e) for e in sorted(endpoints)},
+                signing_secret_prefix=f"{names.secret_prefix}vendors/",
+                secret_recovery_window_in_days=30 if s.production else 0),
+            rules=DeliveryRuleOptions(
+                event_bus_name=self.notification.bus.name, event_bus_arn=self.notification.bus.arn,
+                rule_name=names.delivery_rule, rule_pattern=runtime.DELIVERY_RULE_PATTERN,
+                alerts_rule_name=names.delivery_alerts_rule, alerts_rule_pattern={"source": [runtime.EVENT_SOURCE]},
+                alert_topic_arn=self.alerts_topic_arn),
+            keys=DeliveryKeys(sqs=keys["sqs"].arn, dynamodb=keys["dynamodb"].arn, secrets=keys["secrets"].arn,
+                              events=keys["events"].arn),
+            fanout=specs["fanout"],
+            sender=SenderOptions(function=specs["sender"], maximum_concurrency=s.delivery.sender_max_concurrency,
+                                 vpc_id=self.vpc.vpc.id if self.vpc is not None else None,
+                                 vpc_cidr=s.network.cidr if self.vpc is not None else None),
             function_builder=lambda id_, spec, groups: group.add_function(id_, spec, security_group_ids=groups),
-            vpc_id=self.vpc.vpc.id if self.vpc is not None else None,
-            vpc_cidr=s.network.cidr if self.vpc is not None else None,
-            sender_maximum_concurrency=s.delivery.sender_max_concurrency,
-            secret_recovery_window_in_days=30 if s.production else 0,
-            deletion_protection_enabled=s.protects_data,
+            account_id=self.account_id, partition=self.partition, region=self.region_name,
             ops_policy_name=names.delivery_ops_policy,
         )
 
