@@ -432,45 +432,54 @@ class PaymentPlatformStack(TerraformStack):
             return None
         from paycore import events as domain_events
 
-        from constructs.notification import EventFanout, FilteredSubscription
+        from constructs.notification import (
+            ArchivePipeOptions,
+            BusOptions,
+            EventFanout,
+            FanoutKeys,
+            FilteredSubscription,
+            PipeOptions,
+            RuleOptions,
+            StatusPipeOptions,
+            TopicOptions,
+        )
 
-        keys = self.security.keys
+        keys, names, p = self.security.keys, self.names, s.pipes
         archiver = self.processing.functions.get("archiver") if self.processing is not None else None
         subscriptions = [FilteredSubscription(id_=f"vendor-{v.vendor_id}-{index}", protocol=v.protocol,
                                               endpoint=v.endpoint, filter_value=v.vendor_id)
                          for index, v in enumerate(s.vendor_subscriptions)]
+        pipes = None
+        if s.enabled("pipes") and self.storage is not None:
+            pipes = PipeOptions(
+                table_stream_arn=self.storage.table.stream_arn, stream_kms_key_arn=keys["dynamodb"].arn,
+                # what the rules route: the completed-payment rule's and the vendor endpoints' statuses
+                status=StatusPipeOptions(
+                    name=names.status_pipe, filter_pattern=domain_events.pipe_b_filter_pattern(s.routed_statuses),
+                    input_template=domain_events.PIPE_B_INPUT_TEMPLATE,
+                    detail_type=domain_events.DOMAIN_EVENT_DETAIL_TYPE, event_source=domain_events.DOMAIN_EVENT_SOURCE,
+                    description="Ledger state rows -> TransactionStatusChanged on the bus"),
+                archive=ArchivePipeOptions(
+                    name=names.archive_pipe, function_arn=archiver.function.arn,
+                    filter_pattern=domain_events.PIPE_A_FILTER_PATTERN, batch_size=p.archive_batch_size,
+                    batching_window_seconds=p.archive_batching_window_seconds,
+                    description="Ledger event rows -> archiver") if archiver is not None else None,
+                batch_size=p.batch_size, maximum_retry_attempts=p.maximum_retry_attempts,
+                maximum_record_age_seconds=p.maximum_record_age_seconds,
+            )
         # construct id "fanout": the resource addresses predate the "notification" name
         return EventFanout(
-            self, "fanout", bus_name=self.names.event_bus, rule_name=self.names.completed_rule,
-            topic_name=self.names.vendor_topic, archive_pipe_name=self.names.archive_pipe,
-            status_pipe_name=self.names.status_pipe, dlq_name=self.names.fanout_dead_letter_queue,
-            bus_dlq_name=self.names.bus_dead_letter_queue,
-            account_id=self.account_id, events_kms_key_arn=keys["events"].arn, sqs_kms_key_arn=keys["sqs"].arn,
-            sns_kms_key_arn=keys["sns"].arn, dynamodb_kms_key_arn=keys["dynamodb"].arn,
-            rule_pattern=domain_events.COMPLETED_PAYMENT_RULE_PATTERN,
-            rule_target_queue_arn=self.queueing.notifications.queue.arn,
-            table_stream_arn=self.storage.table.stream_arn if self.storage is not None else None,
-            archive_function_arn=archiver.function.arn if archiver is not None else None,
-            archive_filter_pattern=domain_events.PIPE_A_FILTER_PATTERN,
-            # what the rules route: the completed-payment rule's and the vendor endpoints' statuses
-            status_filter_pattern=domain_events.pipe_b_filter_pattern(s.routed_statuses),
-            status_input_template=domain_events.PIPE_B_INPUT_TEMPLATE,
-            status_detail_type=domain_events.DOMAIN_EVENT_DETAIL_TYPE,
-            status_event_source=domain_events.DOMAIN_EVENT_SOURCE,
-            pipes=s.enabled("pipes"), batch_size=s.pipes.batch_size,
-            maximum_retry_attempts=s.pipes.maximum_retry_attempts,
-            maximum_record_age_seconds=s.pipes.maximum_record_age_seconds,
-            archive_batch_size=s.pipes.archive_batch_size,
-            archive_batching_window_seconds=s.pipes.archive_batching_window_seconds,
-            alert_email=s.alert_email, alert_email_filter_values=s.alert_email_vendor_ids,
-            subscriptions=subscriptions, filter_attribute="vendor_id",
-            email_subscriptions=s.enabled("email_subscriptions"),
-            descriptions={
-                "bus": "Payment domain events (TransactionStatusChanged)",
-                "rule": "Completed payments -> notifications queue",
-                "archive_pipe": "Ledger event rows -> archiver",
-                "status_pipe": "Ledger state rows -> TransactionStatusChanged on the bus",
-            },
+            self, "fanout", account_id=self.account_id,
+            keys=FanoutKeys(events=keys["events"].arn, sqs=keys["sqs"].arn, sns=keys["sns"].arn),
+            bus=BusOptions(name=names.event_bus, dead_letter_queue_name=names.bus_dead_letter_queue,
+                           description="Payment domain events (TransactionStatusChanged)"),
+            rule=RuleOptions(name=names.completed_rule, pattern=domain_events.COMPLETED_PAYMENT_RULE_PATTERN,
+                             target_queue_arn=self.queueing.notifications.queue.arn,
+                             description="Completed payments -> notifications queue"),
+            topic=TopicOptions(name=names.vendor_topic, subscriptions=subscriptions, filter_attribute="vendor_id",
+                               alert_email=s.alert_email, alert_email_filter_values=s.alert_email_vendor_ids,
+                               email_subscriptions=s.enabled("email_subscriptions")),
+            dead_letter_queue_name=names.fanout_dead_letter_queue, pipes=pipes,
         )
 
     def _build_delivery(self):
