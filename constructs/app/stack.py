@@ -22,10 +22,6 @@ from constructs.app.functions import (
 )
 from constructs.app.settings import Settings
 
-# A FIFO queue holds at most 120,000 messages in flight; alarm well before it stops taking receives.
-DELIVERIES_IN_FLIGHT_ALARM = 100_000
-
-
 class PaymentPlatformStack(TerraformStack):
     """One environment of the platform. `settings` must already be validated."""
 
@@ -539,102 +535,28 @@ class PaymentPlatformStack(TerraformStack):
         s = self.settings
         if self.security is None:
             return None
-        from constructs.observability import Observability, WatchedFunction
+        from constructs.app.alarms import business_alarms, delivery_alarms, watched_resources
+        from constructs.observability import AlarmOptions, AlertOptions, Observability
 
-        keys = self.security.keys
+        keys, a = self.security.keys, s.alarms
         if self.vpc is not None and s.enabled("flow_logs"):
             # here, not in _build_vpc: the flow log group needs the logs key, built after the VPC
-            self.vpc.add_flow_logs(logs_kms_key_arn=keys["logs"].arn,
-                                       retention_in_days=s.network.flow_log_retention_days)
-        functions = {}
-        if self.processing is not None:
-            functions = {name: WatchedFunction(fn.function.function_name, fn.log_group.name)
-                         for name, fn in self.processing.functions.items()}
-        dlqs = {}
-        if self.queueing is not None:
-            q = self.queueing
-            dlqs = {"ingest-dlq": q.ingest.dead_letter_queue.name,
-                    "notifications-dlq": q.notifications.dead_letter_queue.name}
-            failures = getattr(q, "lambda_failures", None)
-            if failures is not None:
-                dlqs["lambda-failures"] = failures.queue.name
-        if self.delivery is not None:
-            dlqs["delivery-events-dlq"] = self.delivery.events_queue.dead_letter_queue.name
-        pipes, bus, rule = [], None, None
-        if self.notification is not None:
-            dlqs["fanout-dlq"] = self.notification.dead_letter_queue.name
-            dlqs["bus-dlq"] = self.notification.bus_dead_letter_queue.name
-            # literal names: they key the alarms' construct ids
-            pipes = [name for name, pipe in ((self.names.archive_pipe, self.notification.archive_pipe),
-                                             (self.names.status_pipe, self.notification.status_pipe)) if pipe is not None]
-            bus, rule = self.notification.bus.name, self.notification.rule.name
-        a = s.alarms
+            self.vpc.add_flow_logs(logs_kms_key_arn=keys["logs"].arn, retention_in_days=s.network.flow_log_retention_days)
         return Observability(
-            self, "observability", alerts_topic_name=self.names.alerts_topic, dashboard_name=self.names.dashboard,
-            name_prefix=self.names.alarm_prefix, region=s.region, sns_kms_key_arn=keys["sns"].arn,
-            alert_email=s.alert_email, email_subscriptions=s.enabled("email_subscriptions"),
-            functions=functions,
-            ingest_queue_name=self.queueing.ingest.queue.name if self.queueing is not None else None,
-            dead_letter_queue_names=dlqs,
-            api_name=self.ingress.rest_api.name if self.ingress is not None else None,
-            api_stage_name=self.ingress.stage.stage_name if self.ingress is not None else None,
-            table_name=self.storage.table.name if self.storage is not None else None,
-            pipe_names=pipes, event_bus_name=bus, rule_name=rule,
-            api_latency_p99_ms=a.api_latency_p99_ms, ingest_oldest_message_seconds=a.ingest_oldest_message_seconds,
-            authorizer_denies_per_5min=a.authorizer_denies_per_5min, period_seconds=a.period_seconds,
-            business_alarms=(self._business_alarms(a) if self.processing is not None else ())
-            + self._delivery_alarms(),
-            delivery_vendor_ids=sorted({e.vendor_id for e in s.delivery.endpoints(allow_loopback_http=s.emulator).values()})
-            if self.delivery is not None else (),
-            alert_rule_arns=[self.delivery.alerts_rule.arn] if self.delivery is not None else (),
-            account_id=self.account_id,
-            alarms=s.enabled("alarms"), dashboard=s.enabled("dashboard"),
-            xray_sampling_rule=s.enabled("xray_sampling_rule"), xray_sampling_rate=s.xray_sampling_rate,
-        )
-
-    def _business_alarms(self, a: Any) -> tuple[Any, ...]:
-        """Alarms on the processor's own metrics (paycore.obs names them)."""
-        from constructs.configuration import SERVICE_NAME
-        from constructs.observability import MetricAlarm
-
-        service = {"service": SERVICE_NAME}
-        return (
-            MetricAlarm("signature-mismatches", "WebhookRejected", a.signature_mismatches_per_5min,
-                        "Webhooks rejected as signature_mismatch: a forgery wave, or a signing secret rotated at the "
-                        "provider but not here (fix it, then scripts/ops.py replay-quarantine)",
-                        {**service, "reason": "signature_mismatch"}),
-            MetricAlarm("signing-secret-unusable", "SigningSecretUnusable", 1,
-                        "A signing secret of ours is empty or malformed: webhooks are retried, then dead-lettered "
-                        "(fix it with scripts/ops.py secrets, then redrive)", service),
-            MetricAlarm("unroutable-vendor", "UnroutableEvent", 1,
-                        "Verified events recorded with a vendor id that cannot be routed: no vendor was notified "
-                        "(ledger rows keep vendor_id_raw; GET /transactions?vendor_id=unknown)",
-                        {**service, "reason": "unsafe_vendor_id"}),
-        )
-
-    def _delivery_alarms(self) -> tuple[Any, ...]:
-        """Alarms of the vendor delivery (lambda_src/README.md, "Infrastructure contract"); the
-        functions' Errors and the delivery-events DLQ are watched like every other one."""
-        if self.delivery is None:
-            return ()
-        from constructs.configuration import SERVICE_NAME
-        from constructs.observability import MetricAlarm
-
-        service = {"service": SERVICE_NAME}
-        return (
-            MetricAlarm("delivery-exhausted", "DeliveryExhausted", 1,
-                        "Vendor webhooks exhausted their retry schedule: the vendor got nothing for a day "
-                        "(scripts/ops.py deliveries list/recover once it is back)", service),
-            MetricAlarm("delivery-endpoint-disabled", "DeliveryEndpointDisabled", 1,
-                        "A vendor endpoint was disabled (410 Gone or failing too long); its messages wait for "
-                        "scripts/ops.py deliveries enable + recover", service),
-            MetricAlarm("delivery-malformed-messages", "DeliveryMalformedMessages", 1,
-                        "Delivery queue messages the sender could not read (dropped to the delivery DLQ)", service),
-            MetricAlarm("deliveries-in-flight", "ApproximateNumberOfMessagesNotVisible", DELIVERIES_IN_FLIGHT_ALARM,
-                        f"{self.names.deliveries_queue}: held deliveries near the FIFO limit of 120,000 in flight "
-                        "(a large vendor failing or paused; auto-disable bounds it)",
-                        {"QueueName": self.names.deliveries_queue}, namespace="AWS/SQS", period_seconds=300,
-                        statistic="Maximum", comparison="GreaterThanThreshold"),
+            self, "observability", name_prefix=self.names.alarm_prefix, region=s.region,
+            alerts=AlertOptions(
+                topic_name=self.names.alerts_topic, kms_key_arn=keys["sns"].arn, email=s.alert_email,
+                email_subscriptions=s.enabled("email_subscriptions"), account_id=self.account_id,
+                rule_arns=[self.delivery.alerts_rule.arn] if self.delivery is not None else ()),
+            watched=watched_resources(self),
+            alarms=AlarmOptions(
+                enabled=s.enabled("alarms"), period_seconds=a.period_seconds, api_latency_p99_ms=a.api_latency_p99_ms,
+                ingest_oldest_message_seconds=a.ingest_oldest_message_seconds,
+                authorizer_denies_per_5min=a.authorizer_denies_per_5min,
+                business_alarms=(business_alarms(a) if self.processing is not None else ())
+                + (delivery_alarms(self.names) if self.delivery is not None else ())),
+            dashboard_name=self.names.dashboard if s.enabled("dashboard") else None,
+            xray_sampling_rate=s.xray_sampling_rate if s.enabled("xray_sampling_rule") else None,
         )
 
     def _build_outputs(self) -> None:
