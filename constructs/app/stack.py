@@ -14,7 +14,6 @@ from constructs import Construct
 
 from constructs.app import local
 from constructs.app.functions import (
-    FUNCTION_ENVIRONMENT,
     PROCESSOR_ALIAS,
     delivery_function_specs,
     function_specs,
@@ -231,53 +230,41 @@ class PaymentPlatformStack(TerraformStack):
         if self.queueing is None or self.security is None or self.processing is None:
             return None  # every route needs a function (the authorizer gates the webhooks)
         from constructs.app.request_models import REQUEST_MODELS
-        from constructs.ingress import LambdaRoute, LambdaTarget, WebhookIngress
+        from constructs.app.routes import api_routes, function_targets
+        from constructs.ingress import (
+            ApiLogOptions,
+            CorsOptions,
+            CustomDomainOptions,
+            QueueRouteOptions,
+            StageOptions,
+            WafOptions,
+            WebhookIngress,
+        )
 
-        # one target per function: each token read is a new string, and the ingress grants one
-        # invoke permission per distinct function name
-        targets = {name: LambdaTarget(fn.function.function_name, fn.function.invoke_arn)
-                   for name, fn in self.processing.functions.items()}
-        target = targets.get
-
-        authorizer = target("authorizer")
-        path_id = {"method.request.path.id": True}
-        candidates: list[tuple[str, str, LambdaTarget | None, str | None, dict[str, bool]]] = [
-            ("POST", "/payments", target("validator"), "PaymentRequest", {"method.request.header.Idempotency-Key": True}),
-            ("GET", "/transactions", target("reader"), None, {}),
-            ("GET", "/transactions/{id}", target("reader"), None, path_id),
-            ("GET", "/status/{id}", target("status"), None, path_id),
-            ("POST", "/transactions/{id}/notify", target("notify"), "NotifyRequest", path_id),
-        ]
-        routes = [LambdaRoute(method=verb, path=path, target=fn, authorization="AWS_IAM", request_model=model,
-                              request_parameters=params)
-                  for verb, path, fn, model, params in candidates if fn is not None]
+        targets = function_targets(self.processing.functions)
         domain = s.custom_domain if s.enabled("custom_domain") else None
-        base_path = domain.base_path if domain is not None else ""
-        stripping = {targets[n] for n in targets if "API_BASE_PATH" in FUNCTION_ENVIRONMENT.get(n, ())}
-        shadowed = [f"{verb} {path}" for verb, path, fn, *_ in candidates
-                    if base_path and fn in stripping and path.split("/")[1] == base_path]
-        if shadowed:
-            raise ValueError(f"custom_domain.base_path {base_path!r} is the first part of {shadowed}: the "
-                             "functions strip it from request paths (API_BASE_PATH), so on the execute-api "
-                             "endpoint those routes would lose it; choose another base path")
-        keys = self.security.keys
-        name = self.names.api
+        keys, names, api = self.security.keys, self.names, s.api
+        queue_routes = None
+        if self.webhook_routes:
+            queue_routes = QueueRouteOptions(
+                routes=self.webhook_routes, queue_arn=self.queueing.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
+                authorizer=targets["authorizer"], authorizer_name=names.api_authorizer)
         return WebhookIngress(
-            self, "ingress", name=name, region=s.region, description="Payment webhooks and payments API",
-            deployment_description="payments API", waf_description="Payments API: managed rules, rate, body size",
-            sqs_routes=self.webhook_routes, queue_arn=self.queueing.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
-            request_authorizer=authorizer, request_authorizer_name=self.names.api_authorizer,
-            lambda_routes=routes, request_models=REQUEST_MODELS,
-            logs_kms_key_arn=keys["logs"].arn, log_retention_in_days=s.log_retention_days,
-            throttle_rate_limit_rps=s.api.throttle_rate_limit, throttle_burst_limit=s.api.throttle_burst_limit,
-            cors_allow_origin=s.api.cors_allow_origin, stage_variables=dict(s.api.stage_variables),
-            waf=s.enabled("waf"), waf_rate_limit_per_5min=s.api.waf_rate_limit,
-            max_body_bytes=s.api.max_webhook_body_bytes, waf_log_group_name=self.names.waf_log_group,
-            waf_log_actions=s.api.waf_log_actions, access_log_class=s.api.access_log_class,
-            custom_domain_name=domain.domain_name if domain else None,
-            certificate_arn=domain.certificate_arn if domain else None,
-            base_path=domain.base_path if domain else "",
-            api_logging_account=s.api.manage_account_logging, account_id=self.account_id,
+            self, "ingress", name=names.api, region=s.region, description="Payment webhooks and payments API",
+            deployment_description="payments API", queue_routes=queue_routes,
+            lambda_routes=api_routes(targets, domain.base_path if domain is not None else ""),
+            request_models=REQUEST_MODELS,
+            logs=ApiLogOptions(kms_key_arn=keys["logs"].arn, retention_in_days=s.log_retention_days,
+                               access_log_class=api.access_log_class,
+                               manage_account_logging=api.manage_account_logging, account_id=self.account_id),
+            stage=StageOptions(variables=dict(api.stage_variables), throttle_rate_limit_rps=api.throttle_rate_limit,
+                               throttle_burst_limit=api.throttle_burst_limit),
+            cors=CorsOptions(allow_origin=api.cors_allow_origin),
+            waf=WafOptions(log_group_name=names.waf_log_group, rate_limit_per_5min=api.waf_rate_limit,
+                           max_body_bytes=api.max_webhook_body_bytes, log_actions=api.waf_log_actions,
+                           description="Payments API: managed rules, rate, body size") if s.enabled("waf") else None,
+            custom_domain=CustomDomainOptions(domain_name=domain.domain_name, certificate_arn=domain.certificate_arn,
+                                              base_path=domain.base_path) if domain is not None else None,
         )
 
     # ----- infrastructure II (network, compute, fan-out, observability, outputs) -----------------
