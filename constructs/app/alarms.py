@@ -4,22 +4,18 @@ the vendor delivery name them; lambda_src/README.md, "Infrastructure contract").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from constructs.app.names import Names
+from constructs.app.platform import Platform
 from constructs.app.settings import AlarmSettings
 from constructs.configuration import SERVICE_NAME
 from constructs.observability import MetricAlarm, WatchedFunction, WatchedResources
-
-if TYPE_CHECKING:
-    from constructs.app.stack import PaymentPlatformStack
 
 # A FIFO queue holds at most 120,000 messages in flight; alarm well before it stops taking receives.
 DELIVERIES_IN_FLIGHT_ALARM = 100_000
 _SERVICE = {"service": SERVICE_NAME}
 
 
-def watched_resources(stack: PaymentPlatformStack) -> WatchedResources:
+def watched_resources(stack: Platform) -> WatchedResources:
     """Every function, dead-letter queue, pipe and rule of the stack, the ingest queue, the API and
     the ledger; the vendors whose deliveries get dashboard widgets."""
     s, names = stack.settings, stack.names

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.instance import Instance
@@ -23,12 +23,10 @@ from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
 from constructs import Construct
 
 from constructs.app.functions import ROOT
+from constructs.app.platform import Platform
 from constructs.app.settings import LocalEmulator, Settings
 from constructs.queueing import WebhookQueue
 from constructs.storage import ArchiveBucket
-
-if TYPE_CHECKING:
-    from constructs.app.stack import PaymentPlatformStack
 
 #: The shared-config profile through which the `local` stack's provider reaches the emulator.
 EMULATOR_PROFILE = "emulator"
@@ -89,17 +87,17 @@ def function_environment(settings: Settings) -> dict[str, str]:
 
 
 # ----- disabled features that only work around the emulator --------------------------------------
-def _found(stack: Construct, kind: type) -> list[Any]:
+def _found(stack: Platform, kind: type) -> list[Any]:
     return [c for c in stack.node.find_all() if isinstance(c, kind)]
 
 
-def _without_redrive_allow_policies(stack: Construct) -> None:
+def _without_redrive_allow_policies(stack: Platform) -> None:
     """The dead-letter queues admit any source queue (no RedriveAllowPolicy resource)."""
     for queue in _found(stack, WebhookQueue):
         queue.node.try_remove_child(queue.redrive_allow_policy.node.id)
 
 
-def _without_bucket_policy_denies(stack: Construct) -> None:
+def _without_bucket_policy_denies(stack: Platform) -> None:
     """The archive buckets' policies keep only their Allow statements; a policy left without any
     is not written at all."""
     for bucket in _found(stack, ArchiveBucket):
@@ -113,19 +111,19 @@ def _without_bucket_policy_denies(stack: Construct) -> None:
                 bucket.node.try_remove_child(policy_document.node.id)
 
 
-def _event_source_mappings_disabled(stack: Construct) -> None:
+def _event_source_mappings_disabled(stack: Platform) -> None:
     """Every event source mapping is deployed disabled (the local runner polls the queues)."""
     for mapping in _found(stack, LambdaEventSourceMapping):
         mapping.enabled = False
 
 
-def _without_lambda_logging_config(stack: Construct) -> None:
+def _without_lambda_logging_config(stack: Platform) -> None:
     """The functions keep Lambda's default text log format (no LoggingConfig)."""
     for function in _found(stack, LambdaFunction):
         function.reset_logging_config()
 
 
-def _without_detailed_monitoring(stack: Construct) -> None:
+def _without_detailed_monitoring(stack: Platform) -> None:
     """The NAT instances report 5-minute basic metrics."""
     for instance in _found(stack, Instance):
         instance.monitoring = False
@@ -133,7 +131,7 @@ def _without_detailed_monitoring(stack: Construct) -> None:
 
 #: feature (settings.FEATURES) -> what disabling it changes in the built stack. The other features
 #: are choices a deployment on AWS may make too; the constructs take them as arguments.
-EMULATOR_WORKAROUNDS: dict[str, Callable[[Construct], None]] = {
+EMULATOR_WORKAROUNDS: dict[str, Callable[[Platform], None]] = {
     "sqs_redrive_allow_policy": _without_redrive_allow_policies,
     "bucket_policy_denies": _without_bucket_policy_denies,
     "event_source_mappings": _event_source_mappings_disabled,
@@ -142,7 +140,7 @@ EMULATOR_WORKAROUNDS: dict[str, Callable[[Construct], None]] = {
 }
 
 
-def adapt(stack: PaymentPlatformStack, settings: Settings) -> None:
+def adapt(stack: Platform, settings: Settings) -> None:
     """Apply the workaround of every disabled feature of EMULATOR_WORKAROUNDS and, in an emulator
     stack, lifecycle.ignore_changes on exactly the attributes of EMULATOR_ROUND_TRIP_GAPS."""
     for feature, workaround in EMULATOR_WORKAROUNDS.items():

@@ -1,25 +1,87 @@
-"""The one stack module (C14): configures the provider and the state backend once, then builds the
-platform from the reusable constructs and does the cross-construct wiring. Only the app layer
-(this package) reads the settings or imports the Lambda runtime package (`paycore`); the
-constructs receive plain, typed arguments and never configure providers, regions or credentials."""
+"""The one stack module: configures the provider and the state backend once, then builds the
+platform from the reusable constructs and wires them together. The app layer's other modules hold
+what the wiring uses: the functions as data (functions.py), the routes (routes.py,
+webhook_routes.py), the grants (grants.py), the alarms (alarms.py), the outputs (outputs.py), the
+ARNs of late resources (arns.py) and the local emulator's needs (local.py). Only the app layer
+reads the settings or imports the Lambda runtime package (`paycore`); the constructs receive
+plain, typed arguments and never configure providers, regions or credentials."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
 from cdktf import LocalBackend, S3Backend, TerraformStack
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
+from paycore import delivery as delivery_runtime
+from paycore import events as domain_events
+from paycore.query import PUBLIC_STATE_FIELDS
 
 from constructs.app import local
+from constructs.app.alarms import business_alarms, delivery_alarms, watched_resources
+from constructs.app.arns import ArnsByName
 from constructs.app.functions import (
     PROCESSOR_ALIAS,
     delivery_function_specs,
+    function_environment,
     function_specs,
     lambda_artifacts,
 )
+from constructs.app.grants import allow_platform_key_use, grant_functions
+from constructs.app.outputs import stack_outputs
+from constructs.app.request_models import REQUEST_MODELS
+from constructs.app.routes import api_routes, function_targets
 from constructs.app.settings import Settings
+from constructs.app.webhook_routes import webhook_routes
+from constructs.configuration import Configuration
+from constructs.delivery import (
+    DeliveryKeys,
+    DeliveryQueueOptions,
+    DeliveryRuleOptions,
+    DeliveryTableOptions,
+    EndpointOptions,
+    SenderOptions,
+    VendorDelivery,
+)
+from constructs.ingress import (
+    ApiLogOptions,
+    CorsOptions,
+    CustomDomainOptions,
+    QueueRouteOptions,
+    StageOptions,
+    WafOptions,
+    WebhookIngress,
+)
+from constructs.notification import (
+    ArchivePipeOptions,
+    BusOptions,
+    EventFanout,
+    FanoutKeys,
+    FilteredSubscription,
+    PipeOptions,
+    RuleOptions,
+    StatusPipeOptions,
+    TopicOptions,
+)
+from constructs.observability import AlarmOptions, AlertOptions, Observability
+from constructs.processing import (
+    AsyncInvokeOptions,
+    FunctionGroup,
+    LayerOptions,
+    ProvisionedConcurrencyAutoscaling,
+    VpcPlacement,
+)
+from constructs.queueing import FailureQueue, WebhookQueue
+from constructs.security import Security
+from constructs.storage import LEDGER_GSIS, ArchiveBucket, LedgerTable, MarkerTable
+from constructs.vpc import Network
+
 
 class PaymentPlatformStack(TerraformStack):
     """One environment of the platform. `settings` must already be validated."""
@@ -39,14 +101,15 @@ class PaymentPlatformStack(TerraformStack):
         self.configuration = self._build_configuration()  # SSM parameters, Secrets Manager secrets
         # what every function reads: the configuration's values (and, in `local`, the emulator's endpoint)
         self.lambda_environment = {**self.configuration.lambda_environment, **local.function_environment(settings)}
-        self.webhook_routes = self._declare_webhook_routes()  # data: the API and its authorizer read it
+        # data: the API and its authorizer read it; one route per provider when the authorizer is deployed
+        self.webhook_routes = webhook_routes(settings.providers if "authorizer" in settings.functions else ())
         self.processing = self._build_processing()        # layer, functions, roles, event sources
         self.ingress = self._build_ingress()              # REST API, authorizer, WAF, domain
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
         self.delivery = self._build_delivery()            # vendor webhooks: queues, table, functions, rules
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
-        self._build_outputs()
-        self._allow_platform_key_use()
+        stack_outputs(self)
+        allow_platform_key_use(self)
         if settings.protects_data:
             self._protect_production_data()
         local.adapt(self, settings)  # the emulator's needs (constructs/app/local.py)
@@ -72,89 +135,69 @@ class PaymentPlatformStack(TerraformStack):
             options.update(local.provider_options(self, s.local))
         return AwsProvider(self, "aws", **options)
 
-    def _allow_platform_key_use(self) -> None:
-        """The key policies name the roles that use keys (functions, the API's queue role, the
-        pipes; not the NAT, flow-log or API Gateway CloudWatch roles) and every log group of this
-        stack (see constructs.security)."""
-        from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-
-        roles = [fn.role for fn in self.processing.functions.values()] if self.processing is not None else []
-        if self.ingress is not None and self.ingress.api_role is not None:
-            roles.append(self.ingress.api_role)
-        if self.notification is not None:
-            roles += [r for r in (self.notification.archive_pipe_role, self.notification.status_pipe_role) if r]
-        groups = [c.name_input for c in self.node.find_all() if isinstance(c, CloudwatchLogGroup)]
-        self.security.allow_platform(role_arns=[role.arn for role in roles], log_group_names=groups)
-
     def _protect_production_data(self) -> None:
-        """prod only (setting data_protection; dev and local stay fully destroyable): Terraform refuses to destroy the ledger,
-        the archive bucket and the KMS keys (lifecycle.prevent_destroy), and a destroy leaves the
-        log groups in place (skip_destroy). README, "Tearing down prod on purpose", undoes it."""
-        from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-
-        kept: list[Any] = [self.storage.table, self.storage.bucket, *self.security.keys.values()]
-        for resource in kept:
+        """Setting data_protection (prod; dev and local stay fully destroyable): Terraform refuses to
+        destroy the ledger, the archive bucket and the KMS keys (lifecycle.prevent_destroy), and a
+        destroy leaves the log groups in place (skip_destroy). README, "Tearing down prod on purpose",
+        undoes it."""
+        for resource in (self.storage.table, self.storage.bucket, *self.security.keys.values()):
             resource.add_override("lifecycle.prevent_destroy", True)
         for construct in self.node.find_all():
             if isinstance(construct, CloudwatchLogGroup):
                 construct.skip_destroy = True
 
-    # ----- infrastructure I (security, storage, queueing, configuration, ingress) -----------------
-    def _build_security(self):
-        from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-        from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-        from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
+    # ----- network, keys, data, queues, configuration --------------------------------------------
+    def _build_vpc(self) -> Network | None:
+        s = self.settings
+        if not s.enabled("vpc"):
+            return None
+        return Network(
+            self, "network", name=self.names.network, region=s.region, cidr=s.network.cidr,
+            az_count=s.network.az_count, nat_mode=s.network.nat_mode,
+            nat_instance_type=s.network.nat_instance_type,
+            interface_endpoints=s.network.interface_endpoints if s.enabled("interface_endpoints") else (),
+            nat_instances=s.enabled("nat_instances"), availability_zones=s.network.availability_zones,
+        )
 
-        from constructs.security import Security
-
+    def _build_security(self) -> Security:
         s = self.settings
         # Account and partition are looked up at plan time (STS answers in `local` too: the
         # emulator's endpoint), so no account id is hard-coded anywhere.
         self.account_id = DataAwsCallerIdentity(self, "caller").account_id
         self.partition = DataAwsPartition(self, "partition").partition
         self.region_name = DataAwsRegion(self, "region").name
+        self.arns = ArnsByName(self.names, self.partition, self.region_name, self.account_id)
         return Security(
             self, "security", environment=s.suffix, account_id=self.account_id, partition=self.partition,
             region=self.region_name, deletion_window_in_days=s.kms_deletion_window_days,
             admin_principal_arns=s.kms_admin_principal_arns,
         )
 
-    def _build_storage(self):
-        from paycore.query import PUBLIC_STATE_FIELDS
-
-        from constructs.storage import LEDGER_GSIS, ArchiveBucket, LedgerTable, MarkerTable
-
-        s = self.settings
-        keys = self.security.keys
+    def _build_storage(self) -> SimpleNamespace:
+        s, names, keys, archive = self.settings, self.names, self.security.keys, self.settings.archive
         index_keys = {"transaction_id", "timestamp"} | {k for pair in LEDGER_GSIS.values() for k in pair}
         ledger = LedgerTable(
-            self, "ledger", table_name=self.names.ledger_table, kms_key_arn=keys["dynamodb"].arn,
+            self, "ledger", table_name=names.ledger_table, kms_key_arn=keys["dynamodb"].arn,
             deletion_protection_enabled=s.protects_data, index_projection_type=s.ledger_index_projection,
             index_non_key_attributes=[f for f in PUBLIC_STATE_FIELDS if f not in index_keys]
             if s.ledger_index_projection == "INCLUDE" else (),
         )
         # a second region of the same environment can coexist (names.archive_bucket)
-        archive = ArchiveBucket(
-            self, "archive", bucket_name=self.names.archive_bucket(self.account_id, self.region_name),
-            kms_key_arn=keys["s3"].arn, account_id=self.account_id,
-            transition_days=s.archive.transition_days, storage_class=s.archive.storage_class,
-            expiration_days=s.archive.expiration_days,
-            noncurrent_expiration_days=s.archive.noncurrent_expiration_days,
-            force_destroy=not s.production,
-            object_lock_mode=s.archive.object_lock_mode if s.production else None,
-            object_lock_retention_days=s.archive.lock_days if s.production else None,
+        bucket = ArchiveBucket(
+            self, "archive", bucket_name=names.archive_bucket(self.account_id, self.region_name),
+            kms_key_arn=keys["s3"].arn, account_id=self.account_id, transition_days=archive.transition_days,
+            storage_class=archive.storage_class, expiration_days=archive.expiration_days,
+            noncurrent_expiration_days=archive.noncurrent_expiration_days, force_destroy=not s.production,
+            object_lock_mode=archive.object_lock_mode if s.production else None,
+            object_lock_retention_days=archive.lock_days if s.production else None,
         )
         # The notifier's at-most-once claims: their own small table, so only the processor writes the ledger.
-        markers = MarkerTable(
-            self, "notification-markers", table_name=self.names.markers_table,
-            kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.protects_data,
-        )
-        return SimpleNamespace(ledger=ledger, table=ledger.table, archive=archive, bucket=archive.bucket,
+        markers = MarkerTable(self, "notification-markers", table_name=names.markers_table,
+                              kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.protects_data)
+        return SimpleNamespace(ledger=ledger, table=ledger.table, archive=bucket, bucket=bucket.bucket,
                                markers=markers.table)
 
-    def _build_queueing(self):
-        from constructs.queueing import FailureQueue, WebhookQueue
-
+    def _build_queueing(self) -> SimpleNamespace:
         s, names = self.settings, self.names
         key = self.security.keys["sqs"].arn
         ingest = WebhookQueue(
@@ -162,54 +205,23 @@ class PaymentPlatformStack(TerraformStack):
             kms_key_arn=key, consumer_timeout_seconds=s.function("processor").timeout_seconds,
             dlq_max_receive_count=s.ingest_max_receive_count,
         )
-        # The completed-payment rule (built later by the fan-out) delivers here; its ARN is fixed
-        # by its name, so the queue policy can name it now.
         notifications = WebhookQueue(
             self, "notifications", name=names.notifications_queue, dlq_name=names.notifications_dead_letter_queue,
             kms_key_arn=key, consumer_timeout_seconds=s.function("notifier").timeout_seconds,
-            service_senders={"events.amazonaws.com": self.completed_rule_arn},
+            service_senders={"events.amazonaws.com": self.arns.completed_rule},
             dlq_max_receive_count=s.notifications_max_receive_count,
         )
         failures = FailureQueue(self, "lambda-failures", name=names.lambda_failures_queue, kms_key_arn=key)
         return SimpleNamespace(ingest=ingest, notifications=notifications, lambda_failures=failures)
 
-    # ARNs of resources built later, fixed by their names, so earlier constructs can name them.
-    @property
-    def alerts_topic_arn(self) -> str:
-        """Observability builds the topic after the delivery rule that targets it (it watches the
-        delivery functions); the ARN is fixed by the name."""
-        return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.names.alerts_topic}"
-
-    @property
-    def completed_rule_arn(self) -> str:
-        return (f"arn:{self.partition}:events:{self.region_name}:{self.account_id}:rule/"
-                f"{self.names.event_bus}/{self.names.completed_rule}")
-
-    @property
-    def lambda_failures_arn(self) -> str:
-        """The functions' roles name the async-failure queue by this ARN, fixed by the queue's name:
-        no function waits for the queue's creation (its ~25 s provider wait)."""
-        return f"arn:{self.partition}:sqs:{self.region_name}:{self.account_id}:{self.names.lambda_failures_queue}"
-
-    @property
-    def vendor_topic_arn(self) -> str:
-        return f"arn:{self.partition}:sns:{self.region_name}:{self.account_id}:{self.names.vendor_topic}"
-
-    def _build_configuration(self):
-        from constructs.configuration import Configuration
-
-        s = self.settings
-        q = self.queueing
+    def _build_configuration(self) -> Configuration:
+        s, storage, q = self.settings, self.storage, self.queueing
         values = {
-            "TABLE_NAME": self.storage.table.name,
-            "TABLE_ARN": self.storage.table.arn,
-            "NOTIFY_MARKERS_TABLE": self.storage.markers.name,
-            "INGEST_QUEUE_URL": q.ingest.queue.url,
-            "INGEST_QUEUE_ARN": q.ingest.queue.arn,
-            "NOTIFICATIONS_QUEUE_URL": q.notifications.queue.url,
-            "NOTIFICATIONS_QUEUE_ARN": q.notifications.queue.arn,
-            "ARCHIVE_BUCKET": self.storage.bucket.bucket,
-            "VENDOR_TOPIC_ARN": self.vendor_topic_arn,
+            "TABLE_NAME": storage.table.name, "TABLE_ARN": storage.table.arn,
+            "NOTIFY_MARKERS_TABLE": storage.markers.name,
+            "INGEST_QUEUE_URL": q.ingest.queue.url, "INGEST_QUEUE_ARN": q.ingest.queue.arn,
+            "NOTIFICATIONS_QUEUE_URL": q.notifications.queue.url, "NOTIFICATIONS_QUEUE_ARN": q.notifications.queue.arn,
+            "ARCHIVE_BUCKET": storage.bucket.bucket, "VENDOR_TOPIC_ARN": self.arns.vendor_topic,
             "EVENT_BUS_NAME": self.names.event_bus,
         }
         return Configuration(
@@ -219,31 +231,52 @@ class PaymentPlatformStack(TerraformStack):
             recovery_window_in_days=30 if s.production else 0, log_level=s.log_level,
         )
 
-    def _declare_webhook_routes(self):
-        """One webhook route per provider when the authorizer that gates them is deployed."""
-        from constructs.app.webhook_routes import webhook_routes
-
-        return webhook_routes(self.settings.providers if "authorizer" in self.settings.functions else ())
-
-    def _build_ingress(self):
-        s = self.settings
-        if self.queueing is None or self.security is None or self.processing is None:
-            return None  # every route needs a function (the authorizer gates the webhooks)
-        from constructs.app.request_models import REQUEST_MODELS
-        from constructs.app.routes import api_routes, function_targets
-        from constructs.ingress import (
-            ApiLogOptions,
-            CorsOptions,
-            CustomDomainOptions,
-            QueueRouteOptions,
-            StageOptions,
-            WafOptions,
-            WebhookIngress,
+    # ----- functions, API, fan-out, vendor delivery, observability ---------------------------------
+    def _build_processing(self) -> FunctionGroup:
+        s, keys, q = self.settings, self.security.keys, self.queueing
+        environment = function_environment(s, self.lambda_environment, archive_kms_key_arn=keys["s3"].arn,
+                                           webhook_routes=self.webhook_routes)
+        vpc = None
+        if self.vpc is not None:
+            vpc = VpcPlacement(subnet_ids=self.vpc.private_subnet_ids,
+                               security_group_ids=[self.vpc.lambda_security_group_id])
+        artifacts = lambda_artifacts()
+        # construct id "compute": the group's resource addresses predate the "processing" name
+        group = FunctionGroup(
+            self, "compute", functions=function_specs(s, artifacts, environment),
+            layer=LayerOptions(name=self.names.layer, zip_path=artifacts["layer"]["path"],
+                               source_code_hash=artifacts["layer"]["source_code_hash"],
+                               description="paycore and its pinned dependencies"),
+            lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
+            account_id=self.account_id, partition=self.partition,
+            region=self.region_name, log_retention_in_days=s.log_retention_days, vpc=vpc,
+            async_invoke=AsyncInvokeOptions(
+                max_retry_attempts=s.lambda_async_max_retry_attempts, failure_queue_arn=q.lambda_failures.queue.arn,
+                failure_queue_arn_by_name=self.arns.lambda_failures_queue, failure_queue_kms_key_arn=keys["sqs"].arn),
+            system_log_level=s.lambda_system_log_level,
         )
+        scaling = s.processor_scaling
+        # the add-on's resources sit beside the functions (ids "processor-alias", ...)
+        self.processor_scaling = ProvisionedConcurrencyAutoscaling(
+            group, "processor", function=group.functions["processor"], alias_name=PROCESSOR_ALIAS,
+            alias_description="what the ingest queue invokes",
+            provisioned_concurrent_executions=scaling.provisioned_concurrency
+            if s.enabled("provisioned_concurrency") else 0,
+            autoscaling=s.enabled("autoscaling"), min_capacity=scaling.min_capacity,
+            max_capacity=scaling.max_capacity, target_utilization=scaling.target_utilization,
+            backlog_queue_name=q.ingest.queue.name, backlog_messages_per_instance=scaling.backlog_per_instance,
+        )
+        group.add_queue_event_source("notifier", queue_arn=q.notifications.queue.arn, queue_kms_key_arn=keys["sqs"].arn)
+        group.add_queue_event_source(
+            "processor", queue_arn=q.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
+            target_arn=self.processor_scaling.alias.arn, maximum_concurrency=scaling.event_source_max_concurrency)
+        grant_functions(self, group)
+        return group
 
+    def _build_ingress(self) -> WebhookIngress:
+        s, keys, names, api = self.settings, self.security.keys, self.names, self.settings.api
         targets = function_targets(self.processing.functions)
         domain = s.custom_domain if s.enabled("custom_domain") else None
-        keys, names, api = self.security.keys, self.names, s.api
         queue_routes = None
         if self.webhook_routes:
             queue_routes = QueueRouteOptions(
@@ -267,173 +300,11 @@ class PaymentPlatformStack(TerraformStack):
                                               base_path=domain.base_path) if domain is not None else None,
         )
 
-    # ----- infrastructure II (network, compute, fan-out, observability, outputs) -----------------
-    def _build_vpc(self):
-        s = self.settings
-        if not s.enabled("vpc"):
-            return None
-        from constructs.vpc import Network
-
-        endpoints = s.network.interface_endpoints if s.enabled("interface_endpoints") else ()
-        return Network(
-            self, "network", name=self.names.network, region=s.region, cidr=s.network.cidr,
-            az_count=s.network.az_count, nat_mode=s.network.nat_mode,
-            nat_instance_type=s.network.nat_instance_type, interface_endpoints=endpoints,
-            nat_instances=s.enabled("nat_instances"), availability_zones=s.network.availability_zones,
-        )
-
-    def _build_processing(self):
-        from constructs.app.webhook_routes import ROUTES_VARIABLE, authorizer_routes
-        from constructs.processing import (
-            AsyncInvokeOptions,
-            FunctionGroup,
-            LayerOptions,
-            ProvisionedConcurrencyAutoscaling,
-            VpcPlacement,
-        )
-        from constructs.queueing import MAX_MESSAGE_SIZE_BYTES
-
-        s = self.settings
-        keys = self.security.keys
-        q = self.queueing
-        environment = dict(self.lambda_environment)
-        environment.update(
-            ARCHIVE_KMS_KEY_ARN=keys["s3"].arn,
-            INGEST_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_SIZE_BYTES),
-            PAYPAL_MAX_TRANSMISSION_AGE_SECONDS=str(s.paypal_max_transmission_age_seconds),
-            PROCESSOR_PARALLEL_GROUPS=str(s.processor_parallel_groups),
-        )
-        environment[ROUTES_VARIABLE] = authorizer_routes(self.webhook_routes)
-        domain = s.custom_domain if s.enabled("custom_domain") else None
-        if domain is not None and domain.base_path:
-            # on the custom domain API Gateway's `path` starts with the base path mapping
-            environment["API_BASE_PATH"] = f"/{domain.base_path}"
-        vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
-        if vendors:
-            environment["KNOWN_VENDORS"] = vendors
-        vpc = None
-        if self.vpc is not None and getattr(self.vpc, "private_subnet_ids", None) is not None:
-            vpc = VpcPlacement(subnet_ids=self.vpc.private_subnet_ids,
-                               security_group_ids=[self.vpc.lambda_security_group_id])
-        artifacts = lambda_artifacts()
-        # construct id "compute": the group's resource addresses predate the "processing" name
-        group = FunctionGroup(
-            self, "compute", functions=function_specs(s, artifacts, environment),
-            layer=LayerOptions(name=self.names.layer, zip_path=artifacts["layer"]["path"],
-                               source_code_hash=artifacts["layer"]["source_code_hash"],
-                               description="paycore and its pinned dependencies"),
-            lambda_kms_key_arn=keys["lambda"].arn, logs_kms_key_arn=keys["logs"].arn,
-            account_id=self.account_id, partition=self.partition,
-            region=self.region_name, log_retention_in_days=s.log_retention_days, vpc=vpc,
-            async_invoke=AsyncInvokeOptions(
-                max_retry_attempts=s.lambda_async_max_retry_attempts, failure_queue_arn=q.lambda_failures.queue.arn,
-                failure_queue_arn_by_name=self.lambda_failures_arn, failure_queue_kms_key_arn=keys["sqs"].arn),
-            system_log_level=s.lambda_system_log_level,
-        )
-        scaling = s.processor_scaling
-        provisioned = scaling.provisioned_concurrency if s.enabled("provisioned_concurrency") else 0
-        # the add-on's resources sit beside the functions (ids "processor-alias", ...)
-        self.processor_scaling = ProvisionedConcurrencyAutoscaling(
-            group, "processor", function=group.functions["processor"], alias_name=PROCESSOR_ALIAS,
-            alias_description="what the ingest queue invokes",
-            provisioned_concurrent_executions=provisioned, autoscaling=s.enabled("autoscaling"),
-            min_capacity=scaling.min_capacity, max_capacity=scaling.max_capacity,
-            target_utilization=scaling.target_utilization, backlog_queue_name=q.ingest.queue.name,
-            backlog_messages_per_instance=scaling.backlog_per_instance,
-        )
-        group.add_queue_event_source("notifier", queue_arn=q.notifications.queue.arn, queue_kms_key_arn=keys["sqs"].arn)
-        group.add_queue_event_source(
-            "processor", queue_arn=q.ingest.queue.arn, queue_kms_key_arn=keys["sqs"].arn,
-            target_arn=self.processor_scaling.alias.arn, maximum_concurrency=scaling.event_source_max_concurrency)
-        self._grant_functions(group)
-        return group
-
-    def _grant_functions(self, group) -> None:
-        """Least privilege per function (F6, C10): each grant names the exact actions and ARNs."""
-        s = self.settings
-        keys = {name: key.arn for name, key in self.security.keys.items()}
-        table = self.storage.table.arn
-        bucket = self.storage.bucket.arn
-        q = self.queueing
-        secrets = self.configuration
-        fn = group.functions
-        read_secrets = ["secretsmanager:GetSecretValue"]
-        produce = ["kms:GenerateDataKey", "kms:Decrypt"]
-        # secrets are read through Secrets Manager only
-        via_secrets = [("StringEquals", "kms:ViaService", [f"secretsmanager.{self.region_name}.amazonaws.com"])]
-        fn["processor"].grant("ledger-and-quarantine", [
-            {"sid": "LedgerWrites", "actions": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"],
-             "resources": [table]},
-            {"sid": "SigningSecrets", "actions": read_secrets, "resources": secrets.secret_arns("signing")},
-            {"sid": "Quarantine", "actions": ["s3:PutObject"], "resources": [f"{bucket}/quarantine/*"]},
-            {"sid": "DataKeys", "actions": produce, "resources": [keys["dynamodb"], keys["s3"]]},
-            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
-        ])
-        fn["validator"].grant("enqueue", [
-            {"sid": "SendToIngest", "actions": ["sqs:SendMessage"], "resources": [q.ingest.queue.arn]},
-            {"sid": "QueueKey", "actions": produce, "resources": [keys["sqs"]]},
-        ])
-        fn["authorizer"].grant("gate-keys", [
-            {"sid": "GateKeySecrets", "actions": read_secrets, "resources": secrets.secret_arns("gate_key")},
-            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
-        ])
-        fn["archiver"].grant("archive", [
-            {"sid": "WriteRaw", "actions": ["s3:PutObject"], "resources": [f"{bucket}/raw/*"]},
-            {"sid": "ArchiveKey", "actions": produce, "resources": [keys["s3"]]},
-        ])
-        fn["notifier"].grant("publish-and-markers", [
-            {"sid": "PublishToVendors", "actions": ["sns:Publish"], "resources": [self.vendor_topic_arn]},
-            {"sid": "NotificationMarkers", "actions": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
-                                                       "dynamodb:DeleteItem"], "resources": [self.storage.markers.arn]},
-            {"sid": "DataKeys", "actions": produce, "resources": [keys["sns"], keys["dynamodb"]]},
-        ])
-        fn["reader"].grant("read-ledger", [
-            # the reader fetches the listed state rows when the indexes project keys only
-            {"sid": "QueryLedger", "actions": ["dynamodb:GetItem", "dynamodb:Query"]
-             + (["dynamodb:BatchGetItem"] if s.ledger_index_projection == "KEYS_ONLY" else []),
-             "resources": [table, f"{table}/index/*"]},
-            {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
-        ])
-        fn["reader"].grant("cursor-key", [
-            {"sid": "CursorKeySecret", "actions": read_secrets, "resources": [secrets.cursor_key_secret.arn]},
-            {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]],
-             "conditions": via_secrets},
-        ])
-        fn["status"].grant("read-ledger", [
-            {"sid": "QueryLedger", "actions": ["dynamodb:GetItem"], "resources": [table]},
-            {"sid": "LedgerKey", "actions": ["kms:Decrypt"], "resources": [keys["dynamodb"]]},
-        ])
-        fn["notify"].grant("renotify", [
-            {"sid": "ReadState", "actions": ["dynamodb:GetItem"], "resources": [table]},
-            {"sid": "SendToNotifications", "actions": ["sqs:SendMessage"], "resources": [q.notifications.queue.arn]},
-            {"sid": "DataKeys", "actions": produce, "resources": [keys["sqs"], keys["dynamodb"]]},
-        ])
-
-    def _build_notification(self):
-        s = self.settings
-        if self.security is None or self.queueing is None:
-            return None
-        from paycore import events as domain_events
-
-        from constructs.notification import (
-            ArchivePipeOptions,
-            BusOptions,
-            EventFanout,
-            FanoutKeys,
-            FilteredSubscription,
-            PipeOptions,
-            RuleOptions,
-            StatusPipeOptions,
-            TopicOptions,
-        )
-
-        keys, names, p = self.security.keys, self.names, s.pipes
-        archiver = self.processing.functions.get("archiver") if self.processing is not None else None
-        subscriptions = [FilteredSubscription(id_=f"vendor-{v.vendor_id}-{index}", protocol=v.protocol,
-                                              endpoint=v.endpoint, filter_value=v.vendor_id)
-                         for index, v in enumerate(s.vendor_subscriptions)]
+    def _build_notification(self) -> EventFanout:
+        s, keys, names, p = self.settings, self.security.keys, self.names, self.settings.pipes
+        archiver = self.processing.functions.get("archiver")
         pipes = None
-        if s.enabled("pipes") and self.storage is not None:
+        if s.enabled("pipes"):
             pipes = PipeOptions(
                 table_stream_arn=self.storage.table.stream_arn, stream_kms_key_arn=keys["dynamodb"].arn,
                 # what the rules route: the completed-payment rule's and the vendor endpoints' statuses
@@ -450,6 +321,9 @@ class PaymentPlatformStack(TerraformStack):
                 batch_size=p.batch_size, maximum_retry_attempts=p.maximum_retry_attempts,
                 maximum_record_age_seconds=p.maximum_record_age_seconds,
             )
+        subscriptions = [FilteredSubscription(id_=f"vendor-{v.vendor_id}-{index}", protocol=v.protocol,
+                                              endpoint=v.endpoint, filter_value=v.vendor_id)
+                         for index, v in enumerate(s.vendor_subscriptions)]
         # construct id "fanout": the resource addresses predate the "notification" name
         return EventFanout(
             self, "fanout", account_id=self.account_id,
@@ -465,27 +339,10 @@ class PaymentPlatformStack(TerraformStack):
             dead_letter_queue_name=names.fanout_dead_letter_queue, pipes=pipes,
         )
 
-    def _build_delivery(self):
+    def _build_delivery(self) -> VendorDelivery:
         """Vendor webhooks (lambda_src/README.md, "Vendor delivery"): the functions join the
         processing group (its layer, keys, logs and VPC); the sender gets its own egress group."""
-        s = self.settings
-        if self.processing is None or self.notification is None:
-            return None
-        import json
-
-        from paycore import delivery as runtime
-
-        from constructs.delivery import (
-            DeliveryKeys,
-            DeliveryQueueOptions,
-            DeliveryRuleOptions,
-            DeliveryTableOptions,
-            EndpointOptions,
-            SenderOptions,
-            VendorDelivery,
-        )
-
-        names, keys, group = self.names, self.security.keys, self.processing
+        s, names, keys, group = self.settings, self.names, self.security.keys, self.processing
         endpoints = s.delivery.endpoints(allow_loopback_http=s.emulator)  # validated with the settings
         specs = delivery_function_specs(s, lambda_artifacts(), self.lambda_environment)
         return VendorDelivery(
@@ -499,14 +356,14 @@ class PaymentPlatformStack(TerraformStack):
             endpoints=EndpointOptions(
                 parameter_name=names.delivery_endpoints_parameter,
                 document=json.dumps(s.delivery.document(), sort_keys=True, separators=(",", ":")),
-                signing_secret_names={e: runtime.secret_name(names.secret_prefix, e) for e in sorted(endpoints)},
+                signing_secret_names={e: delivery_runtime.secret_name(names.secret_prefix, e) for e in sorted(endpoints)},
                 signing_secret_prefix=f"{names.secret_prefix}vendors/",
                 secret_recovery_window_in_days=30 if s.production else 0),
             rules=DeliveryRuleOptions(
                 event_bus_name=self.notification.bus.name, event_bus_arn=self.notification.bus.arn,
-                rule_name=names.delivery_rule, rule_pattern=runtime.DELIVERY_RULE_PATTERN,
-                alerts_rule_name=names.delivery_alerts_rule, alerts_rule_pattern={"source": [runtime.EVENT_SOURCE]},
-                alert_topic_arn=self.alerts_topic_arn),
+                rule_name=names.delivery_rule, rule_pattern=delivery_runtime.DELIVERY_RULE_PATTERN,
+                alerts_rule_name=names.delivery_alerts_rule,
+                alerts_rule_pattern={"source": [delivery_runtime.EVENT_SOURCE]}, alert_topic_arn=self.arns.alerts_topic),
             keys=DeliveryKeys(sqs=keys["sqs"].arn, dynamodb=keys["dynamodb"].arn, secrets=keys["secrets"].arn,
                               events=keys["events"].arn),
             fanout=specs["fanout"],
@@ -518,75 +375,22 @@ class PaymentPlatformStack(TerraformStack):
             ops_policy_name=names.delivery_ops_policy,
         )
 
-    def _build_observability(self):
-        s = self.settings
-        if self.security is None:
-            return None
-        from constructs.app.alarms import business_alarms, delivery_alarms, watched_resources
-        from constructs.observability import AlarmOptions, AlertOptions, Observability
-
-        keys, a = self.security.keys, s.alarms
+    def _build_observability(self) -> Observability:
+        s, keys, a = self.settings, self.security.keys, self.settings.alarms
         if self.vpc is not None and s.enabled("flow_logs"):
             # here, not in _build_vpc: the flow log group needs the logs key, built after the VPC
             self.vpc.add_flow_logs(logs_kms_key_arn=keys["logs"].arn, retention_in_days=s.network.flow_log_retention_days)
         return Observability(
             self, "observability", name_prefix=self.names.alarm_prefix, region=s.region,
-            alerts=AlertOptions(
-                topic_name=self.names.alerts_topic, kms_key_arn=keys["sns"].arn, email=s.alert_email,
-                email_subscriptions=s.enabled("email_subscriptions"), account_id=self.account_id,
-                rule_arns=[self.delivery.alerts_rule.arn] if self.delivery is not None else ()),
+            alerts=AlertOptions(topic_name=self.names.alerts_topic, kms_key_arn=keys["sns"].arn, email=s.alert_email,
+                                email_subscriptions=s.enabled("email_subscriptions"), account_id=self.account_id,
+                                rule_arns=[self.delivery.alerts_rule.arn]),
             watched=watched_resources(self),
             alarms=AlarmOptions(
                 enabled=s.enabled("alarms"), period_seconds=a.period_seconds, api_latency_p99_ms=a.api_latency_p99_ms,
                 ingest_oldest_message_seconds=a.ingest_oldest_message_seconds,
                 authorizer_denies_per_5min=a.authorizer_denies_per_5min,
-                business_alarms=(business_alarms(a) if self.processing is not None else ())
-                + (delivery_alarms(self.names) if self.delivery is not None else ())),
+                business_alarms=business_alarms(a) + delivery_alarms(self.names)),
             dashboard_name=self.names.dashboard if s.enabled("dashboard") else None,
             xray_sampling_rate=s.xray_sampling_rate if s.enabled("xray_sampling_rule") else None,
         )
-
-    def _build_outputs(self) -> None:
-        """Stack outputs (C17): endpoints, names and ARNs an operator or a script needs."""
-        from cdktf import Fn, TerraformOutput
-
-        out: dict[str, tuple[object, str]] = {}
-        if self.ingress is not None:
-            out["api_url"] = (self.ingress.invoke_url, "REST API stage URL")
-            for route in sorted(self.webhook_routes, key=lambda r: r.route_id):
-                out[f"webhook_url_{route.route_id}"] = (self.ingress.route_urls[route.path],
-                                                        f"{route.route_id} webhook endpoint (append ?key=<gate key>)")
-            if self.ingress.domain_name is not None:
-                out["custom_domain_target"] = (self.ingress.domain_name.regional_domain_name,
-                                               "DNS target (CNAME/alias) of the custom domain")
-        if self.storage is not None:
-            out["table_name"] = (self.storage.table.name, "ledger table")
-            out["archive_bucket"] = (self.storage.bucket.bucket, "archive bucket")
-        if self.queueing is not None:
-            out["ingest_queue_url"] = (self.queueing.ingest.queue.url, "ingest FIFO queue")
-            out["ingest_dlq_url"] = (self.queueing.ingest.dead_letter_queue.url, "ingest dead-letter queue")
-            out["notifications_queue_url"] = (self.queueing.notifications.queue.url, "notifications queue")
-            out["notifications_dlq_url"] = (self.queueing.notifications.dead_letter_queue.url,
-                                            "notifications dead-letter queue")
-        if self.notification is not None:
-            out["vendor_topic_arn"] = (self.notification.topic.arn, "vendor notifications topic")
-            out["event_bus_name"] = (self.notification.bus.name, "domain event bus")
-            out["fanout_dlq_url"] = (self.notification.dead_letter_queue.url, "pipes/rule dead-letter queue")
-            out["bus_dlq_url"] = (self.notification.bus_dead_letter_queue.url,
-                                  "event bus dead-letter queue (events it could not encrypt or decrypt)")
-        if self.observability is not None:
-            out["alerts_topic_arn"] = (self.observability.alerts_topic.arn, "alarms topic")
-        if self.processing is not None:
-            for name, fn in sorted(self.processing.functions.items()):
-                out[f"function_arn_{name}"] = (fn.function.arn, f"{name} function")
-        if self.vpc is not None:
-            out["vpc_id"] = (self.vpc.vpc.id, "VPC")
-            out["private_subnet_ids"] = (self.vpc.private_subnet_ids, "private subnets (Lambdas)")
-            out["public_subnet_ids"] = (self.vpc.public_subnet_ids, "public subnets (NAT instances)")
-            if self.delivery is not None and self.vpc.nat_public_ips:
-                out["delivery_egress_ips"] = (self.vpc.nat_public_ips,
-                                              "NAT Elastic IPs: vendor webhooks come from these (vendors allow-list them)")
-        for key, (value, description) in out.items():
-            if isinstance(value, list):
-                value = Fn.tolist(value)
-            TerraformOutput(self, key, value=value, description=description)
