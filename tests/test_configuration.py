@@ -64,7 +64,10 @@ def test_lambda_environment_carries_the_same_values_as_the_parameters():
             configuration.lambda_environment[name] == parameter.value_input, name
     assert configuration.lambda_environment["SECRET_PREFIX"] == "payment-webhooks/dev/"
     assert "AWS_ENDPOINT_URL" not in configuration.lambda_environment
-    assert stack("local").configuration.lambda_environment["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert "AWS_ENDPOINT_URL" not in stack("dev").lambda_environment
+    # the local layer (constructs/app/local.py) adds the emulator's endpoint, not the construct
+    assert "AWS_ENDPOINT_URL" not in stack("local").configuration.lambda_environment
+    assert stack("local").lambda_environment["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
 
 
 def make(**overrides) -> Configuration:

@@ -95,6 +95,52 @@ def test_constructs_are_one_package_per_concern_in_the_users_words():
     assert not [p.name for p in (ROOT / "constructs").glob("*.py")], "modules belong in a concern's package"
 
 
+#: The most lines a module of constructs/ may have: past it, a concern wants a module of its own.
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_in_constructs_is_over_the_line_limit():
+    long = {path.relative_to(ROOT).as_posix(): lines for path in (ROOT / "constructs").rglob("*.py")
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, f"split these modules (at most {MAX_MODULE_LINES} lines each): {long}"
+
+
+def _reexport_problems(path: Path) -> list[str]:
+    """What an `__init__.py` does besides a docstring, imports and `__all__`."""
+    import ast
+
+    problems = []
+    for index, node in enumerate(ast.parse(path.read_text(encoding="utf-8")).body):
+        if index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+                and isinstance(node.value.value, str):
+            continue  # the docstring
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
+            continue
+        problems.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno}: {type(node).__name__}")
+    return problems
+
+
+def test_package_inits_only_reexport_their_named_modules():
+    """Code lives in named modules (queueing/queue.py, ...): every package's __init__.py is a
+    docstring, imports and __all__, and each concern package has at least one module beside it."""
+    inits = sorted((ROOT / "constructs").rglob("__init__.py"))
+    assert [p for p in inits if p.parent.name == "__pycache__"] == []
+    assert [problem for path in inits for problem in _reexport_problems(path)] == []
+    for name in CONCERNS - {"app"}:
+        modules = [p.name for p in (ROOT / "constructs" / name).glob("*.py") if p.name != "__init__.py"]
+        assert modules, f"constructs/{name}: its code belongs in named modules, re-exported by __init__.py"
+
+
+def test_the_reexport_check_catches_code_in_an_init(tmp_path, monkeypatch):
+    init = tmp_path / "constructs" / "x" / "__init__.py"
+    init.parent.mkdir(parents=True)
+    init.write_text('"""Doc."""\nfrom a import b\n__all__ = ["b"]\nLIMIT = 3\n\nclass C:\n    pass\n')
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    assert _reexport_problems(init) == ["constructs/x/__init__.py:4: Assign", "constructs/x/__init__.py:6: ClassDef"]
+
+
 def test_only_the_app_layer_reads_the_settings_or_imports_the_runtime_package():
     for path in (ROOT / "constructs").rglob("*.py"):
         if "app" in path.relative_to(ROOT / "constructs").parts:

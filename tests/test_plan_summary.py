@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs.app.stack import EMULATOR_PROFILE, emulator_profile
+from constructs.app.local import EMULATOR_PROFILE, emulator_profile
 from scripts.ops import plan_summary
 from support import run_terraform
 

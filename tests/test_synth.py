@@ -17,7 +17,7 @@ import pytest
 from syrupy.extensions.amber.serializer import AmberDataSerializer
 
 from constructs.app.environments import environment_names, load_settings
-from constructs.app.stack import EMULATOR_PROFILE
+from constructs.app.local import EMULATOR_PROFILE
 from support import ROOT, run_terraform
 
 from scripts.packaging import zips as package

@@ -143,7 +143,7 @@ def test_recorded_entries_are_the_projects_pins():
     names = {pin["name"] for pin in toolchain.load()["pins"]}
     assert names == {"cdktf 0.21.0", "cdktf-cdktf-provider-aws 20.1.0", "hashicorp/aws provider 5.100.0",
                      "Amazon Linux 2", "Terraform 1.11", "Node.js 22", "python3.11 Lambda runtime", "Python 3.11"}
-    assert 'RUNTIME = "python3.11"' in (ROOT / "constructs" / "processing" / "__init__.py").read_text()
+    assert 'RUNTIME = "python3.11"' in (ROOT / "constructs" / "processing" / "function.py").read_text()
     assert json.loads((ROOT / "package.json").read_text())["dependencies"]["node"].startswith("22.")
     pipfile = (ROOT / "Pipfile").read_text()
     assert 'cdktf = "==0.21.0"' in pipfile and 'cdktf-cdktf-provider-aws = "==20.1.0"' in pipfile

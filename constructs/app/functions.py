@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from constructs.app.settings import Settings
+from constructs.app.webhook_routes import ROUTES_VARIABLE, authorizer_routes
+from constructs.ingress import SqsRoute
 from constructs.processing import FunctionSpec
+from constructs.queueing import MAX_MESSAGE_SIZE_BYTES
 from scripts.packaging import build_all
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +49,28 @@ def lambda_artifacts() -> dict[str, dict[str, Any]]:
     Once per process: every stack of one synth deploys the same zips."""
     manifest: dict[str, dict[str, Any]] = build_all(LAMBDA_BUILD_DIR)
     return manifest
+
+
+def function_environment(settings: Settings, configuration: Mapping[str, str], *, archive_kms_key_arn: str,
+                         webhook_routes: Sequence[SqsRoute]) -> dict[str, str]:
+    """Every value the eight functions may read (function_specs gives each only its keys):
+    the configuration's, and what the settings, the archive key and the webhook routes decide."""
+    environment = {
+        **configuration,
+        "ARCHIVE_KMS_KEY_ARN": archive_kms_key_arn,
+        "INGEST_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_SIZE_BYTES),
+        "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS": str(settings.paypal_max_transmission_age_seconds),
+        "PROCESSOR_PARALLEL_GROUPS": str(settings.processor_parallel_groups),
+        ROUTES_VARIABLE: authorizer_routes(webhook_routes),
+    }
+    domain = settings.custom_domain if settings.enabled("custom_domain") else None
+    if domain is not None and domain.base_path:
+        # on the custom domain API Gateway's `path` starts with the base path mapping
+        environment["API_BASE_PATH"] = f"/{domain.base_path}"
+    vendors = ",".join(sorted({v.vendor_id for v in settings.vendor_subscriptions}))
+    if vendors:
+        environment["KNOWN_VENDORS"] = vendors
+    return environment
 
 
 def function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]],
