@@ -234,7 +234,7 @@ def _show(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        return f"{value:,}"
     if isinstance(value, str):
         return f"`{value}`" if value else '`""`'
     if isinstance(value, (tuple, list)):

@@ -22,7 +22,7 @@ import doc_tables
 from support import ROOT
 
 DOCS = ("README.md", "constructs/README.md", "scripts/README.md", "lambda_src/README.md",
-        ".github/workflows/README.md")
+        ".github/workflows/README.md", "tests/aws_samples/README.md")
 TEXT = {doc: (ROOT / doc).read_text(encoding="utf-8") for doc in DOCS}
 README = TEXT["README.md"]
 README_MAX_LINES = 250
