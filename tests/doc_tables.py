@@ -55,17 +55,30 @@ def current_block(text: str, name: str) -> str | None:
     return match.group(2) if match else None
 
 
+# ----- which environments the docs describe ---------------------------------------------------
+
+def documented_environments() -> list[str]:
+    """The environments of cdktf.json that the README's resource table already names (all of them
+    when it names none): an environment a team adds is a cdktf.json change only, and the docs
+    describe it once someone regenerates them. A documented environment that cdktf.json no longer
+    has makes the blocks stale (the regenerated table leaves it out)."""
+    from constructs.app.environments import environment_names
+
+    configured = environment_names()
+    block = current_block((ROOT / "README.md").read_text(encoding="utf-8"), "resource-counts") or ""
+    named = re.findall(r"^\| `([^`]+)` \|", block, re.M)
+    return [name for name in configured if name in named] or configured
+
+
 # ----- resources per stack ---------------------------------------------------------------------
 
-def snapshot_stacks() -> dict[str, dict]:
+def snapshot_stacks(environments: list[str]) -> dict[str, dict]:
     """environment -> the stack JSON of its reviewed snapshot, in cdktf.json's order."""
     from syrupy.extensions.amber.serializer import AmberDataSerializer
 
-    from constructs.app.environments import environment_names
-
     stored = {s.name: s.data for s in AmberDataSerializer.read_file(str(SNAPSHOT_FILE))}
     stacks = {}
-    for environment in environment_names():
+    for environment in environments:
         data = (stored.get(f"test_stack_json_matches_snapshot[{environment}]") or "").strip()
         if isinstance(data, str) and data.startswith("'''"):
             stacks[environment] = json.loads(data[3:-3])
@@ -95,8 +108,8 @@ def resource_counts(stack: dict) -> dict[str, int]:
     return counts
 
 
-def resource_table() -> str:
-    stacks = snapshot_stacks()
+def resource_table(environments: list[str]) -> str:
+    stacks = snapshot_stacks(environments)
     counts = {environment: resource_counts(stack) for environment, stack in stacks.items()}
     columns = list(next(iter(counts.values())))
     lines = ["| stack | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
@@ -354,13 +367,13 @@ def _docstring(model: type[BaseModel]) -> str:
     return " ".join(line.strip() for line in (inspect.getdoc(model) or "").splitlines() if line.strip())
 
 
-def settings_reference() -> str:
+def settings_reference(environments: list[str]) -> str:
     """One table per section of the schema: key, schema default, each environment's value where
     it differs, what is allowed, and the schema's own comment."""
-    from constructs.app.environments import environment_names, load_settings
+    from constructs.app.environments import load_settings
     from constructs.app.settings import Settings
 
-    envs = {name: load_settings(name, environ={}) for name in environment_names()}
+    envs = {name: load_settings(name, environ={}) for name in environments}
     header = ["key", "default", *(f"`{name}`" for name in envs), "allowed", "notes"]
     out: list[str] = []
     sections: list[tuple[type[BaseModel], list[str]]] = [(Settings, [])]
@@ -409,7 +422,7 @@ def _message(node: ast.expr, source: str, namespace: dict[str, Any], names: Mapp
     raise ValueError("not a literal")
 
 
-def rules_between_fields() -> str:
+def rules_between_fields(environments: list[str]) -> str:
     """Each rule of `Settings._rules` whose key and message are written out (its `fail(path,
     message)` calls), in source order."""
     from constructs.app.settings import schema
@@ -435,11 +448,11 @@ def rules_between_fields() -> str:
     return "\n".join(line for _, line in sorted(lines)) + "\n"
 
 
-def disabled_features() -> str:
-    from constructs.app.environments import environment_names, load_settings
+def disabled_features(environments: list[str]) -> str:
+    from constructs.app.environments import load_settings
 
     reasons: dict[str, dict[str, str]] = {}
-    for name in environment_names():
+    for name in environments:
         for feature, reason in load_settings(name, environ={}).disabled_features.items():
             reasons.setdefault(feature, {})[name] = reason
     lines = ["| feature | off in | why |", "|---|---|---|"]
@@ -452,7 +465,7 @@ def disabled_features() -> str:
 
 # ----- all blocks ----------------------------------------------------------------------------
 
-BLOCKS: dict[tuple[str, str], Callable[[], str]] = {
+BLOCKS: dict[tuple[str, str], Callable[[list[str]], str]] = {
     ("README.md", "resource-counts"): resource_table,
     ("constructs/README.md", "settings"): settings_reference,
     ("constructs/README.md", "settings-rules"): rules_between_fields,
@@ -460,12 +473,16 @@ BLOCKS: dict[tuple[str, str], Callable[[], str]] = {
 }
 
 
-def rendered() -> dict[Path, str]:
-    """Each doc with its blocks as the code renders them now."""
+def rendered(environments: list[str] | None = None) -> dict[Path, str]:
+    """Each doc with its blocks as the code renders them now, for `environments` (default: every
+    environment of cdktf.json)."""
+    from constructs.app.environments import environment_names
+
+    environments = environment_names() if environments is None else environments
     docs: dict[Path, str] = {}
     for (doc, name), render in BLOCKS.items():
         path = ROOT / doc
-        docs[path] = replace_block(docs.get(path, path.read_text(encoding="utf-8")), name, render())
+        docs[path] = replace_block(docs.get(path, path.read_text(encoding="utf-8")), name, render(environments))
     return docs
 
 
@@ -474,8 +491,11 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block is stale")
     args = parser.parse_args(argv)
+    from main import prepare_runtime
+
+    prepare_runtime(lazy=False)  # jsii on the project's Node.js (the settings import the constructs library)
     stale = []
-    for path, text in rendered().items():
+    for path, text in rendered(documented_environments() if args.check else None).items():
         if path.read_text(encoding="utf-8") != text:
             stale.append(path.relative_to(ROOT).as_posix())
             if not args.check:
