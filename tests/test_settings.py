@@ -379,6 +379,14 @@ def test_fails_when_scaling_or_the_event_source_exceeds_the_processors_reserved_
         "messages are throttled back to the queue, got 20"]
 
 
+def test_prod_vendors_hear_by_https_and_signed_webhooks_and_stay_known_to_the_notifier():
+    prod = load_settings("prod", environ=NO_ENV)
+    assert [(sub.vendor_id, sub.protocol) for sub in prod.vendor_subscriptions] == [("vendor-acme", "https")]
+    assert set(prod.delivery.vendors) == {"vendor-acme", "vendor-globex"}
+    assert prod.known_vendor_ids == ("vendor-acme", "vendor-globex")
+    assert load_settings("dev", environ=NO_ENV).known_vendor_ids == ("vendor-demo",)
+
+
 def test_fails_when_prod_kms_deletion_window_is_below_30():
     assert problems("prod", {"kms_deletion_window_days": 7}) == [
         "prod: kms_deletion_window_days: must be 30 in prod (time to notice a mistaken key deletion), got 7"]

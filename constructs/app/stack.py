@@ -383,7 +383,7 @@ class PaymentPlatformStack(TerraformStack):
         if domain is not None and domain.base_path:
             # on the custom domain API Gateway's `path` starts with the base path mapping
             environment["API_BASE_PATH"] = f"/{domain.base_path}"
-        vendors = ",".join(sorted({v.vendor_id for v in s.vendor_subscriptions}))
+        vendors = ",".join(s.known_vendor_ids)
         if vendors:
             environment["KNOWN_VENDORS"] = vendors
         vpc: dict[str, Any] = {}

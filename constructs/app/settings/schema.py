@@ -37,6 +37,7 @@ from constructs.app.settings.sections import (
     NetworkSettings,
     PipeSettings,
     ProcessorScaling,
+    QuotaSettings,
     Section,
     VendorId,
     VendorSubscription,
@@ -97,6 +98,11 @@ class Settings(Section):
                          BeforeValidator(_every_function)] = Field(
         default_factory=lambda: {name: FunctionSettings() for name in FUNCTION_NAMES})
     processor_scaling: ProcessorScaling = ProcessorScaling()
+    # The peak rate the environment must carry (M16: prod over 10,000 a minute at Black Friday);
+    # synth fails when a hop's quota or setting cannot carry it (constructs/app/capacity.py, checked
+    # by environments.load_settings).
+    webhooks_per_minute: int = Field(default=1_000, ge=1)
+    quotas: QuotaSettings = QuotaSettings()
     api: ApiSettings = ApiSettings()
     custom_domain: CustomDomain | None = None
     network: NetworkSettings = NetworkSettings()
@@ -180,6 +186,12 @@ class Settings(Section):
         return configured + tuple(s for s in self.delivery.routed_statuses if s not in configured)
 
     @property
+    def known_vendor_ids(self) -> tuple[str, ...]:
+        """The vendors the platform notifies, by a topic subscription or by signed webhooks (the
+        notifier's KNOWN_VENDORS: a sale of any other vendor is counted as unknown)."""
+        return tuple(sorted({sub.vendor_id for sub in self.vendor_subscriptions} | set(self.delivery.vendors)))
+
+    @property
     def protects_data(self) -> bool:
         return self.production if self.data_protection is None else self.data_protection
 
@@ -199,7 +211,9 @@ class Settings(Section):
     # ----- rules between fields ------------------------------------------------------------------
     @model_validator(mode="after")
     def _rules(self) -> "Settings":
-        """Every rule that relates two or more fields, each problem with its key path."""
+        """Every rule that relates two or more fields, each problem with its key path. (Whether the
+        stack fits the account's quotas and carries the design rate is constructs/app/capacity.py's,
+        checked by `environments.load_settings` once these hold.)"""
         problems: list[tuple[str, str]] = []
 
         def fail(path: str, message: str) -> None:

@@ -343,3 +343,25 @@ class DeliverySettings(Section):
                   for e in vendor.get("endpoints") or () if isinstance(e, Mapping)
                   for t in e.get("event_types") or () if isinstance(t, str)}
         return tuple(s for s in delivery.DELIVERABLE_STATUSES if delivery.event_type_of(s) in wanted)
+
+
+class QuotaSettings(Section):
+    """The account's quotas in the stack's region that the platform leans on; null: AWS's default
+    for the region (constructs/app/capacity.py lists each with its Service Quotas code and source).
+    Set the value the account has once an increase is granted; the hard limits can only be lower."""
+
+    lambda_concurrent_executions: Annotated[int, Field(ge=1)] | None = None
+    lambda_unreserved_minimum: Annotated[int, Field(ge=0)] | None = None
+    api_gateway_requests_per_second: Annotated[int, Field(ge=1)] | None = None
+    api_gateway_burst_requests: Annotated[int, Field(ge=1)] | None = None
+    eventbridge_put_events_per_second: Annotated[int, Field(ge=1)] | None = None
+    eventbridge_invocations_per_second: Annotated[int, Field(ge=1)] | None = None
+    sns_publish_per_second: Annotated[int, Field(ge=1)] | None = None
+    sns_email_per_subscription_per_second: Annotated[int, Field(ge=1, le=10)] | None = Field(
+        default=None, description="an SNS hard limit")
+    dynamodb_table_write_units_per_second: Annotated[int, Field(ge=1)] | None = None
+    dynamodb_partition_write_units_per_second: Annotated[int, Field(ge=1, le=1_000)] | None = Field(
+        default=None, description="a DynamoDB hard limit")
+    sqs_fifo_requests_per_second: Annotated[int, Field(ge=1)] | None = None
+    sqs_fifo_in_flight_messages: Annotated[int, Field(ge=1)] | None = None
+    pipes_concurrent_executions: Annotated[int, Field(ge=1)] | None = None
