@@ -379,6 +379,48 @@ def test_fails_when_scaling_or_the_event_source_exceeds_the_processors_reserved_
         "messages are throttled back to the queue, got 20"]
 
 
+PEAK = {"name": "black-friday", "start": "2027-11-25T00:00:00", "end": "2027-12-01T00:00:00", "min_capacity": 5}
+
+
+def test_prod_keeps_a_small_warm_minimum_and_raises_it_for_its_known_peak():
+    s = load_settings("prod", environ=NO_ENV).processor_scaling
+    assert (s.provisioned_concurrency, s.min_capacity, s.max_capacity) == (2, 2, 300)
+    assert [(p.name, p.start, p.end, p.min_capacity) for p in s.scheduled_peaks] == [
+        ("black-friday-2027", "2027-11-25T00:00:00", "2027-12-01T00:00:00", 10)]
+
+
+def test_fails_when_a_scheduled_peak_ends_before_it_starts_or_sits_outside_the_scaling_range():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [
+        {**PEAK, "end": "2027-11-24T00:00:00"}, {**PEAK, "name": "too-big", "start": "2028-01-01T00:00:00",
+                                                 "end": "2028-01-02T00:00:00", "min_capacity": 11},
+        {**PEAK, "name": "too-small", "start": "2028-02-01T00:00:00", "end": "2028-02-02T00:00:00", "min_capacity": 1},
+    ]}}) == [
+        "dev: processor_scaling.scheduled_peaks[0].end: must be after start (2027-11-25T00:00:00), "
+        "got '2027-11-24T00:00:00'",
+        "dev: processor_scaling.scheduled_peaks[1].min_capacity: must be above min_capacity (1) and at most "
+        "max_capacity (10), got 11",
+        "dev: processor_scaling.scheduled_peaks[2].min_capacity: must be above min_capacity (1) and at most "
+        "max_capacity (10), got 1"]
+
+
+def test_fails_when_scheduled_peaks_overlap_or_share_a_name():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [
+        PEAK, {**PEAK, "start": "2027-11-30T00:00:00", "end": "2027-12-02T00:00:00"}]}}) == [
+        "dev: processor_scaling.scheduled_peaks: name 'black-friday' is used twice; each peak needs its own name",
+        "dev: processor_scaling.scheduled_peaks: 'black-friday' starts (2027-11-30T00:00:00) before 'black-friday' "
+        "ends (2027-12-01T00:00:00); peaks must not overlap"]
+
+
+def test_fails_when_a_scheduled_peak_is_not_a_utc_time_or_has_no_provisioned_concurrency_to_raise():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [{**PEAK, "start": "2027-11-31T00:00:00"}]}}) == [
+        "dev: processor_scaling.scheduled_peaks[0].start: must be a UTC date and time such as 2026-11-27T00:00:00, "
+        "got '2027-11-31T00:00:00'"]
+    assert problems("dev", {"processor_scaling": {"provisioned_concurrency": 0, "scheduled_peaks": [PEAK]}}) == [
+        "dev: processor_scaling.scheduled_peaks: need provisioned concurrency with autoscaling (a peak raises its "
+        "scaling minimum): set processor_scaling.provisioned_concurrency > 0 and keep the provisioned_concurrency and "
+        "autoscaling features enabled"]
+
+
 def test_prod_vendors_hear_by_https_and_signed_webhooks_and_stay_known_to_the_notifier():
     prod = load_settings("prod", environ=NO_ENV)
     assert [(sub.vendor_id, sub.protocol) for sub in prod.vendor_subscriptions] == [("vendor-acme", "https")]

@@ -28,12 +28,13 @@ from constructs.app.settings.sections import (
     PipeSettings,
     ProcessorScaling,
     QuotaSettings,
+    ScheduledPeak,
     VendorSubscription,
 )
 
 __all__ = [
     "FEATURES", "FUNCTION_NAMES", "LOCAL_ACCOUNT_ID", "LOCAL_VENDORS", "VENDOR_ID", "AlarmSettings", "ApiSettings",
     "ArchiveSettings", "BackendSettings", "CustomDomain", "DeliverySettings", "FunctionSettings", "LocalEmulator",
-    "NetworkSettings", "PipeSettings", "ProcessorScaling", "QuotaSettings", "Settings",
+    "NetworkSettings", "PipeSettings", "ProcessorScaling", "QuotaSettings", "ScheduledPeak", "Settings",
     "SettingsError", "VendorSubscription",
 ]

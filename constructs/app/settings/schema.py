@@ -238,12 +238,36 @@ class Settings(Section):
         elif s.provisioned_concurrency and not s.min_capacity <= s.provisioned_concurrency <= s.max_capacity:
             fail("processor_scaling.provisioned_concurrency", f"must lie within min..max capacity "
                  f"({s.min_capacity}..{s.max_capacity}) or be 0, got {s.provisioned_concurrency}")
+        self._peak_rules(fail)
         reserved = processor.reserved_concurrency
         if reserved is not None:
             for key in ("max_capacity", "event_source_max_concurrency"):
                 if getattr(s, key) > reserved:
                     fail(f"processor_scaling.{key}", f"must be <= the processor's reserved concurrency ({reserved}) "
                          f"or messages are throttled back to the queue, got {getattr(s, key)}")
+
+    def _peak_rules(self, fail: Callable[[str, str], None]) -> None:
+        s = self.processor_scaling
+        where = "processor_scaling.scheduled_peaks"
+        if s.scheduled_peaks and not (s.provisioned_concurrency and self.enabled("provisioned_concurrency")
+                                      and self.enabled("autoscaling")):
+            fail(where, "need provisioned concurrency with autoscaling (a peak raises its scaling minimum): set "
+                 "processor_scaling.provisioned_concurrency > 0 and keep the provisioned_concurrency and autoscaling "
+                 "features enabled")
+        names = [peak.name for peak in s.scheduled_peaks]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            fail(where, f"name {name!r} is used twice; each peak needs its own name")
+        for index, peak in enumerate(s.scheduled_peaks):
+            if peak.end <= peak.start:  # the same fixed-width format sorts as time
+                fail(f"{where}[{index}].end", f"must be after start ({peak.start}), got {peak.end!r}")
+            if not s.min_capacity < peak.min_capacity <= s.max_capacity:
+                fail(f"{where}[{index}].min_capacity", f"must be above min_capacity ({s.min_capacity}) and at most "
+                     f"max_capacity ({s.max_capacity}), got {peak.min_capacity}")
+        ordered = sorted(s.scheduled_peaks, key=lambda peak: peak.start)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if after.start < before.end:
+                fail(where, f"{after.name!r} starts ({after.start}) before {before.name!r} ends ({before.end}); "
+                     "peaks must not overlap")
 
     def _archive_rules(self, fail: Callable[[str, str], None]) -> None:
         a = self.archive

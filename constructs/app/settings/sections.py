@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -128,11 +129,35 @@ class FunctionSettings(Section):
     reserved_concurrency: Annotated[int, Field(ge=1)] | None = 10
 
 
+def _at_time(value: str) -> str:
+    """An Application Auto Scaling `at()` time: UTC, to the second."""
+    try:
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise ValueError("must be a UTC date and time such as 2026-11-27T00:00:00") from None
+    return value
+
+
+AtTime = Annotated[str, AfterValidator(_at_time)]
+
+
+class ScheduledPeak(Section):
+    """A known peak (Black Friday): from `start` to `end` (UTC, `2026-11-27T00:00:00`) the
+    processor's provisioned concurrency keeps at least min_capacity (scheduled actions on its
+    scaling target; utilization scaling still works above it)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    start: AtTime
+    end: AtTime
+    min_capacity: int = Field(ge=1)
+
+
 class ProcessorScaling(Section):
     """Processor alias: provisioned concurrency (0 disables it) within the Application Auto
     Scaling range min..max (max <= the processor's reserved concurrency); target_utilization of
     provisioned concurrency; backlog_per_instance: queue messages per execution before scaling
-    out; event_source_max_concurrency caps the SQS event source (<= reserved concurrency)."""
+    out; event_source_max_concurrency caps the SQS event source (<= reserved concurrency);
+    scheduled_peaks raise the minimum for known peaks (min_capacity < peak <= max_capacity)."""
 
     provisioned_concurrency: int = Field(default=2, ge=0)
     min_capacity: int = Field(default=2, ge=1)
@@ -140,6 +165,7 @@ class ProcessorScaling(Section):
     target_utilization: float = within(limits.AUTOSCALING_TARGET_UTILIZATION, 0.7)
     backlog_per_instance: int = Field(default=100, ge=1)
     event_source_max_concurrency: int = within(limits.SQS_EVENT_SOURCE_MAX_CONCURRENCY, 10, "SQS event source limit")
+    scheduled_peaks: tuple[ScheduledPeak, ...] = ()
 
 
 def _https_origin(value: str) -> str:
