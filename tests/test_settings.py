@@ -421,6 +421,12 @@ def test_fails_when_a_scheduled_peak_is_not_a_utc_time_or_has_no_provisioned_con
         "autoscaling features enabled"]
 
 
+def test_waf_logs_only_blocked_requests_unless_a_setting_adds_counted_ones():
+    assert load_settings("prod", environ=NO_ENV).api.waf_log_actions == ("BLOCK",)
+    assert load_settings("dev", {"api": {"waf_log_actions": ["BLOCK", "COUNT"]}},
+                         environ=NO_ENV).api.waf_log_actions == ("BLOCK", "COUNT")
+
+
 def test_prod_vendors_hear_by_https_and_signed_webhooks_and_stay_known_to_the_notifier():
     prod = load_settings("prod", environ=NO_ENV)
     assert [(sub.vendor_id, sub.protocol) for sub in prod.vendor_subscriptions] == [("vendor-acme", "https")]
