@@ -198,8 +198,8 @@ class Assumptions:
             f"{self.fanout_batch_ms:g} + {self.fanout_record_ms:g} ms per record",
             f"sender {self.sender_batch_ms:g} ms per batch + per delivery {self.vendor_ms:g} ms vendor answer and "
             f"{self.sender_dynamodb_trips:g} DynamoDB round trips, {SENDER_PARALLEL_GROUPS} message groups at once",
-            f"WAF: a provider sends from {self.source_ips_per_provider} source address(es) (worst case; Stripe "
-            "publishes 12)",
+            f"WAF: a provider sends from {self.source_ips_per_provider} source address(es) (worst case; Stripe and "
+            "PayPal publish several)",
             f"EventBridge: {self.put_events_entries_per_request} PutEvents entr"
             f"{'y' if self.put_events_entries_per_request == 1 else 'ies'} per counted transaction (Pipes' batches "
             "not credited)",
@@ -259,7 +259,7 @@ class Limit:
         return f"raise {self.key} to {math.ceil(needed * self.setting_scale):,}"
 
     def describe(self, *, with_key: bool = True) -> str:
-        """`label capacity unit (the quota or the setting)`."""
+        """`label capacity unit[, the quota or the setting]`."""
         scale = " per shard" if self.shard_webhooks is not None else ""
         what = self.quota.label if self.quota is not None else self.key if with_key else ""
         return f"{self.label} {self.capacity:,.0f} {self.unit}{scale}" + (f", {what}" if what else "")
