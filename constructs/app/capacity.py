@@ -338,7 +338,9 @@ def hops(settings: Settings, traffic: Traffic = TRAFFIC, assumptions: Assumption
         Limit("stage throttle", "api.throttle_rate_limit", s.api.throttle_rate_limit, 1.0, "requests/s"),
         Limit("account throttle", "quotas.api_gateway_requests_per_second", q("api_gateway_requests_per_second"),
               1.0, "requests/s", quota=QUOTAS["api_gateway_requests_per_second"]),
-    ), note="the account throttle is shared by every API of the account in the region"))
+    ), note=f"burst {min(s.api.throttle_burst_limit, q('api_gateway_burst_requests')):,} requests (stage "
+            f"{s.api.throttle_burst_limit:,}, account {q('api_gateway_burst_requests'):,}); the account's throttle "
+            "is shared by every API of the account in the region"))
     if s.enabled("waf"):
         result.append(Hop("WAF rate rule", (
             Limit("rate-based rule", "api.waf_rate_limit", s.api.waf_rate_limit / WAF_RATE_WINDOW_SECONDS,
@@ -434,8 +436,12 @@ def hops(settings: Settings, traffic: Traffic = TRAFFIC, assumptions: Assumption
                             d.sender_max_concurrency, seconds, "concurrent executions"))
         limits.append(Limit("deliveries table", "quotas.dynamodb_table_write_units_per_second", table_wru,
                             t.deliveries_table_wru, "WRU/s", quota=table_quota))
+        held = q("sqs_fifo_in_flight_messages") / (t.deliveries * design_rate(s)) / 60 if t.deliveries else math.inf
         result.append(Hop("delivery sender λ", tuple(limits),
-                          note=f"{per_delivery_ms:.1f} ms of a sender per delivery; endpoints' own rate limits below"))
+                          note=f"{per_delivery_ms:.1f} ms of a sender per delivery; endpoints' own rate limits below; "
+                               "a failing vendor's deliveries wait in flight between attempts: if every vendor "
+                               f"failed, the FIFO's {q('sqs_fifo_in_flight_messages'):,} in flight would fill in "
+                               f"{held:,.0f} min at the design rate (delivery.auto_disable_after_seconds bounds it)"))
     return result
 
 
