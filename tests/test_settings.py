@@ -539,6 +539,10 @@ MISTAKES = {
                      "dev: ingest_max_receive_count: must be 1..1000 (SQS maxReceiveCount), got 0"),
     "cross-field": ("prod", {"functions": {"processor": {"memory_mb": 1024}}},
                     "prod: functions.processor.memory_mb: must be >= 3008 in prod (M5: 3 GB), got 1024"),
+    "design-rate": ("local", {"webhooks_per_minute": 15_000},
+                    "local: delivery.sender_max_concurrency: delivery sender λ carries at most 219 webhooks/s (event "
+                    "source maximum concurrency 2 concurrent executions), below the design rate 250/s "
+                    "(webhooks_per_minute 15,000): raise delivery.sender_max_concurrency to 3"),
 }
 
 
