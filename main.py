@@ -73,7 +73,7 @@ def build_app(environments: list[str] | None = None, outdir: str | None = None):
 
 
 def capacity_warnings(app) -> list[str]:
-    """`env: warning: key: message` for each stack of `app` (constructs/app/capacity.py, warnings)."""
+    """`env: warning: key: message` for each stack of `app` (constructs/app/capacity/checks.py, warnings)."""
     from constructs.app import capacity
     from constructs.app.stack import PaymentPlatformStack
 

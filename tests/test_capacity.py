@@ -1,11 +1,10 @@
-"""The capacity model (constructs/app/capacity.py) and its checks at synth: each hop's ceiling
+"""The capacity model (constructs/app/capacity/) and its checks at synth: each hop's ceiling
 computed by hand for a small synthetic environment, the quota check that fails synth with one line
 (in the settings and through `python main.py`), the e-mail warning, the measured figures tied to
-the local run's capture, and scripts/capacity_model.py's table."""
+the local run's capture, and the table of `python -m scripts.capacity`."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -18,6 +17,7 @@ import pytest
 from constructs.app import capacity
 from constructs.app.environments import load_settings, read_environments
 from constructs.app.settings import QuotaSettings, SettingsError
+from scripts.cost.prices import wru
 from support import ROOT
 
 NO_ENV: dict = {}
@@ -266,17 +266,11 @@ def test_main_prints_a_capacity_warning_once_and_synthesizes(tmp_path):
 
 # ----- the measured figures and the assumptions come from the capture and the cost model --------
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def cost_model():
-    return _load("cost_model_for_capacity", ROOT / "scripts" / "cost_model.py")
+    import scripts.cost
+
+    return scripts.cost
 
 
 def test_the_traffic_per_webhook_is_what_the_checked_in_capture_measures(cost_model):
@@ -285,17 +279,17 @@ def test_the_traffic_per_webhook_is_what_the_checked_in_capture_measures(cost_mo
     path, n = cost_model.webhook_path(calls), calls["webhooks"]
     table = lambda prefix: [w for w in path["dynamodb_writes"] if w["table"].startswith(prefix)]  # noqa: E731
     ledger, markers = table("payment-transactions-"), table("payment-notification-markers-")
-    ledger_wru = sum(cost_model.wru(sizes["event_row"] if w.get("row_type") == "event" else w["size"]) for w in ledger)
+    ledger_wru = sum(wru(sizes["event_row"] if w.get("row_type") == "event" else w["size"]) for w in ledger)
     index_wru = sum(len(w["gsi"]) for w in ledger if w["ok"] and w.get("gsi") and w.get("kind") == "create")
-    markers_wru = sum(cost_model.wru(w["size"]) for w in markers)
-    settings = cost_model.deployed_settings("prod", measured=cost_model.measured_code_cuts(calls, sizes))
+    markers_wru = sum(wru(w["size"]) for w in markers)
+    settings = cost_model.deployed_settings("prod", measured=cost_model.code_as_measured(calls, sizes))
     delivered, _ = cost_model.deliveries_made(calls)
     delivery_only_events, _ = cost_model.delivery_bus_events(calls, settings)
     notified = calls["functions"]["notifier"]["records"]
     fanned_out = calls["functions"]["delivery_fanout"]["records"]
     created = {tuple(w["key"]): w["size"] for w in calls["dynamodb_writes"]
                if w["table"].startswith("deliveries-") and w["op"] == "PutItem" and any(w["key"])}
-    deliveries_wru = sum(cost_model.wru(max(w["size"], created.get(tuple(w["key"]), 0)))
+    deliveries_wru = sum(wru(max(w["size"], created.get(tuple(w["key"]), 0)))
                          for w in calls["dynamodb_writes"] if w["table"].startswith("deliveries-"))
     measured = {
         "ledger_table_wru": ledger_wru / n, "ledger_index_wru": index_wru / n, "markers_table_wru": markers_wru / n,
@@ -339,11 +333,13 @@ def test_the_models_constants_are_the_stacks_and_the_handlers():
     assert capacity.LEDGER_INDEXES == len(LEDGER_GSIS)
 
 
-# ----- scripts/capacity_model.py ----------------------------------------------------------------
+# ----- python -m scripts.capacity ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def cli():
-    return _load("capacity_model_script", ROOT / "scripts" / "capacity_model.py")
+    import scripts.capacity
+
+    return scripts.capacity
 
 
 @pytest.mark.parametrize("text, per_second", [("10000/min", 10_000 / 60), ("167/s", 167), ("600", 10),
@@ -361,7 +357,7 @@ def test_fails_when_the_rate_is_not_a_rate(cli, text):
 
 
 def test_the_table_prints_each_hop_with_its_ceiling_and_utilisation_and_the_first_to_saturate(cli):
-    text = cli.report(small(), 100.0, capacity, TRAFFIC, ASSUMPTIONS)
+    text = cli.report(small(), 100.0, TRAFFIC, ASSUMPTIONS)
     row = lambda name: next(line for line in text.splitlines() if line.startswith(f"{name} ")).split()  # noqa: E731
     # the hop, its maximum, what limits it, then 1x, 10x, 100x (over 100% marked "!")
     assert row("WAF rate rule")[3] == "20/s" and row("WAF rate rule")[-6:] == ["500%", "!", "5000%", "!", "50000%", "!"]

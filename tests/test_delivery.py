@@ -6,6 +6,7 @@ errors; and the construct on its own in a foreign stack (terraform validate)."""
 import json
 import shutil
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,15 @@ from paycore import delivery as runtime
 
 from constructs.app.environments import load_settings
 from constructs.app.settings import SettingsError
-from constructs.delivery import VendorDelivery
+from constructs.delivery import (
+    DeliveryKeys,
+    DeliveryQueueOptions,
+    DeliveryRuleOptions,
+    DeliveryTableOptions,
+    EndpointOptions,
+    SenderOptions,
+    VendorDelivery,
+)
 from constructs.processing import FunctionGroup, FunctionSpec
 from infra_synth import by, named, synth
 from support import run_terraform
@@ -398,7 +407,8 @@ def code_zip(tmp_path) -> str:
 
 
 def build_shop_stack(scope, zip_path: str, **overrides) -> TerraformStack:
-    """A foreign stack: its own names, no VPC, no settings, nothing of the platform's stack."""
+    """A foreign stack: its own names, no VPC, no settings, nothing of the platform's stack.
+    `overrides`: option group -> fields to replace in it (e.g. sender={"maximum_concurrency": 1})."""
     stack = TerraformStack(scope, "shop")
     AwsProvider(stack, "aws", region="eu-west-1")
     group = FunctionGroup(
@@ -408,22 +418,26 @@ def build_shop_stack(scope, zip_path: str, **overrides) -> TerraformStack:
                                         source_code_hash="placeholder=")})
     spec = dict(code_path=zip_path, source_code_hash="placeholder=")
     options = dict(
-        events_queue_name="shop-order-events", events_max_receive_count=5, queue_name="shop-hooks.fifo",
-        dead_letter_queue_name="shop-hooks-dlq.fifo",
-        table_name="shop-hooks", endpoints_parameter_name="/shop/hooks", endpoints_document='{"vendors": {}}',
-        signing_secret_names={"ep-partner": "shop/hooks/ep-partner"}, signing_secret_prefix="shop/hooks/",
-        event_bus_name="default", event_bus_arn="arn:aws:events:eu-west-1:123456789012:event-bus/default",
-        rule_name="shop-orders-to-hooks", rule_pattern={"source": ["shop.orders"]},
-        alerts_rule_name="shop-hook-alerts", alerts_rule_pattern={"source": ["shop.hooks"]},
-        alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:shop-alerts",
-        sqs_kms_key_arn=KEY, dynamodb_kms_key_arn=KEY, secrets_kms_key_arn=KEY, events_kms_key_arn=KEY,
-        account_id="123456789012", partition="aws", region="eu-west-1",
-        fanout_function=FunctionSpec(function_name="shop-hooks-fanout", handler="fanout.handler", **spec),
-        sender_function=FunctionSpec(function_name="shop-hooks-sender", handler="sender.handler", timeout_seconds=60,
-                                     **spec),
+        queues=DeliveryQueueOptions(events_queue_name="shop-order-events", events_max_receive_count=5,
+                                    queue_name="shop-hooks.fifo", dead_letter_queue_name="shop-hooks-dlq.fifo"),
+        table=DeliveryTableOptions(name="shop-hooks"),
+        endpoints=EndpointOptions(parameter_name="/shop/hooks", document='{"vendors": {}}',
+                                  signing_secret_names={"ep-partner": "shop/hooks/ep-partner"},
+                                  signing_secret_prefix="shop/hooks/"),
+        rules=DeliveryRuleOptions(
+            event_bus_name="default", event_bus_arn="arn:aws:events:eu-west-1:123456789012:event-bus/default",
+            rule_name="shop-orders-to-hooks", rule_pattern={"source": ["shop.orders"]},
+            alerts_rule_name="shop-hook-alerts", alerts_rule_pattern={"source": ["shop.hooks"]},
+            alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:shop-alerts"),
+        keys=DeliveryKeys(sqs=KEY, dynamodb=KEY, secrets=KEY, events=KEY),
+        fanout=FunctionSpec(function_name="shop-hooks-fanout", handler="fanout.handler", **spec),
+        sender=SenderOptions(function=FunctionSpec(function_name="shop-hooks-sender", handler="sender.handler",
+                                                   timeout_seconds=60, **spec)),
         function_builder=lambda id_, fn, groups: group.add_function(id_, fn, security_group_ids=groups),
+        account_id="123456789012", partition="aws", region="eu-west-1",
     )
-    options.update(overrides)
+    for key, fields in overrides.items():
+        options[key] = replace(options[key], **fields)
     VendorDelivery(stack, "hooks", **options)
     return stack
 
@@ -455,16 +469,20 @@ def test_the_foreign_stack_passes_terraform_validate(code_zip, tmp_path):
 
 def test_fails_when_the_construct_gets_wrong_names_or_a_mismatched_secret_prefix(code_zip):
     with pytest.raises(ValueError) as error:
-        build_shop_stack(Testing.app(), code_zip, queue_name="shop-hooks", endpoints_parameter_name="shop/hooks",
-                         signing_secret_names={"ep-partner": "elsewhere/ep-partner"}, sender_maximum_concurrency=1,
-                         vpc_id="vpc-123")
+        build_shop_stack(Testing.app(), code_zip, queues={"queue_name": "shop-hooks"},
+                         endpoints={"parameter_name": "shop/hooks",
+                                    "signing_secret_names": {"ep-partner": "elsewhere/ep-partner"},
+                                    "secret_recovery_window_in_days": 3},
+                         sender={"maximum_concurrency": 1, "vpc_id": "vpc-123"})
     message = str(error.value)
-    for fragment in ("queue_name must be a FIFO queue name ending in .fifo, got 'shop-hooks'",
-                     "endpoints_parameter_name must be an SSM path", "must start with signing_secret_prefix 'shop/hooks/'",
-                     "sender_maximum_concurrency must be 2..1000", "vpc_id and vpc_cidr go together"):
+    for fragment in ("queues.queue_name must be a FIFO queue name ending in .fifo, got 'shop-hooks'",
+                     "endpoints.parameter_name must be an SSM path",
+                     "must start with signing_secret_prefix 'shop/hooks/'",
+                     "endpoints.secret_recovery_window_in_days must be 0 or 7..30, got 3",
+                     "sender.maximum_concurrency must be 2..1000", "sender.vpc_id and sender.vpc_cidr go together"):
         assert fragment in message, message
 
 
 def test_fails_when_the_endpoint_document_does_not_fit_a_parameter(code_zip):
-    with pytest.raises(ValueError, match="endpoints_document must fit an SSM parameter"):
-        build_shop_stack(Testing.app(), code_zip, endpoints_document=json.dumps({"vendors": {"x": "y" * 9000}}))
+    with pytest.raises(ValueError, match="endpoints.document must fit an SSM parameter"):
+        build_shop_stack(Testing.app(), code_zip, endpoints={"document": json.dumps({"vendors": {"x": "y" * 9000}})})

@@ -1,4 +1,4 @@
-"""scripts/ops.py: one CLI, targets from the environment's settings; every user mistake is one line
+"""scripts/ops (python -m scripts.ops): one CLI, targets from the environment's settings; every user mistake is one line
 on stderr and exit code 2 with nothing written; writes have --dry-run."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import ops
 from constructs.app.environments import environment_names
+from scripts.ops import cli as ops
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 BUCKET = f"payment-archive-dev-{ACCOUNT}-{REGION}"

@@ -267,10 +267,11 @@ FIELD_RULES = [
      "180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), got 2", None),
     ("no-provider", "dev", {"providers": []}, "dev: providers: must name at least one, got []", None),
     ("unknown-provider", "dev", {"providers": ["stripe", "strpe"]},
-     "dev: providers[1]: must be a webhook provider of paycore.providers (stripe, paypal), got 'strpe'; "
-     "did you mean stripe?", None),
+     "dev: providers[1]: must be a webhook provider of paycore.providers (stripe, paypal; another is its module "
+     "paycore.providers.<name> or providers.register()), got 'strpe'; did you mean stripe?", None),
     ("direct-is-no-webhook-provider", "dev", {"providers": ["direct"]},
-     "dev: providers[0]: must be a webhook provider of paycore.providers (stripe, paypal), got 'direct'", None),
+     "dev: providers[0]: must be a webhook provider of paycore.providers (stripe, paypal; direct has no webhook "
+     "route), got 'direct'", None),
     ("provider-repeats", "dev", {"providers": ["stripe", "stripe"]},
      "dev: providers: must not repeat an entry, got ['stripe', 'stripe']", None),
     ("alert-email", "dev", {"alert_email": "ops at example"},

@@ -17,10 +17,10 @@ import pytest
 from syrupy.extensions.amber.serializer import AmberDataSerializer
 
 from constructs.app.environments import environment_names, load_settings
-from constructs.app.stack import EMULATOR_PROFILE
+from constructs.app.local import EMULATOR_PROFILE
 from support import ROOT, run_terraform
 
-import package  # scripts/ is an import root (pytest.ini pythonpath)
+from scripts.packaging import zips as package
 
 ENVIRONMENTS = environment_names()  # cdktf.json context.environments, as main.py synthesizes them
 #: a name cdktf.json does not use yet, for the tests that add an environment

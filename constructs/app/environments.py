@@ -68,7 +68,7 @@ def load_settings(
     read the file), the PAYMENTS_* variables (`environ`, default os.environ), then `overrides` (the
     same shape; tests use them). Raises SettingsError with every problem: the schema's, then, once
     those hold, whether the stack fits the account's quotas and carries the design rate
-    (constructs/app/capacity.py; `capacity_checks=False` leaves these to the caller)."""
+    (constructs/app/capacity/; `capacity_checks=False` leaves these to the caller)."""
     configured = read_environments() if environments is None else environments
     if environment not in configured:
         raise SettingsError([f"{environment}: not an environment of cdktf.json; context.environments has "

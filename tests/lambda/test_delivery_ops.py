@@ -1,11 +1,9 @@
-"""Delivery ops tool (scripts/delivery_ops.py): listings with counts, dry runs that change nothing,
+"""Delivery ops tool (scripts/ops/delivery_ops.py): listings with counts, dry runs that change nothing,
 secrets written only to a file, state transitions that refuse what does not apply."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 from delivery_fixtures import (  # noqa: F401  (fixtures)
     Esm,
@@ -22,11 +20,7 @@ from delivery_fixtures import (  # noqa: F401  (fixtures)
 
 from paycore.delivery_ops import DeliveryOps
 from paycore.delivery_store import DeliveryStore
-
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("delivery_ops_cli", ROOT / "scripts" / "delivery_ops.py")
-cli = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(cli)
+from scripts.ops import delivery_ops as cli
 
 
 def tools(env) -> DeliveryOps:

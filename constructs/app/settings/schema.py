@@ -78,10 +78,19 @@ def _every_function(value: Any) -> Any:
 
 
 def _webhook_provider(name: str) -> str:
-    """A provider of the registry that sends webhooks (direct payments have no route)."""
+    """A provider of the registry that sends webhooks (direct payments have no route): registered,
+    or a module ``paycore.providers.{name}`` of the Lambda layer (loaded and registered here)."""
+    try:
+        webhook = provider_registry.get(name).webhook
+    except provider_registry.UnknownProvider:
+        webhook = None
     known = provider_registry.webhook_names()
-    if name not in known:
-        raise ValueError(f"must be a webhook provider of paycore.providers ({', '.join(known)}){suggestion(name, known)}")
+    if webhook is None:
+        raise ValueError(f"must be a webhook provider of paycore.providers ({', '.join(known)}; another is its "
+                         f"module paycore.providers.<name> or providers.register()){suggestion(name, known)}")
+    if not webhook:
+        raise ValueError(f"must be a webhook provider of paycore.providers ({', '.join(known)}; {name} has no "
+                         "webhook route)")
     return name
 
 
@@ -99,7 +108,7 @@ class Settings(Section):
         default_factory=lambda: {name: FunctionSettings() for name in FUNCTION_NAMES})
     processor_scaling: ProcessorScaling = ProcessorScaling()
     # The peak rate the environment must carry (M16: prod over 10,000 a minute at Black Friday);
-    # synth fails when a hop's quota or setting cannot carry it (constructs/app/capacity.py, checked
+    # synth fails when a hop's quota or setting cannot carry it (constructs/app/capacity/, checked
     # by environments.load_settings).
     webhooks_per_minute: int = Field(default=1_000, ge=1)
     quotas: QuotaSettings = QuotaSettings()
@@ -212,7 +221,7 @@ class Settings(Section):
     @model_validator(mode="after")
     def _rules(self) -> "Settings":
         """Every rule that relates two or more fields, each problem with its key path. (Whether the
-        stack fits the account's quotas and carries the design rate is constructs/app/capacity.py's,
+        stack fits the account's quotas and carries the design rate is constructs/app/capacity/'s,
         checked by `environments.load_settings` once these hold.)"""
         problems: list[tuple[str, str]] = []
 
@@ -248,25 +257,24 @@ class Settings(Section):
 
     def _peak_rules(self, fail: Callable[[str, str], None]) -> None:
         s = self.processor_scaling
-        where = "processor_scaling.scheduled_peaks"
         if s.scheduled_peaks and not (s.provisioned_concurrency and self.enabled("provisioned_concurrency")
                                       and self.enabled("autoscaling")):
-            fail(where, "need provisioned concurrency with autoscaling (a peak raises its scaling minimum): set "
+            fail("processor_scaling.scheduled_peaks", "need provisioned concurrency with autoscaling (a peak raises its scaling minimum): set "
                  "processor_scaling.provisioned_concurrency > 0 and keep the provisioned_concurrency and autoscaling "
                  "features enabled")
         names = [peak.name for peak in s.scheduled_peaks]
         for name in sorted({n for n in names if names.count(n) > 1}):
-            fail(where, f"name {name!r} is used twice; each peak needs its own name")
+            fail("processor_scaling.scheduled_peaks", f"name {name!r} is used twice; each peak needs its own name")
         for index, peak in enumerate(s.scheduled_peaks):
             if peak.end <= peak.start:  # the same fixed-width format sorts as time
-                fail(f"{where}[{index}].end", f"must be after start ({peak.start}), got {peak.end!r}")
+                fail(f"processor_scaling.scheduled_peaks[{index}].end", f"must be after start ({peak.start}), got {peak.end!r}")
             if not s.min_capacity < peak.min_capacity <= s.max_capacity:
-                fail(f"{where}[{index}].min_capacity", f"must be above min_capacity ({s.min_capacity}) and at most "
+                fail(f"processor_scaling.scheduled_peaks[{index}].min_capacity", f"must be above min_capacity ({s.min_capacity}) and at most "
                      f"max_capacity ({s.max_capacity}), got {peak.min_capacity}")
         ordered = sorted(s.scheduled_peaks, key=lambda peak: peak.start)
         for before, after in zip(ordered, ordered[1:], strict=False):
             if after.start < before.end:
-                fail(where, f"{after.name!r} starts ({after.start}) before {before.name!r} ends ({before.end}); "
+                fail("processor_scaling.scheduled_peaks", f"{after.name!r} starts ({after.start}) before {before.name!r} ends ({before.end}); "
                      "peaks must not overlap")
 
     def _archive_rules(self, fail: Callable[[str, str], None]) -> None:

@@ -376,7 +376,7 @@ class DeliverySettings(Section):
 
 class QuotaSettings(Section):
     """The account's quotas in the stack's region that the platform leans on; null: AWS's default
-    for the region (constructs/app/capacity.py lists each with its Service Quotas code and source).
+    for the region (constructs/app/capacity/quotas.py lists each with its Service Quotas code and source).
     Set the value the account has once an increase is granted; the hard limits can only be lower."""
 
     lambda_concurrent_executions: Annotated[int, Field(ge=1)] | None = None
