@@ -187,5 +187,5 @@ class ScenarioContext:
             store = SecretStore(boto3.client("secretsmanager", endpoint_url=self.platform.endpoint_url, region_name=REGION),
                                 prefix=self.platform.environment("processor")["SECRET_PREFIX"], max_age=0)
             report = tool.replay(self.s3, self.sqs, bucket=self.platform.wiring.bucket, queue_url=self.ingest_url,
-                                 signing_secret=store.signing, **kwargs)
+                                 signing_secret=store.signing, internal_key=store.internal_key, **kwargs)
         return report.as_dict()
