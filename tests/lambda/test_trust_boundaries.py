@@ -33,6 +33,7 @@ from paycore.ledger import Ledger
 from paycore.model import MisconfiguredSecret, Rejected
 from paycore.providers import direct, paypal
 from paycore.secrets import SecretStore
+from scripts.local import sample_webhooks
 from scripts.ops import replay_quarantine
 
 
@@ -60,54 +61,10 @@ def metric(text: str, name: str, **dims) -> float:
 
 # ================================================================ item 1: one transmission, one body
 
-def crc32_patch(data: bytes, offset: int, target: int) -> bytes:
-    """``data`` with its 4 bytes at ``offset`` replaced so that its CRC32 is ``target``. CRC32 is
-    affine over GF(2): flipping a bit of the patch flips a fixed set of bits of the checksum, so the
-    32 patch bits that give the wanted difference are one linear system (an XOR basis, 32 x 32)."""
-    size = len(data)
-    zeros = zlib.crc32(bytes(size))
-
-    def effect(bit: int) -> int:
-        flipped = bytearray(size)
-        flipped[offset + bit // 8] = 1 << (bit % 8)
-        return zlib.crc32(bytes(flipped)) ^ zeros
-
-    base = bytearray(data)
-    base[offset:offset + 4] = bytes(4)
-    wanted = zlib.crc32(bytes(base)) ^ target
-    basis: list[tuple[int, int]] = []  # (checksum effect, patch bits), distinct leading bits, descending
-    for bit in range(32):
-        vector, combination = effect(bit), 1 << bit
-        for pivot, pivot_bits in basis:
-            if vector ^ pivot < vector:
-                vector, combination = vector ^ pivot, combination ^ pivot_bits
-        if vector:
-            basis = sorted([*basis, (vector, combination)], reverse=True)
-    patch = 0
-    for pivot, pivot_bits in basis:
-        if wanted ^ pivot < wanted:
-            wanted, patch = wanted ^ pivot, patch ^ pivot_bits
-    assert wanted == 0, "CRC32's 32 bits of patch reach every checksum"
-    base[offset:offset + 4] = patch.to_bytes(4, "little")
-    return bytes(base)
-
-
-JSON_SAFE = set(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
-
-
 def collide(genuine: bytes, forged_event: dict) -> bytes:
-    """A body that says ``forged_event`` and has ``genuine``'s CRC32: the 4 patch bytes sit in its
-    ``summary`` text, and a counter beside them is tried until they are printable JSON characters
-    (about 1 in 60 tries)."""
-    target = zlib.crc32(genuine)
-    for attempt in range(100_000):
-        event = {**forged_event, "summary": f"{forged_event['summary']} {attempt:05d}@@@@"}
-        text = json.dumps(event, separators=(",", ":")).encode()
-        offset = text.index(b"@@@@")
-        forged = crc32_patch(text, offset, target)
-        if all(b in JSON_SAFE for b in forged[offset:offset + 4]):
-            return forged
-    raise AssertionError("no printable patch found")
+    """A body saying ``forged_event`` with ``genuine``'s CRC32 (a real 4-byte patch, see
+    scripts/local/sample_webhooks.py ``crc32_collision``)."""
+    return sample_webhooks.crc32_collision(genuine, forged_event)
 
 
 @pytest.fixture

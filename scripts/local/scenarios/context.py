@@ -146,6 +146,12 @@ class ScenarioContext:
             ids.append(json.loads(base64.b64decode(raw))["id"])
         return sorted(ids)
 
+    def dlq_depth(self) -> int:
+        """Messages in the ingest DLQ, visible or not."""
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
     def metric(self, prefix: str) -> int:
         return sum(v for k, v in self.platform.metrics.items() if k.startswith(prefix))
 
