@@ -360,7 +360,6 @@ def direct_envelope(key: str, received_at: int = NOW_MS, *, body: dict | None = 
     default the test secret's current value; ``sign=False``: no signature, as a forger sends it)."""
     from handler_constants import INTERNAL_KEY
 
-    from paycore import internal_envelope
     from paycore.envelope import build_envelope
     from paycore.providers import direct
 
@@ -369,6 +368,8 @@ def direct_envelope(key: str, received_at: int = NOW_MS, *, body: dict | None = 
                               source_ip="10.0.0.1", headers={direct.IDEMPOTENCY_HEADER: key},
                               raw=direct.canonical_body(request, key))
     if sign:
+        from paycore import internal_envelope
+
         envelope = internal_envelope.sign(envelope, "direct", {"current": internal_key or INTERNAL_KEY})
     return envelope.to_json()
 

@@ -91,8 +91,10 @@ def test_certificate_url_off_paypal_https_hosts_is_rejected(paypal_envelope, pay
     assert fetched == []  # never downloaded
 
 
-@pytest.mark.parametrize("mode,hosts,others", [("live", paypal.LIVE_CERT_HOSTS, paypal.SANDBOX_CERT_HOSTS),
-                                                ("sandbox", paypal.SANDBOX_CERT_HOSTS, paypal.LIVE_CERT_HOSTS)])
+LIVE_HOSTS, SANDBOX_HOSTS = ("api.paypal.com", "api-m.paypal.com"), ("api.sandbox.paypal.com", "api-m.sandbox.paypal.com")
+
+
+@pytest.mark.parametrize("mode,hosts,others", [("live", LIVE_HOSTS, SANDBOX_HOSTS), ("sandbox", SANDBOX_HOSTS, LIVE_HOSTS)])
 def test_each_paypal_mode_accepts_its_own_certificate_hosts_only(mode, hosts, others):
     for host in sorted(hosts):
         assert paypal.check_cert_url(f"https://{host}/v1/notifications/certs/CERT-1", mode)
@@ -278,7 +280,7 @@ SANDBOX_URL = "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-sb"
 
 def test_sandbox_certificate_is_accepted_where_the_paypal_mode_is_sandbox(paypal_envelope, paypal_event, paypal_keys,
                                                                           serve, monkeypatch):
-    monkeypatch.setenv(paypal.MODE_ENV, "sandbox")
+    monkeypatch.setenv("PAYPAL_MODE", "sandbox")
     leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, common_name=SANDBOX_SUBJECT)
     url = serve(paypal_keys.authority.chain_pem(leaf), SANDBOX_URL)
     verify(paypal_envelope(paypal_event(), cert_url=url))
@@ -290,9 +292,9 @@ def test_sandbox_certificate_is_accepted_where_the_paypal_mode_is_sandbox(paypal
 def test_sandbox_certificate_is_rejected_where_the_paypal_mode_is_live(paypal_envelope, paypal_event, paypal_keys,
                                                                        serve, monkeypatch, mode):
     if mode:
-        monkeypatch.setenv(paypal.MODE_ENV, mode)
+        monkeypatch.setenv("PAYPAL_MODE", mode)
     else:
-        monkeypatch.delenv(paypal.MODE_ENV, raising=False)  # unset: live
+        monkeypatch.delenv("PAYPAL_MODE", raising=False)  # unset: live
     leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, common_name=SANDBOX_SUBJECT)
     paypal_keys.fetched.clear()
     # the sandbox host: refused from the URL alone

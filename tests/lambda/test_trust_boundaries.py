@@ -27,7 +27,6 @@ from sqs_event_source import EventSourceStandIn
 
 import processor_handler
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from paycore import internal_envelope
 from paycore.envelope import build_envelope, parse_envelope
 from paycore.ledger import Ledger
 from paycore.model import MisconfiguredSecret, Rejected
@@ -233,6 +232,8 @@ def test_a_direct_payment_with_a_signature_that_does_not_cover_it_is_rejected(aw
 
 
 def test_a_direct_signature_does_not_verify_as_another_kind():
+    from paycore import internal_envelope
+
     envelope = parse_envelope(direct_envelope("order-kind-00001"))
     secret = {"current": INTERNAL_KEY}
     internal_envelope.verify(envelope, "direct", secret)
@@ -251,6 +252,8 @@ def test_the_previous_internal_key_still_verifies_during_a_rotation(aws, lambda_
 
 @pytest.mark.parametrize("value", [{}, {"current": "short"}, {"previous": INTERNAL_KEY}])
 def test_an_internal_key_the_validator_cannot_sign_with_is_ours_to_fix(value):
+    from paycore import internal_envelope
+
     envelope = build_envelope(provider="direct", received_at=NOW_MS, request_id="r", source_ip="10.0.0.1",
                               headers={"idempotency-key": "order-key-000001"}, raw=b"{}")
     with pytest.raises(MisconfiguredSecret):
@@ -291,22 +294,33 @@ def _drain(aws, lambda_context) -> int:
     return len(records)
 
 
+PREFIXES = {"quarantine": "quarantine/direct/2024/11/22", "parked": "parked/webhooks-test-dlq.fifo/2024/11/22"}
+
+
 @pytest.mark.parametrize("where", ["quarantine", "parked"])
 def test_a_forged_direct_payment_written_to_the_archive_never_becomes_a_payment(aws, lambda_context, where):
-    # someone with s3:PutObject under quarantine/ or parked/ writes a payment of their own, and a
-    # genuine one (signed by the validator) waits there too: the replay re-verifies both
+    # someone with s3:PutObject under quarantine/ or parked/ writes a payment of their own
     forged = direct_envelope("order-planted-001", sign=False)
-    genuine = direct_envelope("order-parked-0001")
-    prefix = "quarantine/direct/2024/11/22" if where == "quarantine" else "parked/webhooks-test-dlq.fifo/2024/11/22"
-    for name, text in (("forged", forged), ("genuine", genuine)):
-        aws.s3.put_object(Bucket=aws.bucket, Key=f"{prefix}/{name}.json",
-                          Body=_document(text, reason="failed_after_redrive", request_id=name))
+    aws.s3.put_object(Bucket=aws.bucket, Key=f"{PREFIXES[where]}/forged.json",
+                      Body=_document(forged, reason="failed_after_redrive", request_id="forged"))
     report = _replay(aws, parked=where == "parked")
-    assert (report.requeued, dict(report.still_rejected)) == (1, {"internal_signature_mismatch": 1})
+    assert (report.requeued, dict(report.still_rejected)) == (0, {"internal_signature_mismatch": 1})
+    _drain(aws, lambda_context)
+    assert Ledger(aws.dynamodb, aws.table).get_state(direct.transaction_id_for("order-planted-001")) is None
+
+
+@pytest.mark.parametrize("where", ["quarantine", "parked"])
+def test_a_genuine_direct_payment_in_the_archive_is_replayed_with_its_signature(aws, lambda_context, where):
+    genuine = direct_envelope("order-parked-0001")  # signed by the validator, parked after a failure
+    aws.s3.put_object(Bucket=aws.bucket, Key=f"{PREFIXES[where]}/genuine.json",
+                      Body=_document(genuine, reason="failed_after_redrive", request_id="genuine"))
+    report = _replay(aws, parked=where == "parked")
+    assert (report.requeued, dict(report.still_rejected)) == (1, {})
+    [message] = aws.sqs.receive_message(QueueUrl=aws.queue_url, AttributeNames=["All"], VisibilityTimeout=0)["Messages"]
+    assert message["Attributes"]["MessageGroupId"] == direct.transaction_id_for("order-parked-0001")  # the validator's
     assert _drain(aws, lambda_context) == 1
-    ledger = Ledger(aws.dynamodb, aws.table)
-    assert ledger.get_state(direct.transaction_id_for("order-planted-001")) is None
-    assert ledger.get_state(direct.transaction_id_for("order-parked-0001"))["status"] == "succeeded"
+    state = Ledger(aws.dynamodb, aws.table).get_state(direct.transaction_id_for("order-parked-0001"))
+    assert state["status"] == "succeeded"
 
 
 # ================================================================ item 3: an unverified message's group
@@ -346,6 +360,10 @@ def _depth(sqs, url: str) -> int:
     return sum(int(v) for v in attributes.values())
 
 
+#: how soon "soon" is: a retry within this many seconds
+SHORT = 15
+
+
 @pytest.mark.parametrize("answer,receives", [
     (paypal.CertificateUnavailable("HTTP 503"), 2),   # may pass: retried once, soon, then quarantined
     (Rejected("certificate_unavailable"), 1),         # a 404: quarantined at once
@@ -359,14 +377,14 @@ def test_an_unverified_message_holds_a_genuine_event_of_its_group_for_one_short_
     genuine = paypal_envelope(paypal_event(event_id="WH-GENUINE-2", capture_id="CAPVICTIM2"))
     _send(sqs, url, poison, "CAPVICTIM2")
     _send(sqs, url, genuine, "CAPVICTIM2")
-    visibility = []
-    real = processor_handler.sqs_client().change_message_visibility_batch
+    visibility = []  # what the function set, as SQS sees it
+    real = moto.sqs.models.SQSBackend.change_message_visibility
 
-    def change(**kwargs):
-        visibility.extend(e["VisibilityTimeout"] for e in kwargs["Entries"])
-        return real(**kwargs)
+    def change(backend, queue_name, receipt_handle, visibility_timeout):
+        visibility.append(int(visibility_timeout))
+        return real(backend, queue_name, receipt_handle, visibility_timeout)
 
-    monkeypatch.setattr(processor_handler.sqs_client(), "change_message_visibility_batch", change)
+    monkeypatch.setattr(moto.sqs.models.SQSBackend, "change_message_visibility", change)
     def invoke(event, context):
         try:
             return processor_handler.handler(event, context)
@@ -375,18 +393,18 @@ def test_an_unverified_message_holds_a_genuine_event_of_its_group_for_one_short_
 
     source = EventSourceStandIn(sqs, url, invoke, context=lambda_context)
     waits = 0
-    for _ in range(10):  # receive, and when nothing is visible, let time pass as SQS would
+    for _ in range(10):  # receive, and when nothing is visible, let a short time pass
         if not source.poll_once():
             if not _depth(sqs, url):
                 break
             waits += 1
-            advance(processor_handler.SHORT_RETRY_SECONDS + 1)
+            advance(SHORT)
     paypal_keys.served.pop(POISON_URL)
 
     # the first receive, then at most one short wait (moto returns the group's second message in a
     # receive of its own, where SQS would return both: the count of receives is moto's, the waits SQS's)
     assert waits == receives - 1
-    assert visibility == [processor_handler.SHORT_RETRY_SECONDS] * 2 * (receives - 1)  # the poison and the genuine
+    assert len(visibility) == 2 * (receives - 1) and all(v < SHORT for v in visibility)  # the poison and the genuine
     assert [e["event_id"] for e in Ledger(aws.dynamodb, aws.table).get_events("CAPVICTIM2")] == ["WH-GENUINE-2"]
     [document] = quarantined(aws).values()
     assert (document["reason"], document["message_body"]) == ("certificate_unavailable", poison)

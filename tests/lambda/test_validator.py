@@ -10,7 +10,6 @@ from handler_constants import IDEMPOTENCY_TABLE, INTERNAL_KEY, NOW_MS, SECRET_PR
 
 import processor_handler
 import validator_handler
-from paycore import internal_envelope
 from paycore.envelope import build_envelope, parse_envelope
 from paycore.ledger import Ledger
 from paycore.providers import direct
@@ -53,6 +52,8 @@ def test_valid_payment_is_queued_and_answered_202(aws, lambda_context):
     assert set(envelope["headers"]) == {"idempotency-key", "internal-signature"}
     assert envelope["headers"]["idempotency-key"] == KEY
     # signed with the internal envelope key, as kind direct
+    from paycore import internal_envelope
+
     internal_envelope.verify(parse_envelope(message["Body"]), "direct", {"current": INTERNAL_KEY})
 
 
@@ -149,6 +150,8 @@ def test_the_api_model_and_the_validator_check_one_schema(aws, lambda_context):
 
 
 def test_the_processor_refuses_a_direct_body_the_schema_refuses(aws, lambda_context, sqs_event):
+    from paycore import internal_envelope
+
     raw = json.dumps({**GOOD, "status": "succeeded", "transaction_id": direct.transaction_id_for(KEY), "extra": 1}).encode()
     body = internal_envelope.sign(build_envelope(
         provider="direct", received_at=NOW_MS, request_id="req-x", source_ip="10.1.2.3",
