@@ -359,7 +359,7 @@ def scenario(*, count: int, stripe_secret: str, paypal: PayPalSigner, gate_keys:
                 event_id = f"WH-{id_prefix.upper()}{serial:06d}{step}"
                 body = paypal_event(event_id, event_type, capture, amount, "USD", vendor, f"PAYER{serial}", when)
                 headers = {"Content-Type": "application/json",
-                           **paypal.headers(body, f"tx-{serial:06d}-{step}", when)}
+                           **paypal.headers(body, f"tx-{id_prefix}-{serial:06d}-{step}", when)}
                 status = {"PAYMENT.CAPTURE.PENDING": "pending", "PAYMENT.CAPTURE.COMPLETED": "succeeded",
                           "PAYMENT.CAPTURE.DENIED": "failed"}[event_type]
                 steps.append(WebhookRequest("paypal", "/webhooks/paypal", {**headers, "X-Webhook-Key": gate_keys["paypal"]},
