@@ -74,7 +74,7 @@ def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
                     {**_SERVICE, "reason": "internal_signature_mismatch"}),
         MetricAlarm("certificate-unavailable", "WebhookRejected", 1,
                     "PayPal messages quarantined because their certificate URL answered 4xx, or timed out / 5xx twice: "
-                    "forgeries, or PayPal's certificate host failing (genuine events: replay them with scripts/ops.py "
+                    "forgeries, or PayPal's certificate host failing (genuine events: replay them with python -m scripts.ops "
                     "replay-quarantine --provider paypal once it answers)",
                     {**_SERVICE, "reason": "certificate_unavailable"}),
         MetricAlarm("unroutable-vendor", "UnroutableEvent", 1,
