@@ -275,6 +275,20 @@ def test_wrong_secret_window_is_recovered_by_the_quarantine_replay(zero_loss):
     assert window["recovered_by_replay"] == 4  # the fifth came in with Stripe's own retry
 
 
+def test_what_a_forger_sends_is_quarantined_and_the_genuine_traffic_beside_it_recorded(zero_loss):
+    """Issue 25 against the deployment: a PayPal body with a colliding CRC32 under a captured
+    delivery's headers, a direct payment sent to the queue without the validator's signature, an
+    unverified PayPal message in a genuine payment's group, an Idempotency-Key reused."""
+    inbound = zero_loss["inbound"]
+    direct = inbound["direct"]
+    assert (direct["first"], direct["repeated"], direct["same_answer"]) == (202, 202, True), direct
+    assert (direct["key_reused"], direct["key_reused_code"]) == (422, "idempotency_key_reused"), direct
+    assert inbound["rejected"] == {"internal_signature_mismatch": 1, "transmission_replayed": 1,
+                                   "certificate_unavailable": 1}, inbound
+    assert (inbound["forged_recorded"], inbound["genuine_recorded"], inbound["dlq_after"]) == (0, 3, 0), inbound
+    assert zero_loss["forged_recorded"] == 0
+
+
 def test_vendors_receive_every_notification_once_per_endpoint_verified_and_in_order(summary):
     """The main run through the deployed vendor-delivery rule, queues and functions: each vendor
     endpoint keeps (verified with the standardwebhooks library, de-duplicated by webhook-id)

@@ -142,3 +142,62 @@ def test_the_local_environment_targets_its_emulator_and_the_others_aws(aws):
     assert ops.resolve("local").endpoint_url == load_settings("local").local.endpoint_url
     assert ops.resolve("local", endpoint_url="http://127.0.0.1:4999").endpoint_url == "http://127.0.0.1:4999"
     assert ops.resolve("prod").endpoint_url is None
+
+
+# ----- the internal envelope key and the operator role (issue 25, item 2) ------------------------
+def internal_key() -> dict:
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    return json.loads(sm.get_secret_value(SecretId="payment-webhooks/dev/internal/envelope-key")["SecretString"])
+
+
+def test_the_internal_key_is_generated_once_and_rotated_keeping_the_previous(aws, capsys):
+    from paycore import internal_envelope
+
+    assert run(["--env", "dev", "secrets", "--internal-key", "generate"], capsys)[0] == 0
+    first = internal_key()
+    assert set(first) == {"current"} and internal_envelope.usable_keys(first) == [first["current"]]
+    # generating again would drop the key the queued direct payments were signed with: refused
+    code, _, err = run(["--env", "dev", "secrets", "--internal-key", "generate"], capsys)
+    assert code != 0 and "already holds a key" in err and internal_key() == first
+    code, out, _ = run(["--env", "dev", "secrets", "--internal-key", "rotate"], capsys)
+    rotated = internal_key()
+    assert code == 0 and rotated["previous"] == first["current"] != rotated["current"]
+    assert first["current"] not in out and rotated["current"] not in out  # never printed
+
+
+def test_the_internal_key_dry_run_writes_nothing_and_it_is_set_on_its_own(aws, capsys):
+    code, out, _ = run(["--env", "dev", "secrets", "--internal-key", "rotate", "--dry-run"], capsys)
+    assert code == 0 and json.loads(out) == {"would_write": ["payment-webhooks/dev/internal/envelope-key"],
+                                             "rotate": True, "dry_run": True}
+    code, _, err = run(["--env", "dev", "secrets", "--internal-key", "rotate", "--cursor-key", "generate"], capsys)
+    assert code == 2 and "set --internal-key on its own" in err
+    assert secrets_written() == []
+
+
+def test_the_replay_tools_act_as_the_operator_role_on_aws_and_as_the_caller_on_the_emulator(aws, monkeypatch):
+    asked = []
+    real = boto3.client
+
+    def client(service, *args, **kwargs):
+        made = real(service, *args, **kwargs)
+        if service == "sts":
+            assume = made.assume_role
+            made.assume_role = lambda **kw: asked.append(kw["RoleArn"]) or assume(**kw)
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    operator = ops.as_operator(ops.resolve("dev"))
+    assert asked == [f"arn:aws:iam::{ACCOUNT}:role/payments-operator-dev"]
+    assert operator.credentials and operator.credentials["AccessKeyId"] != "test"
+    local = ops.resolve("local")
+    assert ops.as_operator(local) is local and len(asked) == 1
+
+
+def test_replay_quarantine_verifies_with_the_environments_paypal_settings(aws):
+    import os
+
+    dev, prod = ops.resolve("dev"), ops.resolve("prod")
+    assert dev.verification_environment["PAYPAL_MODE"] == "sandbox" and prod.verification_environment["PAYPAL_MODE"] == "live"
+    with ops.verifying_as_the_processor(dev):
+        assert os.environ["PAYPAL_MODE"] == "sandbox"
+    assert os.environ.get("PAYPAL_MODE") != "sandbox"

@@ -338,6 +338,10 @@ FIELD_RULES = [
      "got 'admins'", None),
     ("paypal-age", "dev", {"paypal_max_transmission_age_seconds": 10},
      "dev: paypal_max_transmission_age_seconds: must be 300..2592000 (the processor's range), got 10", None),
+    ("paypal-mode", "dev", {"paypal_mode": "test"}, "dev: paypal_mode: must be one of live, sandbox, got 'test'", None),
+    ("operator-principal", "dev", {"operator_principal_arns": ["oncall"]},
+     "dev: operator_principal_arns[0]: must be an IAM principal ARN such as arn:aws:iam::123456789012:role/oncall, "
+     "got 'oncall'", None),
     ("feature-reason", "local", {"disabled_features": {"dashboard": " "}},
      "local: disabled_features.dashboard: needs a reason, got ' '", None),
     ("emulator-retries", "local", {"local": {"max_retries": -1}}, "local: local.max_retries: must be >= 0, got -1", None),
@@ -434,6 +438,18 @@ def test_prod_vendors_hear_by_https_and_signed_webhooks_and_stay_known_to_the_no
     assert set(prod.delivery.vendors) == {"vendor-acme", "vendor-globex"}
     assert prod.known_vendor_ids == ("vendor-acme", "vendor-globex")
     assert load_settings("dev", environ=NO_ENV).known_vendor_ids == ("vendor-demo",)
+
+
+def test_fails_when_prod_takes_paypal_sandbox_webhooks():
+    assert problems("prod", {"paypal_mode": "sandbox"}) == [
+        "prod: paypal_mode: must be 'live' in prod (sandbox webhooks are test money: prod must not take them), "
+        "got 'sandbox'"]
+
+
+def test_paypal_mode_is_live_by_default_and_dev_takes_the_sandbox():
+    assert [load_settings(env, environ=NO_ENV).paypal_mode for env in ("dev", "prod", "local")] == [
+        "sandbox", "live", "live"]
+    assert load_settings("dev", {"paypal_mode": "live"}, environ=NO_ENV).paypal_mode == "live"
 
 
 def test_fails_when_prod_kms_deletion_window_is_below_30():

@@ -59,8 +59,24 @@ def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
                     "provider but not here (fix it, then python -m scripts.ops replay-quarantine)",
                     {**_SERVICE, "reason": "signature_mismatch"}),
         MetricAlarm("signing-secret-unusable", "SigningSecretUnusable", 1,
-                    "A signing secret of ours is empty or malformed: webhooks are retried, then dead-lettered "
-                    "(fix it with python -m scripts.ops secrets, then redrive)", _SERVICE),
+                    "A signing secret of ours (or the internal envelope key) is empty or malformed: webhooks are "
+                    "retried, then dead-lettered; direct payments are answered 503 (fix it with python -m scripts.ops "
+                    "secrets, then redrive)", _SERVICE),
+        MetricAlarm("transmission-replayed", "WebhookRejected", 1,
+                    "A verified PayPal transmission id came with another body: a forgery whose CRC32 collides with "
+                    "a genuine delivery's (quarantined, nothing recorded). Someone holds a genuine delivery's headers "
+                    "and the gate key: rotate the PayPal gate key, find where the headers leaked",
+                    {**_SERVICE, "reason": "transmission_replayed"}),
+        MetricAlarm("internal-signature-mismatch", "WebhookRejected", 1,
+                    "A direct payment without the validator's signature reached the processor (quarantined, nothing "
+                    "recorded): someone other than the validator wrote to the ingest queue, the quarantine or the "
+                    "parked messages, or the internal envelope key was rotated twice while messages waited",
+                    {**_SERVICE, "reason": "internal_signature_mismatch"}),
+        MetricAlarm("certificate-unavailable", "WebhookRejected", 1,
+                    "PayPal messages quarantined because their certificate URL answered 4xx, or timed out / 5xx twice: "
+                    "forgeries, or PayPal's certificate host failing (genuine events: replay them with python -m scripts.ops "
+                    "replay-quarantine --provider paypal once it answers)",
+                    {**_SERVICE, "reason": "certificate_unavailable"}),
         MetricAlarm("unroutable-vendor", "UnroutableEvent", 1,
                     "Verified events recorded with a vendor id that cannot be routed: no vendor was notified "
                     "(ledger rows keep vendor_id_raw; GET /transactions?vendor_id=unknown)",

@@ -23,9 +23,9 @@ PROCESSOR_ALIAS = "live"
 # Which configuration values each handler reads (lambda_src/README.md); all get the common ones.
 FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "authorizer": ("SECRET_PREFIX", "WEBHOOK_ROUTES"),
-    "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES"),
+    "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES", "SECRET_PREFIX", "TABLE_NAME", "IDEMPOTENCY_TABLE"),
     "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS",
-                  "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PROCESSOR_PARALLEL_GROUPS"),
+                  "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PAYPAL_MODE", "PROCESSOR_PARALLEL_GROUPS"),
     "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
     "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
     "reader": ("TABLE_NAME", "SECRET_PREFIX", "API_BASE_PATH"),
@@ -60,6 +60,7 @@ def function_environment(settings: Settings, configuration: Mapping[str, str], *
         "ARCHIVE_KMS_KEY_ARN": archive_kms_key_arn,
         "INGEST_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_SIZE_BYTES),
         "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS": str(settings.paypal_max_transmission_age_seconds),
+        "PAYPAL_MODE": settings.paypal_mode,
         "PROCESSOR_PARALLEL_GROUPS": str(settings.processor_parallel_groups),
         ROUTES_VARIABLE: authorizer_routes(webhook_routes),
     }

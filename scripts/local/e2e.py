@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STRIPE_SECRET = "whsec_local_e2e_0123456789abcdef"
 GATE_KEYS = {"stripe": "local-stripe-gate-key-9f8e7d", "paypal": "local-paypal-gate-key-1a2b3c"}
 CURSOR_KEY = "local-e2e-query-cursor-key-0123456789abcdef"  # >= 32 characters
+INTERNAL_KEY = "local-e2e-internal-envelope-key-0123456789"  # >= 32 characters
 
 
 def vendor_ids() -> list[str]:
@@ -50,7 +51,8 @@ def create_capture_queues(endpoint_url: str) -> dict[str, str]:
 
 def set_secrets(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner,
                 signing: dict[str, str] | None = None) -> None:
-    """The providers' signing secrets (default: the ones the samples are signed with) and gate keys."""
+    """The providers' signing secrets (default: the ones the samples are signed with) and gate keys,
+    the query cursor key and the internal envelope key."""
     signing = signing or {"stripe": STRIPE_SECRET, "paypal": signer.webhook_id}
     sm = boto3.client("secretsmanager", endpoint_url=platform.endpoint_url, region_name="us-east-1")
     prefix = platform.environment("processor").get("SECRET_PREFIX", "payment-webhooks/local/")
@@ -59,6 +61,8 @@ def set_secrets(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner,
                                   gate_key=GATE_KEYS[provider])
     # the reader's pagination key (the stack creates the secret; its value never passes through Terraform)
     secrets_tool.set_cursor_key(sm, prefix=prefix, key=CURSOR_KEY)
+    # the key the validator signs direct payments with (a run sets it again: kept as current and previous)
+    secrets_tool.set_internal_key(sm, prefix=prefix, key=INTERNAL_KEY, rotate=True)
 
 
 def start_vendors(platform: LocalPlatform):
@@ -233,7 +237,7 @@ def main() -> None:
         print("destroyed")
         deliveries = summary["vendor_deliveries"]
         undelivered = sum(deliveries.get("missing", {}).values()) + sum(deliveries.get("unexpected", {}).values())
-        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"] or undelivered:
+        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"] or zero["forged_recorded"] or undelivered:
             sys.exit(1)
 
 

@@ -6,6 +6,7 @@ paycore.providers, the bucket's account from STS; nothing needs to be typed twic
     source scripts/env.sh
     python -m scripts.ops --env dev secrets --provider stripe --signing-secret-file - --rotate
     python -m scripts.ops --env dev secrets --cursor-key generate
+    python -m scripts.ops --env dev secrets --internal-key generate|rotate
     python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--dry-run]
     python -m scripts.ops --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
     python -m scripts.ops --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
@@ -21,8 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, NoReturn
+import contextlib
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Mapping, NoReturn
 
 import boto3
 import botocore.exceptions
@@ -39,19 +42,50 @@ class _Parser(argparse.ArgumentParser):
 
 @dataclass(frozen=True)
 class Targets:
-    """What the commands act on, for one environment."""
+    """What the commands act on, for one environment (`credentials`: a role's session the
+    commands act as, see `as_operator`; None: the caller's own)."""
 
     env: str
     region: str
     endpoint_url: str | None
     names: Any  # constructs.app.names.Names: every physical name of the environment
+    verification_environment: Mapping[str, str] = field(default_factory=dict)  # the processor's PAYPAL_* settings
+    credentials: Mapping[str, str] | None = None
 
     @property
     def secret_prefix(self) -> str:
         return str(self.names.secret_prefix)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        keys = {}
+        if self.credentials:
+            keys = {"aws_access_key_id": self.credentials["AccessKeyId"],
+                    "aws_secret_access_key": self.credentials["SecretAccessKey"],
+                    "aws_session_token": self.credentials["SessionToken"]}
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url, **keys)
+
+
+def as_operator(targets: Targets) -> Targets:
+    """The replay and redrive commands act as the environment's operator role (names.operator_role):
+    with the API's and the validator's roles the only principals the ingest queue's policy lets send
+    (constructs/app/operator.py). An emulator environment has no IAM to enforce: the caller's own
+    credentials. Already in the role's session: as it is."""
+    if targets.endpoint_url or targets.credentials:
+        return targets
+    sts = targets.client("sts")
+    identity = sts.get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    if f":assumed-role/{targets.names.operator_role}/" in identity["Arn"]:
+        return targets
+    role = f"arn:{partition}:iam::{identity['Account']}:role/{targets.names.operator_role}"
+    try:
+        credentials = sts.assume_role(RoleArn=role, RoleSessionName="payments-ops")["Credentials"]
+    except botocore.exceptions.ClientError as failure:
+        if failure.response.get("Error", {}).get("Code") != "AccessDenied":
+            raise
+        raise UsageError(f"cannot act as {role}: ask for sts:AssumeRole on it (the stack's setting "
+                         "operator_principal_arns names who may)") from None
+    return replace(targets, credentials=credentials)
 
 
 def _app(module: str) -> Any:
@@ -76,7 +110,26 @@ def resolve(env: str, *, region: str | None = None, endpoint_url: str | None = N
     settings = loaders[env](env)
     local = getattr(settings, "local", None)
     endpoint = endpoint_url or (local.endpoint_url if local else None)
-    return Targets(env=env, region=region or settings.region, endpoint_url=endpoint, names=settings.names)
+    verification = {"PAYPAL_MODE": str(settings.paypal_mode),
+                    "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS": str(settings.paypal_max_transmission_age_seconds)}
+    return Targets(env=env, region=region or settings.region, endpoint_url=endpoint, names=settings.names,
+                   verification_environment=verification)
+
+
+@contextlib.contextmanager
+def verifying_as_the_processor(targets: Targets) -> Iterator[None]:
+    """The environment's verification settings (PayPal mode and window) while replayed envelopes are
+    re-verified: the tool must accept exactly what that environment's processor accepts."""
+    saved = {name: os.environ.get(name) for name in targets.verification_environment}
+    os.environ.update(targets.verification_environment)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def webhook_providers() -> tuple[str, ...]:
@@ -115,13 +168,15 @@ def progress(message: str) -> None:
 
 # ----- commands -----------------------------------------------------------------------------------
 
-def cmd_secrets(targets: Targets, args: argparse.Namespace) -> dict:
+def cmd_secrets(targets: Targets, args: argparse.Namespace) -> dict | int:
     from scripts.ops import set_secrets
 
     if args.provider and args.provider not in webhook_providers():
         raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(webhook_providers())}")
-    if not (args.provider or args.cursor_key):
-        raise UsageError("name --provider (signing secret / gate key) or --cursor-key")
+    if not (args.provider or args.cursor_key or args.internal_key):
+        raise UsageError("name --provider (signing secret / gate key), --cursor-key or --internal-key")
+    if args.internal_key and (args.provider or args.cursor_key):
+        raise UsageError("set --internal-key on its own (its rotate would apply to the other secrets too)")
     if args.provider and not (args.signing_secret_file or args.gate_key_file or args.generate_gate_key):
         raise UsageError("give --signing-secret-file and/or --gate-key-file / --generate-gate-key")
     planned = []
@@ -132,8 +187,10 @@ def cmd_secrets(targets: Targets, args: argparse.Namespace) -> dict:
             planned.append(set_secrets.secret_name(targets.secret_prefix, args.provider, "gate-key"))
     if args.cursor_key:
         planned.append(f"{targets.secret_prefix}{set_secrets.CURSOR_KEY_SECRET}")
+    if args.internal_key:
+        planned.append(f"{targets.secret_prefix}{set_secrets.INTERNAL_KEY_SECRET}")
     if args.dry_run:
-        return {"would_write": planned, "rotate": args.rotate, "dry_run": True}
+        return {"would_write": planned, "rotate": args.rotate or args.internal_key == "rotate", "dry_run": True}
     argv = ["--env", targets.env, "--secret-prefix", targets.secret_prefix, "--region", targets.region]
     if targets.endpoint_url:
         argv += ["--endpoint-url", targets.endpoint_url]
@@ -148,15 +205,20 @@ def cmd_secrets(targets: Targets, args: argparse.Namespace) -> dict:
         argv.append("--generate-cursor-key")
     elif args.cursor_key:
         argv += ["--cursor-key-file", args.cursor_key]
-    if args.rotate:
+    if args.internal_key:
+        argv.append("--generate-internal-key")
+    if args.rotate or args.internal_key == "rotate":
         argv.append("--rotate")
     code = set_secrets.main(argv)
+    if code:  # set_secrets said why on stderr (an internal key already set, say)
+        return code
     return {"written": planned, "exit_code": code}
 
 
 def cmd_redrive(targets: Targets, args: argparse.Namespace) -> dict:
     from scripts.ops import redrive_dlq
 
+    targets = as_operator(targets)
     source_name, dlq_name = targets.names.redrivable_queues[args.queue]
     source = queue_url(targets, source_name)
     dlq = queue_url(targets, dlq_name)
@@ -174,6 +236,7 @@ def cmd_replay_archive(targets: Targets, args: argparse.Namespace) -> dict:
     start, end = parse_time(args.start, "--from"), parse_time(args.end, "--to")
     if end < start:
         raise UsageError("--to is before --from")
+    targets = as_operator(targets)
     return replay_archive.replay(targets.client("s3"), targets.client("sqs"), bucket=archive_bucket(targets),
                                  queue_url=queue_url(targets, targets.names.ingest_queue), provider=args.provider,
                                  start_ms=start, end_ms=end, event_id=args.event_id, dry_run=args.dry_run)
@@ -187,13 +250,15 @@ def cmd_replay_quarantine(targets: Targets, args: argparse.Namespace) -> dict:
     if args.provider and args.provider not in webhook_providers():
         raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(webhook_providers())}")
     since = parse_time(args.since, "--since")
+    targets = as_operator(targets)
     store = SecretStore(targets.client("secretsmanager"), prefix=targets.secret_prefix, max_age=0)
     try:
-        report = replay_quarantine.replay(
-            targets.client("s3"), targets.client("sqs"), bucket=archive_bucket(targets),
-            queue_url=queue_url(targets, targets.names.ingest_queue), signing_secret=store.signing,
-            provider=args.provider, since_ms=since, parked=args.parked, dry_run=args.dry_run,
-            progress=lambda r: progress(f"examined {r.examined}, verified {r.requeued}"))
+        with verifying_as_the_processor(targets):
+            report = replay_quarantine.replay(
+                targets.client("s3"), targets.client("sqs"), bucket=archive_bucket(targets),
+                queue_url=queue_url(targets, targets.names.ingest_queue), signing_secret=store.signing,
+                internal_key=store.internal_key, provider=args.provider, since_ms=since, parked=args.parked,
+                dry_run=args.dry_run, progress=lambda r: progress(f"examined {r.examined}, verified {r.requeued}"))
     except MisconfiguredSecret as problem:
         raise UsageError(f"{problem}: fix it with `python -m scripts.ops secrets` first") from None
     return report.as_dict()
@@ -219,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     secrets.add_argument("--gate-key-file", help="file with the gate key; - = stdin")
     secrets.add_argument("--generate-gate-key", action="store_true")
     secrets.add_argument("--cursor-key", help="'generate' or a file with the query cursor key")
+    secrets.add_argument("--internal-key", choices=("generate", "rotate"),
+                         help="the internal envelope key direct payments are signed with: generate the first one, "
+                              "or rotate it (the old one stays previous)")
     secrets.add_argument("--rotate", action="store_true", help="keep the replaced values as previous")
     secrets.add_argument("--dry-run", action="store_true")
 

@@ -1,14 +1,21 @@
-"""Set the provider signing secrets, gate keys and the query cursor key in Secrets Manager
-(lambda_src/README.md, "Secrets").
+"""Set the provider signing secrets, gate keys, the query cursor key and the internal envelope key
+in Secrets Manager (lambda_src/README.md, "Secrets").
 
-Names: ``{prefix}{provider}/signing``, ``{prefix}{provider}/gate-key`` and ``{prefix}query/cursor-key``,
-prefix the environment's (``payment-webhooks/{env}/``, constructs/app/names.py). Values are JSON:
+Names: ``{prefix}{provider}/signing``, ``{prefix}{provider}/gate-key``, ``{prefix}query/cursor-key``
+and ``{prefix}internal/envelope-key``, prefix the environment's (``payment-webhooks/{env}/``,
+constructs/app/names.py). Values are JSON:
 
 * signing, stripe (and any HMAC provider): ``{"current": "whsec_...", "previous": "..."}``;
 * signing, paypal: ``{"webhook_id": "...", "previous_webhook_id": "..."}``;
 * gate-key: ``{"current": "...", "previous": "..."}``;
 * query/cursor-key (the reader's pagination HMAC key, >= 32 characters): ``{"current": "...",
-  "previous": "..."}``; ``--generate-cursor-key`` makes a random 256-bit one.
+  "previous": "..."}``; ``--generate-cursor-key`` makes a random 256-bit one;
+* internal/envelope-key (the HMAC key the validator signs direct payments with and the processor
+  verifies them with, paycore.internal_envelope): ``{"current": "...", "previous": "..."}``, always
+  generated (``--generate-internal-key``): the first time, or with ``--rotate`` (the old key stays
+  ``previous``, so the messages it signed still verify; rotate again only once they are processed -
+  a message may wait up to 14 days in the queue or its DLQ). Setting a new key without ``--rotate``
+  over a usable one is refused: it would reject every direct payment still queued.
 
 ``--rotate`` keeps the value being replaced as ``previous`` (both are accepted during a roll);
 without it ``previous`` is cleared. Values come from a file (``-`` = stdin, keeps them out of the
@@ -28,11 +35,16 @@ from typing import Any
 
 import boto3
 
-from paycore import providers
+from paycore import internal_envelope, providers
 
 
 CURSOR_KEY_SECRET = "query/cursor-key"  # paycore.cursor.CURSOR_KEY_SECRET
 MIN_CURSOR_KEY_CHARS = 32  # paycore.cursor.MIN_KEY_CHARS
+INTERNAL_KEY_SECRET = internal_envelope.KEY_SECRET
+
+
+class KeyAlreadySet(ValueError):
+    """A usable internal envelope key exists and --rotate was not given."""
 
 
 def secret_name(prefix: str, provider: str, kind: str) -> str:
@@ -99,6 +111,23 @@ def set_cursor_key(sm: Any, *, prefix: str, key: str, rotate: bool = False,
     return {name: {"action": put_json(sm, name, value, kms_key_id), "value": value}}
 
 
+def set_internal_key(sm: Any, *, prefix: str, key: str | None = None, rotate: bool = False,
+                     kms_key_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Write a new internal envelope key (random 256 bits unless ``key``); ``rotate`` keeps the
+    replaced one as ``previous``. Without ``rotate`` an existing usable key is left alone
+    (:class:`KeyAlreadySet`): the messages it signed would no longer verify."""
+    key = key or random_secrets.token_urlsafe(32)
+    if len(key) < internal_envelope.MIN_KEY_CHARS:
+        raise ValueError(f"the internal envelope key must have at least {internal_envelope.MIN_KEY_CHARS} characters")
+    name = f"{prefix}{INTERNAL_KEY_SECRET}"
+    old = _current(sm, name)
+    if not rotate and internal_envelope.usable_keys(old):
+        raise KeyAlreadySet(f"{name} already holds a key: rotate it (--rotate keeps it as previous, so the "
+                            "direct payments it signed still verify)")
+    value = gate_value(key, old, rotate)
+    return {name: {"action": put_json(sm, name, value, kms_key_id), "value": value}}
+
+
 def _read(path: str | None) -> str | None:
     if path is None:
         return None
@@ -125,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     cursor = parser.add_mutually_exclusive_group()
     cursor.add_argument("--cursor-key-file", help="file with the query cursor key (>= 32 characters); - = stdin")
     cursor.add_argument("--generate-cursor-key", action="store_true", help="random 256-bit query cursor key")
+    parser.add_argument("--generate-internal-key", action="store_true",
+                        help="random 256-bit internal envelope key (direct payments); with --rotate over an existing one")
     parser.add_argument("--rotate", action="store_true", help="keep the replaced value as previous")
     parser.add_argument("--kms-key-id", help="KMS key for secrets this creates")
     parser.add_argument("--show", action="store_true", help="print the values written")
@@ -141,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     cursor_key = _read(args.cursor_key_file)
     if args.generate_cursor_key:
         cursor_key = random_secrets.token_urlsafe(32)
-    if signing_secret is None and gate_key is None and cursor_key is None:
-        parser.error("nothing to set: give a signing secret, a gate key and/or a cursor key")
+    if signing_secret is None and gate_key is None and cursor_key is None and not args.generate_internal_key:
+        parser.error("nothing to set: give a signing secret, a gate key, a cursor key and/or --generate-internal-key")
     if (signing_secret is not None or gate_key is not None) and not args.provider:
         parser.error("--provider is required for a signing secret or a gate key")
     if cursor_key is not None and len(cursor_key) < MIN_CURSOR_KEY_CHARS:
@@ -158,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
                                          gate_key=gate_key, rotate=args.rotate, kms_key_id=args.kms_key_id))
     if cursor_key is not None:
         done.update(set_cursor_key(sm, prefix=prefix, key=cursor_key, rotate=args.rotate, kms_key_id=args.kms_key_id))
+    if args.generate_internal_key:
+        try:
+            done.update(set_internal_key(sm, prefix=prefix, rotate=args.rotate, kms_key_id=args.kms_key_id))
+        except KeyAlreadySet as problem:
+            print(f"set_secrets: {problem}", file=sys.stderr)
+            return 2
     for name, outcome in done.items():
         shown = json.dumps(outcome["value"]) if args.show else "(value hidden; --show to print)"
         print(f"{outcome['action']:8s} {name} {shown}")

@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import botocore.endpoint
 import pytest
+from conftest import direct_envelope
 from handler_constants import NOW_MS, NOW_S
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 
 import processor_handler
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from paycore.envelope import build_envelope
 from paycore.providers import direct
 from paycore import rawcodec
 from paycore.ledger import Ledger
@@ -379,11 +379,7 @@ def test_crash_between_event_row_and_state_row_heals_on_redelivery(aws, lambda_c
 
 
 def _direct_envelope(key: str, received_at: int) -> str:
-    raw = direct.canonical_body({"amount": 700, "currency": "EUR", "vendor_id": "v1", "customer_id": "c1"}, key)
-    return build_envelope(
-        provider="direct", received_at=received_at, request_id=f"r{received_at}", source_ip="10.0.0.1",
-        headers={"idempotency-key": key}, raw=raw,
-    ).to_json()
+    return direct_envelope(key, received_at)
 
 
 def test_direct_payment_retried_after_the_dedup_window_is_recorded_once(aws, lambda_context, sqs_event):

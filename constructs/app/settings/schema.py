@@ -162,6 +162,14 @@ class Settings(Section):
     paypal_max_transmission_age_seconds: int = Field(
         default=paypal.DEFAULT_MAX_TRANSMISSION_AGE_SECONDS, ge=paypal.MIN_TRANSMISSION_AGE_SECONDS,
         le=paypal.MAX_TRANSMISSION_AGE_LIMIT_SECONDS, description="the processor's range")
+    # PayPal: whose webhooks the environment takes - live (PayPal's live certificate hosts and
+    # subject only) or sandbox (the sandbox ones only). prod is live.
+    paypal_mode: Annotated[str, one_of(paypal.MODES)] = paypal.LIVE
+    # IAM principals (ARNs) that may assume the operator role the replay tools act as (the only
+    # people who may send to the ingest queue); empty = the account root (any principal of the
+    # account whose own policy allows sts:AssumeRole on it).
+    operator_principal_arns: tuple[Annotated[str, matches(
+        IAM_PRINCIPAL_ARN, "an IAM principal ARN such as arn:aws:iam::123456789012:role/oncall")], ...] = ()
     disabled_features: dict[Annotated[str, known_key(FEATURES)], Annotated[str, AfterValidator(has_reason)]] = {}
     # prod-only rules (no disabled features, 3 GB processor, a year of archive, ...)
     production: bool = False
@@ -341,6 +349,9 @@ class Settings(Section):
         b, env = self.backend, self.environment
         if self.production and self.disabled_features:
             fail("disabled_features", f"prod must not disable features, got {', '.join(sorted(self.disabled_features))}")
+        if self.production and self.paypal_mode != paypal.LIVE:
+            fail("paypal_mode", f"must be {paypal.LIVE!r} in prod (sandbox webhooks are test money: prod must not take "
+                 f"them), got {self.paypal_mode!r}")
         if self.production and self.kms_deletion_window_days < limits.KMS_DELETION_WINDOW_DAYS.high:
             fail("kms_deletion_window_days", f"must be {limits.KMS_DELETION_WINDOW_DAYS.high} in prod (time to "
                  f"notice a mistaken key deletion), got {self.kms_deletion_window_days}")

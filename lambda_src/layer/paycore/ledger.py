@@ -20,7 +20,10 @@ Row layout (lambda_src/README.md, "The ledger"); pk ``transaction_id``, sk ``tim
 * marker rows, ``row_type = "marker"``, TTL ``expires_at``: ``put_marker`` (idempotency of ignored
   events, notifications...) and the event idempotency marker ``event#{provider}#{event_id}``
   (claimed before the event row, see :meth:`Ledger.record`), kept >= 7 days; after that the event
-  row's own conditional write still refuses a resend with the same key.
+  row's own conditional write still refuses a resend with the same key; and the transmission
+  marker ``transmission#{provider}#{transmission_id}`` (``bind_transmission``: one body per
+  transmission of a provider whose signature covers only a checksum of the body), kept as long as
+  the provider's freshness window plus a margin.
 
 Order of writes for one event: event row, then state row. A redelivery (the marker exists) reads
 the event row and the state row first (strongly consistent) and writes only what is missing or
@@ -36,8 +39,10 @@ Public API (used by the processor and the downstream handlers)::
     ledger.record(txn, raw) -> RecordResult
     ledger.record_ignored(ignored) -> bool          # False: already recorded
     ledger.put_marker(pk, sk, kind=..., ttl_seconds=..., attributes=...) -> bool
+    ledger.bind_transmission(provider, transmission_id, body_sha256, ttl_seconds=...) -> bool
     ledger.get_state(transaction_id) -> dict | None
     ledger.get_events(transaction_id) -> list[dict]  # oldest first, event_id/occurred_at filled in
+    ledger.event_body_hashes(transaction_id) -> set[str]  # raw_sha256 of its event rows
     event_item(txn, raw, ...) / event_key_fields(item) / event_sort_key(...)  # pure helpers
 """
 from __future__ import annotations
@@ -146,6 +151,11 @@ def event_marker_key(provider: str, event_id: str) -> str:
     return f"event#{provider}#{event_id}"
 
 
+def transmission_marker_key(provider: str, transmission_id: str) -> str:
+    """Partition key of the marker binding one provider transmission to its body."""
+    return f"transmission#{provider}#{transmission_id}"
+
+
 @dataclass(frozen=True)
 class RecordResult:
     event_written: bool  # False: this provider event was already in the ledger (duplicate)
@@ -233,6 +243,35 @@ class Ledger:
             "expires_at": int(now) + int(ttl_seconds),
         }
         return self._put_if_absent(item)
+
+    def bind_transmission(self, provider: str, transmission_id: str, body_sha256: str, *, ttl_seconds: int | None,
+                          now: float | None = None) -> bool:
+        """Bind a provider's transmission id to the SHA-256 of the body it carried (a marker row
+        ``transmission#{provider}#{transmission_id}``, kept ``ttl_seconds``, or for good when None): True when the id is new
+        or carried this very body before (a redelivery, a provider retry), False when it came with
+        another body (one transmission, one body: a second body under a verified id is a forgery
+        whose checksum collides). One conditional put; a repeat reads the first body's hash from the
+        failed condition (ALL_OLD), no second request."""
+        now = time.time() if now is None else now
+        item = {
+            "transaction_id": transmission_marker_key(provider, transmission_id),
+            "timestamp": MARKER_SK,
+            "row_type": MARKER_ROW,
+            "kind": "transmission",
+            "body_sha256": body_sha256,
+            "expires_at": None if ttl_seconds is None else int(now) + int(ttl_seconds),
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=serialize(item),
+                ConditionExpression="attribute_not_exists(transaction_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            first = deserialize(exc.response.get("Item") or {}).get("body_sha256")
+            return first == body_sha256
 
     def _claim_event(self, txn: Transaction, sort_key: str, *, now: float | None = None) -> tuple[bool, tuple[str, str]]:
         """Claim ``txn.event_id``: (True, its key) when new, else (False, the key the first claim named)."""
@@ -354,6 +393,28 @@ class Ledger:
         )
         item = response.get("Item")
         return deserialize(item) if item else None
+
+    def event_body_hashes(self, transaction_id: str) -> set[str]:
+        """The ``raw_sha256`` of every event row of a transaction (strongly consistent; only the
+        keys, the row type and the hash are read): what a direct payment's Idempotency-Key was
+        recorded with."""
+        hashes: set[str] = set()
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "transaction_id = :id",
+            "ProjectionExpression": "row_type, raw_sha256",
+            "ExpressionAttributeValues": serialize({":id": transaction_id}),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            for item in page.get("Items", []):
+                row = deserialize(item)
+                if row.get("row_type") == EVENT_ROW and isinstance(row.get("raw_sha256"), str):
+                    hashes.add(row["raw_sha256"])
+            if "LastEvaluatedKey" not in page:
+                return hashes
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get_events(self, transaction_id: str) -> list[dict[str, Any]]:
         """Event rows of a transaction, oldest first (sort key order)."""

@@ -23,6 +23,16 @@ HEADER_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
 CONTENT_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
 
 
+class VerificationUnavailable(Exception):
+    """Whether a message is authentic cannot be decided now: something verification needs is out of
+    reach (PayPal's certificate download timed out, its host answered 5xx or something that is not
+    a certificate). Nothing about the message is known yet - it may be a forgery naming a real
+    payment's group - so the processor retries it once, soon, and then quarantines it as
+    ``reason`` (replayable): an unverified message never holds its message group longer."""
+
+    reason: str = "verification_unavailable"
+
+
 @dataclass(frozen=True)
 class SecretSpec:
     """One secret of a provider, ``{SECRET_PREFIX}{provider}/{name}``: a JSON object holding the
@@ -74,7 +84,13 @@ class Provider:
     * ``response`` - the 200 answer (body and content type);
     * ``batch`` - one request carries several events (``items``), each verified and recorded on its own;
     * ``secrets`` - the secrets the stack creates for it; ``secret_required``: the processor needs
-      the ``signing`` one to verify.
+      the ``signing`` one to verify;
+    * ``internal_kind`` - the envelope is the platform's own (no provider signs it): it is
+      authenticated by the internal envelope key as this kind (:mod:`paycore.internal_envelope`),
+      and ``verify`` receives that key instead of a signing secret;
+    * ``transmission_id_header`` - the header naming one transmission of the provider's whose
+      signature does not cover the body's exact bytes (PayPal signs a CRC32): the processor binds
+      each verified transmission id to its body's SHA-256, so it carries one body only.
     """
 
     name: ClassVar[str]
@@ -87,6 +103,8 @@ class Provider:
     batch: ClassVar[bool] = False
     secrets: ClassVar[tuple[SecretSpec, ...]] = (SIGNING, GATE_KEY)
     secret_required: ClassVar[bool] = True
+    internal_kind: ClassVar[str | None] = None
+    transmission_id_header: ClassVar[str | None] = None
 
     @property
     def path(self) -> str | None:
@@ -99,8 +117,18 @@ class Provider:
         return next((s for s in self.secrets if s.name == SIGNING.name), SIGNING)
 
     def usable_secrets(self, secret: Mapping[str, Any] | None) -> list[str]:
-        """The usable values of the signing secret; none is our misconfiguration (retried)."""
+        """The usable values of the signing secret (or of the internal key, for an ``internal_kind``);
+        none is our misconfiguration (retried)."""
+        if self.internal_kind:
+            from paycore import internal_envelope
+
+            return internal_envelope.usable_keys(secret)
         return self.signing_secret().usable(secret)
+
+    def transmission_ttl_seconds(self) -> int | None:
+        """How long a transmission id stays bound to its body (None: for good): at least as long as a
+        message of that transmission can be accepted. Only with ``transmission_id_header``."""
+        raise NotImplementedError
 
     def verify(self, envelope: "Envelope", secret: Mapping[str, Any] | None) -> None:
         """Raise :class:`paycore.model.Rejected` unless the request is authentic (the raw bytes and
@@ -157,6 +185,17 @@ def declaration_problems(provider: Any) -> list[str]:
         problems.append(f"secrets must include {GATE_KEY.name}: the gate checks every webhook route's key")
     if bool(getattr(provider, "secret_required", False)) != (SIGNING.name in names):
         problems.append(f"secret_required must be true exactly when secrets include {SIGNING.name}")
+    internal_kind = getattr(provider, "internal_kind", None)
+    if internal_kind is not None:
+        from paycore.internal_envelope import KINDS
+
+        if internal_kind not in KINDS or getattr(provider, "webhook", False) or names:
+            problems.append(f"internal_kind must be one of {', '.join(KINDS)}, for a provider without a webhook route "
+                            f"or secrets of its own (the internal key authenticates it), got {internal_kind!r}")
+    header = getattr(provider, "transmission_id_header", None)
+    if header is not None and (header not in headers or not callable(getattr(provider, "transmission_ttl_seconds", None))):
+        problems.append(f"transmission_id_header must be one of signature_headers, with transmission_ttl_seconds, "
+                        f"got {header!r}")
     if getattr(provider, "batch", False):
         for attribute in ("items", "verify_item"):
             method = getattr(type(provider), attribute, None)
