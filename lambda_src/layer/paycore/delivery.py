@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from paycore.egress import is_public_address
 from paycore.model import STATUS_RANK, SAFE_ID
 
 #: Seconds since the epoch; tests replace it (``delivery.clock = fake``).
@@ -163,11 +164,6 @@ def url_problem_of(url: Any, *, allow_loopback_http: bool = False) -> str | None
     return None
 
 
-def is_public_address(address: Any) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    return bool(address.is_global) and not address.is_multicast and not address.is_reserved
 
 
 # --------------------------------------------------------------------------- settings
