@@ -343,7 +343,9 @@ def test_fails_when_the_retry_schedule_or_timeouts_are_out_of_range():
     _fails("dev", {"retry_schedule_seconds": []}, "retry_schedule_seconds must list at least one delay")
     _fails("dev", {"timeout_seconds": 120}, "DELIVERY_TIMEOUT_SECONDS '120'", "0.1..60")
     _fails("dev", {"log_ttl_days": 0}, "DELIVERY_LOG_TTL_DAYS '0'")
-    _fails("dev", {"timeout_seconds": 30}, "delivery.sender_timeout_seconds must be 300..900", "got 180")
+    _fails("dev", {"timeout_seconds": 30}, "delivery.sender_timeout_seconds must be 320..900", "got 180")
+    # the attempt deadline alone would fit (10 x 15 = 150 s); its AWS calls and the invocation do not
+    _fails("dev", {"sender_timeout_seconds": 160}, "delivery.sender_timeout_seconds must be 170..900", "got 160")
 
 
 def test_fails_when_sender_concurrency_is_out_of_range_or_above_its_reservation():

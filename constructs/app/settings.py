@@ -217,7 +217,8 @@ class DeliverySettings:
     pause_recheck_seconds, log_ttl_days) go to the functions as DELIVERY_* variables and are
     checked by `paycore.delivery.Settings.from_env`, the parser the functions use.
     sender_max_concurrency: 2..1000, the sender's event source cap (concurrent vendor batches).
-    sender_timeout_seconds: >= 10 x timeout_seconds (one group's 10 records in a row), <= 900;
+    sender_timeout_seconds: >= paycore.delivery.sender_timeout_floor(timeout_seconds) (one group's 10
+    records in a row, each with its attempt deadline and AWS calls), <= 900;
     fanout_timeout_seconds: 1..900; memory_mb: 512..10240 (both functions).
     fanout_reserved_concurrency / sender_reserved_concurrency: None (unreserved) or >= 1; the
     sender's must be >= sender_max_concurrency (or its event source is throttled).
@@ -283,9 +284,11 @@ class DeliverySettings:
                      f"got {self.sender_max_concurrency}")
         if not 1 <= self.fanout_timeout_seconds <= 900:
             p.append(f"delivery.fanout_timeout_seconds must be 1..900, got {self.fanout_timeout_seconds}")
-        if not 10 * self.timeout_seconds <= self.sender_timeout_seconds <= 900:
-            p.append(f"delivery.sender_timeout_seconds must be {10 * self.timeout_seconds:g}..900 (10 x timeout_seconds: "
-                     f"the 10 records of one message group are sent in a row), got {self.sender_timeout_seconds}")
+        floor = delivery.sender_timeout_floor(self.timeout_seconds)
+        if not floor <= self.sender_timeout_seconds <= 900:
+            p.append(f"delivery.sender_timeout_seconds must be {floor}..900 (paycore.delivery.sender_timeout_floor: "
+                     f"10 records of one message group in a row, each timeout_seconds + 1 s, + 10 s), "
+                     f"got {self.sender_timeout_seconds}")
         if not 512 <= self.memory_mb <= 10_240:
             p.append(f"delivery.memory_mb must be 512..10240 MB, got {self.memory_mb}")
         for label, reserved in (("fanout", self.fanout_reserved_concurrency), ("sender", self.sender_reserved_concurrency)):

@@ -14,7 +14,9 @@ later status of that payment cannot overtake it, and every other group keeps flo
   ``DeliveryExhausted`` on the bus, metric.
 
 Groups of one batch run in parallel threads (records of one group in order): a slow vendor does
-not hold another vendor's request behind its timeout. Nothing of a body, header or secret is
+not hold another vendor's request behind its timeout. Each attempt ends by its deadline
+(``paycore.egress``); a record the invocation has no time left for is returned unattempted
+(the function timeout fits a batch: ``paycore.delivery.sender_timeout_floor``). Nothing of a body, header or secret is
 logged; the endpoint URL is not logged either (vendors put tokens in URLs).
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import ClientError
@@ -268,9 +270,19 @@ def _hold(record: dict[str, Any], seconds: int) -> None:
         obs_count("DeliveryVisibilityRefused")
 
 
-def process_group(records: list[dict[str, Any]], settings: delivery.Settings, endpoints: dict[str, delivery.Endpoint]) -> list[str]:
-    """Records of one message group, in order; returns the ids to report as failed."""
+def process_group(records: list[dict[str, Any]], settings: delivery.Settings, endpoints: dict[str, delivery.Endpoint],
+                  seconds_left: Callable[[], float] = lambda: float("inf")) -> list[str]:
+    """Records of one message group, in order; returns the ids to report as failed. A record the
+    invocation has no time left for (``seconds_left``) is not started: it and the group's later
+    records go back to the queue at once, unattempted."""
     for index, record in enumerate(records):
+        if seconds_left() < delivery.record_budget_seconds(settings.timeout_seconds):
+            for left_over in records[index:]:
+                _hold(left_over, 0)
+            obs_count("DeliveryOutOfTime")
+            logger.warning("no time left for a delivery record: returned to the queue",
+                           extra={"sqs_message_id": record["messageId"], "records": len(records) - index})
+            return [r["messageId"] for r in records[index:]]
         msg = _parse(record["body"])
         try:
             if msg is None:  # cannot ever be delivered: keep it for inspection, do not block the group
@@ -302,9 +314,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for record in event.get("Records", []):
         groups.setdefault(record.get("attributes", {}).get("MessageGroupId", record["messageId"]), []).append(record)
     failed: list[str] = []
+
+    def seconds_left() -> float:
+        return float(context.get_remaining_time_in_millis()) / 1000
+
     if groups:
         store(), sqs_client(), events_client(), secret_store()  # created here: boto3 client creation is not thread-safe
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_GROUPS, len(groups))) as pool:
-            for ids in pool.map(lambda records: process_group(records, settings, endpoints), groups.values()):
+            for ids in pool.map(lambda records: process_group(records, settings, endpoints, seconds_left), groups.values()):
                 failed.extend(ids)
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}

@@ -143,6 +143,9 @@ class Vendor:
     respond: Callable[["Vendor", dict[str, str], bytes], int] = lambda vendor, headers, body: 200
     requests: list[dict[str, Any]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    #: answer 200 with a 1 MB body sent one byte per 100 ms, until the client hangs up
+    trickle: bool = False
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -173,6 +176,14 @@ class Vendor:
                            "signature": headers.get("webhook-signature"), "timestamp": headers.get("webhook-timestamp"),
                            "host": headers.get("host"), "answered": 0}
                 vendor.requests.append(request)
+                if vendor.trickle:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000000")
+                    self.end_headers()
+                    while not vendor.stopped.wait(0.1):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    return
                 status = vendor.respond(vendor, headers, body) if verified else 401
                 request["answered"] = status
                 self.send_response(status)
@@ -190,6 +201,7 @@ class Vendor:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         if self.server:
             self.server.shutdown()
             self.server.server_close()
@@ -225,10 +237,10 @@ class DeliveryEnv:
     monkeypatch: Any = None
 
     def add_endpoint(self, vendor_id: str, endpoint_id: str, *, event_types=("payment.succeeded", "payment.refunded", "payment.failed"),
-                     rate_limit_per_second=None, paused=False, respond=None) -> Vendor:
+                     rate_limit_per_second=None, paused=False, respond=None, trickle=False) -> Vendor:
         secret = delivery.generate_secret()
         self.sm.create_secret(Name=delivery.secret_name(SECRET_PREFIX, endpoint_id), SecretString=json.dumps({"current": secret}))
-        vendor = Vendor(endpoint_id, secret, respond or (lambda v, h, b: 200)).start()
+        vendor = Vendor(endpoint_id, secret, respond or (lambda v, h, b: 200), trickle=trickle).start()
         self.vendors[endpoint_id] = vendor
         endpoint: dict[str, Any] = {"id": endpoint_id, "url": vendor.url, "event_types": list(event_types)}
         if rate_limit_per_second is not None:
@@ -396,3 +408,21 @@ class Esm:
             return True
 
         self.source.run(idle, max_batches=max_batches)
+
+    def run_bounded(self, seconds: float, **kwargs: Any) -> None:
+        """:meth:`run` in a thread that must end within ``seconds`` of real time (a test of a
+        deadline must not hang when the deadline does not hold)."""
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                self.run(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the test's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=target, daemon=True)
+        worker.start()
+        worker.join(seconds)
+        assert not worker.is_alive(), f"the sender was still busy after {seconds:g} s of real time"
+        if failure:
+            raise failure[0]

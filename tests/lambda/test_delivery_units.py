@@ -456,6 +456,13 @@ def trickle_headers(connection, stop):
     _trickle(connection, stop, b"HTTP/1.1 200 OK\r\nX-Slow: ", b"x")
 
 
+def trickle_until_close(connection, stop):
+    """HTTP/1.0 without a length: the body ends when the server closes (http.client hands the
+    connection to the response)."""
+    _read_request(connection)
+    _trickle(connection, stop, b"HTTP/1.0 200 OK\r\n\r\n", b"x")
+
+
 def never_answer(connection, stop):
     _read_request(connection)
     stop.wait(60)
@@ -472,7 +479,8 @@ def bounded_send(url: str, **kwargs) -> egress.AttemptResult:
     return box["result"]
 
 
-@pytest.mark.parametrize("serve", [trickle_body, trickle_headers, never_answer], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("serve", [trickle_body, trickle_headers, trickle_until_close, never_answer],
+                         ids=lambda f: f.__name__)
 def test_a_trickling_or_silent_endpoint_times_out_at_the_deadline(serve):
     server = RawServer(serve)
     try:
@@ -569,6 +577,23 @@ def test_a_prompt_tls_endpoint_still_succeeds_through_the_deadline_socket(tls_ma
     try:
         result = bounded_send(f"https://hooks.vendor.test:{server.port}/h", allow_loopback_http=True,
                               resolver=resolver_to("127.0.0.1"), tls_context=client_context)
+    finally:
+        server.close()
+    assert (result.outcome, result.status_code) == ("success", 200)
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", b"HTTP/1.0 200 OK\r\n\r\nok",
+                                    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+                                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"],
+                         ids=["http10-length", "http10-until-close", "connection-close", "chunked"])
+def test_a_prompt_answer_is_read_whole_however_it_is_framed(answer):
+    def serve(connection, stop):
+        _read_request(connection)
+        connection.sendall(answer)
+
+    server = RawServer(serve)
+    try:
+        result = bounded_send(f"http://127.0.0.1:{server.port}/h", allow_loopback_http=True)
     finally:
         server.close()
     assert (result.outcome, result.status_code) == ("success", 200)

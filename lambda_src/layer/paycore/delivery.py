@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets as _secrets
@@ -33,6 +34,12 @@ EVENT_TYPES = tuple(f"payment.{s}" for s in DELIVERABLE_STATUSES)
 DEFAULT_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_DELAY_SECONDS = 43_200  # SQS ChangeMessageVisibility ceiling (12 h)
 DEFAULT_TIMEOUT_SECONDS = 15.0
+#: The sender's time budget: one batch of the FIFO event source (at most 10 records) may be one
+#: message group, whose records are attempted in a row; each record also makes a few AWS calls
+#: (message row, attempt row, state), and the invocation starts and flushes its metrics.
+SENDER_BATCH_SIZE = 10
+SENDER_RECORD_MARGIN_SECONDS = 1.0
+SENDER_INVOCATION_MARGIN_SECONDS = 10.0
 DEFAULT_AUTO_DISABLE_AFTER_SECONDS = 3 * 24 * 3600
 DEFAULT_PAUSE_RECHECK_SECONDS = 300
 DEFAULT_LOG_TTL_DAYS = 30
@@ -216,6 +223,17 @@ class Settings:
         if problems:
             raise ConfigError("invalid delivery settings:\n- " + "\n- ".join(problems))
         return settings
+
+
+def record_budget_seconds(attempt_timeout_seconds: float) -> float:
+    """Time one record may take: the attempt's deadline plus its AWS calls."""
+    return attempt_timeout_seconds + SENDER_RECORD_MARGIN_SECONDS
+
+
+def sender_timeout_floor(attempt_timeout_seconds: float, batch_size: int = SENDER_BATCH_SIZE) -> int:
+    """The least sender function timeout (s) that fits a batch of one group attempted in a row:
+    ``batch_size`` x :func:`record_budget_seconds` + the invocation's own margin."""
+    return math.ceil(batch_size * record_budget_seconds(attempt_timeout_seconds) + SENDER_INVOCATION_MARGIN_SECONDS)
 
 
 def next_delay(attempts_made: int, schedule: tuple[int, ...]) -> int | None:

@@ -143,37 +143,56 @@ class _DeadlineReader(io.RawIOBase):
     """The socket's read side for http.client's buffered reader: each receive waits at most until
     the deadline (a socket timeout alone restarts with every byte that arrives)."""
 
-    def __init__(self, sock: socket.socket, deadline: Deadline):
+    def __init__(self, owner: "_DeadlineSocket"):
         super().__init__()
-        self._sock, self._deadline = sock, deadline
+        self._owner = owner
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(self._deadline.left())
-        return self._sock.recv_into(buffer)
+        sock = self._owner.sock
+        sock.settimeout(self._owner.deadline.left())
+        return sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._owner.release()
+        super().close()
 
 
 class _DeadlineSocket:
     """What http.client uses of a socket (``sendall``, ``makefile``, ``close``), each send and
-    receive bounded by the attempt's deadline."""
+    receive bounded by the attempt's deadline. Like a socket, it stays open while a reader made by
+    ``makefile`` is open (http.client closes the connection of a ``Connection: close`` answer
+    before reading its body)."""
 
     def __init__(self, sock: socket.socket, deadline: Deadline):
-        self._sock, self._deadline = sock, deadline
+        self.sock, self.deadline = sock, deadline
+        self._readers, self._closed = 0, False
 
     def sendall(self, data: bytes) -> None:
         with memoryview(data) as whole, whole.cast("B") as view:
             sent = 0
             while sent < len(view):
-                self._sock.settimeout(self._deadline.left())
-                sent += self._sock.send(view[sent:])
+                self.sock.settimeout(self.deadline.left())
+                sent += self.sock.send(view[sent:])
 
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+        self._readers += 1
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def release(self) -> None:
+        self._readers -= 1
+        self._close_when_unused()
 
     def close(self) -> None:
-        self._sock.close()
+        self._closed = True
+        self._close_when_unused()
+
+    def _close_when_unused(self) -> None:
+        if self._closed and self._readers <= 0:
+            self.sock.close()
 
 
 class _PinnedConnection(http.client.HTTPConnection):
@@ -194,7 +213,7 @@ class _PinnedConnection(http.client.HTTPConnection):
         except BaseException:
             sock.close()
             raise
-        self.sock = _DeadlineSocket(sock, self._deadline)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(sock, self._deadline)
 
 
 _TLS = ssl.create_default_context()
@@ -228,7 +247,7 @@ def send(
     host_header = host if port == default_port else f"{host}:{port}"
     if ":" in host and not host.startswith("["):
         host_header = f"[{host}]" if port == default_port else f"[{host}]:{port}"
-    status = 0
+    status, response = 0, None
     try:
         connection.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", host_header)
@@ -251,6 +270,8 @@ def send(
     except (OSError, http.client.HTTPException):
         return result("connection_error")
     finally:
+        if response is not None:
+            response.close()
         connection.close()
     if 200 <= status < 300:
         return result("success", status)
