@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Vendor delivery operations: list deliveries, resend, recover since T, pause/resume/disable/enable
-an endpoint, create/rotate its signing secret. Every change has ``--dry-run`` and prints counts as
+an endpoint, release its parked messages, create/rotate its signing secret. Every change has ``--dry-run`` and prints counts as
 JSON; nothing prints a payload, and a new secret is written only to ``--out`` (mode 600).
 
     python scripts/delivery_ops.py --env dev list --transaction pi_123
@@ -8,7 +8,7 @@ JSON; nothing prints a payload, and a new secret is written only to ``--out`` (m
     python scripts/delivery_ops.py --env dev attempts msg_...
     python scripts/delivery_ops.py --env dev resend msg_... [--dry-run]
     python scripts/delivery_ops.py --env dev recover --endpoint ep-v1-main --since 2026-11-28T00:00:00Z [--dry-run]
-    python scripts/delivery_ops.py --env dev pause|resume|disable|enable --endpoint ep-v1-main [--dry-run]
+    python scripts/delivery_ops.py --env dev pause|resume|disable|enable|release --endpoint ep-v1-main [--dry-run]
     python scripts/delivery_ops.py --env dev secret create|rotate --endpoint ep-v1-main --out secret.txt [--grace-hours 24]
 
 Names come from the environment's settings (``Settings.delivery_names``, what the stack deploys):
@@ -93,7 +93,7 @@ def parser() -> argparse.ArgumentParser:
     recover.add_argument("--endpoint", required=True)
     recover.add_argument("--since", required=True, help="ISO-8601 UTC, e.g. 2026-11-28T00:00:00Z")
     recover.add_argument("--dry-run", action="store_true")
-    for action in ("pause", "resume", "disable", "enable"):
+    for action in ("pause", "resume", "disable", "enable", "release"):
         state = sub.add_parser(action)
         state.add_argument("--endpoint", required=True)
         state.add_argument("--dry-run", action="store_true")
@@ -124,6 +124,8 @@ def run(args: argparse.Namespace, ops: DeliveryOps) -> dict[str, Any]:
         return ops.resend(args.message_id, dry_run=args.dry_run)
     if args.command == "recover":
         return ops.recover(args.endpoint, args.since, dry_run=args.dry_run)
+    if args.command == "release":
+        return ops.release(args.endpoint, dry_run=args.dry_run)
     if args.command in ("pause", "resume", "disable", "enable"):
         return ops.set_state(args.endpoint, args.command, dry_run=args.dry_run)
     if not args.dry_run and not args.out:

@@ -687,6 +687,10 @@ class PaymentPlatformStack(TerraformStack):
             MetricAlarm("delivery-endpoint-disabled", "DeliveryEndpointDisabled", 1,
                         "A vendor endpoint was disabled (410 Gone or failing too long); its messages wait for "
                         "scripts/ops.py deliveries enable + recover", service),
+            MetricAlarm("delivery-parked", "DeliveryParked", 1,
+                        "Vendor webhooks parked in the deliveries table before the queue's 14-day retention ran out "
+                        "(an endpoint paused or failing for ~13 days): scripts/ops.py deliveries resume|enable|release",
+                        service),
             MetricAlarm("delivery-malformed-messages", "DeliveryMalformedMessages", 1,
                         "Delivery queue messages the sender could not read (dropped to the delivery DLQ)", service),
             MetricAlarm("deliveries-in-flight", "ApproximateNumberOfMessagesNotVisible", DELIVERIES_IN_FLIGHT_ALARM,

@@ -34,7 +34,7 @@ from constructs import Construct
 from constructs.core.policy import document
 from constructs.core.tokens import is_literal, is_token
 from constructs.processing import SQS_BATCH_SIZE, FunctionSpec, ServerlessFunction
-from constructs.queueing import VISIBILITY_FACTOR, FifoQueue, WebhookQueue
+from constructs.queueing import FOURTEEN_DAYS, VISIBILITY_FACTOR, FifoQueue, WebhookQueue
 from constructs.storage import encrypted_table
 
 #: builds one function: (construct id, spec, security group ids or None for the caller's) -> function
@@ -184,9 +184,11 @@ class VendorDelivery(Construct):
             dlq_max_receive_count=events_max_receive_count, dlq_redrive_allow_policy=dlq_redrive_allow_policy,
             dlq_name=events_dead_letter_queue_name, service_senders=rule_arn, dlq_service_senders=rule_arn,
         )
+        # the sender parks a message in the table before this retention runs out (it is told it)
         self.queue = FifoQueue(
             self, "deliveries-queue", name=queue_name, kms_key_arn=sqs_kms_key_arn,
-            visibility_timeout_seconds=VISIBILITY_FACTOR * sender_function.timeout_seconds).queue
+            visibility_timeout_seconds=VISIBILITY_FACTOR * sender_function.timeout_seconds,
+            message_retention_seconds=FOURTEEN_DAYS).queue
         self.dead_letter_queue = FifoQueue(
             self, "dead-letter-queue", name=dead_letter_queue_name, kms_key_arn=sqs_kms_key_arn).queue
 
@@ -233,7 +235,7 @@ class VendorDelivery(Construct):
         self.sender = function_builder("delivery-sender", _with_environment(sender_function, {
             "DELIVERY_TABLE_NAME": self.table.name, "DELIVERY_QUEUE_URL": queue_url,
             "DELIVERY_DLQ_URL": self.dead_letter_queue.url, "EVENT_BUS_NAME": event_bus_name,
-            "DELIVERY_ENDPOINTS_PARAMETER": parameter,
+            "DELIVERY_ENDPOINTS_PARAMETER": parameter, "DELIVERY_QUEUE_RETENTION_SECONDS": str(FOURTEEN_DAYS),
         }), [self.sender_security_group.id] if self.sender_security_group is not None else None)
 
         parameter_arn = self.endpoints_parameter.arn
@@ -253,9 +255,15 @@ class VendorDelivery(Construct):
                          "sqs:ChangeMessageVisibility"],
              "resources": [self.queue.arn]},
             {"sid": "DeadLetterExhausted", "actions": ["sqs:SendMessage"], "resources": [self.dead_letter_queue.arn]},
+            # a new message goes behind the parked ones being re-sent
+            {"sid": "RequeueBehindParked", "actions": ["sqs:SendMessage"], "resources": [self.queue.arn]},
             {"sid": "DeliveryLog",
              "actions": ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
              "resources": [self.table.arn]},
+            # a re-sent parked message leaves the park partition in the transaction that un-parks it
+            {"sid": "UnparkMessages", "actions": ["dynamodb:DeleteItem"], "resources": [self.table.arn],
+             "conditions": [("ForAllValues:StringLike", "dynamodb:LeadingKeys", ["PARK#*"]),
+                            ("ForAnyValue:StringEquals", "dynamodb:EnclosingOperation", ["TransactWriteItems"])]},
             {"sid": "DeliveryEvents", "actions": ["events:PutEvents"], "resources": [event_bus_arn]},
             {"sid": "SigningSecrets", "actions": ["secretsmanager:GetSecretValue"], "resources": [secrets_arn]},
             {"sid": "ReadEndpoints", "actions": ["ssm:GetParameter"], "resources": [parameter_arn]},

@@ -119,6 +119,25 @@ def patch_moto_visibility(monkeypatch, *, limit_from_sent: bool) -> None:
     monkeypatch.setattr(moto.sqs.models.SQSBackend, "change_message_visibility", change_message_visibility)
 
 
+def patch_moto_retention(monkeypatch) -> None:
+    """SQS deletes a message once it is older than the queue's ``MessageRetentionPeriod`` (SQS API
+    reference, SetQueueAttributes: "The length of time, in seconds, for which Amazon SQS retains a
+    message"). moto 5.2 keeps it: a receive marks the expired message received (its group stays
+    locked) and stops there without returning anything. Here a receive first drops what expired."""
+    real_receive = moto.sqs.models.SQSBackend.receive_message
+
+    def receive_message(self, queue_name, *args, **kwargs):
+        queue = self.get_queue(queue_name)
+        now = moto.sqs.models.unix_time()
+        for message in list(queue._messages):
+            if message.sent_timestamp / 1000 + int(queue.message_retention_period) <= now:
+                queue._messages.remove(message)
+                queue.pending_messages.discard(message)
+        return real_receive(self, queue_name, *args, **kwargs)
+
+    monkeypatch.setattr(moto.sqs.models.SQSBackend, "receive_message", receive_message)
+
+
 def create_delivery_table(ddb) -> None:
     keys = [("pk", "S"), ("sk", "S"), ("endpoint_key", "S"), ("txn_key", "S"), ("sort_key", "S")]
     ddb.create_table(
@@ -278,6 +297,7 @@ def moto_visibility_as_sent() -> bool:
 @pytest.fixture
 def delivery_env(aws_env, clock, monkeypatch, moto_visibility_as_sent):
     patch_moto_visibility(monkeypatch, limit_from_sent=moto_visibility_as_sent)
+    patch_moto_retention(monkeypatch)
     ddb = boto3.client("dynamodb", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
     sm = boto3.client("secretsmanager", region_name=REGION)
@@ -300,15 +320,18 @@ def delivery_env(aws_env, clock, monkeypatch, moto_visibility_as_sent):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("DELIVERY_RETRY_SCHEDULE", raising=False)
     monkeypatch.delenv("DELIVERY_AUTO_DISABLE_AFTER_SECONDS", raising=False)
-    # DynamoDB applies a conditional write atomically; moto does not when called from several threads.
-    lock = threading.Lock()
-    real_update = moto.dynamodb.models.DynamoDBBackend.update_item
+    # DynamoDB applies a conditional write and a transaction atomically; moto does not when called
+    # from several threads (a cancelled transaction restores a copy of the whole table).
+    lock = threading.RLock()
 
-    def atomic_update(self, *args, **kwargs):
-        with lock:
-            return real_update(self, *args, **kwargs)
+    def atomic(real):
+        def call(self, *args, **kwargs):
+            with lock:
+                return real(self, *args, **kwargs)
+        return call
 
-    monkeypatch.setattr(moto.dynamodb.models.DynamoDBBackend, "update_item", atomic_update)
+    for name in ("update_item", "transact_write_items"):
+        monkeypatch.setattr(moto.dynamodb.models.DynamoDBBackend, name, atomic(getattr(moto.dynamodb.models.DynamoDBBackend, name)))
     calls = ApiCalls()
     real = botocore.client.BaseClient._make_api_call
 

@@ -110,3 +110,12 @@ def test_since_is_read_as_a_time_not_as_text():
 
     with pytest.raises(OpsError):
         normalize_since("yesterday")
+
+
+def test_release_reports_the_parked_messages_and_refuses_an_unknown_endpoint(delivery_env, capsys):
+    delivery_env.add_endpoint("vendor-a", "ep-a-main")
+    code, out = call(delivery_env, capsys, "release", "--endpoint", "ep-a-main", "--dry-run")
+    assert code == 0 and out == {"endpoint_id": "ep-a-main", "parked": 0, "released": 0, "dry_run": True,
+                                 "endpoint_state": "active"}
+    code, out = call(delivery_env, capsys, "release", "--endpoint", "ep-nope")
+    assert code == 2 and "unknown endpoint" in out["error"]

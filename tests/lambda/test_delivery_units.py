@@ -70,6 +70,19 @@ def test_settings_from_the_environment_and_their_errors():
     assert "DELIVERY_RETRY_SCHEDULE" in str(error.value) and "DELIVERY_TIMEOUT_SECONDS" in str(error.value)
 
 
+def test_a_message_is_parked_a_day_before_the_queue_would_drop_it():
+    assert delivery.Settings.from_env({}).park_after_seconds == 14 * 86400 - 86400
+    short = delivery.Settings.from_env({"DELIVERY_QUEUE_RETENTION_SECONDS": "3600"})
+    assert short.park_after_seconds == 2700  # a quarter of a short retention
+    with pytest.raises(delivery.ConfigError, match="DELIVERY_QUEUE_RETENTION_SECONDS '2000000'"):
+        delivery.Settings.from_env({"DELIVERY_QUEUE_RETENTION_SECONDS": "2000000"})
+
+
+def test_the_sender_timeout_fits_a_batch_of_one_group_attempted_in_a_row():
+    assert delivery.sender_timeout_floor(15) == 10 * (15 + 1) + 10 == 170
+    assert delivery.sender_timeout_floor(5) == 70 and delivery.sender_timeout_floor(0.5) == 25
+
+
 def test_signature_verifies_with_the_official_library_and_fails_when_tampered():
     secret = delivery.generate_secret()
     body = delivery.payload({"transaction_id": "pi_1", "vendor_id": "v", "amount": "100", "currency": "eur"},

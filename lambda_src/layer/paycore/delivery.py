@@ -42,6 +42,10 @@ SENDER_RECORD_MARGIN_SECONDS = 1.0
 SENDER_INVOCATION_MARGIN_SECONDS = 10.0
 DEFAULT_AUTO_DISABLE_AFTER_SECONDS = 3 * 24 * 3600
 DEFAULT_PAUSE_RECHECK_SECONDS = 300
+#: SQS deletes a message this long after it was sent (the deliveries queue keeps the maximum, 14 days);
+#: a message held so long that it would come back later than a day before that is parked instead.
+DEFAULT_QUEUE_RETENTION_SECONDS = 1_209_600
+PARK_MARGIN_SECONDS = 86_400
 DEFAULT_LOG_TTL_DAYS = 30
 SECRET_PREFIX_BYTES = 32
 ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{2,47}$")
@@ -54,6 +58,7 @@ DELIVERY_RULE_PATTERN: dict[str, Any] = {
 EVENT_SOURCE = "payments.delivery"
 EXHAUSTED_DETAIL_TYPE = "DeliveryExhausted"
 DISABLED_DETAIL_TYPE = "DeliveryEndpointDisabled"
+PARKED_DETAIL_TYPE = "DeliveryParked"
 
 
 class ConfigError(ValueError):
@@ -184,6 +189,13 @@ class Settings:
     pause_recheck_seconds: int = DEFAULT_PAUSE_RECHECK_SECONDS
     log_ttl_seconds: int = DEFAULT_LOG_TTL_DAYS * 86400
     allow_loopback_http: bool = False
+    queue_retention_seconds: int = DEFAULT_QUEUE_RETENTION_SECONDS
+
+    @property
+    def park_after_seconds(self) -> int:
+        """Age (since the message was sent) from which a message is parked rather than held past it:
+        the queue's retention less a day (less a quarter of it, when that is shorter)."""
+        return self.queue_retention_seconds - min(PARK_MARGIN_SECONDS, self.queue_retention_seconds // 4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -219,6 +231,8 @@ class Settings:
             pause_recheck_seconds=int(number("DELIVERY_PAUSE_RECHECK_SECONDS", DEFAULT_PAUSE_RECHECK_SECONDS, 1, MAX_DELAY_SECONDS)),
             log_ttl_seconds=int(number("DELIVERY_LOG_TTL_DAYS", DEFAULT_LOG_TTL_DAYS, 1, 365) * 86400),
             allow_loopback_http=env.get("DELIVERY_ALLOW_LOOPBACK_HTTP", "").lower() == "true",
+            queue_retention_seconds=int(number("DELIVERY_QUEUE_RETENTION_SECONDS", DEFAULT_QUEUE_RETENTION_SECONDS,
+                                               60, DEFAULT_QUEUE_RETENTION_SECONDS)),
         )
         if problems:
             raise ConfigError("invalid delivery settings:\n- " + "\n- ".join(problems))

@@ -6,6 +6,9 @@ counts; listings never include a payload or a secret.
   deduplication id (``{id}.r{n}``) so the 5-minute FIFO window does not swallow it;
 * recover since T: every ``exhausted``/``failed`` message of an endpoint created at or after T,
   oldest first, into its (endpoint, payment) group - so the order per payment holds;
+* release: the endpoint's parked messages (taken out of the queue before its retention ran out),
+  all of them, oldest first, merged with what a recover re-sends; ``resume`` and ``enable`` release
+  too. Meanwhile the sender puts a new message of the endpoint behind them (``releasing``);
 * signing secrets ``{prefix}vendors/{endpoint_id}/signing`` = ``{"current", "previous",
   "previous_expires_at"}``; a rotation keeps the old value for a grace period during which the
   sender signs with both.
@@ -18,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 from paycore import delivery
 from paycore.delivery_store import (
-    ACTIVE, BY_ENDPOINT, BY_TRANSACTION, DELIVERED, DISABLED, EXHAUSTED, FAILED, PAUSED, PENDING, DeliveryStore,
+    ACTIVE, BY_ENDPOINT, BY_TRANSACTION, DELIVERED, DISABLED, EXHAUSTED, FAILED, PARKED, PAUSED, PENDING, DeliveryStore,
 )
 
 SUMMARY_FIELDS = ("message_id", "endpoint_id", "vendor_id", "transaction_id", "event_type", "state",
@@ -30,6 +33,7 @@ ACTIONS = {  # action -> (allowed current states, new state)
     "disable": ({ACTIVE, PAUSED}, DISABLED),
     "enable": ({DISABLED}, ACTIVE),
 }
+RELEASING_ACTIONS = ("resume", "enable")
 RECOVERABLE = (EXHAUSTED, FAILED)
 DEFAULT_GRACE_SECONDS = 24 * 3600
 
@@ -88,6 +92,13 @@ class DeliveryOps:
 
     # ------------------------------------------------------------------ resend / recover
 
+    @staticmethod
+    def _body(row: Mapping[str, Any], **extra: Any) -> str:
+        body = {k: row[k] for k in ("message_id", "endpoint_id", "vendor_id", "transaction_id", "event_type",
+                                     "status", "created_at", "payload") if k in row}
+        # sent by ops in the order they chose: not put behind the endpoint's parked messages again
+        return json.dumps({"v": 1, **body, "after_park": True, **extra}, separators=(",", ":"))
+
     def _enqueue(self, row: Mapping[str, Any], now: float) -> None:
         resends = int(row.get("resend_count", 0)) + 1
         if not self.store.update_message(
@@ -96,44 +107,95 @@ class DeliveryOps:
             remove=["failure_reason", "next_attempt_at", "next_attempt_ts"], expected_state=row["state"],
         ):
             raise OpsError(f"message {row['message_id']} changed while being resent; run again")
-        body = {k: row[k] for k in ("message_id", "endpoint_id", "vendor_id", "transaction_id", "event_type",
-                                     "status", "created_at", "payload") if k in row}
         self.sqs.send_message(
-            QueueUrl=self.queue_url, MessageBody=json.dumps({"v": 1, **body}, separators=(",", ":")),
+            QueueUrl=self.queue_url, MessageBody=self._body(row),
             MessageGroupId=delivery.group_id(row["endpoint_id"], row["transaction_id"]),
             MessageDeduplicationId=f"{row['message_id']}.r{resends}",
         )
+
+    def _release_one(self, row: Mapping[str, Any], item: Mapping[str, Any]) -> None:
+        """A parked message back to the queue; the sender un-parks it when it arrives (the same send
+        again within SQS's 5-minute window is dropped as a duplicate)."""
+        self.sqs.send_message(
+            QueueUrl=self.queue_url, MessageBody=self._body(row, park_key=item["sk"]),
+            MessageGroupId=delivery.group_id(row["endpoint_id"], row["transaction_id"]),
+            MessageDeduplicationId=f"{row['message_id']}.p{item['parked_at']}",
+        )
+
+    def _parked(self, endpoint_id: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(message row, parked item) of the endpoint's parked messages, in the order to re-send."""
+        items = self.store.parked_items(endpoint_id)
+        rows = {r["message_id"]: r for r in self.store.get_messages(i["message_id"] for i in items)}
+        return [(rows[i["message_id"]], i) for i in items if rows.get(i["message_id"], {}).get("state") == PARKED]
+
+    def _deliverable(self, endpoint_id: str, state: str) -> bool:
+        endpoint = self.endpoints.get(endpoint_id)
+        return endpoint is not None and not endpoint.paused and state == ACTIVE
 
     def resend(self, message_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         row = self.store.get_message(message_id)
         if row is None:
             return {"matched": 0, "resent": 0, "dry_run": dry_run}
-        if row["state"] == PENDING:
-            return {"matched": 1, "resent": 0, "skipped_pending": 1, "dry_run": dry_run}
+        if row["state"] in (PENDING, PARKED):  # parked: `release` sends it, in order
+            return {"matched": 1, "resent": 0, f"skipped_{row['state']}": 1, "dry_run": dry_run}
         if not dry_run:
             self._enqueue(row, self.clock())
         return {"matched": 1, "resent": 0 if dry_run else 1, "dry_run": dry_run}
 
+    def release(self, endpoint_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Re-send every parked message of the endpoint, oldest first (only while it can deliver)."""
+        if endpoint_id not in self.endpoints:
+            raise OpsError(f"unknown endpoint {endpoint_id!r}")
+        state = self.store.get_endpoint_state(endpoint_id).get("admin_state", ACTIVE)
+        parked = self._parked(endpoint_id)
+        counts = {"endpoint_id": endpoint_id, "parked": len(parked), "released": 0, "dry_run": dry_run,
+                  "endpoint_state": state}
+        if not self._deliverable(endpoint_id, state):
+            return {**counts, "not_released": "the endpoint is paused or disabled: resume or enable it"} if parked else counts
+        if parked and not dry_run:
+            self.store.start_releasing(endpoint_id, delivery.iso(self.clock()))
+            for row, item in parked:
+                self._release_one(row, item)
+            counts["released"] = len(parked)
+        return counts
+
     def recover(self, endpoint_id: str, since: str, *, dry_run: bool = False) -> dict[str, Any]:
-        """Resend every exhausted/failed message of ``endpoint_id`` created at or after ``since``."""
+        """Resend every exhausted/failed message of ``endpoint_id`` created at or after ``since``, and
+        release its parked messages (all of them: an earlier parked status of a payment must not stay
+        behind a later one), merged oldest first."""
         since = normalize_since(since)
         if endpoint_id not in self.endpoints:
             raise OpsError(f"unknown endpoint {endpoint_id!r}")
         state = self.store.get_endpoint_state(endpoint_id).get("admin_state", ACTIVE)
         rows = self.store.get_messages(self.store.query_index(BY_ENDPOINT, endpoint_id, since))
-        rows.sort(key=lambda r: (r.get("created_at", ""), delivery.status_rank(r.get("status", ""))))
+        parked = self._parked(endpoint_id)
         counts = {"endpoint_id": endpoint_id, "since": since, "scanned": len(rows), "matched": 0, "resent": 0,
-                  "delivered": 0, "pending": 0, "dry_run": dry_run, "endpoint_state": state}
+                  "delivered": 0, "pending": 0, "parked": len(parked), "released": 0, "dry_run": dry_run,
+                  "endpoint_state": state}
+        if not self._deliverable(endpoint_id, state):
+            parked = []  # the sender would keep them parked: resume or enable releases them
+        work: list[tuple[dict[str, Any], dict[str, Any] | None]] = list(parked)
         for row in rows:
             if row["state"] in RECOVERABLE:
                 counts["matched"] += 1
-                if not dry_run:
-                    self._enqueue(row, self.clock())
-                    counts["resent"] += 1
+                work.append((row, None))
             elif row["state"] == DELIVERED:
                 counts["delivered"] += 1
-            else:
+            elif row["state"] == PENDING:
                 counts["pending"] += 1
+        work.sort(key=lambda pair: (pair[0].get("created_at", ""), delivery.status_rank(pair[0].get("status", "")),
+                                    pair[0]["message_id"]))
+        if dry_run:
+            return counts
+        if parked:
+            self.store.start_releasing(endpoint_id, delivery.iso(self.clock()))
+        for row, item in work:
+            if item is None:
+                self._enqueue(row, self.clock())
+                counts["resent"] += 1
+            else:
+                self._release_one(row, item)
+                counts["released"] += 1
         return counts
 
     # ------------------------------------------------------------------ endpoint state
@@ -153,6 +215,10 @@ class DeliveryOps:
             changed = self.store.set_admin_state(endpoint_id, target, reason=reason, now=delivery.iso(self.clock()),
                                                  only_from=[current])
             result["changed"] = int(changed)
+        if action in RELEASING_ACTIONS:  # what was parked meanwhile goes out again, oldest first
+            released = self.release(endpoint_id, dry_run=dry_run) if result["changed"] or dry_run else None
+            if released is not None:
+                result.update(parked=released["parked"], released=released["released"])
         return result
 
     # ------------------------------------------------------------------ signing secrets
