@@ -260,10 +260,9 @@ class VendorDelivery(Construct):
             {"sid": "DeliveryLog",
              "actions": ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
              "resources": [self.table.arn]},
-            # a re-sent parked message leaves the park partition in the transaction that un-parks it
+            # a re-sent parked message leaves the park partition (PARK#...) when it is un-parked
             {"sid": "UnparkMessages", "actions": ["dynamodb:DeleteItem"], "resources": [self.table.arn],
-             "conditions": [("ForAllValues:StringLike", "dynamodb:LeadingKeys", ["PARK#*"]),
-                            ("ForAnyValue:StringEquals", "dynamodb:EnclosingOperation", ["TransactWriteItems"])]},
+             "conditions": [("ForAllValues:StringLike", "dynamodb:LeadingKeys", ["PARK#*"])]},
             {"sid": "DeliveryEvents", "actions": ["events:PutEvents"], "resources": [event_bus_arn]},
             {"sid": "SigningSecrets", "actions": ["secretsmanager:GetSecretValue"], "resources": [secrets_arn]},
             {"sid": "ReadEndpoints", "actions": ["ssm:GetParameter"], "resources": [parameter_arn]},
