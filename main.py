@@ -4,11 +4,14 @@ stack per environment and synthesizes them into cdktf.out/.
 
     python main.py                       # every environment cdktf.json names
     PAYMENTS_STACKS=dev python main.py   # only some (comma list)
+
+A settings mistake prints one line per problem (`env: key: rule, got value`) and fails the run.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -39,25 +42,64 @@ def prepare_runtime(lazy: bool | None = None) -> None:
 
 
 def build_app(environments: list[str] | None = None, outdir: str | None = None):
+    """One stack per environment (default: every one cdktf.json names). Raises SettingsError with
+    the problems of every environment before building any stack."""
     prepare_runtime()
     from cdktf import App
 
     from constructs.app.environments import environment_names, load_settings, read_environments
+    from constructs.app.settings import SettingsError
     from constructs.app.stack import PaymentPlatformStack
 
     app = App(outdir=outdir) if outdir else App()
-    # `cdktf synth` hands cdktf.json's context to the app (CDKTF_CONTEXT_JSON); `python main.py`
-    # and the tests read the same file.
-    configured = app.node.try_get_context("environments") or read_environments()
+    # as `cdktf synth` hands cdktf.json's context to the app (CDKTF_CONTEXT_JSON), else the file
+    configured = read_environments()
+    settings, problems = {}, []
     for environment in environments or environment_names(configured):
-        PaymentPlatformStack(app, environment, settings=load_settings(environment, environments=configured))
+        try:
+            settings[environment] = load_settings(environment, environments=configured)
+        except SettingsError as error:
+            problems += error.problems
+    if problems:
+        raise SettingsError(problems)
+    for environment, values in settings.items():
+        PaymentPlatformStack(app, environment, settings=values)
     return app
 
 
-def main() -> None:
+def report_settings_problems(problems: list[str]) -> int:
+    """Each problem once, without a traceback. Under the cdktf CLI (which sets
+    CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS) they become error annotations of a stack named after
+    their environment, which the CLI prints once and then fails the run; it would print a failing
+    app's stderr twice. Run directly, they go to stderr and the exit code is 2."""
+    if os.environ.get("CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS") != "true":
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    from cdktf import Annotations, App, TerraformStack
+
+    app, stacks = App(), {}
+    for problem in problems:
+        environment, _, text = problem.partition(": ")
+        if environment not in stacks:
+            stacks[environment] = TerraformStack(app, environment)
+            stacks[environment].node.set_context("@cdktf/disable_stack_trace_in_metadata", True)  # no JS stack
+        Annotations.of(stacks[environment]).add_error(text)
+    app.synth()
+    return 0
+
+
+def main() -> int:
+    prepare_runtime()
+    from constructs.app.settings import SettingsError
+
     selected = [e for e in os.environ.get("PAYMENTS_STACKS", "").split(",") if e]
-    build_app(selected or None).synth()
+    try:
+        app = build_app(selected or None)
+    except SettingsError as error:
+        return report_settings_problems(error.problems)
+    app.synth()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

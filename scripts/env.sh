@@ -10,7 +10,7 @@ export CHECKPOINT_DISABLE=1
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV=1
 export PIPENV_VENV_IN_PROJECT=1
 export PIPENV_VERBOSITY=-1
-# the ops tools read the environments' settings (constructs/app): the repository is an import root
+# the repository is the import root of scripts/ (python -m scripts.ops ...) and of constructs/app
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # providers from the machine's filesystem mirror (no registry access here)
 if [ -d /opt/tf-plugins ]; then
@@ -24,7 +24,7 @@ fi
 cdktf() {
   case "${1:-} $*" in
     deploy*" local"*|diff*" local"*|destroy*" local"*|apply*" local"*|plan*" local"*)
-      _emulator_status="$("$ROOT/.venv/bin/python" "$ROOT/scripts/emulator.py" status 2>&1 >/dev/null)" \
+      _emulator_status="$(cd "$ROOT" && "$ROOT/.venv/bin/python" -m scripts.local.emulator status 2>&1 >/dev/null)" \
         || { printf '%s\n' "$_emulator_status" >&2; return 1; } ;;
   esac
   command cdktf "$@"

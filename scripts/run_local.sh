@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The run command: sets up everything (idempotent), synthesizes every stack, validates each against
 # the real provider schema, then deploys the `local` stack to a local AWS emulator and drives
-# signed webhooks through it (scripts/local_e2e.py), printing a summary.
+# signed webhooks through it (python -m scripts.local.e2e), printing a summary.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-# stage lines and Terraform's resource counts from scripts/local_deploy.py
+# stage lines and Terraform's resource counts from scripts/local/deploy.py
 export PAYMENTS_PROGRESS=1
 echo "== synth of every stack (cdktf synth through cdktf.json)"
 started=$SECONDS
@@ -17,8 +17,8 @@ for stack in dev prod local; do
   (cd "cdktf.out/stacks/$stack" && terraform init -backend=false -input=false -no-color >/dev/null \
      && terraform validate -no-color)
 done
-if [ -f "$ROOT/scripts/local_e2e.py" ]; then
+if [ -f "$ROOT/scripts/local/e2e.py" ]; then
   echo "== local deploy and end-to-end run"
-  # the repository is an import root (constructs.app.settings), as pytest.ini's pythonpath makes it
-  PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$ROOT/.venv/bin/python" "$ROOT/scripts/local_e2e.py" "$@"
+  # scripts/ and constructs/ import from the repository root (env.sh puts it on PYTHONPATH)
+  exec "$ROOT/.venv/bin/python" -m scripts.local.e2e "$@"
 fi

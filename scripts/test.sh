@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 # one line when a pinned runtime is within 90 days of its end of support (never fails)
-"$ROOT/.venv/bin/python" "$ROOT/scripts/toolchain.py" || true
+"$ROOT/.venv/bin/python" -m scripts.toolchain || true
 "$ROOT/.venv/bin/ruff" check .
 "$ROOT/.venv/bin/mypy"
 # Bytecode of the project's modules and of pytest's rewritten tests is cached in __pycache__ (ignored

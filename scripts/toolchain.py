@@ -1,10 +1,9 @@
-#!/usr/bin/env python
 """Tell the team in time when something the project pins nears or passed its end of support
 (scripts/toolchain.json: every entry has its dates, a source and what to do).
 
-    .venv/bin/python scripts/toolchain.py            # one warning line per entry past or within 90 days
-    .venv/bin/python scripts/toolchain.py --all      # every entry: dates, status, successor, migration
-    PAYMENTS_TODAY=2027-04-15 ... toolchain.py       # as if on another day (tests)
+    .venv/bin/python -m scripts.toolchain            # one warning line per entry past or within 90 days
+    .venv/bin/python -m scripts.toolchain --all      # every entry: dates, status, successor, migration
+    PAYMENTS_TODAY=2027-04-15 ... scripts.toolchain  # as if on another day (tests)
 
 Warnings go to stderr and the exit code is always 0: a date must never break CI, only be seen.
 """
@@ -110,7 +109,8 @@ def today_from(environ: Mapping[str, str]) -> dt.date:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m scripts.toolchain",
+                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--all", action="store_true", help="print every entry: dates, status, action, migration, source")
     parser.add_argument("--file", type=Path, default=TOOLCHAIN, help=f"the notes to read (default: {TOOLCHAIN.name})")
     options = parser.parse_args(argv)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from local_runner.wiring import LAMBDA_SRC
+from scripts.local.runner.wiring import LAMBDA_SRC
 
 ACCOUNT = "123456789012"  # the emulator's account (the local stack's ARNs name it too)
 PARTITION = "aws"

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 import aws_shapes
-from local_runner import event_sources
+from scripts.local.runner import event_sources
 from stack_triggers import ACCOUNT, deploy, local_stack
 
 #: The trigger kinds the runner drives and these tests compare with a sample; a new kind (a rule
@@ -121,7 +121,7 @@ def test_comparison_names_extra_absent_and_retyped_fields():
 
 @pytest.fixture(scope="module")
 def emulator():
-    import local_deploy
+    from scripts.local import deploy as local_deploy
 
     with local_deploy.LocalEmulator() as running:
         yield running
@@ -135,7 +135,7 @@ def deployed(stack, emulator):
 @pytest.fixture
 def platform(deployed, emulator, monkeypatch):
     """The runner over the deployed triggers; each function's handler records its events."""
-    from local_runner.platform import LocalPlatform
+    from scripts.local.runner.platform import LocalPlatform
 
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     running = LocalPlatform(deployed, emulator.endpoint_url)
@@ -336,7 +336,7 @@ def test_the_pipes_filters_agree_with_an_independent_event_pattern_engine(platfo
     paycore's matcher; moto's EventBridge pattern engine, written apart from it, agrees record by record."""
     from moto.events.models import EventPattern
 
-    from paycore.events import matches_pattern
+    from scripts.local.runner.eventbridge import matches_pattern
 
     records = stream_records_for(platform, emulator, [
         {"transaction_id": "pi_f1", "timestamp": "STATE", "row_type": "state", "status": status, **extra}
@@ -360,7 +360,8 @@ def test_the_rules_route_the_domain_events_as_their_patterns_say(platform, emula
     event patterns": anything-but, value lists): a completed sale of a routable vendor reaches the
     notifications queue; an unroutable vendor or currency does not; every deliverable status
     reaches the delivery-events queue."""
-    from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE, matches_pattern
+    from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE
+    from scripts.local.runner.eventbridge import matches_pattern
 
     events, sqs = client("events", emulator), client("sqs", emulator)
     bus = next(p.target_bus for p in platform.wiring.pipes if p.target_bus)

@@ -37,7 +37,7 @@ def test_one_signing_secret_and_one_gate_key_per_enabled_provider_without_values
                 "name": f"payment-webhooks/dev/{provider}/{kind}", "recovery_window_in_days": 0})
     assert all("security_secrets-key" in s["kms_key_id"]
                for s in resources(out, SecretsmanagerSecret.TF_RESOURCE_TYPE).values())
-    assert not resources(out, "aws_secretsmanager_secret_version")  # values come from scripts/set_secrets.py
+    assert not resources(out, "aws_secretsmanager_secret_version")  # values come from scripts/ops/set_secrets.py
 
 
 def test_prod_secrets_keep_a_30_day_recovery_window():
@@ -64,12 +64,15 @@ def test_lambda_environment_carries_the_same_values_as_the_parameters():
             configuration.lambda_environment[name] == parameter.value_input, name
     assert configuration.lambda_environment["SECRET_PREFIX"] == "payment-webhooks/dev/"
     assert "AWS_ENDPOINT_URL" not in configuration.lambda_environment
-    assert stack("local").configuration.lambda_environment["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert "AWS_ENDPOINT_URL" not in stack("dev").lambda_environment
+    # the local layer (constructs/app/local.py) adds the emulator's endpoint, not the construct
+    assert "AWS_ENDPOINT_URL" not in stack("local").configuration.lambda_environment
+    assert stack("local").lambda_environment["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
 
 
 def make(**overrides) -> Configuration:
-    args = dict(environment="dev", values={"TABLE_NAME": "t"}, providers=("stripe",), secrets_kms_key_arn=KEY,
-                recovery_window_in_days=0)
+    args = dict(environment="dev", parameter_prefix="/payments/dev/", secret_prefix="payment-webhooks/dev/",
+                values={"TABLE_NAME": "t"}, providers=("stripe",), secrets_kms_key_arn=KEY, recovery_window_in_days=0)
     args.update(overrides)
     return Configuration(small_stack(), "configuration", **args)
 
@@ -84,6 +87,13 @@ def test_fails_when_no_provider_or_a_malformed_provider_is_given():
         make(providers=())
     with pytest.raises(ValueError, match=r"a provider id must match .*got 'Stripe Inc'"):
         make(providers=("Stripe Inc",))
+
+
+def test_fails_when_a_prefix_does_not_end_with_a_slash():
+    with pytest.raises(ValueError, match=r"parameter_prefix must end with '/', got '/payments/dev'"):
+        make(parameter_prefix="/payments/dev")
+    with pytest.raises(ValueError, match=r"secret_prefix must end with '/', got 'payment-webhooks/dev'"):
+        make(secret_prefix="payment-webhooks/dev")
 
 
 def test_fails_when_a_value_name_is_not_an_environment_variable_or_is_derived():

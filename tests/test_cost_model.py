@@ -1,27 +1,15 @@
-"""scripts/cost_model.py computes the cost from the local run's JSON, not from typed-in figures."""
+"""scripts/cost (python -m scripts.cost) computes the cost from the local run's JSON, not from typed-in
+figures, with the environment's settings as the stack deploys them."""
 from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+import scripts.cost as cost_model
 
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-cost_model = _load("cost_model_script", ROOT / "scripts" / "cost_model.py")
 SIZES = {"raw_body": 2997, "envelope": 4260, "event_row": 986, "event_row_gzip": 1738, "event_row_codec": "raw_zd1"}
 
 
@@ -34,7 +22,7 @@ def _write(op, key, size, ok=True, row_type="state", gsi=(), kind=None):
 
 @pytest.fixture
 def calls():
-    """Two webhooks of one payment: processing then succeeded (what cost_capture saves)."""
+    """Two webhooks of one payment: processing then succeeded (what scripts/cost/capture.py saves)."""
     return {
         "format": 1, "webhooks": 2,
         "calls": {"sqs:SendMessage": 2, "sqs:ReceiveMessage": 2, "sqs:DeleteMessage": 3, "dynamodb:PutItem": 6,
@@ -85,7 +73,7 @@ def _line(lines, service):
 
 
 def test_write_units_come_from_the_item_sizes_and_failed_writes_in_the_json(calls):
-    lines = cost_model.model(calls, cost_model.settings_for("prod"), SIZES)
+    lines = cost_model.model(calls, cost_model.base_settings("prod"), SIZES)
     # table: 1 + 2 (1,738 B event row) + 1 (failed update) + 1 + 1 + 2 + 1 = 9 WRU;
     # indexes (projection ALL): the create and the successful update write both = 4 WRU
     expected = (9 + 4) / 2 * cost_model.PRICES["ddb_per_wru"] * 1e6
@@ -95,27 +83,34 @@ def test_write_units_come_from_the_item_sizes_and_failed_writes_in_the_json(call
 def test_more_webhooks_for_the_same_calls_cost_less_per_webhook(calls):
     doubled = copy.deepcopy(calls)
     doubled["webhooks"] = 4
-    settings = cost_model.settings_for("prod")
+    settings = cost_model.base_settings("prod")
     one, two = cost_model.model(calls, settings, SIZES), cost_model.model(doubled, settings, SIZES)
     assert _line(two, "DynamoDB").dollars_per_million == pytest.approx(_line(one, "DynamoDB").dollars_per_million / 2)
     assert _line(two, "API Gateway REST").dollars_per_million == _line(one, "API Gateway REST").dollars_per_million
 
 
-def test_cuts_change_what_they_model(calls):
-    before = cost_model.model(calls, cost_model.settings_for("prod"), SIZES)
-    for cut, service in (("event_row_one_wru", "DynamoDB"), ("gsi_keys_only", "DynamoDB"),
-                         ("single_state_write", "DynamoDB"), ("no_success_info_logs", "CloudWatch Logs"),
-                         ("waf_logs_filtered", "CloudWatch Logs"), ("alert_email_filter", "SNS"),
-                         ("pipe_b_filtered", "EventBridge"), ("pipe_a_batching", "S3")):
-        after = cost_model.model(calls, cost_model.settings_for("prod", cuts=(cut,)), SIZES)
-        assert _line(after, service).dollars_per_million < _line(before, service).dollars_per_million, cut
+#: Parameters the settings or the code set, each with the line it must make cheaper than the base.
+SAVINGS = (
+    ({"event_row": "zd1"}, "DynamoDB"), ({"gsi_projection": "KEYS_ONLY"}, "DynamoDB"),
+    ({"single_state_write": True}, "DynamoDB"), ({"success_info_logs": False}, "CloudWatch Logs"),
+    ({"waf_logging": "blocked_and_counted"}, "CloudWatch Logs"), ({"alert_email_filtered": True}, "SNS"),
+    ({"pipe_b_routed_only": True}, "EventBridge"), ({"pipe_a_batch_size": 100, "pipe_a_window_seconds": 60}, "S3"),
+)
 
 
-def test_code_cuts_measured_in_the_run_are_priced_back_without_them(calls_now):
+@pytest.mark.parametrize(("change", "service"), SAVINGS)
+def test_each_parameter_prices_what_it_changes(calls, change, service):
+    base = cost_model.base_settings("prod")
+    before = cost_model.model(calls, base, SIZES)
+    after = cost_model.model(calls, dataclasses.replace(base, **change), SIZES)
+    assert _line(after, service).dollars_per_million < _line(before, service).dollars_per_million
+
+
+def test_what_the_code_does_is_read_from_the_run_and_priced_either_way(calls_now):
     sizes = SIZES
-    assert cost_model.measured_code_cuts(calls_now, sizes) == {
+    assert cost_model.code_as_measured(calls_now, sizes) == {
         "event_row": "zd1", "single_state_write": True, "redelivery_reads": True}
-    base = cost_model.settings_for("prod", cuts=("event_row_one_wru",))
+    base = dataclasses.replace(cost_model.base_settings("prod"), event_row="zd1")
     ddb = lambda **change: _line(cost_model.model(  # noqa: E731
         calls_now, dataclasses.replace(base, **change), sizes), "DynamoDB").dollars_per_million
     now = ddb(single_state_write=True, redelivery_reads=True)
@@ -130,8 +125,8 @@ def test_code_cuts_measured_in_the_run_are_priced_back_without_them(calls_now):
 
 
 def test_log_level_decides_which_captured_lines_are_written():
-    settings = cost_model.settings_for("prod")
-    written = lambda fn, kind, **change: cost_model._line_written(  # noqa: E731
+    settings = cost_model.base_settings("prod")
+    written = lambda fn, kind, **change: cost_model.line_written(  # noqa: E731
         fn, kind, dataclasses.replace(settings, **change))
     assert written("processor", "DEBUG transaction event recorded") and written("processor", "INFO transaction event recorded")
     assert not written("processor", "DEBUG transaction event recorded", success_info_logs=False)
@@ -142,51 +137,49 @@ def test_log_level_decides_which_captured_lines_are_written():
 
 
 def test_report_prints_one_line_per_service_and_the_total_last(calls):
-    text = cost_model.report(cost_model.model(calls, cost_model.settings_for("prod"), SIZES))
+    text = cost_model.report(cost_model.model(calls, cost_model.base_settings("prod"), SIZES))
     assert text.splitlines()[-1].startswith("total: $") and text.endswith(" per million webhooks")
     assert len(text.splitlines()) > 10
 
 
-def test_the_checked_in_run_meets_the_goal_with_every_cut_for_prod():
+def test_the_checked_in_run_as_prod_deploys_it_costs_at_most_ten_dollars_per_million():
     calls = cost_model.load_calls(cost_model.SAMPLE_CALLS)
     sizes = cost_model.realistic_sizes()
     assert sizes["event_row_gzip"] > 1024 >= sizes["event_row"] and sizes["event_row_codec"] == "raw_zd1"
-    after = cost_model.total(cost_model.model(calls, cost_model.settings_for("prod", cuts=tuple(cost_model.CUTS)), sizes))
-    before = cost_model.total(cost_model.model(calls, cost_model.settings_for("prod"), sizes))
-    assert after <= 10.00 < before
+    settings = cost_model.deployed_settings("prod", measured=cost_model.code_as_measured(calls, sizes))
+    assert cost_model.total(cost_model.model(calls, settings, sizes)) <= 10.00
 
 
 def test_now_is_what_the_environment_deploys():
     prod = cost_model.deployed_settings("prod")
     assert (prod.pipe_a_batch_size, prod.pipe_a_window_seconds, prod.gsi_projection) == (100, 60, "KEYS_ONLY")
     assert prod.memory_mb["processor"] == 3008 and prod.lambda_system_log_level == "WARN"
-    settings_cuts = {"pipe_a_batching", "pipe_b_filtered", "gsi_keys_only", "waf_logs_filtered", "alert_email_filter",
-                     "lambda_system_logs_warn", "no_success_info_logs", "access_logs_infrequent_access",
-                     "processor_parallel_groups", "access_log_compact", "log_level_warning"}
-    assert set(cost_model.deployed_cuts(prod)) == settings_cuts
+    assert (prod.pipe_b_routed_only, prod.waf_logging, prod.alert_email_filtered) == (True, "blocked_and_counted", True)
+    assert (prod.log_level, prod.success_info_logs, prod.access_log_class) == ("WARNING", False, "INFREQUENT_ACCESS")
+    assert prod.processor_parallelism == 10 and prod.access_log_bytes == cost_model.access_log_bytes()
+    # what the code does comes from the run (code_as_measured), else the model's base assumption
+    assert (prod.event_row, prod.single_state_write, prod.redelivery_reads) == ("gzip", False, False)
     code = {"event_row": "zd1", "single_state_write": True, "redelivery_reads": True}
-    assert set(cost_model.deployed_cuts(cost_model.deployed_settings("prod", measured=code))) == settings_cuts | {
-        "event_row_one_wru", "single_state_write", "redelivery_reads_first"}
+    assert dataclasses.replace(prod, **code) == cost_model.deployed_settings("prod", measured=code)
     undone = cost_model.deployed_settings("prod", overrides={
         "pipes": {"archive_batch_size": 10, "archive_batching_window_seconds": 0, "status_routed_statuses": []},
         "api": {"waf_log_actions": [], "access_log_class": "STANDARD"}, "alert_email_vendor_ids": [],
         "ledger_index_projection": "ALL", "lambda_system_log_level": "INFO", "processor_parallel_groups": 1,
         "log_level": "INFO"})
-    # log level INFO: the success lines are DEBUG; the access log's format is code, not a setting
-    assert cost_model.deployed_cuts(undone) == ["no_success_info_logs", "access_log_compact"]
-    assert dataclasses.replace(undone, success_info_logs=True, access_log_bytes=480) == cost_model.settings_for("prod")
+    assert (undone.pipe_a_batch_size, undone.pipe_a_window_seconds, undone.pipe_b_routed_only) == (10, 0, False)
+    assert (undone.waf_logging, undone.access_log_class, undone.alert_email_filtered) == ("all", "STANDARD", False)
+    assert (undone.gsi_projection, undone.lambda_system_log_level, undone.processor_parallelism) == ("ALL", "INFO", 1)
+    # log level INFO: the success lines are DEBUG, still not written
+    assert (undone.log_level, undone.success_info_logs) == ("INFO", False)
     debug = cost_model.deployed_settings("prod", overrides={"log_level": "DEBUG"})
-    assert debug.success_info_logs and "no_success_info_logs" not in cost_model.deployed_cuts(debug)
+    assert debug.success_info_logs
     # local switches LoggingConfig off: its platform lines stay at INFO
     assert cost_model.deployed_settings("dev").lambda_system_log_level == "WARN"
 
 
-def test_the_checked_in_run_costs_less_as_deployed_than_before_for_prod():
-    calls = cost_model.load_calls(cost_model.SAMPLE_CALLS)
-    sizes = cost_model.realistic_sizes()
-    now = cost_model.total(cost_model.model(calls, cost_model.deployed_settings("prod"), sizes))
-    before = cost_model.total(cost_model.model(calls, cost_model.settings_for("prod"), sizes))
-    assert now < before - 9.0
+def test_fails_when_the_environment_runs_on_the_emulator():
+    with pytest.raises(SystemExit, match="local runs on the local emulator"):
+        cost_model.deployed_settings("local")
 
 
 def test_a_json_not_written_by_the_capture_is_refused(tmp_path):
@@ -199,10 +192,9 @@ def test_a_json_not_written_by_the_capture_is_refused(tmp_path):
 def test_access_log_bytes_are_the_deployed_format_rendered():
     from constructs.ingress import ACCESS_LOG_FORMAT
 
-    assert cost_model.access_log_bytes() == cost_model.CUTS["access_log_compact"]["access_log_bytes"]
-    assert cost_model.deployed_settings("prod").access_log_bytes == cost_model.access_log_bytes(ACCESS_LOG_FORMAT)
+    assert cost_model.deployed_settings("prod").access_log_bytes == cost_model.access_log_bytes(ACCESS_LOG_FORMAT) == 427
     spaced = json.dumps({**json.loads(ACCESS_LOG_FORMAT), "protocol": "$context.protocol"}, sort_keys=True)
-    assert cost_model.access_log_bytes(spaced) == cost_model.settings_for("prod").access_log_bytes  # the format before
+    assert cost_model.access_log_bytes(spaced) == 480  # one more field, one more line's worth
 
 
 # --------------------------------------------------------------------------- vendor delivery
@@ -248,9 +240,9 @@ def _dollars(lines):
     return {line.service: round(line.dollars_per_million, 9) for line in lines}
 
 
-@pytest.mark.parametrize("cuts", [(), tuple(cost_model.CUTS)])
-def test_the_webhook_figure_does_not_move_when_delivery_ran_in_the_same_run(calls, calls_delivery, cuts):
-    settings = cost_model.settings_for("prod", cuts=cuts)
+@pytest.mark.parametrize("deployed", [False, True])
+def test_the_webhook_figure_does_not_move_when_delivery_ran_in_the_same_run(calls, calls_delivery, deployed):
+    settings = cost_model.deployed_settings("prod") if deployed else cost_model.base_settings("prod")
     assert _dollars(cost_model.model(calls_delivery, settings, SIZES)) == _dollars(cost_model.model(calls, settings, SIZES))
     # without the split, delivery's writes, invocations and calls land on the webhook path
     unsplit = {k: v for k, v in calls_delivery.items() if k != "calls_by_caller"}
@@ -259,11 +251,11 @@ def test_the_webhook_figure_does_not_move_when_delivery_ran_in_the_same_run(call
 
 def test_a_capture_without_calls_by_caller_is_priced_as_it_was_and_has_no_delivery_block(calls):
     assert cost_model.webhook_path(calls) is calls
-    assert cost_model.delivery_model(calls, cost_model.settings_for("prod")) == ([], {})
+    assert cost_model.delivery_model(calls, cost_model.base_settings("prod")) == ([], {})
 
 
 def test_empty_polls_of_the_runner_are_not_priced_unless_asked(calls_delivery):
-    settings = cost_model.settings_for("prod")
+    settings = cost_model.base_settings("prod")
     sqs = lambda s: _line(cost_model.model(calls_delivery, s, SIZES), "SQS").dollars_per_million  # noqa: E731
     # 2 batches (processor 1, notifier 1): 2 receives priced, not the 5 the runner made; the 3 more
     # are split by records (processor 2 FIFO, notifier 1 standard), over 2 webhooks
@@ -340,7 +332,7 @@ def test_statuses_only_delivery_routes_are_its_cost_counted_by_status_when_captu
 
 
 def test_secrets_are_priced_per_time_at_the_design_rate_with_the_run_beside(calls):
-    settings = cost_model.settings_for("prod")
+    settings = cost_model.base_settings("prod")
     assert (settings.webhooks_per_minute, settings.warm_environments, settings.secret_cache_seconds) == (10_000, 10, 300)
     # prod: stripe + paypal gate keys (authorizer), their signing secrets (processor), 3 vendor endpoints
     assert settings.secrets_read == {"authorizer": 2, "processor": 2, "delivery_sender": 3}
@@ -359,16 +351,15 @@ def test_secrets_are_priced_per_time_at_the_design_rate_with_the_run_beside(call
 def test_main_prints_the_delivery_block_after_the_webhook_total(calls_delivery, tmp_path, capsys):
     path = tmp_path / "calls.json"
     path.write_text(json.dumps(calls_delivery))
-    for flags in ([], ["--before"], ["--all-cuts"], ["--cuts"]):
-        assert cost_model.main(["--env", "prod", "--calls", str(path), *flags]) == 0
-        out = capsys.readouterr().out.splitlines()
-        webhook = next(i for i, text in enumerate(out) if text.startswith("total: $"))
-        assert out[webhook + 1].startswith("vendor delivery, $ per million notifications delivered")
-        assert out[-1].startswith("vendor delivery: $") and out[-1].endswith(" per million notifications delivered")
+    assert cost_model.main(["--env", "prod", "--calls", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    webhook = next(i for i, text in enumerate(out) if text.startswith("total: $"))
+    assert out[webhook + 1].startswith("vendor delivery, $ per million notifications delivered")
+    assert out[-1].startswith("vendor delivery: $") and out[-1].endswith(" per million notifications delivered")
 
 
 def test_capture_records_the_status_of_a_state_write_and_the_deliveries_table_keys():
-    import cost_capture  # scripts/ is on pytest.ini's pythonpath
+    from scripts.cost import capture as cost_capture
 
     capture = object.__new__(cost_capture.CostCapture)
     capture.platform = type("Platform", (), {"functions": type("Functions", (), {"current": "processor"})(), "polling": None})()

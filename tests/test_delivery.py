@@ -6,6 +6,7 @@ errors; and the construct on its own in a foreign stack (terraform validate)."""
 import json
 import shutil
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,15 @@ from paycore import delivery as runtime
 
 from constructs.app.environments import load_settings
 from constructs.app.settings import SettingsError
-from constructs.delivery import VendorDelivery
+from constructs.delivery import (
+    DeliveryKeys,
+    DeliveryQueueOptions,
+    DeliveryRuleOptions,
+    DeliveryTableOptions,
+    EndpointOptions,
+    SenderOptions,
+    VendorDelivery,
+)
 from constructs.processing import FunctionGroup, FunctionSpec
 from infra_synth import by, named, synth
 from support import run_terraform
@@ -322,7 +331,8 @@ def _vendor(**endpoint) -> dict:
 
 
 def test_fails_when_an_endpoint_is_not_https_on_a_public_host():
-    _fails("dev", _vendor(url="http://hooks.x.example.com/p"), "delivery.vendors:", "must use https://")
+    _fails("dev", _vendor(url="http://hooks.x.example.com/p"), "dev: delivery.vendors.vendor-x.endpoints[0].url: ",
+           "must use https://")
     _fails("dev", _vendor(url="https://10.0.0.7/p"), "is not public")
     _fails("prod", _vendor(url="http://127.0.0.1:8701/p"), "only in the local environment")
 
@@ -350,38 +360,48 @@ def test_fails_when_an_endpoint_id_is_used_twice():
 
 
 def test_fails_when_the_retry_schedule_or_timeouts_are_out_of_range():
-    _fails("dev", {"retry_schedule_seconds": [0, 5, 86_400]}, "DELIVERY_RETRY_SCHEDULE '0,5,86400'", "each 0..43200")
-    _fails("dev", {"retry_schedule_seconds": []}, "retry_schedule_seconds must list at least one delay")
-    _fails("dev", {"timeout_seconds": 120}, "DELIVERY_TIMEOUT_SECONDS '120'", "0.1..60")
-    _fails("dev", {"log_ttl_days": 0}, "DELIVERY_LOG_TTL_DAYS '0'")
-    _fails("dev", {"timeout_seconds": 30}, "delivery.sender_timeout_seconds must be 320..900", "got 180")
+    _fails("dev", {"retry_schedule_seconds": [0, 5, 86_400]},
+           "dev: delivery.retry_schedule_seconds: must be a comma list of seconds, each 0..43200 (DELIVERY_RETRY_SCHEDULE), "
+           "got [0, 5, 86400]")
+    _fails("dev", {"retry_schedule_seconds": []}, "dev: delivery.retry_schedule_seconds: must have at least 1 item(s), got []")
+    _fails("dev", {"timeout_seconds": 120},
+           "dev: delivery.timeout_seconds: must be a number in 0.1..60 (DELIVERY_TIMEOUT_SECONDS), got 120")
+    _fails("dev", {"log_ttl_days": 0}, "dev: delivery.log_ttl_days: must be a number in 1..365 (DELIVERY_LOG_TTL_DAYS)")
+    _fails("dev", {"timeout_seconds": 30}, "dev: delivery.sender_timeout_seconds: must be >= 320 "
+           "(paycore.delivery.sender_timeout_floor", "got 180")
     # the attempt deadline alone would fit (10 x 15 = 150 s); its AWS calls and the invocation do not
-    _fails("dev", {"sender_timeout_seconds": 160}, "delivery.sender_timeout_seconds must be 170..900", "got 160")
+    _fails("dev", {"sender_timeout_seconds": 160}, "dev: delivery.sender_timeout_seconds: must be >= 170 ", "got 160")
+    _fails("dev", {"sender_timeout_seconds": 901}, "dev: delivery.sender_timeout_seconds: must be 1..900, got 901")
 
 
 def test_fails_when_sender_concurrency_is_out_of_range_or_above_its_reservation():
-    _fails("dev", {"sender_max_concurrency": 1}, "delivery.sender_max_concurrency must be 2..1000", "got 1")
+    _fails("dev", {"sender_max_concurrency": 1},
+           "dev: delivery.sender_max_concurrency: must be 2..1000 (SQS event source limit), got 1")
     _fails("dev", {"sender_max_concurrency": 30, "sender_reserved_concurrency": 20},
-           "must be <= sender_reserved_concurrency (20)", "got 30")
-    _fails("dev", {"fanout_reserved_concurrency": 0}, "delivery.fanout_reserved_concurrency must be >= 1 or null")
-    _fails("dev", {"memory_mb": 256}, "delivery.memory_mb must be 512..10240 MB, got 256")
+           "dev: delivery.sender_max_concurrency: must be <= sender_reserved_concurrency (20)", "got 30")
+    _fails("dev", {"fanout_reserved_concurrency": 0}, "dev: delivery.fanout_reserved_concurrency: must be >= 1, got 0")
+    _fails("dev", {"memory_mb": 256}, "dev: delivery.memory_mb: must be 512..10240, got 256")
+    _fails("dev", {"events_max_receive_count": 0},
+           "dev: delivery.events_max_receive_count: must be 1..1000 (SQS maxReceiveCount), got 0")
 
 
 def test_fails_when_a_delivery_setting_is_unknown_or_mistyped():
-    _fails("dev", {"retries": 3}, "unknown setting 'retries' in DeliverySettings")
-    _fails("dev", {"timeout_seconds": "15"}, "delivery.timeout_seconds must be a number")
+    _fails("dev", {"retries": 3}, "dev: delivery.retries: unknown setting")
+    _fails("dev", {"retry_schedule": [0]}, "dev: delivery.retry_schedule: unknown setting; did you mean retry_schedule_seconds?")
+    _fails("dev", {"timeout_seconds": "15"}, "dev: delivery.timeout_seconds: must be a number, got '15'")
 
 
 def test_names_come_from_one_place():
-    names = load_settings("prod", environ=NO_ENV).delivery_names
-    assert (names.queue, names.dead_letter_queue, names.events_queue, names.events_dead_letter_queue) == (
+    names = load_settings("prod", environ=NO_ENV).names
+    assert (names.deliveries_queue, names.deliveries_dead_letter_queue, names.delivery_events_queue,
+            names.delivery_events_dead_letter_queue) == (
         "deliveries-prod.fifo", "deliveries-dlq-prod.fifo", "delivery-events-prod", "delivery-events-dlq-prod")
-    assert (names.table, names.endpoints_parameter, names.secret_prefix) == (
+    assert (names.deliveries_table, names.delivery_endpoints_parameter, names.secret_prefix) == (
         "deliveries-prod", "/payments/prod/delivery-endpoints", "payment-webhooks/prod/")
     out = synth("prod")
-    for name in (names.fanout_function, names.sender_function):
+    for name in (names.delivery_fanout_function, names.delivery_sender_function):
         assert Testing.to_have_resource_with_properties(out, "aws_lambda_function", {"function_name": name})
-    for name in (names.rule, names.alerts_rule):
+    for name in (names.delivery_rule, names.delivery_alerts_rule):
         assert Testing.to_have_resource_with_properties(out, "aws_cloudwatch_event_rule", {"name": name})
 
 
@@ -400,7 +420,8 @@ def code_zip(tmp_path) -> str:
 
 
 def build_shop_stack(scope, zip_path: str, **overrides) -> TerraformStack:
-    """A foreign stack: its own names, no VPC, no settings, nothing of the platform's stack."""
+    """A foreign stack: its own names, no VPC, no settings, nothing of the platform's stack.
+    `overrides`: option group -> fields to replace in it (e.g. sender={"maximum_concurrency": 1})."""
     stack = TerraformStack(scope, "shop")
     AwsProvider(stack, "aws", region="eu-west-1")
     group = FunctionGroup(
@@ -410,21 +431,26 @@ def build_shop_stack(scope, zip_path: str, **overrides) -> TerraformStack:
                                         source_code_hash="placeholder=")})
     spec = dict(code_path=zip_path, source_code_hash="placeholder=")
     options = dict(
-        events_queue_name="shop-order-events", queue_name="shop-hooks.fifo", dead_letter_queue_name="shop-hooks-dlq.fifo",
-        table_name="shop-hooks", endpoints_parameter_name="/shop/hooks", endpoints_document='{"vendors": {}}',
-        signing_secret_names={"ep-partner": "shop/hooks/ep-partner"}, signing_secret_prefix="shop/hooks/",
-        event_bus_name="default", event_bus_arn="arn:aws:events:eu-west-1:123456789012:event-bus/default",
-        rule_name="shop-orders-to-hooks", rule_pattern={"source": ["shop.orders"]},
-        alerts_rule_name="shop-hook-alerts", alerts_rule_pattern={"source": ["shop.hooks"]},
-        alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:shop-alerts",
-        sqs_kms_key_arn=KEY, dynamodb_kms_key_arn=KEY, secrets_kms_key_arn=KEY, events_kms_key_arn=KEY,
-        account_id="123456789012", partition="aws", region="eu-west-1",
-        fanout_function=FunctionSpec(function_name="shop-hooks-fanout", handler="fanout.handler", **spec),
-        sender_function=FunctionSpec(function_name="shop-hooks-sender", handler="sender.handler", timeout_seconds=60,
-                                     **spec),
+        queues=DeliveryQueueOptions(events_queue_name="shop-order-events", events_max_receive_count=5,
+                                    queue_name="shop-hooks.fifo", dead_letter_queue_name="shop-hooks-dlq.fifo"),
+        table=DeliveryTableOptions(name="shop-hooks"),
+        endpoints=EndpointOptions(parameter_name="/shop/hooks", document='{"vendors": {}}',
+                                  signing_secret_names={"ep-partner": "shop/hooks/ep-partner"},
+                                  signing_secret_prefix="shop/hooks/"),
+        rules=DeliveryRuleOptions(
+            event_bus_name="default", event_bus_arn="arn:aws:events:eu-west-1:123456789012:event-bus/default",
+            rule_name="shop-orders-to-hooks", rule_pattern={"source": ["shop.orders"]},
+            alerts_rule_name="shop-hook-alerts", alerts_rule_pattern={"source": ["shop.hooks"]},
+            alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:shop-alerts"),
+        keys=DeliveryKeys(sqs=KEY, dynamodb=KEY, secrets=KEY, events=KEY),
+        fanout=FunctionSpec(function_name="shop-hooks-fanout", handler="fanout.handler", **spec),
+        sender=SenderOptions(function=FunctionSpec(function_name="shop-hooks-sender", handler="sender.handler",
+                                                   timeout_seconds=60, **spec)),
         function_builder=lambda id_, fn, groups: group.add_function(id_, fn, security_group_ids=groups),
+        account_id="123456789012", partition="aws", region="eu-west-1",
     )
-    options.update(overrides)
+    for key, fields in overrides.items():
+        options[key] = replace(options[key], **fields)
     VendorDelivery(stack, "hooks", **options)
     return stack
 
@@ -456,16 +482,20 @@ def test_the_foreign_stack_passes_terraform_validate(code_zip, tmp_path):
 
 def test_fails_when_the_construct_gets_wrong_names_or_a_mismatched_secret_prefix(code_zip):
     with pytest.raises(ValueError) as error:
-        build_shop_stack(Testing.app(), code_zip, queue_name="shop-hooks", endpoints_parameter_name="shop/hooks",
-                         signing_secret_names={"ep-partner": "elsewhere/ep-partner"}, sender_maximum_concurrency=1,
-                         vpc_id="vpc-123")
+        build_shop_stack(Testing.app(), code_zip, queues={"queue_name": "shop-hooks"},
+                         endpoints={"parameter_name": "shop/hooks",
+                                    "signing_secret_names": {"ep-partner": "elsewhere/ep-partner"},
+                                    "secret_recovery_window_in_days": 3},
+                         sender={"maximum_concurrency": 1, "vpc_id": "vpc-123"})
     message = str(error.value)
-    for fragment in ("queue_name must be a FIFO queue name ending in .fifo, got 'shop-hooks'",
-                     "endpoints_parameter_name must be an SSM path", "must start with signing_secret_prefix 'shop/hooks/'",
-                     "sender_maximum_concurrency must be 2..1000", "vpc_id and vpc_cidr go together"):
+    for fragment in ("queues.queue_name must be a FIFO queue name ending in .fifo, got 'shop-hooks'",
+                     "endpoints.parameter_name must be an SSM path",
+                     "must start with signing_secret_prefix 'shop/hooks/'",
+                     "endpoints.secret_recovery_window_in_days must be 0 or 7..30, got 3",
+                     "sender.maximum_concurrency must be 2..1000", "sender.vpc_id and sender.vpc_cidr go together"):
         assert fragment in message, message
 
 
 def test_fails_when_the_endpoint_document_does_not_fit_a_parameter(code_zip):
-    with pytest.raises(ValueError, match="endpoints_document must fit an SSM parameter"):
-        build_shop_stack(Testing.app(), code_zip, endpoints_document=json.dumps({"vendors": {"x": "y" * 9000}}))
+    with pytest.raises(ValueError, match="endpoints.document must fit an SSM parameter"):
+        build_shop_stack(Testing.app(), code_zip, endpoints={"document": json.dumps({"vendors": {"x": "y" * 9000}})})

@@ -1,4 +1,4 @@
-"""The local emulator command: `scripts/emulator.py start` runs moto's server in the background,
+"""The local emulator command: `python -m scripts.local.emulator start` runs moto's server in the background,
 creates the vendors' capture queues and prints the exports; `status` and a `cdktf ... local` in a
 shell that sourced env.sh tell the user what to run when no emulator answers, instead of
 "connection refused". `cdktf deploy local`, `cdktf diff local` (no changes) and `cdktf destroy local`
@@ -20,7 +20,7 @@ import pytest
 
 from support import ROOT
 
-EMULATOR = [sys.executable, str(ROOT / "scripts" / "emulator.py")]
+EMULATOR = [sys.executable, "-m", "scripts.local.emulator"]
 
 
 def _free_port() -> int:
@@ -35,7 +35,7 @@ def _env(state_dir: Path, **extra) -> dict[str, str]:
 
 
 def emulator(action: str, state_dir: Path, *args: str, **extra) -> subprocess.CompletedProcess:
-    return subprocess.run([*EMULATOR, action, *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([*EMULATOR, action, *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env=_env(state_dir, **extra))
 
 
@@ -85,7 +85,7 @@ def test_fails_when_no_emulator_answers_and_says_what_to_run(tmp_path):
     status = emulator("status", tmp_path, PAYMENTS_LOCAL_ENDPOINT=f"http://127.0.0.1:{port}")
     assert status.returncode == 1
     assert f"no emulator answers at http://127.0.0.1:{port}" in status.stderr
-    assert f"scripts/emulator.py start --port {port}" in status.stderr
+    assert f"python -m scripts.local.emulator start --port {port}" in status.stderr
 
 
 def test_cdktf_local_in_a_shell_with_env_sh_says_so_when_no_emulator_answers(tmp_path):
@@ -98,10 +98,10 @@ def test_cdktf_local_in_a_shell_with_env_sh_says_so_when_no_emulator_answers(tmp
 
 
 def test_readme_documents_the_loop_with_commands_that_exist():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "scripts" / "README.md").read_text()
     section = readme[readme.index("## The cdktf loop against the local emulator"):]
     section = section[:section.index("\n## ", 5)]
-    used = set(re.findall(r"scripts/emulator\.py (\w+)", section))
+    used = set(re.findall(r"-m scripts\.local\.emulator (\w+)", section))
     assert used and used <= {"start", "stop", "status", "env", "messages"}, used
     for command in ("cdktf deploy local", "cdktf diff local", "cdktf output local", "cdktf destroy local",
                     "PAYMENTS_LOCAL_ENDPOINT", "--keep"):
@@ -113,7 +113,7 @@ def test_a_bus_rule_delivers_to_an_sns_topic_as_on_aws_and_other_targets_still_g
     emulator publishes the event to the topic, as EventBridge does."""
     from moto import mock_aws
 
-    import emulator
+    from scripts.local.emulator import patches as emulator
 
     emulator.deliver_rule_targets_to_sns()
     with mock_aws():
@@ -141,7 +141,7 @@ def test_a_repeated_vpc_endpoint_delete_succeeds_and_removes_the_gateway_routes_
     with success. moto 5.2 failed it (InvalidRoute.NotFound), and with it a whole local destroy."""
     from moto import mock_aws
 
-    import emulator
+    from scripts.local.emulator import patches as emulator
 
     emulator.idempotent_vpc_endpoint_deletes()
     with mock_aws():
@@ -170,7 +170,7 @@ def test_the_backend_of_a_host_is_moto_s_answer_looked_up_once():
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.server import create_backend_app
 
-    import emulator
+    from scripts.local.emulator import patches as emulator
 
     hosts = ["dynamodb", "sqs.us-east-1.amazonaws.com", "apigateway.us-east-1.amazonaws.com",
              "events.eu-west-1.amazonaws.com", "moto_api", None, "nothing.example.com"]
@@ -196,7 +196,7 @@ def test_a_message_past_its_queue_s_retention_period_is_not_handed_out(monkeypat
     from moto import mock_aws
     from moto.sqs import models
 
-    import emulator
+    from scripts.local.emulator import patches as emulator
 
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
@@ -225,7 +225,7 @@ def test_setting_one_queue_attribute_leaves_the_queue_policy():
     from moto import mock_aws
     from moto.sqs.models import SQSBackend, sqs_backends
 
-    import emulator
+    from scripts.local.emulator import patches as emulator
 
     policy = {"Version": "2012-10-17", "Statement": [{
         "Sid": "AllowSnsSend", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
@@ -261,7 +261,7 @@ def test_a_queue_s_counts_are_moto_s_read_at_one_instant(monkeypatch):
     from moto import mock_aws
     from moto.sqs import models
 
-    import emulator
+    from scripts.local.emulator import patches as emulator
 
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
@@ -293,7 +293,7 @@ def test_an_event_input_path_is_compiled_once_and_finds_what_moto_finds(monkeypa
     import jsonpath_ng.ext.parser as jsonpath_parser
     from moto.events.utils import EventTemplateParser
 
-    import emulator
+    from scripts.local.emulator import patches as emulator
 
     emulator.event_paths_compiled_once()
     emulator.event_paths_compiled_once()  # idempotent: moto's own stays one layer down
@@ -327,7 +327,7 @@ def test_a_rule_target_without_an_input_transformer_gets_the_whole_event_and_one
     from moto import mock_aws
 
     import aws_shapes
-    import emulator
+    from scripts.local.emulator import patches as emulator
 
     emulator.rule_targets_get_the_whole_event()
     with mock_aws():

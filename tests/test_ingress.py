@@ -19,9 +19,14 @@ from constructs.app.request_models import NOTIFY_REQUEST_SCHEMA, PAYMENT_REQUEST
 from constructs.app.request_templates import render_request_template
 from constructs.app.webhook_routes import ROUTES_VARIABLE
 from constructs.ingress import (
+    ApiLogOptions,
+    CorsOptions,
     LambdaRoute,
     LambdaTarget,
+    QueueRouteOptions,
     SqsRoute,
+    StageOptions,
+    WafOptions,
     WebhookIngress,
     gated_routes,
     terraform_literal,
@@ -136,8 +141,8 @@ def test_access_logs_are_infrequent_access_on_prod_only():
 
 
 def test_fails_when_the_access_log_class_is_unknown():
-    with pytest.raises(ValueError, match="access_log_class must be one of STANDARD, INFREQUENT_ACCESS, got 'COLD'"):
-        _api(access_log_class="COLD")
+    with pytest.raises(ValueError, match="logs.access_log_class must be one of STANDARD, INFREQUENT_ACCESS, got 'COLD'"):
+        _api(logs=ApiLogOptions(kms_key_arn="k", access_log_class="COLD"))
 
 
 def test_deployment_trigger_is_stable_across_synths():
@@ -198,16 +203,19 @@ def test_custom_domain_is_regional_tls_1_2_on_prod_only():
     assert not Testing.to_have_resource(synth("dev"), ApiGatewayDomainName.TF_RESOURCE_TYPE)
 
 
-def _api(**overrides):
+def _api(sqs_routes=None, waf_fields: dict | None = None, **overrides):
+    """A small API of stand-ins; `sqs_routes` replaces the queue routes, `waf_fields` fields of the WAF options."""
     st = small_stack()
     fn = stand_ins.function(st, "authorizer")
     webhook = SqsRoute(route_id="stripe", path="/webhooks/stripe", request_template="Action=SendMessage",
                        request_parameters={"method.request.querystring.key": False})
-    options = dict(name="payments-api-test", region="us-east-1", sqs_routes=(webhook,),
-                   queue_arn=stand_ins.queue(st, "webhooks", fifo=True).arn,
-                   queue_kms_key_arn=stand_ins.key(st, "sqs").arn, logs_kms_key_arn=stand_ins.key(st, "logs").arn,
-                   request_authorizer=LambdaTarget(fn.function_name, fn.invoke_arn),
-                   waf_log_group_name="aws-waf-logs-test")
+    options = dict(name="payments-api-test", region="us-east-1",
+                   queue_routes=QueueRouteOptions(routes=sqs_routes or (webhook,),
+                                                  queue_arn=stand_ins.queue(st, "webhooks", fifo=True).arn,
+                                                  queue_kms_key_arn=stand_ins.key(st, "sqs").arn,
+                                                  authorizer=LambdaTarget(fn.function_name, fn.invoke_arn)),
+                   logs=ApiLogOptions(kms_key_arn=stand_ins.key(st, "logs").arn),
+                   waf=WafOptions(**(waf_fields or {})))
     options.update(overrides)
     return st, WebhookIngress(st, "api", **options)
 
@@ -218,6 +226,17 @@ def test_a_small_api_synthesizes_with_stand_ins():
     assert Testing.to_have_resource_with_properties(out, "aws_api_gateway_resource", {"path_part": "stripe"})
     assert not Testing.to_have_resource_with_properties(out, "aws_api_gateway_resource", {"path_part": "paypal"})
     assert set(api.route_urls) == {"/webhooks/stripe"}
+    # the WAF log group is named after the API unless the options name it
+    assert Testing.to_have_resource_with_properties(out, "aws_cloudwatch_log_group",
+                                                    {"name": "aws-waf-logs-payments-api-test"})
+
+
+def test_no_waf_and_no_queue_routes_leave_out_the_web_acl_and_the_authorizer():
+    st, api = _api(waf=None, queue_routes=None, lambda_routes=(_route("GET", "/ping"),))
+    out = Testing.synth(st)
+    assert api.web_acl is None and api.authorizer is None and api.api_role is None
+    assert not Testing.to_have_resource(out, "aws_wafv2_web_acl")
+    assert not Testing.to_have_resource(out, ApiGatewayAuthorizer.TF_RESOURCE_TYPE)
 
 
 def _route(method: str, path: str, **options) -> LambdaRoute:
@@ -238,7 +257,7 @@ def test_fails_when_routes_are_malformed_and_reports_all():
 
 def test_fails_when_a_queue_route_path_is_templated():
     templated = SqsRoute(route_id="stripe", path="/webhooks/{provider}", request_template="x")
-    with pytest.raises(ValueError, match=r"sqs_routes: paths must be literal .* got \['/webhooks/\{provider\}'\]"):
+    with pytest.raises(ValueError, match=r"queue_routes.routes: paths must be literal .* got \['/webhooks/\{provider\}'\]"):
         _api(sqs_routes=(templated,))
 
 
@@ -278,49 +297,51 @@ def test_authorizer_knows_exactly_the_webhook_routes_the_api_builds(environment)
     assert platform.webhook_routes and {r.path: r.route_id for r in platform.webhook_routes} == declared
 
 
-def test_fails_when_queue_routes_have_no_authorizer_or_queue():
-    with pytest.raises(ValueError, match="sqs_routes need queue_arn, request_authorizer"):
-        _api(request_authorizer=None, queue_arn=None)
+def test_fails_when_queue_routes_name_no_route():
+    with pytest.raises(ValueError, match="queue_routes.routes must name at least one route, got none"):
+        st, fn = small_stack(), LambdaTarget("gate", "arn:aws:lambda:::function:gate")
+        WebhookIngress(st, "api", name="a", region="us-east-1", logs=ApiLogOptions(kms_key_arn="k"),
+                       queue_routes=QueueRouteOptions(routes=(), queue_arn="q", queue_kms_key_arn="k", authorizer=fn))
 
 
 def test_fails_when_the_body_limit_exceeds_what_waf_can_inspect():
-    with pytest.raises(ValueError, match="max_body_bytes must be 1024..65536 .* got 262144"):
-        _api(max_body_bytes=262_144)
+    with pytest.raises(ValueError, match="waf.max_body_bytes must be 1024..65536 .* got 262144"):
+        _api(waf_fields={"max_body_bytes": 262_144})
 
 
 def test_fails_when_the_waf_log_group_lacks_the_required_prefix():
-    with pytest.raises(ValueError, match="waf_log_group_name must start with 'aws-waf-logs-'"):
-        _api(waf_log_group_name="payments-waf")
+    with pytest.raises(ValueError, match="waf.log_group_name must start with 'aws-waf-logs-'"):
+        _api(waf_fields={"log_group_name": "payments-waf"})
 
 
 def test_fails_when_a_waf_log_action_is_unknown():
-    with pytest.raises(ValueError, match="waf_log_actions must be among ALLOW, BLOCK, .*got \\['DENY'\\]"):
-        _api(waf_log_actions=("DENY",))
+    with pytest.raises(ValueError, match="waf.log_actions must be among ALLOW, BLOCK, .*got \\['DENY'\\]"):
+        _api(waf_fields={"log_actions": ("DENY",)})
 
 
 def test_fails_when_throttling_is_out_of_range():
-    with pytest.raises(ValueError, match="throttle_rate_limit_rps must be 1..100000, got 0"):
-        _api(throttle_rate_limit_rps=0)
+    with pytest.raises(ValueError, match="stage.throttle_rate_limit_rps must be 1..100000, got 0"):
+        _api(stage=StageOptions(throttle_rate_limit_rps=0))
 
 
 def test_fails_when_waf_rate_limit_is_out_of_range():
-    with pytest.raises(ValueError, match="waf_rate_limit_per_5min must be 100..2000000000, got 10"):
-        _api(waf_rate_limit_per_5min=10)
+    with pytest.raises(ValueError, match="waf.rate_limit_per_5min must be 100..2000000000, got 10"):
+        _api(waf_fields={"rate_limit_per_5min": 10})
 
 
 def test_fails_when_cors_origin_is_not_https():
-    with pytest.raises(ValueError, match="cors_allow_origin must be '\\*' or an https:// origin, got 'http://x'"):
-        _api(cors_allow_origin="http://x")
+    with pytest.raises(ValueError, match="cors.allow_origin must be '\\*' or an https:// origin, got 'http://x'"):
+        _api(cors=CorsOptions(allow_origin="http://x"))
 
 
 def test_fails_when_log_retention_is_not_a_cloudwatch_value():
-    with pytest.raises(ValueError, match="log_retention_in_days must be a CloudWatch Logs retention such as 30, got 31"):
-        _api(log_retention_in_days=31)
+    with pytest.raises(ValueError, match="logs.retention_in_days must be a CloudWatch Logs retention such as 30, got 31"):
+        _api(logs=ApiLogOptions(kms_key_arn="k", retention_in_days=31))
 
 
-def test_fails_when_a_custom_domain_has_no_certificate():
-    with pytest.raises(ValueError, match="certificate_arn is required with custom_domain_name 'pay.example.com'"):
-        _api(custom_domain_name="pay.example.com")
+def test_fails_when_the_account_logging_role_has_no_account():
+    with pytest.raises(ValueError, match="logs.manage_account_logging needs logs.account_id"):
+        _api(logs=ApiLogOptions(kms_key_arn="k", manage_account_logging=True))
 
 
 def test_notify_schema_is_the_handlers_definition():

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from constructs.app.environments import load_settings
-from constructs.app.settings import Settings, SettingsError
+from constructs.app.settings import ApiSettings, SettingsError
 from constructs.configuration import Configuration
 from iam_actions import role_permissions
 from infra_synth import resources, small_stack, synth
@@ -150,7 +150,8 @@ def test_processor_gets_the_paypal_replay_window_and_never_a_trust_store():
 
 def test_fails_when_the_stack_would_set_the_paypal_trust_store():
     with pytest.raises(ValueError, match=r"values must not set \['PAYPAL_TRUST_STORE'\]"):
-        Configuration(small_stack(), "configuration", environment="dev", providers=["stripe"],
+        Configuration(small_stack(), "configuration", environment="dev", parameter_prefix="/payments/dev/",
+                      secret_prefix="payment-webhooks/dev/", providers=["stripe"],
                       values={"TABLE_NAME": "t", "PAYPAL_TRUST_STORE": "/tmp/ca.pem"},
                       secrets_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/x")
 
@@ -164,7 +165,7 @@ def test_api_gateway_cloudwatch_role_trusts_only_this_account():
 
 def test_api_gateway_account_logging_is_opt_in():
     # the schema's default is off; cdktf.json turns it on where the stack owns the account's logging
-    assert Settings(environment="x").api.manage_account_logging is False
+    assert ApiSettings().manage_account_logging is False
     assert resources(synth("dev"), "aws_api_gateway_account")
     off = synth("dev", api={"manage_account_logging": False})
     assert not resources(off, "aws_api_gateway_account")
@@ -172,10 +173,10 @@ def test_api_gateway_account_logging_is_opt_in():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"paypal_max_transmission_age_seconds": 10}, "paypal_max_transmission_age_seconds must be 300..2592000"),
-    ({"kms_admin_principal_arns": ["admins"]}, "kms_admin_principal_arns: an IAM principal ARN"),
-    ({"archive": {"object_lock_mode": "LEGAL"}}, "archive.object_lock_mode must be GOVERNANCE or COMPLIANCE"),
-    ({"archive": {"object_lock_retention_days": 9999}}, r"archive.object_lock_retention_days must be 0"),
+    ({"paypal_max_transmission_age_seconds": 10}, r"paypal_max_transmission_age_seconds: must be 300\.\.2592000"),
+    ({"kms_admin_principal_arns": ["admins"]}, r"kms_admin_principal_arns\[0\]: must be an IAM principal ARN"),
+    ({"archive": {"object_lock_mode": "LEGAL"}}, "archive.object_lock_mode: must be one of GOVERNANCE, COMPLIANCE"),
+    ({"archive": {"object_lock_retention_days": 9999}}, r"archive.object_lock_retention_days: must be 0"),
 ])
 def test_fails_when_an_issue_11_setting_is_out_of_range(overrides, message):
     with pytest.raises(SettingsError, match=message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-import local_deploy
+from scripts.local import deploy as local_deploy
 
 
 @pytest.mark.parametrize("race", [

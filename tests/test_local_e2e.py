@@ -1,6 +1,6 @@
 """End to end on this machine: the `local` stack applied to a moto server with `cdktf deploy local`, then
 signed webhooks driven through what was deployed with the real handler code
-(scripts/local_runner/). Nothing is mocked but the emulator itself."""
+(scripts/local/runner/). Nothing is mocked but the emulator itself."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import json
 import boto3
 import pytest
 
-
-import local_deploy  # scripts/ is on pytest.ini's pythonpath
+from scripts.local import deploy as local_deploy
+from scripts.local import e2e as local_e2e
+from scripts.local import sample_webhooks
+from scripts.local.readback import event_id_of, ledger_rows
+from scripts.local.runner import LocalPlatform
 from support import ROOT
-import local_e2e
-import sample_webhooks
-from local_runner import LocalPlatform
 
 pytestmark = [pytest.mark.slow, pytest.mark.longest_path]
 COUNT = 240
@@ -229,8 +229,8 @@ def test_fault_injection_recovers_with_nothing_lost(platform, signer, summary, m
     platform.drain()
     assert failures["left"] == 0, "the fault was exercised"
     monkeypatch.setattr(DynamoDBBackend, "put_item", original_put)
-    rows = local_e2e.ledger_rows(platform.endpoint_url, platform.wiring.table_name)
-    stored = {local_e2e.event_id_of(r) for r in rows if r.get("row_type", {}).get("S") == "event"}
+    rows = ledger_rows(platform.endpoint_url, platform.wiring.table_name)
+    stored = {event_id_of(r) for r in rows if r.get("row_type", {}).get("S") == "event"}
     assert {r.expect.event_id for r in fresh} <= stored
 
 
@@ -320,7 +320,7 @@ def test_a_410_disables_the_endpoint_with_an_event_and_enable_then_recover_deliv
 def test_every_delivery_of_the_whole_run_is_accounted_for(platform, vendors, zero_loss):
     """After every scenario (faults, 500s, a dead vendor, a 410): each endpoint has each of its
     notifications once, in order, nothing unverified; duplicates on the wire are counted."""
-    rows = local_e2e.ledger_rows(platform.endpoint_url, platform.wiring.table_name)
+    rows = ledger_rows(platform.endpoint_url, platform.wiring.table_name)
     figures = local_e2e.delivery_figures(platform, vendors, [r for r in rows if r.get("row_type", {}).get("S") == "event"])
     print("vendor deliveries of the run:", json.dumps(figures))
     assert figures["delivered"] == figures["expected"], figures

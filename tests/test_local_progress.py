@@ -1,13 +1,11 @@
 """run_local.sh shows progress: stage lines and Terraform's resource counts with elapsed time
-(scripts/local_deploy.py with PAYMENTS_PROGRESS=1), and stays quiet without it (the tests)."""
+(scripts/local/deploy.py with PAYMENTS_PROGRESS=1), and stays quiet without it (the tests)."""
 
 from __future__ import annotations
 
 
+from scripts.local import deploy as local_deploy
 from support import ROOT
-
-
-import local_deploy  # noqa: E402
 
 FAKE_APPLY = ["bash", "-c", 'for i in $(seq 1 23); do echo "aws_sqs_queue.q$i: Creation complete after 1s [id=q$i]"; '
               'done; echo "Apply complete! Resources: 23 added, 0 changed, 0 destroyed."']
@@ -33,4 +31,4 @@ def test_stage_lines_only_when_asked(monkeypatch, capsys):
 def test_run_local_asks_for_progress():
     script = (ROOT / "scripts" / "run_local.sh").read_text()
     assert "export PAYMENTS_PROGRESS=1" in script
-    assert script.index("export PAYMENTS_PROGRESS=1") < script.rindex("local_e2e.py")
+    assert script.index("export PAYMENTS_PROGRESS=1") < script.rindex("scripts.local.e2e")

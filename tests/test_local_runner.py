@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from local_runner.wiring import Wiring, unqualified
+from scripts.local.runner.wiring import Wiring, unqualified
 
 ARN = "arn:aws:{service}:us-east-1:123456789012:{rest}"
 
@@ -151,8 +151,8 @@ def test_a_handler_loads_from_its_file_with_its_environment_and_no_sys_path_chan
     import io
     import sys
 
-    from local_runner.functions import Functions
-    from local_runner.wiring import LAMBDA_SRC
+    from scripts.local.runner.functions import Functions
+    from scripts.local.runner.wiring import LAMBDA_SRC
 
     deployed = state()
     deployed["values"]["root_module"]["resources"].append(
@@ -204,7 +204,7 @@ def suite_modules():
 
 @pytest.fixture(scope="module")
 def emulator():
-    import local_deploy
+    from scripts.local import deploy as local_deploy
 
     with local_deploy.LocalEmulator() as running:
         yield running
@@ -235,8 +235,8 @@ def test_a_failure_keeps_the_visibility_its_function_set_and_other_failures_come
     runner's stand-in for the queue's visibility timeout). The hook sees the call through botocore."""
     import boto3
 
-    from local_runner import event_sources
-    from local_runner.platform import LocalPlatform
+    from scripts.local.runner import event_sources
+    from scripts.local.runner.platform import LocalPlatform
 
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     name = f"held-{'batch' if batch else 'one'}.fifo"
@@ -274,7 +274,7 @@ def test_a_message_held_back_for_a_pause_is_not_polled_again_until_its_visibilit
     handler here gives up after 20 invocations so that the old runner fails instead of spinning.)"""
     import boto3
 
-    from local_runner.platform import LocalPlatform
+    from scripts.local.runner.platform import LocalPlatform
 
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     platform = LocalPlatform(deployed_queue(emulator.endpoint_url, "paused.fifo"), emulator.endpoint_url)
@@ -297,7 +297,7 @@ def test_a_message_held_back_for_a_pause_is_not_polled_again_until_its_visibilit
 
 @pytest.fixture
 def vendor_url():
-    from local_deploy import free_port
+    from scripts.local.deploy import free_port
 
     return f"http://127.0.0.1:{free_port()}/hooks/ep-test"
 
@@ -323,7 +323,7 @@ def _body(transaction: str, event_type: str = "payment.succeeded") -> str:
 
 
 def test_a_vendor_verifies_with_standardwebhooks_records_and_drops_duplicates(vendor_url):
-    from local_runner.vendors import VendorEndpoint, failing_first
+    from scripts.local.runner.vendors import VendorEndpoint, failing_first
 
     from paycore import delivery
 
@@ -345,7 +345,7 @@ def test_a_vendor_verifies_with_standardwebhooks_records_and_drops_duplicates(ve
 def test_a_vendor_that_is_down_refuses_connections_and_comes_back_on_its_port(vendor_url):
     import urllib.error
 
-    from local_runner.vendors import VendorEndpoint, answer
+    from scripts.local.runner.vendors import VendorEndpoint, answer
 
     from paycore import delivery
 
@@ -366,7 +366,7 @@ def test_a_vendor_that_is_down_refuses_connections_and_comes_back_on_its_port(ve
 
 
 def test_fails_when_a_local_vendor_url_is_not_loopback_http():
-    from local_runner.vendors import VendorEndpoint
+    from scripts.local.runner.vendors import VendorEndpoint
 
     with pytest.raises(ValueError, match="http://127.0.0.1:<port>"):
         VendorEndpoint("ep-x", "https://hooks.example.com/x")
@@ -377,8 +377,8 @@ def test_drain_waits_for_messages_a_function_held_back_and_gives_up_at_its_deadl
     polling until its queue is empty, and says False when the wait ran out first."""
     import boto3
 
-    from local_runner import event_sources
-    from local_runner.platform import LocalPlatform
+    from scripts.local.runner import event_sources
+    from scripts.local.runner.platform import LocalPlatform
 
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # the platform sets up its own, counted
     platform = LocalPlatform(state(), "http://127.0.0.1:1")
@@ -406,8 +406,8 @@ def test_a_pipe_batches_by_its_batch_size_and_retries_only_the_failed_records_of
     response makes the pipe retry the failed records (then its dead-letter queue: counted here)."""
     import io
 
-    from local_runner.functions import Functions
-    from local_runner.pipes import Pipes
+    from scripts.local.runner.functions import Functions
+    from scripts.local.runner.pipes import Pipes
 
     wiring = Wiring.from_state(state())  # pipe-1 -> archiver, batch size 7; pipe-2 -> the bus, MODIFY only
     records = [{"eventID": f"e{i}", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",

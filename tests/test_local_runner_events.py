@@ -11,9 +11,9 @@ import json
 import pytest
 from apigateway_events import API_ID, IamCaller, authorizer_event, proxy_event, shape, synthesized_api
 
-from local_runner.apigateway import ApiGateway
-from local_runner.apigateway import IamCaller as RunnerCaller
-from local_runner.wiring import Wiring
+from scripts.local.runner.apigateway import ApiGateway
+from scripts.local.runner.apigateway import IamCaller as RunnerCaller
+from scripts.local.runner.wiring import Wiring
 
 API = synthesized_api("local")
 REGION_ARN = f"arn:aws:{{service}}:{API.region}:{API.account}:{{rest}}"

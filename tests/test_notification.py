@@ -2,6 +2,7 @@
 completed payments to the notifications queue, and vendors see only their own sales."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from cdktf import Testing
@@ -13,7 +14,18 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 import stand_ins
 from paycore import events as domain_events
 
-from constructs.notification import EventFanout, FilteredSubscription, pipe_filter
+from constructs.notification import (
+    ArchivePipeOptions,
+    BusOptions,
+    EventFanout,
+    FanoutKeys,
+    FilteredSubscription,
+    PipeOptions,
+    RuleOptions,
+    StatusPipeOptions,
+    TopicOptions,
+    pipe_filter,
+)
 from infra_synth import by, resources, small_stack, synth
 
 
@@ -154,78 +166,97 @@ def test_disabled_pipes_and_email_subscriptions_are_left_out():
     assert not Testing.to_have_resource_with_properties(off, SnsTopicSubscription.TF_RESOURCE_TYPE, {"protocol": "email"})
 
 
-def _fanout(**overrides):
+def _fanout(archive: bool = True, pipes: dict | None = None, topic: dict | None = None, **archive_fields):
+    """A fan-out of stand-ins; `pipes` / `topic` replace fields of those options, `archive_fields` of Pipe A's."""
     st = small_stack()
     table = stand_ins.stream_table(st)
-    options = dict(bus_name="payments-test", rule_name="payment-completed-test",
-                   topic_name="payment-vendor-notifications-test", archive_pipe_name="payments-archive-test",
-                   status_pipe_name="payments-status-test", dlq_name="payments-fanout-dlq-test",
-                   account_id="123456789012", events_kms_key_arn=stand_ins.key(st, "events").arn,
-                   sqs_kms_key_arn=stand_ins.key(st, "sqs").arn, sns_kms_key_arn=stand_ins.key(st, "sns").arn,
-                   dynamodb_kms_key_arn=stand_ins.key(st, "dynamodb").arn,
-                   rule_pattern=domain_events.COMPLETED_PAYMENT_RULE_PATTERN,
-                   rule_target_queue_arn=stand_ins.queue(st, "notifications").arn,
-                   table_stream_arn=table.stream_arn, archive_function_arn=stand_ins.function(st, "archiver").arn,
-                   archive_filter_pattern={"eventName": ["INSERT"]}, status_filter_pattern={"eventName": ["MODIFY"]},
-                   status_input_template='{"id": <$.dynamodb.Keys.transaction_id.S>}')
-    options.update(overrides)
-    return st, EventFanout(st, "fanout", **options)
+    archive_options = ArchivePipeOptions(name="payments-archive-test", function_arn=stand_ins.function(st, "archiver").arn,
+                                         filter_pattern={"eventName": ["INSERT"]})
+    pipe_options = PipeOptions(
+        table_stream_arn=table.stream_arn, stream_kms_key_arn=stand_ins.key(st, "dynamodb").arn,
+        status=StatusPipeOptions(name="payments-status-test", filter_pattern={"eventName": ["MODIFY"]},
+                                 input_template='{"id": <$.dynamodb.Keys.transaction_id.S>}'),
+        archive=replace(archive_options, **archive_fields) if archive else None)
+    fanout = EventFanout(
+        st, "fanout", account_id="123456789012",
+        keys=FanoutKeys(events=stand_ins.key(st, "events").arn, sqs=stand_ins.key(st, "sqs").arn,
+                        sns=stand_ins.key(st, "sns").arn),
+        bus=BusOptions(name="payments-test"),
+        rule=RuleOptions(name="payment-completed-test", pattern=domain_events.COMPLETED_PAYMENT_RULE_PATTERN,
+                         target_queue_arn=stand_ins.queue(st, "notifications").arn),
+        topic=replace(TopicOptions(name="payment-vendor-notifications-test"), **(topic or {})),
+        dead_letter_queue_name="payments-fanout-dlq-test",
+        pipes=replace(pipe_options, **(pipes or {})))
+    return st, fanout
 
 
 def test_a_small_fanout_synthesizes_with_stand_ins():
     st, fanout = _fanout()
     out = Testing.synth(st)
     assert len(_pipes(out)) == 2 and fanout.archive_pipe is not None
-    _, no_archiver = _fanout(archive_function_arn=None)
+    _, no_archiver = _fanout(archive=False)
     assert no_archiver.archive_pipe is None and no_archiver.status_pipe is not None
 
 
 def test_fails_when_batch_size_is_out_of_range():
-    with pytest.raises(ValueError, match="batch_size must be 1..10000, got 0"):
-        _fanout(batch_size=0)
+    with pytest.raises(ValueError, match="pipes.batch_size must be 1..10000, got 0"):
+        _fanout(pipes={"batch_size": 0})
 
 
 def test_fails_when_the_archive_batching_is_out_of_range():
-    with pytest.raises(ValueError, match="archive_batch_size must be 1..10000, got 20000.*"
-                                         "archive_batching_window_seconds must be 0..300, got 301"):
-        _fanout(archive_batch_size=20_000, archive_batching_window_seconds=301)
+    with pytest.raises(ValueError, match="pipes.archive.batch_size must be 1..10000, got 20000.*"
+                                         "pipes.archive.batching_window_seconds must be 0..300, got 301"):
+        _fanout(batch_size=20_000, batching_window_seconds=301)
 
 
 def test_fails_when_retry_attempts_are_out_of_range():
-    with pytest.raises(ValueError, match="maximum_retry_attempts must be -1 or 0..10000, got -5"):
-        _fanout(maximum_retry_attempts=-5)
+    with pytest.raises(ValueError, match="pipes.maximum_retry_attempts must be -1 or 0..10000, got -5"):
+        _fanout(pipes={"maximum_retry_attempts": -5})
 
 
 def test_fails_when_record_age_is_out_of_range():
-    with pytest.raises(ValueError, match="maximum_record_age_seconds must be -1 or 60..604800, got 10"):
-        _fanout(maximum_record_age_seconds=10)
-
-
-def test_fails_when_the_stream_key_is_missing():
-    with pytest.raises(ValueError, match="dynamodb_kms_key_arn is required to read the encrypted table stream"):
-        _fanout(dynamodb_kms_key_arn=None)
+    with pytest.raises(ValueError, match="pipes.maximum_record_age_seconds must be -1 or 60..604800, got 10"):
+        _fanout(pipes={"maximum_record_age_seconds": 10})
 
 
 def test_fails_when_the_stream_arn_is_not_a_stream():
-    with pytest.raises(ValueError, match="table_stream_arn must be a DynamoDB stream ARN"):
-        _fanout(table_stream_arn="arn:aws:sqs:us-east-1:123456789012:q")
+    with pytest.raises(ValueError, match="pipes.table_stream_arn must be a DynamoDB stream ARN"):
+        _fanout(pipes={"table_stream_arn": "arn:aws:sqs:us-east-1:123456789012:q"})
 
 
 def test_fails_when_a_vendor_protocol_is_unknown():
     with pytest.raises(ValueError, match="protocol must be 'email', 'https' or 'sqs', got 'sms'"):
-        _fanout(subscriptions=(FilteredSubscription("vendor-v1-0", "sms", "+100", "v1"),))
+        _fanout(topic={"subscriptions": (FilteredSubscription("vendor-v1-0", "sms", "+100", "v1"),)})
 
 
 def test_fails_when_a_subscription_id_repeats():
     sub = FilteredSubscription("vendor-v1-0", "https", "https://v1.example.com/hook", "v1")
-    with pytest.raises(ValueError, match="subscriptions must have distinct ids other than 'alert-email'"):
-        _fanout(subscriptions=(sub, sub))
+    with pytest.raises(ValueError, match="topic.subscriptions must have distinct ids other than 'alert-email'"):
+        _fanout(topic={"subscriptions": (sub, sub)})
 
 
-def test_fails_when_pipes_lack_their_filter_patterns_and_all_are_reported():
+def test_fails_with_every_problem_of_the_pipes_and_the_topic_at_once():
+    sub = FilteredSubscription("alert-email", "sms", "+100", "v1")
     with pytest.raises(ValueError) as error:
-        _fanout(status_filter_pattern=None, archive_filter_pattern=None, batch_size=0)
+        _fanout(pipes={"batch_size": 0, "maximum_retry_attempts": -5}, topic={"subscriptions": (sub,)},
+                batching_window_seconds=301)
     message = str(error.value)
-    for fragment in ("status_filter_pattern is required with pipes", "archive_filter_pattern is required",
-                     "batch_size must be 1..10000, got 0"):
+    for fragment in ("pipes.batch_size must be 1..10000, got 0", "pipes.maximum_retry_attempts must be -1",
+                     "pipes.archive.batching_window_seconds must be 0..300", "protocol must be 'email', 'https' or 'sqs'",
+                     "distinct ids other than 'alert-email'"):
         assert fragment in message
+
+
+def test_no_pipes_leaves_out_both_pipes_and_their_roles():
+    st = small_stack()
+    fanout = EventFanout(
+        st, "fanout", account_id="123456789012",
+        keys=FanoutKeys(events=stand_ins.key(st, "events").arn, sqs=stand_ins.key(st, "sqs").arn,
+                        sns=stand_ins.key(st, "sns").arn),
+        bus=BusOptions(name="payments-test"),
+        rule=RuleOptions(name="r", pattern={"source": ["x"]}, target_queue_arn=stand_ins.queue(st, "n").arn),
+        topic=TopicOptions(name="t"), dead_letter_queue_name="dlq")
+    out = Testing.synth(st)
+    assert fanout.status_pipe is None and fanout.status_pipe_role is None
+    assert not Testing.to_have_resource(out, PipesPipe.TF_RESOURCE_TYPE)
+    assert Testing.to_have_resource_with_properties(out, "aws_sqs_queue", {"name": "payments-test-bus-dlq"})

@@ -2,6 +2,7 @@
 authorizer denies are watched; the dashboard is deterministic; X-Ray samples at the set rate."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from cdktf import Testing
@@ -9,7 +10,14 @@ from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 
-from constructs.observability import AUTHORIZER_DENY_PATTERN, ERROR_LOG_PATTERN, Observability
+from constructs.observability import (
+    AUTHORIZER_DENY_PATTERN,
+    ERROR_LOG_PATTERN,
+    AlarmOptions,
+    AlertOptions,
+    Observability,
+    WatchedResources,
+)
 from infra_synth import resources, small_stack, synth
 
 
@@ -88,32 +96,23 @@ def test_disabled_alarms_and_dashboard_are_left_out():
     assert not Testing.to_have_resource(off, CloudwatchDashboard.TF_RESOURCE_TYPE)
 
 
+ALERTS = AlertOptions(topic_name="payment-alerts-test", kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/test")
+
+
 def _observability(**overrides):
-    options = dict(alerts_topic_name="payment-alerts-test", dashboard_name="payments-test",
-                   name_prefix="payments-test", region="us-east-1",
-                   sns_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/test")
+    options = dict(name_prefix="payments-test", region="us-east-1", alerts=ALERTS, dashboard_name="payments-test")
     options.update(overrides)
     return Observability(small_stack(), "observability", **options)
 
 
 def test_fails_when_latency_threshold_exceeds_the_api_timeout():
-    with pytest.raises(ValueError, match="api_latency_p99_ms must be 1..29000, got 30000"):
-        _observability(api_latency_p99_ms=30_000)
-
-
-def test_fails_when_oldest_message_threshold_is_below_a_minute():
-    with pytest.raises(ValueError, match="ingest_oldest_message_seconds must be >= 60, got 5"):
-        _observability(ingest_oldest_message_seconds=5)
-
-
-def test_fails_when_deny_threshold_is_zero():
-    with pytest.raises(ValueError, match="authorizer_denies_per_5min must be >= 1, got 0"):
-        _observability(authorizer_denies_per_5min=0)
+    with pytest.raises(ValueError, match="alarms.api_latency_p99_ms must be 1..29000, got 30000"):
+        _observability(alarms=AlarmOptions(api_latency_p99_ms=30_000))
 
 
 def test_fails_when_period_is_not_whole_minutes():
-    with pytest.raises(ValueError, match="period_seconds must be 60 or a multiple of 60, got 45"):
-        _observability(period_seconds=45)
+    with pytest.raises(ValueError, match="alarms.period_seconds must be 60 or a multiple of 60, got 45"):
+        _observability(alarms=AlarmOptions(period_seconds=45))
 
 
 def test_fails_when_sampling_rate_is_not_a_fraction():
@@ -122,18 +121,31 @@ def test_fails_when_sampling_rate_is_not_a_fraction():
 
 
 def test_fails_when_api_name_comes_without_stage():
-    with pytest.raises(ValueError, match="api_name and api_stage_name go together"):
-        _observability(api_name="payments-api-test")
+    with pytest.raises(ValueError, match="watched.api_name and watched.api_stage_name go together"):
+        _observability(watched=WatchedResources(api_name="payments-api-test"))
 
 
 def test_fails_when_rule_name_comes_without_bus():
-    with pytest.raises(ValueError, match="event_bus_name and rule_name go together"):
-        _observability(rule_name="payment-completed-test")
+    with pytest.raises(ValueError, match="watched.event_bus_name and watched.rule_name go together"):
+        _observability(watched=WatchedResources(rule_name="payment-completed-test"))
 
 
 def test_fails_when_the_sampling_rule_name_is_too_long():
     with pytest.raises(ValueError, match="at most 32 characters"):
         _observability(name_prefix="payments-" + "x" * 30)
+    _observability(name_prefix="payments-" + "x" * 30, xray_sampling_rate=None)  # no rule: no limit
+
+
+def test_fails_when_alert_rules_come_without_the_account():
+    with pytest.raises(ValueError, match="alerts.rule_arns needs alerts.account_id"):
+        _observability(alerts=replace(ALERTS, rule_arns=["arn:aws:events:us-east-1:123456789012:rule/r"]))
+
+
+def test_nothing_watched_builds_the_topic_only():
+    observability = _observability(dashboard_name=None, xray_sampling_rate=None)
+    assert observability.alarms == {} and observability.metric_filters == {}
+    assert observability.dashboard is None and observability.sampling_rule is None
+    assert observability.alerts_topic is not None and observability.alerts_topic_policy is None
 
 
 def test_signature_mismatch_rate_secret_and_unroutable_alarms_watch_the_processor_metrics():
@@ -152,8 +164,7 @@ def test_fails_when_business_alarms_repeat_a_key_or_have_no_threshold():
     from constructs.observability import MetricAlarm
 
     with pytest.raises(ValueError) as error:
-        Observability(small_stack(), "obs", alerts_topic_name="t", dashboard_name="d", name_prefix="p", region="us-east-1",
-                      sns_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/x",
-                      business_alarms=[MetricAlarm("a", "M", 1, "d"), MetricAlarm("a", "M", 0, "d", period_seconds=90)])
-    assert "business_alarms keys must be unique" in str(error.value)
+        _observability(alarms=AlarmOptions(business_alarms=[MetricAlarm("a", "M", 1, "d"),
+                                                            MetricAlarm("a", "M", 0, "d", period_seconds=90)]))
+    assert "alarms.business_alarms keys must be unique" in str(error.value)
     assert "business alarm a: threshold >= 1 and period 60·n seconds, got 0 and 90" in str(error.value)

@@ -1,4 +1,4 @@
-"""scripts/ops.py: one CLI, targets from the environment's settings; every user mistake is one line
+"""scripts/ops (python -m scripts.ops): one CLI, targets from the environment's settings; every user mistake is one line
 on stderr and exit code 2 with nothing written; writes have --dry-run."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import ops
+from constructs.app.environments import environment_names
+from scripts.ops import cli as ops
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 BUCKET = f"payment-archive-dev-{ACCOUNT}-{REGION}"
@@ -42,7 +43,8 @@ def secrets_written():
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--env", "staging", "redrive"], "unknown environment 'staging'; cdktf.json defines: dev, prod, local"),
+    (["--env", "no-such-env", "redrive"],
+     f"unknown environment 'no-such-env'; cdktf.json defines: {', '.join(environment_names())}"),
     (["--env", "dev", "secrets", "--provider", "strpe", "--generate-gate-key"], "unknown provider 'strpe'"),
     (["--env", "dev", "secrets", "--provider", "stripe", "--signing-file", "-"], "unrecognized arguments: --signing-file"),
     (["--env", "dev", "replay-archive", "--provider", "paypall", "--from", "2026-11-28", "--to", "2026-11-29"],
@@ -54,6 +56,12 @@ def secrets_written():
     (["--env", "dev", "redrive"], "queue webhooks-dev.fifo does not exist in us-east-1"),
     (["--env", "dev", "redrive", "--queue", "ingset"], "argument --queue: invalid choice: 'ingset'"),
     (["--env", "dev"], "the following arguments are required: command"),
+    (["--env", "dev", "deliveries"], "the following arguments are required: COMMAND"),
+    (["--env", "dev", "deliveries", "release"], "the following arguments are required: --endpoint"),
+    (["--env", "dev", "deliveries", "release", "--endpoint", "ep-demo-main", "--dry-run"],
+     "SSM parameter /payments/dev/delivery-endpoints does not exist (is the stack deployed? or give --endpoints-file)"),
+    (["--env", "dev", "deliveries", "recover", "--endpoint", "ep-demo-main", "--since", "last week"],
+     "argument --since: must be an ISO-8601 date or time"),
 ])
 def test_user_mistakes_are_one_line_exit_2_and_write_nothing(aws, capsys, argv, message):
     code, out, err = run(argv, capsys)
@@ -112,10 +120,10 @@ def test_an_aws_failure_is_one_line_exit_1(aws, capsys):
 def test_deliveries_act_on_the_names_the_stack_deploys(aws, capsys):
     from constructs.app.environments import load_settings
 
-    names = load_settings("dev", environ={}).delivery_names
+    names = load_settings("dev", environ={}).names
     ddb = boto3.client("dynamodb", region_name=REGION)
     keys = ("pk", "sk", "endpoint_key", "txn_key", "sort_key")
-    ddb.create_table(TableName=names.table, BillingMode="PAY_PER_REQUEST",
+    ddb.create_table(TableName=names.deliveries_table, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
                      GlobalSecondaryIndexes=[
@@ -123,14 +131,35 @@ def test_deliveries_act_on_the_names_the_stack_deploys(aws, capsys):
                           "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"},
                                         {"AttributeName": "sort_key", "KeyType": "RANGE"}]}
                          for index, pk in (("by-endpoint", "endpoint_key"), ("by-transaction", "txn_key"))])
-    boto3.client("sqs", region_name=REGION).create_queue(QueueName=names.queue, Attributes={"FifoQueue": "true"})
+    boto3.client("sqs", region_name=REGION).create_queue(QueueName=names.deliveries_queue, Attributes={"FifoQueue": "true"})
     document = json.dumps(load_settings("dev", environ={}).delivery.document())
-    boto3.client("ssm", region_name=REGION).put_parameter(Name=names.endpoints_parameter, Value=document, Type="String")
+    boto3.client("ssm", region_name=REGION).put_parameter(Name=names.delivery_endpoints_parameter, Value=document,
+                                                          Type="String")
     code, out, err = run(["--env", "dev", "deliveries", "list", "--vendor", "vendor-demo"], capsys)
     assert code == 0, err
     assert json.loads(out)["count"] == 0
     code, out, err = run(["--env", "dev", "deliveries", "pause", "--endpoint", "ep-demo-main", "--dry-run"], capsys)
     assert code == 0 and json.loads(out)["dry_run"] is True, out + err
+
+
+DELIVERY_COMMANDS = ("list", "attempts", "resend", "recover", "pause", "resume", "disable", "enable", "release", "secret")
+
+
+@pytest.mark.parametrize("command", DELIVERY_COMMANDS)
+def test_every_deliveries_command_explains_itself_and_each_option(capsys, command):
+    with pytest.raises(SystemExit) as done:
+        ops.main(["--env", "dev", "deliveries", command, "--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0 and text.startswith(f"usage: python -m scripts.ops deliveries {command} ")
+    description, options = text.split("\n\n", 2)[1:3]
+    assert len(description.split()) >= 8  # says what the command does
+    lines = [line for line in options.splitlines()[1:] if line.strip()]
+    undescribed = [line for line in lines if line.lstrip().startswith("-") and len(line.split()) <= 2]
+    assert not undescribed, undescribed
+    assert ("--dry-run" in text) == (command not in ("list", "attempts"))
+    with pytest.raises(SystemExit):
+        ops.main(["--env", "dev", "deliveries", "--help"])
+    assert f"    {command} " in capsys.readouterr().out  # listed with its summary
 
 
 def test_the_local_environment_targets_its_emulator_and_the_others_aws(aws):

@@ -1,4 +1,4 @@
-"""scripts/package.py: byte-identical zips (with .pyc) from the same checkout, a truthful manifest, a cache."""
+"""scripts/packaging: byte-identical zips (with .pyc) from the same checkout, a truthful manifest, a cache."""
 from __future__ import annotations
 
 import base64
@@ -14,17 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from scripts.packaging import zips as package
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_package_module():
-    spec = importlib.util.spec_from_file_location("package_script", ROOT / "scripts" / "package.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-package = _load_package_module()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +78,7 @@ def test_every_module_ships_unchecked_hash_bytecode_for_python_311(two_builds):
             assert sources
             for source in sources:
                 pyc = archive.read(package.pyc_name(source))
-                assert pyc[:4] == importlib.util.MAGIC_NUMBER  # this interpreter is 3.11 (package.py checks)
+                assert pyc[:4] == importlib.util.MAGIC_NUMBER  # this interpreter is 3.11 (scripts.packaging checks)
                 assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, source never checked
                 assert pyc[8:16] == importlib.util.source_hash(archive.read(source))
             code = marshal.loads(archive.read(package.pyc_name(sources[0]))[16:])

@@ -1,4 +1,4 @@
-"""The pull-request plan comment (scripts/plan_summary.py) on real plans: Terraform and the real
+"""The pull-request plan comment (scripts/ops/plan_summary.py) on real plans: Terraform and the real
 provider (from the mirror) apply a small configuration to a moto server, then plan a change that
 creates, updates in place, replaces and destroys resources; the summary must count them as
 Terraform's own "Plan:" line does and name the replaced resource in bold."""
@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from constructs.app.stack import EMULATOR_PROFILE, emulator_profile
+from constructs.app.local import EMULATOR_PROFILE, emulator_profile
+from scripts.ops import plan_summary
 from support import run_terraform
-
-
-import plan_summary  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

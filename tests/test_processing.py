@@ -16,7 +16,14 @@ from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import LambdaF
 from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from cdktf_cdktf_provider_aws.lambda_provisioned_concurrency_config import LambdaProvisionedConcurrencyConfig
 
-from constructs.processing import FunctionGroup, FunctionSpec, ProvisionedConcurrencyAutoscaling, ServerlessFunction
+from constructs.processing import (
+    AsyncInvokeOptions,
+    FunctionGroup,
+    FunctionSpec,
+    ProvisionedConcurrencyAutoscaling,
+    ServerlessFunction,
+    VpcPlacement,
+)
 from constructs.app.functions import DELIVERY_FUNCTIONS, code_folder
 from constructs.app.settings import FUNCTION_NAMES
 from infra_synth import by, data_sources, named, resources, small_stack, stack, synth
@@ -228,34 +235,48 @@ def test_authorizer_cannot_read_signing_secrets_and_reader_cannot_write():
     assert not reader & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 
-def make_function(**overrides) -> ServerlessFunction:
-    args = dict(function_name="payment-test-dev", handler="test_handler.handler", code_path="assets/x.zip",
-                source_code_hash="abc=", kms_key_arn=KEY, log_kms_key_arn=KEY, account_id="123456789012",
-                partition="aws", region="us-east-1")
+def make_function(spec: dict | None = None, **overrides) -> ServerlessFunction:
+    code = dict(function_name="payment-test-dev", handler="test_handler.handler", code_path="assets/x.zip",
+                source_code_hash="abc=")
+    args = dict(spec=FunctionSpec(**{**code, **(spec or {})}), kms_key_arn=KEY, log_kms_key_arn=KEY,
+                account_id="123456789012", partition="aws", region="us-east-1")
     args.update(overrides)
     return ServerlessFunction(small_stack(), "function", **args)
 
 
-def test_fails_when_async_retries_exceed_2():
-    with pytest.raises(ValueError, match=r"async_max_retry_attempts must be 0\.\.2 .*got 3"):
-        make_function(async_max_retry_attempts=3)
-
-
-def test_fails_when_sizing_and_placement_are_invalid_and_reports_all():
+def test_fails_when_async_retries_exceed_2_or_the_event_age_is_out_of_range():
     with pytest.raises(ValueError) as error:
-        make_function(memory_size_mb=64, timeout_seconds=901, reserved_concurrent_executions=0,
-                      log_retention_in_days=31, subnet_ids=["subnet-1"])
+        make_function(async_invoke=AsyncInvokeOptions(max_retry_attempts=3, max_event_age_seconds=30))
     message = str(error.value)
-    for fragment in ("memory_size_mb must be 128..10240, got 64", "timeout_seconds must be 1..900, got 901",
-                     "reserved_concurrent_executions must be >= 1 or None (unreserved), got 0",
+    assert "async_invoke.max_retry_attempts must be 0..2 (Lambda limit" in message and "got 3" in message
+    assert "async_invoke.max_event_age_seconds must be 60..21600, got 30" in message
+
+
+def test_fails_when_sizing_and_retention_are_invalid_and_reports_all():
+    with pytest.raises(ValueError) as error:
+        make_function(dict(memory_size_mb=64, timeout_seconds=901, reserved_concurrent_executions=-1),
+                      log_retention_in_days=31, layer_arns=["arn:aws:lambda:us-east-1:1:layer:x:1"] * 6)
+    message = str(error.value)
+    for fragment in ("spec.memory_size_mb must be 128..10240, got 64", "spec.timeout_seconds must be 1..900, got 901",
+                     "spec.reserved_concurrent_executions must be >= 0 or None (unreserved), got -1",
                      "log_retention_in_days must be a CloudWatch Logs retention, got 31",
-                     "subnet_ids and security_group_ids go together"):
+                     "layer_arns: a function takes at most 5 layers, got 6"):
         assert fragment in message
 
 
 def test_fails_when_function_name_or_handler_is_malformed():
-    with pytest.raises(ValueError, match=r"function_name must be 1\.\.64 .*'payment processor'.*handler must be"):
-        make_function(function_name="payment processor", handler="handler")
+    with pytest.raises(ValueError, match=r"spec.function_name must be 1\.\.64 .*'payment processor'.*spec.handler must be"):
+        make_function(dict(function_name="payment processor", handler="handler"))
+
+
+def test_a_function_in_a_vpc_may_manage_only_its_own_enis():
+    function = make_function(vpc=VpcPlacement(subnet_ids=["subnet-1"], security_group_ids=["sg-1"]))
+    out = json.loads(Testing.synth(function.node.scope))
+    [lambda_function] = out["resource"][LambdaFunction.TF_RESOURCE_TYPE].values()
+    assert lambda_function["vpc_config"] == {"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-1"]}
+    enis = [s for d in out["data"]["aws_iam_policy_document"].values() for s in d["statement"]
+            if s.get("sid") == "ManageOwnEnis"]
+    assert enis and all(r.startswith("arn:aws:ec2:us-east-1:123456789012:") for r in enis[0]["resources"])
 
 
 def test_fails_when_a_grant_uses_a_wildcard_action_or_resource():
@@ -271,7 +292,7 @@ def test_fails_when_the_package_manifest_lacks_a_zip():
     from constructs.app.environments import load_settings
 
     s = load_settings("dev", environ={})
-    with pytest.raises(ValueError, match=r"artifacts has no zip for \['layer', 'reader'\]: run scripts/package.py"):
+    with pytest.raises(ValueError, match=r"artifacts has no zip for \['layer', 'reader'\]: run python -m scripts.packaging"):
         function_specs(s, {code_folder(n): {"path": "x.zip", "source_code_hash": "h"} for n in FUNCTION_NAMES if n != "reader"},
                        {})
 
@@ -287,12 +308,17 @@ def _group(tmp_path, **overrides) -> FunctionGroup:
     return FunctionGroup(small_stack(), "group", **args)
 
 
-def test_fails_when_a_function_group_is_empty_or_its_layer_incomplete(tmp_path):
-    with pytest.raises(ValueError) as error:
-        _group(tmp_path, functions={}, layer_zip_path="/tmp/layer.zip")
-    message = str(error.value)
-    assert "functions must name at least one function" in message
-    assert "layer_name and layer_source_code_hash are required with layer_zip_path" in message
+def test_fails_when_a_function_group_is_empty(tmp_path):
+    with pytest.raises(ValueError, match="functions must name at least one function"):
+        _group(tmp_path, functions={})
+
+
+def test_fails_when_a_group_function_asks_for_security_groups_without_a_vpc(tmp_path):
+    group = _group(tmp_path)
+    spec = FunctionSpec(function_name="extra-dev", handler="worker.handler", code_path=str(tmp_path / "worker.zip"),
+                        source_code_hash="h=")
+    with pytest.raises(ValueError, match="security_group_ids needs the group's VPC placement"):
+        group.add_function("extra", spec, security_group_ids=["sg-2"])
 
 
 def test_fails_when_an_event_source_names_an_unknown_function_or_concurrency(tmp_path):

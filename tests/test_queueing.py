@@ -86,7 +86,7 @@ def test_notifications_queue_admits_eventbridge_only_from_the_completed_payment_
 
 
 def make_queue(**overrides) -> WebhookQueue:
-    args = dict(name="webhooks-test.fifo", fifo=True, kms_key_arn=KEY, consumer_timeout_seconds=30)
+    args = dict(name="webhooks-test.fifo", fifo=True, kms_key_arn=KEY, consumer_timeout_seconds=30, dlq_max_receive_count=3)
     args.update(overrides)
     return WebhookQueue(small_stack(), "queue", **args)
 

@@ -13,7 +13,7 @@ from cdktf import TerraformStack, Testing
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
-from constructs.ingress import LambdaRoute, LambdaTarget, SqsRoute, WebhookIngress
+from constructs.ingress import ApiLogOptions, LambdaRoute, LambdaTarget, QueueRouteOptions, SqsRoute, WebhookIngress
 from constructs.processing import FunctionGroup, FunctionSpec
 from constructs.queueing import WebhookQueue
 from constructs.security import Security
@@ -33,7 +33,8 @@ def build_orders_stack(scope, zip_path: str) -> TerraformStack:
 
     orders = LedgerTable(stack, "orders-table", table_name="orders-shop", kms_key_arn=keys.keys["dynamodb"].arn)
     intake = WebhookQueue(stack, "intake", name="orders-intake-shop", kms_key_arn=keys.keys["sqs"].arn,
-                          consumer_timeout_seconds=20)     # visibility timeout = 6 x 20 s
+                          consumer_timeout_seconds=20,     # visibility timeout = 6 x 20 s
+                          dlq_max_receive_count=5)         # then the dead-letter queue
     workers = FunctionGroup(
         stack, "workers", lambda_kms_key_arn=keys.keys["lambda"].arn, logs_kms_key_arn=keys.keys["logs"].arn,
         account_id=account, partition="aws", region="eu-west-1",
@@ -57,14 +58,14 @@ def build_orders_stack(scope, zip_path: str) -> TerraformStack:
         fn = workers.functions[name].function
         return LambdaTarget(fn.function_name, fn.invoke_arn)
 
-    WebhookIngress(
-        stack, "api", name="orders-api-shop", region="eu-west-1", logs_kms_key_arn=keys.keys["logs"].arn,
-        queue_arn=intake.queue.arn, queue_kms_key_arn=keys.keys["sqs"].arn, request_authorizer=target("gate"),
-        sqs_routes=[SqsRoute(route_id="orders", path="/orders",
+    WebhookIngress(                                          # WAF on by default (aws-waf-logs-orders-api-shop)
+        stack, "api", name="orders-api-shop", region="eu-west-1", logs=ApiLogOptions(kms_key_arn=keys.keys["logs"].arn),
+        queue_routes=QueueRouteOptions(
+            routes=[SqsRoute(route_id="orders", path="/orders",
                              request_template="Action=SendMessage&MessageBody=$util.urlEncode($input.body)")],
+            queue_arn=intake.queue.arn, queue_kms_key_arn=keys.keys["sqs"].arn, authorizer=target("gate")),
         lambda_routes=[LambdaRoute(method="GET", path="/orders/{id}", target=target("lookup"),
                                    request_parameters={"method.request.path.id": True})],
-        waf_log_group_name="aws-waf-logs-orders-shop",
     )
     # --- README example: end
     return stack
@@ -88,6 +89,7 @@ def test_own_stack_synthesizes_without_settings_or_paycore(code_zip):
         "orders-consumer-shop", "orders-gate-shop", "orders-lookup-shop"}
     assert sorted(r["path_part"] for r in resources["aws_api_gateway_resource"].values()) == ["orders", "{id}"]
     assert resources["aws_lambda_event_source_mapping"]
+    assert {g["name"] for g in resources["aws_cloudwatch_log_group"].values()} >= {"aws-waf-logs-orders-api-shop"}
     assert all(k.startswith(("orders", "keys", "intake", "workers", "api", "caller"))
                for t in resources.values() for k in t)
 

@@ -17,12 +17,14 @@ import pytest
 from syrupy.extensions.amber.serializer import AmberDataSerializer
 
 from constructs.app.environments import environment_names, load_settings
-from constructs.app.stack import EMULATOR_PROFILE
+from constructs.app.local import EMULATOR_PROFILE
 from support import ROOT, run_terraform
 
-import package  # scripts/ is an import root (pytest.ini pythonpath)
+from scripts.packaging import zips as package
 
 ENVIRONMENTS = environment_names()  # cdktf.json context.environments, as main.py synthesizes them
+#: a name cdktf.json does not use yet, for the tests that add an environment
+NEW_ENVIRONMENT = next(name for name in ("staging", "preprod", "qa", "uat") if name not in ENVIRONMENTS)
 SNAPSHOT_FILE = Path(__file__).parent / "__snapshots__" / "test_synth.ambr"
 UPDATE_COMMAND = "./scripts/test.sh tests/test_synth.py --snapshot-update"
 ZIP_PATH = re.compile(r"^(?P<asset>.*/)[0-9A-F]{32}/(?P<name>[a-z_]+)-[0-9a-f]{16}\.zip$")
@@ -135,9 +137,11 @@ def test_stack_json_matches_snapshot(stack_json, environment, snapshot):
     assert text == snapshot, snapshot_failure(environment, current)
 
 
-def test_the_snapshot_folder_holds_no_unused_snapshot():
+def test_the_snapshot_folder_holds_no_unused_snapshot(request):
     """syrupy fails a run that leaves a stored snapshot unused, but not under pytest-xdist, which
     ./scripts/test.sh uses (syrupy merges no reports across processes): the same check, here."""
+    if request.config.option.update_snapshots:
+        pytest.skip("a --snapshot-update run writes the folder when it ends: checked on the next run")
     stored = {snapshot.name for snapshot in AmberDataSerializer.read_file(str(SNAPSHOT_FILE))}
     expected = {f"test_stack_json_matches_snapshot[{environment}]" for environment in ENVIRONMENTS}
     fix = f"remove unused ones with `{UPDATE_COMMAND} -n 0` (one process: syrupy then removes them)"
@@ -205,31 +209,40 @@ def test_two_synths_are_byte_identical_and_print_no_node_eol_banner(synth_dir, t
         assert (first / "cdk.tf.json").read_bytes() == (second / "cdk.tf.json").read_bytes()
 
 
+def config_with_a_new_environment(name: str) -> dict:
+    """cdktf.json with one environment more, as a team would add it (to the environments this run has)."""
+    from constructs.app.environments import read_environments
+
+    config = json.loads((ROOT / "cdktf.json").read_text())
+    config["context"]["environments"] = {**read_environments(), name: {
+        "backend": {"bucket": f"acme-tfstate-{name}"}, "alert_email": f"{name}-oncall@example.com"}}
+    return config
+
+
 @pytest.mark.slow
 def test_an_environment_added_in_config_synthesizes_and_validates(tmp_path):
-    """Adding `staging` is a cdktf.json edit: the same app builds it, with its own names and state."""
-    config = json.loads((ROOT / "cdktf.json").read_text())
-    config["context"]["environments"]["staging"] = {"backend": {"bucket": "acme-tfstate-staging"},
-                                                    "alert_email": "staging-oncall@example.com"}
-    (tmp_path / "cdktf.json").write_text(json.dumps(config))
+    """Adding an environment is a cdktf.json edit: the same app builds it, with its own names and state."""
+    name = NEW_ENVIRONMENT
+    (tmp_path / "cdktf.json").write_text(json.dumps(config_with_a_new_environment(name)))
     from cdktf import Testing
 
     from constructs.app.environments import read_environments
+    from constructs.app.names import Names
     from constructs.app.stack import PaymentPlatformStack
 
     environments = read_environments(tmp_path / "cdktf.json")
-    assert environment_names(environments) == [*ENVIRONMENTS, "staging"]
-    settings = load_settings("staging", environ={}, environments=environments)
-    stack = PaymentPlatformStack(Testing.app(), "staging", settings=settings)
+    assert environment_names(environments) == [*ENVIRONMENTS, name]
+    settings = load_settings(name, environ={}, environments=environments)
+    stack = PaymentPlatformStack(Testing.app(), name, settings=settings)
     synthesized = json.loads(Testing.synth(stack))
-    assert synthesized["terraform"]["backend"]["s3"]["bucket"] == "acme-tfstate-staging"
-    assert synthesized["terraform"]["backend"]["s3"]["key"] == "payment-platform/staging/terraform.tfstate"
+    assert synthesized["terraform"]["backend"]["s3"]["bucket"] == f"acme-tfstate-{name}"
+    assert synthesized["terraform"]["backend"]["s3"]["key"] == f"payment-platform/{name}/terraform.tfstate"
     tables = synthesized["resource"]["aws_dynamodb_table"].values()
-    assert sorted(t["name"] for t in tables) == ["deliveries-staging", "payment-notification-markers-staging",
-                                                 "payment-transactions-staging"]
+    names = Names(name)
+    assert sorted(t["name"] for t in tables) == sorted([names.deliveries_table, names.markers_table, names.ledger_table])
     outdir = Path(Testing.full_synth(stack))
-    work = tmp_path / "staging"
-    shutil.copytree(next(outdir.glob("**/stacks/staging")), work)
+    work = tmp_path / name
+    shutil.copytree(next(outdir.glob(f"**/stacks/{name}")), work)
     assert run_terraform(["init", "-backend=false", "-input=false", "-no-color"], work).returncode == 0
     validate = json.loads(run_terraform(["validate", "-json", "-no-color"], work).stdout)
     assert validate["valid"] is True, validate["diagnostics"]

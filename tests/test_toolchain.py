@@ -13,16 +13,15 @@ import sys
 
 import pytest
 
+from scripts import toolchain
 from support import MIRROR, ROOT
-
-import toolchain  # noqa: E402
 
 
 def _run(today: str | None, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PAYMENTS_TODAY"}
     if today:
         env["PAYMENTS_TODAY"] = today
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "toolchain.py"), *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "scripts.toolchain", *args], cwd=ROOT, capture_output=True,
                           text=True, env=env, timeout=60)
 
 
@@ -144,7 +143,7 @@ def test_recorded_entries_are_the_projects_pins():
     names = {pin["name"] for pin in toolchain.load()["pins"]}
     assert names == {"cdktf 0.21.0", "cdktf-cdktf-provider-aws 20.1.0", "hashicorp/aws provider 5.100.0",
                      "Amazon Linux 2", "Terraform 1.11", "Node.js 22", "python3.11 Lambda runtime", "Python 3.11"}
-    assert 'RUNTIME = "python3.11"' in (ROOT / "constructs" / "processing" / "__init__.py").read_text()
+    assert 'RUNTIME = "python3.11"' in (ROOT / "constructs" / "processing" / "function.py").read_text()
     assert json.loads((ROOT / "package.json").read_text())["dependencies"]["node"].startswith("22.")
     pipfile = (ROOT / "Pipfile").read_text()
     assert 'cdktf = "==0.21.0"' in pipfile and 'cdktf-cdktf-provider-aws = "==20.1.0"' in pipfile
@@ -155,8 +154,8 @@ def test_recorded_entries_are_the_projects_pins():
 
 def test_the_test_command_prints_the_warnings_and_goes_on():
     script = (ROOT / "scripts" / "test.sh").read_text()
-    assert '"$ROOT/scripts/toolchain.py" || true' in script
-    assert script.index("toolchain.py") < script.index("-m pytest")
+    assert '"$ROOT/.venv/bin/python" -m scripts.toolchain || true' in script
+    assert script.index("scripts.toolchain") < script.index("-m pytest")
 
 
 

@@ -1,5 +1,5 @@
 """A second opinion on the webhook request templates: the deployed VTL (read back from the synthesized
-stack) rendered by scripts/apigw_vtl.py (airspeed 0.7.1) and by LocalStack's API Gateway renderer
+stack) rendered by scripts/local/runner/apigw_vtl.py (airspeed 0.7.1) and by LocalStack's API Gateway renderer
 (localstack-core's `ApiGatewayVtlTemplate.render_request` on airspeed-ext, in its own process:
 tests/localstack_vtl/render.py), over hard bodies and header values. Each form is decoded as SQS
 decodes a query API POST and its MessageBody parsed by the processor's envelope parser.
@@ -43,7 +43,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import apigw_vtl
+from scripts.local.runner import apigw_vtl
 import pytest
 from paycore import providers
 from paycore.envelope import parse_envelope

@@ -213,7 +213,7 @@ def test_plan_job_plans_and_summarizes_dev_and_prod(pull_request):
     runs = "\n".join(s["run"] for s in steps if "run" in s)
     assert "cdktf synth" in runs
     assert "for stack in dev prod" in runs and "plan -lock=false" in runs
-    assert "scripts/plan_summary.py dev=plans/dev.json prod=plans/prod.json" in runs
+    assert "-m scripts.ops.plan_summary dev=plans/dev.json prod=plans/prod.json" in runs
     comment = [s for s in steps if "sticky-pull-request-comment" in s.get("uses", "")]
     assert comment and comment[0]["with"]["path"] == "plan-comment.md" and comment[0]["with"]["header"]
 
@@ -286,6 +286,10 @@ def test_shell_steps_parse_and_expand_no_expressions():
         assert check.returncode == 0, f"{where}/{step.get('name')}: {check.stderr}"
         for path in re.findall(r"(?:\./)?(scripts/[\w./-]+)", script):
             assert (ROOT / path).exists(), f"{where}/{step.get('name')}: {path} does not exist"
+        for module in re.findall(r"-m (scripts(?:\.\w+)+)", script):
+            path = ROOT.joinpath(*module.split("."))
+            assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file(), \
+                f"{where}/{step.get('name')}: python -m {module} runs nothing"
 
 
 def test_the_setup_actions_scripts_pass_shellcheck(setup_action):

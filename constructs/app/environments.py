@@ -1,10 +1,9 @@
 """The environments as configuration: cdktf.json `context.environments` -> validated `Settings`.
 
-`load_settings(name)` returns a frozen `Settings`: the schema's defaults, then that environment's
-values from cdktf.json, then the PAYMENTS_* environment variables, then `overrides` (tests). Every
-value is checked (unknown keys and wrong types too); all problems are raised together in one
-`SettingsError` naming the value given and the fix. Adding an environment (e.g. `staging`) is a
-cdktf.json edit: main.py and the tests derive the environment list from it (`environment_names()`).
+`load_settings(name)`: that environment's values from cdktf.json, then the PAYMENTS_* environment
+variables, then `overrides` (tests), validated by the schema (constructs/app/settings.py) onto its
+defaults. Adding an environment (e.g. `staging`) is a cdktf.json edit: main.py and the tests take
+the list from it (`environment_names()`).
 
 Environment variables read (all optional):
   PAYMENTS_REGION              AWS region of the AWS (non-emulator) stacks (default us-east-1)
@@ -18,37 +17,36 @@ Environment variables read (all optional):
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from constructs.app.settings import (
-    FUNCTION_NAMES,
-    CustomDomain,
-    FunctionSettings,
-    LocalEmulator,
-    Settings,
-    SettingsError,
-    VendorSubscription,
-)
+from pydantic import BaseModel
+
+from constructs.app.settings import Settings, SettingsError
 
 CDKTF_JSON = Path(__file__).resolve().parents[2] / "cdktf.json"
-# JSON has no tuples or dataclasses: these fields are converted on the way in.
-_PAIRS = {"extra_tags", "stage_variables"}              # JSON object -> tuple of (name, value)
-_OPTIONAL = {"custom_domain": CustomDomain, "local": LocalEmulator}
+#: How the cdktf CLI passes cdktf.json's context to the app it runs.
+CONTEXT_VARIABLE = "CDKTF_CONTEXT_JSON"
 
 
-def read_environments(path: Path = CDKTF_JSON) -> dict[str, dict[str, Any]]:
-    """`context.environments` of cdktf.json: environment name -> its values (the shape of
-    `Settings`, only what differs from the schema's defaults)."""
-    context = json.loads(path.read_text(encoding="utf-8")).get("context", {})
+def read_environments(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """`context.environments`: environment name -> its values. From `path`, else as the cdktf CLI
+    hands them to the app (CDKTF_CONTEXT_JSON: the context of the cdktf.json it runs with), else
+    from the repository's cdktf.json."""
+    handed = os.environ.get(CONTEXT_VARIABLE) if path is None else None
+    if handed and "environments" in json.loads(handed):
+        source, context = CONTEXT_VARIABLE, json.loads(handed)
+    else:
+        path = path or CDKTF_JSON
+        source, context = path.name, json.loads(path.read_text(encoding="utf-8")).get("context", {})
     environments = context.get("environments")
     if not isinstance(environments, dict) or not environments:
-        raise SettingsError("*", [f"{path.name} context.environments must map environment names to their "
-                                  f"settings, got {environments!r}"])
+        raise SettingsError([f"{source}: context.environments must map environment names to their settings, "
+                             f"got {environments!r}"])
     return environments
 
 
@@ -57,133 +55,82 @@ def environment_names(environments: Mapping[str, Any] | None = None) -> list[str
     return list(read_environments() if environments is None else environments)
 
 
-def _convert(base: Any, value: Any, path: str, problems: list[str]) -> Any:
-    """`value` (plain JSON, or already typed) applied onto `base`, with its types; a wrong key or
-    type is added to `problems` (the base is kept) so every problem is reported together."""
-    if dataclasses.is_dataclass(base) and not isinstance(base, type):
-        if dataclasses.is_dataclass(value):
-            return value
-        if not isinstance(value, Mapping):
-            problems.append(f"{path} must be an object of {type(base).__name__} settings, got {value!r}")
-            return base
-        names = {f.name for f in dataclasses.fields(base)}
-        changes = {}
-        for key, item in value.items():
-            if key not in names:
-                problems.append(f"unknown setting {key!r} in {type(base).__name__} ({path or 'environment'}); "
-                                f"known: {', '.join(sorted(names))}")
-                continue
-            changes[key] = _field(base, key, item, f"{path}.{key}".lstrip("."), problems)
-        return dataclasses.replace(base, **changes)
-    if isinstance(base, bool) or isinstance(value, bool):
-        if isinstance(base, bool) != isinstance(value, bool) and base is not None:
-            problems.append(f"{path} must be {'true or false' if isinstance(base, bool) else 'a number'}, got {value!r}")
-            return base
-        return value
-    if isinstance(base, (int, float)) and not isinstance(value, (int, float)) and value is not None:
-        problems.append(f"{path} must be a number, got {value!r}")
-        return base
-    if isinstance(base, str) and not isinstance(value, str):
-        problems.append(f"{path} must be a string, got {value!r}")
-        return base
-    if isinstance(value, list):
-        return tuple(value)
-    return value
-
-
-def _field(base: Any, key: str, value: Any, path: str, problems: list[str]) -> Any:
-    current = getattr(base, key)
-    if key == "functions" and isinstance(value, Mapping):
-        functions = dict(current) if current else {name: FunctionSettings() for name in FUNCTION_NAMES}
-        for name, sizing in value.items():
-            functions[name] = _convert(functions.get(name, FunctionSettings()), sizing, f"{path}.{name}", problems)
-        return functions
-    if key == "vendor_subscriptions" and isinstance(value, (list, tuple)):
-        subscriptions = []
-        for index, item in enumerate(value):
-            if isinstance(item, VendorSubscription):
-                subscriptions.append(item)
-            elif isinstance(item, Mapping) and set(item) == {"vendor_id", "protocol", "endpoint"}:
-                subscriptions.append(VendorSubscription(**item))
-            else:
-                problems.append(f"{path}[{index}] must be {{vendor_id, protocol, endpoint}}, got {item!r}")
-        return tuple(subscriptions)
-    if key in _PAIRS and isinstance(value, Mapping):
-        return tuple((str(k), str(v)) for k, v in value.items())
-    if key in _OPTIONAL:
-        if value is None or dataclasses.is_dataclass(value):
-            return value
-        kind = _OPTIONAL[key]
-        if not isinstance(value, Mapping):
-            problems.append(f"{path} must be an object ({kind.__name__}) or null, got {value!r}")
-            return current
-        required = {f.name for f in dataclasses.fields(kind)
-                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-        missing = sorted(required - set(value))
-        if current is None and missing:
-            problems.append(f"{path} needs {', '.join(missing)}, got {dict(value)!r}")
-            return current
-        return _convert(current if current is not None else kind(**{k: value[k] for k in required}),
-                        value, path, problems)
-    if key == "disabled_features" and isinstance(value, Mapping):
-        return dict(value)
-    return _convert(current, value, path, problems)
-
-
-def _environment_variables(settings: Settings, environ: Mapping[str, str]) -> Settings:
-    """The PAYMENTS_* overrides (see the module docstring)."""
-    environment = settings.environment
-    if settings.emulator:
-        if "PAYMENTS_LOCAL_ENDPOINT" in environ:
-            local = settings.local or LocalEmulator()
-            settings = dataclasses.replace(
-                settings, local=dataclasses.replace(local, endpoint_url=environ["PAYMENTS_LOCAL_ENDPOINT"]))
-        return settings
-    region = environ.get("PAYMENTS_REGION", settings.region)
-    key_prefix = environ.get("PAYMENTS_STATE_KEY_PREFIX", "payment-platform")
-    backend = settings.backend
-    settings = dataclasses.replace(
-        settings,
-        region=region,
-        backend=dataclasses.replace(
-            backend,
-            bucket=environ.get("PAYMENTS_STATE_BUCKET", backend.bucket),
-            key=f"{key_prefix}/{environment}/terraform.tfstate",
-            region=environ.get("PAYMENTS_STATE_REGION", backend.region or region),
-            kms_key_id=environ.get("PAYMENTS_STATE_KMS_KEY_ID", backend.kms_key_id),
-        ),
-    )
-    if settings.custom_domain is not None and region != "us-east-1":
-        # the example certificate lives in us-east-1; another region needs its own certificate
-        arn = settings.custom_domain.certificate_arn.replace(":us-east-1:", f":{region}:")
-        settings = dataclasses.replace(
-            settings, custom_domain=dataclasses.replace(settings.custom_domain, certificate_arn=arn)
-        )
-    return settings
-
-
 def load_settings(
     environment: str,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     environments: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Settings:
-    """Build and validate the settings of one environment: the schema's defaults, then the
-    environment's values from cdktf.json (`environments`, default: read the file), then the
-    PAYMENTS_* environment variables (`environ`, default os.environ), then `overrides` (the same
-    nested shape; tests use it). Every problem is raised together in one SettingsError."""
-    environ = os.environ if environ is None else environ
+    """One environment's validated settings: its values in cdktf.json (`environments`, default:
+    read the file), the PAYMENTS_* variables (`environ`, default os.environ), then `overrides` (the
+    same shape; tests use them). Raises SettingsError with every problem."""
     configured = read_environments() if environments is None else environments
     if environment not in configured:
-        raise SettingsError(environment, [
-            f"environment must be one of {', '.join(configured)} (cdktf.json context.environments), "
-            f"got {environment!r}"])
-    problems: list[str] = []
-    settings = _convert(Settings(environment=environment), configured[environment] or {}, "", problems)
-    settings = _environment_variables(settings, environ)
-    if overrides:
-        settings = _convert(settings, overrides, "", problems)
-    problems.extend(settings.problems())
-    if problems:
-        raise SettingsError(environment, problems)
-    return settings
+        raise SettingsError([f"{environment}: not an environment of cdktf.json; context.environments has "
+                             f"{', '.join(configured)}"])
+    values = configured[environment] or {}
+    if not isinstance(values, Mapping):
+        raise SettingsError([f"{environment}: must be an object of settings, got {values!r}"])
+    values = _environment_variables(environment, values, os.environ if environ is None else environ)
+    return Settings.load(environment, _merged(Settings, values, overrides or {}))
+
+
+def _environment_variables(environment: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The PAYMENTS_* overrides (see the module docstring), applied to cdktf.json's values."""
+    values: dict[str, Any] = copy.deepcopy(dict(raw))
+    if values.get("emulator") is True:
+        if "PAYMENTS_LOCAL_ENDPOINT" in environ:
+            local = values.get("local")
+            values["local"] = {**(local if isinstance(local, Mapping) else {}),
+                               "endpoint_url": environ["PAYMENTS_LOCAL_ENDPOINT"]}
+        return values
+    region = environ.get("PAYMENTS_REGION", values.get("region", Settings.model_fields["region"].default))
+    values["region"] = region
+    backend = values.get("backend", {})
+    if isinstance(backend, Mapping):
+        key_prefix = environ.get("PAYMENTS_STATE_KEY_PREFIX", "payment-platform")
+        values["backend"] = {
+            **backend,
+            "bucket": environ.get("PAYMENTS_STATE_BUCKET", backend.get("bucket", "")),
+            "key": f"{key_prefix}/{environment}/terraform.tfstate",
+            "region": environ.get("PAYMENTS_STATE_REGION", backend.get("region") or region),
+            "kms_key_id": environ.get("PAYMENTS_STATE_KMS_KEY_ID", backend.get("kms_key_id", "")),
+        }
+    domain = values.get("custom_domain")
+    if isinstance(domain, Mapping) and isinstance(domain.get("certificate_arn"), str) and region != "us-east-1":
+        # the example certificate lives in us-east-1; another region needs its own certificate
+        values["custom_domain"] = {**domain,
+                                   "certificate_arn": domain["certificate_arn"].replace(":us-east-1:", f":{region}:")}
+    return values
+
+
+def _merged(model: type[BaseModel], base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`overrides` onto `base`, both in cdktf.json's shape: a section of the schema (a nested
+    model, or a map of them such as `functions`) is merged key by key; any other value, free-form
+    maps included (`delivery.vendors`, `disabled_features`), replaces the one in `base`."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        info = model.model_fields.get(key)
+        section = _section(info.annotation) if info is not None else None
+        current = merged.get(key)
+        if isinstance(section, type) and isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = _merged(section, current, value)
+        elif isinstance(section, tuple) and isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = {**current, **{name: _merged(section[0], current.get(name) or {}, item)
+                                         if isinstance(item, Mapping) else item for name, item in value.items()}}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _section(annotation: Any) -> type[BaseModel] | tuple[type[BaseModel]] | None:
+    """The nested model of a field (`X | None` included), or `(model,)` for a map of models."""
+    for candidate in (annotation, *get_args(annotation)):
+        inner = get_args(candidate)[0] if getattr(candidate, "__metadata__", None) else candidate
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+        args = get_args(inner)
+        if len(args) == 2 and isinstance(args[1], type) and issubclass(args[1], BaseModel) and \
+                getattr(inner, "__origin__", None) is dict:
+            return (args[1],)
+    return None

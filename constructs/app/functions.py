@@ -1,16 +1,19 @@
 """The platform's eight functions as data for `constructs.processing.FunctionGroup`: their code
-(the deterministic zips of scripts/package.py), handlers, sizing from the settings, and which
+(the deterministic zips of scripts/packaging), handlers, sizing from the settings, and which
 configuration values each handler reads (lambda_src/README.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from constructs.app.settings import Settings
+from constructs.app.webhook_routes import ROUTES_VARIABLE, authorizer_routes
+from constructs.ingress import SqsRoute
 from constructs.processing import FunctionSpec
+from constructs.queueing import MAX_MESSAGE_SIZE_BYTES
+from scripts.packaging import build_all
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_BUILD_DIR = ROOT / "build" / "lambda"
@@ -41,15 +44,33 @@ def code_folder(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def lambda_artifacts() -> dict[str, dict[str, Any]]:
-    """Build (or reuse, it caches) the deterministic Lambda zips with scripts/package.py and return
+    """Build (or reuse, it caches) the deterministic Lambda zips with scripts.packaging and return
     its manifest {name: {path, sha256, source_code_hash, ...}} for the 8 functions and "layer".
     Once per process: every stack of one synth deploys the same zips."""
-    spec = importlib.util.spec_from_file_location("payments_package", ROOT / "scripts" / "package.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    manifest: dict[str, dict[str, Any]] = module.build_all(LAMBDA_BUILD_DIR)
+    manifest: dict[str, dict[str, Any]] = build_all(LAMBDA_BUILD_DIR)
     return manifest
+
+
+def function_environment(settings: Settings, configuration: Mapping[str, str], *, archive_kms_key_arn: str,
+                         webhook_routes: Sequence[SqsRoute]) -> dict[str, str]:
+    """Every value the eight functions may read (function_specs gives each only its keys):
+    the configuration's, and what the settings, the archive key and the webhook routes decide."""
+    environment = {
+        **configuration,
+        "ARCHIVE_KMS_KEY_ARN": archive_kms_key_arn,
+        "INGEST_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_SIZE_BYTES),
+        "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS": str(settings.paypal_max_transmission_age_seconds),
+        "PROCESSOR_PARALLEL_GROUPS": str(settings.processor_parallel_groups),
+        ROUTES_VARIABLE: authorizer_routes(webhook_routes),
+    }
+    domain = settings.custom_domain if settings.enabled("custom_domain") else None
+    if domain is not None and domain.base_path:
+        # on the custom domain API Gateway's `path` starts with the base path mapping
+        environment["API_BASE_PATH"] = f"/{domain.base_path}"
+    vendors = ",".join(sorted({v.vendor_id for v in settings.vendor_subscriptions}))
+    if vendors:
+        environment["KNOWN_VENDORS"] = vendors
+    return environment
 
 
 def function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]],
@@ -60,18 +81,18 @@ def function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]
     problems = []
     missing = sorted(({*map(code_folder, settings.functions), "layer"}) - set(artifacts))
     if missing:
-        problems.append(f"artifacts has no zip for {missing}: run scripts/package.py (build_all)")
+        problems.append(f"artifacts has no zip for {missing}: run python -m scripts.packaging")
     unknown = sorted(set(settings.functions) - set(FUNCTION_ENVIRONMENT))
     if unknown:
         problems.append(f"functions has names without an environment contract: {unknown}")
     if problems:
         raise ValueError("function_specs: " + "; ".join(problems))
-    specs = {}
+    specs: dict[str, FunctionSpec] = {}
     for name, sizing in settings.functions.items():
         keys = FUNCTION_ENVIRONMENT[name] + COMMON_ENVIRONMENT
         code = code_folder(name)
         specs[name] = FunctionSpec(
-            function_name=settings.name(f"payment-{name}"),
+            function_name=settings.names.function(name),
             handler=f"{code}_handler.handler",
             code_path=artifacts[code]["path"],
             source_code_hash=artifacts[code]["source_code_hash"],
@@ -94,16 +115,16 @@ DELIVERY_FUNCTIONS: dict[str, tuple[str, ...]] = {
 
 def delivery_function_specs(settings: Settings, artifacts: Mapping[str, Mapping[str, Any]],
                             environment: Mapping[str, str]) -> dict[str, FunctionSpec]:
-    """"fanout" and "sender" -> FunctionSpec (names from `settings.delivery_names`, sizing from
+    """"fanout" and "sender" -> FunctionSpec (names from `settings.names`, sizing from
     `settings.delivery`); `constructs.delivery.VendorDelivery` adds its queue, table, parameter
     and bus names to their environment."""
     missing = sorted(set(DELIVERY_FUNCTIONS) - set(artifacts))
     if missing:
-        raise ValueError(f"delivery_function_specs: artifacts has no zip for {missing}: run scripts/package.py (build_all)")
-    d, names = settings.delivery, settings.delivery_names
+        raise ValueError(f"delivery_function_specs: artifacts has no zip for {missing}: run python -m scripts.packaging")
+    d, names = settings.delivery, settings.names
     runtime = d.runtime_environment(allow_loopback_http=settings.emulator)
-    sizing = {"delivery_fanout": (names.fanout_function, d.fanout_timeout_seconds, d.fanout_reserved_concurrency),
-              "delivery_sender": (names.sender_function, d.sender_timeout_seconds, d.sender_reserved_concurrency)}
+    sizing = {"delivery_fanout": (names.delivery_fanout_function, d.fanout_timeout_seconds, d.fanout_reserved_concurrency),
+              "delivery_sender": (names.delivery_sender_function, d.sender_timeout_seconds, d.sender_reserved_concurrency)}
     specs = {}
     for code, keys in DELIVERY_FUNCTIONS.items():
         name, timeout, reserved = sizing[code]

@@ -1,6 +1,6 @@
 """The API Gateway request template (VTL) of the webhook routes' SQS `SendMessage` integration,
 rendered from the ingest envelope's one definition (`paycore.envelope.FIELDS`) and each provider's
-signature headers and id paths (`paycore.providers`).
+signature headers and FIFO group rule (`paycore.providers`).
 
 Infrastructure-facing, so it lives in the app layer: the Lambda runtime package only parses what
 this template produces (`paycore.envelope.parse_envelope`) and never imports this module.
@@ -27,7 +27,7 @@ def render_request_template(provider: str) -> str:
     (no interpolation, no escaping); ``$input.path`` reads the ids for the FIFO message ids.
     """
     spec = providers.get(provider)
-    if not spec.event_id_path:
+    if not spec.webhook or not spec.group_id_path:
         raise ValueError(f"provider {provider!r} is not a webhook provider (no request template)")
 
     out: list[str] = ["#set($h = $input.params().header)"]

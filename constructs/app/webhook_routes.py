@@ -1,6 +1,7 @@
-"""The webhook routes, one per provider and each declared once: the route id, the resource path
-`/webhooks/{provider}` and the request template all come from the provider's name, and the
-REQUEST authorizer reads the same declarations (resource path -> provider) from its environment."""
+"""The webhook routes, one per enabled provider, all from the provider's declarations
+(`paycore.providers`): the route id (its name), the resource path (`/webhooks/{provider}` unless
+it declares another), the request template and the 200 answer; the REQUEST authorizer reads the
+same routes (resource path -> provider) from its environment."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Sequence
 
 from constructs.app.request_templates import render_request_template
 from constructs.ingress import SqsRoute, gated_routes
+from paycore import providers as registry
 
 #: The gate key may come as a header or in the query string (Stripe and PayPal send no custom headers).
 KEY_PARAMETERS = {"method.request.header.X-Webhook-Key": False, "method.request.querystring.key": False}
@@ -17,11 +19,17 @@ ROUTES_VARIABLE = "WEBHOOK_ROUTES"
 
 
 def webhook_routes(providers: Sequence[str]) -> tuple[SqsRoute, ...]:
-    """One queue route per provider: route id the provider, path `/webhooks/{provider}`, the
-    provider's request template, the gate key's optional parameters."""
-    return tuple(SqsRoute(route_id=provider, path=f"/webhooks/{provider}",
-                          request_template=render_request_template(provider), request_parameters=KEY_PARAMETERS)
-                 for provider in providers)
+    """One queue route per provider: route id the provider's name, its declared path, request
+    template and answer, the gate key's optional parameters."""
+    routes = []
+    for name in providers:
+        provider = registry.get(name)
+        if provider.path is None:
+            raise ValueError(f"provider {name!r} has no webhook route (webhook = False)")
+        routes.append(SqsRoute(route_id=name, path=provider.path, request_template=render_request_template(name),
+                               request_parameters=KEY_PARAMETERS, accepted_body=provider.response.body,
+                               accepted_content_type=provider.response.content_type))
+    return tuple(routes)
 
 
 def authorizer_routes(routes: Sequence[SqsRoute]) -> str:

@@ -10,6 +10,9 @@ ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 PATH = re.compile(r"^(/[A-Za-z0-9._-]+|/\{[A-Za-z0-9_]+\})+$")
 LITERAL_PATH = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+JSON = "application/json"
+#: What a queue route answers by default once SQS accepted the message.
+ACCEPTED_BODY = '{"received": true}'
 
 
 def slug(path: str) -> str:
@@ -41,13 +44,17 @@ class SqsRoute:
     "/webhooks/stripe" (no `{...}`: the authorizer allows exactly the method ARN of a declared
     path); request_template: the VTL template that turns the
     request into the SendMessage form body (application/x-www-form-urlencoded); request_parameters:
-    method request parameters -> required (e.g. {"method.request.querystring.key": False}).
+    method request parameters -> required (e.g. {"method.request.querystring.key": False});
+    accepted_body / accepted_content_type: the 200 answer once SQS took the message (default
+    `{"received": true}` as application/json; a literal such as "[accepted]" as text/plain).
     """
 
     route_id: str
     path: str
     request_template: str
     request_parameters: Mapping[str, bool] = field(default_factory=dict)
+    accepted_body: str = ACCEPTED_BODY
+    accepted_content_type: str = JSON
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 from constructs import Construct
 
-#: WAF can inspect this much of an API Gateway request body (association_config steps).
-WAF_BODY_INSPECTION_STEPS_KB = (16, 32, 48, 64)
+from constructs.core.limits import WAF_BODY_INSPECTION_STEPS_KB
 #: The requests WAF logs by default: what it blocked or counted (constructs.core.WAF_LOG_ACTIONS).
 DEFAULT_WAF_LOG_ACTIONS = ("BLOCK", "COUNT")
 

@@ -24,17 +24,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import ClientError
 
-from paycore import delivery, egress, obs
+from paycore import delivery, egress, fifo_groups, obs
 from paycore.delivery_store import (
     ACTIVE, DELIVERED, DISABLED, EXHAUSTED, FAILED, PARKED, PARKING, PAUSED, PENDING, RELEASING, DeliveryStore,
     endpoint_key, message_key, park_sort_key,
@@ -346,7 +344,7 @@ def _hold(record: dict[str, Any], seconds: int) -> None:
         obs_count("DeliveryVisibilityRefused")
 
 
-def process_group(records: list[dict[str, Any]], settings: delivery.Settings, endpoints: dict[str, delivery.Endpoint],
+def process_group(records: Sequence[dict[str, Any]], settings: delivery.Settings, endpoints: dict[str, delivery.Endpoint],
                   seconds_left: Callable[[], float] = lambda: float("inf")) -> list[str]:
     """Records of one message group, in order; returns the ids to report as failed. A record the
     invocation has no time left for (``seconds_left``) is not started: it and the group's later
@@ -386,9 +384,8 @@ def process_group(records: list[dict[str, Any]], settings: delivery.Settings, en
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = delivery.Settings.from_env()
     endpoints = delivery.load_endpoints(settings)
-    groups: "OrderedDict[str, list[dict[str, Any]]]" = OrderedDict()
-    for record in event.get("Records", []):
-        groups.setdefault(record.get("attributes", {}).get("MessageGroupId", record["messageId"]), []).append(record)
+    groups = fifo_groups.by_group(event.get("Records", []),
+                                  lambda record: record.get("attributes", {}).get("MessageGroupId", record["messageId"]))
     failed: list[str] = []
 
     def seconds_left() -> float:
@@ -396,7 +393,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     if groups:
         store(), sqs_client(), events_client(), secret_store()  # created here: boto3 client creation is not thread-safe
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_GROUPS, len(groups))) as pool:
-            for ids in pool.map(lambda records: process_group(records, settings, endpoints, seconds_left), groups.values()):
-                failed.extend(ids)
+        for ids in fifo_groups.run_groups(groups, lambda records: process_group(records, settings, endpoints, seconds_left),
+                                          max_workers=MAX_PARALLEL_GROUPS):
+            failed.extend(ids)
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}

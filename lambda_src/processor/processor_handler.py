@@ -5,7 +5,10 @@ Per record (:func:`process_message`, plain data in, :class:`Outcome` out):
 1. parse the envelope; 2. look up the provider (enabled ones + ``direct``); 3. verify the
 signature on the raw bytes (tolerance from ``received_at``); 4. parse the JSON body;
 5. normalize to a Transaction (or Ignored); 6. write the ledger (idempotent event row, monotonic
-state row) or the ignored-event marker.
+state row) or the ignored-event marker. A ``batch`` provider's request carries several items:
+steps 5-6 run per item, each checked by its own signature and recorded by its own event id; the
+items that fail are quarantined together (one document, the whole envelope) and the others are
+recorded (:func:`paycore.providers.read`).
 
 * Rejected - what cannot be verified or parsed (bad signature, stale timestamp, malformed or
   too deeply nested envelope/body, an amount over the cap, unknown provider...): the whole
@@ -23,9 +26,9 @@ state row) or the ignored-event marker.
   Powertools raises ``BatchProcessingError`` (an invocation error: the Lambda Errors alarm fires).
 * ``PROCESSOR_PARALLEL_GROUPS`` > 1 (setting ``processor_parallel_groups``): the message groups of
   a batch run on that many threads at once, each group's records in order, a group stopping at its
-  first failure as above; the threads only run :func:`process_message` (its DynamoDB/S3 round
-  trips overlap), metrics and log lines are written afterwards on the handler's thread, in batch
-  order. 1 (default): Powertools' FIFO processor, one record after the other.
+  first failure as above (:mod:`paycore.fifo_groups`); the threads only run
+  :func:`process_message` (its DynamoDB/S3 round trips overlap), metrics and log lines are
+  written afterwards on the handler's thread, in batch order. 1 (default): Powertools' FIFO processor, one record after the other.
 """
 from __future__ import annotations
 
@@ -33,13 +36,13 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from paycore import fastdecode, obs, providers
+from paycore import fifo_groups, obs, providers
 from paycore.envelope import Envelope, parse_envelope
 from paycore.ledger import Ledger
 from paycore.model import Ignored, MisconfiguredSecret, Rejected, Transaction
@@ -74,6 +77,17 @@ class Outcome(NamedTuple):
     state_changed: bool = False
     quarantine_key: str = ""
     request_id: str = ""
+    items: tuple["Outcome", ...] = ()  # kind "batch": one outcome per item of the request
+
+
+class BatchInterrupted(Exception):
+    """A batch request failed part way (a transient error, its ``__cause__``): the message is
+    retried, and ``done`` - the items recorded before it - are counted now (the retry finds them
+    as duplicates)."""
+
+    def __init__(self, done: tuple[Outcome, ...]):
+        super().__init__("batch request interrupted")
+        self.done = done
 
 
 @dataclass
@@ -90,8 +104,9 @@ def default_deps() -> Deps:
     return Deps(ledger=ledger, quarantine=quarantine, signing_secret=secrets.signing, enabled=ENABLED_PROVIDERS)
 
 
-def authenticate(envelope: Envelope, deps: Deps) -> Transaction | Ignored:
-    """Steps 2-5 (no writes): what an envelope means, or ``Rejected``."""
+def authenticate(envelope: Envelope, deps: Deps) -> list[Transaction | Ignored | Rejected]:
+    """Steps 2-5 (no writes): the events an envelope carries (a batch: one per item, a
+    ``Rejected`` for an item that fails its own check), or ``Rejected`` for the whole envelope."""
     if envelope.provider not in deps.enabled and envelope.provider not in ALWAYS_ACCEPTED:
         raise Rejected("unknown_provider")
     try:
@@ -103,22 +118,16 @@ def authenticate(envelope: Envelope, deps: Deps) -> Transaction | Ignored:
         secret = deps.signing_secret(provider.name)
         if not provider.usable_secrets(secret):
             raise MisconfiguredSecret(f"the {provider.name} signing secret has no usable value")
-    provider.verify(envelope, secret)
-    try:
-        payload = fastdecode.loads(envelope.raw)  # json.loads' value and errors, at orjson's speed
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise Rejected("malformed_body") from exc
-    if not isinstance(payload, dict):
-        raise Rejected("malformed_body")
-    return provider.normalize(envelope, payload)
+    return providers.read(provider, envelope, secret)
 
 
 def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps) -> Outcome:
-    """One SQS message body -> Outcome. Raises only for transient failures (retry)."""
+    """One SQS message body -> Outcome (a batch envelope: kind ``batch``, one outcome per item).
+    Raises only for transient failures (retry: recorded items are duplicates the next time)."""
     envelope: Envelope | None = None
     try:
         envelope = parse_envelope(body)
-        meaning = authenticate(envelope, deps)
+        events = authenticate(envelope, deps)
     except Rejected as rejected:
         provider = envelope.provider if envelope else _peek_provider(body)
         request_id = envelope.request_id if envelope else _peek(body, "request_id") or message_id
@@ -132,7 +141,35 @@ def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps) 
             message_body=body,
         )
         return Outcome("rejected", reason=rejected.reason, provider=provider, quarantine_key=key, request_id=request_id)
+    if not providers.get(envelope.provider).batch:
+        (event,) = events  # one event; its Rejected was raised
+        assert not isinstance(event, Rejected)
+        return _record(event, envelope, deps)
 
+    # A batch: each item recorded by its own event id (a redelivery finds the recorded ones as
+    # duplicates); the items that fail their own check are quarantined together, in one document
+    # holding the whole envelope, so a replay after a fix records them and skips the others.
+    outcomes: list[Outcome] = []
+    bad = [(index, event.reason) for index, event in enumerate(events) if isinstance(event, Rejected)]
+    try:
+        for event in events:
+            if not isinstance(event, Rejected):
+                outcomes.append(_record(event, envelope, deps))
+        if bad:
+            key = deps.quarantine.put(
+                reason=bad[0][1], provider=envelope.provider, request_id=envelope.request_id,
+                received_at=envelope.received_at, sqs_message_id=message_id, message_body=body,
+                items=[{"index": index, "reason": reason} for index, reason in bad],
+            )
+            outcomes += [Outcome("rejected", reason=reason, provider=envelope.provider, quarantine_key=key,
+                                 request_id=envelope.request_id) for _, reason in bad]
+    except Exception as error:
+        raise BatchInterrupted(tuple(outcomes)) from error
+    return Outcome("batch", provider=envelope.provider, request_id=envelope.request_id, items=tuple(outcomes))
+
+
+def _record(meaning: Transaction | Ignored, envelope: Envelope, deps: Deps) -> Outcome:
+    """Step 6 for one event: the ledger write (idempotent by the provider's event id)."""
     if isinstance(meaning, Ignored):
         new = deps.ledger.record_ignored(meaning)
         return Outcome(
@@ -220,15 +257,23 @@ def _observed(record: SQSRecord, result: Outcome | Exception) -> Outcome:
         logger.error("signing secret unusable: record retried", extra={"problem": str(problem), "sqs_message_id": record.message_id})
         raise
     except Exception as error:
-        logger.warning("record failed: retried", extra={"error_type": type(error).__name__, "sqs_message_id": record.message_id})
+        for done in error.done if isinstance(error, BatchInterrupted) else ():
+            _observe(done, record.message_id)
+        cause = error.__cause__ if isinstance(error, BatchInterrupted) else error
+        logger.warning("record failed: retried", extra={"error_type": type(cause).__name__, "sqs_message_id": record.message_id})
         raise
     _observe(outcome, record.message_id)
     return outcome
 
 
 def _observe(outcome: Outcome, message_id: str) -> None:
-    """Metrics per record; a log line (ids, kind, reason - no content) for all but the success path."""
+    """Metrics per event (each item of a batch); a log line (ids, kind, reason - no content) for
+    all but the success path."""
     logger.set_correlation_id(outcome.request_id or message_id)
+    if outcome.kind == "batch":
+        for item in outcome.items:
+            _observe(item, message_id)
+        return
     fields = {"provider": outcome.provider, "sqs_message_id": message_id}
     if outcome.kind == "rejected":
         obs.count_rejected(outcome.reason)
@@ -264,11 +309,10 @@ def process_groups_in_parallel(event: Mapping[str, Any], pool: ThreadPoolExecuto
     """The batch with its message groups on `pool`'s threads (records of a group in order, a group
     stopping at its first failure); the same response and errors as Powertools' FIFO processor."""
     records = [SQSRecord(raw) for raw in event.get("Records", [])]
-    groups: dict[str, list[int]] = {}
-    for index, record in enumerate(records):
-        groups.setdefault(record.attributes.message_group_id or record.message_id, []).append(index)
+    groups = fifo_groups.by_group(range(len(records)),
+                                  lambda index: records[index].attributes.message_group_id or records[index].message_id)
 
-    def run_group(indexes: list[int]) -> dict[int, Outcome | Exception | None]:
+    def run_group(indexes: Sequence[int]) -> dict[int, Outcome | Exception | None]:
         results: dict[int, Outcome | Exception | None] = {}
         for position, index in enumerate(indexes):
             results[index] = _processed(records[index])
@@ -278,7 +322,7 @@ def process_groups_in_parallel(event: Mapping[str, Any], pool: ThreadPoolExecuto
         return results
 
     results: dict[int, Outcome | Exception | None] = {}
-    for done in pool.map(run_group, groups.values()):
+    for done in fifo_groups.run_groups(groups, run_group, pool=pool):
         results.update(done)
     failures: list[dict[str, str]] = []
     errors = []

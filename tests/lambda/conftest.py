@@ -212,18 +212,6 @@ def stripe_envelope() -> Callable[..., str]:
     return build
 
 
-def load_sample_webhooks():
-    """scripts/sample_webhooks.py (the test CA and PayPal signer the local platform uses too)."""
-    import importlib.util
-
-    if "sample_webhooks" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("sample_webhooks", ROOT / "scripts" / "sample_webhooks.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["sample_webhooks"] = module  # before running it: its dataclasses look it up
-        spec.loader.exec_module(module)
-    return sys.modules["sample_webhooks"]
-
-
 class PayPalKeys(NamedTuple):
     key: Any  # the RSA private key the leaf certifies
     pem: bytes  # what ``url`` serves: leaf + intermediate
@@ -244,9 +232,10 @@ def paypal_keys(tmp_path_factory):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from paycore.providers import paypal
+    from scripts.local.sample_webhooks import TestCertificateAuthority
 
     start = datetime.fromtimestamp(NOW_S, tz=timezone.utc) - timedelta(days=30)
-    authority = load_sample_webhooks().TestCertificateAuthority(name="Payments Unit Test", valid_from=start)
+    authority = TestCertificateAuthority(name="Payments Unit Test", valid_from=start)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = authority.chain_pem(authority.issue_leaf(key))
     url = "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-test"

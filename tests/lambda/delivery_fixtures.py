@@ -7,12 +7,10 @@ invoke, delete what did not fail), jumping the clock to the next visible message
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
@@ -26,12 +24,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from downstream_fixtures import REGION, FakeContext, aws_env, fresh  # noqa: F401  (fixtures)
 
-from paycore import delivery, events
+from paycore import delivery
+from scripts.local.runner import eventbridge
+from sqs_event_source import EventSourceStandIn
 
-_spec = importlib.util.spec_from_file_location(
-    "local_delivery", Path(__file__).resolve().parents[2] / "scripts" / "local_delivery.py")
-local_delivery = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(local_delivery)
 
 ACCOUNT = "123456789012"
 DELIVERY_TABLE = "deliveries-test"
@@ -363,7 +359,7 @@ def status_change(transaction_id: str, new_status: str, old_status: str = "", ve
     detail = {"transaction_id": transaction_id, "vendor_id": vendor_id, "customer_id": "cus-1",
               "old_status": old_status, "new_status": new_status, "amount": str(amount), "currency": "usd",
               "occurred_at": occurred_at}
-    return json.dumps(events.eventbridge_event(detail))
+    return json.dumps(eventbridge.eventbridge_event(detail))
 
 
 def sqs_event(bodies: list[str]) -> dict[str, Any]:
@@ -375,13 +371,13 @@ def sqs_event(bodies: list[str]) -> dict[str, Any]:
 
 
 class Esm:
-    """Lambda's SQS FIFO event source mapping (scripts/local_delivery.py), jumping the clock to the
+    """Lambda's SQS FIFO event source mapping (sqs_event_source.py), jumping the clock to the
     next visible message when a receive comes back empty."""
 
     def __init__(self, env: DeliveryEnv, handler: Callable[[dict, Any], dict]):
         self.env = env
-        self.source = local_delivery.EventSourceStandIn(env.sqs, env.queue_url, handler, context=FakeContext(),
-                                                        own_calls=self._own_calls)
+        self.source = EventSourceStandIn(env.sqs, env.queue_url, handler, context=FakeContext(),
+                                         own_calls=self._own_calls)
 
     @contextlib.contextmanager
     def _own_calls(self):

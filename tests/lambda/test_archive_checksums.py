@@ -23,7 +23,6 @@ import boto3
 import botocore.utils
 import pytest
 
-import redrive_dlq
 from downstream_fixtures import (  # noqa: F401  (fixtures)
     BUCKET,
     REGION,
@@ -36,13 +35,14 @@ from downstream_fixtures import (  # noqa: F401  (fixtures)
 )
 
 from paycore.quarantine import Quarantine
+from scripts.ops import redrive_dlq
 
 ROOT = Path(__file__).resolve().parents[2]
 #: every module that uploads objects, and the test below that sends its uploads through botocore
 WRITERS = {
     "lambda_src/archiver/archiver_handler.py": "test_archiver_uploads_carry_a_sha256_of_their_body",
     "lambda_src/layer/paycore/quarantine.py": "test_quarantine_uploads_carry_a_sha256_of_their_body",
-    "scripts/redrive_dlq.py": "test_parked_dlq_messages_carry_a_sha256_of_their_body",
+    "scripts/ops/redrive_dlq.py": "test_parked_dlq_messages_carry_a_sha256_of_their_body",
 }
 UPLOAD_CALLS = {"put_object", "upload_file", "upload_fileobj", "copy_object", "create_multipart_upload"}
 

@@ -31,6 +31,7 @@ from downstream_fixtures import BUCKET, REGION, archive_bucket, event_item, fres
 from stack_triggers import ACCOUNT, local_stack
 
 from paycore import events
+from scripts.local.runner import eventbridge
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def domain_event(sources: dict, transaction_id: str, status: str = "succeeded", 
     event = aws_shapes.load("eventbridge/EventBridgeEvent.json", id="0d79f6a2-0000-4000-8000-0000000000aa",
                             detail_type=events.DOMAIN_EVENT_DETAIL_TYPE, source=events.DOMAIN_EVENT_SOURCE,
                             account_id=ACCOUNT, time="2026-12-07T00:00:01Z", region=REGION)
-    event["detail"] = events.status_changed_detail(record)
+    event["detail"] = eventbridge.status_changed_detail(record)
     return json.dumps(event)
 
 

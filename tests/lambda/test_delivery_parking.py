@@ -165,9 +165,11 @@ def test_a_failing_endpoint_parks_before_retention_and_recover_resends_in_order(
 
     up["yes"] = True
     since = "2020-01-01T00:00:00Z"
-    assert tools.recover("ep-a-main", since, dry_run=True) | {"dry_run": False} == {
+    assert tools.recover("ep-a-main", since, dry_run=True) == {
         "endpoint_id": "ep-a-main", "since": "2020-01-01T00:00:00.000Z", "scanned": 2, "matched": 0, "resent": 0,
-        "delivered": 0, "pending": 0, "parked": 2, "released": 0, "dry_run": False, "endpoint_state": "active"}
+        "delivered": 0, "pending": 0, "parked": 2, "released": 0, "dry_run": True, "endpoint_state": "active",
+        "would_resend": 0, "would_release": 2}
+    assert kept(delivery_env, esm) == {r["message_id"] for r in rows.values()} and esm.pending() == 0  # dry
     assert tools.recover("ep-a-main", since)["released"] == 2
     esm.run()
     assert seq(vendor) == [("pi_1", "payment.succeeded"), ("pi_1", "payment.refunded")]
@@ -189,13 +191,38 @@ def test_release_sends_nothing_while_the_endpoint_cannot_deliver(delivery_env, f
     assert row["state"] == "parked"
     assert tools.release("ep-a-main") == {
         "endpoint_id": "ep-a-main", "parked": 1, "released": 0, "dry_run": False, "endpoint_state": "paused",
-        "not_released": "the endpoint is paused or disabled: resume or enable it"}
+        "not_released": "the endpoint is paused: `resume` releases them"}
     assert tools.resend(row["message_id"]) == {"matched": 1, "resent": 0, "skipped_parked": 1, "dry_run": False}
     esm.run(until=start + 3 * 3600)
     assert vendor.requests == [] and esm.pending() == 0
-    assert tools.set_state("ep-a-main", "resume", dry_run=True) | {"dry_run": True} == {
+    # a dry run of resume judges the release by the state resume would leave
+    assert tools.set_state("ep-a-main", "resume", dry_run=True) == {
         "endpoint_id": "ep-a-main", "from": "paused", "to": "active", "changed": 0, "dry_run": True, "parked": 1,
-        "released": 0}
+        "released": 0, "would_release": 1}
+    assert tools.list_endpoint("ep-a-main")[0]["state"] == "parked" and esm.pending() == 0
     tools.set_state("ep-a-main", "resume")
     esm.run()
     assert seq(vendor) == [("pi_1", "payment.succeeded")]
+
+
+def test_enable_releases_what_was_parked_before_a_disable(delivery_env, fanout, sender, monkeypatch):
+    """Parked while paused, then disabled: release says `enable` is the way; enable's dry run counts
+    what it would release, enable releases it and the vendor gets it once."""
+    delivery_env.sqs.set_queue_attributes(QueueUrl=delivery_env.queue_url, Attributes={"MessageRetentionPeriod": "3600"})
+    monkeypatch.setenv("DELIVERY_QUEUE_RETENTION_SECONDS", "3600")
+    monkeypatch.setenv("DELIVERY_PAUSE_RECHECK_SECONDS", "300")
+    vendor = delivery_env.add_endpoint("vendor-a", "ep-a-main")
+    tools, esm, start = ops(delivery_env), Esm(delivery_env, sender.handler), delivery_env.clock()
+    tools.set_state("ep-a-main", "pause")
+    publish(fanout, status_change("pi_1", "succeeded"))
+    esm.run(until=start + 7200)
+    assert tools.set_state("ep-a-main", "disable")["changed"] == 1
+    assert tools.release("ep-a-main", dry_run=True) == {
+        "endpoint_id": "ep-a-main", "parked": 1, "released": 0, "dry_run": True, "endpoint_state": "disabled",
+        "not_released": "the endpoint is disabled: `enable` releases them", "would_release": 0}
+    assert tools.set_state("ep-a-main", "enable", dry_run=True)["would_release"] == 1
+    assert esm.pending() == 0 and tools.list_endpoint("ep-a-main")[0]["state"] == "parked"
+    assert tools.set_state("ep-a-main", "enable")["released"] == 1
+    esm.run()
+    assert seq(vendor) == [("pi_1", "payment.succeeded")]
+    assert tools.list_endpoint("ep-a-main")[0]["state"] == "delivered"

@@ -19,7 +19,7 @@ from downstream_fixtures import (  # noqa: F401  (fixtures)
     stream_record,
 )
 
-from paycore import events
+from scripts.local.runner import eventbridge
 
 EMAIL = "support-target@example.com"
 
@@ -79,7 +79,7 @@ def logs(notifier):
 
 def status_event(transaction_id="pi_1", status="succeeded", vendor_id="vendor-1") -> str:
     record = stream_record(state_item(transaction_id, status=status, vendor_id=vendor_id), "MODIFY")
-    return json.dumps(events.eventbridge_event(events.status_changed_detail(record)))
+    return json.dumps(eventbridge.eventbridge_event(eventbridge.status_changed_detail(record)))
 
 
 def manual(transaction_id="pi_1", vendor_id="vendor-1") -> str:

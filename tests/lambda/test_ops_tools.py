@@ -1,29 +1,15 @@
 """Ops tools: DLQ redrive (FIFO-aware, dry run) and secrets (contract names, values never printed)."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-from pathlib import Path
 
 import boto3
 import pytest
 
 from downstream_fixtures import REGION, aws_env  # noqa: F401  (fixture)
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-redrive_dlq = _script("redrive_dlq")
-set_secrets = _script("set_secrets")
-replay_archive = _script("replay_archive")
+from scripts.ops import redrive_dlq, replay_archive, set_secrets
 
 
 @pytest.fixture
@@ -208,7 +194,7 @@ def test_check_paypal_cert_reports_trusted_untrusted_and_unavailable(paypal_keys
 
     from handler_constants import NOW_S
 
-    check_paypal_cert = _script("check_paypal_cert")
+    from scripts.ops import check_paypal_cert
     at = datetime.fromtimestamp(NOW_S, tz=timezone.utc)
     authority = paypal_keys.authority
     impostor = authority.chain_pem(authority.issue_leaf(paypal_keys.key, self_signed=True), with_intermediate=False)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import TRANSMISSION_TIME, load_sample_webhooks
+from conftest import TRANSMISSION_TIME
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from handler_constants import NOW_MS, PAYPAL_WEBHOOK_ID
@@ -18,6 +18,7 @@ from handler_constants import NOW_MS, PAYPAL_WEBHOOK_ID
 from paycore.envelope import parse_envelope
 from paycore.model import Rejected
 from paycore.providers import paypal
+from scripts.local import sample_webhooks
 
 SECRET = {"webhook_id": PAYPAL_WEBHOOK_ID}
 
@@ -210,7 +211,7 @@ def test_validity_is_judged_at_the_transmission_time_not_at_receipt(paypal_envel
 
 
 def test_chain_to_a_root_outside_the_trust_store_is_rejected(paypal_envelope, paypal_event, paypal_keys, serve):
-    stranger = load_sample_webhooks().TestCertificateAuthority(name="Stranger", valid_from=SENT - timedelta(days=30))
+    stranger = sample_webhooks.TestCertificateAuthority(name="Stranger", valid_from=SENT - timedelta(days=30))
     url = serve(stranger.chain_pem(stranger.issue_leaf(paypal_keys.key)))
     assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
 

@@ -20,7 +20,7 @@ KB = 1024
 
 def item_size(item: dict) -> int:
     """DynamoDB item size of the row as written (None left out): attribute names + values."""
-    import cost_capture  # scripts/ is on pytest.ini's pythonpath
+    from scripts.cost import capture as cost_capture
 
     return cost_capture.item_size(ledger.serialize(item))
 

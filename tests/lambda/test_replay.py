@@ -1,27 +1,21 @@
 """Replay end to end, in-process: processor -> ledger -> stream (moto) -> Pipe A filter -> archiver
--> S3 -> scripts/replay_archive.py -> ingest FIFO queue -> the real processor again.
+-> S3 -> scripts/ops/replay_archive.py -> ingest FIFO queue -> the real processor again.
 
 Replaying what the ledger already holds writes nothing new; replaying into a ledger that lost the
 rows restores them, which proves the replayed envelope re-verifies its original signature."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import boto3
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from downstream_fixtures import fresh
 
 from paycore import events
-from paycore.ledger import event_key_fields
-
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("replay_archive", ROOT / "scripts" / "replay_archive.py")
-replay_archive = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(replay_archive)
+from scripts.local.runner import eventbridge
+from paycore.ledger import deserialize, event_key_fields
+from scripts.ops import replay_archive
 
 
 def stream_records(aws) -> list[dict]:
@@ -49,7 +43,7 @@ def _json_default(value):
 
 def ledger_rows(aws) -> list[dict]:
     items = aws.dynamodb.scan(TableName=aws.table)["Items"]
-    plain = [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in items]
+    plain = [deserialize(item) for item in items]
     return sorted(plain, key=lambda i: (i["transaction_id"], i["timestamp"]))
 
 
@@ -72,7 +66,7 @@ def pipeline(aws, stripe_event, stripe_envelope, sqs_event, lambda_context):
     bodies = [stripe_envelope(stripe_event(event_id="evt_1", type="payment_intent.processing", pi="pi_9")),
               stripe_envelope(stripe_event(event_id="evt_2", type="payment_intent.succeeded", pi="pi_9"))]
     assert processor.handler(sqs_event(bodies, group_ids=["pi_9", "pi_9"]), lambda_context) == {"batchItemFailures": []}
-    pipe_a = [r for r in stream_records(aws) if events.matches_pattern(events.PIPE_A_FILTER_PATTERN, r)]
+    pipe_a = [r for r in stream_records(aws) if eventbridge.matches_pattern(events.PIPE_A_FILTER_PATTERN, r)]
     assert len(pipe_a) == 2
     assert archiver.handler(pipe_a, lambda_context) == {"batchItemFailures": []}
     return processor

@@ -2,10 +2,7 @@
 verifies, through the real processor; nothing doubled, user mistakes answered in one line."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from handler_constants import NOW_MS, SECRET_PREFIX, STRIPE_SECRET
@@ -13,12 +10,8 @@ from handler_constants import NOW_MS, SECRET_PREFIX, STRIPE_SECRET
 import processor_handler
 from paycore.ledger import Ledger
 from paycore.secrets import SecretStore, clear_all_caches
+from scripts.ops import replay_quarantine as tool
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("replay_quarantine", ROOT / "scripts" / "replay_quarantine.py")
-tool = importlib.util.module_from_spec(_spec)
-sys.modules["replay_quarantine"] = tool  # dataclasses look their module up
-_spec.loader.exec_module(tool)
 ROTATED = "whsec_ROTATEDatSTRIPEnotHEREyet001"
 
 

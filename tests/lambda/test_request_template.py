@@ -1,6 +1,6 @@
 """The API Gateway request template of the webhook routes (constructs/app/request_templates.py),
 rendered from the envelope's one definition and run here with the airspeed VTL engine and
-scripts/apigw_vtl.py's stand-ins for $util / $input / $context: what it produces is an envelope the
+scripts/local/runner/apigw_vtl.py's stand-ins for $util / $input / $context: what it produces is an envelope the
 processor accepts."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import urllib.parse
 from dataclasses import fields
 
-import apigw_vtl  # API Gateway's $input/$util/$context stand-ins, shared with the local runner (scripts/)
+from scripts.local.runner import apigw_vtl
 import processor_handler
 import pytest
 from handler_constants import NOW_MS, NOW_S, STRIPE_SECRET

@@ -9,6 +9,7 @@ from handler_constants import NOW_MS
 
 import processor_handler
 import validator_handler
+from paycore.envelope import build_envelope
 from paycore.ledger import Ledger
 from paycore.providers import direct
 
@@ -130,3 +131,20 @@ def test_body_that_is_not_utf8_is_400(aws, lambda_context):
     result = validator_handler.handler(api_event(text, base64_body=True), lambda_context)
     assert result["statusCode"] == 400
     assert receive(aws) == []
+
+
+def test_the_api_model_and_the_validator_check_one_schema(aws, lambda_context):
+    from constructs.app.request_models import REQUEST_MODELS
+
+    assert REQUEST_MODELS["PaymentRequest"] is direct.PAYMENT_REQUEST_SCHEMA
+    assert validator_handler.handler(api_event({**GOOD, "amount": 10.0}), lambda_context)["statusCode"] == 400  # draft 4
+    assert direct.validate_request({**GOOD, "amount": 10.0}, KEY) == [
+        f"amount must be a positive integer in minor units (at most {direct.MAX_AMOUNT})"]
+
+
+def test_the_processor_refuses_a_direct_body_the_schema_refuses(aws, lambda_context, sqs_event):
+    raw = json.dumps({**GOOD, "status": "succeeded", "transaction_id": direct.transaction_id_for(KEY), "extra": 1}).encode()
+    body = build_envelope(provider="direct", received_at=NOW_MS, request_id="req-x", source_ip="10.1.2.3",
+                          headers={direct.IDEMPOTENCY_HEADER: KEY}, raw=raw).to_json()
+    assert processor_handler.handler(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
+    assert Ledger(aws.dynamodb, aws.table).get_state(direct.transaction_id_for(KEY)) is None

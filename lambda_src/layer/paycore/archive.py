@@ -12,7 +12,7 @@ replay re-verifies the signature. ``first_ms``/``last_ms`` are the smallest and 
 it. The key and the bytes are a pure function of the set of events: a retried batch writes the
 same key with the same bytes (gzip mtime 0, sorted lines, sorted keys).
 
-Pure functions only; the archiver handler and ``scripts/replay_archive.py`` do the I/O.
+Pure functions only; the archiver handler and ``scripts/ops/replay_archive.py`` do the I/O.
 
 Every object written to the archive bucket (archive batches, quarantine documents, parked DLQ
 messages) carries its own checksum, :func:`put_checksum`: S3 refuses an upload into a bucket with
@@ -22,7 +22,6 @@ and which of them an SDK adds by itself depends on its version and configuration
 from __future__ import annotations
 
 import base64
-import binascii
 import gzip
 import hashlib
 import io
@@ -30,11 +29,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping
 
 from paycore import rawcodec
-from paycore.ledger import event_key_fields
+from paycore.ledger import deserialize, event_key_fields
 
 ARCHIVE_PREFIX = "raw/"
 LINE_VERSION = 1
@@ -62,42 +60,15 @@ class InvalidRecord(ValueError):
 
 # --------------------------------------------------------------------------- DynamoDB JSON
 
-def deserialize_attribute(value: Mapping[str, Any]) -> Any:
-    """One DynamoDB-JSON attribute as found in a stream record (binary is base64 text)."""
-    if not isinstance(value, Mapping) or len(value) != 1:
-        raise InvalidRecord("malformed DynamoDB attribute")
-    (kind, raw), = value.items()
-    try:
-        if kind == "S":
-            return str(raw)
-        if kind == "N":
-            number = Decimal(raw)
-            return int(number) if number == number.to_integral_value() else number
-        if kind == "B":
-            return raw if isinstance(raw, bytes) else base64.b64decode(raw, validate=True)
-        if kind == "BOOL":
-            return bool(raw)
-        if kind == "NULL":
-            return None
-        if kind == "M":
-            return {k: deserialize_attribute(v) for k, v in raw.items()}
-        if kind == "L":
-            return [deserialize_attribute(v) for v in raw]
-        if kind == "SS":
-            return set(raw)
-        if kind == "NS":
-            return {deserialize_attribute({"N": v}) for v in raw}
-        if kind == "BS":
-            return {deserialize_attribute({"B": v}) for v in raw}
-    except (ArithmeticError, ValueError, TypeError, AttributeError, binascii.Error) as exc:
-        raise InvalidRecord(f"undecodable {kind} attribute") from exc
-    raise InvalidRecord(f"unknown DynamoDB type {kind!r}")
-
-
 def deserialize_image(image: Mapping[str, Any]) -> dict[str, Any]:
+    """A stream record's NewImage as plain values, with the ledger's own deserializer;
+    :class:`InvalidRecord` when it is not DynamoDB JSON."""
     if not isinstance(image, Mapping):
         raise InvalidRecord("NewImage is not an object")
-    return {name: deserialize_attribute(value) for name, value in image.items()}
+    try:
+        return deserialize(image)
+    except (ArithmeticError, ValueError, TypeError, AttributeError) as exc:
+        raise InvalidRecord("undecodable DynamoDB attribute") from exc
 
 
 # --------------------------------------------------------------------------- one event

@@ -5,7 +5,7 @@ a cursor is valid only for the query that produced it: tampering with the key, o
 cursor against another vendor's listing, is rejected with :class:`InvalidCursor` (HTTP 400).
 
 Key: the Secrets Manager secret ``{SECRET_PREFIX}query/cursor-key``, JSON ``{"current": "...",
-"previous": "..."}`` (set by ``scripts/set_secrets.py --generate-cursor-key``), read through the
+"previous": "..."}`` (set by ``python -m scripts.ops.set_secrets --generate-cursor-key``), read through the
 platform's secrets cache (:class:`paycore.secrets.SecretStore`, 300 s). New cursors are signed with
 ``current``; ``current`` and ``previous`` are accepted, so a rotation does not break paging. There
 is no fallback: without a usable key (no ``SECRET_PREFIX``, secret missing, unreadable, not JSON,

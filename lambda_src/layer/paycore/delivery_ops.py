@@ -1,6 +1,7 @@
-"""Operations on vendor delivery (used by ``scripts/delivery_ops.py``): list, resend, recover,
-pause/resume/disable/enable, signing secrets. Every mutating call takes ``dry_run`` and returns
-counts; listings never include a payload or a secret.
+"""Operations on vendor delivery (used by ``scripts/ops/delivery_ops.py``): list, resend, recover,
+pause/resume/disable/enable, release, signing secrets. Every mutating call takes ``dry_run``, checks
+what the real call checks and returns counts (``would_...``: what the real call would do); listings
+never include a payload or a secret.
 
 * resend one message: the same ``webhook-id`` and body, a fresh retry schedule, a new SQS
   deduplication id (``{id}.r{n}``) so the 5-minute FIFO window does not swallow it;
@@ -35,6 +36,7 @@ ACTIONS = {  # action -> (allowed current states, new state)
 }
 RELEASING_ACTIONS = ("resume", "enable")
 RECOVERABLE = (EXHAUSTED, FAILED)
+PROGRESS_EVERY = 1000
 DEFAULT_GRACE_SECONDS = 24 * 3600
 
 
@@ -70,6 +72,8 @@ class DeliveryOps:
     secret_prefix: str = ""
     kms_key_id: str | None = None
     clock: Callable[[], float] = field(default=lambda: delivery.clock())
+    #: told how far a long re-send is (every PROGRESS_EVERY messages)
+    progress: Callable[[str], None] | None = None
 
     # ------------------------------------------------------------------ listings
 
@@ -128,9 +132,20 @@ class DeliveryOps:
         rows = {r["message_id"]: r for r in self.store.get_messages(i["message_id"] for i in items)}
         return [(rows[i["message_id"]], i) for i in items if rows.get(i["message_id"], {}).get("state") == PARKED]
 
-    def _deliverable(self, endpoint_id: str, state: str) -> bool:
-        endpoint = self.endpoints.get(endpoint_id)
-        return endpoint is not None and not endpoint.paused and state == ACTIVE
+    def _held_back(self, endpoint_id: str, state: str) -> str | None:
+        """Why the sender would keep the endpoint's parked messages parked (None: it can deliver)."""
+        endpoint = self.endpoints[endpoint_id]
+        if endpoint.paused:
+            return "the endpoint is paused in its configuration (delivery.vendors): unpause it there and deploy"
+        if state == PAUSED:
+            return "the endpoint is paused: `resume` releases them"
+        if state == DISABLED:
+            return "the endpoint is disabled: `enable` releases them"
+        return None
+
+    def _sent(self, count: int, total: int) -> None:
+        if self.progress is not None and (count % PROGRESS_EVERY == 0 or count == total):
+            self.progress(f"sent {count} of {total}")
 
     def resend(self, message_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         row = self.store.get_message(message_id)
@@ -142,20 +157,26 @@ class DeliveryOps:
             self._enqueue(row, self.clock())
         return {"matched": 1, "resent": 0 if dry_run else 1, "dry_run": dry_run}
 
-    def release(self, endpoint_id: str, *, dry_run: bool = False) -> dict[str, Any]:
-        """Re-send every parked message of the endpoint, oldest first (only while it can deliver)."""
+    def release(self, endpoint_id: str, *, dry_run: bool = False, state: str | None = None) -> dict[str, Any]:
+        """Re-send every parked message of the endpoint, oldest first (only while it can deliver;
+        ``state``: the admin state to judge that by, default the stored one)."""
         if endpoint_id not in self.endpoints:
             raise OpsError(f"unknown endpoint {endpoint_id!r}")
-        state = self.store.get_endpoint_state(endpoint_id).get("admin_state", ACTIVE)
+        state = state or self.store.get_endpoint_state(endpoint_id).get("admin_state", ACTIVE)
         parked = self._parked(endpoint_id)
-        counts = {"endpoint_id": endpoint_id, "parked": len(parked), "released": 0, "dry_run": dry_run,
-                  "endpoint_state": state}
-        if not self._deliverable(endpoint_id, state):
-            return {**counts, "not_released": "the endpoint is paused or disabled: resume or enable it"} if parked else counts
-        if parked and not dry_run:
+        counts: dict[str, Any] = {"endpoint_id": endpoint_id, "parked": len(parked), "released": 0,
+                                  "dry_run": dry_run, "endpoint_state": state}
+        held_back = self._held_back(endpoint_id, state) if parked else None
+        if held_back:
+            counts["not_released"] = held_back
+            parked = []
+        if dry_run:
+            return {**counts, "would_release": len(parked)}
+        if parked:
             self.store.start_releasing(endpoint_id, delivery.iso(self.clock()))
-            for row, item in parked:
+            for count, (row, item) in enumerate(parked, 1):
                 self._release_one(row, item)
+                self._sent(count, len(parked))
             counts["released"] = len(parked)
         return counts
 
@@ -169,11 +190,13 @@ class DeliveryOps:
         state = self.store.get_endpoint_state(endpoint_id).get("admin_state", ACTIVE)
         rows = self.store.get_messages(self.store.query_index(BY_ENDPOINT, endpoint_id, since))
         parked = self._parked(endpoint_id)
-        counts = {"endpoint_id": endpoint_id, "since": since, "scanned": len(rows), "matched": 0, "resent": 0,
-                  "delivered": 0, "pending": 0, "parked": len(parked), "released": 0, "dry_run": dry_run,
-                  "endpoint_state": state}
-        if not self._deliverable(endpoint_id, state):
-            parked = []  # the sender would keep them parked: resume or enable releases them
+        counts: dict[str, Any] = {"endpoint_id": endpoint_id, "since": since, "scanned": len(rows), "matched": 0,
+                                  "resent": 0, "delivered": 0, "pending": 0, "parked": len(parked), "released": 0,
+                                  "dry_run": dry_run, "endpoint_state": state}
+        held_back = self._held_back(endpoint_id, state) if parked else None
+        if held_back:  # the sender would keep them parked: resume or enable releases them
+            counts["not_released"] = held_back
+            parked = []
         work: list[tuple[dict[str, Any], dict[str, Any] | None]] = list(parked)
         for row in rows:
             if row["state"] in RECOVERABLE:
@@ -186,16 +209,17 @@ class DeliveryOps:
         work.sort(key=lambda pair: (pair[0].get("created_at", ""), delivery.status_rank(pair[0].get("status", "")),
                                     pair[0]["message_id"]))
         if dry_run:
-            return counts
+            return {**counts, "would_resend": counts["matched"], "would_release": len(parked)}
         if parked:
             self.store.start_releasing(endpoint_id, delivery.iso(self.clock()))
-        for row, item in work:
+        for count, (row, item) in enumerate(work, 1):
             if item is None:
                 self._enqueue(row, self.clock())
                 counts["resent"] += 1
             else:
                 self._release_one(row, item)
                 counts["released"] += 1
+            self._sent(count, len(work))
         return counts
 
     # ------------------------------------------------------------------ endpoint state
@@ -215,10 +239,11 @@ class DeliveryOps:
             changed = self.store.set_admin_state(endpoint_id, target, reason=reason, now=delivery.iso(self.clock()),
                                                  only_from=[current])
             result["changed"] = int(changed)
-        if action in RELEASING_ACTIONS:  # what was parked meanwhile goes out again, oldest first
-            released = self.release(endpoint_id, dry_run=dry_run) if result["changed"] or dry_run else None
-            if released is not None:
-                result.update(parked=released["parked"], released=released["released"])
+        if action in RELEASING_ACTIONS and (result["changed"] or dry_run):
+            # what was parked meanwhile goes out again, oldest first (a dry run judges by the new state)
+            released = self.release(endpoint_id, dry_run=dry_run, state=target if dry_run else None)
+            result.update({k: v for k, v in released.items() if k in ("parked", "released", "would_release",
+                                                                          "not_released")})
         return result
 
     # ------------------------------------------------------------------ signing secrets
@@ -257,7 +282,14 @@ class DeliveryOps:
                       dry_run: bool = False) -> dict[str, Any]:
         """New current secret; the old one stays valid (both signatures sent) for ``grace_seconds``."""
         name = self._secret_name(endpoint_id)
-        old = json.loads(self.secrets.get_secret_value(SecretId=name)["SecretString"])
+        try:
+            old = json.loads(self.secrets.get_secret_value(SecretId=name)["SecretString"])
+        except self.secrets.exceptions.ResourceNotFoundException:
+            raise OpsError(f"{name} has no value to rotate: `secret create` makes the first one") from None
+        except ValueError:
+            old = None
+        if not isinstance(old, dict) or not isinstance(old.get("current"), str):
+            raise OpsError(f"{name} does not hold a signing secret (JSON with \"current\"): fix or recreate it")
         now = self.clock()
         expires = int(now) + int(grace_seconds)
         result = {"secret_name": name, "rotated": 0, "previous_expires_at": delivery.iso(expires), "dry_run": dry_run}

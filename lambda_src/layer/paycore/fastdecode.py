@@ -15,7 +15,7 @@ directly:
 * NaN/Infinity, lone surrogates, a BOM, UTF-16/32 bytes, invalid UTF-8: orjson rejects them.
 
 Where the accelerators cannot load (the layer's arm64 build on another machine, as in
-``scripts/bench_cold_init.py``), the stdlib alone runs; :data:`ACCELERATED` tells which.
+``scripts/bench/cold_init.py``), the stdlib alone runs; :data:`ACCELERATED` tells which.
 """
 from __future__ import annotations
 

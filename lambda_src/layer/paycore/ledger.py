@@ -42,6 +42,7 @@ Public API (used by the processor and the downstream handlers)::
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from dataclasses import dataclass
@@ -58,8 +59,18 @@ EVENT_ROW, STATE_ROW, MARKER_ROW = "event", "state", "marker"
 VENDOR_INDEX, CUSTOMER_INDEX = "by-vendor", "by-customer"
 MARKER_TTL_SECONDS = 8 * 24 * 3600  # > 7 days: longer than Stripe's and PayPal's 3-day retries
 
+
+
+class _Deserializer(TypeDeserializer):
+    """boto3's, also for DynamoDB JSON as a stream record carries it (a Lambda event is JSON, so
+    binary is base64 text there): binary comes back as bytes either way."""
+
+    def _deserialize_b(self, value: Any) -> bytes:
+        return bytes(value) if isinstance(value, (bytes, bytearray)) else base64.b64decode(value, validate=True)
+
+
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_deserializer = _Deserializer()
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,16 +78,15 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    """DynamoDB JSON -> plain values (numbers as int when integral, binary as bytes); a NULL
-    attribute is left out, as :func:`serialize` leaves out None."""
+    """DynamoDB JSON (a client's answer, or a stream record's image) -> plain values (numbers as int
+    when integral, binary as bytes); a NULL attribute is left out, as :func:`serialize` leaves out
+    None."""
     out: dict[str, Any] = {}
     for key, value in item.items():
         if "NULL" in value:
             continue
         plain = _deserializer.deserialize(value)
-        if hasattr(plain, "value"):  # boto3 Binary
-            plain = bytes(plain.value)
-        elif type(plain).__name__ == "Decimal" and plain == plain.to_integral_value():
+        if type(plain).__name__ == "Decimal" and plain == plain.to_integral_value():
             plain = int(plain)
         out[key] = plain
     return out

@@ -8,7 +8,7 @@
   ``WebhookIgnored``, ``SigningSecretUnusable``; ``WebhookRejected`` and ``UnroutableEvent``
   with dimensions ``service`` + ``reason`` (a separate EMF blob per reason, :func:`count_with_reason`).
 * Tracer: patches botocore only (``patch_modules=("boto3",)``), not ``patch_all`` (requests,
-  httplib, sqlite3...): measured by scripts/bench_cold_init.py. Off outside Lambda.
+  httplib, sqlite3...): measured by scripts/bench/cold_init.py. Off outside Lambda.
 * boto3 clients: standard retry mode, 4 attempts (throttling is retried with backoff before a
   record fails), short connect/read timeouts. ``AWS_ENDPOINT_URL`` (local emulator) is honoured
   by boto3 itself.

@@ -7,6 +7,11 @@ Layout: ``s3://{ARCHIVE_BUCKET}/quarantine/{provider}/{yyyy}/{mm}/{dd}/{request_
      "received_at": 1732240000123, "quarantined_at": 1732240000456,
      "sqs_message_id": "...", "message_body": "<the SQS message body, unchanged>"}
 
+A batch request (several events, each with its own signature) whose items fail their own
+check is quarantined once, whole, with ``"items": [{"index": 2, "reason": "signature_mismatch"},
+...]`` naming them (``reason`` is the first one's); its good items are in the ledger, so a replay
+records only what was missing.
+
 ``message_body`` is the envelope text exactly as it arrived (raw body still base64 inside), so an
 operator can inspect it or re-enqueue it after fixing the cause (a rotated secret, say). When the
 envelope itself is unreadable, ``provider`` is ``unknown`` and ``request_id`` the SQS message id.
@@ -22,7 +27,7 @@ import json
 import re
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from paycore.archive import put_checksum
 
@@ -50,8 +55,9 @@ def quarantine_document(
     sqs_message_id: str,
     message_body: str,
     now_ms: int | None = None,
+    items: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    document = {
         "v": 1,
         "reason": reason,
         "provider": provider,
@@ -61,6 +67,9 @@ def quarantine_document(
         "sqs_message_id": sqs_message_id,
         "message_body": message_body,
     }
+    if items:
+        document["items"] = [dict(item) for item in items]
+    return document
 
 
 class Quarantine:
@@ -77,8 +86,9 @@ class Quarantine:
         received_at: int,
         sqs_message_id: str,
         message_body: str,
+        items: Sequence[Mapping[str, Any]] | None = None,
     ) -> str:
-        """Store one rejected message; returns its key."""
+        """Store one rejected message (``items``: its rejected items, a batch); returns its key."""
         key = quarantine_key(provider, received_at, request_id)
         document = quarantine_document(
             reason=reason,
@@ -87,6 +97,7 @@ class Quarantine:
             received_at=received_at,
             sqs_message_id=sqs_message_id,
             message_body=message_body,
+            items=items,
         )
         body = json.dumps(document, separators=(",", ":")).encode("utf-8")
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",

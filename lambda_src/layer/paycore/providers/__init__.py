@@ -1,43 +1,70 @@
-"""Provider adapters: a small registry, one module per provider.
+"""Provider adapters as plug-ins: each provider declares itself (:class:`Provider`) in one module.
 
-Each module in :data:`PROVIDER_MODULES` defines ``PROVIDER``, an object with:
+Registered providers:
 
-* ``name`` - the ``{provider}`` path segment and envelope ``provider`` value;
-* ``signature_headers`` - lower-case header names the envelope keeps;
-* ``event_id_path`` / ``group_id_path`` - JSONPath of the event id and the payment object id in
-  the body, used by the API Gateway template for the FIFO message ids (``None``: not a webhook
-  provider, no template);
-* ``secret_required`` - whether ``verify`` needs the ``{SECRET_PREFIX}{name}/signing`` secret;
-* ``usable_secrets(secret) -> list`` - the usable values in that secret (only when
-  ``secret_required``); none is our misconfiguration (retried), not the sender's fault;
-* ``verify(envelope, secret) -> None`` - raises :class:`paycore.model.Rejected` when the message
-  is not authentic; ``secret`` is the parsed secret JSON (or ``None``);
-* ``normalize(envelope, payload) -> Transaction | Ignored`` - ``payload`` is the parsed JSON body;
-  raises ``Rejected("missing_event_id" | "malformed_event")``.
+* the built-in ones, :data:`BUILT_IN` (``stripe``, ``paypal``, ``direct``), modules of this package;
+* any other module of this package, found by its name on first use: adding Adyen to the Lambda
+  layer is ``providers/adyen.py`` defining ``PROVIDER`` (a :class:`Provider`), its name in the
+  environment's ``providers`` in cdktf.json, and its tests - no list to edit;
+* a provider registered in-process with :func:`register` (tests; it runs only where registered).
 
-Adding a provider (Adyen) = one module ``providers/adyen.py`` with ``PROVIDER`` + its name here.
+Everything downstream is derived from the declarations: the webhook route, its request template
+and the gate's route map, the 200 answer, the secrets, the outputs and the processor's steps.
 Modules are imported on first use, so a handler pays only for the providers it touches.
 """
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+import importlib.util
+import threading
+from types import ModuleType
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from paycore.model import Rejected
+from paycore.providers.base import (
+    GATE_KEY,
+    NAME,
+    SIGNING,
+    Provider,
+    Response,
+    SecretSpec,
+    declaration_problems,
+)
 
 if TYPE_CHECKING:
     from paycore.envelope import Envelope
     from paycore.model import Ignored, Transaction
 
-PROVIDER_MODULES: tuple[str, ...] = ("stripe", "paypal", "direct")
+__all__ = [
+    "BUILT_IN", "GATE_KEY", "SIGNING", "Provider", "ProviderAdapter", "Response", "SecretSpec", "UnknownProvider",
+    "get", "names", "read", "register", "unregister", "webhook_names",
+]
 
-_loaded: dict[str, "Provider"] = {}
+#: The built-in providers, in the order the settings enable them by default.
+BUILT_IN: tuple[str, ...] = ("stripe", "paypal", "direct")
+
+_registered: dict[str, "ProviderAdapter"] = {}
+_lock = threading.Lock()
 
 
-class Provider(Protocol):
+class ProviderAdapter(Protocol):
+    """What the registry holds (:class:`Provider` subclasses satisfy it)."""
+
     name: str
+    webhook: bool
     signature_headers: tuple[str, ...]
     event_id_path: str | None
     group_id_path: str | None
+    response: Response
+    batch: bool
+    secrets: tuple[SecretSpec, ...]
     secret_required: bool
+
+    @property
+    def path(self) -> str | None: ...
+
+    def signing_secret(self) -> SecretSpec: ...
 
     def usable_secrets(self, secret: Mapping[str, Any] | None) -> list[str]: ...
 
@@ -45,22 +72,92 @@ class Provider(Protocol):
 
     def normalize(self, envelope: "Envelope", payload: Mapping[str, Any]) -> "Transaction | Ignored": ...
 
+    def items(self, payload: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]: ...
+
+    def verify_item(self, envelope: "Envelope", item: Mapping[str, Any], secret: Mapping[str, Any] | None) -> None: ...
+
 
 class UnknownProvider(KeyError):
     pass
 
 
-def names() -> tuple[str, ...]:
-    """All registered provider names."""
-    return PROVIDER_MODULES
-
-
-def get(name: str) -> Provider:
-    """The adapter for ``name``; :class:`UnknownProvider` if there is none."""
-    provider = _loaded.get(name)
-    if provider is None:
-        if name not in PROVIDER_MODULES:
-            raise UnknownProvider(name)
-        provider = importlib.import_module(f"{__name__}.{name}").PROVIDER
-        _loaded[name] = provider
+def register(provider: "ProviderAdapter") -> "ProviderAdapter":
+    """Register ``provider`` under its name (again for the same object: no-op); ``ValueError``
+    listing every problem with its declarations, or when the name is taken."""
+    problems = declaration_problems(provider)
+    name = getattr(provider, "name", None)
+    if isinstance(name, str) and NAME.match(name) and name not in _registered:
+        module = _module_named(name)  # a built-in or layer provider's name is its module's
+        if module is not None and getattr(module, "PROVIDER", None) is not provider:
+            problems.append(f"name {name!r} is already registered (module {module.__name__})")
+    with _lock:
+        if isinstance(name, str) and _registered.get(name, provider) is not provider:
+            problems.append(f"name {name!r} is already registered")
+        if problems or not isinstance(name, str):
+            raise ValueError(f"provider {name!r}: " + "; ".join(problems))
+        _registered[name] = provider
     return provider
+
+
+def _module_named(name: str) -> ModuleType | None:
+    """The module ``paycore.providers.{name}``, imported, or None when there is none."""
+    module_name = f"{__name__}.{name}"
+    if importlib.util.find_spec(module_name) is None:
+        return None
+    return importlib.import_module(module_name)
+
+
+def unregister(name: str) -> None:
+    """Forget a provider registered with :func:`register` (tests); built-ins load again on use."""
+    with _lock:
+        _registered.pop(name, None)
+
+
+def names() -> tuple[str, ...]:
+    """The registered providers: the built-in ones, then those registered or loaded since, in order."""
+    return BUILT_IN + tuple(name for name in _registered if name not in BUILT_IN)
+
+
+def webhook_names() -> tuple[str, ...]:
+    """The registered providers that send webhooks (a route each; ``direct`` has none)."""
+    return tuple(name for name in names() if get(name).webhook)
+
+
+def get(name: str) -> "ProviderAdapter":
+    """The adapter for ``name``: registered, or the ``PROVIDER`` of module ``paycore.providers.{name}``
+    (imported and registered on first use); :class:`UnknownProvider` if there is neither."""
+    provider = _registered.get(name)
+    if provider is not None:
+        return provider
+    if not isinstance(name, str) or not NAME.match(name) or name == "base":
+        raise UnknownProvider(name)
+    module = _module_named(name)  # a missing dependency of an existing module raises (not "unknown")
+    if module is None:
+        raise UnknownProvider(name)
+    return register(module.PROVIDER)
+
+
+def read(provider: "ProviderAdapter", envelope: "Envelope", secret: Mapping[str, Any] | None,
+         ) -> list["Transaction | Ignored | Rejected"]:
+    """What an envelope says, once authentic: its one event, or each item's event (a batch) with a
+    :class:`~paycore.model.Rejected` in place of an item that fails its own check. Raises
+    ``Rejected`` when the request as a whole is not authentic or not readable."""
+    from paycore import fastdecode
+
+    provider.verify(envelope, secret)
+    try:
+        payload = fastdecode.loads(envelope.raw)  # json.loads' value and errors, at orjson's speed
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise Rejected("malformed_body") from exc
+    if not isinstance(payload, dict):
+        raise Rejected("malformed_body")
+    if not provider.batch:
+        return [provider.normalize(envelope, payload)]
+    events: list[Transaction | Ignored | Rejected] = []
+    for item in provider.items(payload):
+        try:
+            provider.verify_item(envelope, item, secret)
+            events.append(provider.normalize(envelope, item))
+        except Rejected as rejected:  # this item only: the others are recorded
+            events.append(rejected)
+    return events

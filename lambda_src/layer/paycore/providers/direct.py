@@ -4,7 +4,8 @@ No signature: the envelope is put on the queue by the validator Lambda, which on
 can reach, and the queue policy only lets that role and API Gateway send. The envelope's
 ``idempotency-key`` header is the event id; the body is the validated request, canonical JSON.
 
-The payment request (one definition, used by the validator and re-checked by the processor)::
+The payment request (one schema, :data:`PAYMENT_REQUEST_SCHEMA`: the API's model, the validator's
+check and the processor's re-check)::
 
     {"amount": 1999, "currency": "EUR", "vendor_id": "v_1", "customer_id": "c_9",
      "status": "succeeded"}          # status optional: succeeded (default) | pending | failed
@@ -14,13 +15,19 @@ key gets the same id.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+import fastjsonschema
+from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+from fastjsonschema import JsonSchemaValueException
 
 from paycore.envelope import Envelope
 from paycore.model import MAX_AMOUNT, CURRENCIES, SAFE_ID, Ignored, Rejected, Transaction, iso_from_epoch_ms
+from paycore.providers.base import Provider
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
@@ -29,6 +36,31 @@ REQUEST_STATUSES = ("succeeded", "pending", "failed")
 REQUIRED_FIELDS = ("amount", "currency", "vendor_id", "customer_id")
 OPTIONAL_FIELDS = ("status",)
 
+#: The payment request (JSON schema draft 4): API Gateway's request model of ``POST /payments``
+#: (constructs/app/request_models.py), the validator's check and the processor's re-check.
+PAYMENT_REQUEST_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "PaymentRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(REQUIRED_FIELDS),
+    "properties": {
+        "amount": {"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT},
+        "currency": {"type": "string", "enum": sorted(CURRENCIES)},
+        "vendor_id": {"type": "string", "pattern": SAFE_ID.pattern},
+        "customer_id": {"type": "string", "pattern": SAFE_ID.pattern},
+        "status": {"type": "string", "enum": list(REQUEST_STATUSES)},
+    },
+}
+#: What a 400 says of a field that breaks its rule: the rule, never the value.
+FIELD_RULES = {
+    "amount": f"must be a positive integer in minor units (at most {MAX_AMOUNT})",
+    "currency": "must be an ISO 4217 code in upper case (e.g. EUR, USD, JPY)",
+    "vendor_id": f"must match {SAFE_ID.pattern}",
+    "customer_id": f"must match {SAFE_ID.pattern}",
+    "status": f"must be one of {', '.join(REQUEST_STATUSES)}",
+}
+
 
 def transaction_id_for(idempotency_key: str) -> str:
     return "pay_" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
@@ -36,7 +68,9 @@ def transaction_id_for(idempotency_key: str) -> str:
 
 def validate_request(body: Any, idempotency_key: str | None) -> list[str]:
     """Every problem with a payment request, as short sentences naming the field (never echoing
-    its value). Empty list = valid."""
+    its value). Empty list = valid. The body is checked against :data:`PAYMENT_REQUEST_SCHEMA`
+    with Powertools' validation; when it fails, each rule of the schema is checked on its own so
+    the answer lists every problem, not only the first."""
     problems: list[str] = []
     if not idempotency_key:
         problems.append("header Idempotency-Key is required")
@@ -45,25 +79,45 @@ def validate_request(body: Any, idempotency_key: str | None) -> list[str]:
     if not isinstance(body, Mapping):
         problems.append("body must be a JSON object")
         return problems
-    unknown = sorted(str(k)[:40] for k in body if k not in REQUIRED_FIELDS + OPTIONAL_FIELDS)
+    try:
+        validate(event=dict(body), schema=PAYMENT_REQUEST_SCHEMA)
+    except SchemaValidationError:
+        problems += _schema_problems(body)
+    return problems
+
+
+def _schema_problems(body: Mapping[str, Any]) -> list[str]:
+    """The schema's rules one by one: unknown fields, required fields, each field's own schema."""
+    schema = PAYMENT_REQUEST_SCHEMA
+    properties: Mapping[str, Any] = schema["properties"]
+    problems: list[str] = []
+    unknown = sorted(str(k)[:40] for k in body if k not in properties)
     if unknown:
         problems.append(f"unknown field(s): {', '.join(unknown[:10])}")
-    for name in REQUIRED_FIELDS:
+    problems += [f"{name} is required" for name in schema["required"] if name not in body]
+    for name, rule in properties.items():
         if name not in body:
-            problems.append(f"{name} is required")
-    amount = body.get("amount")
-    if "amount" in body and (type(amount) is not int or not 0 < amount <= MAX_AMOUNT):
-        problems.append(f"amount must be a positive integer in minor units (at most {MAX_AMOUNT})")
-    currency = body.get("currency")
-    if "currency" in body and (not isinstance(currency, str) or currency not in CURRENCIES):
-        problems.append("currency must be an ISO 4217 code in upper case (e.g. EUR, USD, JPY)")
-    for name in ("vendor_id", "customer_id"):
-        value = body.get(name)
-        if name in body and (not isinstance(value, str) or not SAFE_ID.match(value)):
-            problems.append(f"{name} must match {SAFE_ID.pattern}")
-    if "status" in body and body["status"] not in REQUEST_STATUSES:
-        problems.append(f"status must be one of {', '.join(REQUEST_STATUSES)}")
+            continue
+        try:  # the draft named once for every part (draft 4: 10.0 and true are not integers)
+            validate(event=body[name], schema={"$schema": schema["$schema"], **rule})
+        except SchemaValidationError:
+            problems.append(f"{name} {FIELD_RULES[name]}")
     return problems
+
+
+def conforms(body: Mapping[str, Any]) -> bool:
+    """Whether ``body`` satisfies :data:`PAYMENT_REQUEST_SCHEMA` (yes or no, no reasons): the
+    processor's re-check of every direct message, with the schema compiled once."""
+    try:
+        _compiled_schema()(body)
+    except JsonSchemaValueException:
+        return False
+    return True
+
+
+@functools.cache
+def _compiled_schema() -> Callable[[Any], Any]:
+    return fastjsonschema.compile(PAYMENT_REQUEST_SCHEMA)
 
 
 def canonical_body(body: Mapping[str, Any], idempotency_key: str) -> bytes:
@@ -74,11 +128,11 @@ def canonical_body(body: Mapping[str, Any], idempotency_key: str) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-class DirectProvider:
+class DirectProvider(Provider):
     name = "direct"
-    signature_headers: tuple[str, ...] = (IDEMPOTENCY_HEADER,)
-    event_id_path = None  # no webhook route, no API Gateway template
-    group_id_path = None
+    webhook = False  # POST /payments through the validator: no webhook route, template or secrets
+    signature_headers = (IDEMPOTENCY_HEADER,)
+    secrets = ()
     secret_required = False
 
     def verify(self, envelope: Envelope, secret: Mapping[str, Any] | None) -> None:
@@ -88,7 +142,7 @@ class DirectProvider:
         key = envelope.headers.get(IDEMPOTENCY_HEADER)
         if not key:
             raise Rejected("missing_event_id")
-        if validate_request({k: v for k, v in payload.items() if k != "transaction_id"}, key):
+        if not IDEMPOTENCY_KEY.match(key) or not conforms({k: v for k, v in payload.items() if k != "transaction_id"}):
             raise Rejected("malformed_event")
         if payload.get("transaction_id") != transaction_id_for(key):
             raise Rejected("malformed_event")

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 from paycore.envelope import Envelope
 from paycore.model import Ignored, Rejected, Transaction, iso_from_text, route_fields, to_minor_units
 from paycore.obs import logger
+from paycore.providers.base import GATE_KEY, Provider, SecretSpec
 
 ALLOWED_CERT_HOSTS = frozenset(
     {"api.paypal.com", "api-m.paypal.com", "api.sandbox.paypal.com", "api-m.sandbox.paypal.com"}
@@ -459,13 +460,14 @@ def webhook_ids_from(secret: Mapping[str, Any] | None) -> list[str]:
     return [s for s in (secret.get("webhook_id"), secret.get("previous_webhook_id")) if isinstance(s, str) and s]
 
 
-class PayPalProvider:
+class PayPalProvider(Provider):
     name = "paypal"
     usable_secrets = staticmethod(webhook_ids_from)
-    signature_headers: tuple[str, ...] = HEADERS
+    signature_headers = HEADERS
     event_id_path = "$.id"
     group_id_path = "$.resource.id"
-    secret_required = True
+    #: the signing secret holds the webhook id PayPal signs with (no key: PayPal signs with its certificate)
+    secrets = (SecretSpec("signing", current_key="webhook_id", previous_key="previous_webhook_id"), GATE_KEY)
 
     def verify(self, envelope: Envelope, secret: Mapping[str, Any] | None) -> None:
         verify_signature(

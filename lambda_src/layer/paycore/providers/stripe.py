@@ -24,6 +24,7 @@ from typing import Any
 
 from paycore.envelope import Envelope
 from paycore.model import Ignored, Rejected, Transaction, iso_from_epoch_ms, route_fields
+from paycore.providers.base import Provider
 
 TOLERANCE_SECONDS = 300
 HEADER = "stripe-signature"
@@ -118,13 +119,12 @@ def secrets_from(secret: Mapping[str, Any] | None) -> list[str]:
     return usable
 
 
-class StripeProvider:
+class StripeProvider(Provider):
     name = "stripe"
     usable_secrets = staticmethod(secrets_from)
-    signature_headers: tuple[str, ...] = (HEADER,)
+    signature_headers = (HEADER,)
     event_id_path = "$.id"
     group_id_path = "$.data.object.id"
-    secret_required = True
 
     def verify(self, envelope: Envelope, secret: Mapping[str, Any] | None) -> None:
         verify_signature(

@@ -1,0 +1,48 @@
+"""ARNs of resources that are built after the constructs that must name them, fixed by their names
+(the one place the stack predicts an ARN instead of reading it from a construct):
+
+- the completed-payment rule: the notifications queue's policy admits it, and the rule (built by
+  the fan-out, after the queue) targets the queue;
+- the vendor topic: the configuration and the notifier's role name it; the fan-out builds it after
+  the functions, whose archiver its pipe targets;
+- the alerts topic: the delivery's alerts rule targets it; observability builds it last, as it
+  watches every function and queue, the delivery's included;
+- the async-failure queue: the functions' roles name it by name, so no function waits for the
+  queue's creation (the provider's ~25 s wait for a new queue's attributes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constructs.app.names import Names
+
+
+@dataclass(frozen=True)
+class ArnsByName:
+    """The ARNs of one environment's late resources in `partition`, `region` and `account_id`
+    (tokens of the stack's data sources)."""
+
+    names: Names
+    partition: str
+    region: str
+    account_id: str
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+    @property
+    def completed_rule(self) -> str:
+        return self._arn("events", f"rule/{self.names.event_bus}/{self.names.completed_rule}")
+
+    @property
+    def vendor_topic(self) -> str:
+        return self._arn("sns", self.names.vendor_topic)
+
+    @property
+    def alerts_topic(self) -> str:
+        return self._arn("sns", self.names.alerts_topic)
+
+    @property
+    def lambda_failures_queue(self) -> str:
+        return self._arn("sqs", self.names.lambda_failures_queue)

@@ -1,0 +1,53 @@
+"""Variable AWS cost per million webhooks, from what the local end-to-end run measured.
+
+    .venv/bin/python -m scripts.cost [--env prod] [--calls build/cost/calls.json]  # as deployed
+
+Inputs, none typed in by hand:
+
+* (a) the AWS API calls per webhook of the local run (``python -m scripts.local.e2e`` saves them
+  with capture.py: calls by operation, failed conditional writes, the size of every
+  DynamoDB item written and its index keys, the rows read, message bytes, records and message
+  groups per batch, log lines by level and bytes per function);
+* (b) payload sizes: the ledger event row and the ingest envelope are computed with the layer's
+  own pure functions (``paycore.ledger.event_item``, ``paycore.envelope.build_envelope``) for a
+  realistic 2,997-byte Stripe ``payment_intent.succeeded`` (``scripts/data/``), not the run's
+  small synthetic bodies (inputs.py); the access log line from the stage's format
+  (settings.py, ``access_log_bytes``); everything else is the run's measured sizes;
+* (c) prices.py, us-east-1 list prices with their source and date.
+
+The environment's settings (``CostSettings``, settings.py) say what the deployed stack does that
+the local run cannot show (memory, X-Ray sampling, WAF and access logs, Pipe batching, e-mail
+subscriptions): ``deployed_settings`` reads them from the environment's settings (cdktf.json), so
+the figures are what the stack deploys. What is modelled rather than measured is named in each
+field's comment. Fixed monthly costs (provisioned concurrency, NAT instances, interface
+endpoints, KMS keys, alarms, dashboards, WAF web ACL and rules, custom metrics, storage) are not
+per webhook and are left out.
+
+Prints one line per service and ``total: $X.XX per million webhooks``, the webhook path without
+vendor delivery's share of the run (webhook.py); then, when the run delivered vendor webhooks,
+one line per service for delivery and ``vendor delivery: $X.XX per million notifications
+delivered`` (delivery.py). Time-bound calls (Secrets Manager reads,
+cached per execution environment) are priced at the design rate (``webhooks_per_minute``), with
+the run's own figure printed beside.
+"""
+
+from scripts.cost.cli import main
+from scripts.cost.delivery import deliveries_made, delivery_bus_events, delivery_model, delivery_report
+from scripts.cost.inputs import (
+    DELIVERY_INDEXES,
+    SAMPLE_CALLS,
+    code_as_measured,
+    load_calls,
+    realistic_sizes,
+    webhook_path,
+)
+from scripts.cost.prices import PRICES
+from scripts.cost.settings import CostSettings, access_log_bytes, base_settings, deployed_settings, line_written
+from scripts.cost.webhook import Line, model, report, total
+
+__all__ = [
+    "DELIVERY_INDEXES", "PRICES", "SAMPLE_CALLS", "CostSettings", "Line", "access_log_bytes", "base_settings",
+    "code_as_measured", "deliveries_made", "delivery_bus_events", "delivery_model", "delivery_report",
+    "deployed_settings", "line_written", "load_calls", "main", "model", "realistic_sizes", "report", "total",
+    "webhook_path",
+]

@@ -1,0 +1,205 @@
+"""Re-verify quarantined webhooks with the current secrets and re-enqueue those that now verify.
+
+Why: a signing secret rotated at the provider but not yet here makes every genuine event look
+forged. The processor quarantines each one with its whole envelope (``quarantine/{provider}/
+{yyyy}/{mm}/{dd}/{request_id}.json``, lambda_src/README.md), so once the secret is fixed
+(``set_secrets.py``) this tool recovers them:
+
+1. list the quarantine documents of ``--provider`` (or all) received since ``--since``;
+2. re-verify each envelope exactly as the processor does (same code, the current secrets from
+   Secrets Manager, the tolerance measured from the original ``received_at``);
+3. re-enqueue the ones that verify, unchanged, on the ingest FIFO queue (group = the payment
+   object id, dedup id derived from the request id), and tag the document ``replayed``.
+
+Nothing is doubled: the processor's ledger write is idempotent on the provider event id (a copy
+the provider retried meanwhile is acknowledged as a duplicate), a re-run skips tagged documents,
+and a re-run within SQS's 5-minute window is deduplicated by the queue too. Documents that still
+fail stay where they are, counted by reason. ``--parked`` works the same way on the messages
+``redrive_dlq.py`` parked (``parked/...``) after the cause is fixed.
+
+    python -m scripts.ops.replay_quarantine --env dev --bucket ARCHIVE --provider stripe \
+        --since 2024-11-22T00:00:00Z [--dry-run]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator, Mapping
+
+import boto3
+
+from scripts.ops import replay_archive
+from paycore import providers
+from paycore.envelope import Envelope, parse_envelope
+from paycore.model import MisconfiguredSecret, Rejected
+from scripts.json_paths import resolve_path
+
+QUARANTINE_PREFIX = "quarantine/"
+PARKED_PREFIX = "parked/"
+REPLAYED_TAG = "replayed"
+
+
+class UsageError(Exception):
+    """A user mistake: one line, exit code 2."""
+
+
+def parse_since(text: str) -> int:
+    """ISO-8601 date or date-time (UTC when no offset) -> epoch ms (replay_archive's parser)."""
+    try:
+        return replay_archive.epoch_ms(text)
+    except ValueError:
+        raise UsageError(f"--since must be an ISO-8601 date or date-time (e.g. 2024-11-22T00:00:00Z), got {text!r}") from None
+
+
+def day_prefixes(prefix: str, provider: str | None, since_ms: int, now_ms: int) -> list[str]:
+    """The date prefixes to list: one per UTC day from ``since`` to now (or the whole provider)."""
+    base = f"{prefix}{provider}/" if provider else prefix
+    if provider is None:
+        return [base]
+    day = datetime.fromtimestamp(since_ms / 1000, tz=timezone.utc).date()
+    last = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
+    if (last - day).days > 400:  # a wide range: one listing of the provider is cheaper
+        return [base]
+    out = []
+    while day <= last:
+        out.append(f"{base}{day:%Y/%m/%d}/")
+        day += timedelta(days=1)
+    return out
+
+
+@dataclass
+class Report:
+    examined: int = 0
+    requeued: int = 0
+    already_replayed: int = 0
+    still_rejected: collections.Counter = field(default_factory=collections.Counter)
+    requeued_keys: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"examined": self.examined, "verified_now": self.requeued, "requeued": 0 if self.dry_run else self.requeued,
+                "already_replayed": self.already_replayed, "still_rejected": dict(sorted(self.still_rejected.items())),
+                "dry_run": self.dry_run}
+
+
+def verify(envelope: Envelope, signing_secret: Callable[[str], Mapping[str, Any] | None]) -> str:
+    """Verify as the processor does; returns the FIFO group id (payment object id, else request id).
+    Raises ``Rejected`` when it still does not verify or parse."""
+    provider = providers.get(envelope.provider) if envelope.provider in providers.names() else None
+    if provider is None:
+        raise Rejected("unknown_provider")
+    secret = signing_secret(provider.name) if provider.secret_required else None
+    if provider.secret_required and not provider.usable_secrets(secret):
+        raise MisconfiguredSecret(f"the {provider.name} signing secret has no usable value")
+    for event in providers.read(provider, envelope, secret):  # a batch: every item, each checked on its own
+        if isinstance(event, Rejected):
+            raise event  # an item still rejected: the message stays quarantined
+    path = provider.group_id_path or ""
+    group = resolve_path(json.loads(envelope.raw), path) if path else None
+    return group if isinstance(group, str) and 0 < len(group) <= 128 else envelope.request_id
+
+
+def documents(s3: Any, bucket: str, prefixes: list[str], since_ms: int) -> Iterator[tuple[str, dict]]:
+    paginator = s3.get_paginator("list_objects_v2")
+    for prefix in prefixes:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for summary in page.get("Contents", []):
+                document = json.loads(s3.get_object(Bucket=bucket, Key=summary["Key"])["Body"].read())
+                if int(document.get("received_at") or 0) >= since_ms:
+                    yield summary["Key"], document
+
+
+def replayed(s3: Any, bucket: str, key: str) -> bool:
+    tags = s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
+    return any(tag["Key"] == REPLAYED_TAG for tag in tags)
+
+
+def replay(s3: Any, sqs: Any, *, bucket: str, queue_url: str, signing_secret: Callable[[str], Mapping[str, Any] | None],
+           provider: str | None = None, since_ms: int = 0, parked: bool = False, dry_run: bool = False,
+           now_ms: int | None = None, progress: Callable[[Report], None] | None = None) -> Report:
+    """Re-verify and re-enqueue; see the module docstring. Returns the counts."""
+    now_ms = now_ms if now_ms is not None else int(datetime.now(timezone.utc).timestamp() * 1000)
+    report = Report(dry_run=dry_run)
+    prefix = PARKED_PREFIX if parked else QUARANTINE_PREFIX
+    for key, document in documents(s3, bucket, day_prefixes(prefix, provider, since_ms, now_ms), since_ms):
+        report.examined += 1
+        if replayed(s3, bucket, key):
+            report.already_replayed += 1
+            continue
+        body = document.get("message_body", "")
+        try:
+            envelope = parse_envelope(body)
+            if provider and envelope.provider != provider:
+                continue
+            group = verify(envelope, signing_secret)
+        except Rejected as still:
+            report.still_rejected[still.reason] += 1
+            continue
+        report.requeued += 1
+        report.requeued_keys.append(key)
+        if not dry_run:
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=body,
+                MessageGroupId=group,
+                MessageDeduplicationId="replay-" + hashlib.sha256(envelope.request_id.encode()).hexdigest()[:48],
+                MessageAttributes={"replayed_from": {"DataType": "String", "StringValue": prefix.rstrip("/")}},
+            )
+            s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [
+                {"Key": REPLAYED_TAG, "Value": str(now_ms)}]})
+        if progress and report.examined % 100 == 0:
+            progress(report)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.ops.replay_quarantine",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", required=True, help="environment; names the secrets prefix and the queue")
+    parser.add_argument("--bucket", default=os.environ.get("ARCHIVE_BUCKET"), help="archive bucket (env ARCHIVE_BUCKET)")
+    parser.add_argument("--provider", help=f"only this provider ({', '.join(providers.names())})")
+    parser.add_argument("--since", default="1970-01-01", help="received at or after (ISO-8601, UTC)")
+    parser.add_argument("--parked", action="store_true", help="replay parked/ (redrive_dlq.py) instead of quarantine/")
+    parser.add_argument("--queue-url", default=os.environ.get("INGEST_QUEUE_URL"),
+                        help="ingest queue (default: the environment's)")
+    parser.add_argument("--secret-prefix", help="Secrets Manager prefix (default: the environment's)")
+    parser.add_argument("--dry-run", action="store_true", help="verify and count, send and tag nothing")
+    parser.add_argument("--endpoint-url", help="local emulator URL")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    args = parser.parse_args(argv)
+    try:
+        if not args.bucket:
+            raise UsageError("--bucket (or ARCHIVE_BUCKET) is required")
+        if args.provider and args.provider not in providers.names():
+            raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(providers.names())}")
+        since_ms = parse_since(args.since)
+    except UsageError as problem:
+        print(f"replay_quarantine: {problem}", file=sys.stderr)
+        return 2
+    from constructs.app.names import Names
+    from paycore.secrets import SecretStore
+
+    names = Names(args.env)
+    client = lambda name: boto3.client(name, endpoint_url=args.endpoint_url, region_name=args.region)  # noqa: E731
+    sqs = client("sqs")
+    queue = args.queue_url or sqs.get_queue_url(QueueName=names.ingest_queue)["QueueUrl"]
+    store = SecretStore(client("secretsmanager"), prefix=args.secret_prefix or names.secret_prefix, max_age=0)
+    try:
+        report = replay(client("s3"), sqs, bucket=args.bucket, queue_url=queue, signing_secret=store.signing,
+                        provider=args.provider, since_ms=since_ms, parked=args.parked, dry_run=args.dry_run,
+                        progress=lambda r: print(f"... examined {r.examined}, verified {r.requeued}", file=sys.stderr))
+    except MisconfiguredSecret as problem:
+        print(f"replay_quarantine: {problem}: fix it with set_secrets.py, then run again", file=sys.stderr)
+        return 1
+    print(json.dumps(report.as_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
