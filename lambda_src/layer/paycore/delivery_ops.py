@@ -1,4 +1,4 @@
-"""Operations on vendor delivery (used by ``scripts/ops/delivery_ops.py``): list, resend, recover,
+"""Operations on vendor delivery (used by ``python -m scripts.ops deliveries``): list, resend, recover,
 pause/resume/disable/enable, release, signing secrets. Every mutating call takes ``dry_run``, checks
 what the real call checks and returns counts (``would_...``: what the real call would do); listings
 never include a payload or a secret.
