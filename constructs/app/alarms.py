@@ -94,6 +94,10 @@ def delivery_alarms(names: Names) -> tuple[MetricAlarm, ...]:
         MetricAlarm("delivery-endpoint-disabled", "DeliveryEndpointDisabled", 1,
                     "A vendor endpoint was disabled (410 Gone or failing too long); its messages wait for "
                     "python -m scripts.ops deliveries enable + recover", _SERVICE),
+        MetricAlarm("delivery-parked", "DeliveryParked", 1,
+                    "Vendor webhooks parked in the deliveries table before the queue's 14-day retention ran out "
+                    "(an endpoint paused or failing for ~13 days): python -m scripts.ops deliveries "
+                    "resume|enable|release", _SERVICE),
         MetricAlarm("delivery-malformed-messages", "DeliveryMalformedMessages", 1,
                     "Delivery queue messages the sender could not read (dropped to the delivery DLQ)", _SERVICE),
         MetricAlarm("deliveries-in-flight", "ApproximateNumberOfMessagesNotVisible", DELIVERIES_IN_FLIGHT_ALARM,

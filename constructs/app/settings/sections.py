@@ -325,8 +325,9 @@ class DeliverySettings(Section):
     only in an emulator environment). The runtime settings (retry_schedule_seconds,
     timeout_seconds, auto_disable_after_seconds, pause_recheck_seconds, log_ttl_days) go to the
     functions as DELIVERY_* variables, checked by `paycore.delivery.Settings.from_env`, the
-    functions' own parser. The sender's timeout covers one group's 10 records in a row (>= 10 x
-    timeout_seconds); its event source cap must fit its reserved concurrency.
+    functions' own parser. The sender's timeout covers one group's 10 records in a row, each with
+    its attempt deadline and AWS calls (>= `paycore.delivery.sender_timeout_floor`); its event
+    source cap must fit its reserved concurrency.
     """
 
     vendors: dict[str, Any] = {}

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets as _secrets
@@ -19,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from paycore.egress import is_public_address
 from paycore.model import STATUS_RANK, SAFE_ID
 
 #: Seconds since the epoch; tests replace it (``delivery.clock = fake``).
@@ -32,8 +34,18 @@ EVENT_TYPES = tuple(f"payment.{s}" for s in DELIVERABLE_STATUSES)
 DEFAULT_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_DELAY_SECONDS = 43_200  # SQS ChangeMessageVisibility ceiling (12 h)
 DEFAULT_TIMEOUT_SECONDS = 15.0
+#: The sender's time budget: one batch of the FIFO event source (at most 10 records) may be one
+#: message group, whose records are attempted in a row; each record also makes a few AWS calls
+#: (message row, attempt row, state), and the invocation starts and flushes its metrics.
+SENDER_BATCH_SIZE = 10
+SENDER_RECORD_MARGIN_SECONDS = 1.0
+SENDER_INVOCATION_MARGIN_SECONDS = 10.0
 DEFAULT_AUTO_DISABLE_AFTER_SECONDS = 3 * 24 * 3600
 DEFAULT_PAUSE_RECHECK_SECONDS = 300
+#: SQS deletes a message this long after it was sent (the deliveries queue keeps the maximum, 14 days);
+#: a message held so long that it would come back later than a day before that is parked instead.
+DEFAULT_QUEUE_RETENTION_SECONDS = 1_209_600
+PARK_MARGIN_SECONDS = 86_400
 DEFAULT_LOG_TTL_DAYS = 30
 SECRET_PREFIX_BYTES = 32
 ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{2,47}$")
@@ -46,6 +58,7 @@ DELIVERY_RULE_PATTERN: dict[str, Any] = {
 EVENT_SOURCE = "payments.delivery"
 EXHAUSTED_DETAIL_TYPE = "DeliveryExhausted"
 DISABLED_DETAIL_TYPE = "DeliveryEndpointDisabled"
+PARKED_DETAIL_TYPE = "DeliveryParked"
 
 
 class ConfigError(ValueError):
@@ -163,11 +176,6 @@ def url_problem_of(url: Any, *, allow_loopback_http: bool = False) -> str | None
     return None
 
 
-def is_public_address(address: Any) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    return bool(address.is_global) and not address.is_multicast and not address.is_reserved
 
 
 # --------------------------------------------------------------------------- settings
@@ -181,6 +189,13 @@ class Settings:
     pause_recheck_seconds: int = DEFAULT_PAUSE_RECHECK_SECONDS
     log_ttl_seconds: int = DEFAULT_LOG_TTL_DAYS * 86400
     allow_loopback_http: bool = False
+    queue_retention_seconds: int = DEFAULT_QUEUE_RETENTION_SECONDS
+
+    @property
+    def park_after_seconds(self) -> int:
+        """Age (since the message was sent) from which a message is parked rather than held past it:
+        the queue's retention less a day (less a quarter of it, when that is shorter)."""
+        return self.queue_retention_seconds - min(PARK_MARGIN_SECONDS, self.queue_retention_seconds // 4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -216,10 +231,23 @@ class Settings:
             pause_recheck_seconds=int(number("DELIVERY_PAUSE_RECHECK_SECONDS", DEFAULT_PAUSE_RECHECK_SECONDS, 1, MAX_DELAY_SECONDS)),
             log_ttl_seconds=int(number("DELIVERY_LOG_TTL_DAYS", DEFAULT_LOG_TTL_DAYS, 1, 365) * 86400),
             allow_loopback_http=env.get("DELIVERY_ALLOW_LOOPBACK_HTTP", "").lower() == "true",
+            queue_retention_seconds=int(number("DELIVERY_QUEUE_RETENTION_SECONDS", DEFAULT_QUEUE_RETENTION_SECONDS,
+                                               60, DEFAULT_QUEUE_RETENTION_SECONDS)),
         )
         if problems:
             raise ConfigError("invalid delivery settings:\n- " + "\n- ".join(problems))
         return settings
+
+
+def record_budget_seconds(attempt_timeout_seconds: float) -> float:
+    """Time one record may take: the attempt's deadline plus its AWS calls."""
+    return attempt_timeout_seconds + SENDER_RECORD_MARGIN_SECONDS
+
+
+def sender_timeout_floor(attempt_timeout_seconds: float, batch_size: int = SENDER_BATCH_SIZE) -> int:
+    """The least sender function timeout (s) that fits a batch of one group attempted in a row:
+    ``batch_size`` x :func:`record_budget_seconds` + the invocation's own margin."""
+    return math.ceil(batch_size * record_budget_seconds(attempt_timeout_seconds) + SENDER_INVOCATION_MARGIN_SECONDS)
 
 
 def next_delay(attempts_made: int, schedule: tuple[int, ...]) -> int | None:
