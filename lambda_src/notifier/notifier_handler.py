@@ -1,12 +1,20 @@
 """Notifier: notifications queue (SQS standard) -> vendor SNS topic.
 
-* Status-change events (EventBridge events delivered by the completed-payment rule) are published
-  at most once per (transaction_id, new_status): a marker row
-  ``{transaction_id, marker: "MARKER#notify#<status>", expires_at}`` in the notification marker
-  table (``NOTIFY_MARKERS_TABLE``, TTL on ``expires_at``; the notifier never writes the ledger) is
+* Domain events (EventBridge events delivered by the vendor-notification rule) carry the
+  payment's announcements (paycore.lifecycle): each is published at most once per
+  (transaction_id, seq), in seq order - a marker row ``{transaction_id, marker:
+  "MARKER#notify#seq#<seq>", expires_at}`` in the notification marker table
+  (``NOTIFY_MARKERS_TABLE``, TTL on ``expires_at``; the notifier never writes the ledger) is
   claimed with a conditional put *before* publishing (state ``in_progress`` with a short lease)
-  and marked ``done`` after; a publish failure releases the claim, so the retry publishes.
-  A crash between publish and ``done`` republishes after the lease: at-least-once, never lost.
+  and marked ``done`` after; a publish failure releases the claim, so the retry publishes. A
+  crash between publish and ``done`` republishes after the lease: at-least-once, never lost. An
+  announcement another invocation is publishing fails this record (retried), so the later ones
+  wait and the order holds.
+* A domain event whose write held a refund or dispute until the payment's sale (``awaiting_sale``)
+  is watched: the record fails (``LifecycleAwaitingSale``) until the sale has been published
+  (marker ``MARKER#notify#sale``), so a sale that never comes ends the watch in the queue's DLQ
+  after its ``maxReceiveCount`` receives (the DLQ alarm). The held announcements themselves are
+  published by the sale's event, right after the sale.
 * Manual re-notifications (``kind = manual_notification``, from the notify API) bypass the marker.
 * Unknown vendor (no vendor id, or not in the optional ``KNOWN_VENDORS`` list): published anyway
   with ``vendor_id = "unknown"``/the id (no vendor subscription matches) and counted as
@@ -31,6 +39,8 @@ from paycore import obs
 from paycore.obs import logger, metrics, tracer
 from paycore.notification import (
     MARKER_TTL_SECONDS,
+    SALE_MARKER,
+    DomainEvent,
     Notification,
     parse_queue_message,
     sns_message,
@@ -45,6 +55,10 @@ LEASE_SECONDS = 120
 
 class NotificationInProgress(RuntimeError):
     """Another invocation holds the claim: retry this message later."""
+
+
+class AwaitingSale(RuntimeError):
+    """A refund or dispute of this payment waits for its sale, not published yet: look again later."""
 
 
 @lru_cache(maxsize=1)
@@ -132,6 +146,10 @@ def notify(notification: Notification, *, topic_arn: str, now: int) -> str:
         raise
     if notification.dedup:
         _complete(notification, response.get("MessageId", ""))
+        if notification.event_type == "payment.succeeded":
+            table().put_item(Item={"transaction_id": notification.transaction_id, "marker": SALE_MARKER,
+                                   "row_type": "marker", "kind": "notification", "marker_state": "done",
+                                   "expires_at": now + MARKER_TTL_SECONDS})
     metrics.add_metric("NotificationsPublished", MetricUnit.Count, 1)
     # the success path: NotificationsPublished counts it; DEBUG (POWERTOOLS_LOG_LEVEL) shows each one
     logger.debug(
@@ -141,9 +159,25 @@ def notify(notification: Notification, *, topic_arn: str, now: int) -> str:
     return "published"
 
 
+def announce(event: DomainEvent, *, topic_arn: str, now: int) -> str:
+    """Publish a domain event's announcements in seq order (a failure stops the rest: the retry
+    resumes in order); then, for a write that held something, fail until the sale was published."""
+    outcomes = [notify(n, topic_arn=topic_arn, now=now) for n in event.notifications]
+    if event.awaiting_sale:
+        told = table().get_item(Key={"transaction_id": event.transaction_id, "marker": SALE_MARKER},
+                                ConsistentRead=True).get("Item")
+        if not told:
+            metrics.add_metric("LifecycleAwaitingSale", MetricUnit.Count, 1)
+            logger.info("a refund or dispute waits for its sale", extra={"transaction_id": event.transaction_id})
+            raise AwaitingSale("the payment's sale has not been published yet")
+    return ",".join(outcomes) or "nothing_new"
+
+
 def record_handler(record: SQSRecord) -> str:
-    notification = parse_queue_message(record.body)
-    return notify(notification, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()))
+    message = parse_queue_message(record.body)
+    if isinstance(message, DomainEvent):
+        return announce(message, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()))
+    return notify(message, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()))
 
 
 @metrics.log_metrics

@@ -121,7 +121,7 @@ class DeliveryOps:
             raise OpsError(f"unknown endpoint {endpoint_id!r}")
         state = self.store.get_endpoint_state(endpoint_id).get("admin_state", ACTIVE)
         rows = self.store.get_messages(self.store.query_index(BY_ENDPOINT, endpoint_id, since))
-        rows.sort(key=lambda r: (r.get("created_at", ""), delivery.status_rank(r.get("status", ""))))
+        rows.sort(key=delivery.order_key)
         counts = {"endpoint_id": endpoint_id, "since": since, "scanned": len(rows), "matched": 0, "resent": 0,
                   "delivered": 0, "pending": 0, "dry_run": dry_run, "endpoint_state": state}
         for row in rows:

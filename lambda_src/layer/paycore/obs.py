@@ -37,6 +37,11 @@ WEBHOOK_IGNORED = "WebhookIgnored"
 WEBHOOK_RECORDED = "WebhookRecorded"
 UNROUTABLE_EVENT = "UnroutableEvent"
 SIGNING_SECRET_UNUSABLE = "SigningSecretUnusable"
+#: A refund, reversal or dispute held until its payment's sale is announced (counted per hold).
+LIFECYCLE_HELD = "LifecycleHeld"
+#: An event whose vendor, customer or currency contradicts its payment's sale (dimension reason:
+#: the field); the value is kept raw on the state row.
+LIFECYCLE_CONFLICT = "LifecycleConflict"
 
 logger = Logger(service=SERVICE)
 
