@@ -65,6 +65,14 @@ def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
                     "Verified events recorded with a vendor id that cannot be routed: no vendor was notified "
                     "(ledger rows keep vendor_id_raw; GET /transactions?vendor_id=unknown)",
                     {**_SERVICE, "reason": "unsafe_vendor_id"}),
+        MetricAlarm("event-id-conflict", "WebhookRejected", 1,
+                    "A verified event id came again naming another payment: refused and quarantined "
+                    "(event_id_conflict), the first payment's record stands; look at both payments",
+                    {**_SERVICE, "reason": "event_id_conflict"}),
+        MetricAlarm("lifecycle-conflict", "LifecycleConflict", 1,
+                    "A refund, dispute or later payment event names another vendor, customer or currency than "
+                    "its payment's sale: recorded, the sale's values kept, the other kept raw on the state row "
+                    "(conflicts; GET /transactions/{id})", _SERVICE),
     )
 
 

@@ -312,6 +312,7 @@ def _observe(outcome: Outcome, message_id: str) -> None:
         obs.count(obs.LIFECYCLE_HELD, outcome.held)
         logger.info("refund or dispute held until its sale is announced", extra={**fields, "held": outcome.held})
     for name in outcome.conflicts:
+        obs.count(obs.LIFECYCLE_CONFLICT)  # what the alarm watches; the field in the next one
         obs.count_with_reason(obs.LIFECYCLE_CONFLICT, name)
         logger.warning("event contradicts its payment's sale: kept raw", extra={**fields, "field": name})
     if outcome.kind == "duplicate":

@@ -60,6 +60,7 @@ class Notification:
     seq: int | None = None  # the announcement's number in its payment's story
     object_id: str = ""  # the refund or dispute it is about
     totals: tuple[tuple[str, int], ...] = ()  # the payment's running amounts after it
+    retold: bool = False  # an earlier write's announcement, told again in case the bus reordered
 
     @property
     def dedup(self) -> bool:
@@ -159,13 +160,15 @@ def _domain_event(detail: Any) -> DomainEvent:
     if not ID_PATTERN.match(transaction_id):
         raise InvalidMessage("transaction_id is missing or invalid")
     kinds = detail.get("bus_kinds")
+    first = int(str(detail.get("announced_from") or "0") or 0)
     notifications = tuple(
         Notification(
             kind="status_change", transaction_id=transaction_id, vendor_id=str(detail.get("vendor_id") or ""),
             status=str(a.get("status") or ""), amount=_amount(a.get("amount")),
             currency=str(a.get("currency") or detail.get("currency") or ""), occurred_at=str(a.get("occurred_at") or ""),
             customer_id=str(detail.get("customer_id") or ""), event_type=f"payment.{a.get('kind')}", seq=a["seq"],
-            object_id=str(a.get("object_id") or ""), totals=tuple((name, int(a.get(name) or 0)) for name in AMOUNT_FIELDS))
+            object_id=str(a.get("object_id") or ""), totals=tuple((name, int(a.get(name) or 0)) for name in AMOUNT_FIELDS),
+            retold=a["seq"] < first)
         for a in announcements_to_tell(detail))
     return DomainEvent(transaction_id, notifications, isinstance(kinds, list) and AWAITING_SALE in kinds)
 

@@ -211,7 +211,7 @@ class StripeProvider(Provider):
                 **fields.as_kwargs(),
             )
         facts = _facts(kind or "", obj, event_type, common["occurred_at"])
-        primary = facts[0]
+        primary = next((f for f in reversed(facts) if f.kind != "refund_total"), facts[-1])  # the newest
         return Transaction(
             transaction_id=_text(obj.get("payment_intent")) or _text(obj.get("charge" if kind != "charge" else "id")),
             status=EVENT_STATUS_OF_FACT[(primary.kind, primary.status)],
@@ -223,8 +223,8 @@ class StripeProvider(Provider):
 
 
 def _facts(kind: str, obj: Mapping[str, Any], event_type: str, when: str) -> tuple[Fact, ...]:
-    """The refunds or dispute a Charge, Refund or Dispute object reports, the newest first
-    (``when``: the event's time, for an object without its own)."""
+    """The refunds or dispute a Charge, Refund or Dispute object reports, in the order they were
+    made (``when``: the event's time, for an object without its own)."""
     if kind == "dispute":
         return (Fact("dispute", _text(obj.get("id")), DISPUTE_STATUS.get(str(obj.get("status")), "open"),
                      obj.get("amount"), _currency(obj), _when(obj, when),  # type: ignore[arg-type]  # checked by Fact
@@ -235,7 +235,7 @@ def _facts(kind: str, obj: Mapping[str, Any], event_type: str, when: str) -> tup
     refunds = obj.get("refunds")
     listed = refunds.get("data") if isinstance(refunds, Mapping) else None
     facts = [_refund(r, when) for r in listed if isinstance(r, Mapping)] if isinstance(listed, list) else []
-    facts.sort(key=lambda f: (f.occurred_at, f.id), reverse=True)
+    facts.sort(key=lambda f: (f.occurred_at, f.id))
     if not facts or (isinstance(refunds, Mapping) and refunds.get("has_more") is True):
         # not itemized (API versions from 2022-11-15 leave the list out), or only in part: the
         # charge's cumulative refunded amount is a floor of the payment's refunded amount
