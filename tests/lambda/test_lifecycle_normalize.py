@@ -23,7 +23,7 @@ def normalize(provider: str, event: dict) -> Transaction:
     envelope = build_envelope(provider=provider, received_at=NOW_MS, request_id="req-1", source_ip="198.51.100.7",
                               headers={}, raw=raw)
     txn = providers.get(provider).normalize(envelope, event)
-    assert isinstance(txn, Transaction)
+    assert type(txn).__name__ == "Transaction"  # of whichever paycore copy a test loaded
     return txn
 
 

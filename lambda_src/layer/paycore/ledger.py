@@ -53,9 +53,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from paycore import lifecycle, rawcodec
 from paycore.model import Ignored, Rejected, Transaction
 
-STATE_SK = "STATE"
+STATE_SK, STATE_ROW = lifecycle.STATE_SK, lifecycle.STATE_ROW
 MARKER_SK = "MARKER"
-EVENT_ROW, STATE_ROW, MARKER_ROW = "event", "state", "marker"
+EVENT_ROW, MARKER_ROW = "event", "marker"
 VENDOR_INDEX, CUSTOMER_INDEX = "by-vendor", "by-customer"
 MARKER_TTL_SECONDS = 8 * 24 * 3600  # > 7 days: longer than Stripe's and PayPal's 3-day retries
 #: Concurrent writers of one state row (two message groups naming one payment) retry the fold.

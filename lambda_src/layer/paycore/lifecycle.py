@@ -47,6 +47,8 @@ SALE_FIELDS = ("vendor_id", "customer_id", "currency", "amount", "created_at", "
                "customer_id_raw", "currency_raw", "amount_raw")
 #: Of those, the ones a later event may contradict (the conflict is kept raw and counted).
 CHECKED_FIELDS = ("vendor_id", "customer_id", "currency")
+#: The state row's sort key and row type (paycore.ledger's layout).
+STATE_SK, STATE_ROW = "STATE", "state"
 
 
 @dataclass(frozen=True)
@@ -427,8 +429,6 @@ def to_item(p: Payment, *, bus_kinds: Iterable[str] = (), announced_from: int | 
     """:class:`Payment` -> the state row (plain values for paycore.ledger.serialize; None is left
     out). ``bus_kinds``: what this write announces (Pipe B puts only such writes on the bus);
     ``announced_from``: the first seq it announces."""
-    from paycore.ledger import STATE_ROW, STATE_SK
-
     t = totals(p)
     sale = p.sale
     item: dict[str, Any] = {

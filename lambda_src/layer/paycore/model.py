@@ -305,7 +305,7 @@ class Ignored:
 _DECIMAL_AMOUNT = re.compile(r"\d{1,15}(\.\d{1,4})?")
 
 
-def to_minor_units(value: str, currency: str) -> int:
+def to_minor_units(value: Any, currency: str) -> int:
     """Decimal string -> integer minor units by the currency's ISO 4217 exponent.
 
     ``to_minor_units("10.50", "USD") == 1050``, ``("1000", "JPY") == 1000``,

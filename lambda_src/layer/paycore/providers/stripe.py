@@ -227,7 +227,7 @@ def _facts(kind: str, obj: Mapping[str, Any], event_type: str, when: str) -> tup
     made (``when``: the event's time, for an object without its own)."""
     if kind == "dispute":
         return (Fact("dispute", _text(obj.get("id")), DISPUTE_STATUS.get(str(obj.get("status")), "open"),
-                     obj.get("amount"), _currency(obj), _when(obj, when),  # type: ignore[arg-type]  # checked by Fact
+                     obj.get("amount"), _currency(obj), _when(obj, when),  # checked by Fact
                      withdrawn=event_type == "charge.dispute.funds_withdrawn",
                      reinstated=event_type == "charge.dispute.funds_reinstated"),)
     if kind == "refund":
@@ -239,7 +239,7 @@ def _facts(kind: str, obj: Mapping[str, Any], event_type: str, when: str) -> tup
     if not facts or (isinstance(refunds, Mapping) and refunds.get("has_more") is True):
         # not itemized (API versions from 2022-11-15 leave the list out), or only in part: the
         # charge's cumulative refunded amount is a floor of the payment's refunded amount
-        facts.append(Fact("refund_total", _text(obj.get("id")), "succeeded", obj.get("amount_refunded"),  # type: ignore[arg-type]
+        facts.append(Fact("refund_total", _text(obj.get("id")), "succeeded", obj.get("amount_refunded"),
                           _currency(obj), when))
     return tuple(facts)
 
@@ -247,7 +247,7 @@ def _facts(kind: str, obj: Mapping[str, Any], event_type: str, when: str) -> tup
 def _refund(obj: Mapping[str, Any], when: str) -> Fact:
     status = obj.get("status")
     return Fact("refund", _text(obj.get("id")), status if status in REFUND_STATUS else "pending",
-                obj.get("amount"), _currency(obj), _when(obj, when))  # type: ignore[arg-type]  # checked by Fact
+                obj.get("amount"), _currency(obj), _when(obj, when))  # checked by Fact
 
 
 def _currency(obj: Mapping[str, Any]) -> str:
