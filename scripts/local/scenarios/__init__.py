@@ -11,6 +11,9 @@ for ends up in the ledger - or in a place a documented tool recovers it from:
 * wrong secret: the providers' signing secrets rotated without us; every genuine event of that
   window is quarantined; after ``set_secrets`` the quarantine replay recovers all of them, and a
   provider retry that arrived meanwhile is not doubled;
+* lifecycle: sales, partial refunds and disputes of Stripe and PayPal payments (USD, KWD, JPY), two
+  refunds sent before their sales: the ledger's amounts, and each payment's story as its vendor
+  hears it (SNS and signed webhooks), sale first, running totals that add up;
 * delivery (when vendor endpoints are deployed): signed webhooks to the vendors' HTTP servers on
   127.0.0.1 through the deployed bus rule, queues and functions: a dead vendor exhausts its
   schedule (the `local` environment's short one) and gets everything through
