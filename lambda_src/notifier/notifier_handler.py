@@ -12,9 +12,11 @@
   wait and the order holds.
 * A domain event whose write held a refund or dispute until the payment's sale (``awaiting_sale``)
   is watched: the record fails (``LifecycleAwaitingSale``) until the sale has been published
-  (marker ``MARKER#notify#sale``), so a sale that never comes ends the watch in the queue's DLQ
-  after its ``maxReceiveCount`` receives (the DLQ alarm). The held announcements themselves are
-  published by the sale's event, right after the sale.
+  (marker ``MARKER#notify#sale``). On the last receive the queue allows
+  (``NOTIFICATIONS_MAX_RECEIVE_COUNT``, its ``maxReceiveCount``) the watch ends: counted
+  ``LifecycleSaleMissing`` (alarmed), logged with the payment's id, acknowledged. The held
+  announcements stay on the state row and are published by the sale's event, right after the
+  sale, whenever it comes.
 * Manual re-notifications (``kind = manual_notification``, from the notify API) bypass the marker.
 * Unknown vendor (no vendor id, or not in the optional ``KNOWN_VENDORS`` list): published anyway
   with ``vendor_id = "unknown"``/the id (no vendor subscription matches) and counted as
@@ -36,7 +38,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
 from paycore import obs
-from paycore.obs import logger, metrics, tracer
+from paycore.obs import LIFECYCLE_SALE_MISSING, logger, metrics, tracer
 from paycore.notification import (
     MARKER_TTL_SECONDS,
     SALE_MARKER,
@@ -166,14 +168,28 @@ def notify(notification: Notification, *, topic_arn: str, now: int) -> str:
     return "published"
 
 
-def announce(event: DomainEvent, *, topic_arn: str, now: int) -> str:
+def _max_receives() -> int | None:
+    """The notifications queue's maxReceiveCount (None when unset or not a positive integer: the
+    watch then fails until the queue dead-letters it)."""
+    raw = os.environ.get("NOTIFICATIONS_MAX_RECEIVE_COUNT", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def announce(event: DomainEvent, *, topic_arn: str, now: int, receive_count: int = 1,
+             max_receives: int | None = None) -> str:
     """Publish a domain event's announcements in seq order (a failure stops the rest: the retry
-    resumes in order); then, for a write that held something, fail until the sale was published."""
+    resumes in order); then, for a write that held something, fail until the sale was published -
+    on the last receive (``max_receives``) count the sale as missing and let the watch go."""
     outcomes = [notify(n, topic_arn=topic_arn, now=now) for n in event.notifications]
     if event.awaiting_sale:
         told = table().get_item(Key={"transaction_id": event.transaction_id, "marker": SALE_MARKER},
                                 ConsistentRead=True).get("Item")
-        if not told:
+        if not told and max_receives is not None and receive_count >= max_receives:
+            metrics.add_metric(LIFECYCLE_SALE_MISSING, MetricUnit.Count, 1)
+            logger.warning("a refund or dispute is held: its sale did not come within the watch",
+                           extra={"transaction_id": event.transaction_id, "receives": receive_count})
+            outcomes.append("sale_missing")
+        elif not told:
             metrics.add_metric("LifecycleAwaitingSale", MetricUnit.Count, 1)
             logger.info("a refund or dispute waits for its sale", extra={"transaction_id": event.transaction_id})
             raise AwaitingSale("the payment's sale has not been published yet")
@@ -183,7 +199,10 @@ def announce(event: DomainEvent, *, topic_arn: str, now: int) -> str:
 def record_handler(record: SQSRecord) -> str:
     message = parse_queue_message(record.body)
     if isinstance(message, DomainEvent):
-        return announce(message, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()))
+        receives = record.attributes.approximate_receive_count
+        return announce(message, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()),
+                        receive_count=int(receives) if str(receives or "").isdigit() else 1,
+                        max_receives=_max_receives())
     return notify(message, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()))
 
 

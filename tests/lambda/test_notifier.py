@@ -89,10 +89,10 @@ def manual(transaction_id="pi_1", vendor_id="vendor-1") -> str:
                        "vendor_id": vendor_id, "status": "succeeded", "amount": 1999, "currency": "usd"})
 
 
-def sqs_event(*bodies: str) -> dict:
+def sqs_event(*bodies: str, receive_count: int = 1) -> dict:
     return {"Records": [
         {"messageId": f"m{i}", "receiptHandle": f"rh{i}", "body": body,
-         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1732237200000"},
+         "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1732237200000"},
          "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
          "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:notifications-test", "awsRegion": REGION}
         for i, body in enumerate(bodies)]}
@@ -145,6 +145,31 @@ def test_a_refund_held_for_its_sale_is_watched_until_the_sale_is_published(notif
     assert '"LifecycleAwaitingSale"' in capsys.readouterr().out
     sale = json.dumps(domain_event("pi_1", ["refunded", "succeeded"], vendor_id="vendor-1"))  # releases the refund
     assert notifier.handler(sqs_event(sale, held), FakeContext()) == {"batchItemFailures": []}
+    assert [m["event_type"] for m in inbox(inboxes["vendor-1"])] == ["payment.succeeded", "payment.refunded"]
+
+
+def test_a_watch_whose_sale_never_comes_ends_on_the_queue_s_last_receive_counted_for_the_alarm(
+        notifier, topic, capsys, logs, monkeypatch):
+    monkeypatch.setenv("NOTIFICATIONS_MAX_RECEIVE_COUNT", "3")  # the queue's maxReceiveCount
+    _, inboxes = topic
+    held = json.dumps(domain_event("pi_1", ["refunded"], vendor_id="vendor-1"))
+    failed = {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert [notifier.handler(sqs_event(held, receive_count=n), FakeContext()) for n in (1, 2)] == [failed, failed]
+    assert '"LifecycleSaleMissing"' not in capsys.readouterr().out
+    # the last receive before the queue would dead-letter it: the watch ends, counted and logged
+    assert notifier.handler(sqs_event(held, receive_count=3), FakeContext()) == {"batchItemFailures": []}
+    out = capsys.readouterr().out
+    [blob] = [json.loads(x) for x in out.splitlines() if x.startswith("{") and '"LifecycleSaleMissing"' in x]
+    # what the lifecycle-sale-missing alarm watches: the metric with the service dimension only
+    assert (blob["LifecycleSaleMissing"], blob["service"], blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"]) == (
+        [1.0], "payment-webhooks", [["service"]])
+    assert '"LifecycleAwaitingSale"' not in out
+    [line] = [json.loads(x) for x in logs if "its sale did not come" in x]
+    assert (line["level"], line["transaction_id"]) == ("WARNING", "pi_1")
+    assert inbox(inboxes["vendor-1"]) == []
+    # the sale, whenever it comes, still tells the sale and then the refund held for it
+    sale = json.dumps(domain_event("pi_1", ["refunded", "succeeded"], vendor_id="vendor-1"))
+    assert notifier.handler(sqs_event(sale), FakeContext()) == {"batchItemFailures": []}
     assert [m["event_type"] for m in inbox(inboxes["vendor-1"])] == ["payment.succeeded", "payment.refunded"]
 
 

@@ -42,6 +42,9 @@ LIFECYCLE_HELD = "LifecycleHeld"
 #: An event whose vendor, customer or currency contradicts its payment's sale (dimension reason:
 #: the field); the value is kept raw on the state row.
 LIFECYCLE_CONFLICT = "LifecycleConflict"
+#: A refund, reversal or dispute whose sale did not come within the notifier's watch (the
+#: notifications queue's receives): it stays held on the state row.
+LIFECYCLE_SALE_MISSING = "LifecycleSaleMissing"
 
 logger = Logger(service=SERVICE)
 
