@@ -10,13 +10,15 @@ import json
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from paycore import lifecycle
-from paycore.model import CURRENCY_EXPONENT, Fact, Transaction
+from paycore.model import CURRENCY_EXPONENT
 from scripts.local.runner import eventbridge
+
+if TYPE_CHECKING:
+    from paycore.model import Transaction
 
 DATA = Path(__file__).parent / "data" / "lifecycle"
 STRIPE_TYPES = ("payment_intent.succeeded", "charge.refunded", "charge.refund.updated", "charge.dispute.created",
@@ -151,6 +153,8 @@ def step(transaction_id: str, kind: str, n: int, *, amount: int = 1999, currency
          received_at: int = 1_764_379_980_000) -> Transaction:
     """The normalized event that announces ``kind`` (a payment status, or what undoes a sale: a
     full refund or reversal, a dispute of the whole amount) for ``transaction_id``."""
+    from paycore.model import Fact, Transaction  # here: the webhook builders above run on any paycore
+
     if kind not in _KIND_FACTS:
         return Transaction(transaction_id, "stripe", f"evt_{transaction_id}_{n}", f"payment_intent.{kind}", kind, amount,
                            currency, vendor_id, "cus-1", occurred_at, received_at)
@@ -164,6 +168,8 @@ def step(transaction_id: str, kind: str, n: int, *, amount: int = 1999, currency
 
 def state_writes(transaction_id: str, kinds: list[str], **fields: Any) -> list[dict[str, Any]]:
     """The state rows (plain values) the ledger writes for events announcing ``kinds`` in turn."""
+    from paycore import lifecycle
+
     payment, items = lifecycle.Payment(transaction_id), []
     for n, kind in enumerate(kinds, start=1):
         applied = lifecycle.apply(payment, step(transaction_id, kind, n, **fields))
