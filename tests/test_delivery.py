@@ -118,7 +118,7 @@ def test_endpoint_parameter_holds_the_validated_configuration():
 
 def test_a_large_endpoint_configuration_uses_the_advanced_tier():
     endpoints = [{"id": f"ep-big-{i:03d}", "url": f"https://hooks{i}.vendor-big.example.com/payments/webhooks",
-                  "event_types": list(runtime.EVENT_TYPES)} for i in range(30)]
+                  "event_types": list(runtime.EVENT_TYPES)} for i in range(25)]
     out = synth("dev", delivery={"vendors": {"vendor-big": {"endpoints": endpoints}}})
     parameter = by(out, "aws_ssm_parameter", name="/payments/dev/delivery-endpoints")
     assert len(parameter["value"]) > 4096 and parameter["tier"] == "Advanced"

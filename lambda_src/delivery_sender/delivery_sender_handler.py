@@ -129,6 +129,7 @@ def _new_row(msg: dict[str, Any], now: float, ttl: int) -> dict[str, Any]:
         "pk": f"MSG#{msg['message_id']}", "sk": "MSG", "row_type": "message",
         "message_id": msg["message_id"], "endpoint_id": msg["endpoint_id"], "vendor_id": msg["vendor_id"],
         "transaction_id": msg["transaction_id"], "event_type": msg["event_type"], "status": msg.get("status"),
+        "seq": msg.get("seq") if isinstance(msg.get("seq"), int) else None,
         "payload": msg["payload"], "created_at": msg["created_at"], "state": PENDING,
         "cycle_attempts": 0, "total_attempts": 0, "updated_at": delivery.iso(now),
         "endpoint_key": msg["endpoint_id"], "txn_key": msg["transaction_id"],

@@ -25,7 +25,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from downstream_fixtures import REGION, FakeContext, aws_env, fresh  # noqa: F401  (fixtures)
 
 from paycore import delivery
-from scripts.local.runner import eventbridge
 from sqs_event_source import EventSourceStandIn
 
 
@@ -355,11 +354,13 @@ def fanout(delivery_env):
 
 def status_change(transaction_id: str, new_status: str, old_status: str = "", vendor_id: str = "vendor-a",
                   amount: int = 1999, occurred_at: str = "2025-11-29T01:33:00.000Z") -> str:
-    """The notifications-style SQS body of a TransactionStatusChanged event (what the rule delivers)."""
-    detail = {"transaction_id": transaction_id, "vendor_id": vendor_id, "customer_id": "cus-1",
-              "old_status": old_status, "new_status": new_status, "amount": str(amount), "currency": "usd",
-              "occurred_at": occurred_at}
-    return json.dumps(eventbridge.eventbridge_event(detail))
+    """The SQS body of the domain event (what the rule delivers) of the write that announces
+    ``new_status`` after ``old_status`` (a payment status or a kind of paycore.lifecycle): built
+    as the processor and Pipe B build it (lifecycle_events.domain_event)."""
+    from lifecycle_events import domain_event  # here: the platform tests import this module on older code too
+
+    kinds = [old_status, new_status] if old_status else [new_status]
+    return json.dumps(domain_event(transaction_id, kinds, vendor_id=vendor_id, amount=amount, occurred_at=occurred_at))
 
 
 def sqs_event(bodies: list[str]) -> dict[str, Any]:

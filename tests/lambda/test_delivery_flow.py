@@ -63,9 +63,14 @@ def test_every_notification_arrives_once_per_endpoint_in_order_and_verifies(deli
         assert all(r["verified"] for r in vendor.requests)
     body = a1.received()[0]["payload"]
     assert body == {"type": "payment.succeeded", "timestamp": "2025-11-29T01:33:00.000Z",
-                    "data": {"transaction_id": "pi_1", "vendor_id": "vendor-a", "status": "succeeded", "amount": 1999,
-                             "currency": "usd", "occurred_at": "2025-11-29T01:33:00.000Z"}}
-    assert a1.received()[0]["id"] == delivery.webhook_id("ep-a-main", "pi_1", "succeeded")
+                    "data": {"transaction_id": "pi_1", "vendor_id": "vendor-a", "sequence": 1, "status": "succeeded",
+                             "amount": 1999, "currency": "USD", "occurred_at": "2025-11-29T01:33:00.000Z",
+                             "object_id": "pi_1", "captured_amount": 1999, "refunded_amount": 0, "reversed_amount": 0,
+                             "disputed_amount": 0, "dispute_lost_amount": 0, "net_amount": 1999}}
+    refund = a1.received()[1]["payload"]["data"]
+    assert (refund["sequence"], refund["status"], refund["amount"], refund["refunded_amount"], refund["net_amount"]) == (
+        2, "refunded", 1999, 1999, 0)
+    assert a1.received()[0]["id"] == delivery.webhook_id("ep-a-main", "pi_1", delivery.announcement_label(1))
 
 
 def test_a_request_signed_with_another_secret_does_not_verify(delivery_env, fanout, sender):

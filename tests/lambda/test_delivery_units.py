@@ -13,6 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 import handler_constants  # noqa: F401  (sys.path)
+from lifecycle_events import domain_event
 from paycore import delivery, egress
 
 
@@ -85,8 +86,8 @@ def test_the_sender_timeout_fits_a_batch_of_one_group_attempted_in_a_row():
 
 def test_signature_verifies_with_the_official_library_and_fails_when_tampered():
     secret = delivery.generate_secret()
-    body = delivery.payload({"transaction_id": "pi_1", "vendor_id": "v", "amount": "100", "currency": "eur"},
-                            "succeeded", "2025-11-29T01:33:00.000Z")
+    body = delivery.payload({"transaction_id": "pi_1", "vendor_id": "v", "currency": "EUR"},
+                            {"seq": 1, "kind": "succeeded", "amount": 100, "occurred_at": "2025-11-29T01:33:00.000Z"})
     now = int(time.time())
     headers = delivery.headers("msg_1", now, body, [secret])
     assert Webhook(secret).verify(body, headers)["data"]["amount"] == 100
@@ -227,15 +228,19 @@ def test_a_closed_port_is_a_connection_error():
     assert result.outcome == "connection_error"
 
 
-def test_the_payload_shape():
-    body = json.loads(delivery.payload({"transaction_id": "pi_1", "vendor_id": "", "amount": "", "currency": "usd"},
-                                       "refunded", ""))
-    assert body == {"type": "payment.refunded", "timestamp": None,
-                    "data": {"transaction_id": "pi_1", "vendor_id": None, "status": "refunded", "amount": None,
-                             "currency": "usd", "occurred_at": None}}
+def test_the_payload_is_one_announcement_with_its_own_amount_and_the_running_totals():
+    announcement = {"seq": 3, "kind": "refunded", "amount": 200, "currency": "USD", "occurred_at": "2025-11-29T02:00:00.000Z",
+                    "object_id": "re_1", "status": "partially_refunded", "captured_amount": 1050, "refunded_amount": 500,
+                    "reversed_amount": 0, "disputed_amount": 0, "dispute_lost_amount": 0, "net_amount": 550}
+    body = json.loads(delivery.payload({"transaction_id": "pi_1", "vendor_id": "", "currency": "USD"}, announcement))
+    assert body == {"type": "payment.refunded", "timestamp": "2025-11-29T02:00:00.000Z",
+                    "data": {"transaction_id": "pi_1", "vendor_id": None, "sequence": 3, "status": "partially_refunded",
+                             "amount": 200, "currency": "USD", "occurred_at": "2025-11-29T02:00:00.000Z",
+                             "object_id": "re_1", "captured_amount": 1050, "refunded_amount": 500, "reversed_amount": 0,
+                             "disputed_amount": 0, "dispute_lost_amount": 0, "net_amount": 550}}
 
 
-def test_fanout_messages_follow_subscriptions_and_put_the_previous_status_first():
+def test_fanout_messages_follow_subscriptions_and_put_the_earlier_announcements_first():
     import delivery_fanout_handler as fanout
 
     endpoints = delivery.parse_endpoints({"vendors": {
@@ -245,17 +250,17 @@ def test_fanout_messages_follow_subscriptions_and_put_the_previous_status_first(
         ]},
         "vendor-b": {"endpoints": [{"id": "ep-b", "url": "https://b.example/h", "event_types": ["payment.refunded"]}]},
     }})
-    detail = {"transaction_id": "pi_1", "vendor_id": "vendor-a", "old_status": "succeeded", "new_status": "refunded",
-              "amount": "100", "currency": "eur", "occurred_at": "2025-11-29T01:00:00Z"}
+    detail = domain_event("pi_1", ["succeeded", "refunded"], vendor_id="vendor-a", amount=100, currency="EUR")["detail"]
     entries = fanout.messages_for(detail, endpoints, 1_764_380_000)
     bodies = [json.loads(e["MessageBody"]) for e in entries]
-    assert [(b["endpoint_id"], b["status"]) for b in bodies] == [("ep-all", "succeeded"), ("ep-all", "refunded"),
-                                                                 ("ep-sales", "succeeded")]
+    assert [(b["endpoint_id"], b["status"], b["seq"]) for b in bodies] == [
+        ("ep-all", "succeeded", 1), ("ep-all", "refunded", 2), ("ep-sales", "succeeded", 1)]
     assert {e["MessageGroupId"] for e in entries} == {"ep-all#pi_1", "ep-sales#pi_1"}
     assert [e["MessageDeduplicationId"] for e in entries] == [b["message_id"] for b in bodies]
-    assert json.loads(bodies[0]["payload"])["data"]["occurred_at"] is None  # not known from this event
+    assert len({b["message_id"] for b in bodies}) == 3  # one per endpoint and announcement
     assert fanout.messages_for({**detail, "vendor_id": ""}, endpoints, 0) == []
-    assert fanout.messages_for({**detail, "new_status": "processing", "old_status": "pending"}, endpoints, 0) == []
+    held = domain_event("pi_1", ["refunded"], vendor_id="vendor-a")["detail"]  # a refund before its sale: held
+    assert (held["bus_kinds"], fanout.messages_for(held, endpoints, 0)) == (["awaiting_sale"], [])
     with pytest.raises(fanout.InvalidEvent):
         fanout.messages_for({**detail, "transaction_id": "bad id!"}, endpoints, 0)
 

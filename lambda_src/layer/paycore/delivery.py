@@ -21,13 +21,15 @@ from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from paycore.egress import is_public_address
-from paycore.model import STATUS_RANK, SAFE_ID
+from paycore.lifecycle import AMOUNT_FIELDS, KINDS, UNDOING_KINDS
+from paycore.model import PAYMENT_STATUS_RANK, SAFE_ID
 
 #: Seconds since the epoch; tests replace it (``delivery.clock = fake``).
 clock: Callable[[], float] = time.time
 
-#: Statuses vendors can subscribe to, as event types ``payment.<status>``.
-DELIVERABLE_STATUSES = ("succeeded", "failed", "canceled", "refunded", "reversed")
+#: What vendors can subscribe to, as event types ``payment.<kind>``: the announcements of a
+#: payment's lifecycle (paycore.lifecycle.KINDS).
+DELIVERABLE_STATUSES = KINDS
 EVENT_TYPES = tuple(f"payment.{s}" for s in DELIVERABLE_STATUSES)
 
 #: Delay before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (~27.6 h).
@@ -53,7 +55,7 @@ ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{2,47}$")
 DELIVERY_RULE_PATTERN: dict[str, Any] = {
     "source": ["payments.ledger"],
     "detail-type": ["TransactionStatusChanged"],
-    "detail": {"new_status": list(DELIVERABLE_STATUSES)},
+    "detail": {"bus_kinds": list(DELIVERABLE_STATUSES)},
 }
 EVENT_SOURCE = "payments.delivery"
 EXHAUSTED_DETAIL_TYPE = "DeliveryExhausted"
@@ -270,11 +272,16 @@ def event_type_of(status: str) -> str | None:
     return f"payment.{status}" if status in DELIVERABLE_STATUSES else None
 
 
-def webhook_id(endpoint_id: str, transaction_id: str, status: str) -> str:
-    """Deterministic ``webhook-id``: one per (endpoint, payment, status), stable across retries,
-    resends and a duplicate domain event."""
-    digest = hashlib.sha256(f"{endpoint_id}\n{transaction_id}\n{status}".encode()).hexdigest()[:32]
+def webhook_id(endpoint_id: str, transaction_id: str, label: str) -> str:
+    """Deterministic ``webhook-id``: one per (endpoint, payment, announcement), stable across
+    retries, resends and every domain event that carries the announcement. ``label``:
+    :func:`announcement_label` (older messages: the status)."""
+    digest = hashlib.sha256(f"{endpoint_id}\n{transaction_id}\n{label}".encode()).hexdigest()[:32]
     return f"msg_{digest}"
+
+
+def announcement_label(seq: int) -> str:
+    return f"seq:{seq}"
 
 
 def group_id(endpoint_id: str, transaction_id: str) -> str:
@@ -283,27 +290,37 @@ def group_id(endpoint_id: str, transaction_id: str) -> str:
     return lane if len(lane) <= 128 else f"{endpoint_id}#{hashlib.sha256(transaction_id.encode()).hexdigest()[:64]}"
 
 
-def payload(detail: Mapping[str, Any], status: str, occurred_at: str) -> str:
-    """The JSON body vendors receive (Standard Webhooks shape: type, timestamp, data)."""
-    amount = detail.get("amount")
-    try:
-        amount = int(str(amount)) if amount not in (None, "") else None
-    except ValueError:
-        amount = None
+def payload(detail: Mapping[str, Any], announcement: Mapping[str, Any]) -> str:
+    """The JSON body vendors receive (Standard Webhooks shape: type, timestamp, data): one
+    announcement, its own amount and the payment's running totals after it; the same bytes from
+    whichever domain event carried it."""
+    occurred_at = announcement.get("occurred_at") or None
     data = {
         "transaction_id": detail.get("transaction_id"),
         "vendor_id": detail.get("vendor_id") or None,
-        "status": status,
-        "amount": amount,
-        "currency": detail.get("currency") or None,
-        "occurred_at": occurred_at or None,
+        "sequence": announcement["seq"],
+        "status": announcement.get("status"),
+        "amount": announcement.get("amount"),
+        "currency": announcement.get("currency") or detail.get("currency") or None,
+        "occurred_at": occurred_at,
+        "object_id": announcement.get("object_id") or None,
+        **{name: announcement.get(name) for name in AMOUNT_FIELDS},
     }
-    body = {"type": event_type_of(status), "timestamp": occurred_at or None, "data": data}
+    body = {"type": event_type_of(announcement["kind"]), "timestamp": occurred_at, "data": data}
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
 def status_rank(status: str) -> int:
-    return STATUS_RANK.get(status, 0)
+    """An order of the kinds for messages without a sequence (older rows): payment statuses by
+    rank, then what undoes a sale."""
+    if status in PAYMENT_STATUS_RANK:
+        return PAYMENT_STATUS_RANK[status]
+    return 100 + UNDOING_KINDS.index(status) if status in UNDOING_KINDS else 0
+
+
+def order_key(row: Mapping[str, Any]) -> tuple[str, int, int]:
+    """How a payment's messages are ordered for a resend: created, then sequence, then kind."""
+    return (str(row.get("created_at", "")), int(row.get("seq") or 0), status_rank(str(row.get("status", ""))))
 
 
 def iso(epoch: float) -> str:

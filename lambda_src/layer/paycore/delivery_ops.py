@@ -206,8 +206,7 @@ class DeliveryOps:
                 counts["delivered"] += 1
             elif row["state"] == PENDING:
                 counts["pending"] += 1
-        work.sort(key=lambda pair: (pair[0].get("created_at", ""), delivery.status_rank(pair[0].get("status", "")),
-                                    pair[0]["message_id"]))
+        work.sort(key=lambda pair: (*delivery.order_key(pair[0]), pair[0]["message_id"]))
         if dry_run:
             return {**counts, "would_resend": counts["matched"], "would_release": len(parked)}
         if parked:

@@ -40,9 +40,11 @@ def endpoint_key(endpoint_id: str) -> dict[str, Any]:
 
 
 def park_sort_key(row: Mapping[str, Any], rank: int) -> str:
-    """Where a parked message sorts among its endpoint's: when it was created, then the status order
-    (a sale before its refund created in the same millisecond), then its id."""
-    return f"{row['created_at']}#{rank:02d}#{row['message_id']}"
+    """Where a parked message sorts among its endpoint's: as :func:`paycore.delivery.order_key` -
+    when it was created, then the payment's announcement sequence, then the status order (a sale
+    before its refund created in the same millisecond) - then its id; fixed widths keep the text
+    order the same as the numbers'."""
+    return f"{row['created_at']}#{int(row.get('seq') or 0):012d}#{rank:03d}#{row['message_id']}"
 
 
 class DeliveryStore:
