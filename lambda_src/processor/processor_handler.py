@@ -30,8 +30,8 @@ recorded (:func:`paycore.providers.read`).
   thread), each group's records in order, a group stopping at its first failure
   (:mod:`paycore.fifo_groups`); the threads only run :func:`process_message` (its DynamoDB/S3
   round trips overlap), metrics and log lines are written afterwards on the handler's thread, in
-  batch order. Powertools' batch package is imported only to raise its error (importing it costs
-  ~50 ms of a cold start).
+  batch order. Powertools' batch package is imported only to raise its error (it weighs on a
+  cold start).
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ _pool = ThreadPoolExecutor(max_workers=PARALLEL_GROUPS, thread_name_prefix="grou
 class SqsRecord(NamedTuple):
     """What the processor reads of one record of an SQS event (AWS's keys ``messageId``, ``body``,
     ``attributes.SentTimestamp`` and ``attributes.MessageGroupId``: the ones Powertools' SQSRecord
-    reads, without its data_classes package, ~25 ms of a cold start)."""
+    reads, without importing its data_classes package at a cold start)."""
 
     message_id: str
     body: str

@@ -599,8 +599,8 @@ def test_duplicate_delivery_reads_and_writes_nothing(aws):
 
 
 def test_the_processor_starts_without_powertools_batch_and_data_classes_packages():
-    """Importing them costs ~50 and ~25 ms of a cold start; the processor imports the batch package
-    only to raise its error, and reads the four fields of an SQS record itself."""
+    """Both weigh on a cold start: the processor imports the batch package only to raise its error,
+    and reads the four fields of an SQS record itself."""
     import subprocess
     import sys
     from pathlib import Path
