@@ -157,6 +157,7 @@ def test_now_is_what_the_environment_deploys():
     assert (prod.pipe_b_routed_only, prod.waf_log_actions, prod.alert_email_filtered) == (True, ("BLOCK",), True)
     assert (prod.log_level, prod.success_info_logs, prod.access_log_class) == ("WARNING", False, "INFREQUENT_ACCESS")
     assert prod.processor_parallelism == 10 and prod.access_log_bytes == cost_model.access_log_bytes()
+    assert (prod.webhooks_per_minute, cost_model.deployed_settings("dev").webhooks_per_minute) == (10_000, 1_000)
     # what the code does comes from the run (code_as_measured), else the model's base assumption
     assert (prod.event_row, prod.single_state_write, prod.redelivery_reads) == ("gzip", False, False)
     code = {"event_row": "zd1", "single_state_write": True, "redelivery_reads": True}

@@ -81,14 +81,14 @@ class CostSettings:
     # waits for a message the delivery sender held back; Lambda's pollers long-poll, and their empty
     # receives are per time (fixed), not per message: receives are counted one per invocation.
     esm_empty_receives: bool = False
-    # Time-bound calls are priced at the design rate, over 10,000
-    # webhooks a minute at Black Friday peaks - the steady traffic the model assumes elsewhere
-    # (full Pipe A batches). Secrets Manager reads are cached per execution environment, so their
+    # Time-bound calls are priced at the design rate (settings.webhooks_per_minute: prod 10,000 a
+    # minute at Black Friday peaks) - the steady traffic the model assumes elsewhere (full Pipe A
+    # batches). Secrets Manager reads are cached per execution environment, so their
     # calls per minute = warm environments x secrets the function reads x 60 / cache seconds.
     webhooks_per_minute: int = 10_000
     # Warm environments per function that reads secrets, modelled: at 10,000/min (~167 per second)
     # and ~50 ms per invocation incl. overhead, Little's law gives ~8 busy at once; 10 rounds up
-    # (prod keeps 20 processor environments provisioned, but a batch of 10 serves 10 webhooks).
+    # (a batch of 10 serves 10 webhooks).
     warm_environments: int = 10
     secret_cache_seconds: int = 300            # paycore.secrets.DEFAULT_MAX_AGE_SECONDS (see environment_facts)
     # Secrets each function reads per cache period, counted from the settings and the code (see
@@ -139,6 +139,7 @@ def deployed_settings(environment: str, *, overrides: dict | None = None, measur
         processor_parallelism=s.processor_parallel_groups,
         webhook_statuses=s.pipes.status_routed_statuses or base.webhook_statuses,  # empty: unfiltered, unused
         delivery_memory_mb=s.delivery.memory_mb,
+        webhooks_per_minute=s.webhooks_per_minute,
         **(measured or {}),
     )
 
