@@ -95,7 +95,7 @@ def test_more_webhooks_for_the_same_calls_cost_less_per_webhook(calls):
 SAVINGS = (
     ({"event_row": "zd1"}, "DynamoDB"), ({"gsi_projection": "KEYS_ONLY"}, "DynamoDB"),
     ({"single_state_write": True}, "DynamoDB"), ({"success_info_logs": False}, "CloudWatch Logs"),
-    ({"waf_logging": "blocked_and_counted"}, "CloudWatch Logs"), ({"alert_email_filtered": True}, "SNS"),
+    ({"waf_log_actions": ("BLOCK",)}, "CloudWatch Logs"), ({"alert_email_filtered": True}, "SNS"),
     ({"pipe_b_routed_only": True}, "EventBridge"), ({"pipe_a_batch_size": 100, "pipe_a_window_seconds": 60}, "S3"),
 )
 
@@ -156,9 +156,10 @@ def test_now_is_what_the_environment_deploys():
     prod = cost_model.deployed_settings("prod")
     assert (prod.pipe_a_batch_size, prod.pipe_a_window_seconds, prod.gsi_projection) == (100, 60, "KEYS_ONLY")
     assert prod.memory_mb["processor"] == 3008 and prod.lambda_system_log_level == "WARN"
-    assert (prod.pipe_b_routed_only, prod.waf_logging, prod.alert_email_filtered) == (True, "blocked_and_counted", True)
+    assert (prod.pipe_b_routed_only, prod.waf_log_actions, prod.alert_email_filtered) == (True, ("BLOCK",), True)
     assert (prod.log_level, prod.success_info_logs, prod.access_log_class) == ("WARNING", False, "INFREQUENT_ACCESS")
     assert prod.processor_parallelism == 10 and prod.access_log_bytes == cost_model.access_log_bytes()
+    assert (prod.webhooks_per_minute, cost_model.deployed_settings("dev").webhooks_per_minute) == (10_000, 1_000)
     # what the code does comes from the run (code_as_measured), else the model's base assumption
     assert (prod.event_row, prod.single_state_write, prod.redelivery_reads) == ("gzip", False, False)
     code = {"event_row": "zd1", "single_state_write": True, "redelivery_reads": True}
@@ -169,7 +170,7 @@ def test_now_is_what_the_environment_deploys():
         "ledger_index_projection": "ALL", "lambda_system_log_level": "INFO", "processor_parallel_groups": 1,
         "log_level": "INFO"})
     assert (undone.pipe_a_batch_size, undone.pipe_a_window_seconds, undone.pipe_b_routed_only) == (10, 0, False)
-    assert (undone.waf_logging, undone.access_log_class, undone.alert_email_filtered) == ("all", "STANDARD", False)
+    assert (undone.waf_log_actions, undone.access_log_class, undone.alert_email_filtered) == ((), "STANDARD", False)
     assert (undone.gsi_projection, undone.lambda_system_log_level, undone.processor_parallelism) == ("ALL", "INFO", 1)
     # log level INFO: the success lines are DEBUG, still not written
     assert (undone.log_level, undone.success_info_logs) == ("INFO", False)
@@ -356,7 +357,7 @@ def test_secrets_are_priced_per_time_at_the_design_rate_with_the_run_beside(call
 def test_main_prints_the_delivery_block_after_the_webhook_total(calls_delivery, tmp_path, capsys):
     path = tmp_path / "calls.json"
     path.write_text(json.dumps(calls_delivery))
-    assert cost_model.main(["--env", "prod", "--calls", str(path)]) == 0
+    assert cost_model.main(["--env", "prod", "--calls", str(path), "--no-bill"]) == 0
     out = capsys.readouterr().out.splitlines()
     webhook = next(i for i, text in enumerate(out) if text.startswith("total: $"))
     assert out[webhook + 1].startswith("vendor delivery, $ per million notifications delivered")

@@ -7,6 +7,7 @@ import json
 import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.appautoscaling_policy import AppautoscalingPolicy
+from cdktf_cdktf_provider_aws.appautoscaling_scheduled_action import AppautoscalingScheduledAction
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
@@ -21,6 +22,7 @@ from constructs.processing import (
     FunctionGroup,
     FunctionSpec,
     ProvisionedConcurrencyAutoscaling,
+    ScheduledMinimum,
     ServerlessFunction,
     VpcPlacement,
 )
@@ -177,6 +179,51 @@ def test_processor_alias_has_provisioned_concurrency_scaled_on_utilization_and_b
     metrics = backlog["customized_metric_specification"]["metrics"]
     assert [m["id"] for m in metrics] == ["visible", "running", "backlog_per_instance"]
     assert metrics[0]["metric_stat"]["metric"]["metric_name"] == "ApproximateNumberOfMessagesVisible"
+
+
+def test_prods_known_peak_raises_the_scaling_minimum_at_its_start_and_restores_it_at_its_end():
+    out = synth("prod")
+    actions = resources(out, AppautoscalingScheduledAction.TF_RESOURCE_TYPE)
+    target = next(iter(resources(out, AppautoscalingTarget.TF_RESOURCE_TYPE)))
+    policies = [f"aws_appautoscaling_policy.{key}" for key in resources(out, AppautoscalingPolicy.TF_RESOURCE_TYPE)]
+    by_name = {a["name"]: (key, a) for key, a in actions.items()}
+    start_key, start = by_name["payment-processor-prod-black-friday-2027-start"]
+    end_key, end = by_name["payment-processor-prod-black-friday-2027-end"]
+    assert len(actions) == 2
+    assert (start["schedule"], start["timezone"], start["scalable_target_action"]) == (
+        "at(2027-11-25T00:00:00)", "Etc/UTC", {"min_capacity": "10", "max_capacity": "300"})
+    assert (end["schedule"], end["timezone"], end["scalable_target_action"]) == (
+        "at(2027-12-01T00:00:00)", "Etc/UTC", {"min_capacity": "2", "max_capacity": "300"})
+    for action in (start, end):
+        assert action["resource_id"] == f"${{aws_appautoscaling_target.{target}.resource_id}}"
+        assert action["scalable_dimension"] == f"${{aws_appautoscaling_target.{target}.scalable_dimension}}"
+    # one update of the target at a time: the policies, then start, then end
+    assert sorted(start["depends_on"]) == sorted(policies) and end["depends_on"] == [
+        f"aws_appautoscaling_scheduled_action.{start_key}"]
+    assert not resources(synth("dev"), AppautoscalingScheduledAction.TF_RESOURCE_TYPE)
+
+
+def test_fails_when_a_scheduled_minimum_is_outside_the_range_or_ends_before_it_starts(tmp_path):
+    group = _group(tmp_path)
+    peak = ScheduledMinimum(name="peak", start="2027-11-25T00:00:00", end="2027-12-01T00:00:00", min_capacity=5)
+    with pytest.raises(ValueError) as error:
+        ProvisionedConcurrencyAutoscaling(group, "worker", function=group.functions["worker"],
+                                          provisioned_concurrent_executions=2, min_capacity=2, max_capacity=10,
+                                          scheduled_minimums=[
+                                              peak, ScheduledMinimum("Bad Name", "2027-12-02T00:00:00",
+                                                                     "2027-12-01T00:00:00", 11),
+                                              ScheduledMinimum("late", "2027-13-01T00:00:00", "2027-12-01", 3)])
+    message = str(error.value)
+    for fragment in ("scheduled minimum names must be unique, 1..40 of [a-z0-9-], got 'Bad Name'",
+                     "scheduled minimum 'Bad Name' must end after it starts, got 2027-12-02T00:00:00..2027-12-01T00:00:00",
+                     "scheduled minimum 'Bad Name' must be above min_capacity (2) and at most max_capacity (10), got 11",
+                     "scheduled minimum 'late' needs UTC times such as 2026-11-27T00:00:00"):
+        assert fragment in message
+    assert "'peak'" not in message
+    with pytest.raises(ValueError, match="scheduled_minimums need provisioned concurrency with autoscaling"):
+        ProvisionedConcurrencyAutoscaling(group, "idle", function=group.functions["worker"],
+                                          provisioned_concurrent_executions=2, min_capacity=2, max_capacity=10,
+                                          autoscaling=False, scheduled_minimums=[peak])
 
 
 def test_local_has_no_provisioned_concurrency_or_autoscaling():

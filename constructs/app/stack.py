@@ -76,6 +76,7 @@ from constructs.processing import (
     FunctionGroup,
     LayerOptions,
     ProvisionedConcurrencyAutoscaling,
+    ScheduledMinimum,
     VpcPlacement,
 )
 from constructs.queueing import FailureQueue, WebhookQueue
@@ -276,6 +277,8 @@ class PaymentPlatformStack(TerraformStack):
             autoscaling=s.enabled("autoscaling"), min_capacity=scaling.min_capacity,
             max_capacity=scaling.max_capacity, target_utilization=scaling.target_utilization,
             backlog_queue_name=q.ingest.queue.name, backlog_messages_per_instance=scaling.backlog_per_instance,
+            scheduled_minimums=[ScheduledMinimum(name=p.name, start=p.start, end=p.end, min_capacity=p.min_capacity)
+                                for p in scaling.scheduled_peaks],
         )
         group.add_queue_event_source("notifier", queue_arn=q.notifications.queue.arn, queue_kms_key_arn=keys["sqs"].arn)
         group.add_queue_event_source(

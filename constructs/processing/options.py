@@ -72,3 +72,15 @@ class LayerOptions:
     zip_path: str
     source_code_hash: str
     description: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduledMinimum:
+    """A known peak: from `start` to `end` (UTC, `2026-11-27T00:00:00`) the scaling target keeps at
+    least `min_capacity` (Application Auto Scaling scheduled actions; target tracking still scales
+    above it). `name`: 1..40 of [a-z0-9-], unique per target."""
+
+    name: str
+    start: str
+    end: str
+    min_capacity: int

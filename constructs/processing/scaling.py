@@ -1,10 +1,14 @@
 """`ProvisionedConcurrencyAutoscaling`: the add-on a stack attaches to a latency-critical function:
 a published alias, provisioned concurrency and Application Auto Scaling (utilization and,
-optionally, the backlog of the queue it consumes)."""
+optionally, the backlog of the queue it consumes; scheduled minimums for known peaks)."""
 
 from __future__ import annotations
 
-from cdktf import TerraformResourceLifecycle
+import re
+from datetime import datetime
+from typing import Sequence
+
+from cdktf import ITerraformDependable, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicy,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration as TargetTracking,
@@ -15,6 +19,10 @@ from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions as Dimension,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification as Predefined,
 )
+from cdktf_cdktf_provider_aws.appautoscaling_scheduled_action import (
+    AppautoscalingScheduledAction,
+    AppautoscalingScheduledActionScalableTargetAction as TargetAction,
+)
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
 from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
 from cdktf_cdktf_provider_aws.lambda_provisioned_concurrency_config import LambdaProvisionedConcurrencyConfig
@@ -22,6 +30,28 @@ from constructs import Construct
 
 from constructs.core.limits import AUTOSCALING_TARGET_UTILIZATION
 from constructs.processing.function import ServerlessFunction
+from constructs.processing.options import ScheduledMinimum
+
+_PEAK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_AT = "%Y-%m-%dT%H:%M:%S"
+
+
+def _peak_problems(peaks: Sequence[ScheduledMinimum], min_capacity: int, max_capacity: int) -> list[str]:
+    problems = []
+    names = [peak.name for peak in peaks]
+    for peak in peaks:
+        if not _PEAK_NAME.match(peak.name) or names.count(peak.name) > 1:
+            problems.append(f"scheduled minimum names must be unique, 1..40 of [a-z0-9-], got {peak.name!r}")
+        try:
+            if datetime.strptime(peak.end, _AT) <= datetime.strptime(peak.start, _AT):
+                problems.append(f"scheduled minimum {peak.name!r} must end after it starts, got {peak.start}..{peak.end}")
+        except ValueError:
+            problems.append(f"scheduled minimum {peak.name!r} needs UTC times such as 2026-11-27T00:00:00, "
+                            f"got {peak.start!r}..{peak.end!r}")
+        if not min_capacity < peak.min_capacity <= max_capacity:
+            problems.append(f"scheduled minimum {peak.name!r} must be above min_capacity ({min_capacity}) and at "
+                            f"most max_capacity ({max_capacity}), got {peak.min_capacity}")
+    return problems
 
 
 class ProvisionedConcurrencyAutoscaling:
@@ -42,8 +72,12 @@ class ProvisionedConcurrencyAutoscaling:
       target_utilization: 0.1..0.9 of provisioned concurrency (default 0.7).
       backlog_queue_name: the consumed queue's name; default None (utilization tracking only).
       backlog_messages_per_instance: >= 1 (default 100).
+      scheduled_minimums: known peaks (`ScheduledMinimum`): at `start` the target's minimum rises to the
+        peak's min_capacity, at `end` it returns to min_capacity (two one-time `at()` scheduled actions
+        each, ids `{id_prefix}-{name}-start` / `-end`); needs autoscaling. Default none.
 
-    Attributes: alias, provisioned_concurrency, scaling_target (None when not built), scaling_policies.
+    Attributes: alias, provisioned_concurrency, scaling_target (None when not built), scaling_policies,
+    scheduled_actions.
     """
 
     def __init__(
@@ -61,6 +95,7 @@ class ProvisionedConcurrencyAutoscaling:
         target_utilization: float = 0.7,
         backlog_queue_name: str | None = None,
         backlog_messages_per_instance: int = 100,
+        scheduled_minimums: Sequence[ScheduledMinimum] = (),
     ):
         problems = []
         if provisioned_concurrent_executions < 0:
@@ -74,6 +109,9 @@ class ProvisionedConcurrencyAutoscaling:
             problems.append(f"target_utilization must be {AUTOSCALING_TARGET_UTILIZATION}, got {target_utilization}")
         if backlog_messages_per_instance < 1:
             problems.append(f"backlog_messages_per_instance must be >= 1, got {backlog_messages_per_instance}")
+        if scheduled_minimums and not (autoscaling and provisioned_concurrent_executions > 0):
+            problems.append("scheduled_minimums need provisioned concurrency with autoscaling")
+        problems += _peak_problems(scheduled_minimums, min_capacity, max_capacity)
         if problems:
             raise ValueError(f"ProvisionedConcurrencyAutoscaling {id_prefix}: " + "; ".join(problems))
 
@@ -86,6 +124,7 @@ class ProvisionedConcurrencyAutoscaling:
         self.provisioned_concurrency: LambdaProvisionedConcurrencyConfig | None = None
         self.scaling_target: AppautoscalingTarget | None = None
         self.scaling_policies: list[AppautoscalingPolicy] = []
+        self.scheduled_actions: list[AppautoscalingScheduledAction] = []
         if provisioned_concurrent_executions <= 0:
             return
         self.provisioned_concurrency = LambdaProvisionedConcurrencyConfig(
@@ -115,8 +154,31 @@ class ProvisionedConcurrencyAutoscaling:
                     predefined_metric_type="LambdaProvisionedConcurrencyUtilization"),
             ),
         ))
-        if backlog_queue_name is None:
-            return
+        if backlog_queue_name is not None:
+            self._backlog_policy(scope, id_prefix, target, name, alias_name, backlog_queue_name,
+                                 backlog_messages_per_instance)
+        self._schedule(scope, id_prefix, target, name, scheduled_minimums, min_capacity, max_capacity)
+
+    def _schedule(self, scope: Construct, id_prefix: str, target: AppautoscalingTarget, name: str,
+                  peaks: Sequence[ScheduledMinimum], min_capacity: int, max_capacity: int) -> None:
+        """Two one-time actions per peak, created one after the other: Application Auto Scaling
+        rejects concurrent updates of one target (ConcurrentUpdateException; see
+        hashicorp/terraform-provider-aws#17915), so each waits for the policies and the previous one."""
+        previous: list[ITerraformDependable] = list(self.scaling_policies)
+        for peak in peaks:
+            for edge, at, minimum in (("start", peak.start, peak.min_capacity), ("end", peak.end, min_capacity)):
+                action = AppautoscalingScheduledAction(
+                    scope, f"{id_prefix}-{peak.name}-{edge}", name=f"{name}-{peak.name}-{edge}",
+                    service_namespace=target.service_namespace, resource_id=target.resource_id,
+                    scalable_dimension=target.scalable_dimension, schedule=f"at({at})", timezone="Etc/UTC",
+                    scalable_target_action=TargetAction(min_capacity=str(minimum), max_capacity=str(max_capacity)),
+                    depends_on=previous,
+                )
+                self.scheduled_actions.append(action)
+                previous = [action]
+
+    def _backlog_policy(self, scope: Construct, id_prefix: str, target: AppautoscalingTarget, name: str,
+                        alias_name: str, backlog_queue_name: str, backlog_messages_per_instance: int) -> None:
         # Backlog per running instance: visible messages / (concurrent executions of the alias + 1);
         # the +1 keeps the ratio defined when nothing runs yet.
         self.scaling_policies.append(AppautoscalingPolicy(

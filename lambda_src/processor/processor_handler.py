@@ -31,16 +31,19 @@ recorded (:func:`paycore.providers.read`).
   currency is kept raw beside a safe value and counted as ``UnroutableEvent{reason}``
   (``paycore.model.route_fields``); no vendor is notified of it.
 * Any other error (DynamoDB throttling after botocore's retries, Secrets Manager or S3 down, an
-  unusable signing secret of ours, the PayPal certificate download failing) fails the record:
-  ``SqsFifoPartialProcessor(skip_group_on_error=True)`` fails it and the later records of *its
-  message group* only; other groups of the batch are processed. SQS redelivers the failed ones in
-  order (redrive to the DLQ after maxReceiveCount). When every record of a batch fails,
-  Powertools raises ``BatchProcessingError`` (an invocation error: the Lambda Errors alarm fires).
-* ``PROCESSOR_PARALLEL_GROUPS`` > 1 (setting ``processor_parallel_groups``): the message groups of
-  a batch run on that many threads at once, each group's records in order, a group stopping at its
-  first failure as above (:mod:`paycore.fifo_groups`); the threads only run
-  :func:`process_message` (its DynamoDB/S3 round trips overlap), metrics and log lines are
-  written afterwards on the handler's thread, in batch order. 1 (default): Powertools' FIFO processor, one record after the other.
+  unusable signing secret of ours, the PayPal certificate download failing) fails the record and
+  the later records of *its message group* only (as Powertools' ``SqsFifoPartialProcessor`` with
+  ``skip_group_on_error=True``); other groups of the batch are processed. SQS redelivers the
+  failed ones in order (redrive to the DLQ after maxReceiveCount). When every record of a batch
+  fails, the handler raises Powertools' ``BatchProcessingError`` (an invocation error: the Lambda
+  Errors alarm fires).
+* The message groups of a batch run on ``PROCESSOR_PARALLEL_GROUPS`` threads at once (setting
+  ``processor_parallel_groups``; 1, the default: one group after the other on the handler's
+  thread), each group's records in order, a group stopping at its first failure
+  (:mod:`paycore.fifo_groups`); the threads only run :func:`process_message` (its DynamoDB/S3
+  round trips overlap), metrics and log lines are written afterwards on the handler's thread, in
+  batch order. Powertools' batch package is imported only to raise its error (it weighs on a
+  cold start).
 """
 from __future__ import annotations
 
@@ -51,9 +54,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from paycore import fifo_groups, obs, providers
 from paycore.envelope import Envelope, parse_envelope
@@ -75,10 +75,27 @@ ledger = Ledger(obs.client("dynamodb"), os.environ.get("TABLE_NAME", ""))
 quarantine = Quarantine(obs.client("s3"), os.environ.get("ARCHIVE_BUCKET", ""))
 secrets = SecretStore(obs.client("secretsmanager"), prefix=os.environ.get("SECRET_PREFIX", ""))
 _sqs: Any = None  # created on first use: only a message whose verification could not be decided needs it
-# A failing record stops only its own message group (one payment); other groups go on.
-batch = SqsFifoPartialProcessor(skip_group_on_error=True)
 PARALLEL_GROUPS = max(1, int(os.environ.get("PROCESSOR_PARALLEL_GROUPS") or 1))
 _pool = ThreadPoolExecutor(max_workers=PARALLEL_GROUPS, thread_name_prefix="group") if PARALLEL_GROUPS > 1 else None
+
+
+class SqsRecord(NamedTuple):
+    """What the processor reads of one record of an SQS event (AWS's keys ``messageId``, ``body``,
+    ``attributes.SentTimestamp``, ``attributes.MessageGroupId`` and
+    ``attributes.ApproximateReceiveCount``: the ones Powertools' SQSRecord reads, without importing
+    its data_classes package at a cold start)."""
+
+    message_id: str
+    body: str
+    sent_timestamp: int
+    message_group_id: str | None
+    receive_count: int
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> "SqsRecord":
+        attributes = raw.get("attributes") or {}
+        return cls(raw["messageId"], raw["body"], int(attributes.get("SentTimestamp") or 0),
+                   attributes.get("MessageGroupId"), int(attributes.get("ApproximateReceiveCount") or 1))
 
 
 class Outcome(NamedTuple):
@@ -285,26 +302,22 @@ def _peek_provider(body: str) -> str:
 
 
 @tracer.capture_method(capture_response=False)
-def record_handler(record: SQSRecord) -> Outcome:
-    return _observed(record, _processed(record))
-
-
-def _processed(record: SQSRecord) -> Outcome | Exception:
+def _processed(record: SqsRecord) -> Outcome | Exception:
     """:func:`process_message` for one record: its outcome, or the error it raised (no logging,
     no metrics: this part may run on a group's thread)."""
     try:
         return process_message(
             record.body,
             message_id=record.message_id,
-            sent_at_ms=int(record.attributes.sent_timestamp or 0),
+            sent_at_ms=record.sent_timestamp,
             deps=default_deps(),
-            receive_count=int(record.attributes.approximate_receive_count or 1),
+            receive_count=record.receive_count,
         )
     except Exception as error:  # noqa: BLE001 - reported (and raised) by _observed
         return error
 
 
-def _observed(record: SQSRecord, result: Outcome | Exception) -> Outcome:
+def _observed(record: SqsRecord, result: Outcome | Exception) -> Outcome:
     """Metrics and log lines of one record's result; raises its error (the record fails)."""
     logger.remove_keys(["provider", "transaction_id", "event_id"])
     try:
@@ -379,12 +392,13 @@ def _observe(outcome: Outcome, message_id: str) -> None:
         )
 
 
-def process_groups_in_parallel(event: Mapping[str, Any], pool: ThreadPoolExecutor) -> dict:
-    """The batch with its message groups on `pool`'s threads (records of a group in order, a group
-    stopping at its first failure); the same response and errors as Powertools' FIFO processor."""
-    records = [SQSRecord(raw) for raw in event.get("Records", [])]
+def process_groups(event: Mapping[str, Any], pool: ThreadPoolExecutor | None) -> dict:
+    """The batch with its message groups on `pool`'s threads, or one after the other without one
+    (records of a group in order, a group stopping at its first failure and failing the rest): the
+    same response and errors as Powertools' FIFO processor with skip_group_on_error."""
+    records = [SqsRecord.of(raw) for raw in event.get("Records", [])]
     groups = fifo_groups.by_group(range(len(records)),
-                                  lambda index: records[index].attributes.message_group_id or records[index].message_id)
+                                  lambda index: records[index].message_group_id or records[index].message_id)
 
     def run_group(indexes: Sequence[int]) -> dict[int, Outcome | Exception | None]:
         results: dict[int, Outcome | Exception | None] = {}
@@ -396,7 +410,8 @@ def process_groups_in_parallel(event: Mapping[str, Any], pool: ThreadPoolExecuto
         return results
 
     results: dict[int, Outcome | Exception | None] = {}
-    for done in fifo_groups.run_groups(groups, run_group, pool=pool):
+    for done in (fifo_groups.run_groups(groups, run_group, pool=pool) if pool is not None
+                 else map(run_group, groups)):
         results.update(done)
     failures: list[dict[str, str]] = []
     errors = []
@@ -411,6 +426,8 @@ def process_groups_in_parallel(event: Mapping[str, Any], pool: ThreadPoolExecuto
             failures.append({"itemIdentifier": record.message_id})
             errors.append((type(error), error, error.__traceback__))
     if records and len(failures) == len(records):
+        from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
         raise BatchProcessingError(msg=f"All records failed processing. {len(errors)} individual errors logged separately below.",
                                    child_exceptions=errors)
     return {"batchItemFailures": failures}
@@ -470,12 +487,8 @@ def _queue_url(record: Mapping[str, Any]) -> str:
 def handler(event: dict, context: Any) -> dict:
     _retry_soon.clear()
     try:
-        if _pool is not None:
-            response = process_groups_in_parallel(event, _pool)
-        else:
-            response = process_partial_response(event=event, record_handler=record_handler, processor=batch,
-                                                context=context)
-    except BatchProcessingError:  # every record failed: all of them come back
+        response = process_groups(event, _pool)
+    except Exception:  # every record failed (BatchProcessingError): all of them come back
         if _retry_soon:
             _bring_back_soon(event, {r.get("messageId") for r in event.get("Records") or []})
         raise

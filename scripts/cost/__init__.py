@@ -19,9 +19,16 @@ The environment's settings (``CostSettings``, settings.py) say what the deployed
 the local run cannot show (memory, X-Ray sampling, WAF and access logs, Pipe batching, e-mail
 subscriptions): ``deployed_settings`` reads them from the environment's settings (cdktf.json), so
 the figures are what the stack deploys. What is modelled rather than measured is named in each
-field's comment. Fixed monthly costs (provisioned concurrency, NAT instances, interface
-endpoints, KMS keys, alarms, dashboards, WAF web ACL and rules, custom metrics, storage) are not
-per webhook and are left out.
+field's comment.
+
+The whole bill (bill.py, fixed.py, inventory.py, bill_report.py): the fixed monthly costs of what
+the environment keeps running, counted from the stack its settings synthesize (provisioned
+concurrency, NAT instances with their volumes and public IPv4 addresses, interface endpoints, WAF
+web ACL and rules, KMS keys, secrets, alarms, dashboards, custom metrics, Pipes' stream polling,
+flow logs: one function per line), what else each webhook causes (vendor subscriptions' deliveries,
+endpoint data, vendor delivery, the ledger's, archive's and logs' storage over their life), and
+``$ per million`` at 1M, 10M and 100M webhooks a month with the monthly total, its assumptions
+each with what it is worth, and a PNG of $ per million against volume for dev and prod.
 
 Prints one line per service and ``total: $X.XX per million webhooks``, the webhook path without
 vendor delivery's share of the run (webhook.py); then, when the run delivered vendor webhooks,
@@ -31,7 +38,11 @@ cached per execution environment) are priced at the design rate (``webhooks_per_
 the run's own figure printed beside.
 """
 
-from scripts.cost.cli import main
+from scripts.cost.bill import Bill, Inputs, whole_bill
+from scripts.cost.bill_report import bill_report, plot
+from scripts.cost.cli import bill_inputs, main
+from scripts.cost.fixed import FIXED_LINES, BillAssumptions, FixedLine
+from scripts.cost.inventory import Inventory, inventory
 from scripts.cost.delivery import deliveries_made, delivery_bus_events, delivery_model, delivery_report
 from scripts.cost.inputs import (
     DELIVERY_INDEXES,
@@ -46,7 +57,8 @@ from scripts.cost.settings import CostSettings, access_log_bytes, base_settings,
 from scripts.cost.webhook import Line, model, report, total
 
 __all__ = [
-    "DELIVERY_INDEXES", "PRICES", "SAMPLE_CALLS", "CostSettings", "Line", "access_log_bytes", "base_settings",
+    "DELIVERY_INDEXES", "FIXED_LINES", "PRICES", "Bill", "BillAssumptions", "FixedLine", "Inputs", "Inventory",
+    "bill_inputs", "bill_report", "inventory", "plot", "whole_bill", "SAMPLE_CALLS", "CostSettings", "Line", "access_log_bytes", "base_settings",
     "code_as_measured", "deliveries_made", "delivery_bus_events", "delivery_model", "delivery_report",
     "deployed_settings", "line_written", "load_calls", "main", "model", "realistic_sizes", "report", "total",
     "webhook_path",

@@ -56,8 +56,11 @@ class CostSettings:
     access_log_class: str = "STANDARD"         # the API access log group: STANDARD | INFREQUENT_ACCESS
     lambda_platform_log_bytes: int = 330       # START + END + REPORT (with X-Ray segment) per invocation
     waf_log_bytes: int = 1500                  # one WAF log record (headers, rule matches), modelled
-    waf_logging: str = "all"                   # "all" | "blocked_and_counted" (logging filter)
-    waf_blocked_or_counted_share: float = 0.005  # share of requests WAF blocks or counts, modelled
+    waf_log_actions: tuple[str, ...] = ()      # api.waf_log_actions: the logging filter (empty: every request)
+    waf_blocked_share: float = 0.005           # share of requests WAF blocks, modelled
+    # share of webhooks a rule counts: the anonymous-IP group's HostingProviderIPList is overridden
+    # to count, and Stripe and PayPal send from hosting ranges - modelled as every webhook
+    waf_counted_share: float = 1.0
     pipe_a_batch_size: int = 10                # settings.pipes.batch_size
     pipe_a_window_seconds: int = 0             # maximum_batching_window_in_seconds
     pipe_b_routed_only: bool = False           # Pipe B filter: only the statuses a rule routes
@@ -78,14 +81,14 @@ class CostSettings:
     # waits for a message the delivery sender held back; Lambda's pollers long-poll, and their empty
     # receives are per time (fixed), not per message: receives are counted one per invocation.
     esm_empty_receives: bool = False
-    # Time-bound calls are priced at the design rate, over 10,000
-    # webhooks a minute at Black Friday peaks - the steady traffic the model assumes elsewhere
-    # (full Pipe A batches). Secrets Manager reads are cached per execution environment, so their
+    # Time-bound calls are priced at the design rate (settings.webhooks_per_minute: prod 10,000 a
+    # minute at Black Friday peaks) - the steady traffic the model assumes elsewhere (full Pipe A
+    # batches). Secrets Manager reads are cached per execution environment, so their
     # calls per minute = warm environments x secrets the function reads x 60 / cache seconds.
     webhooks_per_minute: int = 10_000
     # Warm environments per function that reads secrets, modelled: at 10,000/min (~167 per second)
     # and ~50 ms per invocation incl. overhead, Little's law gives ~8 busy at once; 10 rounds up
-    # (prod keeps 20 processor environments provisioned, but a batch of 10 serves 10 webhooks).
+    # (a batch of 10 serves 10 webhooks).
     warm_environments: int = 10
     secret_cache_seconds: int = 300            # paycore.secrets.DEFAULT_MAX_AGE_SECONDS (see environment_facts)
     # Secrets each function reads per cache period, counted from the settings and the code (see
@@ -106,22 +109,23 @@ class CostSettings:
     vendor_request_bytes: int = 2048
 
 
-def deployed_settings(environment: str, *, overrides: dict | None = None, measured: dict | None = None) -> CostSettings:
-    """What the environment deploys, from its settings (cdktf.json; `overrides` in the settings'
-    shape, for tests), and what the code does as `measured` (:func:`scripts.cost.inputs.code_as_measured`)
-    says, else as :func:`base_settings` assumes."""
+def deployed_settings(environment: str, *, overrides: dict | None = None, measured: dict | None = None,
+                      environments: dict | None = None) -> CostSettings:
+    """What the environment deploys, from its settings (cdktf.json, or `environments` in the shape
+    of its context.environments; `overrides` in the settings' shape), and what the code does as
+    `measured` (:func:`scripts.cost.inputs.code_as_measured`) says, else as :func:`base_settings` assumes."""
     try:
         from constructs.app.environments import load_settings
     except ImportError:
         raise SystemExit("run from the repository after `source scripts/env.sh` (the settings are not importable)") from None
 
-    s = load_settings(environment, overrides, environ={})
+    s = load_settings(environment, overrides, environ={}, environments=environments, capacity_checks=False)
     base = base_settings(environment)
     return dataclasses.replace(
         base,
         memory_mb={name: s.function(name).memory_mb for name in base.memory_mb},
         xray_sampling_rate=s.xray_sampling_rate,
-        waf_logging="blocked_and_counted" if s.api.waf_log_actions else "all",
+        waf_log_actions=tuple(s.api.waf_log_actions),
         pipe_a_batch_size=s.pipes.archive_batch_size,
         pipe_a_window_seconds=s.pipes.archive_batching_window_seconds,
         pipe_b_routed_only=bool(s.pipes.status_routed_statuses),
@@ -136,6 +140,7 @@ def deployed_settings(environment: str, *, overrides: dict | None = None, measur
         webhook_statuses=s.pipes.status_routed_statuses or base.webhook_statuses,  # empty: unfiltered, unused
         delivery_statuses=tuple(x for x in s.delivery.routed_statuses if x not in s.pipes.status_routed_statuses),
         delivery_memory_mb=s.delivery.memory_mb,
+        webhooks_per_minute=s.webhooks_per_minute,
         **(measured or {}),
     )
 
@@ -197,3 +202,13 @@ def base_settings(environment: str) -> CostSettings:
     """The model's parameters for `environment` before its settings are read: the defaults of
     :class:`CostSettings` and what :func:`environment_facts` counts."""
     return dataclasses.replace(CostSettings(environment), **environment_facts(environment))
+
+
+def waf_logged_share(settings: CostSettings) -> float:
+    """Share of requests with a WAF log line: every one without a filter, else the blocked and the
+    counted ones the filter keeps."""
+    if not settings.waf_log_actions:
+        return 1.0
+    share = (settings.waf_blocked_share if "BLOCK" in settings.waf_log_actions else 0.0) \
+        + (settings.waf_counted_share if "COUNT" in settings.waf_log_actions else 0.0)
+    return min(1.0, share)

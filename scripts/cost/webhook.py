@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from scripts.cost.inputs import realistic_sizes, state_changes_by_status, webhook_path
 from scripts.cost.prices import CHUNK_64K, KB, PRICES, wru
-from scripts.cost.settings import CostSettings, line_written
+from scripts.cost.settings import CostSettings, line_written, waf_logged_share
 
 @dataclass
 class Line:
@@ -134,14 +134,14 @@ def model(calls: dict, settings: CostSettings, sizes: dict[str, int] | None = No
     invocations = sum(f["invocations"] for f in fns.values())
     if settings.lambda_system_log_level == "INFO":
         log_bytes += invocations * settings.lambda_platform_log_bytes
-    waf_bytes = (1.0 if settings.waf_logging == "all" else settings.waf_blocked_or_counted_share) * settings.waf_log_bytes
+    waf_bytes = waf_logged_share(settings) * settings.waf_log_bytes
     access_price = PRICES["logs_ia_per_gb_ingested" if settings.access_log_class == "INFREQUENT_ACCESS" else "logs_per_gb_ingested"]
     add("CloudWatch Logs", (per(log_bytes) + waf_bytes) / 1e9 * PRICES["logs_per_gb_ingested"]
         + settings.access_log_bytes / 1e9 * access_price,
         f"{per(log_bytes) + settings.access_log_bytes + waf_bytes:.0f} B per webhook: functions {per(log_bytes):.0f} "
         f"(level {settings.log_level}, success lines {'on' if settings.success_info_logs else 'off'}, "
         f"system logs {settings.lambda_system_log_level}), access log {settings.access_log_bytes} "
-        f"({settings.access_log_class}), WAF {waf_bytes:.0f} ({settings.waf_logging})")
+        f"({settings.access_log_class}), WAF {waf_bytes:.0f} ({'+'.join(settings.waf_log_actions) or 'every request'})")
 
     # ---- EventBridge + Pipes: Pipe B sends every state change, or only the routed ones
     # every successful write of a state row is a state change on the stream (Pipe B's input); the

@@ -218,7 +218,7 @@ def test_hostile_request_id_cannot_escape_the_quarantine_prefix(aws, lambda_cont
 
 @pytest.fixture(params=[1, 4], ids=["one_by_one", "groups_in_parallel"])
 def group_threads(request, monkeypatch):
-    """The processor as PROCESSOR_PARALLEL_GROUPS=1 (Powertools' FIFO processor) and =4 deploy it."""
+    """The processor as PROCESSOR_PARALLEL_GROUPS=1 (one group after the other) and =4 deploy it."""
     pool = ThreadPoolExecutor(request.param) if request.param > 1 else None
     monkeypatch.setattr(processor_handler, "_pool", pool)
     yield request.param
@@ -594,3 +594,21 @@ def test_duplicate_delivery_reads_and_writes_nothing(aws):
     assert (result.duplicate, result.state_changed, result.previous_status) == (True, False, "processing")
     # the failed marker claim, then two reads instead of two failed conditional writes
     assert client.calls == ["put_item", "get_item", "get_item"] and client.failed == ["put_item"]
+
+
+def test_the_processor_starts_without_powertools_batch_and_data_classes_packages():
+    """Both weigh on a cold start: the processor imports the batch package only to raise its error,
+    and reads the four fields of an SQS record itself."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, processor_handler; "
+            "print(sorted(m for m in sys.modules if m.startswith(('aws_lambda_powertools.utilities.batch', "
+            "'aws_lambda_powertools.utilities.data_classes'))))")
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(root / "lambda_src" / "processor")}
+    for groups in ("1", "10"):
+        done = subprocess.run([sys.executable, "-c", code], env={**env, "PROCESSOR_PARALLEL_GROUPS": groups},
+                              capture_output=True, text=True, timeout=120, check=True)
+        assert done.stdout.strip() == "[]", done.stdout

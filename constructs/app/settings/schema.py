@@ -107,7 +107,7 @@ class Settings(Section):
                          BeforeValidator(_every_function)] = Field(
         default_factory=lambda: {name: FunctionSettings() for name in FUNCTION_NAMES})
     processor_scaling: ProcessorScaling = ProcessorScaling()
-    # The peak rate the environment must carry (M16: prod over 10,000 a minute at Black Friday);
+    # The peak rate the environment must carry (prod: over 10,000 a minute at Black Friday);
     # synth fails when a hop's quota or setting cannot carry it (constructs/app/capacity/, checked
     # by environments.load_settings).
     webhooks_per_minute: int = Field(default=1_000, ge=1)
