@@ -16,7 +16,6 @@ from scripts.local import e2e as local_e2e
 from scripts.local import sample_webhooks
 from scripts.local.readback import event_id_of, ledger_rows
 from scripts.local.runner import LocalPlatform
-from support import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.longest_path]
 COUNT = 240
@@ -239,12 +238,18 @@ def zero_loss(platform, signer, summary, vendors):
     result = local_e2e.zero_loss(platform, signer, vendors)
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=2))
     # the run's figures, for whoever reads them after the suite (generated output: build/ is ignored)
-    report = ROOT / "build" / "e2e" / "summary.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps({"summary": {k: v for k, v in summary.items() if not k.startswith("_")},
-                                  "zero_loss": result, "headline": local_e2e.headline(summary, result)},
-                                 indent=2, default=str))
+    local_e2e.save_report(local_e2e.report(summary, result))
     return result
+
+
+def test_the_run_ends_with_a_short_table_and_every_figure_in_the_report(summary, zero_loss):
+    table = local_e2e.summary_table(summary, zero_loss, {"webhooks": summary["seconds"]})
+    print(table)
+    rows = {line.split()[0]: line.split()[1] for line in table.splitlines()}
+    assert (rows["requests"], rows["recorded"], rows["lost"], rows["doubled"]) == (
+        str(summary["sent"]), str(summary["ledger_event_rows"]), "0", "0")
+    saved = json.loads(local_e2e.REPORT.read_text())
+    assert saved["summary"]["ledger_event_rows"] == summary["ledger_event_rows"] and "_outcome" not in saved["summary"]
 
 
 def test_zero_loss_headline(summary, zero_loss):
