@@ -30,7 +30,11 @@ INIT_CHATTER = re.compile(
     r"installed|Installing|Installed|Finding) .*|You may now begin working with Terraform\. .*|any changes that are "
     r"required for your infrastructure\. .*|should now work\.|If you ever set or change modules or backend .*|rerun "
     r"this command to reinitialize your working directory\. .*|commands will detect it and remind you to do so if "
-    r"necessary\.|Terraform \d+\.\d+\.\d+)$")
+    r"necessary\.|Terraform has created a lock file \.terraform\.lock\.hcl to record the provider|selections it made "
+    r"above\. Include this file in your version control repository|so that Terraform can guarantee to make the same "
+    r"selections by default when|you run \"terraform init\" in the future\.|Terraform \d+\.\d+\.\d+)$")
+#: Terraform's own words that end a warning's or an error's detail (with -no-color it has no frame).
+MILESTONES = ("Terraform has been successfully initialized!", "Apply complete!", "Destroy complete!", "No changes.")
 #: The rendered plan runs from its preamble to the plan summary, then the outputs it would change.
 PLAN_STARTS = ("Terraform used the selected providers to generate", "Terraform will perform the following actions")
 OUTPUTS_START = "Changes to Outputs:"
@@ -123,7 +127,9 @@ def condense(lines: Iterable[str], out: TextIO, stacks: Iterable[str], *, keep_p
                 counting.discard(stack)
             show(text, stack)
             continue
-        if block == "diagnostic" and not event and not PLAN.match(text):
+        known = (event or PLAN.match(text) or INIT_CHATTER.match(text) or text.startswith(MILESTONES + PLAN_STARTS)
+                 or text.startswith(OUTPUTS_START) or text == APPLIED_OUTPUTS)
+        if block == "diagnostic" and not known:
             show(text, stack)  # its detail, blank lines included
             continue
         if keep_plan and block == "plan" and not event:
