@@ -7,6 +7,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import json
+import os
+import subprocess
+import sys
 
 import boto3
 import pytest
@@ -16,6 +19,7 @@ from scripts.local import e2e as local_e2e
 from scripts.local import sample_webhooks
 from scripts.local.readback import event_id_of, ledger_rows
 from scripts.local.runner import LocalPlatform
+from support import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.longest_path]
 COUNT = 240
@@ -362,6 +366,23 @@ def test_cdktf_diff_after_deploy_shows_no_changes(deployment, summary):
     if "No changes." not in output:
         changes = deployment.plan_changes()
         pytest.fail(f"cdktf diff local shows changes: {changes}\n{deployment.plan_diff(changes)}")
+
+
+def test_the_ops_cli_finds_every_deployed_target_with_no_aws_credentials(deployment, emulator, summary, tmp_path):
+    """`python -m scripts.ops --env local` on the deployed stack, from a shell without AWS credentials: each
+    command's dry run finds the names the stack deployed (secrets, queues, bucket, deliveries)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PAYMENTS_"))}
+    env.update(HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_EC2_METADATA_DISABLED="true", PAYMENTS_LOCAL_ENDPOINT=emulator.endpoint_url)
+    commands = [["secrets", "--provider", "stripe", "--generate-gate-key", "--cursor-key", "generate"],
+                ["redrive"], ["redrive", "--queue", "notifications"],
+                ["replay-archive", "--provider", "stripe", "--from", "2020-01-01", "--to", "2100-01-01"],
+                ["replay-quarantine", "--provider", "stripe"], ["deliveries", "pause", "--endpoint", "ep-a-main"]]
+    for command in commands:
+        run = subprocess.run([sys.executable, "-m", "scripts.ops", "--env", "local", *command, "--dry-run"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, (command, run.stderr)
+        assert json.loads(run.stdout)["dry_run"] is True, (command, run.stdout)
 
 
 def test_destroy_leaves_nothing_behind(deployment, emulator, summary):

@@ -75,13 +75,15 @@ def forget_powertools_loggers() -> None:
     stdout of that moment; a paycore module imported earlier outside the runner (the tools set
     secrets through paycore.providers) would send the handlers' logs to the terminal instead of
     their log. Unconfigure them, so the handlers loaded next bind to the function output."""
-    from aws_lambda_powertools.logging.constants import LOGGER_ATTRIBUTE_PRECONFIGURED
+    from aws_lambda_powertools.logging import constants
 
     for logger in list(logging.Logger.manager.loggerDict.values()):
-        if isinstance(logger, logging.Logger) and getattr(logger, LOGGER_ATTRIBUTE_PRECONFIGURED, False):
+        if isinstance(logger, logging.Logger) and getattr(logger, constants.LOGGER_ATTRIBUTE_PRECONFIGURED, False):
             for handler in list(logger.handlers):
                 logger.removeHandler(handler)
-            setattr(logger, LOGGER_ATTRIBUTE_PRECONFIGURED, False)
+            setattr(logger, constants.LOGGER_ATTRIBUTE_PRECONFIGURED, False)
+            if hasattr(logger, constants.LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER):
+                delattr(logger, constants.LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER)
 
 
 class Functions:
