@@ -155,7 +155,7 @@ def test_a_deploy_shows_the_plan_summary_counts_and_every_warning_and_error_whol
         "local    12:         \"tags\": {},",
         "",
         "local  Use tags_all instead.",
-        "local: 1/2 resources, 0 s (finished)",
+        "local: 1/2 resources, 0 s (stopped by the error below)",
         "local  Error: creating SQS Queue (webhooks-local.fifo): operation error SQS: CreateQueue, https response "
         "error StatusCode: 400",
         "",
@@ -311,3 +311,19 @@ def test_every_figure_goes_to_the_report_file(tmp_path):
     assert saved["zero_loss"] == ZERO and saved["stages"] == STAGES and saved["plan_after_deploy"] == []
     assert saved["headline"] == {"lost": 0, "doubled": 0, "innocent_in_dlq": 0, "recovered_by_replay": 4}
     assert local_e2e.REPORT == ROOT / "build" / "e2e" / "summary.json"
+
+
+def test_a_service_logger_configured_before_the_runner_logs_into_the_function_output(capsys):
+    """A paycore module imported outside the runner first binds Powertools' logger of the service to the
+    terminal; the runner points it at the function output (its CloudWatch log), as the handlers' own."""
+    from aws_lambda_powertools import Logger
+
+    from scripts.local.runner.functions import FunctionOutput, bind_powertools_loggers
+
+    early = Logger(service="test-runner-binding")  # bound to the stdout of this moment
+    output = FunctionOutput()
+    log = output.capture()
+    bind_powertools_loggers(output)
+    early.warning("webhook rejected")
+    assert '"message":"webhook rejected"' in log.getvalue()
+    assert "webhook rejected" not in capsys.readouterr().out

@@ -66,12 +66,11 @@ class Progress:
     def show(self, suffix: str = "") -> None:
         self.shown = self.clock()
         stream = self.stream or sys.stderr
-        total = f"/{self.total}" if self.total else ""
-        print(f"{self.label}: {self.done}{total} resources, {self.shown - self.started:.0f} s{suffix}", file=stream,
-              flush=True)
+        done = f"{self.done}/{self.total} resources" if self.total else f"{self.done} resources" if self.done else "planning"
+        print(f"{self.label}: {done}, {self.shown - self.started:.0f} s{suffix}", file=stream, flush=True)
 
-    def finish(self) -> None:
-        self.show(" (finished)")
+    def finish(self, suffix: str = " (finished)") -> None:
+        self.show(suffix)
 
 
 class _Stream:
@@ -123,7 +122,7 @@ def condense(lines: Iterable[str], out: TextIO, stacks: Iterable[str], *, keep_p
         if DIAGNOSTIC.match(text):
             block = "diagnostic"
             if stack in counting and text.startswith(("Error", "│ Error")):
-                progress[stack].finish()
+                progress[stack].finish(" (stopped by the error below)")
                 counting.discard(stack)
             show(text, stack)
             continue

@@ -70,20 +70,18 @@ class FunctionOutput(io.TextIOBase):
         return True
 
 
-def forget_powertools_loggers() -> None:
-    """Powertools configures the `logging` logger of a service once per process and binds it to the
-    stdout of that moment; a paycore module imported earlier outside the runner (the tools set
-    secrets through paycore.providers) would send the handlers' logs to the terminal instead of
-    their log. Unconfigure them, so the handlers loaded next bind to the function output."""
-    from aws_lambda_powertools.logging import constants
+def bind_powertools_loggers(stream: io.TextIOBase) -> None:
+    """Powertools configures a service's `logging` logger once per process, its handler on the
+    stdout of that moment: a paycore module imported outside the runner first (the end-to-end run
+    sets the secrets through paycore.providers) would send the handlers' logs to the terminal
+    instead of their log. Point those handlers at the function output."""
+    from aws_lambda_powertools.logging.constants import LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER
 
     for logger in list(logging.Logger.manager.loggerDict.values()):
-        if isinstance(logger, logging.Logger) and getattr(logger, constants.LOGGER_ATTRIBUTE_PRECONFIGURED, False):
-            for handler in list(logger.handlers):
-                logger.removeHandler(handler)
-            setattr(logger, constants.LOGGER_ATTRIBUTE_PRECONFIGURED, False)
-            if hasattr(logger, constants.LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER):
-                delattr(logger, constants.LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER)
+        if isinstance(logger, logging.Logger) and getattr(logger, LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER, None):
+            for handler in logger.handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is not stream:
+                    handler.setStream(stream)
 
 
 class Functions:
@@ -108,7 +106,6 @@ class Functions:
         # deployment's environment, even if this process imported them before (the test suite).
         for name in [n for n in sys.modules if n == "paycore" or n.startswith("paycore.") or n.endswith("_handler")]:
             del sys.modules[name]
-        forget_powertools_loggers()
 
     def function(self, code: str) -> FunctionWiring:
         if code not in self.wiring.functions:
@@ -143,6 +140,7 @@ class Functions:
             sys.modules[module_name] = module  # as an import would (dataclasses, pickling look it up)
             with self.environment(code), self.output():
                 spec.loader.exec_module(module)  # loggers bind the proxy stream
+            bind_powertools_loggers(self._stdout)  # and those configured before it
             if code in self._after_load:
                 self._after_load[code]()
             self._handlers[code] = getattr(module, function_name)
