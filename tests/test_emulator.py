@@ -98,7 +98,7 @@ def test_cdktf_local_in_a_shell_with_env_sh_says_so_when_no_emulator_answers(tmp
 
 
 def test_readme_documents_the_loop_with_commands_that_exist():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "scripts" / "README.md").read_text()
     section = readme[readme.index("## The cdktf loop against the local emulator"):]
     section = section[:section.index("\n## ", 5)]
     used = set(re.findall(r"-m scripts\.local\.emulator (\w+)", section))

@@ -359,7 +359,7 @@ def test_fails_when_a_value_is_outside_its_range_or_set(environment, overrides, 
 
 def test_fails_when_prod_processor_has_less_than_3008_mb():
     assert problems("prod", {"functions": {"processor": {"memory_mb": 1024}}}) == [
-        "prod: functions.processor.memory_mb: must be >= 3008 in prod (M5: 3 GB), got 1024"]
+        "prod: functions.processor.memory_mb: must be >= 3008 in prod (the processor's 3 GB), got 1024"]
 
 
 def test_fails_when_min_capacity_exceeds_max():
@@ -483,7 +483,7 @@ MISTAKES = {
     "out-of-range": ("dev", {"ingest_max_receive_count": 0},
                      "dev: ingest_max_receive_count: must be 1..1000 (SQS maxReceiveCount), got 0"),
     "cross-field": ("prod", {"functions": {"processor": {"memory_mb": 1024}}},
-                    "prod: functions.processor.memory_mb: must be >= 3008 in prod (M5: 3 GB), got 1024"),
+                    "prod: functions.processor.memory_mb: must be >= 3008 in prod (the processor's 3 GB), got 1024"),
 }
 
 

@@ -56,11 +56,11 @@ def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
     return (
         MetricAlarm("signature-mismatches", "WebhookRejected", a.signature_mismatches_per_5min,
                     "Webhooks rejected as signature_mismatch: a forgery wave, or a signing secret rotated at the "
-                    "provider but not here (fix it, then scripts/ops.py replay-quarantine)",
+                    "provider but not here (fix it, then python -m scripts.ops replay-quarantine)",
                     {**_SERVICE, "reason": "signature_mismatch"}),
         MetricAlarm("signing-secret-unusable", "SigningSecretUnusable", 1,
                     "A signing secret of ours is empty or malformed: webhooks are retried, then dead-lettered "
-                    "(fix it with scripts/ops.py secrets, then redrive)", _SERVICE),
+                    "(fix it with python -m scripts.ops secrets, then redrive)", _SERVICE),
         MetricAlarm("unroutable-vendor", "UnroutableEvent", 1,
                     "Verified events recorded with a vendor id that cannot be routed: no vendor was notified "
                     "(ledger rows keep vendor_id_raw; GET /transactions?vendor_id=unknown)",
@@ -74,10 +74,10 @@ def delivery_alarms(names: Names) -> tuple[MetricAlarm, ...]:
     return (
         MetricAlarm("delivery-exhausted", "DeliveryExhausted", 1,
                     "Vendor webhooks exhausted their retry schedule: the vendor got nothing for a day "
-                    "(scripts/ops.py deliveries list/recover once it is back)", _SERVICE),
+                    "(python -m scripts.ops deliveries list/recover once it is back)", _SERVICE),
         MetricAlarm("delivery-endpoint-disabled", "DeliveryEndpointDisabled", 1,
                     "A vendor endpoint was disabled (410 Gone or failing too long); its messages wait for "
-                    "scripts/ops.py deliveries enable + recover", _SERVICE),
+                    "python -m scripts.ops deliveries enable + recover", _SERVICE),
         MetricAlarm("delivery-malformed-messages", "DeliveryMalformedMessages", 1,
                     "Delivery queue messages the sender could not read (dropped to the delivery DLQ)", _SERVICE),
         MetricAlarm("deliveries-in-flight", "ApproximateNumberOfMessagesNotVisible", DELIVERIES_IN_FLIGHT_ALARM,

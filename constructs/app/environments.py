@@ -1,7 +1,7 @@
 """The environments as configuration: cdktf.json `context.environments` -> validated `Settings`.
 
 `load_settings(name)`: that environment's values from cdktf.json, then the PAYMENTS_* environment
-variables, then `overrides` (tests), validated by the schema (constructs/app/settings.py) onto its
+variables, then `overrides` (tests), validated by the schema (constructs/app/settings/) onto its
 defaults. Adding an environment (e.g. `staging`) is a cdktf.json edit: main.py and the tests take
 the list from it (`environment_names()`).
 

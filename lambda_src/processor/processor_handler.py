@@ -13,7 +13,7 @@ recorded (:func:`paycore.providers.read`).
 * Rejected - what cannot be verified or parsed (bad signature, stale timestamp, malformed or
   too deeply nested envelope/body, an amount over the cap, unknown provider...): the whole
   message is stored in the quarantine (S3, never logged), ``WebhookRejected{reason}`` is counted
-  and the record is acknowledged. ``scripts/replay_quarantine.py`` re-verifies quarantined
+  and the record is acknowledged. ``python -m scripts.ops replay-quarantine`` re-verifies quarantined
   messages with the current secrets and re-enqueues those that now verify.
 * Once the signature verifies, the event IS recorded: an unusable vendor id, customer id or
   currency is kept raw beside a safe value and counted as ``UnroutableEvent{reason}``

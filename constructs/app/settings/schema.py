@@ -227,7 +227,7 @@ class Settings(Section):
     def _sizing_rules(self, fail: Callable[[str, str], None]) -> None:
         processor, s = self.function("processor"), self.processor_scaling
         if self.production and processor.memory_mb < 3008:
-            fail("functions.processor.memory_mb", f"must be >= 3008 in prod (M5: 3 GB), got {processor.memory_mb}")
+            fail("functions.processor.memory_mb", f"must be >= 3008 in prod (the processor's 3 GB), got {processor.memory_mb}")
         if s.min_capacity > s.max_capacity:
             fail("processor_scaling.min_capacity", f"must be <= max_capacity ({s.max_capacity}), got {s.min_capacity}")
         elif s.provisioned_concurrency and not s.min_capacity <= s.provisioned_concurrency <= s.max_capacity:

@@ -120,7 +120,7 @@ class Section(BaseModel):
 # ----- sections ------------------------------------------------------------------------------
 
 class FunctionSettings(Section):
-    """Sizing of one Lambda function: memory 512 MB or more (P9/F2), up to Lambda's limit;
+    """Sizing of one Lambda function: memory 512 MB or more, up to Lambda's limit;
     reserved_concurrency null (unreserved) or >= 1."""
 
     memory_mb: int = Field(default=512, ge=512, le=limits.LAMBDA_MEMORY_MB.high)
@@ -149,9 +149,9 @@ def _https_origin(value: str) -> str:
 
 
 class ApiSettings(Section):
-    """API Gateway stage: throttling (F1: 10,000 rps), CORS origin ('*' or https), WAF rate limit
+    """API Gateway stage: throttling (10,000 rps by default), CORS origin ('*' or https), WAF rate limit
     per IP per 5 minutes, the largest webhook body (WAF inspects at most 64 KB; the base64
-    envelope of 64 KB fits one SQS message), extra stage variables (F1 asks for them on prod)."""
+    envelope of 64 KB fits one SQS message), extra stage variables."""
 
     throttle_rate_limit: int = within(limits.API_THROTTLE, 10_000)
     throttle_burst_limit: int = within(limits.API_THROTTLE, 5_000)
@@ -172,7 +172,7 @@ class ApiSettings(Section):
 
 
 class CustomDomain(Section):
-    """Optional custom domain (M1): a regional ACM certificate in the stack's region."""
+    """Optional custom domain: a regional ACM certificate in the stack's region."""
 
     domain_name: Annotated[str, matches(DOMAIN, "a DNS name such as pay.example.com")]
     certificate_arn: Annotated[str, matches(ACM_ARN, "an ACM certificate ARN")]
@@ -191,7 +191,7 @@ def _ipv4_block(value: str) -> str:
 
 
 class NetworkSettings(Section):
-    """VPC: az_count zones (3 by default, C13; availability_zones names them where letters skip),
+    """VPC: az_count zones (3 by default; availability_zones names them where letters skip),
     NAT instances per zone or single, an arm64 (Graviton) NAT instance type for the arm64 image,
     interface endpoints, flow log retention."""
 
@@ -276,10 +276,10 @@ class PipeSettings(Section):
 
 
 class AlarmSettings(Section):
-    """Alarm thresholds: API p99 latency (P7: 500 ms); the ingest queue's oldest message (lag: a
+    """Alarm thresholds: API p99 latency (500 ms by default); the ingest queue's oldest message (lag: a
     capacity signal, signatures are checked against received_at); rejected gate keys and
-    signature mismatches (a secret rotated at the provider but not here; scripts/ops.py
-    replay-quarantine recovers them) per 5 minutes; the period, whole minutes."""
+    signature mismatches (a secret rotated at the provider but not here; `python -m scripts.ops
+    replay-quarantine` recovers them) per 5 minutes; the period, whole minutes."""
 
     api_latency_p99_ms: int = within(limits.API_LATENCY_MS, 500, "API Gateway timeout")
     ingest_oldest_message_seconds: int = Field(default=300, ge=60)
