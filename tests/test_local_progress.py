@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 
@@ -233,8 +234,6 @@ def test_the_stacks_are_the_positional_arguments_of_the_cdktf_command():
 
 def cdktf_in_a_pipe(args: str, **env: str) -> subprocess.CompletedProcess:
     """`cdktf ARGS` in a shell that sourced scripts/env.sh, its output going to a pipe (not a terminal)."""
-    import os
-
     return subprocess.run(["bash", "-c", f"source scripts/env.sh && cdktf {args}"], cwd=ROOT, capture_output=True,
                           text=True, timeout=600, env=dict(os.environ, **env))
 
@@ -260,6 +259,34 @@ def test_the_wrapper_condenses_only_what_is_not_on_a_terminal():
     wrapper = (ROOT / "scripts" / "env.sh").read_text()
     assert "[ -t 1 ]" in wrapper and "CI=" in wrapper and "FORCE_COLOR=0" in wrapper and "--no-color" in wrapper
     assert "scripts.local.progress" in wrapper and "PIPESTATUS" in wrapper
+
+
+def wrapped(args: str) -> list[str]:
+    """What env.sh's `cdktf ARGS` runs when its output is a pipe, cdktf replaced by a stand-in (a shell
+    function named `command`) that prints its arguments and the variables that silence cdktf and Terraform."""
+    stand_in = ("command() { shift; echo \"local  args: $*\"; "
+                "echo \"local  env: CI=$CI FORCE_COLOR=$FORCE_COLOR TF_CLI_ARGS_init=$TF_CLI_ARGS_init\"; }")
+    run = subprocess.run(["bash", "-c", f"source scripts/env.sh && {stand_in} && cdktf {args}"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in os.environ.items() if k not in ("CI", "TF_CLI_ARGS_init")})
+    assert run.returncode == 0, run.stderr
+    return run.stdout.splitlines()
+
+
+@pytest.mark.parametrize("args,flags", [
+    ("output local", "output local"),  # `cdktf output` has no --no-color: Terraform's init is told instead
+    ("diff dev", "diff dev --no-color"),
+    ("synth", "synth"),
+])
+def test_every_cdktf_command_in_a_pipe_runs_without_spinner_or_colour_in_cdktf_and_terraform(args, flags):
+    assert wrapped(args) == [f"local  args: {flags}", "local  env: CI=1 FORCE_COLOR=0 TF_CLI_ARGS_init=-no-color"]
+
+
+def test_the_wrapper_keeps_the_callers_terraform_init_arguments():
+    env_line = subprocess.run(
+        ["bash", "-c", "source scripts/env.sh && command() { echo \"$TF_CLI_ARGS_init\"; } && "
+                       "TF_CLI_ARGS_init=-upgrade cdktf synth"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert env_line.stdout.splitlines() == ["-upgrade -no-color"], env_line.stderr
 
 
 # ----- the end of the run -------------------------------------------------------------------------------------
