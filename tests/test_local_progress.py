@@ -321,6 +321,12 @@ def test_the_run_ends_with_a_table_of_what_a_person_asks_first():
     assert len(table.splitlines()) <= 12 and not ESCAPES.search(table)
 
 
+@pytest.mark.parametrize("seconds,shown", [(31.47, "31.5 s"), (59.96, "1 min 00 s"), (97.4, "1 min 37 s"),
+                                            (119.6, "2 min 00 s"), (3601, "60 min 01 s")])
+def test_durations_read_as_a_person_writes_them(seconds, shown):
+    assert local_e2e.duration(seconds) == shown
+
+
 def test_a_loss_shows_in_the_table_and_fails_the_run():
     lost = {**SUMMARY, "lost": 2, "ledger_event_rows": 198}
     assert local_e2e.failed(lost, ZERO) and not local_e2e.failed(SUMMARY, ZERO)

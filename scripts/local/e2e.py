@@ -195,7 +195,11 @@ def save_report(document: dict, path: Path = REPORT) -> Path:
 
 
 def duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {round(seconds % 60):02d} s"
+    """`31.5 s` under a minute, else whole seconds: `1 min 37 s`."""
+    if seconds < 59.95:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
 
 
 def summary_table(summary: dict, zero: dict, stages: dict[str, float]) -> str:
