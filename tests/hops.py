@@ -44,6 +44,19 @@ KMS_CONTEXT: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("dynamodb.amazonaws.com", "dynamodb"): ((), "AWS KMS Developer Guide, How Amazon DynamoDB uses AWS KMS"),
 }
 
+#: service principal -> what it puts in the STS request context when it assumes one of the
+#: platform's roles (the condition keys a trust policy can test), and the page that says so. A
+#: positive condition (StringEquals, ArnLike) on a key the service does not send refuses the
+#: service: IAM evaluates it false. Services not listed: aws:SourceAccount (lambda, pipes; the
+#: stack's trust policies for them condition on it).
+ASSUME_ROLE_CONTEXT: dict[str, tuple[dict[str, str], str]] = {
+    "apigateway.amazonaws.com": ({}, "an AWS integration's credentials role: API Gateway sends neither aws:SourceAccount "
+                                     "nor aws:SourceArn (aws-solutions-library-samples/accelerated-intelligent-document-"
+                                     "processing-on-aws pull request 479: with an aws:SourceAccount condition, "
+                                     "test-invoke-method on a live stack answered 'API Gateway does not have permission "
+                                     "to assume the provided role', every request 500)"),
+}
+
 #: role action -> (KMS actions on the resource's key, the service that calls KMS for the role)
 KMS_FOR_ACTION: dict[str, tuple[tuple[str, ...], str]] = {
     "sqs:SendMessage": (("kms:GenerateDataKey", "kms:Decrypt"), "sqs"),
@@ -243,9 +256,10 @@ class Stack:
         return found
 
     def role_trusts(self, role_arn: str, service: str) -> bool:
+        """Whether `service` can assume the role with what it sends to STS (ASSUME_ROLE_CONTEXT)."""
         _, role = self.find("aws_iam_role", "arn", role_arn)
         trust = self.policy(role["assume_role_policy"])
-        context = {"aws:SourceAccount": ACCOUNT}
+        context = ASSUME_ROLE_CONTEXT.get(service, ({"aws:SourceAccount": ACCOUNT}, ""))[0]
         return any(s.effect == "Allow" and "sts:AssumeRole" in s.actions and service in (s.principals or {}).get("Service", [])
                    and _conditions_hold(s.conditions, context) for s in trust)
 
@@ -317,7 +331,12 @@ def _conditions_hold(conditions: list[tuple[str, str, list[str]]], context: dict
     for test, variable, values in conditions:
         present = variable in context
         actual = context.get(variable, "")
-        if test == "Null":
+        if test.startswith("ForAllValues:"):
+            # every value of a multivalued key must match; a key the request lacks holds (IAM user
+            # guide, "Condition keys with multiple values"); a one-valued context stands for the set
+            if present and not _conditions_hold([(test.split(":", 1)[1], variable, values)], context):
+                return False
+        elif test == "Null":
             if (values == ["true"]) == present:
                 return False
         elif test in ("StringEquals", "ArnEquals", "Bool"):
@@ -593,7 +612,9 @@ def problems(stack: Stack, hop: Hop) -> list[str]:
                 found.append(f"the key policy does not let {hop.principal} {action} with what it sends "
                              f"({sorted(service_context)})")
         return found
-    request = {**context, "aws:SecureTransport": "true"}
+    # a role's session is named by its role's ARN in aws:PrincipalArn (resource policies that allow
+    # or deny principals by it: the ingest queue's)
+    request = {**context, "aws:SecureTransport": "true", **({"aws:PrincipalArn": role} if role else {})}
     if policy is not None:
         for action in hop.actions:
             verdict = decision(policy, hop.principal, action, hop.resource, request)

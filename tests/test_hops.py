@@ -121,6 +121,25 @@ def add_source_account_to_events_on_topics(statements):
         "StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.caller.account_id}"}}
 
 
+def add_source_account_to_the_api_queue_role(raw: dict) -> None:
+    # what issue 25 asked for (item 5): API Gateway sends no source keys when it assumes an
+    # integration's credentials role (tests/hops.py ASSUME_ROLE_CONTEXT), so every webhook would 500
+    role = raw["resource"]["aws_iam_role"]["ingress_sqs-role_7FB439BD"]
+    trust = json.loads(role["assume_role_policy"])
+    trust["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.caller.account_id}"}}
+    role["assume_role_policy"] = json.dumps(trust)
+
+
+def drop_ingest_sender(role_name: str):
+    """The ingest queue's deny names the senders: take one off the list."""
+    def apply(raw: dict) -> None:
+        statements = raw["data"]["aws_iam_policy_document"]["ingest_policy-document_743B6278"]["statement"]
+        [deny] = [s for s in statements if s.get("sid") == "DenySendersNotListed"]
+        [condition] = deny["condition"]
+        condition["values"] = [v for v in condition["values"] if not v.endswith(f":role/{role_name}")]
+    return apply
+
+
 def trust_lambda_instead_of_pipes(raw: dict) -> None:
     role = raw["resource"]["aws_iam_role"]["fanout_status-pipe-role_8BB947A9"]
     role["assume_role_policy"] = role["assume_role_policy"].replace("pipes.amazonaws.com", "lambda.amazonaws.com")
@@ -166,6 +185,15 @@ BREAKAGES = {
     "status pipe role trusting the wrong service": (
         trust_lambda_instead_of_pipes, "pipe payments-status-dev: put events on the bus",
         "does not trust pipes.amazonaws.com"),
+    "API queue role with source conditions API Gateway does not send": (
+        add_source_account_to_the_api_queue_role, "API sqs-stripe -> webhooks-dev.fifo",
+        "does not trust apigateway.amazonaws.com"),
+    "ingest queue policy without the validator": (
+        drop_ingest_sender("payment-validator-dev-role"), "role payment-validator-dev-role: sqs:SendMessage",
+        "does not admit arn:aws:iam::123456789012:role/payment-validator-dev-role sqs:SendMessage (deny)"),
+    "ingest queue policy without the operators": (
+        drop_ingest_sender("payments-operator-dev"), "role payments-operator-dev: sqs:SendMessage",
+        "(deny)"),
 }
 
 
@@ -179,3 +207,42 @@ def test_a_broken_copy_without_a_grant_fails_its_hop(breakage):
     found = failures(Stack(copied))
     assert hop_name in found, f"{breakage}: the hop still passes; failing hops: {sorted(found)}"
     assert any(problem in p for p in found[hop_name]), found[hop_name]
+
+
+# ----- who may send to the ingest queue ----------------------------------------------------------
+INGEST_SENDERS = {"payments-api-{env}-sqs-send", "payment-validator-{env}-role", "payments-operator-{env}"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_only_the_api_the_validator_and_the_operators_may_send_to_the_ingest_queue(environment):
+    from hops import ACCOUNT, decision
+
+    stack = Stack(stack_json(environment))
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:webhooks-{environment}.fifo"
+    policy = stack.resource_policy(queue)
+
+    def verdict(role: str, action: str = "sqs:SendMessage") -> str:
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
+        return decision(policy, arn, action, queue, {"aws:SecureTransport": "true", "aws:PrincipalArn": arn})
+
+    senders = {name.format(env=environment) for name in INGEST_SENDERS}
+    assert {role: verdict(role) for role in senders} == {role: "implicit" for role in senders}  # their own policies allow
+    # every other principal of the account is refused, even one whose own policy allows sqs:SendMessage
+    for other in (f"payment-processor-{environment}-role", f"payment-notify-{environment}-role", "Admin",
+                  "OrganizationAccountAccessRole"):
+        assert verdict(other) == "deny", other
+    # ... while whoever administers the account still manages the queue
+    for action in ("sqs:SetQueueAttributes", "sqs:GetQueueAttributes", "sqs:PurgeQueue", "sqs:DeleteQueue",
+                   "sqs:ReceiveMessage"):
+        assert verdict("Admin", action) == "implicit", action
+    # and each sender's hop (its grant, the queue's policy, the key) is granted
+    names = {hop.name for hop in hops(stack) if hop.resource == queue and "sqs:SendMessage" in hop.actions
+             and not problems(stack, hop)}
+    assert {f"role {role}: sqs:SendMessage" for role in senders - {f"payments-api-{environment}-sqs-send"}} <= names
+    assert {f"API sqs-{provider} -> webhooks-{environment}.fifo" for provider in ("stripe", "paypal")} <= names
+
+
+def test_the_api_queue_role_trusts_api_gateway_without_source_conditions_it_cannot_meet():
+    roles = json.loads(synth("dev"))["resource"]["aws_iam_role"]
+    [statement] = json.loads(roles["ingress_sqs-role_7FB439BD"]["assume_role_policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"} and "Condition" not in statement

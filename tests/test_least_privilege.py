@@ -25,7 +25,9 @@ STREAM = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIt
 # role name (with "{env}") -> (allowed actions, attached managed policies)
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "payment-authorizer-{env}-role": (FUNCTION_BASE | {"secretsmanager:GetSecretValue"}, set()),
-    "payment-validator-{env}-role": (FUNCTION_BASE | {"kms:GenerateDataKey"}, set()),
+    # signs with the internal envelope key; binds Idempotency-Keys (reads the ledger, writes its own table)
+    "payment-validator-{env}-role": (FUNCTION_BASE | {"kms:GenerateDataKey", "secretsmanager:GetSecretValue",
+                                                      "dynamodb:Query", "dynamodb:PutItem"}, set()),
     "payment-processor-{env}-role": (FUNCTION_BASE | CONSUME | {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "s3:PutObject",
         "secretsmanager:GetSecretValue", "kms:GenerateDataKey"}, set()),
@@ -48,9 +50,14 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "delivery-fanout-{env}-role": (FUNCTION_BASE | {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                                                     "ssm:GetParameter"}, set()),
     "delivery-sender-{env}-role": (FUNCTION_BASE | CONSUME | {
-        "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "events:PutEvents",
-        "secretsmanager:GetSecretValue", "ssm:GetParameter"}, set()),
+        "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+        "events:PutEvents", "secretsmanager:GetSecretValue", "ssm:GetParameter"}, set()),
     "payments-{env}-flow-logs": ({"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"}, set()),
+    # the replay and redrive tools (constructs/app/operator.py)
+    "payments-operator-{env}": ({"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage",
+                                 "sqs:DeleteMessage", "sqs:ListDeadLetterSourceQueues", "s3:ListBucket",
+                                 "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:PutObject",
+                                 "secretsmanager:GetSecretValue", "kms:GenerateDataKey", "kms:Decrypt"}, set()),
     "payments-{env}-nat": (set(), {"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}),
 }
 
@@ -146,6 +153,23 @@ def test_processor_gets_the_paypal_replay_window_and_never_a_trust_store():
         assert "PAYPAL_TRUST_STORE" not in function["environment"]["variables"]
     [processor] = [f for f in functions.values() if f["function_name"] == "payment-processor-dev"]
     assert processor["environment"]["variables"]["PAYPAL_MAX_TRANSMISSION_AGE_SECONDS"] == "3600"
+
+
+@pytest.mark.parametrize("environment,mode", [("dev", "sandbox"), ("prod", "live")])
+def test_processor_gets_the_environments_paypal_mode(environment, mode):
+    functions = resources(synth(environment), "aws_lambda_function")
+    [processor] = [f for f in functions.values() if f["function_name"] == f"payment-processor-{environment}"]
+    assert processor["environment"]["variables"]["PAYPAL_MODE"] == mode
+
+
+def test_the_validator_and_the_processor_read_the_internal_envelope_key_and_nobody_else_does():
+    stack = stack_json("dev")
+    secret = "${aws_secretsmanager_secret.configuration_secret-internal-envelope-key_3546D25D.arn}"
+    assert stack["resource"]["aws_secretsmanager_secret"]["configuration_secret-internal-envelope-key_3546D25D"][
+        "name"] == "payment-webhooks/dev/internal/envelope-key"
+    readers = sorted(name.format(env="dev") for name in ALLOWED
+                     if any(secret in s["resources"] for s in statements_of(stack, name.format(env="dev"))))
+    assert readers == ["payment-processor-dev-role", "payment-validator-dev-role", "payments-operator-dev"]
 
 
 def test_fails_when_the_stack_would_set_the_paypal_trust_store():

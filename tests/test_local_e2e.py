@@ -175,10 +175,12 @@ def test_archive_holds_every_ledger_event(summary):
     assert sorted(summary["_archived"]) == sorted(summary["_event_ids"])
 
 
-def test_notifications_only_for_completed_payments_and_only_to_their_vendor(summary, requests):
+def test_notifications_only_for_sales_and_failed_payments_and_only_to_their_vendor(summary, requests):
+    """The notifier tells a vendor each announcement of its payments: in the main run's mix, a sale
+    or a failed payment (a pending or processing status is not announced)."""
     succeeded = collections.defaultdict(set)
     for r in requests:
-        if r.expect.kind == "valid" and r.expect.status == "succeeded":
+        if r.expect.kind == "valid" and r.expect.status in ("succeeded", "failed"):
             succeeded[r.expect.vendor_id].add(r.expect.transaction_id)
     assert succeeded
     for vendor, messages in summary["_notifications"].items():
@@ -269,6 +271,15 @@ def test_signed_events_with_unusable_business_fields_are_recorded_counted_not_no
     assert unroutable["counted"] == {"unsafe_vendor_id": 2, "unknown_currency": 1}
 
 
+def test_payment_lifecycles_reach_their_vendor_in_order_with_the_right_amounts(zero_loss):
+    """Sales, partial refunds and disputes (two refunds sent before their sales) through the deployed
+    wiring: the ledger's amounts, and each payment's story on SNS and on the vendor's webhooks."""
+    lifecycle = zero_loss["lifecycle"]
+    assert {k: lifecycle[k] for k in ("payments", "out_of_order", "wrong_totals", "vendor_order_violations")} == {
+        "payments": 6, "out_of_order": 2, "wrong_totals": 0, "vendor_order_violations": 0}, lifecycle
+    assert lifecycle["channels"] == ["sns", "webhooks"]
+
+
 def test_only_the_poison_message_reaches_the_dlq_and_redrive_parks_it(zero_loss):
     poison = zero_loss["poison"]
     assert poison["in_dlq"] == ["evt_outage_victim", "evt_poison"]
@@ -282,6 +293,20 @@ def test_wrong_secret_window_is_recovered_by_the_quarantine_replay(zero_loss):
     assert (window["sent"], window["quarantined"], window["dry_run_verified"]) == (5, 5, 5)
     assert (window["requeued"], window["requeued_again"]) == (5, 0)
     assert window["recovered_by_replay"] == 4  # the fifth came in with Stripe's own retry
+
+
+def test_what_a_forger_sends_is_quarantined_and_the_genuine_traffic_beside_it_recorded(zero_loss):
+    """Issue 25 against the deployment: a PayPal body with a colliding CRC32 under a captured
+    delivery's headers, a direct payment sent to the queue without the validator's signature, an
+    unverified PayPal message in a genuine payment's group, an Idempotency-Key reused."""
+    inbound = zero_loss["inbound"]
+    direct = inbound["direct"]
+    assert (direct["first"], direct["repeated"], direct["same_answer"]) == (202, 202, True), direct
+    assert (direct["key_reused"], direct["key_reused_code"]) == (422, "idempotency_key_reused"), direct
+    assert inbound["rejected"] == {"internal_signature_mismatch": 1, "transmission_replayed": 1,
+                                   "certificate_unavailable": 1}, inbound
+    assert (inbound["forged_recorded"], inbound["genuine_recorded"], inbound["dlq_after"]) == (0, 3, 0), inbound
+    assert zero_loss["forged_recorded"] == 0
 
 
 def test_vendors_receive_every_notification_once_per_endpoint_verified_and_in_order(summary):
@@ -330,7 +355,7 @@ def test_every_delivery_of_the_whole_run_is_accounted_for(platform, vendors, zer
     """After every scenario (faults, 500s, a dead vendor, a 410): each endpoint has each of its
     notifications once, in order, nothing unverified; duplicates on the wire are counted."""
     rows = ledger_rows(platform.endpoint_url, platform.wiring.table_name)
-    figures = local_e2e.delivery_figures(platform, vendors, [r for r in rows if r.get("row_type", {}).get("S") == "event"])
+    figures = local_e2e.delivery_figures(platform, vendors, rows)
     print("vendor deliveries of the run:", json.dumps(figures))
     assert figures["delivered"] == figures["expected"], figures
     assert (figures["unverified"], figures["out_of_order"]) == (0, 0), figures

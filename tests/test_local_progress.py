@@ -301,21 +301,29 @@ SUMMARY = {
                           "unexpected": {"ep-a-main": 0, "ep-b-main": 0, "ep-c-main": 0}, "out_of_order": 0},
     "lost": 0, "lost_event_ids": [], "seconds": 31.47, "webhooks_per_second": 7.8, "_states": {"not": "shown"},
 }
-ZERO = {"unroutable": {"sent": 3}, "poison": {"sent": 10}, "wrong_secret": {"sent": 5}, "delivery": {"sent": 24},
-        "lost": 0, "doubled": 0, "innocent_in_dlq": 0, "recovered_by_replay": 4}
+ZERO = {"unroutable": {"sent": 3}, "poison": {"sent": 10, "parked": 1, "recovered_from_parked": 1},
+        "wrong_secret": {"sent": 5}, "inbound": {"sent": 6},
+        "lifecycle": {"payments": 6, "out_of_order": 2, "wrong_totals": 0, "vendor_order_violations": 0},
+        "delivery": {"sent": 24}, "lost": 0, "doubled": 0, "innocent_in_dlq": 0, "forged_recorded": 0,
+        "recovered_by_replay": 4}
 STAGES = {"deploy": 97.4, "webhooks": 31.47, "scenarios": 32.3, "plan": 12.0, "destroy": 41.0}
 
 
 def test_the_run_ends_with_a_table_of_what_a_person_asks_first():
     table = local_e2e.summary_table(SUMMARY, ZERO, STAGES)
     rows = {line.split()[0]: line for line in table.splitlines()}
-    for name in ("requests", "recorded", "duplicates", "quarantined", "notified", "delivered", "lost", "doubled", "time"):
+    for name in ("requests", "recorded", "duplicates", "quarantined", "notified", "delivered", "lost", "doubled",
+                 "forged", "lifecycle", "time"):
         assert name in rows, name
     assert re.match(r"  requests +245   244 answered 200, 1 refused", rows["requests"])
     assert re.match(r"  recorded +200   ledger events, of 200 valid webhooks", rows["recorded"])
     assert re.match(r"  quarantined +20   malformed_body 4, signature_mismatch 16$", rows["quarantined"])
     assert re.match(r"  notified +79 ", rows["notified"]) and re.match(r"  delivered +96 ", rows["delivered"])
     assert re.match(r"  lost +0   main run 0, zero-loss scenarios 0$", rows["lost"])
+    assert re.match(r"  forged +0   forged or tampered inbound messages recorded", rows["forged"])
+    assert re.match(r"  lifecycle +6   payments refunded and disputed \(2 refund first\): wrong totals 0, vendor order "
+                    r"violations 0$", rows["lifecycle"])
+    assert rows["zero-loss"].endswith("recovered by the quarantine replay 4, parked by redrive 1 (recovered 1)")
     assert re.match(r"  time +3 min 34 s   deploy 1 min 37 s, webhooks 31.5 s, scenarios 32.3 s, plan 12.0 s, "
                     r"destroy 41.0 s$", rows["time"])
     assert len(table.splitlines()) <= 12 and not ESCAPES.search(table)
@@ -333,6 +341,21 @@ def test_a_loss_shows_in_the_table_and_fails_the_run():
     table = local_e2e.summary_table(lost, ZERO, STAGES)
     assert re.search(r"^  lost +2   main run 2, zero-loss scenarios 0$", table, re.M)
     assert re.search(r"^  recorded +198   ledger events, of 200 valid webhooks", table, re.M)
+
+
+@pytest.mark.parametrize("broken", [
+    {"forged_recorded": 1}, {"lifecycle": {**ZERO["lifecycle"], "wrong_totals": 1}},
+    {"lifecycle": {**ZERO["lifecycle"], "vendor_order_violations": 2}}, {"innocent_in_dlq": 1}, {"doubled": 1}])
+def test_a_forged_payment_wrong_totals_or_an_order_violation_show_in_the_table_and_fail_the_run(broken):
+    zero = {**ZERO, **broken}
+    assert local_e2e.failed(SUMMARY, zero)
+    table = local_e2e.summary_table(SUMMARY, zero, STAGES)
+    shown = {"forged_recorded": r"^  forged +1 ", "innocent_in_dlq": r"innocent messages in a DLQ 1,",
+             "doubled": r"^  doubled +1 "}
+    lifecycle = broken.get("lifecycle", {})
+    pattern = (shown.get(next(iter(broken))) or f"wrong totals {lifecycle['wrong_totals']}, vendor order violations "
+               f"{lifecycle['vendor_order_violations']}$")
+    assert re.search(pattern, table, re.M), table
 
 
 def test_every_figure_goes_to_the_report_file(tmp_path):

@@ -28,6 +28,7 @@ BUCKET = NAMES.archive_bucket(ACCOUNT, REGION)
 STRIPE_SECRET = "whsec_5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d"
 PROVIDER_SECRETS = [f"{NAMES.secret_prefix}{p}/{kind}" for p in ("stripe", "paypal") for kind in ("signing", "gate-key")]
 CURSOR_SECRET = f"{NAMES.secret_prefix}query/cursor-key"
+INTERNAL_SECRET = NAMES.internal_key_secret
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def deployed(aws):
                                       NAMES.notifications_dead_letter_queue, NAMES.deliveries_queue)}
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
     sm = boto3.client("secretsmanager", region_name=REGION)
-    for name in (*PROVIDER_SECRETS, CURSOR_SECRET):
+    for name in (*PROVIDER_SECRETS, CURSOR_SECRET, INTERNAL_SECRET):
         sm.create_secret(Name=name)
     ddb = boto3.client("dynamodb", region_name=REGION)
     keys = ("pk", "sk", "endpoint_key", "txn_key", "sort_key")
@@ -196,6 +197,8 @@ MISTAKES = [
     (["--env", "dev", "deliveries", "list", "--transaction", "pi_1", "--limit", "0"], "argument --limit"),
     (["--env", "dev", "deliveries", "attempts"], "the following arguments are required: MESSAGE_ID"),
     (["--env", "dev", "deliveries", "pause"], "the following arguments are required: --endpoint"),
+    (["--env", "dev", "deliveries", "release"], "the following arguments are required: --endpoint"),
+    (["--env", "dev", "deliveries", "release", "--endpoint", "ep-nope"], "unknown endpoint 'ep-nope' (known: ep-demo-main)"),
     (["--env", "dev", "deliveries", "pause", "--endpoint", "ep-nope"], "unknown endpoint 'ep-nope' (known: ep-demo-main)"),
     (["--env", "dev", "deliveries", "recover", "--endpoint", "ep-demo-main"], "required: --since"),
     (["--env", "dev", "deliveries", "recover", "--endpoint", "ep-demo-main", "--since", "yesterday"],
@@ -212,6 +215,8 @@ MISTAKES = [
     (["--env", "dev", "deliveries", "--endpoints-file", "{api_key}", "list", "--vendor", "vendor-demo"], "not JSON"),
     (["--env", "dev", "deliveries", "--endpoints-file", "{bad_endpoints}", "list", "--vendor", "vendor-demo"],
      "--endpoints-file"),
+    (["--env", "prod", "deliveries", "release", "--endpoint", "ep-demo-main"],
+     "parameter /payments/prod/delivery-endpoints does not exist in us-east-1 (is the prod stack deployed?)"),
     (["--env", "prod", "deliveries", "list", "--vendor", "vendor-demo"],
      "parameter /payments/prod/delivery-endpoints does not exist in us-east-1 (is the prod stack deployed?)"),
 ]
@@ -321,6 +326,9 @@ def test_deliveries_act_on_the_names_the_stack_deploys(deployed, capsys, tmp_pat
     assert json.loads(out)["count"] == 0
     code, out, err = run(["--env", "dev", "deliveries", "pause", "--endpoint", "ep-demo-main", "--dry-run"], capsys)
     assert code == 0 and json.loads(out)["dry_run"] is True, out + err
+    code, out, err = run(["--env", "dev", "deliveries", "release", "--endpoint", "ep-demo-main", "--dry-run"], capsys)
+    assert code == 0 and json.loads(out) == {"endpoint_id": "ep-demo-main", "parked": 0, "released": 0, "dry_run": True,
+                                             "endpoint_state": "active", "would_release": 0}, out + err
     code, out, err = run(["--env", "dev", "deliveries", "secret", "create", "--endpoint", "ep-demo-main",
                           "--out", str(tmp_path / "s.txt")], capsys)
     assert code == 0, err
@@ -338,6 +346,26 @@ def test_an_aws_failure_is_one_line_exit_1(capsys):
     err = capsys.readouterr().err
     assert err.startswith("ops: error: AWS call failed (AWS): An error occurred (AccessDeniedException)")
     assert err.count("\n") == 1
+
+
+DELIVERY_COMMANDS = ("list", "attempts", "resend", "recover", "pause", "resume", "disable", "enable", "release", "secret")
+
+
+@pytest.mark.parametrize("command", DELIVERY_COMMANDS)
+def test_every_deliveries_command_explains_itself_and_each_option(capsys, command):
+    with pytest.raises(SystemExit) as done:
+        ops.main(["--env", "dev", "deliveries", command, "--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0 and text.startswith(f"usage: python -m scripts.ops deliveries {command} ")
+    description, options = text.split("\n\n", 2)[1:3]
+    assert len(description.split()) >= 8  # says what the command does
+    lines = [line for line in options.splitlines()[1:] if line.strip()]
+    undescribed = [line for line in lines if line.lstrip().startswith("-") and len(line.split()) <= 2]
+    assert not undescribed, undescribed
+    assert ("--dry-run" in text) == (command not in ("list", "attempts"))
+    with pytest.raises(SystemExit):
+        ops.main(["--env", "dev", "deliveries", "--help"])
+    assert f"    {command} " in capsys.readouterr().out  # listed with its summary
 
 
 def test_the_local_environment_targets_its_emulator_and_the_others_aws(aws):
@@ -397,3 +425,97 @@ def test_no_aws_credentials_for_an_aws_environment_is_one_line_saying_what_to_se
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr == ("ops: error: no AWS credentials for environment dev, region us-east-1: set AWS_PROFILE "
                           "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) for the account the stack is deployed in\n")
+
+
+# ----- the internal envelope key and the operator role (issue 25, item 2) ------------------------
+def internal_key() -> dict:
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    return json.loads(sm.get_secret_value(SecretId=INTERNAL_SECRET)["SecretString"])
+
+
+def test_the_internal_key_is_generated_once_and_rotated_keeping_the_previous(deployed, capsys):
+    from paycore import internal_envelope
+
+    assert run(["--env", "dev", "secrets", "--internal-key", "generate"], capsys)[0] == 0
+    first = internal_key()
+    assert set(first) == {"current"} and internal_envelope.usable_keys(first) == [first["current"]]
+    # generating again would drop the key the queued direct payments were signed with: refused, dry run too
+    for dry_run in ([], ["--dry-run"]):
+        code, out, err = run(["--env", "dev", "secrets", "--internal-key", "generate", *dry_run], capsys)
+        assert code == 2 and out == "" and err.count("\n") == 1, err
+        assert err.startswith(f"ops: error: {INTERNAL_SECRET} already holds a key: `--internal-key rotate`")
+        assert internal_key() == first
+    code, out, _ = run(["--env", "dev", "secrets", "--internal-key", "rotate"], capsys)
+    rotated = internal_key()
+    assert code == 0 and rotated["previous"] == first["current"] != rotated["current"]
+    assert json.loads(out) == {"written": {INTERNAL_SECRET: "updated"}, "rotate": True, "dry_run": False}
+    assert first["current"] not in out and rotated["current"] not in out  # never printed
+
+
+def test_the_internal_key_dry_run_writes_nothing(deployed, capsys):
+    code, out, _ = run(["--env", "dev", "secrets", "--internal-key", "rotate", "--dry-run"], capsys)
+    assert code == 0 and json.loads(out) == {"would_write": [INTERNAL_SECRET], "rotate": True, "dry_run": True}
+    code, out, _ = run(["--env", "dev", "secrets", "--internal-key", "generate", "--dry-run"], capsys)
+    assert code == 0 and json.loads(out) == {"would_write": [INTERNAL_SECRET], "rotate": False, "dry_run": True}
+    assert written_secrets() == {}
+
+
+def assumed_roles(monkeypatch) -> list[str]:
+    """The roles the CLI's STS clients assume from now on."""
+    asked: list[str] = []
+    real = boto3.client
+
+    def client(service, *args, **kwargs):
+        made = real(service, *args, **kwargs)
+        if service == "sts":
+            assume = made.assume_role
+            made.assume_role = lambda **kw: asked.append(kw["RoleArn"]) or assume(**kw)
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    return asked
+
+
+def test_the_replay_tools_act_as_the_operator_role_on_aws_and_as_the_caller_on_the_emulator(aws, monkeypatch):
+    asked = assumed_roles(monkeypatch)
+    operator = command.as_operator(ops.resolve("dev"))
+    assert asked == [f"arn:aws:iam::{ACCOUNT}:role/payments-operator-dev"]
+    assert operator.credentials and operator.credentials["AccessKeyId"] != "test"
+    local = ops.resolve("local")
+    assert command.as_operator(local) is local and len(asked) == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["redrive", "--dry-run"], ["replay-quarantine", "--dry-run"],
+    ["replay-archive", "--provider", "stripe", "--from", "2026-11-28", "--to", "2026-11-29", "--dry-run"]])
+def test_redrive_and_the_replays_assume_the_operator_role_dry_runs_too(deployed, capsys, monkeypatch, argv):
+    asked = assumed_roles(monkeypatch)
+    code, out, err = run(["--env", "dev", *argv], capsys)
+    assert code == 0, err
+    assert asked == [f"arn:aws:iam::{ACCOUNT}:role/payments-operator-dev"]
+
+
+def test_a_refused_operator_role_is_one_line_saying_who_grants_it(deployed, capsys, monkeypatch):
+    real = boto3.client
+
+    def client(service, *args, **kwargs):
+        made = real(service, *args, **kwargs)
+        if service == "sts":
+            def refuse(**_):
+                raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
+            made.assume_role = refuse
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    code, out, err = run(["--env", "dev", "redrive", "--dry-run"], capsys)
+    assert code == 2 and out == "" and err == (
+        f"ops: error: cannot act as arn:aws:iam::{ACCOUNT}:role/payments-operator-dev: ask for sts:AssumeRole on it "
+        "(the stack's setting operator_principal_arns names who may)\n")
+
+
+def test_replay_quarantine_verifies_with_the_environments_paypal_settings(aws):
+    dev, prod = ops.resolve("dev"), ops.resolve("prod")
+    assert dev.verification_environment["PAYPAL_MODE"] == "sandbox" and prod.verification_environment["PAYPAL_MODE"] == "live"
+    with command.verifying_as_the_processor(dev):
+        assert os.environ["PAYPAL_MODE"] == "sandbox"
+    assert os.environ.get("PAYPAL_MODE") != "sandbox"

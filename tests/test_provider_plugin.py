@@ -81,8 +81,10 @@ def test_the_plugin_gets_its_declared_secrets_and_each_function_reads_only_its_o
         for statement in document.get("statement", []):
             for kind, secret in secrets.items():
                 if f"${{aws_secretsmanager_secret.{secret.friendly_unique_id}.arn}}" in statement.get("resources", []):
-                    readers.setdefault(kind, set()).add(key.split("_")[1])
-    assert readers == {"signing": {"processor"}, "gate_key": {"authorizer"}}
+                    # compute_{function}_..., or the stack's own operator-role-document
+                    readers.setdefault(kind, set()).add(key.split("_")[1] if "_" in key else key.removesuffix("-document"))
+    # the operators' replay tools verify what they re-enqueue with the signing secrets too
+    assert readers == {"signing": {"processor", "operator-role"}, "gate_key": {"authorizer"}}
 
 
 @pytest.mark.slow
@@ -129,6 +131,22 @@ def test_register_lists_every_problem_of_a_declaration():
                  "secrets must include gate-key", "secret_required must be true exactly when",
                  "a batch provider must implement items", "a batch provider must implement verify_item"):
         assert part in message, part
+
+
+def test_register_refuses_an_internal_kind_with_a_webhook_and_a_transmission_header_it_does_not_keep():
+    class Confused(batchpay.BatchPayProvider):
+        name = "confused"
+        internal_kind = "webhook"  # not a kind of paycore.internal_envelope, and the provider has a route
+        transmission_id_header = "x-transmission-id"  # not one of its signature headers
+
+    with pytest.raises(ValueError) as refused:
+        providers.register(Confused())
+    message = str(refused.value)
+    assert "internal_kind must be one of direct, fetched, for a provider without a webhook route" in message
+    assert "transmission_id_header must be one of signature_headers" in message
+    direct, paypal = providers.get("direct"), providers.get("paypal")
+    assert (direct.internal_kind, direct.transmission_id_header) == ("direct", None)
+    assert (paypal.internal_kind, paypal.transmission_id_header) == (None, "paypal-transmission-id")
 
 
 def test_a_name_is_registered_once_and_unknown_names_are_refused():

@@ -82,7 +82,30 @@ def test_notifications_queue_admits_eventbridge_only_from_the_completed_payment_
     assert source["test"] == "ArnEquals" and source["variable"] == "aws:SourceArn"
     assert source["values"][0].endswith(":rule/payments-dev/payment-completed-dev")
     ingest = next(d for key, d in documents.items() if key.startswith("ingest_policy-document"))
-    assert len(ingest["statement"]) == 1  # producers reach the ingest queue through IAM only
+    assert [s["effect"] for s in ingest["statement"]] == ["Deny", "Deny"]  # producers reach it through IAM only
+
+
+def test_ingest_queue_denies_sending_to_every_principal_but_its_three_senders():
+    documents = data_sources(synth("dev"), "aws_iam_policy_document")
+    ingest = next(d for key, d in documents.items() if key.startswith("ingest_policy-document"))
+    [deny] = [s for s in ingest["statement"] if s.get("sid") == "DenySendersNotListed"]
+    assert (deny["effect"], deny["actions"], deny["principals"]) == ("Deny", ["sqs:SendMessage"],
+                                                                     [{"type": "*", "identifiers": ["*"]}])
+    [condition] = deny["condition"]
+    assert (condition["test"], condition["variable"]) == ("ArnNotEquals", "aws:PrincipalArn")
+    account = "${data.aws_caller_identity.caller.account_id}"
+    assert condition["values"] == [f"arn:${{data.aws_partition.partition.partition}}:iam::{account}:role/{name}"
+                                   for name in ("payments-api-dev-sqs-send", "payment-validator-dev-role",
+                                                "payments-operator-dev")]
+    # nothing else is denied: the account's administrators still manage the queue (tests/test_hops.py)
+    notifications = next(d for key, d in documents.items() if key.startswith("notifications_policy-document"))
+    assert not [s for s in notifications["statement"] if s.get("sid") == "DenySendersNotListed"]
+
+
+def test_fails_when_named_senders_meet_service_senders_or_are_not_arns():
+    with pytest.raises(ValueError, match=r"sender_principal_arns cannot be combined with service_senders.*"
+                                         r"sender_principal_arns must be IAM principal ARNs, got \['validator'\]"):
+        make_queue(sender_principal_arns=["validator"], service_senders={"events.amazonaws.com": "arn:aws:events:x"})
 
 
 def make_queue(**overrides) -> WebhookQueue:

@@ -100,8 +100,9 @@ def test_the_stack_names_the_roles_that_use_keys_in_the_key_policies_and_no_othe
     out = synth("dev")
     roles = resources(out, "aws_iam_role")
     users = {logical for logical, role in roles.items()
-             if role["name"].endswith(("-role", "-pipe", "-sqs-send"))}
-    assert len(users) == 13  # 8 functions, 2 delivery functions, 2 pipes, the API's queue role
+             if role["name"].endswith(("-role", "-pipe", "-sqs-send", "-operator-dev"))}
+    assert len(users) == 14  # 8 functions, 2 delivery functions, 2 pipes, the API's queue role, the operators'
+    assert "operator-role" in users
     for key in resources(out, KmsKey.TF_RESOURCE_TYPE).values():
         named = {logical for logical in roles if f"aws_iam_role.{logical}.arn" in key["policy"]}
         assert named == users  # not the NAT, flow-log or API Gateway CloudWatch roles

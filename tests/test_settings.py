@@ -304,11 +304,11 @@ FIELD_RULES = [
     ("pipe-record-age", "dev", {"pipes": {"maximum_record_age_seconds": 30}},
      "dev: pipes.maximum_record_age_seconds: must be -1 (forever) or 60..604800, got 30", None),
     ("routed-status", "dev", {"pipes": {"status_routed_statuses": ["succeeded", "done"]}},
-     "dev: pipes.status_routed_statuses[1]: must be one of canceled, failed, pending, processing, refunded, "
-     "requires_action, requires_capture, reversed, succeeded, got 'done'", None),
+     "dev: pipes.status_routed_statuses[1]: must be one of awaiting_sale, canceled, dispute_lost, dispute_opened, "
+     "dispute_won, failed, refund_failed, refunded, reversed, succeeded, got 'done'", None),
     ("completed-status-routed", "dev", {"pipes": {"status_routed_statuses": ["refunded"]}},
-     "dev: pipes.status_routed_statuses: must include 'succeeded' (the completed-payment rule routes it to the vendor "
-     "notifications), or be empty (every change), got ['refunded']", None),
+     "dev: pipes.status_routed_statuses: must include 'succeeded' (the vendor-notification rule routes it to the "
+     "vendor notifications), or be empty (every announcement), got ['refunded']", None),
     ("latency-alarm", "dev", {"alarms": {"api_latency_p99_ms": 30_000}},
      "dev: alarms.api_latency_p99_ms: must be 1..29000 (API Gateway timeout), got 30000", None),
     ("oldest-message-alarm", "dev", {"alarms": {"ingest_oldest_message_seconds": 10}},
@@ -338,6 +338,10 @@ FIELD_RULES = [
      "got 'admins'", None),
     ("paypal-age", "dev", {"paypal_max_transmission_age_seconds": 10},
      "dev: paypal_max_transmission_age_seconds: must be 300..2592000 (the processor's range), got 10", None),
+    ("paypal-mode", "dev", {"paypal_mode": "test"}, "dev: paypal_mode: must be one of live, sandbox, got 'test'", None),
+    ("operator-principal", "dev", {"operator_principal_arns": ["oncall"]},
+     "dev: operator_principal_arns[0]: must be an IAM principal ARN such as arn:aws:iam::123456789012:role/oncall, "
+     "got 'oncall'", None),
     ("feature-reason", "local", {"disabled_features": {"dashboard": " "}},
      "local: disabled_features.dashboard: needs a reason, got ' '", None),
     ("emulator-retries", "local", {"local": {"max_retries": -1}}, "local: local.max_retries: must be >= 0, got -1", None),
@@ -378,6 +382,74 @@ def test_fails_when_scaling_or_the_event_source_exceeds_the_processors_reserved_
         "throttled back to the queue, got 50",
         "dev: processor_scaling.event_source_max_concurrency: must be <= the processor's reserved concurrency (10) or "
         "messages are throttled back to the queue, got 20"]
+
+
+PEAK = {"name": "black-friday", "start": "2027-11-25T00:00:00", "end": "2027-12-01T00:00:00", "min_capacity": 5}
+
+
+def test_prod_keeps_a_small_warm_minimum_and_raises_it_for_its_known_peak():
+    s = load_settings("prod", environ=NO_ENV).processor_scaling
+    assert (s.provisioned_concurrency, s.min_capacity, s.max_capacity) == (2, 2, 300)
+    assert [(p.name, p.start, p.end, p.min_capacity) for p in s.scheduled_peaks] == [
+        ("black-friday-2027", "2027-11-25T00:00:00", "2027-12-01T00:00:00", 10)]
+
+
+def test_fails_when_a_scheduled_peak_ends_before_it_starts_or_sits_outside_the_scaling_range():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [
+        {**PEAK, "end": "2027-11-24T00:00:00"}, {**PEAK, "name": "too-big", "start": "2028-01-01T00:00:00",
+                                                 "end": "2028-01-02T00:00:00", "min_capacity": 11},
+        {**PEAK, "name": "too-small", "start": "2028-02-01T00:00:00", "end": "2028-02-02T00:00:00", "min_capacity": 1},
+    ]}}) == [
+        "dev: processor_scaling.scheduled_peaks[0].end: must be after start (2027-11-25T00:00:00), "
+        "got '2027-11-24T00:00:00'",
+        "dev: processor_scaling.scheduled_peaks[1].min_capacity: must be above min_capacity (1) and at most "
+        "max_capacity (10), got 11",
+        "dev: processor_scaling.scheduled_peaks[2].min_capacity: must be above min_capacity (1) and at most "
+        "max_capacity (10), got 1"]
+
+
+def test_fails_when_scheduled_peaks_overlap_or_share_a_name():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [
+        PEAK, {**PEAK, "start": "2027-11-30T00:00:00", "end": "2027-12-02T00:00:00"}]}}) == [
+        "dev: processor_scaling.scheduled_peaks: name 'black-friday' is used twice; each peak needs its own name",
+        "dev: processor_scaling.scheduled_peaks: 'black-friday' starts (2027-11-30T00:00:00) before 'black-friday' "
+        "ends (2027-12-01T00:00:00); peaks must not overlap"]
+
+
+def test_fails_when_a_scheduled_peak_is_not_a_utc_time_or_has_no_provisioned_concurrency_to_raise():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [{**PEAK, "start": "2027-11-31T00:00:00"}]}}) == [
+        "dev: processor_scaling.scheduled_peaks[0].start: must be a UTC date and time such as 2026-11-27T00:00:00, "
+        "got '2027-11-31T00:00:00'"]
+    assert problems("dev", {"processor_scaling": {"provisioned_concurrency": 0, "scheduled_peaks": [PEAK]}}) == [
+        "dev: processor_scaling.scheduled_peaks: need provisioned concurrency with autoscaling (a peak raises its "
+        "scaling minimum): set processor_scaling.provisioned_concurrency > 0 and keep the provisioned_concurrency and "
+        "autoscaling features enabled"]
+
+
+def test_waf_logs_only_blocked_requests_unless_a_setting_adds_counted_ones():
+    assert load_settings("prod", environ=NO_ENV).api.waf_log_actions == ("BLOCK",)
+    assert load_settings("dev", {"api": {"waf_log_actions": ["BLOCK", "COUNT"]}},
+                         environ=NO_ENV).api.waf_log_actions == ("BLOCK", "COUNT")
+
+
+def test_prod_vendors_hear_by_https_and_signed_webhooks_and_stay_known_to_the_notifier():
+    prod = load_settings("prod", environ=NO_ENV)
+    assert [(sub.vendor_id, sub.protocol) for sub in prod.vendor_subscriptions] == [("vendor-acme", "https")]
+    assert set(prod.delivery.vendors) == {"vendor-acme", "vendor-globex"}
+    assert prod.known_vendor_ids == ("vendor-acme", "vendor-globex")
+    assert load_settings("dev", environ=NO_ENV).known_vendor_ids == ("vendor-demo",)
+
+
+def test_fails_when_prod_takes_paypal_sandbox_webhooks():
+    assert problems("prod", {"paypal_mode": "sandbox"}) == [
+        "prod: paypal_mode: must be 'live' in prod (sandbox webhooks are test money: prod must not take them), "
+        "got 'sandbox'"]
+
+
+def test_paypal_mode_is_live_by_default_and_dev_takes_the_sandbox():
+    assert [load_settings(env, environ=NO_ENV).paypal_mode for env in ("dev", "prod", "local")] == [
+        "sandbox", "live", "live"]
+    assert load_settings("dev", {"paypal_mode": "live"}, environ=NO_ENV).paypal_mode == "live"
 
 
 def test_fails_when_prod_kms_deletion_window_is_below_30():
@@ -484,6 +556,10 @@ MISTAKES = {
                      "dev: ingest_max_receive_count: must be 1..1000 (SQS maxReceiveCount), got 0"),
     "cross-field": ("prod", {"functions": {"processor": {"memory_mb": 1024}}},
                     "prod: functions.processor.memory_mb: must be >= 3008 in prod (the processor's 3 GB), got 1024"),
+    "design-rate": ("local", {"webhooks_per_minute": 15_000},
+                    "local: delivery.sender_max_concurrency: delivery sender λ carries at most 219 webhooks/s (event "
+                    "source maximum concurrency 2 concurrent executions), below the design rate 250/s "
+                    "(webhooks_per_minute 15,000): raise delivery.sender_max_concurrency to 3"),
 }
 
 

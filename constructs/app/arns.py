@@ -8,7 +8,12 @@
 - the alerts topic: the delivery's alerts rule targets it; observability builds it last, as it
   watches every function and queue, the delivery's included;
 - the async-failure queue: the functions' roles name it by name, so no function waits for the
-  queue's creation (the provider's ~25 s wait for a new queue's attributes).
+  queue's creation (the provider's ~25 s wait for a new queue's attributes);
+- the roles that may send to the ingest queue (the API's queue role, the validator's role, the
+  operator role): the queue's policy names them, and they are built after the queue (the API and
+  the functions need it). Their names are the constructs' own (`{api}-sqs-send` in WebhookIngress,
+  `{function}-role` in ServerlessFunction); tests/test_hops.py fails if a prediction drifts (the
+  hop of a role the queue's policy no longer names is refused).
 """
 
 from __future__ import annotations
@@ -46,3 +51,14 @@ class ArnsByName:
     @property
     def lambda_failures_queue(self) -> str:
         return self._arn("sqs", self.names.lambda_failures_queue)
+
+    def role(self, name: str) -> str:
+        """An IAM role of the account (IAM is global: no region)."""
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{name}"
+
+    @property
+    def ingest_senders(self) -> tuple[str, ...]:
+        """The roles that send to the ingest queue: API Gateway's (webhooks), the validator's
+        (direct payments) and the operators' (replay and redrive tools)."""
+        return (self.role(f"{self.names.api}-sqs-send"), self.role(f"{self.names.function('validator')}-role"),
+                self.role(self.names.operator_role))

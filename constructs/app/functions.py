@@ -23,11 +23,11 @@ PROCESSOR_ALIAS = "live"
 # Which configuration values each handler reads (lambda_src/README.md); all get the common ones.
 FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "authorizer": ("SECRET_PREFIX", "WEBHOOK_ROUTES"),
-    "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES"),
+    "validator": ("INGEST_QUEUE_URL", "INGEST_MAX_MESSAGE_BYTES", "SECRET_PREFIX", "TABLE_NAME", "IDEMPOTENCY_TABLE"),
     "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS",
-                  "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PROCESSOR_PARALLEL_GROUPS"),
+                  "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PAYPAL_MODE", "PROCESSOR_PARALLEL_GROUPS"),
     "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
-    "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
+    "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS", "NOTIFICATIONS_MAX_RECEIVE_COUNT"),
     "reader": ("TABLE_NAME", "SECRET_PREFIX", "API_BASE_PATH"),
     "status": ("TABLE_NAME", "API_BASE_PATH"),
     "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL", "API_BASE_PATH"),
@@ -60,14 +60,16 @@ def function_environment(settings: Settings, configuration: Mapping[str, str], *
         "ARCHIVE_KMS_KEY_ARN": archive_kms_key_arn,
         "INGEST_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_SIZE_BYTES),
         "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS": str(settings.paypal_max_transmission_age_seconds),
+        "PAYPAL_MODE": settings.paypal_mode,
         "PROCESSOR_PARALLEL_GROUPS": str(settings.processor_parallel_groups),
+        "NOTIFICATIONS_MAX_RECEIVE_COUNT": str(settings.notifications_max_receive_count),
         ROUTES_VARIABLE: authorizer_routes(webhook_routes),
     }
     domain = settings.custom_domain if settings.enabled("custom_domain") else None
     if domain is not None and domain.base_path:
         # on the custom domain API Gateway's `path` starts with the base path mapping
         environment["API_BASE_PATH"] = f"/{domain.base_path}"
-    vendors = ",".join(sorted({v.vendor_id for v in settings.vendor_subscriptions}))
+    vendors = ",".join(settings.known_vendor_ids)
     if vendors:
         environment["KNOWN_VENDORS"] = vendors
     return environment

@@ -24,10 +24,12 @@ def grant_functions(stack: Platform, group: FunctionGroup) -> None:
     produce = ["kms:GenerateDataKey", "kms:Decrypt"]
     # secrets are read through Secrets Manager only
     via_secrets = [("StringEquals", "kms:ViaService", [f"secretsmanager.{stack.region_name}.amazonaws.com"])]
+    internal_key = [secrets.internal_key_secret.arn] if secrets.internal_key_secret is not None else []
     fn["processor"].grant("ledger-and-quarantine", [
         {"sid": "LedgerWrites", "actions": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"],
          "resources": [table]},
-        {"sid": "SigningSecrets", "actions": read_secrets, "resources": secrets.secret_arns("signing")},
+        # the providers' signing secrets, and the key the validator signs direct payments with
+        {"sid": "SigningSecrets", "actions": read_secrets, "resources": secrets.secret_arns("signing") + internal_key},
         {"sid": "Quarantine", "actions": ["s3:PutObject"], "resources": [f"{bucket}/quarantine/*"]},
         {"sid": "DataKeys", "actions": produce, "resources": [keys["dynamodb"], keys["s3"]]},
         {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
@@ -35,6 +37,14 @@ def grant_functions(stack: Platform, group: FunctionGroup) -> None:
     fn["validator"].grant("enqueue", [
         {"sid": "SendToIngest", "actions": ["sqs:SendMessage"], "resources": [q.ingest.queue.arn]},
         {"sid": "QueueKey", "actions": produce, "resources": [keys["sqs"]]},
+        # signs what it enqueues (paycore.internal_envelope)
+        {"sid": "InternalKey", "actions": read_secrets, "resources": internal_key},
+        {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
+        # an Idempotency-Key stays bound to its first request (paycore.idempotency): the recorded
+        # request's hash in the ledger (read only), the queued one's in the request table
+        {"sid": "RecordedRequests", "actions": ["dynamodb:Query"], "resources": [table]},
+        {"sid": "QueuedRequests", "actions": ["dynamodb:PutItem"], "resources": [stack.storage.idempotency.arn]},
+        {"sid": "TableKey", "actions": produce, "resources": [keys["dynamodb"]]},
     ])
     fn["authorizer"].grant("gate-keys", [
         {"sid": "GateKeySecrets", "actions": read_secrets, "resources": secrets.secret_arns("gate_key")},
@@ -74,12 +84,13 @@ def grant_functions(stack: Platform, group: FunctionGroup) -> None:
 
 
 def allow_platform_key_use(stack: Platform) -> None:
-    """The key policies name the roles that use keys (functions, the API's queue role, the pipes;
-    not the NAT, flow-log or API Gateway CloudWatch roles) and every log group of the stack (see
+    """The key policies name the roles that use keys (functions, the API's queue role, the pipes,
+    the operator role; not the NAT, flow-log or API Gateway CloudWatch roles) and every log group of the stack (see
     constructs.security)."""
     roles = [fn.role for fn in stack.processing.functions.values()]
     if stack.ingress.api_role is not None:
         roles.append(stack.ingress.api_role)
     roles += [r for r in (stack.notification.archive_pipe_role, stack.notification.status_pipe_role) if r]
+    roles.append(stack.operator)
     groups = [c.name_input for c in stack.node.find_all() if isinstance(c, CloudwatchLogGroup)]
     stack.security.allow_platform(role_arns=[role.arn for role in roles], log_group_names=groups)

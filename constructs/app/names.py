@@ -17,6 +17,8 @@ REDRIVABLE_QUEUES = ("ingest", "notifications")
 #: The vendor delivery table's name before the environment (the cost model sorts a capture's
 #: DynamoDB calls by it).
 DELIVERIES_TABLE = "deliveries"
+#: The internal envelope key's secret after the prefix (paycore.internal_envelope.KEY_SECRET).
+INTERNAL_KEY_SECRET = "internal/envelope-key"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class Names:
     @property
     def markers_table(self) -> str:
         return self.name("payment-notification-markers")
+
+    @property
+    def idempotency_table(self) -> str:
+        """Direct payments' Idempotency-Keys, bound to their request (paycore.idempotency)."""
+        return self.name("payment-idempotency")
 
     # ----- queues -------------------------------------------------------------------------------
     @property
@@ -146,6 +153,19 @@ class Names:
     def secret_prefix(self) -> str:
         """Every secret of the environment is `{secret_prefix}...`."""
         return f"{SECRET_ROOT}/{self.environment}/"
+
+    @property
+    def internal_key_secret(self) -> str:
+        """The HMAC key of the platform's own envelopes (direct payments): the validator signs, the
+        processor and the replay tools verify."""
+        return f"{self.secret_prefix}{INTERNAL_KEY_SECRET}"
+
+    # ----- people -------------------------------------------------------------------------------
+    @property
+    def operator_role(self) -> str:
+        """The role the replay tools act as (redrive, replay-quarantine, replay-archive): with the
+        API's queue role and the validator's, the only principals that may send to the ingest queue."""
+        return self.name("payments-operator")
 
     # ----- vendor delivery ----------------------------------------------------------------------
     @property

@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Protocol
 
+from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Node
 
 from constructs.app.arns import ArnsByName
@@ -32,7 +33,7 @@ class Platform(Protocol):
     region_name: str
     vpc: Network | None
     security: Security
-    storage: SimpleNamespace      # ledger, table, archive, bucket, markers
+    storage: SimpleNamespace      # ledger, table, archive, bucket, markers, idempotency
     queueing: SimpleNamespace     # ingest, notifications (WebhookQueue), lambda_failures (FailureQueue)
     configuration: Configuration
     webhook_routes: tuple[SqsRoute, ...]
@@ -41,6 +42,7 @@ class Platform(Protocol):
     notification: EventFanout
     delivery: VendorDelivery
     observability: Observability
+    operator: IamRole             # the replay tools' role (constructs/app/operator.py)
 
     @property
     def node(self) -> Node: ...

@@ -21,7 +21,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 from paycore import delivery as delivery_runtime
 from paycore import events as domain_events
-from paycore.query import PUBLIC_STATE_FIELDS
+from paycore.query import STATE_READ_FIELDS
 
 from constructs.app import local
 from constructs.app.alarms import business_alarms, delivery_alarms, watched_resources
@@ -34,6 +34,7 @@ from constructs.app.functions import (
     lambda_artifacts,
 )
 from constructs.app.grants import allow_platform_key_use, grant_functions
+from constructs.app.operator import operator_role
 from constructs.app.outputs import stack_outputs
 from constructs.app.request_models import REQUEST_MODELS
 from constructs.app.routes import api_routes, function_targets
@@ -108,6 +109,7 @@ class PaymentPlatformStack(TerraformStack):
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
         self.delivery = self._build_delivery()            # vendor webhooks: queues, table, functions, rules
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
+        self.operator = operator_role(self)               # what the replay tools act as
         stack_outputs(self)
         allow_platform_key_use(self)
         if settings.protects_data:
@@ -179,7 +181,7 @@ class PaymentPlatformStack(TerraformStack):
         ledger = LedgerTable(
             self, "ledger", table_name=names.ledger_table, kms_key_arn=keys["dynamodb"].arn,
             deletion_protection_enabled=s.protects_data, index_projection_type=s.ledger_index_projection,
-            index_non_key_attributes=[f for f in PUBLIC_STATE_FIELDS if f not in index_keys]
+            index_non_key_attributes=[f for f in STATE_READ_FIELDS if f not in index_keys]
             if s.ledger_index_projection == "INCLUDE" else (),
         )
         # a second region of the same environment can coexist (names.archive_bucket)
@@ -194,8 +196,11 @@ class PaymentPlatformStack(TerraformStack):
         # The notifier's at-most-once claims: their own small table, so only the processor writes the ledger.
         markers = MarkerTable(self, "notification-markers", table_name=names.markers_table,
                               kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.protects_data)
+        # Direct payments' Idempotency-Keys, bound to their request by the validator (paycore.idempotency).
+        idempotency = MarkerTable(self, "idempotency", table_name=names.idempotency_table,
+                                  kms_key_arn=keys["dynamodb"].arn, deletion_protection_enabled=s.protects_data)
         return SimpleNamespace(ledger=ledger, table=ledger.table, archive=bucket, bucket=bucket.bucket,
-                               markers=markers.table)
+                               markers=markers.table, idempotency=idempotency.table)
 
     def _build_queueing(self) -> SimpleNamespace:
         s, names = self.settings, self.names
@@ -204,6 +209,8 @@ class PaymentPlatformStack(TerraformStack):
             self, "ingest", name=names.ingest_queue, dlq_name=names.ingest_dead_letter_queue, fifo=True,
             kms_key_arn=key, consumer_timeout_seconds=s.function("processor").timeout_seconds,
             dlq_max_receive_count=s.ingest_max_receive_count,
+            # only API Gateway's queue role, the validator and the operators may send (arns.py)
+            sender_principal_arns=self.arns.ingest_senders,
         )
         notifications = WebhookQueue(
             self, "notifications", name=names.notifications_queue, dlq_name=names.notifications_dead_letter_queue,
@@ -220,7 +227,7 @@ class PaymentPlatformStack(TerraformStack):
         s, storage, q = self.settings, self.storage, self.queueing
         values = {
             "TABLE_NAME": storage.table.name, "TABLE_ARN": storage.table.arn,
-            "NOTIFY_MARKERS_TABLE": storage.markers.name,
+            "NOTIFY_MARKERS_TABLE": storage.markers.name, "IDEMPOTENCY_TABLE": storage.idempotency.name,
             "INGEST_QUEUE_URL": q.ingest.queue.url, "INGEST_QUEUE_ARN": q.ingest.queue.arn,
             "NOTIFICATIONS_QUEUE_URL": q.notifications.queue.url, "NOTIFICATIONS_QUEUE_ARN": q.notifications.queue.arn,
             "ARCHIVE_BUCKET": storage.bucket.bucket, "VENDOR_TOPIC_ARN": self.arns.vendor_topic,
@@ -232,6 +239,7 @@ class PaymentPlatformStack(TerraformStack):
             provider_secrets={name: [spec.name for spec in providers.get(name).secrets] for name in s.providers},
             secrets_kms_key_arn=self.security.keys["secrets"].arn,
             recovery_window_in_days=30 if s.production else 0, log_level=s.log_level,
+            internal_key_secret_name=self.names.internal_key_secret,
         )
 
     # ----- functions, API, fan-out, vendor delivery, observability ---------------------------------

@@ -250,6 +250,16 @@ class WebhookIngress(Construct):
         LambdaPermission(self, "invoke-authorizer", action="lambda:InvokeFunction",
                          function_name=authorizer.function_name, principal="apigateway.amazonaws.com",
                          source_arn=f"{self._execution_arn}/authorizers/{authorizer_id}")
+        # No aws:SourceAccount / aws:SourceArn condition here, unlike the CloudWatch role's: API Gateway
+        # does not put them in the STS request context when it assumes an AWS integration's credentials
+        # role, and a condition on a missing key refuses it - every webhook would answer 500 (found on a
+        # live stack with test-invoke-method: aws-solutions-library-samples/accelerated-intelligent-
+        # document-processing-on-aws pull request 479). Another account cannot name this role in its
+        # integration (API Gateway answers "Cross-account pass role is not allowed"; in this account it
+        # takes iam:PassRole on it), and what the role can do is one SendMessage on one queue, whose
+        # policy names this role among its few senders.
+        # tests/hops.py models what API Gateway sends (ASSUME_ROLE_CONTEXT); tests/test_hops.py fails a
+        # copy with the condition.
         self.api_role = IamRole(self, "sqs-role", name=f"{name}-sqs-send", assume_role_policy=json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},

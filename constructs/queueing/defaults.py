@@ -4,7 +4,7 @@ its TLS-only resource policy, and the checks of SQS's own limits."""
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
@@ -37,10 +37,24 @@ def encrypted_queue(scope: Construct, id_: str, *, name: str, fifo: bool, kms_ke
                     **QUEUE_DEFAULTS, **options)
 
 
-def queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str]) -> SqsQueuePolicy:
+def queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str],
+                 sender_principal_arns: Sequence[str] = ()) -> SqsQueuePolicy:
     """The queue's resource policy. It is written beside the queue's redrive policies, not after
-    them: each waits ~25 s in the provider for its attribute to settle, and the two waits overlap."""
+    them: each waits ~25 s in the provider for its attribute to settle, and the two waits overlap.
+
+    With `sender_principal_arns`, `sqs:SendMessage` is denied to every other principal
+    (`aws:PrincipalArn`: a role's ARN for its sessions); nothing else is denied, so whoever
+    administers the account still manages the queue (attributes, policy, purge, delete)."""
     statements = [deny_insecure_transport([queue.arn], ["sqs:*"])]
+    if sender_principal_arns:
+        statements.append({
+            "sid": "DenySendersNotListed",
+            "effect": "Deny",
+            "principals": {"*": ["*"]},
+            "actions": ["sqs:SendMessage"],
+            "resources": [queue.arn],
+            "conditions": [("ArnNotEquals", "aws:PrincipalArn", list(sender_principal_arns))],
+        })
     for principal, source_arn in sorted(service_senders.items()):
         statements.append({
             "sid": "Allow" + re.sub(r"[^A-Za-z0-9]", "", principal.split(".")[0].title()) + "Send",

@@ -9,7 +9,7 @@ cannot show up as a perpetual diff on the queue, and the queue/DLQ pair has no c
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from cdktf import Fn, Token
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
@@ -56,6 +56,10 @@ class WebhookQueue(Construct):
       dlq_name: the DLQ's name; default `{base}-dlq[.fifo]`.
       dlq_service_senders: like service_senders, for the DLQ (e.g. the rule whose undeliverable
         events it takes); default none.
+      sender_principal_arns: the only IAM principals (role ARNs) that may SendMessage to the queue:
+        the queue's policy denies it to every other principal (aws:PrincipalArn), and denies nothing
+        else (administrators still manage the queue); not with service_senders (a service principal
+        has no principal ARN). Default none (any principal its own policy allows).
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class WebhookQueue(Construct):
         service_senders: Mapping[str, str] | None = None,
         dlq_name: str | None = None,
         dlq_service_senders: Mapping[str, str] | None = None,
+        sender_principal_arns: Sequence[str] = (),
     ):
         super().__init__(scope, id_)
         if visibility_timeout_seconds is None:
@@ -92,6 +97,12 @@ class WebhookQueue(Construct):
                 not QUEUE_NAME.match(dlq_name) or fifo != dlq_name.endswith(".fifo")):
             problems.append(f"dlq_name must be 1..80 characters of [A-Za-z0-9_-], ending .fifo exactly when "
                             f"fifo=True (fifo={fifo}), got {dlq_name!r}")
+        if sender_principal_arns and service_senders:
+            problems.append("sender_principal_arns cannot be combined with service_senders: a service principal has no "
+                            "aws:PrincipalArn, so the deny would refuse it")
+        bad = [a for a in sender_principal_arns if not Token.is_unresolved(a) and not str(a).startswith("arn:")]
+        if bad:
+            problems.append(f"sender_principal_arns must be IAM principal ARNs, got {bad!r}")
         if problems:
             raise ValueError(f"WebhookQueue {name}: " + "; ".join(problems))
 
@@ -126,7 +137,7 @@ class WebhookQueue(Construct):
             self, "redrive-allow-policy", queue_url=self.dead_letter_queue.url,
             redrive_allow_policy=Fn.jsonencode({"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}),
         )
-        self.policy = queue_policy(self, "policy", self.queue, service_senders or {})
+        self.policy = queue_policy(self, "policy", self.queue, service_senders or {}, sender_principal_arns)
         self.dead_letter_policy = queue_policy(self, "dead-letter-policy", self.dead_letter_queue,
                                                dlq_service_senders or {})
 

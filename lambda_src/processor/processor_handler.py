@@ -11,10 +11,22 @@ items that fail are quarantined together (one document, the whole envelope) and 
 recorded (:func:`paycore.providers.read`).
 
 * Rejected - what cannot be verified or parsed (bad signature, stale timestamp, malformed or
-  too deeply nested envelope/body, an amount over the cap, unknown provider...): the whole
+  too deeply nested envelope/body, an amount over the cap, unknown provider, a direct payment not
+  signed by the validator, a PayPal transmission id that came with another body...): the whole
   message is stored in the quarantine (S3, never logged), ``WebhookRejected{reason}`` is counted
   and the record is acknowledged. ``python -m scripts.ops replay-quarantine`` re-verifies quarantined
   messages with the current secrets and re-enqueues those that now verify.
+* The platform's own envelopes (direct payments) carry no provider signature: the processor checks
+  the validator's internal envelope signature instead (:mod:`paycore.internal_envelope`).
+* A provider transmission whose signature does not pin the body's bytes (PayPal: a CRC32) is bound
+  to the body's SHA-256 once verified (:meth:`paycore.ledger.Ledger.bind_transmission`): the same
+  id with another body is ``transmission_replayed``.
+* Verification that cannot be decided now (:class:`paycore.providers.base.VerificationUnavailable`:
+  PayPal's certificate URL timing out or answering 5xx) is retried once, soon: the record fails and
+  its visibility (and that of its group's later records in the batch) is set to
+  :data:`SHORT_RETRY_SECONDS`; at its next receive it is quarantined (``certificate_unavailable``,
+  replayable). Nothing is known of such a message yet - it may be a forgery naming a real payment's
+  group - so it never holds that group longer than one short retry, and never reaches the DLQ.
 * Once the signature verifies, the event IS recorded: an unusable vendor id, customer id or
   currency is kept raw beside a safe value and counted as ``UnroutableEvent{reason}``
   (``paycore.model.route_fields``); no vendor is notified of it.
@@ -32,6 +44,7 @@ recorded (:func:`paycore.providers.read`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +59,7 @@ from paycore import fifo_groups, obs, providers
 from paycore.envelope import Envelope, parse_envelope
 from paycore.ledger import Ledger
 from paycore.model import Ignored, MisconfiguredSecret, Rejected, Transaction
+from paycore.providers.base import VerificationUnavailable
 from paycore.quarantine import Quarantine
 from paycore.secrets import SecretStore
 
@@ -53,10 +67,14 @@ logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
 
 ENABLED_PROVIDERS = frozenset(p.strip() for p in os.environ.get("ENABLED_PROVIDERS", "stripe,paypal").split(",") if p.strip())
 ALWAYS_ACCEPTED = frozenset({"direct"})  # from the validator, not a webhook route
+#: Seconds until a message whose verification could not be decided comes back, once.
+SHORT_RETRY_SECONDS = 10
+TRANSMISSION_REPLAYED = "transmission_replayed"
 
 ledger = Ledger(obs.client("dynamodb"), os.environ.get("TABLE_NAME", ""))
 quarantine = Quarantine(obs.client("s3"), os.environ.get("ARCHIVE_BUCKET", ""))
 secrets = SecretStore(obs.client("secretsmanager"), prefix=os.environ.get("SECRET_PREFIX", ""))
+_sqs: Any = None  # created on first use: only a message whose verification could not be decided needs it
 # A failing record stops only its own message group (one payment); other groups go on.
 batch = SqsFifoPartialProcessor(skip_group_on_error=True)
 PARALLEL_GROUPS = max(1, int(os.environ.get("PROCESSOR_PARALLEL_GROUPS") or 1))
@@ -78,6 +96,10 @@ class Outcome(NamedTuple):
     quarantine_key: str = ""
     request_id: str = ""
     items: tuple["Outcome", ...] = ()  # kind "batch": one outcome per item of the request
+    became_succeeded: bool = False  # this event made the payment's sale
+    announced: int = 0  # announcements its vendor is told now
+    held: int = 0  # announcements held until the payment's sale is told
+    conflicts: tuple[str, ...] = ()  # fields contradicting the sale's (kept raw on the state row)
 
 
 class BatchInterrupted(Exception):
@@ -98,10 +120,12 @@ class Deps:
     quarantine: Any
     signing_secret: Callable[[str], Mapping[str, Any] | None]
     enabled: frozenset[str]
+    internal_key: Callable[[], Mapping[str, Any] | None] = lambda: None
 
 
 def default_deps() -> Deps:
-    return Deps(ledger=ledger, quarantine=quarantine, signing_secret=secrets.signing, enabled=ENABLED_PROVIDERS)
+    return Deps(ledger=ledger, quarantine=quarantine, signing_secret=secrets.signing, enabled=ENABLED_PROVIDERS,
+                internal_key=secrets.internal_key)
 
 
 def authenticate(envelope: Envelope, deps: Deps) -> list[Transaction | Ignored | Rejected]:
@@ -113,38 +137,47 @@ def authenticate(envelope: Envelope, deps: Deps) -> list[Transaction | Ignored |
         provider = providers.get(envelope.provider)
     except providers.UnknownProvider as exc:
         raise Rejected("unknown_provider") from exc
-    secret = None
-    if provider.secret_required:
-        secret = deps.signing_secret(provider.name)
-        if not provider.usable_secrets(secret):
-            raise MisconfiguredSecret(f"the {provider.name} signing secret has no usable value")
+    secret = providers.verification_secret(provider, signing_secret=deps.signing_secret, internal_key=deps.internal_key)
     return providers.read(provider, envelope, secret)
 
 
-def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps) -> Outcome:
+def bind_transmission(envelope: Envelope, deps: Deps) -> None:
+    """After verification: one transmission, one body, for a provider whose signature covers only a
+    checksum of the body (``transmission_id_header``); ``Rejected("transmission_replayed")`` when the
+    verified id came with another body before."""
+    provider = providers.get(envelope.provider)
+    header = provider.transmission_id_header
+    transmission_id = envelope.headers.get(header) if header else None
+    if transmission_id and not deps.ledger.bind_transmission(
+            provider.name, transmission_id, hashlib.sha256(envelope.raw).hexdigest(),
+            ttl_seconds=provider.transmission_ttl_seconds()):
+        raise Rejected(TRANSMISSION_REPLAYED)
+
+
+def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps, receive_count: int = 1) -> Outcome:
     """One SQS message body -> Outcome (a batch envelope: kind ``batch``, one outcome per item).
-    Raises only for transient failures (retry: recorded items are duplicates the next time)."""
+    Raises only for transient failures (retry: recorded items are duplicates the next time); a
+    verification that cannot be decided raises :class:`VerificationUnavailable` at the first
+    receive and is quarantined at the next (``receive_count`` >= 2)."""
     envelope: Envelope | None = None
     try:
         envelope = parse_envelope(body)
-        events = authenticate(envelope, deps)
+        try:
+            events = authenticate(envelope, deps)
+        except VerificationUnavailable as unavailable:
+            if receive_count < 2:
+                raise  # retried once, soon (the handler shortens its visibility)
+            raise Rejected(unavailable.reason) from unavailable
+        bind_transmission(envelope, deps)
     except Rejected as rejected:
-        provider = envelope.provider if envelope else _peek_provider(body)
-        request_id = envelope.request_id if envelope else _peek(body, "request_id") or message_id
-        received_at = envelope.received_at if envelope else _peek_int(body, "received_at") or sent_at_ms
-        key = deps.quarantine.put(
-            reason=rejected.reason,
-            provider=provider,
-            request_id=request_id,
-            received_at=received_at,
-            sqs_message_id=message_id,
-            message_body=body,
-        )
-        return Outcome("rejected", reason=rejected.reason, provider=provider, quarantine_key=key, request_id=request_id)
+        return _quarantined(rejected, body, envelope, message_id=message_id, sent_at_ms=sent_at_ms, deps=deps)
     if not providers.get(envelope.provider).batch:
         (event,) = events  # one event; its Rejected was raised
         assert not isinstance(event, Rejected)
-        return _record(event, envelope, deps)
+        try:
+            return _record(event, envelope, deps)
+        except Rejected as rejected:  # the ledger refused it (event_id_conflict): kept for a look
+            return _quarantined(rejected, body, envelope, message_id=message_id, sent_at_ms=sent_at_ms, deps=deps)
 
     # A batch: each item recorded by its own event id (a redelivery finds the recorded ones as
     # duplicates); the items that fail their own check are quarantined together, in one document
@@ -152,9 +185,14 @@ def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps) 
     outcomes: list[Outcome] = []
     bad = [(index, event.reason) for index, event in enumerate(events) if isinstance(event, Rejected)]
     try:
-        for event in events:
-            if not isinstance(event, Rejected):
+        for index, event in enumerate(events):
+            if isinstance(event, Rejected):
+                continue
+            try:
                 outcomes.append(_record(event, envelope, deps))
+            except Rejected as rejected:  # the ledger refused this item (event_id_conflict)
+                bad.append((index, rejected.reason))
+        bad.sort()
         if bad:
             key = deps.quarantine.put(
                 reason=bad[0][1], provider=envelope.provider, request_id=envelope.request_id,
@@ -166,6 +204,23 @@ def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps) 
     except Exception as error:
         raise BatchInterrupted(tuple(outcomes)) from error
     return Outcome("batch", provider=envelope.provider, request_id=envelope.request_id, items=tuple(outcomes))
+
+
+def _quarantined(rejected: Rejected, body: str, envelope: Envelope | None, *, message_id: str, sent_at_ms: int,
+                 deps: Deps) -> Outcome:
+    """Store the whole message in the quarantine; the rejected outcome."""
+    provider = envelope.provider if envelope else _peek_provider(body)
+    request_id = envelope.request_id if envelope else _peek(body, "request_id") or message_id
+    received_at = envelope.received_at if envelope else _peek_int(body, "received_at") or sent_at_ms
+    key = deps.quarantine.put(
+        reason=rejected.reason,
+        provider=provider,
+        request_id=request_id,
+        received_at=received_at,
+        sqs_message_id=message_id,
+        message_body=body,
+    )
+    return Outcome("rejected", reason=rejected.reason, provider=provider, quarantine_key=key, request_id=request_id)
 
 
 def _record(meaning: Transaction | Ignored, envelope: Envelope, deps: Deps) -> Outcome:
@@ -200,6 +255,10 @@ def _record(meaning: Transaction | Ignored, envelope: Envelope, deps: Deps) -> O
         state_changed=result.state_changed,
         request_id=envelope.request_id,
         unroutable=txn.unroutable if result.event_written else (),
+        became_succeeded=result.became_succeeded,
+        announced=len(result.announced),
+        held=result.held,
+        conflicts=result.conflicts,
     )
 
 
@@ -239,6 +298,7 @@ def _processed(record: SQSRecord) -> Outcome | Exception:
             message_id=record.message_id,
             sent_at_ms=int(record.attributes.sent_timestamp or 0),
             deps=default_deps(),
+            receive_count=int(record.attributes.approximate_receive_count or 1),
         )
     except Exception as error:  # noqa: BLE001 - reported (and raised) by _observed
         return error
@@ -255,6 +315,13 @@ def _observed(record: SQSRecord, result: Outcome | Exception) -> Outcome:
         # Ours to fix (set_secrets): retried, then dead-lettered; never "signature mismatch".
         obs.count(obs.SIGNING_SECRET_UNUSABLE)
         logger.error("signing secret unusable: record retried", extra={"problem": str(problem), "sqs_message_id": record.message_id})
+        raise
+    except VerificationUnavailable as unavailable:
+        # Unverified: back once, soon (see the handler), then quarantined; never the DLQ.
+        _retry_soon.append(record.message_id)
+        logger.warning("verification unavailable: retried once soon, then quarantined",
+                       extra={"reason": unavailable.reason, "error": str(unavailable)[:200],
+                              "sqs_message_id": record.message_id})
         raise
     except Exception as error:
         for done in error.done if isinstance(error, BatchInterrupted) else ():
@@ -280,12 +347,19 @@ def _observe(outcome: Outcome, message_id: str) -> None:
         logger.warning("webhook rejected", extra={**fields, "reason": outcome.reason, "quarantine_key": outcome.quarantine_key})
         return
     fields.update(transaction_id=outcome.transaction_id, event_id=outcome.event_id)
-    # The write that moves a transaction's state to succeeded counts it: exactly once per
-    # transaction, also when a redelivery completes a state a crash left behind.
-    if outcome.state_changed and outcome.status == "succeeded":
+    # The write that makes the payment's sale counts it: exactly once per transaction, also when
+    # a redelivery completes a state a crash left behind.
+    if outcome.became_succeeded:
         obs.count(obs.SUCCESSFUL_TRANSACTIONS)
     for reason in outcome.unroutable:
         obs.count_with_reason(obs.UNROUTABLE_EVENT, reason)
+    if outcome.held:
+        obs.count(obs.LIFECYCLE_HELD, outcome.held)
+        logger.info("refund or dispute held until its sale is announced", extra={**fields, "held": outcome.held})
+    for name in outcome.conflicts:
+        obs.count(obs.LIFECYCLE_CONFLICT)  # what the alarm watches; the field in the next one
+        obs.count_with_reason(obs.LIFECYCLE_CONFLICT, name)
+        logger.warning("event contradicts its payment's sale: kept raw", extra={**fields, "field": name})
     if outcome.kind == "duplicate":
         obs.count(obs.DUPLICATE_WEBHOOK)
         logger.info("duplicate webhook acknowledged", extra=fields)
@@ -342,10 +416,69 @@ def process_groups_in_parallel(event: Mapping[str, Any], pool: ThreadPoolExecuto
     return {"batchItemFailures": failures}
 
 
+#: message ids of this invocation whose verification could not be decided (handler thread only)
+_retry_soon: list[str] = []
+
+
+def retry_soon_entries(records: Sequence[Mapping[str, Any]], retry: Sequence[str], failed: set[str]) -> list[dict]:
+    """ChangeMessageVisibilityBatch entries for the records to bring back soon: each one whose
+    verification could not be decided, and the later records of its group in the batch that failed
+    with it (a FIFO group stays locked while any of its messages is in flight)."""
+    entries, chosen = [], set()
+    for index, record in enumerate(records):
+        if record.get("messageId") not in retry:
+            continue
+        group = (record.get("attributes") or {}).get("MessageGroupId")
+        for later in records[index:]:
+            same = later is record or (group and (later.get("attributes") or {}).get("MessageGroupId") == group)
+            if same and later.get("messageId") in failed and later.get("messageId") not in chosen:
+                chosen.add(later["messageId"])
+                entries.append({"Id": str(len(entries)), "ReceiptHandle": later["receiptHandle"],
+                                "VisibilityTimeout": SHORT_RETRY_SECONDS})
+    return entries
+
+
+def _bring_back_soon(event: Mapping[str, Any], failed: set[str]) -> None:
+    records = event.get("Records") or []
+    entries = retry_soon_entries(records, list(_retry_soon), failed)
+    for start in range(0, len(entries), 10):
+        try:
+            sqs_client().change_message_visibility_batch(QueueUrl=_queue_url(records[0]),
+                                                Entries=entries[start:start + 10])
+        except Exception as error:  # noqa: BLE001 - they come back after the queue's visibility timeout instead
+            logger.warning("could not shorten the visibility of unverified records",
+                           extra={"error_type": type(error).__name__})
+
+
+def sqs_client() -> Any:
+    global _sqs
+    if _sqs is None:
+        _sqs = obs.client("sqs")
+    return _sqs
+
+
+def _queue_url(record: Mapping[str, Any]) -> str:
+    """The queue's URL from a record's ``eventSourceARN`` (``arn:aws:sqs:{region}:{account}:{name}``):
+    the queue the records came from, at the SQS endpoint the function's client uses."""
+    _, _, _, _, account, name = str(record.get("eventSourceARN", "")).split(":", 5)
+    return f"{sqs_client().meta.endpoint_url}/{account}/{name}"
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: Any) -> dict:
-    if _pool is not None:
-        return process_groups_in_parallel(event, _pool)
-    return process_partial_response(event=event, record_handler=record_handler, processor=batch, context=context)
+    _retry_soon.clear()
+    try:
+        if _pool is not None:
+            response = process_groups_in_parallel(event, _pool)
+        else:
+            response = process_partial_response(event=event, record_handler=record_handler, processor=batch,
+                                                context=context)
+    except BatchProcessingError:  # every record failed: all of them come back
+        if _retry_soon:
+            _bring_back_soon(event, {r.get("messageId") for r in event.get("Records") or []})
+        raise
+    if _retry_soon:
+        _bring_back_soon(event, {f["itemIdentifier"] for f in response.get("batchItemFailures", [])})
+    return response

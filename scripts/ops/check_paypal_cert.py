@@ -23,10 +23,13 @@ from paycore.providers import paypal
 
 def check(url: str, *, fetch: Callable[[str], bytes] = paypal.download_certificate,
           at: datetime | None = None) -> tuple[int, str]:
+    # the mode the URL's host belongs to: a live URL is checked as a live environment checks it
+    mode = paypal.SANDBOX if any(f"//{host}" in url for host in paypal.SANDBOX_CERT_HOSTS) else paypal.LIVE
     try:
-        paypal.check_cert_url(url)
+        paypal.check_cert_url(url, mode)
         pem = fetch(url)
-        verified = paypal.verify_certificate_chain(pem, at or datetime.now(timezone.utc), paypal.trust_store(), url)
+        verified = paypal.verify_certificate_chain(pem, at or datetime.now(timezone.utc), paypal.trust_store(), url,
+                                                   mode)
     except Rejected as rejected:
         return 1, f"NOT TRUSTED: {rejected.reason} ({url})"
     except paypal.CertificateUnavailable as exc:

@@ -6,10 +6,12 @@ paycore.providers, the bucket's account from STS; nothing needs to be typed twic
     source scripts/env.sh
     python -m scripts.ops --env dev secrets --provider stripe --signing-secret-file - --rotate
     python -m scripts.ops --env dev secrets --cursor-key generate
+    python -m scripts.ops --env dev secrets --internal-key generate|rotate
     python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--dry-run]
     python -m scripts.ops --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
     python -m scripts.ops --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
     python -m scripts.ops --env dev deliveries list --vendor vendor-acme
+    python -m scripts.ops --env dev deliveries release --endpoint ep-acme-main [--dry-run]
     python -m scripts.ops --env local ...      # right after `python -m scripts.local.emulator start`
 
 Every command checks everything first (files, values, the deployed queues, buckets and secrets,
@@ -17,7 +19,9 @@ with read-only calls) and writes only after; `--dry-run` runs those checks and w
 mistake is one line on stderr and exit code 2; an AWS or emulator failure one line and exit code 1.
 An emulator environment needs no AWS credentials: the CLI supplies the emulator's.
 
-A command is a `Command` (scripts/ops/command.py) in the module of its tool, listed in `COMMANDS`.
+The replay and redrive commands act as the environment's operator role (`command.as_operator`; on
+an emulator, as the caller). A command is a `Command` (scripts/ops/command.py) in the module of its
+tool, listed in `COMMANDS`.
 """
 from __future__ import annotations
 

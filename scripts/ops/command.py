@@ -8,15 +8,16 @@ only when not a dry run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
 import re
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, NoReturn
+from typing import Any, Callable, Iterable, Iterator, Mapping, NoReturn
 from urllib.parse import urlsplit
 
 import boto3
@@ -32,6 +33,13 @@ class UsageError(Exception):
 
 class Unreachable(Exception):
     """AWS or the emulator cannot be reached or refuses the credentials: one line, exit code 1."""
+
+
+def one_line(problem: BaseException) -> str:
+    """A problem's message on one line: a settings or endpoint configuration error lists one problem
+    a line (`header:` then `- ...` items), read as `header: a; b`."""
+    head, *rest = [part.strip().removeprefix("- ") for part in str(problem).splitlines() if part.strip()] or [""]
+    return f"{head} {'; '.join(rest)}" if head.endswith(":") and rest else "; ".join([head, *rest])
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
@@ -93,7 +101,8 @@ EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "t
 class Targets:
     """What the commands act on, for one environment: its region, its emulator (emulator
     environments: endpoint and fake credentials, supplied here), its names
-    (constructs/app/names.py)."""
+    (constructs/app/names.py); `credentials`: a role's session the commands act as (`as_operator`),
+    None: the caller's own."""
 
     env: str
     region: str
@@ -102,6 +111,8 @@ class Targets:
     emulator: bool = False
     settings: Any = None  # constructs.app.settings.Settings
     factory: Callable[[str], Any] | None = None  # client(service) of a caller's own (else boto3 as above)
+    verification_environment: Mapping[str, str] = field(default_factory=dict)  # the processor's PAYPAL_* settings
+    credentials: Mapping[str, str] | None = field(default=None, repr=False)
     _checked: bool = field(default=False, repr=False)
 
     @property
@@ -114,6 +125,10 @@ class Targets:
         if self.emulator and not self._checked:
             self.check_emulator()
         credentials = EMULATOR_CREDENTIALS if self.emulator else {}
+        if self.credentials:
+            credentials = {"aws_access_key_id": self.credentials["AccessKeyId"],
+                           "aws_secret_access_key": self.credentials["SecretAccessKey"],
+                           "aws_session_token": self.credentials["SessionToken"]}
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url, **credentials)
 
     def check_emulator(self) -> None:
@@ -157,11 +172,52 @@ def resolve(env: str, *, region: str | None = None, endpoint_url: str | None = N
     try:
         settings = environments.load_settings(env)
     except ValueError as problem:  # SettingsError: one problem per line
-        raise UsageError(f"the settings of {env} are invalid: {'; '.join(str(problem).splitlines())}") from None
+        raise UsageError(f"the settings of {env} are invalid: {one_line(problem)}") from None
     local = getattr(settings, "local", None)
     endpoint = endpoint_url or (local.endpoint_url if local else None)
+    verification = {"PAYPAL_MODE": str(settings.paypal_mode),
+                    "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS": str(settings.paypal_max_transmission_age_seconds)}
     return Targets(env=env, region=region or settings.region, endpoint_url=endpoint, names=settings.names,
-                   emulator=bool(settings.emulator), settings=settings)
+                   emulator=bool(settings.emulator), settings=settings, verification_environment=verification)
+
+
+def as_operator(targets: Targets) -> Targets:
+    """The replay and redrive commands act as the environment's operator role (names.operator_role):
+    with the API's and the validator's roles the only principals the ingest queue's policy lets send
+    (constructs/app/operator.py). An emulator (or a caller's own client factory) has no IAM to
+    enforce: as it is; already in the role's session: as it is. A refused AssumeRole is a UsageError."""
+    if targets.emulator or targets.endpoint_url or targets.credentials or targets.factory is not None:
+        return targets
+    sts = targets.client("sts")
+    identity = sts.get_caller_identity()
+    if f":assumed-role/{targets.names.operator_role}/" in identity["Arn"]:
+        return targets
+    partition = identity["Arn"].split(":")[1]
+    role = f"arn:{partition}:iam::{identity['Account']}:role/{targets.names.operator_role}"
+    try:
+        credentials = sts.assume_role(RoleArn=role, RoleSessionName="payments-ops")["Credentials"]
+    except botocore.exceptions.ClientError as failure:
+        if failure.response.get("Error", {}).get("Code") != "AccessDenied":
+            raise
+        raise UsageError(f"cannot act as {role}: ask for sts:AssumeRole on it (the stack's setting "
+                         "operator_principal_arns names who may)") from None
+    return replace(targets, credentials=credentials)
+
+
+@contextlib.contextmanager
+def verifying_as_the_processor(targets: Targets) -> Iterator[None]:
+    """The environment's verification settings (PayPal mode and window) while replayed envelopes are
+    re-verified: the tool must accept exactly what that environment's processor accepts."""
+    saved = {name: os.environ.get(name) for name in targets.verification_environment}
+    os.environ.update(targets.verification_environment)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def explain(failure: BaseException, targets: Targets | None) -> str:

@@ -1,15 +1,16 @@
 """`deliveries`: vendor delivery operations: list deliveries, their attempts, resend one, recover an
-endpoint's failed ones since T, pause/resume/disable/enable an endpoint, create/rotate its signing
-secret. Every change has ``--dry-run`` and prints counts as JSON; nothing prints a payload, and a
-new secret is written only to ``--out`` (mode 600).
+endpoint's failed ones since T, pause/resume/disable/enable an endpoint, release its parked
+messages, create/rotate its signing secret. Every change has ``--dry-run`` (checks everything the
+change checks, prints what it would do, changes nothing) and prints counts as JSON; nothing prints
+a payload, and a new secret is written only to ``--out`` (mode 600).
 
     python -m scripts.ops --env dev deliveries list --transaction pi_123
     python -m scripts.ops --env dev deliveries list --vendor vendor-1 --since 2026-11-28T00:00:00Z
     python -m scripts.ops --env dev deliveries attempts msg_...
     python -m scripts.ops --env dev deliveries resend msg_... [--dry-run]
     python -m scripts.ops --env dev deliveries recover --endpoint ep-v1-main --since 2026-11-28T00:00:00Z [--dry-run]
-    python -m scripts.ops --env dev deliveries pause|resume|disable|enable --endpoint ep-v1-main [--dry-run]
-    python -m scripts.ops --env dev deliveries secret create|rotate --endpoint ep-v1-main --out secret.txt
+    python -m scripts.ops --env dev deliveries pause|resume|disable|enable|release --endpoint ep-v1-main [--dry-run]
+    python -m scripts.ops --env dev deliveries secret create|rotate --endpoint ep-v1-main --out secret.txt [--grace-hours 24]
 
 Names come from ``constructs/app/names.py`` (what the stack deploys): table ``deliveries-{env}``,
 queue ``deliveries-{env}.fifo``, secrets ``payment-webhooks/{env}/vendors/{endpoint}/signing``; the
@@ -32,11 +33,28 @@ from paycore import delivery
 from paycore.delivery_ops import DeliveryOps, OpsError
 from paycore.delivery_store import DeliveryStore
 from scripts.ops.command import (
-    Command, OpsParser, Targets, UsageError, choice, not_deployed, outcome, positive, read_text, time_ms,
-    writable_file,
+    Command, OpsParser, Targets, UsageError, choice, not_deployed, one_line, outcome, positive, progress,
+    read_text, time_ms, writable_file,
 )
 
-STATE_ACTIONS = ("pause", "resume", "disable", "enable")
+#: The commands on an endpoint's state, and `release`: (their line in --help, their description).
+STATE_COMMANDS = {
+    "pause": ("hold an endpoint's deliveries (they wait, nothing is lost)",
+              "hold the endpoint's messages in the queue, no attempt counted; past ~13 days (a day before "
+              "the queue's 14-day retention) they are parked in the deliveries table instead"),
+    "resume": ("deliver again to a paused endpoint",
+               "end a pause; the messages parked meanwhile are released, oldest first"),
+    "disable": ("stop delivering to an endpoint (what comes meanwhile fails; recover later)",
+                "stop delivering to the endpoint: its messages fail (endpoint_disabled) as they come, "
+                "`recover` re-sends them after `enable`"),
+    "enable": ("deliver again to a disabled endpoint",
+               "deliver again after a disable; the messages parked meanwhile are released, oldest first "
+               "(`recover` re-sends the failed ones)"),
+    "release": ("re-send an endpoint's parked messages, oldest first",
+                "re-send the endpoint's parked messages (taken out of the queue before its retention ran "
+                "out), oldest first, into their payments' groups; only while the endpoint can deliver "
+                "(otherwise it says why and sends nothing). New messages of the endpoint wait behind them"),
+}
 
 
 def endpoints_document(endpoints_file: str | None, targets: Targets) -> tuple[str, str]:
@@ -63,7 +81,7 @@ def build(targets: Targets, endpoints_file: str | None = None) -> DeliveryOps:
     except json.JSONDecodeError as problem:
         raise UsageError(f"{source}: not JSON ({problem})") from None
     except delivery.ConfigError as problem:
-        raise UsageError(f"{source}: {'; '.join(str(problem).splitlines())}") from None
+        raise UsageError(f"{source}: {one_line(problem)}") from None
     sqs, ddb = targets.client("sqs"), targets.client("dynamodb")
     try:
         ddb.describe_table(TableName=names.deliveries_table)
@@ -76,7 +94,7 @@ def build(targets: Targets, endpoints_file: str | None = None) -> DeliveryOps:
     return DeliveryOps(
         store=DeliveryStore(ddb, names.deliveries_table), sqs=sqs, queue_url=queue, endpoints=endpoints,
         secrets=targets.client("secretsmanager"), secret_prefix=names.secret_prefix,
-        kms_key_id=os.environ.get("DELIVERY_SECRETS_KMS_KEY_ID") or None,
+        kms_key_id=os.environ.get("DELIVERY_SECRETS_KMS_KEY_ID") or None, progress=progress,
     )
 
 
@@ -97,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: DELIVERY_ENDPOINTS, else the SSM parameter /payments/{env}/delivery-endpoints)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True, title="actions")
     endpoint_help = "the vendor endpoint's id (the endpoint configuration's endpoints[].id)"
-    dry_run_help = "check and count; change nothing"
+    dry_run_help = "check everything the change checks and print what it would do; change nothing"
 
     listing = actions.add_parser("list", help="list deliveries of a transaction, a vendor or an endpoint, with counts",
                                  description="List deliveries (no payloads), with the count per state.")
@@ -114,24 +132,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     attempts.add_argument("message_id", metavar="MESSAGE_ID", help="the delivery's message id (msg_..., from list)")
 
     resend = actions.add_parser("resend", help="send one delivery again (same webhook-id and body, fresh retries)",
-                                description="Send one delivery again with its webhook-id and body and a fresh "
-                                            "retry schedule.")
+                                description="Send a delivered, exhausted or failed message again with its "
+                                            "webhook-id and body and a fresh retry schedule (a pending message is "
+                                            "the queue's; a parked one is sent by release, in order).")
     resend.add_argument("message_id", metavar="MESSAGE_ID", help="the delivery's message id (msg_..., from list)")
     resend.add_argument("--dry-run", action="store_true", help=dry_run_help)
 
-    recover = actions.add_parser("recover", help="resend an endpoint's exhausted and failed deliveries since a time",
+    recover = actions.add_parser("recover", help="resend an endpoint's exhausted and failed deliveries since a time, "
+                                                 "and release its parked ones",
                                  description="Resend every exhausted or failed delivery of an endpoint created since "
-                                             "TIME, oldest first, in order per payment.")
+                                             "TIME, and release all its parked messages, oldest first, in order per "
+                                             "payment.")
     recover.add_argument("--endpoint", required=True, metavar="ID", help=endpoint_help)
     recover.add_argument("--since", required=True, metavar="TIME",
                          help="deliveries created at or after TIME (ISO-8601, UTC without an offset)")
     recover.add_argument("--dry-run", action="store_true", help=dry_run_help)
 
-    for action, text in (("pause", "hold an endpoint's deliveries (they wait, nothing is lost)"),
-                         ("resume", "deliver again to a paused endpoint"),
-                         ("disable", "stop delivering to an endpoint (what comes meanwhile fails; recover later)"),
-                         ("enable", "deliver again to a disabled endpoint")):
-        state = actions.add_parser(action, help=text, description=text[0].upper() + text[1:] + ".")
+    for action, (summary, text) in STATE_COMMANDS.items():
+        state = actions.add_parser(action, help=summary, description=text[0].upper() + text[1:] + ".")
         state.add_argument("--endpoint", required=True, metavar="ID", help=endpoint_help)
         state.add_argument("--dry-run", action="store_true", help=dry_run_help)
 
@@ -161,8 +179,8 @@ def check(args: argparse.Namespace, ops: DeliveryOps) -> None:
         writable_file(args.out, "--out")
         name = delivery.secret_name(ops.secret_prefix, args.endpoint)
         if args.what == "rotate" and not _has_value(ops.secrets, name):
-            raise UsageError(f"endpoint {args.endpoint} has no signing secret yet ({name}); create one with "
-                             f"`deliveries secret create --endpoint {args.endpoint} --out FILE`")
+            raise UsageError(f"endpoint {args.endpoint} has no signing secret yet ({name} has no value to rotate); "
+                             f"create one with `deliveries secret create --endpoint {args.endpoint} --out FILE`")
 
 
 def _has_value(secrets: Any, name: str) -> bool:
@@ -200,7 +218,9 @@ def _act(args: argparse.Namespace, ops: DeliveryOps) -> dict[str, Any]:
         return ops.resend(args.message_id, dry_run=args.dry_run)
     if args.action == "recover":
         return ops.recover(args.endpoint, args.since, dry_run=args.dry_run)
-    if args.action in STATE_ACTIONS:
+    if args.action == "release":
+        return ops.release(args.endpoint, dry_run=args.dry_run)
+    if args.action in STATE_COMMANDS:
         return ops.set_state(args.endpoint, args.action, dry_run=args.dry_run)
     if args.what == "create":
         result = ops.create_secret(args.endpoint, dry_run=args.dry_run)
@@ -212,6 +232,8 @@ def _act(args: argparse.Namespace, ops: DeliveryOps) -> dict[str, Any]:
         with os.fdopen(fd, "w") as handle:
             handle.write(value + "\n")
         result["written_to"] = args.out
+    elif args.dry_run and not result.get("exists"):
+        result["would_write_to"] = args.out
     return result
 
 
@@ -221,7 +243,8 @@ def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
 
 COMMAND = Command(
     name="deliveries", add_arguments=add_arguments, run=run,
-    help="vendor webhook deliveries: list, attempts, resend, recover, pause/resume/disable/enable, secret",
+    help="vendor webhook deliveries: list, attempts, resend, recover, pause/resume/disable/enable, release "
+         "(parked messages), secret",
     description="Vendor webhook deliveries of the environment (its deliveries table and queue, its endpoint "
                 "configuration): listings without payloads, resends, recovery, endpoint state and signing secrets.",
 )

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from paycore import archive
-from scripts.ops.command import Command, Targets, archive_bucket, positive, queue_url
+from scripts.ops.command import Command, Targets, archive_bucket, as_operator, positive, queue_url
 
 
 def approximate_count(sqs: Any, url: str) -> int:
@@ -127,6 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
+    targets = as_operator(targets)
     source_name, dlq_name = targets.names.redrivable_queues[args.queue]
     source, dlq = queue_url(targets, source_name), queue_url(targets, dlq_name)
     bucket = archive_bucket(targets) if args.park else None

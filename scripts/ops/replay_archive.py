@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from paycore import archive
 from scripts.ops.command import (
-    Command, Targets, UsageError, archive_bucket, choice, queue_url, time_ms, webhook_providers,
+    Command, Targets, UsageError, archive_bucket, as_operator, choice, queue_url, time_ms, webhook_providers,
 )
 
 
@@ -101,6 +101,7 @@ def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
     start, end = time_ms(args.start, "--from"), time_ms(args.end, "--to")
     if end < start:
         raise UsageError(f"--to ({args.end}) is before --from ({args.start})")
+    targets = as_operator(targets)
     queue = queue_url(targets, targets.names.ingest_queue)
     return replay(targets.client("s3"), targets.client("sqs"), bucket=archive_bucket(targets), queue_url=queue,
                   provider=args.provider, start_ms=start, end_ms=end, event_id=args.event_id, dry_run=args.dry_run)

@@ -8,7 +8,9 @@ forged. The processor quarantines each one with its whole envelope (``quarantine
 
 1. list the quarantine documents of ``--provider`` (or all) received since ``--since``;
 2. re-verify each envelope exactly as the processor does (same code, the current secrets from
-   Secrets Manager, the tolerance measured from the original ``received_at``);
+   Secrets Manager, the tolerance measured from the original ``received_at``; a direct payment by
+   the validator's internal envelope signature, so a quarantine or parked document someone wrote
+   never becomes a payment);
 3. re-enqueue the ones that verify, unchanged, on the ingest FIFO queue (group = the payment
    object id, dedup id derived from the request id), and tag the document ``replayed``.
 
@@ -32,10 +34,11 @@ from typing import Any, Callable, Iterator, Mapping
 
 from paycore import providers
 from paycore.envelope import Envelope, parse_envelope
-from paycore.model import MisconfiguredSecret, Rejected
+from paycore.model import MisconfiguredSecret, Rejected, Transaction
 from scripts.json_paths import resolve_path
 from scripts.ops.command import (
-    Command, Targets, UsageError, archive_bucket, choice, progress, queue_url, time_ms,
+    Command, Targets, UsageError, archive_bucket, as_operator, choice, progress, queue_url, time_ms,
+    verifying_as_the_processor,
 )
 
 QUARANTINE_PREFIX = "quarantine/"
@@ -74,18 +77,22 @@ class Report:
                 "dry_run": self.dry_run}
 
 
-def verify(envelope: Envelope, signing_secret: Callable[[str], Mapping[str, Any] | None]) -> str:
-    """Verify as the processor does; returns the FIFO group id (payment object id, else request id).
-    Raises ``Rejected`` when it still does not verify or parse."""
+def verify(envelope: Envelope, signing_secret: Callable[[str], Mapping[str, Any] | None],
+           internal_key: Callable[[], Mapping[str, Any] | None] = lambda: None) -> str:
+    """Verify as the processor does (a provider's signature with its signing secret, the platform's
+    own envelopes with the internal envelope key); returns the FIFO group id (payment object id,
+    a direct payment's transaction id, else the request id). Raises ``Rejected`` when it still does
+    not verify or parse, ``MisconfiguredSecret`` when the secret it needs has no usable value."""
     provider = providers.get(envelope.provider) if envelope.provider in providers.names() else None
     if provider is None:
         raise Rejected("unknown_provider")
-    secret = signing_secret(provider.name) if provider.secret_required else None
-    if provider.secret_required and not provider.usable_secrets(secret):
-        raise MisconfiguredSecret(f"the {provider.name} signing secret has no usable value")
-    for event in providers.read(provider, envelope, secret):  # a batch: every item, each checked on its own
+    secret = providers.verification_secret(provider, signing_secret=signing_secret, internal_key=internal_key)
+    events = providers.read(provider, envelope, secret)
+    for event in events:  # a batch: every item, each checked on its own
         if isinstance(event, Rejected):
             raise event  # an item still rejected: the message stays quarantined
+    if provider.internal_kind:  # the validator's group: the transaction id
+        return events[0].transaction_id if isinstance(events[0], Transaction) else envelope.request_id
     path = provider.group_id_path or ""
     group = resolve_path(json.loads(envelope.raw), path) if path else None
     return group if isinstance(group, str) and 0 < len(group) <= 128 else envelope.request_id
@@ -107,6 +114,7 @@ def replayed(s3: Any, bucket: str, key: str) -> bool:
 
 
 def replay(s3: Any, sqs: Any, *, bucket: str, queue_url: str, signing_secret: Callable[[str], Mapping[str, Any] | None],
+           internal_key: Callable[[], Mapping[str, Any] | None] = lambda: None,
            provider: str | None = None, since_ms: int = 0, parked: bool = False, dry_run: bool = False,
            now_ms: int | None = None, progress: Callable[[Report], None] | None = None) -> Report:
     """Re-verify and re-enqueue; see the module docstring. Returns the counts."""
@@ -123,7 +131,7 @@ def replay(s3: Any, sqs: Any, *, bucket: str, queue_url: str, signing_secret: Ca
             envelope = parse_envelope(body)
             if provider and envelope.provider != provider:
                 continue
-            group = verify(envelope, signing_secret)
+            group = verify(envelope, signing_secret, internal_key)
         except Rejected as still:
             report.still_rejected[still.reason] += 1
             continue
@@ -154,7 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parked", action="store_true",
                         help="replay the messages `redrive` parked (parked/) instead of the quarantine (quarantine/)")
     parser.add_argument("--dry-run", action="store_true",
-                        help="verify with the current secrets and count; send and tag nothing")
+                        help="verify with the current secrets (as the operator role) and count; send and tag nothing")
 
 
 def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
@@ -162,14 +170,16 @@ def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
 
     choice(args.provider, providers.names(), "provider")
     since = time_ms(args.since, "--since")
+    targets = as_operator(targets)
     queue = queue_url(targets, targets.names.ingest_queue)
     bucket = archive_bucket(targets)
     store = SecretStore(targets.client("secretsmanager"), prefix=targets.secret_prefix, max_age=0)
     try:
-        report = replay(targets.client("s3"), targets.client("sqs"), bucket=bucket, queue_url=queue,
-                        signing_secret=store.signing, provider=args.provider, since_ms=since, parked=args.parked,
-                        dry_run=args.dry_run,
-                        progress=lambda r: progress(f"examined {r.examined}, verified {r.requeued}"))
+        with verifying_as_the_processor(targets):
+            report = replay(targets.client("s3"), targets.client("sqs"), bucket=bucket, queue_url=queue,
+                            signing_secret=store.signing, internal_key=store.internal_key, provider=args.provider,
+                            since_ms=since, parked=args.parked, dry_run=args.dry_run,
+                            progress=lambda r: progress(f"examined {r.examined}, verified {r.requeued}"))
     except MisconfiguredSecret as problem:
         raise UsageError(f"{problem}: set it with `python -m scripts.ops --env {targets.env} secrets` first") from None
     return report.as_dict()

@@ -1,14 +1,22 @@
-"""`secrets`: set the provider signing secrets, gate keys and the query cursor key in Secrets Manager
-(lambda_src/README.md, "Secrets"), in the secrets the stack created for them.
+"""`secrets`: set the provider signing secrets, gate keys, the query cursor key and the internal
+envelope key in Secrets Manager (lambda_src/README.md, "Secrets"), in the secrets the stack created
+for them.
 
-Names: ``{prefix}{provider}/signing``, ``{prefix}{provider}/gate-key`` and ``{prefix}query/cursor-key``,
-prefix the environment's (``payment-webhooks/{env}/``, constructs/app/names.py). Values are JSON:
+Names: ``{prefix}{provider}/signing``, ``{prefix}{provider}/gate-key``, ``{prefix}query/cursor-key``
+and ``{prefix}internal/envelope-key``, prefix the environment's (``payment-webhooks/{env}/``,
+constructs/app/names.py). Values are JSON:
 
 * signing, stripe (and any HMAC provider): ``{"current": "whsec_...", "previous": "..."}``;
 * signing, paypal: ``{"webhook_id": "...", "previous_webhook_id": "..."}``;
 * gate-key: ``{"current": "...", "previous": "..."}``;
 * query/cursor-key (the reader's pagination HMAC key, >= 32 characters): ``{"current": "...",
-  "previous": "..."}``.
+  "previous": "..."}``;
+* internal/envelope-key (the HMAC key the validator signs direct payments with and the processor
+  verifies them with, paycore.internal_envelope): ``{"current": "...", "previous": "..."}``, always
+  generated (``--internal-key generate``): the first time, or ``--internal-key rotate`` (the old key
+  stays ``previous``, so the messages it signed still verify; rotate again only once they are
+  processed - a message may wait up to 14 days in the queue or its DLQ). Generating a new key over
+  a usable one is refused (dry run too): it would reject every direct payment still queued.
 
 ``--rotate`` keeps the value being replaced as ``previous`` (both are accepted during a roll);
 without it ``previous`` is cleared. Values come from a file (``-`` = stdin, which keeps them out of
@@ -17,6 +25,7 @@ before anything is written, and never printed.
 
     python -m scripts.ops --env dev secrets --provider stripe --signing-secret-file - --generate-gate-key
     python -m scripts.ops --env dev secrets --cursor-key generate --rotate
+    python -m scripts.ops --env dev secrets --internal-key generate|rotate
 """
 from __future__ import annotations
 
@@ -26,11 +35,17 @@ import re
 import secrets as random_secrets
 from typing import Any
 
-from paycore import providers
+from paycore import internal_envelope, providers
 from scripts.ops.command import Command, Targets, UsageError, choice, not_deployed, read_text, webhook_providers
 
 CURSOR_KEY_SECRET = "query/cursor-key"  # paycore.cursor.CURSOR_KEY_SECRET
 MIN_CURSOR_KEY_CHARS = 32  # paycore.cursor.MIN_KEY_CHARS
+INTERNAL_KEY_SECRET = internal_envelope.KEY_SECRET
+
+
+class KeyAlreadySet(ValueError):
+    """A usable internal envelope key exists and --rotate was not given."""
+
 
 #: The signing value each provider documents, checked before writing: a value of the wrong kind
 #: (a PayPal client secret, a Stripe API key) would make every genuine webhook look forged.
@@ -111,6 +126,22 @@ def set_cursor_key(sm: Any, *, prefix: str, key: str, rotate: bool = False,
     return {name: {"action": put_json(sm, name, value, kms_key_id), "value": value}}
 
 
+def set_internal_key(sm: Any, *, prefix: str, key: str | None = None, rotate: bool = False,
+                     kms_key_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Write a new internal envelope key (random 256 bits unless ``key``); ``rotate`` keeps the
+    replaced one as ``previous``. Without ``rotate`` an existing usable key is left alone
+    (:class:`KeyAlreadySet`): the messages it signed would no longer verify."""
+    key = key or random_secrets.token_urlsafe(32)
+    if len(key) < internal_envelope.MIN_KEY_CHARS:
+        raise ValueError(f"the internal envelope key must have at least {internal_envelope.MIN_KEY_CHARS} characters")
+    name = f"{prefix}{INTERNAL_KEY_SECRET}"
+    old = _current(sm, name)
+    if not rotate and internal_envelope.usable_keys(old):
+        raise KeyAlreadySet(f"{name} already holds a key: rotate it (--rotate keeps it as previous, so the "
+                            "direct payments it signed still verify)")
+    value = gate_value(key, old, rotate)
+    return {name: {"action": put_json(sm, name, value, kms_key_id), "value": value}}
+
 
 
 # ----- the `secrets` command -----------------------------------------------------------------------
@@ -135,6 +166,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cursor-key", metavar="generate|FILE",
                         help=f"the reader's pagination key: 'generate' (random 256-bit) or a file holding one "
                              f"(>= {MIN_CURSOR_KEY_CHARS} characters); - reads stdin")
+    parser.add_argument("--internal-key", choices=("generate", "rotate"),
+                        help="the internal envelope key direct payments are signed with (always generated, set on "
+                             "its own): 'generate' the first one (refused over a usable key), or 'rotate' it (the "
+                             "old one stays 'previous', so the payments it signed still verify)")
     parser.add_argument("--rotate", action="store_true",
                         help="keep each replaced value as 'previous', accepted beside the new one during the roll")
     parser.add_argument("--dry-run", action="store_true",
@@ -147,8 +182,13 @@ def planned_values(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
     has_provider_value = bool(args.signing_secret_file or args.gate_key_file or args.generate_gate_key)
     if has_provider_value and not args.provider:
         raise UsageError("--signing-secret-file, --gate-key-file and --generate-gate-key need --provider")
+    if args.internal_key and (args.provider or args.cursor_key):
+        raise UsageError("set --internal-key on its own (its rotate would apply to the other secrets too)")
+    if args.internal_key:
+        return {"internal-key": (random_secrets.token_urlsafe(32), "--internal-key")}
     if not (args.provider or args.cursor_key):
-        raise UsageError("nothing to set: name --provider (with its signing secret or gate key) or --cursor-key")
+        raise UsageError("nothing to set: name --provider (with its signing secret or gate key), --cursor-key "
+                         "or --internal-key")
     if args.provider and not has_provider_value:
         raise UsageError(f"--provider {args.provider}: give --signing-secret-file, --gate-key-file or --generate-gate-key")
     files = [f for f in (args.signing_secret_file, args.gate_key_file, args.cursor_key) if f == "-"]
@@ -180,21 +220,44 @@ def planned_values(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
 def target_name(targets: Targets, provider: str | None, kind: str) -> str:
     if kind == "cursor-key":
         return f"{targets.secret_prefix}{CURSOR_KEY_SECRET}"
+    if kind == "internal-key":
+        return f"{targets.secret_prefix}{INTERNAL_KEY_SECRET}"
     return secret_name(targets.secret_prefix, str(provider), kind)
+
+
+def refuse_a_second_internal_key(sm: Any, name: str) -> None:
+    """`--internal-key generate` over a usable key (read-only): the payments it signed would fail."""
+    try:
+        current = _current(sm, name)
+    except ValueError:  # not JSON: nothing usable to lose
+        return
+    if internal_envelope.usable_keys(current):
+        raise UsageError(f"{name} already holds a key: `--internal-key rotate` replaces it and keeps it as "
+                         "previous, so the direct payments it signed still verify")
 
 
 def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
     values = planned_values(args)
     names = {kind: target_name(targets, args.provider, kind) for kind in values}
+    rotate = args.rotate or args.internal_key == "rotate"
     sm = targets.client("secretsmanager")
     for name in names.values():  # the stack creates every secret: a missing one is a missing deployment
         try:
             sm.describe_secret(SecretId=name)
         except sm.exceptions.ResourceNotFoundException:
             raise not_deployed(targets, f"secret {name}") from None
+    if "internal-key" in values and not rotate:
+        refuse_a_second_internal_key(sm, names["internal-key"])
     if args.dry_run:
-        return {"would_write": list(names.values()), "rotate": args.rotate, "dry_run": True}
+        return {"would_write": list(names.values()), "rotate": rotate, "dry_run": True}
     written: dict[str, str] = {}
+    if "internal-key" in values:
+        try:
+            done = set_internal_key(sm, prefix=targets.secret_prefix, key=values["internal-key"][0], rotate=rotate)
+        except KeyAlreadySet as problem:  # set meanwhile
+            raise UsageError(str(problem)) from None
+        return {"written": {name: outcome["action"] for name, outcome in done.items()}, "rotate": rotate,
+                "dry_run": False}
     provider_values = {kind: value for kind, (value, _) in values.items() if kind != "cursor-key"}
     if provider_values:
         done = set_provider_secrets(sm, prefix=targets.secret_prefix, provider=args.provider,
@@ -209,8 +272,10 @@ def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
 
 COMMAND = Command(
     name="secrets", add_arguments=add_arguments, run=run,
-    help="set provider signing secrets, gate keys and the query cursor key (values never printed)",
-    description="Set a provider's signing secret and/or gate key, or the reader's cursor key, in the secrets "
-                "the stack created. Values come from files (- = stdin) or are generated, and are checked "
-                "against the provider's documented shape first.",
+    help="set provider signing secrets, gate keys, the query cursor key or the internal envelope key "
+         "(values never printed)",
+    description="Set a provider's signing secret and/or gate key, the reader's cursor key, or the internal "
+                "envelope key (generate or rotate, on its own), in the secrets the stack created. Values come "
+                "from files (- = stdin) or are generated, and are checked against the provider's documented "
+                "shape first.",
 )

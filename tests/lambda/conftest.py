@@ -12,10 +12,11 @@ module level):
 Fixtures:
 
 * ``aws`` - ``mock_aws`` with the contract's resources: the ledger table (pk/sk, GSIs
-  ``by-vendor``/``by-customer``, stream NEW_IMAGE, TTL ``expires_at``), the ingest FIFO queue
+  ``by-vendor``/``by-customer``, stream NEW_IMAGE, TTL ``expires_at``), the validator's request
+  table (``IDEMPOTENCY_TABLE``), the ingest FIFO queue
   (``MaximumMessageSize`` 262,144, the value the code assumes), the notifications queue, the
-  archive bucket, the vendor topic, and the signing + gate-key secrets of stripe and paypal
-  (:data:`SECRETS`). Yields an :class:`Aws` namespace (names + clients).
+  archive bucket, the vendor topic, the signing + gate-key secrets of stripe and paypal and the
+  internal envelope key (:data:`SECRETS`). Yields an :class:`Aws` namespace (names + clients).
 * ``lambda_context`` - a minimal Lambda context for Powertools' ``inject_lambda_context``.
 * ``paypal_keys`` - a test CA, an RSA key and its PayPal-shaped certificate chain (session), with
   ``PAYPAL_TRUST_STORE`` naming the CA's root and the certificate fetcher of
@@ -39,6 +40,7 @@ from typing import Any, Callable, NamedTuple
 import pytest
 
 from handler_constants import (  # noqa: E402,F401  (environment first: see its docstring)
+    create_idempotency_table,
     create_ledger_table,
     ROOT,
     LAMBDA_SRC,
@@ -96,6 +98,7 @@ def aws(monkeypatch):
         sm = boto3.client("secretsmanager", region_name=REGION)
         sns = boto3.client("sns", region_name=REGION)
         create_ledger_table(ddb)
+        create_idempotency_table(ddb)
         queue_url = sqs.create_queue(
             QueueName=INGEST_QUEUE,
             Attributes={
@@ -218,7 +221,7 @@ class PayPalKeys(NamedTuple):
     url: str
     fetched: list  # every URL the fetcher was asked for
     authority: Any  # sample_webhooks.TestCertificateAuthority (its root is the trust store)
-    served: dict  # URL -> bytes the fetcher serves (tests may add URLs)
+    served: dict  # URL -> bytes the fetcher serves, or the exception it raises (tests may add URLs)
     trust_store_path: str
 
 
@@ -247,7 +250,10 @@ def paypal_keys(tmp_path_factory):
         fetched.append(requested)
         if requested not in served:
             raise paypal.CertificateUnavailable("unknown test URL")
-        return served[requested]
+        answer = served[requested]
+        if isinstance(answer, Exception):  # what the download makes of a 404, a 503, a timeout...
+            raise answer
+        return answer
 
     saved = os.environ.get(paypal.TRUST_STORE_ENV)
     os.environ[paypal.TRUST_STORE_ENV] = trust_store_path
@@ -345,6 +351,27 @@ def paypal_envelope(paypal_keys) -> Callable[..., str]:
         ).to_json()
 
     return build
+
+
+def direct_envelope(key: str, received_at: int = NOW_MS, *, body: dict | None = None, internal_key: str | None = None,
+                    request_id: str | None = None, sign: bool = True) -> str:
+    """The envelope the validator enqueues for a payment with Idempotency-Key ``key`` (``body``:
+    the request, default 700 EUR v1 -> c1), signed with the internal envelope key (``internal_key``,
+    default the test secret's current value; ``sign=False``: no signature, as a forger sends it)."""
+    from handler_constants import INTERNAL_KEY
+
+    from paycore.envelope import build_envelope
+    from paycore.providers import direct
+
+    request = body or {"amount": 700, "currency": "EUR", "vendor_id": "v1", "customer_id": "c1"}
+    envelope = build_envelope(provider="direct", received_at=received_at, request_id=request_id or f"r{received_at}",
+                              source_ip="10.0.0.1", headers={direct.IDEMPOTENCY_HEADER: key},
+                              raw=direct.canonical_body(request, key))
+    if sign:
+        from paycore import internal_envelope
+
+        envelope = internal_envelope.sign(envelope, "direct", {"current": internal_key or INTERNAL_KEY})
+    return envelope.to_json()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ NOTIFICATIONS_QUEUE = f"notifications-{ENV_NAME}"
 BUCKET = f"archive-{ENV_NAME}"
 TOPIC = f"vendor-notifications-{ENV_NAME}"
 SECRET_PREFIX = f"payment-webhooks/{ENV_NAME}/"
+IDEMPOTENCY_TABLE = f"payment-idempotency-{ENV_NAME}"
 INGEST_MAX_MESSAGE_BYTES = 262_144
 
 ENV = {
@@ -35,6 +36,7 @@ ENV = {
     "ARCHIVE_BUCKET": BUCKET,
     "VENDOR_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}",
     "SECRET_PREFIX": SECRET_PREFIX,
+    "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
     "ENABLED_PROVIDERS": "stripe,paypal",
     "WEBHOOK_ROUTES": '{"/webhooks/paypal":"paypal","/webhooks/stripe":"stripe"}',
     "POWERTOOLS_SERVICE_NAME": "payment-webhooks",
@@ -50,7 +52,10 @@ STRIPE_PREVIOUS_SECRET = "whsec_TESTpreviousSIGNINGsecret02"
 PAYPAL_WEBHOOK_ID = "WH-TESTWEBHOOKID-0001"
 GATE_KEY = "gk_TESTcurrentGATEkey_00000001"
 GATE_KEY_PREVIOUS = "gk_TESTpreviousGATEkey_0000002"
+INTERNAL_KEY = "ik_TESTcurrentINTERNALenvelopeKEY_000001"
+INTERNAL_KEY_PREVIOUS = "ik_TESTpreviousINTERNALenvelopeKEY_00002"
 SECRETS = {
+    f"{SECRET_PREFIX}internal/envelope-key": {"current": INTERNAL_KEY},
     f"{SECRET_PREFIX}stripe/signing": {"current": STRIPE_SECRET, "previous": STRIPE_PREVIOUS_SECRET},
     f"{SECRET_PREFIX}paypal/signing": {"webhook_id": PAYPAL_WEBHOOK_ID},
     f"{SECRET_PREFIX}stripe/gate-key": {"current": GATE_KEY, "previous": GATE_KEY_PREVIOUS},
@@ -91,3 +96,14 @@ def create_ledger_table(client: Any, name: str = TABLE, projection: str = "ALL")
     client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
+
+
+def create_idempotency_table(client: Any, name: str = IDEMPOTENCY_TABLE) -> None:
+    """The validator's request table (paycore.idempotency): pk transaction_id, sk marker, TTL expires_at."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("transaction_id", "marker")],
+        KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}, {"AttributeName": "marker", "KeyType": "RANGE"}],
+    )
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})

@@ -91,9 +91,40 @@ def test_certificate_url_off_paypal_https_hosts_is_rejected(paypal_envelope, pay
     assert fetched == []  # never downloaded
 
 
-@pytest.mark.parametrize("host", sorted(paypal.ALLOWED_CERT_HOSTS))
-def test_all_paypal_api_hosts_are_allowed(host):
-    assert paypal.check_cert_url(f"https://{host}/v1/notifications/certs/CERT-1")
+LIVE_HOSTS, SANDBOX_HOSTS = ("api.paypal.com", "api-m.paypal.com"), ("api.sandbox.paypal.com", "api-m.sandbox.paypal.com")
+
+
+@pytest.mark.parametrize("mode,hosts,others", [("live", LIVE_HOSTS, SANDBOX_HOSTS), ("sandbox", SANDBOX_HOSTS, LIVE_HOSTS)])
+def test_each_paypal_mode_accepts_its_own_certificate_hosts_only(mode, hosts, others):
+    for host in sorted(hosts):
+        assert paypal.check_cert_url(f"https://{host}/v1/notifications/certs/CERT-1", mode)
+    for host in sorted(others):
+        with pytest.raises(Rejected) as caught:
+            paypal.check_cert_url(f"https://{host}/v1/notifications/certs/CERT-1", mode)
+        assert caught.value.reason == "bad_cert_url"
+
+
+def test_paypal_mode_is_live_unless_the_environment_says_sandbox():
+    assert paypal.paypal_mode({}) == "live" and paypal.paypal_mode({"PAYPAL_MODE": "sandbox"}) == "sandbox"
+    with pytest.raises(ValueError, match="PAYPAL_MODE must be one of live, sandbox"):
+        paypal.paypal_mode({"PAYPAL_MODE": "test"})  # a configuration error: retried, never trusted
+
+
+@pytest.mark.parametrize("url", [
+    "https://api.paypal.com/v1/notifications/certs/CERT-1\r\nHost: evil.example",
+    "https://api.paypal.com/v1/notifications/certs/CERT-1\n",
+    "https://api.paypal.com/v1/notifications/certs/CERT 1",
+    "https://api.paypal.com/v1/notifications/certs/CERT-1\t",
+    "https://api.paypal.com/v1/notifications/certs/CERT-\u00e9",
+])
+def test_certificate_url_with_control_characters_or_spaces_is_rejected_before_any_download(
+        paypal_envelope, paypal_event, paypal_keys, url):
+    # urlsplit strips CR/LF and tabs, so the host check alone passes them; urllib then refuses the
+    # URL with a ValueError that was retried as if transient
+    paypal_keys.fetched.clear()
+    with pytest.raises(Rejected) as caught:
+        verify(paypal_envelope(paypal_event(), cert_url=url))
+    assert caught.value.reason == "bad_cert_url" and paypal_keys.fetched == []
 
 
 @pytest.mark.parametrize("header", ["paypal-transmission-sig", "paypal-transmission-id", "paypal-cert-url"])
@@ -135,6 +166,66 @@ def test_default_fetcher_refuses_redirects():
     handler = paypal._NoRedirect()
     request = urllib.request.Request("https://api.paypal.com/x")
     assert handler.redirect_request(request, None, 302, "Found", {}, "https://evil.example/") is None
+
+
+@pytest.fixture
+def certificate_host():
+    """A real HTTP server on 127.0.0.1 answering ``/{status}`` with that status (``/slow``: nothing,
+    for a while); the default fetcher is asked for its URLs directly (the https/PayPal-host check is
+    ``check_cert_url``'s, before any download)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            if self.path == "/slow":
+                release.wait(10)
+                return
+            status = int(self.path.strip("/"))
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "https://evil.example/cert.pem")
+            self.end_headers()
+            self.wfile.write(b"<html>no certificate here</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 400, 403, 404, 410])
+def test_a_certificate_url_answering_3xx_or_4xx_is_permanently_unavailable(certificate_host, status):
+    with pytest.raises(Rejected) as caught:
+        paypal.download_certificate(f"{certificate_host}/{status}")
+    assert caught.value.reason == "certificate_unavailable"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_certificate_url_answering_5xx_may_pass(certificate_host, status):
+    with pytest.raises(paypal.CertificateUnavailable) as caught:
+        paypal.download_certificate(f"{certificate_host}/{status}")
+    assert caught.value.reason == "certificate_unavailable"
+
+
+def test_a_certificate_url_that_does_not_answer_in_time_may_pass(certificate_host):
+    with pytest.raises(paypal.CertificateUnavailable):
+        paypal.download_certificate(f"{certificate_host}/slow", timeout_seconds=0.2)
+
+
+def test_a_fetcher_that_fails_like_urllib_is_not_a_decision(paypal_envelope, paypal_event, serve):
+    # the local runner's fetcher raises OSError for a URL it does not serve
+    url = serve(ConnectionResetError("peer reset"))
+    with pytest.raises(paypal.CertificateUnavailable):
+        verify(paypal_envelope(paypal_event(), cert_url=url))
 
 
 # ----------------------------------------------------------------------------- certificate trust
@@ -183,10 +274,37 @@ def test_certificate_naming_another_subject_is_rejected_even_from_a_trusted_ca(p
     assert rejection(paypal_envelope(paypal_event(), cert_url=url)) == "untrusted_certificate"
 
 
-def test_sandbox_message_verification_subject_is_accepted(paypal_envelope, paypal_event, paypal_keys, serve):
-    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, common_name="messageverificationcerts.sandbox.paypal.com")
-    url = serve(paypal_keys.authority.chain_pem(leaf), "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-sb")
+SANDBOX_SUBJECT = "messageverificationcerts.sandbox.paypal.com"
+SANDBOX_URL = "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-sb"
+
+
+def test_sandbox_certificate_is_accepted_where_the_paypal_mode_is_sandbox(paypal_envelope, paypal_event, paypal_keys,
+                                                                          serve, monkeypatch):
+    monkeypatch.setenv("PAYPAL_MODE", "sandbox")
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, common_name=SANDBOX_SUBJECT)
+    url = serve(paypal_keys.authority.chain_pem(leaf), SANDBOX_URL)
     verify(paypal_envelope(paypal_event(), cert_url=url))
+    # ... and a live one is not: sandbox mode takes sandbox webhooks only
+    assert rejection(paypal_envelope(paypal_event())) == "bad_cert_url"
+
+
+@pytest.mark.parametrize("mode", [None, "live"])
+def test_sandbox_certificate_is_rejected_where_the_paypal_mode_is_live(paypal_envelope, paypal_event, paypal_keys,
+                                                                       serve, monkeypatch, mode):
+    if mode:
+        monkeypatch.setenv("PAYPAL_MODE", mode)
+    else:
+        monkeypatch.delenv("PAYPAL_MODE", raising=False)  # unset: live
+    leaf = paypal_keys.authority.issue_leaf(paypal_keys.key, common_name=SANDBOX_SUBJECT)
+    paypal_keys.fetched.clear()
+    # the sandbox host: refused from the URL alone
+    assert rejection(paypal_envelope(paypal_event(), cert_url=serve(paypal_keys.authority.chain_pem(leaf),
+                                                                    SANDBOX_URL))) == "bad_cert_url"
+    assert paypal_keys.fetched == []
+    # a sandbox certificate served from a live host: refused by its subject
+    live_url = serve(paypal_keys.authority.chain_pem(leaf), "https://api.paypal.com/v1/notifications/certs/CERT-sbleaf")
+    assert rejection(paypal_envelope(paypal_event(), cert_url=live_url)) == "untrusted_certificate"
+    verify(paypal_envelope(paypal_event()))  # the live certificate still verifies
 
 
 def test_certificate_expired_at_the_transmission_time_is_rejected(paypal_envelope, paypal_event, paypal_keys, serve):

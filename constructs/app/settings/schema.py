@@ -37,6 +37,7 @@ from constructs.app.settings.sections import (
     NetworkSettings,
     PipeSettings,
     ProcessorScaling,
+    QuotaSettings,
     Section,
     VendorId,
     VendorSubscription,
@@ -106,6 +107,11 @@ class Settings(Section):
                          BeforeValidator(_every_function)] = Field(
         default_factory=lambda: {name: FunctionSettings() for name in FUNCTION_NAMES})
     processor_scaling: ProcessorScaling = ProcessorScaling()
+    # The peak rate the environment must carry (M16: prod over 10,000 a minute at Black Friday);
+    # synth fails when a hop's quota or setting cannot carry it (constructs/app/capacity/, checked
+    # by environments.load_settings).
+    webhooks_per_minute: int = Field(default=1_000, ge=1)
+    quotas: QuotaSettings = QuotaSettings()
     api: ApiSettings = ApiSettings()
     custom_domain: CustomDomain | None = None
     network: NetworkSettings = NetworkSettings()
@@ -156,6 +162,14 @@ class Settings(Section):
     paypal_max_transmission_age_seconds: int = Field(
         default=paypal.DEFAULT_MAX_TRANSMISSION_AGE_SECONDS, ge=paypal.MIN_TRANSMISSION_AGE_SECONDS,
         le=paypal.MAX_TRANSMISSION_AGE_LIMIT_SECONDS, description="the processor's range")
+    # PayPal: whose webhooks the environment takes - live (PayPal's live certificate hosts and
+    # subject only) or sandbox (the sandbox ones only). prod is live.
+    paypal_mode: Annotated[str, one_of(paypal.MODES)] = paypal.LIVE
+    # IAM principals (ARNs) that may assume the operator role the replay tools act as (the only
+    # people who may send to the ingest queue); empty = the account root (any principal of the
+    # account whose own policy allows sts:AssumeRole on it).
+    operator_principal_arns: tuple[Annotated[str, matches(
+        IAM_PRINCIPAL_ARN, "an IAM principal ARN such as arn:aws:iam::123456789012:role/oncall")], ...] = ()
     disabled_features: dict[Annotated[str, known_key(FEATURES)], Annotated[str, AfterValidator(has_reason)]] = {}
     # prod-only rules (no disabled features, 3 GB processor, a year of archive, ...)
     production: bool = False
@@ -189,6 +203,12 @@ class Settings(Section):
         return configured + tuple(s for s in self.delivery.routed_statuses if s not in configured)
 
     @property
+    def known_vendor_ids(self) -> tuple[str, ...]:
+        """The vendors the platform notifies, by a topic subscription or by signed webhooks (the
+        notifier's KNOWN_VENDORS: a sale of any other vendor is counted as unknown)."""
+        return tuple(sorted({sub.vendor_id for sub in self.vendor_subscriptions} | set(self.delivery.vendors)))
+
+    @property
     def protects_data(self) -> bool:
         return self.production if self.data_protection is None else self.data_protection
 
@@ -208,7 +228,9 @@ class Settings(Section):
     # ----- rules between fields ------------------------------------------------------------------
     @model_validator(mode="after")
     def _rules(self) -> "Settings":
-        """Every rule that relates two or more fields, each problem with its key path."""
+        """Every rule that relates two or more fields, each problem with its key path. (Whether the
+        stack fits the account's quotas and carries the design rate is constructs/app/capacity/'s,
+        checked by `environments.load_settings` once these hold.)"""
         problems: list[tuple[str, str]] = []
 
         def fail(path: str, message: str) -> None:
@@ -233,12 +255,35 @@ class Settings(Section):
         elif s.provisioned_concurrency and not s.min_capacity <= s.provisioned_concurrency <= s.max_capacity:
             fail("processor_scaling.provisioned_concurrency", f"must lie within min..max capacity "
                  f"({s.min_capacity}..{s.max_capacity}) or be 0, got {s.provisioned_concurrency}")
+        self._peak_rules(fail)
         reserved = processor.reserved_concurrency
         if reserved is not None:
             for key in ("max_capacity", "event_source_max_concurrency"):
                 if getattr(s, key) > reserved:
                     fail(f"processor_scaling.{key}", f"must be <= the processor's reserved concurrency ({reserved}) "
                          f"or messages are throttled back to the queue, got {getattr(s, key)}")
+
+    def _peak_rules(self, fail: Callable[[str, str], None]) -> None:
+        s = self.processor_scaling
+        if s.scheduled_peaks and not (s.provisioned_concurrency and self.enabled("provisioned_concurrency")
+                                      and self.enabled("autoscaling")):
+            fail("processor_scaling.scheduled_peaks", "need provisioned concurrency with autoscaling (a peak raises its scaling minimum): set "
+                 "processor_scaling.provisioned_concurrency > 0 and keep the provisioned_concurrency and autoscaling "
+                 "features enabled")
+        names = [peak.name for peak in s.scheduled_peaks]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            fail("processor_scaling.scheduled_peaks", f"name {name!r} is used twice; each peak needs its own name")
+        for index, peak in enumerate(s.scheduled_peaks):
+            if peak.end <= peak.start:  # the same fixed-width format sorts as time
+                fail(f"processor_scaling.scheduled_peaks[{index}].end", f"must be after start ({peak.start}), got {peak.end!r}")
+            if not s.min_capacity < peak.min_capacity <= s.max_capacity:
+                fail(f"processor_scaling.scheduled_peaks[{index}].min_capacity", f"must be above min_capacity ({s.min_capacity}) and at most "
+                     f"max_capacity ({s.max_capacity}), got {peak.min_capacity}")
+        ordered = sorted(s.scheduled_peaks, key=lambda peak: peak.start)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if after.start < before.end:
+                fail("processor_scaling.scheduled_peaks", f"{after.name!r} starts ({after.start}) before {before.name!r} ends ({before.end}); "
+                     "peaks must not overlap")
 
     def _archive_rules(self, fail: Callable[[str, str], None]) -> None:
         a = self.archive
@@ -292,9 +337,11 @@ class Settings(Section):
                 key = _RUNTIME_KEYS.get(variable, variable)
                 rule = rule if rule.startswith("must") else f"must be a {rule}"
                 fail(f"delivery.{key}", f"{rule} ({variable}), got {shown(getattr(d, key, None))}")
-        if d.sender_timeout_seconds < 10 * d.timeout_seconds:
-            fail("delivery.sender_timeout_seconds", f"must be >= {10 * d.timeout_seconds:g} (10 x timeout_seconds: "
-                 f"the 10 records of one message group are sent in a row), got {d.sender_timeout_seconds}")
+        floor = delivery.sender_timeout_floor(d.timeout_seconds)
+        if d.sender_timeout_seconds < floor:
+            fail("delivery.sender_timeout_seconds", f"must be >= {floor} (paycore.delivery.sender_timeout_floor: the "
+                 f"10 records of one message group in a row, each timeout_seconds + 1 s, + 10 s), "
+                 f"got {d.sender_timeout_seconds}")
         if d.sender_reserved_concurrency is not None and d.sender_max_concurrency > d.sender_reserved_concurrency:
             fail("delivery.sender_max_concurrency", f"must be <= sender_reserved_concurrency "
                  f"({d.sender_reserved_concurrency}) or deliveries are throttled back to the queue, "
@@ -304,6 +351,9 @@ class Settings(Section):
         b, env = self.backend, self.environment
         if self.production and self.disabled_features:
             fail("disabled_features", f"prod must not disable features, got {', '.join(sorted(self.disabled_features))}")
+        if self.production and self.paypal_mode != paypal.LIVE:
+            fail("paypal_mode", f"must be {paypal.LIVE!r} in prod (sandbox webhooks are test money: prod must not take "
+                 f"them), got {self.paypal_mode!r}")
         if self.production and self.kms_deletion_window_days < limits.KMS_DELETION_WINDOW_DAYS.high:
             fail("kms_deletion_window_days", f"must be {limits.KMS_DELETION_WINDOW_DAYS.high} in prod (time to "
                  f"notice a mistaken key deletion), got {self.kms_deletion_window_days}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -15,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from constructs.app.settings.errors import suggestion
 from constructs.core import limits
 from paycore import delivery, events
-from paycore.model import SAFE_ID, STATUSES
+from paycore.model import SAFE_ID
 
 #: Vendor ids, wherever the settings name one: the runtime's rule (what a recorded event carries).
 VENDOR_ID = SAFE_ID
@@ -128,11 +129,35 @@ class FunctionSettings(Section):
     reserved_concurrency: Annotated[int, Field(ge=1)] | None = 10
 
 
+def _at_time(value: str) -> str:
+    """An Application Auto Scaling `at()` time: UTC, to the second."""
+    try:
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise ValueError("must be a UTC date and time such as 2026-11-27T00:00:00") from None
+    return value
+
+
+AtTime = Annotated[str, AfterValidator(_at_time)]
+
+
+class ScheduledPeak(Section):
+    """A known peak (Black Friday): from `start` to `end` (UTC, `2026-11-27T00:00:00`) the
+    processor's provisioned concurrency keeps at least min_capacity (scheduled actions on its
+    scaling target; utilization scaling still works above it)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    start: AtTime
+    end: AtTime
+    min_capacity: int = Field(ge=1)
+
+
 class ProcessorScaling(Section):
     """Processor alias: provisioned concurrency (0 disables it) within the Application Auto
     Scaling range min..max (max <= the processor's reserved concurrency); target_utilization of
     provisioned concurrency; backlog_per_instance: queue messages per execution before scaling
-    out; event_source_max_concurrency caps the SQS event source (<= reserved concurrency)."""
+    out; event_source_max_concurrency caps the SQS event source (<= reserved concurrency);
+    scheduled_peaks raise the minimum for known peaks (min_capacity < peak <= max_capacity)."""
 
     provisioned_concurrency: int = Field(default=2, ge=0)
     min_capacity: int = Field(default=2, ge=1)
@@ -140,6 +165,7 @@ class ProcessorScaling(Section):
     target_utilization: float = within(limits.AUTOSCALING_TARGET_UTILIZATION, 0.7)
     backlog_per_instance: int = Field(default=100, ge=1)
     event_source_max_concurrency: int = within(limits.SQS_EVENT_SOURCE_MAX_CONCURRENCY, 10, "SQS event source limit")
+    scheduled_peaks: tuple[ScheduledPeak, ...] = ()
 
 
 def _https_origin(value: str) -> str:
@@ -164,8 +190,9 @@ class ApiSettings(Section):
     # account logging").
     manage_account_logging: bool = False
     # WAF logs only the requests it applied one of these actions to (empty: every request, about
-    # 1.5 KB of logs per webhook); blocked and counted requests are the ones to investigate.
-    waf_log_actions: tuple[Annotated[str, one_of(limits.WAF_LOG_ACTIONS)], ...] = ("BLOCK", "COUNT")
+    # 1.5 KB of logs per webhook). COUNT would log nearly every webhook: the anonymous-IP group's
+    # HostingProviderIPList rule is overridden to count, and Stripe and PayPal send from hosting ranges.
+    waf_log_actions: tuple[Annotated[str, one_of(limits.WAF_LOG_ACTIONS)], ...] = ("BLOCK",)
     # The access log group's class: INFREQUENT_ACCESS halves its ingestion price (nothing reads the
     # group with a metric filter or subscription); changing it replaces the group and its logs.
     access_log_class: Annotated[str, one_of(limits.ACCESS_LOG_CLASSES)] = "STANDARD"
@@ -200,8 +227,10 @@ class NetworkSettings(Section):
     nat_mode: Annotated[str, one_of(limits.NAT_MODES)] = "single"
     nat_instance_type: Annotated[str, matches(GRAVITON_INSTANCE_TYPE, "an arm64 (Graviton, e.g. t4g.nano) type")] = \
         "t4g.nano"
+    # The services a function in the VPC calls (tests/test_interface_endpoints.py derives them from
+    # lambda_src); Lambda sends the functions' logs and traces itself, and the services do their KMS calls.
     interface_endpoints: tuple[Annotated[str, one_of(limits.INTERFACE_ENDPOINT_SERVICES)], ...] = \
-        limits.INTERFACE_ENDPOINT_SERVICES
+        ("sqs", "sns", "secretsmanager", "ssm", "events")
     flow_log_retention_days: LogRetention = 30
     availability_zones: tuple[str, ...] = ()
 
@@ -254,23 +283,25 @@ class LocalEmulator(Section):
 
 def _routes_completed(statuses: tuple[str, ...]) -> tuple[str, ...]:
     if statuses and events.COMPLETED_STATUS not in statuses:
-        raise ValueError(f"must include {events.COMPLETED_STATUS!r} (the completed-payment rule routes it to "
-                         "the vendor notifications), or be empty (every change)")
+        raise ValueError(f"must include {events.COMPLETED_STATUS!r} (the vendor-notification rule routes it to "
+                         "the vendor notifications), or be empty (every announcement)")
     return statuses
 
 
 class PipeSettings(Section):
     """EventBridge Pipes on the ledger stream: Pipe B's batch_size (no batching window: vendors
     should not wait); Pipe A's archive_batch_size and archive_batching_window_seconds (one archive
-    object per batch and provider); status_routed_statuses: what Pipe B puts on the bus (empty:
-    every state change); maximum_retry_attempts and maximum_record_age_seconds (-1: forever)
-    before a record goes to the fan-out dead-letter queue."""
+    object per batch and provider); status_routed_statuses: the announcement kinds (and
+    `awaiting_sale`, the notifier's watch of a refund held for its sale) whose state writes Pipe B
+    puts on the bus (default and empty: all of them); maximum_retry_attempts and
+    maximum_record_age_seconds (-1: forever) before a record goes to the fan-out dead-letter
+    queue."""
 
     batch_size: int = within(limits.PIPES_BATCH_SIZE, 10)
     archive_batch_size: int = within(limits.PIPES_BATCH_SIZE, 100)
     archive_batching_window_seconds: int = within(limits.PIPES_BATCHING_WINDOW_SECONDS, 60)
-    status_routed_statuses: Annotated[tuple[Annotated[str, one_of(sorted(STATUSES))], ...],
-                                      AfterValidator(_routes_completed)] = events.PIPE_B_ROUTED_STATUSES
+    status_routed_statuses: Annotated[tuple[Annotated[str, one_of(sorted(events.PIPE_B_ROUTED_KINDS))], ...],
+                                      AfterValidator(_routes_completed)] = events.PIPE_B_ROUTED_KINDS
     maximum_retry_attempts: Annotated[int, forever_or(limits.PIPES_RETRY_ATTEMPTS)] = 3
     maximum_record_age_seconds: Annotated[int, forever_or(limits.PIPES_RECORD_AGE_SECONDS)] = 86_400
 
@@ -296,8 +327,9 @@ class DeliverySettings(Section):
     only in an emulator environment). The runtime settings (retry_schedule_seconds,
     timeout_seconds, auto_disable_after_seconds, pause_recheck_seconds, log_ttl_days) go to the
     functions as DELIVERY_* variables, checked by `paycore.delivery.Settings.from_env`, the
-    functions' own parser. The sender's timeout covers one group's 10 records in a row (>= 10 x
-    timeout_seconds); its event source cap must fit its reserved concurrency.
+    functions' own parser. The sender's timeout covers one group's 10 records in a row, each with
+    its attempt deadline and AWS calls (>= `paycore.delivery.sender_timeout_floor`); its event
+    source cap must fit its reserved concurrency.
     """
 
     vendors: dict[str, Any] = {}
@@ -338,8 +370,30 @@ class DeliverySettings(Section):
 
     @property
     def routed_statuses(self) -> tuple[str, ...]:
-        """The statuses some configured endpoint subscribes to (what Pipe B must put on the bus)."""
+        """The announcement kinds some configured endpoint subscribes to (what Pipe B must put on the bus)."""
         wanted = {t for vendor in self.vendors.values() if isinstance(vendor, Mapping)
                   for e in vendor.get("endpoints") or () if isinstance(e, Mapping)
                   for t in e.get("event_types") or () if isinstance(t, str)}
         return tuple(s for s in delivery.DELIVERABLE_STATUSES if delivery.event_type_of(s) in wanted)
+
+
+class QuotaSettings(Section):
+    """The account's quotas in the stack's region that the platform leans on; null: AWS's default
+    for the region (constructs/app/capacity/quotas.py lists each with its Service Quotas code and source).
+    Set the value the account has once an increase is granted; the hard limits can only be lower."""
+
+    lambda_concurrent_executions: Annotated[int, Field(ge=1)] | None = None
+    lambda_unreserved_minimum: Annotated[int, Field(ge=0)] | None = None
+    api_gateway_requests_per_second: Annotated[int, Field(ge=1)] | None = None
+    api_gateway_burst_requests: Annotated[int, Field(ge=1)] | None = None
+    eventbridge_put_events_per_second: Annotated[int, Field(ge=1)] | None = None
+    eventbridge_invocations_per_second: Annotated[int, Field(ge=1)] | None = None
+    sns_publish_per_second: Annotated[int, Field(ge=1)] | None = None
+    sns_email_per_subscription_per_second: Annotated[int, Field(ge=1, le=10)] | None = Field(
+        default=None, description="an SNS hard limit")
+    dynamodb_table_write_units_per_second: Annotated[int, Field(ge=1)] | None = None
+    dynamodb_partition_write_units_per_second: Annotated[int, Field(ge=1, le=1_000)] | None = Field(
+        default=None, description="a DynamoDB hard limit")
+    sqs_fifo_requests_per_second: Annotated[int, Field(ge=1)] | None = None
+    sqs_fifo_in_flight_messages: Annotated[int, Field(ge=1)] | None = None
+    pipes_concurrent_executions: Annotated[int, Field(ge=1)] | None = None

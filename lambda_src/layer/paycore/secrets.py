@@ -1,7 +1,7 @@
 """Secrets Manager reads with an in-memory TTL cache (Powertools ``SecretsProvider``).
 
-Names (lambda_src/README.md, "Secrets"): ``{SECRET_PREFIX}{provider}/signing`` and
-``{SECRET_PREFIX}{provider}/gate-key``, JSON ``{"current": "...", "previous": "..."}`` (PayPal's
+Names (lambda_src/README.md, "Secrets"): ``{SECRET_PREFIX}{provider}/signing``,
+``{SECRET_PREFIX}{provider}/gate-key`` and ``{SECRET_PREFIX}internal/envelope-key``, JSON ``{"current": "...", "previous": "..."}`` (PayPal's
 signing secret: ``{"webhook_id": "...", "previous_webhook_id": "..."}``). Values are cached for
 ``max_age`` seconds (default 300) per execution environment, so a rotation is picked up within
 that time while the previous value keeps working. One read at a time per store: threads that
@@ -45,6 +45,12 @@ class SecretStore:
 
     def signing(self, provider: str) -> dict[str, Any]:
         return self.get_json(f"{self.prefix}{provider}/signing")
+
+    def internal_key(self) -> dict[str, Any]:
+        """The internal envelope key (paycore.internal_envelope): ``{"current", "previous"}``."""
+        from paycore.internal_envelope import KEY_SECRET
+
+        return self.get_json(f"{self.prefix}{KEY_SECRET}")
 
     def gate_keys(self, provider: str) -> list[str]:
         """Current and previous gate keys of ``provider`` (non-empty strings only)."""

@@ -11,6 +11,14 @@ for ends up in the ledger - or in a place a documented tool recovers it from:
 * wrong secret: the providers' signing secrets rotated without us; every genuine event of that
   window is quarantined; after ``set_secrets`` the quarantine replay recovers all of them, and a
   provider retry that arrived meanwhile is not doubled;
+* inbound: what the gate key, one captured PayPal delivery or ``sqs:SendMessage`` allow: a forged
+  PayPal body with a colliding CRC32 (``transmission_replayed``), a direct payment without the
+  validator's signature (``internal_signature_mismatch``), an unverified PayPal message in a genuine
+  payment's group (one short retry, then ``certificate_unavailable``), an Idempotency-Key reused
+  with another body (422): nothing forged is recorded, every genuine event is, the DLQ stays empty;
+* lifecycle: sales, partial refunds and disputes of Stripe and PayPal payments (USD, KWD, JPY), two
+  refunds sent before their sales: the ledger's amounts, and each payment's story as its vendor
+  hears it (SNS and signed webhooks), sale first, running totals that add up;
 * delivery (when vendor endpoints are deployed): signed webhooks to the vendors' HTTP servers on
   127.0.0.1 through the deployed bus rule, queues and functions: a dead vendor exhausts its
   schedule (the `local` environment's short one) and gets everything through

@@ -146,6 +146,12 @@ class ScenarioContext:
             ids.append(json.loads(base64.b64decode(raw))["id"])
         return sorted(ids)
 
+    def dlq_depth(self) -> int:
+        """Messages in the ingest DLQ, visible or not."""
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
     def metric(self, prefix: str) -> int:
         return sum(v for k, v in self.platform.metrics.items() if k.startswith(prefix))
 
@@ -187,5 +193,5 @@ class ScenarioContext:
             store = SecretStore(boto3.client("secretsmanager", endpoint_url=self.platform.endpoint_url, region_name=REGION),
                                 prefix=self.platform.environment("processor")["SECRET_PREFIX"], max_age=0)
             report = tool.replay(self.s3, self.sqs, bucket=self.platform.wiring.bucket, queue_url=self.ingest_url,
-                                 signing_secret=store.signing, **kwargs)
+                                 signing_secret=store.signing, internal_key=store.internal_key, **kwargs)
         return report.as_dict()

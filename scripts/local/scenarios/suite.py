@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from scripts.local.scenarios import delivery, poison, unroutable, wrong_secret
+from scripts.local.scenarios import delivery, inbound, lifecycle, poison, unroutable, wrong_secret
 from scripts.local.scenarios.context import ScenarioContext
 
 
@@ -13,7 +13,8 @@ def run_all(ctx: ScenarioContext, *, correct_secrets: dict[str, str]) -> dict:
     results = {}
     runs: list[tuple[str, Callable[[], dict]]] = [
         ("unroutable", lambda: unroutable.run(ctx)), ("poison", lambda: poison.run(ctx)),
-        ("wrong_secret", lambda: wrong_secret.run(ctx, correct_secrets))]
+        ("wrong_secret", lambda: wrong_secret.run(ctx, correct_secrets)), ("inbound", lambda: inbound.run(ctx)),
+        ("lifecycle", lambda: lifecycle.run(ctx))]
     if ctx.vendor_endpoints is not None:
         runs.append(("delivery", lambda: delivery.run(ctx)))
     for name, run in runs:
@@ -25,6 +26,7 @@ def run_all(ctx: ScenarioContext, *, correct_secrets: dict[str, str]) -> dict:
         **results,
         "lost": len(expected - set(event_ids)),
         "doubled": len(event_ids) - len(set(event_ids)),
-        "innocent_in_dlq": results["poison"]["innocent_in_dlq"],
+        "innocent_in_dlq": results["poison"]["innocent_in_dlq"] + results["inbound"]["dlq_after"],
+        "forged_recorded": results["inbound"]["forged_recorded"],
         "recovered_by_replay": results["wrong_secret"]["recovered_by_replay"],
     }

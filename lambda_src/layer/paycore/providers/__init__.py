@@ -18,18 +18,20 @@ import importlib
 import importlib.util
 import threading
 from types import ModuleType
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from paycore.model import Rejected
+from paycore.model import MisconfiguredSecret, Rejected
 from paycore.providers.base import (
     GATE_KEY,
     NAME,
     SIGNING,
+    GroupRule,
     Provider,
     Response,
     SecretSpec,
     declaration_problems,
+    group_id_of,
 )
 
 if TYPE_CHECKING:
@@ -37,8 +39,9 @@ if TYPE_CHECKING:
     from paycore.model import Ignored, Transaction
 
 __all__ = [
-    "BUILT_IN", "GATE_KEY", "SIGNING", "Provider", "ProviderAdapter", "Response", "SecretSpec", "UnknownProvider",
-    "get", "names", "read", "register", "unregister", "webhook_names",
+    "BUILT_IN", "GATE_KEY", "SIGNING", "GroupRule", "Provider", "ProviderAdapter", "Response", "SecretSpec",
+    "UnknownProvider", "get", "group_id_of", "names", "read", "register", "unregister", "verification_secret",
+    "webhook_names",
 ]
 
 #: The built-in providers, in the order the settings enable them by default.
@@ -56,10 +59,13 @@ class ProviderAdapter(Protocol):
     signature_headers: tuple[str, ...]
     event_id_path: str | None
     group_id_path: str | None
+    group_id_rules: tuple[GroupRule, ...]
     response: Response
     batch: bool
     secrets: tuple[SecretSpec, ...]
     secret_required: bool
+    internal_kind: str | None
+    transmission_id_header: str | None
 
     @property
     def path(self) -> str | None: ...
@@ -67,6 +73,8 @@ class ProviderAdapter(Protocol):
     def signing_secret(self) -> SecretSpec: ...
 
     def usable_secrets(self, secret: Mapping[str, Any] | None) -> list[str]: ...
+
+    def transmission_ttl_seconds(self) -> int | None: ...
 
     def verify(self, envelope: "Envelope", secret: Mapping[str, Any] | None) -> None: ...
 
@@ -135,6 +143,25 @@ def get(name: str) -> "ProviderAdapter":
     if module is None:
         raise UnknownProvider(name)
     return register(module.PROVIDER)
+
+
+def verification_secret(provider: "ProviderAdapter", *, signing_secret: Callable[[str], Mapping[str, Any] | None],
+                        internal_key: Callable[[], Mapping[str, Any] | None]) -> Mapping[str, Any] | None:
+    """What ``provider.verify`` checks an envelope with: the internal envelope key for the
+    platform's own envelopes (``internal_kind``), the provider's signing secret when it needs one,
+    else nothing. :class:`~paycore.model.MisconfiguredSecret` when that secret has no usable value
+    (ours to fix: retried, never a rejection)."""
+    if provider.internal_kind:
+        secret = internal_key()
+        if not provider.usable_secrets(secret):
+            raise MisconfiguredSecret("the internal envelope key has no usable value")
+        return secret
+    if not provider.secret_required:
+        return None
+    secret = signing_secret(provider.name)
+    if not provider.usable_secrets(secret):
+        raise MisconfiguredSecret(f"the {provider.name} signing secret has no usable value")
+    return secret
 
 
 def read(provider: "ProviderAdapter", envelope: "Envelope", secret: Mapping[str, Any] | None,

@@ -23,6 +23,16 @@ HEADER_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
 CONTENT_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
 
 
+class VerificationUnavailable(Exception):
+    """Whether a message is authentic cannot be decided now: something verification needs is out of
+    reach (PayPal's certificate download timed out, its host answered 5xx or something that is not
+    a certificate). Nothing about the message is known yet - it may be a forgery naming a real
+    payment's group - so the processor retries it once, soon, and then quarantines it as
+    ``reason`` (replayable): an unverified message never holds its message group longer."""
+
+    reason: str = "verification_unavailable"
+
+
 @dataclass(frozen=True)
 class SecretSpec:
     """One secret of a provider, ``{SECRET_PREFIX}{provider}/{name}``: a JSON object holding the
@@ -50,6 +60,23 @@ SIGNING = SecretSpec("signing")
 GATE_KEY = SecretSpec("gate-key")
 
 
+#: What a group rule may name: a rel, or a fixed piece of a link's path (no quotes, no VTL syntax).
+LINK_TEXT = re.compile(r"^[A-Za-z0-9/_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """Where an unverified body may name its payment (the FIFO message group): the text at ``path``;
+    or, with ``link_rel``, ``path`` names a list of links (``{"rel", "href"}``) and the id is the
+    last path segment of the href of the link with that rel whose href contains ``href_contains``
+    (a PayPal refund names its capture by its ``up`` link). The request template and
+    :func:`group_id_of` read the rules the same way."""
+
+    path: str
+    link_rel: str = ""
+    href_contains: str = ""
+
+
 @dataclass(frozen=True)
 class Response:
     """What API Gateway answers a webhook once the message is on the queue (200)."""
@@ -71,10 +98,19 @@ class Provider:
       group (the payment object's id) in the body; the request template reads the group (no
       value: the request id). A batch provider names the first item's payment: one message per
       request, so one group per request;
+    * ``group_id_rules`` - where an event about a refund or dispute names its payment, tried in
+      order before ``group_id_path`` (:class:`GroupRule`), so every event of a payment shares its
+      group whatever its own id;
     * ``response`` - the 200 answer (body and content type);
     * ``batch`` - one request carries several events (``items``), each verified and recorded on its own;
     * ``secrets`` - the secrets the stack creates for it; ``secret_required``: the processor needs
-      the ``signing`` one to verify.
+      the ``signing`` one to verify;
+    * ``internal_kind`` - the envelope is the platform's own (no provider signs it): it is
+      authenticated by the internal envelope key as this kind (:mod:`paycore.internal_envelope`),
+      and ``verify`` receives that key instead of a signing secret;
+    * ``transmission_id_header`` - the header naming one transmission of the provider's whose
+      signature does not cover the body's exact bytes (PayPal signs a CRC32): the processor binds
+      each verified transmission id to its body's SHA-256, so it carries one body only.
     """
 
     name: ClassVar[str]
@@ -83,10 +119,13 @@ class Provider:
     signature_headers: ClassVar[tuple[str, ...]] = ()
     event_id_path: ClassVar[str | None] = None
     group_id_path: ClassVar[str | None] = None
+    group_id_rules: ClassVar[tuple[GroupRule, ...]] = ()
     response: ClassVar[Response] = Response()
     batch: ClassVar[bool] = False
     secrets: ClassVar[tuple[SecretSpec, ...]] = (SIGNING, GATE_KEY)
     secret_required: ClassVar[bool] = True
+    internal_kind: ClassVar[str | None] = None
+    transmission_id_header: ClassVar[str | None] = None
 
     @property
     def path(self) -> str | None:
@@ -99,8 +138,18 @@ class Provider:
         return next((s for s in self.secrets if s.name == SIGNING.name), SIGNING)
 
     def usable_secrets(self, secret: Mapping[str, Any] | None) -> list[str]:
-        """The usable values of the signing secret; none is our misconfiguration (retried)."""
+        """The usable values of the signing secret (or of the internal key, for an ``internal_kind``);
+        none is our misconfiguration (retried)."""
+        if self.internal_kind:
+            from paycore import internal_envelope
+
+            return internal_envelope.usable_keys(secret)
         return self.signing_secret().usable(secret)
+
+    def transmission_ttl_seconds(self) -> int | None:
+        """How long a transmission id stays bound to its body (None: for good): at least as long as a
+        message of that transmission can be accepted. Only with ``transmission_id_header``."""
+        raise NotImplementedError
 
     def verify(self, envelope: "Envelope", secret: Mapping[str, Any] | None) -> None:
         """Raise :class:`paycore.model.Rejected` unless the request is authentic (the raw bytes and
@@ -140,6 +189,12 @@ def declaration_problems(provider: Any) -> list[str]:
         value = getattr(provider, label, None)
         if getattr(provider, "webhook", False) and not (isinstance(value, str) and value.startswith("$") and "'" not in value):
             problems.append(f"{label} must be a JSONPath ($...) without quotes for a webhook provider, got {value!r}")
+    for index, rule in enumerate(getattr(provider, "group_id_rules", ())):
+        path, rel, contains = (getattr(rule, name, None) for name in ("path", "link_rel", "href_contains"))
+        if not (isinstance(path, str) and path.startswith("$") and "'" not in path
+                and all(isinstance(t, str) and (not t or LINK_TEXT.match(t)) for t in (rel, contains))):
+            problems.append(f"group_id_rules[{index}] must be a GroupRule with a JSONPath ($...) without quotes "
+                            f"and link texts matching {LINK_TEXT.pattern}, got {rule!r}")
     # Attributes, not isinstance: a process that imports paycore afresh (the local runner) holds two
     # copies of these classes, and a provider of either is as good.
     response = getattr(provider, "response", None)
@@ -157,9 +212,48 @@ def declaration_problems(provider: Any) -> list[str]:
         problems.append(f"secrets must include {GATE_KEY.name}: the gate checks every webhook route's key")
     if bool(getattr(provider, "secret_required", False)) != (SIGNING.name in names):
         problems.append(f"secret_required must be true exactly when secrets include {SIGNING.name}")
+    internal_kind = getattr(provider, "internal_kind", None)
+    if internal_kind is not None:
+        from paycore.internal_envelope import KINDS
+
+        if internal_kind not in KINDS or getattr(provider, "webhook", False) or names:
+            problems.append(f"internal_kind must be one of {', '.join(KINDS)}, for a provider without a webhook route "
+                            f"or secrets of its own (the internal key authenticates it), got {internal_kind!r}")
+    header = getattr(provider, "transmission_id_header", None)
+    if header is not None and (header not in headers or not callable(getattr(provider, "transmission_ttl_seconds", None))):
+        problems.append(f"transmission_id_header must be one of signature_headers, with transmission_ttl_seconds, "
+                        f"got {header!r}")
     if getattr(provider, "batch", False):
         for attribute in ("items", "verify_item"):
             method = getattr(type(provider), attribute, None)
             if not callable(method) or getattr(method, "__qualname__", "") == f"Provider.{attribute}":
                 problems.append(f"a batch provider must implement {attribute}")
     return problems
+
+
+def group_id_of(provider: Any, payload: Any) -> str | None:
+    """The payment a body names by the provider's group rules (as the request template reads them:
+    the first rule with a non-empty text, then ``group_id_path``); None when none does."""
+    from paycore.jsonpath import resolve
+
+    for rule in (*getattr(provider, "group_id_rules", ()), GroupRule(getattr(provider, "group_id_path", None) or "")):
+        if not rule.path:
+            continue
+        value = resolve(payload, rule.path)
+        if rule.link_rel:
+            value = _linked_id(value, rule)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _linked_id(links: Any, rule: GroupRule) -> str | None:
+    """The last path segment of the href of the (last) link with ``rule.link_rel`` whose href
+    contains ``rule.href_contains``."""
+    found = None
+    for link in links if isinstance(links, list) else ():
+        if isinstance(link, Mapping) and link.get("rel") == rule.link_rel:
+            href = link.get("href")
+            if isinstance(href, str) and rule.href_contains in href:
+                found = href.rsplit("/", 1)[-1]
+    return found

@@ -1,8 +1,11 @@
 """Direct payments: ``POST /payments`` through the validator (IAM already authenticated the caller).
 
-No signature: the envelope is put on the queue by the validator Lambda, which only IAM principals
-can reach, and the queue policy only lets that role and API Gateway send. The envelope's
-``idempotency-key`` header is the event id; the body is the validated request, canonical JSON.
+No provider signs them, so the validator does: it signs the envelope it enqueues with the internal
+envelope key, as kind ``direct`` (:mod:`paycore.internal_envelope`), and the processor (and every
+replay tool) verifies that signature as it verifies a provider's. An envelope someone else put on
+the queue, in the quarantine or among the parked messages is rejected (``internal_signature_mismatch``).
+The envelope's ``idempotency-key`` header is the event id; the body is the validated request,
+canonical JSON (:func:`canonical_body`; its SHA-256 is what an Idempotency-Key is bound to).
 
 The payment request (one schema, :data:`PAYMENT_REQUEST_SCHEMA`: the API's model, the validator's
 check and the processor's re-check)::
@@ -25,6 +28,7 @@ import fastjsonschema
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from fastjsonschema import JsonSchemaValueException
 
+from paycore import internal_envelope
 from paycore.envelope import Envelope
 from paycore.model import MAX_AMOUNT, CURRENCIES, SAFE_ID, Ignored, Rejected, Transaction, iso_from_epoch_ms
 from paycore.providers.base import Provider
@@ -131,12 +135,15 @@ def canonical_body(body: Mapping[str, Any], idempotency_key: str) -> bytes:
 class DirectProvider(Provider):
     name = "direct"
     webhook = False  # POST /payments through the validator: no webhook route, template or secrets
-    signature_headers = (IDEMPOTENCY_HEADER,)
+    signature_headers = (IDEMPOTENCY_HEADER, internal_envelope.HEADER)
     secrets = ()
     secret_required = False
+    internal_kind = "direct"  # the validator signs it with the internal envelope key
 
     def verify(self, envelope: Envelope, secret: Mapping[str, Any] | None) -> None:
-        """Nothing to verify: IAM authenticated the caller at the API."""
+        """The validator's signature (``secret``: the internal envelope key): IAM authenticated the
+        caller at the API, and only the validator holds the key."""
+        internal_envelope.verify(envelope, "direct", secret)
 
     def normalize(self, envelope: Envelope, payload: Mapping[str, Any]) -> Transaction | Ignored:
         key = envelope.headers.get(IDEMPOTENCY_HEADER)

@@ -1,4 +1,4 @@
-"""PayPal: offline webhook signature verification and ``PAYMENT.CAPTURE.*`` normalization.
+"""PayPal: offline webhook signature verification (normalization: paycore.providers.paypal_events).
 
 Verification (PayPal "Verify webhook signatures", self-verification):
 
@@ -7,8 +7,10 @@ Verification (PayPal "Verify webhook signatures", self-verification):
 * signed message ``"{transmission_id}|{transmission_time}|{webhook_id}|{crc32(raw body)}"`` with
   the CRC32 as an unsigned decimal; RSA PKCS#1 v1.5 + SHA-256 with the public key of the
   certificate at ``paypal-cert-url``;
-* the certificate URL must be ``https`` on a PayPal API host (:data:`ALLOWED_CERT_HOSTS`), default
-  port, no user info; redirects are not followed;
+* the certificate URL must be ``https`` on a PayPal API host of the environment's PayPal mode
+  (``PAYPAL_MODE``: ``live`` -> :data:`LIVE_CERT_HOSTS`, ``sandbox`` -> :data:`SANDBOX_CERT_HOSTS`),
+  default port, no user info, nothing but URL characters (no CR/LF, no space); redirects are not
+  followed;
 * the certificate it serves (leaf + intermediates) must chain to a root of the trust store (the
   pinned ``certifi`` bundle shipped in the layer; ``PAYPAL_TRUST_STORE`` names a test CA file, off
   the Lambda runtime only), be valid at the transmission time and name PayPal's
@@ -22,18 +24,30 @@ Verification (PayPal "Verify webhook signatures", self-verification):
   webhook re-registration).
 
 The certificate fetcher is injectable (:func:`set_certificate_fetcher`): tests and the local
-runner serve their own certificate chain. A failed download, or bytes that are not PEM
-certificates, is a transient error (the message is retried), not a rejection; a well-formed
-certificate that fails a trust check is a rejection (``untrusted_certificate``). ``cryptography``
-is imported on first use (processor cold start).
+runner serve their own certificate chain. What the certificate URL answers decides, before any
+signature can be checked:
+
+* a timeout, a connection or TLS failure, a 5xx, or bytes that are not PEM certificates:
+  :class:`CertificateUnavailable` (a :class:`~paycore.providers.base.VerificationUnavailable`): the
+  processor retries the message once, soon, then quarantines it as ``certificate_unavailable``;
+* a 3xx (redirects are refused) or a 4xx: ``Rejected("certificate_unavailable")`` at once - PayPal
+  serves its certificates; a URL on its host that answers 404 names no certificate of PayPal's;
+* a well-formed certificate that fails a trust check: ``Rejected("untrusted_certificate")``.
+
+Once a signature verifies, the transmission id is bound to the body's SHA-256 by the processor
+(``transmission_id_header``): PayPal signs the body's CRC32, which anyone can make collide with a
+4-byte patch, so a transmission carries one body only (``Rejected("transmission_replayed")``).
+``cryptography`` is imported on first use (processor cold start).
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import os
+import re
 import threading
 import time
+import urllib.error
 import urllib.request
 import zlib
 from collections import OrderedDict
@@ -44,17 +58,24 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from paycore.envelope import Envelope
-from paycore.model import Ignored, Rejected, Transaction, iso_from_text, route_fields, to_minor_units
+from paycore.model import Ignored, Rejected, Transaction
 from paycore.obs import logger
-from paycore.providers.base import GATE_KEY, Provider, SecretSpec
+from paycore.providers import paypal_events
+from paycore.providers.base import GATE_KEY, GroupRule, Provider, SecretSpec, VerificationUnavailable
 
-ALLOWED_CERT_HOSTS = frozenset(
-    {"api.paypal.com", "api-m.paypal.com", "api.sandbox.paypal.com", "api-m.sandbox.paypal.com"}
-)
-_ALLOWED_NETLOCS = ALLOWED_CERT_HOSTS | {f"{h}:443" for h in ALLOWED_CERT_HOSTS}
-#: URLs that passed :func:`check_cert_url` (a pure function of the text; every message of an
+#: PayPal's API hosts that serve message-verification certificates, per PayPal mode, and the
+#: subject (CN) of the certificate each mode signs with.
+LIVE_CERT_HOSTS = frozenset({"api.paypal.com", "api-m.paypal.com"})
+SANDBOX_CERT_HOSTS = frozenset({"api.sandbox.paypal.com", "api-m.sandbox.paypal.com"})
+ALLOWED_CERT_HOSTS = LIVE_CERT_HOSTS | SANDBOX_CERT_HOSTS  # every PayPal certificate host, any mode
+MODE_ENV = "PAYPAL_MODE"
+LIVE, SANDBOX = "live", "sandbox"
+MODES = (LIVE, SANDBOX)
+#: What an URL may hold (RFC 3986's characters): no control character (CR/LF), space or non-ASCII.
+_URL_TEXT = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+#: (mode, URL) that passed :func:`check_cert_url` (a pure function of both; every message of an
 #: environment names the same few), so the next message skips the parse. Bounded.
-_accepted_cert_urls: set[str] = set()
+_accepted_cert_urls: set[tuple[str, str]] = set()
 AUTH_ALGO = "SHA256withRSA"
 HEADERS = (
     "paypal-transmission-id",
@@ -69,6 +90,8 @@ MAX_CERT_BYTES = 64 * 1024
 MESSAGE_VERIFICATION_SUBJECTS = frozenset(
     {"messageverificationcerts.paypal.com", "messageverificationcerts.sandbox.paypal.com"}
 )
+MODE_HOSTS = {LIVE: LIVE_CERT_HOSTS, SANDBOX: SANDBOX_CERT_HOSTS}
+MODE_SUBJECTS = {LIVE: "messageverificationcerts.paypal.com", SANDBOX: "messageverificationcerts.sandbox.paypal.com"}
 MAX_CHAIN_DEPTH = 4  # intermediates between the leaf and a root
 VERIFIED_TTL_SECONDS = 24 * 3600  # a verified chain is fetched and checked again after a day
 TRUST_STORE_ENV = "PAYPAL_TRUST_STORE"
@@ -80,21 +103,18 @@ DEFAULT_MAX_TRANSMISSION_AGE_SECONDS = 3 * 86_400 + 6 * 3_600
 MIN_TRANSMISSION_AGE_SECONDS = 300
 MAX_TRANSMISSION_AGE_LIMIT_SECONDS = 30 * 86_400
 MAX_FUTURE_SKEW_SECONDS = 300  # PayPal's clock ahead of API Gateway's
-
-EVENT_STATUS = {
-    "PAYMENT.CAPTURE.PENDING": "pending",
-    "PAYMENT.CAPTURE.COMPLETED": "succeeded",
-    "PAYMENT.CAPTURE.DENIED": "failed",
-    "PAYMENT.CAPTURE.DECLINED": "failed",
-    "PAYMENT.CAPTURE.REFUNDED": "refunded",
-    "PAYMENT.CAPTURE.REVERSED": "reversed",
-}
+TRANSMISSION_HEADER = "paypal-transmission-id"
+CERTIFICATE_UNAVAILABLE = "certificate_unavailable"
+DOWNLOAD_TIMEOUT_SECONDS = 5
 
 
-class CertificateUnavailable(Exception):
-    """The certificate could not be obtained: the download failed, or the bytes at the URL are not
-    PEM certificates (an error page, a truncated answer). Transient: the message is retried (and
-    dead-lettered after the queue's receive count), never quarantined as untrusted."""
+class CertificateUnavailable(VerificationUnavailable):
+    """The certificate could not be obtained now: the download timed out or failed, the host
+    answered 5xx, or the bytes at the URL are not PEM certificates (an error page, a truncated
+    answer). Nothing is verified yet: the processor retries the message once, soon, then
+    quarantines it as ``certificate_unavailable`` (replayable), never as untrusted."""
+
+    reason = CERTIFICATE_UNAVAILABLE
 
 
 class TrustStoreRefused(RuntimeError):
@@ -103,28 +123,42 @@ class TrustStoreRefused(RuntimeError):
     message fails (retried, then dead-lettered, alarmed) instead of being trusted or rejected."""
 
 
-def check_cert_url(url: str | None) -> str:
-    """The URL if it is an https URL on a PayPal API host; ``Rejected("bad_cert_url")`` otherwise."""
-    if url in _accepted_cert_urls:
-        return url
-    if not url or len(url) > 2048:
+def paypal_mode(environ: Mapping[str, str] | None = None) -> str:
+    """``PAYPAL_MODE``: ``live`` (unset: the safe default) or ``sandbox`` (the setting ``paypal_mode``;
+    prod is live). Another value is a configuration error (``ValueError``: retried, never trusted)."""
+    environ = os.environ if environ is None else environ
+    mode = environ.get(MODE_ENV, "").strip() or LIVE
+    if mode not in MODES:
+        raise ValueError(f"{MODE_ENV} must be one of {', '.join(MODES)}")
+    return mode
+
+
+def check_cert_url(url: str | None, mode: str | None = None) -> str:
+    """The URL if it is an https URL on a PayPal API host of ``mode`` (default: ``PAYPAL_MODE``),
+    made of URL characters only; ``Rejected("bad_cert_url")`` otherwise (decided from the text, no
+    download: a URL with CR/LF or on the other mode's host names no certificate we would trust)."""
+    mode = paypal_mode() if mode is None else mode
+    if (mode, url) in _accepted_cert_urls:
+        return url  # type: ignore[return-value]  # only str URLs are ever added
+    if not url or len(url) > 2048 or not _URL_TEXT.fullmatch(url):
         raise Rejected("bad_cert_url")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise Rejected("bad_cert_url") from exc
+    hosts = MODE_HOSTS[mode]
     if (
         parts.scheme != "https"
-        or parts.hostname not in ALLOWED_CERT_HOSTS
-        or parts.netloc.lower() not in _ALLOWED_NETLOCS
+        or parts.hostname not in hosts
+        or parts.netloc.lower() not in hosts | {f"{h}:443" for h in hosts}
         or port not in (None, 443)
         or parts.username is not None
     ):
         raise Rejected("bad_cert_url")
     if len(_accepted_cert_urls) >= 64:
         _accepted_cert_urls.clear()
-    _accepted_cert_urls.add(url)
+    _accepted_cert_urls.add((mode, url))
     return url
 
 
@@ -253,7 +287,8 @@ def _untrusted(check: str, cert_url: str) -> Rejected:
     return Rejected("untrusted_certificate")
 
 
-def verify_certificate_chain(pem: bytes, at: datetime, store: TrustStore, cert_url: str = "") -> VerifiedCertificate:
+def verify_certificate_chain(pem: bytes, at: datetime, store: TrustStore, cert_url: str = "",
+                             mode: str | None = None) -> VerifiedCertificate:
     """Check what a PayPal certificate URL served, as PayPal's SDKs do (Java SDK,
     ``rest-api-sdk/src/main/java/com/paypal/base/SSLUtil.java`` ``validateCertificateChain``,
     lines 162-224 at paypal/PayPal-Java-SDK 2a34212: PKIX chain to the trusted roots, validity,
@@ -261,7 +296,9 @@ def verify_certificate_chain(pem: bytes, at: datetime, store: TrustStore, cert_u
 
     * ``pem`` is the leaf followed by the intermediates PayPal sends with it; bytes that are not
       PEM certificates -> :class:`CertificateUnavailable` (transient);
-    * the leaf's subject common name is one of :data:`MESSAGE_VERIFICATION_SUBJECTS`;
+    * the leaf's subject common name is PayPal's message-verification subject of ``mode`` (one of
+      :data:`MESSAGE_VERIFICATION_SUBJECTS`; ``None``: either, for a chain checked outside a
+      deployment, such as ``scripts.ops.check_paypal_cert``);
     * the leaf and the chain are valid at ``at`` (the transmission time);
     * the chain verifies (signatures, CA basic constraints and key usage: the web PKI CA profile)
       up to a root of ``store``; the leaf key is RSA >= 2048 bits and may sign.
@@ -281,7 +318,8 @@ def verify_certificate_chain(pem: bytes, at: datetime, store: TrustStore, cert_u
         raise CertificateUnavailable("not a PEM certificate") from exc
     leaf, intermediates = chain[0], chain[1:]
     names = [a.value for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    if len(names) != 1 or names[0] not in MESSAGE_VERIFICATION_SUBJECTS:
+    subjects = MESSAGE_VERIFICATION_SUBJECTS if mode is None else {MODE_SUBJECTS[mode]}
+    if len(names) != 1 or names[0] not in subjects:
         raise _untrusted("subject", cert_url)
     if not leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc:
         raise _untrusted("validity", cert_url)
@@ -325,15 +363,29 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def download_certificate(url: str) -> bytes:
-    """Default fetcher: HTTPS GET with certificate verification, 5 s timeout, no redirects."""
+def download_certificate(url: str, timeout_seconds: float = DOWNLOAD_TIMEOUT_SECONDS) -> bytes:
+    """Default fetcher: HTTPS GET with certificate verification, a timeout, no redirects.
+
+    A 3xx or 4xx answer (or a URL urllib refuses) names no certificate of PayPal's:
+    ``Rejected("certificate_unavailable")``, at once. A 5xx, a timeout, a connection or TLS failure
+    may pass: :class:`CertificateUnavailable`."""
     try:
-        with _opener.open(url, timeout=5) as response:
+        with _opener.open(url, timeout=timeout_seconds) as response:
             if response.status != 200:
-                raise CertificateUnavailable(f"HTTP {response.status}")
+                raise _refused_or_unavailable(response.status)
             return response.read(MAX_CERT_BYTES)
+    except urllib.error.HTTPError as exc:  # before OSError: HTTPError is a URLError
+        raise _refused_or_unavailable(exc.code) from exc
     except OSError as exc:  # URLError, timeouts, TLS errors
         raise CertificateUnavailable(type(exc).__name__) from exc
+    except ValueError as exc:  # http.client.InvalidURL: control characters and the like
+        raise Rejected(CERTIFICATE_UNAVAILABLE) from exc
+
+
+def _refused_or_unavailable(status: int) -> Exception:
+    if 300 <= status < 500:
+        return Rejected(CERTIFICATE_UNAVAILABLE)
+    return CertificateUnavailable(f"HTTP {status}")
 
 
 class CertificateCache:
@@ -355,10 +407,10 @@ class CertificateCache:
         with self._lock:
             self._entries.clear()
 
-    def verified(self, url: str, at: datetime, store: TrustStore) -> VerifiedCertificate:
+    def verified(self, url: str, at: datetime, store: TrustStore, mode: str | None = None) -> VerifiedCertificate:
         """The verified certificate at ``url``, valid at ``at``; raises ``Rejected``,
         :class:`CertificateUnavailable`."""
-        key = (store.name, url)
+        key = (f"{store.name}|{mode or ''}", url)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and time.monotonic() - entry.verified_at > self.ttl_seconds:
@@ -367,7 +419,11 @@ class CertificateCache:
             if entry is not None:
                 self._entries.move_to_end(key)
         if entry is None:
-            entry = verify_certificate_chain(self.fetch(url), at, store, url)
+            try:
+                pem = self.fetch(url)
+            except OSError as exc:  # a fetcher of its own that fails like urllib does: not decided yet
+                raise CertificateUnavailable(type(exc).__name__) from exc
+            entry = verify_certificate_chain(pem, at, store, url, mode)
             with self._lock:
                 self._entries[key] = entry
                 while len(self._entries) > self.max_entries:
@@ -418,7 +474,8 @@ def verify_signature(
         raise Rejected("missing_signature")
     if algo != AUTH_ALGO:
         raise Rejected("unsupported_algorithm")
-    check_cert_url(cert_url)
+    mode = paypal_mode()
+    check_cert_url(cert_url, mode)
     try:
         signature = base64.b64decode(sig_b64, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -428,7 +485,7 @@ def verify_signature(
         raise Rejected("signature_mismatch")
 
     invalid_signature, pkcs1v15, sha256 = _rsa_verify_parameters()
-    public_key = cache.verified(cert_url, sent_at, trust_store()).public_key
+    public_key = cache.verified(cert_url, sent_at, trust_store(), mode).public_key
     for webhook_id in webhook_ids:
         try:
             public_key.verify(signature, signed_message(transmission_id, time_text, webhook_id, raw), pkcs1v15, sha256)
@@ -466,8 +523,33 @@ class PayPalProvider(Provider):
     signature_headers = HEADERS
     event_id_path = "$.id"
     group_id_path = "$.resource.id"
+    #: a dispute names its capture as its first disputed transaction; a refund or reversal by its
+    #: ``up`` link (a capture's own ``up`` link names its order, hence the path filter)
+    group_id_rules = (GroupRule("$.resource.disputed_transactions[0].seller_transaction_id"),
+                      GroupRule("$.resource.links", link_rel="up", href_contains=paypal_events.CAPTURE_LINK))
     #: the signing secret holds the webhook id PayPal signs with (no key: PayPal signs with its certificate)
     secrets = (SecretSpec("signing", current_key="webhook_id", previous_key="previous_webhook_id"), GATE_KEY)
+    #: PayPal signs "{transmission id}|{time}|{webhook id}|{CRC32 of the body}": the CRC32 does not
+    #: pin the body's bytes, so the processor binds each verified transmission id to the body's
+    #: SHA-256 (one transmission, one body).
+    #:
+    #: PayPal retries a delivery "up to 25 times over 3 days" (developer.paypal.com/api/rest/webhooks/rest,
+    #: "Subscribing a listener URL") and lets an app resend an event (Webhooks Events API,
+    #: POST /v1/notifications/webhooks-events/{event_id}/resend); it documents the transmission id
+    #: only as "The ID of the HTTP transmission. Contained in the PAYPAL-TRANSMISSION-ID header"
+    #: (Webhooks API, verify_webhook_signature) and says nowhere whether a retry or a resend keeps
+    #: it. Both work here: a retry under the same id carries the same bytes (bound already: a
+    #: duplicate, acknowledged), one under a new id is bound anew (the ledger's event id makes it a
+    #: duplicate); only another body under a verified id is refused.
+    transmission_id_header = TRANSMISSION_HEADER
+
+    def transmission_ttl_seconds(self) -> int | None:
+        """None: the binding is kept for good. A message of a transmission is accepted while its
+        ``received_at`` lies within the freshness window, but it can come back at any age after
+        that: from the DLQ, the parked messages or the quarantine (``replay-quarantine``, which keeps
+        ``received_at``). Only a binding that outlives every replay keeps a forged twin out; one
+        row of ~100 bytes per PayPal transmission (the ledger keeps every event row for good too)."""
+        return None
 
     def verify(self, envelope: Envelope, secret: Mapping[str, Any] | None) -> None:
         verify_signature(
@@ -475,56 +557,7 @@ class PayPalProvider(Provider):
         )
 
     def normalize(self, envelope: Envelope, payload: Mapping[str, Any]) -> Transaction | Ignored:
-        event_id = payload.get("id")
-        if not isinstance(event_id, str) or not event_id:
-            raise Rejected("missing_event_id")
-        event_type = payload.get("event_type")
-        if not isinstance(event_type, str):
-            raise Rejected("malformed_event")
-        status = EVENT_STATUS.get(event_type)
-        if status is None:
-            return Ignored(self.name, event_id, event_type[:100], envelope.received_at)
-        resource = payload.get("resource")
-        if not isinstance(resource, Mapping):
-            raise Rejected("malformed_event")
-        amount = _mapping(resource.get("amount"))
-        payee = _mapping(resource.get("payee"))
-        payer = _mapping(resource.get("payer"))
-        fields = route_fields(
-            vendor_id=resource.get("custom_id") or payee.get("merchant_id"),
-            customer_id=payer.get("payer_id"),
-            currency=amount.get("currency_code"),
-        )
-        value = amount.get("value")
-        return Transaction(
-            transaction_id=capture_id(resource, refund=status in ("refunded", "reversed")),
-            provider=self.name,
-            event_id=event_id,
-            event_type=event_type,
-            status=status,
-            amount=to_minor_units(value, fields.currency),
-            amount_raw=value if fields.currency_raw is not None and isinstance(value, str) else None,
-            occurred_at=iso_from_text(payload.get("create_time") or resource.get("create_time")),
-            received_at=envelope.received_at,
-            **fields.as_kwargs(),
-        )
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def capture_id(resource: Mapping[str, Any], *, refund: bool) -> str:
-    """The capture a resource is about: its own id, or for a refund the capture its ``up`` link
-    points to (``.../v2/payments/captures/{id}``)."""
-    if refund:
-        for link in resource.get("links") or ():
-            if isinstance(link, Mapping) and link.get("rel") == "up" and isinstance(link.get("href"), str):
-                path = urlsplit(link["href"]).path.rstrip("/")
-                if "/captures/" in path:
-                    return path.rsplit("/", 1)[-1]
-    value = resource.get("id")
-    return value if isinstance(value, str) else ""
+        return paypal_events.normalize(envelope, payload)
 
 
 PROVIDER = PayPalProvider()
