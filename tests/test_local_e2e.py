@@ -7,6 +7,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import json
+import os
+import subprocess
+import sys
 
 import boto3
 import pytest
@@ -241,12 +244,18 @@ def zero_loss(platform, signer, summary, vendors):
     result = local_e2e.zero_loss(platform, signer, vendors)
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=2))
     # the run's figures, for whoever reads them after the suite (generated output: build/ is ignored)
-    report = ROOT / "build" / "e2e" / "summary.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps({"summary": {k: v for k, v in summary.items() if not k.startswith("_")},
-                                  "zero_loss": result, "headline": local_e2e.headline(summary, result)},
-                                 indent=2, default=str))
+    local_e2e.save_report(local_e2e.report(summary, result))
     return result
+
+
+def test_the_run_ends_with_a_short_table_and_every_figure_in_the_report(summary, zero_loss):
+    table = local_e2e.summary_table(summary, zero_loss, {"webhooks": summary["seconds"]})
+    print(table)
+    rows = {line.split()[0]: line.split()[1] for line in table.splitlines()}
+    assert (rows["requests"], rows["recorded"], rows["lost"], rows["doubled"]) == (
+        str(summary["sent"]), str(summary["ledger_event_rows"]), "0", "0")
+    saved = json.loads(local_e2e.REPORT.read_text())
+    assert saved["summary"]["ledger_event_rows"] == summary["ledger_event_rows"] and "_outcome" not in saved["summary"]
 
 
 def test_zero_loss_headline(summary, zero_loss):
@@ -382,6 +391,23 @@ def test_cdktf_diff_after_deploy_shows_no_changes(deployment, summary):
     if "No changes." not in output:
         changes = deployment.plan_changes()
         pytest.fail(f"cdktf diff local shows changes: {changes}\n{deployment.plan_diff(changes)}")
+
+
+def test_the_ops_cli_finds_every_deployed_target_with_no_aws_credentials(deployment, emulator, summary, tmp_path):
+    """`python -m scripts.ops --env local` on the deployed stack, from a shell without AWS credentials: each
+    command's dry run finds the names the stack deployed (secrets, queues, bucket, deliveries)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PAYMENTS_"))}
+    env.update(HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_EC2_METADATA_DISABLED="true", PAYMENTS_LOCAL_ENDPOINT=emulator.endpoint_url)
+    commands = [["secrets", "--provider", "stripe", "--generate-gate-key", "--cursor-key", "generate"],
+                ["redrive"], ["redrive", "--queue", "notifications"],
+                ["replay-archive", "--provider", "stripe", "--from", "2020-01-01", "--to", "2100-01-01"],
+                ["replay-quarantine", "--provider", "stripe"], ["deliveries", "pause", "--endpoint", "ep-a-main"]]
+    for command in commands:
+        run = subprocess.run([sys.executable, "-m", "scripts.ops", "--env", "local", *command, "--dry-run"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, (command, run.stderr)
+        assert json.loads(run.stdout)["dry_run"] is True, (command, run.stdout)
 
 
 def test_destroy_leaves_nothing_behind(deployment, emulator, summary):

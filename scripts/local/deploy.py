@@ -24,7 +24,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from scripts.local.emulator import extend_moto
+from scripts.local.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_CREDENTIALS = {
@@ -111,30 +111,21 @@ def stage(text: str) -> None:
         print(f"== {text}", file=sys.stderr, flush=True)
 
 
-DONE_LINE = re.compile(r": (Creation|Destruction|Modifications) complete after ")
-
-
 def _run_with_progress(command: list[str], cwd: Path, label: str, total: int, timeout: int) -> subprocess.CompletedProcess:
-    """Run Terraform, printing `label: done/total resources, elapsed` every 10 resources or 15 s."""
-    started = time.monotonic()
-    done, last_print, lines = 0, started, []
+    """Run Terraform, showing `label: done/total resources, elapsed` every 10 s and when it ends."""
+    lines = []
+    progress = Progress(f"   {label}", total)
     # one stream (stderr into stdout): nothing can fill an unread pipe
     with subprocess.Popen(command, cwd=cwd, env=_terraform_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as process:
         assert process.stdout is not None  # a pipe: stdout=PIPE
         for line in process.stdout:
             lines.append(line)
-            now = time.monotonic()
-            finished_one = bool(DONE_LINE.search(line))
-            done += finished_one
-            if (finished_one and done % 10 == 0) or now - last_print >= 15:
-                print(f"   {label}: {done}/{total} resources, {now - started:.0f} s", file=sys.stderr, flush=True)
-                last_print = now
-            if now - started > timeout:
+            progress.line(line)
+            if progress.clock() - progress.started > timeout:
                 process.kill()
         returncode = process.wait()
-    print(f"   {label}: {done}/{total} resources, {time.monotonic() - started:.0f} s (finished)", file=sys.stderr,
-          flush=True)
+    progress.finish()
     return subprocess.CompletedProcess(command, returncode, "".join(lines), "")
 
 

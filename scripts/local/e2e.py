@@ -2,10 +2,11 @@
 deploy the `local` stack with Terraform, set the provider secrets, start the vendors' webhook
 receivers (HTTP servers on 127.0.0.1, the ports of the deployed endpoint configuration), send
 signed Stripe and PayPal webhooks (with duplicates, reordered pairs, bad signatures, malformed and
-oversized bodies) through the deployed wiring with the real handlers (scripts/local/runner/),
-print a summary, check that a new plan shows no changes, destroy, and check nothing is left.
+oversized bodies) through the deployed wiring with the real handlers (scripts/local/runner/), run
+the zero-loss scenarios, check that a new plan shows no changes, destroy, and end with a short
+table of the run; every figure is in the report file it names (build/e2e/summary.json).
 
-    .venv/bin/python -m scripts.local.e2e [--count 240] [--port 4566] [--keep]
+    .venv/bin/python -m scripts.local.e2e [--count 240] [--port 4566] [--keep] [--report PATH]
 
 (from the repository root, or anywhere after `source scripts/env.sh`; run_local.sh runs it).
 """
@@ -30,6 +31,8 @@ from scripts.local.runner import LocalPlatform
 from scripts.ops import set_secrets as secrets_tool
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The run's figures (the end-to-end test writes the same document): generated output, build/ is ignored.
+REPORT = ROOT / "build" / "e2e" / "summary.json"
 
 STRIPE_SECRET = "whsec_local_e2e_0123456789abcdef"
 GATE_KEYS = {"stripe": "local-stripe-gate-key-9f8e7d", "paypal": "local-paypal-gate-key-1a2b3c"}
@@ -183,22 +186,100 @@ def api_calls_per_webhook(platform: LocalPlatform, webhooks: int) -> dict:
     return {"handlers": per(platform.handler_calls.by_service()), "platform": per(platform.platform_calls.by_service())}
 
 
+def report(summary: dict, zero: dict, **more: object) -> dict:
+    """Every figure of a run, as JSON: the main run, the zero-loss scenarios, their headline, and `more`
+    (API calls per webhook, the plan after the deploy, the stages' seconds)."""
+    return {"summary": {k: v for k, v in summary.items() if not k.startswith("_")}, "zero_loss": zero,
+            "headline": headline(summary, zero), **more}
+
+
+def save_report(document: dict, path: Path = REPORT) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    return path
+
+
+def duration(seconds: float) -> str:
+    """`31.5 s` under a minute, else whole seconds: `1 min 37 s`."""
+    if seconds < 59.95:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def summary_table(summary: dict, zero: dict, stages: dict[str, float]) -> str:
+    """The run for a person: requests, recorded, duplicates, quarantined, notified, delivered, lost,
+    doubled and time, each with what it counts; `stages` are the seconds of deploy, webhooks, ..."""
+    figures = headline(summary, zero)
+    lifecycle = zero["lifecycle"]
+    statuses = summary["http_status"]
+    refused = sum(v for k, v in statuses.items() if int(k) != 200)
+    deliveries = summary.get("vendor_deliveries") or {}
+    delivered = sum(deliveries.get("delivered", {}).values())
+    missing = sum(deliveries.get("missing", {}).values()) + sum(deliveries.get("unexpected", {}).values())
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary["rejected_by_reason"].items())) or "none"
+    valid = summary["ledger_event_rows"] + summary["lost"]
+    rows = [
+        ("requests", summary["sent"], f"{statuses.get(200, statuses.get('200', 0))} answered 200, {refused} refused "
+                                      f"(the WAF's body limit: {summary['waf_blocked']})"),
+        ("recorded", summary["ledger_event_rows"], f"ledger events, of {valid} valid webhooks; archived "
+                                                   f"{summary['archived_payloads']}"),
+        ("duplicates", summary["duplicates"], "acknowledged, not recorded again"),
+        ("quarantined", summary["quarantined"], reasons),
+        ("notified", sum(summary["notifications"].values()), "SNS notifications in the vendors' capture queues"),
+        ("delivered", delivered, f"signed vendor webhooks; missing or unexpected {missing}, out of order "
+                                 f"{deliveries.get('out_of_order', 0)}" if deliveries else "no vendor endpoint deployed"),
+        ("lost", figures["lost"], f"main run {summary['lost']}, zero-loss scenarios {zero['lost']}"),
+        ("doubled", summary["doubled"] + figures["doubled"], f"main run {summary['doubled']}, "
+                                                             f"zero-loss scenarios {figures['doubled']}"),
+        ("forged", zero["forged_recorded"], "forged or tampered inbound messages recorded (the inbound scenario)"),
+        ("lifecycle", lifecycle["payments"], f"payments refunded and disputed ({lifecycle['out_of_order']} refund first): "
+                                             f"wrong totals {lifecycle['wrong_totals']}, vendor order violations "
+                                             f"{lifecycle['vendor_order_violations']}"),
+        ("time", duration(sum(stages.values())), ", ".join(f"{name} {duration(s)}" for name, s in stages.items())),
+    ]
+    width = max(len(str(value)) for _, value, _ in rows)
+    lines = [f"  {name:<12} {str(value):>{width}}   {note}" for name, value, note in rows]
+    scenarios = ", ".join(name for name, value in zero.items() if isinstance(value, dict))
+    poison = zero.get("poison", {})
+    lines.append(f"  zero-loss scenarios ({scenarios}): innocent messages in a DLQ {figures['innocent_in_dlq']}, "
+                 f"recovered by the quarantine replay {figures['recovered_by_replay']}, parked by redrive "
+                 f"{poison.get('parked', 0)} (recovered {poison.get('recovered_from_parked', 0)})")
+    return "\n".join(lines)
+
+
+def failed(summary: dict, zero: dict) -> bool:
+    """Whether the run broke the promise: anything lost, doubled, innocent in a DLQ, undelivered, a
+    forged message recorded, a payment with wrong totals or told to its vendor out of order."""
+    figures = headline(summary, zero)
+    deliveries = summary.get("vendor_deliveries") or {}
+    undelivered = sum(deliveries.get("missing", {}).values()) + sum(deliveries.get("unexpected", {}).values())
+    lifecycle = zero["lifecycle"]
+    return bool(figures["lost"] or figures["doubled"] or summary["doubled"] or figures["innocent_in_dlq"] or undelivered
+                or zero["forged_recorded"] or lifecycle["wrong_totals"] or lifecycle["vendor_order_violations"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m scripts.local.e2e",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=240)
-    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--count", type=int, default=240, help="signed webhooks of the main run (default: 240)")
+    parser.add_argument("--port", type=int, default=4566, help="the emulator's port on 127.0.0.1 (default: 4566)")
     parser.add_argument("--keep", action="store_true", help="leave the stack deployed and the emulator running")
     parser.add_argument("--cost-json", default=str(cost_capture.DEFAULT_PATH),
                         help="where to save the calls and sizes of the main run (python -m scripts.cost reads it)")
+    parser.add_argument("--report", type=Path, default=REPORT,
+                        help=f"where to write every figure of the run as JSON (default: {REPORT.relative_to(ROOT)})")
     options = parser.parse_args()
+    stages: dict[str, float] = {}
     with local_deploy.LocalEmulator(options.port) as emulator, tempfile.TemporaryDirectory() as scratch:
         # --keep deploys into cdktf.out, where `cdktf diff/output/destroy local` find the stack and its state
         work = ROOT / "cdktf.out" if options.keep else Path(scratch)
         capture_urls: dict[str, str] = {}
+        started = time.perf_counter()
         deployment = local_deploy.deploy(
             emulator.endpoint_url, work,
             prepare=lambda: capture_urls.update(create_capture_queues(emulator.endpoint_url)))
+        stages["deploy"] = time.perf_counter() - started
         print(f"deployed {len(deployment.resources())} resources to {emulator.endpoint_url} "
               f"in {deployment.apply_seconds:.1f} s")
         signer = sample_webhooks.PayPalSigner()
@@ -209,40 +290,38 @@ def main() -> None:
         requests = sample_webhooks.scenario(count=options.count, stripe_secret=STRIPE_SECRET, paypal=signer,
                                             gate_keys=GATE_KEYS, vendors=vendor_ids())
         capture = cost_capture.CostCapture(platform)
+        local_deploy.stage(f"{len(requests)} signed webhooks through the deployed platform")
         summary = run_scenario(platform, requests, capture_urls, on_drained=capture.stop, vendors=vendors)
+        stages["webhooks"] = summary["seconds"]
         capture.finish(emulator.endpoint_url, platform.wiring.table_name)
         print(f"calls and sizes of the main run saved to {capture.save(len(requests), Path(options.cost_json))}")
-        public = {k: v for k, v in summary.items() if not k.startswith("_")}
-        print(json.dumps(public, indent=2))
+        local_deploy.stage("zero-loss scenarios (scripts/local/scenarios/)")
+        started = time.perf_counter()
         zero = zero_loss(platform, signer, vendors)
-        shown = {k: ({kk: vv for kk, vv in v.items() if kk != "expected"} if isinstance(v, dict) else v)
-                 for k, v in zero.items()}
-        print("zero-loss scenarios:", json.dumps(shown, indent=2))
-        figures = headline(summary, zero)
-        print("zero loss: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
-        lifecycle = zero["lifecycle"]
-        print("lifecycle: " + ", ".join(f"{k} {lifecycle[k]}" for k in (
-            "payments", "out_of_order", "wrong_totals", "vendor_order_violations")))
-        if "delivery" in zero:
-            print("vendor delivery: " + ", ".join(f"{k} {zero['delivery'][k]}" for k in (
-                "deliveries", "attempts", "duplicates_seen_by_vendors", "exhausted", "recovered")))
-        print("AWS API calls per webhook:", json.dumps(api_calls_per_webhook(platform, len(requests)), indent=2))
+        stages["scenarios"] = time.perf_counter() - started
+        started = time.perf_counter()
         changes = deployment.plan_changes()
+        stages["plan"] = time.perf_counter() - started
         print(f"plan after deploy: {'no changes' if not changes else changes}")
+        document = report(summary, zero, api_calls_per_webhook=api_calls_per_webhook(platform, len(requests)),
+                          plan_after_deploy=changes, stages=stages)
         if options.keep:
+            print(summary_table(summary, zero, stages))
+            print(f"every figure: {save_report(document, options.report)}")
             print(f"kept: emulator at {emulator.endpoint_url}, state in {deployment.workdir.relative_to(ROOT)}; "
                   f"in another shell: source scripts/env.sh && export PAYMENTS_LOCAL_ENDPOINT={emulator.endpoint_url} "
-                  f"&& cdktf diff local (ops tools: --endpoint-url {emulator.endpoint_url}); Ctrl-C to stop")
+                  f"&& cdktf diff local (ops: python -m scripts.ops --env local ...); Ctrl-C to stop")
             while True:
                 time.sleep(3600)
         if vendors is not None:
             vendors.stop()
+        started = time.perf_counter()
         deployment.destroy()
+        stages["destroy"] = time.perf_counter() - started
         print("destroyed")
-        deliveries = summary["vendor_deliveries"]
-        undelivered = sum(deliveries.get("missing", {}).values()) + sum(deliveries.get("unexpected", {}).values())
-        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"] or zero["forged_recorded"] or undelivered \
-                or lifecycle["wrong_totals"] or lifecycle["vendor_order_violations"]:
+        print(summary_table(summary, zero, stages))
+        print(f"every figure: {save_report(document | {'stages': stages}, options.report)}")
+        if failed(summary, zero):
             sys.exit(1)
 
 

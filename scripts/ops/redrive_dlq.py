@@ -1,6 +1,6 @@
-"""Move messages from a dead-letter queue back to its source queue.
+"""`redrive`: move messages from a dead-letter queue back to its source queue (the queue and its DLQ
+by their short name, ``--queue``, constructs/app/names.py).
 
-The source is found from the DLQ itself (``ListDeadLetterSourceQueues``) unless ``--to`` is given.
 FIFO-aware: a FIFO message keeps its ``MessageGroupId`` (ordering within the payment) and gets a new
 ``MessageDeduplicationId`` derived from the DLQ message id - the original id would be swallowed by
 the 5-minute dedup window, and a deterministic new one makes a re-run after a crash between send
@@ -8,40 +8,26 @@ and delete harmless. Message attributes and body are copied as they are, plus ``
 Each message is deleted from the DLQ only after the send succeeded. ``--dry-run`` prints the
 count and moves nothing.
 
-Parking: a message that comes back to the DLQ after ``--park-after`` redrives (default 1) failed
-again - a poison message, which would otherwise keep failing beside the healthy ones. With
-``--park-bucket`` it is parked instead: written whole (body, group id, attributes) to
+Parking (unless ``--no-park``): a message that comes back to the DLQ after a redrive failed again -
+a poison message, which would otherwise keep failing beside the healthy ones. It is parked in the
+archive bucket instead: written whole (body, group id, attributes) to
 ``s3://{bucket}/parked/{queue}/{yyyy}/{mm}/{dd}/{message id}.json`` in the quarantine document
 format and deleted from the DLQ, so every other message is recovered. Parked messages are listed
-in the report; after the cause is fixed ``replay_quarantine.py --parked`` re-enqueues them.
+in the report; after the cause is fixed ``replay-quarantine --parked`` re-enqueues them.
 
-    python -m scripts.ops.redrive_dlq --env dev --dlq 'webhooks-{env}-dlq.fifo' [--to URL] \
-        [--park-bucket ARCHIVE] [--dry-run]
+    python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--max N] [--no-park] [--dry-run]
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
-import sys
 import time
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from paycore import archive
-
-
-def queue_url(sqs: Any, name_or_url: str, env: str) -> str:
-    value = name_or_url.replace("{env}", env)
-    return value if value.startswith(("http://", "https://")) else sqs.get_queue_url(QueueName=value)["QueueUrl"]
-
-
-def source_of(sqs: Any, dlq_url: str) -> str:
-    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
-    if len(sources) != 1:
-        raise SystemExit(f"DLQ has {len(sources)} source queues; name the target with --to")
-    return sources[0]
+from scripts.ops.command import Command, Targets, archive_bucket, as_operator, positive, queue_url
 
 
 def approximate_count(sqs: Any, url: str) -> int:
@@ -125,26 +111,34 @@ def redrive(sqs: Any, dlq_url: str, target_url: str, *, dry_run: bool = False, m
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.ops.redrive_dlq", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", required=True, help="environment (dev, prod, local); fills {env} in names")
-    parser.add_argument("--dlq", required=True, help="DLQ name or URL (may contain {env}), e.g. webhooks-{env}-dlq.fifo")
-    parser.add_argument("--to", help="target queue name or URL (default: the DLQ's source queue)")
-    parser.add_argument("--max", type=int, default=None, help="move at most this many messages")
-    parser.add_argument("--dry-run", action="store_true", help="print the count, move nothing")
-    parser.add_argument("--park-bucket", help="park repeat failures in s3://BUCKET/parked/ (the archive bucket)")
-    parser.add_argument("--park-after", type=int, default=1, help="park a message redriven this many times (default 1)")
-    parser.add_argument("--endpoint-url", help="local emulator URL (e.g. http://127.0.0.1:5000)")
-    parser.add_argument("--region", default=None)
-    args = parser.parse_args(argv)
-    sqs = boto3.client("sqs", endpoint_url=args.endpoint_url, region_name=args.region)
-    dlq = queue_url(sqs, args.dlq, args.env)
-    target = queue_url(sqs, args.to, args.env) if args.to else source_of(sqs, dlq)
-    s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=args.region) if args.park_bucket else None
-    print(json.dumps(redrive(sqs, dlq, target, dry_run=args.dry_run, max_messages=args.max, s3=s3,
-                             park_bucket=args.park_bucket, park_after=args.park_after)))
-    return 0
+# ----- the `redrive` command -----------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from constructs.app.names import REDRIVABLE_QUEUES
+
+    parser.add_argument("--queue", choices=REDRIVABLE_QUEUES, default="ingest",
+                        help="which queue's dead-letter queue to move back (default: %(default)s)")
+    parser.add_argument("--max", type=positive, metavar="N", help="move at most N messages (default: all)")
+    parser.add_argument("--no-park", dest="park", action="store_false",
+                        help="move every message back, even one that failed again after a redrive "
+                             "(default: park those in the archive bucket's parked/)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the queues (and the bucket for parking) and count the messages; move nothing")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
+    targets = as_operator(targets)
+    source_name, dlq_name = targets.names.redrivable_queues[args.queue]
+    source, dlq = queue_url(targets, source_name), queue_url(targets, dlq_name)
+    bucket = archive_bucket(targets) if args.park else None
+    return redrive(targets.client("sqs"), dlq, source, dry_run=args.dry_run, max_messages=args.max,
+                   s3=targets.client("s3") if bucket else None, park_bucket=bucket)
+
+
+COMMAND = Command(
+    name="redrive", add_arguments=add_arguments, run=run,
+    help="move a dead-letter queue back to its queue; park messages that failed again",
+    description="Move the messages of a dead-letter queue back to its queue (FIFO group kept, a new "
+                "deduplication id, redrive_count added); a message that failed again after a redrive is "
+                "parked in s3://ARCHIVE/parked/ instead, so one poison message never blocks the rest.",
+)

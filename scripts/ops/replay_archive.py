@@ -1,4 +1,4 @@
-"""Replay archived webhooks of one provider and time range back into the ingest FIFO queue.
+"""`replay-archive`: re-send archived webhooks of one provider and time range to the ingest FIFO queue.
 
 Each archived event carries the raw body bytes, the signature headers and the original
 ``received_at`` (lambda_src/README.md, "Archive layout"), so the replayed envelope is the original
@@ -12,28 +12,19 @@ The time range is on ``received_at`` (when API Gateway received the webhook), in
 ``MessageDeduplicationId`` = provider event id, ``MessageGroupId`` = transaction id (the contract's
 choices), so a replay inside the 5-minute FIFO window is deduplicated by SQS itself.
 
-    python -m scripts.ops.replay_archive --env dev --bucket ARCHIVE --provider stripe \
+    python -m scripts.ops --env dev replay-archive --provider stripe \
         --from 2024-11-22T00:00:00Z --to 2024-11-22T06:00:00Z [--event-id evt_...] [--dry-run]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-from datetime import datetime, timezone
 from typing import Any, Iterator
 
-import boto3
-
 from paycore import archive
-
-
-def epoch_ms(text: str) -> int:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+from scripts.ops.command import (
+    Command, Targets, UsageError, archive_bucket, as_operator, choice, queue_url, time_ms, webhook_providers,
+)
 
 
 def archived_events(s3: Any, bucket: str, provider: str, start_ms: int, end_ms: int) -> Iterator[archive.ArchivedEvent]:
@@ -91,33 +82,35 @@ def replay(s3: Any, sqs: Any, *, bucket: str, queue_url: str, provider: str, sta
     return {"provider": provider, "found": len(events), "sent": sent, "dry_run": dry_run}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.ops.replay_archive", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", required=True, help="environment (dev, prod, local)")
-    parser.add_argument("--provider", required=True)
-    parser.add_argument("--from", dest="start", required=True, help="ISO-8601, inclusive (received_at)")
-    parser.add_argument("--to", dest="end", required=True, help="ISO-8601, inclusive (received_at)")
-    parser.add_argument("--event-id", help="replay only this provider event id")
-    parser.add_argument("--bucket", default=os.environ.get("ARCHIVE_BUCKET"), help="archive bucket (env ARCHIVE_BUCKET)")
-    parser.add_argument("--queue-url", default=os.environ.get("INGEST_QUEUE_URL"),
-                        help="ingest queue URL (env INGEST_QUEUE_URL; default: the environment's ingest queue)")
-    parser.add_argument("--dry-run", action="store_true", help="count what would be replayed, send nothing")
-    parser.add_argument("--endpoint-url", help="local emulator URL")
-    parser.add_argument("--region", default=None)
-    args = parser.parse_args(argv)
-    if not args.bucket:
-        parser.error("--bucket (or ARCHIVE_BUCKET) is required")
-    s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=args.region)
-    sqs = boto3.client("sqs", endpoint_url=args.endpoint_url, region_name=args.region)
-    from constructs.app.names import Names
+# ----- the `replay-archive` command ---------------------------------------------------------------
 
-    queue = args.queue_url or sqs.get_queue_url(QueueName=Names(args.env).ingest_queue)["QueueUrl"]
-    result = replay(s3, sqs, bucket=args.bucket, queue_url=queue, provider=args.provider,
-                    start_ms=epoch_ms(args.start), end_ms=epoch_ms(args.end), event_id=args.event_id,
-                    dry_run=args.dry_run)
-    print(json.dumps(result))
-    return 0
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--provider", required=True, metavar="PROVIDER",
+                        help=f"the provider whose webhooks to re-send: {', '.join(webhook_providers())}")
+    parser.add_argument("--from", dest="start", required=True, metavar="TIME",
+                        help="first received_at to replay, inclusive (ISO-8601, UTC without an offset)")
+    parser.add_argument("--to", dest="end", required=True, metavar="TIME",
+                        help="last received_at to replay, inclusive (ISO-8601, UTC without an offset)")
+    parser.add_argument("--event-id", metavar="ID", help="replay only this provider event id")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the bucket and the queue and count what would be sent; send nothing")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
+    choice(args.provider, webhook_providers(), "provider")
+    start, end = time_ms(args.start, "--from"), time_ms(args.end, "--to")
+    if end < start:
+        raise UsageError(f"--to ({args.end}) is before --from ({args.start})")
+    targets = as_operator(targets)
+    queue = queue_url(targets, targets.names.ingest_queue)
+    return replay(targets.client("s3"), targets.client("sqs"), bucket=archive_bucket(targets), queue_url=queue,
+                  provider=args.provider, start_ms=start, end_ms=end, event_id=args.event_id, dry_run=args.dry_run)
+
+
+COMMAND = Command(
+    name="replay-archive", add_arguments=add_arguments, run=run,
+    help="re-send archived webhooks of a provider and time range (harmless: the ledger is idempotent)",
+    description="Re-send the archived webhooks of one provider received in a time range to the ingest queue, "
+                "as first received: the processor re-verifies each signature, and an event already in the "
+                "ledger is acknowledged as a duplicate.",
+)

@@ -1,9 +1,10 @@
-"""Re-verify quarantined webhooks with the current secrets and re-enqueue those that now verify.
+"""`replay-quarantine`: re-verify quarantined webhooks with the current secrets and re-enqueue those that
+now verify.
 
 Why: a signing secret rotated at the provider but not yet here makes every genuine event look
 forged. The processor quarantines each one with its whole envelope (``quarantine/{provider}/
 {yyyy}/{mm}/{dd}/{request_id}.json``, lambda_src/README.md), so once the secret is fixed
-(``set_secrets.py``) this tool recovers them:
+(``python -m scripts.ops secrets``) this command recovers them:
 
 1. list the quarantine documents of ``--provider`` (or all) received since ``--since``;
 2. re-verify each envelope exactly as the processor does (same code, the current secrets from
@@ -17,10 +18,9 @@ Nothing is doubled: the processor's ledger write is idempotent on the provider e
 the provider retried meanwhile is acknowledged as a duplicate), a re-run skips tagged documents,
 and a re-run within SQS's 5-minute window is deduplicated by the queue too. Documents that still
 fail stay where they are, counted by reason. ``--parked`` works the same way on the messages
-``redrive_dlq.py`` parked (``parked/...``) after the cause is fixed.
+``redrive`` parked (``parked/...``) after the cause is fixed.
 
-    python -m scripts.ops.replay_quarantine --env dev --bucket ARCHIVE --provider stripe \
-        --since 2024-11-22T00:00:00Z [--dry-run]
+    python -m scripts.ops --env dev replay-quarantine --provider stripe --since 2024-11-22T00:00:00Z [--dry-run]
 """
 from __future__ import annotations
 
@@ -28,35 +28,22 @@ import argparse
 import collections
 import hashlib
 import json
-import os
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping
 
-import boto3
-
-from scripts.ops import replay_archive
 from paycore import providers
 from paycore.envelope import Envelope, parse_envelope
 from paycore.model import MisconfiguredSecret, Rejected, Transaction
 from scripts.json_paths import resolve_path
+from scripts.ops.command import (
+    Command, Targets, UsageError, archive_bucket, as_operator, choice, progress, queue_url, time_ms,
+    verifying_as_the_processor,
+)
 
 QUARANTINE_PREFIX = "quarantine/"
 PARKED_PREFIX = "parked/"
 REPLAYED_TAG = "replayed"
-
-
-class UsageError(Exception):
-    """A user mistake: one line, exit code 2."""
-
-
-def parse_since(text: str) -> int:
-    """ISO-8601 date or date-time (UTC when no offset) -> epoch ms (replay_archive's parser)."""
-    try:
-        return replay_archive.epoch_ms(text)
-    except ValueError:
-        raise UsageError(f"--since must be an ISO-8601 date or date-time (e.g. 2024-11-22T00:00:00Z), got {text!r}") from None
 
 
 def day_prefixes(prefix: str, provider: str | None, since_ms: int, now_ms: int) -> list[str]:
@@ -165,48 +152,43 @@ def replay(s3: Any, sqs: Any, *, bucket: str, queue_url: str, signing_secret: Ca
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.ops.replay_quarantine",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", required=True, help="environment; names the secrets prefix and the queue")
-    parser.add_argument("--bucket", default=os.environ.get("ARCHIVE_BUCKET"), help="archive bucket (env ARCHIVE_BUCKET)")
-    parser.add_argument("--provider", help=f"only this provider ({', '.join(providers.names())})")
-    parser.add_argument("--since", default="1970-01-01", help="received at or after (ISO-8601, UTC)")
-    parser.add_argument("--parked", action="store_true", help="replay parked/ (redrive_dlq.py) instead of quarantine/")
-    parser.add_argument("--queue-url", default=os.environ.get("INGEST_QUEUE_URL"),
-                        help="ingest queue (default: the environment's)")
-    parser.add_argument("--secret-prefix", help="Secrets Manager prefix (default: the environment's)")
-    parser.add_argument("--dry-run", action="store_true", help="verify and count, send and tag nothing")
-    parser.add_argument("--endpoint-url", help="local emulator URL")
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
-    args = parser.parse_args(argv)
-    try:
-        if not args.bucket:
-            raise UsageError("--bucket (or ARCHIVE_BUCKET) is required")
-        if args.provider and args.provider not in providers.names():
-            raise UsageError(f"unknown provider {args.provider!r}; known: {', '.join(providers.names())}")
-        since_ms = parse_since(args.since)
-    except UsageError as problem:
-        print(f"replay_quarantine: {problem}", file=sys.stderr)
-        return 2
-    from constructs.app.names import Names
+# ----- the `replay-quarantine` command ------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--provider", metavar="PROVIDER",
+                        help=f"only this provider's documents: {', '.join(providers.names())} (default: all)")
+    parser.add_argument("--since", default="1970-01-01", metavar="TIME",
+                        help="only documents received at or after TIME (ISO-8601, UTC without an offset; default: all)")
+    parser.add_argument("--parked", action="store_true",
+                        help="replay the messages `redrive` parked (parked/) instead of the quarantine (quarantine/)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="verify with the current secrets (as the operator role) and count; send and tag nothing")
+
+
+def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
     from paycore.secrets import SecretStore
 
-    names = Names(args.env)
-    client = lambda name: boto3.client(name, endpoint_url=args.endpoint_url, region_name=args.region)  # noqa: E731
-    sqs = client("sqs")
-    queue = args.queue_url or sqs.get_queue_url(QueueName=names.ingest_queue)["QueueUrl"]
-    store = SecretStore(client("secretsmanager"), prefix=args.secret_prefix or names.secret_prefix, max_age=0)
+    choice(args.provider, providers.names(), "provider")
+    since = time_ms(args.since, "--since")
+    targets = as_operator(targets)
+    queue = queue_url(targets, targets.names.ingest_queue)
+    bucket = archive_bucket(targets)
+    store = SecretStore(targets.client("secretsmanager"), prefix=targets.secret_prefix, max_age=0)
     try:
-        report = replay(client("s3"), sqs, bucket=args.bucket, queue_url=queue, signing_secret=store.signing,
-                        internal_key=store.internal_key, provider=args.provider, since_ms=since_ms, parked=args.parked, dry_run=args.dry_run,
-                        progress=lambda r: print(f"... examined {r.examined}, verified {r.requeued}", file=sys.stderr))
+        with verifying_as_the_processor(targets):
+            report = replay(targets.client("s3"), targets.client("sqs"), bucket=bucket, queue_url=queue,
+                            signing_secret=store.signing, internal_key=store.internal_key, provider=args.provider,
+                            since_ms=since, parked=args.parked, dry_run=args.dry_run,
+                            progress=lambda r: progress(f"examined {r.examined}, verified {r.requeued}"))
     except MisconfiguredSecret as problem:
-        print(f"replay_quarantine: {problem}: fix it with set_secrets.py, then run again", file=sys.stderr)
-        return 1
-    print(json.dumps(report.as_dict()))
-    return 0
+        raise UsageError(f"{problem}: set it with `python -m scripts.ops --env {targets.env} secrets` first") from None
+    return report.as_dict()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+COMMAND = Command(
+    name="replay-quarantine", add_arguments=add_arguments, run=run,
+    help="re-verify quarantined (or parked) webhooks with the current secrets; re-enqueue what verifies",
+    description="Re-verify the quarantined webhooks (or the messages redrive parked) with the current signing "
+                "secrets, exactly as the processor does, and re-enqueue those that now verify; the others stay, "
+                "counted by reason.",
+)

@@ -1,5 +1,6 @@
-"""Set the provider signing secrets, gate keys, the query cursor key and the internal envelope key
-in Secrets Manager (lambda_src/README.md, "Secrets").
+"""`secrets`: set the provider signing secrets, gate keys, the query cursor key and the internal
+envelope key in Secrets Manager (lambda_src/README.md, "Secrets"), in the secrets the stack created
+for them.
 
 Names: ``{prefix}{provider}/signing``, ``{prefix}{provider}/gate-key``, ``{prefix}query/cursor-key``
 and ``{prefix}internal/envelope-key``, prefix the environment's (``payment-webhooks/{env}/``,
@@ -9,34 +10,33 @@ constructs/app/names.py). Values are JSON:
 * signing, paypal: ``{"webhook_id": "...", "previous_webhook_id": "..."}``;
 * gate-key: ``{"current": "...", "previous": "..."}``;
 * query/cursor-key (the reader's pagination HMAC key, >= 32 characters): ``{"current": "...",
-  "previous": "..."}``; ``--generate-cursor-key`` makes a random 256-bit one;
+  "previous": "..."}``;
 * internal/envelope-key (the HMAC key the validator signs direct payments with and the processor
   verifies them with, paycore.internal_envelope): ``{"current": "...", "previous": "..."}``, always
-  generated (``--generate-internal-key``): the first time, or with ``--rotate`` (the old key stays
-  ``previous``, so the messages it signed still verify; rotate again only once they are processed -
-  a message may wait up to 14 days in the queue or its DLQ). Setting a new key without ``--rotate``
-  over a usable one is refused: it would reject every direct payment still queued.
+  generated (``--internal-key generate``): the first time, or ``--internal-key rotate`` (the old key
+  stays ``previous``, so the messages it signed still verify; rotate again only once they are
+  processed - a message may wait up to 14 days in the queue or its DLQ). Generating a new key over
+  a usable one is refused (dry run too): it would reject every direct payment still queued.
 
 ``--rotate`` keeps the value being replaced as ``previous`` (both are accepted during a roll);
-without it ``previous`` is cleared. Values come from a file (``-`` = stdin, keeps them out of the
-shell history) or are generated (``--generate-gate-key``, and ``--generate-signing-secret`` for
-local/test use only). Values are never printed unless ``--show``.
+without it ``previous`` is cleared. Values come from a file (``-`` = stdin, which keeps them out of
+the shell history) or are generated; they are checked against the shape the provider documents
+before anything is written, and never printed.
 
-    python -m scripts.ops.set_secrets --env dev --provider stripe --signing-secret-file - --generate-gate-key
-    python -m scripts.ops.set_secrets --env dev --generate-cursor-key --rotate
+    python -m scripts.ops --env dev secrets --provider stripe --signing-secret-file - --generate-gate-key
+    python -m scripts.ops --env dev secrets --cursor-key generate --rotate
+    python -m scripts.ops --env dev secrets --internal-key generate|rotate
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import secrets as random_secrets
-import sys
 from typing import Any
 
-import boto3
-
 from paycore import internal_envelope, providers
-
+from scripts.ops.command import Command, Targets, UsageError, choice, not_deployed, read_text, webhook_providers
 
 CURSOR_KEY_SECRET = "query/cursor-key"  # paycore.cursor.CURSOR_KEY_SECRET
 MIN_CURSOR_KEY_CHARS = 32  # paycore.cursor.MIN_KEY_CHARS
@@ -45,6 +45,21 @@ INTERNAL_KEY_SECRET = internal_envelope.KEY_SECRET
 
 class KeyAlreadySet(ValueError):
     """A usable internal envelope key exists and --rotate was not given."""
+
+
+#: The signing value each provider documents, checked before writing: a value of the wrong kind
+#: (a PayPal client secret, a Stripe API key) would make every genuine webhook look forged.
+SIGNING_SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
+    # Stripe: "the endpoint's signing secret ... starts with whsec_" (Dashboard > Webhooks)
+    "stripe": (re.compile(r"whsec_[!-~]{8,}"), "a Stripe endpoint signing secret (whsec_ followed by its key)"),
+    # PayPal: the webhook id, `^[a-zA-Z0-9]+$` in PayPal's verify-webhook-signature request schema
+    "paypal": (re.compile(r"[A-Za-z0-9]{1,50}"), "a PayPal webhook id (letters and digits, from the app's Webhooks page)"),
+}
+#: Any other provider's signing value: one printable word.
+ANY_SIGNING = (re.compile(r"[!-~]{1,4096}"), "one word of printable ASCII characters (at most 4096)")
+#: A gate key travels in the webhook URL's query (`?key=`): URL-safe characters only, long enough
+#: not to be guessed (a generated one has 43).
+GATE_KEY_SHAPE = (re.compile(r"[A-Za-z0-9._~-]{20,256}"), "20 to 256 URL-safe characters (A-Z a-z 0-9 . _ ~ -)")
 
 
 def secret_name(prefix: str, provider: str, kind: str) -> str:
@@ -105,7 +120,7 @@ def set_cursor_key(sm: Any, *, prefix: str, key: str, rotate: bool = False,
     """Write the reader's cursor key; ``--rotate`` keeps the replaced one as ``previous`` so cursors
     already handed out keep paging."""
     if len(key) < MIN_CURSOR_KEY_CHARS:
-        raise SystemExit(f"the cursor key must have at least {MIN_CURSOR_KEY_CHARS} characters")
+        raise ValueError(f"the cursor key must have at least {MIN_CURSOR_KEY_CHARS} characters")
     name = f"{prefix}{CURSOR_KEY_SECRET}"
     value = gate_value(key, _current(sm, name), rotate)
     return {name: {"action": put_json(sm, name, value, kms_key_id), "value": value}}
@@ -128,78 +143,139 @@ def set_internal_key(sm: Any, *, prefix: str, key: str | None = None, rotate: bo
     return {name: {"action": put_json(sm, name, value, kms_key_id), "value": value}}
 
 
-def _read(path: str | None) -> str | None:
-    if path is None:
-        return None
-    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
-    value = text.strip()
-    if not value:
-        raise SystemExit(f"empty secret value from {path}")
+
+# ----- the `secrets` command -----------------------------------------------------------------------
+
+def shaped(value: str, shape: tuple[re.Pattern[str], str], what: str) -> str:
+    pattern, rule = shape
+    if not pattern.fullmatch(value):
+        raise UsageError(f"{what} must be {rule}; the value given ({len(value)} characters) is not")
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.ops.set_secrets", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", required=True)
-    parser.add_argument("--provider", help="stripe, paypal, direct, ... (for a signing secret or gate key)")
-    parser.add_argument("--secret-prefix", help="default: the environment's (constructs/app/names.py)")
-    signing = parser.add_mutually_exclusive_group()
-    signing.add_argument("--signing-secret-file", help="file with the signing secret (paypal: webhook id); - = stdin")
-    signing.add_argument("--signing-secret", help="the value itself (lands in shell history: prefer the file)")
-    signing.add_argument("--generate-signing-secret", action="store_true", help="random whsec_ value (local/test)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--provider", metavar="PROVIDER",
+                        help=f"the webhook provider whose signing secret or gate key to set: {', '.join(webhook_providers())}")
+    parser.add_argument("--signing-secret-file", metavar="FILE",
+                        help="file holding the provider's signing secret (Stripe: whsec_...; PayPal: the webhook id); "
+                             "- reads stdin")
     gate = parser.add_mutually_exclusive_group()
-    gate.add_argument("--gate-key-file", help="file with the gate key; - = stdin")
-    gate.add_argument("--gate-key", help="the value itself (lands in shell history: prefer the file)")
-    gate.add_argument("--generate-gate-key", action="store_true", help="random 256-bit URL-safe key")
-    cursor = parser.add_mutually_exclusive_group()
-    cursor.add_argument("--cursor-key-file", help="file with the query cursor key (>= 32 characters); - = stdin")
-    cursor.add_argument("--generate-cursor-key", action="store_true", help="random 256-bit query cursor key")
-    parser.add_argument("--generate-internal-key", action="store_true",
-                        help="random 256-bit internal envelope key (direct payments); with --rotate over an existing one")
-    parser.add_argument("--rotate", action="store_true", help="keep the replaced value as previous")
-    parser.add_argument("--kms-key-id", help="KMS key for secrets this creates")
-    parser.add_argument("--show", action="store_true", help="print the values written")
-    parser.add_argument("--endpoint-url", help="local emulator URL")
-    parser.add_argument("--region", default=None)
-    args = parser.parse_args(argv)
+    gate.add_argument("--gate-key-file", metavar="FILE",
+                      help="file holding the gate key the webhook URL carries as ?key=; - reads stdin")
+    gate.add_argument("--generate-gate-key", action="store_true", help="generate a random 256-bit gate key instead")
+    parser.add_argument("--cursor-key", metavar="generate|FILE",
+                        help=f"the reader's pagination key: 'generate' (random 256-bit) or a file holding one "
+                             f"(>= {MIN_CURSOR_KEY_CHARS} characters); - reads stdin")
+    parser.add_argument("--internal-key", choices=("generate", "rotate"),
+                        help="the internal envelope key direct payments are signed with (always generated, set on "
+                             "its own): 'generate' the first one (refused over a usable key), or 'rotate' it (the "
+                             "old one stays 'previous', so the payments it signed still verify)")
+    parser.add_argument("--rotate", action="store_true",
+                        help="keep each replaced value as 'previous', accepted beside the new one during the roll")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the values and that the secrets exist; write nothing")
 
-    signing_secret = args.signing_secret or _read(args.signing_secret_file)
-    if args.generate_signing_secret:
-        signing_secret = "whsec_" + random_secrets.token_urlsafe(32)
-    gate_key = args.gate_key or _read(args.gate_key_file)
-    if args.generate_gate_key:
-        gate_key = random_secrets.token_urlsafe(32)
-    cursor_key = _read(args.cursor_key_file)
-    if args.generate_cursor_key:
-        cursor_key = random_secrets.token_urlsafe(32)
-    if signing_secret is None and gate_key is None and cursor_key is None and not args.generate_internal_key:
-        parser.error("nothing to set: give a signing secret, a gate key, a cursor key and/or --generate-internal-key")
-    if (signing_secret is not None or gate_key is not None) and not args.provider:
-        parser.error("--provider is required for a signing secret or a gate key")
-    if cursor_key is not None and len(cursor_key) < MIN_CURSOR_KEY_CHARS:
-        parser.error(f"the cursor key must have at least {MIN_CURSOR_KEY_CHARS} characters")
 
-    sm = boto3.client("secretsmanager", endpoint_url=args.endpoint_url, region_name=args.region)
-    from constructs.app.names import Names
+def planned_values(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
+    """{kind: (value, option)} of what the command sets, read and checked; UsageError otherwise."""
+    choice(args.provider, webhook_providers(), "provider")
+    has_provider_value = bool(args.signing_secret_file or args.gate_key_file or args.generate_gate_key)
+    if has_provider_value and not args.provider:
+        raise UsageError("--signing-secret-file, --gate-key-file and --generate-gate-key need --provider")
+    if args.internal_key and (args.provider or args.cursor_key):
+        raise UsageError("set --internal-key on its own (its rotate would apply to the other secrets too)")
+    if args.internal_key:
+        return {"internal-key": (random_secrets.token_urlsafe(32), "--internal-key")}
+    if not (args.provider or args.cursor_key):
+        raise UsageError("nothing to set: name --provider (with its signing secret or gate key), --cursor-key "
+                         "or --internal-key")
+    if args.provider and not has_provider_value:
+        raise UsageError(f"--provider {args.provider}: give --signing-secret-file, --gate-key-file or --generate-gate-key")
+    files = [f for f in (args.signing_secret_file, args.gate_key_file, args.cursor_key) if f == "-"]
+    if len(files) > 1:
+        raise UsageError("only one value can come from stdin (-); put the others in files")
+    values: dict[str, tuple[str, str]] = {}
+    if args.signing_secret_file:
+        option = "--signing-secret-file"
+        value = read_text(args.signing_secret_file, option)
+        shape = SIGNING_SHAPES.get(args.provider, ANY_SIGNING)
+        values["signing"] = (shaped(value, shape, f"{option}: the {args.provider} signing secret"), option)
+    if args.gate_key_file:
+        option = "--gate-key-file"
+        values["gate-key"] = (shaped(read_text(args.gate_key_file, option), GATE_KEY_SHAPE, f"{option}: the gate key"),
+                              option)
+    elif args.generate_gate_key:
+        values["gate-key"] = (random_secrets.token_urlsafe(32), "--generate-gate-key")
+    if args.cursor_key == "generate":
+        values["cursor-key"] = (random_secrets.token_urlsafe(32), "--cursor-key")
+    elif args.cursor_key:
+        key = read_text(args.cursor_key, "--cursor-key")
+        if len(key) < MIN_CURSOR_KEY_CHARS:
+            raise UsageError(f"--cursor-key: the key must have at least {MIN_CURSOR_KEY_CHARS} characters, "
+                             f"got {len(key)}")
+        values["cursor-key"] = (key, "--cursor-key")
+    return values
 
-    prefix = args.secret_prefix or Names(args.env).secret_prefix
-    done = {}
-    if args.provider:
-        done.update(set_provider_secrets(sm, prefix=prefix, provider=args.provider, signing=signing_secret,
-                                         gate_key=gate_key, rotate=args.rotate, kms_key_id=args.kms_key_id))
-    if cursor_key is not None:
-        done.update(set_cursor_key(sm, prefix=prefix, key=cursor_key, rotate=args.rotate, kms_key_id=args.kms_key_id))
-    if args.generate_internal_key:
+
+def target_name(targets: Targets, provider: str | None, kind: str) -> str:
+    if kind == "cursor-key":
+        return f"{targets.secret_prefix}{CURSOR_KEY_SECRET}"
+    if kind == "internal-key":
+        return f"{targets.secret_prefix}{INTERNAL_KEY_SECRET}"
+    return secret_name(targets.secret_prefix, str(provider), kind)
+
+
+def refuse_a_second_internal_key(sm: Any, name: str) -> None:
+    """`--internal-key generate` over a usable key (read-only): the payments it signed would fail."""
+    try:
+        current = _current(sm, name)
+    except ValueError:  # not JSON: nothing usable to lose
+        return
+    if internal_envelope.usable_keys(current):
+        raise UsageError(f"{name} already holds a key: `--internal-key rotate` replaces it and keeps it as "
+                         "previous, so the direct payments it signed still verify")
+
+
+def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
+    values = planned_values(args)
+    names = {kind: target_name(targets, args.provider, kind) for kind in values}
+    rotate = args.rotate or args.internal_key == "rotate"
+    sm = targets.client("secretsmanager")
+    for name in names.values():  # the stack creates every secret: a missing one is a missing deployment
         try:
-            done.update(set_internal_key(sm, prefix=prefix, rotate=args.rotate, kms_key_id=args.kms_key_id))
-        except KeyAlreadySet as problem:
-            print(f"set_secrets: {problem}", file=sys.stderr)
-            return 2
-    for name, outcome in done.items():
-        shown = json.dumps(outcome["value"]) if args.show else "(value hidden; --show to print)"
-        print(f"{outcome['action']:8s} {name} {shown}")
-    return 0
+            sm.describe_secret(SecretId=name)
+        except sm.exceptions.ResourceNotFoundException:
+            raise not_deployed(targets, f"secret {name}") from None
+    if "internal-key" in values and not rotate:
+        refuse_a_second_internal_key(sm, names["internal-key"])
+    if args.dry_run:
+        return {"would_write": list(names.values()), "rotate": rotate, "dry_run": True}
+    written: dict[str, str] = {}
+    if "internal-key" in values:
+        try:
+            done = set_internal_key(sm, prefix=targets.secret_prefix, key=values["internal-key"][0], rotate=rotate)
+        except KeyAlreadySet as problem:  # set meanwhile
+            raise UsageError(str(problem)) from None
+        return {"written": {name: outcome["action"] for name, outcome in done.items()}, "rotate": rotate,
+                "dry_run": False}
+    provider_values = {kind: value for kind, (value, _) in values.items() if kind != "cursor-key"}
+    if provider_values:
+        done = set_provider_secrets(sm, prefix=targets.secret_prefix, provider=args.provider,
+                                    signing=provider_values.get("signing"), gate_key=provider_values.get("gate-key"),
+                                    rotate=args.rotate)
+        written.update({name: outcome["action"] for name, outcome in done.items()})
+    if "cursor-key" in values:
+        done = set_cursor_key(sm, prefix=targets.secret_prefix, key=values["cursor-key"][0], rotate=args.rotate)
+        written.update({name: outcome["action"] for name, outcome in done.items()})
+    return {"written": written, "rotate": args.rotate, "dry_run": False}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+COMMAND = Command(
+    name="secrets", add_arguments=add_arguments, run=run,
+    help="set provider signing secrets, gate keys, the query cursor key or the internal envelope key "
+         "(values never printed)",
+    description="Set a provider's signing secret and/or gate key, the reader's cursor key, or the internal "
+                "envelope key (generate or rotate, on its own), in the secrets the stack created. Values come "
+                "from files (- = stdin) or are generated, and are checked against the provider's documented "
+                "shape first.",
+)

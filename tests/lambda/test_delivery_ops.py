@@ -116,15 +116,15 @@ def test_release_reports_the_parked_messages_and_refuses_an_unknown_endpoint(del
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["relase", "--endpoint", "ep-a-main"], "argument COMMAND: invalid choice: 'relase'"),
+    (["relase", "--endpoint", "ep-a-main"], "argument ACTION: invalid choice: 'relase'"),
     (["release"], "the following arguments are required: --endpoint"),
     (["release", "--endpoint", "ep-nope", "--dry-run"], "unknown endpoint 'ep-nope'"),
     (["recover", "--endpoint", "ep-a-main", "--since", "yesterday", "--dry-run"],
-     "argument --since: must be an ISO-8601 date or time"),
+     "--since must be an ISO-8601 date or date-time"),
     (["list", "--endpoint", "ep-a-main", "--limit", "0"], "argument --limit: must be a whole number >= 1"),
-    (["secret", "create", "--endpoint", "ep-a-main", "--dry-run"], "--out FILE is required"),
+    (["secret", "create", "--endpoint", "ep-a-main", "--dry-run"], "the following arguments are required: --out"),
     (["secret", "create", "--endpoint", "ep-a-main", "--out", "/no/such/folder/s.txt", "--dry-run"],
-     "--out /no/such/folder/s.txt: cannot write this file"),
+     "--out: the folder '/no/such/folder' does not exist"),
     (["secret", "rotate", "--endpoint", "ep-a-main", "--out", "{tmp}/s.txt", "--grace-hours", "-1", "--dry-run"],
      "argument --grace-hours: must be a number of hours >= 0"),
     (["secret", "rotate", "--endpoint", "ep-a-main", "--out", "{tmp}/s.txt", "--dry-run"],
@@ -137,14 +137,14 @@ def test_mistakes_are_one_line_exit_2_and_dry_runs_find_them_too(delivery_env, c
     code = cli.main(["--env", "test", *(a.format(tmp=tmp_path) for a in argv)], ops=tools(delivery_env))
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert err.startswith("deliveries: ") and message in err and err.count("\n") == 1, err
+    assert err.startswith("delivery_ops: error: ") and message in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == [] and delivery_env.sm.list_secrets()["SecretList"] == []
 
 
 def test_the_endpoint_configuration_is_checked_before_any_aws_call(tmp_path, capsys):
     """A missing, non-JSON or invalid --endpoints-file is one line and exit 2 (no AWS client is used)."""
     bad = tmp_path / "endpoints.json"
-    for content, message in ((None, "No such file or directory"), ("{", "the endpoint configuration is not JSON"),
+    for content, message in ((None, "--endpoints-file: no such file"), ("{", "not JSON"),
                              ('{"vendors": {"v": {"endpoints": [{"id": "ep-x-main", "url": "https://10.0.0.1/",'
                               ' "event_types": ["payment.succeeded"]}]}}}', "invalid vendor endpoint configuration: ")):
         if content is not None:

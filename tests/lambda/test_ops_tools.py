@@ -1,7 +1,7 @@
-"""Ops tools: DLQ redrive (FIFO-aware, dry run) and secrets (contract names, values never printed)."""
+"""Ops tools as libraries: DLQ redrive (FIFO-aware, dry run) and secrets (contract names and shapes, rotation).
+The commands around them (`python -m scripts.ops`) are tested in tests/test_ops_cli.py."""
 from __future__ import annotations
 
-import io
 import json
 
 import boto3
@@ -9,7 +9,7 @@ import pytest
 
 from downstream_fixtures import REGION, aws_env  # noqa: F401  (fixture)
 
-from scripts.ops import redrive_dlq, replay_archive, set_secrets
+from scripts.ops import redrive_dlq, set_secrets
 
 
 @pytest.fixture
@@ -34,17 +34,16 @@ def receive_all(sqs, url):
     return got
 
 
-def test_dry_run_counts_and_moves_nothing(fifo_pair, capsys):
+def test_dry_run_counts_and_moves_nothing(fifo_pair):
     sqs, dlq, source = fifo_pair
-    assert redrive_dlq.main(["--env", "test", "--dlq", "webhooks-dlq-{env}.fifo", "--dry-run"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    result = redrive_dlq.redrive(sqs, dlq, source, dry_run=True)
     assert result["waiting"] == 3 and result["moved"] == 0 and result["target"] == source
     assert receive_all(sqs, source) == []
 
 
 def test_redrive_keeps_group_and_attributes_with_a_new_dedup_id(fifo_pair):
     sqs, dlq, source = fifo_pair
-    result = redrive_dlq.redrive(sqs, dlq, redrive_dlq.source_of(sqs, dlq))
+    result = redrive_dlq.redrive(sqs, dlq, source)
     assert result["moved"] == 3
     moved = receive_all(sqs, source)
     assert sorted(json.loads(m["Body"])["n"] for m in moved) == [0, 1, 2]
@@ -61,87 +60,78 @@ def test_redrive_respects_max(fifo_pair):
     assert redrive_dlq.redrive(sqs, dlq, source, max_messages=1)["moved"] == 1
 
 
-def test_set_secrets_writes_contract_names_and_never_prints_values(aws_env, capsys, monkeypatch):
-    monkeypatch.setattr("sys.stdin", io.StringIO("whsec_from_stdin_value\n"))
-    assert set_secrets.main(["--env", "test", "--provider", "stripe", "--signing-secret-file", "-",
-                             "--generate-gate-key"]) == 0
-    out = capsys.readouterr().out
-    sm = boto3.client("secretsmanager", region_name=REGION)
-    signing = json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/stripe/signing")["SecretString"])
-    gate = json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/stripe/gate-key")["SecretString"])
-    assert signing == {"current": "whsec_from_stdin_value"}
-    assert len(gate["current"]) >= 40
-    assert "whsec_from_stdin_value" not in out and gate["current"] not in out
-    assert "payment-webhooks/test/stripe/signing" in out
+PREFIX = "payment-webhooks/test/"
 
 
-def test_rotation_keeps_the_previous_value_and_show_prints(aws_env, capsys):
-    set_secrets.main(["--env", "test", "--provider", "stripe", "--signing-secret", "whsec_one"])
-    set_secrets.main(["--env", "test", "--provider", "stripe", "--signing-secret", "whsec_two", "--rotate", "--show"])
+def secret(name: str) -> dict:
     sm = boto3.client("secretsmanager", region_name=REGION)
-    value = json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/stripe/signing")["SecretString"])
-    assert value == {"current": "whsec_two", "previous": "whsec_one"}
-    assert "whsec_two" in capsys.readouterr().out
+    return json.loads(sm.get_secret_value(SecretId=f"{PREFIX}{name}")["SecretString"])
+
+
+def test_set_secrets_writes_contract_names(aws_env):
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    done = set_secrets.set_provider_secrets(sm, prefix=PREFIX, provider="stripe", signing="whsec_from_the_dashboard",
+                                            gate_key="a-gate-key-of-enough-characters")
+    assert {name: outcome["action"] for name, outcome in done.items()} == {
+        "payment-webhooks/test/stripe/signing": "created", "payment-webhooks/test/stripe/gate-key": "created"}
+    assert secret("stripe/signing") == {"current": "whsec_from_the_dashboard"}
+    assert secret("stripe/gate-key") == {"current": "a-gate-key-of-enough-characters"}
+
+
+def test_rotation_keeps_the_previous_value(aws_env):
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    set_secrets.set_provider_secrets(sm, prefix=PREFIX, provider="stripe", signing="whsec_one", gate_key=None)
+    set_secrets.set_provider_secrets(sm, prefix=PREFIX, provider="stripe", signing="whsec_two", gate_key=None,
+                                     rotate=True)
+    assert secret("stripe/signing") == {"current": "whsec_two", "previous": "whsec_one"}
+    set_secrets.set_provider_secrets(sm, prefix=PREFIX, provider="stripe", signing="whsec_three", gate_key=None)
+    assert secret("stripe/signing") == {"current": "whsec_three"}  # without --rotate: no previous
 
 
 def test_paypal_signing_secret_is_the_webhook_id(aws_env):
-    set_secrets.main(["--env", "test", "--provider", "paypal", "--signing-secret", "WH-1"])
-    set_secrets.main(["--env", "test", "--provider", "paypal", "--signing-secret", "WH-2", "--rotate"])
     sm = boto3.client("secretsmanager", region_name=REGION)
-    value = json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/paypal/signing")["SecretString"])
-    assert value == {"webhook_id": "WH-2", "previous_webhook_id": "WH-1"}
+    set_secrets.set_provider_secrets(sm, prefix=PREFIX, provider="paypal", signing="WH1", gate_key=None)
+    set_secrets.set_provider_secrets(sm, prefix=PREFIX, provider="paypal", signing="WH2", gate_key=None, rotate=True)
+    assert secret("paypal/signing") == {"webhook_id": "WH2", "previous_webhook_id": "WH1"}
 
 
-def test_set_secrets_without_values_is_an_error(aws_env):
-    with pytest.raises(SystemExit):
-        set_secrets.main(["--env", "test", "--provider", "stripe"])
-
-
-def cursor_key_secret() -> dict:
+def test_cursor_key_rotation_keeps_the_previous_key(aws_env):
     sm = boto3.client("secretsmanager", region_name=REGION)
-    return json.loads(sm.get_secret_value(SecretId="payment-webhooks/test/query/cursor-key")["SecretString"])
+    set_secrets.set_cursor_key(sm, prefix=PREFIX, key="cursor-key-from-stdin-0123456789abcdef")
+    set_secrets.set_cursor_key(sm, prefix=PREFIX, key="a-second-cursor-key-0123456789abcdef", rotate=True)
+    value = secret("query/cursor-key")
+    assert value == {"current": "a-second-cursor-key-0123456789abcdef",
+                     "previous": "cursor-key-from-stdin-0123456789abcdef"}
 
 
-def test_generated_cursor_key_is_written_under_the_contract_name_and_never_printed(aws_env, capsys):
-    assert set_secrets.main(["--env", "test", "--generate-cursor-key"]) == 0
-    value = cursor_key_secret()
-    assert set(value) == {"current"} and len(value["current"]) >= 43  # 256 bits, URL-safe base64
-    out = capsys.readouterr().out
-    assert "payment-webhooks/test/query/cursor-key" in out and value["current"] not in out
-
-
-def test_cursor_key_rotation_keeps_the_previous_key(aws_env, monkeypatch):
-    monkeypatch.setattr("sys.stdin", io.StringIO("cursor-key-from-stdin-0123456789abcdef\n"))
-    set_secrets.main(["--env", "test", "--cursor-key-file", "-"])
-    set_secrets.main(["--env", "test", "--generate-cursor-key", "--rotate"])
-    value = cursor_key_secret()
-    assert value["previous"] == "cursor-key-from-stdin-0123456789abcdef" and value["current"] != value["previous"]
-
-
-def test_the_reader_accepts_the_cursor_key_set_secrets_writes(aws_env, monkeypatch):
+def test_the_reader_accepts_the_cursor_key_set_secrets_writes(aws_env):
     from paycore import cursor
     from paycore.secrets import SecretStore
 
-    set_secrets.main(["--env", "test", "--generate-cursor-key"])
-    store = SecretStore(boto3.client("secretsmanager", region_name=REGION), prefix="payment-webhooks/test/")
-    assert cursor.load_cursor_keys(store).signing == cursor_key_secret()["current"].encode()
-
-
-@pytest.mark.parametrize("argv", [["--cursor-key-file", "-"], ["--signing-secret", "whsec_x"]])
-def test_short_cursor_key_or_provider_secret_without_provider_is_an_error(aws_env, monkeypatch, argv):
-    monkeypatch.setattr("sys.stdin", io.StringIO("too-short\n"))
-    with pytest.raises(SystemExit):
-        set_secrets.main(["--env", "test", *argv])
     sm = boto3.client("secretsmanager", region_name=REGION)
+    set_secrets.set_cursor_key(sm, prefix=PREFIX, key="cursor-key-0123456789abcdef-0123456789")
+    store = SecretStore(sm, prefix=PREFIX)
+    assert cursor.load_cursor_keys(store).signing == secret("query/cursor-key")["current"].encode()
+
+
+def test_a_short_cursor_key_is_refused_and_nothing_written(aws_env):
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        set_secrets.set_cursor_key(sm, prefix=PREFIX, key="too-short")
     assert sm.list_secrets()["SecretList"] == []
 
 
-def test_help_mentions_endpoint_and_env(capsys):
-    for module in (redrive_dlq, set_secrets, replay_archive):
-        with pytest.raises(SystemExit):
-            module.main(["--help"])
-        text = capsys.readouterr().out
-        assert "--endpoint-url" in text and "--env" in text
+@pytest.mark.parametrize("provider,value,fits", [
+    ("stripe", "whsec_5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d", True),
+    ("stripe", "sk_live_51Habcdefghijklmnop", False),  # an API key, not the endpoint's signing secret
+    ("stripe", "whsec_", False),
+    ("paypal", "8PT597110X687430LKGECATA", True),
+    ("paypal", "WH-LOCAL-E2E-0001", False),  # PayPal's schema: ^[a-zA-Z0-9]+$
+    ("paypal", "whsec_5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d", False),
+])
+def test_signing_values_must_have_the_shape_the_provider_documents(provider, value, fits):
+    shape = set_secrets.SIGNING_SHAPES[provider]
+    assert bool(shape[0].fullmatch(value)) is fits
 
 
 def test_listing_prefixes_stay_few_for_wide_ranges():

@@ -83,15 +83,3 @@ def test_fixed_secret_recovers_every_genuine_event_once(aws, lambda_context, wro
 def test_since_skips_older_quarantine(aws, wrong_secret_window):
     set_stripe_secret(aws, {"current": ROTATED})
     assert run_tool(aws, provider="stripe", since_ms=NOW_MS + 1).examined == 0
-
-
-@pytest.mark.parametrize("argv,message", [
-    (["--env", "test", "--bucket", "b", "--provider", "strpe"], "unknown provider 'strpe'"),
-    (["--env", "test", "--bucket", "b", "--since", "yesterday"], "--since must be an ISO-8601"),
-    (["--env", "test"], "--bucket (or ARCHIVE_BUCKET) is required"),
-])
-def test_user_mistakes_are_one_line_and_exit_2(argv, message, capsys, monkeypatch):
-    monkeypatch.delenv("ARCHIVE_BUCKET", raising=False)
-    assert tool.main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and "Traceback" not in err

@@ -81,8 +81,9 @@ def exports(port: int) -> str:
     url = endpoint(port)
     return "\n".join([
         f"export PAYMENTS_LOCAL_ENDPOINT={url}",
-        f"# ops tools and the AWS CLI against it: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-        f"AWS_DEFAULT_REGION={REGION} ... --endpoint-url {url}",
+        "# the ops CLI needs nothing more: python -m scripts.ops --env local ...",
+        f"# the AWS CLI against it: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+        f"AWS_DEFAULT_REGION={REGION} aws --endpoint-url {url} ...",
     ])
 
 

@@ -1,6 +1,6 @@
 """The deployed functions, run in-process: each handler module is loaded from its file under the
-function's deployed environment, invoked with a Lambda context, and its stdout kept as its
-CloudWatch log, from which the embedded-format (EMF) metrics are counted."""
+function's deployed environment, invoked with a Lambda context, and its stdout and stderr kept as
+its CloudWatch log (as Lambda keeps both), from which the embedded-format (EMF) metrics are counted."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import sys
 import time
@@ -69,6 +70,20 @@ class FunctionOutput(io.TextIOBase):
         return True
 
 
+def bind_powertools_loggers(stream: io.TextIOBase) -> None:
+    """Powertools configures a service's `logging` logger once per process, its handler on the
+    stdout of that moment: a paycore module imported outside the runner first (the end-to-end run
+    sets the secrets through paycore.providers) would send the handlers' logs to the terminal
+    instead of their log. Point those handlers at the function output."""
+    from aws_lambda_powertools.logging.constants import LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER
+
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and getattr(logger, LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER, None):
+            for handler in logger.handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is not stream:
+                    handler.setStream(stream)
+
+
 class Functions:
     """Loads and invokes the deployed functions' handlers with their deployed environment."""
 
@@ -123,12 +138,19 @@ class Functions:
                 raise ImportError(f"cannot load {function.module_path}")
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module  # as an import would (dataclasses, pickling look it up)
-            with self.environment(code), contextlib.redirect_stdout(self._stdout):
+            with self.environment(code), self.output():
                 spec.loader.exec_module(module)  # loggers bind the proxy stream
+            bind_powertools_loggers(self._stdout)  # and those configured before it
             if code in self._after_load:
                 self._after_load[code]()
             self._handlers[code] = getattr(module, function_name)
         return self._handlers[code]
+
+    @contextlib.contextmanager
+    def output(self) -> Iterator[None]:
+        """stdout and stderr (Python's warnings too) into the function's log while it runs."""
+        with contextlib.redirect_stdout(self._stdout), contextlib.redirect_stderr(self._stdout):
+            yield
 
     def note_visibility_change(self, params: dict[str, Any], **_: Any) -> None:
         """botocore `before-parameter-build` hook (the API parameters, as the function passed them) on
@@ -154,7 +176,7 @@ class Functions:
         self.invocations[code] += 1
         out = self._stdout.capture()
         outer, self.current = self.current, code
-        with self.environment(code), contextlib.redirect_stdout(self._stdout):
+        with self.environment(code), self.output():
             try:
                 return handler(event, LambdaContext(self.function(code)))
             finally:
