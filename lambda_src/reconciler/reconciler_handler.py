@@ -1,7 +1,9 @@
 """Reconciler: one run for the provider the schedule names (handler ``reconciler_handler.handler``).
 
 EventBridge Scheduler invokes it with the schedule's input, ``{"provider": "stripe"}`` (a
-universal target's ``Input`` is the event as is). See :mod:`paycore.reconcile.run`.
+templated Lambda target's ``Input`` is the event as is). The ops CLI's backfill
+(``python -m scripts.ops reconcile``) adds ``since``/``until`` (epoch seconds) and ``dry_run``: that
+window, the checkpoint left alone. See :mod:`paycore.reconcile.run`.
 """
 from __future__ import annotations
 
@@ -42,10 +44,12 @@ def source_for(provider: str) -> Any:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     provider = str(event.get("provider") or "")
     now = int(time.time())
+    since, until = event.get("since"), event.get("until")
+    window = {"since": int(since), "until": int(until)} if isinstance(since, int) and isinstance(until, int) else {}
     try:
         report = reconcile(source_for(provider), checkpoints=checkpoints, recorded=claims, enqueue=queue.__call__,
                            internal_key=secrets.internal_key(), now=now, interval_seconds=INTERVAL_SECONDS,
-                           lookback_seconds=LOOKBACK_SECONDS,
+                           lookback_seconds=LOOKBACK_SECONDS, dry_run=event.get("dry_run") is True, **window,
                            time_left=lambda: context.get_remaining_time_in_millis() / 1000 - 10)
     except sources.SourceError as failed:
         aws.report_metrics(failed.report, now=now, interval_seconds=INTERVAL_SECONDS)  # type: ignore[attr-defined]

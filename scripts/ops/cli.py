@@ -10,6 +10,7 @@ paycore.providers, the bucket's account from STS; nothing needs to be typed twic
     python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--dry-run]
     python -m scripts.ops --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
     python -m scripts.ops --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
+    python -m scripts.ops --env dev reconcile --provider stripe --since 2026-11-28T00:00Z [--until ...] [--dry-run]
     python -m scripts.ops --env dev deliveries list --vendor vendor-acme
         (the deliveries commands: python -m scripts.ops.delivery_ops --help)
 
@@ -264,6 +265,34 @@ def cmd_replay_quarantine(targets: Targets, args: argparse.Namespace) -> dict:
     return report.as_dict()
 
 
+def cmd_reconcile(targets: Targets, args: argparse.Namespace) -> dict | int:
+    import time
+
+    from scripts.ops import reconcile_backfill as backfill
+
+    if args.provider not in backfill.RECONCILED:
+        raise UsageError(f"no reconciler for provider {args.provider!r}; known: {', '.join(backfill.RECONCILED)}")
+    now = int(time.time())
+    since = parse_time(args.since, "--since") // 1000
+    until = parse_time(args.until, "--until") // 1000 if args.until else now
+    if until <= since:
+        raise UsageError("--until must be after --since")
+    if until > now:
+        raise UsageError("--until is in the future")
+    retention = backfill.RECONCILED[args.provider]
+    if retention and since < now - retention * 86400:
+        raise UsageError(f"--since is older than the {retention} days {args.provider} lists events for")
+    if not 1 <= args.chunk_minutes <= 1440:
+        raise UsageError("--chunk-minutes must be 1..1440")
+    invoke = backfill.lambda_invoker(targets.client("lambda"), targets.names.function("reconciler"))
+    try:
+        return backfill.backfill(invoke, provider=args.provider, since_s=since, until_s=until,
+                                 chunk_minutes=args.chunk_minutes, dry_run=args.dry_run)
+    except backfill.BackfillError as failed:
+        print(f"ops: {failed}", file=sys.stderr)
+        return 1
+
+
 def cmd_deliveries(targets: Targets, args: argparse.Namespace) -> dict | int:
     from scripts.ops import delivery_ops
 
@@ -309,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--parked", action="store_true", help="parked/ (redrive) instead of quarantine/")
     quarantine.add_argument("--dry-run", action="store_true")
 
+    reconcile = sub.add_parser("reconcile", help="backfill: fetch a provider's events of a time range, recover the missing")
+    reconcile.add_argument("--provider", required=True, help="stripe or paypal (a provider with an events API)")
+    reconcile.add_argument("--since", required=True, help="start of the range, ISO-8601 (e.g. 2026-11-28T00:00:00Z)")
+    reconcile.add_argument("--until", help="end of the range, ISO-8601 (default: now)")
+    reconcile.add_argument("--chunk-minutes", type=int, default=60,
+                           help="minutes of events per reconciler invocation (each must list within its timeout)")
+    reconcile.add_argument("--dry-run", action="store_true", help="list and count only; enqueue nothing")
+
     deliveries = sub.add_parser("deliveries", help="vendor webhook deliveries (delivery_ops.py)")
     deliveries.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -316,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[Targets, argparse.Namespace], Any]] = {
     "secrets": cmd_secrets, "redrive": cmd_redrive, "replay-archive": cmd_replay_archive,
-    "replay-quarantine": cmd_replay_quarantine, "deliveries": cmd_deliveries,
+    "replay-quarantine": cmd_replay_quarantine, "reconcile": cmd_reconcile, "deliveries": cmd_deliveries,
 }
 
 
