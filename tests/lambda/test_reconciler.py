@@ -34,8 +34,10 @@ def apis():
 @pytest.fixture
 def table(aws):
     aws.dynamodb.create_table(TableName=CHECKPOINTS, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "provider", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "provider", "KeyType": "HASH"}])
+                         AttributeDefinitions=[{"AttributeName": "provider", "AttributeType": "S"},
+                                               {"AttributeName": "row", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "provider", "KeyType": "HASH"},
+                                    {"AttributeName": "row", "KeyType": "RANGE"}])
     return reconcile_aws.CheckpointTable(aws.dynamodb, CHECKPOINTS)
 
 

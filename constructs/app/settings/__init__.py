@@ -22,6 +22,7 @@ from constructs.app.settings.sections import (
     BackendSettings,
     CustomDomain,
     DeliverySettings,
+    ReconcileSettings,
     FunctionSettings,
     LocalEmulator,
     NetworkSettings,
@@ -32,6 +33,6 @@ from constructs.app.settings.sections import (
 
 __all__ = [
     "FEATURES", "FUNCTION_NAMES", "LOCAL_ACCOUNT_ID", "LOCAL_VENDORS", "VENDOR_ID", "AlarmSettings", "ApiSettings",
-    "ArchiveSettings", "BackendSettings", "CustomDomain", "DeliverySettings", "FunctionSettings", "LocalEmulator",
+    "ArchiveSettings", "BackendSettings", "CustomDomain", "DeliverySettings", "FunctionSettings", "ReconcileSettings", "LocalEmulator",
     "NetworkSettings", "PipeSettings", "ProcessorScaling", "Settings", "SettingsError", "VendorSubscription",
 ]

@@ -1,7 +1,8 @@
 """The reconciler's AWS side: checkpoint rows, the ledger's event claims, the ingest queue, the
 provider API credentials and the run's metrics.
 
-Checkpoints live in a table of their own (``reconciler-checkpoints-{env}``, pk ``provider`` S):
+Checkpoints live in a table of their own (``reconciler-checkpoints-{env}``, pk ``provider`` S, sk
+``row`` S = ``CHECKPOINT``):
 a handful of rows written once a page, so the reconciler needs no write access to the ledger
 (whose stream feeds the archive and the notifications) and the ledger keeps only payments.
 
@@ -20,6 +21,7 @@ from paycore.ledger import MARKER_SK, event_marker_key
 from paycore.reconcile.run import Report
 
 API_SECRET = "api"
+CHECKPOINT_ROW = "CHECKPOINT"
 RECONCILE_RUN = "ReconcileRun"  # metric names (dimension service + provider)
 RECONCILE_FAILED = "ReconcileFailed"  # dimensions service + provider + reason
 RECOVERED = "ReconcileRecovered"
@@ -31,14 +33,15 @@ class CheckpointTable:
         self.client, self.table_name = client, table_name
 
     def get(self, provider: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self.table_name, Key={"provider": {"S": provider}},
-                                    ConsistentRead=True).get("Item")
+        item = self.client.get_item(TableName=self.table_name, ConsistentRead=True,
+                                    Key={"provider": {"S": provider}, "row": {"S": CHECKPOINT_ROW}}).get("Item")
         if not item:
             return None
-        return {name: (int(value["N"]) if "N" in value else value.get("S", "")) for name, value in item.items()}
+        return {name: (int(value["N"]) if "N" in value else value.get("S", "")) for name, value in item.items()
+                if name not in ("provider", "row")}
 
     def save(self, provider: str, row: Mapping[str, Any]) -> None:
-        item = {"provider": {"S": provider}}
+        item = {"provider": {"S": provider}, "row": {"S": CHECKPOINT_ROW}}
         for name, value in row.items():
             item[name] = {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
         self.client.put_item(TableName=self.table_name, Item=item)

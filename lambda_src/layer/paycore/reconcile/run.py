@@ -156,7 +156,7 @@ def _handle(events: Iterable[tuple[str, bytes]], provider: providers.ProviderAda
         candidates.append((event_id, unsigned, _group(payload, provider.group_id_path) or meaning.transaction_id))
     have = recorded(provider.name, [event_id for event_id, _, _ in candidates]) if candidates else set()
     report.already_recorded += len(have)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for event_id, unsigned, group in candidates:
         if event_id in have:
             continue

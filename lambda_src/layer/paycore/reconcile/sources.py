@@ -107,7 +107,7 @@ def call(method: str, url: str, headers: Mapping[str, str], body: bytes | None =
 def _stripe_http_client(allow_loopback_http: bool) -> Any:
     import stripe
 
-    class GuardedClient(stripe.HTTPClient):  # type: ignore[misc]
+    class GuardedClient(stripe.HTTPClient):
         """The stripe library's transport, through the egress guard."""
 
         name = "paycore.egress"
@@ -143,10 +143,10 @@ class StripeSource:
         if cursor:
             params["starting_after"] = cursor
         try:
-            listed = self.client.v1.events.list(params=params)
+            listed = self.client.v1.events.list(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as failed:
             raise SourceError(failed.http_status or 0, retry_after(failed.headers), type(failed).__name__) from None
-        answer = json.loads(listed.last_response.body)  # the events as Stripe sent them
+        answer = json.loads(listed.last_response.body if listed.last_response else "{}")  # as Stripe sent them
         events = [(str(item["id"]), json.dumps(item, separators=(",", ":")).encode()) for item in answer["data"]]
         return Page(events, events[-1][0] if answer.get("has_more") and events else None)
 
