@@ -7,7 +7,7 @@ Scheduler invokes a Lambda target asynchronously with the schedule's ``Input`` a
 (AWS EventBridge Scheduler User Guide, "Templated targets": Lambda ``Invoke``); the function's own
 async retries are the platform's (``lambda_async_max_retry_attempts``). Its trust policy names the
 schedule group in ``aws:SourceArn`` and the account in ``aws:SourceAccount`` (Scheduler User
-Guide, "Preventing cross-service confused deputy").
+Guide, "Setting up": the execution role, confused-deputy conditions).
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ class Reconciliation(Construct):
                                           "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
                                           "Action": "sts:AssumeRole", "Condition": {
                                               "StringEquals": {"aws:SourceAccount": account_id},
-                                              "ArnLike": {"aws:SourceArn": f"{group_arn}/*"}}}]}))
+                                              # Scheduler names the schedule group (Setting up EventBridge
+                                              # Scheduler, "Set up the execution role"); a schedule of it too
+                                              "ArnLike": {"aws:SourceArn": [group_arn, f"{group_arn}/*"]}}}]}))
         policy = document(self, "scheduler-document", [
             {"sid": "InvokeReconciler", "actions": ["lambda:InvokeFunction"], "resources": [function_arn]},
             {"sid": "DeadLetters", "actions": ["sqs:SendMessage"], "resources": [self.dead_letter_queue.queue.arn]},
@@ -103,6 +105,9 @@ class Reconciliation(Construct):
             SchedulerSchedule(
                 self, f"schedule-{provider}", name=o.schedule_names[provider], group_name=group.name,
                 description=f"reconcile {provider}'s events with the ledger", state="ENABLED",
+                # the payload at rest under a key of ours (Scheduler User Guide, "Encryption at rest"); the
+                # role it assumes already uses that key for the dead-letter queue
+                kms_key_arn=sqs_key_arn,
                 schedule_expression=f"rate({o.interval_minutes} minute{'s' if o.interval_minutes > 1 else ''})",
                 flexible_time_window=SchedulerScheduleFlexibleTimeWindow(mode="OFF"),
                 target=SchedulerScheduleTarget(
