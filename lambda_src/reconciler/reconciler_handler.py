@@ -29,11 +29,14 @@ claims = aws.LedgerClaims(obs.client("dynamodb"), os.environ.get("TABLE_NAME", "
 queue = aws.Queue(obs.client("sqs"), os.environ.get("INGEST_QUEUE_URL", ""))
 
 
-def source_for(provider: str) -> Any:
+def source_for(provider: str, *, backfill: bool = False) -> Any:
+    """The provider's events API; a scheduled Stripe run lists only the events Stripe could not
+    deliver (a backfill lists all of its window)."""
     secret = secrets.get_json(f"{secrets.prefix}{provider}/{aws.API_SECRET}")
     if provider == "stripe":
         return sources.StripeSource(str(secret.get("current") or ""), types=sources.stripe_types(),
-                                    api_base=API_BASES["stripe"], allow_loopback_http=ALLOW_LOOPBACK_HTTP)
+                                    api_base=API_BASES["stripe"], allow_loopback_http=ALLOW_LOOPBACK_HTTP,
+                                    only_undelivered=not backfill)
     if provider == "paypal":
         return sources.PayPalSource(str(secret.get("client_id") or ""), str(secret.get("client_secret") or ""),
                                     api_base=str(API_BASES["paypal"]), allow_loopback_http=ALLOW_LOOPBACK_HTTP)
@@ -47,7 +50,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     since, until = event.get("since"), event.get("until")
     window = {"since": int(since), "until": int(until)} if isinstance(since, int) and isinstance(until, int) else {}
     try:
-        report = reconcile(source_for(provider), checkpoints=checkpoints, recorded=claims, enqueue=queue.__call__,
+        report = reconcile(source_for(provider, backfill=bool(window)), checkpoints=checkpoints, recorded=claims, enqueue=queue.__call__,
                            internal_key=secrets.internal_key(), now=now, interval_seconds=INTERVAL_SECONDS,
                            lookback_seconds=LOOKBACK_SECONDS, dry_run=event.get("dry_run") is True, **window,
                            time_left=lambda: context.get_remaining_time_in_millis() / 1000 - 10)

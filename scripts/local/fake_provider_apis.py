@@ -4,7 +4,8 @@ The same endpoints and page shapes as the real APIs, fed with the events the sig
 generator makes (scripts/local/sample_webhooks.py):
 
 * Stripe ``GET /v1/events`` (``Authorization: Bearer <key>``; ``created[gte]``, ``created[lt]``,
-  ``types[]``, ``limit``, ``starting_after``): ``{"object": "list", "url": "/v1/events",
+  ``types[]``, ``limit``, ``starting_after``; ``delivery_success=false`` keeps the events
+  :meth:`FakeProviderApis.delivered` did not mark): ``{"object": "list", "url": "/v1/events",
   "has_more": ..., "data": [event, ...]}``, newest first (Stripe API reference, "List all events").
 * PayPal ``POST /v1/oauth2/token`` (HTTP Basic client id and secret, ``grant_type=client_credentials``)
   and ``GET /v1/notifications/webhooks-events`` (``page_size``, ``start_time``, ``end_time``):
@@ -35,6 +36,7 @@ class FakeProviderApis:
         self.stripe_events: list[dict[str, Any]] = []
         self.paypal_events: list[dict[str, Any]] = []
         self.faults: list[tuple[int, float | None]] = []
+        self.delivered_ids: set[str] = set()  # events whose webhook the platform acknowledged
         self.calls = 0
         self._lock = threading.Lock()
         apis = self
@@ -60,6 +62,11 @@ class FakeProviderApis:
     def __exit__(self, *exc: Any) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def delivered(self, event_id: str) -> None:
+        """Mark an event's webhook delivered (answered 2xx): ``delivery_success=false`` leaves it out."""
+        with self._lock:
+            self.delivered_ids.add(event_id)
 
     def add(self, provider: str, raw: bytes) -> None:
         with self._lock:
@@ -115,6 +122,8 @@ class FakeProviderApis:
         with self._lock:
             events = sorted((e for e in self.stripe_events if gte <= e["created"] < lt and (not types or e["type"] in types)),
                             key=lambda e: (e["created"], e["id"]), reverse=True)
+        if query.get("delivery_success") == ["false"]:
+            events = [e for e in events if e["id"] not in self.delivered_ids]
         after = query.get("starting_after", [None])[0]
         if after:
             ids = [e["id"] for e in events]

@@ -244,3 +244,24 @@ def test_the_handler_runs_the_provider_the_schedule_names(aws, apis, table, monk
     result = handler.handler({"provider": "stripe"}, lambda_context)
     assert result["recovered"] == 2 and result["completed"]
     assert "ReconcileRecovered" in capsys.readouterr().out
+
+
+def test_a_scheduled_stripe_run_lists_only_what_stripe_could_not_deliver(aws, apis, table):
+    ids = stripe_events(apis, 6)
+    for event_id in ids[:4]:
+        apis.delivered(event_id)  # answered 200 by the platform
+    source = sources.StripeSource(apis.stripe_key, types=sources.stripe_types(), api_base=apis.base,
+                                  allow_loopback_http=True, only_undelivered=True)
+    report = run_once(aws, apis, table, source=source)
+    assert (report.listed, report.recovered) == (2, 2)
+    assert sorted(json.loads(m["Body"])["request_id"] for m in drain(aws)) == [f"fetched-stripe-{e}" for e in ids[4:]]
+
+
+def test_a_run_short_of_time_stops_between_pages_and_the_next_resumes(aws, apis, table):
+    stripe_events(apis, 250)
+    first = run_once(aws, apis, table, time_left=lambda: 10.0)  # less than a page's budget left after page 1
+    assert (first.pages, first.recovered, first.completed) == (1, 100, False)
+    assert table.get("stripe")["cursor"] and table.get("stripe")["checkpoint"] == 0
+    second = run_once(aws, apis, table, now=NOW + 900)
+    assert (second.pages, second.recovered, second.completed) == (2, 150, True)
+    assert len({json.loads(m["Body"])["request_id"] for m in drain(aws)}) == 250

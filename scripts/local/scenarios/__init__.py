@@ -16,6 +16,9 @@ for ends up in the ledger - or in a place a documented tool recovers it from:
   validator's signature (``internal_signature_mismatch``), an unverified PayPal message in a genuine
   payment's group (one short retry, then ``certificate_unavailable``), an Idempotency-Key reused
   with another body (422): nothing forged is recorded, every genuine event is, the DLQ stays empty;
+* reconcile: the gate key is wrong for a window (every webhook refused, the providers give up);
+  the reconciler, invoked as its schedule does, lists the providers' loopback events APIs and
+  recovers every event of the window as a signed ``fetched`` envelope, nothing written twice;
 * delivery (when vendor endpoints are deployed): signed webhooks to the vendors' HTTP servers on
   127.0.0.1 through the deployed bus rule, queues and functions: a dead vendor exhausts its
   schedule (the `local` environment's short one) and gets everything through

@@ -27,6 +27,9 @@ from paycore.reconcile.sources import Page, SourceError
 
 MAX_ATTEMPTS = 4
 MAX_BACKOFF_SECONDS = 30.0
+#: A run stops taking pages with less time than this left: its checkpoint row keeps the next page,
+#: the next run resumes there (a run killed by its timeout mid-page is safe too, only wasteful).
+PAGE_BUDGET_SECONDS = 30.0
 
 
 class Source(Protocol):
@@ -110,6 +113,8 @@ def reconcile(source: Source, *, checkpoints: Checkpoints | None, recorded: Call
         end, cursor = now, None
     report.window_start, report.window_end, report.checkpoint = start, end, int(row.get("checkpoint") or 0)
     while True:
+        if report.pages and time_left() < PAGE_BUDGET_SECONDS:
+            return report  # not completed: the checkpoint row holds the next page
         try:
             page = _attempt(source, start=start, end=end, cursor=cursor, sleep=sleep, time_left=time_left)
         except SourceError as failed:

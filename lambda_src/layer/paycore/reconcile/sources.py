@@ -129,10 +129,14 @@ class StripeSource:
     provider = "stripe"
 
     def __init__(self, api_key: str, *, types: Sequence[str], api_base: str | None = None,
-                 allow_loopback_http: bool = False):
+                 allow_loopback_http: bool = False, only_undelivered: bool = False):
         import stripe
 
         self.types = list(types)
+        # delivery_success=false: only events "still pending or [that] have failed all delivery
+        # attempts to a webhook endpoint" (Stripe API reference, List all events) - what a
+        # scheduled run looks for, a sliver of the traffic instead of all of it
+        self.only_undelivered = only_undelivered
         self.client = stripe.StripeClient(api_key, base_addresses={"api": api_base} if api_base else None,
                                           http_client=_stripe_http_client(allow_loopback_http), max_network_retries=0)
 
@@ -142,6 +146,8 @@ class StripeSource:
         params: dict[str, Any] = {"created": {"gte": start, "lt": end}, "types": self.types, "limit": STRIPE_PAGE}
         if cursor:
             params["starting_after"] = cursor
+        if self.only_undelivered:
+            params["delivery_success"] = False
         try:
             listed = self.client.v1.events.list(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as failed:
