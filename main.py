@@ -5,7 +5,9 @@ stack per environment and synthesizes them into cdktf.out/.
     python main.py                       # every environment cdktf.json names
     PAYMENTS_STACKS=dev python main.py   # only some (comma list)
 
-A settings mistake prints one line per problem (`env: key: rule, got value`) and fails the run.
+A settings mistake prints one line per problem (`env: key: rule, got value`) and fails the run; a
+capacity warning (an e-mail subscription a large vendor could push over SNS's e-mail rate) prints
+one line (`env: warning: key: message`) and the run goes on.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ def build_app(environments: list[str] | None = None, outdir: str | None = None):
     """One stack per environment (default: every one cdktf.json names). Raises SettingsError with
     the problems of every environment before building any stack."""
     prepare_runtime()
-    from cdktf import App
+    from cdktf import Annotations, App
 
+    from constructs.app import capacity
     from constructs.app.environments import environment_names, load_settings, read_environments
     from constructs.app.settings import SettingsError
     from constructs.app.stack import PaymentPlatformStack
@@ -63,8 +66,19 @@ def build_app(environments: list[str] | None = None, outdir: str | None = None):
     if problems:
         raise SettingsError(problems)
     for environment, values in settings.items():
-        PaymentPlatformStack(app, environment, settings=values)
+        stack = PaymentPlatformStack(app, environment, settings=values)
+        for line in capacity.warnings(values):  # the cdktf CLI prints them once, as warnings of the stack
+            Annotations.of(stack).add_warning(line)
     return app
+
+
+def capacity_warnings(app) -> list[str]:
+    """`env: warning: key: message` for each stack of `app` (constructs/app/capacity/checks.py, warnings)."""
+    from constructs.app import capacity
+    from constructs.app.stack import PaymentPlatformStack
+
+    return [f"{stack.node.id}: warning: {line}" for stack in app.node.children
+            if isinstance(stack, PaymentPlatformStack) for line in capacity.warnings(stack.settings)]
 
 
 def report_settings_problems(problems: list[str]) -> int:
@@ -97,6 +111,9 @@ def main() -> int:
         app = build_app(selected or None)
     except SettingsError as error:
         return report_settings_problems(error.problems)
+    if os.environ.get("CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS") != "true":  # else the CLI prints them
+        for line in capacity_warnings(app):
+            print(line, file=sys.stderr)
     app.synth()
     return 0
 

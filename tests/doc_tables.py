@@ -133,6 +133,7 @@ def _validator_texts() -> dict[Callable[..., Any], str]:
         sections.has_reason: "a reason (not blank)",
         sections.some_distinct: "at least one, none twice",
         sections._routes_completed: "empty (every change) or including `succeeded`",
+        sections._at_time: "a UTC date and time `YYYY-MM-DDTHH:MM:SS`",
         schema._webhook_provider: "a webhook provider of `paycore.providers`",
         schema._every_function: "",  # fills in the functions cdktf.json leaves out
     }

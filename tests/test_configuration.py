@@ -1,5 +1,5 @@
 """SSM parameters, Secrets Manager secrets (no values in Terraform), and the Lambda environment
-carrying the same values as the parameters (M12)."""
+carrying the same values as the parameters."""
 
 import pytest
 from cdktf import Testing

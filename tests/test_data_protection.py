@@ -1,6 +1,6 @@
 """prod data survives mistakes (issue 11, item 4): Terraform refuses to destroy the ledger, the
 archive bucket and the KMS keys; DynamoDB deletion protection; S3 Object Lock on the archive; log
-groups kept on destroy. dev and local stay fully destroyable (F9)."""
+groups kept on destroy. dev and local stay fully destroyable."""
 
 import json
 

@@ -185,12 +185,15 @@ def test_waf_logs_redact_the_gate_key_and_use_the_required_group_name():
     assert not Testing.to_have_resource(switched_off, Wafv2WebAcl.TF_RESOURCE_TYPE)
 
 
-def test_waf_logs_only_blocked_and_counted_requests():
+def test_waf_logs_only_blocked_requests_unless_the_setting_adds_counted_ones():
     for environment in ("dev", "prod", "local"):
         logging = next(iter(resources(synth(environment), "aws_wafv2_web_acl_logging_configuration").values()))
         assert logging["logging_filter"] == {"default_behavior": "DROP", "filter": [{
-            "behavior": "KEEP", "requirement": "MEETS_ANY",
-            "condition": [{"action_condition": {"action": "BLOCK"}}, {"action_condition": {"action": "COUNT"}}]}]}
+            "behavior": "KEEP", "requirement": "MEETS_ANY", "condition": [{"action_condition": {"action": "BLOCK"}}]}]}
+    counted = synth("dev", api={"waf_log_actions": ["BLOCK", "COUNT"]})
+    logging = next(iter(resources(counted, "aws_wafv2_web_acl_logging_configuration").values()))
+    assert logging["logging_filter"]["filter"][0]["condition"] == [
+        {"action_condition": {"action": "BLOCK"}}, {"action_condition": {"action": "COUNT"}}]
     every_request = synth("dev", api={"waf_log_actions": []})
     logging = next(iter(resources(every_request, "aws_wafv2_web_acl_logging_configuration").values()))
     assert "logging_filter" not in logging

@@ -209,7 +209,7 @@ def test_the_cycle_check_sees_relative_imports(tmp_path):
 
 # ----- scripts/: one package per room, imported by name -----------------------------------------
 
-SCRIPT_ROOMS = {"local", "ops", "cost", "bench", "packaging"}
+SCRIPT_ROOMS = {"local", "ops", "cost", "capacity", "bench", "packaging"}
 #: Where Python genuinely loads a file by its path: the local runner loads each deployed function's
 #: handler from its file, as Lambda does from the function's zip (its folder is not a package).
 LOADS_BY_PATH = {"scripts/local/runner/functions.py"}

@@ -1,4 +1,4 @@
-"""Outputs (C17): what operators and scripts need, per environment."""
+"""Outputs: what operators and scripts need, per environment."""
 
 import json
 

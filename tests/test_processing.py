@@ -50,7 +50,7 @@ def test_eight_functions_python311_arm64_traced_and_encrypted():
 def test_sizing_comes_from_the_settings():
     assert Testing.to_have_resource_with_properties(synth("prod"), LambdaFunction.TF_RESOURCE_TYPE, {
         "function_name": "payment-processor-prod", "memory_size": 3008, "timeout": 30,
-        "reserved_concurrent_executions": 400})
+        "reserved_concurrent_executions": 300})
     assert Testing.to_have_resource_with_properties(synth("dev"), LambdaFunction.TF_RESOURCE_TYPE, {
         "function_name": "payment-reader-dev", "timeout": 10, "reserved_concurrent_executions": 5})
     assert Testing.to_have_resource_with_properties(synth("local"), LambdaFunction.TF_RESOURCE_TYPE, {
@@ -163,10 +163,10 @@ def test_processor_alias_has_provisioned_concurrency_scaled_on_utilization_and_b
     assert Testing.to_have_resource_with_properties(out, LambdaFunction.TF_RESOURCE_TYPE, {
         "function_name": "payment-processor-prod", "publish": True})
     assert Testing.to_have_resource_with_properties(out, LambdaProvisionedConcurrencyConfig.TF_RESOURCE_TYPE, {
-        "provisioned_concurrent_executions": 20, "qualifier": f"${{aws_lambda_alias.{alias}.name}}"})
+        "provisioned_concurrent_executions": 2, "qualifier": f"${{aws_lambda_alias.{alias}.name}}"})
     assert Testing.to_have_resource_with_properties(out, AppautoscalingTarget.TF_RESOURCE_TYPE, {
         "service_namespace": "lambda", "scalable_dimension": "lambda:function:ProvisionedConcurrency",
-        "min_capacity": 20, "max_capacity": 300})
+        "min_capacity": 2, "max_capacity": 300})
     policies = {p["name"]: p for p in resources(out, AppautoscalingPolicy.TF_RESOURCE_TYPE).values()}
     utilization = policies["payment-processor-prod-utilization"]["target_tracking_scaling_policy_configuration"]
     assert utilization["target_value"] == 0.7

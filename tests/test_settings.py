@@ -363,7 +363,7 @@ def test_fails_when_a_value_is_outside_its_range_or_set(environment, overrides, 
 
 def test_fails_when_prod_processor_has_less_than_3008_mb():
     assert problems("prod", {"functions": {"processor": {"memory_mb": 1024}}}) == [
-        "prod: functions.processor.memory_mb: must be >= 3008 in prod (M5: 3 GB), got 1024"]
+        "prod: functions.processor.memory_mb: must be >= 3008 in prod (the processor's 3 GB), got 1024"]
 
 
 def test_fails_when_min_capacity_exceeds_max():
@@ -394,6 +394,62 @@ def test_paypal_mode_is_live_by_default_and_dev_takes_the_sandbox():
     assert [load_settings(env, environ=NO_ENV).paypal_mode for env in ("dev", "prod", "local")] == [
         "sandbox", "live", "live"]
     assert load_settings("dev", {"paypal_mode": "live"}, environ=NO_ENV).paypal_mode == "live"
+
+
+PEAK = {"name": "black-friday", "start": "2027-11-25T00:00:00", "end": "2027-12-01T00:00:00", "min_capacity": 5}
+
+
+def test_prod_keeps_a_small_warm_minimum_and_raises_it_for_its_known_peak():
+    s = load_settings("prod", environ=NO_ENV).processor_scaling
+    assert (s.provisioned_concurrency, s.min_capacity, s.max_capacity) == (2, 2, 300)
+    assert [(p.name, p.start, p.end, p.min_capacity) for p in s.scheduled_peaks] == [
+        ("black-friday-2027", "2027-11-25T00:00:00", "2027-12-01T00:00:00", 10)]
+
+
+def test_fails_when_a_scheduled_peak_ends_before_it_starts_or_sits_outside_the_scaling_range():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [
+        {**PEAK, "end": "2027-11-24T00:00:00"}, {**PEAK, "name": "too-big", "start": "2028-01-01T00:00:00",
+                                                 "end": "2028-01-02T00:00:00", "min_capacity": 11},
+        {**PEAK, "name": "too-small", "start": "2028-02-01T00:00:00", "end": "2028-02-02T00:00:00", "min_capacity": 1},
+    ]}}) == [
+        "dev: processor_scaling.scheduled_peaks[0].end: must be after start (2027-11-25T00:00:00), "
+        "got '2027-11-24T00:00:00'",
+        "dev: processor_scaling.scheduled_peaks[1].min_capacity: must be above min_capacity (1) and at most "
+        "max_capacity (10), got 11",
+        "dev: processor_scaling.scheduled_peaks[2].min_capacity: must be above min_capacity (1) and at most "
+        "max_capacity (10), got 1"]
+
+
+def test_fails_when_scheduled_peaks_overlap_or_share_a_name():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [
+        PEAK, {**PEAK, "start": "2027-11-30T00:00:00", "end": "2027-12-02T00:00:00"}]}}) == [
+        "dev: processor_scaling.scheduled_peaks: name 'black-friday' is used twice; each peak needs its own name",
+        "dev: processor_scaling.scheduled_peaks: 'black-friday' starts (2027-11-30T00:00:00) before 'black-friday' "
+        "ends (2027-12-01T00:00:00); peaks must not overlap"]
+
+
+def test_fails_when_a_scheduled_peak_is_not_a_utc_time_or_has_no_provisioned_concurrency_to_raise():
+    assert problems("dev", {"processor_scaling": {"scheduled_peaks": [{**PEAK, "start": "2027-11-31T00:00:00"}]}}) == [
+        "dev: processor_scaling.scheduled_peaks[0].start: must be a UTC date and time such as 2026-11-27T00:00:00, "
+        "got '2027-11-31T00:00:00'"]
+    assert problems("dev", {"processor_scaling": {"provisioned_concurrency": 0, "scheduled_peaks": [PEAK]}}) == [
+        "dev: processor_scaling.scheduled_peaks: need provisioned concurrency with autoscaling (a peak raises its "
+        "scaling minimum): set processor_scaling.provisioned_concurrency > 0 and keep the provisioned_concurrency and "
+        "autoscaling features enabled"]
+
+
+def test_waf_logs_only_blocked_requests_unless_a_setting_adds_counted_ones():
+    assert load_settings("prod", environ=NO_ENV).api.waf_log_actions == ("BLOCK",)
+    assert load_settings("dev", {"api": {"waf_log_actions": ["BLOCK", "COUNT"]}},
+                         environ=NO_ENV).api.waf_log_actions == ("BLOCK", "COUNT")
+
+
+def test_prod_vendors_hear_by_https_and_signed_webhooks_and_stay_known_to_the_notifier():
+    prod = load_settings("prod", environ=NO_ENV)
+    assert [(sub.vendor_id, sub.protocol) for sub in prod.vendor_subscriptions] == [("vendor-acme", "https")]
+    assert set(prod.delivery.vendors) == {"vendor-acme", "vendor-globex"}
+    assert prod.known_vendor_ids == ("vendor-acme", "vendor-globex")
+    assert load_settings("dev", environ=NO_ENV).known_vendor_ids == ("vendor-demo",)
 
 
 def test_fails_when_prod_kms_deletion_window_is_below_30():
@@ -499,7 +555,11 @@ MISTAKES = {
     "out-of-range": ("dev", {"ingest_max_receive_count": 0},
                      "dev: ingest_max_receive_count: must be 1..1000 (SQS maxReceiveCount), got 0"),
     "cross-field": ("prod", {"functions": {"processor": {"memory_mb": 1024}}},
-                    "prod: functions.processor.memory_mb: must be >= 3008 in prod (M5: 3 GB), got 1024"),
+                    "prod: functions.processor.memory_mb: must be >= 3008 in prod (the processor's 3 GB), got 1024"),
+    "design-rate": ("local", {"webhooks_per_minute": 15_000},
+                    "local: delivery.sender_max_concurrency: delivery sender λ carries at most 219 webhooks/s (event "
+                    "source maximum concurrency 2 concurrent executions), below the design rate 250/s "
+                    "(webhooks_per_minute 15,000): raise delivery.sender_max_concurrency to 3"),
 }
 
 

@@ -58,21 +58,22 @@ def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
     return (
         MetricAlarm("signature-mismatches", "WebhookRejected", a.signature_mismatches_per_5min,
                     "Webhooks rejected as signature_mismatch: a forgery wave, or a signing secret rotated at the "
-                    "provider but not here (fix it, then scripts/ops.py replay-quarantine)",
+                    "provider but not here (fix it, then python -m scripts.ops replay-quarantine)",
                     {**_SERVICE, "reason": "signature_mismatch"}),
         MetricAlarm("signing-secret-unusable", "SigningSecretUnusable", 1,
                     "A signing secret of ours (or the internal envelope key) is empty or malformed: webhooks are "
-                    "retried, then dead-lettered; direct payments are answered 503 (fix it with scripts/ops.py "
-                    "secrets, then redrive)", _SERVICE),
+                    "retried, then dead-lettered; direct payments are answered 503 (fix it with python -m "
+                    "scripts.ops secrets, then redrive)", _SERVICE),
         MetricAlarm("transmission-replayed", "WebhookRejected", 1,
                     "A verified PayPal transmission id came with another body: a forgery whose CRC32 collides with "
                     "a genuine delivery's (quarantined, nothing recorded). Someone holds a genuine delivery's headers "
                     "and the gate key: rotate the PayPal gate key, find where the headers leaked",
                     {**_SERVICE, "reason": "transmission_replayed"}),
         MetricAlarm("internal-signature-mismatch", "WebhookRejected", 1,
-                    "A direct payment without the validator's signature reached the processor (quarantined, nothing "
-                    "recorded): someone other than the validator wrote to the ingest queue, the quarantine or the "
-                    "parked messages, or the internal envelope key was rotated twice while messages waited",
+                    "A direct payment without the validator's signature, or a fetched event without the reconciler's, "
+                    "reached the processor (quarantined, nothing recorded): someone else wrote to the ingest queue, "
+                    "the quarantine or the parked messages, or the internal envelope key was rotated twice while "
+                    "messages waited",
                     {**_SERVICE, "reason": "internal_signature_mismatch"}),
         MetricAlarm("certificate-unavailable", "WebhookRejected", 1,
                     "PayPal messages quarantined because their certificate URL answered 4xx, or timed out / 5xx twice: "
@@ -92,10 +93,10 @@ def delivery_alarms(names: Names) -> tuple[MetricAlarm, ...]:
     return (
         MetricAlarm("delivery-exhausted", "DeliveryExhausted", 1,
                     "Vendor webhooks exhausted their retry schedule: the vendor got nothing for a day "
-                    "(scripts/ops.py deliveries list/recover once it is back)", _SERVICE),
+                    "(python -m scripts.ops deliveries list/recover once it is back)", _SERVICE),
         MetricAlarm("delivery-endpoint-disabled", "DeliveryEndpointDisabled", 1,
                     "A vendor endpoint was disabled (410 Gone or failing too long); its messages wait for "
-                    "scripts/ops.py deliveries enable + recover", _SERVICE),
+                    "python -m scripts.ops deliveries enable + recover", _SERVICE),
         MetricAlarm("delivery-malformed-messages", "DeliveryMalformedMessages", 1,
                     "Delivery queue messages the sender could not read (dropped to the delivery DLQ)", _SERVICE),
         MetricAlarm("deliveries-in-flight", "ApproximateNumberOfMessagesNotVisible", DELIVERIES_IN_FLIGHT_ALARM,

@@ -1,7 +1,7 @@
 """The environments as configuration: cdktf.json `context.environments` -> validated `Settings`.
 
 `load_settings(name)`: that environment's values from cdktf.json, then the PAYMENTS_* environment
-variables, then `overrides` (tests), validated by the schema (constructs/app/settings.py) onto its
+variables, then `overrides` (tests), validated by the schema (constructs/app/settings/) onto its
 defaults. Adding an environment (e.g. `staging`) is a cdktf.json edit: main.py and the tests take
 the list from it (`environment_names()`).
 
@@ -26,6 +26,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
+from constructs.app import capacity
 from constructs.app.settings import Settings, SettingsError
 
 CDKTF_JSON = Path(__file__).resolve().parents[2] / "cdktf.json"
@@ -60,10 +61,14 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     environments: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    capacity_checks: bool = True,
 ) -> Settings:
     """One environment's validated settings: its values in cdktf.json (`environments`, default:
     read the file), the PAYMENTS_* variables (`environ`, default os.environ), then `overrides` (the
-    same shape; tests use them). Raises SettingsError with every problem."""
+    same shape; tests use them). Raises SettingsError with every problem: the schema's, then, once
+    those hold, whether the stack fits the account's quotas and carries the design rate
+    (constructs/app/capacity/; `capacity_checks=False` leaves these to the caller)."""
     configured = read_environments() if environments is None else environments
     if environment not in configured:
         raise SettingsError([f"{environment}: not an environment of cdktf.json; context.environments has "
@@ -72,7 +77,11 @@ def load_settings(
     if not isinstance(values, Mapping):
         raise SettingsError([f"{environment}: must be an object of settings, got {values!r}"])
     values = _environment_variables(environment, values, os.environ if environ is None else environ)
-    return Settings.load(environment, _merged(Settings, values, overrides or {}))
+    settings = Settings.load(environment, _merged(Settings, values, overrides or {}))
+    problems = capacity.problems(settings) if capacity_checks else []
+    if problems:
+        raise SettingsError([f"{environment}: {key}: {message}" for key, message in problems])
+    return settings
 
 
 def _environment_variables(environment: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def function_environment(settings: Settings, configuration: Mapping[str, str], *
     if domain is not None and domain.base_path:
         # on the custom domain API Gateway's `path` starts with the base path mapping
         environment["API_BASE_PATH"] = f"/{domain.base_path}"
-    vendors = ",".join(sorted({v.vendor_id for v in settings.vendor_subscriptions}))
+    vendors = ",".join(settings.known_vendor_ids)
     if vendors:
         environment["KNOWN_VENDORS"] = vendors
     return environment

@@ -1,5 +1,5 @@
 """The physical name of every resource of an environment, in one place: the stack builds with
-them, the ops tools (scripts/ops.py, delivery_ops.py, redrive, replay, set_secrets) and the cost
+them, the ops CLI (scripts/ops: deliveries, redrive, replay, secrets) and the cost
 model find the deployed resources by them. Plain Python: no settings, cdktf or provider import.
 
 Names are `{resource}-{environment}`; FIFO queues end in `.fifo`. Names the constructs derive

@@ -1,4 +1,4 @@
-"""JSON schemas (draft 4) of the API's request bodies (P14), built from the handlers' own
+"""JSON schemas (draft 4) of the API's request bodies, built from the handlers' own
 definitions in `paycore`, so API Gateway rejects what the handlers would reject."""
 
 from __future__ import annotations

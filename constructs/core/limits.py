@@ -1,5 +1,5 @@
 """AWS's own limits and value sets, each written once: the constructs check their arguments
-against them and the settings schema (constructs/app/settings.py) bounds its fields with them.
+against them and the settings schema (constructs/app/settings/) bounds its fields with them.
 Plain Python (no cdktf), so the schema can import it without loading the provider."""
 
 from __future__ import annotations

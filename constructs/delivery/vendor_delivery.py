@@ -139,7 +139,7 @@ class VendorDelivery(Construct):
                 self, f"signing-secret-{endpoint_id}", name=name, kms_key_id=keys.secrets,
                 recovery_window_in_days=endpoints.secret_recovery_window_in_days,
                 description=f"Standard Webhooks signing secret of endpoint {endpoint_id}; value set by "
-                            "scripts/delivery_ops.py secret create|rotate")
+                            "python -m scripts.ops deliveries secret create|rotate")
             for endpoint_id, name in sorted(endpoints.signing_secret_names.items())
         }
 
@@ -207,7 +207,7 @@ class VendorDelivery(Construct):
             table_arn = self.table.arn
             self.ops_policy = IamPolicy(
                 self, "ops-policy", name=ops_policy_name,
-                description="Vendor delivery operations (scripts/ops.py deliveries ...)",
+                description="Vendor delivery operations (python -m scripts.ops deliveries ...)",
                 policy=document(self, "ops-policy-document", [
                     {"sid": "DeliveryLog", "actions": ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:GetItem",
                                                        "dynamodb:UpdateItem"],

@@ -85,7 +85,7 @@ class WafOptions:
     "aws-waf-logs-" (default "aws-waf-logs-{api name}"). rate_limit_per_5min: requests per 5 min
     per IP, 100..2e9 (default 100000). max_body_bytes: 1024..65536 (default 65536, the most WAF can
     inspect). log_actions: the requests WAF logs, by the action it applied (WAF_LOG_ACTIONS;
-    default BLOCK and COUNT; empty logs every request). description: the web ACL's."""
+    default BLOCK; empty logs every request). description: the web ACL's."""
 
     log_group_name: str | None = None
     rate_limit_per_5min: int = 100_000

@@ -25,8 +25,10 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 from constructs import Construct
 
 from constructs.core.limits import WAF_BODY_INSPECTION_STEPS_KB
-#: The requests WAF logs by default: what it blocked or counted (constructs.core.WAF_LOG_ACTIONS).
-DEFAULT_WAF_LOG_ACTIONS = ("BLOCK", "COUNT")
+#: The requests WAF logs by default: what it blocked (constructs.core.WAF_LOG_ACTIONS). COUNT would
+#: log nearly every webhook: the anonymous-IP group's HostingProviderIPList rule is overridden to
+#: count, and providers send from hosting ranges.
+DEFAULT_WAF_LOG_ACTIONS = ("BLOCK",)
 
 
 def waf_inspection_limit_kb(max_body_bytes: int) -> int:

@@ -149,7 +149,7 @@ class Observability(Construct):
         for name, fn in sorted(functions.items()):
             dims: dict[str, Any] = {"FunctionName": fn.function_name}
             self._alarm(f"{name}-errors", "AWS/Lambda", "Errors", dims, threshold=1,
-                        description=f"{fn.function_name}: invocation errors (F7: absolute threshold 1)")
+                        description=f"{fn.function_name}: invocation errors (any error: absolute threshold 1)")
             self._alarm(f"{name}-throttles", "AWS/Lambda", "Throttles", dims, threshold=1,
                         description=f"{fn.function_name}: throttled invocations (reserved concurrency reached)")
         if functions:
@@ -180,7 +180,7 @@ class Observability(Construct):
             self._alarm("api-latency-p99", "AWS/ApiGateway", "Latency", dims, extended_statistic="p99",
                         threshold=a.api_latency_p99_ms, comparison="GreaterThanThreshold", evaluation_periods=5,
                         datapoints_to_alarm=3,
-                        description=f"{w.api_name}: p99 latency above {a.api_latency_p99_ms} ms (P7)")
+                        description=f"{w.api_name}: p99 latency above {a.api_latency_p99_ms} ms")
         if w.table_name:
             for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
                 self._alarm(f"table-{metric}", "AWS/DynamoDB", metric, {"TableName": w.table_name}, threshold=1,

@@ -7,12 +7,12 @@ the same against moto; regions whose zone letters skip (ap-northeast-1 has no `b
 
 * the VPC CIDR is cut into 16 equal blocks: private subnet i = block i, public subnet i = block 8+i;
 * one public route table (default route to the internet gateway) shared by the public subnets;
-* one private route table per AZ, default route to a NAT *instance* (not a NAT gateway, C13):
+* one private route table per AZ, default route to a NAT *instance* (not a NAT gateway: a fraction of its hourly price):
   one per AZ (`nat_mode="per_az"`) or one in the first AZ for all (`"single"`);
 * NAT instances, each with an Elastic IP (fixed egress addresses vendors can allow-list): Amazon Linux 2023 arm64 (SSM public parameter), `source_dest_check = false`,
   IMDSv2 only, encrypted root volume, user data enabling IP forwarding and masquerading (fixed
   text: the same settings give the same user data and no replacement), SSM-managed (no SSH);
-* gateway endpoints for DynamoDB and S3 on the PRIVATE route tables (F8: that is where the Lambdas'
+* gateway endpoints for DynamoDB and S3 on the PRIVATE route tables (that is where the Lambdas'
   traffic is routed, so that is what makes them used);
 * interface endpoints (private DNS) for the services the Lambdas call, behind one security group
   admitting 443 from the VPC only;

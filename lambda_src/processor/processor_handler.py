@@ -14,7 +14,7 @@ recorded (:func:`paycore.providers.read`).
   too deeply nested envelope/body, an amount over the cap, unknown provider, a direct payment not
   signed by the validator, a PayPal transmission id that came with another body...): the whole
   message is stored in the quarantine (S3, never logged), ``WebhookRejected{reason}`` is counted
-  and the record is acknowledged. ``scripts/replay_quarantine.py`` re-verifies quarantined
+  and the record is acknowledged. ``python -m scripts.ops replay-quarantine`` re-verifies quarantined
   messages with the current secrets and re-enqueues those that now verify.
 * The platform's own envelopes (direct payments; events the reconciler fetched from a provider's
   API, :mod:`paycore.fetched`) carry no provider signature: the processor checks the internal

@@ -78,7 +78,7 @@ class CostSettings:
     # waits for a message the delivery sender held back; Lambda's pollers long-poll, and their empty
     # receives are per time (fixed), not per message: receives are counted one per invocation.
     esm_empty_receives: bool = False
-    # Time-bound calls are priced at the design rate: REQUIREMENTS M16 (README "M16"), over 10,000
+    # Time-bound calls are priced at the design rate, over 10,000
     # webhooks a minute at Black Friday peaks - the steady traffic the model assumes elsewhere
     # (full Pipe A batches). Secrets Manager reads are cached per execution environment, so their
     # calls per minute = warm environments x secrets the function reads x 60 / cache seconds.

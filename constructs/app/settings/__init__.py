@@ -28,11 +28,14 @@ from constructs.app.settings.sections import (
     NetworkSettings,
     PipeSettings,
     ProcessorScaling,
+    QuotaSettings,
+    ScheduledPeak,
     VendorSubscription,
 )
 
 __all__ = [
     "FEATURES", "FUNCTION_NAMES", "LOCAL_ACCOUNT_ID", "LOCAL_VENDORS", "VENDOR_ID", "AlarmSettings", "ApiSettings",
-    "ArchiveSettings", "BackendSettings", "CustomDomain", "DeliverySettings", "FunctionSettings", "ReconcileSettings", "LocalEmulator",
-    "NetworkSettings", "PipeSettings", "ProcessorScaling", "Settings", "SettingsError", "VendorSubscription",
+    "ArchiveSettings", "BackendSettings", "CustomDomain", "DeliverySettings", "FunctionSettings", "LocalEmulator",
+    "NetworkSettings", "PipeSettings", "ProcessorScaling", "QuotaSettings", "ReconcileSettings", "ScheduledPeak",
+    "Settings", "SettingsError", "VendorSubscription",
 ]

@@ -38,6 +38,7 @@ from constructs.app.settings.sections import (
     NetworkSettings,
     PipeSettings,
     ProcessorScaling,
+    QuotaSettings,
     Section,
     VendorId,
     VendorSubscription,
@@ -114,6 +115,11 @@ class Settings(Section):
                          BeforeValidator(_every_function)] = Field(
         default_factory=lambda: {name: FunctionSettings(**FUNCTION_DEFAULTS.get(name, {})) for name in FUNCTION_NAMES})
     processor_scaling: ProcessorScaling = ProcessorScaling()
+    # The peak rate the environment must carry (M16: prod over 10,000 a minute at Black Friday);
+    # synth fails when a hop's quota or setting cannot carry it (constructs/app/capacity/, checked
+    # by environments.load_settings).
+    webhooks_per_minute: int = Field(default=1_000, ge=1)
+    quotas: QuotaSettings = QuotaSettings()
     api: ApiSettings = ApiSettings()
     custom_domain: CustomDomain | None = None
     network: NetworkSettings = NetworkSettings()
@@ -206,6 +212,12 @@ class Settings(Section):
         return configured + tuple(s for s in self.delivery.routed_statuses if s not in configured)
 
     @property
+    def known_vendor_ids(self) -> tuple[str, ...]:
+        """The vendors the platform notifies, by a topic subscription or by signed webhooks (the
+        notifier's KNOWN_VENDORS: a sale of any other vendor is counted as unknown)."""
+        return tuple(sorted({sub.vendor_id for sub in self.vendor_subscriptions} | set(self.delivery.vendors)))
+
+    @property
     def protects_data(self) -> bool:
         return self.production if self.data_protection is None else self.data_protection
 
@@ -225,7 +237,9 @@ class Settings(Section):
     # ----- rules between fields ------------------------------------------------------------------
     @model_validator(mode="after")
     def _rules(self) -> "Settings":
-        """Every rule that relates two or more fields, each problem with its key path."""
+        """Every rule that relates two or more fields, each problem with its key path. (Whether the
+        stack fits the account's quotas and carries the design rate is constructs/app/capacity/'s,
+        checked by `environments.load_settings` once these hold.)"""
         problems: list[tuple[str, str]] = []
 
         def fail(path: str, message: str) -> None:
@@ -244,18 +258,41 @@ class Settings(Section):
     def _sizing_rules(self, fail: Callable[[str, str], None]) -> None:
         processor, s = self.function("processor"), self.processor_scaling
         if self.production and processor.memory_mb < 3008:
-            fail("functions.processor.memory_mb", f"must be >= 3008 in prod (M5: 3 GB), got {processor.memory_mb}")
+            fail("functions.processor.memory_mb", f"must be >= 3008 in prod (the processor's 3 GB), got {processor.memory_mb}")
         if s.min_capacity > s.max_capacity:
             fail("processor_scaling.min_capacity", f"must be <= max_capacity ({s.max_capacity}), got {s.min_capacity}")
         elif s.provisioned_concurrency and not s.min_capacity <= s.provisioned_concurrency <= s.max_capacity:
             fail("processor_scaling.provisioned_concurrency", f"must lie within min..max capacity "
                  f"({s.min_capacity}..{s.max_capacity}) or be 0, got {s.provisioned_concurrency}")
+        self._peak_rules(fail)
         reserved = processor.reserved_concurrency
         if reserved is not None:
             for key in ("max_capacity", "event_source_max_concurrency"):
                 if getattr(s, key) > reserved:
                     fail(f"processor_scaling.{key}", f"must be <= the processor's reserved concurrency ({reserved}) "
                          f"or messages are throttled back to the queue, got {getattr(s, key)}")
+
+    def _peak_rules(self, fail: Callable[[str, str], None]) -> None:
+        s = self.processor_scaling
+        if s.scheduled_peaks and not (s.provisioned_concurrency and self.enabled("provisioned_concurrency")
+                                      and self.enabled("autoscaling")):
+            fail("processor_scaling.scheduled_peaks", "need provisioned concurrency with autoscaling (a peak raises its scaling minimum): set "
+                 "processor_scaling.provisioned_concurrency > 0 and keep the provisioned_concurrency and autoscaling "
+                 "features enabled")
+        names = [peak.name for peak in s.scheduled_peaks]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            fail("processor_scaling.scheduled_peaks", f"name {name!r} is used twice; each peak needs its own name")
+        for index, peak in enumerate(s.scheduled_peaks):
+            if peak.end <= peak.start:  # the same fixed-width format sorts as time
+                fail(f"processor_scaling.scheduled_peaks[{index}].end", f"must be after start ({peak.start}), got {peak.end!r}")
+            if not s.min_capacity < peak.min_capacity <= s.max_capacity:
+                fail(f"processor_scaling.scheduled_peaks[{index}].min_capacity", f"must be above min_capacity ({s.min_capacity}) and at most "
+                     f"max_capacity ({s.max_capacity}), got {peak.min_capacity}")
+        ordered = sorted(s.scheduled_peaks, key=lambda peak: peak.start)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if after.start < before.end:
+                fail("processor_scaling.scheduled_peaks", f"{after.name!r} starts ({after.start}) before {before.name!r} ends ({before.end}); "
+                     "peaks must not overlap")
 
     def _archive_rules(self, fail: Callable[[str, str], None]) -> None:
         a = self.archive

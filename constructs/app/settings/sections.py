@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -120,7 +121,7 @@ class Section(BaseModel):
 # ----- sections ------------------------------------------------------------------------------
 
 class FunctionSettings(Section):
-    """Sizing of one Lambda function: memory 512 MB or more (P9/F2), up to Lambda's limit;
+    """Sizing of one Lambda function: memory 512 MB or more, up to Lambda's limit;
     reserved_concurrency null (unreserved) or >= 1."""
 
     memory_mb: int = Field(default=512, ge=512, le=limits.LAMBDA_MEMORY_MB.high)
@@ -128,11 +129,35 @@ class FunctionSettings(Section):
     reserved_concurrency: Annotated[int, Field(ge=1)] | None = 10
 
 
+def _at_time(value: str) -> str:
+    """An Application Auto Scaling `at()` time: UTC, to the second."""
+    try:
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise ValueError("must be a UTC date and time such as 2026-11-27T00:00:00") from None
+    return value
+
+
+AtTime = Annotated[str, AfterValidator(_at_time)]
+
+
+class ScheduledPeak(Section):
+    """A known peak (Black Friday): from `start` to `end` (UTC, `2026-11-27T00:00:00`) the
+    processor's provisioned concurrency keeps at least min_capacity (scheduled actions on its
+    scaling target; utilization scaling still works above it)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    start: AtTime
+    end: AtTime
+    min_capacity: int = Field(ge=1)
+
+
 class ProcessorScaling(Section):
     """Processor alias: provisioned concurrency (0 disables it) within the Application Auto
     Scaling range min..max (max <= the processor's reserved concurrency); target_utilization of
     provisioned concurrency; backlog_per_instance: queue messages per execution before scaling
-    out; event_source_max_concurrency caps the SQS event source (<= reserved concurrency)."""
+    out; event_source_max_concurrency caps the SQS event source (<= reserved concurrency);
+    scheduled_peaks raise the minimum for known peaks (min_capacity < peak <= max_capacity)."""
 
     provisioned_concurrency: int = Field(default=2, ge=0)
     min_capacity: int = Field(default=2, ge=1)
@@ -140,6 +165,7 @@ class ProcessorScaling(Section):
     target_utilization: float = within(limits.AUTOSCALING_TARGET_UTILIZATION, 0.7)
     backlog_per_instance: int = Field(default=100, ge=1)
     event_source_max_concurrency: int = within(limits.SQS_EVENT_SOURCE_MAX_CONCURRENCY, 10, "SQS event source limit")
+    scheduled_peaks: tuple[ScheduledPeak, ...] = ()
 
 
 def _https_origin(value: str) -> str:
@@ -149,9 +175,9 @@ def _https_origin(value: str) -> str:
 
 
 class ApiSettings(Section):
-    """API Gateway stage: throttling (F1: 10,000 rps), CORS origin ('*' or https), WAF rate limit
+    """API Gateway stage: throttling (10,000 rps by default), CORS origin ('*' or https), WAF rate limit
     per IP per 5 minutes, the largest webhook body (WAF inspects at most 64 KB; the base64
-    envelope of 64 KB fits one SQS message), extra stage variables (F1 asks for them on prod)."""
+    envelope of 64 KB fits one SQS message), extra stage variables."""
 
     throttle_rate_limit: int = within(limits.API_THROTTLE, 10_000)
     throttle_burst_limit: int = within(limits.API_THROTTLE, 5_000)
@@ -164,15 +190,16 @@ class ApiSettings(Section):
     # account logging").
     manage_account_logging: bool = False
     # WAF logs only the requests it applied one of these actions to (empty: every request, about
-    # 1.5 KB of logs per webhook); blocked and counted requests are the ones to investigate.
-    waf_log_actions: tuple[Annotated[str, one_of(limits.WAF_LOG_ACTIONS)], ...] = ("BLOCK", "COUNT")
+    # 1.5 KB of logs per webhook). COUNT would log nearly every webhook: the anonymous-IP group's
+    # HostingProviderIPList rule is overridden to count, and Stripe and PayPal send from hosting ranges.
+    waf_log_actions: tuple[Annotated[str, one_of(limits.WAF_LOG_ACTIONS)], ...] = ("BLOCK",)
     # The access log group's class: INFREQUENT_ACCESS halves its ingestion price (nothing reads the
     # group with a metric filter or subscription); changing it replaces the group and its logs.
     access_log_class: Annotated[str, one_of(limits.ACCESS_LOG_CLASSES)] = "STANDARD"
 
 
 class CustomDomain(Section):
-    """Optional custom domain (M1): a regional ACM certificate in the stack's region."""
+    """Optional custom domain: a regional ACM certificate in the stack's region."""
 
     domain_name: Annotated[str, matches(DOMAIN, "a DNS name such as pay.example.com")]
     certificate_arn: Annotated[str, matches(ACM_ARN, "an ACM certificate ARN")]
@@ -191,7 +218,7 @@ def _ipv4_block(value: str) -> str:
 
 
 class NetworkSettings(Section):
-    """VPC: az_count zones (3 by default, C13; availability_zones names them where letters skip),
+    """VPC: az_count zones (3 by default; availability_zones names them where letters skip),
     NAT instances per zone or single, an arm64 (Graviton) NAT instance type for the arm64 image,
     interface endpoints, flow log retention."""
 
@@ -200,8 +227,10 @@ class NetworkSettings(Section):
     nat_mode: Annotated[str, one_of(limits.NAT_MODES)] = "single"
     nat_instance_type: Annotated[str, matches(GRAVITON_INSTANCE_TYPE, "an arm64 (Graviton, e.g. t4g.nano) type")] = \
         "t4g.nano"
+    # The services a function in the VPC calls (tests/test_interface_endpoints.py derives them from
+    # lambda_src); Lambda sends the functions' logs and traces itself, and the services do their KMS calls.
     interface_endpoints: tuple[Annotated[str, one_of(limits.INTERFACE_ENDPOINT_SERVICES)], ...] = \
-        limits.INTERFACE_ENDPOINT_SERVICES
+        ("sqs", "sns", "secretsmanager", "ssm", "events")
     flow_log_retention_days: LogRetention = 30
     availability_zones: tuple[str, ...] = ()
 
@@ -276,10 +305,10 @@ class PipeSettings(Section):
 
 
 class AlarmSettings(Section):
-    """Alarm thresholds: API p99 latency (P7: 500 ms); the ingest queue's oldest message (lag: a
+    """Alarm thresholds: API p99 latency (500 ms by default); the ingest queue's oldest message (lag: a
     capacity signal, signatures are checked against received_at); rejected gate keys and
-    signature mismatches (a secret rotated at the provider but not here; scripts/ops.py
-    replay-quarantine recovers them) per 5 minutes; the period, whole minutes."""
+    signature mismatches (a secret rotated at the provider but not here; `python -m scripts.ops
+    replay-quarantine` recovers them) per 5 minutes; the period, whole minutes."""
 
     api_latency_p99_ms: int = within(limits.API_LATENCY_MS, 500, "API Gateway timeout")
     ingest_oldest_message_seconds: int = Field(default=300, ge=60)
@@ -355,3 +384,25 @@ class DeliverySettings(Section):
                   for e in vendor.get("endpoints") or () if isinstance(e, Mapping)
                   for t in e.get("event_types") or () if isinstance(t, str)}
         return tuple(s for s in delivery.DELIVERABLE_STATUSES if delivery.event_type_of(s) in wanted)
+
+
+class QuotaSettings(Section):
+    """The account's quotas in the stack's region that the platform leans on; null: AWS's default
+    for the region (constructs/app/capacity/quotas.py lists each with its Service Quotas code and source).
+    Set the value the account has once an increase is granted; the hard limits can only be lower."""
+
+    lambda_concurrent_executions: Annotated[int, Field(ge=1)] | None = None
+    lambda_unreserved_minimum: Annotated[int, Field(ge=0)] | None = None
+    api_gateway_requests_per_second: Annotated[int, Field(ge=1)] | None = None
+    api_gateway_burst_requests: Annotated[int, Field(ge=1)] | None = None
+    eventbridge_put_events_per_second: Annotated[int, Field(ge=1)] | None = None
+    eventbridge_invocations_per_second: Annotated[int, Field(ge=1)] | None = None
+    sns_publish_per_second: Annotated[int, Field(ge=1)] | None = None
+    sns_email_per_subscription_per_second: Annotated[int, Field(ge=1, le=10)] | None = Field(
+        default=None, description="an SNS hard limit")
+    dynamodb_table_write_units_per_second: Annotated[int, Field(ge=1)] | None = None
+    dynamodb_partition_write_units_per_second: Annotated[int, Field(ge=1, le=1_000)] | None = Field(
+        default=None, description="a DynamoDB hard limit")
+    sqs_fifo_requests_per_second: Annotated[int, Field(ge=1)] | None = None
+    sqs_fifo_in_flight_messages: Annotated[int, Field(ge=1)] | None = None
+    pipes_concurrent_executions: Annotated[int, Field(ge=1)] | None = None

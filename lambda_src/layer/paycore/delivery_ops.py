@@ -1,4 +1,4 @@
-"""Operations on vendor delivery (used by ``scripts/delivery_ops.py``): list, resend, recover,
+"""Operations on vendor delivery (used by ``python -m scripts.ops deliveries``): list, resend, recover,
 pause/resume/disable/enable, signing secrets. Every mutating call takes ``dry_run`` and returns
 counts; listings never include a payload or a secret.
 

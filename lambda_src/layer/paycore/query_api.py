@@ -1,7 +1,7 @@
 """API Gateway (REST, proxy integration) plumbing shared by the reader, status and notify handlers.
 
 One resolver factory, one error shape: ``{"error": {"code": "...", "message": "..."}}`` with
-400/404/500; CORS ``*`` (requirement F1); the request id echoed in ``X-Request-Id``.
+400/404/500; CORS ``*`` by default; the request id echoed in ``X-Request-Id``.
 """
 from __future__ import annotations
 

@@ -39,13 +39,13 @@ STATE_DIR = Path(os.environ.get("PAYMENTS_EMULATOR_DIR", ROOT / ".local"))  # pi
 PID_FILE = STATE_DIR / "emulator.json"
 LOG_FILE = STATE_DIR / "emulator.log"
 LOCAL_STATE = ROOT / "cdktf.out" / "stacks" / "local" / "terraform.local.tfstate"
-DEFAULT_PORT = 4566  # the local stack's default endpoint (constructs/settings.py)
+DEFAULT_PORT = 4566  # the local stack's default endpoint (the local settings' local.endpoint_url)
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION}
 # what the server process needs: AWS managed policies (e.g. AmazonSSMManagedInstanceCore, attached
 # by the stack) exist in moto only on request
 SERVER_ENVIRONMENT = {**FAKE_CREDENTIALS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-# the vendors of the local settings (constructs/settings.py LOCAL_VENDORS); their subscriptions
+# the vendors of the local settings (constructs/app/settings LOCAL_VENDORS); their subscriptions
 # deliver to these queues
 LOCAL_VENDORS = ("vendor-a", "vendor-b", "vendor-c")
 

@@ -1,0 +1,16 @@
+"""Capacity per hop: the highest sustained webhook rate each hop of an environment carries, what
+limits it (an account quota or a setting), its utilisation at 1x, 10x and 100x the design rate,
+and the first hop to saturate with the increase that moves it.
+
+    source scripts/env.sh
+    .venv/bin/python -m scripts.capacity --env prod [--rate 10000/min]
+
+The model is constructs/app/capacity/ (the settings' rules use the same one at synth): quotas
+with their defaults and Service Quotas codes, what one webhook uses of each hop (measured on the
+local run's capture), and what it assumes (durations; printed below the table).
+"""
+
+from scripts.capacity.cli import main
+from scripts.capacity.report import MULTIPLES, parse_rate, report
+
+__all__ = ["MULTIPLES", "main", "parse_rate", "report"]
