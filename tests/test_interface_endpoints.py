@@ -113,8 +113,8 @@ def test_each_function_calls_the_services_its_code_creates_clients_for():
         "delivery_fanout", "delivery_sender")}
     assert calls == {
         "authorizer": {"secretsmanager"},
-        "validator": {"sqs"},
-        "processor": {"dynamodb", "s3", "secretsmanager"},
+        "validator": {"dynamodb", "secretsmanager", "sqs"},
+        "processor": {"dynamodb", "s3", "secretsmanager", "sqs"},
         "archiver": {"s3"},
         "notifier": {"dynamodb", "sns"},
         "reader": {"dynamodb", "secretsmanager"},

@@ -384,18 +384,6 @@ def test_fails_when_scaling_or_the_event_source_exceeds_the_processors_reserved_
         "messages are throttled back to the queue, got 20"]
 
 
-def test_fails_when_prod_takes_paypal_sandbox_webhooks():
-    assert problems("prod", {"paypal_mode": "sandbox"}) == [
-        "prod: paypal_mode: must be 'live' in prod (sandbox webhooks are test money: prod must not take them), "
-        "got 'sandbox'"]
-
-
-def test_paypal_mode_is_live_by_default_and_dev_takes_the_sandbox():
-    assert [load_settings(env, environ=NO_ENV).paypal_mode for env in ("dev", "prod", "local")] == [
-        "sandbox", "live", "live"]
-    assert load_settings("dev", {"paypal_mode": "live"}, environ=NO_ENV).paypal_mode == "live"
-
-
 PEAK = {"name": "black-friday", "start": "2027-11-25T00:00:00", "end": "2027-12-01T00:00:00", "min_capacity": 5}
 
 
@@ -450,6 +438,18 @@ def test_prod_vendors_hear_by_https_and_signed_webhooks_and_stay_known_to_the_no
     assert set(prod.delivery.vendors) == {"vendor-acme", "vendor-globex"}
     assert prod.known_vendor_ids == ("vendor-acme", "vendor-globex")
     assert load_settings("dev", environ=NO_ENV).known_vendor_ids == ("vendor-demo",)
+
+
+def test_fails_when_prod_takes_paypal_sandbox_webhooks():
+    assert problems("prod", {"paypal_mode": "sandbox"}) == [
+        "prod: paypal_mode: must be 'live' in prod (sandbox webhooks are test money: prod must not take them), "
+        "got 'sandbox'"]
+
+
+def test_paypal_mode_is_live_by_default_and_dev_takes_the_sandbox():
+    assert [load_settings(env, environ=NO_ENV).paypal_mode for env in ("dev", "prod", "local")] == [
+        "sandbox", "live", "live"]
+    assert load_settings("dev", {"paypal_mode": "live"}, environ=NO_ENV).paypal_mode == "live"
 
 
 def test_fails_when_prod_kms_deletion_window_is_below_30():

@@ -62,8 +62,8 @@ def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
                     {**_SERVICE, "reason": "signature_mismatch"}),
         MetricAlarm("signing-secret-unusable", "SigningSecretUnusable", 1,
                     "A signing secret of ours (or the internal envelope key) is empty or malformed: webhooks are "
-                    "retried, then dead-lettered; direct payments are answered 503 (fix it with python -m "
-                    "scripts.ops secrets, then redrive)", _SERVICE),
+                    "retried, then dead-lettered; direct payments are answered 503 (fix it with python -m scripts.ops "
+                    "secrets, then redrive)", _SERVICE),
         MetricAlarm("transmission-replayed", "WebhookRejected", 1,
                     "A verified PayPal transmission id came with another body: a forgery whose CRC32 collides with "
                     "a genuine delivery's (quarantined, nothing recorded). Someone holds a genuine delivery's headers "
