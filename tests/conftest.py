@@ -40,6 +40,26 @@ def _one_botocore_loader() -> None:
 _one_botocore_loader()
 
 
+def _runner_namespace(name: str) -> bool:
+    """The modules the local runner loads fresh for its functions (scripts/local_runner/functions.py)."""
+    return name == "paycore" or name.startswith("paycore.") or name.endswith("_handler")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def suite_paycore_back():
+    """A test module that starts the local runner (tests/test_aws_triggers.py, the local end to end
+    run) leaves its own copies of paycore and the handlers in sys.modules: the next module's
+    fixtures would patch the suite's copy (the delivery tests' clock) while its handlers import the
+    runner's. The suite's copies come back after every module."""
+    import sys
+
+    before = {name: module for name, module in sys.modules.items() if _runner_namespace(name)}
+    yield
+    for name in [n for n in sys.modules if _runner_namespace(n) and n not in before]:
+        del sys.modules[name]
+    sys.modules.update(before)
+
+
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory) -> Path:
     """All stacks synthesized once into a temporary cdktf.out."""

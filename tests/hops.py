@@ -332,7 +332,12 @@ def _conditions_hold(conditions: list[tuple[str, str, list[str]]], context: dict
     for test, variable, values in conditions:
         present = variable in context
         actual = context.get(variable, "")
-        if test == "Null":
+        if test.startswith("ForAllValues:"):
+            # every value of a multivalued key must match; a key the request lacks holds (IAM user
+            # guide, "Condition keys with multiple values"); a one-valued context stands for the set
+            if present and not _conditions_hold([(test.split(":", 1)[1], variable, values)], context):
+                return False
+        elif test == "Null":
             if (values == ["true"]) == present:
                 return False
         elif test in ("StringEquals", "ArnEquals", "Bool"):

@@ -206,9 +206,23 @@ def put_ledger_rows(platform, emulator, transaction_id):
                          "row_type": "event", "provider": "stripe", "event_id": f"evt_{transaction_id}",
                          "received_at": 1796601600000, "raw_gzip": gzip.compress(raw, mtime=0),
                          "raw_sha256": hashlib.sha256(raw).hexdigest(), "signature_headers": {"stripe-signature": "t=1,v1=0"}})
-    table.put_item(Item={"transaction_id": transaction_id, "timestamp": "STATE", "row_type": "state",
-                         "status": "succeeded", "previous_status": "processing", "amount": 1999, "currency": "usd",
-                         "vendor_id": "vendor-a", "customer_id": "cus-1", "updated_at": "2026-12-07T00:00:01Z"})
+    table.put_item(Item=sale_state_row(transaction_id))
+
+
+def sale_state_row(transaction_id: str) -> dict:
+    """The state row the processor writes when a payment's processing event is followed by its sale."""
+    from paycore import lifecycle
+    from paycore.model import Transaction
+
+    payment, applied = lifecycle.Payment(transaction_id), None
+    for n, (status, when) in enumerate((("processing", "2026-12-07T00:00:00.000Z"), ("succeeded", "2026-12-07T00:00:01.000Z"))):
+        applied = lifecycle.apply(payment, Transaction(transaction_id, "stripe", f"evt_{transaction_id}_{n}",
+                                                       f"payment_intent.{status}", status, 1999, "USD", "vendor-a",
+                                                       "cus-1", when, 1796601600000))
+        assert applied is not None
+        payment = applied.payment
+    item = lifecycle.to_item(payment, bus_kinds=applied.bus_kinds, announced_from=applied.announced_from)
+    return {k: v for k, v in item.items() if v is not None}
 
 
 def test_pipe_a_hands_the_archiver_a_json_array_of_the_stream_records_its_filter_passes(platform, emulator):
@@ -226,7 +240,7 @@ def test_pipe_a_hands_the_archiver_a_json_array_of_the_stream_records_its_filter
 def test_pipe_b_puts_the_state_row_on_the_bus_and_the_rules_deliver_the_whole_event(platform, emulator):
     """Pipe B's input template makes the detail; the rule targets (no input transformer) get the
     whole EventBridge event as the SQS body, and their functions the standard-queue event."""
-    from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE
+    from paycore.events import DETAIL_FIELDS, DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE, announcements_of
 
     put_ledger_rows(platform, emulator, "pi_pipe_b")
     platform.pipes.run()
@@ -241,9 +255,15 @@ def test_pipe_b_puts_the_state_row_on_the_bus_and_the_rules_deliver_the_whole_ev
         [body] = [b for b in map(json.loads, (r["body"] for r in records)) if b["detail"]["transaction_id"] == "pi_pipe_b"]
         assert aws_shapes.differences(body, eventbridge_sample(), maps={"$.detail": None}) == []
         assert (body["source"], body["detail-type"], body["account"]) == (DOMAIN_EVENT_SOURCE, DOMAIN_EVENT_DETAIL_TYPE, ACCOUNT)
-        assert body["detail"] == {"transaction_id": "pi_pipe_b", "vendor_id": "vendor-a", "customer_id": "cus-1",
-                                  "old_status": "processing", "new_status": "succeeded", "amount": "1999",
-                                  "currency": "usd", "occurred_at": "2026-12-07T00:00:01Z"}
+        detail = body["detail"]
+        assert list(detail) == list(DETAIL_FIELDS)
+        assert {k: detail[k] for k in ("transaction_id", "vendor_id", "customer_id", "old_status", "new_status",
+                                       "amount", "currency", "occurred_at", "net_amount", "seq", "bus_kinds")} == {
+            "transaction_id": "pi_pipe_b", "vendor_id": "vendor-a", "customer_id": "cus-1", "old_status": "processing",
+            "new_status": "succeeded", "amount": "1999", "currency": "USD", "occurred_at": "2026-12-07T00:00:01.000Z",
+            "net_amount": "1999", "seq": "1", "bus_kinds": ["succeeded"]}
+        [sale] = announcements_of(detail)  # the list, as DynamoDB JSON (an unquoted placeholder)
+        assert (sale["kind"], sale["seq"], sale["amount"], sale["captured_amount"]) == ("succeeded", 1, 1999, 1999)
     archived = [r["dynamodb"]["Keys"]["transaction_id"]["S"] for batch in platform.received["archiver"] for r in batch]
     assert "pi_pipe_b" in archived
 
@@ -358,18 +378,20 @@ def test_the_pipes_filters_agree_with_an_independent_event_pattern_engine(platfo
 
 def test_the_rules_route_the_domain_events_as_their_patterns_say(platform, emulator):
     """The deployed rules, evaluated by the emulator (EventBridge user guide, "Amazon EventBridge
-    event patterns": anything-but, value lists): a completed sale of a routable vendor reaches the
-    notifications queue; an unroutable vendor or currency does not; every deliverable status
-    reaches the delivery-events queue."""
+    event patterns": anything-but, value lists, a list value matching by intersection): every
+    domain event of a routable vendor and currency reaches the notifications queue (a watch of a
+    refund held for its sale too); an unroutable vendor or currency does not; every event that
+    announces a deliverable kind reaches the delivery-events queue."""
     from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE
     from scripts.local.runner.eventbridge import matches_pattern
 
     events, sqs = client("events", emulator), client("sqs", emulator)
     bus = next(p.target_bus for p in platform.wiring.pipes if p.target_bus)
-    details = {"ok": {"new_status": "succeeded", "vendor_id": "vendor-a", "currency": "usd"},
-               "unknown-vendor": {"new_status": "succeeded", "vendor_id": "unknown", "currency": "usd"},
-               "no-currency": {"new_status": "succeeded", "vendor_id": "vendor-a", "currency": "XXX"},
-               "refund": {"new_status": "refunded", "vendor_id": "vendor-a", "currency": "usd"}}
+    details = {"ok": {"bus_kinds": ["succeeded"], "vendor_id": "vendor-a", "currency": "USD"},
+               "unknown-vendor": {"bus_kinds": ["succeeded"], "vendor_id": "unknown", "currency": "USD"},
+               "no-currency": {"bus_kinds": ["succeeded"], "vendor_id": "vendor-a", "currency": "XXX"},
+               "refund": {"bus_kinds": ["succeeded", "refunded"], "vendor_id": "vendor-a", "currency": "USD"},
+               "watch": {"bus_kinds": ["awaiting_sale"], "vendor_id": "", "currency": ""}}
     events.put_events(Entries=[{"Source": DOMAIN_EVENT_SOURCE, "DetailType": DOMAIN_EVENT_DETAIL_TYPE, "EventBusName": bus,
                                 "Detail": json.dumps({"transaction_id": tag, **detail})} for tag, detail in details.items()])
     reached = {}
@@ -380,7 +402,8 @@ def test_the_rules_route_the_domain_events_as_their_patterns_say(platform, emula
         [rule] = [r for r in platform.wiring.bus_rules if any(t.endswith(":" + url.rsplit("/", 1)[-1]) for t in r.target_arns)]
         assert reached[function] == sorted(b["detail"]["transaction_id"] for b in bodies
                                            if matches_pattern(rule.pattern, b))
-    assert reached == {"notifier": ["ok"], "delivery_fanout": ["no-currency", "ok", "refund", "unknown-vendor"]}
+    assert reached == {"notifier": ["ok", "refund", "watch"],
+                       "delivery_fanout": ["no-currency", "ok", "refund", "unknown-vendor"]}
 
 
 def test_every_test_the_emulator_table_names_exists():

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from paycore import events as domain_events
+
 import scripts.cost as cost_model
 
 SIZES = {"raw_body": 2997, "envelope": 4260, "event_row": 986, "event_row_gzip": 1738, "event_row_codec": "raw_zd1"}
@@ -309,7 +311,10 @@ def test_delivery_index_entries_without_index_keys_in_the_capture_come_from_the_
 
 
 def test_statuses_only_delivery_routes_are_its_cost_counted_by_status_when_captured(calls_delivery):
-    settings = cost_model.deployed_settings("prod")
+    # by default Pipe B routes every announcement (the notifier tells them all): delivery adds no event
+    deployed = cost_model.deployed_settings("prod")
+    assert deployed.webhook_statuses == domain_events.PIPE_B_ROUTED_KINDS and deployed.delivery_statuses == ()
+    settings = cost_model.deployed_settings("prod", overrides={"pipes": {"status_routed_statuses": ["succeeded"]}})
     assert settings.pipe_b_routed_only and settings.webhook_statuses == ("succeeded",)
     assert settings.delivery_statuses == ("failed", "canceled", "refunded", "reversed")
     run = copy.deepcopy(calls_delivery)

@@ -118,7 +118,7 @@ def test_endpoint_parameter_holds_the_validated_configuration():
 
 def test_a_large_endpoint_configuration_uses_the_advanced_tier():
     endpoints = [{"id": f"ep-big-{i:03d}", "url": f"https://hooks{i}.vendor-big.example.com/payments/webhooks",
-                  "event_types": list(runtime.EVENT_TYPES)} for i in range(30)]
+                  "event_types": list(runtime.EVENT_TYPES)} for i in range(25)]
     out = synth("dev", delivery={"vendors": {"vendor-big": {"endpoints": endpoints}}})
     parameter = by(out, "aws_ssm_parameter", name="/payments/dev/delivery-endpoints")
     assert len(parameter["value"]) > 4096 and parameter["tier"] == "Advanced"
@@ -151,8 +151,11 @@ def test_fanout_and_sender_functions_with_their_environment():
     assert env["DELIVERY_RETRY_SCHEDULE"] == "0,5,300,1800,7200,18000,36000,36000"
     assert env["DELIVERY_TIMEOUT_SECONDS"] == "15" and "DELIVERY_ALLOW_LOOPBACK_HTTP" not in env
     assert set(fanout["environment"]["variables"]) >= {"DELIVERY_QUEUE_URL", "DELIVERY_ENDPOINTS_PARAMETER"}
-    # what the runtime parses is what the stack sets
+    # what the runtime parses is what the stack sets; the sender knows when the queue drops a message
     assert runtime.Settings.from_env(env).schedule == runtime.DEFAULT_SCHEDULE
+    fifo = by(synth("dev"), "aws_sqs_queue", name="deliveries-dev.fifo")
+    assert env["DELIVERY_QUEUE_RETENTION_SECONDS"] == str(fifo["message_retention_seconds"]) == "1209600"
+    assert runtime.Settings.from_env(env).park_after_seconds == 1_209_600 - 86_400
 
 
 def test_local_functions_may_target_loopback_on_a_short_schedule():
@@ -235,8 +238,15 @@ def test_sender_policy_names_exactly_its_queues_table_bus_secrets_and_keys():
     assert s["ConsumeDeliveries"]["resources"] == [f"${{{fifo}.arn}}"]
     assert "sqs:ChangeMessageVisibility" in s["ConsumeDeliveries"]["actions"]
     assert s["DeadLetterExhausted"]["resources"] == [f"${{{dlq}.arn}}"]
-    assert s["DeliveryLog"]["resources"] == [f"${{{_ref(out, 'aws_dynamodb_table', name='deliveries-dev')}.arn}}"]
+    assert s["RequeueBehindParked"] == {**s["RequeueBehindParked"], "actions": ["sqs:SendMessage"],
+                                        "resources": [f"${{{fifo}.arn}}"]}
+    table = f"${{{_ref(out, 'aws_dynamodb_table', name='deliveries-dev')}.arn}}"
+    assert s["DeliveryLog"]["resources"] == [table]
     assert "dynamodb:Query" not in s["DeliveryLog"]["actions"] and "dynamodb:DeleteItem" not in s["DeliveryLog"]["actions"]
+    # deleting is for parked items only (partition keys PARK#...), when one is un-parked
+    assert (s["UnparkMessages"]["actions"], s["UnparkMessages"]["resources"]) == (["dynamodb:DeleteItem"], [table])
+    assert [(c["test"], c["variable"], c["values"]) for c in s["UnparkMessages"]["condition"]] == [
+        ("ForAllValues:StringLike", "dynamodb:LeadingKeys", ["PARK#*"])]
     assert s["DeliveryEvents"]["resources"] == [f"${{{_ref(out, 'aws_cloudwatch_event_bus', name='payments-dev')}.arn}}"]
     [secrets] = s["SigningSecrets"]["resources"]
     assert secrets.endswith(":secret:payment-webhooks/dev/vendors/*") and s["SigningSecrets"]["actions"] == [
@@ -269,6 +279,7 @@ def test_delivery_alarms_of_the_contract():
     alarms = {a["alarm_name"]: a for a in _stack()["resource"]["aws_cloudwatch_metric_alarm"].values()}
     for key, metric in (("delivery-exhausted", "DeliveryExhausted"),
                         ("delivery-endpoint-disabled", "DeliveryEndpointDisabled"),
+                        ("delivery-parked", "DeliveryParked"),
                         ("delivery-malformed-messages", "DeliveryMalformedMessages")):
         alarm = alarms[f"payments-dev-{key}"]
         assert (alarm["metric_name"], alarm["threshold"], alarm["period"]) == (metric, 1, 300)
@@ -356,8 +367,10 @@ def test_fails_when_the_retry_schedule_or_timeouts_are_out_of_range():
     _fails("dev", {"timeout_seconds": 120},
            "dev: delivery.timeout_seconds: must be a number in 0.1..60 (DELIVERY_TIMEOUT_SECONDS), got 120")
     _fails("dev", {"log_ttl_days": 0}, "dev: delivery.log_ttl_days: must be a number in 1..365 (DELIVERY_LOG_TTL_DAYS)")
-    _fails("dev", {"timeout_seconds": 30}, "dev: delivery.sender_timeout_seconds: must be >= 300 (10 x timeout_seconds",
-           "got 180")
+    _fails("dev", {"timeout_seconds": 30}, "dev: delivery.sender_timeout_seconds: must be >= 320 "
+           "(paycore.delivery.sender_timeout_floor", "got 180")
+    # the attempt deadline alone would fit (10 x 15 = 150 s); its AWS calls and the invocation do not
+    _fails("dev", {"sender_timeout_seconds": 160}, "dev: delivery.sender_timeout_seconds: must be >= 170 ", "got 160")
     _fails("dev", {"sender_timeout_seconds": 901}, "dev: delivery.sender_timeout_seconds: must be 1..900, got 901")
 
 

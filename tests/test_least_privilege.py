@@ -56,8 +56,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "delivery-fanout-{env}-role": (FUNCTION_BASE | {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                                                     "ssm:GetParameter"}, set()),
     "delivery-sender-{env}-role": (FUNCTION_BASE | CONSUME | {
-        "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "events:PutEvents",
-        "secretsmanager:GetSecretValue", "ssm:GetParameter"}, set()),
+        "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+        "events:PutEvents", "secretsmanager:GetSecretValue", "ssm:GetParameter"}, set()),
     "payments-{env}-flow-logs": ({"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"}, set()),
     # the replay and redrive tools (constructs/app/operator.py)
     "payments-operator-{env}": ({"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage",

@@ -172,10 +172,12 @@ def test_archive_holds_every_ledger_event(summary):
     assert sorted(summary["_archived"]) == sorted(summary["_event_ids"])
 
 
-def test_notifications_only_for_completed_payments_and_only_to_their_vendor(summary, requests):
+def test_notifications_only_for_sales_and_failed_payments_and_only_to_their_vendor(summary, requests):
+    """The notifier tells a vendor each announcement of its payments: in the main run's mix, a sale
+    or a failed payment (a pending or processing status is not announced)."""
     succeeded = collections.defaultdict(set)
     for r in requests:
-        if r.expect.kind == "valid" and r.expect.status == "succeeded":
+        if r.expect.kind == "valid" and r.expect.status in ("succeeded", "failed"):
             succeeded[r.expect.vendor_id].add(r.expect.transaction_id)
     assert succeeded
     for vendor, messages in summary["_notifications"].items():
@@ -259,6 +261,15 @@ def test_signed_events_with_unusable_business_fields_are_recorded_counted_not_no
     unroutable = zero_loss["unroutable"]
     assert (unroutable["sent"], unroutable["recorded"], unroutable["notified"]) == (3, 3, 0)
     assert unroutable["counted"] == {"unsafe_vendor_id": 2, "unknown_currency": 1}
+
+
+def test_payment_lifecycles_reach_their_vendor_in_order_with_the_right_amounts(zero_loss):
+    """Sales, partial refunds and disputes (two refunds sent before their sales) through the deployed
+    wiring: the ledger's amounts, and each payment's story on SNS and on the vendor's webhooks."""
+    lifecycle = zero_loss["lifecycle"]
+    assert {k: lifecycle[k] for k in ("payments", "out_of_order", "wrong_totals", "vendor_order_violations")} == {
+        "payments": 6, "out_of_order": 2, "wrong_totals": 0, "vendor_order_violations": 0}, lifecycle
+    assert lifecycle["channels"] == ["sns", "webhooks"]
 
 
 def test_only_the_poison_message_reaches_the_dlq_and_redrive_parks_it(zero_loss):
@@ -348,7 +359,7 @@ def test_every_delivery_of_the_whole_run_is_accounted_for(platform, vendors, zer
     """After every scenario (faults, 500s, a dead vendor, a 410): each endpoint has each of its
     notifications once, in order, nothing unverified; duplicates on the wire are counted."""
     rows = ledger_rows(platform.endpoint_url, platform.wiring.table_name)
-    figures = local_e2e.delivery_figures(platform, vendors, [r for r in rows if r.get("row_type", {}).get("S") == "event"])
+    figures = local_e2e.delivery_figures(platform, vendors, rows)
     print("vendor deliveries of the run:", json.dumps(figures))
     assert figures["delivered"] == figures["expected"], figures
     assert (figures["unverified"], figures["out_of_order"]) == (0, 0), figures

@@ -60,19 +60,18 @@ def test_status_pipe_puts_domain_events_on_the_bus_with_the_shared_template():
     assert pipe["target"].startswith("${aws_cloudwatch_event_bus.")
 
 
-def test_status_pipe_sends_only_the_routed_statuses_to_the_bus():
+def test_status_pipe_sends_the_announcing_state_writes_of_the_routed_kinds_to_the_bus():
     def routed(environment: str, **overrides) -> list[str]:
         pattern = json.loads(_pipes(synth(environment, **overrides))[f"payments-status-{environment}"]
                              ["source_parameters"]["filter_criteria"]["filter"][0]["pattern"])
-        return pattern["dynamodb"]["NewImage"]["status"]["S"]
+        return pattern["dynamodb"]["NewImage"]["bus_kinds"]["SS"]
 
-    assert routed("prod", delivery={"vendors": {}}) == ["succeeded"]
-    # plus every status a vendor endpoint subscribes to (the vendor-delivery rule routes them)
-    assert routed("dev") == ["succeeded", "failed", "refunded"]
-    assert routed("prod") == ["succeeded", "failed", "canceled", "refunded", "reversed"]
-    every = _pipes(synth("dev", pipes={"status_routed_statuses": []}))["payments-status-dev"]
-    assert "status" not in json.loads(every["source_parameters"]["filter_criteria"]["filter"][0]["pattern"])[
-        "dynamodb"]["NewImage"]
+    # by default every announcement and the watch of a refund held for its sale (the notifier tells them all)
+    assert routed("prod", delivery={"vendors": {}}) == list(domain_events.PIPE_B_ROUTED_KINDS)
+    assert routed("dev") == list(domain_events.PIPE_B_ROUTED_KINDS)
+    # fewer kinds configured: plus every kind a vendor endpoint subscribes to (the vendor-delivery rule routes them)
+    assert routed("dev", pipes={"status_routed_statuses": ["succeeded"]}) == ["succeeded", "failed", "refunded"]
+    assert routed("dev", pipes={"status_routed_statuses": []}) == list(domain_events.PIPE_B_ROUTED_KINDS)
 
 
 def test_archive_pipe_batching_follows_the_settings():

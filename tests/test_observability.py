@@ -160,6 +160,17 @@ def test_signature_mismatch_rate_secret_and_unroutable_alarms_watch_the_processo
     assert unroutable["dimensions"]["reason"] == "unsafe_vendor_id"
 
 
+def test_lifecycle_alarms_watch_event_id_conflicts_contradicting_events_and_sales_that_never_come():
+    alarms = _alarms(synth("dev"))
+    watched = {name: (alarms[f"payments-dev-{name}"]["metric_name"], alarms[f"payments-dev-{name}"]["dimensions"],
+                      alarms[f"payments-dev-{name}"]["threshold"])
+               for name in ("event-id-conflict", "lifecycle-conflict", "lifecycle-sale-missing")}
+    service = {"service": "payment-webhooks"}
+    assert watched == {"event-id-conflict": ("WebhookRejected", {**service, "reason": "event_id_conflict"}, 1),
+                       "lifecycle-conflict": ("LifecycleConflict", service, 1),
+                       "lifecycle-sale-missing": ("LifecycleSaleMissing", service, 1)}
+
+
 def test_fails_when_business_alarms_repeat_a_key_or_have_no_threshold():
     from constructs.observability import MetricAlarm
 

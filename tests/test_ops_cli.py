@@ -56,6 +56,12 @@ def secrets_written():
     (["--env", "dev", "redrive"], "queue webhooks-dev.fifo does not exist in us-east-1"),
     (["--env", "dev", "redrive", "--queue", "ingset"], "argument --queue: invalid choice: 'ingset'"),
     (["--env", "dev"], "the following arguments are required: command"),
+    (["--env", "dev", "deliveries"], "the following arguments are required: COMMAND"),
+    (["--env", "dev", "deliveries", "release"], "the following arguments are required: --endpoint"),
+    (["--env", "dev", "deliveries", "release", "--endpoint", "ep-demo-main", "--dry-run"],
+     "SSM parameter /payments/dev/delivery-endpoints does not exist (is the stack deployed? or give --endpoints-file)"),
+    (["--env", "dev", "deliveries", "recover", "--endpoint", "ep-demo-main", "--since", "last week"],
+     "argument --since: must be an ISO-8601 date or time"),
 ])
 def test_user_mistakes_are_one_line_exit_2_and_write_nothing(aws, capsys, argv, message):
     code, out, err = run(argv, capsys)
@@ -134,6 +140,26 @@ def test_deliveries_act_on_the_names_the_stack_deploys(aws, capsys):
     assert json.loads(out)["count"] == 0
     code, out, err = run(["--env", "dev", "deliveries", "pause", "--endpoint", "ep-demo-main", "--dry-run"], capsys)
     assert code == 0 and json.loads(out)["dry_run"] is True, out + err
+
+
+DELIVERY_COMMANDS = ("list", "attempts", "resend", "recover", "pause", "resume", "disable", "enable", "release", "secret")
+
+
+@pytest.mark.parametrize("command", DELIVERY_COMMANDS)
+def test_every_deliveries_command_explains_itself_and_each_option(capsys, command):
+    with pytest.raises(SystemExit) as done:
+        ops.main(["--env", "dev", "deliveries", command, "--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0 and text.startswith(f"usage: python -m scripts.ops deliveries {command} ")
+    description, options = text.split("\n\n", 2)[1:3]
+    assert len(description.split()) >= 8  # says what the command does
+    lines = [line for line in options.splitlines()[1:] if line.strip()]
+    undescribed = [line for line in lines if line.lstrip().startswith("-") and len(line.split()) <= 2]
+    assert not undescribed, undescribed
+    assert ("--dry-run" in text) == (command not in ("list", "attempts"))
+    with pytest.raises(SystemExit):
+        ops.main(["--env", "dev", "deliveries", "--help"])
+    assert f"    {command} " in capsys.readouterr().out  # listed with its summary
 
 
 def test_the_local_environment_targets_its_emulator_and_the_others_aws(aws):

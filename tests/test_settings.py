@@ -304,11 +304,11 @@ FIELD_RULES = [
     ("pipe-record-age", "dev", {"pipes": {"maximum_record_age_seconds": 30}},
      "dev: pipes.maximum_record_age_seconds: must be -1 (forever) or 60..604800, got 30", None),
     ("routed-status", "dev", {"pipes": {"status_routed_statuses": ["succeeded", "done"]}},
-     "dev: pipes.status_routed_statuses[1]: must be one of canceled, failed, pending, processing, refunded, "
-     "requires_action, requires_capture, reversed, succeeded, got 'done'", None),
+     "dev: pipes.status_routed_statuses[1]: must be one of awaiting_sale, canceled, dispute_lost, dispute_opened, "
+     "dispute_won, failed, refund_failed, refunded, reversed, succeeded, got 'done'", None),
     ("completed-status-routed", "dev", {"pipes": {"status_routed_statuses": ["refunded"]}},
-     "dev: pipes.status_routed_statuses: must include 'succeeded' (the completed-payment rule routes it to the vendor "
-     "notifications), or be empty (every change), got ['refunded']", None),
+     "dev: pipes.status_routed_statuses: must include 'succeeded' (the vendor-notification rule routes it to the "
+     "vendor notifications), or be empty (every announcement), got ['refunded']", None),
     ("latency-alarm", "dev", {"alarms": {"api_latency_p99_ms": 30_000}},
      "dev: alarms.api_latency_p99_ms: must be 1..29000 (API Gateway timeout), got 30000", None),
     ("oldest-message-alarm", "dev", {"alarms": {"ingest_oldest_message_seconds": 10}},

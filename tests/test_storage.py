@@ -51,8 +51,10 @@ def test_ledger_indexes_project_keys_only_unless_the_settings_say_otherwise():
                  name="payment-transactions-dev")
     for index in include["global_secondary_index"]:
         assert index["projection_type"] == "INCLUDE"
-        assert index["non_key_attributes"] == ["status", "previous_status", "amount", "currency", "vendor_id",
-                                               "customer_id", "provider", "updated_at", "last_event_id"]
+        assert index["non_key_attributes"] == [
+            "status", "previous_status", "amount", "currency", "vendor_id", "customer_id", "provider", "updated_at",
+            "last_event_id", "payment_status", "captured_amount", "refunded_amount", "reversed_amount",
+            "disputed_amount", "dispute_lost_amount", "net_amount", "refunds", "disputes", "version", "refund_totals"]
 
 
 def test_fails_when_the_index_projection_is_unknown_or_include_has_no_attributes():

@@ -225,7 +225,30 @@ def _cases(templates: dict[str, str]) -> list[dict]:
     requests += [localstack_request(f"vector/{i}", v["template"], v["body"], v.get("headers", {}),
                                     query=v.get("query", {}), path=v.get("path"), headers_as=v.get("headers_as", "java"))
                  for i, v in enumerate(AWS_VECTORS)]
+    requests += [localstack_request(f"{provider}/lifecycle/{name}", templates[provider], body, HEADERS[provider])
+                 for provider in PROVIDERS for name, body in lifecycle_bodies(provider).items()]
     return requests
+
+
+LIFECYCLE = ROOT / "tests" / "lambda" / "data" / "lifecycle"
+#: Bodies where the group rules read something odd (each renders the group the rules say).
+ODD_LINKS = {
+    "links_not_a_list": b'{"resource": {"id": "X1", "links": "abc"}}',
+    "links_null": b'{"resource": {"links": null}}',
+    "link_without_href": b'{"resource": {"id": "X2", "links": [{"rel": "up"}, 3, {"href": "/v2/payments/captures/Z"}]}}',
+    "links_a_map": b'{"resource": {"links": {"rel": "up", "href": "/v2/payments/captures/Z"}}}',
+    "order_up_link": b'{"resource": {"id": "X3", "links": [{"rel": "up", "href": "https://a/v2/checkout/orders/O1"}]}}',
+    "two_capture_links": (b'{"resource": {"links": [{"rel": "up", "href": "https://a/v2/payments/captures/C1"},'
+                          b' {"rel": "up", "href": "https://a/v2/payments/captures/C2"}]}}'),
+    "intent_null": b'{"data": {"object": {"payment_intent": null, "id": "ch_1"}}}',
+    "intent_text": b'{"data": {"object": {"payment_intent": "pi_9", "id": "ch_1"}}}',
+}
+
+
+def lifecycle_bodies(provider: str) -> dict[str, bytes]:
+    """Each lifecycle fixture of the provider (tests/lambda/data/lifecycle/) and the odd bodies."""
+    bodies = {path.stem: path.read_bytes() for path in sorted((LIFECYCLE / provider).glob("*.json"))}
+    return {**bodies, **ODD_LINKS}
 
 
 @pytest.fixture(scope="module")
@@ -348,10 +371,36 @@ def test_single_quote_in_a_header_value_is_a_malformed_envelope_as_on_aws(provid
 
 def test_every_reference_that_can_be_null_is_quiet(deployed_templates):
     # On AWS a null reference renders as nothing (AWS-recorded: `"body": ,`); Velocity and airspeed print
-    # the reference's own text. The templates read `$input.path` (null for a missing id) only quietly.
+    # the reference's own text. The templates read `$input.path` (null for a missing id) only quietly,
+    # but as the list a #foreach walks, which renders nothing (Velocity skips a null list).
     for template in deployed_templates.values():
         assert "$!input.path(" in template
-        assert template.count("$input.path(") == 0
+        assert template.count("$input.path(") == template.count("#foreach($link in $input.path(")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_every_event_of_a_payment_renders_its_payment_as_the_fifo_group_in_both_renderers(
+        provider, deployed_templates, localstack):
+    """A refund or dispute lands in its payment's group: both renderers read the group rules as the
+    runtime does (paycore.providers.group_id_of), and for every lifecycle fixture the group is the
+    payment the processor records the event on."""
+    from paycore.envelope import build_envelope
+
+    spec = providers.get(provider)
+    for name, body in lifecycle_bodies(provider).items():
+        group = sqs_form(ours(deployed_templates[provider], body, HEADERS[provider]))["MessageGroupId"]
+        assert sqs_form(localstack[f"{provider}/lifecycle/{name}"])["MessageGroupId"] == group, name
+        payload = json.loads(body)
+        assert group == (providers.group_id_of(spec, payload) or REQUEST_ID), name
+        if name in ODD_LINKS:
+            continue
+        envelope = build_envelope(provider=provider, received_at=EPOCH_MS, request_id=REQUEST_ID, source_ip=SOURCE_IP,
+                                  headers={}, raw=body)
+        txn = spec.normalize(envelope, payload)  # a Transaction (of whichever paycore copy a test loaded)
+        assert getattr(txn, "transaction_id", None) == group, name
+    expected = {"stripe": "pi_3MtwBwLkdIwHu7ix28a3tqPa", "paypal": "3C679366HH908993F"}[provider]
+    assert {sqs_form(ours(deployed_templates[provider], body, HEADERS[provider]))["MessageGroupId"]
+            for name, body in lifecycle_bodies(provider).items() if name not in ODD_LINKS} == {expected}
 
 
 # AWS's documented and recorded examples, for the functions the templates use. `localstack` is what

@@ -54,7 +54,7 @@ def watched_resources(stack: Platform) -> WatchedResources:
 
 
 def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
-    """Alarms on the processor's own metrics (paycore.obs names them)."""
+    """Alarms on the processor's and the notifier's own metrics (paycore.obs names them)."""
     return (
         MetricAlarm("signature-mismatches", "WebhookRejected", a.signature_mismatches_per_5min,
                     "Webhooks rejected as signature_mismatch: a forgery wave, or a signing secret rotated at the "
@@ -84,6 +84,19 @@ def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
                     "Verified events recorded with a vendor id that cannot be routed: no vendor was notified "
                     "(ledger rows keep vendor_id_raw; GET /transactions?vendor_id=unknown)",
                     {**_SERVICE, "reason": "unsafe_vendor_id"}),
+        MetricAlarm("event-id-conflict", "WebhookRejected", 1,
+                    "A verified event id came again naming another payment: refused and quarantined "
+                    "(event_id_conflict), the first payment's record stands; look at both payments",
+                    {**_SERVICE, "reason": "event_id_conflict"}),
+        MetricAlarm("lifecycle-conflict", "LifecycleConflict", 1,
+                    "A refund, dispute or later payment event names another vendor, customer or currency than "
+                    "its payment's sale: recorded, the sale's values kept, the other kept raw on the state row "
+                    "(conflicts; GET /transactions/{id})", _SERVICE),
+        MetricAlarm("lifecycle-sale-missing", "LifecycleSaleMissing", 1,
+                    "A refund, reversal or dispute arrived and its payment's sale did not follow within the "
+                    "notifier's watch (the notifications queue's receives): it is held on the state row (status "
+                    "awaiting_sale, GET /transactions/{id}) and told right after the sale when it comes; find the "
+                    "sale at the provider (dashboard, events API) and have it resent", _SERVICE),
     )
 
 
@@ -97,6 +110,10 @@ def delivery_alarms(names: Names) -> tuple[MetricAlarm, ...]:
         MetricAlarm("delivery-endpoint-disabled", "DeliveryEndpointDisabled", 1,
                     "A vendor endpoint was disabled (410 Gone or failing too long); its messages wait for "
                     "python -m scripts.ops deliveries enable + recover", _SERVICE),
+        MetricAlarm("delivery-parked", "DeliveryParked", 1,
+                    "Vendor webhooks parked in the deliveries table before the queue's 14-day retention ran out "
+                    "(an endpoint paused or failing for ~13 days): python -m scripts.ops deliveries "
+                    "resume|enable|release", _SERVICE),
         MetricAlarm("delivery-malformed-messages", "DeliveryMalformedMessages", 1,
                     "Delivery queue messages the sender could not read (dropped to the delivery DLQ)", _SERVICE),
         MetricAlarm("deliveries-in-flight", "ApproximateNumberOfMessagesNotVisible", DELIVERIES_IN_FLIGHT_ALARM,

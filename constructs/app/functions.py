@@ -27,7 +27,7 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "processor": ("TABLE_NAME", "ARCHIVE_BUCKET", "SECRET_PREFIX", "ENABLED_PROVIDERS",
                   "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS", "PAYPAL_MODE", "PROCESSOR_PARALLEL_GROUPS"),
     "archiver": ("TABLE_NAME", "ARCHIVE_BUCKET", "ARCHIVE_KMS_KEY_ARN"),
-    "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS"),
+    "notifier": ("NOTIFY_MARKERS_TABLE", "VENDOR_TOPIC_ARN", "KNOWN_VENDORS", "NOTIFICATIONS_MAX_RECEIVE_COUNT"),
     "reader": ("TABLE_NAME", "SECRET_PREFIX", "API_BASE_PATH"),
     "status": ("TABLE_NAME", "API_BASE_PATH"),
     "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL", "API_BASE_PATH"),
@@ -70,6 +70,7 @@ def function_environment(settings: Settings, configuration: Mapping[str, str], *
         "RECONCILE_INTERVAL_SECONDS": str(settings.reconcile.interval_minutes * 60),
         "RECONCILE_LOOKBACK_SECONDS": str(settings.reconcile.lookback_minutes * 60),
         "PAYPAL_API_BASE": PAYPAL_API_BASES[settings.paypal_mode],
+        "NOTIFICATIONS_MAX_RECEIVE_COUNT": str(settings.notifications_max_receive_count),
         ROUTES_VARIABLE: authorizer_routes(webhook_routes),
     }
     if settings.emulator:  # the local platform's fake provider APIs answer on loopback http

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from paycore import providers
 from paycore.envelope import FIELDS
+from paycore.providers import GroupRule
 
 
 def render_request_template(provider: str) -> str:
@@ -54,7 +55,8 @@ def render_request_template(provider: str) -> str:
     # event id would otherwise claim that id for SQS's 5-minute window and the genuine delivery
     # would be dropped. Idempotency is the ledger's conditional write.
     out.append("#set($dedup = $context.requestId)")
-    out.append(f"#set($group = \"$!input.path('{spec.group_id_path}')\")")
+    out.append('#set($group = "")')
+    out.extend(_group_rule(rule) for rule in (*spec.group_id_rules, GroupRule(spec.group_id_path)))
     out.append('#if($group == "")#set($group = $dedup)#end')
     out.append(
         '#set($form = "Action=SendMessage'
@@ -66,6 +68,18 @@ def render_request_template(provider: str) -> str:
     # read as another directive name in Velocity.
     out.append("$form")
     return "".join(out)
+
+
+def _group_rule(rule: GroupRule) -> str:
+    """VTL that sets ``$group`` from one group rule while it is still empty: the text at the path,
+    or the last segment of the href of the rule's link (``$href``, set from ``"$!link.href"``, is a
+    string, so ``contains`` and ``replaceAll`` are Java's String methods; ``#foreach`` over a
+    missing list does nothing)."""
+    if not rule.link_rel:
+        return f"#if($group == \"\")#set($group = \"$!input.path('{rule.path}')\")#end"
+    return (f"#if($group == \"\")#foreach($link in $input.path('{rule.path}'))#set($href = \"$!link.href\")"
+            f"#if(\"$!link.rel\" == \"{rule.link_rel}\" && $href.contains(\"{rule.href_contains}\"))"
+            "#set($group = $href.replaceAll(\"^.*/\", \"\"))#end#end#end")
 
 
 def _vtl_concat(var: str, text: str) -> str:

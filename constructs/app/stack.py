@@ -21,7 +21,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 from paycore import delivery as delivery_runtime
 from paycore import events as domain_events
-from paycore.query import PUBLIC_STATE_FIELDS
+from paycore.query import STATE_READ_FIELDS
 
 from constructs.app import local
 from constructs.app.alarms import business_alarms, delivery_alarms, reconcile_alarms, watched_resources
@@ -183,7 +183,7 @@ class PaymentPlatformStack(TerraformStack):
         ledger = LedgerTable(
             self, "ledger", table_name=names.ledger_table, kms_key_arn=keys["dynamodb"].arn,
             deletion_protection_enabled=s.protects_data, index_projection_type=s.ledger_index_projection,
-            index_non_key_attributes=[f for f in PUBLIC_STATE_FIELDS if f not in index_keys]
+            index_non_key_attributes=[f for f in STATE_READ_FIELDS if f not in index_keys]
             if s.ledger_index_projection == "INCLUDE" else (),
         )
         # a second region of the same environment can coexist (names.archive_bucket)

@@ -18,7 +18,8 @@ class DeliveryQueueOptions:
     timeout, retention 4 days, redrive after `events_max_receive_count` (1..1000) receives to
     `events_dead_letter_queue_name` (default `{events_queue_name}-dlq`).
     queue_name / dead_letter_queue_name: the deliveries FIFO queue (no redrive policy: a held
-    message counts receives, the sender dead-letters itself) and its FIFO dead-letter queue."""
+    message counts receives, the sender dead-letters itself; retention 14 days, which the sender
+    is told so that it parks a message before it) and its FIFO dead-letter queue."""
 
     events_queue_name: str
     events_max_receive_count: int

@@ -3,7 +3,7 @@
     bus rule -> SQS delivery-events (+ DLQ) -> fan-out function -> SQS FIFO deliveries (no redrive)
     -> sender function (VPC, egress security group) -> vendors; table of messages and attempts;
     FIFO dead-letter queue for exhausted messages; a second rule sends the delivery events
-    (exhausted, endpoint disabled) to the alerts topic.
+    (exhausted, endpoint disabled, messages parked) to the alerts topic.
 
 The product's names, rule patterns and endpoint document are options (the app layer derives them
 from `paycore.delivery`); the functions are built by the caller's `function_builder`, so they
@@ -42,7 +42,7 @@ from constructs.delivery.options import (
     SenderOptions,
 )
 from constructs.processing import SQS_BATCH_SIZE, FunctionSpec
-from constructs.queueing import VISIBILITY_FACTOR, FifoQueue, WebhookQueue
+from constructs.queueing import FOURTEEN_DAYS, VISIBILITY_FACTOR, FifoQueue, WebhookQueue
 from constructs.storage import encrypted_table
 
 #: SSM String parameters above 4 KB need the Advanced tier (8 KB).
@@ -116,9 +116,11 @@ class VendorDelivery(Construct):
             dlq_max_receive_count=queues.events_max_receive_count,
             dlq_name=queues.events_dead_letter_queue_name, service_senders=rule_arn, dlq_service_senders=rule_arn,
         )
+        # the sender parks a message in the table before this retention runs out (it is told it)
         self.queue = FifoQueue(
             self, "deliveries-queue", name=queues.queue_name, kms_key_arn=keys.sqs,
-            visibility_timeout_seconds=VISIBILITY_FACTOR * sender.function.timeout_seconds).queue
+            visibility_timeout_seconds=VISIBILITY_FACTOR * sender.function.timeout_seconds,
+            message_retention_seconds=FOURTEEN_DAYS).queue
         self.dead_letter_queue = FifoQueue(
             self, "dead-letter-queue", name=queues.dead_letter_queue_name, kms_key_arn=keys.sqs).queue
 
@@ -165,7 +167,7 @@ class VendorDelivery(Construct):
         self.sender = function_builder("delivery-sender", _with_environment(sender.function, {
             "DELIVERY_TABLE_NAME": self.table.name, "DELIVERY_QUEUE_URL": queue_url,
             "DELIVERY_DLQ_URL": self.dead_letter_queue.url, "EVENT_BUS_NAME": rules.event_bus_name,
-            "DELIVERY_ENDPOINTS_PARAMETER": parameter,
+            "DELIVERY_ENDPOINTS_PARAMETER": parameter, "DELIVERY_QUEUE_RETENTION_SECONDS": str(FOURTEEN_DAYS),
         }), [self.sender_security_group.id] if self.sender_security_group is not None else None)
 
         parameter_arn = self.endpoints_parameter.arn
@@ -186,9 +188,14 @@ class VendorDelivery(Construct):
                          "sqs:ChangeMessageVisibility"],
              "resources": [self.queue.arn]},
             {"sid": "DeadLetterExhausted", "actions": ["sqs:SendMessage"], "resources": [self.dead_letter_queue.arn]},
+            # a new message goes behind the parked ones being re-sent
+            {"sid": "RequeueBehindParked", "actions": ["sqs:SendMessage"], "resources": [self.queue.arn]},
             {"sid": "DeliveryLog",
              "actions": ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
              "resources": [self.table.arn]},
+            # a re-sent parked message leaves the park partition (PARK#...) when it is un-parked
+            {"sid": "UnparkMessages", "actions": ["dynamodb:DeleteItem"], "resources": [self.table.arn],
+             "conditions": [("ForAllValues:StringLike", "dynamodb:LeadingKeys", ["PARK#*"])]},
             {"sid": "DeliveryEvents", "actions": ["events:PutEvents"], "resources": [rules.event_bus_arn]},
             {"sid": "SigningSecrets", "actions": ["secretsmanager:GetSecretValue"], "resources": [secrets_arn]},
             {"sid": "ReadEndpoints", "actions": ["ssm:GetParameter"], "resources": [parameter_arn]},

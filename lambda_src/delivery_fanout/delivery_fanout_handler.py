@@ -1,17 +1,19 @@
-"""Delivery fan-out: status-change events (queue ``delivery-events-{env}``, fed by the bus rule
-``vendor-delivery``) -> one message per subscribed vendor endpoint on ``deliveries-{env}.fifo``.
+"""Delivery fan-out: domain events (queue ``delivery-events-{env}``, fed by the bus rule
+``vendor-delivery``) -> one message per announcement and subscribed vendor endpoint on
+``deliveries-{env}.fifo``.
 
-* Message group = (endpoint, payment): a later status of one payment waits behind an earlier one
-  for the same endpoint; endpoints and payments never wait for each other.
-* ``MessageDeduplicationId`` = the deterministic ``webhook-id`` (endpoint, payment, status): a
-  duplicate domain event within 5 minutes is dropped by SQS, a later one by the sender (the
-  message row is already delivered).
-* The bus hop may reorder two changes of one payment (e.g. succeeded, refunded seconds apart).
-  Each event carries ``old_status``: when the endpoint wants that status too, its message is
-  enqueued first (same webhook-id as the event of its own, so it is delivered once), so the
-  refund never overtakes the sale.
+* Message group = (endpoint, payment): a later announcement of one payment waits behind an
+  earlier one for the same endpoint; endpoints and payments never wait for each other.
+* Each domain event carries the payment's last announcements in seq order
+  (paycore.lifecycle.WINDOW); its own and those made up to a day before them
+  (paycore.events.announcements_to_tell) are enqueued, oldest first, so an announcement never
+  overtakes an earlier one, whatever order the bus delivers the events in: the one that arrives
+  first enqueues its predecessors before itself.
+* ``MessageDeduplicationId`` = the deterministic ``webhook-id`` (endpoint, payment, seq): the same
+  announcement from another domain event within 5 minutes is dropped by SQS, a later one by the
+  sender (its message row is no longer pending), so each is delivered once.
 * No DynamoDB write here: the sender creates the message row on first sight (one SQS call per
-  event and up to 10 endpoints).
+  event and up to 10 messages).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from paycore import delivery, obs
-from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE
+from paycore.events import DOMAIN_EVENT_DETAIL_TYPE, DOMAIN_EVENT_SOURCE, announcements_to_tell
 from paycore.model import SAFE_ID
 from paycore.obs import logger, metrics, tracer
 
@@ -41,26 +43,20 @@ def sqs_client():
 
 
 def messages_for(detail: dict[str, Any], endpoints: dict[str, delivery.Endpoint], now: float) -> list[dict[str, Any]]:
-    """The delivery messages (SQS entries) one status change produces, in the order to enqueue."""
+    """The delivery messages (SQS entries) one domain event produces, in the order to enqueue."""
     transaction_id = str(detail.get("transaction_id") or "")
     vendor_id = str(detail.get("vendor_id") or "")
-    new_status, old_status = str(detail.get("new_status") or ""), str(detail.get("old_status") or "")
     if not SAFE_ID.match(transaction_id):
         raise InvalidEvent("transaction_id is missing or invalid")
     if not vendor_id:
         return []
-    chain = []
-    if delivery.event_type_of(old_status) and delivery.status_rank(old_status) < delivery.status_rank(new_status):
-        chain.append((old_status, ""))  # when it happened is not in this event: data.occurred_at null
-    if delivery.event_type_of(new_status):
-        chain.append((new_status, str(detail.get("occurred_at") or "")))
     entries = []
     for endpoint in delivery.endpoints_of_vendor(endpoints, vendor_id):
-        for status, occurred_at in chain:
-            event_type = delivery.event_type_of(status)
-            if not endpoint.wants(event_type):
+        for announcement in announcements_to_tell(detail):
+            event_type = delivery.event_type_of(announcement.get("kind", ""))
+            if event_type is None or not endpoint.wants(event_type):
                 continue
-            message_id = delivery.webhook_id(endpoint.id, transaction_id, status)
+            message_id = delivery.webhook_id(endpoint.id, transaction_id, delivery.announcement_label(announcement["seq"]))
             body = {
                 "v": 1,
                 "message_id": message_id,
@@ -68,9 +64,10 @@ def messages_for(detail: dict[str, Any], endpoints: dict[str, delivery.Endpoint]
                 "vendor_id": vendor_id,
                 "transaction_id": transaction_id,
                 "event_type": event_type,
-                "status": status,
+                "status": announcement["kind"],
+                "seq": announcement["seq"],
                 "created_at": delivery.iso(now),
-                "payload": delivery.payload(detail, status, occurred_at),
+                "payload": delivery.payload(detail, announcement),
             }
             entries.append({
                 "Id": str(len(entries)),

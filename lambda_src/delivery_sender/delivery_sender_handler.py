@@ -14,7 +14,9 @@ later status of that payment cannot overtake it, and every other group keeps flo
   ``DeliveryExhausted`` on the bus, metric.
 
 Groups of one batch run in parallel threads (records of one group in order): a slow vendor does
-not hold another vendor's request behind its timeout. Nothing of a body, header or secret is
+not hold another vendor's request behind its timeout. Each attempt ends by its deadline
+(``paycore.egress``); a record the invocation has no time left for is returned unattempted
+(the function timeout fits a batch: ``paycore.delivery.sender_timeout_floor``). Nothing of a body, header or secret is
 logged; the endpoint URL is not logged either (vendors put tokens in URLs).
 """
 from __future__ import annotations
@@ -23,14 +25,18 @@ import json
 import os
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import ClientError
 
 from paycore import delivery, egress, fifo_groups, obs
-from paycore.delivery_store import ACTIVE, DELIVERED, DISABLED, EXHAUSTED, FAILED, PAUSED, PENDING, DeliveryStore, endpoint_key, message_key
+from paycore.delivery_store import (
+    ACTIVE, DELIVERED, DISABLED, EXHAUSTED, FAILED, PARKED, PARKING, PAUSED, PENDING, RELEASING, DeliveryStore,
+    endpoint_key, message_key, park_sort_key,
+)
 from paycore.ledger import deserialize
 from paycore.obs import logger, metrics, tracer
 from paycore.secrets import SecretStore
@@ -123,6 +129,7 @@ def _new_row(msg: dict[str, Any], now: float, ttl: int) -> dict[str, Any]:
         "pk": f"MSG#{msg['message_id']}", "sk": "MSG", "row_type": "message",
         "message_id": msg["message_id"], "endpoint_id": msg["endpoint_id"], "vendor_id": msg["vendor_id"],
         "transaction_id": msg["transaction_id"], "event_type": msg["event_type"], "status": msg.get("status"),
+        "seq": msg.get("seq") if isinstance(msg.get("seq"), int) else None,
         "payload": msg["payload"], "created_at": msg["created_at"], "state": PENDING,
         "cycle_attempts": 0, "total_attempts": 0, "updated_at": delivery.iso(now),
         "endpoint_key": msg["endpoint_id"], "txn_key": msg["transaction_id"],
@@ -141,7 +148,55 @@ def disable_endpoint(endpoint: delivery.Endpoint, reason: str, now: float) -> bo
     return True
 
 
-def process(msg: dict[str, Any], settings: delivery.Settings, endpoints: dict[str, delivery.Endpoint]) -> Hold | str:
+def _park_mode(state: Mapping[str, Any]) -> str | None:
+    """What the endpoint does with a new message because some are parked: None, parking, releasing."""
+    mode = state.get("park_mode")
+    if mode == RELEASING and int(state.get("parked", 0)) <= 0:
+        return None  # the last parked message was re-sent
+    return str(mode) if mode else None
+
+
+def _sent_at(record: Mapping[str, Any] | None, row: Mapping[str, Any]) -> float:
+    """When SQS took the message (its retention counts from then); the row's creation if unknown
+    (never later than the send: parks early rather than late)."""
+    try:
+        return int((record or {}).get("attributes", {})["SentTimestamp"]) / 1000
+    except (KeyError, TypeError, ValueError):
+        return datetime.fromisoformat(str(row["created_at"]).replace("Z", "+00:00")).timestamp()
+
+
+def park(row: dict[str, Any], state: Mapping[str, Any], *, reason: str, held_for: str, now: float) -> str:
+    """Take the message out of the queue into the table (durable, no TTL) until ops release it; the
+    first one of an endpoint puts it in parking mode and says so (event, warning)."""
+    endpoint_id, vendor = row["endpoint_id"], row["vendor_id"]
+    if state.get("park_mode") != PARKING and store().start_parking(endpoint_id, delivery.iso(now)):
+        _emit(delivery.PARKED_DETAIL_TYPE, {"endpoint_id": endpoint_id, "vendor_id": vendor,
+                                            "message_id": row["message_id"], "reason": reason, "held_for": held_for,
+                                            "parked_at": delivery.iso(now)})
+        logger.warning("delivery endpoint parking messages", extra={"endpoint_id": endpoint_id, "reason": reason,
+                                                                    "held_for": held_for})
+    sort_key = park_sort_key(row, delivery.status_rank(str(row.get("status") or "")))
+    if not store().park(row, sort_key=sort_key, reason=reason, now=delivery.iso(now)):
+        obs_count("DeliveryDuplicatesSkipped")
+        return "skipped_parked"
+    vendor_metric("DeliveryParked", vendor, total=True)
+    return "parked"
+
+
+def requeue(msg: Mapping[str, Any], record: Mapping[str, Any] | None) -> str:
+    """Send the message again behind what ops are re-sending of its group (the endpoint is releasing
+    parked messages, which the queue holds behind this one); the copy is not requeued again."""
+    body = {k: v for k, v in msg.items() if k != "park_key"}
+    sqs_client().send_message(
+        QueueUrl=os.environ["DELIVERY_QUEUE_URL"], MessageBody=json.dumps({**body, "after_park": True}, separators=(",", ":")),
+        MessageGroupId=delivery.group_id(msg["endpoint_id"], msg["transaction_id"]),
+        MessageDeduplicationId=f"{msg['message_id']}.a{(record or {}).get('messageId', '0')}")
+    obs_count("DeliveryRequeued")
+    return "requeued"
+
+
+def process(msg: dict[str, Any], settings: delivery.Settings, endpoints: dict[str, delivery.Endpoint],
+            record: Mapping[str, Any] | None = None) -> Hold | str:
     """One delivery message -> an outcome string (the message is done) or a :class:`Hold`."""
     now = delivery.clock()
     row, state = _read_rows(msg["message_id"], msg["endpoint_id"])
@@ -149,27 +204,51 @@ def process(msg: dict[str, Any], settings: delivery.Settings, endpoints: dict[st
         row = _new_row(msg, now, settings.log_ttl_seconds)
         if not store().create_message(row):
             row = store().get_message(msg["message_id"]) or row
+    endpoint = endpoints.get(row["endpoint_id"])
+    message_id, vendor = row["message_id"], row["vendor_id"]
+    disabled = endpoint is None or state.get("admin_state") == DISABLED
+    paused = endpoint is not None and (endpoint.paused or state.get("admin_state") == PAUSED)
+    released = msg.get("park_key")
+    if released and row["state"] == PARKED and row.get("park_sort") == released:
+        if disabled or paused:
+            return "kept_parked"  # released while it cannot be delivered: the next release sends it
+        if not store().unpark(row, now=delivery.iso(now), expires_at=int(now) + settings.log_ttl_seconds):
+            return "skipped_parked"
+        row = {**row, "state": PENDING, "cycle_attempts": 0}
+        vendor_metric("DeliveryReleased", vendor)
     if row["state"] != PENDING:
         obs_count("DeliveryDuplicatesSkipped")
         return f"skipped_{row['state']}"
-    endpoint = endpoints.get(row["endpoint_id"])
-    message_id, vendor = row["message_id"], row["vendor_id"]
-    if endpoint is None or state.get("admin_state") == DISABLED:
+    if disabled or endpoint is None:
         reason = "endpoint_removed" if endpoint is None else "endpoint_disabled"
         store().update_message(message_id, {"state": FAILED, "failure_reason": reason, "updated_at": delivery.iso(now)})
         vendor_metric("DeliveryNotAttempted", vendor)
         return reason
+    mode = None if released else _park_mode(state)
+    if mode == RELEASING and not paused:
+        if not msg.get("after_park"):
+            return requeue(msg, record)
+    elif mode is not None:  # parking (or paused while releasing): behind the parked ones, in the table
+        return park(row, state, reason="behind_parked", held_for="paused" if paused else "parked", now=now)
+
+    def held(seconds: int, reason: str) -> Hold | str:
+        """Hold the message in the queue, or park it if it would come back too close to its expiry."""
+        at = delivery.clock()
+        if at + seconds - _sent_at(record, row) >= settings.park_after_seconds:
+            return park(row, state, reason="retention", held_for=reason, now=at)
+        return Hold(seconds, reason)
+
     due = float(row.get("next_attempt_ts", 0))
     if due > now:  # woke up early (see _hold): wait for the scheduled time, no attempt
-        return Hold(max(1, int(due - now + 0.999)), "not_due")
-    if endpoint.paused or state.get("admin_state") == PAUSED:
+        return held(max(1, int(due - now + 0.999)), "not_due")
+    if paused:
         vendor_metric("DeliveryHeldPaused", vendor)
-        return Hold(settings.pause_recheck_seconds, "paused")
+        return held(settings.pause_recheck_seconds, "paused")
     if endpoint.rate_limit_per_second:
         start, length, allowed = delivery.rate_window(endpoint.rate_limit_per_second, now)
         if not store().take_rate_slot(endpoint.id, start, allowed, start + length + 3600):
             vendor_metric("DeliveryRateLimited", vendor)
-            return Hold(max(1, start + length - int(now)), "rate_limited")
+            return held(max(1, start + length - int(now)), "rate_limited")
 
     with _SECRET_LOCK:  # one Secrets Manager call per endpoint and cache period, not one per thread
         secret_value = secret_store().get_json(delivery.secret_name(secret_store().prefix, endpoint.id))
@@ -216,7 +295,7 @@ def process(msg: dict[str, Any], settings: delivery.Settings, endpoints: dict[st
         return "exhausted"
     store().update_message(message_id, {**common, "next_attempt_at": delivery.iso(now + delay), "next_attempt_ts": int(now + delay)},
                            add_attempt=True)
-    return Hold(delay, "retry")
+    return held(delay, "retry")
 
 
 def exhaust(row: dict[str, Any], common: dict[str, Any], attempts: int, now: float) -> None:
@@ -266,9 +345,19 @@ def _hold(record: dict[str, Any], seconds: int) -> None:
         obs_count("DeliveryVisibilityRefused")
 
 
-def process_group(records: Sequence[dict[str, Any]], settings: delivery.Settings, endpoints: dict[str, delivery.Endpoint]) -> list[str]:
-    """Records of one message group, in order; returns the ids to report as failed."""
+def process_group(records: Sequence[dict[str, Any]], settings: delivery.Settings, endpoints: dict[str, delivery.Endpoint],
+                  seconds_left: Callable[[], float] = lambda: float("inf")) -> list[str]:
+    """Records of one message group, in order; returns the ids to report as failed. A record the
+    invocation has no time left for (``seconds_left``) is not started: it and the group's later
+    records go back to the queue at once, unattempted."""
     for index, record in enumerate(records):
+        if seconds_left() < delivery.record_budget_seconds(settings.timeout_seconds):
+            for left_over in records[index:]:
+                _hold(left_over, 0)
+            obs_count("DeliveryOutOfTime")
+            logger.warning("no time left for a delivery record: returned to the queue",
+                           extra={"sqs_message_id": record["messageId"], "records": len(records) - index})
+            return [r["messageId"] for r in records[index:]]
         msg = _parse(record["body"])
         try:
             if msg is None:  # cannot ever be delivered: keep it for inspection, do not block the group
@@ -278,7 +367,7 @@ def process_group(records: Sequence[dict[str, Any]], settings: delivery.Settings
                 obs_count("DeliveryMalformedMessages")
                 logger.error("malformed delivery message dead-lettered", extra={"sqs_message_id": record["messageId"]})
                 continue
-            outcome = process(msg, settings, endpoints)
+            outcome = process(msg, settings, endpoints, record)
         except Exception:  # noqa: BLE001 - AWS trouble: the group retries after the queue's visibility timeout
             logger.exception("delivery record failed", extra={"sqs_message_id": record["messageId"]})
             return [r["messageId"] for r in records[index:]]
@@ -299,9 +388,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     groups = fifo_groups.by_group(event.get("Records", []),
                                   lambda record: record.get("attributes", {}).get("MessageGroupId", record["messageId"]))
     failed: list[str] = []
+
+    def seconds_left() -> float:
+        return float(context.get_remaining_time_in_millis()) / 1000
+
     if groups:
         store(), sqs_client(), events_client(), secret_store()  # created here: boto3 client creation is not thread-safe
-        for ids in fifo_groups.run_groups(groups, lambda records: process_group(records, settings, endpoints),
+        for ids in fifo_groups.run_groups(groups, lambda records: process_group(records, settings, endpoints, seconds_left),
                                           max_workers=MAX_PARALLEL_GROUPS):
             failed.extend(ids)
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}

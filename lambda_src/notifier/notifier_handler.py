@@ -1,12 +1,22 @@
 """Notifier: notifications queue (SQS standard) -> vendor SNS topic.
 
-* Status-change events (EventBridge events delivered by the completed-payment rule) are published
-  at most once per (transaction_id, new_status): a marker row
-  ``{transaction_id, marker: "MARKER#notify#<status>", expires_at}`` in the notification marker
-  table (``NOTIFY_MARKERS_TABLE``, TTL on ``expires_at``; the notifier never writes the ledger) is
+* Domain events (EventBridge events delivered by the vendor-notification rule) carry the
+  payment's announcements (paycore.lifecycle): each is published at most once per
+  (transaction_id, seq), in seq order - a marker row ``{transaction_id, marker:
+  "MARKER#notify#seq#<seq>", expires_at}`` in the notification marker table
+  (``NOTIFY_MARKERS_TABLE``, TTL on ``expires_at``; the notifier never writes the ledger) is
   claimed with a conditional put *before* publishing (state ``in_progress`` with a short lease)
-  and marked ``done`` after; a publish failure releases the claim, so the retry publishes.
-  A crash between publish and ``done`` republishes after the lease: at-least-once, never lost.
+  and marked ``done`` after; a publish failure releases the claim, so the retry publishes. A
+  crash between publish and ``done`` republishes after the lease: at-least-once, never lost. An
+  announcement another invocation is publishing fails this record (retried), so the later ones
+  wait and the order holds.
+* A domain event whose write held a refund or dispute until the payment's sale (``awaiting_sale``)
+  is watched: the record fails (``LifecycleAwaitingSale``) until the sale has been published
+  (marker ``MARKER#notify#sale``). On the last receive the queue allows
+  (``NOTIFICATIONS_MAX_RECEIVE_COUNT``, its ``maxReceiveCount``) the watch ends: counted
+  ``LifecycleSaleMissing`` (alarmed), logged with the payment's id, acknowledged. The held
+  announcements stay on the state row and are published by the sale's event, right after the
+  sale, whenever it comes.
 * Manual re-notifications (``kind = manual_notification``, from the notify API) bypass the marker.
 * Unknown vendor (no vendor id, or not in the optional ``KNOWN_VENDORS`` list): published anyway
   with ``vendor_id = "unknown"``/the id (no vendor subscription matches) and counted as
@@ -28,9 +38,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
 from paycore import obs
-from paycore.obs import logger, metrics, tracer
+from paycore.obs import LIFECYCLE_SALE_MISSING, logger, metrics, tracer
 from paycore.notification import (
     MARKER_TTL_SECONDS,
+    SALE_MARKER,
+    DomainEvent,
     Notification,
     parse_queue_message,
     sns_message,
@@ -45,6 +57,10 @@ LEASE_SECONDS = 120
 
 class NotificationInProgress(RuntimeError):
     """Another invocation holds the claim: retry this message later."""
+
+
+class AwaitingSale(RuntimeError):
+    """A refund or dispute of this payment waits for its sale, not published yet: look again later."""
 
 
 @lru_cache(maxsize=1)
@@ -114,9 +130,16 @@ def _release(notification: Notification) -> None:
         logger.warning("could not release notification claim")
 
 
+def _done(notification: Notification) -> bool:
+    """Whether the notification was published already (one read: most announcements told again
+    were, and a read costs less than the failed conditional write a claim would be)."""
+    item = table().get_item(Key=_marker_key(notification), ConsistentRead=True).get("Item") or {}
+    return item.get("marker_state") == "done"
+
+
 def notify(notification: Notification, *, topic_arn: str, now: int) -> str:
     """Publish one notification; returns "published" or "duplicate"."""
-    if notification.dedup and not claim(notification, now):
+    if notification.dedup and ((notification.retold and _done(notification)) or not claim(notification, now)):
         metrics.add_metric("NotificationDuplicates", MetricUnit.Count, 1)
         logger.info("duplicate status notification skipped", extra={"transaction_id": notification.transaction_id})
         return "duplicate"
@@ -132,6 +155,10 @@ def notify(notification: Notification, *, topic_arn: str, now: int) -> str:
         raise
     if notification.dedup:
         _complete(notification, response.get("MessageId", ""))
+        if notification.event_type == "payment.succeeded":
+            table().put_item(Item={"transaction_id": notification.transaction_id, "marker": SALE_MARKER,
+                                   "row_type": "marker", "kind": "notification", "marker_state": "done",
+                                   "expires_at": now + MARKER_TTL_SECONDS})
     metrics.add_metric("NotificationsPublished", MetricUnit.Count, 1)
     # the success path: NotificationsPublished counts it; DEBUG (POWERTOOLS_LOG_LEVEL) shows each one
     logger.debug(
@@ -141,9 +168,42 @@ def notify(notification: Notification, *, topic_arn: str, now: int) -> str:
     return "published"
 
 
+def _max_receives() -> int | None:
+    """The notifications queue's maxReceiveCount (None when unset or not a positive integer: the
+    watch then fails until the queue dead-letters it)."""
+    raw = os.environ.get("NOTIFICATIONS_MAX_RECEIVE_COUNT", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def announce(event: DomainEvent, *, topic_arn: str, now: int, receive_count: int = 1,
+             max_receives: int | None = None) -> str:
+    """Publish a domain event's announcements in seq order (a failure stops the rest: the retry
+    resumes in order); then, for a write that held something, fail until the sale was published -
+    on the last receive (``max_receives``) count the sale as missing and let the watch go."""
+    outcomes = [notify(n, topic_arn=topic_arn, now=now) for n in event.notifications]
+    if event.awaiting_sale:
+        told = table().get_item(Key={"transaction_id": event.transaction_id, "marker": SALE_MARKER},
+                                ConsistentRead=True).get("Item")
+        if not told and max_receives is not None and receive_count >= max_receives:
+            metrics.add_metric(LIFECYCLE_SALE_MISSING, MetricUnit.Count, 1)
+            logger.warning("a refund or dispute is held: its sale did not come within the watch",
+                           extra={"transaction_id": event.transaction_id, "receives": receive_count})
+            outcomes.append("sale_missing")
+        elif not told:
+            metrics.add_metric("LifecycleAwaitingSale", MetricUnit.Count, 1)
+            logger.info("a refund or dispute waits for its sale", extra={"transaction_id": event.transaction_id})
+            raise AwaitingSale("the payment's sale has not been published yet")
+    return ",".join(outcomes) or "nothing_new"
+
+
 def record_handler(record: SQSRecord) -> str:
-    notification = parse_queue_message(record.body)
-    return notify(notification, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()))
+    message = parse_queue_message(record.body)
+    if isinstance(message, DomainEvent):
+        receives = record.attributes.approximate_receive_count
+        return announce(message, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()),
+                        receive_count=int(receives) if str(receives or "").isdigit() else 1,
+                        max_receives=_max_receives())
+    return notify(message, topic_arn=os.environ["VENDOR_TOPIC_ARN"], now=int(time.time()))
 
 
 @metrics.log_metrics

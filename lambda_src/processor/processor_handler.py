@@ -97,6 +97,10 @@ class Outcome(NamedTuple):
     quarantine_key: str = ""
     request_id: str = ""
     items: tuple["Outcome", ...] = ()  # kind "batch": one outcome per item of the request
+    became_succeeded: bool = False  # this event made the payment's sale
+    announced: int = 0  # announcements its vendor is told now
+    held: int = 0  # announcements held until the payment's sale is told
+    conflicts: tuple[str, ...] = ()  # fields contradicting the sale's (kept raw on the state row)
 
 
 class BatchInterrupted(Exception):
@@ -169,22 +173,14 @@ def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps, 
             raise Rejected(unavailable.reason) from unavailable
         bind_transmission(envelope, deps)
     except Rejected as rejected:
-        provider = envelope.provider if envelope else _peek_provider(body)
-        request_id = envelope.request_id if envelope else _peek(body, "request_id") or message_id
-        received_at = envelope.received_at if envelope else _peek_int(body, "received_at") or sent_at_ms
-        key = deps.quarantine.put(
-            reason=rejected.reason,
-            provider=provider,
-            request_id=request_id,
-            received_at=received_at,
-            sqs_message_id=message_id,
-            message_body=body,
-        )
-        return Outcome("rejected", reason=rejected.reason, provider=provider, quarantine_key=key, request_id=request_id)
+        return _quarantined(rejected, body, envelope, message_id=message_id, sent_at_ms=sent_at_ms, deps=deps)
     if not providers.get(envelope.provider).batch:
         (event,) = events  # one event; its Rejected was raised
         assert not isinstance(event, Rejected)
-        return _record(event, envelope, deps)
+        try:
+            return _record(event, envelope, deps)
+        except Rejected as rejected:  # the ledger refused it (event_id_conflict): kept for a look
+            return _quarantined(rejected, body, envelope, message_id=message_id, sent_at_ms=sent_at_ms, deps=deps)
 
     # A batch: each item recorded by its own event id (a redelivery finds the recorded ones as
     # duplicates); the items that fail their own check are quarantined together, in one document
@@ -192,9 +188,14 @@ def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps, 
     outcomes: list[Outcome] = []
     bad = [(index, event.reason) for index, event in enumerate(events) if isinstance(event, Rejected)]
     try:
-        for event in events:
-            if not isinstance(event, Rejected):
+        for index, event in enumerate(events):
+            if isinstance(event, Rejected):
+                continue
+            try:
                 outcomes.append(_record(event, envelope, deps))
+            except Rejected as rejected:  # the ledger refused this item (event_id_conflict)
+                bad.append((index, rejected.reason))
+        bad.sort()
         if bad:
             key = deps.quarantine.put(
                 reason=bad[0][1], provider=envelope.provider, request_id=envelope.request_id,
@@ -206,6 +207,23 @@ def process_message(body: str, *, message_id: str, sent_at_ms: int, deps: Deps, 
     except Exception as error:
         raise BatchInterrupted(tuple(outcomes)) from error
     return Outcome("batch", provider=envelope.provider, request_id=envelope.request_id, items=tuple(outcomes))
+
+
+def _quarantined(rejected: Rejected, body: str, envelope: Envelope | None, *, message_id: str, sent_at_ms: int,
+                 deps: Deps) -> Outcome:
+    """Store the whole message in the quarantine; the rejected outcome."""
+    provider = envelope.provider if envelope else _peek_provider(body)
+    request_id = envelope.request_id if envelope else _peek(body, "request_id") or message_id
+    received_at = envelope.received_at if envelope else _peek_int(body, "received_at") or sent_at_ms
+    key = deps.quarantine.put(
+        reason=rejected.reason,
+        provider=provider,
+        request_id=request_id,
+        received_at=received_at,
+        sqs_message_id=message_id,
+        message_body=body,
+    )
+    return Outcome("rejected", reason=rejected.reason, provider=provider, quarantine_key=key, request_id=request_id)
 
 
 def _record(meaning: Transaction | Ignored, envelope: Envelope, deps: Deps) -> Outcome:
@@ -240,6 +258,10 @@ def _record(meaning: Transaction | Ignored, envelope: Envelope, deps: Deps) -> O
         state_changed=result.state_changed,
         request_id=envelope.request_id,
         unroutable=txn.unroutable if result.event_written else (),
+        became_succeeded=result.became_succeeded,
+        announced=len(result.announced),
+        held=result.held,
+        conflicts=result.conflicts,
     )
 
 
@@ -328,12 +350,19 @@ def _observe(outcome: Outcome, message_id: str) -> None:
         logger.warning("webhook rejected", extra={**fields, "reason": outcome.reason, "quarantine_key": outcome.quarantine_key})
         return
     fields.update(transaction_id=outcome.transaction_id, event_id=outcome.event_id)
-    # The write that moves a transaction's state to succeeded counts it: exactly once per
-    # transaction, also when a redelivery completes a state a crash left behind.
-    if outcome.state_changed and outcome.status == "succeeded":
+    # The write that makes the payment's sale counts it: exactly once per transaction, also when
+    # a redelivery completes a state a crash left behind.
+    if outcome.became_succeeded:
         obs.count(obs.SUCCESSFUL_TRANSACTIONS)
     for reason in outcome.unroutable:
         obs.count_with_reason(obs.UNROUTABLE_EVENT, reason)
+    if outcome.held:
+        obs.count(obs.LIFECYCLE_HELD, outcome.held)
+        logger.info("refund or dispute held until its sale is announced", extra={**fields, "held": outcome.held})
+    for name in outcome.conflicts:
+        obs.count(obs.LIFECYCLE_CONFLICT)  # what the alarm watches; the field in the next one
+        obs.count_with_reason(obs.LIFECYCLE_CONFLICT, name)
+        logger.warning("event contradicts its payment's sale: kept raw", extra={**fields, "field": name})
     if outcome.kind == "duplicate":
         obs.count(obs.DUPLICATE_WEBHOOK)
         logger.info("duplicate webhook acknowledged", extra=fields)

@@ -83,7 +83,7 @@ def realistic_sizes() -> dict[str, int]:
     from scripts.cost.capture import item_size
     from paycore import ledger, rawcodec
     from paycore.envelope import build_envelope
-    from paycore.model import Transaction
+    from paycore.model import PAYMENT_STATUS_RANK, Transaction
     from paycore.providers import stripe
 
     raw = STRIPE_EVENT.read_bytes()
@@ -94,7 +94,7 @@ def realistic_sizes() -> dict[str, int]:
     assert isinstance(txn, Transaction), "the sample is a payment event"
     plain = ledger.event_item(txn, raw, request_id=envelope.request_id, signature_headers=envelope.headers)
     before = {k: v for k, v in plain.items() if k not in rawcodec.ATTRIBUTES}
-    before.update(event_id=txn.event_id, occurred_at=txn.occurred_at, status_rank=txn.status_rank,
+    before.update(event_id=txn.event_id, occurred_at=txn.occurred_at, status_rank=PAYMENT_STATUS_RANK[txn.status],
                   raw_gzip=gzip.compress(raw, compresslevel=6, mtime=0))
     return {
         "raw_body": len(raw),

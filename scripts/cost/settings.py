@@ -134,6 +134,7 @@ def deployed_settings(environment: str, *, overrides: dict | None = None, measur
         access_log_bytes=access_log_bytes(),
         processor_parallelism=s.processor_parallel_groups,
         webhook_statuses=s.pipes.status_routed_statuses or base.webhook_statuses,  # empty: unfiltered, unused
+        delivery_statuses=tuple(x for x in s.delivery.routed_statuses if x not in s.pipes.status_routed_statuses),
         delivery_memory_mb=s.delivery.memory_mb,
         **(measured or {}),
     )

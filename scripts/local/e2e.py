@@ -87,11 +87,12 @@ def headline(summary: dict, zero: dict) -> dict:
             "recovered_by_reconciliation": zero["recovered_by_reconciliation"]}
 
 
-def delivery_figures(platform: LocalPlatform, vendors, event_rows: list[dict]) -> dict:
-    """What the vendors received against what they had to (every recorded status an endpoint
-    subscribes to, once), duplicates they dropped by webhook-id, and order per payment."""
-    expected = scenarios.expected_deliveries(platform, event_rows)
-    received = {e.endpoint_id: [(r.transaction_id, r.event_type) for r in e.delivered()] for e in vendors}
+def delivery_figures(platform: LocalPlatform, vendors, rows: list[dict]) -> dict:
+    """What the vendors received against what they had to (every announcement of a kind an
+    endpoint subscribes to, once: the ledger's state rows), duplicates they dropped by
+    webhook-id, and order per payment."""
+    expected = scenarios.expected_deliveries(platform, [r for r in rows if r.get("row_type", {}).get("S") == "state"])
+    received = {e.endpoint_id: [(r.transaction_id, r.event_type, r.sequence) for r in e.delivered()] for e in vendors}
     return {
         "expected": {k: len(v) for k, v in expected.items()},
         "delivered": {k: len(v) for k, v in received.items()},
@@ -136,7 +137,7 @@ def run_scenario(platform: LocalPlatform, requests: list, capture_urls: dict[str
         notifications[vendor] = [json.loads(m["Body"]) for m in drain_queue(sqs, url)]
     expected_valid = {r.expect.event_id: r for r in requests if r.expect.kind == "valid"}
     lost = sorted(set(expected_valid) - set(event_ids))
-    deliveries = delivery_figures(platform, vendors, events) if vendors is not None else {}
+    deliveries = delivery_figures(platform, vendors, rows) if vendors is not None else {}
     return {
         "sent": len(requests),
         "http_status": dict(sorted(statuses.items())),
@@ -220,6 +221,9 @@ def main() -> None:
         print("zero-loss scenarios:", json.dumps(shown, indent=2))
         figures = headline(summary, zero)
         print("zero loss: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+        lifecycle = zero["lifecycle"]
+        print("lifecycle: " + ", ".join(f"{k} {lifecycle[k]}" for k in (
+            "payments", "out_of_order", "wrong_totals", "vendor_order_violations")))
         if "delivery" in zero:
             print("vendor delivery: " + ", ".join(f"{k} {zero['delivery'][k]}" for k in (
                 "deliveries", "attempts", "duplicates_seen_by_vendors", "exhausted", "recovered")))
@@ -238,7 +242,8 @@ def main() -> None:
         print("destroyed")
         deliveries = summary["vendor_deliveries"]
         undelivered = sum(deliveries.get("missing", {}).values()) + sum(deliveries.get("unexpected", {}).values())
-        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"] or zero["forged_recorded"] or undelivered:
+        if figures["lost"] or figures["doubled"] or figures["innocent_in_dlq"] or zero["forged_recorded"] or undelivered \
+                or lifecycle["wrong_totals"] or lifecycle["vendor_order_violations"]:
             sys.exit(1)
 
 

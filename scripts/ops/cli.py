@@ -12,7 +12,8 @@ paycore.providers, the bucket's account from STS; nothing needs to be typed twic
     python -m scripts.ops --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
     python -m scripts.ops --env dev reconcile --provider stripe --since 2026-11-28T00:00Z [--until ...] [--dry-run]
     python -m scripts.ops --env dev deliveries list --vendor vendor-acme
-        (the deliveries commands: python -m scripts.ops.delivery_ops --help)
+    python -m scripts.ops --env dev deliveries release --endpoint ep-acme-main [--dry-run]
+        (every deliveries command: python -m scripts.ops --env dev deliveries --help)
 
 Every command that writes has ``--dry-run`` (counts, writes nothing). A user mistake (unknown
 environment, provider, queue or date) is one line on stderr and exit code 2, before anything is
@@ -293,11 +294,15 @@ def cmd_reconcile(targets: Targets, args: argparse.Namespace) -> dict | int:
         return 1
 
 
-def cmd_deliveries(targets: Targets, args: argparse.Namespace) -> dict | int:
+def cmd_deliveries(targets: Targets, args: argparse.Namespace) -> dict:
+    from paycore.delivery import ConfigError
     from scripts.ops import delivery_ops
 
-    argv = ["--env", targets.env, *args.rest]
-    return delivery_ops.main(argv, client=targets.client)
+    try:
+        delivery_ops.check(args)
+        return delivery_ops.run(args, delivery_ops.build(args, targets.client))
+    except (delivery_ops.OpsError, ConfigError) as mistake:
+        raise UsageError(delivery_ops.one_line(mistake)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -346,8 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
                            help="minutes of events per reconciler invocation (each must list within its timeout)")
     reconcile.add_argument("--dry-run", action="store_true", help="list and count only; enqueue nothing")
 
-    deliveries = sub.add_parser("deliveries", help="vendor webhook deliveries (delivery_ops.py)")
-    deliveries.add_argument("rest", nargs=argparse.REMAINDER)
+    from scripts.ops import delivery_ops
+
+    deliveries = sub.add_parser(
+        "deliveries", help="vendor webhook deliveries: list, attempts, resend, recover, pause, resume, disable, "
+                           "enable, release (parked messages), secret", description=delivery_ops.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    delivery_ops.add_arguments(deliveries)
     return parser
 
 

@@ -25,7 +25,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from downstream_fixtures import REGION, FakeContext, aws_env, fresh  # noqa: F401  (fixtures)
 
 from paycore import delivery
-from scripts.local.runner import eventbridge
 from sqs_event_source import EventSourceStandIn
 
 
@@ -115,6 +114,25 @@ def patch_moto_visibility(monkeypatch, *, limit_from_sent: bool) -> None:
     monkeypatch.setattr(moto.sqs.models.SQSBackend, "change_message_visibility", change_message_visibility)
 
 
+def patch_moto_retention(monkeypatch) -> None:
+    """SQS deletes a message once it is older than the queue's ``MessageRetentionPeriod`` (SQS API
+    reference, SetQueueAttributes: "The length of time, in seconds, for which Amazon SQS retains a
+    message"). moto 5.2 keeps it: a receive marks the expired message received (its group stays
+    locked) and stops there without returning anything. Here a receive first drops what expired."""
+    real_receive = moto.sqs.models.SQSBackend.receive_message
+
+    def receive_message(self, queue_name, *args, **kwargs):
+        queue = self.get_queue(queue_name)
+        now = moto.sqs.models.unix_time()
+        for message in list(queue._messages):
+            if message.sent_timestamp / 1000 + int(queue.message_retention_period) <= now:
+                queue._messages.remove(message)
+                queue.pending_messages.discard(message)
+        return real_receive(self, queue_name, *args, **kwargs)
+
+    monkeypatch.setattr(moto.sqs.models.SQSBackend, "receive_message", receive_message)
+
+
 def create_delivery_table(ddb) -> None:
     keys = [("pk", "S"), ("sk", "S"), ("endpoint_key", "S"), ("txn_key", "S"), ("sort_key", "S")]
     ddb.create_table(
@@ -139,6 +157,9 @@ class Vendor:
     respond: Callable[["Vendor", dict[str, str], bytes], int] = lambda vendor, headers, body: 200
     requests: list[dict[str, Any]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    #: answer 200 with a 1 MB body sent one byte per 100 ms, until the client hangs up
+    trickle: bool = False
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -169,6 +190,14 @@ class Vendor:
                            "signature": headers.get("webhook-signature"), "timestamp": headers.get("webhook-timestamp"),
                            "host": headers.get("host"), "answered": 0}
                 vendor.requests.append(request)
+                if vendor.trickle:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000000")
+                    self.end_headers()
+                    while not vendor.stopped.wait(0.1):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    return
                 status = vendor.respond(vendor, headers, body) if verified else 401
                 request["answered"] = status
                 self.send_response(status)
@@ -186,6 +215,7 @@ class Vendor:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         if self.server:
             self.server.shutdown()
             self.server.server_close()
@@ -221,10 +251,10 @@ class DeliveryEnv:
     monkeypatch: Any = None
 
     def add_endpoint(self, vendor_id: str, endpoint_id: str, *, event_types=("payment.succeeded", "payment.refunded", "payment.failed"),
-                     rate_limit_per_second=None, paused=False, respond=None) -> Vendor:
+                     rate_limit_per_second=None, paused=False, respond=None, trickle=False) -> Vendor:
         secret = delivery.generate_secret()
         self.sm.create_secret(Name=delivery.secret_name(SECRET_PREFIX, endpoint_id), SecretString=json.dumps({"current": secret}))
-        vendor = Vendor(endpoint_id, secret, respond or (lambda v, h, b: 200)).start()
+        vendor = Vendor(endpoint_id, secret, respond or (lambda v, h, b: 200), trickle=trickle).start()
         self.vendors[endpoint_id] = vendor
         endpoint: dict[str, Any] = {"id": endpoint_id, "url": vendor.url, "event_types": list(event_types)}
         if rate_limit_per_second is not None:
@@ -262,6 +292,7 @@ def moto_visibility_as_sent() -> bool:
 @pytest.fixture
 def delivery_env(aws_env, clock, monkeypatch, moto_visibility_as_sent):
     patch_moto_visibility(monkeypatch, limit_from_sent=moto_visibility_as_sent)
+    patch_moto_retention(monkeypatch)
     ddb = boto3.client("dynamodb", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
     sm = boto3.client("secretsmanager", region_name=REGION)
@@ -284,15 +315,18 @@ def delivery_env(aws_env, clock, monkeypatch, moto_visibility_as_sent):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("DELIVERY_RETRY_SCHEDULE", raising=False)
     monkeypatch.delenv("DELIVERY_AUTO_DISABLE_AFTER_SECONDS", raising=False)
-    # DynamoDB applies a conditional write atomically; moto does not when called from several threads.
-    lock = threading.Lock()
-    real_update = moto.dynamodb.models.DynamoDBBackend.update_item
+    # DynamoDB applies a conditional write and a transaction atomically; moto does not when called
+    # from several threads (a cancelled transaction restores a copy of the whole table).
+    lock = threading.RLock()
 
-    def atomic_update(self, *args, **kwargs):
-        with lock:
-            return real_update(self, *args, **kwargs)
+    def atomic(real):
+        def call(self, *args, **kwargs):
+            with lock:
+                return real(self, *args, **kwargs)
+        return call
 
-    monkeypatch.setattr(moto.dynamodb.models.DynamoDBBackend, "update_item", atomic_update)
+    for name in ("update_item", "transact_write_items"):
+        monkeypatch.setattr(moto.dynamodb.models.DynamoDBBackend, name, atomic(getattr(moto.dynamodb.models.DynamoDBBackend, name)))
     calls = ApiCalls()
     real = botocore.client.BaseClient._make_api_call
 
@@ -320,11 +354,13 @@ def fanout(delivery_env):
 
 def status_change(transaction_id: str, new_status: str, old_status: str = "", vendor_id: str = "vendor-a",
                   amount: int = 1999, occurred_at: str = "2025-11-29T01:33:00.000Z") -> str:
-    """The notifications-style SQS body of a TransactionStatusChanged event (what the rule delivers)."""
-    detail = {"transaction_id": transaction_id, "vendor_id": vendor_id, "customer_id": "cus-1",
-              "old_status": old_status, "new_status": new_status, "amount": str(amount), "currency": "usd",
-              "occurred_at": occurred_at}
-    return json.dumps(eventbridge.eventbridge_event(detail))
+    """The SQS body of the domain event (what the rule delivers) of the write that announces
+    ``new_status`` after ``old_status`` (a payment status or a kind of paycore.lifecycle): built
+    as the processor and Pipe B build it (lifecycle_events.domain_event)."""
+    from lifecycle_events import domain_event  # here: the platform tests import this module on older code too
+
+    kinds = [old_status, new_status] if old_status else [new_status]
+    return json.dumps(domain_event(transaction_id, kinds, vendor_id=vendor_id, amount=amount, occurred_at=occurred_at))
 
 
 def sqs_event(bodies: list[str]) -> dict[str, Any]:
@@ -392,3 +428,21 @@ class Esm:
             return True
 
         self.source.run(idle, max_batches=max_batches)
+
+    def run_bounded(self, seconds: float, **kwargs: Any) -> None:
+        """:meth:`run` in a thread that must end within ``seconds`` of real time (a test of a
+        deadline must not hang when the deadline does not hold)."""
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                self.run(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the test's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=target, daemon=True)
+        worker.start()
+        worker.join(seconds)
+        assert not worker.is_alive(), f"the sender was still busy after {seconds:g} s of real time"
+        if failure:
+            raise failure[0]

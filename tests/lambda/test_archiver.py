@@ -219,3 +219,30 @@ def test_zd1_row_that_does_not_decode_is_not_archived(archiver, logs):
     assert response == {"batchItemFailures": []}
     assert objects() == []
     assert any("raw_zd1 is not" in line for line in logs)
+
+
+def test_every_lifecycle_event_row_passes_pipe_a_and_is_archived_byte_for_byte(archiver):
+    """Refunds, reversals and disputes are event rows like a sale's: each fixture's row, as the
+    ledger writes it, passes Pipe A's deployed filter and is archived with its exact raw bytes."""
+    from lifecycle_events import DATA
+
+    from paycore import events, providers
+    from paycore.envelope import build_envelope
+    from paycore.ledger import event_item as ledger_event_item
+    from scripts.local.runner import eventbridge
+
+    records, raws = [], {}
+    for seq, path in enumerate(sorted(DATA.glob("*/*.json")), start=1):
+        provider, raw = path.parent.name, path.read_bytes()
+        envelope = build_envelope(provider=provider, received_at=1732237200123 + seq, request_id=f"req-{seq}",
+                                  source_ip="198.51.100.7", headers={}, raw=raw)
+        txn = providers.get(provider).normalize(envelope, json.loads(raw))
+        record = stream_record(ledger_event_item(txn, raw, request_id=f"req-{seq}"), seq=seq)
+        assert eventbridge.matches_pattern(events.PIPE_A_FILTER_PATTERN, record), path.name
+        records.append(record)
+        raws[(provider, txn.event_id)] = raw
+
+    assert archiver.handler(records, FakeContext()) == {"batchItemFailures": []}
+    archived = {(e.provider, e.event_id): e.raw for key in objects()
+                for e in archive.read_object(s3().get_object(Bucket=BUCKET, Key=key)["Body"].read())}
+    assert archived == raws and len(raws) == len(records)

@@ -28,6 +28,7 @@ from delivery_fixtures import (  # noqa: F401  (fixtures)
     sender,
 )
 from downstream_fixtures import BUCKET, REGION, archive_bucket, event_item, fresh, state_item  # noqa: F401
+from lifecycle_events import state_writes
 from stack_triggers import ACCOUNT, local_stack
 
 from paycore import events
@@ -73,10 +74,11 @@ def stream_records(table: str, *items: dict) -> list[dict]:
 
 def domain_event(sources: dict, transaction_id: str, status: str = "succeeded", previous: str = "processing",
                  vendor_id: str = "vendor-a") -> str:
-    """What the completed-payment and vendor-delivery rules put in their queues: the EventBridge
-    sample event whose detail is Pipe B's input template applied to a DynamoDB sample record."""
-    [record] = stream_records(sources["archiver"], state_item(transaction_id, status=status, previous_status=previous,
-                                                              vendor_id=vendor_id))
+    """What the vendor-notification and vendor-delivery rules put in their queues: the EventBridge
+    sample event whose detail is Pipe B's input template applied to a DynamoDB sample record of the
+    state write that announces ``status`` after ``previous``."""
+    item = state_writes(transaction_id, [previous, status], vendor_id=vendor_id)[-1]
+    [record] = stream_records(sources["archiver"], {k: v for k, v in item.items() if v is not None})
     event = aws_shapes.load("eventbridge/EventBridgeEvent.json", id="0d79f6a2-0000-4000-8000-0000000000aa",
                             detail_type=events.DOMAIN_EVENT_DETAIL_TYPE, source=events.DOMAIN_EVENT_SOURCE,
                             account_id=ACCOUNT, time="2026-12-07T00:00:01Z", region=REGION)
@@ -113,7 +115,8 @@ def test_the_notifier_publishes_a_completed_sale_from_the_standard_sample(notifi
     event = sqs_event("sqs/Sqs.json", sources["notifier"], domain_event(sources, "pi_notify"))
     assert notifier.handler(event, FakeContext()) == {"batchItemFailures": []}
     marker = boto3.client("dynamodb", region_name=REGION).scan(TableName="markers-sample")["Items"]
-    assert [(m["transaction_id"]["S"], m["marker_state"]["S"]) for m in marker] == [("pi_notify", "done")]
+    assert sorted((m["transaction_id"]["S"], m["marker"]["S"], m["marker_state"]["S"]) for m in marker) == [
+        ("pi_notify", "MARKER#notify#sale", "done"), ("pi_notify", "MARKER#notify#seq#000001", "done")]
 
 
 def test_the_fanout_and_the_sender_deliver_from_the_standard_and_fifo_samples(delivery_env, fanout, sender, sources):

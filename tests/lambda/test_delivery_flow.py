@@ -7,6 +7,7 @@ import json
 import threading
 
 import pytest
+from sqs_event_source import EventSourceStandIn
 
 from delivery_fixtures import (  # noqa: F401  (fixtures)
     Esm,
@@ -62,9 +63,14 @@ def test_every_notification_arrives_once_per_endpoint_in_order_and_verifies(deli
         assert all(r["verified"] for r in vendor.requests)
     body = a1.received()[0]["payload"]
     assert body == {"type": "payment.succeeded", "timestamp": "2025-11-29T01:33:00.000Z",
-                    "data": {"transaction_id": "pi_1", "vendor_id": "vendor-a", "status": "succeeded", "amount": 1999,
-                             "currency": "usd", "occurred_at": "2025-11-29T01:33:00.000Z"}}
-    assert a1.received()[0]["id"] == delivery.webhook_id("ep-a-main", "pi_1", "succeeded")
+                    "data": {"transaction_id": "pi_1", "vendor_id": "vendor-a", "sequence": 1, "status": "succeeded",
+                             "amount": 1999, "currency": "USD", "occurred_at": "2025-11-29T01:33:00.000Z",
+                             "object_id": "pi_1", "captured_amount": 1999, "refunded_amount": 0, "reversed_amount": 0,
+                             "disputed_amount": 0, "dispute_lost_amount": 0, "net_amount": 1999}}
+    refund = a1.received()[1]["payload"]["data"]
+    assert (refund["sequence"], refund["status"], refund["amount"], refund["refunded_amount"], refund["net_amount"]) == (
+        2, "refunded", 1999, 1999, 0)
+    assert a1.received()[0]["id"] == delivery.webhook_id("ep-a-main", "pi_1", delivery.announcement_label(1))
 
 
 def test_a_request_signed_with_another_secret_does_not_verify(delivery_env, fanout, sender):
@@ -156,8 +162,9 @@ def test_a_vendor_down_past_the_schedule_is_exhausted_then_recovered_since_t(del
 
     state["up"] = True
     dry = ops(delivery_env).recover("ep-a-main", since, dry_run=True)
-    assert (dry["matched"], dry["resent"]) == (3, 0)
-    assert ops(delivery_env).recover("ep-a-main", since) | {"dry_run": True} == {**dry, "resent": 3}
+    assert (dry["matched"], dry["resent"], dry["would_resend"]) == (3, 0, 3)
+    done = ops(delivery_env).recover("ep-a-main", since)
+    assert done | {"dry_run": True, "would_resend": 3, "would_release": 0} == {**dry, "resent": 3}
     Esm(delivery_env, sender.handler).run()
     assert sorted(seq(vendor)) == [("pi_1", "payment.refunded"), ("pi_1", "payment.succeeded"), ("pi_2", "payment.succeeded")]
     assert [t for t in seq(vendor) if t[0] == "pi_1"] == [("pi_1", "payment.succeeded"), ("pi_1", "payment.refunded")]
@@ -374,3 +381,62 @@ def test_a_crash_after_the_vendors_2xx_resends_the_same_id_and_the_receiver_keep
     assert len(vendor.received()) == 1
     [row] = ops(delivery_env).list_endpoint("ep-a-main")
     assert row["state"] == "delivered"
+
+
+def test_a_trickling_vendor_gets_timed_out_attempts_on_schedule_then_is_exhausted(delivery_env, fanout, sender, monkeypatch):
+    """The vendor answers 200 and then one byte per 100 ms: each attempt ends at its 1-s deadline as a
+    recorded timeout, the schedule runs, the message is exhausted (dead-lettered, event)."""
+    monkeypatch.setenv("DELIVERY_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("DELIVERY_RETRY_SCHEDULE", "0,5,300")
+    vendor = delivery_env.add_endpoint("vendor-a", "ep-a-main", trickle=True)
+    publish(fanout, status_change("pi_1", "succeeded"))
+    start = delivery_env.clock()
+    Esm(delivery_env, sender.handler).run_bounded(20)
+    assert [int(r["timestamp"]) - int(start) for r in vendor.requests] == [0, 5, 305]
+    message_id = vendor.requests[0]["id"]
+    attempts = ops(delivery_env).attempts(message_id)
+    assert [a["outcome"] for a in attempts] == ["timeout"] * 3
+    assert all(a["latency_ms"] <= 1500 for a in attempts)
+    [row] = ops(delivery_env).list_endpoint("ep-a-main")
+    assert row["state"] == "exhausted" and row["total_attempts"] == 3
+    assert [m["message_id"] for m in delivery_env.dlq_messages()] == [message_id]
+    assert [e["detail-type"] for e in delivery_env.bus_events()] == ["DeliveryExhausted"]
+
+
+def test_a_trickling_vendor_is_disabled_once_it_has_failed_too_long(delivery_env, fanout, sender, monkeypatch):
+    monkeypatch.setenv("DELIVERY_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("DELIVERY_RETRY_SCHEDULE", "0,5,300,1800")
+    monkeypatch.setenv("DELIVERY_AUTO_DISABLE_AFTER_SECONDS", "60")
+    vendor = delivery_env.add_endpoint("vendor-a", "ep-a-main", trickle=True)
+    publish(fanout, status_change("pi_1", "succeeded"))
+    Esm(delivery_env, sender.handler).run_bounded(20)
+    assert len(vendor.requests) == 3  # at 0 and 5 s; at 305 s it has failed for more than 60 s
+    assert store(delivery_env).get_endpoint_state("ep-a-main")["admin_state"] == "disabled"
+    [row] = ops(delivery_env).list_endpoint("ep-a-main")
+    assert (row["state"], row["failure_reason"], row["last_outcome"]) == ("failed", "endpoint_disabled", "timeout")
+    [event] = delivery_env.bus_events()
+    assert event["detail-type"] == "DeliveryEndpointDisabled" and event["detail"]["reason"] == "failing"
+
+
+class _LittleTimeLeft(FakeContext):
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 5_500  # the fixture's attempt deadline is 5 s: 5 s + 1 s of AWS calls do not fit
+
+
+def test_records_the_invocation_has_no_time_for_go_back_to_the_queue_unattempted(delivery_env, fanout, sender):
+    """With less time left than one record's budget (attempt deadline + its AWS calls), nothing is
+    started: every record is reported failed and visible again at once, and a later invocation
+    delivers them, in order."""
+    vendor = delivery_env.add_endpoint("vendor-a", "ep-a-main")
+    publish(fanout, status_change("pi_1", "succeeded"), status_change("pi_1", "refunded", "succeeded"),
+            status_change("pi_2", "succeeded"))
+    late = EventSourceStandIn(delivery_env.sqs, delivery_env.queue_url, sender.handler, context=_LittleTimeLeft())
+    assert late.poll_once() == 3
+    assert vendor.requests == [] and ops(delivery_env).list_endpoint("ep-a-main") == []
+    delivery_env.clock.advance(0.01)  # moto: visible once its clock passes the visibility's end
+    assert late.poll_once() == 3  # visible again at once, not after the queue's visibility timeout
+    Esm(delivery_env, sender.handler).run()
+    assert sorted(seq(vendor)) == [("pi_1", "payment.refunded"), ("pi_1", "payment.succeeded"), ("pi_2", "payment.succeeded")]
+    assert [t for t in seq(vendor) if t[0] == "pi_1"] == [("pi_1", "payment.succeeded"), ("pi_1", "payment.refunded")]
+    assert len(vendor.requests) == 3

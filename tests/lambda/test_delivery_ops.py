@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from delivery_fixtures import (  # noqa: F401  (fixtures)
     Esm,
     FakeContext,
@@ -100,7 +101,62 @@ def test_since_is_read_as_a_time_not_as_text():
     assert normalize_since("2026-11-28T10:00:00Z") == "2026-11-28T10:00:00.000Z"  # '.' < 'Z': same second included
     assert normalize_since("2026-11-28") == "2026-11-28T00:00:00.000Z"
     assert normalize_since("2026-11-28T12:00:00+02:00") == "2026-11-28T10:00:00.000Z"
-    import pytest
 
     with pytest.raises(OpsError):
         normalize_since("yesterday")
+
+
+def test_release_reports_the_parked_messages_and_refuses_an_unknown_endpoint(delivery_env, capsys):
+    delivery_env.add_endpoint("vendor-a", "ep-a-main")
+    code, out = call(delivery_env, capsys, "release", "--endpoint", "ep-a-main", "--dry-run")
+    assert code == 0 and out == {"endpoint_id": "ep-a-main", "parked": 0, "released": 0, "dry_run": True,
+                                 "endpoint_state": "active", "would_release": 0}
+    code, out = call(delivery_env, capsys, "release", "--endpoint", "ep-nope")
+    assert code == 2 and "unknown endpoint" in out["error"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["relase", "--endpoint", "ep-a-main"], "argument COMMAND: invalid choice: 'relase'"),
+    (["release"], "the following arguments are required: --endpoint"),
+    (["release", "--endpoint", "ep-nope", "--dry-run"], "unknown endpoint 'ep-nope'"),
+    (["recover", "--endpoint", "ep-a-main", "--since", "yesterday", "--dry-run"],
+     "argument --since: must be an ISO-8601 date or time"),
+    (["list", "--endpoint", "ep-a-main", "--limit", "0"], "argument --limit: must be a whole number >= 1"),
+    (["secret", "create", "--endpoint", "ep-a-main", "--dry-run"], "--out FILE is required"),
+    (["secret", "create", "--endpoint", "ep-a-main", "--out", "/no/such/folder/s.txt", "--dry-run"],
+     "--out /no/such/folder/s.txt: cannot write this file"),
+    (["secret", "rotate", "--endpoint", "ep-a-main", "--out", "{tmp}/s.txt", "--grace-hours", "-1", "--dry-run"],
+     "argument --grace-hours: must be a number of hours >= 0"),
+    (["secret", "rotate", "--endpoint", "ep-a-main", "--out", "{tmp}/s.txt", "--dry-run"],
+     "payment-webhooks/test/vendors/ep-a-main/signing has no value to rotate"),
+])
+def test_mistakes_are_one_line_exit_2_and_dry_runs_find_them_too(delivery_env, capsys, tmp_path, argv, message):
+    delivery_env.add_endpoint("vendor-a", "ep-a-main")
+    delivery_env.sm.delete_secret(SecretId="payment-webhooks/test/vendors/ep-a-main/signing",
+                                  ForceDeleteWithoutRecovery=True)
+    code = cli.main(["--env", "test", *(a.format(tmp=tmp_path) for a in argv)], ops=tools(delivery_env))
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("deliveries: ") and message in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == [] and delivery_env.sm.list_secrets()["SecretList"] == []
+
+
+def test_the_endpoint_configuration_is_checked_before_any_aws_call(tmp_path, capsys):
+    """A missing, non-JSON or invalid --endpoints-file is one line and exit 2 (no AWS client is used)."""
+    bad = tmp_path / "endpoints.json"
+    for content, message in ((None, "No such file or directory"), ("{", "the endpoint configuration is not JSON"),
+                             ('{"vendors": {"v": {"endpoints": [{"id": "ep-x-main", "url": "https://10.0.0.1/",'
+                              ' "event_types": ["payment.succeeded"]}]}}}', "invalid vendor endpoint configuration: ")):
+        if content is not None:
+            bad.write_text(content)
+        code = cli.main(["--env", "dev", "--endpoints-file", str(bad), "release", "--endpoint", "ep-x-main",
+                         "--dry-run"], client=lambda service: _Offline())
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+class _Offline:
+    """A client that must not be called (the configuration is read before the queue is looked up)."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"AWS call {name}")

@@ -13,6 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 import handler_constants  # noqa: F401  (sys.path)
+from lifecycle_events import domain_event
 from paycore import delivery, egress
 
 
@@ -70,10 +71,23 @@ def test_settings_from_the_environment_and_their_errors():
     assert "DELIVERY_RETRY_SCHEDULE" in str(error.value) and "DELIVERY_TIMEOUT_SECONDS" in str(error.value)
 
 
+def test_a_message_is_parked_a_day_before_the_queue_would_drop_it():
+    assert delivery.Settings.from_env({}).park_after_seconds == 14 * 86400 - 86400
+    short = delivery.Settings.from_env({"DELIVERY_QUEUE_RETENTION_SECONDS": "3600"})
+    assert short.park_after_seconds == 2700  # a quarter of a short retention
+    with pytest.raises(delivery.ConfigError, match="DELIVERY_QUEUE_RETENTION_SECONDS '2000000'"):
+        delivery.Settings.from_env({"DELIVERY_QUEUE_RETENTION_SECONDS": "2000000"})
+
+
+def test_the_sender_timeout_fits_a_batch_of_one_group_attempted_in_a_row():
+    assert delivery.sender_timeout_floor(15) == 10 * (15 + 1) + 10 == 170
+    assert delivery.sender_timeout_floor(5) == 70 and delivery.sender_timeout_floor(0.5) == 25
+
+
 def test_signature_verifies_with_the_official_library_and_fails_when_tampered():
     secret = delivery.generate_secret()
-    body = delivery.payload({"transaction_id": "pi_1", "vendor_id": "v", "amount": "100", "currency": "eur"},
-                            "succeeded", "2025-11-29T01:33:00.000Z")
+    body = delivery.payload({"transaction_id": "pi_1", "vendor_id": "v", "currency": "EUR"},
+                            {"seq": 1, "kind": "succeeded", "amount": 100, "occurred_at": "2025-11-29T01:33:00.000Z"})
     now = int(time.time())
     headers = delivery.headers("msg_1", now, body, [secret])
     assert Webhook(secret).verify(body, headers)["data"]["amount"] == 100
@@ -214,15 +228,19 @@ def test_a_closed_port_is_a_connection_error():
     assert result.outcome == "connection_error"
 
 
-def test_the_payload_shape():
-    body = json.loads(delivery.payload({"transaction_id": "pi_1", "vendor_id": "", "amount": "", "currency": "usd"},
-                                       "refunded", ""))
-    assert body == {"type": "payment.refunded", "timestamp": None,
-                    "data": {"transaction_id": "pi_1", "vendor_id": None, "status": "refunded", "amount": None,
-                             "currency": "usd", "occurred_at": None}}
+def test_the_payload_is_one_announcement_with_its_own_amount_and_the_running_totals():
+    announcement = {"seq": 3, "kind": "refunded", "amount": 200, "currency": "USD", "occurred_at": "2025-11-29T02:00:00.000Z",
+                    "object_id": "re_1", "status": "partially_refunded", "captured_amount": 1050, "refunded_amount": 500,
+                    "reversed_amount": 0, "disputed_amount": 0, "dispute_lost_amount": 0, "net_amount": 550}
+    body = json.loads(delivery.payload({"transaction_id": "pi_1", "vendor_id": "", "currency": "USD"}, announcement))
+    assert body == {"type": "payment.refunded", "timestamp": "2025-11-29T02:00:00.000Z",
+                    "data": {"transaction_id": "pi_1", "vendor_id": None, "sequence": 3, "status": "partially_refunded",
+                             "amount": 200, "currency": "USD", "occurred_at": "2025-11-29T02:00:00.000Z",
+                             "object_id": "re_1", "captured_amount": 1050, "refunded_amount": 500, "reversed_amount": 0,
+                             "disputed_amount": 0, "dispute_lost_amount": 0, "net_amount": 550}}
 
 
-def test_fanout_messages_follow_subscriptions_and_put_the_previous_status_first():
+def test_fanout_messages_follow_subscriptions_and_put_the_earlier_announcements_first():
     import delivery_fanout_handler as fanout
 
     endpoints = delivery.parse_endpoints({"vendors": {
@@ -232,17 +250,17 @@ def test_fanout_messages_follow_subscriptions_and_put_the_previous_status_first(
         ]},
         "vendor-b": {"endpoints": [{"id": "ep-b", "url": "https://b.example/h", "event_types": ["payment.refunded"]}]},
     }})
-    detail = {"transaction_id": "pi_1", "vendor_id": "vendor-a", "old_status": "succeeded", "new_status": "refunded",
-              "amount": "100", "currency": "eur", "occurred_at": "2025-11-29T01:00:00Z"}
+    detail = domain_event("pi_1", ["succeeded", "refunded"], vendor_id="vendor-a", amount=100, currency="EUR")["detail"]
     entries = fanout.messages_for(detail, endpoints, 1_764_380_000)
     bodies = [json.loads(e["MessageBody"]) for e in entries]
-    assert [(b["endpoint_id"], b["status"]) for b in bodies] == [("ep-all", "succeeded"), ("ep-all", "refunded"),
-                                                                 ("ep-sales", "succeeded")]
+    assert [(b["endpoint_id"], b["status"], b["seq"]) for b in bodies] == [
+        ("ep-all", "succeeded", 1), ("ep-all", "refunded", 2), ("ep-sales", "succeeded", 1)]
     assert {e["MessageGroupId"] for e in entries} == {"ep-all#pi_1", "ep-sales#pi_1"}
     assert [e["MessageDeduplicationId"] for e in entries] == [b["message_id"] for b in bodies]
-    assert json.loads(bodies[0]["payload"])["data"]["occurred_at"] is None  # not known from this event
+    assert len({b["message_id"] for b in bodies}) == 3  # one per endpoint and announcement
     assert fanout.messages_for({**detail, "vendor_id": ""}, endpoints, 0) == []
-    assert fanout.messages_for({**detail, "new_status": "processing", "old_status": "pending"}, endpoints, 0) == []
+    held = domain_event("pi_1", ["refunded"], vendor_id="vendor-a")["detail"]  # a refund before its sale: held
+    assert (held["bus_kinds"], fanout.messages_for(held, endpoints, 0)) == (["awaiting_sale"], [])
     with pytest.raises(fanout.InvalidEvent):
         fanout.messages_for({**detail, "transaction_id": "bad id!"}, endpoints, 0)
 
@@ -319,3 +337,281 @@ def test_https_to_a_name_the_certificate_does_not_cover_fails(tls_vendor):
     result = egress.send(f"https://other.vendor.test:{port}/h", b"{}", {}, timeout_seconds=5, allow_loopback_http=True,
                          resolver=resolver_to("127.0.0.1"), tls_context=client_context)
     assert result.outcome == "tls_error"
+
+
+# --------------------------------------------------------------------------- IPv6 forms that carry an IPv4 address
+
+def _teredo(v4: str, server: str = "65.54.227.120") -> str:
+    """Teredo (RFC 4380): 2001:0::/32, server, flags, port and client both XORed with ones."""
+    bits = (0x2001_0000 << 96) | (int(ipaddress.IPv4Address(server)) << 64) | (0x8000 << 48) | (0x63BF << 32)
+    return str(ipaddress.IPv6Address(bits | (int(ipaddress.IPv4Address(v4)) ^ 0xFFFF_FFFF)))
+
+
+def _in_last_32_bits(prefix: str):
+    return lambda v4: str(ipaddress.IPv6Address(int(ipaddress.IPv6Address(prefix)) | int(ipaddress.IPv4Address(v4))))
+
+
+IPV6_FORMS = {
+    "ipv4-mapped": lambda v4: f"::ffff:{v4}",
+    "ipv4-compatible": lambda v4: f"::{v4}",
+    "ipv4-translated": _in_last_32_bits("::ffff:0:0:0"),
+    "6to4": lambda v4: str(ipaddress.IPv6Address((0x2002 << 112) | (int(ipaddress.IPv4Address(v4)) << 80))),
+    "teredo-client": _teredo,
+    "teredo-server": lambda v4: _teredo("93.184.215.14", server=v4),
+    "nat64-well-known": _in_last_32_bits("64:ff9b::"),
+    "isatap": _in_last_32_bits("2600:1f18:0:0:0:5efe::"),
+    "isatap-global-id": _in_last_32_bits("2600:1f18:0:0:200:5efe::"),
+}
+NOT_PUBLIC_IPV4 = ["169.254.169.254", "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "0.0.0.0"]
+PUBLIC_IPV4 = "93.184.215.14"
+
+
+def test_each_ipv6_form_decodes_to_the_ipv4_address_it_carries():
+    for form, build in IPV6_FORMS.items():
+        embedded, _ = egress.embedded_ipv4(ipaddress.ip_address(build("169.254.169.254")))
+        assert ipaddress.IPv4Address("169.254.169.254") in embedded, form
+    assert egress.embedded_ipv4(ipaddress.ip_address("2600:1f18::1")) == ([], False)
+    assert egress.embedded_ipv4(ipaddress.ip_address("93.184.215.14")) == ([], False)
+
+
+@pytest.mark.parametrize("v4", NOT_PUBLIC_IPV4)
+@pytest.mark.parametrize("form", sorted(IPV6_FORMS))
+def test_an_ipv6_address_carrying_a_non_public_ipv4_is_refused(form, v4):
+    address = IPV6_FORMS[form](v4)
+    with pytest.raises(egress.RefusedTarget):
+        egress.check_target("https://hooks.vendor.example/x", allow_loopback_http=False, resolver=resolver_to(address))
+    with pytest.raises(egress.RefusedTarget):  # not even where loopback is allowed: it is not loopback itself
+        egress.check_target("https://hooks.vendor.example/x", allow_loopback_http=True, resolver=resolver_to(address))
+    assert "not public" in delivery.url_problem_of(f"https://[{address}]/hooks")
+
+
+@pytest.mark.parametrize("form", sorted(IPV6_FORMS))
+def test_an_ipv6_address_carrying_a_public_ipv4_passes(form):
+    address = IPV6_FORMS[form](PUBLIC_IPV4)
+    assert egress.check_target("https://hooks.vendor.example/x", allow_loopback_http=False,
+                               resolver=resolver_to(address))[3] == address
+    assert delivery.url_problem_of(f"https://[{address}]/hooks") is None
+
+
+@pytest.mark.parametrize("v4", [*NOT_PUBLIC_IPV4, PUBLIC_IPV4])
+def test_the_nat64_local_use_prefix_is_refused_whatever_it_carries(v4):
+    """64:ff9b:1::/48 (RFC 8215) is never globally reachable, and where the IPv4 address sits depends
+    on a prefix length only its operator knows: refused, even around a public address."""
+    address = _in_last_32_bits("64:ff9b:1::")(v4)
+    with pytest.raises(egress.RefusedTarget):
+        egress.check_target("https://hooks.vendor.example/x", allow_loopback_http=False, resolver=resolver_to(address))
+
+
+def test_a_tunnel_form_inside_a_non_public_ipv6_prefix_is_refused():
+    """6to4 and ISATAP are tunnels: the IPv6 prefix around the IPv4 address must be public too."""
+    for address in ("fe80::5efe:5db8:d70e", "fd00::200:5efe:5db8:d70e", "2001:db8::5efe:5db8:d70e"):
+        with pytest.raises(egress.RefusedTarget):
+            egress.check_target("https://hooks.vendor.example/x", allow_loopback_http=False, resolver=resolver_to(address))
+
+
+# --------------------------------------------------------------------------- one deadline per attempt
+
+DEADLINE = 1.0
+EPSILON = 0.5  # scheduling slack on a shared machine; the old client needed 34 s against a 1-s limit
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that runs ``serve(connection, stop)`` per connection (its own thread)."""
+
+    def __init__(self, serve, *, wrap=None):
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._serve, self._wrap = serve, wrap
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
+
+    def _run(self, connection):
+        try:
+            if self._wrap is not None:
+                connection = self._wrap(connection)
+            self._serve(connection, self.stop)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+
+
+def _read_request(connection) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(4096)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(rest) < length:
+        rest += connection.recv(4096)
+
+
+def _trickle(connection, stop, first: bytes, byte: bytes) -> None:
+    connection.sendall(first)
+    while not stop.wait(0.1):
+        connection.sendall(byte)
+
+
+def trickle_body(connection, stop):
+    _read_request(connection)
+    _trickle(connection, stop, b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n", b"x")
+
+
+def trickle_headers(connection, stop):
+    _read_request(connection)
+    _trickle(connection, stop, b"HTTP/1.1 200 OK\r\nX-Slow: ", b"x")
+
+
+def trickle_until_close(connection, stop):
+    """HTTP/1.0 without a length: the body ends when the server closes (http.client hands the
+    connection to the response)."""
+    _read_request(connection)
+    _trickle(connection, stop, b"HTTP/1.0 200 OK\r\n\r\n", b"x")
+
+
+def never_answer(connection, stop):
+    _read_request(connection)
+    stop.wait(60)
+
+
+def bounded_send(url: str, **kwargs) -> egress.AttemptResult:
+    """egress.send in a thread: the test itself ends within the deadline + a few seconds either way."""
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(result=egress.send(url, b"{}", {}, timeout_seconds=DEADLINE, **kwargs)),
+                              daemon=True)
+    worker.start()
+    worker.join(DEADLINE + 5)
+    assert not worker.is_alive(), f"the attempt still runs {DEADLINE + 5:g} s into a {DEADLINE:g}-s deadline"
+    return box["result"]
+
+
+@pytest.mark.parametrize("serve", [trickle_body, trickle_headers, trickle_until_close, never_answer],
+                         ids=lambda f: f.__name__)
+def test_a_trickling_or_silent_endpoint_times_out_at_the_deadline(serve):
+    server = RawServer(serve)
+    try:
+        result = bounded_send(f"http://127.0.0.1:{server.port}/h", allow_loopback_http=True)
+    finally:
+        server.close()
+    assert result.outcome == "timeout"
+    assert result.latency_ms <= (DEADLINE + EPSILON) * 1000
+
+
+@pytest.fixture(scope="module")
+def tls_material(tmp_path_factory):
+    """A certificate for ``hooks.vendor.test`` from a test CA: (server context, client context)."""
+    import datetime as dt
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - dt.timedelta(days=1))
+          .not_valid_after(now + dt.timedelta(days=1)).add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(name("hooks.vendor.test")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.vendor.test")]), False)
+            .sign(ca_key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls-slow")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return server, ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
+
+
+def test_a_tls_endpoint_trickling_its_answer_times_out_at_the_deadline(tls_material):
+    server_context, client_context = tls_material
+    server = RawServer(trickle_body, wrap=lambda c: server_context.wrap_socket(c, server_side=True))
+    try:
+        result = bounded_send(f"https://hooks.vendor.test:{server.port}/h", allow_loopback_http=True,
+                              resolver=resolver_to("127.0.0.1"), tls_context=client_context)
+    finally:
+        server.close()
+    assert result.outcome == "timeout"
+    assert result.latency_ms <= (DEADLINE + EPSILON) * 1000
+
+
+def test_a_tls_handshake_trickled_byte_by_byte_times_out_at_the_deadline(tls_material):
+    """A relay in front of a TLS server passes the client's bytes at once and the server's one per 100 ms."""
+    server_context, client_context = tls_material
+    backend = RawServer(lambda c, stop: (_read_request(c), c.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")),
+                        wrap=lambda c: server_context.wrap_socket(c, server_side=True))
+
+    def relay(client, stop):
+        upstream = socket.create_connection(("127.0.0.1", backend.port))
+        try:
+            def forward():
+                try:
+                    while data := client.recv(4096):
+                        upstream.sendall(data)
+                except OSError:
+                    pass
+            threading.Thread(target=forward, daemon=True).start()
+            while not stop.is_set() and (byte := upstream.recv(1)):
+                client.sendall(byte)
+                stop.wait(0.1)
+        finally:
+            upstream.close()
+
+    server = RawServer(relay)
+    try:
+        result = bounded_send(f"https://hooks.vendor.test:{server.port}/h", allow_loopback_http=True,
+                              resolver=resolver_to("127.0.0.1"), tls_context=client_context)
+    finally:
+        server.close()
+        backend.close()
+    assert result.outcome == "timeout"
+    assert result.latency_ms <= (DEADLINE + EPSILON) * 1000
+
+
+def test_a_prompt_tls_endpoint_still_succeeds_through_the_deadline_socket(tls_material):
+    server_context, client_context = tls_material
+    server = RawServer(lambda c, stop: (_read_request(c), c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")),
+                       wrap=lambda c: server_context.wrap_socket(c, server_side=True))
+    try:
+        result = bounded_send(f"https://hooks.vendor.test:{server.port}/h", allow_loopback_http=True,
+                              resolver=resolver_to("127.0.0.1"), tls_context=client_context)
+    finally:
+        server.close()
+    assert (result.outcome, result.status_code) == ("success", 200)
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", b"HTTP/1.0 200 OK\r\n\r\nok",
+                                    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+                                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"],
+                         ids=["http10-length", "http10-until-close", "connection-close", "chunked"])
+def test_a_prompt_answer_is_read_whole_however_it_is_framed(answer):
+    def serve(connection, stop):
+        _read_request(connection)
+        connection.sendall(answer)
+
+    server = RawServer(serve)
+    try:
+        result = bounded_send(f"http://127.0.0.1:{server.port}/h", allow_loopback_http=True)
+    finally:
+        server.close()
+    assert (result.outcome, result.status_code) == ("success", 200)

@@ -188,7 +188,7 @@ def test_delivery_logs_no_payload_signature_secret_or_url(delivery_env, fanout, 
     vendor = delivery_env.add_endpoint("vendor-a", "ep-a-main", respond=lambda v, h, b: 500)
     other = delivery_env.add_endpoint("vendor-a", "ep-a-gone", respond=lambda v, h, b: 410)
     body = status_change("pi_1", "succeeded")
-    body = body.replace('"currency": "usd"', f'"currency": "{BODY_MARKER}"')
+    body = body.replace('"currency": {"S": "USD"}', f'"currency": {{"S": "{BODY_MARKER}"}}')
     assert BODY_MARKER in body
     assert fanout.handler(delivery_sqs_event([body, "not json " + BODY_MARKER]), FakeContext())["batchItemFailures"] == [
         {"itemIdentifier": "e1"}]

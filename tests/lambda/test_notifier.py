@@ -1,4 +1,5 @@
-"""Notifier: per-vendor SNS delivery, de-duplication marker, manual bypass, partial failures."""
+"""Notifier: per-vendor SNS delivery of a payment's announcements in order, de-duplication
+markers, the watch of a refund held for its sale, manual bypass, partial failures."""
 from __future__ import annotations
 
 import json
@@ -15,11 +16,8 @@ from downstream_fixtures import (  # noqa: F401  (fixtures)
     aws_env,
     fresh,
     ledger,
-    state_item,
-    stream_record,
 )
-
-from scripts.local.runner import eventbridge
+from lifecycle_events import domain_event
 
 EMAIL = "support-target@example.com"
 
@@ -77,9 +75,12 @@ def logs(notifier):
     notifier.logger._logger.removeHandler(handler)
 
 
-def status_event(transaction_id="pi_1", status="succeeded", vendor_id="vendor-1") -> str:
-    record = stream_record(state_item(transaction_id, status=status, vendor_id=vendor_id), "MODIFY")
-    return json.dumps(eventbridge.eventbridge_event(eventbridge.status_changed_detail(record)))
+SALE_MARKER = "MARKER#notify#seq#000001"
+
+
+def status_event(transaction_id="pi_1", status="succeeded", vendor_id="vendor-1", *, kinds=None) -> str:
+    """The domain event of the write that announces ``status`` (after ``kinds`` before it)."""
+    return json.dumps(domain_event(transaction_id, [*(kinds or []), status], vendor_id=vendor_id))
 
 
 def manual(transaction_id="pi_1", vendor_id="vendor-1") -> str:
@@ -88,10 +89,10 @@ def manual(transaction_id="pi_1", vendor_id="vendor-1") -> str:
                        "vendor_id": vendor_id, "status": "succeeded", "amount": 1999, "currency": "usd"})
 
 
-def sqs_event(*bodies: str) -> dict:
+def sqs_event(*bodies: str, receive_count: int = 1) -> dict:
     return {"Records": [
         {"messageId": f"m{i}", "receiptHandle": f"rh{i}", "body": body,
-         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1732237200000"},
+         "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1732237200000"},
          "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
          "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:notifications-test", "awsRegion": REGION}
         for i, body in enumerate(bodies)]}
@@ -118,10 +119,58 @@ def test_same_status_change_twice_is_published_once_and_leaves_a_ttl_marker(noti
     notifier.handler(sqs_event(status_event()), FakeContext())
     notifier.handler(sqs_event(status_event(), status_event()), FakeContext())
     assert len(inbox(inboxes["vendor-1"])) == 1
-    marker = markers.get_item(Key={"transaction_id": "pi_1", "marker": "MARKER#notify#succeeded"})["Item"]
+    marker = markers.get_item(Key={"transaction_id": "pi_1", "marker": SALE_MARKER})["Item"]
     assert marker["marker_state"] == "done"
     assert marker["expires_at"] >= int(time.time()) + 7 * 24 * 3600 - 60
     assert ledger.scan()["Items"] == []  # nothing but the processor writes the ledger
+
+
+def test_a_refund_event_publishes_the_sale_first_then_the_refund_with_the_running_totals(notifier, topic):
+    _, inboxes = topic
+    # the refund's domain event is the first to arrive (the bus does not keep order)
+    assert notifier.handler(sqs_event(status_event(status="refunded", kinds=["succeeded"])), FakeContext()) == {
+        "batchItemFailures": []}
+    assert notifier.handler(sqs_event(status_event()), FakeContext()) == {"batchItemFailures": []}  # the sale's, late
+    messages = inbox(inboxes["vendor-1"])
+    assert [(m["event_type"], m["sequence"], m["status"], m["amount"], m["refunded_amount"], m["net_amount"])
+            for m in messages] == [("payment.succeeded", 1, "succeeded", 1999, 0, 1999),
+                                   ("payment.refunded", 2, "refunded", 1999, 1999, 0)]
+
+
+def test_a_refund_held_for_its_sale_is_watched_until_the_sale_is_published(notifier, topic, capsys):
+    _, inboxes = topic
+    held = json.dumps(domain_event("pi_1", ["refunded"], vendor_id="vendor-1"))  # the refund came first: held
+    assert notifier.handler(sqs_event(held), FakeContext()) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert inbox(inboxes["vendor-1"]) == []
+    assert '"LifecycleAwaitingSale"' in capsys.readouterr().out
+    sale = json.dumps(domain_event("pi_1", ["refunded", "succeeded"], vendor_id="vendor-1"))  # releases the refund
+    assert notifier.handler(sqs_event(sale, held), FakeContext()) == {"batchItemFailures": []}
+    assert [m["event_type"] for m in inbox(inboxes["vendor-1"])] == ["payment.succeeded", "payment.refunded"]
+
+
+def test_a_watch_whose_sale_never_comes_ends_on_the_queue_s_last_receive_counted_for_the_alarm(
+        notifier, topic, capsys, logs, monkeypatch):
+    monkeypatch.setenv("NOTIFICATIONS_MAX_RECEIVE_COUNT", "3")  # the queue's maxReceiveCount
+    _, inboxes = topic
+    held = json.dumps(domain_event("pi_1", ["refunded"], vendor_id="vendor-1"))
+    failed = {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert [notifier.handler(sqs_event(held, receive_count=n), FakeContext()) for n in (1, 2)] == [failed, failed]
+    assert '"LifecycleSaleMissing"' not in capsys.readouterr().out
+    # the last receive before the queue would dead-letter it: the watch ends, counted and logged
+    assert notifier.handler(sqs_event(held, receive_count=3), FakeContext()) == {"batchItemFailures": []}
+    out = capsys.readouterr().out
+    [blob] = [json.loads(x) for x in out.splitlines() if x.startswith("{") and '"LifecycleSaleMissing"' in x]
+    # what the lifecycle-sale-missing alarm watches: the metric with the service dimension only
+    assert (blob["LifecycleSaleMissing"], blob["service"], blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"]) == (
+        [1.0], "payment-webhooks", [["service"]])
+    assert '"LifecycleAwaitingSale"' not in out
+    [line] = [json.loads(x) for x in logs if "its sale did not come" in x]
+    assert (line["level"], line["transaction_id"]) == ("WARNING", "pi_1")
+    assert inbox(inboxes["vendor-1"]) == []
+    # the sale, whenever it comes, still tells the sale and then the refund held for it
+    sale = json.dumps(domain_event("pi_1", ["refunded", "succeeded"], vendor_id="vendor-1"))
+    assert notifier.handler(sqs_event(sale), FakeContext()) == {"batchItemFailures": []}
+    assert [m["event_type"] for m in inbox(inboxes["vendor-1"])] == ["payment.succeeded", "payment.refunded"]
 
 
 def test_manual_notifications_bypass_the_marker(notifier, topic):
@@ -162,7 +211,7 @@ def test_publish_failure_releases_the_claim_so_the_retry_publishes(notifier, top
     monkeypatch.setattr(notifier, "sns_client", lambda: Down())
     response = notifier.handler(sqs_event(status_event(), manual()), FakeContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
-    assert "Item" not in markers.get_item(Key={"transaction_id": "pi_1", "marker": "MARKER#notify#succeeded"})
+    assert "Item" not in markers.get_item(Key={"transaction_id": "pi_1", "marker": SALE_MARKER})
 
     monkeypatch.setattr(notifier, "sns_client", lambda: real)
     assert notifier.handler(sqs_event(status_event()), FakeContext()) == {"batchItemFailures": []}
@@ -170,7 +219,7 @@ def test_publish_failure_releases_the_claim_so_the_retry_publishes(notifier, top
 
 
 def test_a_claim_held_by_another_invocation_is_retried_later(notifier, topic, markers):
-    markers.put_item(Item={"transaction_id": "pi_1", "marker": "MARKER#notify#succeeded",
+    markers.put_item(Item={"transaction_id": "pi_1", "marker": SALE_MARKER,
                           "marker_state": "in_progress", "lease_until": int(time.time()) + 100,
                           "expires_at": int(time.time()) + 1000})
     response = notifier.handler(sqs_event(status_event(), status_event("pi_2")), FakeContext())
@@ -179,7 +228,7 @@ def test_a_claim_held_by_another_invocation_is_retried_later(notifier, topic, ma
 
 def test_an_expired_claim_is_taken_over(notifier, topic, markers):
     _, inboxes = topic
-    markers.put_item(Item={"transaction_id": "pi_1", "marker": "MARKER#notify#succeeded",
+    markers.put_item(Item={"transaction_id": "pi_1", "marker": SALE_MARKER,
                           "marker_state": "in_progress", "lease_until": int(time.time()) - 1,
                           "expires_at": int(time.time()) + 1000})
     assert notifier.handler(sqs_event(status_event()), FakeContext()) == {"batchItemFailures": []}

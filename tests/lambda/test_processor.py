@@ -154,10 +154,10 @@ def test_state_moves_forward_and_records_previous_status(aws, lambda_context, st
 
 
 def test_unknown_event_type_is_recorded_as_ignored_once(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, capsys):
-    body = stripe_envelope(stripe_event(type="charge.dispute.created"))
+    body = stripe_envelope(stripe_event(type="customer.created"))
     assert run(sqs_event([body, body]), lambda_context) == {"batchItemFailures": []}
     marker = aws.dynamodb.get_item(TableName=aws.table, Key={"transaction_id": {"S": "ignored#stripe#evt_1"}, "timestamp": {"S": "MARKER"}})["Item"]
-    assert marker["event_type"]["S"] == "charge.dispute.created" and int(marker["expires_at"]["N"]) > NOW_S + 7 * 86400
+    assert marker["event_type"]["S"] == "customer.created" and int(marker["expires_at"]["N"]) > NOW_S + 7 * 86400
     assert ledger(aws).get_state("pi_1") is None
     out = capsys.readouterr().out
     assert metric_total(out, "WebhookIgnored") == 1 and metric_total(out, "DuplicateWebhook") == 1
@@ -368,12 +368,12 @@ def test_secret_store_failure_fails_the_record_instead_of_rejecting(aws, lambda_
 
 def test_crash_between_event_row_and_state_row_heals_on_redelivery(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch):
     body = stripe_envelope(stripe_event())
-    real = Ledger._advance_state
-    monkeypatch.setattr(Ledger, "_advance_state", lambda self, txn: (_ for _ in ()).throw(RuntimeError("crash")))
+    real = Ledger._put_state
+    monkeypatch.setattr(Ledger, "_put_state", lambda self, *args: (_ for _ in ()).throw(RuntimeError("crash")))
     with pytest.raises(BatchProcessingError):
         run(sqs_event([body]), lambda_context)
     assert len(ledger(aws).get_events("pi_1")) == 1 and ledger(aws).get_state("pi_1") is None
-    monkeypatch.setattr(Ledger, "_advance_state", real)
+    monkeypatch.setattr(Ledger, "_put_state", real)
     assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
     assert ledger(aws).get_state("pi_1")["status"] == "succeeded"
 
@@ -510,11 +510,11 @@ def test_crash_between_the_idempotency_claim_and_the_event_row_heals(aws, lambda
 
 def test_success_is_counted_once_when_a_redelivery_completes_the_state(aws, lambda_context, stripe_event, stripe_envelope, sqs_event, monkeypatch, capsys):
     body = stripe_envelope(stripe_event())
-    real = Ledger._advance_state
-    monkeypatch.setattr(Ledger, "_advance_state", lambda self, txn: (_ for _ in ()).throw(RuntimeError("crash")))
+    real = Ledger._put_state
+    monkeypatch.setattr(Ledger, "_put_state", lambda self, *args: (_ for _ in ()).throw(RuntimeError("crash")))
     with pytest.raises(BatchProcessingError):
         run(sqs_event([body]), lambda_context)
-    monkeypatch.setattr(Ledger, "_advance_state", real)
+    monkeypatch.setattr(Ledger, "_put_state", real)
     capsys.readouterr()
     assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}  # event row exists: a duplicate
     assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 1
@@ -522,7 +522,7 @@ def test_success_is_counted_once_when_a_redelivery_completes_the_state(aws, lamb
     assert metric_total(capsys.readouterr().out, "SuccessfulTransactions") == 0
 
 
-# ---- the state row: created or moved forward by one conditional write ---------------------------
+# ---- the state row: read, folded with the event, written back under its version ------------------
 
 def _txn(event_id: str, status: str, *, occurred_at: str = "2024-11-22T01:00:00.000Z", customer_id: str | None = "cus_1"):
     from paycore.model import Transaction
@@ -556,12 +556,12 @@ def test_first_event_creates_the_state_row_in_one_write_without_previous_status(
     client = _CountingClient(aws.dynamodb)
     result = Ledger(client, aws.table).record(_txn("evt_a", "processing"), b'{"id":"evt_a"}')
     assert (result.event_written, result.state_changed, result.previous_status) == (True, True, None)
-    assert client.calls == ["put_item", "put_item", "update_item"] and client.failed == []  # marker, event, state
+    # claim, event row, the state read (consistent) and its conditional write
+    assert client.calls == ["put_item", "put_item", "get_item", "put_item"] and client.failed == []
     state = ledger(aws).get_state("pi_state")
-    assert (state["status"], state["status_rank"], state["created_at"], state["vendor_key"]) == ("processing", 30, "2024-11-22T01:00:00.000Z", "vendor_1")
-    assert "previous_status" not in state
-    stored = aws.dynamodb.get_item(TableName=aws.table, Key={"transaction_id": {"S": "pi_state"}, "timestamp": {"S": "STATE"}})["Item"]
-    assert stored["previous_status"] == {"NULL": True}  # no .S: the pipes' old_status renders ""
+    assert (state["status"], state["payment_status"], state["version"], state["created_at"], state["vendor_key"]) == (
+        "processing", "processing", 1, "2024-11-22T01:00:00.000Z", "vendor_1")
+    assert "previous_status" not in state and "bus_kinds" not in state  # nothing announced: not on the bus
 
 
 def test_higher_rank_advances_the_state_and_returns_the_previous_status(aws):
@@ -569,11 +569,13 @@ def test_higher_rank_advances_the_state_and_returns_the_previous_status(aws):
     client = _CountingClient(aws.dynamodb)
     result = Ledger(client, aws.table).record(_txn("evt_b", "succeeded", occurred_at="2024-11-22T01:00:05.000Z", customer_id="cus_2"), b"b")
     assert (result.state_changed, result.previous_status) == (True, "processing")
-    assert client.calls == ["put_item", "put_item", "update_item"] and client.failed == []
+    assert client.calls == ["put_item", "put_item", "get_item", "put_item"] and client.failed == []
     state = ledger(aws).get_state("pi_state")
     assert (state["status"], state["previous_status"], state["updated_at"], state["last_event_id"]) == (
         "succeeded", "processing", "2024-11-22T01:00:05.000Z", "evt_b")
     assert (state["created_at"], state["customer_id"]) == ("2024-11-22T01:00:00.000Z", "cus_1")  # set once
+    assert (state["captured_amount"], state["net_amount"], state["bus_kinds"], state["announced_from"]) == (
+        1999, 1999, {"succeeded"}, 1)
 
 
 def test_lower_or_equal_rank_leaves_the_state_as_it_is(aws):

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from apigateway_events import IamCaller, proxy_event, synthesized_api
 
+from lifecycle_events import state_writes
 from downstream_fixtures import (  # noqa: F401  (fixtures)
     REGION,
     TABLE,
@@ -111,11 +112,32 @@ def test_invalid_ids_are_rejected_with_400(reader, status, bad_id):
     assert code == 400 and body["error"]["code"] == "invalid_id"
 
 
-def test_status_returns_only_the_status(status, ledger):
-    ledger.put_item(Item=state_item("pi_1"))
+def test_status_returns_the_status_and_the_amounts_also_of_a_row_of_the_older_model(status, ledger):
+    ledger.put_item(Item=state_item("pi_1"))  # status and rank only: its amounts are derived
     code, body = get(status, "/status/pi_1")
     assert code == 200
-    assert body == {"transaction_id": "pi_1", "status": "succeeded", "updated_at": "2024-11-22T01:00:05Z"}
+    assert body == {"transaction_id": "pi_1", "status": "succeeded", "updated_at": "2024-11-22T01:00:05Z",
+                    "currency": "usd", "captured_amount": 1999, "refunded_amount": 0, "reversed_amount": 0,
+                    "disputed_amount": 0, "dispute_lost_amount": 0, "net_amount": 1999}
+    ledger.put_item(Item=state_item("pi_2", status="refunded", previous_status="succeeded"))
+    code, body = get(status, "/status/pi_2")
+    assert (body["status"], body["captured_amount"], body["refunded_amount"], body["net_amount"]) == ("refunded", 1999,
+                                                                                                   1999, 0)
+
+
+def test_status_and_transaction_show_a_lifecycle_state_row(status, reader, ledger):
+    for item in state_writes("pi_9", ["succeeded", "refunded", "dispute_opened"], amount=1050, vendor_id="vendor-1"):
+        ledger.put_item(Item={k: v for k, v in item.items() if v is not None})
+    code, body = get(status, "/status/pi_9")
+    assert (code, body["status"], body["refunded_amount"], body["disputed_amount"], body["net_amount"]) == (
+        200, "disputed", 1050, 1050, -1050)
+    code, body = get(reader, "/transactions/pi_9")
+    transaction = body["transaction"]
+    assert transaction["payment_status"] == "succeeded" and transaction["status"] == "disputed"
+    assert list(transaction["refunds"].values()) == [{"kind": "refund", "status": "succeeded", "amount": 1050,
+                                                      "currency": "USD"}]
+    assert [d["status"] for d in transaction["disputes"].values()] == ["open"]
+    assert not {"announcements", "held", "log", "version", "bus_kinds", "conflicts"} & set(transaction)
 
 
 @pytest.mark.parametrize("base_path", ["", "payments"])

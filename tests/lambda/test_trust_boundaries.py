@@ -177,11 +177,12 @@ def test_a_paypal_retry_under_a_new_transmission_id_is_a_duplicate_too(
 def test_a_crash_after_the_binding_is_recorded_on_redelivery(aws, lambda_context, paypal_event, paypal_delivery,
                                                               sqs_event, monkeypatch):
     body, _ = paypal_delivery(compact(paypal_event(event_id="WH-CRASH-1", capture_id="CAPCRASH1")))
-    real = Ledger.record
-    monkeypatch.setattr(Ledger, "record", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+    # the handler's own ledger (another module's monkeypatch may have left a bound method on it)
+    real = processor_handler.ledger.record
+    monkeypatch.setattr(processor_handler.ledger, "record", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
     with pytest.raises(Exception):  # noqa: B017 - every record failed: an invocation error
         run(sqs_event([body]), lambda_context)
-    monkeypatch.setattr(Ledger, "record", real)
+    monkeypatch.setattr(processor_handler.ledger, "record", real)
     assert run(sqs_event([body]), lambda_context) == {"batchItemFailures": []}  # the same body: bound, recorded
     assert [e["event_id"] for e in Ledger(aws.dynamodb, aws.table).get_events("CAPCRASH1")] == ["WH-CRASH-1"]
 

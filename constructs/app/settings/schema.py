@@ -346,9 +346,11 @@ class Settings(Section):
                 key = _RUNTIME_KEYS.get(variable, variable)
                 rule = rule if rule.startswith("must") else f"must be a {rule}"
                 fail(f"delivery.{key}", f"{rule} ({variable}), got {shown(getattr(d, key, None))}")
-        if d.sender_timeout_seconds < 10 * d.timeout_seconds:
-            fail("delivery.sender_timeout_seconds", f"must be >= {10 * d.timeout_seconds:g} (10 x timeout_seconds: "
-                 f"the 10 records of one message group are sent in a row), got {d.sender_timeout_seconds}")
+        floor = delivery.sender_timeout_floor(d.timeout_seconds)
+        if d.sender_timeout_seconds < floor:
+            fail("delivery.sender_timeout_seconds", f"must be >= {floor} (paycore.delivery.sender_timeout_floor: the "
+                 f"10 records of one message group in a row, each timeout_seconds + 1 s, + 10 s), "
+                 f"got {d.sender_timeout_seconds}")
         if d.sender_reserved_concurrency is not None and d.sender_max_concurrency > d.sender_reserved_concurrency:
             fail("delivery.sender_max_concurrency", f"must be <= sender_reserved_concurrency "
                  f"({d.sender_reserved_concurrency}) or deliveries are throttled back to the queue, "

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from constructs.app.settings.errors import suggestion
 from constructs.core import limits
 from paycore import delivery, events
-from paycore.model import SAFE_ID, STATUSES
+from paycore.model import SAFE_ID
 
 #: Vendor ids, wherever the settings name one: the runtime's rule (what a recorded event carries).
 VENDOR_ID = SAFE_ID
@@ -283,23 +283,25 @@ class LocalEmulator(Section):
 
 def _routes_completed(statuses: tuple[str, ...]) -> tuple[str, ...]:
     if statuses and events.COMPLETED_STATUS not in statuses:
-        raise ValueError(f"must include {events.COMPLETED_STATUS!r} (the completed-payment rule routes it to "
-                         "the vendor notifications), or be empty (every change)")
+        raise ValueError(f"must include {events.COMPLETED_STATUS!r} (the vendor-notification rule routes it to "
+                         "the vendor notifications), or be empty (every announcement)")
     return statuses
 
 
 class PipeSettings(Section):
     """EventBridge Pipes on the ledger stream: Pipe B's batch_size (no batching window: vendors
     should not wait); Pipe A's archive_batch_size and archive_batching_window_seconds (one archive
-    object per batch and provider); status_routed_statuses: what Pipe B puts on the bus (empty:
-    every state change); maximum_retry_attempts and maximum_record_age_seconds (-1: forever)
-    before a record goes to the fan-out dead-letter queue."""
+    object per batch and provider); status_routed_statuses: the announcement kinds (and
+    `awaiting_sale`, the notifier's watch of a refund held for its sale) whose state writes Pipe B
+    puts on the bus (default and empty: all of them); maximum_retry_attempts and
+    maximum_record_age_seconds (-1: forever) before a record goes to the fan-out dead-letter
+    queue."""
 
     batch_size: int = within(limits.PIPES_BATCH_SIZE, 10)
     archive_batch_size: int = within(limits.PIPES_BATCH_SIZE, 100)
     archive_batching_window_seconds: int = within(limits.PIPES_BATCHING_WINDOW_SECONDS, 60)
-    status_routed_statuses: Annotated[tuple[Annotated[str, one_of(sorted(STATUSES))], ...],
-                                      AfterValidator(_routes_completed)] = events.PIPE_B_ROUTED_STATUSES
+    status_routed_statuses: Annotated[tuple[Annotated[str, one_of(sorted(events.PIPE_B_ROUTED_KINDS))], ...],
+                                      AfterValidator(_routes_completed)] = events.PIPE_B_ROUTED_KINDS
     maximum_retry_attempts: Annotated[int, forever_or(limits.PIPES_RETRY_ATTEMPTS)] = 3
     maximum_record_age_seconds: Annotated[int, forever_or(limits.PIPES_RECORD_AGE_SECONDS)] = 86_400
 
@@ -337,8 +339,9 @@ class DeliverySettings(Section):
     only in an emulator environment). The runtime settings (retry_schedule_seconds,
     timeout_seconds, auto_disable_after_seconds, pause_recheck_seconds, log_ttl_days) go to the
     functions as DELIVERY_* variables, checked by `paycore.delivery.Settings.from_env`, the
-    functions' own parser. The sender's timeout covers one group's 10 records in a row (>= 10 x
-    timeout_seconds); its event source cap must fit its reserved concurrency.
+    functions' own parser. The sender's timeout covers one group's 10 records in a row, each with
+    its attempt deadline and AWS calls (>= `paycore.delivery.sender_timeout_floor`); its event
+    source cap must fit its reserved concurrency.
     """
 
     vendors: dict[str, Any] = {}
@@ -379,7 +382,7 @@ class DeliverySettings(Section):
 
     @property
     def routed_statuses(self) -> tuple[str, ...]:
-        """The statuses some configured endpoint subscribes to (what Pipe B must put on the bus)."""
+        """The announcement kinds some configured endpoint subscribes to (what Pipe B must put on the bus)."""
         wanted = {t for vendor in self.vendors.values() if isinstance(vendor, Mapping)
                   for e in vendor.get("endpoints") or () if isinstance(e, Mapping)
                   for t in e.get("event_types") or () if isinstance(t, str)}

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets as _secrets
@@ -19,21 +20,34 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from paycore.model import STATUS_RANK, SAFE_ID
+from paycore.egress import is_public_address
+from paycore.lifecycle import AMOUNT_FIELDS, KINDS, UNDOING_KINDS
+from paycore.model import PAYMENT_STATUS_RANK, SAFE_ID
 
 #: Seconds since the epoch; tests replace it (``delivery.clock = fake``).
 clock: Callable[[], float] = time.time
 
-#: Statuses vendors can subscribe to, as event types ``payment.<status>``.
-DELIVERABLE_STATUSES = ("succeeded", "failed", "canceled", "refunded", "reversed")
+#: What vendors can subscribe to, as event types ``payment.<kind>``: the announcements of a
+#: payment's lifecycle (paycore.lifecycle.KINDS).
+DELIVERABLE_STATUSES = KINDS
 EVENT_TYPES = tuple(f"payment.{s}" for s in DELIVERABLE_STATUSES)
 
 #: Delay before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (~27.6 h).
 DEFAULT_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_DELAY_SECONDS = 43_200  # SQS ChangeMessageVisibility ceiling (12 h)
 DEFAULT_TIMEOUT_SECONDS = 15.0
+#: The sender's time budget: one batch of the FIFO event source (at most 10 records) may be one
+#: message group, whose records are attempted in a row; each record also makes a few AWS calls
+#: (message row, attempt row, state), and the invocation starts and flushes its metrics.
+SENDER_BATCH_SIZE = 10
+SENDER_RECORD_MARGIN_SECONDS = 1.0
+SENDER_INVOCATION_MARGIN_SECONDS = 10.0
 DEFAULT_AUTO_DISABLE_AFTER_SECONDS = 3 * 24 * 3600
 DEFAULT_PAUSE_RECHECK_SECONDS = 300
+#: SQS deletes a message this long after it was sent (the deliveries queue keeps the maximum, 14 days);
+#: a message held so long that it would come back later than a day before that is parked instead.
+DEFAULT_QUEUE_RETENTION_SECONDS = 1_209_600
+PARK_MARGIN_SECONDS = 86_400
 DEFAULT_LOG_TTL_DAYS = 30
 SECRET_PREFIX_BYTES = 32
 ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{2,47}$")
@@ -41,11 +55,12 @@ ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{2,47}$")
 DELIVERY_RULE_PATTERN: dict[str, Any] = {
     "source": ["payments.ledger"],
     "detail-type": ["TransactionStatusChanged"],
-    "detail": {"new_status": list(DELIVERABLE_STATUSES)},
+    "detail": {"bus_kinds": list(DELIVERABLE_STATUSES)},
 }
 EVENT_SOURCE = "payments.delivery"
 EXHAUSTED_DETAIL_TYPE = "DeliveryExhausted"
 DISABLED_DETAIL_TYPE = "DeliveryEndpointDisabled"
+PARKED_DETAIL_TYPE = "DeliveryParked"
 
 
 class ConfigError(ValueError):
@@ -163,11 +178,6 @@ def url_problem_of(url: Any, *, allow_loopback_http: bool = False) -> str | None
     return None
 
 
-def is_public_address(address: Any) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    return bool(address.is_global) and not address.is_multicast and not address.is_reserved
 
 
 # --------------------------------------------------------------------------- settings
@@ -181,6 +191,13 @@ class Settings:
     pause_recheck_seconds: int = DEFAULT_PAUSE_RECHECK_SECONDS
     log_ttl_seconds: int = DEFAULT_LOG_TTL_DAYS * 86400
     allow_loopback_http: bool = False
+    queue_retention_seconds: int = DEFAULT_QUEUE_RETENTION_SECONDS
+
+    @property
+    def park_after_seconds(self) -> int:
+        """Age (since the message was sent) from which a message is parked rather than held past it:
+        the queue's retention less a day (less a quarter of it, when that is shorter)."""
+        return self.queue_retention_seconds - min(PARK_MARGIN_SECONDS, self.queue_retention_seconds // 4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -216,10 +233,23 @@ class Settings:
             pause_recheck_seconds=int(number("DELIVERY_PAUSE_RECHECK_SECONDS", DEFAULT_PAUSE_RECHECK_SECONDS, 1, MAX_DELAY_SECONDS)),
             log_ttl_seconds=int(number("DELIVERY_LOG_TTL_DAYS", DEFAULT_LOG_TTL_DAYS, 1, 365) * 86400),
             allow_loopback_http=env.get("DELIVERY_ALLOW_LOOPBACK_HTTP", "").lower() == "true",
+            queue_retention_seconds=int(number("DELIVERY_QUEUE_RETENTION_SECONDS", DEFAULT_QUEUE_RETENTION_SECONDS,
+                                               60, DEFAULT_QUEUE_RETENTION_SECONDS)),
         )
         if problems:
             raise ConfigError("invalid delivery settings:\n- " + "\n- ".join(problems))
         return settings
+
+
+def record_budget_seconds(attempt_timeout_seconds: float) -> float:
+    """Time one record may take: the attempt's deadline plus its AWS calls."""
+    return attempt_timeout_seconds + SENDER_RECORD_MARGIN_SECONDS
+
+
+def sender_timeout_floor(attempt_timeout_seconds: float, batch_size: int = SENDER_BATCH_SIZE) -> int:
+    """The least sender function timeout (s) that fits a batch of one group attempted in a row:
+    ``batch_size`` x :func:`record_budget_seconds` + the invocation's own margin."""
+    return math.ceil(batch_size * record_budget_seconds(attempt_timeout_seconds) + SENDER_INVOCATION_MARGIN_SECONDS)
 
 
 def next_delay(attempts_made: int, schedule: tuple[int, ...]) -> int | None:
@@ -242,11 +272,16 @@ def event_type_of(status: str) -> str | None:
     return f"payment.{status}" if status in DELIVERABLE_STATUSES else None
 
 
-def webhook_id(endpoint_id: str, transaction_id: str, status: str) -> str:
-    """Deterministic ``webhook-id``: one per (endpoint, payment, status), stable across retries,
-    resends and a duplicate domain event."""
-    digest = hashlib.sha256(f"{endpoint_id}\n{transaction_id}\n{status}".encode()).hexdigest()[:32]
+def webhook_id(endpoint_id: str, transaction_id: str, label: str) -> str:
+    """Deterministic ``webhook-id``: one per (endpoint, payment, announcement), stable across
+    retries, resends and every domain event that carries the announcement. ``label``:
+    :func:`announcement_label` (older messages: the status)."""
+    digest = hashlib.sha256(f"{endpoint_id}\n{transaction_id}\n{label}".encode()).hexdigest()[:32]
     return f"msg_{digest}"
+
+
+def announcement_label(seq: int) -> str:
+    return f"seq:{seq}"
 
 
 def group_id(endpoint_id: str, transaction_id: str) -> str:
@@ -255,27 +290,37 @@ def group_id(endpoint_id: str, transaction_id: str) -> str:
     return lane if len(lane) <= 128 else f"{endpoint_id}#{hashlib.sha256(transaction_id.encode()).hexdigest()[:64]}"
 
 
-def payload(detail: Mapping[str, Any], status: str, occurred_at: str) -> str:
-    """The JSON body vendors receive (Standard Webhooks shape: type, timestamp, data)."""
-    amount = detail.get("amount")
-    try:
-        amount = int(str(amount)) if amount not in (None, "") else None
-    except ValueError:
-        amount = None
+def payload(detail: Mapping[str, Any], announcement: Mapping[str, Any]) -> str:
+    """The JSON body vendors receive (Standard Webhooks shape: type, timestamp, data): one
+    announcement, its own amount and the payment's running totals after it; the same bytes from
+    whichever domain event carried it."""
+    occurred_at = announcement.get("occurred_at") or None
     data = {
         "transaction_id": detail.get("transaction_id"),
         "vendor_id": detail.get("vendor_id") or None,
-        "status": status,
-        "amount": amount,
-        "currency": detail.get("currency") or None,
-        "occurred_at": occurred_at or None,
+        "sequence": announcement["seq"],
+        "status": announcement.get("status"),
+        "amount": announcement.get("amount"),
+        "currency": announcement.get("currency") or detail.get("currency") or None,
+        "occurred_at": occurred_at,
+        "object_id": announcement.get("object_id") or None,
+        **{name: announcement.get(name) for name in AMOUNT_FIELDS},
     }
-    body = {"type": event_type_of(status), "timestamp": occurred_at or None, "data": data}
+    body = {"type": event_type_of(announcement["kind"]), "timestamp": occurred_at, "data": data}
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
 def status_rank(status: str) -> int:
-    return STATUS_RANK.get(status, 0)
+    """An order of the kinds for messages without a sequence (older rows): payment statuses by
+    rank, then what undoes a sale."""
+    if status in PAYMENT_STATUS_RANK:
+        return PAYMENT_STATUS_RANK[status]
+    return 100 + UNDOING_KINDS.index(status) if status in UNDOING_KINDS else 0
+
+
+def order_key(row: Mapping[str, Any]) -> tuple[str, int, int]:
+    """How a payment's messages are ordered for a resend: created, then sequence, then kind."""
+    return (str(row.get("created_at", "")), int(row.get("seq") or 0), status_rank(str(row.get("status", ""))))
 
 
 def iso(epoch: float) -> str:

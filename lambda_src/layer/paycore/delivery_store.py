@@ -13,6 +13,10 @@ Rows (lambda_src/README.md, "Vendor delivery"):
 * endpoint state ``pk = EP#{endpoint_id}``, ``sk = STATE`` (no TTL): ``admin_state`` (active |
   paused | disabled), ``reason``, ``changed_at``, ``failing_since``, ``last_success_at``.
 * rate window ``pk = EP#{endpoint_id}``, ``sk = RATE#{window_start}``: counter ``n`` (TTL).
+* parked ``pk = PARK#{endpoint_id}``, ``sk = {created_at}#{status rank:02d}#{webhook_id}`` (no
+  TTL): a message taken out of the queue before its retention ran out, in the order to re-send;
+  its message row is ``parked`` (no TTL either) and the endpoint state counts them (``parked``)
+  and says what the sender does meanwhile (``park_mode``: parking | releasing).
 """
 from __future__ import annotations
 
@@ -22,7 +26,9 @@ from paycore.ledger import deserialize, serialize
 
 BY_ENDPOINT, BY_TRANSACTION = "by-endpoint", "by-transaction"
 ACTIVE, PAUSED, DISABLED = "active", "paused", "disabled"
-PENDING, DELIVERED, EXHAUSTED, FAILED = "pending", "delivered", "exhausted", "failed"
+PENDING, DELIVERED, EXHAUSTED, FAILED, PARKED = "pending", "delivered", "exhausted", "failed", "parked"
+#: park_mode of an endpoint: new messages are parked behind the parked ones / parked ones are re-sent
+PARKING, RELEASING = "parking", "releasing"
 
 
 def message_key(message_id: str) -> dict[str, Any]:
@@ -31,6 +37,14 @@ def message_key(message_id: str) -> dict[str, Any]:
 
 def endpoint_key(endpoint_id: str) -> dict[str, Any]:
     return serialize({"pk": f"EP#{endpoint_id}", "sk": "STATE"})
+
+
+def park_sort_key(row: Mapping[str, Any], rank: int) -> str:
+    """Where a parked message sorts among its endpoint's: as :func:`paycore.delivery.order_key` -
+    when it was created, then the payment's announcement sequence, then the status order (a sale
+    before its refund created in the same millisecond) - then its id; fixed widths keep the text
+    order the same as the numbers'."""
+    return f"{row['created_at']}#{int(row.get('seq') or 0):012d}#{rank:03d}#{row['message_id']}"
 
 
 class DeliveryStore:
@@ -44,6 +58,15 @@ class DeliveryStore:
                 self.client.put_item(TableName=self.table, **kwargs)
             return True
         except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def _transaction(self, items: list[dict[str, Any]]) -> bool:
+        """All or nothing; False when a condition did not hold."""
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {kind: {"TableName": self.table, **body}} for entry in items for kind, body in entry.items()])
+            return True
+        except self.client.exceptions.TransactionCanceledException:
             return False
 
     # ------------------------------------------------------------------ messages
@@ -174,3 +197,78 @@ class DeliveryStore:
             UpdateExpression="ADD n :one SET expires_at = :exp",
             ConditionExpression="attribute_not_exists(n) OR n < :allowed",
             ExpressionAttributeValues=serialize({":one": 1, ":allowed": allowed, ":exp": expires_at}))
+
+    # ------------------------------------------------------------------ parked messages
+
+    def start_parking(self, endpoint_id: str, now: str) -> bool:
+        """Put the endpoint in ``parking`` mode; True for the one call that switched it (it says so)."""
+        return self._conditional(
+            Key=endpoint_key(endpoint_id),
+            UpdateExpression="SET park_mode = :parking, parked_since = :now",
+            ConditionExpression="attribute_not_exists(park_mode) OR park_mode <> :parking",
+            ExpressionAttributeValues=serialize({":parking": PARKING, ":now": now}))
+
+    def park(self, row: Mapping[str, Any], *, sort_key: str, reason: str, now: str) -> bool:
+        """Pending message -> parked, in one transaction: its parked item (no TTL), its row (state
+        ``parked``, TTL and schedule removed) and the endpoint's count. False when the row was not
+        pending (parked already)."""
+        message_id, endpoint_id = row["message_id"], row["endpoint_id"]
+        return self._transaction([
+            {"Put": {"Item": serialize({"pk": f"PARK#{endpoint_id}", "sk": sort_key, "row_type": "parked",
+                                        "message_id": message_id, "transaction_id": row["transaction_id"],
+                                        "reason": reason, "parked_at": now}),
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": {"Key": message_key(message_id),
+                        "UpdateExpression": "SET #state = :parked, park_sort = :sort, parked_at = :now, updated_at = :now "
+                                            "REMOVE expires_at, next_attempt_at, next_attempt_ts",
+                        "ConditionExpression": "#state = :pending", "ExpressionAttributeNames": {"#state": "state"},
+                        "ExpressionAttributeValues": serialize({":parked": PARKED, ":pending": PENDING, ":sort": sort_key,
+                                                                ":now": now})}},
+            {"Update": {"Key": endpoint_key(endpoint_id), "UpdateExpression": "ADD parked :one SET park_mode = :parking",
+                        "ExpressionAttributeValues": serialize({":one": 1, ":parking": PARKING})}},
+        ])
+
+    def unpark(self, row: Mapping[str, Any], *, now: str, expires_at: int) -> bool:
+        """Parked message -> pending with a fresh schedule and its TTL back, its parked item gone, the
+        endpoint's count down; the endpoint leaves park mode with its last parked message."""
+        message_id, endpoint_id, sort_key = row["message_id"], row["endpoint_id"], row["park_sort"]
+        done = self._transaction([
+            {"Delete": {"Key": serialize({"pk": f"PARK#{endpoint_id}", "sk": sort_key}),
+                        "ConditionExpression": "attribute_exists(pk)"}},
+            {"Update": {"Key": message_key(message_id),
+                        "UpdateExpression": "SET #state = :pending, cycle_attempts = :zero, expires_at = :exp, "
+                                            "updated_at = :now REMOVE park_sort, parked_at",
+                        "ConditionExpression": "#state = :parked AND park_sort = :sort",
+                        "ExpressionAttributeNames": {"#state": "state"},
+                        "ExpressionAttributeValues": serialize({":pending": PENDING, ":parked": PARKED, ":zero": 0,
+                                                                ":exp": expires_at, ":now": now, ":sort": sort_key})}},
+            {"Update": {"Key": endpoint_key(endpoint_id), "UpdateExpression": "ADD parked :minus",
+                        "ExpressionAttributeValues": serialize({":minus": -1})}},
+        ])
+        if done:
+            self._conditional(
+                Key=endpoint_key(endpoint_id), UpdateExpression="REMOVE park_mode, parked_since, release_requested_at",
+                ConditionExpression="parked <= :zero AND park_mode = :releasing",
+                ExpressionAttributeValues=serialize({":zero": 0, ":releasing": RELEASING}))
+        return done
+
+    def parked_items(self, endpoint_id: str) -> list[dict[str, Any]]:
+        """The endpoint's parked messages in the order to re-send them."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "pk = :pk", "ConsistentRead": True,
+            "ExpressionAttributeValues": serialize({":pk": f"PARK#{endpoint_id}"}),
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.client.query(**kwargs)
+            items.extend(deserialize(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def start_releasing(self, endpoint_id: str, now: str) -> None:
+        """``releasing`` mode: the sender re-sends what ops releases and puts newcomers behind it."""
+        self.client.update_item(
+            TableName=self.table, Key=endpoint_key(endpoint_id),
+            UpdateExpression="SET park_mode = :releasing, release_requested_at = :now",
+            ExpressionAttributeValues=serialize({":releasing": RELEASING, ":now": now}))

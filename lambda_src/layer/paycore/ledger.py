@@ -10,25 +10,25 @@ Row layout (lambda_src/README.md, "The ledger"); pk ``transaction_id``, sk ``tim
   ``signature_headers`` and ``request_id`` for the archiver and replays. ``event_id`` and
   ``occurred_at`` are read from the sort key (:func:`event_key_fields`; older rows carry both), so
   a realistic event row stays within one write unit (1 KB).
-* state row, ``timestamp = "STATE"``, ``row_type = "state"``: updated only when the new status
-  rank is strictly higher (``status_rank < :rank``), recording ``previous_status``; created on the
-  first event of a transaction by the same conditional update (``previous_status`` NULL then,
-  read as absent). ``updated_at`` is the ``occurred_at``
-  of the event that set the status. ``amount``, ``currency``, ``vendor_id``, ``customer_id``,
-  ``created_at`` and the sparse GSI keys ``vendor_key`` / ``customer_key`` are set once
-  (``if_not_exists``), from the first event that carries them.
+* state row, ``timestamp = "STATE"``, ``row_type = "state"``: the payment as amounts
+  (:mod:`paycore.lifecycle`: its status, refunds, disputes, totals, derived status and the
+  announcements its vendor is told), read, folded with the event and written back whole under
+  an optimistic ``version`` check (a row written before that model has no ``version`` and reads
+  as its payment). Every write of it changes something; the writes that announce carry
+  ``bus_kinds`` (what Pipe B puts on the bus).
 * marker rows, ``row_type = "marker"``, TTL ``expires_at``: ``put_marker`` (idempotency of ignored
-  events, notifications...) and the event idempotency marker ``event#{provider}#{event_id}``
-  (claimed before the event row, see :meth:`Ledger.record`), kept >= 7 days; after that the event
-  row's own conditional write still refuses a resend with the same key; and the transmission
-  marker ``transmission#{provider}#{transmission_id}`` (``bind_transmission``: one body per
-  transmission of a provider whose signature covers only a checksum of the body), kept as long as
-  the provider's freshness window plus a margin.
+  events, notifications...). The event idempotency claim ``event#{provider}#{event_id}`` (claimed
+  before the event row, see :meth:`Ledger.record`) has no TTL: an event can come back at any age
+  (provider retries, the events APIs' 30 days, our replay tools), and the claim names the one row
+  that records it; and the transmission marker
+  ``transmission#{provider}#{transmission_id}`` (``bind_transmission``: one body per transmission of
+  a provider whose signature covers only a checksum of the body), kept as long as the provider
+  says (PayPal: for good).
 
-Order of writes for one event: event row, then state row. A redelivery (the marker exists) reads
-the event row and the state row first (strongly consistent) and writes only what is missing or
-behind, so a crash between the two writes heals on redelivery, and a plain duplicate costs two
-read units instead of two failed conditional writes.
+Order of writes for one event: claim, event row, state row. A redelivery (the claim exists) reads
+the event row first and writes it only when a crash left it out, then folds the event into the
+state again (a no-op when it is there already: every part of the state is idempotent), so a
+crash between the writes heals on redelivery.
 
 Errors other than a failed condition propagate (throttling is retried by botocore first, then
 the record fails and the queue redelivers it).
@@ -55,14 +55,16 @@ from typing import Any, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from paycore import rawcodec
-from paycore.model import Ignored, Transaction
+from paycore import lifecycle, rawcodec
+from paycore.model import Ignored, Rejected, Transaction
 
-STATE_SK = "STATE"
+STATE_SK, STATE_ROW = lifecycle.STATE_SK, lifecycle.STATE_ROW
 MARKER_SK = "MARKER"
-EVENT_ROW, STATE_ROW, MARKER_ROW = "event", "state", "marker"
+EVENT_ROW, MARKER_ROW = "event", "marker"
 VENDOR_INDEX, CUSTOMER_INDEX = "by-vendor", "by-customer"
 MARKER_TTL_SECONDS = 8 * 24 * 3600  # > 7 days: longer than Stripe's and PayPal's 3-day retries
+#: Concurrent writers of one state row (two message groups naming one payment) retry the fold.
+STATE_WRITE_ATTEMPTS = 5
 
 
 
@@ -159,12 +161,21 @@ def transmission_marker_key(provider: str, transmission_id: str) -> str:
 @dataclass(frozen=True)
 class RecordResult:
     event_written: bool  # False: this provider event was already in the ledger (duplicate)
-    state_changed: bool  # True: the state row moved to txn.status (or was created)
-    previous_status: str | None  # state before this event (None: no state row yet)
+    state_changed: bool  # True: the state row was created or changed
+    previous_status: str | None  # the payment's status before this event (None: no state row yet)
+    status: str | None = None  # ... and after it
+    announced: tuple[dict[str, Any], ...] = ()  # what the vendor is told now, in seq order
+    held: int = 0  # announcements held until the payment's sale is told
+    conflicts: tuple[str, ...] = ()  # fields whose value contradicts the sale's (kept raw)
+    became_succeeded: bool = False  # this event made the sale
 
     @property
     def duplicate(self) -> bool:
         return not self.event_written
+
+
+class StateContention(RuntimeError):
+    """The state row kept changing under this write (retried by the queue)."""
 
 
 class Ledger:
@@ -182,30 +193,61 @@ class Ledger:
         request_id: str = "",
         signature_headers: Mapping[str, str] | None = None,
     ) -> RecordResult:
-        """Write the event row (once per provider event id) and move the state row forward if the
-        rank is higher.
+        """Write the event row (once per provider event id) and fold the event into the state row.
 
-        Idempotency is keyed on the provider's event id alone: a marker row
-        ``event#{provider}#{event_id}`` is claimed first (conditional put) and names the event
-        row's key. When the marker exists, the event row is put (conditionally) at the key the
-        marker names: normally it is there (a duplicate, nothing written); after a crash between
-        the two writes it is not, and this delivery writes it (healed)."""
+        Idempotency is keyed on the provider's event id alone: a claim row
+        ``event#{provider}#{event_id}`` is put first (conditional, no TTL) and names the event
+        row's key. When the claim exists, the event row is put (conditionally) at the key it names:
+        normally it is there (a duplicate, nothing written); after a crash between the two writes
+        it is not, and this delivery writes it (healed). The same event id claimed for another
+        payment is ``Rejected("event_id_conflict")``: nothing is written for it."""
         item = event_item(txn, raw, request_id=request_id, signature_headers=signature_headers)
         claimed, first_key = self._claim_event(txn, item["timestamp"])
         if claimed:
             written = self._put_if_absent(item)
-        elif first_key == (txn.transaction_id, item["timestamp"]):
+        elif first_key[0] != txn.transaction_id:
+            raise Rejected("event_id_conflict")
+        elif first_key[1] == item["timestamp"]:
             # a redelivery: read first (a read unit), write only what a crash left out (a
             # conditional write that fails is billed as a write unit of the whole row)
             written = self._get(first_key, "transaction_id") is None and self._put_if_absent(item)
-        else:  # the same event id came first with another key: that row is the record
-            written = False
-        if not claimed:
-            current = self._get((txn.transaction_id, STATE_SK), "#status, status_rank")
-            if current is not None and int(current.get("status_rank", 0)) >= txn.status_rank:
-                return RecordResult(event_written=written, state_changed=False, previous_status=current.get("status"))
-        changed, previous = self._advance_state(txn)
-        return RecordResult(event_written=written, state_changed=changed, previous_status=previous)
+        else:  # the same event came first with another occurred_at: that row is the record
+            state = self._get((txn.transaction_id, STATE_SK), "#status")
+            return RecordResult(False, False, (state or {}).get("status"), (state or {}).get("status"))
+        return self._fold(txn, written, redelivery=not claimed)
+
+    def _fold(self, txn: Transaction, written: bool, *, redelivery: bool) -> RecordResult:
+        """Fold ``txn`` into its payment's state row: read (consistent), apply, write under the
+        version read; another writer in between makes it read and apply again."""
+        for _ in range(STATE_WRITE_ATTEMPTS):
+            row = self.get_state(txn.transaction_id)
+            current = lifecycle.from_item(txn.transaction_id, row)
+            # a row of the older model applied every event it recorded
+            applied = None if redelivery and current.legacy else lifecycle.apply(current, txn)
+            if applied is None:
+                return RecordResult(written, False, current.status if row else None, current.status if row else None)
+            item = lifecycle.to_item(applied.payment, bus_kinds=applied.bus_kinds, announced_from=applied.announced_from)
+            if self._put_state(item, current, row):
+                return RecordResult(written, True, current.status if row else None, applied.payment.status,
+                                    applied.announced, applied.held, applied.conflicts, applied.became_succeeded)
+        raise StateContention(f"state row of {txn.transaction_id} changed {STATE_WRITE_ATTEMPTS} times")
+
+    def _put_state(self, item: Mapping[str, Any], current: lifecycle.Payment, row: Mapping[str, Any] | None) -> bool:
+        """Write the whole state row if it is still the one read (no row, a row of the older
+        model, or the same ``version``)."""
+        if row is None:
+            condition, values = "attribute_not_exists(transaction_id)", None
+        elif current.legacy:
+            condition, values = "attribute_exists(transaction_id) AND attribute_not_exists(version)", None
+        else:
+            condition, values = "version = :version", serialize({":version": current.version})
+        kwargs: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
+        try:
+            self.client.put_item(TableName=self.table_name, Item=serialize(item), ConditionExpression=condition,
+                                 **kwargs)
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
 
     def record_ignored(self, ignored: Ignored, *, now: float | None = None) -> bool:
         """Marker for an event type we do not track; False when it was already recorded."""
@@ -273,9 +315,9 @@ class Ledger:
             first = deserialize(exc.response.get("Item") or {}).get("body_sha256")
             return first == body_sha256
 
-    def _claim_event(self, txn: Transaction, sort_key: str, *, now: float | None = None) -> tuple[bool, tuple[str, str]]:
-        """Claim ``txn.event_id``: (True, its key) when new, else (False, the key the first claim named)."""
-        now = time.time() if now is None else now
+    def _claim_event(self, txn: Transaction, sort_key: str) -> tuple[bool, tuple[str, str]]:
+        """Claim ``txn.event_id``: (True, its key) when new, else (False, the key the first claim
+        named). No TTL: the claim lasts as long as the event row it names."""
         item = {
             "transaction_id": event_marker_key(txn.provider, txn.event_id),
             "timestamp": MARKER_SK,
@@ -283,7 +325,6 @@ class Ledger:
             "kind": "event",
             "event_transaction_id": txn.transaction_id,
             "event_timestamp": sort_key,
-            "expires_at": int(now) + MARKER_TTL_SECONDS,
         }
         try:
             self.client.put_item(
@@ -322,66 +363,6 @@ class Ledger:
             return True
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
-
-    def _advance_state(self, txn: Transaction) -> tuple[bool, str | None]:
-        """Create the state row or move it forward, in one conditional write (a failed one is
-        billed too): (changed, the status before this event; None when there was no state row).
-
-        ``previous_status`` takes the old ``status``; on the first state there is none, and the
-        attribute is written as a DynamoDB NULL, which :func:`deserialize` and the pipes' ``.S``
-        paths read as absent (``SET x = y`` cannot name a missing ``y``, nor can one update both
-        set and remove an attribute)."""
-        key = serialize({"transaction_id": txn.transaction_id, "timestamp": STATE_SK})
-        sets = [
-            "previous_status = if_not_exists(#status, :none)",
-            "#status = :status",
-            "status_rank = :rank",
-            "updated_at = :occurred_at",
-            "last_event_id = :event_id",
-            "last_event_type = :event_type",
-        ]
-        values: dict[str, Any] = {
-            ":status": txn.status,
-            ":rank": txn.status_rank,
-            ":occurred_at": txn.occurred_at,
-            ":event_id": txn.event_id,
-            ":event_type": txn.event_type,
-        }
-        for attr, value in self._set_once(txn).items():
-            sets.append(f"{attr} = if_not_exists({attr}, :{attr})")
-            values[f":{attr}"] = value
-        try:
-            old = self.client.update_item(
-                TableName=self.table_name,
-                Key=key,
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_not_exists(transaction_id) OR status_rank < :rank",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={**serialize(values), ":none": {"NULL": True}},
-                ReturnValues="UPDATED_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException as exc:
-            # a state row at the same or a higher rank: it stays as it is
-            return False, deserialize(exc.response.get("Item") or {}).get("status")
-        # UPDATED_OLD: the old status of an advanced row; nothing for a row this write created
-        return True, deserialize(old.get("Attributes") or {}).get("status")
-
-    @staticmethod
-    def _set_once(txn: Transaction) -> dict[str, Any]:
-        values = {
-            "row_type": STATE_ROW,
-            "provider": txn.provider,
-            "amount": txn.amount,
-            "currency": txn.currency,
-            "created_at": txn.occurred_at,
-            "vendor_id": txn.vendor_id,
-            "customer_id": txn.customer_id,
-            "vendor_key": txn.vendor_id,
-            "customer_key": txn.customer_id,
-            **_route_attributes(txn),
-        }
-        return {k: v for k, v in values.items() if v is not None}
 
     # ------------------------------------------------------------------ reads
 

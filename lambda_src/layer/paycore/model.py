@@ -1,8 +1,9 @@
 """The one Transaction model every provider normalizes into, and the vocabulary around it.
 
-Pure data and pure functions (no AWS, no I/O): statuses and their ranks (the monotonic
-projection), ISO 4217 currencies with their minor-unit exponents, decimal -> minor units,
-timestamps, and the two non-transaction outcomes of processing a webhook:
+Pure data and pure functions (no AWS, no I/O): the statuses of a payment, of its refunds and
+disputes, and of the events about them (paycore.lifecycle folds them into a payment's state),
+ISO 4217 currencies with their minor-unit exponents, decimal -> minor units, timestamps, and the
+two non-transaction outcomes of processing a webhook:
 
 * :class:`Ignored` - a well-formed, authentic event of a type we do not track (recorded, not an error);
 * :class:`Rejected` - a message that must not reach the ledger (bad signature, stale timestamp,
@@ -21,9 +22,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-#: Status -> rank. The current-state row only moves to a strictly higher rank, so a late
-#: ``processing`` never overwrites ``succeeded``, and events may arrive in any order.
-STATUS_RANK: dict[str, int] = {
+#: The payment's own status (from its payment events) -> rank. It only moves to a strictly higher
+#: rank, so a late ``processing`` never overwrites ``succeeded``, whatever the arrival order.
+PAYMENT_STATUS_RANK: dict[str, int] = {
     "pending": 10,
     "requires_action": 20,
     "requires_capture": 25,
@@ -31,10 +32,28 @@ STATUS_RANK: dict[str, int] = {
     "failed": 40,
     "canceled": 50,
     "succeeded": 60,
-    "refunded": 70,
-    "reversed": 80,
 }
-STATUSES = frozenset(STATUS_RANK)
+#: What one event says of the refund, reversal or dispute it is about (``Transaction.status`` of
+#: an event that is not a payment event; the event row keeps it).
+REFUND_EVENT_STATUSES = ("refund_pending", "refunded", "refund_failed", "refund_canceled")
+DISPUTE_EVENT_STATUSES = ("dispute_open", "dispute_won", "dispute_lost")
+EVENT_STATUSES = frozenset(PAYMENT_STATUS_RANK) | {"reversed", *REFUND_EVENT_STATUSES, *DISPUTE_EVENT_STATUSES}
+#: The payment's status as its state row shows it, derived from its amounts (paycore.lifecycle).
+DERIVED_STATUSES = frozenset(PAYMENT_STATUS_RANK) | {
+    "awaiting_sale", "partially_refunded", "refunded", "reversed", "disputed", "dispute_won", "dispute_lost"}
+#: Kept for readers of the older name: the payment dimension's ranks.
+STATUS_RANK = PAYMENT_STATUS_RANK
+STATUSES = EVENT_STATUSES
+
+#: What a :class:`Fact` is about.
+FACT_KINDS = ("refund", "reversal", "dispute", "refund_total")
+#: A fact's own status, per kind (refund_total: the provider's cumulative refunded amount).
+FACT_STATUSES: dict[str, frozenset[str]] = {
+    "refund": frozenset({"pending", "requires_action", "succeeded", "failed", "canceled"}),
+    "reversal": frozenset({"pending", "succeeded", "failed", "canceled"}),
+    "dispute": frozenset({"open", "won", "lost"}),
+    "refund_total": frozenset({"succeeded"}),
+}
 
 # ISO 4217 active codes by minor-unit exponent (2 unless listed). Funds codes included
 # (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW); metals and test codes (XAU, XTS, XXX...) are not.
@@ -117,8 +136,42 @@ class Rejected(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Fact:
+    """What an event says of one refund, reversal or dispute of its payment, keyed by that object's
+    own id so a payment's state counts each once (paycore.lifecycle). ``refund_total`` is a
+    provider's cumulative refunded amount of one charge (``id``: the charge), used where the event
+    does not itemize its refunds. ``occurred_at``: when the object was created."""
+
+    kind: str
+    id: str
+    status: str
+    amount: int
+    currency: str
+    occurred_at: str
+    withdrawn: bool = False  # a dispute's funds left the balance
+    reinstated: bool = False  # ... and came back
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.status not in FACT_STATUSES.get(self.kind, ()):
+            found.append("fact.status")
+        if type(self.amount) is not int or not 0 <= self.amount <= MAX_AMOUNT:
+            found.append("fact.amount")
+        if not SAFE_ID.match(self.id or ""):
+            found.append("fact.id")
+        if self.currency not in _TRANSACTION_CURRENCIES:
+            found.append("fact.currency")
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class Transaction:
-    """One provider event about one payment, normalized. Amounts are integer minor units."""
+    """One provider event about one payment, normalized. Amounts are integer minor units.
+
+    A payment event (``facts`` empty) carries the payment's status and amount; an event about a
+    refund, reversal or dispute carries its ``facts`` (a Stripe ``charge.refunded`` may list
+    several refunds), ``status`` then says what the event reports (``refunded``,
+    ``dispute_open``...) and ``amount`` the amount of its first fact."""
 
     transaction_id: str
     provider: str
@@ -138,12 +191,14 @@ class Transaction:
     currency_raw: str | None = None
     amount_raw: str | None = None
     unroutable: tuple[str, ...] = ()
+    facts: tuple[Fact, ...] = ()
 
     def __post_init__(self) -> None:
         # Fast path, the common case: every check below passes (same checks, no list, no getattr).
         amount = self.amount
         if (
-            self.status in STATUS_RANK
+            self.status in EVENT_STATUSES
+            and not self.facts
             and self.currency in _TRANSACTION_CURRENCIES
             and type(amount) is int
             and 0 <= amount <= MAX_AMOUNT
@@ -153,8 +208,8 @@ class Transaction:
             and (self.customer_id is None or _safe_recurring_id(self.customer_id))
         ):
             return
-        problems = []
-        if self.status not in STATUS_RANK:
+        problems = [problem for fact in self.facts for problem in fact.problems()]
+        if self.status not in EVENT_STATUSES:
             problems.append("status")
         if self.currency not in CURRENCIES and self.currency != UNKNOWN_CURRENCY:
             problems.append("currency")
@@ -172,8 +227,9 @@ class Transaction:
             raise Rejected("malformed_event") from ValueError(", ".join(problems))
 
     @property
-    def status_rank(self) -> int:
-        return STATUS_RANK[self.status]
+    def is_payment_event(self) -> bool:
+        """An event about the payment itself (its status), not about a refund or dispute of it."""
+        return not self.facts and self.status in PAYMENT_STATUS_RANK
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -249,7 +305,7 @@ class Ignored:
 _DECIMAL_AMOUNT = re.compile(r"\d{1,15}(\.\d{1,4})?")
 
 
-def to_minor_units(value: str, currency: str) -> int:
+def to_minor_units(value: Any, currency: str) -> int:
     """Decimal string -> integer minor units by the currency's ISO 4217 exponent.
 
     ``to_minor_units("10.50", "USD") == 1050``, ``("1000", "JPY") == 1000``,

@@ -37,6 +37,14 @@ WEBHOOK_IGNORED = "WebhookIgnored"
 WEBHOOK_RECORDED = "WebhookRecorded"
 UNROUTABLE_EVENT = "UnroutableEvent"
 SIGNING_SECRET_UNUSABLE = "SigningSecretUnusable"
+#: A refund, reversal or dispute held until its payment's sale is announced (counted per hold).
+LIFECYCLE_HELD = "LifecycleHeld"
+#: An event whose vendor, customer or currency contradicts its payment's sale (dimension reason:
+#: the field); the value is kept raw on the state row.
+LIFECYCLE_CONFLICT = "LifecycleConflict"
+#: A refund, reversal or dispute whose sale did not come within the notifier's watch (the
+#: notifications queue's receives): it stays held on the state row.
+LIFECYCLE_SALE_MISSING = "LifecycleSaleMissing"
 
 logger = Logger(service=SERVICE)
 

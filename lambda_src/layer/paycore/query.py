@@ -16,6 +16,7 @@ from boto3.dynamodb.conditions import Key
 
 from paycore.cursor import CursorKeys, InvalidCursor, decode_cursor, encode_cursor
 from paycore.ledger import event_key_fields
+from paycore.lifecycle import AMOUNT_FIELDS, public_amounts
 
 from paycore.model import SAFE_ID as ID_PATTERN  # one id definition for the ledger and the API
 STATE_SK = "STATE"
@@ -34,7 +35,14 @@ PUBLIC_STATE_FIELDS = (
     "created_at",
     "updated_at",
     "last_event_id",
+    "payment_status",
+    *AMOUNT_FIELDS,
+    "refunds",
+    "disputes",
 )
+#: What the API reads of a state row to show it: the public fields and what tells a row of the
+#: older model (no ``version``: its amounts are derived from its status and amount).
+STATE_READ_FIELDS = PUBLIC_STATE_FIELDS + ("version", "refund_totals")
 PUBLIC_EVENT_FIELDS = (
     "event_id",
     "provider",
@@ -83,6 +91,12 @@ def project(item: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: _plain(item[name]) for name in fields if name in item and item[name] is not None}
 
 
+def public_state(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A state row as the API shows it: its public fields, with the amounts and the derived status
+    (a row of the older model gets them derived from its status and amount)."""
+    return {**project(item, PUBLIC_STATE_FIELDS), **public_amounts(item)}
+
+
 def _projection(fields: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     return ", ".join(names), names
@@ -108,7 +122,7 @@ def gsi_key_value(listing: str, value: str) -> str:
 
 def get_transaction(table: Any, transaction_id: str) -> dict[str, Any] | None:
     """Current state + event history (oldest first); ``None`` when the id is unknown."""
-    fields = tuple(sorted(set(PUBLIC_STATE_FIELDS) | set(PUBLIC_EVENT_FIELDS) | {"row_type", "timestamp"}))
+    fields = tuple(sorted(set(STATE_READ_FIELDS) | set(PUBLIC_EVENT_FIELDS) | {"row_type", "timestamp"}))
     expression, names = _projection(fields)
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": Key("transaction_id").eq(transaction_id),
@@ -133,30 +147,33 @@ def get_transaction(table: Any, transaction_id: str) -> dict[str, Any] | None:
         return None
     events.sort(key=lambda e: e.get("timestamp", ""))
     return {
-        "transaction": project(state, PUBLIC_STATE_FIELDS) if state else None,
+        "transaction": public_state(state) if state else None,
         "events": [project(event_key_fields(e), PUBLIC_EVENT_FIELDS) for e in events],
     }
 
 
+STATUS_FIELDS = ("transaction_id", "status", "updated_at", "currency", *AMOUNT_FIELDS)
+
+
 def get_status(table: Any, transaction_id: str) -> dict[str, Any] | None:
-    expression, names = _projection(("transaction_id", "status", "updated_at"))
+    expression, names = _projection(STATE_READ_FIELDS)
     item = table.get_item(
         Key={"transaction_id": transaction_id, "timestamp": STATE_SK},
         ProjectionExpression=expression,
         ExpressionAttributeNames=names,
     ).get("Item")
-    return project(item, ("transaction_id", "status", "updated_at")) if item else None
+    return project(public_state(item), STATUS_FIELDS) if item else None
 
 
 def transaction_exists(table: Any, transaction_id: str) -> dict[str, Any] | None:
     """The public state row (for notify), ``None`` when the transaction does not exist."""
-    expression, names = _projection(PUBLIC_STATE_FIELDS)
+    expression, names = _projection(STATE_READ_FIELDS)
     item = table.get_item(
         Key={"transaction_id": transaction_id, "timestamp": STATE_SK},
         ProjectionExpression=expression,
         ExpressionAttributeNames=names,
     ).get("Item")
-    return project(item, PUBLIC_STATE_FIELDS) if item else None
+    return public_state(item) if item else None
 
 
 # --------------------------------------------------------------------------- listings
@@ -234,7 +251,7 @@ def _whole_state_rows(table: Any, items: list[dict[str, Any]]) -> list[dict[str,
     if not items or all("status" in item for item in items):
         return items
     # the Table resource's client takes and returns plain Python values (boto3's transformation)
-    expression, names = _projection(PUBLIC_STATE_FIELDS)
+    expression, names = _projection(STATE_READ_FIELDS)
     pending = [{"transaction_id": item["transaction_id"], "timestamp": STATE_SK} for item in items]
     rows: dict[str, dict[str, Any]] = {}
     for _ in range(5):  # BatchGetItem may leave keys unprocessed under throttling
@@ -282,4 +299,4 @@ def list_transactions(table: Any, request: ListRequest, *, keys: CursorKeys) -> 
         if next_key
         else None
     )
-    return {"items": [project(i, PUBLIC_STATE_FIELDS) for i in items], "next_cursor": cursor}
+    return {"items": [public_state(i) for i in items], "next_cursor": cursor}

@@ -4,7 +4,8 @@ port its deployed URL names, playing a vendor that receives the platform's signe
 Each request is verified with the official ``standardwebhooks`` library (never the platform's own
 signing code) against the endpoint's secret, answered as the endpoint's behaviour says (200, 500
 for the first N requests, 410, slow), and recorded: webhook-id, webhook-timestamp, arrival order
-and time, the verification result, the status answered and the payload's type and transaction.
+and time, the verification result, the status answered, the payload's type, transaction, sequence
+and amounts.
 ``delivered()`` is what the vendor's application keeps (verified, answered 2xx, de-duplicated by
 webhook-id, as Standard Webhooks asks); ``duplicates()`` counts the copies it threw away. A vendor
 that is down is a server that is not listening (the sender sees ``connection_error``).
@@ -53,6 +54,8 @@ class Received:
     status: int
     event_type: str
     transaction_id: str
+    sequence: int = 0  # the announcement's number in its payment's story (0: none)
+    amounts: tuple[tuple[str, int], ...] = ()  # its own amount and the payment's running totals
 
 
 class VendorEndpoint:
@@ -157,7 +160,10 @@ class VendorEndpoint:
                 number=number, webhook_id=headers.get("webhook-id", ""), webhook_timestamp=timestamp,
                 arrived_at=time.time(), verified=verified, status=status,
                 event_type=str(payload.get("type", "")),
-                transaction_id=str(data.get("transaction_id", ""))))
+                transaction_id=str(data.get("transaction_id", "")),
+                sequence=data["sequence"] if isinstance(data.get("sequence"), int) else 0,
+                amounts=tuple((k, v) for k, v in sorted(data.items()) if k == "amount" or k.endswith("_amount")
+                              if isinstance(v, int))))
         return status, wait
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

@@ -222,14 +222,15 @@ class Wiring:
                 for vendor_id, vendor in document.get("vendors", {}).items() for endpoint in vendor.get("endpoints", [])}
 
     def routed_statuses(self) -> set[str] | None:
-        """The statuses whose changes the pipe to the bus forwards (None: every change)."""
+        """The announcement kinds whose state writes the pipe to the bus forwards (None: every
+        announcing write)."""
         found: set[str] = set()
         for pipe in (p for p in self.pipes if p.target_bus):
             for pattern in pipe.patterns or [{}]:
-                statuses = pattern.get("dynamodb", {}).get("NewImage", {}).get("status", {}).get("S")
-                if statuses is None:
+                kinds = pattern.get("dynamodb", {}).get("NewImage", {}).get("bus_kinds", {}).get("SS")
+                if kinds is None:
                     return None
-                found.update(statuses)
+                found.update(kinds)
         return found
 
     def route_for(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:

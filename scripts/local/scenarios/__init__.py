@@ -16,6 +16,9 @@ for ends up in the ledger - or in a place a documented tool recovers it from:
   validator's signature (``internal_signature_mismatch``), an unverified PayPal message in a genuine
   payment's group (one short retry, then ``certificate_unavailable``), an Idempotency-Key reused
   with another body (422): nothing forged is recorded, every genuine event is, the DLQ stays empty;
+* lifecycle: sales, partial refunds and disputes of Stripe and PayPal payments (USD, KWD, JPY), two
+  refunds sent before their sales: the ledger's amounts, and each payment's story as its vendor
+  hears it (SNS and signed webhooks), sale first, running totals that add up;
 * reconcile: the gate key is wrong for a window (every webhook refused, the providers give up);
   the reconciler, invoked as its schedule does, lists the providers' loopback events APIs and
   recovers every event of the window as a signed ``fetched`` envelope, nothing written twice;

@@ -36,33 +36,35 @@ def start_vendors(platform: LocalPlatform) -> Vendors:
     return vendors.start()
 
 
-def expected_deliveries(platform: LocalPlatform, event_rows: list[dict]) -> dict[str, set[tuple[str, str]]]:
-    """Per endpoint, the (transaction, event type) it must receive: every recorded status a vendor's
-    endpoint subscribes to, when the pipe puts that status on the bus (ledger event rows, typed)."""
-    from paycore.delivery import DELIVERABLE_STATUSES
+def expected_deliveries(platform: LocalPlatform, state_rows: list[dict]) -> dict[str, set[tuple[str, str, int]]]:
+    """Per endpoint, the (transaction, event type, sequence) it must receive: every announcement of
+    a payment (its state row keeps the last ones: paycore.lifecycle.WINDOW) of a kind the vendor's
+    endpoint subscribes to, when the pipe puts that kind on the bus."""
+    from paycore.ledger import deserialize
 
     routed = platform.wiring.routed_statuses()
     endpoints = platform.wiring.vendor_endpoints()
-    expected: dict[str, set[tuple[str, str]]] = {endpoint_id: set() for endpoint_id in endpoints}
-    for row in event_rows:
-        status, vendor = row["status"]["S"], row.get("vendor_id", {}).get("S", "")
-        if status not in DELIVERABLE_STATUSES or (routed is not None and status not in routed):
-            continue
-        for endpoint_id, endpoint in endpoints.items():
-            if endpoint["vendor_id"] == vendor and f"payment.{status}" in endpoint["event_types"]:
-                expected[endpoint_id].add((row["transaction_id"]["S"], f"payment.{status}"))
+    expected: dict[str, set[tuple[str, str, int]]] = {endpoint_id: set() for endpoint_id in endpoints}
+    for row in state_rows:
+        state = deserialize(row)
+        vendor = state.get("vendor_id", "")
+        for announcement in state.get("announcements") or []:
+            kind, seq = announcement["kind"], int(announcement["seq"])
+            if routed is not None and kind not in routed:
+                continue
+            for endpoint_id, endpoint in endpoints.items():
+                if endpoint["vendor_id"] == vendor and f"payment.{kind}" in endpoint["event_types"]:
+                    expected[endpoint_id].add((state["transaction_id"], f"payment.{kind}", seq))
     return expected
 
 
 def out_of_order(vendors: Vendors) -> int:
-    """Deliveries that reached a vendor after a later status of the same payment."""
-    from paycore.delivery import status_rank
-
+    """Deliveries that reached a vendor after a later announcement of the same payment (a lower
+    sequence than one it already had)."""
     late = 0
     for endpoint in vendors:
         highest: dict[str, int] = {}
         for received in endpoint.delivered():
-            rank = status_rank(received.event_type.removeprefix("payment."))
-            late += rank < highest.get(received.transaction_id, 0)
-            highest[received.transaction_id] = max(rank, highest.get(received.transaction_id, 0))
+            late += received.sequence < highest.get(received.transaction_id, 0)
+            highest[received.transaction_id] = max(received.sequence, highest.get(received.transaction_id, 0))
     return late

@@ -26,10 +26,12 @@ from paycore.providers.base import (
     GATE_KEY,
     NAME,
     SIGNING,
+    GroupRule,
     Provider,
     Response,
     SecretSpec,
     declaration_problems,
+    group_id_of,
 )
 
 if TYPE_CHECKING:
@@ -37,8 +39,9 @@ if TYPE_CHECKING:
     from paycore.model import Ignored, Transaction
 
 __all__ = [
-    "BUILT_IN", "GATE_KEY", "SIGNING", "Provider", "ProviderAdapter", "Response", "SecretSpec", "UnknownProvider",
-    "get", "names", "read", "register", "unregister", "verification_secret", "webhook_names",
+    "BUILT_IN", "GATE_KEY", "SIGNING", "GroupRule", "Provider", "ProviderAdapter", "Response", "SecretSpec",
+    "UnknownProvider", "get", "group_id_of", "names", "read", "register", "unregister", "verification_secret",
+    "webhook_names",
 ]
 
 #: The built-in providers, in the order the settings enable them by default.
@@ -56,6 +59,7 @@ class ProviderAdapter(Protocol):
     signature_headers: tuple[str, ...]
     event_id_path: str | None
     group_id_path: str | None
+    group_id_rules: tuple[GroupRule, ...]
     response: Response
     batch: bool
     secrets: tuple[SecretSpec, ...]

@@ -60,6 +60,23 @@ SIGNING = SecretSpec("signing")
 GATE_KEY = SecretSpec("gate-key")
 
 
+#: What a group rule may name: a rel, or a fixed piece of a link's path (no quotes, no VTL syntax).
+LINK_TEXT = re.compile(r"^[A-Za-z0-9/_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """Where an unverified body may name its payment (the FIFO message group): the text at ``path``;
+    or, with ``link_rel``, ``path`` names a list of links (``{"rel", "href"}``) and the id is the
+    last path segment of the href of the link with that rel whose href contains ``href_contains``
+    (a PayPal refund names its capture by its ``up`` link). The request template and
+    :func:`group_id_of` read the rules the same way."""
+
+    path: str
+    link_rel: str = ""
+    href_contains: str = ""
+
+
 @dataclass(frozen=True)
 class Response:
     """What API Gateway answers a webhook once the message is on the queue (200)."""
@@ -81,6 +98,9 @@ class Provider:
       group (the payment object's id) in the body; the request template reads the group (no
       value: the request id). A batch provider names the first item's payment: one message per
       request, so one group per request;
+    * ``group_id_rules`` - where an event about a refund or dispute names its payment, tried in
+      order before ``group_id_path`` (:class:`GroupRule`), so every event of a payment shares its
+      group whatever its own id;
     * ``response`` - the 200 answer (body and content type);
     * ``batch`` - one request carries several events (``items``), each verified and recorded on its own;
     * ``secrets`` - the secrets the stack creates for it; ``secret_required``: the processor needs
@@ -99,6 +119,7 @@ class Provider:
     signature_headers: ClassVar[tuple[str, ...]] = ()
     event_id_path: ClassVar[str | None] = None
     group_id_path: ClassVar[str | None] = None
+    group_id_rules: ClassVar[tuple[GroupRule, ...]] = ()
     response: ClassVar[Response] = Response()
     batch: ClassVar[bool] = False
     secrets: ClassVar[tuple[SecretSpec, ...]] = (SIGNING, GATE_KEY)
@@ -168,6 +189,12 @@ def declaration_problems(provider: Any) -> list[str]:
         value = getattr(provider, label, None)
         if getattr(provider, "webhook", False) and not (isinstance(value, str) and value.startswith("$") and "'" not in value):
             problems.append(f"{label} must be a JSONPath ($...) without quotes for a webhook provider, got {value!r}")
+    for index, rule in enumerate(getattr(provider, "group_id_rules", ())):
+        path, rel, contains = (getattr(rule, name, None) for name in ("path", "link_rel", "href_contains"))
+        if not (isinstance(path, str) and path.startswith("$") and "'" not in path
+                and all(isinstance(t, str) and (not t or LINK_TEXT.match(t)) for t in (rel, contains))):
+            problems.append(f"group_id_rules[{index}] must be a GroupRule with a JSONPath ($...) without quotes "
+                            f"and link texts matching {LINK_TEXT.pattern}, got {rule!r}")
     # Attributes, not isinstance: a process that imports paycore afresh (the local runner) holds two
     # copies of these classes, and a provider of either is as good.
     response = getattr(provider, "response", None)
@@ -202,3 +229,31 @@ def declaration_problems(provider: Any) -> list[str]:
             if not callable(method) or getattr(method, "__qualname__", "") == f"Provider.{attribute}":
                 problems.append(f"a batch provider must implement {attribute}")
     return problems
+
+
+def group_id_of(provider: Any, payload: Any) -> str | None:
+    """The payment a body names by the provider's group rules (as the request template reads them:
+    the first rule with a non-empty text, then ``group_id_path``); None when none does."""
+    from paycore.jsonpath import resolve
+
+    for rule in (*getattr(provider, "group_id_rules", ()), GroupRule(getattr(provider, "group_id_path", None) or "")):
+        if not rule.path:
+            continue
+        value = resolve(payload, rule.path)
+        if rule.link_rel:
+            value = _linked_id(value, rule)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _linked_id(links: Any, rule: GroupRule) -> str | None:
+    """The last path segment of the href of the (last) link with ``rule.link_rel`` whose href
+    contains ``rule.href_contains``."""
+    found = None
+    for link in links if isinstance(links, list) else ():
+        if isinstance(link, Mapping) and link.get("rel") == rule.link_rel:
+            href = link.get("href")
+            if isinstance(href, str) and rule.href_contains in href:
+                found = href.rsplit("/", 1)[-1]
+    return found

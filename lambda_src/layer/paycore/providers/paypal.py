@@ -1,4 +1,4 @@
-"""PayPal: offline webhook signature verification and ``PAYMENT.CAPTURE.*`` normalization.
+"""PayPal: offline webhook signature verification (normalization: paycore.providers.paypal_events).
 
 Verification (PayPal "Verify webhook signatures", self-verification):
 
@@ -58,9 +58,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from paycore.envelope import Envelope
-from paycore.model import Ignored, Rejected, Transaction, iso_from_text, route_fields, to_minor_units
+from paycore.model import Ignored, Rejected, Transaction
 from paycore.obs import logger
-from paycore.providers.base import GATE_KEY, Provider, SecretSpec, VerificationUnavailable
+from paycore.providers import paypal_events
+from paycore.providers.base import GATE_KEY, GroupRule, Provider, SecretSpec, VerificationUnavailable
 
 #: PayPal's API hosts that serve message-verification certificates, per PayPal mode, and the
 #: subject (CN) of the certificate each mode signs with.
@@ -105,15 +106,6 @@ MAX_FUTURE_SKEW_SECONDS = 300  # PayPal's clock ahead of API Gateway's
 TRANSMISSION_HEADER = "paypal-transmission-id"
 CERTIFICATE_UNAVAILABLE = "certificate_unavailable"
 DOWNLOAD_TIMEOUT_SECONDS = 5
-
-EVENT_STATUS = {
-    "PAYMENT.CAPTURE.PENDING": "pending",
-    "PAYMENT.CAPTURE.COMPLETED": "succeeded",
-    "PAYMENT.CAPTURE.DENIED": "failed",
-    "PAYMENT.CAPTURE.DECLINED": "failed",
-    "PAYMENT.CAPTURE.REFUNDED": "refunded",
-    "PAYMENT.CAPTURE.REVERSED": "reversed",
-}
 
 
 class CertificateUnavailable(VerificationUnavailable):
@@ -531,6 +523,10 @@ class PayPalProvider(Provider):
     signature_headers = HEADERS
     event_id_path = "$.id"
     group_id_path = "$.resource.id"
+    #: a dispute names its capture as its first disputed transaction; a refund or reversal by its
+    #: ``up`` link (a capture's own ``up`` link names its order, hence the path filter)
+    group_id_rules = (GroupRule("$.resource.disputed_transactions[0].seller_transaction_id"),
+                      GroupRule("$.resource.links", link_rel="up", href_contains=paypal_events.CAPTURE_LINK))
     #: the signing secret holds the webhook id PayPal signs with (no key: PayPal signs with its certificate)
     secrets = (SecretSpec("signing", current_key="webhook_id", previous_key="previous_webhook_id"), GATE_KEY)
     #: PayPal signs "{transmission id}|{time}|{webhook id}|{CRC32 of the body}": the CRC32 does not
@@ -561,56 +557,7 @@ class PayPalProvider(Provider):
         )
 
     def normalize(self, envelope: Envelope, payload: Mapping[str, Any]) -> Transaction | Ignored:
-        event_id = payload.get("id")
-        if not isinstance(event_id, str) or not event_id:
-            raise Rejected("missing_event_id")
-        event_type = payload.get("event_type")
-        if not isinstance(event_type, str):
-            raise Rejected("malformed_event")
-        status = EVENT_STATUS.get(event_type)
-        if status is None:
-            return Ignored(self.name, event_id, event_type[:100], envelope.received_at)
-        resource = payload.get("resource")
-        if not isinstance(resource, Mapping):
-            raise Rejected("malformed_event")
-        amount = _mapping(resource.get("amount"))
-        payee = _mapping(resource.get("payee"))
-        payer = _mapping(resource.get("payer"))
-        fields = route_fields(
-            vendor_id=resource.get("custom_id") or payee.get("merchant_id"),
-            customer_id=payer.get("payer_id"),
-            currency=amount.get("currency_code"),
-        )
-        value = amount.get("value")
-        return Transaction(
-            transaction_id=capture_id(resource, refund=status in ("refunded", "reversed")),
-            provider=self.name,
-            event_id=event_id,
-            event_type=event_type,
-            status=status,
-            amount=to_minor_units(value, fields.currency),
-            amount_raw=value if fields.currency_raw is not None and isinstance(value, str) else None,
-            occurred_at=iso_from_text(payload.get("create_time") or resource.get("create_time")),
-            received_at=envelope.received_at,
-            **fields.as_kwargs(),
-        )
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def capture_id(resource: Mapping[str, Any], *, refund: bool) -> str:
-    """The capture a resource is about: its own id, or for a refund the capture its ``up`` link
-    points to (``.../v2/payments/captures/{id}``)."""
-    if refund:
-        for link in resource.get("links") or ():
-            if isinstance(link, Mapping) and link.get("rel") == "up" and isinstance(link.get("href"), str):
-                path = urlsplit(link["href"]).path.rstrip("/")
-                if "/captures/" in path:
-                    return path.rsplit("/", 1)[-1]
-    value = resource.get("id")
-    return value if isinstance(value, str) else ""
+        return paypal_events.normalize(envelope, payload)
 
 
 PROVIDER = PayPalProvider()

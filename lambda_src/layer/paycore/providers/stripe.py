@@ -12,9 +12,15 @@ Verification, as Stripe documents it ("Verify webhook signatures manually"):
   not the time the queue delivered it; ``t`` more than the tolerance in the future is rejected too.
   The signature is checked first, so a stale but authentic message reads ``stale_timestamp``.
 
-Normalization covers ``payment_intent.*``: vendor from ``metadata.vendor_id``, customer from
-``customer`` (else ``metadata.customer_id``). Stripe amounts are already in Stripe's smallest
-currency unit and are kept as sent.
+Normalization covers ``payment_intent.*`` (the payment: vendor from ``metadata.vendor_id``,
+customer from ``customer``, else ``metadata.customer_id``; the captured amount from
+``amount_received``), the refunds of its charge (``charge.refunded``: a Charge, its ``refunds``
+list when the API version includes it, else its cumulative ``amount_refunded``;
+``charge.refund.updated`` and ``refund.*``: a Refund) and its disputes (``charge.dispute.*``: a
+Dispute). Every one of them lands on the PaymentIntent (``payment_intent`` of the Charge, Refund
+or Dispute; a charge without one is its own payment). Stripe amounts are already in Stripe's
+smallest currency unit and are kept as sent. Shapes: Stripe API reference, the Charge, Refund and
+Dispute objects (stripe/openapi fixtures3.json; tests/lambda/data/lifecycle/stripe/SOURCE.md).
 """
 from __future__ import annotations
 
@@ -23,8 +29,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from paycore.envelope import Envelope
-from paycore.model import Ignored, Rejected, Transaction, iso_from_epoch_ms, route_fields
-from paycore.providers.base import Provider
+from paycore.model import (CURRENCIES, UNKNOWN_CURRENCY, Fact, Ignored, Rejected, Transaction, iso_from_epoch_ms,
+                           route_fields)
+from paycore.providers.base import GroupRule, Provider
 
 TOLERANCE_SECONDS = 300
 HEADER = "stripe-signature"
@@ -39,6 +46,31 @@ EVENT_STATUS = {
     "payment_intent.canceled": "canceled",
     "payment_intent.succeeded": "succeeded",
 }
+#: Event type -> the object its ``data.object`` is (events about the payment's refunds and disputes).
+LIFECYCLE_OBJECT = {
+    "charge.refunded": "charge",
+    "charge.refund.updated": "refund",
+    "refund.created": "refund",
+    "refund.updated": "refund",
+    "refund.failed": "refund",
+    "charge.dispute.created": "dispute",
+    "charge.dispute.updated": "dispute",
+    "charge.dispute.closed": "dispute",
+    "charge.dispute.funds_withdrawn": "dispute",
+    "charge.dispute.funds_reinstated": "dispute",
+}
+REFUND_STATUS = frozenset({"pending", "requires_action", "succeeded", "failed", "canceled"})
+#: Dispute.status -> open, won or lost. An inquiry closed without a chargeback (warning_closed),
+#: a dispute prevented, or closed by a refund of the charge (charge_refunded, older versions)
+#: took no money: won.
+DISPUTE_STATUS = {"warning_needs_response": "open", "warning_under_review": "open", "needs_response": "open",
+                  "under_review": "open", "won": "won", "warning_closed": "won", "prevented": "won",
+                  "charge_refunded": "won", "lost": "lost"}
+EVENT_STATUS_OF_FACT = {("refund", "succeeded"): "refunded", ("refund", "pending"): "refund_pending",
+                        ("refund", "requires_action"): "refund_pending", ("refund", "failed"): "refund_failed",
+                        ("refund", "canceled"): "refund_canceled", ("refund_total", "succeeded"): "refunded",
+                        ("dispute", "open"): "dispute_open", ("dispute", "won"): "dispute_won",
+                        ("dispute", "lost"): "dispute_lost"}
 
 
 def compute_signature(secret: str, timestamp: int, raw: bytes) -> str:
@@ -125,6 +157,8 @@ class StripeProvider(Provider):
     signature_headers = (HEADER,)
     event_id_path = "$.id"
     group_id_path = "$.data.object.id"
+    #: a Charge, Refund or Dispute names its PaymentIntent
+    group_id_rules = (GroupRule("$.data.object.payment_intent"),)
 
     def verify(self, envelope: Envelope, secret: Mapping[str, Any] | None) -> None:
         verify_signature(
@@ -142,7 +176,8 @@ class StripeProvider(Provider):
         if not isinstance(event_type, str):
             raise Rejected("malformed_event")
         status = EVENT_STATUS.get(event_type)
-        if status is None:
+        kind = LIFECYCLE_OBJECT.get(event_type)
+        if status is None and kind is None:
             return Ignored(self.name, event_id, event_type[:100], envelope.received_at)
         # `type(x) is dict or isinstance(x, Mapping)`: JSON gives dicts, and the ABC check alone
         # costs ~0.3 us per call; a str is never a Mapping
@@ -163,17 +198,67 @@ class StripeProvider(Provider):
             customer_id=customer or metadata.get("customer_id"),
             currency=currency.upper() if isinstance(currency, str) else currency,
         )
+        common = {"provider": self.name, "event_id": event_id, "event_type": event_type,
+                  "occurred_at": iso_from_epoch_ms(created * 1000), "received_at": envelope.received_at}
+        if status is not None:
+            received = obj.get("amount_received")
+            amount = received if status == "succeeded" and type(received) is int and received > 0 else obj.get("amount")
+            return Transaction(
+                transaction_id=_text(obj.get("id")),
+                status=status,
+                amount=amount,  # Stripe's smallest currency unit, whatever the currency
+                **common,
+                **fields.as_kwargs(),
+            )
+        facts = _facts(kind or "", obj, event_type, common["occurred_at"])
+        primary = next((f for f in reversed(facts) if f.kind != "refund_total"), facts[-1])  # the newest
         return Transaction(
-            transaction_id=_text(obj.get("id")),
-            provider=self.name,
-            event_id=event_id,
-            event_type=event_type,
-            status=status,
-            amount=obj.get("amount"),  # Stripe's smallest currency unit, whatever the currency
-            occurred_at=iso_from_epoch_ms(created * 1000),
-            received_at=envelope.received_at,
+            transaction_id=_text(obj.get("payment_intent")) or _text(obj.get("charge" if kind != "charge" else "id")),
+            status=EVENT_STATUS_OF_FACT[(primary.kind, primary.status)],
+            amount=primary.amount,
+            facts=facts,
+            **common,
             **fields.as_kwargs(),
         )
+
+
+def _facts(kind: str, obj: Mapping[str, Any], event_type: str, when: str) -> tuple[Fact, ...]:
+    """The refunds or dispute a Charge, Refund or Dispute object reports, in the order they were
+    made (``when``: the event's time, for an object without its own)."""
+    if kind == "dispute":
+        return (Fact("dispute", _text(obj.get("id")), DISPUTE_STATUS.get(str(obj.get("status")), "open"),
+                     obj.get("amount"), _currency(obj), _when(obj, when),  # checked by Fact
+                     withdrawn=event_type == "charge.dispute.funds_withdrawn",
+                     reinstated=event_type == "charge.dispute.funds_reinstated"),)
+    if kind == "refund":
+        return (_refund(obj, when),)
+    refunds = obj.get("refunds")
+    listed = refunds.get("data") if isinstance(refunds, Mapping) else None
+    facts = [_refund(r, when) for r in listed if isinstance(r, Mapping)] if isinstance(listed, list) else []
+    facts.sort(key=lambda f: (f.occurred_at, f.id))
+    if not facts or (isinstance(refunds, Mapping) and refunds.get("has_more") is True):
+        # not itemized (API versions from 2022-11-15 leave the list out), or only in part: the
+        # charge's cumulative refunded amount is a floor of the payment's refunded amount
+        facts.append(Fact("refund_total", _text(obj.get("id")), "succeeded", obj.get("amount_refunded"),
+                          _currency(obj), when))
+    return tuple(facts)
+
+
+def _refund(obj: Mapping[str, Any], when: str) -> Fact:
+    status = obj.get("status")
+    return Fact("refund", _text(obj.get("id")), status if status in REFUND_STATUS else "pending",
+                obj.get("amount"), _currency(obj), _when(obj, when))  # checked by Fact
+
+
+def _currency(obj: Mapping[str, Any]) -> str:
+    code = obj.get("currency")
+    code = code.upper() if isinstance(code, str) else ""
+    return code if code in CURRENCIES else UNKNOWN_CURRENCY
+
+
+def _when(obj: Mapping[str, Any], default: str) -> str:
+    created = obj.get("created")
+    return iso_from_epoch_ms(created * 1000) if type(created) is int and 0 < created < 10**11 else default
 
 
 def _text(value: Any) -> str:

@@ -77,11 +77,9 @@ def call(method: str, url: str, headers: Mapping[str, str], body: bytes | None =
         scheme, host, port, address, path = egress.check_target(url, allow_loopback_http=allow_loopback_http)
     except egress.RefusedTarget as refused:
         raise SourceError(0, detail=f"refused target: {refused}") from None
-    if scheme == "https":
-        connection: http.client.HTTPConnection = egress._PinnedHTTPSConnection(
-            address, port, host, timeout_seconds, ssl.create_default_context())
-    else:
-        connection = http.client.HTTPConnection(address, port, timeout=timeout_seconds)
+    # one deadline for connect, TLS, send and the whole answer (paycore.egress)
+    connection = egress._PinnedConnection(address, port, server_hostname=host if scheme == "https" else None,
+                                          deadline=egress.Deadline(timeout_seconds), context=ssl.create_default_context())
     deadline = time.monotonic() + timeout_seconds
     try:
         connection.putrequest(method.upper(), path, skip_host=True, skip_accept_encoding=True)
