@@ -255,11 +255,12 @@ class Stack:
                 found.extend(self.policy(policy["policy"]))
         return found
 
-    def role_trusts(self, role_arn: str, service: str) -> bool:
-        """Whether `service` can assume the role with what it sends to STS (ASSUME_ROLE_CONTEXT)."""
+    def role_trusts(self, role_arn: str, service: str, context: dict[str, str] | None = None) -> bool:
+        """Whether `service` can assume the role with what it sends to STS (`context`, else
+        ASSUME_ROLE_CONTEXT)."""
         _, role = self.find("aws_iam_role", "arn", role_arn)
         trust = self.policy(role["assume_role_policy"])
-        context = ASSUME_ROLE_CONTEXT.get(service, ({"aws:SourceAccount": ACCOUNT}, ""))[0]
+        context = context or ASSUME_ROLE_CONTEXT.get(service, ({"aws:SourceAccount": ACCOUNT}, ""))[0]
         return any(s.effect == "Allow" and "sts:AssumeRole" in s.actions and service in (s.principals or {}).get("Service", [])
                    and _conditions_hold(s.conditions, context) for s in trust)
 
@@ -403,6 +404,23 @@ def _hops(stack: Stack) -> Iterator[Hop]:
                   ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"), queue,
                   "Lambda Developer Guide, Using Lambda with Amazon SQS (execution role permissions)",
                   key_actions=("kms:Decrypt",), trusted_by="lambda.amazonaws.com")
+    for name, schedule in sorted(res.get("aws_scheduler_schedule", {}).items()):
+        target, label = schedule["target"], stack.resolve(schedule["name"])
+        role = stack.resolve(target["role_arn"])
+        # what Scheduler puts in the STS request: the account and the schedule group (Scheduler User
+        # Guide, Setting up: the execution role's confused-deputy conditions)
+        group = f"arn:{PARTITION}:scheduler:{REGION}:{ACCOUNT}:schedule-group/{stack.resolve(schedule['group_name'])}"
+        assume = (("aws:SourceAccount", ACCOUNT), ("aws:SourceArn", group))
+        yield Hop(f"schedule {label} -> {short(stack._function_arn(stack.resolve(target['arn'])))}", role,
+                  ("lambda:InvokeFunction",), stack._function_arn(stack.resolve(target["arn"])),
+                  "EventBridge Scheduler User Guide, Templated targets (Lambda Invoke; execution role)",
+                  context=assume, trusted_by="scheduler.amazonaws.com")
+        dlq = target.get("dead_letter_config", {}).get("arn")
+        if dlq:
+            yield Hop(f"schedule {label}: dead-letter", role, (sqs_send,), stack.resolve(dlq),
+                      "EventBridge Scheduler User Guide, Configuring a dead-letter queue (execution role)",
+                      context=assume, key_actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                      trusted_by="scheduler.amazonaws.com")
     for name, pipe in sorted(res.get("aws_pipes_pipe", {}).items()):
         role, source, target = (stack.resolve(pipe[k]) for k in ("role_arn", "source", "target"))
         label = stack.resolve(pipe["name"])
@@ -602,7 +620,8 @@ def problems(stack: Stack, hop: Hop) -> list[str]:
         for action in hop.actions:
             if decision(identity, role, action, hop.resource, context) != "allow":
                 found.append(f"the role's policy does not allow {action} on {hop.resource}")
-        if hop.trusted_by and not stack.role_trusts(role, hop.trusted_by):
+        assumed = dict(hop.context) if hop.trusted_by == "scheduler.amazonaws.com" else None
+        if hop.trusted_by and not stack.role_trusts(role, hop.trusted_by, assumed):
             found.append(f"the role does not trust {hop.trusted_by} (for this account)")
     policy = stack.key_policy(hop.resource) if resource_is_key else stack.resource_policy(hop.resource)
     if resource_is_key:

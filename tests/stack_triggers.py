@@ -119,6 +119,11 @@ class Stack:
             kind = f"sns-to-{subscription['protocol']}" + ("-raw" if raw else "")
             found.append(Trigger(kind, f"aws_sns_topic_subscription.{name}", None, self.name_of(subscription["topic_arn"]),
                                  self.name_of(subscription["endpoint"])))
+        for name, schedule in self.resources.get("aws_scheduler_schedule", {}).items():
+            target = schedule["target"]
+            found.append(Trigger("schedule-to-lambda", f"aws_scheduler_schedule.{name}",
+                                 self.function_code(self.referenced(target["arn"])), self.name_of(schedule["name"]),
+                                 self.name_of(target["arn"])))
         for name, config in self.resources.get("aws_lambda_function_event_invoke_config", {}).items():
             function = self.referenced(config["function_name"])
             destination = config.get("destination_config", {}).get("on_failure", {}).get("destination", "")
@@ -213,3 +218,11 @@ def local_stack() -> Stack:
     from infra_synth import synth
 
     return Stack(json.loads(synth("local")), load_settings("local", {}, environ={}).region)
+
+
+def stack_of(environment: str) -> Stack:
+    """Another environment's synthesized stack (its triggers; not deployable to the emulator)."""
+    from constructs.app.environments import load_settings
+    from infra_synth import synth
+
+    return Stack(json.loads(synth(environment)), load_settings(environment, {}, environ={}).region)

@@ -28,6 +28,7 @@ KNOWN_KINDS = {
     "sns-to-sqs": "sns/SnsSqsNotification.json (the SQS message body)",
     "sns-to-email": "- (delivered outside AWS)",
     "async-failure-destination": "- (no trigger of the stack invokes a function asynchronously)",
+    "schedule-to-lambda": "scheduler/ScheduleInput.json (the schedule's Input as the event; dev and prod only)",
 }
 SYNCHRONOUS = {"sqs-fifo-esm", "sqs-standard-esm", "pipe-stream-to-lambda"}
 
@@ -419,3 +420,20 @@ def test_every_test_the_emulator_table_names_exists():
     missing = [f"{path}::{name}" for path, name in named
                if not re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.MULTILINE)]
     assert missing == []
+
+
+def test_the_reconcilers_schedules_send_the_event_of_the_sample_and_local_runs_none():
+    """EventBridge Scheduler invokes the reconciler with each schedule's Input as the event
+    (scheduler/SOURCES.md); the local stack has no schedule (disabled feature reconcile_schedules)
+    and its runner invokes the reconciler with the same event."""
+    from stack_triggers import stack_of
+
+    dev = stack_of("dev")
+    schedules = [t for t in dev.triggers() if t.kind == "schedule-to-lambda"]
+    assert {(t.function, t.source) for t in schedules} == {("reconciler", "reconcile-stripe-dev"),
+                                                           ("reconciler", "reconcile-paypal-dev")}
+    for schedule in dev.resources["aws_scheduler_schedule"].values():
+        event = json.loads(schedule["target"]["input"])
+        sample = aws_shapes.load("scheduler/ScheduleInput.json", provider=event["provider"])
+        assert event == sample
+    assert not [t for t in local_stack().triggers() if t.kind == "schedule-to-lambda"]

@@ -104,12 +104,12 @@ def test_a_pipe_whose_shard_keeps_up_with_its_partition_never_limits():
 def test_a_function_without_a_reservation_shares_what_the_others_leave_of_the_account():
     settings = small(functions={**SMALL["functions"], "notifier": {"reserved_concurrency": None}})
     notifier = hop_table(settings)["notifier λ"]
-    # the others reserve 10 + 10 + 20 + 10 + 5 + 5 + 5 (reader, status, notify) + 5 + 20 (delivery) = 90
+    # the others reserve 10 + 10 + 20 + 10 + 5 + 5 + 5 (reader, status, notify) + 2 (reconciler) + 5 + 20 (delivery) = 92
     assert capacity.concurrency_claims(settings) == {
         "authorizer": 10, "validator": 10, "processor": 20, "archiver": 10, "reader": 5, "status": 5, "notify": 5,
-        "delivery_fanout": 5, "delivery_sender": 20}
+        "reconciler": 2, "delivery_fanout": 5, "delivery_sender": 20}
     assert notifier.limiting.key == "quotas.lambda_concurrent_executions"
-    assert notifier.max_rate == pytest.approx((1_000 - 90) / 0.0055)
+    assert notifier.max_rate == pytest.approx((1_000 - 92) / 0.0055)
 
 
 def test_provisioned_concurrency_of_an_unreserved_processor_is_claimed_up_to_its_scaling_maximum():
@@ -133,11 +133,11 @@ def test_the_first_hop_to_saturate_names_the_increase_that_moves_it():
 
 OLD_PROD = {"functions": {"authorizer": {"reserved_concurrency": 200}, "processor": {"reserved_concurrency": 400}}}
 OLD_PROD_LINE = (
-    "prod: quotas.lambda_concurrent_executions: the functions reserve 980 concurrent executions (authorizer 200, "
-    "validator 100, processor 400, archiver 50, notifier 50, reader 50, status 50, notify 20, delivery_fanout 10, "
-    "delivery_sender 50), more than the account's 1,000 less the 100 Lambda keeps unreserved (900): request a Service "
-    "Quotas increase of Lambda 'Concurrent executions' (L-B99A9384) to 1,080, then set "
-    "quotas.lambda_concurrent_executions: 1080, or lower the functions' reserved concurrency")
+    "prod: quotas.lambda_concurrent_executions: the functions reserve 982 concurrent executions (authorizer 200, "
+    "validator 100, processor 400, archiver 50, notifier 50, reader 50, status 50, notify 20, reconciler 2, "
+    "delivery_fanout 10, delivery_sender 50), more than the account's 1,000 less the 100 Lambda keeps unreserved "
+    "(900): request a Service Quotas increase of Lambda 'Concurrent executions' (L-B99A9384) to 1,082, then set "
+    "quotas.lambda_concurrent_executions: 1082, or lower the functions' reserved concurrency")
 
 
 def test_fails_when_the_reserved_concurrency_exceeds_what_the_account_lets_reserve():
@@ -147,22 +147,22 @@ def test_fails_when_the_reserved_concurrency_exceeds_what_the_account_lets_reser
 
 
 def test_raising_the_accounts_concurrency_quota_makes_the_same_reservations_apply():
-    settings = load_settings("prod", {**OLD_PROD, "quotas": {"lambda_concurrent_executions": 1_080}}, environ=NO_ENV)
-    assert sum(capacity.concurrency_claims(settings).values()) == 980 <= capacity.reservable(settings) == 980
+    settings = load_settings("prod", {**OLD_PROD, "quotas": {"lambda_concurrent_executions": 1_082}}, environ=NO_ENV)
+    assert sum(capacity.concurrency_claims(settings).values()) == 982 <= capacity.reservable(settings) == 982
 
 
 def test_fails_when_a_lower_unreserved_minimum_or_account_quota_leaves_too_little():
     with pytest.raises(SettingsError) as error:
         load_settings("prod", {"quotas": {"lambda_concurrent_executions": 800}}, environ=NO_ENV)
     assert error.value.problems[0].startswith(
-        "prod: quotas.lambda_concurrent_executions: the functions reserve 780 concurrent executions")
+        "prod: quotas.lambda_concurrent_executions: the functions reserve 782 concurrent executions")
     assert "than the account's 800 less the 100 Lambda keeps unreserved (700)" in error.value.problems[0]
 
 
 def test_prod_applies_on_a_default_account_and_carries_its_design_rate():
     prod = load_settings("prod", environ=NO_ENV)
     assert prod.webhooks_per_minute == 10_000 and prod.quotas == QuotaSettings()
-    assert sum(capacity.concurrency_claims(prod).values()) == 780 <= capacity.reservable(prod) == 900
+    assert sum(capacity.concurrency_claims(prod).values()) == 782 <= capacity.reservable(prod) == 900
     assert capacity.problems(prod) == []
     assert min(hop.max_rate for hop in capacity.hops(prod)) > capacity.design_rate(prod)
 
@@ -376,4 +376,4 @@ def test_main_prints_the_prod_table_at_the_rate_asked(cli, capsys):
     out = capsys.readouterr().out
     assert out.startswith("capacity model: prod (us-east-1) at 10,000 webhooks/min = 166.7/s")
     assert "synth fails with" not in out and "first hop to saturate: " in out
-    assert "Lambda concurrency: the functions reserve 780 of the 900" in out
+    assert "Lambda concurrency: the functions reserve 782 of the 900" in out

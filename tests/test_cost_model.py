@@ -361,7 +361,9 @@ def test_main_prints_the_delivery_block_after_the_webhook_total(calls_delivery, 
     out = capsys.readouterr().out.splitlines()
     webhook = next(i for i, text in enumerate(out) if text.startswith("total: $"))
     assert out[webhook + 1].startswith("vendor delivery, $ per million notifications delivered")
-    assert out[-1].startswith("vendor delivery: $") and out[-1].endswith(" per million notifications delivered")
+    last = next(i for i, text in enumerate(out) if text.startswith("vendor delivery: $"))
+    assert out[last].endswith(" per million notifications delivered")
+    assert out[last + 1].startswith("reconciler stripe, $ per run") and out[-1].startswith("  capacity: ")
 
 
 def test_capture_records_the_status_of_a_state_write_and_the_deliveries_table_keys():
@@ -386,3 +388,17 @@ def test_capture_records_the_status_of_a_state_write_and_the_deliveries_table_ke
         "txn_key": {"S": "pi_1"}}})
     assert message["key"] == ["MSG#m1", "MSG"] and message["gsi"] == ["by-endpoint", "by-transaction"]
     assert "status" not in message
+
+
+def test_a_reconciler_run_is_priced_per_run_and_per_recovered_event_and_its_capacity_stated():
+    from scripts.cost.reconcile import ReconcileInputs, per_recovered_event, run_model
+    from scripts.cost.webhook import Line
+
+    stripe_lines, stripe = run_model(ReconcileInputs(provider="stripe", listed_share=0.001))
+    paypal_lines, paypal = run_model(ReconcileInputs(provider="paypal", listed_share=1.0))
+    assert stripe["listed_per_run"] == 750 and stripe["pages_per_run"] == 8
+    assert sum(line.dollars_per_million for line in stripe_lines) < 0.001  # dollars per run
+    assert paypal["listed_per_run"] == 750_000 and paypal["seconds_per_run"] > 300  # a full list outgrows the timeout
+    assert (stripe["listable_in_timeout"], paypal["listable_in_timeout"]) == (40_000, 120_000)
+    recovered = per_recovered_event([Line("API Gateway REST", 3.5, ""), Line("SQS", 0.76, ""), Line("WAF", 0.6, "")])
+    assert recovered.dollars_per_million == pytest.approx(0.5e-6 / 10 + 0.76e-6)

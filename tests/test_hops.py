@@ -42,6 +42,7 @@ def test_the_hops_cover_every_wiring_of_the_stack(environment):
     with_dlq = [t for t in resources["aws_cloudwatch_event_target"].values() if t.get("dead_letter_config")]
     assert found["rule"] == len(resources["aws_cloudwatch_event_target"]) + len(with_dlq)
     assert found["bus"] == 2  # its key, its dead-letter queue
+    assert found["schedule"] == 2 * len(resources.get("aws_scheduler_schedule", {}))  # invoke, dead letters
     integrations = [i for i in resources["aws_api_gateway_integration"].values() if i["type"] != "MOCK"]
     assert found["API"] == len(integrations) + len(resources["aws_api_gateway_authorizer"])
     assert found["log"] == len(resources["aws_cloudwatch_log_group"])
@@ -145,6 +146,12 @@ def trust_lambda_instead_of_pipes(raw: dict) -> None:
     role["assume_role_policy"] = role["assume_role_policy"].replace("pipes.amazonaws.com", "lambda.amazonaws.com")
 
 
+def scheduler_role_for_another_group(raw: dict) -> None:
+    role = raw["resource"]["aws_iam_role"]["reconcile_scheduler-role_62B1C8F8"]
+    role["assume_role_policy"] = role["assume_role_policy"].replace("schedule-group/payments-reconcile-dev",
+                                                                    "schedule-group/someone-else")
+
+
 BREAKAGES = {
     "sqs key without EventBridge": (
         edit_key_policy("sqs", drop_statement("EventBridgeSendsToQueues")),
@@ -191,6 +198,12 @@ BREAKAGES = {
     "ingest queue policy without the validator": (
         drop_ingest_sender("payment-validator-dev-role"), "role payment-validator-dev-role: sqs:SendMessage",
         "does not admit arn:aws:iam::123456789012:role/payment-validator-dev-role sqs:SendMessage (deny)"),
+    "scheduler role trusting another schedule group": (
+        scheduler_role_for_another_group, "schedule reconcile-stripe-dev -> payment-reconciler-dev",
+        "does not trust scheduler.amazonaws.com"),
+    "ingest queue policy without the reconciler": (
+        drop_ingest_sender("payment-reconciler-dev-role"), "role payment-reconciler-dev-role: sqs:SendMessage",
+        "(deny)"),
     "ingest queue policy without the operators": (
         drop_ingest_sender("payments-operator-dev"), "role payments-operator-dev: sqs:SendMessage",
         "(deny)"),
@@ -210,7 +223,8 @@ def test_a_broken_copy_without_a_grant_fails_its_hop(breakage):
 
 
 # ----- who may send to the ingest queue ----------------------------------------------------------
-INGEST_SENDERS = {"payments-api-{env}-sqs-send", "payment-validator-{env}-role", "payments-operator-{env}"}
+INGEST_SENDERS = {"payments-api-{env}-sqs-send", "payment-validator-{env}-role", "payments-operator-{env}",
+                  "payment-reconciler-{env}-role"}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

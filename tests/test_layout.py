@@ -51,7 +51,7 @@ def test_pins_are_exact():
 # ----- one package per concern, imports one way --------------------------------------------------
 
 CONCERNS = {"ingress", "queueing", "processing", "storage", "notification", "observability", "vpc",
-            "security", "configuration", "core", "app", "delivery"}
+            "security", "configuration", "core", "app", "delivery", "reconcile"}
 
 
 def _import_statements(path: Path, package: str = "") -> list[tuple[str, list[str]]]:

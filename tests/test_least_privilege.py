@@ -39,6 +39,12 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
                                                    "secretsmanager:GetSecretValue"}, set()),
     "payment-status-{env}-role": (FUNCTION_BASE | {"dynamodb:GetItem"}, set()),
     "payment-notify-{env}-role": (FUNCTION_BASE | {"dynamodb:GetItem", "kms:GenerateDataKey"}, set()),
+    # reads the ledger's event claims, keeps its checkpoints, signs fetched envelopes (paycore.reconcile)
+    "payment-reconciler-{env}-role": (FUNCTION_BASE | {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                                                       "secretsmanager:GetSecretValue"}, set()),
+    # EventBridge Scheduler invokes the reconciler; its dead-letter queue (constructs/reconcile)
+    "payments-reconcile-scheduler-{env}": ({"lambda:InvokeFunction", "sqs:SendMessage", "kms:GenerateDataKey",
+                                            "kms:Decrypt"}, set()),
     "payments-api-{env}-sqs-send": ({"sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"}, set()),
     "payments-api-{env}-cloudwatch": (set(), {
         "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}),
@@ -57,7 +63,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "payments-operator-{env}": ({"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage",
                                  "sqs:DeleteMessage", "sqs:ListDeadLetterSourceQueues", "s3:ListBucket",
                                  "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:PutObject",
-                                 "secretsmanager:GetSecretValue", "kms:GenerateDataKey", "kms:Decrypt"}, set()),
+                                 "secretsmanager:GetSecretValue", "kms:GenerateDataKey", "kms:Decrypt",
+                                 "lambda:InvokeFunction"}, set()),
     "payments-{env}-nat": (set(), {"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}),
 }
 
@@ -169,7 +176,9 @@ def test_the_validator_and_the_processor_read_the_internal_envelope_key_and_nobo
         "name"] == "payment-webhooks/dev/internal/envelope-key"
     readers = sorted(name.format(env="dev") for name in ALLOWED
                      if any(secret in s["resources"] for s in statements_of(stack, name.format(env="dev"))))
-    assert readers == ["payment-processor-dev-role", "payment-validator-dev-role", "payments-operator-dev"]
+    # the reconciler signs the fetched envelopes it enqueues (paycore.fetched)
+    assert readers == ["payment-processor-dev-role", "payment-reconciler-dev-role", "payment-validator-dev-role",
+                       "payments-operator-dev"]
 
 
 def test_fails_when_the_stack_would_set_the_paypal_trust_store():
@@ -205,3 +214,20 @@ def test_api_gateway_account_logging_is_opt_in():
 def test_fails_when_an_issue_11_setting_is_out_of_range(overrides, message):
     with pytest.raises(SettingsError, match=message):
         load_settings("dev", overrides, environ={})
+
+
+def test_the_reconciler_reads_claims_writes_only_its_checkpoints_and_sends_only_to_the_ingest_queue():
+    stack = stack_json("dev")
+    statements = {s.get("sid"): s for s in statements_of(stack, "payment-reconciler-dev-role")}
+    assert statements["LedgerClaims"]["actions"] == ["dynamodb:BatchGetItem"]
+    assert statements["LedgerClaims"]["resources"] == ["${aws_dynamodb_table.ledger_table_BE9C0D06.arn}"]
+    assert statements["Checkpoints"]["resources"] == ["${aws_dynamodb_table.reconcile_checkpoints_4404F0CB.arn}"]
+    [ingest] = statements["SendFetched"]["resources"]
+    assert ingest.startswith("${aws_sqs_queue.ingest_") and statements["SendFetched"]["actions"] == ["sqs:SendMessage"]
+    trust = json.loads(resources(synth("dev"), "aws_iam_role")["reconcile_scheduler-role_62B1C8F8"]["assume_role_policy"])
+    [statement] = trust["Statement"]
+    assert statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert set(statement["Condition"]) == {"StringEquals", "ArnLike"}
+    group = statement["Condition"]["ArnLike"]["aws:SourceArn"][0]
+    assert group.endswith(":schedule-group/payments-reconcile-dev")
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == [group, f"{group}/*"]

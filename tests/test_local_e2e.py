@@ -261,8 +261,9 @@ def test_the_run_ends_with_a_short_table_and_every_figure_in_the_report(summary,
 def test_zero_loss_headline(summary, zero_loss):
     figures = local_e2e.headline(summary, zero_loss)
     assert figures == {"lost": 0, "doubled": 0, "innocent_in_dlq": 0,
-                       "recovered_by_replay": zero_loss["wrong_secret"]["recovered_by_replay"]}
-    assert figures["recovered_by_replay"] == 4
+                       "recovered_by_replay": zero_loss["wrong_secret"]["recovered_by_replay"],
+                       "recovered_by_reconciliation": zero_loss["reconcile"]["recovered_by_reconciliation"]}
+    assert (figures["recovered_by_replay"], figures["recovered_by_reconciliation"]) == (4, 7)
 
 
 def test_signed_events_with_unusable_business_fields_are_recorded_counted_not_notified(zero_loss):
@@ -293,6 +294,18 @@ def test_wrong_secret_window_is_recovered_by_the_quarantine_replay(zero_loss):
     assert (window["sent"], window["quarantined"], window["dry_run_verified"]) == (5, 5, 5)
     assert (window["requeued"], window["requeued_again"]) == (5, 0)
     assert window["recovered_by_replay"] == 4  # the fifth came in with Stripe's own retry
+
+
+def test_webhooks_refused_during_an_outage_are_recovered_by_the_reconciler(zero_loss):
+    """Issue 27 against the deployment: a wrong gate key for a window, every webhook of it refused,
+    the providers give up; the reconciler, invoked as its schedule does, lists the providers' events
+    (loopback fakes of their APIs) and recovers each one, and what was recorded already stays single."""
+    window = zero_loss["reconcile"]
+    assert window["refused_during_outage"] == 7, window
+    # Stripe's scheduled list asks for undelivered events only (delivery_success=false); PayPal lists all
+    assert (window["listed"], window["already_recorded"], window["recovered"]) == (8, 1, 7), window
+    assert (window["recovered_next_run"], window["recovered_by_reconciliation"]) == (0, 7), window
+    assert zero_loss["lost"] == 0 and zero_loss["doubled"] == 0
 
 
 def test_what_a_forger_sends_is_quarantined_and_the_genuine_traffic_beside_it_recorded(zero_loss):

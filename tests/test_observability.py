@@ -37,9 +37,9 @@ def test_every_alarm_has_an_action_to_the_alerts_topic():
 def test_lambda_errors_alarm_at_an_absolute_threshold_of_one_per_function():
     alarms = _alarms(synth("dev"))
     errors = [a for a in alarms.values() if a["namespace"] == "AWS/Lambda" and a["metric_name"] == "Errors"]
-    assert len(errors) == 10  # 8 platform functions + the delivery fan-out and sender
+    assert len(errors) == 11  # 9 platform functions (the reconciler too) + the delivery fan-out and sender
     assert all(a["threshold"] == 1 and a["comparison_operator"] == "GreaterThanOrEqualToThreshold" for a in errors)
-    assert sum(1 for a in alarms.values() if a["metric_name"] == "Throttles") == 10
+    assert sum(1 for a in alarms.values() if a["metric_name"] == "Throttles") == 11
 
 
 def test_queues_api_table_and_pipes_are_alarmed():
@@ -64,7 +64,7 @@ def test_queues_api_table_and_pipes_are_alarmed():
 def test_error_and_authorizer_deny_metric_filters():
     dev = synth("dev")
     filters = resources(dev, "aws_cloudwatch_log_metric_filter").values()
-    assert sum(1 for f in filters if f["pattern"] == ERROR_LOG_PATTERN) == 10
+    assert sum(1 for f in filters if f["pattern"] == ERROR_LOG_PATTERN) == 11
     deny = [f for f in filters if f["pattern"] == AUTHORIZER_DENY_PATTERN]
     assert len(deny) == 1 and deny[0]["metric_transformation"]["name"] == "AuthorizerDenies"
     alarm = _alarms(dev)["payments-dev-authorizer-deny-spike"]

@@ -519,3 +519,51 @@ def test_replay_quarantine_verifies_with_the_environments_paypal_settings(aws):
     with command.verifying_as_the_processor(dev):
         assert os.environ["PAYPAL_MODE"] == "sandbox"
     assert os.environ.get("PAYPAL_MODE") != "sandbox"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["reconcile", "--provider", "direct", "--since", "2026-11-28"], "no reconciler for provider 'direct'"),
+    (["reconcile", "--provider", "stripe", "--since", "yesterday"], "--since must be an ISO-8601"),
+    (["reconcile", "--provider", "stripe", "--since", "2026-11-28T02:00:00Z", "--until", "2026-11-28T01:00:00Z"],
+     "--until must be after --since"),
+    (["reconcile", "--provider", "stripe", "--since", "2001-01-01"], "older than the 30 days stripe lists events for"),
+    (["reconcile", "--provider", "stripe", "--since", "2099-01-01T00:00:00Z", "--until", "2099-01-02T00:00:00Z"],
+     "--until is in the future"),
+])
+def test_reconcile_mistakes_are_one_line_exit_2_before_anything_runs(aws, capsys, argv, message):
+    code, out, err = run(["--env", "dev", *argv], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1 and out == ""
+
+
+def test_reconcile_invokes_the_reconciler_chunk_by_chunk_and_sums_the_counts(capsys, monkeypatch):
+    import datetime as dt
+
+    from scripts.ops import reconcile_backfill
+
+    calls = []
+
+    def invoker(client, function_name):
+        def invoke(payload):
+            calls.append((function_name, payload))
+            return {"completed": True, "pages": 1, "listed": 3, "already_recorded": 2, "recovered": 1}
+        return invoke
+
+    monkeypatch.setattr(reconcile_backfill, "lambda_invoker", invoker)
+    monkeypatch.setattr(ops.Targets, "client", lambda self, service: None)
+    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:00:00Z")
+    code, out, err = run(["--env", "dev", "reconcile", "--provider", "paypal", "--since", since, "--dry-run"], capsys)
+    result = json.loads(out)
+    assert code == 0 and result["chunks"] == len(calls) >= 3 and result["recovered"] == len(calls)
+    assert {name for name, _ in calls} == {"payment-reconciler-dev"}
+    assert all(p["provider"] == "paypal" and p["dry_run"] is True and p["until"] - p["since"] <= 3600 for _, p in calls)
+    assert [p["since"] for _, p in calls] == sorted(p["since"] for _, p in calls)
+
+
+def test_a_failed_reconcile_chunk_stops_and_names_where_to_resume(capsys):
+    from scripts.ops import reconcile_backfill
+
+    answers = iter([{"completed": True, "recovered": 4}, {"errorMessage": "boom", "errorType": "SourceError"}])
+    with pytest.raises(reconcile_backfill.BackfillError) as failed:
+        reconcile_backfill.backfill(lambda payload: next(answers), provider="stripe", since_s=0, until_s=7200 * 2,
+                                    chunk_minutes=60, dry_run=False)
+    assert "resume with --since 3600" in str(failed.value) and '"recovered": 4' in str(failed.value)

@@ -96,7 +96,7 @@ def test_ingest_queue_denies_sending_to_every_principal_but_its_three_senders():
     account = "${data.aws_caller_identity.caller.account_id}"
     assert condition["values"] == [f"arn:${{data.aws_partition.partition.partition}}:iam::{account}:role/{name}"
                                    for name in ("payments-api-dev-sqs-send", "payment-validator-dev-role",
-                                                "payments-operator-dev")]
+                                                "payments-operator-dev", "payment-reconciler-dev-role")]
     # nothing else is denied: the account's administrators still manage the queue (tests/test_hops.py)
     notifications = next(d for key, d in documents.items() if key.startswith("notifications_policy-document"))
     assert not [s for s in notifications["statement"] if s.get("sid") == "DenySendersNotListed"]

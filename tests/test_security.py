@@ -100,9 +100,11 @@ def test_the_stack_names_the_roles_that_use_keys_in_the_key_policies_and_no_othe
     out = synth("dev")
     roles = resources(out, "aws_iam_role")
     users = {logical for logical, role in roles.items()
-             if role["name"].endswith(("-role", "-pipe", "-sqs-send", "-operator-dev"))}
-    assert len(users) == 14  # 8 functions, 2 delivery functions, 2 pipes, the API's queue role, the operators'
-    assert "operator-role" in users
+             if role["name"].endswith(("-role", "-pipe", "-sqs-send", "-operator-dev", "-reconcile-scheduler-dev"))}
+    # 9 functions, 2 delivery functions, 2 pipes, the API's queue role, the operators', the reconciler's scheduler
+    # (its dead-letter queue's key)
+    assert len(users) == 16
+    assert {"operator-role", "reconcile_scheduler-role_62B1C8F8"} <= users
     for key in resources(out, KmsKey.TF_RESOURCE_TYPE).values():
         named = {logical for logical in roles if f"aws_iam_role.{logical}.arn" in key["policy"]}
         assert named == users  # not the NAT, flow-log or API Gateway CloudWatch roles

@@ -240,7 +240,7 @@ def test_an_environment_added_in_config_synthesizes_and_validates(tmp_path):
     tables = synthesized["resource"]["aws_dynamodb_table"].values()
     names = Names(name)
     assert sorted(t["name"] for t in tables) == sorted([names.deliveries_table, names.markers_table, names.ledger_table,
-                                                        names.idempotency_table])
+                                                        names.idempotency_table, names.reconcile_checkpoints_table])
     outdir = Path(Testing.full_synth(stack))
     work = tmp_path / name
     shutil.copytree(next(outdir.glob(f"**/stacks/{name}")), work)

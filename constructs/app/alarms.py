@@ -4,6 +4,8 @@ the vendor delivery name them; lambda_src/README.md, "Infrastructure contract").
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from constructs.app.names import Names
 from constructs.app.platform import Platform
 from constructs.app.settings import AlarmSettings
@@ -68,9 +70,10 @@ def business_alarms(a: AlarmSettings) -> tuple[MetricAlarm, ...]:
                     "and the gate key: rotate the PayPal gate key, find where the headers leaked",
                     {**_SERVICE, "reason": "transmission_replayed"}),
         MetricAlarm("internal-signature-mismatch", "WebhookRejected", 1,
-                    "A direct payment without the validator's signature reached the processor (quarantined, nothing "
-                    "recorded): someone other than the validator wrote to the ingest queue, the quarantine or the "
-                    "parked messages, or the internal envelope key was rotated twice while messages waited",
+                    "A direct payment without the validator's signature, or a fetched event without the reconciler's, "
+                    "reached the processor (quarantined, nothing recorded): someone else wrote to the ingest queue, "
+                    "the quarantine or the parked messages, or the internal envelope key was rotated twice while "
+                    "messages waited",
                     {**_SERVICE, "reason": "internal_signature_mismatch"}),
         MetricAlarm("certificate-unavailable", "WebhookRejected", 1,
                     "PayPal messages quarantined because their certificate URL answered 4xx, or timed out / 5xx twice: "
@@ -119,3 +122,25 @@ def delivery_alarms(names: Names) -> tuple[MetricAlarm, ...]:
                     {"QueueName": names.deliveries_queue}, namespace="AWS/SQS", period_seconds=300,
                     statistic="Maximum", comparison="GreaterThanThreshold"),
     )
+
+
+def reconcile_alarms(r: Any, providers: Sequence[str]) -> tuple[MetricAlarm, ...]:
+    """Alarms of the reconciler (paycore.reconcile.aws names the metrics), per provider; its
+    failing runs are the function's Errors, watched like every other function's."""
+    alarms = []
+    for provider in providers:
+        dims = {**_SERVICE, "provider": provider}
+        alarms += [
+            MetricAlarm(f"reconcile-recovered-{provider}", "ReconcileRecovered", 1,
+                        f"The reconciler found {provider} events the ledger did not have and enqueued them: something "
+                        "upstream of the ledger broke (a gate key, the authorizer, the WAF, the API, a deploy) and "
+                        "the provider gave up pushing. They are recorded now; find what refused the webhooks",
+                        dims, period_seconds=r.interval_minutes * 60),
+            MetricAlarm(f"reconcile-checkpoint-age-{provider}", "ReconcileCheckpointAgeSeconds",
+                        r.checkpoint_age_alarm_intervals * r.interval_minutes * 60,
+                        f"The {provider} reconciler has not completed a run for {r.checkpoint_age_alarm_intervals} "
+                        "intervals: its API key, the provider's API or the schedule is failing (runs resume where "
+                        "they stopped once it works); no datapoint counts too (no run at all)", dims, statistic="Maximum",
+                        period_seconds=r.interval_minutes * 60, treat_missing_data="breaching"),
+        ]
+    return tuple(alarms)

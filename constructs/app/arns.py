@@ -10,7 +10,7 @@
 - the async-failure queue: the functions' roles name it by name, so no function waits for the
   queue's creation (the provider's ~25 s wait for a new queue's attributes);
 - the roles that may send to the ingest queue (the API's queue role, the validator's role, the
-  operator role): the queue's policy names them, and they are built after the queue (the API and
+  operator role, the reconciler's role): the queue's policy names them, and they are built after the queue (the API and
   the functions need it). Their names are the constructs' own (`{api}-sqs-send` in WebhookIngress,
   `{function}-role` in ServerlessFunction); tests/test_hops.py fails if a prediction drifts (the
   hop of a role the queue's policy no longer names is refused).
@@ -59,6 +59,6 @@ class ArnsByName:
     @property
     def ingest_senders(self) -> tuple[str, ...]:
         """The roles that send to the ingest queue: API Gateway's (webhooks), the validator's
-        (direct payments) and the operators' (replay and redrive tools)."""
+        (direct payments), the operators' (replay and redrive tools) and the reconciler's (fetched events)."""
         return (self.role(f"{self.names.api}-sqs-send"), self.role(f"{self.names.function('validator')}-role"),
-                self.role(self.names.operator_role))
+                self.role(self.names.operator_role), self.role(f"{self.names.function('reconciler')}-role"))

@@ -1,4 +1,4 @@
-"""The platform's eight functions as data for `constructs.processing.FunctionGroup`: their code
+"""The platform's nine functions as data for `constructs.processing.FunctionGroup`: their code
 (the deterministic zips of scripts/packaging), handlers, sizing from the settings, and which
 configuration values each handler reads (lambda_src/README.md)."""
 
@@ -31,7 +31,11 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "reader": ("TABLE_NAME", "SECRET_PREFIX", "API_BASE_PATH"),
     "status": ("TABLE_NAME", "API_BASE_PATH"),
     "notify": ("TABLE_NAME", "VENDOR_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL", "API_BASE_PATH"),
+    "reconciler": ("TABLE_NAME", "INGEST_QUEUE_URL", "SECRET_PREFIX", "CHECKPOINT_TABLE", "RECONCILE_INTERVAL_SECONDS",
+                   "RECONCILE_LOOKBACK_SECONDS", "PAYPAL_API_BASE", "ALLOW_LOOPBACK_HTTP"),
 }
+#: PayPal's REST API host per PayPal mode (PayPal REST API reference: "Base URL(s)").
+PAYPAL_API_BASES = {"live": "https://api-m.paypal.com", "sandbox": "https://api-m.sandbox.paypal.com"}
 COMMON_ENVIRONMENT = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "AWS_ENDPOINT_URL")
 # The code folder (lambda_src/{folder}/{folder}_handler.py, the zip's name) of a function whose
 # folder is not its name: `notify` runs the manual notification API, apart from the `notifier`.
@@ -62,9 +66,15 @@ def function_environment(settings: Settings, configuration: Mapping[str, str], *
         "PAYPAL_MAX_TRANSMISSION_AGE_SECONDS": str(settings.paypal_max_transmission_age_seconds),
         "PAYPAL_MODE": settings.paypal_mode,
         "PROCESSOR_PARALLEL_GROUPS": str(settings.processor_parallel_groups),
+        "CHECKPOINT_TABLE": settings.names.reconcile_checkpoints_table,
+        "RECONCILE_INTERVAL_SECONDS": str(settings.reconcile.interval_minutes * 60),
+        "RECONCILE_LOOKBACK_SECONDS": str(settings.reconcile.lookback_minutes * 60),
+        "PAYPAL_API_BASE": PAYPAL_API_BASES[settings.paypal_mode],
         "NOTIFICATIONS_MAX_RECEIVE_COUNT": str(settings.notifications_max_receive_count),
         ROUTES_VARIABLE: authorizer_routes(webhook_routes),
     }
+    if settings.emulator:  # the local platform's fake provider APIs answer on loopback http
+        environment["ALLOW_LOOPBACK_HTTP"] = "true"
     domain = settings.custom_domain if settings.enabled("custom_domain") else None
     if domain is not None and domain.base_path:
         # on the custom domain API Gateway's `path` starts with the base path mapping

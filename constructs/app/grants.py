@@ -4,6 +4,8 @@ the roles that use the keys and the stack's log groups."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 
 from constructs.app.platform import Platform
@@ -83,6 +85,24 @@ def grant_functions(stack: Platform, group: FunctionGroup) -> None:
     ])
 
 
+def grant_reconciler(stack: Platform, group: FunctionGroup, reconciliation: Any) -> None:
+    """The reconciler (paycore.reconcile): reads the ledger's event claims, keeps its checkpoints,
+    reads its provider API secrets and the internal envelope key, sends signed `fetched` envelopes."""
+    keys = {name: key.arn for name, key in stack.security.keys.items()}
+    secrets = stack.configuration
+    internal_key = [secrets.internal_key_secret.arn] if secrets.internal_key_secret is not None else []
+    via_secrets = [("StringEquals", "kms:ViaService", [f"secretsmanager.{stack.region_name}.amazonaws.com"])]
+    group.functions["reconciler"].grant("reconcile", [
+        {"sid": "LedgerClaims", "actions": ["dynamodb:BatchGetItem"], "resources": [stack.storage.table.arn]},
+        {"sid": "Checkpoints", "actions": ["dynamodb:GetItem", "dynamodb:PutItem"], "resources": [reconciliation.table.arn]},
+        {"sid": "SendFetched", "actions": ["sqs:SendMessage"], "resources": [stack.queueing.ingest.queue.arn]},
+        {"sid": "ApiAndInternalKey", "actions": ["secretsmanager:GetSecretValue"],
+         "resources": [secret.arn for _, secret in sorted(reconciliation.secrets.items())] + internal_key},
+        {"sid": "DataKeys", "actions": ["kms:GenerateDataKey", "kms:Decrypt"], "resources": [keys["sqs"], keys["dynamodb"]]},
+        {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"]], "conditions": via_secrets},
+    ])
+
+
 def allow_platform_key_use(stack: Platform) -> None:
     """The key policies name the roles that use keys (functions, the API's queue role, the pipes,
     the operator role; not the NAT, flow-log or API Gateway CloudWatch roles) and every log group of the stack (see
@@ -92,5 +112,7 @@ def allow_platform_key_use(stack: Platform) -> None:
         roles.append(stack.ingress.api_role)
     roles += [r for r in (stack.notification.archive_pipe_role, stack.notification.status_pipe_role) if r]
     roles.append(stack.operator)
+    if stack.reconciliation.scheduler_role is not None:
+        roles.append(stack.reconciliation.scheduler_role)  # the schedule dead-letter queue's key
     groups = [c.name_input for c in stack.node.find_all() if isinstance(c, CloudwatchLogGroup)]
     stack.security.allow_platform(role_arns=[role.arn for role in roles], log_group_names=groups)

@@ -160,6 +160,33 @@ class Names:
         processor and the replay tools verify."""
         return f"{self.secret_prefix}{INTERNAL_KEY_SECRET}"
 
+    # ----- provider reconciliation --------------------------------------------------------------
+    @property
+    def reconcile_checkpoints_table(self) -> str:
+        """One row per provider: the reconciler's checkpoint and the page a run is at (paycore.reconcile)."""
+        return self.name("reconciler-checkpoints")
+
+    @property
+    def reconcile_schedule_group(self) -> str:
+        return self.name("payments-reconcile")
+
+    def reconcile_schedule(self, provider: str) -> str:
+        return self.name(f"reconcile-{provider}")
+
+    @property
+    def reconcile_scheduler_role(self) -> str:
+        """The role EventBridge Scheduler assumes to invoke the reconciler."""
+        return self.name("payments-reconcile-scheduler")
+
+    @property
+    def reconcile_dead_letter_queue(self) -> str:
+        """Scheduler's dead-letter queue: invocations it could not make after its retries."""
+        return self.name("reconcile-schedule-dlq")
+
+    def provider_api_secret(self, provider: str) -> str:
+        """A provider's events-API credentials (paycore.reconcile.aws.API_SECRET)."""
+        return f"{self.secret_prefix}{provider}/api"
+
     # ----- people -------------------------------------------------------------------------------
     @property
     def operator_role(self) -> str:

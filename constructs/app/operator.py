@@ -63,6 +63,9 @@ def operator_role(stack: Platform) -> IamRole:
         {"sid": "ArchiveKey", "actions": ["kms:GenerateDataKey", "kms:Decrypt"], "resources": [keys["s3"].arn]},
         {"sid": "SecretKeys", "actions": ["kms:Decrypt"], "resources": [keys["secrets"].arn],
          "conditions": via("secretsmanager")},
+        # `ops reconcile` (a backfill) runs the reconciler: only its role signs fetched envelopes
+        {"sid": "Backfill", "actions": ["lambda:InvokeFunction"],
+         "resources": [stack.processing.functions["reconciler"].function.arn]},
     ]
     policy = document(cast(Construct, stack), "operator-role-document", statements)
     IamRolePolicy(stack, "operator-role-policy", name="replay-and-redrive", role=role.id, policy=policy.json)

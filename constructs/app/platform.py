@@ -19,6 +19,7 @@ from constructs.ingress import SqsRoute, WebhookIngress
 from constructs.notification import EventFanout
 from constructs.observability import Observability
 from constructs.processing import FunctionGroup
+from constructs.reconcile import Reconciliation
 from constructs.security import Security
 from constructs.vpc import Network
 
@@ -43,6 +44,7 @@ class Platform(Protocol):
     delivery: VendorDelivery
     observability: Observability
     operator: IamRole             # the replay tools' role (constructs/app/operator.py)
+    reconciliation: Reconciliation  # the reconciler's schedules, checkpoints, API secrets
 
     @property
     def node(self) -> Node: ...

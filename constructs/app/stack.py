@@ -24,7 +24,7 @@ from paycore import events as domain_events
 from paycore.query import STATE_READ_FIELDS
 
 from constructs.app import local
-from constructs.app.alarms import business_alarms, delivery_alarms, watched_resources
+from constructs.app.alarms import business_alarms, delivery_alarms, reconcile_alarms, watched_resources
 from constructs.app.arns import ArnsByName
 from constructs.app.functions import (
     PROCESSOR_ALIAS,
@@ -33,8 +33,9 @@ from constructs.app.functions import (
     function_specs,
     lambda_artifacts,
 )
-from constructs.app.grants import allow_platform_key_use, grant_functions
+from constructs.app.grants import allow_platform_key_use, grant_functions, grant_reconciler
 from constructs.app.operator import operator_role
+from constructs.reconcile import Reconciliation, ReconcileOptions
 from constructs.app.outputs import stack_outputs
 from constructs.app.request_models import REQUEST_MODELS
 from constructs.app.routes import api_routes, function_targets
@@ -109,6 +110,7 @@ class PaymentPlatformStack(TerraformStack):
         self.ingress = self._build_ingress()              # REST API, authorizer, WAF, domain
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
         self.delivery = self._build_delivery()            # vendor webhooks: queues, table, functions, rules
+        self.reconciliation = self._build_reconciliation()  # schedules, checkpoints, provider API secrets
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
         self.operator = operator_role(self)               # what the replay tools act as
         stack_outputs(self)
@@ -389,6 +391,26 @@ class PaymentPlatformStack(TerraformStack):
             ops_policy_name=names.delivery_ops_policy,
         )
 
+    def _build_reconciliation(self) -> Reconciliation:
+        """The reconciler's schedules and state (paycore.reconcile); its grants follow the table's."""
+        s, names, keys, r = self.settings, self.names, self.security.keys, self.settings.reconcile
+        reconciliation = Reconciliation(
+            self, "reconcile",
+            options=ReconcileOptions(
+                providers=[p for p in r.providers if p in s.providers], interval_minutes=r.interval_minutes,
+                table_name=names.reconcile_checkpoints_table, schedule_group_name=names.reconcile_schedule_group,
+                schedule_names={p: names.reconcile_schedule(p) for p in r.providers},
+                scheduler_role_name=names.reconcile_scheduler_role,
+                dead_letter_queue_name=names.reconcile_dead_letter_queue,
+                api_secret_names={p: names.provider_api_secret(p) for p in r.providers},
+                enabled=s.enabled("reconcile_schedules")),
+            function_arn=self.processing.functions["reconciler"].function.arn, account_id=self.account_id,
+            partition=self.partition, region=self.region_name, dynamodb_key_arn=keys["dynamodb"].arn,
+            sqs_key_arn=keys["sqs"].arn, secrets_key_arn=keys["secrets"].arn, protects_data=s.protects_data,
+            recovery_window_in_days=30 if s.production else 0)
+        grant_reconciler(self, self.processing, reconciliation)
+        return reconciliation
+
     def _build_observability(self) -> Observability:
         s, keys, a = self.settings, self.security.keys, self.settings.alarms
         if self.vpc is not None and s.enabled("flow_logs"):
@@ -404,7 +426,8 @@ class PaymentPlatformStack(TerraformStack):
                 enabled=s.enabled("alarms"), period_seconds=a.period_seconds, api_latency_p99_ms=a.api_latency_p99_ms,
                 ingest_oldest_message_seconds=a.ingest_oldest_message_seconds,
                 authorizer_denies_per_5min=a.authorizer_denies_per_5min,
-                business_alarms=business_alarms(a) + delivery_alarms(self.names)),
+                business_alarms=business_alarms(a) + delivery_alarms(self.names)
+                + reconcile_alarms(s.reconcile, [p for p in s.reconcile.providers if p in s.providers])),
             dashboard_name=self.names.dashboard if s.enabled("dashboard") else None,
             xray_sampling_rate=s.xray_sampling_rate if s.enabled("xray_sampling_rule") else None,
         )

@@ -163,7 +163,7 @@ class Observability(Construct):
         for spec in a.business_alarms:
             self._alarm(spec.key, spec.namespace, spec.metric, spec.dimensions, threshold=spec.threshold,
                         period=spec.period_seconds, description=spec.description, statistic=spec.statistic,
-                        comparison=spec.comparison)
+                        comparison=spec.comparison, treat_missing_data=spec.treat_missing_data)
         for label, queue in sorted(w.dead_letter_queue_names.items()):
             self._alarm(f"{label}-depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue},
                         statistic="Maximum", threshold=0, comparison="GreaterThanThreshold",
@@ -197,7 +197,8 @@ class Observability(Construct):
     def _alarm(self, key: str, namespace: str, metric: str, dimensions: Mapping[str, Any], *, threshold: float,
                description: str, statistic: str | None = "Sum", extended_statistic: str | None = None,
                comparison: str = "GreaterThanOrEqualToThreshold", period: int | None = None,
-               evaluation_periods: int = 1, datapoints_to_alarm: int | None = None) -> CloudwatchMetricAlarm:
+               evaluation_periods: int = 1, datapoints_to_alarm: int | None = None,
+               treat_missing_data: str = "notBreaching") -> CloudwatchMetricAlarm:
         topic = self._topic_arns
         self.alarms[key] = CloudwatchMetricAlarm(
             self, f"alarm-{key}", alarm_name=f"{self._prefix}-{key}", alarm_description=description,
@@ -205,7 +206,7 @@ class Observability(Construct):
             statistic=None if extended_statistic else statistic, extended_statistic=extended_statistic,
             period=period or self._period, evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm, threshold=threshold, comparison_operator=comparison,
-            treat_missing_data="notBreaching", alarm_actions=topic, ok_actions=topic,
+            treat_missing_data=treat_missing_data, alarm_actions=topic, ok_actions=topic,
         )
         return self.alarms[key]
 

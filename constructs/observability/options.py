@@ -24,6 +24,8 @@ class MetricAlarm:
     period_seconds: int = 300
     statistic: str = "Sum"
     comparison: str = "GreaterThanOrEqualToThreshold"
+    #: "breaching" for a metric whose absence is the problem (a run that never happens)
+    treat_missing_data: str = "notBreaching"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ recorded (:func:`paycore.providers.read`).
   message is stored in the quarantine (S3, never logged), ``WebhookRejected{reason}`` is counted
   and the record is acknowledged. ``python -m scripts.ops replay-quarantine`` re-verifies quarantined
   messages with the current secrets and re-enqueues those that now verify.
-* The platform's own envelopes (direct payments) carry no provider signature: the processor checks
-  the validator's internal envelope signature instead (:mod:`paycore.internal_envelope`).
+* The platform's own envelopes (direct payments; events the reconciler fetched from a provider's
+  API, :mod:`paycore.fetched`) carry no provider signature: the processor checks the internal
+  envelope signature of their kind instead (:mod:`paycore.internal_envelope`).
 * A provider transmission whose signature does not pin the body's bytes (PayPal: a CRC32) is bound
   to the body's SHA-256 once verified (:meth:`paycore.ledger.Ledger.bind_transmission`): the same
   id with another body is ``transmission_replayed``.
@@ -55,7 +56,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 
-from paycore import fifo_groups, obs, providers
+from paycore import fetched, fifo_groups, obs, providers
 from paycore.envelope import Envelope, parse_envelope
 from paycore.ledger import Ledger
 from paycore.model import Ignored, MisconfiguredSecret, Rejected, Transaction
@@ -154,6 +155,8 @@ def authenticate(envelope: Envelope, deps: Deps) -> list[Transaction | Ignored |
         provider = providers.get(envelope.provider)
     except providers.UnknownProvider as exc:
         raise Rejected("unknown_provider") from exc
+    if fetched.is_fetched(envelope):  # read from the provider's API by the reconciler: its signature, not the provider's
+        return fetched.read(provider, envelope, deps.internal_key())
     secret = providers.verification_secret(provider, signing_secret=deps.signing_secret, internal_key=deps.internal_key)
     return providers.read(provider, envelope, secret)
 

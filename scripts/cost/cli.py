@@ -14,6 +14,7 @@ from scripts.cost.delivery import delivery_model, delivery_report
 from scripts.cost.inputs import DEFAULT_CALLS, ROOT, SAMPLE_CALLS, code_as_measured, load_calls, realistic_sizes
 from scripts.cost.inventory import inventory, synthesized_stack
 from scripts.cost.prices import PRICE_DATE
+from scripts.cost.reconcile import ReconcileInputs, per_recovered_event, reconcile_report, run_model
 from scripts.cost.settings import deployed_settings
 from scripts.cost.webhook import model, report
 
@@ -63,6 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     delivery_lines, figures = delivery_model(calls, settings)
     if delivery_lines:
         print(delivery_report(delivery_lines, figures))
+    webhook_lines = model(calls, settings, sizes)
+    from constructs.app.environments import load_settings
+
+    deployed = load_settings(args.env, environ={})
+    for provider, share in (("stripe", 0.001), ("paypal", 1.0)):
+        run_inputs = ReconcileInputs(interval_minutes=deployed.reconcile.interval_minutes,
+                                 lookback_minutes=deployed.reconcile.lookback_minutes,
+                                 memory_gb=deployed.function("reconciler").memory_mb / 1024,
+                                 timeout_seconds=deployed.function("reconciler").timeout_seconds,
+                                 provider=provider, listed_share=share)
+        run_lines, run_figures = run_model(run_inputs)
+        print(reconcile_report(run_lines, {**run_figures, "interval": run_inputs.interval_minutes, "provider": provider,
+                                           "lookback": run_inputs.lookback_minutes, "listed_share": share,
+                                           "timeout": run_inputs.timeout_seconds}, per_recovered_event(webhook_lines)))
     if args.no_bill:
         return 0
     inputs = bill_inputs(args.env, calls, sizes, overrides=args.overrides, environments=environments)

@@ -86,7 +86,8 @@ def zero_loss(platform: LocalPlatform, signer: sample_webhooks.PayPalSigner, ven
 def headline(summary: dict, zero: dict) -> dict:
     """The four figures of the zero-loss promise, for the whole run."""
     return {"lost": summary["lost"] + zero["lost"], "doubled": zero["doubled"],
-            "innocent_in_dlq": zero["innocent_in_dlq"], "recovered_by_replay": zero["recovered_by_replay"]}
+            "innocent_in_dlq": zero["innocent_in_dlq"], "recovered_by_replay": zero["recovered_by_replay"],
+            "recovered_by_reconciliation": zero["recovered_by_reconciliation"]}
 
 
 def delivery_figures(platform: LocalPlatform, vendors, rows: list[dict]) -> dict:

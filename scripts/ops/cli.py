@@ -10,6 +10,7 @@ paycore.providers, the bucket's account from STS; nothing needs to be typed twic
     python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--dry-run]
     python -m scripts.ops --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
     python -m scripts.ops --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
+    python -m scripts.ops --env dev reconcile --provider stripe --since 2026-11-28T00:00Z [--until ...] [--dry-run]
     python -m scripts.ops --env dev deliveries list --vendor vendor-acme
     python -m scripts.ops --env dev deliveries release --endpoint ep-acme-main [--dry-run]
     python -m scripts.ops --env local ...      # right after `python -m scripts.local.emulator start`
@@ -29,14 +30,16 @@ import argparse
 import sys
 from typing import Any
 
-from scripts.ops import delivery_ops, redrive_dlq, replay_archive, replay_quarantine, set_secrets
+from scripts.ops import (
+    delivery_ops, reconcile_backfill, redrive_dlq, replay_archive, replay_quarantine, set_secrets,
+)
 from scripts.ops.command import (
     PROG, Command, OpsParser, Targets, UsageError, did_you_mean, environment_names, outcome, resolve,
 )
 
 COMMANDS: tuple[Command, ...] = (
     set_secrets.COMMAND, redrive_dlq.COMMAND, replay_archive.COMMAND, replay_quarantine.COMMAND,
-    delivery_ops.COMMAND,
+    reconcile_backfill.COMMAND, delivery_ops.COMMAND,
 )
 
 

@@ -22,6 +22,7 @@ from constructs.app.settings.sections import (
     BackendSettings,
     CustomDomain,
     DeliverySettings,
+    ReconcileSettings,
     FunctionSettings,
     LocalEmulator,
     NetworkSettings,
@@ -35,6 +36,6 @@ from constructs.app.settings.sections import (
 __all__ = [
     "FEATURES", "FUNCTION_NAMES", "LOCAL_ACCOUNT_ID", "LOCAL_VENDORS", "VENDOR_ID", "AlarmSettings", "ApiSettings",
     "ArchiveSettings", "BackendSettings", "CustomDomain", "DeliverySettings", "FunctionSettings", "LocalEmulator",
-    "NetworkSettings", "PipeSettings", "ProcessorScaling", "QuotaSettings", "ScheduledPeak", "Settings",
-    "SettingsError", "VendorSubscription",
+    "NetworkSettings", "PipeSettings", "ProcessorScaling", "QuotaSettings", "ReconcileSettings", "ScheduledPeak",
+    "Settings", "SettingsError", "VendorSubscription",
 ]

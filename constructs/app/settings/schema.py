@@ -30,6 +30,7 @@ from constructs.app.settings.sections import (
     BackendSettings,
     CustomDomain,
     DeliverySettings,
+    ReconcileSettings,
     Email,
     FunctionSettings,
     LocalEmulator,
@@ -53,13 +54,15 @@ from paycore import delivery, events
 from paycore import providers as provider_registry
 from paycore.providers import paypal
 
-FUNCTION_NAMES = ("authorizer", "validator", "processor", "archiver", "notifier", "reader", "status", "notify")
+FUNCTION_NAMES = ("authorizer", "validator", "processor", "archiver", "notifier", "reader", "status", "notify",
+                  "reconciler")
 # Features the local emulator cannot run are switched off by name, each with its reason.
 FEATURES = (
     "waf", "custom_domain", "vpc", "nat_instances", "interface_endpoints", "flow_logs",
     "provisioned_concurrency", "autoscaling", "xray_sampling_rule",
     "email_subscriptions", "dashboard", "alarms", "pipes", "event_source_mappings",
     "sqs_redrive_allow_policy", "instance_monitoring", "bucket_policy_denies", "lambda_logging_config",
+    "reconcile_schedules",
 )
 # moto's default account and the vendors of the local end-to-end run
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -70,10 +73,15 @@ _RUNTIME_KEYS = {"DELIVERY_RETRY_SCHEDULE": "retry_schedule_seconds", "DELIVERY_
                  "DELIVERY_PAUSE_RECHECK_SECONDS": "pause_recheck_seconds", "DELIVERY_LOG_TTL_DAYS": "log_ttl_days"}
 
 
+#: Sizing that differs from FunctionSettings' defaults: a reconciler run lists pages for minutes,
+#: one run per provider at a time.
+FUNCTION_DEFAULTS: dict[str, dict[str, int]] = {"reconciler": {"timeout_seconds": 300, "reserved_concurrency": 2}}
+
+
 def _every_function(value: Any) -> Any:
     """cdktf.json sizes only what differs: every function gets the defaults first."""
     if isinstance(value, Mapping):
-        return {**{name: {} for name in FUNCTION_NAMES}, **value}
+        return {**{name: dict(FUNCTION_DEFAULTS.get(name, {})) for name in FUNCTION_NAMES}, **value}
     return value
 
 
@@ -105,7 +113,7 @@ class Settings(Section):
     log_retention_days: LogRetention = 30
     functions: Annotated[dict[Annotated[str, known_key(FUNCTION_NAMES)], FunctionSettings],
                          BeforeValidator(_every_function)] = Field(
-        default_factory=lambda: {name: FunctionSettings() for name in FUNCTION_NAMES})
+        default_factory=lambda: {name: FunctionSettings(**FUNCTION_DEFAULTS.get(name, {})) for name in FUNCTION_NAMES})
     processor_scaling: ProcessorScaling = ProcessorScaling()
     # The peak rate the environment must carry (prod: over 10,000 a minute at Black Friday);
     # synth fails when a hop's quota or setting cannot carry it (constructs/app/capacity/, checked
@@ -129,6 +137,7 @@ class Settings(Section):
     pipes: PipeSettings = PipeSettings()
     alarms: AlarmSettings = AlarmSettings()
     delivery: DeliverySettings = DeliverySettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     # KMS keys wait this long between "delete" and deletion; prod keeps the maximum.
     kms_deletion_window_days: int = within(limits.KMS_DELETION_WINDOW_DAYS, 7, "KMS limit")
     # Lambda asynchronous invocations: retries before the on-failure destination (the "3 tries" of

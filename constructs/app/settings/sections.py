@@ -319,6 +319,18 @@ class AlarmSettings(Section):
     period_seconds: int = Field(default=60, ge=limits.ALARM_PERIOD_STEP_SECONDS, multiple_of=limits.ALARM_PERIOD_STEP_SECONDS)
 
 
+class ReconcileSettings(Section):
+    """Provider reconciliation (paycore.reconcile): a run per provider every interval_minutes
+    (EventBridge Scheduler), listing from its checkpoint minus lookback_minutes (events that show
+    up late in the provider's list); the checkpoint-age alarm fires after
+    checkpoint_age_alarm_intervals intervals without a completed run."""
+
+    providers: tuple[Literal["stripe", "paypal"], ...] = ("stripe", "paypal")
+    interval_minutes: int = Field(default=15, ge=1, le=1440)
+    lookback_minutes: int = Field(default=60, ge=0, le=1440)
+    checkpoint_age_alarm_intervals: int = Field(default=4, ge=2, le=96)
+
+
 class DeliverySettings(Section):
     """Vendor webhook delivery (lambda_src/README.md, "Vendor delivery").
 

@@ -107,6 +107,13 @@ class Functions:
         for name in [n for n in sys.modules if n == "paycore" or n.startswith("paycore.") or n.endswith("_handler")]:
             del sys.modules[name]
 
+    def add_environment(self, code: str, variables: dict[str, str]) -> None:
+        """Variables the runner adds to a function's deployed environment (before its first load:
+        handlers read their configuration once), e.g. the loopback fake provider APIs' URLs."""
+        if code in self._handlers:
+            raise RuntimeError(f"{code} is loaded already: add its environment before the first invocation")
+        self._extra_environment.setdefault(code, {}).update(variables)
+
     def function(self, code: str) -> FunctionWiring:
         if code not in self.wiring.functions:
             raise KeyError(f"function {code!r} is not deployed")

@@ -19,6 +19,9 @@ for ends up in the ledger - or in a place a documented tool recovers it from:
 * lifecycle: sales, partial refunds and disputes of Stripe and PayPal payments (USD, KWD, JPY), two
   refunds sent before their sales: the ledger's amounts, and each payment's story as its vendor
   hears it (SNS and signed webhooks), sale first, running totals that add up;
+* reconcile: the gate key is wrong for a window (every webhook refused, the providers give up);
+  the reconciler, invoked as its schedule does, lists the providers' loopback events APIs and
+  recovers every event of the window as a signed ``fetched`` envelope, nothing written twice;
 * delivery (when vendor endpoints are deployed): signed webhooks to the vendors' HTTP servers on
   127.0.0.1 through the deployed bus rule, queues and functions: a dead vendor exhausts its
   schedule (the `local` environment's short one) and gets everything through

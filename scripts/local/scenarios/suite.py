@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from scripts.local.scenarios import delivery, inbound, lifecycle, poison, unroutable, wrong_secret
+from scripts.local.scenarios import delivery, inbound, lifecycle, poison, reconcile, unroutable, wrong_secret
 from scripts.local.scenarios.context import ScenarioContext
 
 
@@ -14,7 +14,7 @@ def run_all(ctx: ScenarioContext, *, correct_secrets: dict[str, str]) -> dict:
     runs: list[tuple[str, Callable[[], dict]]] = [
         ("unroutable", lambda: unroutable.run(ctx)), ("poison", lambda: poison.run(ctx)),
         ("wrong_secret", lambda: wrong_secret.run(ctx, correct_secrets)), ("inbound", lambda: inbound.run(ctx)),
-        ("lifecycle", lambda: lifecycle.run(ctx))]
+        ("lifecycle", lambda: lifecycle.run(ctx)), ("reconcile", lambda: reconcile.run(ctx))]
     if ctx.vendor_endpoints is not None:
         runs.append(("delivery", lambda: delivery.run(ctx)))
     for name, run in runs:
@@ -29,4 +29,5 @@ def run_all(ctx: ScenarioContext, *, correct_secrets: dict[str, str]) -> dict:
         "innocent_in_dlq": results["poison"]["innocent_in_dlq"] + results["inbound"]["dlq_after"],
         "forged_recorded": results["inbound"]["forged_recorded"],
         "recovered_by_replay": results["wrong_secret"]["recovered_by_replay"],
+        "recovered_by_reconciliation": results["reconcile"]["recovered_by_reconciliation"],
     }

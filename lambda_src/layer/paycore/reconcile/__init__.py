@@ -1,0 +1,1 @@
+"""Provider reconciliation: recover the events a provider could not push to us (paycore.reconcile.run)."""
