@@ -81,7 +81,7 @@ def test_prods_inventory_is_its_settings_as_the_stack_deploys_them(stacks, prod_
     resources = stacks["prod"]["resource"]
     assert inv.secrets == len(resources["aws_secretsmanager_secret"])
     assert inv.alarm_metrics == len(resources["aws_cloudwatch_metric_alarm"])
-    assert inv.subscriptions == {"email": 2, "https": 1} and len(inv.pitr_tables) == 4
+    assert inv.subscriptions == {"email": 2, "https": 1} and len(inv.pitr_tables) == 5
 
 
 def test_the_custom_metric_series_are_the_names_the_handlers_emit_times_their_dimensions(prod_settings):

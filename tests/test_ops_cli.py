@@ -139,6 +139,9 @@ MISTAKES = [
     (["--env", "no-such-env", "redrive"], "unknown environment 'no-such-env' (cdktf.json defines:"),
     (["--env", "dve", "redrive"], "did you mean dev?"),
     (["--envv", "dev", "redrive"], "unrecognized arguments: --envv; did you mean --env? (see `python -m scripts.ops redrive"),
+    (["--env", "dev", "reconcile", "--provider", "stripe"], "the following arguments are required: --since"),
+    (["--env", "dev", "reconcile", "--provider", "stripe", "--since", "2026-11-28", "--chunk-minutes", "0"],
+     "--chunk-minutes"),
     (["--env", "dev", "rdrive"], "invalid choice: 'rdrive'"),
     # secrets
     (["--env", "dev", "secrets"], "nothing to set: name --provider"),
