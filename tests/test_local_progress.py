@@ -305,7 +305,7 @@ ZERO = {"unroutable": {"sent": 3}, "poison": {"sent": 10, "parked": 1, "recovere
         "wrong_secret": {"sent": 5}, "inbound": {"sent": 6},
         "lifecycle": {"payments": 6, "out_of_order": 2, "wrong_totals": 0, "vendor_order_violations": 0},
         "delivery": {"sent": 24}, "lost": 0, "doubled": 0, "innocent_in_dlq": 0, "forged_recorded": 0,
-        "recovered_by_replay": 4}
+        "recovered_by_replay": 4, "reconcile": {"refused": 7, "recovered": 7}, "recovered_by_reconciliation": 7}
 STAGES = {"deploy": 97.4, "webhooks": 31.47, "scenarios": 32.3, "plan": 12.0, "destroy": 41.0}
 
 
@@ -323,7 +323,7 @@ def test_the_run_ends_with_a_table_of_what_a_person_asks_first():
     assert re.match(r"  forged +0   forged or tampered inbound messages recorded", rows["forged"])
     assert re.match(r"  lifecycle +6   payments refunded and disputed \(2 refund first\): wrong totals 0, vendor order "
                     r"violations 0$", rows["lifecycle"])
-    assert rows["zero-loss"].endswith("recovered by the quarantine replay 4, parked by redrive 1 (recovered 1)")
+    assert rows["zero-loss"].endswith("recovered by the quarantine replay 4, recovered by reconciliation 7, parked by redrive 1 (recovered 1)")
     assert re.match(r"  time +3 min 34 s   deploy 1 min 37 s, webhooks 31.5 s, scenarios 32.3 s, plan 12.0 s, "
                     r"destroy 41.0 s$", rows["time"])
     assert len(table.splitlines()) <= 12 and not ESCAPES.search(table)
@@ -365,7 +365,8 @@ def test_every_figure_goes_to_the_report_file(tmp_path):
     assert saved["summary"]["vendor_deliveries"]["delivered"] == SUMMARY["vendor_deliveries"]["delivered"]
     assert "_states" not in saved["summary"]  # the run's internals stay out
     assert saved["zero_loss"] == ZERO and saved["stages"] == STAGES and saved["plan_after_deploy"] == []
-    assert saved["headline"] == {"lost": 0, "doubled": 0, "innocent_in_dlq": 0, "recovered_by_replay": 4}
+    assert saved["headline"] == {"lost": 0, "doubled": 0, "innocent_in_dlq": 0, "recovered_by_replay": 4,
+                                 "recovered_by_reconciliation": 7}
     assert local_e2e.REPORT == ROOT / "build" / "e2e" / "summary.json"
 
 

@@ -244,7 +244,8 @@ def summary_table(summary: dict, zero: dict, stages: dict[str, float]) -> str:
     scenarios = ", ".join(name for name, value in zero.items() if isinstance(value, dict))
     poison = zero.get("poison", {})
     lines.append(f"  zero-loss scenarios ({scenarios}): innocent messages in a DLQ {figures['innocent_in_dlq']}, "
-                 f"recovered by the quarantine replay {figures['recovered_by_replay']}, parked by redrive "
+                 f"recovered by the quarantine replay {figures['recovered_by_replay']}, recovered by "
+                 f"reconciliation {figures['recovered_by_reconciliation']}, parked by redrive "
                  f"{poison.get('parked', 0)} (recovered {poison.get('recovered_from_parked', 0)})")
     return "\n".join(lines)
 
