@@ -34,7 +34,8 @@ def retry_soon_entries(records: Sequence[Mapping[str, Any]], retry: Sequence[str
     """ChangeMessageVisibilityBatch entries for the records to bring back soon: each one whose
     verification could not be decided, and the later records of its group in the batch that failed
     with it (a FIFO group stays locked while any of its messages is in flight)."""
-    entries, chosen = [], set()
+    entries: list[dict] = []
+    chosen: set[str] = set()
     for index, record in enumerate(records):
         if record.get("messageId") not in retry:
             continue
