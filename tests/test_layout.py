@@ -105,6 +105,21 @@ def test_no_module_in_constructs_is_over_the_line_limit():
     assert long == {}, f"split these modules (at most {MAX_MODULE_LINES} lines each): {long}"
 
 
+def test_no_module_in_lambda_src_is_over_the_line_limit():
+    long = {path.relative_to(ROOT).as_posix(): lines for path in (ROOT / "lambda_src").rglob("*.py")
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, f"split these modules (at most {MAX_MODULE_LINES} lines each): {long}"
+
+
+#: The most lines the stack module may have: it only wires; what it wires with lives in constructs/app.
+MAX_STACK_LINES = 400
+
+
+def test_stack_module_only_wires_within_its_line_limit():
+    lines = len((ROOT / "constructs" / "app" / "stack.py").read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_STACK_LINES, f"constructs/app/stack.py has {lines} lines: move helpers out (at most {MAX_STACK_LINES})"
+
+
 def _reexport_problems(path: Path) -> list[str]:
     """What an `__init__.py` does besides a docstring, imports and `__all__`."""
     import ast

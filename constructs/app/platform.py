@@ -31,6 +31,8 @@ class Platform(Protocol):
     names: Names
     arns: ArnsByName
     account_id: str
+    partition: str
+    lambda_environment: dict[str, str]  # what every function reads (configuration, emulator)
     region_name: str
     vpc: Network | None
     security: Security

@@ -1,14 +1,13 @@
 """The one stack module: configures the provider and the state backend once, then builds the
 platform from the reusable constructs and wires them together. The app layer's other modules hold
 what the wiring uses: the functions as data (functions.py), the routes (routes.py,
-webhook_routes.py), the grants (grants.py), the alarms (alarms.py), the outputs (outputs.py), the
-ARNs of late resources (arns.py) and the local emulator's needs (local.py). Only the app layer
+webhook_routes.py), the vendor delivery (vendor_delivery.py), the grants (grants.py), the alarms
+(alarms.py), the outputs (outputs.py), the ARNs of late resources (arns.py) and the local emulator's needs (local.py). Only the app layer
 reads the settings or imports the Lambda runtime package (`paycore`); the constructs receive
 plain, typed arguments and never configure providers, regions or credentials."""
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +18,6 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
-from paycore import delivery as delivery_runtime
 from paycore import events as domain_events
 from paycore.query import STATE_READ_FIELDS
 
@@ -28,7 +26,6 @@ from constructs.app.alarms import business_alarms, delivery_alarms, reconcile_al
 from constructs.app.arns import ArnsByName
 from constructs.app.functions import (
     PROCESSOR_ALIAS,
-    delivery_function_specs,
     function_environment,
     function_specs,
     lambda_artifacts,
@@ -40,17 +37,9 @@ from constructs.app.outputs import stack_outputs
 from constructs.app.request_models import REQUEST_MODELS
 from constructs.app.routes import api_routes, function_targets
 from constructs.app.settings import Settings
+from constructs.app.vendor_delivery import vendor_delivery
 from constructs.app.webhook_routes import webhook_routes
 from constructs.configuration import Configuration
-from constructs.delivery import (
-    DeliveryKeys,
-    DeliveryQueueOptions,
-    DeliveryRuleOptions,
-    DeliveryTableOptions,
-    EndpointOptions,
-    SenderOptions,
-    VendorDelivery,
-)
 from constructs.ingress import (
     ApiLogOptions,
     CorsOptions,
@@ -109,7 +98,7 @@ class PaymentPlatformStack(TerraformStack):
         self.processing = self._build_processing()        # layer, functions, roles, event sources
         self.ingress = self._build_ingress()              # REST API, authorizer, WAF, domain
         self.notification = self._build_notification()    # pipes, bus, rule, vendor topic
-        self.delivery = self._build_delivery()            # vendor webhooks: queues, table, functions, rules
+        self.delivery = vendor_delivery(self)              # vendor webhooks: queues, table, functions, rules
         self.reconciliation = self._build_reconciliation()  # schedules, checkpoints, provider API secrets
         self.observability = self._build_observability()  # alarms, dashboard, sampling rule
         self.operator = operator_role(self)               # what the replay tools act as
@@ -353,42 +342,6 @@ class PaymentPlatformStack(TerraformStack):
                                alert_email=s.alert_email, alert_email_filter_values=s.alert_email_vendor_ids,
                                email_subscriptions=s.enabled("email_subscriptions")),
             dead_letter_queue_name=names.fanout_dead_letter_queue, pipes=pipes,
-        )
-
-    def _build_delivery(self) -> VendorDelivery:
-        """Vendor webhooks (lambda_src/README.md, "Vendor delivery"): the functions join the
-        processing group (its layer, keys, logs and VPC); the sender gets its own egress group."""
-        s, names, keys, group = self.settings, self.names, self.security.keys, self.processing
-        endpoints = s.delivery.endpoints(allow_loopback_http=s.emulator)  # validated with the settings
-        specs = delivery_function_specs(s, lambda_artifacts(), self.lambda_environment)
-        return VendorDelivery(
-            self, "delivery",
-            queues=DeliveryQueueOptions(
-                events_queue_name=names.delivery_events_queue,
-                events_dead_letter_queue_name=names.delivery_events_dead_letter_queue,
-                events_max_receive_count=s.delivery.events_max_receive_count, queue_name=names.deliveries_queue,
-                dead_letter_queue_name=names.deliveries_dead_letter_queue),
-            table=DeliveryTableOptions(name=names.deliveries_table, deletion_protection_enabled=s.protects_data),
-            endpoints=EndpointOptions(
-                parameter_name=names.delivery_endpoints_parameter,
-                document=json.dumps(s.delivery.document(), sort_keys=True, separators=(",", ":")),
-                signing_secret_names={e: delivery_runtime.secret_name(names.secret_prefix, e) for e in sorted(endpoints)},
-                signing_secret_prefix=f"{names.secret_prefix}vendors/",
-                secret_recovery_window_in_days=30 if s.production else 0),
-            rules=DeliveryRuleOptions(
-                event_bus_name=self.notification.bus.name, event_bus_arn=self.notification.bus.arn,
-                rule_name=names.delivery_rule, rule_pattern=delivery_runtime.DELIVERY_RULE_PATTERN,
-                alerts_rule_name=names.delivery_alerts_rule,
-                alerts_rule_pattern={"source": [delivery_runtime.EVENT_SOURCE]}, alert_topic_arn=self.arns.alerts_topic),
-            keys=DeliveryKeys(sqs=keys["sqs"].arn, dynamodb=keys["dynamodb"].arn, secrets=keys["secrets"].arn,
-                              events=keys["events"].arn),
-            fanout=specs["fanout"],
-            sender=SenderOptions(function=specs["sender"], maximum_concurrency=s.delivery.sender_max_concurrency,
-                                 vpc_id=self.vpc.vpc.id if self.vpc is not None else None,
-                                 vpc_cidr=s.network.cidr if self.vpc is not None else None),
-            function_builder=lambda id_, spec, groups: group.add_function(id_, spec, security_group_ids=groups),
-            account_id=self.account_id, partition=self.partition, region=self.region_name,
-            ops_policy_name=names.delivery_ops_policy,
         )
 
     def _build_reconciliation(self) -> Reconciliation:

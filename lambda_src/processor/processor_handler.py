@@ -56,20 +56,19 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 
-from paycore import fetched, fifo_groups, obs, providers
+from paycore import fetched, fifo_groups, obs, providers, sqs_batch
 from paycore.envelope import Envelope, parse_envelope
 from paycore.ledger import Ledger
 from paycore.model import Ignored, MisconfiguredSecret, Rejected, Transaction
 from paycore.providers.base import VerificationUnavailable
 from paycore.quarantine import Quarantine
 from paycore.secrets import SecretStore
+from paycore.sqs_batch import SHORT_RETRY_SECONDS, SqsRecord, retry_soon_entries  # noqa: F401 - processor_handler.X as before
 
 logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
 
 ENABLED_PROVIDERS = frozenset(p.strip() for p in os.environ.get("ENABLED_PROVIDERS", "stripe,paypal").split(",") if p.strip())
 ALWAYS_ACCEPTED = frozenset({"direct"})  # from the validator, not a webhook route
-#: Seconds until a message whose verification could not be decided comes back, once.
-SHORT_RETRY_SECONDS = 10
 TRANSMISSION_REPLAYED = "transmission_replayed"
 
 ledger = Ledger(obs.client("dynamodb"), os.environ.get("TABLE_NAME", ""))
@@ -78,25 +77,6 @@ secrets = SecretStore(obs.client("secretsmanager"), prefix=os.environ.get("SECRE
 _sqs: Any = None  # created on first use: only a message whose verification could not be decided needs it
 PARALLEL_GROUPS = max(1, int(os.environ.get("PROCESSOR_PARALLEL_GROUPS") or 1))
 _pool = ThreadPoolExecutor(max_workers=PARALLEL_GROUPS, thread_name_prefix="group") if PARALLEL_GROUPS > 1 else None
-
-
-class SqsRecord(NamedTuple):
-    """What the processor reads of one record of an SQS event (AWS's keys ``messageId``, ``body``,
-    ``attributes.SentTimestamp``, ``attributes.MessageGroupId`` and
-    ``attributes.ApproximateReceiveCount``: the ones Powertools' SQSRecord reads, without importing
-    its data_classes package at a cold start)."""
-
-    message_id: str
-    body: str
-    sent_timestamp: int
-    message_group_id: str | None
-    receive_count: int
-
-    @classmethod
-    def of(cls, raw: Mapping[str, Any]) -> "SqsRecord":
-        attributes = raw.get("attributes") or {}
-        return cls(raw["messageId"], raw["body"], int(attributes.get("SentTimestamp") or 0),
-                   attributes.get("MessageGroupId"), int(attributes.get("ApproximateReceiveCount") or 1))
 
 
 class Outcome(NamedTuple):
@@ -440,34 +420,8 @@ def process_groups(event: Mapping[str, Any], pool: ThreadPoolExecutor | None) ->
 _retry_soon: list[str] = []
 
 
-def retry_soon_entries(records: Sequence[Mapping[str, Any]], retry: Sequence[str], failed: set[str]) -> list[dict]:
-    """ChangeMessageVisibilityBatch entries for the records to bring back soon: each one whose
-    verification could not be decided, and the later records of its group in the batch that failed
-    with it (a FIFO group stays locked while any of its messages is in flight)."""
-    entries, chosen = [], set()
-    for index, record in enumerate(records):
-        if record.get("messageId") not in retry:
-            continue
-        group = (record.get("attributes") or {}).get("MessageGroupId")
-        for later in records[index:]:
-            same = later is record or (group and (later.get("attributes") or {}).get("MessageGroupId") == group)
-            if same and later.get("messageId") in failed and later.get("messageId") not in chosen:
-                chosen.add(later["messageId"])
-                entries.append({"Id": str(len(entries)), "ReceiptHandle": later["receiptHandle"],
-                                "VisibilityTimeout": SHORT_RETRY_SECONDS})
-    return entries
-
-
 def _bring_back_soon(event: Mapping[str, Any], failed: set[str]) -> None:
-    records = event.get("Records") or []
-    entries = retry_soon_entries(records, list(_retry_soon), failed)
-    for start in range(0, len(entries), 10):
-        try:
-            sqs_client().change_message_visibility_batch(QueueUrl=_queue_url(records[0]),
-                                                Entries=entries[start:start + 10])
-        except Exception as error:  # noqa: BLE001 - they come back after the queue's visibility timeout instead
-            logger.warning("could not shorten the visibility of unverified records",
-                           extra={"error_type": type(error).__name__})
+    sqs_batch.bring_back_soon(sqs_client(), event.get("Records") or [], list(_retry_soon), failed)
 
 
 def sqs_client() -> Any:
@@ -475,13 +429,6 @@ def sqs_client() -> Any:
     if _sqs is None:
         _sqs = obs.client("sqs")
     return _sqs
-
-
-def _queue_url(record: Mapping[str, Any]) -> str:
-    """The queue's URL from a record's ``eventSourceARN`` (``arn:aws:sqs:{region}:{account}:{name}``):
-    the queue the records came from, at the SQS endpoint the function's client uses."""
-    _, _, _, _, account, name = str(record.get("eventSourceARN", "")).split(":", 5)
-    return f"{sqs_client().meta.endpoint_url}/{account}/{name}"
 
 
 @logger.inject_lambda_context(clear_state=True)
