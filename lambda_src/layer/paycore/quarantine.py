@@ -29,8 +29,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from paycore.archive import put_checksum
-
 PREFIX = "quarantine/"
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
@@ -99,6 +97,8 @@ class Quarantine:
             message_body=message_body,
             items=items,
         )
+        from paycore.archive import put_checksum  # here: a rejection is rare, the archive module ~2 ms of cold start
+
         body = json.dumps(document, separators=(",", ":")).encode("utf-8")
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
                            **put_checksum(body))
