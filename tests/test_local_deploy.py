@@ -2,6 +2,8 @@
 the apply (the provider then finds its own create done: AlreadyExists); other failures surface."""
 from __future__ import annotations
 
+import os
+
 import boto3
 import pytest
 
@@ -49,3 +51,16 @@ def test_reset_empties_the_emulator():
         ssm.put_parameter(Name="/payments/local/x", Value="1", Type="String")
         local_deploy.reset_emulator(emulator.endpoint_url)
         assert ssm.describe_parameters()["Parameters"] == []
+
+
+def test_the_emulator_sets_its_environment_only_while_it_runs(monkeypatch):
+    """Left set after the server stops, MOTO_IAM_LOAD_MANAGED_POLICIES made every later moto reset in
+    the process load AWS's ~1,000 managed policies per IAM backend (a test module after the local
+    runner's took 79 s instead of 6)."""
+    monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "the-caller-s")
+    with local_deploy.LocalEmulator():
+        assert os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] == "true"
+        assert os.environ["AWS_ACCESS_KEY_ID"] == local_deploy.FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+    assert "MOTO_IAM_LOAD_MANAGED_POLICIES" not in os.environ
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "the-caller-s"

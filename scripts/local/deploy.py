@@ -67,15 +67,19 @@ class LocalEmulator:
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self._server: Any = None  # moto's ThreadedMotoServer while running
+        self._environ_before: dict[str, str | None] = {}  # what __enter__ changed, restored by __exit__
 
     def __enter__(self) -> "LocalEmulator":
         from moto.server import ThreadedMotoServer
 
         extend_moto()  # AWS behaviours moto 5.2 lacks
 
-        os.environ.update(FAKE_CREDENTIALS)
-        # AWS managed policies (e.g. AmazonSSMManagedInstanceCore) exist in the emulator only on request
-        os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        # AWS managed policies (e.g. AmazonSSMManagedInstanceCore) exist in the emulator only on
+        # request. Set for this server only: left set, every later moto reset in the process (each
+        # mock_aws of a test) would load the ~1,000 managed policies again for each IAM backend.
+        changed = {**FAKE_CREDENTIALS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        self._environ_before = {name: os.environ.get(name) for name in changed}
+        os.environ.update(changed)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
@@ -92,6 +96,12 @@ class LocalEmulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        for name, value in self._environ_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._environ_before = {}
 
 
 def _terraform_env() -> dict[str, str]:
