@@ -40,6 +40,20 @@ def _one_botocore_loader() -> None:
 _one_botocore_loader()
 
 
+def _one_moto() -> None:
+    """Every test sees the emulator's moto (scripts/local/emulator/patches.py: the AWS behaviours
+    moto 5.2 lacks, its quadratic queue counts made linear). Applied when the local runner starts,
+    they would otherwise hold only for the tests a process runs after it: a test's moto would
+    depend on which process took its module. Also the reason a FIFO queue a few hundred deep is
+    not a minute of CPU in the reconciler's and the delivery tests."""
+    from scripts.local.emulator.patches import extend_moto
+
+    extend_moto()
+
+
+_one_moto()
+
+
 def _runner_namespace(name: str) -> bool:
     """The modules the local runner loads fresh for its functions (scripts/local_runner/functions.py)."""
     return name == "paycore" or name.startswith("paycore.") or name.endswith("_handler")
