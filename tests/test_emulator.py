@@ -370,3 +370,49 @@ def test_a_visibility_above_12_hours_is_refused_as_sqs_refuses_it(seconds, accep
             assert error.response["Error"]["Code"] in ("InvalidParameterValue", "AWS.SimpleQueueService.InvalidParameterValue")
             outcome = False
     assert outcome is accepted
+
+
+def test_an_answer_is_serialized_as_moto_serializes_it_with_each_member_s_keys_asked_once(monkeypatch):
+    """A DynamoDB item of every attribute type, its table's description and an SQS receive come back
+    the same with the emulator's keys per member as with moto's six alias rules asked every time."""
+    from moto import mock_aws
+    from moto.core import serialize
+
+    from scripts.local.emulator import patches as emulator
+
+    emulator.serializer_keys_per_member()
+    emulator.serializer_keys_per_member()  # idempotent: moto's own stays one layer down
+    item = {"pk": {"S": "p"}, "sk": {"S": "s"}, "n": {"N": "12.5"}, "b": {"B": b"\x00\x01"}, "ss": {"SS": ["a", "b"]},
+            "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"x"]}, "m": {"M": {"in": {"L": [{"S": "x"}, {"NULL": True}]}}},
+            "t": {"BOOL": False}}
+    asked = []
+    for picker in (serialize.AttributePicker, serialize.XFormedAttributePicker):
+        own = picker.moto_get_possible_keys
+        monkeypatch.setattr(picker, "moto_get_possible_keys",
+                            lambda self, context, _own=own: asked.append(1) or _own(self, context))
+
+    def answers():
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                   {"AttributeName": "sk", "AttributeType": "S"}])
+            ddb.put_item(TableName="t", Item=item)
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="m", MessageAttributes={"a": {"DataType": "String", "StringValue": "v"}})
+            got = [ddb.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "s"}})["Item"] for _ in range(3)]
+            table = ddb.describe_table(TableName="t")["Table"]
+            message = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"][0]
+            return got, {k: v for k, v in table.items() if k != "CreationDateTime"}, {
+                k: message[k] for k in ("Body", "MD5OfBody", "MessageAttributes")}
+
+    ours = answers()
+    asked_by_ours = len(asked)
+    for picker in (serialize.AttributePicker, serialize.XFormedAttributePicker):
+        monkeypatch.setattr(picker, "get_possible_keys", picker.__dict__["moto_get_possible_keys"])
+    asked.clear()
+    assert answers() == ours
+    assert ours[0] == [item] * 3
+    assert asked_by_ours < len(asked) / 3, (asked_by_ours, len(asked))  # the three reads of the item: asked once
