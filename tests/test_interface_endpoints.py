@@ -125,13 +125,16 @@ def test_each_function_calls_the_services_its_code_creates_clients_for():
     }
 
 
-@pytest.mark.parametrize("environment", environment_names())
+def _with_endpoints(environment: str) -> bool:
+    settings = load_settings(environment, environ={})
+    return settings.enabled("vpc") and settings.enabled("interface_endpoints")
+
+
+@pytest.mark.parametrize("environment", [e for e in environment_names() if _with_endpoints(e)])
 def test_interface_endpoints_are_the_services_the_functions_in_the_vpc_call(environment, stack_json):
     stack = stack_json(environment)
     functions = functions_in_vpc(stack)
     settings = load_settings(environment, environ={})
-    if not (settings.enabled("vpc") and settings.enabled("interface_endpoints")):
-        pytest.skip(f"{environment} deploys no interface endpoint")
     assert functions, "every function runs in the VPC's private subnets"
     called = set().union(*(services_of_function(folder) for folder in functions.values()))
     interface = called - GATEWAY
@@ -149,9 +152,11 @@ def test_the_schemas_default_endpoints_are_the_services_every_function_calls(sta
     assert set(NetworkSettings().interface_endpoints) == called - GATEWAY
 
 
-def test_the_local_environment_switches_the_endpoints_off_with_its_reason():
+def test_the_local_environment_switches_the_endpoints_off_with_its_reason(stack_json):
     local = load_settings("local", environ={})
     assert not local.enabled("interface_endpoints") and "in-process" in local.disabled_features["interface_endpoints"]
+    endpoints = stack_json("local")["resource"].get("aws_vpc_endpoint", {}).values()
+    assert [e["service_name"] for e in endpoints if e["vpc_endpoint_type"] == "Interface"] == []
 
 
 def test_no_function_logs_or_traces_through_a_client_of_its_own():
