@@ -1,7 +1,8 @@
 """Adding an environment is a configuration change only, tests included: with one environment more
 in a temporary copy of cdktf.json's context, the whole synth test module (tests/test_synth.py, run
-as it is from a scratch folder with its own snapshots) passes after one snapshot update, and that
-update adds the new environment's snapshot without touching the reviewed ones."""
+as it is from a scratch folder with its own snapshots) passes in the run that updates the
+snapshots, that update adds the new environment's snapshot without touching the reviewed ones, and
+the next run, without an update, finds every snapshot matching and none unused."""
 
 from __future__ import annotations
 
@@ -47,15 +48,21 @@ def test_a_new_environment_passes_the_whole_synth_module_after_one_snapshot_upda
     stored = tests / "__snapshots__" / SNAPSHOT_FILE.name
     shutil.copy(SNAPSHOT_FILE, stored)
 
-    update = run_synth_module(tests, context, "--snapshot-update", "-k", "test_stack_json_matches_snapshot")
+    update = run_synth_module(tests, context, "--snapshot-update")  # the whole module, writing the new snapshot
     assert update.returncode == 0, update.stdout[-3000:] + update.stderr[-3000:]
+    for test in ("test_stack_json_matches_snapshot", "test_stack_synthesizes_with_provider_backend_and_tags",
+                 "test_stack_passes_terraform_validate"):
+        assert re.search(rf"^PASSED \S*::{test}\[{name}\]$", update.stdout, re.MULTILINE), update.stdout[-3000:]
+    assert not re.search(r"^(FAILED|ERROR)", update.stdout, re.MULTILINE), update.stdout[-3000:]
+    skipped = re.findall(r"^SKIPPED .*$", update.stdout, re.MULTILINE)
+    assert len(skipped) == 1 and "--snapshot-update run" in skipped[0], skipped  # the folder check: next run
     reviewed, updated = snapshots(SNAPSHOT_FILE), snapshots(stored)
     assert set(updated) == set(reviewed) | {f"test_stack_json_matches_snapshot[{name}]"}
     assert {key: updated[key] for key in reviewed} == reviewed  # the other environments' snapshots as reviewed
 
-    run = run_synth_module(tests, context)
+    # after that one update, without it: every snapshot matches and the folder holds no other
+    run = run_synth_module(tests, context, "-k", "test_stack_json_matches_snapshot or test_the_snapshot_folder")
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
-    for test in ("test_stack_json_matches_snapshot", "test_stack_synthesizes_with_provider_backend_and_tags",
-                 "test_stack_passes_terraform_validate"):
-        assert re.search(rf"^PASSED \S*::{test}\[{name}\]$", run.stdout, re.MULTILINE), run.stdout[-3000:]
+    assert re.search(rf"^PASSED \S*::test_stack_json_matches_snapshot\[{name}\]$", run.stdout, re.MULTILINE)
+    assert re.search(r"^PASSED \S*::test_the_snapshot_folder_holds_no_unused_snapshot$", run.stdout, re.MULTILINE)
     assert not re.search(r"^(FAILED|ERROR|SKIPPED)", run.stdout, re.MULTILINE), run.stdout[-3000:]
