@@ -204,29 +204,34 @@ def serializer_keys_per_member() -> None:
     value by asking six alias rules in turn, each a new object (~5 ms for one DynamoDB item of a
     payment's state row, ~40 % of the lifecycle corpus's CPU). For a value that is a plain dict
     (a DynamoDB item, any answer moto builds as a dict) the rules' answer depends only on the
-    member's name, its shape and that shape's parent: the emulator keeps it per member and picker
-    kind. moto's answer, asked once. Idempotent."""
+    member's name, its shape and that shape's parent: the emulator asks them once per member and
+    picker, then looks the keys up in the dict as moto does (the first present one wins). A picker
+    with response transformers, or any other value, goes moto's way. Idempotent."""
     from moto.core import serialize
 
-    if hasattr(serialize.AttributePicker, "moto_get_possible_keys"):
+    if hasattr(serialize.ResponseSerializer, "moto_get_value"):
         return
-    cache: dict[tuple, tuple[str, ...]] = {}
+    keys_of: dict[tuple, tuple[str, ...] | None] = {}
 
-    for cls in (serialize.AttributePicker, serialize.XFormedAttributePicker):
-        own = cls.__dict__["get_possible_keys"]
+    def get_value(serializer, value, key, shape):
+        picker = serializer._value_picker
+        if type(value) is not dict or not isinstance(picker, serialize.AttributePicker) or picker.response_transformers:
+            return serialize.ResponseSerializer.moto_get_value(serializer, value, key, shape)
+        member = (type(picker), tuple(picker.alias_providers), key, shape, getattr(shape, "parent", None))
+        if member not in keys_of:
+            context = serialize.AttributePickerContext(obj=value, key=key, shape=shape)
+            keys = tuple(picker.get_possible_keys(context))
+            keys_of[member] = None if any("." in k for k in keys) else keys  # a dotted key is a path: moto's way
+        keys = keys_of[member]
+        if keys is None:
+            return serialize.ResponseSerializer.moto_get_value(serializer, value, key, shape)
+        for possible in keys:
+            if possible in value:
+                return value[possible]
+        return None
 
-        def get_possible_keys(picker, context, _cls=cls):
-            if type(context.obj) is not dict:
-                return _cls.moto_get_possible_keys(picker, context)
-            shape = context.shape
-            key = (_cls, tuple(picker.alias_providers), context.key, shape, getattr(shape, "parent", None))
-            keys = cache.get(key)
-            if keys is None:
-                keys = cache[key] = tuple(_cls.moto_get_possible_keys(picker, context))
-            return keys
-
-        cls.moto_get_possible_keys = own
-        cls.get_possible_keys = get_possible_keys
+    serialize.ResponseSerializer.moto_get_value = serialize.ResponseSerializer.get_value
+    serialize.ResponseSerializer.get_value = get_value
 
 
 def queue_attributes_set_alone() -> None:
