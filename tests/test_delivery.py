@@ -198,15 +198,18 @@ def test_rules_route_status_changes_to_the_fanout_and_delivery_events_to_the_ale
     assert json.loads(rules["delivery-alerts-dev"]["event_pattern"]) == {"source": [runtime.EVENT_SOURCE]}
     targets = {t["target_id"]: t for t in out["resource"]["aws_cloudwatch_event_target"].values()}
     assert targets["delivery-events"]["arn"] == f"${{{_ref(out, 'aws_sqs_queue', name='delivery-events-dev')}.arn}}"
-    # undeliverable events land in the fan-out's DLQ (alarmed), whose policy admits this rule only
+    # undeliverable events land in the fan-out's DLQ (alarmed), whose policy admits these two rules only
     dlq = _ref(out, "aws_sqs_queue", name="delivery-events-dlq-dev")
     assert targets["delivery-events"]["dead_letter_config"] == {"arn": f"${{{dlq}.arn}}"}
     assert targets["delivery-events"]["retry_policy"]["maximum_event_age_in_seconds"] == 86_400
     [policy] = [p for p in out["resource"]["aws_sqs_queue_policy"].values() if p["queue_url"] == f"${{{dlq}.url}}"]
     statements = out["data"]["aws_iam_policy_document"][policy["policy"].split(".")[2]]["statement"]
     [allow] = [s for s in statements if s.get("effect", "Allow") == "Allow"]
-    assert allow["condition"][0]["values"][0].endswith("/vendor-delivery-dev")
+    assert [v.rsplit("/", 1)[1] for v in allow["condition"][0]["values"]] == ["vendor-delivery-dev", "delivery-alerts-dev"]
     assert targets["alerts"]["arn"].endswith(":payment-alerts-dev")
+    # an alert the topic refuses (its key, its policy) waits in that DLQ too, not dropped after a day
+    assert targets["alerts"]["dead_letter_config"] == {"arn": f"${{{dlq}.arn}}"}
+    assert targets["alerts"]["retry_policy"] == targets["delivery-events"]["retry_policy"]
     policy = by(synth("dev"), "aws_sns_topic_policy")
     document = out["data"]["aws_iam_policy_document"][policy["policy"].split(".")[2]]
     statements = {s["sid"]: s for s in document["statement"]}

@@ -57,7 +57,8 @@ class DeliveryRuleOptions:
     """event_bus_name / event_bus_arn: the bus the rules listen on and the sender writes to.
     rule_name / rule_pattern: the rule feeding the events queue. alerts_rule_name /
     alerts_rule_pattern / alert_topic_arn: the rule sending delivery events to the alerts topic
-    (its policy must admit events.amazonaws.com from this rule)."""
+    (its policy must admit events.amazonaws.com from this rule); what the topic refuses for a day
+    goes to the events queue's DLQ, as the rule's own undeliverable events do."""
 
     event_bus_name: str
     event_bus_arn: str

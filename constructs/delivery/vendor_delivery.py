@@ -108,13 +108,15 @@ class VendorDelivery(Construct):
 
         # --- queues: the rule's queue (standard + DLQ), the deliveries FIFO and its DLQ
         # the rule sends here; what it cannot deliver (after a day of retries) goes to the DLQ
-        rule_arn = {"events.amazonaws.com": _rule_arn(partition, region, account_id, rules.event_bus_name,
-                                                      rules.rule_name)}
+        rule_arn, alerts_rule_arn = (_rule_arn(partition, region, account_id, rules.event_bus_name, name)
+                                     for name in (rules.rule_name, rules.alerts_rule_name))
+        # the DLQ also takes the alerts rule's events the alerts topic refused for a day
         self.events_queue = WebhookQueue(
             self, "events-queue", name=queues.events_queue_name, kms_key_arn=keys.sqs,
             consumer_timeout_seconds=fanout.timeout_seconds, message_retention_seconds=FOUR_DAYS,
             dlq_max_receive_count=queues.events_max_receive_count,
-            dlq_name=queues.events_dead_letter_queue_name, service_senders=rule_arn, dlq_service_senders=rule_arn,
+            dlq_name=queues.events_dead_letter_queue_name, service_senders={"events.amazonaws.com": rule_arn},
+            dlq_service_senders={"events.amazonaws.com": [rule_arn, alerts_rule_arn]},
         )
         # the sender parks a message in the table before this retention runs out (it is told it)
         self.queue = FifoQueue(
@@ -261,7 +263,10 @@ class VendorDelivery(Construct):
             event_pattern=json.dumps(dict(rules.alerts_rule_pattern), sort_keys=True))
         self.alerts_rule_target = CloudwatchEventTarget(
             self, "alerts-rule-target", rule=self.alerts_rule.name, event_bus_name=rules.event_bus_name,
-            target_id="alerts", arn=rules.alert_topic_arn)
+            target_id="alerts", arn=rules.alert_topic_arn,
+            dead_letter_config={"arn": self.events_queue.dead_letter_queue.arn},
+            retry_policy={"maximum_event_age_in_seconds": RULE_TARGET_MAX_EVENT_AGE_SECONDS,
+                          "maximum_retry_attempts": RULE_TARGET_MAX_RETRIES})
 
 
 def _problems(queues: DeliveryQueueOptions, endpoints: EndpointOptions, sender: SenderOptions) -> list[str]:

@@ -37,7 +37,7 @@ def encrypted_queue(scope: Construct, id_: str, *, name: str, fifo: bool, kms_ke
                     **QUEUE_DEFAULTS, **options)
 
 
-def queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str],
+def queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: Mapping[str, str | Sequence[str]],
                  sender_principal_arns: Sequence[str] = ()) -> SqsQueuePolicy:
     """The queue's resource policy. It is written beside the queue's redrive policies, not after
     them: each waits ~25 s in the provider for its attribute to settle, and the two waits overlap.
@@ -61,7 +61,7 @@ def queue_policy(scope: Construct, id_: str, queue: SqsQueue, service_senders: M
             "principals": {"Service": [principal]},
             "actions": ["sqs:SendMessage"],
             "resources": [queue.arn],
-            "conditions": [("ArnEquals", "aws:SourceArn", [source_arn])],
+            "conditions": [("ArnEquals", "aws:SourceArn", [source_arn] if isinstance(source_arn, str) else list(source_arn))],
         })
     policy = document(scope, f"{id_}-document", statements)
     return SqsQueuePolicy(scope, id_, queue_url=queue.url, policy=policy.json)

@@ -51,10 +51,10 @@ class WebhookQueue(Construct):
       dlq_max_receive_count: receives before a message moves to the DLQ, 1..1000; required (how
         many tries a consumer gets is the caller's decision).
       dlq_message_retention_seconds: 60..1209600; default 14 days.
-      service_senders: service principal -> the source ARN allowed to SendMessage (e.g.
+      service_senders: service principal -> the source ARN (or ARNs) allowed to SendMessage (e.g.
         {"events.amazonaws.com": rule ARN}); default none (IAM principals only).
       dlq_name: the DLQ's name; default `{base}-dlq[.fifo]`.
-      dlq_service_senders: like service_senders, for the DLQ (e.g. the rule whose undeliverable
+      dlq_service_senders: like service_senders, for the DLQ (e.g. the rules whose undeliverable
         events it takes); default none.
       sender_principal_arns: the only IAM principals (role ARNs) that may SendMessage to the queue:
         the queue's policy denies it to every other principal (aws:PrincipalArn), and denies nothing
@@ -78,9 +78,9 @@ class WebhookQueue(Construct):
         max_message_size_bytes: int = MAX_MESSAGE_SIZE_BYTES,
         kms_data_key_reuse_period_seconds: int = 3600,
         dlq_message_retention_seconds: int = FOURTEEN_DAYS,
-        service_senders: Mapping[str, str] | None = None,
+        service_senders: Mapping[str, str | Sequence[str]] | None = None,
         dlq_name: str | None = None,
-        dlq_service_senders: Mapping[str, str] | None = None,
+        dlq_service_senders: Mapping[str, str | Sequence[str]] | None = None,
         sender_principal_arns: Sequence[str] = (),
     ):
         super().__init__(scope, id_)
