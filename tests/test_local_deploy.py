@@ -64,3 +64,16 @@ def test_the_emulator_sets_its_environment_only_while_it_runs(monkeypatch):
         assert os.environ["AWS_ACCESS_KEY_ID"] == local_deploy.FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
     assert "MOTO_IAM_LOAD_MANAGED_POLICIES" not in os.environ
     assert os.environ["AWS_ACCESS_KEY_ID"] == "the-caller-s"
+
+
+def test_an_emulator_that_fails_to_start_leaves_the_environment_as_it_was(monkeypatch):
+    from moto import server
+
+    def refuse(self):
+        raise OSError("address already in use")
+
+    monkeypatch.setattr(server.ThreadedMotoServer, "start", refuse)
+    monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES", raising=False)
+    with pytest.raises(OSError), local_deploy.LocalEmulator():
+        pass
+    assert "MOTO_IAM_LOAD_MANAGED_POLICIES" not in os.environ

@@ -81,16 +81,21 @@ class LocalEmulator:
         self._environ_before = {name: os.environ.get(name) for name in changed}
         os.environ.update(changed)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"moto server did not start on {self.endpoint_url}")
+        try:
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            server.start()
+            self._server = server  # started: __exit__ stops it
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                    return self
+                except OSError:
+                    time.sleep(0.1)
+            raise RuntimeError(f"moto server did not start on {self.endpoint_url}")
+        except BaseException:
+            self.__exit__()  # `with` calls no __exit__ when __enter__ raises: stop and restore here
+            raise
 
     def __exit__(self, *exc) -> None:
         if self._server is not None:
