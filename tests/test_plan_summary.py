@@ -26,7 +26,7 @@ def _config(profile: Path, parameters: dict[str, dict]) -> dict:
         "provider": {"aws": [{
             "region": "us-east-1", "access_key": "test", "secret_key": "test",
             "skip_credentials_validation": True, "skip_requesting_account_id": True,
-            "skip_metadata_api_check": "true", "max_retries": 1, "profile": EMULATOR_PROFILE,
+            "skip_metadata_api_check": "true", "max_retries": 5, "profile": EMULATOR_PROFILE,
             "shared_config_files": [str(profile)], "shared_credentials_files": [str(profile)],
         }]},
         "resource": {"aws_ssm_parameter": parameters},

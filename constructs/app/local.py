@@ -62,7 +62,7 @@ def emulator_profile(endpoint_url: str) -> Path:
 
 def provider_options(stack: Construct, local: LocalEmulator) -> dict[str, Any]:
     """The AwsProvider options of an emulator stack: fake keys, no account or region lookups, path
-    style S3, few retries (an action the emulator lacks answers 500), and the profile's
+    style S3, `local.max_retries` attempts per call, and the profile's
     endpoint_url; nothing from ~/.aws (or AWS_PROFILE) takes part."""
     profile = TerraformAsset(stack, "emulator-profile", path=str(emulator_profile(local.endpoint_url)),
                              type=AssetType.FILE)
