@@ -72,7 +72,7 @@ ALWAYS_ACCEPTED = frozenset({"direct"})  # from the validator, not a webhook rou
 TRANSMISSION_REPLAYED = "transmission_replayed"
 
 ledger = Ledger(obs.client("dynamodb"), os.environ.get("TABLE_NAME", ""))
-quarantine = Quarantine(obs.client("s3"), os.environ.get("ARCHIVE_BUCKET", ""))
+quarantine = Quarantine(bucket=os.environ.get("ARCHIVE_BUCKET", ""), new_client=lambda: obs.client("s3"))  # S3: on the first rejection
 secrets = SecretStore(obs.client("secretsmanager"), prefix=os.environ.get("SECRET_PREFIX", ""))
 _sqs: Any = None  # created on first use: only a message whose verification could not be decided needs it
 PARALLEL_GROUPS = max(1, int(os.environ.get("PROCESSOR_PARALLEL_GROUPS") or 1))

@@ -612,3 +612,26 @@ def test_the_processor_starts_without_powertools_batch_and_data_classes_packages
         done = subprocess.run([sys.executable, "-c", code], env={**env, "PROCESSOR_PARALLEL_GROUPS": groups},
                               capture_output=True, text=True, timeout=120, check=True)
         assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_quarantine_client_is_made_at_the_first_rejection_once(aws):
+    """The processor's S3 client (~40 ms of a cold start) is made when a message is first rejected,
+    and once, however many group threads reject at that moment."""
+    from paycore.quarantine import Quarantine
+
+    assert processor_handler.quarantine._new_client is not None  # the processor's: made on demand
+    made = []
+
+    def new_client():
+        made.append(threading.get_ident())
+        return aws.s3
+
+    store = Quarantine(bucket=aws.bucket, new_client=new_client)
+    assert made == []
+    put = dict(reason="signature_mismatch", provider="stripe", received_at=NOW_MS, sqs_message_id="m", message_body="{}")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = list(pool.map(lambda i: store.put(request_id=f"r{i}", **put), range(8)))
+    assert len(made) == 1 and sorted(quarantined(aws)) == sorted(keys)
+    for both_or_neither in ({"s3_client": aws.s3, "new_client": new_client}, {}):
+        with pytest.raises(ValueError, match="one of s3_client and new_client"):
+            Quarantine(bucket=aws.bucket, **both_or_neither)

@@ -25,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 PREFIX = "quarantine/"
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -71,9 +72,26 @@ def quarantine_document(
 
 
 class Quarantine:
-    def __init__(self, s3_client: Any, bucket: str):
-        self.s3 = s3_client
+    """Puts rejected messages in ``bucket``, with ``s3_client``, or with the client ``new_client()``
+    makes at the first put (the processor's: a rejection is rare, and an S3 client is ~40 ms of
+    its cold start, more than the rest of the processor's own start-up)."""
+
+    def __init__(self, s3_client: Any = None, bucket: str = "", *, new_client: Callable[[], Any] | None = None):
+        if (s3_client is None) == (new_client is None):
+            raise ValueError("Quarantine takes one of s3_client and new_client")
+        self._s3 = s3_client
+        self._new_client = new_client
+        self._lock = threading.Lock()  # the processor's group threads may reject at once
         self.bucket = bucket
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            with self._lock:  # one client: boto3's default session is not safe to create clients from at once
+                if self._s3 is None:
+                    assert self._new_client is not None  # __init__ takes one of the two
+                    self._s3 = self._new_client()
+        return self._s3
 
     def put(
         self,
