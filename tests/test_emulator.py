@@ -350,6 +350,45 @@ def test_a_rule_target_without_an_input_transformer_gets_the_whole_event_and_one
     assert transformed == {"id": "pi_1"}
 
 
+@pytest.mark.parametrize(("group", "dedup", "refused"), [
+    ("pi_3MtwBwLkdIwHu7ix28a3tqPa", "d", None),
+    ("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", "d", None),  # every punctuation character the reference lists
+    ("g" * 128, "d" * 128, None),
+    ("g" * 129, "d", "MessageGroupId"),
+    ("pi_1 pi_2", "d", "MessageGroupId"),
+    ("pi_é", "d", "MessageGroupId"),
+    ("pi_1\n", "d", "MessageGroupId"),
+    ("g", "d d", "MessageDeduplicationId"),
+    ("g", "d" * 129, "MessageDeduplicationId"),
+])
+def test_a_fifo_id_sqs_refuses_is_refused(group, dedup, refused):
+    """SQS takes a MessageGroupId and MessageDeduplicationId of 1 to 128 alphanumeric and
+    punctuation characters and refuses others with InvalidParameterValue (SendMessage API
+    reference); moto 5.2 takes any text, the emulator refuses them too, in a batch as well."""
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from scripts.local.emulator import patches as emulator
+
+    with mock_aws():
+        emulator.fifo_ids_checked()
+        emulator.fifo_ids_checked()  # idempotent
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="ids.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        sends = [lambda: sqs.send_message(QueueUrl=url, MessageBody="m", MessageGroupId=group, MessageDeduplicationId=dedup),
+                 lambda: sqs.send_message_batch(QueueUrl=url, Entries=[
+                     {"Id": "0", "MessageBody": "m", "MessageGroupId": "g", "MessageDeduplicationId": "ok"},
+                     {"Id": "1", "MessageBody": "m", "MessageGroupId": group, "MessageDeduplicationId": dedup}])]
+        for send in sends:
+            if refused is None:
+                send()
+                continue
+            with pytest.raises(ClientError) as error:
+                send()
+            assert error.value.response["Error"]["Code"] in ("InvalidParameterValue", "AWS.SimpleQueueService.InvalidParameterValue")
+            assert f"parameter {refused} is invalid" in error.value.response["Error"]["Message"]
+
+
 @pytest.mark.parametrize(("seconds", "accepted"), [(43_000, True), (43_201, False)])
 def test_a_visibility_above_12_hours_is_refused_as_sqs_refuses_it(seconds, accepted):
     """SQS refuses a ChangeMessageVisibility beyond a total of 12 h (43,200 s; API reference); the

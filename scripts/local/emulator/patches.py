@@ -7,6 +7,7 @@ to moto's classes on purpose (pyproject.toml tells mypy so)."""
 from __future__ import annotations
 
 import json
+import re
 
 def deliver_rule_targets_to_sns() -> None:
     """moto 5.2 evaluates EventBridge rules but cannot deliver to an SNS topic target: it raises
@@ -253,16 +254,48 @@ def queue_attributes_set_alone() -> None:
     SQSBackend.set_queue_attributes = set_queue_attributes
 
 
+#: What SQS takes as a FIFO message's MessageGroupId and MessageDeduplicationId: 1 to 128
+#: alphanumeric and punctuation characters (``!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~``), i.e. printable
+#: ASCII without the space (SendMessage API reference:
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+FIFO_ID = re.compile(r"[!-~]{1,128}")
+
+
+def fifo_ids_checked() -> None:
+    """SQS refuses a MessageGroupId or MessageDeduplicationId outside :data:`FIFO_ID` with
+    InvalidParameterValue; moto 5.2 takes any text. The emulator refuses them too (in a
+    SendMessageBatch, through moto's own check of every entry: the whole call). Idempotent."""
+    from moto.sqs.exceptions import InvalidParameterValue
+    from moto.sqs.models import SQSBackend
+
+    if hasattr(SQSBackend, "moto_validate_message"):
+        return
+
+    def validate_message(backend, queue, message_body, delay_seconds, deduplication_id=None, group_id=None,
+                         validate_group_id=True):
+        for name, value in (("MessageGroupId", group_id), ("MessageDeduplicationId", deduplication_id)):
+            if value is not None and not FIFO_ID.fullmatch(value):
+                raise InvalidParameterValue(
+                    f"Value {value} for parameter {name} is invalid. Reason: {name} can only include "
+                    "alphanumeric and punctuation characters. 1 to 128 in length.")
+        return SQSBackend.moto_validate_message(backend, queue, message_body, delay_seconds, deduplication_id,
+                                                group_id, validate_group_id)
+
+    SQSBackend.moto_validate_message = SQSBackend._validate_message
+    SQSBackend._validate_message = validate_message
+
+
 def extend_moto() -> None:
     """What the local stack needs of the emulator beyond moto 5.2: AWS behaviours moto lacks
     (rule targets on SNS, the whole event to a rule target, atomic conditional writes, idempotent
-    endpoint deletes, queue attributes set alone), and moto's hot spots made cheap with moto's own
+    endpoint deletes, queue attributes set alone, FIFO ids checked), and moto's hot spots made cheap with moto's own
     answers (backend lookup, retention check, queue counts, event input paths, response members)."""
     deliver_rule_targets_to_sns()
     rule_targets_get_the_whole_event()
     atomic_conditional_writes()
     idempotent_vpc_endpoint_deletes()
     queue_attributes_set_alone()
+    fifo_ids_checked()
     backend_lookup_per_host()
     retention_check_per_message()
     queue_counts_at_one_instant()
