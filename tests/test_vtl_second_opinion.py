@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -105,15 +106,22 @@ def _body_64k(provider: str) -> bytes:
     return body
 
 
+#: What SQS takes as a MessageGroupId (SendMessage API reference: 1 to 128 alphanumeric and
+#: punctuation characters, i.e. printable ASCII without the space): written here from the reference,
+#: not imported from the code under test.
+SQS_GROUP_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
 def hard_bodies(provider: str) -> dict[str, tuple[bytes, str]]:
-    """name -> (body bytes, the MessageGroupId API Gateway should derive from it). Several of these ids
-    are ones SQS refuses (SendMessage takes up to 128 ASCII alphanumerics and punctuation, no space):
-    what is compared here is the rendering; genuine Stripe and PayPal object ids are alphanumeric."""
+    """name -> (body bytes, the MessageGroupId API Gateway should derive from it). Several of these
+    bodies name a payment id SQS would refuse as a MessageGroupId (a space, a non-ASCII letter, a
+    map's text): the template then takes the request id, as for a body naming none, and SQS takes
+    the message. Genuine Stripe and PayPal object ids are alphanumeric."""
 
     def js(event: dict, ensure_ascii: bool = False) -> bytes:
         return json.dumps(event, ensure_ascii=ensure_ascii).encode()
 
-    return {
+    named = {
         "plain": (js(_event(provider, "pi_3MtwBwLkdIwHu7ix28a3tqPa")), "pi_3MtwBwLkdIwHu7ix28a3tqPa"),
         "unicode_bmp": (js(_event(provider, "pi_é中", note="é中\u2028\u2029\ufeff")), "pi_é中"),
         "unicode_astral": (js(_event(provider, "pi_😀", note="😀𝄞")), "pi_😀"),
@@ -138,7 +146,12 @@ def hard_bodies(provider: str) -> dict[str, tuple[bytes, str]]:
         "json_array": (b'["evt_1", {"id": "pi_1"}]', REQUEST_ID),
         "not_json": (b"hello=world&a=%41+b <b>\xc3\xa9</b>", REQUEST_ID),
         "empty": (b"", REQUEST_ID),
+        "id_of_128": (js(_event(provider, "p" * 128)), "p" * 128),
+        "id_of_129": (js(_event(provider, "p" * 129)), REQUEST_ID),
+        "id_with_a_space": (js(_event(provider, "pi_1 pi_2")), REQUEST_ID),
+        "id_with_a_tab": (js(_event(provider, "pi_1\tpi_2")), REQUEST_ID),
     }
+    return {name: (body, group if SQS_GROUP_ID.fullmatch(group) else REQUEST_ID) for name, (body, group) in named.items()}
 
 
 #: Header values that exercise $util.escapeJavaScript (no `'`: see test_single_quote_in_a_header_value...).
@@ -317,6 +330,30 @@ def test_hard_bodies_render_the_same_form_and_reach_the_processor_byte_identical
         assert envelope.headers == _signature_headers(provider, HEADERS[provider]), name
         assert (envelope.provider, envelope.received_at, envelope.request_id, envelope.source_ip) == (
             provider, EPOCH_MS, REQUEST_ID, SOURCE_IP), name
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_sqs_takes_the_message_the_template_renders_from_every_hard_body(provider, deployed_templates):
+    """What the template sends, SQS takes: the emulator refuses a MessageGroupId or deduplication
+    id as SQS does (scripts/local/emulator/patches.py `fifo_ids_checked`), and takes every hard
+    body's message, while the ids those bodies name would have been refused."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from scripts.local.emulator import extend_moto
+
+    extend_moto()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="ingest.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        for name, (body, _) in hard_bodies(provider).items():
+            fields = sqs_form(ours(deployed_templates[provider], body, HEADERS[provider]))
+            sqs.send_message(QueueUrl=url, MessageBody=fields["MessageBody"], MessageGroupId=fields["MessageGroupId"],
+                             MessageDeduplicationId=fields["MessageDeduplicationId"])
+        for refused in ("pi_1 pi_2", "pi_é中", "p" * 129, '{a=1, b=["c"]}'):
+            with pytest.raises(ClientError, match="MessageGroupId"):
+                sqs.send_message(QueueUrl=url, MessageBody="{}", MessageGroupId=refused, MessageDeduplicationId="d")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

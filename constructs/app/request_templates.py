@@ -57,6 +57,11 @@ def render_request_template(provider: str) -> str:
     out.append("#set($dedup = $context.requestId)")
     out.append('#set($group = "")')
     out.extend(_group_rule(rule) for rule in (*spec.group_id_rules, GroupRule(spec.group_id_path)))
+    # SQS refuses the whole message when its MessageGroupId is not 1 to 128 printable ASCII
+    # characters without the space (SendMessage API reference): a group read from the unverified
+    # body that is not one (a space, a non-ASCII letter, a map's text, a 129th character) is
+    # dropped like a missing one, and the message is enqueued for the processor to decide.
+    out.append('#if($group.replaceAll("[!-~]", "") != "" || $group.length() > 128)#set($group = "")#end')
     out.append('#if($group == "")#set($group = $dedup)#end')
     out.append(
         '#set($form = "Action=SendMessage'

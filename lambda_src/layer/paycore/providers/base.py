@@ -233,7 +233,8 @@ def declaration_problems(provider: Any) -> list[str]:
 
 def group_id_of(provider: Any, payload: Any) -> str | None:
     """The payment a body names by the provider's group rules (as the request template reads them:
-    the first rule with a non-empty text, then ``group_id_path``); None when none does."""
+    the first rule with a non-empty text, then ``group_id_path``); None when none does, or when the
+    text is no SQS MessageGroupId (:func:`is_sqs_group_id`: the template then uses the request id)."""
     from paycore.jsonpath import resolve
 
     for rule in (*getattr(provider, "group_id_rules", ()), GroupRule(getattr(provider, "group_id_path", None) or "")):
@@ -243,8 +244,14 @@ def group_id_of(provider: Any, payload: Any) -> str | None:
         if rule.link_rel:
             value = _linked_id(value, rule)
         if isinstance(value, str) and value:
-            return value
+            return value if is_sqs_group_id(value) else None
     return None
+
+
+def is_sqs_group_id(text: str) -> bool:
+    """What SQS takes as a MessageGroupId: 1 to 128 alphanumeric and punctuation characters, i.e.
+    printable ASCII without the space (SendMessage API reference)."""
+    return 0 < len(text) <= 128 and text.isascii() and text.isprintable() and " " not in text
 
 
 def _linked_id(links: Any, rule: GroupRule) -> str | None:
