@@ -59,6 +59,9 @@ class Route:
     request_templates: Mapping[str, str] = field(default_factory=dict)
     handler: str | None = None  # the integration's function handler, "reader_handler.handler"
     authorizer_handler: str | None = None  # the method's REQUEST authorizer's handler
+    #: the integration responses of an AWS integration as synthesized (selection_pattern,
+    #: status_code, response_templates, response_parameters)
+    integration_responses: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def path_variables(self) -> tuple[str, ...]:
@@ -161,6 +164,11 @@ def deployed_api(stack: Mapping[str, Any]) -> DeployedApi:
 
     authorizers = {name: handler_of(a.get("authorizer_uri")) for name, a in of("aws_api_gateway_authorizer").items()}
     integrations = {(i["resource_id"], i["http_method"]): i for i in of("aws_api_gateway_integration").values()}
+    responses: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for response in of("aws_api_gateway_integration_response").values():
+        responses.setdefault((response["resource_id"], response["http_method"]), []).append(
+            {key: response[key] for key in ("selection_pattern", "status_code", "response_templates",
+                                            "response_parameters") if key in response})
     routes = {}
     for method in of("aws_api_gateway_method").values():
         resource = path_of(method["resource_id"]) or "/"
@@ -174,6 +182,7 @@ def deployed_api(stack: Mapping[str, Any]) -> DeployedApi:
             request_templates=dict(integration.get("request_templates") or {}),
             handler=handler_of(integration.get("uri")),
             authorizer_handler=authorizers.get(authorizer[1]) if authorizer else None,
+            integration_responses=tuple(responses.get((method["resource_id"], method["http_method"]), ())),
         )
     domains = of("aws_api_gateway_domain_name").values()
     mappings = [m.get("base_path") or "" for m in of("aws_api_gateway_base_path_mapping").values()]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from scripts.local.runner.wiring import Wiring, unqualified
+from scripts.local.runner.wiring import IntegrationResponse, Wiring, unqualified
 
 ARN = "arn:aws:{service}:us-east-1:123456789012:{rest}"
 
@@ -72,7 +72,12 @@ def state(*, deadletter_name: str = "q-one.fifo", pipes_source: str = "stream/le
             "uri": "arn:aws:apigateway:us-east-1:sqs:path/123456789012/q-zero.fifo",
             "request_templates": {"application/json": "Action=SendMessage"}}},
         {"type": "aws_api_gateway_integration_response", "values": {
-            "resource_id": "r1", "http_method": "POST", "selection_pattern": "5\\d{2}", "status_code": "503"}},
+            "resource_id": "r1", "http_method": "POST", "selection_pattern": "5\\d{2}", "status_code": "503",
+            "response_templates": {"application/json": '{"later": true}'}}},
+        {"type": "aws_api_gateway_integration_response", "values": {
+            "resource_id": "r1", "http_method": "POST", "status_code": "200",
+            "response_templates": {"text/plain": "[accepted]"},
+            "response_parameters": {"method.response.header.Content-Type": "'text/plain'"}}},
         {"type": "aws_wafv2_web_acl", "values": {"arn": "acl1", "rule": [{
             "name": "body-size", "action": [{"block": [{"custom_response": [{"response_code": 413}]}]}],
             "statement": [{"size_constraint_statement": [
@@ -127,7 +132,9 @@ def test_table_bus_and_bucket_are_the_ones_the_pipes_reference():
 def test_routes_carry_their_authorizer_error_statuses_and_the_associated_waf_rule():
     wiring = Wiring.from_state(state())
     route = wiring.routes[("POST", "/webhooks/stripe")]
-    assert (route.authorizer_function, route.status_for_error) == ("authorizer", {"5\\d{2}": "503"})
+    assert route.authorizer_function == "authorizer"
+    assert route.responses == {"5\\d{2}": IntegrationResponse(503, '{"later": true}', "application/json"),
+                               "": IntegrationResponse(200, "[accepted]", "text/plain")}
     assert [(r.name, r.max_bytes, r.status) for r in wiring.waf_body_rules] == [("body-size", 262144, 413)]
     unassociated = state()
     unassociated["values"]["root_module"]["resources"].pop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import json
 
+import botocore.exceptions
 import pytest
 from apigateway_events import API_ID, IamCaller, authorizer_event, proxy_event, shape, synthesized_api
 
@@ -60,6 +61,9 @@ def deployed_state() -> dict:
         resources.append({"type": "aws_api_gateway_integration", "values": {
             "resource_id": route.resource_id, "http_method": route.method, "type": route.integration, "uri": uri,
             "request_templates": dict(route.request_templates)}})
+        resources += [{"type": "aws_api_gateway_integration_response", "values": {
+            **response, "resource_id": route.resource_id, "http_method": route.method}}
+            for response in route.integration_responses]
     resources += [{"type": "aws_api_gateway_authorizer", "values": {"id": ident, "authorizer_uri": invoke_uri(h)}}
                   for h, ident in authorizers.items()]
     return {"values": {"root_module": {"resources": [{"mode": "managed", "id": "x", **r} for r in resources]}}}
@@ -81,7 +85,15 @@ class Recorder:
 
 
 class Sqs:
+    """SQS taking every message, or answering each with `status` (an SQS error)."""
+
+    def __init__(self, status: int | None = None):
+        self.status = status
+
     def send_message(self, **_):
+        if self.status is not None:
+            raise botocore.exceptions.ClientError({"Error": {"Code": "X"}, "ResponseMetadata": {"HTTPStatusCode": self.status}},
+                                                  "SendMessage")
         return {"MessageId": "m-1"}
 
 
@@ -149,3 +161,21 @@ def test_comparison_fails_on_a_field_aws_does_not_send():
     trimmed = json.loads(json.dumps(sample))
     trimmed["requestContext"]["identity"]["clientCert"] = None
     assert shape(trimmed) != shape(sample)
+
+
+@pytest.mark.parametrize("route", API.webhook_routes(), ids=lambda r: r.resource)
+@pytest.mark.parametrize(("sqs_status", "status", "error"), [(None, 200, None), (400, 500, "queue_rejected"),
+                                                              (503, 503, "queue_unavailable")])
+def test_a_webhook_route_answers_what_its_deployed_integration_responses_say(route, sqs_status, status, error):
+    """The runner answers a queue route with the integration response API Gateway picks for SQS's
+    status: the route's declared answer once SQS took the message, the error body otherwise
+    (read from the deployed responses, never the runner's own)."""
+    recorder = Recorder()
+    gateway = ApiGateway(Wiring.from_state(deployed_state()), recorder, Sqs(sqs_status))  # type: ignore[arg-type]
+    result = gateway.request("POST", route.resource, headers=HEADERS, query={}, body=b'{"id": "evt_1"}')
+    chosen = next(r for r in route.integration_responses if int(r["status_code"]) == status)
+    content_type = (chosen.get("response_parameters") or {}).get("method.response.header.Content-Type", "'application/json'")
+    assert (result.status, result.body, result.content_type) == (status, chosen["response_templates"][content_type.strip("'")],
+                                                                 content_type.strip("'"))
+    if error:
+        assert json.loads(result.body) == {"received": False, "error": error}

@@ -34,6 +34,7 @@ from .wiring import Route, Wiring
 class HttpResult:
     status: int
     body: str
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ class ApiGateway:
                                   MessageBody=fields["MessageBody"], MessageGroupId=fields["MessageGroupId"],
                                   MessageDeduplicationId=fields["MessageDeduplicationId"])
         except botocore.exceptions.ClientError as error:
-            return self._integration_error(route, error)
-        return self._answer(200, {"received": True})
+            return self._integration_response(route, str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)))
+        return self._integration_response(route, "200")
 
     def method_arn(self, method: str, path: str) -> str:
         w = self.wiring
@@ -166,17 +167,17 @@ class ApiGateway:
             return self._answer(403, {"message": "User is not authorized to access this resource with an explicit deny"})
         return None
 
-    def _integration_error(self, route: Route, error: botocore.exceptions.ClientError) -> HttpResult:
-        """API Gateway picks the integration response whose selection pattern matches the
-        integration's HTTP status (for AWS integrations)."""
-        status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
-        chosen = None
-        for pattern, code in route.status_for_error.items():
-            if pattern and re.fullmatch(pattern, status):
-                chosen = int(code)
-                break
-        return self._answer(chosen or 500, {"message": "could not accept the webhook, retry later",
-                                            "error": error.response.get("Error", {}).get("Code", "")})
+    def _integration_response(self, route: Route, status: str) -> HttpResult:
+        """The deployed integration response of an AWS integration: the one whose selection pattern
+        matches the integration's HTTP status code, else the default one (no pattern), which catches
+        any response not otherwise configured (API reference, IntegrationResponse.selectionPattern;
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration-responses.html)."""
+        chosen = next((response for pattern, response in route.responses.items()
+                       if pattern and re.fullmatch(pattern, status)), route.responses.get(""))
+        if chosen is None:
+            raise RuntimeError(f"{route.method} {route.path}: no integration response for status {status}")
+        self.http_status[chosen.status] += 1
+        return HttpResult(chosen.status, chosen.body, chosen.content_type)
 
     def _answer(self, status: int, body: dict[str, Any]) -> HttpResult:
         self.http_status[status] += 1

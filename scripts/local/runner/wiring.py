@@ -58,6 +58,27 @@ class QueueWiring:
     dead_letter_arn: str | None = None
 
 
+@dataclass(frozen=True)
+class IntegrationResponse:
+    """An integration response of an AWS integration: the method's status, and the body and
+    Content-Type its mapping template and header mapping give (static text: the stack's templates
+    use no variables; one that does is refused rather than answered wrongly)."""
+
+    status: int
+    body: str
+    content_type: str
+
+    @classmethod
+    def from_state(cls, response: dict[str, Any]) -> "IntegrationResponse":
+        templates = response.get("response_templates") or {}
+        header = (response.get("response_parameters") or {}).get("method.response.header.Content-Type", "")
+        content_type = header.strip("'") if header.startswith("'") else "application/json"
+        body = templates.get(content_type, next(iter(templates.values()), ""))
+        if "$" in body or "#" in body:
+            raise ValueError(f"the local runner answers static integration response templates only, got {body!r}")
+        return cls(int(response["status_code"]), body, content_type)
+
+
 @dataclass
 class Route:
     """An API Gateway integration with its method's authorizer and its integration responses."""
@@ -68,7 +89,7 @@ class Route:
     uri: str
     request_templates: dict[str, str]
     authorizer_function: str | None  # FunctionWiring.code
-    status_for_error: dict[str, str] = field(default_factory=dict)  # selection pattern -> status
+    responses: dict[str, "IntegrationResponse"] = field(default_factory=dict)  # selection pattern -> response
     resource_id: str = ""
     authorization: str = "NONE"
     function: str | None = None  # FunctionWiring.code of an AWS_PROXY integration
@@ -353,7 +374,7 @@ def _routes(by_type: dict[str, list[dict[str, Any]]], function_for: Any) -> dict
     for response in by_type["aws_api_gateway_integration_response"]:
         route = routes.get((response["http_method"], paths.get(response["resource_id"], "/")))
         if route is not None:
-            route.status_for_error[response.get("selection_pattern") or ""] = response["status_code"]
+            route.responses[response.get("selection_pattern") or ""] = IntegrationResponse.from_state(response)
     return routes
 
 
