@@ -45,7 +45,7 @@ from scripts.packaging import build_all
 HANDLERS = {  # the clients each handler calls
     "processor": ["dynamodb", "s3", "secretsmanager"],
     "authorizer": ["secretsmanager"],
-    "validator": ["sqs"],
+    "validator": ["sqs", "secretsmanager", "dynamodb"],
 }
 #: the clients a handler makes at start-up, where fewer than it calls (the rest on first use)
 INIT_CLIENTS = {"processor": ["dynamodb", "secretsmanager"]}
