@@ -95,7 +95,7 @@ def verify(envelope: Envelope, signing_secret: Callable[[str], Mapping[str, Any]
         return events[0].transaction_id if isinstance(events[0], Transaction) else envelope.request_id
     path = provider.group_id_path or ""
     group = resolve_path(json.loads(envelope.raw), path) if path else None
-    return group if isinstance(group, str) and 0 < len(group) <= 128 else envelope.request_id
+    return group if isinstance(group, str) and providers.is_sqs_group_id(group) else envelope.request_id
 
 
 def documents(s3: Any, bucket: str, prefixes: list[str], since_ms: int) -> Iterator[tuple[str, dict]]:
