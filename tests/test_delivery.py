@@ -198,18 +198,29 @@ def test_rules_route_status_changes_to_the_fanout_and_delivery_events_to_the_ale
     assert json.loads(rules["delivery-alerts-dev"]["event_pattern"]) == {"source": [runtime.EVENT_SOURCE]}
     targets = {t["target_id"]: t for t in out["resource"]["aws_cloudwatch_event_target"].values()}
     assert targets["delivery-events"]["arn"] == f"${{{_ref(out, 'aws_sqs_queue', name='delivery-events-dev')}.arn}}"
-    # undeliverable events land in the fan-out's DLQ (alarmed), whose policy admits these two rules only
+    def senders(queue: str) -> list[str]:
+        """The rules the queue's policy lets EventBridge send from."""
+        [policy] = [p for p in out["resource"]["aws_sqs_queue_policy"].values() if p["queue_url"] == f"${{{queue}.url}}"]
+        statements = out["data"]["aws_iam_policy_document"][policy["policy"].split(".")[2]]["statement"]
+        [allow] = [s for s in statements if s.get("effect", "Allow") == "Allow"]
+        assert allow["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+        return [v.rsplit("/", 1)[1] for v in allow["condition"][0]["values"]]
+
+    # undeliverable domain events land in the fan-out's DLQ (alarmed, redriven by `ops redrive`)
     dlq = _ref(out, "aws_sqs_queue", name="delivery-events-dlq-dev")
     assert targets["delivery-events"]["dead_letter_config"] == {"arn": f"${{{dlq}.arn}}"}
     assert targets["delivery-events"]["retry_policy"]["maximum_event_age_in_seconds"] == 86_400
-    [policy] = [p for p in out["resource"]["aws_sqs_queue_policy"].values() if p["queue_url"] == f"${{{dlq}.url}}"]
-    statements = out["data"]["aws_iam_policy_document"][policy["policy"].split(".")[2]]["statement"]
-    [allow] = [s for s in statements if s.get("effect", "Allow") == "Allow"]
-    assert [v.rsplit("/", 1)[1] for v in allow["condition"][0]["values"]] == ["vendor-delivery-dev", "delivery-alerts-dev"]
+    assert senders(dlq) == ["vendor-delivery-dev"]
     assert targets["alerts"]["arn"].endswith(":payment-alerts-dev")
-    # an alert the topic refuses (its key, its policy) waits in that DLQ too, not dropped after a day
-    assert targets["alerts"]["dead_letter_config"] == {"arn": f"${{{dlq}.arn}}"}
+    # an alert the topic refuses (its key, its policy) waits in a DLQ of its own (alarmed), not
+    # dropped after a day, and not among the domain events a redrive gives the fan-out
+    alerts_dlq = _ref(out, "aws_sqs_queue", name="delivery-alerts-dlq-dev")
+    assert targets["alerts"]["dead_letter_config"] == {"arn": f"${{{alerts_dlq}.arn}}"}
     assert targets["alerts"]["retry_policy"] == targets["delivery-events"]["retry_policy"]
+    assert senders(alerts_dlq) == ["delivery-alerts-dev"]
+    queue = out["resource"]["aws_sqs_queue"][alerts_dlq.split(".")[1]]
+    assert queue["kms_master_key_id"] == out["resource"]["aws_sqs_queue"][dlq.split(".")[1]]["kms_master_key_id"]
+    assert queue["message_retention_seconds"] == 14 * 86_400
     policy = by(synth("dev"), "aws_sns_topic_policy")
     document = out["data"]["aws_iam_policy_document"][policy["policy"].split(".")[2]]
     statements = {s["sid"]: s for s in document["statement"]}
@@ -293,8 +304,9 @@ def test_delivery_alarms_of_the_contract():
     assert in_flight["dimensions"] == {"QueueName": "deliveries-dev.fifo"} and in_flight["statistic"] == "Maximum"
     for name in ("delivery-sender-errors", "delivery-fanout-errors"):
         assert alarms[f"payments-dev-{name}"]["threshold"] == 1
-    dlq = _ref(_stack(), "aws_sqs_queue", name="delivery-events-dlq-dev")
-    assert alarms["payments-dev-delivery-events-dlq-depth"]["dimensions"] == {"QueueName": f"${{{dlq}.name}}"}
+    for name in ("delivery-events-dlq", "delivery-alerts-dlq"):
+        dlq = _ref(_stack(), "aws_sqs_queue", name=f"{name}-dev")
+        assert alarms[f"payments-dev-{name}-depth"]["dimensions"] == {"QueueName": f"${{{dlq}.name}}"}
 
 
 def test_dashboard_shows_success_rate_attempts_latency_and_exhausted_per_vendor():
@@ -462,7 +474,8 @@ def test_the_construct_works_in_a_foreign_stack_without_settings_or_a_vpc(code_z
     out = json.loads(Testing.synth(build_shop_stack(Testing.app(), code_zip)))
     res = out["resource"]
     assert {q["name"] for q in res["aws_sqs_queue"].values()} == {
-        "shop-order-events", "shop-order-events-dlq", "shop-hooks.fifo", "shop-hooks-dlq.fifo"}
+        "shop-order-events", "shop-order-events-dlq", "shop-order-events-alerts-dlq", "shop-hooks.fifo",
+        "shop-hooks-dlq.fifo"}
     assert {f["function_name"] for f in res["aws_lambda_function"].values()} == {
         "shop-noop", "shop-hooks-fanout", "shop-hooks-sender"}
     assert "aws_security_group" not in res

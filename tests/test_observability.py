@@ -45,7 +45,7 @@ def test_lambda_errors_alarm_at_an_absolute_threshold_of_one_per_function():
 def test_queues_api_table_and_pipes_are_alarmed():
     alarms = _alarms(synth("dev"))
     depth = [a for a in alarms.values() if a["metric_name"] == "ApproximateNumberOfMessagesVisible"]
-    assert len(depth) == 6 and all(a["threshold"] == 0 and a["comparison_operator"] == "GreaterThanThreshold"
+    assert len(depth) == 7 and all(a["threshold"] == 0 and a["comparison_operator"] == "GreaterThanThreshold"
                                    for a in depth)
     # the event bus's own DLQ: events it could not encrypt or decrypt with its key
     assert alarms["payments-dev-bus-dlq-depth"]["dimensions"] == {"QueueName": "${aws_sqs_queue.fanout_bus-dlq_A9C94BD9.name}"}

@@ -49,7 +49,8 @@ def deployed(aws):
     sqs = boto3.client("sqs", region_name=REGION)
     urls = {name: sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"} if name.endswith(".fifo") else {})
             ["QueueUrl"] for name in (NAMES.ingest_queue, NAMES.ingest_dead_letter_queue, NAMES.notifications_queue,
-                                      NAMES.notifications_dead_letter_queue, NAMES.deliveries_queue)}
+                                      NAMES.notifications_dead_letter_queue, NAMES.deliveries_queue,
+                                      NAMES.delivery_events_queue, NAMES.delivery_events_dead_letter_queue)}
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
     sm = boto3.client("secretsmanager", region_name=REGION)
     for name in (*PROVIDER_SECRETS, CURSOR_SECRET, INTERNAL_SECRET):
@@ -167,8 +168,8 @@ MISTAKES = [
     (["--env", "prod", "secrets", "--cursor-key", "generate"],
      "secret payment-webhooks/prod/query/cursor-key does not exist in us-east-1 (is the prod stack deployed?)"),
     # redrive
-    (["--env", "dev", "redrive", "--queue", "ingset"], "invalid choice: 'ingset' (choose from 'ingest', 'notifications');"
-                                                       " did you mean ingest?"),
+    (["--env", "dev", "redrive", "--queue", "ingset"], "invalid choice: 'ingset' (choose from 'ingest', 'notifications', "
+                                                       "'delivery-events'); did you mean ingest?"),
     (["--env", "dev", "redrive", "--max", "0"], "argument --max: must be a whole number >= 1, got '0'"),
     (["--env", "dev", "redrive", "--park"], "unrecognized arguments: --park"),
     (["--env", "prod", "redrive"], "queue webhooks-prod.fifo does not exist in us-east-1 (is the prod stack deployed?)"),
@@ -309,6 +310,26 @@ def test_redrive_finds_the_queues_and_dry_run_moves_nothing(deployed, capsys):
     assert (report["dlq"], report["target"], report["waiting"], report["moved"]) == (dlq, source, 1, 0)
     code, out, _ = run(["--env", "dev", "redrive", "--no-park"], capsys)
     assert json.loads(out)["moved"] == 1
+
+
+def test_redrive_gives_the_fanout_back_its_domain_events_and_parks_none(deployed, capsys):
+    """A vendor notification the fan-out could not take goes back to its queue; one that failed
+    again after a redrive goes back too (a standard queue: it holds no other back), never to the
+    archive's parked/, which replay-quarantine reads as webhook envelopes."""
+    sqs, s3 = boto3.client("sqs", region_name=REGION), boto3.client("s3", region_name=REGION)
+    dlq, source = deployed[NAMES.delivery_events_dead_letter_queue], deployed[NAMES.delivery_events_queue]
+    event = json.dumps({"detail-type": "TransactionStatusChanged", "detail": {"transaction_id": "pi_1"}})
+    sqs.send_message(QueueUrl=dlq, MessageBody=event)
+    sqs.send_message(QueueUrl=dlq, MessageBody=event, MessageAttributes={
+        "redrive_count": {"DataType": "Number", "StringValue": "1"}})  # failed again after a redrive
+    code, out, _ = run(["--env", "dev", "redrive", "--queue", "delivery-events"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert (report["dlq"], report["target"], report["moved"], report["parked"]) == (dlq, source, 2, 0)
+    moved = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    assert sorted(m["MessageAttributes"]["redrive_count"]["StringValue"] for m in moved) == ["1", "2"]
+    assert {m["Body"] for m in moved} == {event}
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="parked/").get("KeyCount", 0) == 0
 
 
 def test_replay_archive_derives_the_bucket_and_queue(deployed, capsys):

@@ -33,6 +33,7 @@ def watched_resources(stack: Platform) -> WatchedResources:
     vendors: list[str] = []
     if stack.delivery is not None:
         dlqs["delivery-events-dlq"] = stack.delivery.events_queue.dead_letter_queue.name
+        dlqs["delivery-alerts-dlq"] = stack.delivery.alerts_dead_letter_queue.name
         vendors = sorted({e.vendor_id for e in s.delivery.endpoints(allow_loopback_http=s.emulator).values()})
     pipes, bus, rule = [], None, None
     if stack.notification is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 #: The first part of every secret's name (`{SECRET_ROOT}/{environment}/...`).
 SECRET_ROOT = "payment-webhooks"
 #: The queues an operator moves back from their dead-letter queues (`ops.py redrive --queue`).
-REDRIVABLE_QUEUES = ("ingest", "notifications")
+REDRIVABLE_QUEUES = ("ingest", "notifications", "delivery-events")
 #: The vendor delivery table's name before the environment (the cost model sorts a capture's
 #: DynamoDB calls by it).
 DELIVERIES_TABLE = "deliveries"
@@ -77,7 +77,8 @@ class Names:
     @property
     def redrivable_queues(self) -> dict[str, tuple[str, str]]:
         """REDRIVABLE_QUEUES: short name -> (queue, its dead-letter queue)."""
-        return {short: (getattr(self, f"{short}_queue"), getattr(self, f"{short}_dead_letter_queue"))
+        return {short: (getattr(self, f"{short.replace('-', '_')}_queue"),
+                        getattr(self, f"{short.replace('-', '_')}_dead_letter_queue"))
                 for short in REDRIVABLE_QUEUES}
 
     # ----- event fan-out ------------------------------------------------------------------------
@@ -202,6 +203,11 @@ class Names:
     @property
     def delivery_events_dead_letter_queue(self) -> str:
         return self.name("delivery-events-dlq")
+
+    @property
+    def delivery_alerts_dead_letter_queue(self) -> str:
+        """The delivery alerts rule's dead letters (alerts the alerts topic refused for a day)."""
+        return self.name("delivery-alerts-dlq")
 
     @property
     def deliveries_queue(self) -> str:

@@ -5,8 +5,8 @@ function that merely holds `sqs:SendMessage` in the account cannot put a message
 
 Who may assume it is a setting (`operator_principal_arns`; default the account root: any principal
 of the account whose own policy allows `sts:AssumeRole` on it). Its policy grants what the tools
-call and nothing else: move the ingest and notifications dead-letter queues back (and park repeat
-failures under `parked/`), read and tag the quarantine and the parked messages, read the archive,
+call and nothing else: move the ingest, notifications and delivery-events dead-letter queues back
+(and park repeat failures under `parked/`), read and tag the quarantine and the parked messages, read the archive,
 re-enqueue on the ingest queue, and read the secrets replayed envelopes are verified with (the
 providers' signing secrets, the internal envelope key). The tools re-verify every envelope before
 they send it, and the processor verifies it again: a document written to the archive never becomes a
@@ -44,13 +44,17 @@ def operator_role(stack: Platform) -> IamRole:
     def via(service: str) -> list[tuple[str, str, list[str]]]:
         return [("StringEquals", "kms:ViaService", [f"{service}.{region}.amazonaws.com"])]
 
+    queues = [q.ingest.queue.arn, q.notifications.queue.arn]
     dead_letter_queues = [q.ingest.dead_letter_queue.arn, q.notifications.dead_letter_queue.arn]
+    if stack.delivery is not None:  # the vendor notifications the fan-out could not take
+        queues.append(stack.delivery.events_queue.queue.arn)
+        dead_letter_queues.append(stack.delivery.events_queue.dead_letter_queue.arn)
     secret_arns = [*stack.configuration.secret_arns("signing")]
     if stack.configuration.internal_key_secret is not None:
         secret_arns.append(stack.configuration.internal_key_secret.arn)
     statements = [
         {"sid": "Requeue", "actions": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
-         "resources": [q.ingest.queue.arn, q.notifications.queue.arn]},
+         "resources": queues},
         {"sid": "DrainDeadLetters", "actions": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl",
                                                 "sqs:GetQueueAttributes", "sqs:ListDeadLetterSourceQueues"],
          "resources": dead_letter_queues},

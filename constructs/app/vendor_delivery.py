@@ -32,6 +32,7 @@ def vendor_delivery(stack: Platform) -> VendorDelivery:
         queues=DeliveryQueueOptions(
             events_queue_name=names.delivery_events_queue,
             events_dead_letter_queue_name=names.delivery_events_dead_letter_queue,
+            alerts_dead_letter_queue_name=names.delivery_alerts_dead_letter_queue,
             events_max_receive_count=s.delivery.events_max_receive_count, queue_name=names.deliveries_queue,
             dead_letter_queue_name=names.deliveries_dead_letter_queue),
         table=DeliveryTableOptions(name=names.deliveries_table, deletion_protection_enabled=s.protects_data),

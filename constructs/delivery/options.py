@@ -19,13 +19,17 @@ class DeliveryQueueOptions:
     `events_dead_letter_queue_name` (default `{events_queue_name}-dlq`).
     queue_name / dead_letter_queue_name: the deliveries FIFO queue (no redrive policy: a held
     message counts receives, the sender dead-letters itself; retention 14 days, which the sender
-    is told so that it parks a message before it) and its FIFO dead-letter queue."""
+    is told so that it parks a message before it) and its FIFO dead-letter queue.
+    alerts_dead_letter_queue_name: where the alerts rule's events wait when the alerts topic
+    refused them for a day (default `{events_queue_name}-alerts-dlq`): alerts, not domain events,
+    so not in the events DLQ an operator redrives to the fan-out."""
 
     events_queue_name: str
     events_max_receive_count: int
     queue_name: str
     dead_letter_queue_name: str
     events_dead_letter_queue_name: str | None = None
+    alerts_dead_letter_queue_name: str | None = None
 
 
 @dataclass(frozen=True)

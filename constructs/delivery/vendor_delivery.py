@@ -42,7 +42,7 @@ from constructs.delivery.options import (
     SenderOptions,
 )
 from constructs.processing import SQS_BATCH_SIZE, FunctionSpec
-from constructs.queueing import FOURTEEN_DAYS, VISIBILITY_FACTOR, FifoQueue, WebhookQueue
+from constructs.queueing import FOURTEEN_DAYS, VISIBILITY_FACTOR, FailureQueue, FifoQueue, WebhookQueue
 from constructs.storage import encrypted_table
 
 #: SSM String parameters above 4 KB need the Advanced tier (8 KB).
@@ -63,7 +63,8 @@ class VendorDelivery(Construct):
     sources, the bus rules and the sender's egress security group.
 
     Keyword arguments (all required unless a default is given; see each option's docstring):
-      queues: DeliveryQueueOptions (the events queue and its DLQ, the deliveries FIFO and its DLQ).
+      queues: DeliveryQueueOptions (the events queue and its DLQ, the deliveries FIFO and its DLQ, the
+        alerts rule's DLQ).
       table: DeliveryTableOptions (messages and attempts).
       endpoints: EndpointOptions (the endpoint document's parameter, one signing secret per endpoint).
       rules: DeliveryRuleOptions (the bus, the rule feeding the events queue, the alerts rule).
@@ -75,7 +76,7 @@ class VendorDelivery(Construct):
       ops_policy_name: a managed policy for the people running the delivery operations (list,
         resend, recover, pause/resume, signing secrets), attached to nobody; default None (none).
 
-    Attributes: events_queue (WebhookQueue), queue, dead_letter_queue (SqsQueue), table,
+    Attributes: events_queue (WebhookQueue), queue, dead_letter_queue, alerts_dead_letter_queue (SqsQueue), table,
       endpoints_parameter, signing_secrets (endpoint id -> secret), fanout, sender
       (ServerlessFunction), event_source_mappings ("fanout"/"sender" -> mapping), rule,
       rule_target, alerts_rule, alerts_rule_target, sender_security_group (None without a VPC),
@@ -110,14 +111,18 @@ class VendorDelivery(Construct):
         # the rule sends here; what it cannot deliver (after a day of retries) goes to the DLQ
         rule_arn, alerts_rule_arn = (_rule_arn(partition, region, account_id, rules.event_bus_name, name)
                                      for name in (rules.rule_name, rules.alerts_rule_name))
-        # the DLQ also takes the alerts rule's events the alerts topic refused for a day
         self.events_queue = WebhookQueue(
             self, "events-queue", name=queues.events_queue_name, kms_key_arn=keys.sqs,
             consumer_timeout_seconds=fanout.timeout_seconds, message_retention_seconds=FOUR_DAYS,
             dlq_max_receive_count=queues.events_max_receive_count,
             dlq_name=queues.events_dead_letter_queue_name, service_senders={"events.amazonaws.com": rule_arn},
-            dlq_service_senders={"events.amazonaws.com": [rule_arn, alerts_rule_arn]},
+            dlq_service_senders={"events.amazonaws.com": rule_arn},
         )
+        # the alerts rule's events the alerts topic refused for a day: kept apart from the domain
+        # events (redriven to the fan-out, which would refuse an alert)
+        self.alerts_dead_letter_queue = FailureQueue(
+            self, "alerts-dlq", name=queues.alerts_dead_letter_queue_name or f"{queues.events_queue_name}-alerts-dlq",
+            kms_key_arn=keys.sqs, service_senders={"events.amazonaws.com": alerts_rule_arn}).queue
         # the sender parks a message in the table before this retention runs out (it is told it)
         self.queue = FifoQueue(
             self, "deliveries-queue", name=queues.queue_name, kms_key_arn=keys.sqs,
@@ -264,7 +269,7 @@ class VendorDelivery(Construct):
         self.alerts_rule_target = CloudwatchEventTarget(
             self, "alerts-rule-target", rule=self.alerts_rule.name, event_bus_name=rules.event_bus_name,
             target_id="alerts", arn=rules.alert_topic_arn,
-            dead_letter_config={"arn": self.events_queue.dead_letter_queue.arn},
+            dead_letter_config={"arn": self.alerts_dead_letter_queue.arn},
             retry_policy={"maximum_event_age_in_seconds": RULE_TARGET_MAX_EVENT_AGE_SECONDS,
                           "maximum_retry_attempts": RULE_TARGET_MAX_RETRIES})
 

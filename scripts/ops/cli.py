@@ -7,7 +7,7 @@ paycore.providers, the bucket's account from STS; nothing needs to be typed twic
     python -m scripts.ops --env dev secrets --provider stripe --signing-secret-file - --rotate
     python -m scripts.ops --env dev secrets --cursor-key generate
     python -m scripts.ops --env dev secrets --internal-key generate|rotate
-    python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--dry-run]
+    python -m scripts.ops --env dev redrive [--queue ingest|notifications|delivery-events] [--dry-run]
     python -m scripts.ops --env dev replay-archive --provider stripe --from 2026-11-28T00:00Z --to 2026-11-28T06:00Z
     python -m scripts.ops --env dev replay-quarantine [--provider stripe] [--since 2026-11-28] [--parked]
     python -m scripts.ops --env dev reconcile --provider stripe --since 2026-11-28T00:00Z [--until ...] [--dry-run]

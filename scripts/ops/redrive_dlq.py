@@ -15,7 +15,12 @@ archive bucket instead: written whole (body, group id, attributes) to
 format and deleted from the DLQ, so every other message is recovered. Parked messages are listed
 in the report; after the cause is fixed ``replay-quarantine --parked`` re-enqueues them.
 
-    python -m scripts.ops --env dev redrive [--queue ingest|notifications] [--max N] [--no-park] [--dry-run]
+``--queue delivery-events``: the domain events the vendor fan-out could not take (a vendor
+notification not yet sent). Nothing of it is parked: a failing message of this standard queue
+holds no other back, and ``replay-quarantine --parked`` re-enqueues webhook envelopes on the ingest
+queue, not domain events; one that fails again is back in the DLQ for the next redrive.
+
+    python -m scripts.ops --env dev redrive [--queue ingest|notifications|delivery-events] [--max N] [--no-park] [--dry-run]
 """
 from __future__ import annotations
 
@@ -37,6 +42,8 @@ def approximate_count(sqs: Any, url: str) -> int:
 
 REDRIVE_COUNT = "redrive_count"
 PARKED_PREFIX = "parked/"
+#: The queues whose repeat failures are parked in the archive's parked/ (not delivery-events: see above).
+PARKED_QUEUES = ("ingest", "notifications")
 
 
 def redrive_count(message: dict) -> int:
@@ -130,7 +137,7 @@ def run(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
     targets = as_operator(targets)
     source_name, dlq_name = targets.names.redrivable_queues[args.queue]
     source, dlq = queue_url(targets, source_name), queue_url(targets, dlq_name)
-    bucket = archive_bucket(targets) if args.park else None
+    bucket = archive_bucket(targets) if args.park and args.queue in PARKED_QUEUES else None
     return redrive(targets.client("sqs"), dlq, source, dry_run=args.dry_run, max_messages=args.max,
                    s3=targets.client("s3") if bucket else None, park_bucket=bucket)
 
