@@ -25,7 +25,6 @@ import re
 from typing import Any, Callable, Mapping
 
 import fastjsonschema
-from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from fastjsonschema import JsonSchemaValueException
 
 from paycore import internal_envelope
@@ -73,8 +72,9 @@ def transaction_id_for(idempotency_key: str) -> str:
 def validate_request(body: Any, idempotency_key: str | None) -> list[str]:
     """Every problem with a payment request, as short sentences naming the field (never echoing
     its value). Empty list = valid. The body is checked against :data:`PAYMENT_REQUEST_SCHEMA`
-    with Powertools' validation; when it fails, each rule of the schema is checked on its own so
-    the answer lists every problem, not only the first."""
+    with fastjsonschema, compiled once (Powertools' ``validate`` compiles the schema again on every
+    call: ~4.7 ms a request); when it fails, each rule of the schema is checked on its own so the
+    answer lists every problem, not only the first."""
     problems: list[str] = []
     if not idempotency_key:
         problems.append("header Idempotency-Key is required")
@@ -83,9 +83,7 @@ def validate_request(body: Any, idempotency_key: str | None) -> list[str]:
     if not isinstance(body, Mapping):
         problems.append("body must be a JSON object")
         return problems
-    try:
-        validate(event=dict(body), schema=PAYMENT_REQUEST_SCHEMA)
-    except SchemaValidationError:
+    if not conforms(dict(body)):
         problems += _schema_problems(body)
     return problems
 
@@ -99,12 +97,12 @@ def _schema_problems(body: Mapping[str, Any]) -> list[str]:
     if unknown:
         problems.append(f"unknown field(s): {', '.join(unknown[:10])}")
     problems += [f"{name} is required" for name in schema["required"] if name not in body]
-    for name, rule in properties.items():
+    for name in properties:
         if name not in body:
             continue
-        try:  # the draft named once for every part (draft 4: 10.0 and true are not integers)
-            validate(event=body[name], schema={"$schema": schema["$schema"], **rule})
-        except SchemaValidationError:
+        try:
+            _compiled_field_rule(name)(body[name])
+        except JsonSchemaValueException:
             problems.append(f"{name} {FIELD_RULES[name]}")
     return problems
 
@@ -122,6 +120,14 @@ def conforms(body: Mapping[str, Any]) -> bool:
 @functools.cache
 def _compiled_schema() -> Callable[[Any], Any]:
     return fastjsonschema.compile(PAYMENT_REQUEST_SCHEMA)
+
+
+@functools.cache
+def _compiled_field_rule(name: str) -> Callable[[Any], Any]:
+    """One field's rule of the schema, under the schema's draft (draft 4: 10.0 and true are not
+    integers)."""
+    schema = PAYMENT_REQUEST_SCHEMA
+    return fastjsonschema.compile({"$schema": schema["$schema"], **schema["properties"][name]})
 
 
 def canonical_body(body: Mapping[str, Any], idempotency_key: str) -> bytes:
