@@ -312,17 +312,19 @@ def test_redrive_finds_the_queues_and_dry_run_moves_nothing(deployed, capsys):
     assert json.loads(out)["moved"] == 1
 
 
-def test_redrive_gives_the_fanout_back_its_domain_events_and_parks_none(deployed, capsys):
-    """A vendor notification the fan-out could not take goes back to its queue; one that failed
-    again after a redrive goes back too (a standard queue: it holds no other back), never to the
-    archive's parked/, which replay-quarantine reads as webhook envelopes."""
+@pytest.mark.parametrize("queue", ["notifications", "delivery-events"])
+def test_redrive_gives_a_domain_event_queue_back_its_events_and_parks_none(deployed, capsys, queue):
+    """A vendor notification the notifier or the fan-out could not take goes back to its queue; one
+    that failed again after a redrive goes back too (a standard queue: it holds no other back),
+    never to the archive's parked/, which replay-quarantine reads as webhook envelopes."""
     sqs, s3 = boto3.client("sqs", region_name=REGION), boto3.client("s3", region_name=REGION)
-    dlq, source = deployed[NAMES.delivery_events_dead_letter_queue], deployed[NAMES.delivery_events_queue]
+    source_name, dlq_name = NAMES.redrivable_queues[queue]
+    dlq, source = deployed[dlq_name], deployed[source_name]
     event = json.dumps({"detail-type": "TransactionStatusChanged", "detail": {"transaction_id": "pi_1"}})
     sqs.send_message(QueueUrl=dlq, MessageBody=event)
     sqs.send_message(QueueUrl=dlq, MessageBody=event, MessageAttributes={
         "redrive_count": {"DataType": "Number", "StringValue": "1"}})  # failed again after a redrive
-    code, out, _ = run(["--env", "dev", "redrive", "--queue", "delivery-events"], capsys)
+    code, out, _ = run(["--env", "dev", "redrive", "--queue", queue], capsys)
     assert code == 0
     report = json.loads(out)
     assert (report["dlq"], report["target"], report["moved"], report["parked"]) == (dlq, source, 2, 0)

@@ -6,13 +6,14 @@ function that merely holds `sqs:SendMessage` in the account cannot put a message
 Who may assume it is a setting (`operator_principal_arns`; default the account root: any principal
 of the account whose own policy allows `sts:AssumeRole` on it). Its policy grants what the tools
 call and nothing else: move the ingest, notifications and delivery-events dead-letter queues back
-(and park repeat failures under `parked/`), read and tag the quarantine and the parked messages, read the archive,
-re-enqueue on the ingest queue, and read the secrets replayed envelopes are verified with (the
-providers' signing secrets, the internal envelope key). The tools re-verify every envelope before
-they send it, and the processor verifies it again: a document written to the archive never becomes a
-payment. The role itself could make one: it reads the internal envelope key (to re-verify the
-platform's own envelopes) and may send to the ingest queue, so it is trusted as the validator is;
-keep `operator_principal_arns` to the people who run these tools.
+(and park the ingest queue's repeat failures under `parked/`), read and tag the quarantine and the
+parked messages, read the archive, re-enqueue on the ingest queue, and read the secrets replayed
+envelopes are verified with (the providers' signing secrets, the internal envelope key). The tools
+re-verify every envelope before they send it, and the processor verifies it again: a document
+written to the archive never becomes a payment. The role itself could make one: it reads the
+internal envelope key (to re-verify the platform's own envelopes) and may send to the ingest queue,
+so it is trusted as the validator is; keep `operator_principal_arns` to the people who run these
+tools.
 """
 
 from __future__ import annotations

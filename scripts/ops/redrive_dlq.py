@@ -15,10 +15,12 @@ archive bucket instead: written whole (body, group id, attributes) to
 format and deleted from the DLQ, so every other message is recovered. Parked messages are listed
 in the report; after the cause is fixed ``replay-quarantine --parked`` re-enqueues them.
 
-``--queue delivery-events``: the domain events the vendor fan-out could not take (a vendor
-notification not yet sent). Nothing of it is parked: a failing message of this standard queue
-holds no other back, and ``replay-quarantine --parked`` re-enqueues webhook envelopes on the ingest
-queue, not domain events; one that fails again is back in the DLQ for the next redrive.
+Only the ingest queue's messages are parked. ``--queue notifications`` (the vendor notifications
+the notifier could not publish) and ``--queue delivery-events`` (the domain events the vendor
+fan-out could not take) hold domain events in standard queues: a failing one holds no other back,
+and ``replay-quarantine --parked`` re-enqueues webhook envelopes on the ingest queue, not domain
+events, so a parked one would never be told; one that fails again is back in its DLQ for the next
+redrive.
 
     python -m scripts.ops --env dev redrive [--queue ingest|notifications|delivery-events] [--max N] [--no-park] [--dry-run]
 """
@@ -42,8 +44,8 @@ def approximate_count(sqs: Any, url: str) -> int:
 
 REDRIVE_COUNT = "redrive_count"
 PARKED_PREFIX = "parked/"
-#: The queues whose repeat failures are parked in the archive's parked/ (not delivery-events: see above).
-PARKED_QUEUES = ("ingest", "notifications")
+#: The queues whose repeat failures are parked in the archive's parked/ (see above).
+PARKED_QUEUES = ("ingest",)
 
 
 def redrive_count(message: dict) -> int:
