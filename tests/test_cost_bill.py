@@ -23,7 +23,8 @@ from doc_tables import snapshot_stacks
 SMALL = Inventory(environment="small", provisioned_gb=2.0, peak_provisioned_gb_hours=1200.0,
                   nat_instances=("t4g.nano", "t4g.nano"), nat_volume_gb=16.0, public_ipv4=2, interface_endpoints=3,
                   endpoint_azs=2, waf_acls=1, waf_rules=4, kms_keys=5, secrets=3, alarm_metrics=10, dashboards=1,
-                  custom_metrics=20, reason_metrics=2, stream_pipes=2, flow_logs=1, az_count=2)
+                  custom_metrics=20, reason_metrics=2, stream_pipes=2, flow_logs=1, az_count=2,
+                  reconcile_runs_per_month=5840.0, reconciler_memory_gb=0.5)
 ASSUME = BillAssumptions(stream_shards=1, stream_polls_per_second=4.0, flow_log_gb_per_az_month=0.5, reason_values=5)
 
 #: line -> $ a month, computed by hand from us-east-1 list prices (730 h a month)
@@ -40,6 +41,9 @@ BY_HAND = {
     "Custom metrics (EMF)": (20 + 2 * 5) * 0.30,             # 30 series
     "Pipes stream polling": 2 * 1 * 4 * 730 * 3600 * 0.02 / 100_000,  # 4.20
     "VPC flow logs": 1 * 2 * 0.5 * 0.50,
+    # a run listing nothing: the request, one page (0.75 s at 0.5 GB, a checkpoint write), two secret
+    # reads with their KMS decrypts
+    "Reconciler runs": 5840 * (0.20e-6 + 0.75 * 0.5 * 0.0000133334 + 0.625e-6 + 2 * (0.05e-4 + 0.03e-4)),  # 0.13
 }
 
 
@@ -98,6 +102,17 @@ def _metrics():
     from scripts.cost.inventory import _code_metrics
 
     return _code_metrics()
+
+
+def test_the_inventory_counts_the_reconciler_schedules_and_its_memory(stacks, prod_settings):
+    inv = inventory(prod_settings, stacks["prod"])
+    runs = 730 * 60 / prod_settings.reconcile.interval_minutes  # rate(15 minutes): 2,920 a month
+    assert inv.reconcile_runs_per_month == pytest.approx(len(prod_settings.reconcile.providers) * runs)
+    assert inv.reconciler_memory_gb == prod_settings.function("reconciler").memory_mb / 1024
+    with pytest.raises(ValueError, match="rate\\(\\) schedules only, got 'cron"):
+        from scripts.cost.inventory import _runs_per_month
+
+        _runs_per_month("cron(0 * * * ? *)")
 
 
 # ----- the extra lines per webhook and the bill ----------------------------------------------
@@ -186,3 +201,28 @@ def test_main_prints_the_whole_bill_and_the_plots_path(stacks, monkeypatch, tmp_
     out = capsys.readouterr().out
     assert "total: $" in out and "whole bill: prod" in out and "  100M webhooks a month: $" in out
     assert out.rstrip().endswith(f"plot: {tmp_path / 'b.png'}") and (tmp_path / "b.png").is_file()
+
+
+def test_reconciliation_is_each_webhook_listed_once_a_run_whose_window_holds_it(prod_inputs):
+    """By hand: a PayPal run lists every event of its window (interval 15 + lookback 60 min), so each
+    webhook is listed 5 times; a listed event is one consistent claim read and a 300th of a page
+    (0.75 s of a 0.5 GB reconciler and a checkpoint write). Stripe runs list 0.1 % of Stripe's."""
+    settings = prod_inputs.settings.reconcile
+    assert (settings.interval_minutes, settings.lookback_minutes) == (15, 60)
+    memory = prod_inputs.inventory.reconciler_memory_gb
+    listed = 0.125e-6 + (0.75 * memory * 0.0000133334 + 0.625e-6) / 300
+    by_hand = {"paypal": 5 * listed, "stripe": 5 * 0.001 * (0.125e-6 + (0.75 * memory * 0.0000133334 + 0.625e-6) / 100)}
+    for share in (0.0, 0.5, 1.0):
+        inputs = dataclasses.replace(prod_inputs, assumptions=dataclasses.replace(prod_inputs.assumptions, paypal_share=share))
+        [line] = [x for x in whole_bill(inputs).extra if x.service == "Reconciliation"]
+        expected = share * by_hand["paypal"] + (1 - share) * by_hand["stripe"]
+        assert line.dollars_per_million == pytest.approx(expected * 1e6, rel=0.01)
+    # the per-run model agrees: a busy PayPal run is an idle one plus its listed events, within a page
+    from scripts.cost.reconcile import LISTED_SHARE, ReconcileInputs, idle_run, per_listed_event, run_model
+
+    run = ReconcileInputs(memory_gb=memory, provider="paypal", listed_share=LISTED_SHARE["paypal"])
+    busy = sum(line.dollars_per_million for line in run_model(run)[0])
+    assert busy == pytest.approx(idle_run(run) + 750_000 * per_listed_event(run), rel=0.001)
+    none = dataclasses.replace(prod_inputs, inventory=dataclasses.replace(prod_inputs.inventory, reconcile_runs_per_month=0))
+    [line] = [x for x in whole_bill(none).extra if x.service == "Reconciliation"]
+    assert (line.dollars_per_million, line.detail) == (0.0, "no reconciler in this stack")

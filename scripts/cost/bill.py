@@ -15,6 +15,7 @@ from scripts.cost.fixed import BillAssumptions, FixedLine, fixed_lines
 from scripts.cost.inputs import STRIPE_EVENT, webhook_path
 from scripts.cost.inventory import Inventory
 from scripts.cost.prices import FIXED_PRICES, PRICES
+from scripts.cost.reconcile import LISTED_SHARE, ReconcileInputs, per_webhook
 from scripts.cost.settings import CostSettings
 from scripts.cost.webhook import Line, model, total
 
@@ -173,9 +174,26 @@ def log_storage(i: Inputs, webhook: list[Line]) -> Line:
                 f"{i.inventory.log_retention_days} days retention")
 
 
+def reconciliation(i: Inputs, webhook: list[Line]) -> Line:
+    """What a webhook adds to its provider's scheduled reconciler runs (scripts.cost.reconcile): each
+    run lists its window (interval + lookback), so a webhook is listed several times."""
+    r = i.settings.reconcile
+    if not i.inventory.reconcile_runs_per_month:
+        return Line("Reconciliation", 0.0, "no reconciler in this stack")
+    shares = {"paypal": i.assumptions.paypal_share, "stripe": 1 - i.assumptions.paypal_share}
+    each = {provider: per_webhook(ReconcileInputs(
+        interval_minutes=r.interval_minutes, lookback_minutes=r.lookback_minutes, provider=provider,
+        memory_gb=i.inventory.reconciler_memory_gb, listed_share=LISTED_SHARE[provider])) for provider in r.providers}
+    times = (r.interval_minutes + r.lookback_minutes) / r.interval_minutes
+    return Line("Reconciliation", sum(shares[p] * dollars for p, dollars in each.items()) * 1e6,
+                f"a webhook listed {times:g} times (window / interval) x the share its provider lists: "
+                + ", ".join(f"{p} ${dollars * 1e6:.3f} per million x {shares[p]:.0%} of webhooks"
+                            for p, dollars in each.items()))
+
+
 #: Every extra line per webhook, in the order printed.
 EXTRA_LINES: tuple[ExtraCost, ...] = (subscriptions, endpoint_data, vendor_delivery, ledger_storage, archive_storage,
-                                      log_storage)
+                                      log_storage, reconciliation)
 
 
 def whole_bill(i: Inputs) -> Bill:
@@ -240,6 +258,8 @@ def assumption_steps(i: Inputs) -> list[Step]:
         Step("bytes through interface endpoints per webhook", f"{a.endpoint_bytes_per_webhook:,} B", "+2,048 B",
              _bill(endpoint_bytes_per_webhook=a.endpoint_bytes_per_webhook + 2048)),
         Step("`reason` dimension values a month", f"{a.reason_values}", "+6", _bill(reason_values=a.reason_values + 6)),
+        Step("share of webhooks from PayPal (reconciliation lists each)", f"{a.paypal_share:g}", "+0.25",
+             _bill(paypal_share=min(1.0, a.paypal_share + 0.25))),
     ]
 
 

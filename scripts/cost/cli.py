@@ -14,7 +14,7 @@ from scripts.cost.delivery import delivery_model, delivery_report
 from scripts.cost.inputs import DEFAULT_CALLS, ROOT, SAMPLE_CALLS, code_as_measured, load_calls, realistic_sizes
 from scripts.cost.inventory import inventory, synthesized_stack
 from scripts.cost.prices import PRICE_DATE
-from scripts.cost.reconcile import ReconcileInputs, per_recovered_event, reconcile_report, run_model
+from scripts.cost.reconcile import LISTED_SHARE, ReconcileInputs, per_recovered_event, reconcile_report, run_model
 from scripts.cost.settings import deployed_settings
 from scripts.cost.webhook import model, report
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from constructs.app.environments import load_settings
 
     deployed = load_settings(args.env, environ={})
-    for provider, share in (("stripe", 0.001), ("paypal", 1.0)):
+    for provider, share in LISTED_SHARE.items():
         run_inputs = ReconcileInputs(interval_minutes=deployed.reconcile.interval_minutes,
                                  lookback_minutes=deployed.reconcile.lookback_minutes,
                                  memory_gb=deployed.function("reconciler").memory_mb / 1024,

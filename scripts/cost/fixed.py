@@ -22,6 +22,7 @@ class BillAssumptions:
     log_compression: float = 0.2             # stored log bytes / ingested bytes (CloudWatch compresses), modelled
     reason_values: int = REASON_VALUES       # `reason` dimension values a month (custom metrics)
     vendor_share_even: bool = True           # notifications spread evenly over the known vendors
+    paypal_share: float = 0.5                # share of webhooks from PayPal (its reconciler lists every event)
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,19 @@ def flow_logs(inv: Inventory, a: BillAssumptions) -> FixedLine:
                      f"{gb:g} GB a month delivered to CloudWatch Logs ({a.flow_log_gb_per_az_month:g} GB per AZ, modelled)")
 
 
+def reconciler_runs(inv: Inventory, a: BillAssumptions) -> FixedLine:
+    from scripts.cost.reconcile import ReconcileInputs, idle_run
+
+    run = idle_run(ReconcileInputs(memory_gb=inv.reconciler_memory_gb))
+    return FixedLine("Reconciler runs", inv.reconcile_runs_per_month * run,
+                     f"{inv.reconcile_runs_per_month:,.0f} scheduled runs x ${run:.6f} listing nothing (the invocation, "
+                     "one page, two secret reads; what they list: per webhook)")
+
+
 #: Every fixed line, in the order printed.
 FIXED_LINES: tuple[FixedCost, ...] = (
     provisioned_concurrency, nat_instances, public_ipv4, interface_endpoints, waf, kms_keys, secrets, alarms,
-    dashboards, custom_metrics, pipes_polling, flow_logs,
+    dashboards, custom_metrics, pipes_polling, flow_logs, reconciler_runs,
 )
 
 

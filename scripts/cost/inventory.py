@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from scripts.cost.inputs import ROOT
+from scripts.cost.prices import HOURS_PER_MONTH
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Inventory:
     pitr_tables: tuple[str, ...] = ()        # tables with point-in-time recovery
     log_retention_days: int = 30
     archive: tuple[int, str, int] = (90, "GLACIER_IR", 2557)  # transition days, class, expiration days
+    reconcile_runs_per_month: float = 0.0    # scheduled reconciler runs, every provider's together
+    reconciler_memory_gb: float = 0.0
 
 
 def _resources(stack: dict, kind: str) -> list[dict]:
@@ -89,7 +92,20 @@ def inventory(settings: Any, stack: dict) -> Inventory:
                           if (t.get("point_in_time_recovery") or {}).get("enabled")),
         log_retention_days=settings.log_retention_days,
         archive=(settings.archive.transition_days, settings.archive.storage_class, settings.archive.expiration_days),
+        reconcile_runs_per_month=sum(_runs_per_month(s["schedule_expression"])
+                                     for s in _resources(stack, "aws_scheduler_schedule")),
+        reconciler_memory_gb=max((f["memory_size"] / 1024 for f in _resources(stack, "aws_lambda_function")
+                                  if f["handler"] == "reconciler_handler.handler"), default=0.0),
     )
+
+
+def _runs_per_month(expression: str) -> float:
+    """Runs a month (HOURS_PER_MONTH) of an EventBridge Scheduler `rate(N minutes|hours|days)`."""
+    found = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+    if found is None:
+        raise ValueError(f"the cost model reads rate() schedules only, got {expression!r}")
+    minutes = int(found.group(1)) * {"minute": 1, "hour": 60, "day": 1440}[found.group(2)]
+    return HOURS_PER_MONTH * 60 / minutes
 
 
 def _peak_pairs(stack: dict) -> list[tuple[str, str, dict]]:

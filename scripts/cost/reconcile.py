@@ -9,6 +9,7 @@ then the webhook path after the queue. Assumptions are named in each line: the l
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -24,6 +25,11 @@ STRIPE_READS_PER_SECOND = 100
 PAGE_SECONDS = 0.6
 HANDLE_SECONDS_PER_PAGE = 0.15
 EVENT_BYTES = 3_000  # a Stripe event as listed (scripts.cost.inputs.realistic_sizes: 2,997 B)
+
+
+#: The share of a provider's webhooks a scheduled run lists: Stripe is asked only for the events it
+#: could not deliver (delivery_success=false; modelled 0.1 %); PayPal's list has no such filter.
+LISTED_SHARE = {"stripe": 0.001, "paypal": 1.0}
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,25 @@ def run_model(i: ReconcileInputs) -> tuple[list[Line], dict]:
                * PAGE_EVENTS[i.provider],
                "stripe_rate_limit_pages_per_second": STRIPE_READS_PER_SECOND}
     return lines, figures
+
+
+def idle_run(i: ReconcileInputs) -> float:
+    """$ of a run that lists no event: the invocation, one page, the secret reads."""
+    return sum(line.dollars_per_million for line in run_model(dataclasses.replace(i, webhooks_per_minute=0))[0])
+
+
+def per_listed_event(i: ReconcileInputs) -> float:
+    """$ of one event a run lists: its consistent claim read and its share of a page (the Lambda's
+    time, the checkpoint write), as in :func:`run_model`."""
+    page = ((PAGE_SECONDS + HANDLE_SECONDS_PER_PAGE) * i.memory_gb * PRICES["lambda_arm_per_gb_second"]
+            + PRICES["ddb_per_wru"])
+    return PRICES["ddb_per_rru"] + page / PAGE_EVENTS[i.provider]
+
+
+def per_webhook(i: ReconcileInputs) -> float:
+    """$ a webhook of the provider adds to its runs: listed (the provider's listed share) by every
+    run whose window (interval + lookback) holds it."""
+    return i.listed_share * (i.interval_minutes + i.lookback_minutes) / i.interval_minutes * per_listed_event(i)
 
 
 def per_recovered_event(webhook_lines: list[Line]) -> Line:
