@@ -35,7 +35,6 @@ from typing import Any, Callable, Iterator, Mapping
 from paycore import providers
 from paycore.envelope import Envelope, parse_envelope
 from paycore.model import MisconfiguredSecret, Rejected, Transaction
-from scripts.json_paths import resolve_path
 from scripts.ops.command import (
     Command, Targets, UsageError, archive_bucket, as_operator, choice, progress, queue_url, time_ms,
     verifying_as_the_processor,
@@ -93,9 +92,8 @@ def verify(envelope: Envelope, signing_secret: Callable[[str], Mapping[str, Any]
             raise event  # an item still rejected: the message stays quarantined
     if provider.internal_kind:  # the validator's group: the transaction id
         return events[0].transaction_id if isinstance(events[0], Transaction) else envelope.request_id
-    path = provider.group_id_path or ""
-    group = resolve_path(json.loads(envelope.raw), path) if path else None
-    return group if isinstance(group, str) and providers.is_sqs_group_id(group) else envelope.request_id
+    # the payment's FIFO group as the webhook route's template reads it (the group rules, then the path)
+    return providers.group_id_of(provider, json.loads(envelope.raw)) or envelope.request_id
 
 
 def documents(s3: Any, bucket: str, prefixes: list[str], since_ms: int) -> Iterator[tuple[str, dict]]:

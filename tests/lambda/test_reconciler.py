@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import pytest
+from pathlib import Path
 from handler_constants import INTERNAL_KEY, NOW_MS, REGION, SECRET_PREFIX
 
 import processor_handler
@@ -23,6 +24,9 @@ from scripts.local.fake_provider_apis import FakeProviderApis
 CHECKPOINTS = "reconciler-checkpoints-test"
 KEY = {"current": INTERNAL_KEY}
 NOW = NOW_MS // 1000
+
+
+LIFECYCLE = Path(__file__).parent / "data" / "lifecycle"
 
 
 @pytest.fixture
@@ -159,6 +163,20 @@ def test_a_fetched_sale_after_the_refund_is_recorded_and_the_state_stays_refunde
     assert {r["timestamp"]["S"].split("#")[1] for r in event_rows(aws)} == {"WH-REFUND-1", "WH-SALE-1"}
     state = Ledger(aws.dynamodb, aws.table).get_state("CAP-R1")
     assert state["status"] == "refunded", state  # the fetched sale completes the story; never back to succeeded
+
+
+def test_a_fetched_paypal_refund_joins_its_capture_s_fifo_group_as_its_webhook_would(aws, apis, table):
+    """The webhook route's template puts a refund in the group of the capture its `up` link names
+    (the provider's group rules, paycore.providers.group_id_of); the reconciler enqueues a fetched
+    refund in that group too, not in one of the refund's own id."""
+    refund = json.loads((LIFECYCLE / "paypal" / "PAYMENT.CAPTURE.REFUNDED.json").read_text())
+    refund["create_time"] = dt.datetime.fromtimestamp(NOW - 600, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    apis.add("paypal", json.dumps(refund).encode())
+    source = sources.PayPalSource(*apis.paypal_client, api_base=apis.base, allow_loopback_http=True)
+    assert run_once(aws, apis, table, source=source).recovered == 1
+    [message] = drain(aws)
+    assert refund["resource"]["id"] == "1JU08902781691411"
+    assert message["Attributes"]["MessageGroupId"] == "3C679366HH908993F"  # the capture of its `up` link
 
 
 def test_paypal_pages_follow_the_next_links_with_an_oauth2_token(aws, apis, table):

@@ -32,7 +32,6 @@ from paycore.providers.base import (
     SecretSpec,
     declaration_problems,
     group_id_of,
-    is_sqs_group_id,
 )
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILT_IN", "GATE_KEY", "SIGNING", "GroupRule", "Provider", "ProviderAdapter", "Response", "SecretSpec",
-    "UnknownProvider", "get", "group_id_of", "is_sqs_group_id", "names", "read", "register", "unregister", "verification_secret",
+    "UnknownProvider", "get", "group_id_of", "names", "read", "register", "unregister", "verification_secret",
     "webhook_names",
 ]
 

@@ -70,13 +70,6 @@ class Report:
         return out
 
 
-def _group(payload: Mapping[str, Any], path: str | None) -> str | None:
-    node: Any = payload
-    for part in (path or "")[2:].split(".") if path and path.startswith("$.") else []:
-        node = node.get(part) if isinstance(node, Mapping) else None
-    return node if isinstance(node, str) and 0 < len(node) <= 128 else None
-
-
 def _attempt(source: Source, *, start: int, end: int, cursor: str | None, sleep: Callable[[float], None],
              time_left: Callable[[], float]) -> Page:
     """One page, retried while the failure is transient and the run has time."""
@@ -158,7 +151,8 @@ def _handle(events: Iterable[tuple[str, bytes]], provider: providers.ProviderAda
             report.ignored += 1
             continue
         assert isinstance(meaning, Transaction)
-        candidates.append((event_id, unsigned, _group(payload, provider.group_id_path) or meaning.transaction_id))
+        # the payment's FIFO group as the webhook route's template reads it (the group rules, then the path)
+        candidates.append((event_id, unsigned, providers.group_id_of(provider, payload) or meaning.transaction_id))
     have = recorded(provider.name, [event_id for event_id, _, _ in candidates]) if candidates else set()
     report.already_recorded += len(have)
     entries: list[dict[str, Any]] = []
