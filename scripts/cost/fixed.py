@@ -7,6 +7,7 @@ from typing import Callable
 
 from scripts.cost.inventory import REASON_VALUES, Inventory
 from scripts.cost.prices import EC2_PER_HOUR, FIXED_PRICES, HOURS_PER_MONTH, PRICES, SECONDS_PER_MONTH
+from scripts.cost.reconcile import ReconcileInputs, idle_run
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,6 @@ def flow_logs(inv: Inventory, a: BillAssumptions) -> FixedLine:
 
 
 def reconciler_runs(inv: Inventory, a: BillAssumptions) -> FixedLine:
-    from scripts.cost.reconcile import ReconcileInputs, idle_run
-
     run = idle_run(ReconcileInputs(memory_gb=inv.reconciler_memory_gb))
     return FixedLine("Reconciler runs", inv.reconcile_runs_per_month * run,
                      f"{inv.reconcile_runs_per_month:,.0f} scheduled runs x ${run:.6f} listing nothing (the invocation, "

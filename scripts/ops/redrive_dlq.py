@@ -130,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max", type=positive, metavar="N", help="move at most N messages (default: all)")
     parser.add_argument("--no-park", dest="park", action="store_false",
                         help="move every message back, even one that failed again after a redrive "
-                             "(default: park those in the archive bucket's parked/)")
+                             "(default: park those of the ingest queue in the archive bucket's parked/)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the queues (and the bucket for parking) and count the messages; move nothing")
 

@@ -288,8 +288,9 @@ def fifo_ids_checked() -> None:
 def extend_moto() -> None:
     """What the local stack needs of the emulator beyond moto 5.2: AWS behaviours moto lacks
     (rule targets on SNS, the whole event to a rule target, atomic conditional writes, idempotent
-    endpoint deletes, queue attributes set alone, FIFO ids checked), and moto's hot spots made cheap with moto's own
-    answers (backend lookup, retention check, queue counts, event input paths, response members)."""
+    endpoint deletes, queue attributes set alone, FIFO ids checked), and moto's hot spots made
+    cheap with moto's own answers (backend lookup, retention check, queue counts, event input
+    paths, response members)."""
     deliver_rule_targets_to_sns()
     rule_targets_get_the_whole_event()
     atomic_conditional_writes()
